@@ -1,0 +1,227 @@
+#!/usr/bin/env node
+// The command line: xinetd(8)'s flags, spelled as xinetd spells them (single dash),
+// plus tsinetd's own long options. Wires the modules together; no logic of its own.
+//
+// Exit status: 0 success; 1 configuration error (--check/--dump) or fatal start-up
+// error; 2 usage error.
+
+import { realpathSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from './config.js';
+import { runDaemon } from './daemon.js';
+import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
+import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
+import { VERSION } from './version.js';
+
+/** xinetd's multi-letter options, written with one dash; we accept them with one or two. */
+const XINETD_LONG_FLAGS = new Set([
+  'dontfork',
+  'stayalive',
+  'pidfile',
+  'filelog',
+  'syslog',
+  'limit',
+  'logprocs',
+  'shutdownprocs',
+  'version',
+  'inetd_compat',
+  'inetd_ipv6',
+  'reuse',
+  'cc',
+]);
+
+/** Rewrites `-dontfork` into `--dontfork` (commander reads single-dash words as bundled short flags). */
+export function normalizeArgv(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const m = /^-([a-z_]+)(=.*)?$/.exec(a);
+    if (m !== null && XINETD_LONG_FLAGS.has(m[1]!)) out.push('-' + a);
+    else out.push(a);
+  }
+  return out;
+}
+
+function intArg(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new CommanderError(2, 'tsinetd.usage', `${name} expects a non-negative integer, got '${value}'`);
+    return Number(value);
+  };
+}
+
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** Whether stderr is a terminal (carets and colours in diagnostics). */
+  stderrIsTty: boolean;
+}
+
+const defaultIo: CliIo = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  stderrIsTty: process.stderr.isTTY === true,
+};
+
+export type Action = { kind: 'check' } | { kind: 'dump' } | { kind: 'serve' };
+
+export interface ParsedCommandLine {
+  action: Action;
+  options: DaemonOptions;
+}
+
+/** Parses argv (without node and script) into options; throws CommanderError on usage errors. */
+export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo): ParsedCommandLine {
+  const d = defaultOptions();
+  const program = new Command('tsinetd')
+    .description('xinetd-compatible inet super-server')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .helpOption('-h, --help', 'show this help')
+    .option('-f <file>', 'configuration file', d.configFile)
+    .option('-d', 'debug mode: stay in the foreground, debug messages to stderr')
+    .option('--dontfork', 'stay in the foreground (implies -stayalive)')
+    .option('--stayalive', 'keep running when no service is left')
+    .option('--pidfile <file>', 'write the process id to this file')
+    .option('--filelog <file>', 'daemon messages to this file')
+    .option('--syslog <facility>', 'daemon messages to syslog with this facility')
+    .option('--limit <n>', 'limit on concurrently running servers (process_limit)', intArg('-limit'))
+    .option('--logprocs <n>', 'limit on concurrent USERID lookups', intArg('-logprocs'))
+    .option('--shutdownprocs <n>', 'accepted for compatibility; ignored', intArg('-shutdownprocs'))
+    .option('--cc <seconds>', 'periodic consistency check', intArg('-cc'))
+    .option('--reuse', 'accepted for compatibility (SO_REUSEADDR is always set)')
+    .option('--inetd_compat', 'also read /etc/inetd.conf')
+    .option('--inetd_ipv6', 'accepted for compatibility; inetd services listen dual-stack anyway')
+    .option('--version', 'print the version and exit')
+    .option('--check', 'load and check the configuration, print diagnostics, exit 0 if no error')
+    .option('--dump', 'print the service table and diagnostics as JSON on stdout')
+    .option('--inetd <file>', 'load a classic inetd.conf (any dialect); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addOption(new Option('--log-format <format>', 'daemon and service log format').choices(['text', 'json']).default('text'))
+    .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
+    .allowExcessArguments(false);
+
+  program.parse(normalizeArgv(argv), { from: 'user' });
+  const o = program.opts<Record<string, unknown>>();
+
+  if (o['version'] === true) {
+    io.stdout(`tsinetd ${VERSION} (xinetd-compatible)\n`);
+    throw new CommanderError(0, 'tsinetd.version', 'version');
+  }
+  if (o['check'] === true && o['dump'] === true) {
+    throw new CommanderError(2, 'tsinetd.usage', '--check and --dump cannot be used together');
+  }
+
+  const options: DaemonOptions = {
+    ...d,
+    configFile: o['f'] as string,
+    inetdFiles: o['inetd'] as string[],
+    inetdCompat: o['inetd_compat'] === true,
+    debug: o['d'] === true,
+    dontfork: o['dontfork'] === true || o['d'] === true,
+    stayalive: o['stayalive'] === true || o['dontfork'] === true,
+    pidfile: (o['pidfile'] as string | undefined) ?? null,
+    filelog: (o['filelog'] as string | undefined) ?? null,
+    syslog: (o['syslog'] as string | undefined) ?? null,
+    limit: (o['limit'] as number | undefined) ?? null,
+    logprocs: (o['logprocs'] as number | undefined) ?? null,
+    cc: (o['cc'] as number | undefined) ?? null,
+    reuse: o['reuse'] === true,
+    logFormat: o['logFormat'] as LogFormat,
+    dumpFile: o['dumpFile'] as string,
+  };
+  const action: Action = o['check'] === true ? { kind: 'check' } : o['dump'] === true ? { kind: 'dump' } : { kind: 'serve' };
+  return { action, options };
+}
+
+/** The inetd files a run loads: --inetd FILE..., then /etc/inetd.conf with -inetd_compat. */
+export function inetdFilesOf(options: DaemonOptions): string[] {
+  return options.inetdCompat ? [...options.inetdFiles, '/etc/inetd.conf'] : [...options.inetdFiles];
+}
+
+function readSources(files: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const f of files) {
+    try {
+      m.set(f, readFileSync(f, 'utf8'));
+    } catch {
+      // unreadable files are already reported as diagnostics
+    }
+  }
+  return m;
+}
+
+function printDiagnostics(diags: readonly Diagnostic[], files: readonly string[], io: CliIo): void {
+  const sources = io.stderrIsTty ? readSources(files) : undefined;
+  for (const d of diags) io.stderr(formatDiagnostic(d, { sources, color: io.stderrIsTty }) + '\n');
+}
+
+/** Runs tsinetd; resolves to the exit status. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let parsed: ParsedCommandLine;
+  try {
+    parsed = parseCommandLine(argv, io);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, --version
+      if (err.code === 'tsinetd.usage') io.stderr(`tsinetd: ${err.message}\n`);
+      io.stderr("Try 'tsinetd --help' for more information.\n");
+      return 2;
+    }
+    throw err;
+  }
+  const { action, options } = parsed;
+
+  if (action.kind === 'serve') return runDaemon(options);
+
+  const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) });
+  if (action.kind === 'dump') {
+    const json = {
+      services: table.services,
+      diagnostics: table.diagnostics.map((d) => ({
+        severity: d.severity,
+        file: d.file,
+        line: d.line,
+        column: d.column,
+        message: d.message,
+      })),
+    };
+    io.stdout(JSON.stringify(json, null, 2) + '\n');
+    return hasErrors(table.diagnostics) ? 1 : 0;
+  }
+
+  printDiagnostics(table.diagnostics, table.files, io);
+  const errors = table.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = table.diagnostics.filter((d) => d.severity === 'warning').length;
+  const enabled = table.services.filter((s) => s.enabled).length;
+  io.stderr(
+    `tsinetd: ${table.services.length} service${table.services.length === 1 ? '' : 's'} (${enabled} enabled), ` +
+      `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
+  );
+  return errors > 0 ? 1 : 0;
+}
+
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`tsinetd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,54 @@
+// Options of one tsinetd run, as parsed from the command line (see cli.ts).
+
+export type LogFormat = 'text' | 'json';
+
+export interface DaemonOptions {
+  /** -f: the xinetd configuration file. */
+  configFile: string;
+  /** --inetd FILE (repeatable): classic inetd.conf files to load, any dialect. */
+  inetdFiles: string[];
+  /** -inetd_compat: also read /etc/inetd.conf after the xinetd configuration. */
+  inetdCompat: boolean;
+  /** -d: debug mode (implies foreground, debug messages). */
+  debug: boolean;
+  /** -dontfork: stay in the foreground (implies -stayalive). */
+  dontfork: boolean;
+  /** -stayalive: keep running even when no service is left. */
+  stayalive: boolean;
+  pidfile: string | null;
+  /** -filelog FILE: daemon messages to this file. */
+  filelog: string | null;
+  /** -syslog FACILITY: daemon messages to syslog. */
+  syslog: string | null;
+  /** -limit N: global limit on running servers (process_limit). */
+  limit: number | null;
+  /** -logprocs N: limit on concurrent identd lookups (USERID). */
+  logprocs: number | null;
+  /** -cc N: consistency check every N seconds. */
+  cc: number | null;
+  /** -reuse: accepted for compatibility (SO_REUSEADDR is always set). */
+  reuse: boolean;
+  logFormat: LogFormat;
+  /** Where SIGUSR1 writes the text dump (xinetd: /var/run/xinetd.dump). */
+  dumpFile: string;
+}
+
+export function defaultOptions(): DaemonOptions {
+  return {
+    configFile: '/etc/xinetd.conf',
+    inetdFiles: [],
+    inetdCompat: false,
+    debug: false,
+    dontfork: false,
+    stayalive: false,
+    pidfile: null,
+    filelog: null,
+    syslog: null,
+    limit: null,
+    logprocs: null,
+    cc: null,
+    reuse: false,
+    logFormat: 'text',
+    dumpFile: '/var/run/xinetd.dump',
+  };
+}

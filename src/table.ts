@@ -1,0 +1,149 @@
+// The service table: THE contract between the config loaders and the server.
+//
+// Loaders (xinetd.conf / xinetd.d, and every inetd.conf dialect) produce a
+// ServiceTable; everything downstream (check, dump, listeners, admission,
+// spawning, logging) reads only these types. No behaviour lives here.
+//
+// Attribute names are xinetd's (snake_case) so that `--dump` output reads like
+// the configuration it came from.
+
+import type { Diagnostic } from './diagnostics.js';
+
+export type SocketType = 'stream' | 'dgram' | 'raw' | 'seqpacket';
+
+/** Where a service was defined: its file and the line of its `service` keyword (or inetd line). */
+export interface SourceRef {
+  file: string;
+  line: number;
+}
+
+/** `log_type`: FILE path [soft [hard]] or SYSLOG facility [level]. Sizes in bytes, null = no limit. */
+export type LogTarget =
+  | { kind: 'file'; path: string; soft: number | null; hard: number | null }
+  | { kind: 'syslog'; facility: string; level: string };
+
+/** One `access_times` interval, in minutes since midnight, start < end. */
+export interface TimeInterval {
+  start: number;
+  end: number;
+}
+
+/** rlimit value: a number (bytes, or seconds for cpu, or a count for files), or 'unlimited'. */
+export type RlimitValue = number | 'unlimited';
+
+export interface Rlimits {
+  as?: RlimitValue;
+  cpu?: RlimitValue;
+  data?: RlimitValue;
+  rss?: RlimitValue;
+  stack?: RlimitValue;
+  files?: RlimitValue;
+}
+
+/**
+ * A per-minute spawn rate as classic inetds have it (OpenBSD/GNU/busybox `nowait.N`):
+ * more than `max` invocations within `per_seconds` turns the service off for
+ * `shutdown_seconds` (10 minutes in those inetds).
+ */
+export interface InetdRate {
+  max: number;
+  per_seconds: number;
+  shutdown_seconds: number;
+}
+
+/** Which syntax a service came from. */
+export type Dialect = 'xinetd' | 'inetd' | 'inetd-freebsd';
+
+export interface Service {
+  /** Unique identifier (`id`, defaults to the service name). */
+  id: string;
+  /** The service name (`service NAME`, or the inetd.conf service field). */
+  name: string;
+  /**
+   * False when the configuration turns the service off: `disable = yes`, the `disabled`
+   * list, absent from a non-empty `enabled` list, or an error that makes xinetd drop it.
+   * A missing server program or unknown user does NOT clear it: they become `problems`.
+   */
+  enabled: boolean;
+  /** Why this service cannot run as configured (missing program, unknown user...). */
+  problems: string[];
+  dialect: Dialect;
+
+  socket_type: SocketType;
+  protocol: string; // 'tcp' | 'udp' | ... as named in /etc/protocols
+  /** Port number; null only for services that have none (e.g. RPC before registration, unix). */
+  port: number | null;
+  wait: boolean;
+  user: string | null;
+  group: string | null;
+  /** `groups = yes`: the child gets the user's supplementary groups. */
+  groups: boolean;
+
+  /** Absolute path of the program; null for internal services and redirects. */
+  server: string | null;
+  /** argv the child sees, argv[0] included (basename of server, or first word with NAMEINARGS). */
+  server_argv: string[];
+
+  /** `type` values: INTERNAL, UNLISTED, RPC, TCPMUX, TCPMUXPLUS, SPECIAL. */
+  type: string[];
+  /** `flags` values as written (canonical upper-case spelling, IPv4/IPv6 as xinetd spells them). */
+  flags: string[];
+
+  /** null = attribute not set (everyone allowed); [] = set empty (nobody). Entries as written. */
+  only_from: string[] | null;
+  no_access: string[] | null;
+  access_times: TimeInterval[];
+
+  /** null = UNLIMITED. */
+  instances: number | null;
+  per_source: number | null;
+  /** [connections per second, seconds off]; xinetd's implicit default is [50, 10]. */
+  cps: [number, number];
+  max_load: number | null;
+  /** Minutes; 'FOREVER' | 'NEVER'; null when unset. Used with flags SENSOR. */
+  deny_time: number | 'FOREVER' | 'NEVER' | null;
+  /** tsinetd extension: per-source token bucket [rate per second, burst]; null when unset. */
+  per_source_cps: [number, number] | null;
+  /** Classic inetd `.max` rate (OpenBSD/GNU/busybox); null for xinetd services. */
+  inetd_rate: InetdRate | null;
+  /** FreeBSD `/max-connections-per-ip-per-minute`; null when unset or 0. */
+  per_source_per_minute: number | null;
+
+  /** Address to bind (`bind`/`interface`); null = all addresses. */
+  bind: string | null;
+  /** Explicit IPV6_V6ONLY choice (`v6only`); null = xinetd's default. */
+  v6only: boolean | null;
+  redirect: { host: string; port: number } | null;
+
+  log_type: LogTarget | null;
+  log_on_success: string[];
+  log_on_failure: string[];
+
+  /** `env` entries as NAME=value. */
+  env: string[];
+  /** null = not set (the whole environment is passed); [] = set empty (nothing passed). */
+  passenv: string[] | null;
+
+  banner: string | null;
+  banner_success: string | null;
+  banner_fail: string | null;
+
+  nice: number | null;
+  /** Octal value as a number (e.g. 0o022); null = xinetd's default. */
+  umask: number | null;
+  rlimits: Rlimits;
+  libwrap: string | null;
+
+  rpc_version: [number, number] | null;
+  rpc_number: number | null;
+
+  source: SourceRef;
+}
+
+/** The result of loading a configuration. */
+export interface ServiceTable {
+  services: Service[];
+  diagnostics: Diagnostic[];
+  /** Every config file read, in reading order (used by reload and for the world-writable check). */
+  files: string[];
+}

@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { main, normalizeArgv, parseCommandLine, type CliIo } from '../../src/cli.js';
+
+function capture(): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    stderrIsTty: false,
+    stdout: (s: string) => {
+      io.out += s;
+    },
+    stderr: (s: string) => {
+      io.err += s;
+    },
+  };
+  return io;
+}
+
+test('single-dash xinetd flags become long options', () => {
+  assert.deepEqual(normalizeArgv(['-dontfork', '-f', 'x.conf', '-filelog', 'l', '-d', '-inetd_compat']), [
+    '--dontfork',
+    '-f',
+    'x.conf',
+    '--filelog',
+    'l',
+    '-d',
+    '--inetd_compat',
+  ]);
+  assert.deepEqual(normalizeArgv(['--', '-dontfork']), ['--', '-dontfork']);
+});
+
+test('xinetd command line parses into options', () => {
+  const io = capture();
+  const { action, options } = parseCommandLine(
+    ['-dontfork', '-f', 'a.conf', '-filelog', 'log', '-pidfile', 'pid', '-limit', '7', '-syslog', 'daemon', '-cc', '30', '-logprocs', '3'],
+    io,
+  );
+  assert.equal(action.kind, 'serve');
+  assert.equal(options.configFile, 'a.conf');
+  assert.equal(options.dontfork, true);
+  assert.equal(options.stayalive, true);
+  assert.equal(options.filelog, 'log');
+  assert.equal(options.pidfile, 'pid');
+  assert.equal(options.limit, 7);
+  assert.equal(options.syslog, 'daemon');
+  assert.equal(options.cc, 30);
+  assert.equal(options.logprocs, 3);
+});
+
+test('-d implies foreground; defaults are xinetd\'s', () => {
+  const { options } = parseCommandLine(['-d'], capture());
+  assert.equal(options.debug, true);
+  assert.equal(options.dontfork, true);
+  const def = parseCommandLine([], capture()).options;
+  assert.equal(def.configFile, '/etc/xinetd.conf');
+  assert.equal(def.dontfork, false);
+  assert.equal(def.dumpFile, '/var/run/xinetd.dump');
+});
+
+test('usage errors exit 2, version and help exit 0', async () => {
+  let io = capture();
+  assert.equal(await main(['-limit', 'abc'], io), 2);
+  assert.match(io.err, /-limit expects a non-negative integer/);
+  io = capture();
+  assert.equal(await main(['--no-such-flag'], io), 2);
+  io = capture();
+  assert.equal(await main(['--check', '--dump'], io), 2);
+  io = capture();
+  assert.equal(await main(['-version'], io), 0);
+  assert.match(io.out, /^tsinetd \d+\.\d+\.\d+/);
+  io = capture();
+  assert.equal(await main(['--help'], io), 0);
+  assert.match(io.out, /--check/);
+});
+
+test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf', () => {
+  const { options } = parseCommandLine(['--inetd', 'a', '--inetd', 'b', '-inetd_compat'], capture());
+  assert.deepEqual(options.inetdFiles, ['a', 'b']);
+  assert.equal(options.inetdCompat, true);
+});
