@@ -1,0 +1,55 @@
+// A Service with every attribute at xinetd's default, for loaders and tests to fill in.
+import type { Dialect, Service, SourceRef } from './table.js';
+
+/** xinetd's implicit connection-rate limit: 50 connections per second, then 10 s off. */
+export const DEFAULT_CPS: [number, number] = [50, 10];
+
+export function newService(name: string, dialect: Dialect, source: SourceRef): Service {
+  return {
+    id: name,
+    name,
+    enabled: true,
+    problems: [],
+    dialect,
+    socket_type: 'stream',
+    protocol: 'tcp',
+    port: null,
+    wait: false,
+    user: null,
+    group: null,
+    groups: false,
+    server: null,
+    server_argv: [],
+    type: [],
+    flags: [],
+    only_from: null,
+    no_access: null,
+    access_times: [],
+    instances: null,
+    per_source: null,
+    cps: [DEFAULT_CPS[0], DEFAULT_CPS[1]],
+    max_load: null,
+    deny_time: null,
+    per_source_cps: null,
+    inetd_rate: null,
+    per_source_per_minute: null,
+    bind: null,
+    v6only: null,
+    redirect: null,
+    log_type: null,
+    log_on_success: [],
+    log_on_failure: [],
+    env: [],
+    passenv: null,
+    banner: null,
+    banner_success: null,
+    banner_fail: null,
+    nice: null,
+    umask: null,
+    rlimits: {},
+    libwrap: null,
+    rpc_version: null,
+    rpc_number: null,
+    source: { file: source.file, line: source.line },
+  };
+}

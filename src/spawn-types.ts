@@ -1,0 +1,66 @@
+// The contract between the server and whatever starts child processes.
+//
+// Two implementations: the native spawner (a small C helper process that receives the
+// socket over a unix socket and does fork/exec with the full xinetd child set-up), and a
+// pure-Node fallback on child_process.spawn for machines where the helper cannot be built.
+
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
+import type { Rlimits } from './table.js';
+
+export interface SpawnSpec {
+  /** Absolute program path. */
+  path: string;
+  /** argv including argv[0]. */
+  argv: string[];
+  /** The complete environment of the child, as NAME=value strings. */
+  env: string[];
+  /** Numeric ids to switch to; null = keep the daemon's. */
+  uid: number | null;
+  gid: number | null;
+  /** Supplementary groups to set (setgroups); null = none are set beyond what the id switch implies. */
+  groups: number[] | null;
+  /** umask for the child. */
+  umask: number;
+  /** Nice increment, null = unchanged. */
+  nice: number | null;
+  rlimits: Rlimits;
+}
+
+/** What becomes the child's fds 0, 1 and 2. */
+export type ChildStdio = net.Socket | net.Server | dgram.Socket;
+
+export interface ExitInfo {
+  pid: number;
+  /** Exit status, or null when killed by a signal. */
+  code: number | null;
+  /** Signal number, or null when it exited. */
+  signal: number | null;
+}
+
+export interface SpawnCapabilities {
+  uidGid: boolean;
+  groups: boolean;
+  umask: boolean;
+  nice: boolean;
+  rlimits: boolean;
+}
+
+export interface Spawner {
+  readonly name: string;
+  readonly capabilities: SpawnCapabilities;
+  /**
+   * Starts the program with `stdio` as fds 0, 1 and 2. Resolves with the pid once the
+   * child exists (exec failures of the program itself appear as an exit with status 127
+   * or a rejection, depending on when they are detected). Never throws synchronously.
+   * The caller keeps ownership of `stdio` and closes its copy (destroy, never end)
+   * once this resolves or rejects.
+   */
+  spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number>;
+  /** Registers the handler for child exits (each pid reported once). */
+  onExit(handler: (info: ExitInfo) => void): void;
+  /** Sends a signal to a child this spawner started. */
+  kill(pid: number, signal: NodeJS.Signals | number): void;
+  /** Stops the spawner (does not kill children). */
+  close(): Promise<void>;
+}
