@@ -1,0 +1,459 @@
+// Winston transports for tsinetd's log destinations: an xinetd-style log FILE (append, mode
+// 0644, soft/hard size limits, survives a failing disk), syslog through one long-lived
+// logger(1) process, and a plain stream (stderr).
+//
+// Each transport receives ready-made lines in `info.message` (formatting is log-format.ts's
+// job) and never throws or emits 'error': problems are reported once through `onProblem`,
+// the lines concerned are dropped and counted, and writing resumes when the cause goes away.
+// All writes are asynchronous; a destination that cannot keep up has its backlog capped.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, fstat, stat, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import winston from 'winston';
+import type TransportStream from 'winston-transport';
+import type { DaemonLevel } from './log-types.js';
+import { defaultHardLimit } from './log-format.js';
+
+// winston's typings name the base class `transport`; at run time it is exported as `Transport`.
+const Transport = (winston as unknown as { Transport: typeof TransportStream }).Transport;
+
+/** What the transports hand to winston: the finished line plus routing details. */
+export interface LineInfo {
+  level: string;
+  message: string;
+  /** Syslog PRI (facility * 8 + severity); used by the syslog transport only. */
+  pri?: number;
+  /** The service whose line this is (named in size-limit messages). */
+  serviceId?: string;
+}
+
+export type ProblemReporter = (level: DaemonLevel, message: string) => void;
+
+/** Above this many buffered bytes a destination is considered stuck and new lines are dropped. */
+export const DEFAULT_MAX_BACKLOG = 16 * 1024 * 1024;
+/** How long a failed log file waits before the next attempt to reopen it (xinetd's RETRY_INTERVAL). */
+export const DEFAULT_RETRY_MS = 5000;
+
+function errText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export interface FileTransportOptions {
+  path: string;
+  /** Soft and hard size limits in bytes (log_type = FILE path soft hard); null = none. */
+  soft: number | null;
+  hard: number | null;
+  onProblem: ProblemReporter;
+  /** The service named in size-limit messages until a line names another (default: the path). */
+  label?: string;
+  maxBacklog?: number;
+  retryMs?: number;
+  /** Clock for the retry delay (tests). */
+  nowMs?: () => number;
+}
+
+/**
+ * A log FILE as xinetd keeps one: opened for append (created with mode 0644), size counted from
+ * the existing length; one message the first time the soft limit is passed, and at the hard limit
+ * one message and no further lines until the file is reopened (SIGHUP, e.g. after rotation).
+ * A write error (disk full, file made unwritable) is reported once; lines are dropped and counted
+ * until a later reopen attempt succeeds.
+ */
+export class FileTransport extends Transport {
+  readonly path: string;
+  private readonly soft: number | null;
+  private readonly hard: number | null;
+  private readonly onProblem: ProblemReporter;
+  private readonly maxBacklog: number;
+  private readonly retryMs: number;
+  private readonly nowMs: () => number;
+
+  private stream: WriteStream | null = null;
+  /** Size of the file when opened; null until fstat has answered (or not a regular file). */
+  private baseSize: number | null = null;
+  private regular = true;
+  /** Bytes handed to the current stream. */
+  private written = 0;
+  private softWarned = false;
+  private hardReached = false;
+  /** The service of the latest line: named in size-limit messages. */
+  private lastServiceId: string;
+
+  /** Set while the file cannot be written: when to try again, and how many lines were lost. */
+  private broken: { retryAt: number; lost: number } | null = null;
+  /** Set after a reopen following a failure, until a write is confirmed. */
+  private recovering: { lost: number } | null = null;
+  private backlogDropped = 0;
+  private backlogWarned = false;
+
+  constructor(opts: FileTransportOptions) {
+    super({});
+    this.path = opts.path;
+    this.soft = opts.soft;
+    this.hard = opts.hard ?? (opts.soft !== null ? defaultHardLimit(opts.soft) : null);
+    this.onProblem = opts.onProblem;
+    this.maxBacklog = opts.maxBacklog ?? DEFAULT_MAX_BACKLOG;
+    this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS;
+    this.nowMs = opts.nowMs ?? Date.now;
+    this.lastServiceId = opts.label ?? '';
+  }
+
+  /** Opens (creates) the file now rather than at the first line, as xinetd does at start-up. */
+  open(): void {
+    if (this.stream === null && this.broken === null) this.openStream();
+  }
+
+  private openStream(): void {
+    // A high-water mark no larger than the cap, so that hitting the cap always ends in 'drain'.
+    const highWaterMark = Math.min(this.maxBacklog, 64 * 1024);
+    const stream = createWriteStream(this.path, { flags: 'a', mode: 0o644, highWaterMark });
+    this.stream = stream;
+    this.baseSize = null;
+    this.regular = true;
+    this.written = 0;
+    this.softWarned = false;
+    this.hardReached = false;
+    stream.on('open', (fd: number) => {
+      fstat(fd, (err, st) => {
+        if (this.stream !== stream) return;
+        if (err !== null || !st.isFile()) {
+          this.regular = false; // a pipe or device: no size to limit
+          return;
+        }
+        this.baseSize = st.size;
+        this.checkLimits();
+      });
+    });
+    stream.on('error', (err) => this.fail(stream, err));
+    stream.on('drain', () => this.drained());
+  }
+
+  private fail(stream: WriteStream, err: unknown): void {
+    if (this.stream !== stream) return;
+    this.stream = null;
+    stream.destroy();
+    const retryAt = this.nowMs() + this.retryMs;
+    if (this.recovering !== null) {
+      // The reopen did not last: same episode, no second message.
+      this.broken = { retryAt, lost: this.recovering.lost };
+      this.recovering = null;
+      return;
+    }
+    if (this.broken !== null) {
+      this.broken.retryAt = retryAt;
+      return;
+    }
+    this.broken = { retryAt, lost: 0 };
+    this.onProblem('error', `cannot write log file ${this.path}: ${errText(err)}; its lines are dropped until it can be written again`);
+  }
+
+  private drained(): void {
+    if (this.backlogDropped > 0) {
+      this.onProblem('warning', `log file ${this.path} was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
+      this.backlogDropped = 0;
+    }
+    this.backlogWarned = false;
+  }
+
+  private size(): number | null {
+    return this.baseSize === null ? null : this.baseSize + this.written;
+  }
+
+  private checkLimits(): void {
+    const size = this.size();
+    if (size === null || !this.regular) return;
+    const who = this.lastServiceId === '' ? this.path : this.lastServiceId;
+    if (this.soft !== null && !this.softWarned && size > this.soft) {
+      this.softWarned = true;
+      this.onProblem('warning', `Size of ${who} log exceeded soft limit`);
+    }
+    if (this.hard !== null && !this.hardReached && size > this.hard) {
+      this.hardReached = true;
+      this.onProblem('error', `Size of ${who} log exceeded hard limit`);
+    }
+  }
+
+  override log(info: LineInfo, next: () => void): void {
+    this.writeLine(info.message + '\n', info.serviceId ?? '');
+    next();
+  }
+
+  /** Writes one line (with its newline); never throws. */
+  writeLine(line: string, serviceId = ''): void {
+    if (this.broken !== null) {
+      if (this.nowMs() < this.broken.retryAt) {
+        this.broken.lost++;
+        return;
+      }
+      this.recovering = { lost: this.broken.lost };
+      this.broken = null;
+      this.openStream();
+    }
+    if (this.stream === null) this.openStream();
+    const stream = this.stream!;
+    if (this.hardReached) return;
+    if (stream.writableLength > this.maxBacklog) {
+      this.backlogDropped++;
+      if (!this.backlogWarned) {
+        this.backlogWarned = true;
+        this.onProblem('warning', `log file ${this.path} cannot keep up; lines are dropped until it catches up`);
+      }
+      return;
+    }
+    if (serviceId !== '') this.lastServiceId = serviceId;
+    const bytes = Buffer.byteLength(line);
+    this.written += bytes;
+    stream.write(line, (err) => {
+      if (err == null && this.recovering !== null && this.stream === stream) {
+        const lost = this.recovering.lost;
+        this.recovering = null;
+        this.onProblem('notice', `log file ${this.path} is writable again; ${plural(lost, 'line')} lost`);
+      }
+    });
+    this.checkLimits();
+  }
+
+  /** Closes and reopens the file (log rotation); limits start again from the new file's size. */
+  reopen(): Promise<void> {
+    const old = this.stream;
+    this.stream = null;
+    this.broken = null;
+    this.recovering = null;
+    const done = old === null ? Promise.resolve() : endStream(old);
+    this.openStream();
+    return done;
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    const s = this.stream;
+    this.stream = null;
+    if (s === null) return callback();
+    endStream(s).then(() => callback());
+  }
+}
+
+/** Ends a write stream and resolves once its data is flushed and the fd closed (or it failed). */
+function endStream(s: WriteStream, timeoutMs = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.destroyed || s.closed) return resolve();
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve();
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    s.once('close', finish);
+    s.once('error', finish);
+    s.end();
+  });
+}
+
+export interface SyslogTransportOptions {
+  /** The syslog socket (normally /dev/log). */
+  socketPath: string;
+  /** Program name in the syslog header. */
+  ident: string;
+  /** Process id in the syslog header ("xinetd[PID]:"). */
+  pid: number;
+  onProblem: ProblemReporter;
+  /** The logger(1) program (util-linux). */
+  loggerProgram?: string;
+  maxBacklog?: number;
+  nowMs?: () => number;
+}
+
+/** How long to wait before restarting a logger(1) that died or could not be started. */
+const LOGGER_RESTART_MS = 10_000;
+
+/**
+ * Syslog through one long-lived util-linux logger(1) process: Node has no unix datagram sockets.
+ * Lines go to its stdin prefixed with their priority (`--prio-prefix`), so one process serves
+ * every facility and level; logger writes the classic local format
+ * "<PRI>Mmm dd hh:mm:ss xinetd[PID]: text" to the socket and reconnects by itself when the
+ * syslog daemon restarts.
+ */
+export class SyslogTransport extends Transport {
+  private readonly opts: Required<Omit<SyslogTransportOptions, 'onProblem'>> & { onProblem: ProblemReporter };
+  private child: ChildProcess | null = null;
+  private stdin: Writable | null = null;
+  private restartAt = 0;
+  private lost = 0;
+  private failing = false;
+  private closing = false;
+  private backlogDropped = 0;
+  private socketChecked = false;
+
+  constructor(opts: SyslogTransportOptions) {
+    super({});
+    this.opts = {
+      ...opts,
+      loggerProgram: opts.loggerProgram ?? 'logger',
+      maxBacklog: opts.maxBacklog ?? DEFAULT_MAX_BACKLOG,
+      nowMs: opts.nowMs ?? Date.now,
+    };
+  }
+
+  private checkSocket(): void {
+    if (this.socketChecked) return;
+    this.socketChecked = true;
+    stat(this.opts.socketPath, (err, st) => {
+      if (err !== null || !st.isSocket()) {
+        this.opts.onProblem(
+          'warning',
+          `syslog socket ${this.opts.socketPath} ${err !== null ? 'does not exist' : 'is not a socket'}: ` +
+            'syslog lines are lost until a syslog daemon listens there',
+        );
+      }
+    });
+  }
+
+  /** Starts logger(1) now rather than at the first line (spawning blocks the event loop briefly). */
+  open(): void {
+    this.start();
+  }
+
+  private start(): boolean {
+    if (this.stdin !== null) return true;
+    if (this.closing || this.opts.nowMs() < this.restartAt) return false;
+    this.checkSocket();
+    const args = ['--prio-prefix', '-u', this.opts.socketPath, `--id=${this.opts.pid}`, '-t', this.opts.ident];
+    let child: ChildProcess;
+    try {
+      // Own process group: a terminal's Ctrl-C must not kill it before our last lines are out.
+      child = spawn(this.opts.loggerProgram, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
+    } catch (err) {
+      this.broken(`cannot run ${this.opts.loggerProgram}(1) for syslog: ${errText(err)}`);
+      return false;
+    }
+    const stdin = child.stdin!;
+    this.child = child;
+    this.stdin = stdin;
+    let stderrText = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      if (stderrText.length < 500) stderrText += d;
+    });
+    stdin.on('error', () => {
+      // EPIPE when logger died: reported by the 'exit'/'error' handlers below.
+    });
+    stdin.on('drain', () => {
+      if (this.backlogDropped > 0) {
+        this.opts.onProblem('warning', `syslog was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
+        this.backlogDropped = 0;
+      }
+    });
+    child.on('spawn', () => {
+      if (!this.failing) return;
+      // Call it recovered only once the new process has stayed up for a while.
+      const t = setTimeout(() => {
+        if (this.child !== child || !this.failing) return;
+        this.failing = false;
+        if (this.lost > 0) this.opts.onProblem('notice', `syslog is back; ${plural(this.lost, 'line')} lost`);
+        this.lost = 0;
+      }, LOGGER_RESTART_MS);
+      t.unref();
+    });
+    child.on('error', (err) => {
+      if (this.child !== child) return;
+      this.detach();
+      this.broken(`cannot run ${this.opts.loggerProgram}(1) for syslog: ${errText(err)}`);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.detach();
+      if (this.closing) return;
+      const how = signal !== null ? `signal ${signal}` : `status ${code ?? '?'}`;
+      const why = stderrText.trim() === '' ? '' : `: ${stderrText.trim().split('\n')[0]}`;
+      this.broken(`${this.opts.loggerProgram}(1) for syslog exited with ${how}${why}`);
+    });
+    return true;
+  }
+
+  private detach(): void {
+    this.child = null;
+    this.stdin = null;
+  }
+
+  private broken(message: string): void {
+    this.restartAt = this.opts.nowMs() + LOGGER_RESTART_MS;
+    if (this.failing) return;
+    this.failing = true;
+    this.opts.onProblem('error', `${message}; syslog lines are dropped, retrying in ${LOGGER_RESTART_MS / 1000} s`);
+  }
+
+  override log(info: LineInfo, next: () => void): void {
+    this.writeLine(info.pri ?? 30, info.message);
+    next();
+  }
+
+  /** Sends one message at the given PRI; never throws. */
+  writeLine(pri: number, message: string): void {
+    if (!this.start()) {
+      this.lost++;
+      return;
+    }
+    const stdin = this.stdin!;
+    if (stdin.writableLength > this.opts.maxBacklog) {
+      this.backlogDropped++;
+      return;
+    }
+    stdin.write(`<${pri}>${message.replace(/\n/g, ' ')}\n`);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.closing = true;
+    const child = this.child;
+    const stdin = this.stdin;
+    if (child === null || stdin === null) return callback();
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      this.detach();
+      callback();
+    });
+    stdin.end();
+  }
+}
+
+/** Lines to an already open stream (stderr/stdout): no limits, write errors ignored. */
+export class LineStreamTransport extends Transport {
+  private readonly out: Writable;
+
+  constructor(out: Writable) {
+    super({});
+    this.out = out;
+    // A closed stderr (EPIPE) must not become an uncaught exception.
+    if (out.listenerCount('error') === 0) out.on('error', () => {});
+  }
+
+  override log(info: LineInfo, next: () => void): void {
+    this.writeLine(info.message + '\n');
+    next();
+  }
+
+  writeLine(line: string): void {
+    if (this.out.destroyed || this.out.writableLength > DEFAULT_MAX_BACKLOG) return;
+    try {
+      this.out.write(line);
+    } catch {
+      // stream closed underneath us
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (this.out.writableLength === 0 || this.out.destroyed) return callback();
+    const timer = setTimeout(() => callback(), 2000);
+    this.out.write('', () => {
+      clearTimeout(timer);
+      callback();
+    });
+  }
+}
