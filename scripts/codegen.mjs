@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Generates the config parsers from grammar/*.peggy into build/grammar/*.js (ES modules).
 // The generated code is a build artifact: it is never committed.
-import { readFileSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import peggy from 'peggy';
@@ -10,7 +10,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'build', 'grammar');
 mkdirSync(outDir, { recursive: true });
 
-for (const file of readdirSync(join(root, 'grammar')).filter((f) => f.endsWith('.peggy')).sort()) {
+const grammarDir = join(root, 'grammar');
+const grammars = existsSync(grammarDir) ? readdirSync(grammarDir) : [];
+for (const file of grammars.filter((f) => f.endsWith('.peggy')).sort()) {
   const grammarSource = join('grammar', file);
   const text = readFileSync(join(root, grammarSource), 'utf8');
   let code;
