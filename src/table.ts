@@ -97,7 +97,10 @@ export interface Service {
   /** null = UNLIMITED. */
   instances: number | null;
   per_source: number | null;
-  /** [connections per second, seconds off]; xinetd's implicit default is [50, 10]. */
+  /**
+   * [connections per second, seconds off]; xinetd's implicit default is [50, 10].
+   * A rate of 0 means no cps limit: classic inetd services get [0, 0] (their `.N` rate is `inetd_rate`).
+   */
   cps: [number, number];
   max_load: number | null;
   /** Minutes; 'FOREVER' | 'NEVER'; null when unset. Used with flags SENSOR. */
