@@ -1,0 +1,440 @@
+// Admission: may this peer use this service now? A thin stateful shell (AdmissionController)
+// around the pure checks of limits.ts, token-bucket.ts and acl.ts. Its state is plain data:
+// running servers per service id, per source and in total (-limit), rate windows, per-source
+// tables, the SENSOR deny list, and compiled ACLs per Service object. The clock, the load
+// average, the wall clock (access_times), the name resolver and the -limit value are injected.
+//
+// Order of the checks, as in xinetd (access.c parent_access_control, then the child's
+// access_control), with tsinetd's additions where they fit:
+//   1. service switched off by a rate trip → same reason as the trip, until it is back
+//   2. cps                       'connections per second' (+ suspendSeconds: close the socket)
+//   3. classic inetd rate        'inetd_rate' (+ suspendSeconds)            [inetd.conf .N]
+//   4. max_load                  'load'
+//   5. access_times              'time'
+//   6. instances                 'service_limit'
+//   7. per_source                'per_source_limit'
+//   8. per_source_per_minute     'per_source_limit'                         [FreeBSD inetd]
+//   9. per_source_cps            'per_source_cps'                           [tsinetd]
+//  10. -limit                    'process_limit'
+//  11. SENSOR trap / global deny list, then only_from / no_access   'address'
+// xinetd spells a SENSOR refusal `address` too (measured: "FAIL: trap address from=..."), so
+// fail2ban's stock filter keeps matching; the Decision's detail says which check it was.
+// Every rate counts the connection even when a later check refuses it (as xinetd's cps does).
+// Services are taken as immutable: ACLs are compiled once per Service object (a reload brings
+// new objects); counters and rate windows are kept per service id, so they survive a reload.
+
+import type { Admission, Decision } from './admission-types.js';
+import {
+  compileServiceAcl,
+  decideAccess,
+  formatAddress,
+  needsHostnames,
+  parsePeerAddress,
+  resolveAclNames,
+  systemResolver,
+  verifiedHostnames,
+  aclNames,
+  type AclProblem,
+  type NameResolver,
+  type ServiceAcl,
+} from './acl.js';
+import {
+  BoundedTable,
+  CPS_FRESH,
+  INETD_RATE_FRESH,
+  cpsStep,
+  denyListAdd,
+  denyListHas,
+  inetdRateStep,
+  instancesExceeded,
+  loadExceeded,
+  perMinuteFresh,
+  perMinuteIdle,
+  perMinuteStep,
+  perSourceExceeded,
+  processLimitExceeded,
+  processesPerConnection,
+  runsCountedServer,
+  sensorBanMs,
+  withinAccessTimes,
+  type CpsState,
+  type DenyList,
+  type InetdRateState,
+  type PerMinuteState,
+} from './limits.js';
+import { createLoadSource } from './loadavg.js';
+import type { Peer } from './peer.js';
+import type { Service } from './table.js';
+import { bucketIdle, bucketTake, type Bucket } from './token-bucket.js';
+import { performance } from 'node:perf_hooks';
+
+export interface AdmissionOptions {
+  /** Monotonic clock in ms (default performance.now). */
+  now?: () => number;
+  /** Local wall-clock time for access_times (default new Date()). */
+  wallClock?: () => Date;
+  /** 1-minute load average (default: /proc/loadavg, read asynchronously and cached). */
+  load?: () => number;
+  /** `-limit N`: global limit on running servers; null = none. */
+  processLimit?: number | null;
+  resolver?: NameResolver;
+  /** Bound on each per-source table (per_source_cps, per_source_per_minute). */
+  maxSources?: number;
+  /** How long a peer's verified host names are reused (default 60 s). */
+  hostnameTtlMs?: number;
+}
+
+const ALLOW: Decision = { allow: true };
+
+interface ServiceRates {
+  cps: CpsState;
+  inetd: InetdRateState;
+  /** While set and in the future, the service is off: the reason and the end (ms). */
+  off: { reason: 'connections per second' | 'inetd_rate'; until: number } | null;
+  perMinute: BoundedTable<PerMinuteState> | null;
+  buckets: { rate: number; burst: number; table: BoundedTable<Bucket> } | null;
+}
+
+interface HostnameEntry {
+  names: string[];
+  expires: number;
+}
+
+/** What the daemon may show about admission (dump, metrics). */
+export interface AdmissionSnapshot {
+  runningTotal: number;
+  running: Record<string, number>;
+  /** Seconds left for services switched off by cps or the inetd rate. */
+  off: Record<string, number>;
+  /** SENSOR offenders: seconds left, or 'forever'. */
+  denied: Record<string, number | 'forever'>;
+}
+
+export class AdmissionController implements Admission {
+  processLimit: number | null;
+  private readonly now: () => number;
+  private readonly wallClock: () => Date;
+  private readonly load: () => number;
+  private readonly resolver: NameResolver;
+  private readonly maxSources: number;
+  private readonly hostnameTtlMs: number;
+
+  private readonly running = new Map<string, number>();
+  private readonly runningBySource = new Map<string, Map<string, number>>();
+  private runningTotal = 0;
+  private readonly rates = new Map<string, ServiceRates>();
+  private readonly denyList: DenyList = new Map();
+  private readonly acls = new WeakMap<Service, ServiceAcl>();
+  private readonly aclsInProgress = new WeakMap<Service, Promise<ServiceAcl>>();
+  private readonly hostnames: BoundedTable<HostnameEntry>;
+  private readonly hostnameLookups = new Map<string, Promise<string[]>>();
+
+  constructor(options: AdmissionOptions = {}) {
+    this.now = options.now ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? (() => new Date());
+    if (options.load !== undefined) {
+      this.load = options.load;
+    } else {
+      const source = createLoadSource();
+      this.load = () => source.current();
+    }
+    this.processLimit = options.processLimit ?? null;
+    this.resolver = options.resolver ?? systemResolver();
+    this.maxSources = options.maxSources ?? 10_000;
+    this.hostnameTtlMs = options.hostnameTtlMs ?? 60_000;
+    this.hostnames = new BoundedTable<HostnameEntry>(4096, (e) => e.expires <= this.now());
+  }
+
+  /**
+   * Resolves host and network names and compiles the ACLs of these services (call at load
+   * and on every reload; admit() also does it on first use). Rate state of service ids no
+   * longer present is dropped; running counts stay until their servers finish.
+   * Returns the ACL problems per service id (for --check and the daemon log).
+   */
+  async prepare(services: readonly Service[]): Promise<Map<string, AclProblem[]>> {
+    const problems = new Map<string, AclProblem[]>();
+    await Promise.all(
+      services.map(async (s) => {
+        const acl = await this.aclOf(s);
+        problems.set(s.id, [...acl.onlyFrom.problems, ...acl.noAccess.problems]);
+      }),
+    );
+    const ids = new Set(services.map((s) => s.id));
+    for (const id of this.rates.keys()) if (!ids.has(id)) this.rates.delete(id);
+    return problems;
+  }
+
+  admit(service: Service, peer: Peer): Decision | Promise<Decision> {
+    const now = this.now();
+    const addr = parsePeerAddress(peer.address);
+    // No usable address (wait = yes services before their server runs): per-source checks and
+    // the lists do not apply, as in xinetd ("The IP address is unknown... accept it").
+    const source = addr === null ? null : formatAddress(addr);
+
+    const early = this.parentChecks(service, peer, source, now);
+    if (early !== null) return early;
+    if (addr === null || source === null) return ALLOW;
+    const sensor = this.sensorChecks(service, peer, source, now);
+    if (sensor !== null) return sensor;
+
+    const acl = this.acls.get(service) ?? this.compileWithoutNames(service);
+    if (acl !== null && !needsHostnames(acl, addr)) return this.addressDecision(service, peer, acl, addr, null);
+    return this.admitAfterLookups(service, peer, source, addr, acl);
+  }
+
+  started(service: Service, peer: Peer): void {
+    if (!runsCountedServer(service)) return;
+    const source = this.sourceOf(peer);
+    this.running.set(service.id, (this.running.get(service.id) ?? 0) + 1);
+    this.runningTotal++;
+    if (source === null) return;
+    let bySource = this.runningBySource.get(service.id);
+    if (bySource === undefined) {
+      bySource = new Map();
+      this.runningBySource.set(service.id, bySource);
+    }
+    bySource.set(source, (bySource.get(source) ?? 0) + 1);
+  }
+
+  finished(service: Service, peer: Peer): void {
+    if (!runsCountedServer(service)) return;
+    const source = this.sourceOf(peer);
+    const n = this.running.get(service.id) ?? 0;
+    if (n <= 0) return; // never counted (or already finished): keep the counts sane
+    if (n === 1) this.running.delete(service.id);
+    else this.running.set(service.id, n - 1);
+    this.runningTotal = Math.max(0, this.runningTotal - 1);
+    if (source === null) return;
+    const bySource = this.runningBySource.get(service.id);
+    const m = bySource?.get(source) ?? 0;
+    if (bySource !== undefined) {
+      if (m <= 1) bySource.delete(source);
+      else bySource.set(source, m - 1);
+      if (bySource.size === 0) this.runningBySource.delete(service.id);
+    }
+  }
+
+  snapshot(): AdmissionSnapshot {
+    const now = this.now();
+    const off: Record<string, number> = {};
+    for (const [id, r] of this.rates) if (r.off !== null && r.off.until > now) off[id] = Math.ceil((r.off.until - now) / 1000);
+    const denied: Record<string, number | 'forever'> = {};
+    for (const [k, until] of this.denyList) {
+      if (until === 'forever') denied[k] = 'forever';
+      else if (until > now) denied[k] = Math.ceil((until - now) / 1000);
+    }
+    return { runningTotal: this.runningTotal, running: Object.fromEntries(this.running), off, denied };
+  }
+
+  // -------------------------------------------------------------------------------------
+
+  private sourceOf(peer: Peer): string | null {
+    const a = parsePeerAddress(peer.address);
+    return a === null ? null : formatAddress(a);
+  }
+
+  private ratesOf(service: Service): ServiceRates {
+    let r = this.rates.get(service.id);
+    if (r === undefined) {
+      r = { cps: CPS_FRESH, inetd: INETD_RATE_FRESH, off: null, perMinute: null, buckets: null };
+      this.rates.set(service.id, r);
+    }
+    return r;
+  }
+
+  /** Checks 1–10: everything xinetd decides in the parent, before forking. */
+  private parentChecks(service: Service, peer: Peer, source: string | null, now: number): Decision | null {
+    const rates = this.ratesOf(service);
+    const nowSec = Math.floor(now / 1000);
+
+    if (rates.off !== null) {
+      if (rates.off.until > now) {
+        const left = Math.ceil((rates.off.until - now) / 1000);
+        return { allow: false, reason: rates.off.reason, detail: `service ${service.name} is off for ${left} more second(s)` };
+      }
+      rates.off = null;
+    }
+
+    const cps = cpsStep(rates.cps, service.cps, nowSec);
+    rates.cps = cps.state;
+    if (cps.trip) {
+      const wait = service.cps[1];
+      rates.off = { reason: 'connections per second', until: now + wait * 1000 };
+      return {
+        allow: false,
+        reason: 'connections per second',
+        suspendSeconds: wait,
+        detail: `Deactivating service ${service.name} due to excessive incoming connections.  Restarting in ${wait} seconds.`,
+      };
+    }
+
+    if (service.inetd_rate !== null && runsCountedServer(service)) {
+      const step = inetdRateStep(rates.inetd, service.inetd_rate, nowSec);
+      rates.inetd = step.state;
+      if (step.trip) {
+        const wait = service.inetd_rate.shutdown_seconds;
+        rates.off = { reason: 'inetd_rate', until: now + wait * 1000 };
+        return {
+          allow: false,
+          reason: 'inetd_rate',
+          suspendSeconds: wait,
+          detail: `${service.name}/${service.protocol} server failing (looping), service terminated`,
+        };
+      }
+    }
+
+    if (service.max_load !== null && loadExceeded(service.max_load, this.load())) {
+      return { allow: false, reason: 'load', detail: `refused connect from ${peer.address} due to excessive load` };
+    }
+
+    if (!withinAccessTimes(service.access_times, this.wallClock())) {
+      return { allow: false, reason: 'time', detail: 'outside access_times' };
+    }
+
+    const counts = this.countChecks(service, source);
+    if (counts !== null) return counts;
+
+    if (source !== null && service.per_source_per_minute !== null && service.per_source_per_minute > 0) {
+      if (rates.perMinute === null) {
+        rates.perMinute = new BoundedTable<PerMinuteState>(this.maxSources, (s) => perMinuteIdle(s, Math.floor(this.now() / 1000)));
+      }
+      const state = rates.perMinute.get(source) ?? perMinuteFresh();
+      const refuse = perMinuteStep(state, service.per_source_per_minute, nowSec);
+      rates.perMinute.set(source, state);
+      if (refuse) {
+        return {
+          allow: false,
+          reason: 'per_source_limit',
+          detail: `${service.name} from ${peer.address} exceeded counts/min (limit ${service.per_source_per_minute}/min)`,
+        };
+      }
+    }
+
+    if (source !== null && service.per_source_cps !== null) {
+      const [rate, burst] = service.per_source_cps;
+      if (rates.buckets === null || rates.buckets.rate !== rate || rates.buckets.burst !== burst) {
+        rates.buckets = {
+          rate,
+          burst,
+          table: new BoundedTable<Bucket>(this.maxSources, (b) => bucketIdle(b, rate, burst, this.now())),
+        };
+      }
+      const take = bucketTake(rates.buckets.table.get(source), rate, burst, now);
+      rates.buckets.table.set(source, take.bucket);
+      if (!take.ok) {
+        return { allow: false, reason: 'per_source_cps', detail: `${peer.address} opens more than ${rate} connection(s) per second (burst ${burst})` };
+      }
+    }
+
+    return this.processCheck(service);
+  }
+
+  /** instances and per_source (checks 6–7), also repeated after an asynchronous ACL lookup. */
+  private countChecks(service: Service, source: string | null): Decision | null {
+    if (instancesExceeded(service.instances, this.running.get(service.id) ?? 0)) {
+      return { allow: false, reason: 'service_limit', detail: `${service.instances} instance(s) running` };
+    }
+    if (source === null) return null;
+    const fromSource = this.runningBySource.get(service.id)?.get(source) ?? 0;
+    if (perSourceExceeded(service.per_source, fromSource)) {
+      return { allow: false, reason: 'per_source_limit', detail: `${fromSource} server(s) running for ${source}` };
+    }
+    return null;
+  }
+
+  private processCheck(service: Service): Decision | null {
+    if (processLimitExceeded(this.processLimit, this.runningTotal, processesPerConnection(service))) {
+      return { allow: false, reason: 'process_limit', detail: `${this.runningTotal} server(s) running, -limit ${this.processLimit}` };
+    }
+    return null;
+  }
+
+  /** The SENSOR trap itself, then the global no-access list it fills. */
+  private sensorChecks(service: Service, peer: Peer, source: string, now: number): Decision | null {
+    if (service.flags.includes('SENSOR')) {
+      const change = denyListAdd(this.denyList, source, sensorBanMs(service.deny_time), now);
+      let detail: string;
+      if (change === 'added') {
+        const minutes = service.deny_time === 'FOREVER' ? -1 : service.deny_time;
+        detail = `Adding ${peer.address} to the global_no_access list for ${minutes} minutes`;
+      } else if (change === 'full') {
+        detail = 'Maximum global_no_access count reached.';
+      } else if (change === 'log-only') {
+        detail = `SENSOR ${service.id} hit by ${peer.address} (deny_time: log only)`;
+      } else {
+        detail = `SENSOR ${service.id} hit again by ${peer.address}`;
+      }
+      return { allow: false, reason: 'address', detail };
+    }
+    if (this.denyList.size > 0 && denyListHas(this.denyList, source, now)) {
+      return { allow: false, reason: 'address', detail: `${peer.address} is on the global no_access list (SENSOR)` };
+    }
+    return null;
+  }
+
+  private compileWithoutNames(service: Service): ServiceAcl | null {
+    if (aclNames(service).length > 0) return null;
+    const acl = compileServiceAcl(service);
+    this.acls.set(service, acl);
+    return acl;
+  }
+
+  private aclOf(service: Service): Promise<ServiceAcl> {
+    const done = this.acls.get(service);
+    if (done !== undefined) return Promise.resolve(done);
+    let pending = this.aclsInProgress.get(service);
+    if (pending === undefined) {
+      pending = resolveAclNames(service, this.resolver).then((names) => {
+        const acl = compileServiceAcl(service, names);
+        this.acls.set(service, acl);
+        this.aclsInProgress.delete(service);
+        return acl;
+      });
+      this.aclsInProgress.set(service, pending);
+    }
+    return pending;
+  }
+
+  private async admitAfterLookups(
+    service: Service,
+    peer: Peer,
+    source: string,
+    addr: bigint,
+    known: ServiceAcl | null,
+  ): Promise<Decision> {
+    const acl = known ?? (await this.aclOf(service));
+    const names = needsHostnames(acl, addr) ? await this.hostnamesOf(addr) : null;
+    const decision = this.addressDecision(service, peer, acl, addr, names);
+    if (!decision.allow) return decision;
+    // Other connections may have started while we waited: count again (no rate is charged twice).
+    return this.countChecks(service, source) ?? this.processCheck(service) ?? ALLOW;
+  }
+
+  private addressDecision(service: Service, peer: Peer, acl: ServiceAcl, addr: bigint, names: readonly string[] | null): Decision {
+    const verdict = decideAccess(acl, addr, names);
+    if (verdict.allow) return ALLOW;
+    const detail =
+      verdict.why === 'both'
+        ? `Service=${service.id}: only_from list and no_access list match equally the address ${peer.address}`
+        : verdict.why === 'no_access'
+          ? `${peer.address} matches no_access`
+          : `${peer.address} is not in only_from`;
+    return { allow: false, reason: 'address', detail };
+  }
+
+  private hostnamesOf(addr: bigint): Promise<string[]> {
+    const key = formatAddress(addr);
+    const cached = this.hostnames.get(key);
+    if (cached !== undefined && cached.expires > this.now()) return Promise.resolve(cached.names);
+    let pending = this.hostnameLookups.get(key);
+    if (pending === undefined) {
+      pending = verifiedHostnames(addr, this.resolver).then((names) => {
+        this.hostnames.set(key, { names, expires: this.now() + this.hostnameTtlMs });
+        this.hostnameLookups.delete(key);
+        return names;
+      });
+      this.hostnameLookups.set(key, pending);
+    }
+    return pending;
+  }
+}

@@ -1,0 +1,275 @@
+// Limits and rates as pure functions over plain state: xinetd's cps, instances, per_source,
+// process_limit (-limit), max_load, access_times and SENSOR deny list; the classic inetds'
+// spawn rate (`nowait.N`) and FreeBSD's per-source connections per minute; and a bounded
+// table for per-source state. Time is always passed in (monotonic milliseconds, or a Date
+// for access_times); nothing here reads a clock, a file or a socket.
+
+import type { InetdRate, Service, TimeInterval } from './table.js';
+
+// ---------------------------------------------------------------------------------------
+// cps (xinetd): not a token bucket but a running average over a window that lasts fewer
+// than N seconds. From xinetd's access.c: the first connection opens the window; each next
+// one inside it counts, and when count / max(1, seconds since the window opened) exceeds N
+// (integer division) the service is turned off for WAIT seconds. A connection arriving N
+// or more seconds after the window opened starts a new window. The count survives the
+// pause (xinetd keeps it), so the first connections after it rarely trip again.
+
+export interface CpsState {
+  count: number;
+  /** Whole seconds (clock / 1000, floored) when the window opened. */
+  windowStart: number;
+}
+
+export const CPS_FRESH: CpsState = { count: 0, windowStart: 0 };
+
+export function cpsStep(state: CpsState, cps: readonly [number, number], nowSec: number): { state: CpsState; trip: boolean } {
+  const [max] = cps;
+  if (max <= 0) return { state, trip: false };
+  if (state.count === 0) return { state: { count: 1, windowStart: nowSec }, trip: false };
+  const elapsed = nowSec - state.windowStart;
+  if (elapsed < max) {
+    const count = state.count + 1;
+    const trip = Math.floor(count / Math.max(1, elapsed)) > max;
+    return { state: { count, windowStart: state.windowStart }, trip };
+  }
+  return { state: { count: 1, windowStart: nowSec }, trip: false };
+}
+
+// ---------------------------------------------------------------------------------------
+// Classic inetd spawn rate (OpenBSD, GNU inetutils, busybox `wait|nowait.N`): the first start
+// opens a window; when a start brings the count to N and the window is at most
+// `per_seconds` old, the service is terminated for `shutdown_seconds` ("server failing
+// (looping)") and that start refused; past the window the count restarts at 1. As in their
+// C code, the N-th start inside the window is the one that trips (N-1 are served).
+
+export interface InetdRateState {
+  count: number;
+  windowStart: number; // whole seconds
+}
+
+export const INETD_RATE_FRESH: InetdRateState = { count: 0, windowStart: 0 };
+
+export function inetdRateStep(
+  state: InetdRateState,
+  rate: InetdRate,
+  nowSec: number,
+): { state: InetdRateState; trip: boolean } {
+  if (rate.max <= 0) return { state, trip: false };
+  if (state.count === 0) return { state: { count: 1, windowStart: nowSec }, trip: false };
+  const count = state.count + 1;
+  if (count < rate.max) return { state: { count, windowStart: state.windowStart }, trip: false };
+  if (nowSec - state.windowStart > rate.per_seconds) return { state: { count: 1, windowStart: nowSec }, trip: false };
+  return { state: INETD_RATE_FRESH, trip: true };
+}
+
+// ---------------------------------------------------------------------------------------
+// FreeBSD `max-connections-per-ip-per-minute` (inetd.c cpmip): six 10-second slots per
+// source; every attempt counts (refused ones too), and the attempt is refused when the
+// slots of the last minute hold more than the limit.
+
+export const PER_MINUTE_SLOTS = 6;
+export const PER_MINUTE_SLOT_SECONDS = 10;
+
+export interface PerMinuteState {
+  /** Slot number (seconds / 10) each slot was last used for. */
+  ticks: number[];
+  counts: number[];
+}
+
+export function perMinuteFresh(): PerMinuteState {
+  return { ticks: Array<number>(PER_MINUTE_SLOTS).fill(-1), counts: Array<number>(PER_MINUTE_SLOTS).fill(0) };
+}
+
+/** Counts one attempt (mutating `state`); true when it must be refused. */
+export function perMinuteStep(state: PerMinuteState, max: number, nowSec: number): boolean {
+  const tick = Math.floor(nowSec / PER_MINUTE_SLOT_SECONDS);
+  const slot = tick % PER_MINUTE_SLOTS;
+  if (state.ticks[slot] !== tick) {
+    state.ticks[slot] = tick;
+    state.counts[slot] = 0;
+  }
+  state.counts[slot]! += 1;
+  let total = 0;
+  for (let i = 0; i < PER_MINUTE_SLOTS; i++) {
+    const t = state.ticks[i]!;
+    if (t <= tick && t > tick - PER_MINUTE_SLOTS) total += state.counts[i]!;
+  }
+  return max > 0 && total > max;
+}
+
+/** A source whose slots are all older than a minute can be forgotten. */
+export function perMinuteIdle(state: PerMinuteState, nowSec: number): boolean {
+  const tick = Math.floor(nowSec / PER_MINUTE_SLOT_SECONDS);
+  return state.ticks.every((t) => t <= tick - PER_MINUTE_SLOTS);
+}
+
+// ---------------------------------------------------------------------------------------
+// Counts of running servers
+
+/** `instances`: refused when `running` servers of the service already reach the limit. */
+export function instancesExceeded(limit: number | null, running: number): boolean {
+  return limit !== null && running >= limit;
+}
+
+/** `per_source`: the same, counting only this source's servers of this service. */
+export function perSourceExceeded(limit: number | null, runningFromSource: number): boolean {
+  return limit !== null && runningFromSource >= limit;
+}
+
+/** `-limit N` (process_limit): refused when the new process(es) would take the total above N. */
+export function processLimitExceeded(limit: number | null, totalRunning: number, toCreate: number): boolean {
+  return limit !== null && limit > 0 && totalRunning + toCreate > limit;
+}
+
+/** Processes one connection creates: 2 with INTERCEPT (xinetd forks an interceptor too). */
+export function processesPerConnection(service: Pick<Service, 'flags'>): number {
+  return service.flags.includes('INTERCEPT') ? 2 : 1;
+}
+
+const NON_FORKING_BOTH = new Set(['time', 'daytime']);
+const NON_FORKING_DGRAM = new Set(['echo', 'chargen', 'discard']);
+
+/**
+ * Whether a connection to this service runs a server process that xinetd counts for
+ * instances, per_source and -limit. Internal time and daytime (stream and dgram), the
+ * datagram echo/chargen/discard and SENSOR traps are handled inside xinetd without a fork
+ * and are never counted (xinetd.conf(5) "INTERNAL SERVICES"; measured: 3 concurrent
+ * daytime connections pass `instances = 1`, a second stream discard does not).
+ */
+export function runsCountedServer(service: Pick<Service, 'name' | 'type' | 'flags' | 'socket_type' | 'redirect'>): boolean {
+  if (service.flags.includes('SENSOR')) return false;
+  if (!service.type.includes('INTERNAL') || service.redirect !== null) return true;
+  if (NON_FORKING_BOTH.has(service.name)) return false;
+  if (service.socket_type === 'dgram' && NON_FORKING_DGRAM.has(service.name)) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------
+// max_load and access_times
+
+/** max_load: refused when the 1-minute load average is at or above the limit. */
+export function loadExceeded(maxLoad: number | null, load: number): boolean {
+  return maxLoad !== null && maxLoad > 0 && load >= maxLoad;
+}
+
+/**
+ * access_times: admitted when the local time (hours and minutes) lies in one interval,
+ * both bounds included ("connections will be accepted at the bounds"). No interval = always.
+ */
+export function withinAccessTimes(intervals: readonly TimeInterval[], date: Date): boolean {
+  if (intervals.length === 0) return true;
+  const minute = date.getHours() * 60 + date.getMinutes();
+  return intervals.some((i) => i.start <= minute && minute <= i.end);
+}
+
+// ---------------------------------------------------------------------------------------
+// SENSOR: a global no-access list, shared by every service
+
+/** xinetd's MAX_GLOBAL_NO_ACCESS: beyond it offenders are logged but not added. */
+export const MAX_GLOBAL_NO_ACCESS = 10240;
+
+/** Expiry (monotonic ms) or forever, per source key. */
+export type DenyList = Map<string, number | 'forever'>;
+
+/**
+ * How long a SENSOR hit bans the source: minutes → ms, FOREVER, or null for "log only"
+ * (NEVER, 0, or deny_time not set, as in xinetd).
+ */
+export function sensorBanMs(denyTime: Service['deny_time']): number | 'forever' | null {
+  if (denyTime === 'FOREVER') return 'forever';
+  if (denyTime === null || denyTime === 'NEVER' || denyTime <= 0) return null;
+  return denyTime * 60_000;
+}
+
+export type DenyListChange = 'added' | 'extended' | 'unchanged' | 'full' | 'log-only';
+
+/** Records a SENSOR hit; a later hit only ever lengthens the ban. Mutates `list`. */
+export function denyListAdd(
+  list: DenyList,
+  key: string,
+  ban: number | 'forever' | null,
+  nowMs: number,
+): DenyListChange {
+  if (ban === null) return 'log-only';
+  const until = ban === 'forever' ? 'forever' : nowMs + ban;
+  const old = list.get(key);
+  if (old === undefined || (old !== 'forever' && old <= nowMs)) {
+    if (old === undefined && list.size >= MAX_GLOBAL_NO_ACCESS) {
+      denyListExpire(list, nowMs);
+      if (list.size >= MAX_GLOBAL_NO_ACCESS) return 'full';
+    }
+    list.set(key, until);
+    return 'added';
+  }
+  if (old === 'forever' || (until !== 'forever' && until <= old)) return 'unchanged';
+  list.set(key, until);
+  return 'extended';
+}
+
+/** Whether the source is banned now (an expired entry is removed). */
+export function denyListHas(list: DenyList, key: string, nowMs: number): boolean {
+  const until = list.get(key);
+  if (until === undefined) return false;
+  if (until === 'forever' || until > nowMs) return true;
+  list.delete(key);
+  return false;
+}
+
+export function denyListExpire(list: DenyList, nowMs: number): void {
+  for (const [k, until] of list) if (until !== 'forever' && until <= nowMs) list.delete(k);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bounded per-source state
+
+/**
+ * A map from source to state that never holds more than `max` entries: reading or writing
+ * an entry makes it the most recent; when full, entries that `isIdle` says carry no
+ * information are dropped first, then the least recently used ones (a flood from many
+ * addresses costs memory only up to the bound, and only makes the limit more lenient).
+ */
+export class BoundedTable<V> {
+  private readonly map = new Map<string, V>();
+
+  constructor(
+    readonly max: number,
+    private readonly isIdle: (value: V) => boolean,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  set(key: string, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.max) this.shrink();
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  /** Drops idle entries; then, while still above 90% of the bound, the oldest ones. */
+  shrink(): void {
+    for (const [k, v] of this.map) if (this.isIdle(v)) this.map.delete(k);
+    const target = Math.floor(this.max * 0.9);
+    for (const k of this.map.keys()) {
+      if (this.map.size <= target) break;
+      this.map.delete(k);
+    }
+  }
+
+  keys(): IterableIterator<string> {
+    return this.map.keys();
+  }
+}
