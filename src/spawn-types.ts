@@ -27,8 +27,16 @@ export interface SpawnSpec {
   rlimits: Rlimits;
 }
 
+/**
+ * A socket descriptor the caller owns but that no Node socket object wraps: the bound or
+ * listening socket of a wait = yes service, watched without being read (see wait-socket.ts).
+ */
+export interface RawDescriptor {
+  fd: number;
+}
+
 /** What becomes the child's fds 0, 1 and 2. */
-export type ChildStdio = net.Socket | net.Server | dgram.Socket;
+export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor;
 
 export interface ExitInfo {
   pid: number;

@@ -1,0 +1,156 @@
+/*
+ * child.c - the set-up done in the forked child before execve, in xinetd's order
+ * (measured on xinetd 2.3.15.3 and read in its child.c): credentials (supplementary
+ * groups, gid, uid), umask, nice, rlimits, setsid, exec. The socket is put on fds 0-2 and
+ * the other descriptors closed first; that order is not observable by the program.
+ *
+ * Consequences of that order, kept on purpose for drop-in behaviour: nice and rlimits are
+ * applied after the switch to the service user, so a negative nice or a limit above the
+ * current hard limit silently has no effect for a non-root service (as in xinetd), and
+ * their failures are ignored (xinetd casts them to void). Supplementary groups and the gid
+ * are only changed when running as root (xinetd skips them otherwise); a failing setuid
+ * is an error. The working directory is "/" as in xinetd.
+ */
+#define _GNU_SOURCE
+#include "child.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+const char *child_stage_name(int stage)
+{
+    switch (stage) {
+    case STAGE_DUP2: return "dup2";
+    case STAGE_SETGROUPS: return "setgroups";
+    case STAGE_SETGID: return "setgid";
+    case STAGE_SETUID: return "setuid";
+    case STAGE_EXEC: return "exec";
+    default: return "unknown";
+    }
+}
+
+static void fail(int status_fd, int stage, int err) __attribute__((noreturn));
+static void fail(int status_fd, int stage, int err)
+{
+    child_report r = { stage, err };
+    ssize_t n;
+    do
+        n = write(status_fd, &r, sizeof r);
+    while (n < 0 && errno == EINTR);
+    _exit(127);
+}
+
+static void close_from(int lowfd, int keep)
+{
+#ifdef SYS_close_range
+    /* Two ranges around the descriptor we keep. */
+    int ok = 1;
+    if (keep > lowfd && syscall(SYS_close_range, (unsigned)lowfd, (unsigned)keep - 1, 0u) != 0)
+        ok = 0;
+    if (ok && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+        return;
+#endif
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        int dfd = dirfd(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            char *end;
+            long fd = strtol(e->d_name, &end, 10);
+            if (*end == '\0' && end != e->d_name && fd >= lowfd && fd != keep && fd != dfd)
+                close((int)fd);
+        }
+        closedir(d);
+        return;
+    }
+    long max = sysconf(_SC_OPEN_MAX);
+    if (max < 0 || max > 65536)
+        max = 65536;
+    for (int fd = lowfd; fd < max; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+const int helper_ignored[4] = { SIGPIPE, SIGINT, SIGQUIT, SIGHUP };
+
+/* The helper set every other signal to its default at start-up, so only these change. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof helper_ignored / sizeof helper_ignored[0]; i++)
+        (void)sigaction(helper_ignored[i], &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static const int rlimit_resource[RL_COUNT] = {
+    [RL_AS] = RLIMIT_AS,
+    [RL_CPU] = RLIMIT_CPU,
+    [RL_DATA] = RLIMIT_DATA,
+    [RL_RSS] = RLIMIT_RSS,
+    [RL_STACK] = RLIMIT_STACK,
+    [RL_FILES] = RLIMIT_NOFILE,
+};
+
+void child_exec(const spawn_request *req, int sock, int status_fd)
+{
+    reset_signals();
+
+    /* The helper keeps fds 0-2 open, so sock and status_fd are both >= 3 here. Done before
+     * the identity switch, which can make /proc/self/fd unreadable (close_from's fallback). */
+    for (int fd = 0; fd <= 2; fd++)
+        if (dup2(sock, fd) != fd)
+            fail(status_fd, STAGE_DUP2, errno);
+    close_from(3, status_fd);
+    /* Node's sockets are non-blocking and fds 0-2 share that file description: servers
+     * expect blocking stdio (xinetd's sockets are), as libuv also arranges for its children. */
+    int fl = fcntl(0, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        (void)fcntl(0, F_SETFL, fl & ~O_NONBLOCK);
+
+    if (geteuid() == 0) {
+        if (req->has_groups) {
+            if (setgroups(req->ngroups, req->groups) != 0)
+                fail(status_fd, STAGE_SETGROUPS, errno);
+        } else if (req->has_uid || req->has_gid) {
+            /* Switching identity drops the daemon's own supplementary groups. */
+            if (setgroups(0, NULL) != 0)
+                fail(status_fd, STAGE_SETGROUPS, errno);
+        }
+        if (req->has_gid && setgid(req->gid) != 0)
+            fail(status_fd, STAGE_SETGID, errno);
+    }
+    if (req->has_uid && setuid(req->uid) != 0)
+        fail(status_fd, STAGE_SETUID, errno);
+
+    umask(req->umask);
+    if (req->has_nice) {
+        errno = 0;
+        (void)nice(req->nice);
+    }
+
+    for (int i = 0; i < RL_COUNT; i++) {
+        if (req->rlimit_set[i]) {
+            struct rlimit rl = { req->rlimit[i], req->rlimit[i] };
+            (void)setrlimit(rlimit_resource[i], &rl);
+        }
+    }
+
+    (void)setsid();
+    (void)chdir("/");
+
+    execve(req->path, req->argv, req->envp);
+    fail(status_fd, STAGE_EXEC, errno);
+}

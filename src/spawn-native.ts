@@ -1,0 +1,671 @@
+// The native spawner: servers are started by tsinetd-spawnd (native/spawnd.c), a small C
+// helper process started once and kept for the daemon's life.
+//
+// Why: child_process.spawn forks the whole 45-70 MB daemon and blocks the event loop until
+// the child has exec'd (about 1.1 ms of daemon CPU per connection), and it cannot set
+// supplementary groups or rlimits. The helper is about 1 MB, so its fork is cheap, it never
+// waits for the exec, and it does the full xinetd child set-up (see native/child.c).
+//
+// Transport: Node's own IPC channel ('ipc' stdio, JSON lines). Each spawn is one message
+// with the socket attached (SCM_RIGHTS); the helper acknowledges the handle at once, forks,
+// and answers {"t":"spawned"} once the program is exec'd, or {"t":"error"} with the failing
+// step and errno; later {"t":"exit"} reports the status. spawn() settles only on that answer,
+// so by then the helper holds its own copy of the descriptor and the caller may destroy its
+// socket (descriptors in flight are also referenced by the kernel, so even a helper crash
+// cannot make that unsafe).
+//
+// If the helper dies: pending spawns are rejected, a warning is given, and the helper is
+// started again by the next spawn() (at most one attempt per second; spawns in between are
+// rejected). The servers it had started keep running; their exits can no longer be
+// collected, so they are polled (kill(pid, 0)) and reported with code and signal null.
+
+import { spawn as startProcess, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
+import type { ChildStdio, ExitInfo, RawDescriptor, SpawnCapabilities, SpawnSpec, Spawner } from './spawn-types.js';
+import type { RlimitValue, Rlimits } from './table.js';
+
+export const HELPER_PROTOCOL_VERSION = 1;
+/** Largest spawn request sent (the helper refuses lines above 4 MiB). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+const MAX_ID = 0xffff_fffe; // uid_t/gid_t, without (uid_t)-1
+const MAX_GROUPS = 65536;
+const RESTART_INTERVAL_MS = 1000;
+const ORPHAN_POLL_MS = 500;
+const CLOSE_TIMEOUT_MS = 2000;
+
+export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
+  uidGid: true,
+  groups: true,
+  umask: true,
+  nice: true,
+  rlimits: true,
+};
+
+// ---- protocol (pure) ----------------------------------------------------------------------
+
+export interface SpawnRequest {
+  cmd: 'spawn';
+  id: number;
+  path: string;
+  argv: string[];
+  env: string[];
+  uid: number | null;
+  gid: number | null;
+  groups: number[] | null;
+  umask: number;
+  nice: number | null;
+  rlimits: Partial<Record<keyof Rlimits, RlimitValue>>;
+}
+
+export interface KillRequest {
+  cmd: 'kill';
+  pid: number;
+  sig: number;
+}
+
+export type HelperMessage =
+  | { t: 'ready'; pid: number; version: number }
+  | { t: 'spawned'; id: number; pid: number }
+  | { t: 'error'; id: number | null; pid: number | null; stage: string; errno: number; message: string }
+  | { t: 'exit'; pid: number; code: number | null; signal: number | null }
+  | { t: 'pong'; id: number; children: number }
+  | { t: 'warn'; message: string };
+
+const RLIMIT_KEYS: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
+
+function isId(n: unknown): n is number {
+  return Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_ID;
+}
+
+function isCString(s: unknown): s is string {
+  return typeof s === 'string' && !s.includes('\0');
+}
+
+/** The helper's request for `spec`, or why it cannot be sent. */
+export function encodeSpawnRequest(
+  id: number,
+  spec: SpawnSpec,
+): { ok: true; request: SpawnRequest } | { ok: false; error: string } {
+  const bad = (error: string) => ({ ok: false as const, error });
+  if (!isCString(spec.path) || spec.path === '') return bad('the program path must be a non-empty string without NUL');
+  if (!Array.isArray(spec.argv) || spec.argv.length === 0 || !spec.argv.every(isCString)) {
+    return bad('argv must be a non-empty list of strings without NUL');
+  }
+  if (!Array.isArray(spec.env) || !spec.env.every(isCString)) return bad('env must be a list of strings without NUL');
+  if (spec.uid !== null && !isId(spec.uid)) return bad(`invalid uid ${String(spec.uid)}`);
+  if (spec.gid !== null && !isId(spec.gid)) return bad(`invalid gid ${String(spec.gid)}`);
+  if (spec.groups !== null && (!Array.isArray(spec.groups) || spec.groups.length > MAX_GROUPS || !spec.groups.every(isId))) {
+    return bad('groups must be a list of at most 65536 numeric group ids');
+  }
+  if (!Number.isInteger(spec.umask) || spec.umask < 0 || spec.umask > 0o777) return bad(`invalid umask ${String(spec.umask)}`);
+  if (spec.nice !== null && (!Number.isInteger(spec.nice) || spec.nice < -40 || spec.nice > 40)) {
+    return bad(`invalid nice ${String(spec.nice)}`);
+  }
+  const rlimits: SpawnRequest['rlimits'] = {};
+  for (const key of RLIMIT_KEYS) {
+    const value = spec.rlimits[key];
+    if (value === undefined) continue;
+    if (value !== 'unlimited' && !(Number.isSafeInteger(value) && value >= 0)) {
+      return bad(`invalid rlimit_${key} ${String(value)}`);
+    }
+    rlimits[key] = value;
+  }
+  const request: SpawnRequest = {
+    cmd: 'spawn',
+    id,
+    path: spec.path,
+    argv: [...spec.argv],
+    env: [...spec.env],
+    uid: spec.uid,
+    gid: spec.gid,
+    groups: spec.groups === null ? null : [...spec.groups],
+    umask: spec.umask,
+    nice: spec.nice,
+    rlimits,
+  };
+  // JSON escaping at most sextuples a character (\u00XX), so most requests need no measuring.
+  let chars = request.path.length;
+  for (const a of request.argv) chars += a.length + 3;
+  for (const e of request.env) chars += e.length + 3;
+  if (chars * 6 + 4096 > MAX_REQUEST_BYTES && Buffer.byteLength(JSON.stringify(request)) > MAX_REQUEST_BYTES) {
+    return bad(`the request for ${spec.path} is larger than ${MAX_REQUEST_BYTES} bytes (environment too big?)`);
+  }
+  return { ok: true, request };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isIntOrNull = (v: unknown): v is number | null => v === null || Number.isSafeInteger(v);
+
+/** A message from the helper, checked; null when it has an unexpected shape. */
+export function parseHelperMessage(value: unknown): HelperMessage | null {
+  if (!isRecord(value)) return null;
+  const m = value;
+  switch (m['t']) {
+    case 'ready':
+      return isInt(m['pid']) && isInt(m['version']) ? { t: 'ready', pid: m['pid'], version: m['version'] } : null;
+    case 'spawned':
+      return isInt(m['id']) && isInt(m['pid']) ? { t: 'spawned', id: m['id'], pid: m['pid'] } : null;
+    case 'error': {
+      const { id, pid, stage, errno, message } = m;
+      if (!isIntOrNull(id) || !isIntOrNull(pid) || typeof stage !== 'string' || !isInt(errno)) return null;
+      return { t: 'error', id, pid, stage, errno, message: typeof message === 'string' ? message : '' };
+    }
+    case 'exit': {
+      const { pid, code, signal } = m;
+      if (!isInt(pid) || !isIntOrNull(code) || !isIntOrNull(signal) || (code === null) === (signal === null)) return null;
+      return { t: 'exit', pid, code, signal };
+    }
+    case 'pong':
+      return isInt(m['id']) && isInt(m['children']) ? { t: 'pong', id: m['id'], children: m['children'] } : null;
+    case 'warn':
+      return typeof m['message'] === 'string' ? { t: 'warn', message: m['message'] } : null;
+    default:
+      return null;
+  }
+}
+
+/** A signal name or number as a number; null when unknown. */
+export function signalNumber(signal: NodeJS.Signals | number): number | null {
+  if (typeof signal === 'number') return Number.isInteger(signal) && signal >= 0 && signal < 65 ? signal : null;
+  const n = (osConstants.signals as Record<string, number | undefined>)[signal];
+  return n === undefined ? null : n;
+}
+
+let errorMap: Map<number, [string, string]> | null = null;
+
+/** errno as its name and text, e.g. [ 'ENOENT', 'no such file or directory' ]. */
+export function describeErrno(errno: number): [string, string] {
+  errorMap ??= getSystemErrorMap();
+  return errorMap.get(-errno) ?? [`errno ${errno}`, 'unknown error'];
+}
+
+/** The error for a failed spawn: what failed, for which program, and why. */
+export class NativeSpawnError extends Error implements NodeJS.ErrnoException {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path: string;
+  /** Which step failed: exec, setuid, setgid, setgroups, dup2, fork, pipe, recv, request. */
+  readonly stage: string;
+
+  constructor(path: string, stage: string, errno: number, detail: string) {
+    const [name, text] = describeErrno(errno);
+    super(spawnFailureText(path, stage, name, text, detail));
+    this.name = 'NativeSpawnError';
+    this.code = name;
+    this.errno = -errno;
+    this.syscall = stage === 'exec' ? 'execve' : stage;
+    this.path = path;
+    this.stage = stage;
+  }
+}
+
+/** The message of a NativeSpawnError (xinetd logs "execv( PATH ) failed: TEXT"). */
+export function spawnFailureText(path: string, stage: string, name: string, text: string, detail: string): string {
+  switch (stage) {
+    case 'exec':
+      return `cannot exec ${path}: ${text} (${name})`;
+    case 'setuid':
+    case 'setgid':
+    case 'setgroups':
+    case 'dup2':
+      return `cannot start ${path}: ${stage} failed: ${text} (${name})`;
+    case 'fork':
+    case 'pipe':
+      return `cannot start ${path}: ${stage} failed in the spawn helper: ${text} (${name})`;
+    case 'recv':
+      return `cannot start ${path}: ${detail || 'the socket did not reach the spawn helper'} (${name})`;
+    default:
+      return `cannot start ${path}: ${detail || text} (${name})`;
+  }
+}
+
+function spawnerError(code: string, message: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(message);
+  err.code = code;
+  return err;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+// ---- the helper binary ---------------------------------------------------------------------
+
+/** Where `npm run build` puts the helper (native/build/ of the package). */
+export function defaultHelperPath(): string {
+  return fileURLToPath(new URL('../../native/build/tsinetd-spawnd', import.meta.url));
+}
+
+/** Whether the helper binary exists and is executable. */
+export function helperInstalled(path: string = defaultHelperPath()): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `signal ${signal}` : `status ${String(code)}`;
+}
+
+/** Whether pid still runs (a zombie does not: it waits for a parent that is not us). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+interface UvPipe {
+  open(fd: number): number;
+}
+
+/**
+ * A libuv pipe handle on `fd` that never reads: what Node's IPC needs to pass a raw
+ * descriptor. libuv refuses (EEXIST) while the event loop watches that descriptor.
+ */
+function pipeHandleFor(fd: number): UvPipe | number {
+  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('pipe_wrap') as {
+    Pipe: new (type: number) => UvPipe;
+    constants: Record<string, number>;
+  };
+  const pipe = new binding.Pipe(binding.constants['SOCKET'] ?? 0);
+  const err = pipe.open(fd);
+  return err === 0 ? pipe : err;
+}
+
+// ---- the spawner ---------------------------------------------------------------------------
+
+export interface NativeSpawnerOptions {
+  /** The helper binary (default: defaultHelperPath()). */
+  helperPath?: string;
+  /** Where problems that are not a spawn's own go (helper death, protocol warnings). */
+  onWarning?: (message: string) => void;
+  /** How long the helper may take to say it is ready (default 3000 ms). */
+  readyTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(pid: number): void;
+  reject(err: Error): void;
+  path: string;
+}
+
+type SendHandle = object;
+
+export class NativeSpawner implements Spawner {
+  readonly name = 'native';
+  readonly capabilities: SpawnCapabilities = NATIVE_SPAWNER_CAPABILITIES;
+  private readonly helperPath: string;
+  private readonly warn: (message: string) => void;
+  private readonly readyTimeoutMs: number;
+  private helper: ChildProcess | null = null;
+  private starting: Promise<ChildProcess> | null = null;
+  private lastFailedStart = -Infinity;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  /** Children started and not yet reported as exited. */
+  private readonly live = new Set<number>();
+  /** Live children of a helper that died: polled, since nobody can reap them for us. */
+  private readonly orphans = new Set<number>();
+  private orphanTimer: NodeJS.Timeout | null = null;
+  private readonly handlers: Array<(info: ExitInfo) => void> = [];
+  private readonly rawHandles = new Map<number, UvPipe>();
+  private channelRefd = true;
+  private closed = false;
+
+  constructor(options: NativeSpawnerOptions = {}) {
+    this.helperPath = options.helperPath ?? defaultHelperPath();
+    this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 3000;
+  }
+
+  /** Starts the helper now; rejects when it cannot run (missing binary, no answer). */
+  start(): Promise<void> {
+    return this.ensureHelper().then(() => undefined);
+  }
+
+  /** The helper's pid while it runs (diagnostics and tests). */
+  get helperPid(): number | null {
+    return this.helper?.pid ?? null;
+  }
+
+  spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
+    try {
+      if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
+      const handle = this.sendableHandle(stdio);
+      if (handle === 'busy') {
+        const fd = (stdio as RawDescriptor).fd;
+        return Promise.reject(spawnerError('EBUSY', `descriptor ${fd} is watched by the event loop; stop watching it before spawning`));
+      }
+      if (handle === 'none') return Promise.reject(spawnerError('EBADF', 'the socket to pass has no descriptor'));
+      const encoded = encodeSpawnRequest(this.nextId++, spec);
+      if (!encoded.ok) return Promise.reject(spawnerError('EINVAL', encoded.error));
+      const { request } = encoded;
+      if (this.helper !== null) return this.send(this.helper, request, handle);
+      return this.ensureHelper().then((helper) => this.send(helper, request, handle));
+    } catch (err) {
+      return Promise.reject(asError(err));
+    }
+  }
+
+  onExit(handler: (info: ExitInfo) => void): void {
+    this.handlers.push(handler);
+  }
+
+  kill(pid: number, signal: NodeJS.Signals | number): void {
+    const sig = signalNumber(signal);
+    if (sig === null) {
+      this.warn(`kill(${pid}): unknown signal ${String(signal)}`);
+      return;
+    }
+    if (!this.live.has(pid)) return;
+    const helper = this.helper;
+    if (this.orphans.has(pid) || helper === null) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+      return;
+    }
+    // Through the helper: it signals only children it has not reaped, so a recycled pid is
+    // never hit.
+    const request: KillRequest = { cmd: 'kill', pid, sig };
+    try {
+      helper.send(request, (err) => {
+        if (err) this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`);
+      });
+    } catch (err) {
+      this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${asError(err).message}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.orphanTimer !== null) clearInterval(this.orphanTimer);
+    this.orphanTimer = null;
+    this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
+    const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
+    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return;
+    helper.ref(); // wait for it even when nothing else keeps the event loop alive
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
+      // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
+      helper.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // The helper exits on EOF and leaves its children running.
+      if (helper.connected) helper.disconnect();
+      else helper.kill('SIGTERM');
+    });
+  }
+
+  // ---- internals ----
+
+  /** What to give child.send() for `stdio`; 'none' without a descriptor, 'busy' when libuv refuses it. */
+  private sendableHandle(stdio: ChildStdio): SendHandle | 'none' | 'busy' {
+    if (stdio instanceof net.Socket) {
+      // The bare TCP handle ('net.Native'): sending the net.Socket itself would detach it
+      // and register the socket's server for cross-process connection tracking.
+      const handle = (stdio as unknown as { _handle?: SendHandle | null })._handle;
+      return handle ?? 'none';
+    }
+    if (stdio instanceof net.Server) return stdio.listening ? stdio : 'none';
+    if (stdio instanceof dgram.Socket) {
+      try {
+        stdio.address();
+        return stdio;
+      } catch {
+        return 'none'; // not bound
+      }
+    }
+    if (!Number.isInteger(stdio.fd) || stdio.fd < 0) return 'none';
+    let pipe = this.rawHandles.get(stdio.fd);
+    if (pipe === undefined) {
+      const opened = pipeHandleFor(stdio.fd);
+      if (typeof opened === 'number') return opened === -17 /* EEXIST */ ? 'busy' : 'none';
+      // Kept and never closed: closing it would close the caller's descriptor. Only the
+      // number matters to libuv when sending, so a later socket on the same number works too.
+      this.rawHandles.set(stdio.fd, opened);
+      pipe = opened;
+    }
+    return pipe;
+  }
+
+  private send(helper: ChildProcess, request: SpawnRequest, handle: SendHandle): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      if (this.closed) {
+        reject(spawnerError('ECANCELED', 'spawner closed'));
+        return;
+      }
+      this.pending.set(request.id, { resolve, reject, path: request.path });
+      this.updateRef();
+      const failed = (err: Error) => {
+        const p = this.pending.get(request.id);
+        if (p === undefined) return;
+        this.pending.delete(request.id);
+        this.updateRef();
+        p.reject(spawnerError('EPIPE', `cannot pass ${request.path} to the spawn helper: ${err.message}`));
+      };
+      try {
+        // Node's typings list only socket objects; a bare libuv handle is accepted too.
+        helper.send(request, handle as net.Socket, (err) => {
+          if (err) failed(err);
+        });
+      } catch (err) {
+        failed(asError(err));
+      }
+    });
+  }
+
+  private ensureHelper(): Promise<ChildProcess> {
+    if (this.helper !== null) return Promise.resolve(this.helper);
+    if (this.starting !== null) return this.starting;
+    if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
+    if (Date.now() - this.lastFailedStart < RESTART_INTERVAL_MS) {
+      return Promise.reject(spawnerError('EAGAIN', 'the spawn helper is not running (it failed to start less than a second ago)'));
+    }
+    this.starting = this.launch().then(
+      (helper) => {
+        this.starting = null;
+        this.helper = helper;
+        return helper;
+      },
+      (err: unknown) => {
+        this.starting = null;
+        this.lastFailedStart = Date.now();
+        throw asError(err);
+      },
+    );
+    return this.starting;
+  }
+
+  private launch(): Promise<ChildProcess> {
+    return new Promise<ChildProcess>((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = startProcess(this.helperPath, [], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          env: {},
+          serialization: 'json',
+        });
+      } catch (err) {
+        reject(spawnerError('ENOENT', `cannot start the spawn helper ${this.helperPath}: ${asError(err).message}`));
+        return;
+      }
+      let done = false;
+      const finish = (err: Error | null) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('error', onError);
+        child.off('close', onClose);
+        if (err === null) {
+          this.attach(child);
+          resolve(child);
+        } else {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          reject(err);
+        }
+      };
+      const onMessage = (raw: unknown) => {
+        const msg = parseHelperMessage(raw);
+        if (msg?.t !== 'ready') return;
+        if (msg.version !== HELPER_PROTOCOL_VERSION) {
+          finish(new Error(`the spawn helper speaks protocol ${msg.version}, not ${HELPER_PROTOCOL_VERSION} (rebuild it)`));
+        } else {
+          finish(null);
+        }
+      };
+      const onError = (err: Error) => finish(spawnerError('ENOENT', `cannot start the spawn helper ${this.helperPath}: ${err.message}`));
+      const onClose = (code: number | null, signal: NodeJS.Signals | null) =>
+        finish(new Error(`the spawn helper ${this.helperPath} exited at start (${describeExit(code, signal)})`));
+      const timer = setTimeout(
+        () => finish(new Error(`the spawn helper did not become ready within ${this.readyTimeoutMs} ms`)),
+        this.readyTimeoutMs,
+      );
+      child.on('message', onMessage);
+      child.once('error', onError);
+      child.once('close', onClose);
+    });
+  }
+
+  private attach(helper: ChildProcess): void {
+    helper.on('message', (raw: unknown) => this.onMessage(raw));
+    // e.g. a write to a channel that just closed; 'close' below does the real work
+    helper.on('error', (err) => {
+      if (!this.closed) this.warn(`spawn helper: ${err.message}`);
+    });
+    // 'close', not 'exit': it comes after every message the helper sent was delivered.
+    helper.once('close', (code: number | null, signal: NodeJS.Signals | null) => this.onHelperGone(helper, code, signal));
+    // The helper must not keep the daemon alive by itself; the channel is referenced only
+    // while an answer or a child's exit is awaited.
+    helper.unref();
+    this.channelRefd = true;
+    this.updateRef(helper);
+  }
+
+  private updateRef(helper: ChildProcess | null = this.helper): void {
+    const want = this.pending.size > 0 || this.live.size > this.orphans.size;
+    const channel = helper?.channel;
+    if (channel === undefined || channel === null || want === this.channelRefd) return;
+    this.channelRefd = want;
+    if (want) channel.ref();
+    else channel.unref();
+  }
+
+  private onMessage(raw: unknown): void {
+    const msg = parseHelperMessage(raw);
+    if (msg === null) {
+      this.warn(`spawn helper sent an unexpected message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    switch (msg.t) {
+      case 'spawned': {
+        this.live.add(msg.pid);
+        const p = this.pending.get(msg.id);
+        this.pending.delete(msg.id);
+        this.updateRef();
+        p?.resolve(msg.pid);
+        break;
+      }
+      case 'error': {
+        const p = msg.id === null ? undefined : this.pending.get(msg.id);
+        if (p === undefined) {
+          this.warn(`spawn helper: ${msg.stage}: ${msg.message}`);
+          break;
+        }
+        this.pending.delete(msg.id as number);
+        this.updateRef();
+        p.reject(new NativeSpawnError(p.path, msg.stage, msg.errno, msg.message));
+        break;
+      }
+      case 'exit':
+        if (this.live.delete(msg.pid)) {
+          this.updateRef();
+          this.emitExit({ pid: msg.pid, code: msg.code, signal: msg.signal });
+        }
+        break;
+      case 'warn':
+        this.warn(`spawn helper: ${msg.message}`);
+        break;
+      case 'ready':
+      case 'pong':
+        break;
+    }
+  }
+
+  private emitExit(info: ExitInfo): void {
+    for (const handler of this.handlers) handler(info);
+  }
+
+  private rejectPending(errorFor: (p: Pending) => Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(errorFor(p));
+  }
+
+  private onHelperGone(helper: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.helper === helper) this.helper = null;
+    if (this.closed) return;
+    const why = describeExit(code, signal);
+    this.rejectPending((p) => spawnerError('EPIPE', `the spawn helper exited (${why}) before ${p.path} was started`));
+    const running = [...this.live].filter((pid) => !this.orphans.has(pid));
+    this.warn(
+      `the spawn helper (pid ${String(helper.pid)}) exited (${why}); it is started again on the next connection` +
+        (running.length > 0 ? `; ${running.length} running server(s) are now only polled for their end` : ''),
+    );
+    for (const pid of running) this.orphans.add(pid);
+    this.watchOrphans();
+  }
+
+  private watchOrphans(): void {
+    if (this.orphanTimer !== null || this.orphans.size === 0 || this.closed) return;
+    this.orphanTimer = setInterval(() => {
+      for (const pid of this.orphans) {
+        if (isRunning(pid)) continue;
+        this.orphans.delete(pid);
+        // Its status went to whoever adopted it.
+        if (this.live.delete(pid)) this.emitExit({ pid, code: null, signal: null });
+      }
+      if (this.orphans.size === 0 && this.orphanTimer !== null) {
+        clearInterval(this.orphanTimer);
+        this.orphanTimer = null;
+      }
+    }, ORPHAN_POLL_MS);
+    this.orphanTimer.unref();
+  }
+}
+
+/** A started native spawner; rejects when the helper is not installed or does not start. */
+export async function startNativeSpawner(options: NativeSpawnerOptions = {}): Promise<NativeSpawner> {
+  const helperPath = options.helperPath ?? defaultHelperPath();
+  if (!helperInstalled(helperPath)) {
+    throw spawnerError('ENOENT', `the spawn helper ${helperPath} is not built (a C compiler is needed at build time)`);
+  }
+  const spawner = new NativeSpawner({ ...options, helperPath });
+  await spawner.start();
+  return spawner;
+}
