@@ -1,0 +1,322 @@
+// Checks on built services: one small function per rule, each returning findings.
+//
+// A finding is a diagnostic plus what it does to the service:
+//   - 'disable': xinetd drops such a service (missing required attribute, port not in
+//     /etc/services, impossible combination...) → enabled = false;
+//   - 'problem': the service cannot run here and now (missing server program, unknown user,
+//     a feature tsinetd does not have) → it stays enabled in the table with a `problems` entry,
+//     and the server does not start it;
+//   - 'none': advice only.
+// The checks are pure: the file system and the user database come in through `CheckEnv`.
+// Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
+
+import { XINETD_BUILTINS, TSINETD_BUILTINS } from './attributes.js';
+import type { BuiltService } from './build.js';
+import { diag, type Diagnostic, type Severity } from './diagnostics.js';
+import type { SysDb } from './sysdb.js';
+import type { Loc, Word } from './syntax.js';
+
+export type Effect = 'disable' | 'problem' | 'none';
+
+export interface Finding {
+  /** Index of the service in the list checked. */
+  index: number;
+  diagnostic: Diagnostic;
+  effect: Effect;
+  /** For 'problem': the text of the `problems` entry. */
+  problem?: string;
+}
+
+/** What a path is, for the server check; null when it does not exist. */
+export interface PathInfo {
+  isFile: boolean;
+  isDirectory: boolean;
+  executable: boolean;
+}
+
+export interface CheckEnv {
+  db: Pick<SysDb, 'user' | 'group'>;
+  probe(path: string): PathInfo | null;
+}
+
+type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
+
+function where(loc: Loc): { file: string; line: number; column: number } {
+  return { file: loc.file, line: loc.line, column: loc.column };
+}
+
+function span(loc: Loc): number {
+  return loc.endLine === loc.line ? Math.max(1, loc.endColumn - loc.column) : 1;
+}
+
+/** The value word of an attribute the service set, or the service name when it is inherited/unset. */
+function anchor(b: BuiltService, key: string, value = 0): Word {
+  const a = b.set.get(key);
+  return a?.values[value] ?? a?.name ?? b.node.name;
+}
+
+function finding(index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
+  const f: Finding = { index, diagnostic: diag(severity, where(w.loc), message, span(w.loc)), effect };
+  if (problem !== undefined) f.problem = problem;
+  return f;
+}
+
+function label(b: BuiltService): string {
+  const s = b.service;
+  return s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
+}
+
+const isInternal = (b: BuiltService): boolean => b.service.type.includes('INTERNAL') || b.service.flags.includes('SENSOR');
+const isRpc = (b: BuiltService): boolean => b.service.type.includes('RPC');
+const isMux = (b: BuiltService): boolean => b.service.type.includes('TCPMUX') || b.service.type.includes('TCPMUXPLUS');
+const isUnlisted = (b: BuiltService): boolean => b.service.type.includes('UNLISTED');
+
+// ---- Per-service checks -------------------------------------------------------------------------
+
+/** xinetd's service_attr_check: what every service, and each kind of service, must set. */
+export const checkRequiredAttributes: Check = (b, i) => {
+  const has = (key: string): boolean =>
+    key === 'protocol' ? b.hasProtocol : key === 'socket_type' ? b.hasSocketType : key === 'port' ? b.service.port !== null : b.set.has(key);
+  const must = ['socket_type', 'wait'];
+  if (!isInternal(b)) {
+    must.push('user');
+    if (isRpc(b) || b.service.redirect === null) must.push('server');
+    if (isUnlisted(b)) must.push(...(isMux(b) ? ['protocol'] : ['protocol', 'port']));
+  }
+  if (isRpc(b)) {
+    const p = must.indexOf('port');
+    if (p >= 0) must.splice(p, 1);
+    must.push('protocol', 'rpc_version');
+    if (isUnlisted(b)) must.push('rpc_number');
+  }
+  const missing = [...new Set(must)].filter((k) => !has(k));
+  if (missing.length === 0) return [];
+  const list = missing.map((k) => `'${k}'`).join(', ');
+  return [finding(i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
+};
+
+/** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
+export const checkPort: Check = (b, i) => {
+  const s = b.service;
+  if (isRpc(b) || isMux(b) || !b.hasProtocol) return [];
+  if (isUnlisted(b)) return [];
+  if (b.listedPort === null) {
+    const how = b.set.has('port')
+      ? "add 'type = UNLISTED' to use a name /etc/services does not list"
+      : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
+    return [finding(i, 'error', b.node.name, `'${s.name}/${s.protocol}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+  }
+  if (b.set.has('port') && s.port !== b.listedPort) {
+    return [
+      finding(
+        i,
+        'error',
+        anchor(b, 'port'),
+        `/etc/services gives ${s.name}/${s.protocol} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
+        'disable',
+      ),
+    ];
+  }
+  return [];
+};
+
+/** Internal services exist by name and socket type; tsinetd has the five classic ones. */
+export const checkInternal: Check = (b, i) => {
+  const s = b.service;
+  const out: Finding[] = [];
+  if (s.flags.includes('NAMEINARGS') && isInternal(b)) {
+    out.push(finding(i, 'error', anchor(b, 'flags'), `${label(b)} is internal and has the NAMEINARGS flag; xinetd disables it`, 'disable'));
+  }
+  if (!s.type.includes('INTERNAL') || s.flags.includes('SENSOR')) return out;
+  const types = XINETD_BUILTINS[s.name.toLowerCase()];
+  if (types === undefined || !types.includes(s.socket_type)) {
+    out.push(
+      finding(
+        i,
+        'error',
+        b.node.name,
+        `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
+        'disable',
+      ),
+    );
+  } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
+    out.push(
+      finding(i, 'error', b.node.name, `not supported by tsinetd: xinetd's internal service '${s.name}'`, 'problem', `internal service '${s.name}' is not supported by tsinetd`),
+    );
+  }
+  return out;
+};
+
+/** redirect: stream, nowait, no NAMEINARGS; TRAFFIC is logged only for redirects. */
+export const checkRedirect: Check = (b, i) => {
+  const s = b.service;
+  const out: Finding[] = [];
+  if (s.redirect !== null) {
+    const at = anchor(b, 'redirect');
+    if (s.socket_type !== 'stream') out.push(finding(i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
+    if (s.wait) out.push(finding(i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
+    if (s.flags.includes('NAMEINARGS')) out.push(finding(i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
+  } else if (s.log_on_success.includes('TRAFFIC')) {
+    const inherited = !b.set.has('log_on_success') ? ' (inherited from defaults)' : '';
+    out.push(
+      finding(i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
+    );
+  }
+  return out;
+};
+
+/** NAMEINARGS takes argv[0] from server_args, which must then be given. */
+export const checkNameInArgs: Check = (b, i) => {
+  const s = b.service;
+  if (!s.flags.includes('NAMEINARGS') || isInternal(b) || s.redirect !== null) return [];
+  if (b.set.has('server_args')) return [];
+  return [finding(i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
+};
+
+/** The server program must be an absolute path to an executable regular file. */
+export const checkServer: Check = (b, i, env) => {
+  const s = b.service;
+  if (s.server === null) return [];
+  const at = anchor(b, 'server');
+  const consequence = 'xinetd disables such a service; tsinetd will not start it';
+  let reason: string | null = null;
+  if (!s.server.startsWith('/')) reason = `server '${s.server}' is not an absolute path`;
+  else {
+    const info = env.probe(s.server);
+    if (info === null) reason = `server ${s.server} does not exist`;
+    else if (info.isDirectory) reason = `server ${s.server} is a directory`;
+    else if (!info.isFile) reason = `server ${s.server} is not a regular file`;
+    else if (!info.executable) reason = `server ${s.server} is not executable`;
+  }
+  return reason === null ? [] : [finding(i, 'error', at, `${reason}; ${consequence}`, 'problem', reason)];
+};
+
+/** user and group must exist (numbers are taken as they are, as xinetd does). */
+export const checkUserGroup: Check = (b, i, env) => {
+  const s = b.service;
+  const out: Finding[] = [];
+  if (s.user !== null && !/^\d+$/.test(s.user) && env.db.user(s.user) === undefined) {
+    const reason = `unknown user '${s.user}'`;
+    out.push(finding(i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+  }
+  if (s.group !== null && !/^\d+$/.test(s.group) && env.db.group(s.group) === undefined) {
+    const reason = `unknown group '${s.group}'`;
+    out.push(finding(i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+  }
+  return out;
+};
+
+/** Features tsinetd does not have: an error when the service cannot work without them. */
+export const checkUnsupported: Check = (b, i) => {
+  const s = b.service;
+  const out: Finding[] = [];
+  const cannot = (w: Word, what: string): void => {
+    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started`, 'problem', `not supported by tsinetd: ${what}`));
+  };
+  const ignored = (w: Word, what: string): void => {
+    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}`, 'none'));
+  };
+  if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
+  if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
+  if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
+  else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
+  if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
+  if (s.flags.includes('IDONLY')) {
+    // xinetd: IDONLY has an effect only when USERID is logged.
+    if (s.log_on_success.includes('USERID') || s.log_on_failure.includes('USERID')) {
+      cannot(anchor(b, 'flags'), 'flags = IDONLY (admitting only clients whose user an identd confirms)');
+    } else {
+      out.push(finding(i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
+    }
+  }
+  if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
+  if (s.libwrap !== null) {
+    ignored(anchor(b, 'libwrap'), "'libwrap' is ignored: tsinetd has no TCP wrappers and does not read /etc/hosts.allow or /etc/hosts.deny");
+  }
+  return out;
+};
+
+export const SERVICE_CHECKS: readonly Check[] = [
+  checkRequiredAttributes,
+  checkPort,
+  checkInternal,
+  checkRedirect,
+  checkNameInArgs,
+  checkServer,
+  checkUserGroup,
+  checkUnsupported,
+];
+
+/** Runs every per-service check on the services the configuration leaves on. */
+export function checkServices(services: readonly BuiltService[], env: CheckEnv): Finding[] {
+  const out: Finding[] = [];
+  services.forEach((b, i) => {
+    if (b.off !== null) return;
+    for (const check of SERVICE_CHECKS) out.push(...check(b, i, env));
+  });
+  return out;
+}
+
+// ---- Checks across services -------------------------------------------------------------------------
+
+function place(b: BuiltService): string {
+  return `${b.node.keyword.loc.file}:${b.node.keyword.loc.line}`;
+}
+
+/**
+ * Two enabled services on the same port, protocol and address: the second cannot bind (xinetd
+ * reports "not unique" or fails to bind). The later one is turned off. `enabled(i)` says whether
+ * service i is still on after the other checks.
+ */
+export function checkPortClashes(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Map<string, number>();
+  services.forEach((b, i) => {
+    const s = b.service;
+    if (!enabled(i) || s.port === null || s.port === 0) return;
+    const key = `${s.port}/${s.protocol}/${(s.bind ?? '*').toLowerCase()}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, i);
+      return;
+    }
+    const other = services[first]!;
+    const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
+    out.push(
+      finding(
+        i,
+        'error',
+        b.node.name,
+        `port ${s.port}/${s.protocol} ${addr} is already used by ${label(other)} (${place(other)}); xinetd cannot start ${label(b)} either: it is disabled`,
+        'disable',
+      ),
+    );
+  });
+  return out;
+}
+
+/** Ids should be unique: logs, dumps and reload identify services by id. */
+export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Map<string, number>();
+  services.forEach((b, i) => {
+    if (!enabled(i)) return;
+    const key = b.service.id.toLowerCase();
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, i);
+      return;
+    }
+    const other = services[first]!;
+    out.push(
+      finding(
+        i,
+        'warning',
+        b.set.get('id')?.values[0] ?? b.node.name,
+        `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,
+        'none',
+      ),
+    );
+  });
+  return out;
+}

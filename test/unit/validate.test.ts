@@ -1,0 +1,179 @@
+// src/validate.ts: one check at a time on services built from text, with the fixture /etc files
+// and a fake file system; then their effects through loadXinetdConfig (enabled / problems).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BuiltService } from '../../src/build.js';
+import { loadXinetdConfig } from '../../src/config.js';
+import {
+  checkDuplicateIds,
+  checkInternal,
+  checkNameInArgs,
+  checkPort,
+  checkPortClashes,
+  checkRedirect,
+  checkRequiredAttributes,
+  checkServer,
+  checkUnsupported,
+  checkUserGroup,
+  type CheckEnv,
+  type Finding,
+} from '../../src/validate.js';
+import { buildText, fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
+
+const env: CheckEnv = { db: fixtureDb(), probe: fakeProbe };
+
+type Check = (b: BuiltService, i: number, env: CheckEnv) => Finding[];
+
+/** Runs one check on the first service of `text`: "line:col severity effect message". */
+function run(check: Check, text: string): string[] {
+  const b = buildText(text).services[0]!;
+  return check(b, 0, env).map((f) => `${f.diagnostic.line}:${f.diagnostic.column} ${f.diagnostic.severity} ${f.effect} ${f.diagnostic.message}`);
+}
+
+const entry = (name: string, body: string): string => `service ${name}\n{\n${body}}\n`;
+const ext = (more = ''): string => `\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/prog\n${more}`;
+
+test('required attributes: socket_type and wait always; user and server for programs; protocol and port when UNLISTED', () => {
+  assert.deepEqual(run(checkRequiredAttributes, entry('telnet', '\tserver = /bin/x\n')), [
+    "1:9 error disable service 'telnet' is missing the required attributes 'socket_type', 'wait', 'user'; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkRequiredAttributes, entry('x', '\ttype = UNLISTED\n\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = /bin/p\n')), [
+    "1:9 error disable service 'x' is missing the required attribute 'port'; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkRequiredAttributes, entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), []);
+  assert.deepEqual(run(checkRequiredAttributes, entry('x', '\ttype = UNLISTED\n\tport = 1\n\tsocket_type = stream\n\twait = no\n\tredirect = 10.0.0.1 80\n')), [
+    "1:9 error disable service 'x' is missing the required attribute 'user'; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkRequiredAttributes, entry('x', '\ttype = RPC UNLISTED\n' + ext())), [
+    "1:9 error disable service 'x' is missing the required attributes 'rpc_version', 'rpc_number'; xinetd disables it",
+  ]);
+});
+
+test('port: the name must be in /etc/services unless UNLISTED, and a given port must match it', () => {
+  assert.deepEqual(run(checkPort, entry('telnet', ext())), []);
+  assert.deepEqual(run(checkPort, entry('telnet', ext('\tport = 2323\n'))), [
+    "7:9 error disable /etc/services gives telnet/tcp port 23, not 2323: add 'type = UNLISTED' to run it on another port; xinetd disables service 'telnet'",
+  ]);
+  assert.deepEqual(run(checkPort, entry('mysqlchk', ext('\tport = 9200\n'))), [
+    "1:9 error disable 'mysqlchk/tcp' is not in /etc/services: add 'type = UNLISTED' to use a name /etc/services does not list; xinetd disables service 'mysqlchk'",
+  ]);
+  assert.deepEqual(run(checkPort, entry('vnc', ext())), [
+    "1:9 error disable 'vnc/tcp' is not in /etc/services: add 'type = UNLISTED' and 'port = N', or add the service to /etc/services; xinetd disables service 'vnc'",
+  ]);
+  assert.deepEqual(run(checkPort, entry('mysqlchk', ext('\ttype = UNLISTED\n\tport = 9200\n'))), []);
+});
+
+test('internal services: known names only; tcpmux and friends are xinetd-only; no NAMEINARGS', () => {
+  assert.deepEqual(run(checkInternal, entry('daytime', '\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n')), []);
+  assert.deepEqual(run(checkInternal, entry('git', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
+    "1:9 error disable there is no internal service 'git' for socket_type stream (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables service 'git'",
+  ]);
+  assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
+    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux'",
+  ]);
+  assert.deepEqual(run(checkInternal, entry('echo', '\ttype = INTERNAL\n\tflags = NAMEINARGS\n\tsocket_type = stream\n\twait = no\n')), [
+    "4:10 error disable service 'echo' is internal and has the NAMEINARGS flag; xinetd disables it",
+  ]);
+});
+
+test('redirect: stream and nowait only; TRAFFIC only with redirect (also when inherited)', () => {
+  assert.deepEqual(run(checkRedirect, entry('x', '\tsocket_type = dgram\n\twait = yes\n\tredirect = 10.0.0.1 53\n')), [
+    "5:13 error disable only stream (tcp) services can be redirected; xinetd disables service 'x'",
+    "5:13 error disable a redirected service must have 'wait = no'; xinetd disables service 'x'",
+  ]);
+  assert.deepEqual(run(checkRedirect, 'defaults\n{\n\tlog_on_success = PID TRAFFIC\n}\n' + entry('telnet', ext())), [
+    "5:9 error disable log_on_success TRAFFIC (inherited from defaults) is only for redirected services; xinetd disables service 'telnet'",
+  ]);
+});
+
+test('NAMEINARGS needs server_args', () => {
+  assert.deepEqual(run(checkNameInArgs, entry('telnet', ext('\tflags = NAMEINARGS\n'))), [
+    "7:10 error disable the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables service 'telnet'",
+  ]);
+  assert.deepEqual(run(checkNameInArgs, entry('telnet', ext('\tflags = NAMEINARGS\n\tserver_args = tcpd in.telnetd\n'))), []);
+});
+
+test('server: absolute, existing, a regular file, executable — else a problem (the service stays enabled)', () => {
+  const server = (path: string): string[] => run(checkServer, entry('telnet', `\tsocket_type = stream\n\twait = no\n\tuser = root\n\tserver = ${path}\n`));
+  assert.deepEqual(server('/usr/sbin/in.telnetd'), []);
+  assert.deepEqual(server('/missing/in.telnetd'), [
+    '6:11 error problem server /missing/in.telnetd does not exist; xinetd disables such a service; tsinetd will not start it',
+  ]);
+  assert.deepEqual(server('/dir/x'), ['6:11 error problem server /dir/x is a directory; xinetd disables such a service; tsinetd will not start it']);
+  assert.deepEqual(server('/noexec/x'), ['6:11 error problem server /noexec/x is not executable; xinetd disables such a service; tsinetd will not start it']);
+  assert.deepEqual(server('bin/x'), ["6:11 error problem server 'bin/x' is not an absolute path; xinetd disables such a service; tsinetd will not start it"]);
+});
+
+test('user and group must exist; numeric ids are taken as they are', () => {
+  assert.deepEqual(run(checkUserGroup, entry('telnet', ext('\tgroup = tty\n'))), []);
+  assert.deepEqual(run(checkUserGroup, entry('telnet', '\tuser = 4242\n\tgroup = 4242\n')), []);
+  assert.deepEqual(run(checkUserGroup, entry('telnet', '\tuser = ctf\n\tgroup = nagios\n')), [
+    "3:9 error problem unknown user 'ctf' (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it",
+    "4:10 error problem unknown group 'nagios' (not in /etc/group); xinetd disables such a service; tsinetd will not start it",
+  ]);
+});
+
+test('unsupported features: errors (problems) when the service cannot work, warnings when ignored', () => {
+  assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = RPC\n\tsocket_type = raw\n\tflags = LABELED INTERCEPT\n\tlibwrap = x\n')), [
+    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started",
+    "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started",
+    "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started",
+    '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway)',
+    "6:12 warning none not supported by tsinetd: 'libwrap' is ignored: tsinetd has no TCP wrappers and does not read /etc/hosts.allow or /etc/hosts.deny",
+  ]);
+  assert.deepEqual(run(checkUnsupported, entry('x', '\tflags = IDONLY\n\tlog_on_failure = USERID\n')), [
+    "3:10 error problem not supported by tsinetd: flags = IDONLY (admitting only clients whose user an identd confirms); service 'x' will not be started",
+  ]);
+  assert.deepEqual(run(checkUnsupported, entry('x', '\tflags = IDONLY\n')), [
+    '3:10 warning none flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
+  ]);
+  assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = TCPMUX\n\tprotocol = icmp\n')), [
+    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started",
+    "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started",
+  ]);
+});
+
+test('port clashes: the later of two enabled services on one port/protocol/address is turned off', () => {
+  const text =
+    entry('a', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n') +
+    entry('b', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n') +
+    entry('c', '\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = 7000\n') +
+    entry('d', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n\tbind = 127.0.0.1\n');
+  const built = buildText(text).services;
+  const f = checkPortClashes(built, () => true);
+  assert.deepEqual(
+    f.map((x) => [x.index, x.effect, `${x.diagnostic.line}:${x.diagnostic.column}`, x.diagnostic.message]),
+    [[1, 'disable', '8:9', "port 7000/tcp on all addresses is already used by service 'a' (test.conf:1); xinetd cannot start service 'b' either: it is disabled"]],
+  );
+  assert.deepEqual(checkPortClashes(built, (i) => i !== 0), []);
+});
+
+test('duplicate ids (compared without regard to case) are warned about', () => {
+  const text = entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n') + entry('echo', '\tid = ECHO\n\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n');
+  const f = checkDuplicateIds(buildText(text).services, () => true);
+  assert.deepEqual(
+    f.map((x) => [x.index, x.effect, `${x.diagnostic.line}:${x.diagnostic.column}`]),
+    [[1, 'none', '9:7']],
+  );
+});
+
+test('through loadXinetdConfig: problems keep a service enabled, errors that xinetd drops it for disable it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-validate-'));
+  try {
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(conf, entry('telnet', '\tsocket_type = stream\n\twait = no\n\tuser = nosuchuser\n\tserver = /missing/in.telnetd\n') + entry('finger', '\tsocket_type = stream\n\tuser = root\n\tserver = /usr/sbin/in.fingerd\n'));
+    const r = loadXinetdConfig(conf, { db: fixtureDb(), probe: fakeProbe });
+    const [telnet, finger] = r.services;
+    assert.deepEqual([telnet!.enabled, telnet!.problems], [true, ['server /missing/in.telnetd does not exist', "unknown user 'nosuchuser'"]]);
+    assert.deepEqual([finger!.enabled, finger!.problems], [false, []]);
+    assert.deepEqual(
+      r.diagnostics.map((d) => `${d.line}:${d.column} ${d.severity}`),
+      ['5:9 error', '6:11 error', '8:9 error'],
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
