@@ -1,0 +1,376 @@
+// One connection or datagram, from the moment a listener reports it to the end of its server:
+// banner, admission, then an internal service, a redirect or a server program; with the log
+// events xinetd writes for each step.
+//
+// Order (xinetd's service.c): `banner` first, whatever access control decides; then admission;
+// refused: FAIL, `banner_fail`, close (a datagram is dropped, and an address refusal of the same
+// client address and port is reported once per 60 s, as xinetd does); admitted: `banner_success`,
+// then the server. A program gets the socket as fds 0-2, and the daemon's copy is closed with
+// destroy() (never end(), which would shut the connection down under the server's feet).
+
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
+import type { Admission, Decision } from './admission-types.js';
+import { sendBanner } from './banner.js';
+import { builtinForks, builtinOf, datagramReply, refusesSourcePort, serveStream as serveBuiltinStream } from './builtins.js';
+import { buildSpawnSpec, NO_ADDRESS, type ChildContext } from './child-env.js';
+import type { Listener } from './listeners.js';
+import type { DaemonLevel, LogEvent } from './log-types.js';
+import type { Peer } from './peer.js';
+import { proxy, type RedirectResolver } from './redirect.js';
+import type { ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
+import type { Service } from './table.js';
+
+export type Refusal = Extract<Decision, { allow: false }>;
+
+/** A server program started by the daemon, until it exits. */
+export interface RunningServer {
+  pid: number;
+  service: Service;
+  peer: Peer | null;
+  /** performance.now() at start. */
+  startedAt: number;
+  /** Called after the EXIT line has been logged. */
+  onExit?: (info: ExitInfo) => void;
+}
+
+/** What serving needs from the daemon around it. */
+export interface ServeContext {
+  log(event: LogEvent): void;
+  daemon(level: DaemonLevel, message: string, func?: string): void;
+  admission: Admission;
+  /** Starts a program (through the spawner; the daemon keeps track of starts in flight). */
+  spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number>;
+  child: ChildContext;
+  redirects: RedirectResolver;
+  /** Registers a started server program (its exit is logged and accounted by the daemon). */
+  track(server: RunningServer): void;
+  /** Counts in-process work (internal services, redirects) so it can be stopped on shutdown. */
+  hold(socket: net.Socket, service: Service): () => void;
+  /**
+   * A refused client: logs FAIL (unless `report` is false) with the decision's detail, and
+   * deactivates the listener's service for decision.suspendSeconds (cps).
+   */
+  refused(listener: Listener, service: Service, peer: Peer | null, decision: Refusal, report?: boolean): void;
+  now(): Date;
+  /** True once the daemon is stopping: nothing new is started. */
+  readonly stopping: boolean;
+}
+
+/**
+ * The peer admission gets for wait = yes services, which have no client address before their
+ * server runs: xinetd's "<no address>". Address checks let it through (xinetd: an unknown
+ * address is not refused); rates, instances and times still apply.
+ */
+export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
+
+async function admit(ctx: ServeContext, service: Service, peer: Peer | null): Promise<Decision> {
+  try {
+    return await ctx.admission.admit(service, peer ?? NO_PEER);
+  } catch (err) {
+    ctx.daemon('error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+    // Without an address there is nothing to refuse; with one, refuse rather than guess.
+    return peer === null ? { allow: true } : { allow: false, reason: 'fork' };
+  }
+}
+
+function started(ctx: ServeContext, service: Service, peer: Peer | null): void {
+  try {
+    ctx.admission.started(service, peer ?? NO_PEER);
+  } catch (err) {
+    ctx.daemon('error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Tells admission that a server (or in-process handler) of `service` for `peer` is done. */
+export function finished(ctx: Pick<ServeContext, 'admission' | 'daemon'>, service: Service, peer: Peer | null): void {
+  try {
+    ctx.admission.finished(service, peer ?? NO_PEER);
+  } catch (err) {
+    ctx.daemon('error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function durationSince(startedAt: number): number {
+  return (performance.now() - startedAt) / 1000;
+}
+
+export function peerOfSocket(socket: net.Socket): Peer | null {
+  const address = socket.remoteAddress;
+  const port = socket.remotePort;
+  if (address === undefined || port === undefined) return null;
+  return { address, port, family: socket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+export function peerOfDatagram(remote: dgram.RemoteInfo): Peer {
+  return { address: remote.address, port: remote.port, family: remote.family === 'IPv6' ? 'IPv6' : 'IPv4' };
+}
+
+function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: string | null, func: string): Promise<void> {
+  if (path === null) return Promise.resolve();
+  return sendBanner(socket, path, service.id, (message) => ctx.daemon('error', message, func));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== undefined && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+/** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
+async function refuseStream(
+  ctx: ServeContext,
+  listener: Listener,
+  service: Service,
+  peer: Peer,
+  socket: net.Socket,
+  decision: Refusal,
+): Promise<void> {
+  ctx.refused(listener, service, peer, decision);
+  await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
+  socket.destroy();
+}
+
+/** Starts the server program with `socket` as its fds 0-2 (a failure is logged). */
+async function startProgram(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
+  const r = buildSpawnSpec(service, peer, ctx.child);
+  if (!r.ok) {
+    ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
+    finished(ctx, service, peer);
+    socket.destroy();
+    return;
+  }
+  let pid: number;
+  try {
+    pid = await ctx.spawn(r.spec, socket);
+  } catch (err) {
+    ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
+    finished(ctx, service, peer);
+    socket.destroy();
+    return;
+  }
+  ctx.track({ pid, service, peer, startedAt: performance.now() });
+  ctx.log({ kind: 'START', service, pid, peer });
+  socket.destroy();
+}
+
+/** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
+async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
+  const target = service.redirect!;
+  const release = ctx.hold(socket, service);
+  const t0 = performance.now();
+  ctx.log({ kind: 'START', service, pid: 0, peer });
+  let host: string;
+  try {
+    host = await ctx.redirects.resolve(target.host);
+  } catch (err) {
+    ctx.daemon('error', `redirect of service ${service.id}: cannot resolve ${target.host}: ${describe(err)}`, 'redir_handler');
+    socket.destroy();
+    release();
+    ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
+    finished(ctx, service, peer);
+    return;
+  }
+  const result = await proxy(socket, { host, port: target.port });
+  release();
+  if (result.error !== null) ctx.daemon('error', `redirect of service ${service.id}: ${result.error}`, 'redir_handler');
+  ctx.log({ kind: 'TRAFFIC', service, inBytes: result.inBytes, outBytes: result.outBytes });
+  ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
+  finished(ctx, service, peer);
+}
+
+/** A connection accepted by a stream listener (nowait programs, internal services, redirects). */
+export async function serveStream(ctx: ServeContext, listener: Listener, socket: net.Socket): Promise<void> {
+  const service = listener.service;
+  socket.on('error', () => {});
+  const peer = peerOfSocket(socket);
+  if (peer === null || ctx.stopping) {
+    socket.destroy();
+    return;
+  }
+  if (service.flags.includes('NODELAY')) socket.setNoDelay(true);
+  if (service.flags.includes('KEEPALIVE')) socket.setKeepAlive(true);
+
+  await banner(ctx, socket, service, service.banner, 'banner_always');
+  const decision = await admit(ctx, service, peer);
+  if (!decision.allow) {
+    await refuseStream(ctx, listener, service, peer, socket, decision);
+    return;
+  }
+  const builtin = builtinOf(service);
+  const counted = builtin === null || builtinForks(builtin, service.socket_type);
+  if (counted) started(ctx, service, peer);
+  await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  if (ctx.stopping || socket.destroyed) {
+    socket.destroy();
+    if (counted) finished(ctx, service, peer);
+    return;
+  }
+
+  if (builtin !== null) {
+    const release = ctx.hold(socket, service);
+    const t0 = performance.now();
+    ctx.log({ kind: 'START', service, pid: 0, peer });
+    await serveBuiltinStream(builtin, socket, () => ctx.now());
+    release();
+    if (counted) {
+      ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
+      finished(ctx, service, peer);
+    }
+    return;
+  }
+  if (service.redirect !== null) {
+    await redirect(ctx, service, peer, socket);
+    return;
+  }
+  await startProgram(ctx, service, peer, socket);
+}
+
+/** xinetd reports an address refusal of the same datagram client (address and port) once per this many ms. */
+export const DGRAM_IGNORE_MS = 60_000;
+
+/** Remembers the last refused datagram client of each listener. */
+const lastDgramRefusal = new WeakMap<Listener, { key: string; at: number }>();
+
+function reportDgramRefusal(listener: Listener, peer: Peer, reason: string, nowMs: number): boolean {
+  if (reason !== 'address') return true;
+  const key = `${peer.address} ${peer.port}`;
+  const last = lastDgramRefusal.get(listener);
+  if (last !== undefined && last.key === key && nowMs - last.at <= DGRAM_IGNORE_MS) return false;
+  lastDgramRefusal.set(listener, { key, at: nowMs });
+  return true;
+}
+
+/** A datagram for an in-process datagram service: admission, START, the reply. */
+export async function serveDatagram(ctx: ServeContext, listener: Listener, message: Buffer, remote: dgram.RemoteInfo): Promise<void> {
+  const service = listener.service;
+  const builtin = builtinOf(service);
+  if (builtin === null || ctx.stopping) return;
+  const peer = peerOfDatagram(remote);
+  const decision = await admit(ctx, service, peer);
+  if (!decision.allow) {
+    ctx.refused(listener, service, peer, decision, reportDgramRefusal(listener, peer, decision.reason, ctx.now().getTime()));
+    return;
+  }
+  ctx.log({ kind: 'START', service, pid: 0, peer });
+  if (refusesSourcePort(builtin, remote.port)) {
+    ctx.daemon('warning', `Possible Denial of Service attack from ${remote.address} ${remote.port}`, `dgram_${builtin}`);
+    return;
+  }
+  const reply = datagramReply(builtin, message, { now: () => ctx.now(), ring: listener.ring });
+  if (reply !== null) listener.send(reply, remote.port, remote.address);
+}
+
+/** How long a wait = yes service rests after its server could not start or failed. */
+export const WAIT_RETRY_MS = 1000;
+
+/**
+ * Notices servers of one wait = yes datagram service started faster than any such service
+ * needs (`max` within `windowMs`): the sign of a server that exits without reading its
+ * datagram and so is started again and again for it. The cps limit normally stops that first
+ * (xinetd's default 50 per second); this guard is the last resort.
+ */
+export class SpawnRateGuard {
+  private times: number[] = [];
+
+  constructor(
+    private readonly max = 200,
+    private readonly windowMs = 1000,
+  ) {}
+
+  /** Records one server start at `nowMs`; true when the rate is exceeded (the count restarts). */
+  record(nowMs: number): boolean {
+    this.times.push(nowMs);
+    while (this.times.length > 0 && nowMs - this.times[0]! > this.windowMs) this.times.shift();
+    if (this.times.length < this.max) return false;
+    this.times = [];
+    return true;
+  }
+}
+
+const spawnGuards = new WeakMap<Listener, SpawnRateGuard>();
+
+function guardOf(listener: Listener): SpawnRateGuard {
+  let g = spawnGuards.get(listener);
+  if (g === undefined) {
+    g = new SpawnRateGuard();
+    spawnGuards.set(listener, g);
+  }
+  return g;
+}
+
+function rearmLater(listener: Listener, ms: number): void {
+  const t = setTimeout(() => listener.rearm(), ms);
+  t.unref();
+}
+
+/**
+ * The socket of a wait = yes service has a datagram or connection waiting: start one server
+ * with the socket itself as fds 0-2; the listener watches again when that server has exited.
+ */
+export async function serveWait(ctx: ServeContext, listener: Listener): Promise<void> {
+  const service = listener.service;
+  const ws = listener.wait;
+  if (ws === null || ctx.stopping) return;
+  const datagram = ws.transport === 'udp';
+
+  const decision = await admit(ctx, service, null);
+  if (!decision.allow) {
+    ctx.refused(listener, service, null, decision);
+    if (datagram) await ws.drain();
+    rearmLater(listener, WAIT_RETRY_MS);
+    return;
+  }
+  started(ctx, service, null);
+  const failed = async (): Promise<void> => {
+    ws.restoreNonBlocking();
+    if (datagram) await ws.drain();
+    rearmLater(listener, WAIT_RETRY_MS);
+  };
+  const r = buildSpawnSpec(service, null, ctx.child);
+  if (!r.ok) {
+    ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
+    finished(ctx, service, null);
+    await failed();
+    return;
+  }
+  let pid: number;
+  try {
+    pid = await ctx.spawn(r.spec, { fd: ws.fd });
+  } catch (err) {
+    ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
+    finished(ctx, service, null);
+    await failed();
+    return;
+  }
+  const looping = guardOf(listener).record(performance.now());
+  ctx.track({
+    pid,
+    service,
+    peer: null,
+    startedAt: performance.now(),
+    onExit: (info) => {
+      if (ws.isClosed) return;
+      if (info.code !== 0) {
+        void failed();
+        return;
+      }
+      ws.restoreNonBlocking();
+      if (datagram && looping) {
+        void ws.drain().then((n) => {
+          ctx.daemon('warning', `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`, 'svc_postmortem');
+          listener.rearm();
+        });
+        return;
+      }
+      listener.rearm();
+    },
+  });
+  ctx.log({ kind: 'START', service, pid, peer: null });
+}

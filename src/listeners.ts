@@ -1,0 +1,385 @@
+// Listening sockets, one per service: where each service listens (a pure plan), the socket
+// that does it, and the set of them, kept so that a reload can reconcile old and new tables:
+// a service whose plan is unchanged keeps its socket (only its settings are replaced), others
+// are closed or opened.
+//
+// Where (xinetd's rules): no `bind` = the IPv6 wildcard [::], dual-stack unless `v6only = yes`,
+// so IPv4 peers appear as ::ffff:a.b.c.d; `flags = IPv4` = 0.0.0.0; an IPv4 `bind` address =
+// a plain IPv4 socket; an IPv6 one = an IPv6 socket; a host name is resolved when the socket
+// is opened. SO_REUSEADDR is always set (libuv does for TCP, and we ask for it on UDP).
+//
+// How: internal services and redirects are served in-process (a net.Server paused on connect,
+// or a dgram socket). Programs of nowait stream services get each accepted socket; programs of
+// wait = yes services (and of every datagram service) get the listening/bound socket itself,
+// which is watched without being read (wait-socket.ts).
+
+import { lookup } from 'node:dns/promises';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { builtinOf, ChargenRing } from './builtins.js';
+import type { Service } from './table.js';
+import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
+
+export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
+
+export interface ListenPlan {
+  mode: ListenMode;
+  transport: 'tcp' | 'udp';
+  port: number;
+  /** An address literal, or a host name resolved when the socket is opened. */
+  host: string;
+  /** 4 or 6 for address literals; for host names the family asked of the resolver (0 = any). */
+  family: 0 | 4 | 6;
+  v6only: boolean;
+}
+
+export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
+
+/** Where and how `service` listens, or why it cannot. */
+export function listenPlan(service: Service): PlanResult {
+  const no = (reason: string): PlanResult => ({ ok: false, reason });
+  if (service.type.includes('RPC')) return no('RPC services are not supported');
+  if (service.type.includes('TCPMUX') || service.type.includes('TCPMUXPLUS')) return no('TCPMUX services are not supported');
+  if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
+    return no(`socket_type ${service.socket_type} is not supported`);
+  }
+  const transport = service.socket_type === 'stream' ? 'tcp' : 'udp';
+  if (service.protocol !== transport) return no(`protocol ${service.protocol} is not supported with socket_type ${service.socket_type}`);
+  if (service.port === null) return no('no port');
+
+  const internal = service.type.includes('INTERNAL') || service.flags.includes('SENSOR');
+  let mode: ListenMode;
+  if (internal) {
+    if (builtinOf(service) === null) {
+      if (service.name === 'tcpmux') return no('the internal tcpmux service is not supported');
+      return no(`No such internal service: ${service.name}/${service.socket_type}`);
+    }
+    mode = transport === 'tcp' ? 'stream' : 'dgram';
+  } else if (service.redirect !== null) {
+    if (transport !== 'tcp') return no('redirect works for tcp services only');
+    mode = 'stream';
+  } else if (service.server === null) {
+    return no('no server program');
+  } else {
+    mode = transport === 'udp' ? 'dgram-wait' : service.wait ? 'stream-wait' : 'stream';
+  }
+
+  const v6only = service.v6only === true;
+  let host: string;
+  let family: 0 | 4 | 6;
+  if (service.bind !== null) {
+    host = service.bind;
+    const literal = net.isIP(host);
+    if (literal === 4 || literal === 6) family = literal;
+    else family = service.flags.includes('IPv4') ? 4 : service.flags.includes('IPv6') ? 6 : 0;
+  } else if (service.flags.includes('IPv4')) {
+    host = '0.0.0.0';
+    family = 4;
+  } else {
+    host = '::';
+    family = 6;
+  }
+  return { ok: true, plan: { mode, transport, port: service.port, host, family, v6only } };
+}
+
+/** Two services with the same key can share one socket across a reload. */
+export function planKey(plan: ListenPlan): string {
+  return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
+}
+
+/**
+ * What `service` asks for that the way it would be served cannot honour (for --check), beyond
+ * the reasons listenPlan() refuses it.
+ */
+export function servingLimitations(service: Service): string[] {
+  const r = listenPlan(service);
+  if (!r.ok) return [r.reason];
+  const out: string[] = [];
+  if (r.plan.mode === 'dgram-wait') {
+    if (service.only_from !== null || service.no_access !== null) {
+      out.push(
+        'only_from/no_access are not checked for a datagram service that starts a program: ' +
+          'the client address is not known before the server reads the datagram',
+      );
+    }
+    if (!service.wait) out.push('wait = no on a datagram service is served as wait = yes (one server at a time)');
+  }
+  if (r.plan.mode === 'stream' && service.wait && builtinOf(service) !== null) {
+    out.push('wait = yes on an internal stream service is served as wait = no');
+  }
+  return out;
+}
+
+/** What a listener reports to whoever serves its connections. */
+export interface ListenerEvents {
+  /** A connection was accepted (paused, half-open allowed). */
+  stream(listener: Listener, socket: net.Socket): void;
+  /** A datagram arrived on an in-process datagram service. */
+  datagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void;
+  /** The socket of a wait = yes service has something waiting (nothing was read). */
+  waitReady(listener: Listener): void;
+  /** A socket error after the socket was opened (EMFILE on accept...). */
+  error(listener: Listener, err: NodeJS.ErrnoException): void;
+}
+
+export type ListenerState = 'new' | 'active' | 'suspended' | 'closed';
+
+let nextListenerId = 1;
+
+export class Listener {
+  readonly id = nextListenerId++;
+  readonly key: string;
+  state: ListenerState = 'new';
+  /** The chargen ring of an in-process datagram service. */
+  readonly ring = new ChargenRing();
+  /** Port actually bound (differs from plan.port only for port 0, in tests). */
+  port = 0;
+  private server: net.Server | null = null;
+  private udp: dgram.Socket | null = null;
+  private waitSocket: WaitSocket | null = null;
+  private resumeTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    /** The service's current settings; replaced on reload when the plan is unchanged. */
+    public service: Service,
+    readonly plan: ListenPlan,
+    private readonly events: ListenerEvents,
+  ) {
+    this.key = planKey(plan);
+  }
+
+  /** The socket of a wait = yes service (null otherwise, or while suspended). */
+  get wait(): WaitSocket | null {
+    return this.waitSocket;
+  }
+
+  /** Opens the socket; rejects with the bind error. */
+  async open(): Promise<void> {
+    if (this.state === 'closed') throw new Error('listener closed');
+    const { host, family } = await this.address();
+    const port = this.port !== 0 ? this.port : this.plan.port;
+    switch (this.plan.mode) {
+      case 'stream':
+        this.server = await this.openStream(host, family, port);
+        break;
+      case 'dgram':
+        this.udp = await this.openDgram(host, family, port);
+        break;
+      case 'stream-wait':
+      case 'dgram-wait': {
+        const ws = WaitSocket.open({
+          transport: this.plan.transport,
+          host,
+          family,
+          port,
+          v6only: this.plan.v6only,
+          noDelay: this.service.flags.includes('NODELAY'),
+          keepAlive: this.service.flags.includes('KEEPALIVE'),
+        });
+        this.waitSocket = ws;
+        this.port = ws.port;
+        break;
+      }
+    }
+    this.state = 'active';
+    if (this.waitSocket !== null) this.rearm();
+  }
+
+  private async address(): Promise<{ host: string; family: 4 | 6 }> {
+    if (this.plan.family !== 0 && net.isIP(this.plan.host) !== 0) return { host: this.plan.host, family: this.plan.family };
+    const r = await lookup(this.plan.host, { family: this.plan.family });
+    return { host: r.address, family: r.family === 6 ? 6 : 4 };
+  }
+
+  private openStream(host: string, family: 4 | 6, port: number): Promise<net.Server> {
+    return new Promise<net.Server>((resolve, reject) => {
+      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+      const onListenError = (err: Error): void => {
+        server.close();
+        reject(err);
+      };
+      server.once('error', onListenError);
+      server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
+      server.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: family === 6 && this.plan.v6only }, () => {
+        server.off('error', onListenError);
+        server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+        const a = server.address();
+        this.port = typeof a === 'object' && a !== null ? a.port : port;
+        resolve(server);
+      });
+    });
+  }
+
+  private openDgram(host: string, family: 4 | 6, port: number): Promise<dgram.Socket> {
+    return new Promise<dgram.Socket>((resolve, reject) => {
+      const socket = dgram.createSocket({
+        type: family === 6 ? 'udp6' : 'udp4',
+        reuseAddr: true,
+        ipv6Only: family === 6 && this.plan.v6only,
+      });
+      const onBindError = (err: Error): void => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', onBindError);
+      socket.on('message', (msg, rinfo) => this.events.datagram(this, msg, rinfo));
+      socket.bind({ address: host, port, exclusive: true }, () => {
+        socket.off('error', onBindError);
+        socket.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+        this.port = socket.address().port;
+        resolve(socket);
+      });
+    });
+  }
+
+  /** Sends a datagram from the service's socket (in-process datagram services). */
+  send(data: Buffer, port: number, address: string): void {
+    if (this.udp === null || this.state !== 'active') return;
+    this.udp.send(data, port, address, () => {});
+  }
+
+  /** Watches the wait = yes socket again (after its server exited). */
+  rearm(): void {
+    if (this.state !== 'active' || this.waitSocket === null || this.waitSocket.isClosed) return;
+    this.waitSocket.watch(() => this.events.waitReady(this));
+  }
+
+  /** Closes the socket(s) without changing state. */
+  private async shut(): Promise<void> {
+    const server = this.server;
+    const udp = this.udp;
+    const ws = this.waitSocket;
+    this.server = null;
+    this.udp = null;
+    this.waitSocket = null;
+    ws?.close();
+    if (udp !== null) {
+      await new Promise<void>((done) => {
+        try {
+          udp.close(() => done());
+        } catch {
+          done();
+        }
+      });
+    }
+    // Stops accepting and releases the address at once. Connections already accepted live on,
+    // and the 'close' event would wait for them: it is not waited for.
+    server?.close();
+  }
+
+  /**
+   * Closes the socket for `seconds` (xinetd's cps deactivation), then reopens it.
+   * `onResume` is told whether reopening worked.
+   */
+  async suspend(seconds: number, onResume: (ok: boolean, err?: Error) => void): Promise<void> {
+    if (this.state !== 'active') return;
+    this.state = 'suspended';
+    await this.shut();
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      if (this.state !== 'suspended') return;
+      this.state = 'new';
+      this.open().then(
+        () => onResume(true),
+        (err: Error) => {
+          this.state = 'suspended';
+          onResume(false, err);
+        },
+      );
+    }, Math.max(0, seconds) * 1000);
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.resumeTimer !== null) {
+      clearTimeout(this.resumeTimer);
+      this.resumeTimer = null;
+    }
+    await this.shut();
+  }
+}
+
+export interface ApplyResult {
+  /** Listeners opened for services new to this set. */
+  opened: Listener[];
+  /** Listeners kept (same plan) with their service replaced. */
+  kept: Listener[];
+  /** Listeners closed because no service wants them any more. */
+  closed: Listener[];
+  /** Services that could not be served, and why. */
+  failed: Array<{ service: Service; reason: string; error?: NodeJS.ErrnoException }>;
+}
+
+/** All listening sockets of a daemon. */
+export class ListenerSet {
+  private listeners: Listener[] = [];
+
+  constructor(private readonly events: ListenerEvents) {}
+
+  get all(): readonly Listener[] {
+    return this.listeners;
+  }
+
+  /** Listening now (not suspended, not failed). */
+  get active(): Listener[] {
+    return this.listeners.filter((l) => l.state === 'active');
+  }
+
+  /**
+   * Makes the set serve exactly `services`: unchanged plans keep their socket, the rest is
+   * closed first (so that an address can move between services) and then opened.
+   */
+  async apply(services: readonly Service[]): Promise<ApplyResult> {
+    const result: ApplyResult = { opened: [], kept: [], closed: [], failed: [] };
+    const pool = new Map<string, Listener[]>();
+    for (const l of this.listeners) {
+      const list = pool.get(l.key) ?? [];
+      list.push(l);
+      pool.set(l.key, list);
+    }
+    const toOpen: Listener[] = [];
+    const next: Listener[] = [];
+    for (const service of services) {
+      const r = listenPlan(service);
+      if (!r.ok) {
+        result.failed.push({ service, reason: r.reason });
+        continue;
+      }
+      const reuse = pool.get(planKey(r.plan))?.shift();
+      if (reuse !== undefined) {
+        reuse.service = service;
+        result.kept.push(reuse);
+        next.push(reuse);
+      } else {
+        const l = new Listener(service, r.plan, this.events);
+        toOpen.push(l);
+      }
+    }
+    for (const list of pool.values()) {
+      for (const l of list) {
+        await l.close();
+        result.closed.push(l);
+      }
+    }
+    for (const l of toOpen) {
+      try {
+        await l.open();
+        result.opened.push(l);
+        next.push(l);
+      } catch (err) {
+        await l.close();
+        const e = err as NodeJS.ErrnoException;
+        result.failed.push({ service: l.service, reason: e.message, error: e });
+      }
+    }
+    this.listeners = next;
+    return result;
+  }
+
+  async close(): Promise<void> {
+    const all = this.listeners;
+    this.listeners = [];
+    await Promise.all(all.map((l) => l.close()));
+  }
+}

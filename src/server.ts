@@ -1,0 +1,323 @@
+// The serving core, independent of configuration loading: given services, a log, a spawner and
+// admission, it listens, serves, reaps servers (EXIT lines, admission accounting) and can be
+// reconciled with a new table (reload) or stopped. The daemon (daemon.ts) wraps it with
+// config loading, the pid file and signals; tests use it directly.
+
+import type * as net from 'node:net';
+import { allowAll, type Admission } from './admission-types.js';
+import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
+import { finished, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
+import type { Peer } from './peer.js';
+import { ListenerSet, type Listener, type ListenerEvents } from './listeners.js';
+import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
+import { FailLogLimiter } from './fail-log-limiter.js';
+import { suppressedEvent } from './log-format.js';
+import { RedirectResolver } from './redirect.js';
+import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
+import { systemDb, type SysDb } from './sysdb.js';
+import type { Service, ServiceTable } from './table.js';
+
+export interface ServerDeps {
+  log: EventLog;
+  spawner: Spawner;
+  /** Default: admit everyone (allowAll). */
+  admission?: Admission;
+  /** The environment servers inherit (default process.env). */
+  env?: Environment;
+  db?: SysDb;
+  /** The daemon's effective uid (default process.geteuid()). */
+  uid?: number;
+  /** The umask servers get when their service sets none (default: the current one ORed with 022). */
+  umask?: number;
+  now?: () => Date;
+}
+
+export interface ReloadSummary {
+  /** Services started by the reload. */
+  added: number;
+  /** Services that kept their socket (settings replaced). */
+  kept: number;
+  /** Services no longer served. */
+  dropped: number;
+}
+
+export interface ServerHandle {
+  /** Services listening now (xinetd's "available services"). */
+  readonly available: number;
+  /** The services listening now. */
+  activeServices(): Service[];
+  /** Running servers: programs, plus in-process internal services and redirects. */
+  runningServers(service?: Service): number;
+  /** pids of the running server programs. */
+  serverPids(): number[];
+  /** The port a service (by id) listens on now, or null (useful with `port = 0` in tests). */
+  portOf(id: string): number | null;
+  /** Serves exactly the servable services of `table` from now on (see ListenerSet.apply). */
+  reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary>;
+  /**
+   * Sends `signal` to every running server program, including those whose start is still
+   * being confirmed (waited for up to `settleMs`); resolves with how many were signalled.
+   */
+  killServers(signal?: NodeJS.Signals, settleMs?: number): Promise<number>;
+  /** Stops listening and ends in-process connections; server programs are left alone. */
+  close(): Promise<void>;
+}
+
+/** The services of a table that the daemon tries to serve: enabled and without problems. */
+export function servableServices(table: ServiceTable | readonly Service[]): Service[] {
+  const services = 'services' in table ? table.services : table;
+  return services.filter((s) => s.enabled && s.problems.length === 0);
+}
+
+function currentUmask(): number {
+  const old = process.umask(0o022);
+  process.umask(old);
+  return old;
+}
+
+/** The cause xinetd gives when it deactivates a service. */
+function deactivationCause(decision: Refusal): string {
+  return decision.reason === 'connections per second' ? 'excessive incoming connections' : decision.reason;
+}
+
+/** Exits reported before their spawn() resolved, kept at most this many. */
+const MAX_EARLY_EXITS = 1024;
+
+class Server implements ServerHandle {
+  private readonly listeners: ListenerSet;
+  private readonly servers = new Map<number, RunningServer>();
+  private readonly earlyExits = new Map<number, ExitInfo>();
+  private readonly inProcess = new Map<net.Socket, Service>();
+  private readonly ctx: ServeContext;
+  private stopping = false;
+  /** Bounds the FAIL lines a flood can write (the counts of held-back lines are logged). */
+  private readonly failLimiter = new FailLogLimiter(() => performance.now());
+  private readonly failServices = new Map<string, Service>();
+  private readonly failFlush: NodeJS.Timeout;
+  /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
+  private readonly inFlight = new Set<Promise<number>>();
+
+  constructor(private readonly deps: ServerDeps) {
+    const child: ChildContext = {
+      env: deps.env ?? process.env,
+      db: deps.db ?? systemDb,
+      uid: deps.uid ?? (typeof process.geteuid === 'function' ? process.geteuid() : 0),
+      umask: deps.umask ?? daemonUmaskFrom(currentUmask()),
+    };
+    const self = this;
+    this.failFlush = setInterval(() => this.flushFails(), 5000);
+    this.failFlush.unref();
+    this.ctx = {
+      log: (e: LogEvent) => this.logEvent(e),
+      daemon: (level: DaemonLevel, message: string, func?: string) =>
+        deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
+      admission: deps.admission ?? allowAll,
+      spawn: (spec, stdio) => this.spawn(spec, stdio),
+      child,
+      redirects: new RedirectResolver(),
+      track: (s) => this.track(s),
+      hold: (socket, service) => this.hold(socket, service),
+      refused: (listener, service, peer, decision, report) => this.refused(listener, service, peer, decision, report ?? true),
+      now: deps.now ?? (() => new Date()),
+      get stopping() {
+        return self.stopping;
+      },
+    };
+    const events: ListenerEvents = {
+      stream: (l, socket) => this.guard(l, serveStream(this.ctx, l, socket)),
+      datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
+      waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
+      error: (l, err) => this.listenerError(l, err),
+    };
+    this.listeners = new ListenerSet(events);
+    deps.spawner.onExit((info) => this.exited(info));
+  }
+
+  private logEvent(e: LogEvent): void {
+    if (e.kind === 'FAIL') this.logFail(e);
+    else this.deps.log.log(e);
+  }
+
+  /** Writes a FAIL line unless the flood limiter holds it back; true when written. */
+  private logFail(e: Extract<LogEvent, { kind: 'FAIL' }>): boolean {
+    this.failServices.set(e.service.id, e.service);
+    const v = this.failLimiter.decide({ serviceId: e.service.id, source: e.peer?.address ?? NO_ADDRESS, reason: e.reason });
+    if (!v.write) return false;
+    if (v.suppressed > 0) this.deps.log.log(suppressedEvent(e.service, v.suppressed));
+    this.deps.log.log(e);
+    return true;
+  }
+
+  private refused(l: Listener, service: Service, peer: Peer | null, decision: Refusal, report: boolean): void {
+    if (report) {
+      const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
+      // The detail is for the daemon log; xinetd itself writes one for an excessive load.
+      if (written && decision.detail !== undefined && decision.suspendSeconds === undefined) {
+        this.ctx.daemon(decision.reason === 'load' ? 'error' : 'info', decision.detail, 'access_control');
+      }
+    }
+    if (decision.suspendSeconds !== undefined) {
+      const message =
+        decision.reason === 'connections per second' || decision.detail === undefined
+          ? `Deactivating service ${l.service.name} due to ${deactivationCause(decision)}.  Restarting in ${decision.suspendSeconds} seconds.`
+          : decision.detail;
+      this.deactivate(l, message, decision.suspendSeconds);
+    }
+  }
+
+  private flushFails(): void {
+    for (const r of this.failLimiter.flush()) {
+      const service = this.failServices.get(r.serviceId);
+      if (service !== undefined) this.deps.log.log(suppressedEvent(service, r.count));
+    }
+  }
+
+  /** A bug in serving one client must not take the daemon down. */
+  private guard(l: Listener, work: Promise<void>): void {
+    work.catch((err: unknown) => {
+      this.ctx.daemon('error', `service ${l.service.id}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    });
+  }
+
+  private listenerError(l: Listener, err: NodeJS.ErrnoException): void {
+    if (err.code === 'EMFILE' || err.code === 'ENFILE') {
+      const seconds = Math.max(1, l.service.cps[1]);
+      this.deactivate(l, `Deactivating service ${l.service.name} due to no available descriptors.  Restarting in ${seconds} seconds.`, seconds);
+      return;
+    }
+    this.ctx.daemon('error', `service ${l.service.id}, ${err.syscall ?? 'socket'}: ${err.message}`);
+  }
+
+  /** Closes the listener for `seconds` (xinetd's cps_service_stop), then reopens it. */
+  private deactivate(l: Listener, message: string, seconds: number): void {
+    if (l.state !== 'active') return;
+    const name = l.service.name;
+    this.ctx.daemon('error', message, 'service_stop');
+    void l.suspend(seconds, (ok, err) => {
+      if (ok) this.ctx.daemon('error', `Activating service ${name}`, 'cps_service_restart');
+      else this.ctx.daemon('error', `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`, 'cps_service_restart');
+    });
+  }
+
+  private spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
+    const p = this.deps.spawner.spawn(spec, stdio);
+    this.inFlight.add(p);
+    const forget = (): void => {
+      this.inFlight.delete(p);
+    };
+    p.then(forget, forget);
+    return p;
+  }
+
+  private track(s: RunningServer): void {
+    const early = this.earlyExits.get(s.pid);
+    this.servers.set(s.pid, s);
+    if (early !== undefined) {
+      this.earlyExits.delete(s.pid);
+      this.exited(early);
+    }
+  }
+
+  private exited(info: ExitInfo): void {
+    const s = this.servers.get(info.pid);
+    if (s === undefined) {
+      // The exit can be reported before spawn() resolved; keep it for track().
+      if (this.earlyExits.size >= MAX_EARLY_EXITS) this.earlyExits.delete(this.earlyExits.keys().next().value as number);
+      this.earlyExits.set(info.pid, info);
+      return;
+    }
+    this.servers.delete(info.pid);
+    this.ctx.log({
+      kind: 'EXIT',
+      service: s.service,
+      pid: info.pid,
+      status: info.code,
+      signal: info.signal,
+      durationSeconds: (performance.now() - s.startedAt) / 1000,
+    });
+    finished(this.ctx, s.service, s.peer);
+    s.onExit?.(info);
+  }
+
+  private hold(socket: net.Socket, service: Service): () => void {
+    this.inProcess.set(socket, service);
+    return () => {
+      this.inProcess.delete(socket);
+    };
+  }
+
+  get available(): number {
+    return this.listeners.active.length;
+  }
+
+  activeServices(): Service[] {
+    return this.listeners.active.map((l) => l.service);
+  }
+
+  runningServers(service?: Service): number {
+    let n = 0;
+    for (const s of this.servers.values()) if (service === undefined || s.service.id === service.id) n++;
+    for (const s of this.inProcess.values()) if (service === undefined || s.id === service.id) n++;
+    return n;
+  }
+
+  serverPids(): number[] {
+    return [...this.servers.keys()];
+  }
+
+  portOf(id: string): number | null {
+    return this.listeners.active.find((l) => l.service.id === id)?.port ?? null;
+  }
+
+  async start(services: readonly Service[]): Promise<void> {
+    await this.reload(services);
+  }
+
+  async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
+    const r = await this.listeners.apply(servableServices(table));
+    for (const f of r.failed) {
+      if (f.error !== undefined) {
+        const code = f.error.code ?? f.error.message;
+        this.ctx.daemon('error', `bind failed (${code}). service = ${f.service.id}`, 'activate_normal');
+      } else {
+        this.ctx.daemon('error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
+      }
+    }
+    return { added: r.opened.length, kept: r.kept.length, dropped: r.closed.length };
+  }
+
+  async killServers(signal: NodeJS.Signals = 'SIGTERM', settleMs = 2000): Promise<number> {
+    // Servers whose start is not confirmed yet are running already: wait for their pids.
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, settleMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      // Let the tracking of just-confirmed starts run.
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const pids = this.serverPids();
+    for (const pid of pids) this.deps.spawner.kill(pid, signal);
+    return pids.length;
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.failFlush);
+    this.flushFails();
+    await this.listeners.close();
+    for (const socket of this.inProcess.keys()) socket.destroy();
+    this.inProcess.clear();
+  }
+}
+
+/** Listens for the servable services of `table` and serves them; resolves once every socket is bound (or failed). */
+export async function startServer(table: ServiceTable | readonly Service[], deps: ServerDeps): Promise<ServerHandle> {
+  const server = new Server(deps);
+  await server.start(servableServices(table));
+  return server;
+}

@@ -1,0 +1,254 @@
+// The socket of a wait = yes service that starts a program: bound (UDP) or listening (TCP),
+// handed to the server as fds 0-2, and watched by the daemon WITHOUT being read, so that the
+// datagram or connection that wakes the daemon is still there for the server, and nothing that
+// arrives while a server runs is consumed by the daemon.
+//
+// Node's dgram and net objects start reading (recvmsg, accept) as soon as they are bound or
+// listening, and cannot be told to stop without closing. So the socket is built on libuv handles
+// directly (process.binding, the same ones dgram and net use):
+// - a UDP handle bound without recvStart(), or a TCP handle bound, put into the listening state
+//   through a pipe handle whose watcher is stopped again before the event loop ever polls it;
+// - a "watcher": a pipe handle opened on the same descriptor, reading into a zero-length buffer.
+//   libuv then reports readability as ENOBUFS without calling read(): the datagram or pending
+//   connection stays queued. The watcher is one-shot: it stops itself on the first report.
+// Several handles share one descriptor, so only the owning UDP/TCP handle is ever closed; the
+// others are stopped and dropped. The child clears O_NONBLOCK on the shared file description
+// (libuv does for fds 0-2), so it is restored after each server.
+
+import { getSystemErrorName } from 'node:util';
+
+interface UvHandle {
+  readonly fd: number;
+  close(cb?: () => void): void;
+}
+
+interface RawUdp extends UvHandle {
+  bind(address: string, port: number, flags: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  getsockname(out: Record<string, unknown>): number;
+  recvStart(): number;
+  recvStop(): number;
+  onmessage: ((...args: unknown[]) => void) | undefined;
+}
+
+interface RawTcp extends UvHandle {
+  bind(address: string, port: number): number;
+  setNoDelay(enable: boolean): number;
+  setKeepAlive(enable: boolean, delaySeconds: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  getsockname(out: Record<string, unknown>): number;
+}
+
+interface RawPipe extends UvHandle {
+  open(fd: number): number;
+  listen(backlog: number): number;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buffer: Uint8Array): void;
+  setBlocking(blocking: boolean): number;
+  onread: ((...args: unknown[]) => void) | undefined;
+  onconnection: ((...args: unknown[]) => void) | undefined;
+}
+
+interface Bindings {
+  UDP: new () => RawUdp;
+  TCP: new (type: number) => RawTcp;
+  Pipe: new (type: number) => RawPipe;
+  tcpServer: number;
+  tcpIpv6Only: number;
+  udpIpv6Only: number;
+  udpReuseAddr: number;
+  pipeSocket: number;
+}
+
+let bindings: Bindings | null = null;
+
+function load(): Bindings {
+  if (bindings !== null) return bindings;
+  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+  const udp = binding('udp_wrap') as { UDP: Bindings['UDP']; constants: Record<string, number> };
+  const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; constants: Record<string, number> };
+  const pipe = binding('pipe_wrap') as { Pipe: Bindings['Pipe']; constants: Record<string, number> };
+  bindings = {
+    UDP: udp.UDP,
+    TCP: tcp.TCP,
+    Pipe: pipe.Pipe,
+    tcpServer: tcp.constants['SERVER'] ?? 1,
+    tcpIpv6Only: tcp.constants['UV_TCP_IPV6ONLY'] ?? 1,
+    udpIpv6Only: udp.constants['UV_UDP_IPV6ONLY'] ?? 1,
+    udpReuseAddr: udp.constants['UV_UDP_REUSEADDR'] ?? 4,
+    pipeSocket: pipe.constants['SOCKET'] ?? 0,
+  };
+  return bindings;
+}
+
+/** xinetd's listen(2) backlog. */
+export const LISTEN_BACKLOG = 64;
+
+function uvError(code: number, what: string): NodeJS.ErrnoException {
+  let name: string;
+  try {
+    name = getSystemErrorName(code);
+  } catch {
+    name = `E${-code}`;
+  }
+  const err: NodeJS.ErrnoException = new Error(`${what} failed (${name})`);
+  err.code = name;
+  err.errno = code;
+  return err;
+}
+
+export interface WaitSocketAddress {
+  transport: 'tcp' | 'udp';
+  host: string;
+  family: 4 | 6;
+  port: number;
+  v6only: boolean;
+  /** TCP: TCP_NODELAY / SO_KEEPALIVE on the listening socket (accepted sockets inherit them). */
+  noDelay?: boolean;
+  keepAlive?: boolean;
+}
+
+export class WaitSocket {
+  private watcher: RawPipe | null = null;
+  private closed = false;
+  private draining = false;
+
+  private constructor(
+    private readonly owner: RawUdp | RawTcp,
+    readonly transport: 'tcp' | 'udp',
+    readonly fd: number,
+    readonly port: number,
+  ) {}
+
+  /** Binds (and for TCP, listens on) the address. Throws an Error with `code` on failure. */
+  static open(addr: WaitSocketAddress): WaitSocket {
+    const b = load();
+    const out: Record<string, unknown> = {};
+    if (addr.transport === 'udp') {
+      const h = new b.UDP();
+      const flags = b.udpReuseAddr | (addr.family === 6 && addr.v6only ? b.udpIpv6Only : 0);
+      const err = addr.family === 6 ? h.bind6(addr.host, addr.port, flags) : h.bind(addr.host, addr.port, flags);
+      if (err !== 0) {
+        h.close();
+        throw uvError(err, 'bind');
+      }
+      h.getsockname(out);
+      return new WaitSocket(h, 'udp', h.fd, typeof out['port'] === 'number' ? out['port'] : addr.port);
+    }
+    const h = new b.TCP(b.tcpServer);
+    const err = addr.family === 6 ? h.bind6(addr.host, addr.port, addr.v6only ? b.tcpIpv6Only : 0) : h.bind(addr.host, addr.port);
+    if (err !== 0) {
+      h.close();
+      throw uvError(err, 'bind');
+    }
+    if (addr.noDelay === true) h.setNoDelay(true);
+    if (addr.keepAlive === true) h.setKeepAlive(true, 0);
+    // listen(2) through a pipe handle, whose accept watcher is stopped before any poll.
+    const lister = new b.Pipe(b.pipeSocket);
+    lister.onconnection = () => {};
+    lister.onread = () => {};
+    let e = lister.open(h.fd);
+    if (e === 0) e = lister.listen(LISTEN_BACKLOG);
+    if (e === 0) e = lister.readStart();
+    if (e === 0) e = lister.readStop();
+    if (e !== 0) {
+      h.close();
+      throw uvError(e, 'listen');
+    }
+    h.getsockname(out);
+    return new WaitSocket(h, 'tcp', h.fd, typeof out['port'] === 'number' ? out['port'] : addr.port);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Calls `onReadable` once, when a datagram or a connection is waiting (nothing is read).
+   * Call again to watch again.
+   */
+  watch(onReadable: () => void): void {
+    if (this.closed) return;
+    const b = load();
+    if (this.watcher === null) {
+      const w = new b.Pipe(b.pipeSocket);
+      const err = w.open(this.fd);
+      if (err !== 0) throw uvError(err, 'watch');
+      w.useUserBuffer(new Uint8Array(0));
+      this.watcher = w;
+    }
+    const w = this.watcher;
+    w.onread = () => {
+      w.readStop();
+      if (!this.closed) onReadable();
+    };
+    const err = w.readStart();
+    if (err !== 0 && err !== -114 /* EALREADY */) throw uvError(err, 'watch');
+  }
+
+  /** Stops watching (the server owns the socket now). */
+  unwatch(): void {
+    this.watcher?.readStop();
+  }
+
+  /** Puts the socket back into non-blocking mode after a server cleared it. */
+  restoreNonBlocking(): void {
+    if (this.closed) return;
+    if (this.watcher === null) {
+      this.watch(() => {});
+      this.unwatch();
+    }
+    this.watcher?.setBlocking(false);
+  }
+
+  /**
+   * UDP only: reads and discards what is queued, as xinetd does after a failed server, so that a
+   * datagram the server never read cannot start server after server. Resolves with the count.
+   */
+  drain(): Promise<number> {
+    if (this.transport !== 'udp' || this.closed || this.draining) return Promise.resolve(0);
+    const h = this.owner as RawUdp;
+    this.restoreNonBlocking();
+    this.unwatch();
+    this.draining = true;
+    let count = 0;
+    h.onmessage = () => {
+      count++;
+    };
+    return new Promise<number>((done) => {
+      const stop = (): void => {
+        if (!this.closed) h.recvStop();
+        h.onmessage = undefined;
+        this.draining = false;
+        done(count);
+      };
+      if (h.recvStart() !== 0) {
+        stop();
+        return;
+      }
+      // libuv reads during the event loop's next poll phases; stop once a round brings nothing.
+      let seen = -1;
+      let rounds = 0;
+      const round = (): void => {
+        if (this.closed || count === seen || ++rounds > 50) {
+          stop();
+          return;
+        }
+        seen = count;
+        setTimeout(round, 5);
+      };
+      setTimeout(round, 5);
+    });
+  }
+
+  /** Closes the descriptor (a running server keeps its own copy). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.readStop();
+    this.watcher = null;
+    if (this.transport === 'udp') (this.owner as RawUdp).recvStop();
+    this.owner.close();
+  }
+}

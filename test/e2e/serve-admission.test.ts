@@ -1,0 +1,179 @@
+// How serving uses the Admission contract, with a scripted admission and the server run
+// in-process (startServer) on real sockets and real server programs: refusals (FAIL,
+// banner_fail, closed connection, dropped datagram reported once), deactivation for
+// suspendSeconds (cps), started()/finished() around servers, asynchronous decisions.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import type { Admission, Decision } from '../../src/admission-types.js';
+import type { Peer } from '../../src/peer.js';
+import { newService } from '../../src/service-defaults.js';
+import { startServer, type ServerHandle } from '../../src/server.js';
+import { NodeSpawner } from '../../src/spawn-node.js';
+import type { Service } from '../../src/table.js';
+import { FIXTURES, have, MemoryLog } from '../helpers/daemon.js';
+import { tcpRequest, udpClient, waitFor } from '../helpers/net.js';
+
+function svc(name: string, attrs: Partial<Service>): Service {
+  return Object.assign(newService(name, 'xinetd', { file: 'test.conf', line: 1 }), { port: 0, bind: '127.0.0.1', log_on_success: ['PID', 'HOST', 'EXIT'], log_on_failure: ['HOST'] }, attrs);
+}
+
+function program(name: string, server: string, attrs: Partial<Service> = {}): Service {
+  return svc(name, { type: ['UNLISTED'], server, server_argv: [server.split('/').pop()!], user: null, ...attrs });
+}
+
+/** Records every call; decides with `decide`. */
+class ScriptedAdmission implements Admission {
+  readonly calls: Array<{ what: 'admit' | 'started' | 'finished'; id: string; peer: Peer | null }> = [];
+  constructor(private readonly decide: (service: Service, peer: Peer | null, n: number) => Decision | Promise<Decision>) {}
+  admit(service: Service, peer: Peer): Decision | Promise<Decision> {
+    this.calls.push({ what: 'admit', id: service.id, peer });
+    return this.decide(service, peer, this.calls.filter((c) => c.what === 'admit' && c.id === service.id).length);
+  }
+  started(service: Service, peer: Peer): void {
+    this.calls.push({ what: 'started', id: service.id, peer });
+  }
+  finished(service: Service, peer: Peer): void {
+    this.calls.push({ what: 'finished', id: service.id, peer });
+  }
+  count(what: 'admit' | 'started' | 'finished', id: string): number {
+    return this.calls.filter((c) => c.what === what && c.id === id).length;
+  }
+}
+
+async function serve(t: TestContext, services: Service[], admission: Admission): Promise<{ log: MemoryLog; handle: ServerHandle }> {
+  const log = new MemoryLog();
+  const spawner = new NodeSpawner();
+  const handle = await startServer(services, { log, spawner, admission });
+  t.after(async () => {
+    await handle.killServers('SIGKILL');
+    await handle.close();
+    await spawner.close();
+  });
+  assert.equal(handle.available, services.length, log.daemonText());
+  return { log, handle };
+}
+
+const onlyFrom127001 = (_s: Service, peer: Peer | null): Decision =>
+  peer === null || peer.address.endsWith('127.0.0.1') ? { allow: true } : { allow: false, reason: 'address' };
+
+describe('serving with admission', { skip: have('python3') ? false : 'python3 is not installed' }, () => {
+  test('a refused client gets banner then banner_fail, and a FAIL line; an admitted one gets the server', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-adm-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'banner'), 'WELCOME\r\n');
+    writeFileSync(join(dir, 'fail'), 'DENIED\r\n');
+    const admission = new ScriptedAdmission(onlyFrom127001);
+    const s = program('guarded', join(FIXTURES, 'exit-with'), { bind: null, banner: join(dir, 'banner'), banner_fail: join(dir, 'fail') });
+    const { log, handle } = await serve(t, [s], admission);
+    const port = handle.portOf('guarded')!;
+
+    const refused = await tcpRequest({ port, localAddress: '127.0.0.2' });
+    assert.equal(refused.data.toString(), 'WELCOME\r\nDENIED\r\n');
+    assert.equal(refused.ended, 'eof');
+    const fail = log.of('FAIL')[0];
+    assert.equal(fail?.reason, 'address');
+    assert.equal(fail?.peer?.address, '::ffff:127.0.0.2');
+    assert.equal(log.of('START').length, 0);
+    assert.equal(admission.count('started', 'guarded'), 0);
+
+    const admitted = await tcpRequest({ port });
+    assert.equal(admitted.data.toString(), 'WELCOME\r\nbye\n');
+    await log.waitFor((e) => e.kind === 'EXIT', 'EXIT');
+    await waitFor(() => (admission.count('finished', 'guarded') === 1 ? true : undefined), 2000, 'finished()');
+    assert.equal(admission.count('started', 'guarded'), 1);
+  });
+
+  test('started()/finished() surround forking internal services and redirects, not daytime', async (t) => {
+    const admission = new ScriptedAdmission(() => ({ allow: true }));
+    const echo = svc('echo', { type: ['INTERNAL'], id: 'echo-stream' });
+    const daytime = svc('daytime', { type: ['INTERNAL'], id: 'daytime-stream' });
+    const { handle } = await serve(t, [echo, daytime], admission);
+    await tcpRequest({ port: handle.portOf('echo-stream')!, send: 'x' });
+    await tcpRequest({ port: handle.portOf('daytime-stream')! });
+    await waitFor(() => (admission.count('finished', 'echo-stream') === 1 ? true : undefined), 2000, 'finished(echo)');
+    assert.equal(admission.count('started', 'echo-stream'), 1);
+    assert.equal(admission.count('admit', 'daytime-stream'), 1);
+    assert.equal(admission.count('started', 'daytime-stream'), 0);
+  });
+
+  test('suspendSeconds closes the socket for that long, with xinetd\'s messages', async (t) => {
+    const admission = new ScriptedAdmission((_s, _p, n) =>
+      n === 2 ? { allow: false, reason: 'connections per second', suspendSeconds: 1 } : { allow: true },
+    );
+    const daytime = svc('daytime', { type: ['INTERNAL'], id: 'daytime-stream' });
+    const { log, handle } = await serve(t, [daytime], admission);
+    const port = handle.portOf('daytime-stream')!;
+    assert.notEqual((await tcpRequest({ port })).data.length, 0);
+    assert.equal((await tcpRequest({ port })).data.length, 0);
+    await log.waitFor(
+      (e) => e.kind === 'daemon' && e.message === 'Deactivating service daytime due to excessive incoming connections.  Restarting in 1 seconds.',
+      'the deactivation message',
+    );
+    assert.equal(log.of('FAIL')[0]?.reason, 'connections per second');
+    assert.equal((await tcpRequest({ port })).ended, 'ECONNREFUSED');
+    await log.waitFor((e) => e.kind === 'daemon' && e.message === 'Activating service daytime', 'the reactivation message', 3000);
+    assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3} /);
+  });
+
+  test('a refused datagram is dropped and its address failure reported once', async (t) => {
+    const admission = new ScriptedAdmission(onlyFrom127001);
+    const echo = svc('echo', { type: ['INTERNAL'], id: 'echo-dgram', socket_type: 'dgram', protocol: 'udp', wait: true });
+    const { log, handle } = await serve(t, [echo], admission);
+    const port = handle.portOf('echo-dgram')!;
+    const bad = await udpClient({ localAddress: '127.0.0.2' });
+    t.after(() => bad.close());
+    for (let i = 0; i < 3; i++) bad.send(`no ${i}`, port);
+    const good = await udpClient();
+    t.after(() => good.close());
+    good.send('yes', port);
+    assert.equal((await good.replies(1))[0]?.toString(), 'yes');
+    await waitFor(() => (admission.count('admit', 'echo-dgram') === 4 ? true : undefined), 2000, 'four decisions');
+    assert.equal((await bad.replies(1, 300)).length, 0);
+    assert.equal(log.of('FAIL').length, 1);
+  });
+
+  test('a slow (asynchronous) decision loses no client bytes: the socket stays paused', async (t) => {
+    const admission = new ScriptedAdmission(() => new Promise<Decision>((r) => setTimeout(() => r({ allow: true }), 100)));
+    const cat = program('cat', '/bin/cat');
+    const { handle } = await serve(t, [cat], admission);
+    const r = await tcpRequest({ port: handle.portOf('cat')!, send: 'request sent before the decision\n' });
+    assert.equal(r.data.toString(), 'request sent before the decision\n');
+  });
+
+  test('wait = yes services are admitted with xinetd\'s "<no address>" (there is none before the server runs)', async (t) => {
+    const admission = new ScriptedAdmission(() => ({ allow: true }));
+    const udpw = program('udpw', join(FIXTURES, 'udp-reply'), { socket_type: 'dgram', protocol: 'udp', wait: true });
+    const { log, handle } = await serve(t, [udpw], admission);
+    const c = await udpClient();
+    t.after(() => c.close());
+    c.send('x', handle.portOf('udpw')!);
+    await log.waitFor((e) => e.kind === 'EXIT', 'EXIT');
+    assert.match((await c.replies(1))[0]?.toString() ?? '', /got=x$/);
+    const noAddress = { address: '<no address>', port: 0, family: 'IPv6' };
+    assert.deepEqual(
+      admission.calls.map((x) => [x.what, x.peer]),
+      [
+        ['admit', noAddress],
+        ['started', noAddress],
+        ['finished', noAddress],
+      ],
+    );
+    // The log has no address either (no from=).
+    assert.equal(log.of('START')[0]?.peer, null);
+  });
+
+  test('an admission that throws refuses the client (with an address) and says why', async (t) => {
+    const admission = new ScriptedAdmission(() => {
+      throw new Error('acl table corrupt');
+    });
+    const daytime = svc('daytime', { type: ['INTERNAL'], id: 'daytime-stream' });
+    const { log, handle } = await serve(t, [daytime], admission);
+    assert.equal((await tcpRequest({ port: handle.portOf('daytime-stream')! })).data.length, 0);
+    await log.waitFor((e) => e.kind === 'daemon' && /acl table corrupt/.test(e.message), 'the error');
+    assert.equal(log.of('FAIL')[0]?.reason, 'fork');
+  });
+});

@@ -1,0 +1,74 @@
+// `git daemon --inetd` served by tsinetd exactly as from an xinetd.d file: a real clone over
+// git://, the git protocol running on the socket the daemon hands over as fds 0-2.
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { have, startDaemon } from '../helpers/daemon.js';
+import { freePort, withTimeout } from '../helpers/net.js';
+
+function git(args: string[], cwd: string): void {
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
+  assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
+}
+
+function gitAsync(args: string[], cwd: string, timeoutMs: number): Promise<{ status: number | null; stderr: string }> {
+  return withTimeout(
+    new Promise((resolve) => {
+      const child = spawn('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d: string) => (stderr += d));
+      child.on('close', (status) => resolve({ status, stderr }));
+    }),
+    timeoutMs,
+    `git ${args.join(' ')}`,
+  );
+}
+
+describe('git daemon --inetd', { skip: have('git') ? false : 'git is not installed' }, () => {
+  test('git clone git://127.0.0.1:PORT/repo through tsinetd', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-git-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const work = join(dir, 'work');
+    const base = join(dir, 'repos');
+    mkdirSync(work);
+    mkdirSync(base);
+    writeFileSync(join(work, 'README'), 'served through tsinetd\n');
+    git(['init', '-q', '-b', 'main'], work);
+    git(['add', 'README'], work);
+    git(['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'first'], work);
+    git(['clone', '-q', '--bare', work, join(base, 'repo.git')], dir);
+
+    const port = await freePort();
+    const daemon = await startDaemon(t, {
+      services: [
+        {
+          name: 'git',
+          attrs: {
+            type: 'UNLISTED',
+            port: String(port),
+            socket_type: 'stream',
+            protocol: 'tcp',
+            wait: 'no',
+            user: userInfo().username,
+            server: spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(),
+            server_args: `daemon --inetd --export-all --base-path=${base} ${base}`,
+          },
+        },
+      ],
+    });
+    const clone = await gitAsync(['clone', '-q', `git://127.0.0.1:${port}/repo.git`, join(dir, 'clone')], dir, 30_000);
+    assert.equal(clone.status, 0, clone.stderr);
+    assert.equal(readFileSync(join(dir, 'clone', 'README'), 'utf8'), 'served through tsinetd\n');
+    await daemon.waitForServiceLog(/EXIT: git status=0 pid=\d+ duration=\d+\(sec\)/);
+    assert.match(daemon.serviceLog(), /START: git pid=\d+ from=::ffff:127\.0\.0\.1/);
+
+    // A repository that does not exist: git reports it, tsinetd logs a normal exit.
+    const missing = await gitAsync(['clone', '-q', `git://127.0.0.1:${port}/nothing.git`, join(dir, 'nothing')], dir, 30_000);
+    assert.notEqual(missing.status, 0);
+  });
+});

@@ -1,0 +1,106 @@
+// Where and how each service listens (the pure plan), and what cannot be served.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { SpawnRateGuard } from '../../src/connection.js';
+import { listenPlan, planKey, servingLimitations, type ListenPlan } from '../../src/listeners.js';
+import { newService } from '../../src/service-defaults.js';
+import type { Service } from '../../src/table.js';
+
+function service(attrs: Partial<Service> = {}): Service {
+  return Object.assign(newService('svc', 'xinetd', { file: 't.conf', line: 1 }), { port: 7000, server: '/bin/cat', server_argv: ['cat'] }, attrs);
+}
+
+function plan(attrs: Partial<Service>): ListenPlan {
+  const r = listenPlan(service(attrs));
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  return r.plan;
+}
+
+describe('addresses', () => {
+  test('default: the IPv6 wildcard, dual-stack', () => {
+    assert.deepEqual(plan({}), { mode: 'stream', transport: 'tcp', port: 7000, host: '::', family: 6, v6only: false });
+  });
+  test('v6only = yes keeps IPv4 clients out of the wildcard socket', () => {
+    assert.equal(plan({ v6only: true }).v6only, true);
+  });
+  test('flags = IPv4: the IPv4 wildcard', () => {
+    assert.deepEqual(plan({ flags: ['IPv4'] }), { mode: 'stream', transport: 'tcp', port: 7000, host: '0.0.0.0', family: 4, v6only: false });
+  });
+  test('an IPv4 bind address gives a plain IPv4 socket, an IPv6 one an IPv6 socket', () => {
+    assert.deepEqual([plan({ bind: '127.0.0.1' }).host, plan({ bind: '127.0.0.1' }).family], ['127.0.0.1', 4]);
+    assert.deepEqual([plan({ bind: '::1' }).host, plan({ bind: '::1' }).family], ['::1', 6]);
+  });
+  test('a host name is resolved later, in the family the flags ask for', () => {
+    assert.deepEqual([plan({ bind: 'localhost' }).host, plan({ bind: 'localhost' }).family], ['localhost', 0]);
+    assert.equal(plan({ bind: 'localhost', flags: ['IPv4'] }).family, 4);
+    assert.equal(plan({ bind: 'localhost', flags: ['IPv6'] }).family, 6);
+  });
+});
+
+describe('modes', () => {
+  test('programs: nowait stream gets accepted sockets; wait = yes and datagram services get the socket itself', () => {
+    assert.equal(plan({}).mode, 'stream');
+    assert.equal(plan({ wait: true }).mode, 'stream-wait');
+    assert.equal(plan({ socket_type: 'dgram', protocol: 'udp', wait: true }).mode, 'dgram-wait');
+    assert.equal(plan({ socket_type: 'dgram', protocol: 'udp', wait: false }).mode, 'dgram-wait');
+  });
+  test('internal services and redirects are served in-process', () => {
+    assert.equal(plan({ name: 'echo', type: ['INTERNAL'], server: null }).mode, 'stream');
+    assert.equal(plan({ name: 'echo', type: ['INTERNAL'], server: null, socket_type: 'dgram', protocol: 'udp', wait: true }).mode, 'dgram');
+    assert.equal(plan({ redirect: { host: '127.0.0.1', port: 80 }, server: null }).mode, 'stream');
+  });
+});
+
+describe('what cannot be served', () => {
+  const reason = (attrs: Partial<Service>): string => {
+    const r = listenPlan(service(attrs));
+    assert.equal(r.ok, false);
+    return r.ok ? '' : r.reason;
+  };
+  test('RPC, TCPMUX, the internal tcpmux, unknown internal services', () => {
+    assert.match(reason({ type: ['RPC'] }), /RPC/);
+    assert.match(reason({ type: ['TCPMUX'] }), /TCPMUX/);
+    assert.match(reason({ name: 'tcpmux', type: ['INTERNAL'], server: null }), /tcpmux/);
+    assert.equal(reason({ name: 'qotd', type: ['INTERNAL'], server: null }), 'No such internal service: qotd/stream');
+  });
+  test('raw sockets, odd protocols, missing port, datagram redirects', () => {
+    assert.match(reason({ socket_type: 'raw' }), /socket_type raw/);
+    assert.match(reason({ protocol: 'sctp' }), /protocol sctp/);
+    assert.equal(reason({ port: null }), 'no port');
+    assert.match(reason({ socket_type: 'dgram', protocol: 'udp', redirect: { host: 'h', port: 1 }, server: null }), /redirect/);
+  });
+  test('limitations reported for --check', () => {
+    assert.deepEqual(servingLimitations(service({})), []);
+    const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
+    assert.equal(servingLimitations(dgram).length, 2);
+    assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported']);
+  });
+});
+
+describe('plan keys (reload keeps a socket when its key is unchanged)', () => {
+  test('same address, port and mode: same key; anything else differs', () => {
+    assert.equal(planKey(plan({})), planKey(plan({ server: '/bin/echo' })));
+    assert.notEqual(planKey(plan({})), planKey(plan({ port: 7001 })));
+    assert.notEqual(planKey(plan({})), planKey(plan({ wait: true })));
+    assert.notEqual(planKey(plan({})), planKey(plan({ v6only: true })));
+    assert.notEqual(planKey(plan({ bind: '127.0.0.1' })), planKey(plan({ bind: '127.0.0.2' })));
+  });
+});
+
+describe('the last-resort guard against wait = yes servers that never read', () => {
+  test('trips at max starts within the window, then counts again from zero', () => {
+    const g = new SpawnRateGuard(3, 1000);
+    assert.equal(g.record(0), false);
+    assert.equal(g.record(10), false);
+    assert.equal(g.record(20), true);
+    assert.equal(g.record(30), false);
+  });
+  test('starts older than the window do not count', () => {
+    const g = new SpawnRateGuard(3, 1000);
+    g.record(0);
+    g.record(700);
+    assert.equal(g.record(1600), false);
+    assert.equal(g.record(1650), true);
+  });
+});
