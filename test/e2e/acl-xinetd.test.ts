@@ -9,10 +9,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { compileServiceAcl, decideAccess, parsePeerAddress } from '../../src/acl.js';
+import { freePort } from '../helpers/net.js';
 
 const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xinetd';
 const skip = existsSync(XINETD) ? false : `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`;
@@ -47,17 +48,6 @@ const cases: { only_from: string[] | null; no_access: string[] | null }[] = [
   { only_from: null, no_access: ['127.0.0.2'] },
   { only_from: null, no_access: ['::ffff:127.0.0.1'] },
 ];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** True when the server wrote "ok" before closing; false when it closed without a word. */
 function admitted(local: string, port: number): Promise<boolean> {
