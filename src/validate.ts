@@ -268,16 +268,34 @@ function place(b: BuiltService): string {
  * reports "not unique" or fails to bind). The later one is turned off. `enabled(i)` says whether
  * service i is still on after the other checks.
  */
+/**
+ * The (family, address, port) slots a service's socket occupies. The default socket is the
+ * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
+ * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one.
+ * A `bind` address takes its own slot (a host name is keyed by its name).
+ */
+function listeningKeys(port: number, protocol: string, bind: string | null, flags: readonly string[], v6only: boolean | null): string[] {
+  const at = (family: string, addr: string): string => `${port}/${protocol}/${family}/${addr}`;
+  if (bind !== null) {
+    const b = bind.toLowerCase();
+    if (b === '::' && v6only !== true) return [at('6', '::'), at('4', '0.0.0.0')];
+    return [at(b.includes(':') ? '6' : '4', b)];
+  }
+  if (flags.includes('IPv4') && !flags.includes('IPv6')) return [at('4', '0.0.0.0')];
+  if (v6only === true) return [at('6', '::')];
+  return [at('6', '::'), at('4', '0.0.0.0')];
+}
+
 export function checkPortClashes(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
   const out: Finding[] = [];
   const seen = new Map<string, number>();
   services.forEach((b, i) => {
     const s = b.service;
     if (!enabled(i) || s.port === null || s.port === 0) return;
-    const key = `${s.port}/${s.protocol}/${(s.bind ?? '*').toLowerCase()}`;
-    const first = seen.get(key);
+    const keys = listeningKeys(s.port, s.protocol, s.bind, s.flags, s.v6only);
+    const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
     if (first === undefined) {
-      seen.set(key, i);
+      for (const k of keys) seen.set(k, i);
       return;
     }
     const other = services[first]!;

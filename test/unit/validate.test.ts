@@ -151,6 +151,16 @@ test('port clashes: the later of two enabled services on one port/protocol/addre
   assert.deepEqual(checkPortClashes(built, (i) => i !== 0), []);
 });
 
+test('port clashes follow address families: IPv4 + IPv6-only share a port, dual-stack + IPv4 do not', () => {
+  const svc = (name: string, more: string): string => entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n${more}`);
+  const split = buildText(svc('v4', '\tflags = IPv4\n') + svc('v6', '\tflags = IPv6\n\tv6only = yes\n')).services;
+  assert.deepEqual(checkPortClashes(split, () => true), []);
+  const dual = buildText(svc('dual', '') + svc('v4', '\tflags = IPv4\n')).services;
+  assert.deepEqual(checkPortClashes(dual, () => true).map((x) => x.index), [1]);
+  const dual6 = buildText(svc('v6', '\tflags = IPv6\n\tv6only = yes\n') + svc('dual', '')).services;
+  assert.deepEqual(checkPortClashes(dual6, () => true).map((x) => x.index), [1]);
+});
+
 test('duplicate ids (compared without regard to case) are warned about', () => {
   const text = entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n') + entry('echo', '\tid = ECHO\n\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n');
   const f = checkDuplicateIds(buildText(text).services, () => true);
