@@ -2,15 +2,17 @@
 // The command line: xinetd(8)'s flags, spelled as xinetd spells them (single dash),
 // plus tsinetd's own long options. Wires the modules together; no logic of its own.
 //
-// Exit status: 0 success; 1 configuration error (--check/--dump) or fatal start-up
-// error; 2 usage error.
+// Exit status: 0 success; 1 configuration error (--check/--dump/--convert) or fatal
+// start-up error; 2 usage error.
 
 import { realpathSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
+import { convertInetdFile, renderConversion } from './convert.js';
 import { runDaemon } from './daemon.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
+import type { InetdDialect } from './inetd.js';
 import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
 
@@ -67,7 +69,18 @@ const defaultIo: CliIo = {
   stderrIsTty: process.stderr.isTTY === true,
 };
 
-export type Action = { kind: 'check' } | { kind: 'dump' } | { kind: 'serve' };
+export type Action =
+  | { kind: 'check' }
+  | { kind: 'dump' }
+  | { kind: 'serve' }
+  | { kind: 'convert'; file: string; outputDir: string | null; dialect: InetdDialect };
+
+/** `tsinetd convert FILE ...` is `tsinetd --convert FILE ...`. */
+export function convertCommand(args: readonly string[]): string[] {
+  if (args[0] !== 'convert') return [...args];
+  if (args.length < 2 || args[1]!.startsWith('-')) throw new CommanderError(2, 'tsinetd.usage', "'convert' needs the inetd.conf file to convert");
+  return ['--convert', ...args.slice(1)];
+}
 
 export interface ParsedCommandLine {
   action: Action;
@@ -102,9 +115,12 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     .option('--inetd <file>', 'load a classic inetd.conf (any dialect); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(new Option('--log-format <format>', 'daemon and service log format').choices(['text', 'json']).default('text'))
     .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
+    .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
+    .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
+    .addOption(new Option('--dialect <dialect>', 'with --convert: the inetd.conf dialect').choices(['auto', 'openbsd', 'freebsd']))
     .allowExcessArguments(false);
 
-  program.parse(normalizeArgv(argv), { from: 'user' });
+  program.parse(normalizeArgv(convertCommand(argv)), { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
 
   if (o['version'] === true) {
@@ -113,6 +129,13 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
   }
   if (o['check'] === true && o['dump'] === true) {
     throw new CommanderError(2, 'tsinetd.usage', '--check and --dump cannot be used together');
+  }
+  const convert = o['convert'] as string | undefined;
+  if (convert !== undefined && (o['check'] === true || o['dump'] === true)) {
+    throw new CommanderError(2, 'tsinetd.usage', `--convert cannot be used with ${o['check'] === true ? '--check' : '--dump'}`);
+  }
+  if (convert === undefined && (o['outputDir'] !== undefined || o['dialect'] !== undefined)) {
+    throw new CommanderError(2, 'tsinetd.usage', `${o['outputDir'] !== undefined ? '--output-dir' : '--dialect'} is only used with --convert`);
   }
 
   const options: DaemonOptions = {
@@ -133,7 +156,14 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     logFormat: o['logFormat'] as LogFormat,
     dumpFile: o['dumpFile'] as string,
   };
-  const action: Action = o['check'] === true ? { kind: 'check' } : o['dump'] === true ? { kind: 'dump' } : { kind: 'serve' };
+  const action: Action =
+    convert !== undefined
+      ? { kind: 'convert', file: convert, outputDir: (o['outputDir'] as string | undefined) ?? null, dialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto' }
+      : o['check'] === true
+        ? { kind: 'check' }
+        : o['dump'] === true
+          ? { kind: 'dump' }
+          : { kind: 'serve' };
   return { action, options };
 }
 
@@ -159,6 +189,22 @@ function printDiagnostics(diags: readonly Diagnostic[], files: readonly string[]
   for (const d of diags) io.stderr(formatDiagnostic(d, { sources, color: io.stderrIsTty }) + '\n');
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** --convert: the blocks on stdout (or files in the output directory), diagnostics on stderr. */
+function runConvert(action: Extract<Action, { kind: 'convert' }>, io: CliIo): number {
+  const r = convertInetdFile(action.file, action.outputDir, { dialect: action.dialect });
+  if (action.outputDir === null && r.files.length > 0) io.stdout(renderConversion(action.file, r));
+  printDiagnostics(r.diagnostics, [action.file], io);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = r.diagnostics.filter((d) => d.severity === 'warning').length;
+  const into = action.outputDir === null ? '' : ` (${plural(r.written.length, 'file')} in ${action.outputDir})`;
+  io.stderr(`tsinetd: ${plural(r.files.length, 'service')} converted${into}, ${plural(errors, 'error')}, ${plural(warnings, 'warning')}\n`);
+  return errors > 0 ? 1 : 0;
+}
+
 /** Runs tsinetd; resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   let parsed: ParsedCommandLine;
@@ -176,6 +222,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   const { action, options } = parsed;
 
   if (action.kind === 'serve') return runDaemon(options);
+  if (action.kind === 'convert') return runConvert(action, io);
 
   const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) });
   if (action.kind === 'dump') {
