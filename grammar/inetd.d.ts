@@ -9,6 +9,8 @@ export interface InetdWord {
   column: number;
   /** A FreeBSD quoted word (`"a b"`): `text` is what lies between the quotes. */
   quoted: boolean;
+  /** Set on a quoted word whose closing quote is missing (the word runs to the end of the line). */
+  unclosed?: boolean;
 }
 
 export interface InetdEntryNode {

@@ -128,6 +128,8 @@ export class AdmissionController implements Admission {
   private readonly aclsInProgress = new WeakMap<Service, Promise<ServiceAcl>>();
   private readonly hostnames: BoundedTable<HostnameEntry>;
   private readonly hostnameLookups = new Map<string, Promise<string[]>>();
+  /** The first read of the load average (resolved at once when the load is injected). */
+  private readonly loadReady: Promise<void> = Promise.resolve();
 
   constructor(options: AdmissionOptions = {}) {
     this.now = options.now ?? (() => performance.now());
@@ -136,6 +138,9 @@ export class AdmissionController implements Admission {
       this.load = options.load;
     } else {
       const source = createLoadSource();
+      // Fill the cache now: the first client must not be judged by the fallback value
+      // (prepare() waits for this read, and the daemon prepares before it listens).
+      this.loadReady = source.refresh();
       this.load = () => source.current();
     }
     this.processLimit = options.processLimit ?? null;
@@ -152,6 +157,7 @@ export class AdmissionController implements Admission {
    * Returns the ACL problems per service id (for --check and the daemon log).
    */
   async prepare(services: readonly Service[]): Promise<Map<string, AclProblem[]>> {
+    await this.loadReady;
     const problems = new Map<string, AclProblem[]>();
     await Promise.all(
       services.map(async (s) => {

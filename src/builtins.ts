@@ -98,14 +98,21 @@ function zoneFile(): string {
 
 const zoneCache = new Map<string, Buffer | null>();
 
-/** The local zone abbreviation at `date`, as strftime's %Z prints it. */
+/** Abbreviations already found, by zone file and UTC offset: the zone data is read once. */
+const abbreviationCache = new Map<string, string>();
+let intlZoneFormat: Intl.DateTimeFormat | null = null;
+
+/**
+ * The local zone abbreviation at `date`, as strftime's %Z prints it: from the zone file (what
+ * the C library reads), else from Intl. Intl is the fallback only: it loads ICU data (about
+ * 8 MiB of resident memory) and is slow.
+ */
 export function localZoneAbbreviation(date: Date): string {
   const offset = -date.getTimezoneOffset() * 60;
-  const intl = new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
-    .formatToParts(date)
-    .find((p) => p.type === 'timeZoneName')?.value;
-  if (intl !== undefined && /^[A-Z]{2,6}$/.test(intl)) return intl;
   const file = zoneFile();
+  const key = `${file} ${offset}`;
+  const known = abbreviationCache.get(key);
+  if (known !== undefined) return known;
   if (!zoneCache.has(file)) {
     let data: Buffer | null = null;
     try {
@@ -117,8 +124,26 @@ export function localZoneAbbreviation(date: Date): string {
   }
   const data = zoneCache.get(file);
   const fromFile = data === null || data === undefined ? null : tzifAbbreviation(data, offset);
-  if (fromFile !== null && fromFile !== '') return fromFile;
+  if (fromFile !== null && fromFile !== '') {
+    abbreviationCache.set(key, fromFile);
+    return fromFile;
+  }
+  intlZoneFormat ??= new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' });
+  const intl = intlZoneFormat.formatToParts(date).find((p) => p.type === 'timeZoneName')?.value;
   return intl ?? 'UTC';
+}
+
+/** The daytime reply of the latest second asked for, reused within that second (and UTC offset). */
+let daytimeCache = { second: NaN, offset: NaN, bytes: Buffer.alloc(0) };
+
+/** xinetd's daytime reply for `date` as bytes (the same Buffer for every call within one second). */
+export function daytimeBytes(date: Date): Buffer {
+  const second = Math.floor(date.getTime() / 1000);
+  const offset = date.getTimezoneOffset();
+  if (daytimeCache.second !== second || daytimeCache.offset !== offset) {
+    daytimeCache = { second, offset, bytes: Buffer.from(daytimeText(date, localZoneAbbreviation(date)), 'latin1') };
+  }
+  return daytimeCache.bytes;
 }
 
 // ---- time ----------------------------------------------------------------------------------
@@ -197,10 +222,8 @@ export function datagramReply(name: BuiltinName, message: Buffer, ctx: DatagramC
   switch (name) {
     case 'echo':
       return message;
-    case 'daytime': {
-      const now = ctx.now();
-      return Buffer.from(daytimeText(now, localZoneAbbreviation(now)), 'latin1');
-    }
+    case 'daytime':
+      return daytimeBytes(ctx.now());
     case 'time':
       return timeBytes(ctx.now());
     case 'chargen':
@@ -232,12 +255,10 @@ export function serveStream(name: BuiltinName, socket: net.Socket, now: () => Da
         socket.once('end', () => socket.end());
         socket.resume();
         return;
-      case 'daytime': {
-        const d = now();
+      case 'daytime':
         // xinetd writes and closes; it never waits for the client's side.
-        socket.end(Buffer.from(daytimeText(d, localZoneAbbreviation(d)), 'latin1'), () => socket.destroy());
+        socket.end(daytimeBytes(now()), () => socket.destroy());
         return;
-      }
       case 'time':
         socket.end(timeBytes(now()), () => socket.destroy());
         return;

@@ -13,6 +13,7 @@ import { convertInetdFile, renderConversion } from './convert.js';
 import { runDaemon } from './daemon.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
+import { parseListenAddress, type ListenAddress } from './metrics-http.js';
 import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
 
@@ -54,6 +55,12 @@ function intArg(name: string) {
     if (!/^\d+$/.test(value)) throw new CommanderError(2, 'tsinetd.usage', `${name} expects a non-negative integer, got '${value}'`);
     return Number(value);
   };
+}
+
+function metricsArg(value: string): ListenAddress {
+  const r = parseListenAddress(value);
+  if (!r.ok) throw new CommanderError(2, 'tsinetd.usage', `--metrics: ${r.error}`);
+  return r.address;
 }
 
 export interface CliIo {
@@ -115,6 +122,8 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     .option('--inetd <file>', 'load a classic inetd.conf (any dialect); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(new Option('--log-format <format>', 'daemon and service log format').choices(['text', 'json']).default('text'))
     .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
+    .option('--metrics <address>', 'serve Prometheus /metrics, /healthz and /ready on HOST:PORT, [IPV6]:PORT, :PORT (all interfaces), PORT (127.0.0.1) or /unix/socket', metricsArg)
+    .option('--ready-fd <n>', 'once every listener is bound, write READY to descriptor N and close it', intArg('--ready-fd'))
     .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
     .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
     .addOption(new Option('--dialect <dialect>', 'with --convert: the inetd.conf dialect').choices(['auto', 'openbsd', 'freebsd']))
@@ -155,6 +164,8 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     reuse: o['reuse'] === true,
     logFormat: o['logFormat'] as LogFormat,
     dumpFile: o['dumpFile'] as string,
+    metrics: (o['metrics'] as ListenAddress | undefined) ?? null,
+    readyFd: (o['readyFd'] as number | undefined) ?? null,
   };
   const action: Action =
     convert !== undefined

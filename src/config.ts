@@ -4,14 +4,19 @@
 //   sources.ts (read + parse every file, includes in order) → build.ts (Services, xinetd
 //   semantics) → validate.ts (checks) → findings applied: 'disable' turns the service off,
 //   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended.
+// Both dialects also get the security checks: services a daemon that is not root cannot start
+// (privileges.ts) and configuration files other users can write (config-permissions.ts).
 //
 // Never throws on bad input: every problem is a diagnostic in the table.
 
 import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { buildServices, type BuiltService } from './build.js';
-import type { Diagnostic } from './diagnostics.js';
+import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
+import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
 import { loadInetdFile } from './inetd.js';
-import { loadConfigTree } from './sources.js';
+import { currentIdentity, privilegeFindings, type DaemonIdentity } from './privileges.js';
+import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
 import type { Service, ServiceTable } from './table.js';
 import { checkDuplicateIds, checkPortClashes, checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
@@ -27,6 +32,29 @@ export interface LoadDeps {
   db?: SysDb;
   /** What a path is (the server check); defaults to the real file system. */
   probe?: (path: string) => PathInfo | null;
+  /** Who the daemon runs as (default: this process): services it cannot start are refused. */
+  identity?: DaemonIdentity;
+  /** File modes for the warnings about configuration files others can write (default: stat). */
+  modes?: ModeProbe;
+}
+
+/** The warnings of config-permissions.ts for these files and includedir directories. */
+function permissionDiagnostics(files: readonly string[], includeDirs: readonly IncludeDirRef[], db: SysDb, deps: LoadDeps): Diagnostic[] {
+  const euid = (deps.identity ?? currentIdentity()).uid;
+  return permissionWarnings(files, includeDirs, { euid, stat: deps.modes ?? statMode, userName: (uid) => db.user(String(uid))?.name });
+}
+
+/** The includedir directives of the tree, with the directory each names (as sources.ts resolves it). */
+function includeDirsOf(tree: ConfigTree): IncludeDirRef[] {
+  const out: IncludeDirRef[] = [];
+  for (const parsed of tree.parsed) {
+    for (const item of parsed.config.items) {
+      if (item.kind !== 'includedir') continue;
+      const dir = isAbsolute(item.path.text) ? item.path.text : join(dirname(parsed.file), item.path.text);
+      out.push({ dir, at: { file: item.path.loc.file, line: item.path.loc.line, column: item.path.loc.column }, length: item.path.text.length });
+    }
+  }
+  return out;
 }
 
 /** stat() + access(X_OK), as xinetd checks `server`. */
@@ -54,7 +82,7 @@ export interface XinetdLoad {
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
 export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): XinetdLoad {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath };
+  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity() };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   const findings = checkServices(built.services, env);
@@ -63,7 +91,8 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
   const clashes = checkPortClashes(built.services, on);
   applyFindings(built.services, clashes);
   const duplicates = checkDuplicateIds(built.services, on);
-  const diagnostics = [...tree.diagnostics, ...built.diagnostics, ...[...findings, ...clashes, ...duplicates].map((f) => f.diagnostic)];
+  const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
+  const diagnostics = [...tree.diagnostics, ...permissions, ...built.diagnostics, ...[...findings, ...clashes, ...duplicates].map((f) => f.diagnostic)];
   return { services: built.services.map((b) => b.service), diagnostics: sortByFile(diagnostics, tree.files), files: tree.files };
 }
 
@@ -103,8 +132,29 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
   for (const file of req.inetdFiles) {
     const r = loadInetdFile(file);
     table.services.push(...r.services);
-    table.diagnostics.push(...r.diagnostics);
+    const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];
+    table.diagnostics.push(...own.sort(compareDiagnostics));
     table.files.push(file);
   }
   return table;
+}
+
+/** The privilege check (privileges.ts) for inetd.conf services, located at their line. */
+function inetdPrivileges(services: readonly Service[], deps: LoadDeps): Diagnostic[] {
+  const who = deps.identity ?? currentIdentity();
+  const db = deps.db ?? systemDb;
+  const out: Diagnostic[] = [];
+  for (const s of services) {
+    if (!s.enabled) continue;
+    for (const f of privilegeFindings(s, who, db)) {
+      const at = { file: s.source.file, line: s.source.line, column: 1 };
+      if (f.kind === 'refuse') {
+        out.push(diag('error', at, f.message));
+        if (!s.problems.includes(f.problem)) s.problems.push(f.problem);
+      } else {
+        out.push(diag('warning', at, f.message));
+      }
+    }
+  }
+  return out;
 }

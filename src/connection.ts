@@ -13,11 +13,14 @@ import type * as net from 'node:net';
 import type { Admission, Decision } from './admission-types.js';
 import { sendBanner } from './banner.js';
 import { builtinForks, builtinOf, datagramReply, refusesSourcePort, serveStream as serveBuiltinStream } from './builtins.js';
-import { buildSpawnSpec, NO_ADDRESS, type ChildContext } from './child-env.js';
+import { NO_ADDRESS, type ChildContext } from './child-env.js';
+import { identifyAdmitted, identifyRefused, logAfterStart, useridOnFailure, useridOnSuccess, type IdentContext } from './ident.js';
 import type { Listener } from './listeners.js';
 import type { DaemonLevel, LogEvent } from './log-types.js';
+import type { ServeMetrics } from './metrics.js';
 import type { Peer } from './peer.js';
 import { proxy, type RedirectResolver } from './redirect.js';
+import { cachedSpawnSpec } from './spawn-spec-cache.js';
 import type { ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
 import type { Service } from './table.js';
 
@@ -53,6 +56,10 @@ export interface ServeContext {
    */
   refused(listener: Listener, service: Service, peer: Peer | null, decision: Refusal, report?: boolean): void;
   now(): Date;
+  /** Counters for the metrics endpoint (absent: nothing is counted). */
+  metrics?: ServeMetrics;
+  /** USERID lookups (ident.ts); absent: USERID is not looked up. */
+  ident?: IdentContext;
   /** True once the daemon is stopping: nothing new is started. */
   readonly stopping: boolean;
 }
@@ -64,15 +71,29 @@ export interface ServeContext {
  */
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
-async function admit(ctx: ServeContext, service: Service, peer: Peer | null): Promise<Decision> {
-  try {
-    return await ctx.admission.admit(service, peer ?? NO_PEER);
-  } catch (err) {
-    ctx.daemon('error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
-    // Without an address there is nothing to refuse; with one, refuse rather than guess.
-    return peer === null ? { allow: true } : { allow: false, reason: 'fork' };
-  }
+function admissionFailed(ctx: ServeContext, service: Service, peer: Peer | null, err: unknown): Decision {
+  ctx.daemon('error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+  // Without an address there is nothing to refuse; with one, refuse rather than guess.
+  return peer === null ? { allow: true } : { allow: false, reason: 'fork' };
 }
+
+/**
+ * The admission decision: a Decision when admission decides at once (the common case, served
+ * without a detour through the microtask queue), else a Promise of one.
+ */
+function admit(ctx: ServeContext, service: Service, peer: Peer | null): Decision | Promise<Decision> {
+  let d: Decision | PromiseLike<Decision>;
+  try {
+    d = ctx.admission.admit(service, peer ?? NO_PEER);
+  } catch (err) {
+    return admissionFailed(ctx, service, peer, err);
+  }
+  if (typeof (d as Partial<PromiseLike<Decision>>).then !== 'function') return d as Decision;
+  return Promise.resolve(d).catch((err: unknown) => admissionFailed(ctx, service, peer, err));
+}
+
+/** Ignores a client socket's errors (the socket is closed whatever happens). */
+const ignoreError = (): void => {};
 
 function started(ctx: ServeContext, service: Service, peer: Peer | null): void {
   try {
@@ -130,14 +151,17 @@ async function refuseStream(
 ): Promise<void> {
   ctx.refused(listener, service, peer, decision);
   await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
+  // log_on_failure USERID: the connection stays open while the client's identd is asked.
+  if (ctx.ident !== undefined && useridOnFailure(service)) await identifyRefused(ctx.ident, service, peer, socket, decision.reason);
   socket.destroy();
 }
 
-/** Starts the server program with `socket` as its fds 0-2 (a failure is logged). */
-async function startProgram(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
-  const r = buildSpawnSpec(service, peer, ctx.child);
+/** Starts the server program with `socket` as its fds 0-2 (a failure is logged); `acceptedAt` is performance.now() at accept. */
+async function startProgram(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket, acceptedAt: number): Promise<void> {
+  const r = cachedSpawnSpec(service, peer, ctx.child);
   if (!r.ok) {
     ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
+    ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
     finished(ctx, service, peer);
     socket.destroy();
@@ -148,11 +172,13 @@ async function startProgram(ctx: ServeContext, service: Service, peer: Peer, soc
     pid = await ctx.spawn(r.spec, socket);
   } catch (err) {
     ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
+    ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
     finished(ctx, service, peer);
     socket.destroy();
     return;
   }
+  ctx.metrics?.spawned(service, durationSince(acceptedAt));
   ctx.track({ pid, service, peer, startedAt: performance.now() });
   ctx.log({ kind: 'START', service, pid, peer });
   socket.destroy();
@@ -185,8 +211,9 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
 
 /** A connection accepted by a stream listener (nowait programs, internal services, redirects). */
 export async function serveStream(ctx: ServeContext, listener: Listener, socket: net.Socket): Promise<void> {
+  const acceptedAt = performance.now();
   const service = listener.service;
-  socket.on('error', () => {});
+  socket.on('error', ignoreError);
   const peer = peerOfSocket(socket);
   if (peer === null || ctx.stopping) {
     socket.destroy();
@@ -195,16 +222,24 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   if (service.flags.includes('NODELAY')) socket.setNoDelay(true);
   if (service.flags.includes('KEEPALIVE')) socket.setKeepAlive(true);
 
-  await banner(ctx, socket, service, service.banner, 'banner_always');
-  const decision = await admit(ctx, service, peer);
+  if (service.banner !== null) await banner(ctx, socket, service, service.banner, 'banner_always');
+  const admitted = admit(ctx, service, peer);
+  const decision = admitted instanceof Promise ? await admitted : admitted;
   if (!decision.allow) {
     await refuseStream(ctx, listener, service, peer, socket, decision);
     return;
   }
+  ctx.metrics?.accepted(service);
   const builtin = builtinOf(service);
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
-  await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  if (ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
+    // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in xinetd).
+    const identity = await identifyAdmitted(ctx.ident, service, peer, socket);
+    if (!identity.proceed) socket.destroy();
+    else if (identity.userid !== null) ctx = logAfterStart(ctx, identity.userid);
+  }
   if (ctx.stopping || socket.destroyed) {
     socket.destroy();
     if (counted) finished(ctx, service, peer);
@@ -227,7 +262,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     await redirect(ctx, service, peer, socket);
     return;
   }
-  await startProgram(ctx, service, peer, socket);
+  await startProgram(ctx, service, peer, socket, acceptedAt);
 }
 
 /** xinetd reports an address refusal of the same datagram client (address and port) once per this many ms. */
@@ -251,11 +286,13 @@ export async function serveDatagram(ctx: ServeContext, listener: Listener, messa
   const builtin = builtinOf(service);
   if (builtin === null || ctx.stopping) return;
   const peer = peerOfDatagram(remote);
-  const decision = await admit(ctx, service, peer);
+  const admitted = admit(ctx, service, peer);
+  const decision = admitted instanceof Promise ? await admitted : admitted;
   if (!decision.allow) {
     ctx.refused(listener, service, peer, decision, reportDgramRefusal(listener, peer, decision.reason, ctx.now().getTime()));
     return;
   }
+  ctx.metrics?.accepted(service);
   ctx.log({ kind: 'START', service, pid: 0, peer });
   if (refusesSourcePort(builtin, remote.port)) {
     ctx.daemon('warning', `Possible Denial of Service attack from ${remote.address} ${remote.port}`, `dgram_${builtin}`);
@@ -316,6 +353,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   const service = listener.service;
   const ws = listener.wait;
   if (ws === null || ctx.stopping) return;
+  const acceptedAt = performance.now();
   const datagram = ws.transport === 'udp';
 
   const decision = await admit(ctx, service, null);
@@ -325,15 +363,17 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
     rearmLater(listener, WAIT_RETRY_MS);
     return;
   }
+  ctx.metrics?.accepted(service);
   started(ctx, service, null);
   const failed = async (): Promise<void> => {
     ws.restoreNonBlocking();
     if (datagram) await ws.drain();
     rearmLater(listener, WAIT_RETRY_MS);
   };
-  const r = buildSpawnSpec(service, null, ctx.child);
+  const r = cachedSpawnSpec(service, null, ctx.child);
   if (!r.ok) {
     ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
+    ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
     finished(ctx, service, null);
     await failed();
@@ -344,11 +384,13 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
     pid = await ctx.spawn(r.spec, { fd: ws.fd });
   } catch (err) {
     ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
+    ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
     finished(ctx, service, null);
     await failed();
     return;
   }
+  ctx.metrics?.spawned(service, durationSince(acceptedAt));
   const looping = guardOf(listener).record(performance.now());
   ctx.track({
     pid,

@@ -1,6 +1,7 @@
 // The daemon: composition root. Loads the configuration, starts the server (server.ts), writes
 // the pid file, logs "Started working: N available services" once every socket is bound (the
-// readiness signal), and handles xinetd's signals:
+// readiness signal; also sent to systemd and --ready-fd, see readiness.ts; --metrics starts the
+// endpoint of metrics-http.ts), and handles xinetd's signals:
 //   SIGTERM, SIGINT  stop: "Exiting...", running servers get SIGTERM (xinetd(8)), sockets are
 //                    closed, the pid file is removed, exit status 0;
 //   SIGQUIT          stop without signalling running servers;
@@ -11,17 +12,25 @@
 // second reports that it is serving, or 1 with the second's start-up error.
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, unlinkSync, writeSync } from 'node:fs';
 import { AdmissionController } from './admission.js';
 import { daemonUmaskFrom } from './child-env.js';
 import { loadConfig, type LoadRequest } from './config.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { formatServiceDump } from './dump.js';
+import { tuneHeapForDaemon } from './heap-tuning.js';
 import { servingLimitations } from './listeners.js';
 import { createEventLog, type XinetdEventLog } from './log.js';
 import type { DaemonLevel } from './log-types.js';
+import { serviceStates } from './metrics.js';
+import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from './metrics-http.js';
 import type { DaemonOptions } from './options.js';
+import { checkReadyFd, createReadinessSignals, signalReadyFd, type ReadinessSignals } from './readiness.js';
+import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
+import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
 import { servableServices, startServer, type ServerHandle } from './server.js';
+import { processExists, reportConsistency, runConsistencyCheck, type CheckKind, type ConsistencyInput } from './consistency.js';
+import { SYSLOG_FACILITIES } from './log-format.js';
 import { createSpawner, unsupportedBySpawner } from './spawner.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
@@ -101,8 +110,11 @@ function daemonize(): Promise<number> {
   });
 }
 
+const INETD_CONF = '/etc/inetd.conf';
+
+/** --inetd files, then /etc/inetd.conf with -inetd_compat (skipped when absent, as xinetd does). */
 function inetdFiles(opts: DaemonOptions): string[] {
-  return opts.inetdCompat ? [...opts.inetdFiles, '/etc/inetd.conf'] : [...opts.inetdFiles];
+  return opts.inetdCompat && existsSync(INETD_CONF) ? [...opts.inetdFiles, INETD_CONF] : [...opts.inetdFiles];
 }
 
 function message(err: unknown): string {
@@ -121,6 +133,8 @@ export interface DaemonDeps {
 
 class Daemon {
   private table: ServiceTable = { services: [], diagnostics: [], files: [] };
+  /** The definitions served now (what a reload is merged with). */
+  private served: Service[] = [];
   private handle: ServerHandle | null = null;
   private readonly admission: AdmissionController;
   private spawner: Spawner | null = null;
@@ -131,13 +145,19 @@ class Daemon {
   private finish: (code: number) => void = () => {};
   /** Keeps the process running while nothing else would (no socket left: -stayalive). */
   private keepAlive: NodeJS.Timeout | null = null;
+  /** -cc N: the periodic consistency check. */
+  private ccTimer: NodeJS.Timeout | null = null;
+  private checking = false;
   private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
+  /** The --metrics endpoint, when asked for. */
+  private observed: DaemonMetrics | null = null;
 
   constructor(
     private readonly opts: DaemonOptions,
     private readonly log: XinetdEventLog,
     private readonly ready: Readiness | null,
     private readonly deps: DaemonDeps,
+    private readonly signals: ReadinessSignals | null = null,
   ) {
     this.admission = new AdmissionController({ processLimit: opts.limit });
   }
@@ -150,12 +170,16 @@ class Daemon {
     const load = this.deps.loadTable ?? loadConfig;
     const table = await load({ configFile: this.opts.configFile, inetdFiles: inetdFiles(this.opts) });
     for (const d of table.diagnostics) this.daemon(diagnosticLevel(d), formatDiagnostic(d), 'parse');
+    return table;
+  }
+
+  /** Logs the enabled services that cannot run (missing program, unknown user...). */
+  private reportUnstarted(table: ServiceTable): void {
     for (const s of table.services) {
       if (s.enabled && s.problems.length > 0) {
         this.daemon('error', `service ${s.id} is not started: ${s.problems.join('; ')}`, 'svc_activate');
       }
     }
-    return table;
   }
 
   /**
@@ -196,6 +220,7 @@ class Daemon {
       return this.abort(`cannot load the configuration: ${message(err)}`);
     }
     this.table = table;
+    this.reportUnstarted(table);
     let spawner: Spawner;
     try {
       spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner') });
@@ -205,16 +230,36 @@ class Daemon {
     this.spawner = spawner;
     this.warnLimitations(table, spawner);
     const services = await this.prepare(table);
+    this.served = services;
     this.log.open(services);
     this.daemon('notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
+    if (this.opts.metrics !== null) {
+      try {
+        this.observed = await startDaemonMetrics(this.opts.metrics, VERSION);
+      } catch (err) {
+        return this.abort(`cannot start the metrics endpoint: ${message(err)}`, 'metrics');
+      }
+      this.daemon('notice', `metrics endpoint on ${describeEndpoint(this.observed.endpoint.address)}`, 'metrics');
+    }
 
     let handle: ServerHandle;
     try {
-      handle = await startServer(services, { log: this.log, spawner, admission: this.admission });
+      const metrics = this.observed?.metrics;
+      handle = await startServer(services, {
+        log: this.log,
+        spawner,
+        admission: this.admission,
+        ident: { logprocs: this.opts.logprocs, port: identPortFromEnv(process.env) },
+        ...(metrics !== undefined ? { metrics } : {}),
+      });
     } catch (err) {
       return this.abort(`cannot start serving: ${message(err)}`);
     }
     this.handle = handle;
+    this.observed?.metrics.setSource({
+      services: () => serviceStates(this.table.services, handle.listenerStates()),
+      running: (s) => handle.runningServers(s),
+    });
     if (handle.available === 0 && !this.opts.stayalive) {
       await handle.close();
       return this.abort('no services. Exiting...', 'init_services');
@@ -225,17 +270,20 @@ class Daemon {
     });
     this.keepAlive = setInterval(() => {}, 1 << 30);
     this.installSignals();
+    // -cc 0 would make xinetd check without pause (a busy loop): here it means no periodic check.
+    if (this.opts.cc !== null && this.opts.cc > 0) this.ccTimer = setInterval(() => void this.consistencyCheck('periodic'), this.opts.cc * 1000);
+    for (const s of handle.activeServices()) this.daemon('debug', `service ${s.id}: listening on port ${handle.portOf(s.id) ?? '?'}`, 'activate_normal');
     if (this.opts.pidfile !== null) {
-      try {
-        writeFileSync(this.opts.pidfile, `${process.pid}\n`);
-        this.pidfileWritten = true;
-      } catch (err) {
-        this.daemon('error', `cannot write the pid file ${this.opts.pidfile}: ${message(err)}`, 'main');
-      }
+      // Never through a symlink or someone else's file planted in a shared directory (safe-open.ts).
+      const written = writeFileForDaemon(this.opts.pidfile, `${process.pid}\n`);
+      if (written.ok) this.pidfileWritten = true;
+      else this.daemon('error', `cannot write the pid file ${this.opts.pidfile}: ${written.reason}`, 'main');
     }
     const n = handle.available;
     this.daemon('notice', `Started working: ${n} available service${n === 1 ? '' : 's'}`, 'main');
     this.ready?.ok();
+    if (this.observed !== null) this.observed.serving = true;
+    this.signals?.ready(`Serving ${n} service${n === 1 ? '' : 's'}`);
     return done;
   }
 
@@ -245,6 +293,7 @@ class Daemon {
     // In the foreground the daemon log may already be stderr; say it there once in any case.
     const logOnStderr = this.opts.debug || (this.opts.filelog === null && this.opts.syslog === null);
     if (this.ready === null && !logOnStderr) process.stderr.write(`tsinetd: ${text}\n`);
+    await this.observed?.close();
     await this.spawner?.close();
     await this.log.close();
     return 1;
@@ -261,6 +310,38 @@ class Daemon {
     on('SIGUSR1', () => this.dump());
     on('SIGHUP', () => void this.reload());
     on('SIGUSR2', () => void this.reload());
+    // SIGIOT is SIGABRT's other name (the same signal number on Linux).
+    on('SIGABRT', () => void this.consistencyCheck('requested'));
+  }
+
+  /** The state the consistency check looks at (null once stopping). */
+  private consistencyInput(): ConsistencyInput | null {
+    const handle = this.handle;
+    if (handle === null || this.stopping) return null;
+    return {
+      served: this.served,
+      serving: handle.servingState(),
+      admission: this.admission.snapshot(),
+      processLimit: this.opts.limit,
+      alive: processExists,
+    };
+  }
+
+  /** -cc N and SIGABRT: xinetd's consistency check (consistency.ts). */
+  private async consistencyCheck(kind: CheckKind): Promise<void> {
+    if (this.checking || this.stopping) return;
+    this.checking = true;
+    try {
+      const problems = await runConsistencyCheck(() => this.consistencyInput());
+      if (this.stopping) return;
+      reportConsistency(problems, kind, this.opts.debug, {
+        error: (m, func) => this.daemon('error', m, func),
+        warning: (m, func) => this.daemon('warning', m, func),
+        info: (m, func) => this.daemon('info', m, func),
+      });
+    } finally {
+      this.checking = false;
+    }
   }
 
   private dump(): void {
@@ -269,18 +350,21 @@ class Daemon {
     const file = this.opts.dumpFile;
     try {
       const text = formatServiceDump(this.table, new Date(), { runningServers: (s) => handle.runningServers(s) });
-      appendFileSync(file, text, { mode: 0o644 });
-      this.daemon('info', `generated state dump in file ${file}`, 'dump_internal_state');
+      const written = appendFileForDaemon(file, text);
+      if (written.ok) this.daemon('info', `generated state dump in file ${file}`, 'dump_internal_state');
+      else this.daemon('error', `cannot write the state dump to ${file}: ${written.reason}`, 'dump_internal_state');
     } catch (err) {
       this.daemon('error', `cannot write the state dump to ${file}: ${message(err)}`, 'dump_internal_state');
     }
   }
 
   /**
-   * SIGHUP: re-reads the configuration and reconciles the sockets (unchanged services keep
-   * theirs; running servers are left alone).
-   * TODO(reload): xinetd also terminates the servers of removed services and re-checks the
-   * running ones against the new access rules; the reload issue decides how far to follow it.
+   * SIGHUP: re-reads the configuration and merges it with what is served (reload.ts): services
+   * whose new definition is broken keep the current one (logged); unchanged listening
+   * parameters keep their socket, servers and connections; new settings apply to the next
+   * connection; removed services lose their socket and their servers are killed (SIGKILL, as
+   * xinetd does). Running servers of remaining services are not checked again (xinetd
+   * 2.3.15.3 does not either, whatever xinetd(8) says).
    */
   private reload(): Promise<void> {
     if (this.stopping || this.handle === null) return Promise.resolve();
@@ -293,19 +377,46 @@ class Daemon {
       do {
         this.reloadAgain = false;
         this.daemon('notice', 'Starting reconfiguration', 'hard_reconfig');
+        this.signals?.reloading();
         try {
           const next = await this.load();
           if (this.stopping) return;
-          if (this.spawner !== null) this.warnLimitations(next, this.spawner);
-          const services = await this.prepare(next);
+          const merged = mergeReload(this.served, next, { fileExists: existsSync });
+          this.reportUnstarted(merged.table);
+          if (this.spawner !== null) this.warnLimitations(merged.table, this.spawner);
+          const prepared = await this.prepare(merged.table);
+          const restored = reinstate(this.served, merged.serve, prepared, 'its new access lists cannot be used');
+          this.reportKept([...merged.kept, ...restored.kept]);
+          const services = restored.serve;
+          const plan = planReload(this.served, services);
           await this.log.reopen();
           this.log.open(services);
-          const r = await handle.reload(services);
-          this.table = next;
-          this.daemon('notice', `Reconfigured: new=${r.added} old=${r.kept} dropped=${r.dropped} (services)`, 'hard_reconfig');
+          for (const s of plan.keep) this.daemon('notice', `readjusting service ${s.id}`, 'readjust');
+          await handle.reload(services);
+          await this.endRemoved(handle, plan.remove);
+          for (const { to } of plan.restart) {
+            this.daemon('notice', `service ${to.id}: listening parameters changed, new socket (running servers are kept)`, 'readjust');
+          }
+          this.served = services;
+          this.table = merged.table;
+          const states = handle.listenerStates();
+          const started = plan.add.filter((s) => states.has(s.id)).length;
+          const old = plan.keep.length + plan.restart.length;
+          this.daemon('notice', `Reconfigured: new=${started} old=${old} dropped=${plan.remove.length} (services)`, 'hard_reconfig');
+          this.observed?.metrics.reloaded('ok');
+          const serving = [...states.values()].some((st) => st === 'active' || st === 'suspended');
+          if (!serving && !this.opts.stayalive) {
+            // As xinetd: without -stayalive (or -dontfork), a reload that leaves nothing ends the daemon
+            // (a service switched off for a while by cps still counts).
+            this.daemon('error', 'No available services. Exiting', 'hard_reconfig');
+            void this.stop(false, 1);
+            return;
+          }
         } catch (err) {
           this.daemon('error', `reconfiguration failed, the previous configuration stays: ${message(err)}`, 'hard_reconfig');
+          this.observed?.metrics.reloaded('failed');
         }
+        if (!this.stopping) this.signals?.ready(`Serving ${handle.available} service${handle.available === 1 ? '' : 's'}`);
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
       this.reloading = null;
@@ -313,18 +424,40 @@ class Daemon {
     return this.reloading;
   }
 
-  private async stop(killServers: boolean): Promise<void> {
+  private reportKept(kept: readonly KeptDefinition[]): void {
+    for (const k of kept) {
+      this.daemon('error', `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`, 'hard_reconfig');
+    }
+  }
+
+  /** A reload removed these services: their servers are killed, as xinetd does. */
+  private async endRemoved(handle: ServerHandle, removed: readonly Service[]): Promise<void> {
+    if (removed.length === 0) return;
+    const ended = await handle.endServersOf(new Set(removed.map((s) => s.id)), 'SIGKILL');
+    for (const p of ended.programs) this.daemon('warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
+    if (ended.inProcess > 0) {
+      this.daemon('warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
+    }
+    for (const s of removed) this.daemon('notice', `service ${s.id} deactivated`, 'hard_reconfig');
+  }
+
+  private async stop(killServers: boolean, code = 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     this.daemon('warning', 'Exiting...', 'main');
     for (const [signal, action] of this.handlers) process.off(signal, action);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
+    if (this.ccTimer !== null) clearInterval(this.ccTimer);
+    if (this.observed !== null) this.observed.serving = false;
+    const told = this.signals?.stopping();
     const handle = this.handle;
     if (handle !== null) {
       if (killServers) await handle.killServers('SIGTERM');
       await handle.close();
     }
     await this.spawner?.close();
+    await this.observed?.close();
+    await told;
     if (this.pidfileWritten && this.opts.pidfile !== null) {
       try {
         unlinkSync(this.opts.pidfile);
@@ -333,23 +466,59 @@ class Daemon {
       }
     }
     await this.log.close();
-    this.finish(0);
+    this.finish(code);
   }
+}
+
+/** Whether `name` is a syslog facility -syslog accepts (the names of syslog.conf(5)). */
+export function isSyslogFacility(name: string): boolean {
+  return Object.hasOwn(SYSLOG_FACILITIES, name.toLowerCase());
+}
+
+/** $TSINETD_IDENT_PORT: the port USERID lookups ask instead of 113 (tests, unusual networks). */
+export function identPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const v = env['TSINETD_IDENT_PORT'];
+  if (v === undefined || !/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return undefined;
+  return Number(v);
 }
 
 /** Runs the daemon until it is stopped; resolves to the exit status. */
 export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps = {}): Promise<number> {
-  if (!opts.dontfork && !opts.debug && process.env[DAEMON_CHILD_ENV] !== '1') return daemonize();
+  if (opts.readyFd !== null && process.env[DAEMON_CHILD_ENV] !== '1') {
+    const problem = checkReadyFd(opts.readyFd);
+    if (problem !== null) {
+      process.stderr.write(`tsinetd: ${problem}\n`);
+      return 1;
+    }
+  }
+  if (!opts.dontfork && !opts.debug && process.env[DAEMON_CHILD_ENV] !== '1') {
+    const code = await daemonize();
+    // The detached copy serves: the starting process signals --ready-fd for it.
+    const problem = code === 0 && opts.readyFd !== null ? signalReadyFd(opts.readyFd) : null;
+    if (problem !== null) process.stderr.write(`tsinetd: ${problem}\n`);
+    return code;
+  }
   const ready = readinessChannel();
+  // The serving process only: a young generation that stays small (see heap-tuning.ts).
+  tuneHeapForDaemon();
   // xinetd's own umask: the inherited one ORed with 022, which servers inherit by default.
   const inherited = process.umask(0o022);
   process.umask(daemonUmaskFrom(inherited));
+  // An unknown -syslog facility: xinetd logs "Bad syslog facility" and uses daemon.
+  const badFacility = opts.syslog !== null && !isSyslogFacility(opts.syslog) ? opts.syslog : null;
   const log = createEventLog({
     filelog: opts.filelog,
-    syslog: opts.syslog,
+    syslog: badFacility === null ? opts.syslog : 'daemon',
     foreground: ready === null,
     format: opts.logFormat,
     debug: opts.debug,
   });
-  return new Daemon(opts, log, ready, deps).run();
+  if (badFacility !== null) log.log({ kind: 'daemon', level: 'error', message: `Bad syslog facility: ${badFacility}`, func: 'msg_init' });
+  const signals = createReadinessSignals({
+    // In the detached copy the descriptor number means nothing (the starting process signals).
+    readyFd: ready === null ? opts.readyFd : null,
+    env: process.env,
+    warn: (m) => log.log({ kind: 'daemon', level: 'warning', message: m, func: 'readiness' }),
+  });
+  return new Daemon(opts, log, ready, deps, signals).run();
 }

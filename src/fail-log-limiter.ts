@@ -91,14 +91,15 @@ export class FailLogLimiter {
 
   /**
    * Counts to report now: keys that have been quiet long enough for their bucket to refill,
-   * and keys evicted since the last call. Quiet keys are forgotten.
+   * and keys evicted since the last call. Quiet keys are forgotten. With `all` (at shutdown),
+   * every count is reported and every key forgotten.
    */
-  flush(): SuppressedReport[] {
+  flush(all = false): SuppressedReport[] {
     const now = this.now();
     const out = this.pending;
     this.pending = [];
     for (const [id, e] of this.entries) {
-      if (e.bucket !== undefined && bucketIdle(e.bucket, this.limits.perSecond, this.limits.burst, now)) {
+      if (all || (e.bucket !== undefined && bucketIdle(e.bucket, this.limits.perSecond, this.limits.burst, now))) {
         if (e.suppressed > 0) out.push({ ...e.key, count: e.suppressed });
         this.entries.delete(id);
       }

@@ -72,5 +72,6 @@ export function positionIn(file: string, word: InetdWord, offset = 0): SourcePos
 
 /** The position just after the last character of `word` (where a missing next field would go). */
 export function positionAfter(file: string, word: InetdWord): SourcePosition {
-  return { file, line: word.line, column: word.column + word.text.length + (word.quoted ? 2 : 0) + 1 };
+  const quotes = word.quoted ? (word.unclosed === true ? 1 : 2) : 0;
+  return { file, line: word.line, column: word.column + word.text.length + quotes };
 }

@@ -153,6 +153,11 @@ export class Listener {
     return this.waitSocket;
   }
 
+  /** Whether a socket is open now (the consistency check compares it with `state`). */
+  get hasSocket(): boolean {
+    return this.server !== null || this.udp !== null || this.waitSocket !== null;
+  }
+
   /** Opens the socket; rejects with the bind error. */
   async open(): Promise<void> {
     if (this.state === 'closed') throw new Error('listener closed');

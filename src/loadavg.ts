@@ -2,6 +2,9 @@
 // /proc/loadavg is read asynchronously and cached; a caller always gets the cached value at
 // once, and a stale cache starts one background refresh. Where /proc is missing the value
 // comes from os.loadavg() (a system call, no file I/O).
+//
+// Test hook: the environment variable TSINETD_LOADAVG_FILE names a file read instead of
+// /proc/loadavg (same format; only the first field is used), so that tests can drive max_load.
 
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -14,7 +17,17 @@ export function parseLoadavg(text: string): number | null {
   return Number(first);
 }
 
+/** The environment variable that replaces /proc/loadavg (a test hook, see above). */
+export const LOADAVG_FILE_ENV = 'TSINETD_LOADAVG_FILE';
+
+/** The file the load average is read from: $TSINETD_LOADAVG_FILE when set, else /proc/loadavg. */
+export function loadavgPath(env: NodeJS.ProcessEnv = process.env): string {
+  const p = env[LOADAVG_FILE_ENV];
+  return p !== undefined && p !== '' ? p : '/proc/loadavg';
+}
+
 export interface LoadSourceOptions {
+  /** Default: loadavgPath(). */
   path?: string;
   /** How old the cached value may be before a refresh starts (default 1000 ms). */
   maxAgeMs?: number;
@@ -32,7 +45,7 @@ export interface LoadSource {
 }
 
 export function createLoadSource(options: LoadSourceOptions = {}): LoadSource {
-  const path = options.path ?? '/proc/loadavg';
+  const path = options.path ?? loadavgPath();
   const maxAgeMs = options.maxAgeMs ?? 1000;
   const now = options.now ?? (() => performance.now());
   const read = options.read ?? ((p: string) => readFile(p, 'utf8'));

@@ -28,12 +28,20 @@ export const LOG_EXTRA_MAX = 20 * 1024;
 
 const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
 
+/** The stamp of the latest second formatted: a busy daemon writes many lines per second. */
+let stampCache = { second: NaN, offset: NaN, text: '' };
+
 /** xinetd's local-time stamp: two-digit year, month and day unpadded, time padded ("05/3/4@05:06:07"). */
 export function xinetdTimestamp(date: Date): string {
-  return (
+  const second = Math.floor(date.getTime() / 1000);
+  // The local time is the UTC second and the zone's offset (which TZ may change at run time).
+  const offset = date.getTimezoneOffset();
+  if (second === stampCache.second && offset === stampCache.offset) return stampCache.text;
+  const text =
     `${pad2(date.getFullYear() % 100)}/${date.getMonth() + 1}/${date.getDate()}` +
-    `@${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`
-  );
+    `@${pad2(date.getHours())}:${pad2(date.getMinutes())}:${pad2(date.getSeconds())}`;
+  stampCache = { second, offset, text };
+  return text;
 }
 
 /** The hard limit xinetd uses when only a soft one is given: soft + 1%, the extra kept within 5K..20K. */

@@ -5,7 +5,8 @@
 // Each transport receives ready-made lines in `info.message` (formatting is log-format.ts's
 // job) and never throws or emits 'error': problems are reported once through `onProblem`,
 // the lines concerned are dropped and counted, and writing resumes when the cause goes away.
-// All writes are asynchronous; a destination that cannot keep up has its backlog capped.
+// All writes are asynchronous and batched (one write per turn of the event loop, line-batch.ts);
+// a destination that cannot keep up has its backlog capped.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, fstat, stat, type WriteStream } from 'node:fs';
@@ -14,6 +15,8 @@ import winston from 'winston';
 import type TransportStream from 'winston-transport';
 import type { DaemonLevel } from './log-types.js';
 import { defaultHardLimit } from './log-format.js';
+import { LineBatch } from './line-batch.js';
+import { openForDaemonWrite } from './safe-open.js';
 
 // winston's typings name the base class `transport`; at run time it is exported as `Transport`.
 const Transport = (winston as unknown as { Transport: typeof TransportStream }).Transport;
@@ -89,6 +92,8 @@ export class FileTransport extends Transport {
   private recovering: { lost: number } | null = null;
   private backlogDropped = 0;
   private backlogWarned = false;
+  /** Lines accepted (and counted in `written`) that the stream has not been given yet. */
+  private readonly batch = new LineBatch((text) => this.writeBatch(text));
 
   constructor(opts: FileTransportOptions) {
     super({});
@@ -110,23 +115,28 @@ export class FileTransport extends Transport {
   private openStream(): void {
     // A high-water mark no larger than the cap, so that hitting the cap always ends in 'drain'.
     const highWaterMark = Math.min(this.maxBacklog, 64 * 1024);
-    const stream = createWriteStream(this.path, { flags: 'a', mode: 0o644, highWaterMark });
+    // Opened here, never through a symlink or a file planted in a shared directory (safe-open.ts).
+    const opened = openForDaemonWrite(this.path, { append: true, mode: 0o644 });
+    if (!opened.ok) {
+      this.stream = null;
+      this.markBroken(opened.reason);
+      return;
+    }
+    const stream = createWriteStream(this.path, { fd: opened.fd, highWaterMark });
     this.stream = stream;
     this.baseSize = null;
     this.regular = true;
     this.written = 0;
     this.softWarned = false;
     this.hardReached = false;
-    stream.on('open', (fd: number) => {
-      fstat(fd, (err, st) => {
-        if (this.stream !== stream) return;
-        if (err !== null || !st.isFile()) {
-          this.regular = false; // a pipe or device: no size to limit
-          return;
-        }
-        this.baseSize = st.size;
-        this.checkLimits();
-      });
+    fstat(opened.fd, (err, st) => {
+      if (this.stream !== stream) return;
+      if (err !== null || !st.isFile()) {
+        this.regular = false; // a pipe or device: no size to limit
+        return;
+      }
+      this.baseSize = st.size;
+      this.checkLimits();
     });
     stream.on('error', (err) => this.fail(stream, err));
     stream.on('drain', () => this.drained());
@@ -135,7 +145,14 @@ export class FileTransport extends Transport {
   private fail(stream: WriteStream, err: unknown): void {
     if (this.stream !== stream) return;
     this.stream = null;
+    // Lines already accepted for a stream that failed are gone, as if written to it.
+    this.batch.discard();
     stream.destroy();
+    this.markBroken(errText(err));
+  }
+
+  /** The file cannot be written (open refused or write failed): one message per episode. */
+  private markBroken(reason: string): void {
     const retryAt = this.nowMs() + this.retryMs;
     if (this.recovering !== null) {
       // The reopen did not last: same episode, no second message.
@@ -148,7 +165,7 @@ export class FileTransport extends Transport {
       return;
     }
     this.broken = { retryAt, lost: 0 };
-    this.onProblem('error', `cannot write log file ${this.path}: ${errText(err)}; its lines are dropped until it can be written again`);
+    this.onProblem('error', `cannot write log file ${this.path}: ${reason}; its lines are dropped until it can be written again`);
   }
 
   private drained(): void {
@@ -193,10 +210,12 @@ export class FileTransport extends Transport {
       this.broken = null;
       this.openStream();
     }
-    if (this.stream === null) this.openStream();
-    const stream = this.stream!;
+    if (this.stream === null && this.broken === null) this.openStream();
+    const stream = this.stream;
+    // The open was refused or failed: as with a write error, the line that met it is not counted.
+    if (stream === null) return;
     if (this.hardReached) return;
-    if (stream.writableLength > this.maxBacklog) {
+    if (stream.writableLength + this.batch.pendingBytes > this.maxBacklog) {
       this.backlogDropped++;
       if (!this.backlogWarned) {
         this.backlogWarned = true;
@@ -207,18 +226,25 @@ export class FileTransport extends Transport {
     if (serviceId !== '') this.lastServiceId = serviceId;
     const bytes = Buffer.byteLength(line);
     this.written += bytes;
-    stream.write(line, (err) => {
+    this.batch.add(line, bytes);
+    this.checkLimits();
+  }
+
+  private writeBatch(text: string): void {
+    const stream = this.stream;
+    if (stream === null) return;
+    stream.write(text, (err) => {
       if (err == null && this.recovering !== null && this.stream === stream) {
         const lost = this.recovering.lost;
         this.recovering = null;
         this.onProblem('notice', `log file ${this.path} is writable again; ${plural(lost, 'line')} lost`);
       }
     });
-    this.checkLimits();
   }
 
   /** Closes and reopens the file (log rotation); limits start again from the new file's size. */
   reopen(): Promise<void> {
+    this.batch.flush();
     const old = this.stream;
     this.stream = null;
     this.broken = null;
@@ -229,6 +255,7 @@ export class FileTransport extends Transport {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    this.batch.flush();
     const s = this.stream;
     this.stream = null;
     if (s === null) return callback();
@@ -288,6 +315,7 @@ export class SyslogTransport extends Transport {
   private closing = false;
   private backlogDropped = 0;
   private socketChecked = false;
+  private readonly batch = new LineBatch((text, lines) => this.writeBatch(text, lines));
 
   constructor(opts: SyslogTransportOptions) {
     super({});
@@ -399,14 +427,25 @@ export class SyslogTransport extends Transport {
       return;
     }
     const stdin = this.stdin!;
-    if (stdin.writableLength > this.opts.maxBacklog) {
+    if (stdin.writableLength + this.batch.pendingBytes > this.opts.maxBacklog) {
       this.backlogDropped++;
       return;
     }
-    stdin.write(`<${pri}>${message.replace(/\n/g, ' ')}\n`);
+    const line = `<${pri}>${message.replace(/\n/g, ' ')}\n`;
+    this.batch.add(line, Buffer.byteLength(line));
+  }
+
+  private writeBatch(text: string, lines: number): void {
+    const stdin = this.stdin;
+    if (stdin === null) {
+      this.lost += lines; // logger(1) went away since these lines were accepted
+      return;
+    }
+    stdin.write(text);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    this.batch.flush();
     this.closing = true;
     const child = this.child;
     const stdin = this.stdin;
@@ -426,6 +465,7 @@ export class SyslogTransport extends Transport {
 /** Lines to an already open stream (stderr/stdout): no limits, write errors ignored. */
 export class LineStreamTransport extends Transport {
   private readonly out: Writable;
+  private readonly batch = new LineBatch((text) => this.writeBatch(text));
 
   constructor(out: Writable) {
     super({});
@@ -440,15 +480,21 @@ export class LineStreamTransport extends Transport {
   }
 
   writeLine(line: string): void {
-    if (this.out.destroyed || this.out.writableLength > DEFAULT_MAX_BACKLOG) return;
+    if (this.out.destroyed || this.out.writableLength + this.batch.pendingBytes > DEFAULT_MAX_BACKLOG) return;
+    this.batch.add(line, line.length);
+  }
+
+  private writeBatch(text: string): void {
+    if (this.out.destroyed) return;
     try {
-      this.out.write(line);
+      this.out.write(text);
     } catch {
       // stream closed underneath us
     }
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    this.batch.flush();
     if (this.out.writableLength === 0 || this.out.destroyed) return callback();
     const timer = setTimeout(() => callback(), 2000);
     this.out.write('', () => {

@@ -1,5 +1,7 @@
 // Options of one tsinetd run, as parsed from the command line (see cli.ts).
 
+import type { ListenAddress } from './metrics-http.js';
+
 export type LogFormat = 'text' | 'json';
 
 export interface DaemonOptions {
@@ -31,6 +33,10 @@ export interface DaemonOptions {
   logFormat: LogFormat;
   /** Where SIGUSR1 writes the text dump (xinetd: /var/run/xinetd.dump). */
   dumpFile: string;
+  /** --metrics ADDRESS: where the Prometheus endpoint listens (off when null). */
+  metrics: ListenAddress | null;
+  /** --ready-fd N: the descriptor that gets "READY\n" once every listener is bound. */
+  readyFd: number | null;
 }
 
 export function defaultOptions(): DaemonOptions {
@@ -50,5 +56,7 @@ export function defaultOptions(): DaemonOptions {
     reuse: false,
     logFormat: 'text',
     dumpFile: '/var/run/xinetd.dump',
+    metrics: null,
+    readyFd: null,
   };
 }

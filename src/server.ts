@@ -8,9 +8,11 @@ import { allowAll, type Admission } from './admission-types.js';
 import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
 import { finished, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
 import type { Peer } from './peer.js';
-import { ListenerSet, type Listener, type ListenerEvents } from './listeners.js';
+import { ListenerSet, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';
+import type { ServeMetrics } from './metrics.js';
 import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
 import { FailLogLimiter } from './fail-log-limiter.js';
+import { DEFAULT_LOGPROCS, IDENT_PORT, IDENT_TIMEOUT_MS, IdentLimiter, lookupIdent, type IdentContext, type IdentRequest, type IdentResult } from './ident.js';
 import { suppressedEvent } from './log-format.js';
 import { RedirectResolver } from './redirect.js';
 import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
@@ -30,6 +32,31 @@ export interface ServerDeps {
   /** The umask servers get when their service sets none (default: the current one ORed with 022). */
   umask?: number;
   now?: () => Date;
+  /** Counts accepted and refused clients and server starts (the metrics endpoint). */
+  metrics?: ServeMetrics;
+  /** USERID lookups (ident.ts): -logprocs and the identd port; defaults as xinetd's. */
+  ident?: IdentOptions;
+}
+
+export interface IdentOptions {
+  /** -logprocs N: lookups for refused clients at a time (default 15). */
+  logprocs?: number | null;
+  /** The identd port asked (default 113). */
+  port?: number;
+  successTimeoutMs?: number;
+  failureTimeoutMs?: number;
+  lookup?: (req: IdentRequest) => Promise<IdentResult>;
+}
+
+/** What a consistency check (consistency.ts) is given about serving. */
+export interface ServingState {
+  listeners: Array<{ id: string; state: ListenerState; hasSocket: boolean }>;
+  /** Server programs believed to be running. */
+  servers: Array<{ pid: number; id: string }>;
+  /** In-process connections (internal services, redirects) by service id. */
+  inProcess: Map<string, number>;
+  /** Program starts asked of the spawner and not confirmed yet. */
+  startsInFlight: number;
 }
 
 export interface ReloadSummary {
@@ -52,6 +79,8 @@ export interface ServerHandle {
   serverPids(): number[];
   /** The port a service (by id) listens on now, or null (useful with `port = 0` in tests). */
   portOf(id: string): number | null;
+  /** The state of each service with a socket now (listening, or suspended for a while), by id. */
+  listenerStates(): Map<string, ListenerState>;
   /** Serves exactly the servable services of `table` from now on (see ListenerSet.apply). */
   reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary>;
   /**
@@ -59,6 +88,14 @@ export interface ServerHandle {
    * being confirmed (waited for up to `settleMs`); resolves with how many were signalled.
    */
   killServers(signal?: NodeJS.Signals, settleMs?: number): Promise<number>;
+  /**
+   * Ends the servers of the services with these ids (a reload removed them): programs get
+   * `signal`, in-process connections (internal services, redirects) are closed. Returns the
+   * programs signalled and how many in-process connections were closed.
+   */
+  endServersOf(ids: ReadonlySet<string>, signal?: NodeJS.Signals, settleMs?: number): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }>;
+  /** What the consistency check looks at (see consistency.ts). */
+  servingState(): ServingState;
   /** Stops listening and ends in-process connections; server programs are left alone. */
   close(): Promise<void>;
 }
@@ -96,6 +133,8 @@ class Server implements ServerHandle {
   private readonly failFlush: NodeJS.Timeout;
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
   private readonly inFlight = new Set<Promise<number>>();
+  /** Ends USERID lookups in progress when the server closes. */
+  private readonly identAbort = new AbortController();
 
   constructor(private readonly deps: ServerDeps) {
     const child: ChildContext = {
@@ -119,6 +158,8 @@ class Server implements ServerHandle {
       hold: (socket, service) => this.hold(socket, service),
       refused: (listener, service, peer, decision, report) => this.refused(listener, service, peer, decision, report ?? true),
       now: deps.now ?? (() => new Date()),
+      ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
+      ident: this.identContext(deps.ident ?? {}),
       get stopping() {
         return self.stopping;
       },
@@ -131,6 +172,19 @@ class Server implements ServerHandle {
     };
     this.listeners = new ListenerSet(events);
     deps.spawner.onExit((info) => this.exited(info));
+  }
+
+  private identContext(o: IdentOptions): IdentContext {
+    return {
+      log: (e) => this.logEvent(e),
+      daemon: (level, message, func) => this.deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
+      lookup: o.lookup ?? lookupIdent,
+      limiter: new IdentLimiter(o.logprocs ?? DEFAULT_LOGPROCS),
+      identPort: o.port ?? IDENT_PORT,
+      successTimeoutMs: o.successTimeoutMs ?? IDENT_TIMEOUT_MS,
+      failureTimeoutMs: o.failureTimeoutMs ?? IDENT_TIMEOUT_MS,
+      signal: this.identAbort.signal,
+    };
   }
 
   private logEvent(e: LogEvent): void {
@@ -149,6 +203,7 @@ class Server implements ServerHandle {
   }
 
   private refused(l: Listener, service: Service, peer: Peer | null, decision: Refusal, report: boolean): void {
+    this.deps.metrics?.refused(service, decision.reason);
     if (report) {
       const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
       // The detail is for the daemon log; xinetd itself writes one for an excessive load.
@@ -161,12 +216,17 @@ class Server implements ServerHandle {
         decision.reason === 'connections per second' || decision.detail === undefined
           ? `Deactivating service ${l.service.name} due to ${deactivationCause(decision)}.  Restarting in ${decision.suspendSeconds} seconds.`
           : decision.detail;
+      const wasActive = l.state === 'active';
       this.deactivate(l, message, decision.suspendSeconds);
+      // inetd's own line ("server failing (looping), service terminated") does not say for how long.
+      if (wasActive && message === decision.detail) {
+        this.ctx.daemon('notice', `service ${l.service.id} is off; restarting in ${decision.suspendSeconds} seconds`, 'service_stop');
+      }
     }
   }
 
-  private flushFails(): void {
-    for (const r of this.failLimiter.flush()) {
+  private flushFails(all = false): void {
+    for (const r of this.failLimiter.flush(all)) {
       const service = this.failServices.get(r.serviceId);
       if (service !== undefined) this.deps.log.log(suppressedEvent(service, r.count));
     }
@@ -227,6 +287,7 @@ class Server implements ServerHandle {
       return;
     }
     this.servers.delete(info.pid);
+    this.ctx.daemon('debug', `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`, 'child_exit');
     this.ctx.log({
       kind: 'EXIT',
       service: s.service,
@@ -269,6 +330,10 @@ class Server implements ServerHandle {
     return this.listeners.active.find((l) => l.service.id === id)?.port ?? null;
   }
 
+  listenerStates(): Map<string, ListenerState> {
+    return new Map(this.listeners.all.map((l) => [l.service.id, l.state]));
+  }
+
   async start(services: readonly Service[]): Promise<void> {
     await this.reload(services);
   }
@@ -286,29 +351,76 @@ class Server implements ServerHandle {
     return { added: r.opened.length, kept: r.kept.length, dropped: r.closed.length };
   }
 
+  /** Waits (at most `settleMs`) for the starts asked of the spawner to be confirmed and tracked. */
+  private async settleStarts(settleMs: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, settleMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    // Let the tracking of just-confirmed starts run.
+    await new Promise<void>((r) => setImmediate(r));
+  }
+
   async killServers(signal: NodeJS.Signals = 'SIGTERM', settleMs = 2000): Promise<number> {
     // Servers whose start is not confirmed yet are running already: wait for their pids.
-    if (this.inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inFlight]),
-        new Promise<void>((r) => {
-          timer = setTimeout(r, settleMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      // Let the tracking of just-confirmed starts run.
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    await this.settleStarts(settleMs);
     const pids = this.serverPids();
     for (const pid of pids) this.deps.spawner.kill(pid, signal);
     return pids.length;
   }
 
+  async endServersOf(
+    ids: ReadonlySet<string>,
+    signal: NodeJS.Signals = 'SIGKILL',
+    settleMs = 2000,
+  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
+    const programs: Array<{ id: string; pid: number }> = [];
+    const signalled = new Set<number>();
+    const kill = (): void => {
+      for (const [pid, s] of this.servers) {
+        if (!ids.has(s.service.id) || signalled.has(pid)) continue;
+        this.deps.spawner.kill(pid, signal);
+        signalled.add(pid);
+        programs.push({ id: s.service.id, pid });
+      }
+    };
+    kill();
+    // A start of one of these services may still be in flight: it is killed once confirmed.
+    if (this.inFlight.size > 0) {
+      await this.settleStarts(settleMs);
+      kill();
+    }
+    let inProcess = 0;
+    for (const [socket, service] of this.inProcess) {
+      if (!ids.has(service.id)) continue;
+      socket.destroy();
+      inProcess++;
+    }
+    return { programs, inProcess };
+  }
+
+  servingState(): ServingState {
+    const inProcess = new Map<string, number>();
+    for (const s of this.inProcess.values()) inProcess.set(s.id, (inProcess.get(s.id) ?? 0) + 1);
+    return {
+      listeners: this.listeners.all.map((l) => ({ id: l.service.id, state: l.state, hasSocket: l.hasSocket })),
+      servers: [...this.servers.values()].map((s) => ({ pid: s.pid, id: s.service.id })),
+      inProcess,
+      startsInFlight: this.inFlight.size,
+    };
+  }
+
   async close(): Promise<void> {
     this.stopping = true;
+    this.identAbort.abort();
     clearInterval(this.failFlush);
-    this.flushFails();
+    // Every count held back is reported, even those of a flood still going on.
+    this.flushFails(true);
     await this.listeners.close();
     for (const socket of this.inProcess.keys()) socket.destroy();
     this.inProcess.clear();

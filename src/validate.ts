@@ -15,6 +15,7 @@ import type { BuiltService } from './build.js';
 import { diag, type Diagnostic, type Severity } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
 import type { Loc, Word } from './syntax.js';
+import { privilegeFindings, type DaemonIdentity } from './privileges.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
 
@@ -37,6 +38,8 @@ export interface PathInfo {
 export interface CheckEnv {
   db: Pick<SysDb, 'user' | 'group'>;
   probe(path: string): PathInfo | null;
+  /** Who the daemon runs as (privileges.ts); without it the privilege check is skipped. */
+  identity?: DaemonIdentity;
 }
 
 type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
@@ -206,6 +209,16 @@ export const checkUserGroup: Check = (b, i, env) => {
   return out;
 };
 
+/** A daemon that is not root cannot start servers as another user (privileges.ts). */
+export const checkDaemonPrivileges: Check = (b, i, env) => {
+  if (env.identity === undefined) return [];
+  return privilegeFindings(b.service, env.identity, env.db).map((f) =>
+    f.kind === 'refuse'
+      ? finding(i, 'error', anchor(b, 'user'), f.message, 'problem', f.problem)
+      : finding(i, 'warning', anchor(b, 'group'), f.message, 'none'),
+  );
+};
+
 /** Features tsinetd does not have: an error when the service cannot work without them. */
 export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
@@ -244,6 +257,7 @@ export const SERVICE_CHECKS: readonly Check[] = [
   checkNameInArgs,
   checkServer,
   checkUserGroup,
+  checkDaemonPrivileges,
   checkUnsupported,
 ];
 

@@ -225,7 +225,7 @@ test('diagnostics point at the offending field, or inside it', () => {
   // the host inside a list
   assert.deepEqual(where('127.0.0.1,::1:ftp stream tcp4 nowait root /bin/cat\n'), ['1:11:3:error']);
   // after the last word when a field is missing
-  assert.deepEqual(where('ftp stream tcp nowait\n'), ['1:23:1:error']);
+  assert.deepEqual(where('ftp stream tcp nowait\n'), ['1:22:1:error']);
   // the group part of the user field
   assert.deepEqual(where('ftp stream tcp nowait root:nosuch /bin/cat\n'), ['1:28:6:warning']);
   // a continuation line: the position is on that line
