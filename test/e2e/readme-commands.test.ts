@@ -60,7 +60,9 @@ test('README: `npm install && npm start` on a fresh copy serves the health monit
   let output = '';
   start.stdout.on('data', (d: Buffer) => (output += d.toString()));
   start.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => start.on('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    start.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   t.after(() => {
     if (start.exitCode === null && start.pid !== undefined) {
       try {
@@ -88,7 +90,10 @@ test('README: `npm install && npm start` on a fresh copy serves the health monit
 
   // Ctrl-C reaches the whole foreground process group, as in a terminal.
   process.kill(-start.pid!, 'SIGINT');
-  const code = await withTimeout(exited, 10_000, 'npm start to stop after SIGINT');
-  assert.equal(code, 0, output);
+  const { code, signal } = await withTimeout(exited, 10_000, 'npm start to stop after SIGINT');
+  // npm re-raises the SIGINT it received (as after Ctrl-C in a terminal); tsinetd itself must
+  // have stopped in order, and every port must be free again.
+  assert.ok(code === 0 || signal === 'SIGINT', `npm start ended with code ${code}, signal ${signal}:\n${output}`);
+  assert.match(output, /Exiting\.\.\./);
   for (const p of PORTS) assert.equal(await portFree(p), true, `port ${p} still in use after the stop`);
 });
