@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { convertInetdFile, renderConversion } from './convert.js';
-import { runDaemon } from './daemon.js';
+import { expectedSpawner, limitationDiagnostics } from './check-limitations.js';
+import { isSyslogFacility, runDaemon } from './daemon.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
@@ -43,7 +44,7 @@ export function normalizeArgv(args: readonly string[]): string[] {
       out.push(...args.slice(i));
       break;
     }
-    const m = /^-([a-z_]+)(=.*)?$/.exec(a);
+    const m = /^-([a-z_][a-z_0-9]*)(=.*)?$/.exec(a);
     if (m !== null && XINETD_LONG_FLAGS.has(m[1]!)) out.push('-' + a);
     else out.push(a);
   }
@@ -235,7 +236,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   if (action.kind === 'serve') return runDaemon(options);
   if (action.kind === 'convert') return runConvert(action, io);
 
-  const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) });
+  // Checking is often done by an ordinary user for a daemon run as root: the services that
+  // this user could not serve are warnings here, not errors (privileges.ts).
+  const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) }, { privileges: 'warn' });
   if (action.kind === 'dump') {
     const json = {
       services: table.services,
@@ -251,9 +254,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return hasErrors(table.diagnostics) ? 1 : 0;
   }
 
-  printDiagnostics(table.diagnostics, table.files, io);
-  const errors = table.diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = table.diagnostics.filter((d) => d.severity === 'warning').length;
+  // Also what this run could not do as configured (spawner attributes, serving limitations).
+  const diagnostics = [...table.diagnostics, ...limitationDiagnostics(table, expectedSpawner())];
+  printDiagnostics(diagnostics, table.files, io);
+  if (options.syslog !== null && !isSyslogFacility(options.syslog)) {
+    io.stderr(`tsinetd: warning: -syslog ${options.syslog}: not a syslog facility; daemon messages would use facility daemon (as in xinetd)\n`);
+  }
+  const errors = diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = diagnostics.filter((d) => d.severity === 'warning').length;
   const enabled = table.services.filter((s) => s.enabled).length;
   io.stderr(
     `tsinetd: ${table.services.length} service${table.services.length === 1 ? '' : 's'} (${enabled} enabled), ` +

@@ -15,7 +15,7 @@ import { buildServices, type BuiltService } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
 import { loadInetdFile } from './inetd.js';
-import { currentIdentity, privilegeFindings, type DaemonIdentity } from './privileges.js';
+import { currentIdentity, privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
 import type { Service, ServiceTable } from './table.js';
@@ -34,6 +34,8 @@ export interface LoadDeps {
   probe?: (path: string) => PathInfo | null;
   /** Who the daemon runs as (default: this process): services it cannot start are refused. */
   identity?: DaemonIdentity;
+  /** 'refuse' (default: the daemon) or 'warn' (--check, --dump): see privileges.ts. */
+  privileges?: PrivilegeMode;
   /** File modes for the warnings about configuration files others can write (default: stat). */
   modes?: ModeProbe;
 }
@@ -82,7 +84,7 @@ export interface XinetdLoad {
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
 export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): XinetdLoad {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity() };
+  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse' };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   const findings = checkServices(built.services, env);
@@ -146,7 +148,7 @@ function inetdPrivileges(services: readonly Service[], deps: LoadDeps): Diagnost
   const out: Diagnostic[] = [];
   for (const s of services) {
     if (!s.enabled) continue;
-    for (const f of privilegeFindings(s, who, db)) {
+    for (const f of privilegeFindings(s, who, db, deps.privileges ?? 'refuse')) {
       const at = { file: s.source.file, line: s.source.line, column: 1 };
       if (f.kind === 'refuse') {
         out.push(diag('error', at, f.message));

@@ -144,7 +144,7 @@ export async function runConsistencyCheck(sample: () => ConsistencyInput | null,
   if (a === null) return [];
   const first = checkConsistency(a);
   if (first.length === 0) return [];
-  await new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+  await new Promise<void>((resolve) => setTimeout(resolve, graceMs));
   const b = sample();
   return b === null ? [] : persistent(first, checkConsistency(b));
 }

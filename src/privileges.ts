@@ -9,6 +9,8 @@
 // configuration did not name.
 // `group` and `groups` need root too; as xinetd does, a daemon that is not root ignores them
 // (its servers keep the daemon's group): tsinetd says so with a warning.
+// `--check` and `--dump` are often run by an ordinary user on a configuration meant for a
+// daemon run as root: there the refusal is only a warning ('warn' mode) and does not fail.
 
 import type { SysDb } from './sysdb.js';
 import type { Service } from './table.js';
@@ -50,34 +52,44 @@ function describeUid(uid: number, db: Pick<SysDb, 'user'>): string {
   return name === undefined ? `uid ${uid}` : `uid ${uid} (${name})`;
 }
 
+/** A refusal, or a warning; `attribute` is the one the finding is about (where to locate it). */
 export type PrivilegeFinding =
-  | { kind: 'refuse'; message: string; problem: string }
-  | { kind: 'ignored-group'; message: string };
+  | { kind: 'refuse'; attribute: 'user'; message: string; problem: string }
+  | { kind: 'warning'; attribute: 'user' | 'group'; message: string };
+
+/** 'refuse': the daemon's own load (services are refused); 'warn': --check/--dump. */
+export type PrivilegeMode = 'refuse' | 'warn';
 
 /**
  * What a daemon running as `who` must say about `service`: a refusal when its servers would
  * have to run as another user, a warning when its `group` is ignored; [] when all is well.
  * Unknown users and groups are left to the other checks.
  */
-export function privilegeFindings(service: Service, who: DaemonIdentity, db: Pick<SysDb, 'user' | 'group'>): PrivilegeFinding[] {
+export function privilegeFindings(service: Service, who: DaemonIdentity, db: Pick<SysDb, 'user' | 'group'>, mode: PrivilegeMode = 'refuse'): PrivilegeFinding[] {
   if (who.uid === 0 || !startsProgram(service)) return [];
   const out: PrivilegeFinding[] = [];
   if (service.user !== null) {
     const uid = uidOf(service.user, db);
     if (uid !== null && uid !== who.uid) {
       const problem = `tsinetd runs as ${describeUid(who.uid, db)}, not as root: it cannot start servers as user '${service.user}'`;
-      out.push({
-        kind: 'refuse',
-        problem,
-        message: `${problem}; the service is not started (run tsinetd as root, or set 'user' to the user tsinetd runs as)`,
-      });
+      if (mode === 'warn') {
+        out.push({ kind: 'warning', attribute: 'user', message: `${problem}; a daemon started by this user would refuse the service (as root it is served)` });
+      } else {
+        out.push({
+          kind: 'refuse',
+          attribute: 'user',
+          problem,
+          message: `${problem}; the service is not started (run tsinetd as root, or set 'user' to the user tsinetd runs as)`,
+        });
+      }
     }
   }
   if (service.group !== null) {
     const gid = gidOf(service.group, db);
     if (gid !== null && gid !== who.gid) {
       out.push({
-        kind: 'ignored-group',
+        kind: 'warning',
+        attribute: 'group',
         message: `group '${service.group}' is ignored: tsinetd is not root, so servers run with its own group (gid ${who.gid}), as xinetd does`,
       });
     }

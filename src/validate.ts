@@ -15,7 +15,7 @@ import type { BuiltService } from './build.js';
 import { diag, type Diagnostic, type Severity } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
 import type { Loc, Word } from './syntax.js';
-import { privilegeFindings, type DaemonIdentity } from './privileges.js';
+import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
 
@@ -40,6 +40,8 @@ export interface CheckEnv {
   probe(path: string): PathInfo | null;
   /** Who the daemon runs as (privileges.ts); without it the privilege check is skipped. */
   identity?: DaemonIdentity;
+  /** Whether services the daemon cannot start are refused (default) or only warned about (--check). */
+  privileges?: PrivilegeMode;
 }
 
 type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
@@ -212,10 +214,10 @@ export const checkUserGroup: Check = (b, i, env) => {
 /** A daemon that is not root cannot start servers as another user (privileges.ts). */
 export const checkDaemonPrivileges: Check = (b, i, env) => {
   if (env.identity === undefined) return [];
-  return privilegeFindings(b.service, env.identity, env.db).map((f) =>
+  return privilegeFindings(b.service, env.identity, env.db, env.privileges).map((f) =>
     f.kind === 'refuse'
       ? finding(i, 'error', anchor(b, 'user'), f.message, 'problem', f.problem)
-      : finding(i, 'warning', anchor(b, 'group'), f.message, 'none'),
+      : finding(i, 'warning', anchor(b, f.attribute), f.message, 'none'),
   );
 };
 
@@ -234,13 +236,9 @@ export const checkUnsupported: Check = (b, i) => {
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
-  if (s.flags.includes('IDONLY')) {
-    // xinetd: IDONLY has an effect only when USERID is logged.
-    if (s.log_on_success.includes('USERID') || s.log_on_failure.includes('USERID')) {
-      cannot(anchor(b, 'flags'), 'flags = IDONLY (admitting only clients whose user an identd confirms)');
-    } else {
-      out.push(finding(i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
-    }
+  // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
+  if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {
+    out.push(finding(i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
   if (s.libwrap !== null) {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,7 +28,8 @@ function portFree(port: number): Promise<boolean> {
 function trackedFiles(): string[] | null {
   const r = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) return null;
-  return r.stdout.split('\0').filter((f) => f.length > 0);
+  // Files deleted in the working tree but not yet committed are left out, as a commit would.
+  return r.stdout.split('\0').filter((f) => f.length > 0 && existsSync(join(ROOT, f)));
 }
 
 const files = trackedFiles();

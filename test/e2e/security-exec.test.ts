@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { startDaemon, type Attrs, type ServiceDef } from '../helpers/daemon.js';
@@ -19,7 +20,7 @@ const SPAWNERS = ['native', 'node'] as const;
 function program(name: string, port: number, server: string, extra: Attrs): ServiceDef {
   return {
     name,
-    attrs: { type: 'UNLISTED', port: String(port), socket_type: 'stream', protocol: 'tcp', wait: 'no', user: 'root', server, ...extra },
+    attrs: { type: 'UNLISTED', port: String(port), socket_type: 'stream', protocol: 'tcp', wait: 'no', user: userInfo().username, server, ...extra },
   };
 }
 

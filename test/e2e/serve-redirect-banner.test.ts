@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, programService, startDaemon, type ServiceDef } from '../helpers/daemon.js';
+import { FIXTURES, programService, startDaemon, type ServiceDef, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
 
 /** A target server: greets, then once the client has finished sending, tells what it got and closes. */
@@ -34,7 +34,7 @@ function redirectService(name: string, port: number, to: string): ServiceDef {
       socket_type: 'stream',
       protocol: 'tcp',
       wait: 'no',
-      user: 'root',
+      user: TEST_USER,
       redirect: to,
       log_on_success: 'PID HOST EXIT DURATION TRAFFIC',
     },

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FIXTURES, have, startDaemon, type ServiceDef } from '../helpers/daemon.js';
+import { FIXTURES, have, startDaemon, type ServiceDef, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpClient, waitFor } from '../helpers/net.js';
 
 function waitService(name: string, port: number, socketType: 'dgram' | 'stream', server: string, extra: Record<string, string> = {}): ServiceDef {
@@ -17,7 +17,7 @@ function waitService(name: string, port: number, socketType: 'dgram' | 'stream',
       socket_type: socketType,
       protocol: socketType === 'dgram' ? 'udp' : 'tcp',
       wait: 'yes',
-      user: 'root',
+      user: TEST_USER,
       server,
       ...extra,
     },

@@ -5,7 +5,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -243,6 +243,9 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
 }
 
 /** A one-line service definition for the common case: a program on a fixed port. */
+/** The user test services run as: the one running the tests (root in CI), which a daemon may always switch to. */
+export const TEST_USER = userInfo().username;
+
 export function programService(name: string, port: number, server: string, extra: Attrs = {}): ServiceDef {
   return {
     name,
@@ -252,7 +255,7 @@ export function programService(name: string, port: number, server: string, extra
       socket_type: 'stream',
       protocol: 'tcp',
       wait: 'no',
-      user: 'root',
+      user: TEST_USER,
       server,
       ...extra,
     },

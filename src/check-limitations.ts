@@ -1,0 +1,36 @@
+// `--check` and `--dump`: what this run could not do as configured, as located warnings at the
+// `service` line of each service concerned: attributes the spawner in use cannot apply
+// (spawner.ts) and serving limitations (listeners.ts). The daemon logs the same findings when
+// it starts; --check tells them before.
+
+import { diag, type Diagnostic } from './diagnostics.js';
+import { servingLimitations } from './listeners.js';
+import { servableServices } from './server.js';
+import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES } from './spawn-native.js';
+import { NODE_SPAWNER_CAPABILITIES } from './spawn-node.js';
+import { spawnerPreference, unsupportedBySpawner } from './spawner.js';
+import type { SpawnCapabilities } from './spawn-types.js';
+import type { ServiceTable } from './table.js';
+
+export interface SpawnerView {
+  name: string;
+  capabilities: SpawnCapabilities;
+}
+
+/** The spawner the daemon would start with (same choice as createSpawner's, without starting it). */
+export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
+  return spawnerPreference({}, env) !== 'node' && helperInstalled()
+    ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES }
+    : { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES };
+}
+
+/** One warning per limitation of each servable service, at its `service` line. */
+export function limitationDiagnostics(table: ServiceTable, spawner: SpawnerView): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const s of servableServices(table)) {
+    const at = { file: s.source.file, line: s.source.line, column: 1 };
+    for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
+    for (const m of servingLimitations(s)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
+  }
+  return out;
+}

@@ -1,0 +1,78 @@
+// The man pages in man/ render without a single warning: each is formatted with
+// `man --warnings -l` (groff's -ww: every warning class), or with `groff -ww -mandoc -z` where
+// man(1) is missing, and anything on standard error fails the test. Skipped when neither
+// program is installed. Also checks that each page names the options and signals the CLI has,
+// so that the documentation cannot silently fall behind the code.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ROOT } from '../helpers/daemon.js';
+
+const MAN_DIR = join(ROOT, 'man');
+const PAGES = readdirSync(MAN_DIR)
+  .filter((f) => /\.[1-9]$/.test(f))
+  .sort();
+
+function works(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+const hasMan = works('man', ['--version']);
+const hasGroff = works('groff', ['--version']);
+const renderer = hasMan ? 'man' : hasGroff ? 'groff' : null;
+
+/** Formats a page; returns what the formatter wrote on stdout and stderr. */
+function render(page: string): { status: number | null; stdout: string; stderr: string } {
+  const path = join(MAN_DIR, page);
+  const env = { ...process.env, LC_ALL: 'C', MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat' };
+  const r =
+    renderer === 'man'
+      ? spawnSync('man', ['--warnings', '-l', path], { encoding: 'utf8', env, timeout: 30_000 })
+      : spawnSync('groff', ['-ww', '-mandoc', '-Tutf8', path], { encoding: 'utf8', env, timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+describe('man pages', { skip: renderer === null ? 'neither man(1) nor groff(1) is installed' : false }, () => {
+  test('there are pages to check', () => {
+    assert.deepEqual(PAGES, ['tsinetd.8', 'tsinetd.conf.5', 'tsinetd.log.5']);
+  });
+
+  for (const page of PAGES) {
+    test(`${page} renders without warnings`, () => {
+      const r = render(page);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '', `warnings while rendering ${page}:\n${r.stderr}`);
+      assert.ok(r.stdout.length > 1000, `${page} rendered to almost nothing`);
+    });
+  }
+
+  test('tsinetd.8 documents every option of the command line and every signal', () => {
+    const text = render('tsinetd.8').stdout.replace(/.\x08/g, '');
+    const options = [
+      '-d', '-f', '-filelog', '-syslog', '-pidfile', '-dontfork', '-stayalive', '-limit', '-logprocs', '-cc',
+      '-inetd_compat', '-version', '-reuse', '-shutdownprocs', '-inetd_ipv6',
+      '--check', '--dump', '--inetd', '--log-format', '--dump-file', '--metrics', '--ready-fd', '--convert', '--dialect', '--help',
+    ];
+    for (const o of options) assert.ok(new RegExp(`(^|\\s)${o.replace(/-/g, '\\-')}\\b`, 'm').test(text), `tsinetd.8 mentions ${o}`);
+    for (const s of ['SIGHUP', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGABRT', 'SIGIOT']) assert.ok(text.includes(s), `tsinetd.8 mentions ${s}`);
+    for (const e of ['REMOTE_HOST', 'TSINETD_SPAWNER', 'TSINETD_SYSLOG_SOCKET', 'TSINETD_SYSLOG_IDENT', 'TSINETD_IDENT_PORT']) {
+      assert.ok(text.includes(e), `tsinetd.8 mentions ${e}`);
+    }
+    for (const h of ['EXIT STATUS', 'FILES', 'ENVIRONMENT', 'COMPATIBILITY', 'BUGS']) assert.ok(text.includes(`\n${h}\n`), `tsinetd.8 has a ${h} section`);
+  });
+
+  test('every TSINETD_* variable the code reads is documented in a page', () => {
+    const src = join(ROOT, 'src');
+    const names = new Set<string>();
+    for (const f of readdirSync(src).filter((n) => n.endsWith('.ts'))) {
+      for (const m of readFileSync(join(src, f), 'utf8').matchAll(/\b(TSINETD_[A-Z0-9_]+)\b/g)) names.add(m[1]!);
+    }
+    // Names of constants, not of variables.
+    names.delete('TSINETD_BUILTINS');
+    const pages = PAGES.map((p) => readFileSync(join(MAN_DIR, p), 'utf8')).join('\n');
+    for (const n of names) assert.ok(pages.includes(n), `${n} is documented`);
+  });
+});
