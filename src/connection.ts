@@ -234,8 +234,9 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
-  if (ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
-    // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in xinetd).
+  if (counted && ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
+    // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in
+    // xinetd, whose forked child asks; services served without a fork are not looked up).
     const identity = await identifyAdmitted(ctx.ident, service, peer, socket);
     if (!identity.proceed) socket.destroy();
     else if (identity.userid !== null) ctx = logAfterStart(ctx, identity.userid);

@@ -137,16 +137,17 @@ export function reportConsistency(problems: readonly ConsistencyProblem[], kind:
 
 /**
  * Samples the state (`sample` is called again after `graceMs` when the first sample shows
- * problems) and resolves with the problems seen both times.
+ * problems) and resolves with the problems seen both times; null when there is nothing to
+ * check now (`sample` returned null: stopping, or a reload in progress).
  */
-export async function runConsistencyCheck(sample: () => ConsistencyInput | null, graceMs = 500): Promise<ConsistencyProblem[]> {
+export async function runConsistencyCheck(sample: () => ConsistencyInput | null, graceMs = 500): Promise<ConsistencyProblem[] | null> {
   const a = sample();
-  if (a === null) return [];
+  if (a === null) return null;
   const first = checkConsistency(a);
   if (first.length === 0) return [];
   await new Promise<void>((resolve) => setTimeout(resolve, graceMs));
   const b = sample();
-  return b === null ? [] : persistent(first, checkConsistency(b));
+  return b === null ? null : persistent(first, checkConsistency(b));
 }
 
 /** kill(pid, 0): true when the process exists (EPERM: it exists, owned by someone else). */

@@ -317,7 +317,8 @@ class Daemon {
   /** The state the consistency check looks at (null once stopping). */
   private consistencyInput(): ConsistencyInput | null {
     const handle = this.handle;
-    if (handle === null || this.stopping) return null;
+    // A reload swaps sockets and services: its passing states are not inconsistencies.
+    if (handle === null || this.stopping || this.reloading !== null) return null;
     return {
       served: this.served,
       serving: handle.servingState(),
@@ -334,6 +335,10 @@ class Daemon {
     try {
       const problems = await runConsistencyCheck(() => this.consistencyInput());
       if (this.stopping) return;
+      if (problems === null) {
+        if (kind === 'requested') this.daemon('info', 'Consistency check skipped: reconfiguration in progress', 'consistency_check');
+        return;
+      }
       reportConsistency(problems, kind, this.opts.debug, {
         error: (m, func) => this.daemon('error', m, func),
         warning: (m, func) => this.daemon('warning', m, func),

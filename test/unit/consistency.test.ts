@@ -113,8 +113,9 @@ describe('two samples and the report', () => {
     assert.deepEqual(persistent(checkConsistency(bad), checkConsistency(good)), []);
     const samples = [bad, good];
     assert.deepEqual(await runConsistencyCheck(() => samples.shift() ?? null, 1), []);
+    assert.equal(await runConsistencyCheck(() => null, 1), null, 'nothing to sample: no verdict');
     const again = [bad, bad];
-    assert.equal((await runConsistencyCheck(() => again.shift() ?? null, 1)).length, 1);
+    assert.equal((await runConsistencyCheck(() => again.shift() ?? null, 1))?.length, 1);
   });
 
   test('xinetd wording: ERROR lines then a WARNING count; "passed" only when asked for or in debug mode', () => {
