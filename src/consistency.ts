@@ -57,7 +57,7 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
     }
     if (l.state === 'active' && !l.hasSocket) {
       out.push({ key: `nosocket ${l.id}`, func: 'thread_check', message: `Active service ${l.id}: listening, but its socket is closed` });
-    } else if (l.state === 'suspended' && l.hasSocket) {
+    } else if ((l.state === 'suspended' || l.state === 'retrying') && l.hasSocket) {
       out.push({ key: `suspended ${l.id}`, func: 'thread_check', message: `service ${l.id} is switched off, but its socket is open` });
     } else if (l.state === 'new' || l.state === 'closed') {
       out.push({ key: `state ${l.id}`, func: 'thread_check', message: `service ${l.id} not started (socket state ${l.state})` });

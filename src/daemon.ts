@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, unlinkSync, writeSync } from 'node:fs';
 import { AdmissionController } from './admission.js';
+import { bindRetryBaseFromEnv } from './bind-retry.js';
 import { daemonUmaskFrom } from './child-env.js';
 import { loadConfig, type LoadRequest } from './config.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
@@ -250,6 +251,7 @@ class Daemon {
         spawner,
         admission: this.admission,
         ident: { logprocs: this.opts.logprocs, port: identPortFromEnv(process.env) },
+        bindRetryMs: bindRetryBaseFromEnv(process.env),
         ...(metrics !== undefined ? { metrics } : {}),
       });
     } catch (err) {
@@ -260,7 +262,8 @@ class Daemon {
       services: () => serviceStates(this.table.services, handle.listenerStates()),
       running: (s) => handle.runningServers(s),
     });
-    if (handle.available === 0 && !this.opts.stayalive) {
+    // A service whose port is taken keeps trying (bind-retry.ts): it keeps the daemon up.
+    if (handle.available === 0 && handle.pending === 0 && !this.opts.stayalive) {
       await handle.close();
       return this.abort('no services. Exiting...', 'init_services');
     }
@@ -409,7 +412,7 @@ class Daemon {
           const old = plan.keep.length + plan.restart.length;
           this.daemon('notice', `Reconfigured: new=${started} old=${old} dropped=${plan.remove.length} (services)`, 'hard_reconfig');
           this.observed?.metrics.reloaded('ok');
-          const serving = [...states.values()].some((st) => st === 'active' || st === 'suspended');
+          const serving = [...states.values()].some((st) => st === 'active' || st === 'suspended' || st === 'retrying');
           if (!serving && !this.opts.stayalive) {
             // As xinetd: without -stayalive (or -dontfork), a reload that leaves nothing ends the daemon
             // (a service switched off for a while by cps still counts).

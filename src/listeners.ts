@@ -16,6 +16,7 @@
 import { lookup } from 'node:dns/promises';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { bindRetryDelayMs } from './bind-retry.js';
 import { builtinOf, ChargenRing } from './builtins.js';
 import type { Service } from './table.js';
 import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
@@ -120,9 +121,17 @@ export interface ListenerEvents {
   waitReady(listener: Listener): void;
   /** A socket error after the socket was opened (EMFILE on accept...). */
   error(listener: Listener, err: NodeJS.ErrnoException): void;
+  /** A background attempt to bind a socket that could not be bound before (bind-retry.ts). */
+  bindRetried(listener: Listener, outcome: BindRetryOutcome): void;
 }
 
-export type ListenerState = 'new' | 'active' | 'suspended' | 'closed';
+/** How a background bind attempt went: bound, or failed with the pause before the next one. */
+export type BindRetryOutcome =
+  | { ok: true; attempts: number }
+  | { ok: false; attempt: number; error: NodeJS.ErrnoException; nextMs: number };
+
+/** `retrying`: the socket could not be bound; attempts go on in the background. */
+export type ListenerState = 'new' | 'active' | 'suspended' | 'retrying' | 'closed';
 
 let nextListenerId = 1;
 
@@ -138,6 +147,9 @@ export class Listener {
   private udp: dgram.Socket | null = null;
   private waitSocket: WaitSocket | null = null;
   private resumeTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Failed bind attempts in a row (0 once bound). */
+  private bindFailures = 0;
 
   constructor(
     /** The service's current settings; replaced on reload when the plan is unchanged. */
@@ -172,6 +184,7 @@ export class Listener {
         break;
       case 'stream-wait':
       case 'dgram-wait': {
+        if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
         const ws = WaitSocket.open({
           transport: this.plan.transport,
           host,
@@ -186,8 +199,42 @@ export class Listener {
         break;
       }
     }
+    // Closed (a reload dropped the service) while the name was resolved or the socket bound.
+    if ((this.state as ListenerState) === 'closed') {
+      await this.shut();
+      throw new Error('listener closed');
+    }
     this.state = 'active';
+    this.bindFailures = 0;
     if (this.waitSocket !== null) this.rearm();
+  }
+
+  /**
+   * After open() failed with `error`: tries again in the background, pausing longer each time
+   * (bind-retry.ts), until the socket is bound or the listener closed. Each attempt is reported.
+   */
+  retryBind(baseMs: number): void {
+    if (this.state === 'closed' || this.state === 'active') return;
+    this.state = 'retrying';
+    this.bindFailures++;
+    const attempt = (): void => {
+      this.retryTimer = null;
+      if (this.state !== 'retrying') return;
+      this.state = 'new';
+      this.open().then(
+        () => this.events.bindRetried(this, { ok: true, attempts: this.bindFailures }),
+        (err: NodeJS.ErrnoException) => {
+          if ((this.state as ListenerState) === 'closed') return;
+          const failed = this.bindFailures;
+          this.state = 'retrying';
+          this.bindFailures++;
+          const nextMs = bindRetryDelayMs(this.bindFailures, baseMs);
+          this.retryTimer = setTimeout(attempt, nextMs);
+          this.events.bindRetried(this, { ok: false, attempt: failed, error: err, nextMs });
+        },
+      );
+    };
+    this.retryTimer = setTimeout(attempt, bindRetryDelayMs(this.bindFailures, baseMs));
   }
 
   private async address(): Promise<{ host: string; family: 4 | 6 }> {
@@ -301,6 +348,10 @@ export class Listener {
       clearTimeout(this.resumeTimer);
       this.resumeTimer = null;
     }
+    if (this.retryTimer !== null) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
     await this.shut();
   }
 }
@@ -312,15 +363,26 @@ export interface ApplyResult {
   kept: Listener[];
   /** Listeners closed because no service wants them any more. */
   closed: Listener[];
-  /** Services that could not be served, and why. */
-  failed: Array<{ service: Service; reason: string; error?: NodeJS.ErrnoException }>;
+  /**
+   * Services that could not be served, and why. With `error` (the socket could not be bound),
+   * `retrying` tells whether the listener stays in the set and keeps trying.
+   */
+  failed: Array<{ service: Service; reason: string; error?: NodeJS.ErrnoException; retrying?: boolean }>;
+}
+
+export interface ListenerSetOptions {
+  /** First pause before binding again after a bind error; null: give the service up (xinetd). */
+  bindRetryMs: number | null;
 }
 
 /** All listening sockets of a daemon. */
 export class ListenerSet {
   private listeners: Listener[] = [];
 
-  constructor(private readonly events: ListenerEvents) {}
+  constructor(
+    private readonly events: ListenerEvents,
+    private readonly opts: ListenerSetOptions = { bindRetryMs: null },
+  ) {}
 
   get all(): readonly Listener[] {
     return this.listeners;
@@ -329,6 +391,11 @@ export class ListenerSet {
   /** Listening now (not suspended, not failed). */
   get active(): Listener[] {
     return this.listeners.filter((l) => l.state === 'active');
+  }
+
+  /** Waiting for their socket to be bound (bind errors, retried in the background). */
+  get retrying(): Listener[] {
+    return this.listeners.filter((l) => l.state === 'retrying');
   }
 
   /**
@@ -373,9 +440,15 @@ export class ListenerSet {
         result.opened.push(l);
         next.push(l);
       } catch (err) {
-        await l.close();
         const e = err as NodeJS.ErrnoException;
-        result.failed.push({ service: l.service, reason: e.message, error: e });
+        if (this.opts.bindRetryMs !== null) {
+          l.retryBind(this.opts.bindRetryMs);
+          next.push(l);
+          result.failed.push({ service: l.service, reason: e.message, error: e, retrying: true });
+        } else {
+          await l.close();
+          result.failed.push({ service: l.service, reason: e.message, error: e, retrying: false });
+        }
       }
     }
     this.listeners = next;

@@ -455,11 +455,12 @@ export class TsinetdMetrics implements ServeMetrics {
 /**
  * The state of each service of a table: disabled (not enabled), active or suspended (its
  * listener's state; a listener reopening after a suspension counts as suspended), failed
- * (enabled but without a listener: a problem, an access list that disables it, a bind error).
+ * (enabled but without a listener: a problem, an access list that disables it, a bind error
+ * even while it is retried).
  */
 export function serviceStates(
   services: readonly Service[],
-  listenerStates: ReadonlyMap<string, 'new' | 'active' | 'suspended' | 'closed'>,
+  listenerStates: ReadonlyMap<string, 'new' | 'active' | 'suspended' | 'retrying' | 'closed'>,
 ): Array<{ service: Service; state: ServiceState }> {
   return services.map((service) => {
     if (!service.enabled) return { service, state: 'disabled' as const };

@@ -8,7 +8,8 @@ import { allowAll, type Admission } from './admission-types.js';
 import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
 import { finished, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
 import type { Peer } from './peer.js';
-import { ListenerSet, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';
+import { bindErrorText, bindRetryDelayMs, DEFAULT_BIND_RETRY_MS, MAX_BIND_RETRY_MS, shouldLogBindRetry } from './bind-retry.js';
+import { ListenerSet, type BindRetryOutcome, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';
 import type { ServeMetrics } from './metrics.js';
 import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
 import { FailLogLimiter } from './fail-log-limiter.js';
@@ -36,6 +37,11 @@ export interface ServerDeps {
   metrics?: ServeMetrics;
   /** USERID lookups (ident.ts): -logprocs and the identd port; defaults as xinetd's. */
   ident?: IdentOptions;
+  /**
+   * First pause before binding again a socket that could not be bound (bind-retry.ts); null
+   * gives such a service up until the next reload. Default DEFAULT_BIND_RETRY_MS.
+   */
+  bindRetryMs?: number | null;
 }
 
 export interface IdentOptions {
@@ -71,6 +77,8 @@ export interface ReloadSummary {
 export interface ServerHandle {
   /** Services listening now (xinetd's "available services"). */
   readonly available: number;
+  /** Services whose socket could not be bound yet and that keep trying (bind-retry.ts). */
+  readonly pending: number;
   /** The services listening now. */
   activeServices(): Service[];
   /** Running servers: programs, plus in-process internal services and redirects. */
@@ -122,6 +130,7 @@ const MAX_EARLY_EXITS = 1024;
 
 class Server implements ServerHandle {
   private readonly listeners: ListenerSet;
+  private readonly bindRetryMs: number | null;
   private readonly servers = new Map<number, RunningServer>();
   private readonly earlyExits = new Map<number, ExitInfo>();
   private readonly inProcess = new Map<net.Socket, Service>();
@@ -169,8 +178,10 @@ class Server implements ServerHandle {
       datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
       waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
       error: (l, err) => this.listenerError(l, err),
+      bindRetried: (l, outcome) => this.bindRetried(l, outcome),
     };
-    this.listeners = new ListenerSet(events);
+    this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
+    this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs });
     deps.spawner.onExit((info) => this.exited(info));
   }
 
@@ -248,6 +259,17 @@ class Server implements ServerHandle {
     this.ctx.daemon('error', `service ${l.service.id}, ${err.syscall ?? 'socket'}: ${err.message}`);
   }
 
+  private bindRetried(l: Listener, outcome: BindRetryOutcome): void {
+    const id = l.service.id;
+    if (outcome.ok) {
+      this.ctx.daemon('notice', `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`, 'activate_normal');
+      return;
+    }
+    if (!shouldLogBindRetry(outcome.attempt, this.bindRetryMs ?? undefined)) return;
+    const next = formatPause(outcome.nextMs);
+    this.ctx.daemon('error', `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`, 'activate_normal');
+  }
+
   /** Closes the listener for `seconds` (xinetd's cps_service_stop), then reopens it. */
   private deactivate(l: Listener, message: string, seconds: number): void {
     if (l.state !== 'active') return;
@@ -311,6 +333,10 @@ class Server implements ServerHandle {
     return this.listeners.active.length;
   }
 
+  get pending(): number {
+    return this.listeners.retrying.length;
+  }
+
   activeServices(): Service[] {
     return this.listeners.active.map((l) => l.service);
   }
@@ -342,8 +368,12 @@ class Server implements ServerHandle {
     const r = await this.listeners.apply(servableServices(table));
     for (const f of r.failed) {
       if (f.error !== undefined) {
-        const code = f.error.code ?? f.error.message;
-        this.ctx.daemon('error', `bind failed (${code}). service = ${f.service.id}`, 'activate_normal');
+        this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
+        if (f.retrying === true && this.bindRetryMs !== null) {
+          const first = formatPause(bindRetryDelayMs(1, this.bindRetryMs));
+          const last = formatPause(MAX_BIND_RETRY_MS);
+          this.ctx.daemon('notice', `service ${f.service.id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
+        }
       } else {
         this.ctx.daemon('error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
       }
@@ -425,6 +455,11 @@ class Server implements ServerHandle {
     for (const socket of this.inProcess.keys()) socket.destroy();
     this.inProcess.clear();
   }
+}
+
+/** "1 s", "0.2 s", "60 s". */
+function formatPause(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 /** Listens for the servable services of `table` and serves them; resolves once every socket is bound (or failed). */

@@ -162,17 +162,40 @@ describe('the daemon process', () => {
     assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
   });
 
-  test('a port in use: that service is reported and left out, the others run', async (t) => {
+  test('a port in use: that service is reported (as xinetd words it) and retried, the others run', async (t) => {
     const [busy, free] = [await freePort(), await freePort()];
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(busy, '::', r));
     t.after(() => blocker.close());
     const daemon = await startDaemon(t, {
       services: [internalService('daytime', busy, 'stream'), internalService('time', free, 'stream')],
+      env: { ...process.env, TSINETD_BIND_RETRY_MS: '150' },
     });
-    await daemon.waitForDaemonLog(/ERROR: bind failed \(EADDRINUSE\)\. service = daytime-stream/);
-    await daemon.waitForDaemonLog(/Started working: 1 available service$/);
+    await daemon.waitForDaemonLog(/ERROR: bind failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream$/m);
+    await daemon.waitForDaemonLog(/Started working: 1 available service$/m);
     assert.equal((await tcpRequest({ port: free })).data.length, 4);
+    // Still taken: the attempts go on, each one logged while the pause grows.
+    await daemon.waitForDaemonLog(/bind retry attempt 2 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.6 s/m, 5000);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await daemon.waitForDaemonLog(/Activating service daytime-stream \(bound after \d+ failed attempts\)/, 5000);
+    assert.match((await tcpRequest({ port: busy })).data.toString(), /^\d\d [A-Z]{3}/);
+  });
+
+  test('every port in use: the daemon stays up and serves each one once it is free', async (t) => {
+    const port = await freePort();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(port, '::', r));
+    t.after(() => blocker.close());
+    const daemon = await startDaemon(t, {
+      services: [internalService('daytime', port, 'stream')],
+      env: { ...process.env, TSINETD_BIND_RETRY_MS: '100' },
+    });
+    await daemon.waitForDaemonLog(/Started working: 0 available services$/m);
+    await daemon.waitForDaemonLog(/bind retry attempt 1 failed/);
+    assert.ok(alive(daemon.pid));
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await daemon.waitForDaemonLog(/Activating service daytime-stream/, 5000);
+    assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
   });
 
   test('without -dontfork it daemonizes: the command exits 0 once the detached daemon serves', async (t) => {
@@ -189,11 +212,8 @@ describe('the daemon process', () => {
 
   test('daemonizing with nothing to serve: the command exits 1 with the reason', async (t) => {
     const port = await freePort();
-    const blocker = net.createServer();
-    await new Promise<void>((r) => blocker.listen(port, '::', r));
-    t.after(() => blocker.close());
     const daemon = await startDaemon(t, {
-      services: [internalService('daytime', port, 'stream')],
+      services: [internalService('daytime', port, 'stream', { disable: 'yes' })],
       dontfork: false,
       expectFailure: true,
     });

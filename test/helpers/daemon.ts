@@ -218,6 +218,17 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
       // killed below
     }
     d.kill();
+    // A daemon that detached although the test expected it to fail: never leave it running.
+    if (d.pid <= 0 && existsSync(d.pidfile)) {
+      const pid = Number(readFileSync(d.pidfile, 'utf8').trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   });
   if (opts.expectFailure === true) {
