@@ -22,6 +22,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, re
 import { dirname, resolve, sep } from 'node:path';
 
 export type SafeOpenResult = { ok: true; fd: number } | { ok: false; reason: string };
+export type SafeWriteResult = { ok: true } | { ok: false; reason: string };
 
 export interface SafeOpenOptions {
   /** true: O_APPEND (log files, dump); false: the file is truncated after the checks (pid file). */
@@ -150,12 +151,15 @@ export function openForDaemonWrite(path: string, opts: SafeOpenOptions): SafeOpe
   return { ok: true, fd };
 }
 
-/** Replaces the contents of `path` with `text` (the pid file). */
-export function writeFileForDaemon(path: string, text: string, mode = 0o644): { ok: true } | { ok: false; reason: string } {
-  const r = openForDaemonWrite(path, { append: false, mode });
+/**
+ * Writes `text` to `path` under the rules above: appended (`append`: the SIGUSR1 state dump) or
+ * replacing what the file held (the pid file). Never throws.
+ */
+export function writeForDaemon(path: string, text: string, opts: SafeOpenOptions): SafeWriteResult {
+  const r = openForDaemonWrite(path, opts);
   if (!r.ok) return r;
   try {
-    ftruncateSync(r.fd, 0);
+    if (!opts.append) ftruncateSync(r.fd, 0);
     const data = Buffer.from(text);
     let off = 0;
     while (off < data.length) off += writeSync(r.fd, data, off, data.length - off);
@@ -167,18 +171,8 @@ export function writeFileForDaemon(path: string, text: string, mode = 0o644): { 
   }
 }
 
+/** Replaces the contents of `path` with `text` (the pid file). */
+export const writeFileForDaemon = (path: string, text: string, mode = 0o644): SafeWriteResult => writeForDaemon(path, text, { append: false, mode });
+
 /** Appends `text` to `path` (the SIGUSR1 state dump). */
-export function appendFileForDaemon(path: string, text: string, mode = 0o644): { ok: true } | { ok: false; reason: string } {
-  const r = openForDaemonWrite(path, { append: true, mode });
-  if (!r.ok) return r;
-  try {
-    const data = Buffer.from(text);
-    let off = 0;
-    while (off < data.length) off += writeSync(r.fd, data, off, data.length - off);
-    return { ok: true };
-  } catch (err) {
-    return { ok: false, reason: errText(err) };
-  } finally {
-    closeSync(r.fd);
-  }
-}
+export const appendFileForDaemon = (path: string, text: string, mode = 0o644): SafeWriteResult => writeForDaemon(path, text, { append: true, mode });

@@ -162,10 +162,7 @@ describe('admission through the CLI', () => {
     const [sensor, guarded] = [await freePort(), await freePort()];
     const d = await startDaemon(t, {
       services: [
-        {
-          name: 'trap',
-          attrs: { type: 'UNLISTED', port: String(sensor), bind: '127.0.0.1', socket_type: 'stream', protocol: 'tcp', wait: 'no', user: 'root', server: EXIT_WITH, flags: 'SENSOR', deny_time: '1' },
-        },
+        program('trap', sensor, EXIT_WITH, { user: 'root', flags: 'SENSOR', deny_time: '1' }),
         program('guarded', guarded, EXIT_WITH),
       ],
     });

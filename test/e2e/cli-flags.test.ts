@@ -7,14 +7,15 @@
 // serve-daemon.test.ts.)
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { CLI, FIXTURES, internalService, programService, renderConfig, startDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
+import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
 
 interface Run {
   code: number | null;
@@ -43,12 +44,6 @@ function run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number
       resolve({ code, stdout, stderr });
     });
   });
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-flags-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
@@ -164,7 +159,7 @@ describe('information and usage', () => {
   });
 
   test('-reuse, -shutdownprocs N and -inetd_ipv6 are accepted for compatibility', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'flags');
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(conf, renderConfig([internalService('echo', 17007, 'stream')], {}));
     const r = await run(['--check', '-f', conf, '-reuse', '-shutdownprocs', '4', '-inetd_ipv6']);
@@ -196,7 +191,7 @@ describe('running in the foreground', () => {
   });
 
   test('-dontfork implies -stayalive: no service at all, still running', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'flags');
     const conf = join(dir, 'empty.conf');
     writeFileSync(conf, 'defaults\n{\n}\n');
     const p = background(t, ['-dontfork', '-f', conf]);
@@ -207,7 +202,7 @@ describe('running in the foreground', () => {
   });
 
   test('without -stayalive (-d alone) no service means exit 1 "no services. Exiting..."; -stayalive keeps it running', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'flags');
     const conf = join(dir, 'empty.conf');
     writeFileSync(conf, 'defaults\n{\n}\n');
     const r = await run(['-d', '-f', conf]);
@@ -222,37 +217,12 @@ describe('running in the foreground', () => {
 });
 
 describe('-syslog FACILITY', () => {
-  const python = spawnSync('python3', ['-c', 'import socket; socket.AF_UNIX'], { timeout: 5000 }).status === 0;
-  const logger = spawnSync('logger', ['--help'], { encoding: 'utf8', timeout: 5000 });
-  const skip = !python ? 'python3 is not available' : logger.status !== 0 || !logger.stdout.includes('--prio-prefix') ? 'util-linux logger(1) is not available' : false;
-
-  /** A syslog socket stand-in: the datagrams received, in order. */
-  async function syslogSocket(t: TestContext, path: string): Promise<string[]> {
-    const code = 'import json,socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready",flush=True)\nwhile True:\n  print(json.dumps(s.recv(65536).decode("utf-8","replace")),flush=True)\n';
-    const child = spawn('python3', ['-c', code, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    const messages: string[] = [];
-    let ready = false;
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line === 'ready') ready = true;
-        else messages.push(JSON.parse(line) as string);
-      }
-    });
-    await waitFor(() => (ready ? true : undefined), 5000, 'the syslog socket');
-    return messages;
-  }
+  const skip = syslogUnavailable();
 
   test('daemon messages go to syslog with that facility; an unknown one is reported and daemon is used (as xinetd)', { skip }, async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'flags');
     const sock = join(dir, 'log.sock');
-    const messages = await syslogSocket(t, sock);
+    const messages = await collectDatagrams(t, sock);
     const port = await freePort();
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(conf, renderConfig([internalService('echo', port, 'stream')], {}));
@@ -407,7 +377,7 @@ describe('--log-format json', () => {
 
 describe('--check reports what this run cannot do', () => {
   test('attributes the spawner cannot apply and serving limitations, as warnings at the service line', async (t) => {
-    const dir = tempDir(t);
+    const dir = tempDir(t, 'flags');
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(
       conf,

@@ -2,37 +2,20 @@
 // listener reads, and the FAIL lines are checked with fail2ban's own xinetd-fail filter.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createEventLog, type EventLogOptions, type XinetdEventLog } from '../../src/log.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
+import { tempDir } from '../helpers/temp.js';
+import { collectDatagrams, syslogUnavailable, unixDgramUnavailable } from '../helpers/unix-dgram.js';
 
-function works(cmd: string, args: string[]): boolean {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
-  return r.status === 0;
-}
-
-const hasPython = works('python3', ['-c', 'import socket; socket.AF_UNIX']);
-const loggerHelp = spawnSync('logger', ['--help'], { encoding: 'utf8', timeout: 5000 });
-const hasLogger = loggerHelp.status === 0 && loggerHelp.stdout.includes('--prio-prefix');
-const skip = !hasPython ? 'python3 is not available' : !hasLogger ? 'util-linux logger(1) with --prio-prefix is not available' : false;
-
+const skip = syslogUnavailable();
 const FILTER = '/etc/fail2ban/filter.d/xinetd-fail.conf';
-const hasFail2ban = works('fail2ban-regex', ['--version']) && existsSync(FILTER);
-
-const LISTENER = `
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("ready", flush=True)
-while True:
-    print(json.dumps(s.recv(65536).decode("utf-8", "replace")), flush=True)
-`;
+const hasFail2ban = spawnSync('fail2ban-regex', ['--version'], { timeout: 5000 }).status === 0 && existsSync(FILTER);
 
 interface Listener {
   path: string;
@@ -47,34 +30,9 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 8000): Pro
   }
 }
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-syslog-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** A syslog daemon stand-in: every datagram received on `path`, in order. */
 async function listen(t: TestContext, path: string): Promise<Listener> {
-  const child: ChildProcess = spawn('python3', ['-c', LISTENER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => {
-    child.kill();
-  });
-  const l: Listener = { path, messages: [] };
-  let ready = false;
-  let buf = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => {
-    buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (line === 'ready') ready = true;
-      else l.messages.push(JSON.parse(line) as string);
-    }
-  });
-  await waitFor('the syslog listener', () => ready);
-  return l;
+  return { path, messages: await collectDatagrams(t, path) };
 }
 
 function sink(): Writable & { text: () => string } {
@@ -106,7 +64,7 @@ const p2: Peer = { address: '::ffff:127.0.0.2', port: 1, family: 'IPv6' };
 const HEADER = String.raw`[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}`;
 
 test('service and daemon messages reach the syslog socket as xinetd sends them', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'syslog');
   const l = await listen(t, join(dir, 'log.sock'));
   const s = svc('t1', 'local3', 'warning');
   const d = svc('t2', 'daemon', 'info');
@@ -133,7 +91,7 @@ test('service and daemon messages reach the syslog socket as xinetd sends them',
 });
 
 test('TSINETD_SYSLOG_SOCKET chooses the socket; background daemon messages default to facility daemon', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'syslog');
   const l = await listen(t, join(dir, 'env.sock'));
   const saved = process.env['TSINETD_SYSLOG_SOCKET'];
   process.env['TSINETD_SYSLOG_SOCKET'] = l.path;
@@ -151,7 +109,7 @@ test('TSINETD_SYSLOG_SOCKET chooses the socket; background daemon messages defau
 });
 
 test("fail2ban's stock xinetd-fail filter matches our FAIL lines", { skip: skip || (!hasFail2ban && 'fail2ban-regex or its xinetd-fail filter is not installed') }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'syslog');
   const l = await listen(t, join(dir, 'f2b.sock'));
   const s = svc('ssh-trap', 'authpriv', 'info');
   const log = newLog(t, { syslogSocket: l.path });
@@ -172,7 +130,7 @@ test("fail2ban's stock xinetd-fail filter matches our FAIL lines", { skip: skip 
   assert.deepEqual(ips, ['10.1.2.3', '127.0.0.2', '2001:db8::7']);
 });
 
-test('no logger(1): one daemon error on stderr, no crash, service lines dropped', { skip: !hasPython && 'python3 is not available' }, async (t) => {
+test('no logger(1): one daemon error on stderr, no crash, service lines dropped', { skip: unixDgramUnavailable() }, async (t) => {
   const err = sink();
   const s = svc('t1', 'daemon', 'info');
   const log = newLog(t, { stderr: err, loggerProgram: '/nonexistent/logger', syslogSocket: '/nonexistent/sock' });
@@ -188,7 +146,7 @@ test('no logger(1): one daemon error on stderr, no crash, service lines dropped'
 });
 
 test('a missing syslog socket is reported once', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'syslog');
   const err = sink();
   const s = svc('t1', 'daemon', 'info');
   const log = newLog(t, { stderr: err, syslogSocket: join(dir, 'absent.sock') });

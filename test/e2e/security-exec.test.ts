@@ -9,20 +9,12 @@
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startDaemon, type Attrs, type ServiceDef } from '../helpers/daemon.js';
+import { programService, startDaemon } from '../helpers/daemon.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
 
 const SPAWNERS = ['native', 'node'] as const;
-
-function program(name: string, port: number, server: string, extra: Attrs): ServiceDef {
-  return {
-    name,
-    attrs: { type: 'UNLISTED', port: String(port), socket_type: 'stream', protocol: 'tcp', wait: 'no', user: userInfo().username, server, ...extra },
-  };
-}
 
 async function reply(port: number): Promise<string> {
   const r = await tcpRequest({ port });
@@ -56,8 +48,8 @@ for (const spawner of SPAWNERS) {
       const words = ['$(touch', `${marker})`, `;touch`, `${marker}`, `\`touch`, `${marker}\``, '|', 'id', '&&', '>', `${marker}`, '*', '~', '$HOME', "'quoted'", '"dq"', '\\n'];
       const port2 = await freePort();
       daemon.rewrite([
-        program('args', port, '/usr/bin/printf', { server_args: `[%s]\\n ${words.join(' ')}` }),
-        program('named', port2, '/usr/bin/printf', { flags: 'NAMEINARGS', server_args: `printf <%s>\\n $(id) ;id` }),
+        programService('args', port, '/usr/bin/printf', { server_args: `[%s]\\n ${words.join(' ')}` }),
+        programService('named', port2, '/usr/bin/printf', { flags: 'NAMEINARGS', server_args: `printf <%s>\\n $(id) ;id` }),
       ]);
       daemon.signal('SIGHUP');
       await daemon.waitForDaemonLog(/Reconfigured: new=2/);
@@ -70,7 +62,7 @@ for (const spawner of SPAWNERS) {
     test('passenv unset: the daemon environment as the daemon got it, plus REMOTE_HOST; nothing of tsinetd', async (t) => {
       const port = await freePort();
       // Daemonized (no -dontfork): the copy that serves must not pass its own marker variables.
-      await startDaemon(t, { services: [program('all', port, '/usr/bin/env', {})], env: daemonEnv(spawner), dontfork: false });
+      await startDaemon(t, { services: [programService('all', port, '/usr/bin/env', {})], env: daemonEnv(spawner), dontfork: false });
       const env = envOf(await reply(port));
       const expected = new Map(Object.entries(daemonEnv(spawner)) as Array<[string, string]>);
       expected.set('REMOTE_HOST', '::ffff:127.0.0.1');
@@ -79,7 +71,7 @@ for (const spawner of SPAWNERS) {
 
     test('passenv empty: nothing but env entries and REMOTE_HOST', async (t) => {
       const port = await freePort();
-      await startDaemon(t, { services: [program('none', port, '/usr/bin/env', { passenv: '', env: 'ONLY=this' })], env: daemonEnv(spawner) });
+      await startDaemon(t, { services: [programService('none', port, '/usr/bin/env', { passenv: '', env: 'ONLY=this' })], env: daemonEnv(spawner) });
       const env = envOf(await reply(port));
       assert.deepEqual([...env.keys()].sort(), ['ONLY', 'REMOTE_HOST']);
       assert.equal(env.get('ONLY'), 'this');
@@ -88,7 +80,7 @@ for (const spawner of SPAWNERS) {
     test('passenv names: only those (when set); env overrides them; REMOTE_HOST cannot be forged', async (t) => {
       const port = await freePort();
       await startDaemon(t, {
-        services: [program('some', port, '/usr/bin/env', { passenv: 'PATH LANG_MARK NOT_SET_ANYWHERE', env: 'PATH=/override REMOTE_HOST=forged.example EXTRA=1' })],
+        services: [programService('some', port, '/usr/bin/env', { passenv: 'PATH LANG_MARK NOT_SET_ANYWHERE', env: 'PATH=/override REMOTE_HOST=forged.example EXTRA=1' })],
         env: daemonEnv(spawner),
       });
       const env = envOf(await reply(port));

@@ -8,33 +8,24 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { CLI, internalService, renderConfig, type ServiceDef } from '../helpers/daemon.js';
 import { launch } from '../helpers/launch.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
+import { sharedDirLayout, type SharedDirLayout } from '../helpers/temp.js';
 
 const ROOT = process.geteuid?.() === 0;
 
-interface Layout {
-  dir: string;
-  shared: string;
-  victim: string;
+interface Layout extends SharedDirLayout {
   conf: string;
   log: string;
 }
 
 function layout(t: TestContext): Layout {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-files-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const shared = join(dir, 'shared');
-  mkdirSync(shared);
-  chmodSync(shared, 0o1777);
-  const victim = join(dir, 'victim');
-  writeFileSync(victim, 'precious\n');
-  return { dir, shared, victim, conf: join(dir, 'xinetd.conf'), log: join(dir, 'daemon.log') };
+  const l = sharedDirLayout(t, 'files');
+  return { ...l, conf: join(l.dir, 'xinetd.conf'), log: join(l.dir, 'daemon.log') };
 }
 
 function writeConf(l: Layout, services: ServiceDef[], logFile = join(l.dir, 'services.log')): void {

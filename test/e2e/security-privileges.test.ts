@@ -8,14 +8,14 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { SysDb } from '../../src/sysdb.js';
-import { CLI, renderConfig, type Attrs, type ServiceDef } from '../helpers/daemon.js';
+import { CLI, programService, renderConfig, type Attrs, type ServiceDef } from '../helpers/daemon.js';
 import { asNobody, launch } from '../helpers/launch.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 const ROOT = process.geteuid?.() === 0;
 const NOBODY = asNobody();
@@ -30,21 +30,9 @@ interface Ids {
   capPrm: string;
 }
 
-/** A service whose server prints the ids it runs with. */
-function idService(name: string, port: number, extra: Attrs): ServiceDef {
-  return {
-    name,
-    attrs: {
-      type: 'UNLISTED',
-      port: String(port),
-      socket_type: 'stream',
-      protocol: 'tcp',
-      wait: 'no',
-      server: '/usr/bin/grep',
-      server_args: '-E ^(Uid|Gid|Groups|CapEff|CapPrm): /proc/self/status',
-      ...extra,
-    },
-  };
+/** A service whose server prints the ids it runs with, as the user `extra` names. */
+function idService(name: string, port: number, extra: Attrs & { user: string }): ServiceDef {
+  return programService(name, port, '/usr/bin/grep', { server_args: '-E ^(Uid|Gid|Groups|CapEff|CapPrm): /proc/self/status', ...extra });
 }
 
 function parseIds(text: string): Ids {
@@ -76,8 +64,7 @@ interface Setup {
 
 /** A directory (readable by everyone, owned by `owner`) with the configuration in it. */
 function setup(t: TestContext, services: ServiceDef[], owner: number | null = null): Setup {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-sec-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'sec');
   chmodSync(dir, 0o755);
   if (owner !== null) chownSync(dir, owner, owner);
   const conf = join(dir, 'xinetd.conf');

@@ -3,12 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { have, startDaemon } from '../helpers/daemon.js';
+import { have, programService, startDaemon } from '../helpers/daemon.js';
 import { freePort, withTimeout } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 function git(args: string[], cwd: string): void {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
@@ -31,8 +31,7 @@ function gitAsync(args: string[], cwd: string, timeoutMs: number): Promise<{ sta
 
 describe('git daemon --inetd', { skip: have('git') ? false : 'git is not installed' }, () => {
   test('git clone git://127.0.0.1:PORT/repo through tsinetd', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-git-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'git');
     const work = join(dir, 'work');
     const base = join(dir, 'repos');
     mkdirSync(work);
@@ -46,19 +45,9 @@ describe('git daemon --inetd', { skip: have('git') ? false : 'git is not install
     const port = await freePort();
     const daemon = await startDaemon(t, {
       services: [
-        {
-          name: 'git',
-          attrs: {
-            type: 'UNLISTED',
-            port: String(port),
-            socket_type: 'stream',
-            protocol: 'tcp',
-            wait: 'no',
-            user: userInfo().username,
-            server: spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(),
-            server_args: `daemon --inetd --export-all --base-path=${base} ${base}`,
-          },
-        },
+        programService('git', port, spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim(), {
+          server_args: `daemon --inetd --export-all --base-path=${base} ${base}`,
+        }),
       ],
     });
     const clone = await gitAsync(['clone', '-q', `git://127.0.0.1:${port}/repo.git`, join(dir, 'clone')], dir, 30_000);

@@ -2,13 +2,13 @@
 // banners (raw file bytes before anything else, and once admitted).
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, programService, startDaemon, type ServiceDef, TEST_USER } from '../helpers/daemon.js';
+import { FIXTURES, internalService, programService, startDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** A target server: greets, then once the client has finished sending, tells what it got and closes. */
 async function target(t: TestContext): Promise<number> {
@@ -25,21 +25,9 @@ async function target(t: TestContext): Promise<number> {
   return typeof a === 'object' && a !== null ? a.port : 0;
 }
 
-function redirectService(name: string, port: number, to: string): ServiceDef {
-  return {
-    name,
-    attrs: {
-      type: 'UNLISTED',
-      port: String(port),
-      socket_type: 'stream',
-      protocol: 'tcp',
-      wait: 'no',
-      user: TEST_USER,
-      redirect: to,
-      log_on_success: 'PID HOST EXIT DURATION TRAFFIC',
-    },
-  };
-}
+/** A redirect service (no server) that logs TRAFFIC. */
+const redirectService = (name: string, port: number, to: string): ServiceDef =>
+  programService(name, port, null, { redirect: to, log_on_success: 'PID HOST EXIT DURATION TRAFFIC' });
 
 describe('redirect', () => {
   test('proxies both ways, passes the half-close on, and logs TRAFFIC', async (t) => {
@@ -74,8 +62,7 @@ describe('redirect', () => {
 
 describe('banners', () => {
   test('banner_fail: the refused client gets banner then banner_fail; FAIL address is logged', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-banner-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'banner');
     writeFileSync(join(dir, 'banner'), 'WELCOME\r\n');
     writeFileSync(join(dir, 'fail'), 'DENIED\r\n');
     const port = await freePort();
@@ -95,8 +82,7 @@ describe('banners', () => {
   });
 
   test('banner before anything, banner_success once admitted, raw bytes, then the server', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-banner-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir(t, 'banner');
     const banner = join(dir, 'banner');
     const success = join(dir, 'success');
     writeFileSync(banner, Buffer.from('WELCOME\r\n\x00\xff', 'latin1'));
@@ -105,10 +91,7 @@ describe('banners', () => {
     const daemon = await startDaemon(t, {
       services: [
         programService('greeted', port, join(FIXTURES, 'exit-with'), { banner, banner_success: success }),
-        {
-          name: 'daytime',
-          attrs: { type: 'INTERNAL UNLISTED', port: String(internalPort), socket_type: 'stream', protocol: 'tcp', wait: 'no', banner },
-        },
+        internalService('daytime', internalPort, 'stream', { banner }),
         programService('unbannered', missingPort, join(FIXTURES, 'exit-with'), { banner: join(dir, 'absent') }),
       ],
     });

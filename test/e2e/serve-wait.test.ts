@@ -5,23 +5,12 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FIXTURES, have, startDaemon, type ServiceDef, TEST_USER } from '../helpers/daemon.js';
+import { FIXTURES, have, programService, startDaemon, type Attrs, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpClient, waitFor } from '../helpers/net.js';
 
-function waitService(name: string, port: number, socketType: 'dgram' | 'stream', server: string, extra: Record<string, string> = {}): ServiceDef {
-  return {
-    name,
-    attrs: {
-      type: 'UNLISTED',
-      port: String(port),
-      socket_type: socketType,
-      protocol: socketType === 'dgram' ? 'udp' : 'tcp',
-      wait: 'yes',
-      user: TEST_USER,
-      server,
-      ...extra,
-    },
-  };
+/** A wait = yes program service on a UDP or TCP port. */
+function waitService(name: string, port: number, socketType: 'dgram' | 'stream', server: string, extra: Attrs = {}): ServiceDef {
+  return programService(name, port, server, { socket_type: socketType, protocol: socketType === 'dgram' ? 'udp' : 'tcp', wait: 'yes', ...extra });
 }
 
 const count = (text: string, re: RegExp): number => text.split('\n').filter((l) => re.test(l)).length;

@@ -4,7 +4,7 @@
 // sleep), collects stderr, and stops it with SIGTERM when the test ends.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -116,6 +116,12 @@ export class RunningDaemon {
   /** Replaces the configuration (send SIGHUP afterwards to make the daemon read it). */
   rewrite(services: readonly ServiceDef[]): void {
     writeFileSync(this.config, renderConfig(services, this.defaults));
+  }
+  /** Like rewrite(), but the daemon can never read a half-written file (write aside, then rename). */
+  rewriteAtomically(services: readonly ServiceDef[]): void {
+    const aside = `${this.config}.new`;
+    writeFileSync(aside, renderConfig(services, this.defaults));
+    renameSync(aside, this.config);
   }
   private read(path: string): string {
     try {
@@ -253,11 +259,15 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
   return d;
 }
 
-/** A one-line service definition for the common case: a program on a fixed port. */
 /** The user test services run as: the one running the tests (root in CI), which a daemon may always switch to. */
 export const TEST_USER = userInfo().username;
 
-export function programService(name: string, port: number, server: string, extra: Attrs = {}): ServiceDef {
+/**
+ * A one-line service definition for the common case: a program on a fixed port (TCP, wait = no,
+ * run as TEST_USER). `extra` adds attributes or overrides these (socket_type, wait, user…); a null
+ * `server` leaves that attribute out (a redirect service).
+ */
+export function programService(name: string, port: number, server: string | null, extra: Attrs = {}): ServiceDef {
   return {
     name,
     attrs: {
@@ -267,7 +277,7 @@ export function programService(name: string, port: number, server: string, extra
       protocol: 'tcp',
       wait: 'no',
       user: TEST_USER,
-      server,
+      ...(server === null ? {} : { server }),
       ...extra,
     },
   };

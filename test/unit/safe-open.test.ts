@@ -9,38 +9,21 @@ import {
   lchownSync,
   linkSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { appendFileForDaemon, isSharedDirectory, openForDaemonWrite, unsafeDirectoryChain, writeFileForDaemon } from '../../src/safe-open.js';
+import { sharedDirLayout, type SharedDirLayout } from '../helpers/temp.js';
 
 const ROOT = process.geteuid?.() === 0;
 const euid = process.geteuid?.() ?? 0;
 
-interface Layout {
-  dir: string;
-  shared: string;
-  victim: string;
-}
-
-function layout(t: TestContext): Layout {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-safe-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const shared = join(dir, 'shared');
-  mkdirSync(shared);
-  chmodSync(shared, 0o1777);
-  const victim = join(dir, 'victim');
-  writeFileSync(victim, 'precious\n');
-  return { dir, shared, victim };
-}
+const layout = (t: TestContext): SharedDirLayout => sharedDirLayout(t, 'safe');
 
 const refused = (r: { ok: boolean; reason?: string }, re: RegExp): void => {
   assert.equal(r.ok, false);
