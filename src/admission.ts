@@ -86,6 +86,15 @@ export interface AdmissionOptions {
 
 const ALLOW: Decision = { allow: true };
 
+/** How many peer addresses admission keeps parsed (cleared all at once when full). */
+const PARSED_PEERS_MAX = 1024;
+
+interface ParsedPeer {
+  addr: bigint;
+  /** Canonical text: the key of per-source counts and lists. */
+  source: string;
+}
+
 interface ServiceRates {
   cps: CpsState;
   inetd: InetdRateState;
@@ -127,6 +136,7 @@ export class AdmissionController implements Admission {
   private readonly acls = new WeakMap<Service, ServiceAcl>();
   private readonly aclsInProgress = new WeakMap<Service, Promise<ServiceAcl>>();
   private readonly hostnames: BoundedTable<HostnameEntry>;
+  private readonly parsedPeers = new Map<string, ParsedPeer | null>();
   private readonly hostnameLookups = new Map<string, Promise<string[]>>();
   /** The first read of the load average (resolved at once when the load is injected). */
   private readonly loadReady: Promise<void> = Promise.resolve();
@@ -172,10 +182,11 @@ export class AdmissionController implements Admission {
 
   admit(service: Service, peer: Peer): Decision | Promise<Decision> {
     const now = this.now();
-    const addr = parsePeerAddress(peer.address);
+    const parsed = this.parsePeer(peer);
     // No usable address (wait = yes services before their server runs): per-source checks and
     // the lists do not apply, as in xinetd ("The IP address is unknown... accept it").
-    const source = addr === null ? null : formatAddress(addr);
+    const addr = parsed === null ? null : parsed.addr;
+    const source = parsed === null ? null : parsed.source;
 
     const early = this.parentChecks(service, peer, source, now);
     if (early !== null) return early;
@@ -235,8 +246,21 @@ export class AdmissionController implements Admission {
   // -------------------------------------------------------------------------------------
 
   private sourceOf(peer: Peer): string | null {
-    const a = parsePeerAddress(peer.address);
-    return a === null ? null : formatAddress(a);
+    return this.parsePeer(peer)?.source ?? null;
+  }
+
+  /**
+   * The peer's address as a number and in canonical text. admit(), started() and finished() all
+   * need it for the same client, and clients repeat: the last PARSED_PEERS_MAX are remembered.
+   */
+  private parsePeer(peer: Peer): ParsedPeer | null {
+    const hit = this.parsedPeers.get(peer.address);
+    if (hit !== undefined) return hit;
+    const addr = parsePeerAddress(peer.address);
+    const parsed = addr === null ? null : { addr, source: formatAddress(addr) };
+    if (this.parsedPeers.size >= PARSED_PEERS_MAX) this.parsedPeers.clear();
+    this.parsedPeers.set(peer.address, parsed);
+    return parsed;
   }
 
   private ratesOf(service: Service): ServiceRates {
@@ -293,7 +317,8 @@ export class AdmissionController implements Admission {
       return { allow: false, reason: 'load', detail: `refused connect from ${peer.address} due to excessive load` };
     }
 
-    if (!withinAccessTimes(service.access_times, this.wallClock())) {
+    // The wall clock is read only for services that have access_times (a Date per client costs).
+    if (service.access_times.length > 0 && !withinAccessTimes(service.access_times, this.wallClock())) {
       return { allow: false, reason: 'time', detail: 'outside access_times' };
     }
 

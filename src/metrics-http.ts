@@ -6,7 +6,9 @@
 // and nothing else (404; 405 for methods other than GET and HEAD).
 
 import { lstatSync, unlinkSync } from 'node:fs';
-import * as http from 'node:http';
+// Types only: node:http (about 1 MiB resident) is loaded when the endpoint starts, so a daemon
+// without --metrics never pays for it.
+import type * as http from 'node:http';
 import * as net from 'node:net';
 import { PROMETHEUS_CONTENT_TYPE, TsinetdMetrics } from './metrics.js';
 
@@ -128,7 +130,8 @@ function staleSocket(path: string): Promise<boolean> {
 
 /** Starts the endpoint; rejects (nothing left open) when the address cannot be used. */
 export async function startMetricsEndpoint(address: ListenAddress, h: EndpointHandlers): Promise<MetricsEndpoint> {
-  const server = http.createServer((req, res) => handle(h, req, res));
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => handle(h, req, res));
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   server.maxHeadersCount = 50;
