@@ -14,6 +14,14 @@
  *    "stack"|"files": number|"unlimited"}}            (must carry the socket)
  *   {"cmd":"kill","pid":P,"sig":S}                    (only children of this helper)
  *   {"cmd":"ping","id":N}
+ * Accepting for the daemon (accept.h; protocol 2):
+ *   {"cmd":"listen","lid":L}                          (carries a listening TCP socket)
+ *   {"cmd":"unlisten","lid":L}
+ *   {"cmd":"spawn","id":N,"cid":C,...}                a spawn whose socket is pending
+ *                                                     connection C (no descriptor attached)
+ *   {"cmd":"reply","cid":C,"hex":"..."}               write these bytes to C, then close it
+ *   {"cmd":"drop","cid":C}                            close C (refused)
+ *   {"cmd":"batch","list":[request, ...]}             several of the requests above, in order
  * Replies:
  *   {"t":"ready","pid":P,"version":1}                 once, at start
  *   {"t":"spawned","id":N,"pid":P}                    after the program was exec'd
@@ -21,6 +29,8 @@
  *   {"t":"exit","pid":P,"code":C|null,"signal":S|null}  (not sent for failed spawns)
  *   {"t":"pong","id":N,"children":K}
  *   {"t":"warn","message":..}                         malformed requests and the like
+ *   {"t":"conn","lid":L,"cid":C,"addr":A,"port":P}    a connection accepted on listener L
+ *   {"t":"accept-error","lid":L,"errno":E}            accept failed (EMFILE...); L rests 1 s
  *
  * The helper forks (cheap: it is about 1 MB) and never waits for the exec: the child
  * reports a failure through a close-on-exec pipe, whose EOF means the exec succeeded. It
@@ -29,6 +39,7 @@
  * second, the servers the daemon has just signalled).
  */
 #define _GNU_SOURCE
+#include "accept.h"
 #include "child.h"
 #include "json.h"
 
@@ -48,7 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 #define MAX_LINE (4 * 1024 * 1024)
 #define READ_CHUNK 65536
 #define MAX_QUEUED_FDS 64
@@ -447,6 +458,14 @@ static void handle_spawn(json_arena *a, const json_value *msg, int sock)
         send_error(-1, 0, "request", EINVAL, "spawn request without a valid id");
         return;
     }
+    long long cid;
+    if (sock < 0 && json_integer(json_get(msg, "cid"), 0, MAX_ID, &cid)) {
+        sock = acc_take(cid);
+        if (sock < 0) {
+            send_error(id, 0, "request", ENOTCONN, "no such pending connection");
+            return;
+        }
+    }
     if (sock < 0) {
         send_error(id, 0, "request", EBADF, "spawn request without a socket");
         return;
@@ -481,6 +500,87 @@ static void handle_kill(const json_value *msg)
         children[i].signalled = 1;
 }
 
+/* ---- accepting for the daemon ----------------------------------------------------------- */
+
+static void report_conn(long long lid, long long cid, const char *addr, int port)
+{
+    /* addr holds only hex digits, dots and colons: no JSON escaping needed. */
+    send_line("{\"t\":\"conn\",\"lid\":%lld,\"cid\":%lld,\"addr\":\"%s\",\"port\":%d}", lid, cid, addr, port);
+}
+
+static void report_accept_error(long long lid, int err)
+{
+    send_line("{\"t\":\"accept-error\",\"lid\":%lld,\"errno\":%d}", lid, err);
+}
+
+/* Takes ownership of fd. */
+static void handle_listen(const json_value *msg, int fd)
+{
+    long long lid;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (!json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid)) {
+        close(fd);
+        send_warn("listen request needs an integer lid");
+        return;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) {
+        close(fd);
+        send_warn("listen %lld: not a stream socket", lid);
+        return;
+    }
+    /* The listener is shared with the daemon; it is non-blocking already, but make sure: a
+     * connection another process took first must not block the helper in accept(). */
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (acc_listen(lid, fd) != 0) {
+        close(fd);
+        send_warn("listen %lld: %s", lid, strerror(errno));
+    }
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* {"cmd":"reply"|"drop","cid":C[,"hex":...]}: the daemon decided for pending connection C. */
+static void handle_answer(const json_value *msg, int reply)
+{
+    long long cid;
+    if (!json_integer(json_get(msg, "cid"), 0, MAX_ID, &cid)) {
+        send_warn("reply/drop request needs an integer cid");
+        return;
+    }
+    int fd = acc_take(cid);
+    if (fd < 0)
+        return; /* already decided, or never accepted: nothing to do */
+    const json_value *hex = json_get(msg, "hex");
+    if (reply && hex != NULL && hex->type == JSON_STRING && hex->u.string.len % 2 == 0) {
+        const char *h = hex->u.string.chars;
+        size_t n = hex->u.string.len / 2;
+        unsigned char buf[512];
+        if (n <= sizeof buf) {
+            size_t k = 0;
+            for (; k < n; k++) {
+                int hi = hex_value(h[2 * k]), lo = hex_value(h[2 * k + 1]);
+                if (hi < 0 || lo < 0)
+                    break;
+                buf[k] = (unsigned char)(hi << 4 | lo);
+            }
+            /* A fresh connection's send buffer is empty: a short reply never blocks. */
+            if (k == n && n > 0)
+                (void)send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+    }
+    close(fd);
+}
+
 /* Takes ownership of fd (-1: none). */
 static void handle_request(json_arena *a, const json_value *msg, int fd)
 {
@@ -489,9 +589,33 @@ static void handle_request(json_arena *a, const json_value *msg, int fd)
         handle_spawn(a, msg, fd);
         return;
     }
+    if (is_string(cmd, "listen") && fd >= 0) {
+        handle_listen(msg, fd);
+        return;
+    }
     if (fd >= 0)
         close(fd);
-    if (is_string(cmd, "kill")) {
+    if (is_string(cmd, "batch")) {
+        /* Several requests in one message (the daemon coalesces what it sends in one tick). */
+        const json_value *list = json_get(msg, "list");
+        if (list == NULL || list->type != JSON_ARRAY) {
+            send_warn("batch request needs a list");
+            return;
+        }
+        for (const json_value *e = list->u.list.first; e != NULL; e = e->next)
+            if (e->type == JSON_OBJECT && !is_string(json_get(e, "cmd"), "batch"))
+                handle_request(a, e, -1);
+    } else if (is_string(cmd, "reply")) {
+        handle_answer(msg, 1);
+    } else if (is_string(cmd, "drop")) {
+        handle_answer(msg, 0);
+    } else if (is_string(cmd, "unlisten")) {
+        long long lid;
+        if (json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid))
+            (void)acc_unlisten(lid);
+        else
+            send_warn("unlisten request needs an integer lid");
+    } else if (is_string(cmd, "kill")) {
         handle_kill(msg);
     } else if (is_string(cmd, "ping")) {
         long long id;
@@ -736,8 +860,9 @@ int main(int argc, char **argv)
     flush_out();
 
     for (;;) {
-        if (pfds_cap < nchildren + 2) {
-            size_t cap = (nchildren + 2) * 2;
+        size_t need = nchildren + acc_listener_count() + 2;
+        if (pfds_cap < need) {
+            size_t cap = need * 2;
             struct pollfd *p = realloc(pfds, cap * sizeof *p);
             if (p == NULL)
                 die("cannot grow the poll set");
@@ -746,17 +871,23 @@ int main(int argc, char **argv)
         }
         pfds[0] = (struct pollfd){ chan, (short)(POLLIN | (out.len > 0 ? POLLOUT : 0)), 0 };
         pfds[1] = (struct pollfd){ sig_fd, POLLIN, 0 };
-        nfds_t n = 2;
+        long long now = now_ms();
+        nfds_t first_child = 2 + (nfds_t)acc_poll_fill(pfds + 2, pfds_cap - 2, now);
+        nfds_t n = first_child;
         for (size_t i = 0; i < nchildren; i++)
             if (children[i].status_fd >= 0)
                 pfds[n++] = (struct pollfd){ children[i].status_fd, POLLIN, 0 };
 
-        if (poll(pfds, n, -1) < 0) {
+        if (poll(pfds, n, acc_next_timeout(now)) < 0) {
             if (errno == EINTR)
                 continue;
             die("poll");
         }
-        for (nfds_t i = 2; i < n; i++) {
+        now = now_ms();
+        for (nfds_t i = 2; i < first_child; i++)
+            if (pfds[i].revents != 0)
+                acc_ready(pfds[i].fd, now, report_conn, report_accept_error);
+        for (nfds_t i = first_child; i < n; i++) {
             if (pfds[i].revents == 0)
                 continue;
             for (size_t k = 0; k < nchildren; k++) {

@@ -12,7 +12,15 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import type { Admission, Decision } from './admission-types.js';
 import { sendBanner } from './banner.js';
-import { builtinForks, builtinOf, datagramReply, refusesSourcePort, serveStream as serveBuiltinStream } from './builtins.js';
+import {
+  builtinForks,
+  builtinOf,
+  datagramReply,
+  daytimeBytes,
+  refusesSourcePort,
+  serveStream as serveBuiltinStream,
+  timeBytes,
+} from './builtins.js';
 import { NO_ADDRESS, type ChildContext } from './child-env.js';
 import { identifyAdmitted, identifyRefused, logAfterStart, useridOnFailure, useridOnSuccess, type IdentContext } from './ident.js';
 import type { Listener } from './listeners.js';
@@ -21,7 +29,7 @@ import type { ServeMetrics } from './metrics.js';
 import type { Peer } from './peer.js';
 import { proxy, type RedirectResolver } from './redirect.js';
 import { cachedSpawnSpec } from './spawn-spec-cache.js';
-import type { ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
+import type { AcceptedConnection, ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
 import type { Service } from './table.js';
 
 export type Refusal = Extract<Decision, { allow: false }>;
@@ -156,32 +164,42 @@ async function refuseStream(
   socket.destroy();
 }
 
-/** Starts the server program with `socket` as its fds 0-2 (a failure is logged); `acceptedAt` is performance.now() at accept. */
-async function startProgram(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket, acceptedAt: number): Promise<void> {
+/**
+ * Starts the server program with `stdio` as its fds 0-2 (a failure is logged); `acceptedAt` is
+ * performance.now() at accept. `release(started)` lets go of the daemon's hold on the connection.
+ */
+async function startProgram(
+  ctx: ServeContext,
+  service: Service,
+  peer: Peer,
+  stdio: ChildStdio,
+  release: (started: boolean) => void,
+  acceptedAt: number,
+): Promise<void> {
   const r = cachedSpawnSpec(service, peer, ctx.child);
   if (!r.ok) {
     ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
     ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
     finished(ctx, service, peer);
-    socket.destroy();
+    release(false);
     return;
   }
   let pid: number;
   try {
-    pid = await ctx.spawn(r.spec, socket);
+    pid = await ctx.spawn(r.spec, stdio);
   } catch (err) {
     ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
     ctx.metrics?.spawnFailed(service);
     ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
     finished(ctx, service, peer);
-    socket.destroy();
+    release(false);
     return;
   }
   ctx.metrics?.spawned(service, durationSince(acceptedAt));
   ctx.track({ pid, service, peer, startedAt: performance.now() });
   ctx.log({ kind: 'START', service, pid, peer });
-  socket.destroy();
+  release(true);
 }
 
 /** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
@@ -263,7 +281,45 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     await redirect(ctx, service, peer, socket);
     return;
   }
-  await startProgram(ctx, service, peer, socket, acceptedAt);
+  await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt);
+}
+
+/**
+ * A connection the spawner's helper accepted and holds (listeners.ts helperAccepts()): the same
+ * decisions and log lines as serveStream(), without the socket ever entering the daemon. A
+ * program gets it through the helper; daytime and time are answered by the helper with the
+ * bytes computed here.
+ */
+export async function serveAccepted(ctx: ServeContext, listener: Listener, conn: AcceptedConnection): Promise<void> {
+  const acceptedAt = performance.now();
+  const service = listener.service;
+  const peer = conn.peer;
+  // Suspended (cps) or closed by a reload since the helper accepted it: as if never accepted.
+  if (ctx.stopping || listener.state !== 'active') {
+    conn.drop();
+    return;
+  }
+  const admitted = admit(ctx, service, peer);
+  const decision = admitted instanceof Promise ? await admitted : admitted;
+  if (!decision.allow) {
+    ctx.refused(listener, service, peer, decision);
+    conn.drop();
+    return;
+  }
+  ctx.metrics?.accepted(service);
+  const builtin = builtinOf(service);
+  if (builtin === 'daytime' || builtin === 'time') {
+    ctx.log({ kind: 'START', service, pid: 0, peer });
+    const now = ctx.now();
+    conn.reply(builtin === 'daytime' ? daytimeBytes(now) : timeBytes(now));
+    return;
+  }
+  if (builtin !== null || ctx.stopping) {
+    conn.drop(); // not a service the helper accepts for (helperAccepts)
+    return;
+  }
+  started(ctx, service, peer);
+  await startProgram(ctx, service, peer, { accepted: conn.cid }, (ok) => ok || conn.drop(), acceptedAt);
 }
 
 /** xinetd reports an address refusal of the same datagram client (address and port) once per this many ms. */

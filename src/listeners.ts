@@ -18,6 +18,8 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { bindRetryDelayMs } from './bind-retry.js';
 import { builtinOf, ChargenRing } from './builtins.js';
+import { useridOnFailure, useridOnSuccess } from './ident.js';
+import type { AcceptedConnection, Acceptor } from './spawn-types.js';
 import type { Service } from './table.js';
 import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
 
@@ -83,9 +85,30 @@ export function listenPlan(service: Service): PlanResult {
   return { ok: true, plan: { mode, transport, port: service.port, host, family, v6only } };
 }
 
+/** planKey, plus who accepts: a service moving between daemon and helper gets a new socket. */
+function listenerKey(plan: ListenPlan, helperAccepts: boolean): string {
+  return helperAccepts ? `${planKey(plan)} helper` : planKey(plan);
+}
+
 /** Two services with the same key can share one socket across a reload. */
 export function planKey(plan: ListenPlan): string {
   return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
+}
+
+/**
+ * Whether the spawner's helper may accept `service`'s connections (when it can: see Acceptor in
+ * spawn-types.ts), because the daemon needs nothing of them but the peer's address: a nowait
+ * program, or daytime/time (a reply the daemon computes), without banners (written to the
+ * socket) and USERID lookups (which watch it).
+ */
+export function helperAccepts(service: Service): boolean {
+  const r = listenPlan(service);
+  if (!r.ok || r.plan.mode !== 'stream' || service.redirect !== null) return false;
+  if (service.banner !== null || service.banner_success !== null || service.banner_fail !== null) return false;
+  if (useridOnSuccess(service) || useridOnFailure(service) || service.flags.includes('IDONLY')) return false;
+  const builtin = builtinOf(service);
+  if (builtin !== null) return builtin === 'daytime' || builtin === 'time';
+  return service.server !== null;
 }
 
 /**
@@ -115,6 +138,8 @@ export function servingLimitations(service: Service): string[] {
 export interface ListenerEvents {
   /** A connection was accepted (paused, half-open allowed). */
   stream(listener: Listener, socket: net.Socket): void;
+  /** A connection was accepted by the spawner's helper, which holds it until it is decided. */
+  accepted(listener: Listener, conn: AcceptedConnection): void;
   /** A datagram arrived on an in-process datagram service. */
   datagram(listener: Listener, message: Buffer, remote: dgram.RemoteInfo): void;
   /** The socket of a wait = yes service has something waiting (nothing was read). */
@@ -146,6 +171,8 @@ export class Listener {
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
   private waitSocket: WaitSocket | null = null;
+  /** The listening socket the helper accepts on (helper-accepted services). */
+  private handedOver: WaitSocket | null = null;
   private resumeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   /** Failed bind attempts in a row (0 once bound). */
@@ -156,8 +183,10 @@ export class Listener {
     public service: Service,
     readonly plan: ListenPlan,
     private readonly events: ListenerEvents,
+    /** Set when the spawner's helper accepts for this listener (stream plans only). */
+    readonly acceptor: Acceptor | null = null,
   ) {
-    this.key = planKey(plan);
+    this.key = listenerKey(plan, acceptor !== null);
   }
 
   /** The socket of a wait = yes service (null otherwise, or while suspended). */
@@ -167,7 +196,7 @@ export class Listener {
 
   /** Whether a socket is open now (the consistency check compares it with `state`). */
   get hasSocket(): boolean {
-    return this.server !== null || this.udp !== null || this.waitSocket !== null;
+    return this.server !== null || this.udp !== null || this.waitSocket !== null || this.handedOver !== null;
   }
 
   /** Opens the socket; rejects with the bind error. */
@@ -177,7 +206,8 @@ export class Listener {
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
       case 'stream':
-        this.server = await this.openStream(host, family, port);
+        if (this.acceptor !== null) this.handOver(host, family, port);
+        else this.server = await this.openStream(host, family, port);
         break;
       case 'dgram':
         this.udp = await this.openDgram(host, family, port);
@@ -262,6 +292,23 @@ export class Listener {
     });
   }
 
+  /** Binds and listens without ever accepting here; the helper accepts (see Acceptor). */
+  private handOver(host: string, family: 4 | 6, port: number): void {
+    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    const ws = WaitSocket.open({
+      transport: 'tcp',
+      host,
+      family,
+      port,
+      v6only: this.plan.v6only,
+      noDelay: this.service.flags.includes('NODELAY'),
+      keepAlive: this.service.flags.includes('KEEPALIVE'),
+    });
+    this.handedOver = ws;
+    this.port = ws.port;
+    this.acceptor?.listen(this.id, ws.fd);
+  }
+
   private openDgram(host: string, family: 4 | 6, port: number): Promise<dgram.Socket> {
     return new Promise<dgram.Socket>((resolve, reject) => {
       const socket = dgram.createSocket({
@@ -301,10 +348,16 @@ export class Listener {
     const server = this.server;
     const udp = this.udp;
     const ws = this.waitSocket;
+    const handedOver = this.handedOver;
     this.server = null;
     this.udp = null;
     this.waitSocket = null;
+    this.handedOver = null;
     ws?.close();
+    if (handedOver !== null) {
+      this.acceptor?.unlisten(this.id);
+      handedOver.close();
+    }
     if (udp !== null) {
       await new Promise<void>((done) => {
         try {
@@ -373,16 +426,32 @@ export interface ApplyResult {
 export interface ListenerSetOptions {
   /** First pause before binding again after a bind error; null: give the service up (xinetd). */
   bindRetryMs: number | null;
+  /** The spawner's helper, to accept for the services it can (helperAccepts()); null: none. */
+  acceptor?: Acceptor | null;
 }
 
 /** All listening sockets of a daemon. */
 export class ListenerSet {
   private listeners: Listener[] = [];
 
+  private readonly byId = new Map<number, Listener>();
+
   constructor(
     private readonly events: ListenerEvents,
     private readonly opts: ListenerSetOptions = { bindRetryMs: null },
-  ) {}
+  ) {
+    opts.acceptor?.setEvents({
+      connection: (lid, conn) => {
+        const l = this.byId.get(lid);
+        if (l === undefined) conn.drop();
+        else events.accepted(l, conn);
+      },
+      error: (lid, err) => {
+        const l = this.byId.get(lid);
+        if (l !== undefined) events.error(l, err);
+      },
+    });
+  }
 
   get all(): readonly Listener[] {
     return this.listeners;
@@ -418,13 +487,16 @@ export class ListenerSet {
         result.failed.push({ service, reason: r.reason });
         continue;
       }
-      const reuse = pool.get(planKey(r.plan))?.shift();
+      const acceptor = this.opts.acceptor != null && helperAccepts(service) ? this.opts.acceptor : null;
+      const reuse = pool.get(listenerKey(r.plan, acceptor !== null))?.shift();
       if (reuse !== undefined) {
         reuse.service = service;
         result.kept.push(reuse);
         next.push(reuse);
       } else {
-        const l = new Listener(service, r.plan, this.events);
+        const l = new Listener(service, r.plan, this.events, acceptor);
+        // Known at once: the helper may report a connection before apply() is over.
+        this.byId.set(l.id, l);
         toOpen.push(l);
       }
     }
@@ -452,12 +524,15 @@ export class ListenerSet {
       }
     }
     this.listeners = next;
+    this.byId.clear();
+    for (const l of next) this.byId.set(l.id, l);
     return result;
   }
 
   async close(): Promise<void> {
     const all = this.listeners;
     this.listeners = [];
+    this.byId.clear();
     await Promise.all(all.map((l) => l.close()));
   }
 }

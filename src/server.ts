@@ -6,7 +6,7 @@
 import type * as net from 'node:net';
 import { allowAll, type Admission } from './admission-types.js';
 import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
-import { finished, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
+import { finished, serveAccepted, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
 import type { Peer } from './peer.js';
 import { bindErrorText, bindRetryDelayMs, DEFAULT_BIND_RETRY_MS, MAX_BIND_RETRY_MS, shouldLogBindRetry } from './bind-retry.js';
 import { ListenerSet, type BindRetryOutcome, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';
@@ -175,13 +175,14 @@ class Server implements ServerHandle {
     };
     const events: ListenerEvents = {
       stream: (l, socket) => this.guard(l, serveStream(this.ctx, l, socket)),
+      accepted: (l, conn) => this.guard(l, serveAccepted(this.ctx, l, conn)),
       datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
       waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
       error: (l, err) => this.listenerError(l, err),
       bindRetried: (l, outcome) => this.bindRetried(l, outcome),
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
-    this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs });
+    this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
     deps.spawner.onExit((info) => this.exited(info));
   }
 

@@ -21,15 +21,25 @@
 
 import { spawn as startProcess, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import type { ChildStdio, ExitInfo, RawDescriptor, SpawnCapabilities, SpawnSpec, Spawner } from './spawn-types.js';
+import type {
+  AcceptedConnection,
+  Acceptor,
+  AcceptorEvents,
+  ChildStdio,
+  ExitInfo,
+  RawDescriptor,
+  SpawnCapabilities,
+  SpawnSpec,
+  Spawner,
+} from './spawn-types.js';
 import type { RlimitValue, Rlimits } from './table.js';
 
-export const HELPER_PROTOCOL_VERSION = 1;
+export const HELPER_PROTOCOL_VERSION = 2;
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 const MAX_ID = 0xffff_fffe; // uid_t/gid_t, without (uid_t)-1
@@ -37,6 +47,8 @@ const MAX_GROUPS = 65536;
 const RESTART_INTERVAL_MS = 1000;
 const ORPHAN_POLL_MS = 500;
 const CLOSE_TIMEOUT_MS = 2000;
+/** Requests sent to the helper in one batch at most (a line stays far below its 4 MiB limit). */
+const MAX_BATCH = 64;
 
 export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
   uidGid: true,
@@ -51,6 +63,8 @@ export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
 export interface SpawnRequest {
   cmd: 'spawn';
   id: number;
+  /** The pending connection (accepted by the helper) that becomes fds 0-2, instead of a passed socket. */
+  cid?: number;
   path: string;
   argv: string[];
   env: string[];
@@ -74,7 +88,9 @@ export type HelperMessage =
   | { t: 'error'; id: number | null; pid: number | null; stage: string; errno: number; message: string }
   | { t: 'exit'; pid: number; code: number | null; signal: number | null }
   | { t: 'pong'; id: number; children: number }
-  | { t: 'warn'; message: string };
+  | { t: 'warn'; message: string }
+  | { t: 'conn'; lid: number; cid: number; addr: string; port: number }
+  | { t: 'accept-error'; lid: number; errno: number };
 
 const RLIMIT_KEYS: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
 
@@ -167,6 +183,13 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
       return isInt(m['id']) && isInt(m['children']) ? { t: 'pong', id: m['id'], children: m['children'] } : null;
     case 'warn':
       return typeof m['message'] === 'string' ? { t: 'warn', message: m['message'] } : null;
+    case 'conn': {
+      const { lid, cid, addr, port } = m;
+      if (!isInt(lid) || !isInt(cid) || typeof addr !== 'string' || !isInt(port)) return null;
+      return { t: 'conn', lid, cid, addr, port };
+    }
+    case 'accept-error':
+      return isInt(m['lid']) && isInt(m['errno']) ? { t: 'accept-error', lid: m['lid'], errno: m['errno'] } : null;
     default:
       return null;
   }
@@ -234,6 +257,13 @@ function spawnerError(code: string, message: string): NodeJS.ErrnoException {
   return err;
 }
 
+/** Why the helper could not be started, with the cause's code (EMFILE, EACCES...); ENOENT when it has none. */
+function helperStartError(helperPath: string, cause: unknown): NodeJS.ErrnoException {
+  const err = asError(cause);
+  const code = (err as NodeJS.ErrnoException).code;
+  return spawnerError(typeof code === 'string' ? code : 'ENOENT', `cannot start the spawn helper ${helperPath}: ${err.message}`);
+}
+
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -252,6 +282,22 @@ export function helperInstalled(path: string = defaultHelperPath()): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** Descriptors starting the helper takes at once (IPC socket pair, exec-error pipe). */
+const HELPER_START_FDS = 4;
+
+/** Whether `n` more descriptors can be opened now (each is closed again at once). */
+function descriptorsFree(n: number): boolean {
+  const opened: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) opened.push(openSync('/dev/null', 'r'));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const fd of opened) closeSync(fd);
   }
 }
 
@@ -301,6 +347,8 @@ export interface NativeSpawnerOptions {
   onWarning?: (message: string) => void;
   /** How long the helper may take to say it is ready (default 3000 ms). */
   readyTimeoutMs?: number;
+  /** false: the helper never accepts for the daemon (TSINETD_HELPER_ACCEPT=0). Default true. */
+  accept?: boolean;
 }
 
 interface Pending {
@@ -331,11 +379,111 @@ export class NativeSpawner implements Spawner {
   private readonly rawHandles = new Map<number, UvPipe>();
   private channelRefd = true;
   private closed = false;
+  /** Listening sockets the helper accepts on, by listener id (sent again to a restarted helper). */
+  private readonly listening = new Map<number, number>();
+  private acceptorEvents: AcceptorEvents | null = null;
+  private relaunchTimer: NodeJS.Timeout | null = null;
+  private outbox: Array<{ request: object; onError: ((err: Error) => void) | undefined }> = [];
+  private flushQueued = false;
+  /** Accepting in the helper (see spawn-types.ts); null when TSINETD_HELPER_ACCEPT=0. */
+  readonly acceptor: Acceptor | null;
 
   constructor(options: NativeSpawnerOptions = {}) {
     this.helperPath = options.helperPath ?? defaultHelperPath();
     this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
     this.readyTimeoutMs = options.readyTimeoutMs ?? 3000;
+    this.acceptor = options.accept === false ? null : this.makeAcceptor();
+  }
+
+  private makeAcceptor(): Acceptor {
+    return {
+      listen: (lid, fd) => {
+        this.listening.set(lid, fd);
+        if (this.helper !== null) this.sendListen(this.helper, lid, fd);
+        // A helper being started gets every listener once it is ready (attach()).
+        else void this.ensureHelper().catch((err: unknown) => this.warn(`cannot accept for listener ${lid}: ${asError(err).message}`));
+      },
+      unlisten: (lid) => {
+        if (!this.listening.delete(lid)) return;
+        this.sendPlain({ cmd: 'unlisten', lid });
+      },
+      setEvents: (events) => {
+        this.acceptorEvents = events;
+      },
+    };
+  }
+
+  private sendListen(helper: ChildProcess, lid: number, fd: number): void {
+    const handle = this.sendableHandle({ fd });
+    if (typeof handle === 'string') {
+      this.acceptorEvents?.error(lid, spawnerError(handle === 'busy' ? 'EBUSY' : 'EBADF', `listener ${lid}: the socket cannot be passed to the spawn helper`));
+      return;
+    }
+    try {
+      helper.send({ cmd: 'listen', lid }, handle as net.Socket, (err) => {
+        if (err) this.warn(`listener ${lid} not passed to the spawn helper: ${err.message}`);
+      });
+    } catch (err) {
+      this.warn(`listener ${lid} not passed to the spawn helper: ${asError(err).message}`);
+    }
+  }
+
+  /**
+   * A request without a descriptor; dropped when no helper runs (its connections died with it).
+   * Requests made in one tick leave together, as one batch message (one write instead of one
+   * per connection).
+   */
+  private sendPlain(request: object, onError?: (err: Error) => void): void {
+    const helper = this.helper;
+    if (helper === null || !helper.connected) {
+      onError?.(spawnerError('EPIPE', 'the spawn helper is not running'));
+      return;
+    }
+    this.outbox.push({ request, onError });
+    if (this.outbox.length >= MAX_BATCH) this.flushOutbox();
+    else if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(() => this.flushOutbox());
+    }
+  }
+
+  private flushOutbox(): void {
+    this.flushQueued = false;
+    const items = this.outbox;
+    if (items.length === 0) return;
+    this.outbox = [];
+    const helper = this.helper;
+    const fail = (err: Error): void => {
+      if (!this.closed && items.some((i) => i.onError === undefined)) this.warn(`spawn helper request not delivered: ${err.message}`);
+      for (const i of items) i.onError?.(err);
+    };
+    if (helper === null || !helper.connected) {
+      fail(spawnerError('EPIPE', 'the spawn helper is not running'));
+      return;
+    }
+    const message = items.length === 1 ? items[0]!.request : { cmd: 'batch', list: items.map((i) => i.request) };
+    try {
+      helper.send(message, (err) => {
+        if (err) fail(err);
+      });
+    } catch (err) {
+      fail(asError(err));
+    }
+  }
+
+  private accepted(lid: number, cid: number, addr: string, port: number): AcceptedConnection {
+    let decided = false;
+    const once = (request: object): void => {
+      if (decided) return;
+      decided = true;
+      this.sendPlain(request);
+    };
+    return {
+      cid,
+      peer: { address: addr, port, family: addr.includes(':') ? 'IPv6' : 'IPv4' },
+      reply: (data) => once({ cmd: 'reply', cid, hex: data.toString('hex') }),
+      drop: () => once({ cmd: 'drop', cid }),
+    };
   }
 
   /** Starts the helper now; rejects when it cannot run (missing binary, no answer). */
@@ -351,6 +499,7 @@ export class NativeSpawner implements Spawner {
   spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
     try {
       if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
+      if ('accepted' in stdio) return this.spawnAccepted(spec, stdio.accepted);
       const handle = this.sendableHandle(stdio);
       if (handle === 'busy') {
         const fd = (stdio as RawDescriptor).fd;
@@ -365,6 +514,16 @@ export class NativeSpawner implements Spawner {
     } catch (err) {
       return Promise.reject(asError(err));
     }
+  }
+
+  /** A server for a connection the helper holds: no descriptor travels, only its id. */
+  private spawnAccepted(spec: SpawnSpec, cid: number): Promise<number> {
+    const encoded = encodeSpawnRequest(this.nextId++, spec);
+    if (!encoded.ok) return Promise.reject(spawnerError('EINVAL', encoded.error));
+    const helper = this.helper;
+    // The connection lives in the helper: without that helper it is gone.
+    if (helper === null) return Promise.reject(spawnerError('ENOTCONN', 'the spawn helper holding the connection is not running'));
+    return this.send(helper, { ...encoded.request, cid }, null);
   }
 
   onExit(handler: (info: ExitInfo) => void): void {
@@ -402,6 +561,9 @@ export class NativeSpawner implements Spawner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.relaunchTimer !== null) clearTimeout(this.relaunchTimer);
+    this.relaunchTimer = null;
+    this.listening.clear();
     if (this.orphanTimer !== null) clearInterval(this.orphanTimer);
     this.orphanTimer = null;
     this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
@@ -424,7 +586,7 @@ export class NativeSpawner implements Spawner {
   // ---- internals ----
 
   /** What to give child.send() for `stdio`; 'none' without a descriptor, 'busy' when libuv refuses it. */
-  private sendableHandle(stdio: ChildStdio): SendHandle | 'none' | 'busy' {
+  private sendableHandle(stdio: Exclude<ChildStdio, { accepted: number }>): SendHandle | 'none' | 'busy' {
     if (stdio instanceof net.Socket) {
       // The bare TCP handle ('net.Native'): sending the net.Socket itself would detach it
       // and register the socket's server for cross-process connection tracking.
@@ -453,7 +615,7 @@ export class NativeSpawner implements Spawner {
     return pipe;
   }
 
-  private send(helper: ChildProcess, request: SpawnRequest, handle: SendHandle): Promise<number> {
+  private send(helper: ChildProcess, request: SpawnRequest, handle: SendHandle | null): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       if (this.closed) {
         reject(spawnerError('ECANCELED', 'spawner closed'));
@@ -469,6 +631,11 @@ export class NativeSpawner implements Spawner {
         p.reject(spawnerError('EPIPE', `cannot pass ${request.path} to the spawn helper: ${err.message}`));
       };
       try {
+        // Without a descriptor (a connection the helper holds): batched with the other requests.
+        if (handle === null) {
+          this.sendPlain(request, failed);
+          return;
+        }
         // Node's typings list only socket objects; a bare libuv handle is accepted too.
         helper.send(request, handle as net.Socket, (err) => {
           if (err) failed(err);
@@ -503,6 +670,12 @@ export class NativeSpawner implements Spawner {
 
   private launch(): Promise<ChildProcess> {
     return new Promise<ChildProcess>((resolve, reject) => {
+      // Node 20 leaks the IPC socket of a child_process.spawn() that fails for lack of
+      // descriptors: at the limit, every restart attempt would cost one more. Try first.
+      if (!descriptorsFree(HELPER_START_FDS)) {
+        reject(spawnerError('EMFILE', `cannot start the spawn helper ${this.helperPath}: too many open files (EMFILE)`));
+        return;
+      }
       let child: ChildProcess;
       try {
         child = startProcess(this.helperPath, [], {
@@ -511,7 +684,7 @@ export class NativeSpawner implements Spawner {
           serialization: 'json',
         });
       } catch (err) {
-        reject(spawnerError('ENOENT', `cannot start the spawn helper ${this.helperPath}: ${asError(err).message}`));
+        reject(helperStartError(this.helperPath, err));
         return;
       }
       let done = false;
@@ -539,7 +712,7 @@ export class NativeSpawner implements Spawner {
           finish(null);
         }
       };
-      const onError = (err: Error) => finish(spawnerError('ENOENT', `cannot start the spawn helper ${this.helperPath}: ${err.message}`));
+      const onError = (err: Error) => finish(helperStartError(this.helperPath, err));
       const onClose = (code: number | null, signal: NodeJS.Signals | null) =>
         finish(new Error(`the spawn helper ${this.helperPath} exited at start (${describeExit(code, signal)})`));
       const timer = setTimeout(
@@ -565,6 +738,7 @@ export class NativeSpawner implements Spawner {
     helper.unref();
     this.channelRefd = true;
     this.updateRef(helper);
+    for (const [lid, fd] of this.listening) this.sendListen(helper, lid, fd);
   }
 
   private updateRef(helper: ChildProcess | null = this.helper): void {
@@ -611,6 +785,21 @@ export class NativeSpawner implements Spawner {
       case 'warn':
         this.warn(`spawn helper: ${msg.message}`);
         break;
+      case 'conn': {
+        const conn = this.accepted(msg.lid, msg.cid, msg.addr, msg.port);
+        if (this.acceptorEvents === null || !this.listening.has(msg.lid)) conn.drop();
+        else this.acceptorEvents.connection(msg.lid, conn);
+        break;
+      }
+      case 'accept-error': {
+        const [code, text] = describeErrno(msg.errno);
+        const err: NodeJS.ErrnoException = new Error(`accept: ${text}`);
+        err.code = code;
+        err.errno = -msg.errno;
+        err.syscall = 'accept';
+        if (this.listening.has(msg.lid)) this.acceptorEvents?.error(msg.lid, err);
+        break;
+      }
       case 'ready':
       case 'pong':
         break;
@@ -639,6 +828,21 @@ export class NativeSpawner implements Spawner {
     );
     for (const pid of running) this.orphans.add(pid);
     this.watchOrphans();
+    // Listening sockets accepted on by the helper would go unserved: start it again soon.
+    if (this.listening.size > 0) this.relaunchSoon();
+  }
+
+  private relaunchSoon(): void {
+    if (this.relaunchTimer !== null || this.closed) return;
+    this.relaunchTimer = setTimeout(() => {
+      this.relaunchTimer = null;
+      if (this.closed || this.helper !== null || this.listening.size === 0) return;
+      this.ensureHelper().catch((err: unknown) => {
+        this.warn(`the spawn helper could not be started again: ${asError(err).message}`);
+        this.relaunchSoon();
+      });
+    }, RESTART_INTERVAL_MS + 50);
+    this.relaunchTimer.unref();
   }
 
   private watchOrphans(): void {

@@ -43,6 +43,9 @@ function stdioEntry(stdio: ChildStdio): net.Socket | { fd: number } | null {
     const fd = dgramFd(stdio);
     return fd === null ? null : { fd };
   }
+  // A connection held by a native helper cannot reach child_process.spawn (this spawner has
+  // no acceptor, so none is ever given to it).
+  if ('accepted' in stdio) return null;
   return { fd: stdio.fd };
 }
 

@@ -6,6 +6,7 @@
 
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
+import type { Peer } from './peer.js';
 import type { Rlimits } from './table.js';
 
 export interface SpawnSpec {
@@ -35,8 +36,46 @@ export interface RawDescriptor {
   fd: number;
 }
 
+/** A connection the spawner's helper accepted and holds (see Acceptor): passed by its id. */
+export interface AcceptedStdio {
+  accepted: number;
+}
+
 /** What becomes the child's fds 0, 1 and 2. */
-export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor;
+export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor | AcceptedStdio;
+
+/**
+ * A connection accepted by the spawner's helper and held there until the daemon decides: run a
+ * server on it (spawn with { accepted: cid }), answer it, or close it.
+ */
+export interface AcceptedConnection {
+  readonly cid: number;
+  readonly peer: Peer;
+  /** Writes `data` (at most 512 bytes), then closes the connection. */
+  reply(data: Buffer): void;
+  /** Closes the connection (refused, or nothing to serve it). */
+  drop(): void;
+}
+
+export interface AcceptorEvents {
+  connection(lid: number, conn: AcceptedConnection): void;
+  /** accept() failed for listener lid (EMFILE...); the helper rests that listener for a second. */
+  error(lid: number, err: NodeJS.ErrnoException): void;
+}
+
+/**
+ * Accepting in the spawner's helper process instead of the daemon: the daemon binds and listens,
+ * hands the listening socket over, and gets each connection's peer to decide about; accepted
+ * sockets never enter the daemon. Used for services that need nothing of the socket but its
+ * peer (see helperAccepts() in listeners.ts).
+ */
+export interface Acceptor {
+  /** Starts accepting on listening socket `fd` for listener `lid` (the caller keeps its copy). */
+  listen(lid: number, fd: number): void;
+  /** Stops accepting for `lid`; connections already reported are still decided one by one. */
+  unlisten(lid: number): void;
+  setEvents(events: AcceptorEvents): void;
+}
 
 export interface ExitInfo {
   pid: number;
@@ -71,4 +110,6 @@ export interface Spawner {
   kill(pid: number, signal: NodeJS.Signals | number): void;
   /** Stops the spawner (does not kill children). */
   close(): Promise<void>;
+  /** Accepting in the helper, when this spawner can (null or absent: the daemon accepts). */
+  readonly acceptor?: Acceptor | null;
 }

@@ -25,13 +25,24 @@ export function spawnerPreference(choice: SpawnerChoice = {}, env: NodeJS.Proces
   return choice.prefer ?? 'auto';
 }
 
+/**
+ * Whether the native helper accepts connections for the services it can (helperAccepts() in
+ * listeners.ts): yes unless TSINETD_HELPER_ACCEPT=0 (to compare, or to rule it out).
+ */
+export function helperAcceptWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['TSINETD_HELPER_ACCEPT'] !== '0';
+}
+
 /** The spawner for this run. Rejects only when 'native' is required and cannot run. */
 export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner> {
   const prefer = spawnerPreference(choice);
   if (prefer === 'node') return new NodeSpawner();
   if (prefer === 'auto' && !helperInstalled()) return new NodeSpawner(); // built without a C compiler
   try {
-    return await startNativeSpawner(choice.onWarning ? { onWarning: choice.onWarning } : {});
+    return await startNativeSpawner({
+      ...(choice.onWarning ? { onWarning: choice.onWarning } : {}),
+      accept: helperAcceptWanted(),
+    });
   } catch (err) {
     if (prefer === 'native') throw err;
     const why = err instanceof Error ? err.message : String(err);

@@ -142,6 +142,14 @@ export class WaitSocket {
       h.close();
       throw uvError(err, 'bind');
     }
+    // libuv reports EADDRINUSE of a TCP bind only at listen time (its "delayed error"), and the
+    // listen below goes through another handle that never sees it: an unbound socket would
+    // then listen on a port the kernel picks. An unbound socket has port 0 here.
+    h.getsockname(out);
+    if (out['port'] === 0 || (addr.port !== 0 && out['port'] !== addr.port)) {
+      h.close();
+      throw uvError(-98 /* EADDRINUSE */, 'bind');
+    }
     if (addr.noDelay === true) h.setNoDelay(true);
     if (addr.keepAlive === true) h.setKeepAlive(true, 0);
     // listen(2) through a pipe handle, whose accept watcher is stopped before any poll.

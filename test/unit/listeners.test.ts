@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SpawnRateGuard } from '../../src/connection.js';
-import { listenPlan, planKey, servingLimitations, type ListenPlan } from '../../src/listeners.js';
+import { helperAccepts, listenPlan, planKey, servingLimitations, type ListenPlan } from '../../src/listeners.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 
@@ -102,5 +102,34 @@ describe('the last-resort guard against wait = yes servers that never read', () 
     g.record(700);
     assert.equal(g.record(1600), false);
     assert.equal(g.record(1650), true);
+  });
+});
+
+describe('who accepts: the daemon, or the native helper (helperAccepts)', () => {
+  const internal = (name: string, socketType: 'stream' | 'dgram' = 'stream'): Partial<Service> => ({
+    name,
+    type: ['INTERNAL'],
+    server: null,
+    server_argv: [],
+    socket_type: socketType,
+    protocol: socketType === 'stream' ? 'tcp' : 'udp',
+  });
+  test('nowait programs and daytime/time streams: the helper', () => {
+    assert.equal(helperAccepts(service({})), true);
+    assert.equal(helperAccepts(service(internal('daytime'))), true);
+    assert.equal(helperAccepts(service(internal('time'))), true);
+  });
+  test('services that need the socket in the daemon: not the helper', () => {
+    assert.equal(helperAccepts(service(internal('echo'))), false, 'echo streams in the daemon');
+    assert.equal(helperAccepts(service(internal('chargen'))), false);
+    assert.equal(helperAccepts(service(internal('daytime', 'dgram'))), false, 'datagrams');
+    assert.equal(helperAccepts(service({ wait: true })), false, 'wait = yes gets the listening socket itself');
+    assert.equal(helperAccepts(service({ redirect: { host: '127.0.0.1', port: 80 } })), false);
+    assert.equal(helperAccepts(service({ banner: '/etc/issue' })), false, 'banners are written to the socket');
+    assert.equal(helperAccepts(service({ banner_success: '/etc/issue' })), false);
+    assert.equal(helperAccepts(service({ banner_fail: '/etc/issue' })), false);
+    assert.equal(helperAccepts(service({ log_on_success: ['HOST', 'USERID'] })), false, 'USERID lookups watch the socket');
+    assert.equal(helperAccepts(service({ log_on_failure: ['USERID'] })), false);
+    assert.equal(helperAccepts(service({ flags: ['IDONLY'] })), false);
   });
 });

@@ -1,0 +1,51 @@
+/*
+ * accept.h - listening sockets the helper accepts on for the daemon, and the accepted
+ * connections that wait for the daemon's decision (serve, refuse, or answer in its name).
+ *
+ * The daemon keeps every decision (access lists, limits, rates, logging); the helper only does
+ * the descriptor work: accept, report the peer, then hand the connection to a forked server,
+ * write a reply the daemon computed, or close it. This keeps accepted sockets out of the
+ * daemon altogether, so that the daemon never creates, passes or closes them.
+ */
+#ifndef TSINETD_ACCEPT_H
+#define TSINETD_ACCEPT_H
+
+#include <poll.h>
+#include <stddef.h>
+
+/* Accepted connections waiting for a decision, at most; beyond, listeners are not polled. */
+#define ACC_MAX_PENDING 1024
+/* Connections accepted per listener per wake-up. */
+#define ACC_BURST 32
+/* How long a listener rests after accept failed for lack of descriptors. */
+#define ACC_REST_MS 1000
+
+/* Called for each accepted connection: the peer as Node writes it ("::ffff:127.0.0.1"). */
+typedef void (*acc_conn_fn)(long long lid, long long cid, const char *addr, int port);
+/* Called when accept fails with an error worth reporting (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+typedef void (*acc_error_fn)(long long lid, int err);
+
+/* Starts accepting on fd for listener lid (takes ownership of fd; replaces an earlier fd of
+ * the same lid). Returns 0, or -1 with errno. */
+int acc_listen(long long lid, int fd);
+
+/* Stops accepting for lid and closes the helper's copy. Connections already accepted stay
+ * pending until decided. Returns 0, or -1 when lid is unknown. */
+int acc_unlisten(long long lid);
+
+/* Adds a pollfd for each listener to watch now to p (room for `room`); returns how many. */
+size_t acc_poll_fill(struct pollfd *p, size_t room, long long now_ms);
+
+/* Accepts what is waiting on listener fd `fd`, reporting each connection or error. */
+void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error);
+
+/* Forgets pending connection cid and returns its descriptor (the caller owns it), or -1. */
+int acc_take(long long cid);
+
+/* Listeners, for sizing the poll set. */
+size_t acc_listener_count(void);
+
+/* Milliseconds until a resting listener is watched again, or -1 when none rests. */
+int acc_next_timeout(long long now_ms);
+
+#endif

@@ -1,0 +1,166 @@
+// Accepting in the native helper (native/accept.c, Acceptor in src/spawn-types.ts): for nowait
+// programs and daytime/time the daemon hands its listening socket to tsinetd-spawnd, which
+// accepts, reports each peer, and serves the connection as the daemon decides. Checked from
+// outside: connected sockets never appear among the daemon's descriptors (they do with
+// TSINETD_HELPER_ACCEPT=0), decisions and log lines are the daemon's, and a helper that dies is
+// started again with the listening sockets.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type * as net from 'node:net';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { FIXTURES, internalService, programService, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers/net.js';
+
+const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
+
+/** The inodes of the sockets listening on TCP `port` (/proc/net/tcp and tcp6, state 0A). */
+function listeningInodes(port: number): Set<string> {
+  const out = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (parseInt(f[1]!.split(':')[1]!, 16) === port) out.add(f[9]!);
+    }
+  }
+  return out;
+}
+
+/** Whether process `pid` holds the socket listening on TCP `port`. */
+function holdsListener(pid: number, port: number): boolean {
+  const inodes = listeningInodes(port);
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m !== null && inodes.has(m[1]!)) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
+/** Socket descriptors the process holds (listening and connected alike). */
+function socketFds(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+function helperPid(daemon: RunningDaemon): number | null {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (comm === 'tsinetd-spawnd' && ppid === daemon.pid) return Number(name);
+    } catch {
+      // gone
+    }
+  }
+  return null;
+}
+
+async function holdSleepers(t: TestContext, port: number, count: number): Promise<net.Socket[]> {
+  const held: net.Socket[] = [];
+  t.after(() => {
+    for (const s of held) s.destroy();
+  });
+  for (let i = 0; i < count; i++) {
+    const s = await tcpConnect(port);
+    held.push(s);
+    await readUntil(s, /started pid=\d+\n/);
+  }
+  return held;
+}
+
+describe('accepting in the native helper', () => {
+  test('connections of a program service never enter the daemon; with TSINETD_HELPER_ACCEPT=0 the daemon accepts', async (t) => {
+    for (const helperAccepts of [true, false]) {
+      const port = await freePort();
+      const daemon = await startDaemon(t, {
+        services: [programService('sleeps', port, join(FIXTURES, 'sleeper'), { server_args: '20' })],
+        env: { ...NATIVE, TSINETD_HELPER_ACCEPT: helperAccepts ? '1' : '0' },
+      });
+      const helper = await waitFor(() => helperPid(daemon) ?? undefined, 5000, 'the spawn helper');
+      assert.equal(holdsListener(helper, port), helperAccepts, 'the helper holds the listening socket');
+      assert.equal(holdsListener(daemon.pid, port), true, 'the daemon keeps its own copy');
+      const before = socketFds(daemon.pid);
+      const held = await holdSleepers(t, port, 6);
+      if (helperAccepts) assert.equal(socketFds(daemon.pid), before, 'the daemon holds no connected socket');
+      await waitFor(() => (daemon.serviceLog().match(/START: sleeps pid=\d+ from=::ffff:127\.0\.0\.1/g)?.length === 6 ? true : undefined), 5000, '6 START lines');
+      for (const s of held) s.destroy();
+      await daemon.stop();
+    }
+  });
+
+  test('the server gets the connection as fds 0-2 and the peer as REMOTE_HOST; 127.0.0.2 is refused by only_from', async (t) => {
+    const port = await freePort();
+    const daemon = await startDaemon(t, {
+      services: [programService('env', port, join(FIXTURES, 'env-printer'), { only_from: '127.0.0.1' })],
+      env: NATIVE,
+    });
+    const reply = (await tcpRequest({ port })).data.toString();
+    assert.match(reply, /^fd0=socket:\[\d+\]$/m);
+    assert.equal(/^fd0=(.*)$/m.exec(reply)![1], /^fd1=(.*)$/m.exec(reply)![1]);
+    assert.match(reply, /^env:REMOTE_HOST=::ffff:127\.0\.0\.1$/m);
+    assert.match(reply, /^end$/m);
+    const refused = await tcpRequest({ port, localAddress: '127.0.0.2' });
+    assert.equal(refused.data.length, 0);
+    await daemon.waitForServiceLog(/FAIL: env address from=::ffff:127\.0\.0\.2/);
+  });
+
+  test('instances is never exceeded: the client over the limit is refused and logged', async (t) => {
+    const port = await freePort();
+    const daemon = await startDaemon(t, {
+      services: [programService('sleeps', port, join(FIXTURES, 'sleeper'), { server_args: '20', instances: '2' })],
+      env: NATIVE,
+    });
+    await holdSleepers(t, port, 2);
+    const third = await tcpRequest({ port, timeoutMs: 3000 });
+    assert.equal(third.data.length, 0);
+    assert.equal(third.ended, 'eof');
+    await daemon.waitForServiceLog(/FAIL: sleeps service_limit from=::ffff:127\.0\.0\.1/);
+  });
+
+  test('daytime is answered through the helper, byte for byte as the daemon computes it', async (t) => {
+    const port = await freePort();
+    const daemon = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], env: NATIVE });
+    const before = socketFds(daemon.pid);
+    for (let i = 0; i < 20; i++) {
+      const r = await tcpRequest({ port });
+      assert.match(r.data.toString('latin1'), /^\d\d [A-Z]{3} \d{4} \d\d:\d\d:\d\d \S+\r\n$/);
+    }
+    assert.equal(socketFds(daemon.pid), before);
+    await daemon.waitForServiceLog(/START: daytime-stream pid=0 from=::ffff:127\.0\.0\.1/);
+  });
+
+  test('a helper that dies is started again and gets the listening sockets back', async (t) => {
+    const port = await freePort();
+    const daemon = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], env: NATIVE });
+    assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
+    const first = helperPid(daemon);
+    assert.ok(first !== null, 'the helper runs');
+    process.kill(first, 'SIGKILL');
+    await daemon.waitForDaemonLog(/spawn helper \(pid \d+\) exited \(signal SIGKILL\)/);
+    const second = await waitFor(() => {
+      const pid = helperPid(daemon);
+      return pid !== null && pid !== first ? pid : undefined;
+    }, 5000, 'a new helper');
+    assert.notEqual(second, first);
+    const again = await waitFor(async () => {
+      const r = await tcpRequest({ port, timeoutMs: 1000 });
+      return /^\d\d [A-Z]{3}/.test(r.data.toString()) ? r : undefined;
+    }, 5000, 'daytime served again');
+    assert.ok(again.data.length > 0);
+  });
+});
