@@ -460,8 +460,10 @@ class Daemon {
     const told = this.signals?.stopping();
     const handle = this.handle;
     if (handle !== null) {
-      if (killServers) await handle.killServers('SIGTERM');
+      // Sockets first: a client accepted while the servers are being signalled would start a
+      // server that nobody signals and that outlives the daemon.
       await handle.close();
+      if (killServers) await handle.killServers('SIGTERM');
     }
     await this.spawner?.close();
     await this.observed?.close();

@@ -241,10 +241,13 @@ describe('admission through the CLI', () => {
     const port = await freePort();
     const d = await startDaemon(t, { services: [program('flooded', port, EXIT_WITH, { no_access: '127.0.0.2' })] });
     // 20 refusals at once (below the default cps of 50 a second).
+    const t0 = performance.now();
     await Promise.all(Array.from({ length: 20 }, () => tcpRequest({ port, localAddress: HOST2 })));
     await d.waitForServiceLog(/FAIL: flooded address/);
     const written = (): number => (d.serviceLog().match(/FAIL: flooded address from=127\.0\.0\.2/g) ?? []).length;
-    assert.ok(written() >= 5 && written() <= 7, `${written()} FAIL lines for 20 refusals`);
+    // 5 at once, then one a second: a loaded machine may stretch the flood over a few seconds.
+    const bound = 5 + Math.ceil((performance.now() - t0) / 1000) + 1;
+    assert.ok(written() >= 5 && written() <= bound, `${written()} FAIL lines for 20 refusals (at most ${bound})`);
     // A second later the key has a token again: the next refusal is written, with the count of
     // what was held back (otherwise the count comes once the source has been quiet for a while).
     await new Promise((r) => setTimeout(r, 1100));
