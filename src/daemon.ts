@@ -19,6 +19,7 @@ import { daemonUmaskFrom } from './child-env.js';
 import { loadConfig, type LoadRequest } from './config.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { formatServiceDump } from './dump.js';
+import { fdTransitionText, watchFds } from './fd-watch.js';
 import { tuneHeapForDaemon } from './heap-tuning.js';
 import { servingLimitations } from './listeners.js';
 import { createEventLog, type XinetdEventLog } from './log.js';
@@ -148,6 +149,7 @@ class Daemon {
   private keepAlive: NodeJS.Timeout | null = null;
   /** -cc N: the periodic consistency check. */
   private ccTimer: NodeJS.Timeout | null = null;
+  private stopFdWatch: (() => void) | null = null;
   private checking = false;
   private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
   /** The --metrics endpoint, when asked for. */
@@ -272,6 +274,7 @@ class Daemon {
       this.finish = resolve;
     });
     this.keepAlive = setInterval(() => {}, 1 << 30);
+    this.stopFdWatch = watchFds((t) => this.daemon(t.kind === 'exhausted' ? 'error' : 'notice', fdTransitionText(t), 'fd_watch'));
     this.installSignals();
     // -cc 0 would make xinetd check without pause (a busy loop): here it means no periodic check.
     if (this.opts.cc !== null && this.opts.cc > 0) this.ccTimer = setInterval(() => void this.consistencyCheck('periodic'), this.opts.cc * 1000);
@@ -456,6 +459,7 @@ class Daemon {
     for (const [signal, action] of this.handlers) process.off(signal, action);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     if (this.ccTimer !== null) clearInterval(this.ccTimer);
+    this.stopFdWatch?.();
     if (this.observed !== null) this.observed.serving = false;
     const told = this.signals?.stopping();
     const handle = this.handle;
