@@ -401,7 +401,12 @@ export class NativeSpawner implements Spawner {
         this.listening.set(lid, fd);
         if (this.helper !== null) this.sendListen(this.helper, lid, fd);
         // A helper being started gets every listener once it is ready (attach()).
-        else void this.ensureHelper().catch((err: unknown) => this.warn(`cannot accept for listener ${lid}: ${asError(err).message}`));
+        else {
+          void this.ensureHelper().catch((err: unknown) => {
+            this.warn(`cannot accept for listener ${lid} yet: ${asError(err).message}`);
+            this.relaunchSoon();
+          });
+        }
       },
       unlisten: (lid) => {
         if (!this.listening.delete(lid)) return;
