@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -129,7 +131,18 @@ static int format_peer(const struct sockaddr_storage *ss, char *addr, size_t len
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
         *port = ntohs(in6->sin6_port);
-        return inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)len) != NULL;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, addr, (socklen_t)len) == NULL)
+            return 0;
+        /* A link-local peer carries its interface, as Node writes it: fe80::1%eth0. */
+        if (in6->sin6_scope_id != 0) {
+            char name[IF_NAMESIZE];
+            size_t used = strlen(addr);
+            if (if_indextoname(in6->sin6_scope_id, name) != NULL)
+                snprintf(addr + used, len - used, "%%%s", name);
+            else
+                snprintf(addr + used, len - used, "%%%u", (unsigned)in6->sin6_scope_id);
+        }
+        return 1;
     }
     return 0;
 }
@@ -159,7 +172,7 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
             }
             return;
         }
-        char addr[INET6_ADDRSTRLEN];
+        char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
         int port = 0;
         if (!format_peer(&ss, addr, sizeof addr, &port)) {
             close(c); /* not an IP peer: nothing the daemon could decide about */

@@ -504,8 +504,9 @@ static void handle_kill(const json_value *msg)
 
 static void report_conn(long long lid, long long cid, const char *addr, int port)
 {
-    /* addr holds only hex digits, dots and colons: no JSON escaping needed. */
-    send_line("{\"t\":\"conn\",\"lid\":%lld,\"cid\":%lld,\"addr\":\"%s\",\"port\":%d}", lid, cid, addr, port);
+    /* An interface name after % may hold characters JSON must escape. */
+    out_check(json_buf_printf(&out, "{\"t\":\"conn\",\"lid\":%lld,\"cid\":%lld,\"addr\":", lid, cid) &&
+              json_buf_string(&out, addr) && json_buf_printf(&out, ",\"port\":%d}\n", port));
 }
 
 static void report_accept_error(long long lid, int err)
