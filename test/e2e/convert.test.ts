@@ -14,8 +14,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCommandLine, type CliIo } from '../../src/cli.js';
 import { loadXinetdConfig } from '../../src/config.js';
@@ -23,6 +22,7 @@ import { convertInetdFile, xinetdFileName } from '../../src/convert.js';
 import type { Service } from '../../src/table.js';
 import { CLI, ROOT } from '../helpers/daemon.js';
 import { waitFor, withTimeout } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
 
 const FIXTURES = join(ROOT, 'fixtures', 'conf', 'convert');
 const FIXTURE = 'fixtures/conf/convert/inetd.conf'; // relative: it is part of the golden output
@@ -39,12 +39,6 @@ interface Run {
 function tsinetd(args: readonly string[]): Run {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-convert-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** A top-level xinetd.conf that includes the converted directory, as /etc/xinetd.conf does. */
@@ -104,7 +98,7 @@ test('`tsinetd convert FILE` is the same as --convert FILE', () => {
 });
 
 test('-o DIR writes one file per service with includedir-safe names; a rerun changes nothing', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'convert');
   const out = join(dir, 'xinetd.d');
   const r = tsinetd(['--convert', FIXTURE, '-o', out]);
   assert.equal(r.status, 0, r.stderr);
@@ -133,7 +127,7 @@ test('-o DIR writes one file per service with includedir-safe names; a rerun cha
 });
 
 test('-o DIR never overwrites a different file: nothing is written, exit 1', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'convert');
   const out = join(dir, 'xinetd.d');
   assert.equal(tsinetd(['--convert', FIXTURE, '-o', out]).status, 0);
   writeFileSync(join(out, 'ftp'), '# edited by hand\n');
@@ -146,7 +140,7 @@ test('-o DIR never overwrites a different file: nothing is written, exit 1', (t)
 });
 
 test('the converted files load in tsinetd with no error and describe the same services', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'convert');
   const out = join(dir, 'xinetd.d');
   assert.equal(tsinetd(['--convert', FIXTURE, '-o', out]).status, 0);
   const conf = topConf(dir, out);
@@ -246,7 +240,7 @@ interface CorpusConversion {
 }
 
 function convertCorpus(t: TestContext): CorpusConversion[] {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'convert');
   return readdirSync(CORPUS)
     .sort()
     .map((file, i) => {
@@ -315,7 +309,7 @@ test('corpus: an IPv4 half and an IPv6-only half of one service load without a p
 });
 
 test('split.conf (tcp + tcp6 lines): two services on one port, IPv4 and IPv6-only', (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'convert');
   const out = join(dir, 'xinetd.d');
   assert.equal(tsinetd(['--convert', 'fixtures/conf/convert/split.conf', '-o', out]).status, 0);
   const check = tsinetd(['--check', '-f', topConf(dir, out)]);

@@ -6,27 +6,22 @@
 //   (NOTIFY_SOCKET) and its ExecReload.
 // - fail2ban/jail.local: loaded by fail2ban-client next to the stock configuration; its
 //   tsinetd-file jail finds the addresses in the FAIL lines of a running tsinetd.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { tmpdir, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { CLI, have, internalService, ROOT, startDaemon } from '../helpers/daemon.js';
 import { fakeSystemd } from '../helpers/fake-systemd.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.js';
+import { tempDir } from '../helpers/temp.js';
 
 const EXAMPLES = join(ROOT, 'examples');
 /** Where the image puts the checkout (WORKDIR of examples/Dockerfile). */
 const IMAGE_ROOT = '/opt/tsinetd';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-examples-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // ---- Dockerfile ---------------------------------------------------------------------------
 
@@ -106,7 +101,7 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   assert.equal(entrypoint[0], '/usr/bin/tini');
 
   // The image's files, from the checkout; the ports made free ones; `node` (the image's user) → us.
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'examples');
   const [monitorPort, appPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const conf = join(dir, 'xinetd.conf');
   const confText = readFileSync(join(EXAMPLES, 'container', 'xinetd.conf'), 'utf8');
@@ -201,7 +196,7 @@ function unitValue(unit: string, key: string): string {
 }
 
 test('tsinetd.service: systemd-analyze verify accepts it; its ExecStart reports READY=1 and its ExecReload reloads', { skip: !have('python3') || !have('systemd-notify') ? 'python3 or systemd-notify is not installed' : false }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'examples');
   const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
   assert.equal(unitValue(unit, 'Type'), 'notify');
   const execStart = unitValue(unit, 'ExecStart').split(/\s+/);
@@ -252,7 +247,7 @@ const F2B_CONF = '/etc/fail2ban';
 const noFail2ban = !have('fail2ban-client') || !have('fail2ban-regex') || !existsSync(join(F2B_CONF, 'filter.d', 'xinetd-fail.conf')) ? 'fail2ban (with its stock xinetd-fail filter) is not installed' : false;
 
 test('fail2ban/jail.local: fail2ban loads it, and its tsinetd-file jail finds the refused addresses in a real FILE log', { skip: noFail2ban }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'examples');
   const port = await freePort();
   const d = await startDaemon(t, { services: [internalService('echo', port, 'stream', { only_from: '127.0.0.1' })] });
   for (let i = 0; i < 3; i++) await tcpRequest({ port, localAddress: '127.0.0.2', send: 'x' });

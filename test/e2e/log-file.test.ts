@@ -12,6 +12,7 @@ import type { DaemonLevel } from '../../src/log-types.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import type { LogTarget, Service } from '../../src/table.js';
+import { textSink } from '../helpers/sink.js';
 
 const openLogs = new WeakMap<TestContext, Array<{ close(): Promise<void> }>>();
 
@@ -50,17 +51,6 @@ const fixed = new Date(2005, 2, 4, 5, 6, 7);
 const TS = '05/3/4@05:06:07';
 
 /** A Writable that keeps what was written (stands in for stderr). */
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
-}
-
 function options(over: Partial<EventLogOptions>): EventLogOptions {
   return { filelog: null, syslog: null, foreground: true, format: 'text', debug: false, daemonPid: 4242, now: () => fixed, ...over };
 }
@@ -101,7 +91,7 @@ test('open() creates every service file at start-up, like xinetd; services witho
   const a = join(dir, 'a.log');
   const quiet = svc('quiet', file(join(dir, 'quiet.log')), [], []);
   const none = svc('none', null);
-  const err = sink();
+  const err = textSink();
   const log = newLog(t, options({ stderr: err }));
   log.open([svc('a', file(a)), quiet, none]);
   await waitFor('files to be created', () => existsSync(a) && existsSync(join(dir, 'quiet.log')));
@@ -165,7 +155,7 @@ test('limits count the bytes already in the file; reopen (SIGHUP after rotation)
   const dir = tempDir(t);
   const p = join(dir, 'rot.log');
   writeFileSync(p, 'x'.repeat(600));
-  const err = sink();
+  const err = textSink();
   const s = svc('r', file(p, 100, 700));
   const log = newLog(t, options({ stderr: err }));
   log.open([s]);
@@ -186,7 +176,7 @@ test('a FILE that cannot be opened: one daemon error, the daemon and other servi
   writeFileSync(join(dir, 'plain'), '');
   const bad = svc('bad', file(join(dir, 'plain', 'sub.log'))); // parent is a file: ENOTDIR
   const good = svc('good', file(join(dir, 'good.log')));
-  const err = sink();
+  const err = textSink();
   const log = newLog(t, options({ stderr: err }));
   log.open([bad, good]);
   for (let i = 0; i < 50; i++) {
@@ -221,7 +211,7 @@ test('a full disk (/dev/full): one daemon error for many lost lines, no crash', 
 test('when -filelog itself fails, the complaint goes to stderr', async (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'plain'), '');
-  const err = sink();
+  const err = textSink();
   const log = newLog(t, options({ filelog: join(dir, 'plain', 'daemon.log'), stderr: err }));
   log.log({ kind: 'daemon', level: 'notice', message: 'hello' });
   await waitFor('stderr complaint', () => err.text().includes('cannot write log file'));
@@ -250,8 +240,8 @@ test('a failed file is retried and reports how many lines were lost', async (t) 
 });
 
 test('FILE /dev/stderr writes through the process stream (works when fd 2 is a socket)', async (t) => {
-  const err = sink();
-  const out = sink();
+  const err = textSink();
+  const out = textSink();
   const s = svc('std', file('/dev/stderr'));
   const o = svc('out', file('/dev/stdout'));
   const log = newLog(t, options({ stderr: err, stdout: out }));
@@ -265,7 +255,7 @@ test('FILE /dev/stderr writes through the process stream (works when fd 2 is a s
 
 test('-d: every daemon message, debug ones too, goes to stderr only', async (t) => {
   const dir = tempDir(t);
-  const err = sink();
+  const err = textSink();
   const daemonLog = join(dir, 'd.log');
   const log = newLog(t, options({ debug: true, filelog: daemonLog, stderr: err }));
   log.log({ kind: 'daemon', level: 'debug', message: 'active_services = 2', func: 'main_loop' });
@@ -278,7 +268,7 @@ test('-d: every daemon message, debug ones too, goes to stderr only', async (t) 
 test('--log-format json: one parseable object per line, in files and on stderr', async (t) => {
   const dir = tempDir(t);
   const p = join(dir, 'j.log');
-  const err = sink();
+  const err = textSink();
   const s = svc('j', file(p));
   const log = newLog(t, options({ format: 'json', stderr: err }));
   log.log({ kind: 'START', service: s, pid: 12, peer });

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createEventLog, type EventLogOptions, type XinetdEventLog } from '../../src/log.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable, unixDgramUnavailable } from '../helpers/unix-dgram.js';
+import { textSink } from '../helpers/sink.js';
 
 const skip = syslogUnavailable();
 const FILTER = '/etc/fail2ban/filter.d/xinetd-fail.conf';
@@ -33,17 +33,6 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 8000): Pro
 /** A syslog daemon stand-in: every datagram received on `path`, in order. */
 async function listen(t: TestContext, path: string): Promise<Listener> {
   return { path, messages: await collectDatagrams(t, path) };
-}
-
-function sink(): Writable & { text: () => string } {
-  const chunks: string[] = [];
-  const w = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(chunk.toString());
-      cb();
-    },
-  });
-  return Object.assign(w, { text: () => chunks.join('') });
 }
 
 function svc(id: string, facility: string, level: string): Service {
@@ -131,7 +120,7 @@ test("fail2ban's stock xinetd-fail filter matches our FAIL lines", { skip: skip 
 });
 
 test('no logger(1): one daemon error on stderr, no crash, service lines dropped', { skip: unixDgramUnavailable() }, async (t) => {
-  const err = sink();
+  const err = textSink();
   const s = svc('t1', 'daemon', 'info');
   const log = newLog(t, { stderr: err, loggerProgram: '/nonexistent/logger', syslogSocket: '/nonexistent/sock' });
   for (let i = 0; i < 20; i++) {
@@ -147,7 +136,7 @@ test('no logger(1): one daemon error on stderr, no crash, service lines dropped'
 
 test('a missing syslog socket is reported once', { skip }, async (t) => {
   const dir = tempDir(t, 'syslog');
-  const err = sink();
+  const err = textSink();
   const s = svc('t1', 'daemon', 'info');
   const log = newLog(t, { stderr: err, syslogSocket: join(dir, 'absent.sock') });
   log.open([s]);

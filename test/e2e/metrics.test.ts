@@ -1,16 +1,16 @@
 // The metrics endpoint of a real daemon: clients accepted, refused (a second host), servers
 // running and failing to start, a reload; each scrape read with the strict parser (and promtool
 // where installed); /healthz, /ready, errors; a unix socket endpoint; bad and busy addresses.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, internalService, programService, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 import { findPromtool, parsePrometheusText, promtoolCheck, sampleValue, type ParsedFamily } from '../helpers/prometheus.js';
+import { tempDir } from '../helpers/temp.js';
 
 interface HttpReply {
   status: number;
@@ -52,16 +52,10 @@ async function metricsPort(d: RunningDaemon): Promise<number> {
   return Number(/:(\d+)\/metrics/.exec(line)![1]);
 }
 
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-metrics-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 const promtool = findPromtool();
 
 test('metrics endpoint: counters, running servers, spawn latency and failures, states, reload; parsed strictly', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'metrics');
   // A server program that disappears after start-up: starting it fails.
   const vanishing = join(dir, 'vanishing');
   writeFileSync(vanishing, '#!/bin/sh\necho never\n');
@@ -161,7 +155,7 @@ test('metrics endpoint: /healthz, /ready, HEAD, unknown paths and methods', asyn
 });
 
 test('metrics endpoint on a unix socket; the socket file is removed on exit', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'metrics');
   const socketPath = join(dir, 'metrics.sock');
   const port = await freePort();
   const d = await startDaemon(t, { services: [internalService('echo', port, 'stream')], args: ['--metrics', socketPath] });

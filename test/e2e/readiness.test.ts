@@ -4,24 +4,18 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CLI, FIXTURES, have, internalService, programService, renderConfig, startDaemon } from '../helpers/daemon.js';
 import { fakeSystemd } from '../helpers/fake-systemd.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
-
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-ready-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from '../helpers/temp.js';
 
 const noNotify = !have('python3') ? 'python3 is not installed' : !have('systemd-notify') ? 'systemd-notify(1) is not installed' : false;
 
 test('systemd: READY=1 once serving, RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM; servers never see NOTIFY_SOCKET', { skip: noNotify }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ready');
   const fake = await fakeSystemd(t, dir);
   const port = await freePort();
   const d = await startDaemon(t, {
@@ -60,7 +54,7 @@ test('systemd: READY=1 once serving, RELOADING=1 then READY=1 around SIGHUP, STO
 });
 
 test('NOTIFY_SOCKET set but systemd-notify missing or failing: one warning each, serving goes on', { skip: noNotify }, async (t) => {
-  const emptyPath = tempDir(t);
+  const emptyPath = tempDir(t, 'ready');
   const port = await freePort();
   const missing = await startDaemon(t, {
     services: [internalService('echo', port, 'stream')],
@@ -121,7 +115,7 @@ function configFile(dir: string, port: number): string {
 }
 
 test('--ready-fd: READY once every listener is bound, then the descriptor is closed', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ready');
   const port = await freePort();
   const run = runWithFd3(t, ['-dontfork', '-f', configFile(dir, port), '-filelog', join(dir, 'daemon.log'), '--ready-fd', '3']);
   let answeredAtReady: string | null = null;
@@ -142,7 +136,7 @@ test('--ready-fd: READY once every listener is bound, then the descriptor is clo
 });
 
 test('--ready-fd on a real pipe (as s6 passes its notification-fd): READY, then end of file', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ready');
   const port = await freePort();
   const pidfile = join(dir, 'tsinetd.pid');
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -172,7 +166,7 @@ test('--ready-fd on a real pipe (as s6 passes its notification-fd): READY, then 
 });
 
 test('--ready-fd when the daemon detaches: the starting process says READY once the copy serves, then exits 0', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ready');
   const port = await freePort();
   const pidfile = join(dir, 'tsinetd.pid');
   const run = runWithFd3(t, ['-f', configFile(dir, port), '-filelog', join(dir, 'daemon.log'), '-pidfile', pidfile, '--ready-fd', '3']);
@@ -195,7 +189,7 @@ test('--ready-fd when the daemon detaches: the starting process says READY once 
 });
 
 test('--ready-fd naming a descriptor that was not passed: exit 1 before anything is bound', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ready');
   const port = await freePort();
   // 4 and 5 were not passed; Node's own start-up descriptors take such numbers (its epoll, eventfd, pipes).
   for (const [fd, expected] of [
