@@ -213,21 +213,9 @@ export class Listener {
         this.udp = await this.openDgram(host, family, port);
         break;
       case 'stream-wait':
-      case 'dgram-wait': {
-        if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
-        const ws = WaitSocket.open({
-          transport: this.plan.transport,
-          host,
-          family,
-          port,
-          v6only: this.plan.v6only,
-          noDelay: this.service.flags.includes('NODELAY'),
-          keepAlive: this.service.flags.includes('KEEPALIVE'),
-        });
-        this.waitSocket = ws;
-        this.port = ws.port;
+      case 'dgram-wait':
+        this.waitSocket = this.openUnread(host, family, port);
         break;
-      }
     }
     // Closed (a reload dropped the service) while the name was resolved or the socket bound.
     if ((this.state as ListenerState) === 'closed') {
@@ -292,11 +280,11 @@ export class Listener {
     });
   }
 
-  /** Binds and listens without ever accepting here; the helper accepts (see Acceptor). */
-  private handOver(host: string, family: 4 | 6, port: number): void {
+  /** A socket bound (and for TCP listening) that the daemon itself never reads or accepts on. */
+  private openUnread(host: string, family: 4 | 6, port: number): WaitSocket {
     if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
     const ws = WaitSocket.open({
-      transport: 'tcp',
+      transport: this.plan.transport,
       host,
       family,
       port,
@@ -304,8 +292,14 @@ export class Listener {
       noDelay: this.service.flags.includes('NODELAY'),
       keepAlive: this.service.flags.includes('KEEPALIVE'),
     });
-    this.handedOver = ws;
     this.port = ws.port;
+    return ws;
+  }
+
+  /** Binds and listens without ever accepting here; the helper accepts (see Acceptor). */
+  private handOver(host: string, family: 4 | 6, port: number): void {
+    const ws = this.openUnread(host, family, port);
+    this.handedOver = ws;
     this.acceptor?.listen(this.id, ws.fd);
   }
 

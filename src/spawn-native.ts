@@ -60,19 +60,12 @@ export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
 
 // ---- protocol (pure) ----------------------------------------------------------------------
 
-export interface SpawnRequest {
+/** A SpawnSpec as the helper reads it (rlimits: only those set). */
+export interface SpawnRequest extends Omit<SpawnSpec, 'rlimits'> {
   cmd: 'spawn';
   id: number;
   /** The pending connection (accepted by the helper) that becomes fds 0-2, instead of a passed socket. */
   cid?: number;
-  path: string;
-  argv: string[];
-  env: string[];
-  uid: number | null;
-  gid: number | null;
-  groups: number[] | null;
-  umask: number;
-  nice: number | null;
   rlimits: Partial<Record<keyof Rlimits, RlimitValue>>;
 }
 
