@@ -3,43 +3,16 @@
 // stderr (compared with fixtures/conf/bad/*.expected), and the shape of the JSON dump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCli, type CliRun } from '../helpers/daemon.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(REPO_ROOT, 'build', 'src', 'cli.js');
 const BAD = join(REPO_ROOT, 'fixtures', 'conf', 'bad');
 const GOOD = join(REPO_ROOT, 'fixtures', 'conf', 'xinetd', 'cli', 'good.conf');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd = REPO_ROOT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tsinetd ${args.join(' ')} did not exit within 10 s`));
-    }, 10_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], cwd = REPO_ROOT): Promise<CliRun> => runCli(args, { cwd });
 
 const SUMMARY = /^tsinetd: \d+ services? \(\d+ enabled\), (\d+) errors?, (\d+) warnings?$/;
 

@@ -12,41 +12,14 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { CLI, FIXTURES, internalService, programService, renderConfig, startDaemon } from '../helpers/daemon.js';
+import { CLI, FIXTURES, internalService, programService, renderConfig, runCli, startDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI to completion (killed after `timeoutMs`). */
-function run(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tsinetd ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 10_000} ms\n${stderr}`));
-    }, opts.timeoutMs ?? 10_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
+const run = runCli;
+
 function background(t: TestContext, args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';

@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
+import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
@@ -116,11 +116,6 @@ function processState(pid: number): string | null {
   const stat = readOr(`/proc/${pid}/stat`);
   const m = /\) (\S)/.exec(stat);
   return m === null ? null : (m[1] ?? null);
-}
-
-function alive(pid: number): boolean {
-  const state = processState(pid);
-  return state !== null && state !== 'Z';
 }
 
 /** The daemon's spawn helper (native/spawnd), or null with the child_process fallback. */

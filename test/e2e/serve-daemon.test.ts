@@ -6,17 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { FIXTURES, internalService, programService, startDaemon } from '../helpers/daemon.js';
+import { alive, FIXTURES, internalService, programService, startDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers/net.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function sleeperPid(port: number): Promise<{ pid: number; socket: net.Socket }> {
   const socket = await tcpConnect(port);

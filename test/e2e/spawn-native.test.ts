@@ -18,6 +18,7 @@ import {
 } from '../../src/spawn-native.js';
 import type { ChildStdio, ExitInfo, SpawnSpec } from '../../src/spawn-types.js';
 import { WaitSocket } from '../../src/wait-socket.js';
+import { alive } from '../helpers/daemon.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PROBE = join(ROOT, 'fixtures', 'servers', 'native-probe');
@@ -156,20 +157,6 @@ function childrenOf(ppid: number): number[] {
     }
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z'; // an unreaped zombie has ended too
-  } catch {
-    return false;
-  }
 }
 
 test('the accepted socket becomes fds 0, 1 and 2, blocking, and the caller may destroy its copy at once', { skip: NOT_BUILT }, async (t) => {
