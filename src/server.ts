@@ -175,7 +175,14 @@ class Server implements ServerHandle {
     };
     const events: ListenerEvents = {
       stream: (l, socket) => this.guard(l, serveStream(this.ctx, l, socket)),
-      accepted: (l, conn) => this.guard(l, serveAccepted(this.ctx, l, conn)),
+      accepted: (l, conn) =>
+        this.guard(
+          l,
+          serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
+            conn.drop(); // never leave the client waiting in the helper (no-op once decided)
+            throw err;
+          }),
+        ),
       datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
       waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
       error: (l, err) => this.listenerError(l, err),
