@@ -1,6 +1,7 @@
 // One connection or datagram, from the moment a listener reports it to the end of its server:
 // banner, admission, then an internal service, a redirect or a server program; with the log
-// events xinetd writes for each step.
+// events xinetd writes for each step. Connections accepted by the native helper (serveAccepted)
+// go through the same admission and log lines without their socket ever entering the daemon.
 //
 // Order (xinetd's service.c): `banner` first, whatever access control decides; then admission;
 // refused: FAIL, `banner_fail`, close (a datagram is dropped, and an address refusal of the same

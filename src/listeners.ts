@@ -11,7 +11,9 @@
 // How: internal services and redirects are served in-process (a net.Server paused on connect,
 // or a dgram socket). Programs of nowait stream services get each accepted socket; programs of
 // wait = yes services (and of every datagram service) get the listening/bound socket itself,
-// which is watched without being read (wait-socket.ts).
+// which is watched without being read (wait-socket.ts). When the spawner's helper can accept
+// (helperAccepts(): nowait programs, daytime, time), the daemon only binds and listens and hands
+// the socket over; the helper reports each connection's peer for the daemon to decide about.
 
 import { lookup } from 'node:dns/promises';
 import * as dgram from 'node:dgram';
