@@ -243,8 +243,9 @@ describe('admission through the CLI', () => {
     // 20 refusals at once (below the default cps of 50 a second).
     const t0 = performance.now();
     await Promise.all(Array.from({ length: 20 }, () => tcpRequest({ port, localAddress: HOST2 })));
-    await d.waitForServiceLog(/FAIL: flooded address/);
     const written = (): number => (d.serviceLog().match(/FAIL: flooded address from=127\.0\.0\.2/g) ?? []).length;
+    // The clients see their connection closed before the lines reach the file (written in batches).
+    await waitFor(() => (written() >= 5 ? true : undefined), 3000, `5 FAIL lines: ${written()}`);
     // 5 at once, then one a second: a loaded machine may stretch the flood over a few seconds.
     const bound = 5 + Math.ceil((performance.now() - t0) / 1000) + 1;
     assert.ok(written() >= 5 && written() <= bound, `${written()} FAIL lines for 20 refusals (at most ${bound})`);
