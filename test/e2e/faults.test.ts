@@ -1,7 +1,8 @@
 // Fault injection (issue #7), through the real daemon on loopback and checked from outside
 // (client replies, the daemon and service logs, /proc): the descriptor limit reached by the
-// daemon and by its spawn helper, a server program that loses its exec bit (at run time and
-// across reloads), a storm of SIGHUPs under client load, and SIGTERM under client load.
+// daemon and by its spawn helper, a service log on a full disk, a server program that loses its
+// exec bit (at run time and across reloads), a storm of SIGHUPs under client load, and SIGTERM
+// under client load.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -333,6 +334,22 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     const restarted = spawnHelper(d.pid);
     assert.ok(restarted !== null && restarted !== helper);
     await waitFor(() => (descriptors(d.pid).length <= idle ? true : undefined), 3000, `descriptors back to ${idle}: ${descriptors(d.pid).length}`);
+  });
+
+  // ---- a log that cannot be written -------------------------------------------------------
+
+  test('a service log on a full disk: its clients are still served, one clear error, the other logs go on', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
+    const [fullPort, okPort] = await Promise.all([freePort(), freePort()]);
+    const d = await startDaemon(t, {
+      services: [program('full', fullPort, EXIT_WITH, { log_type: 'FILE /dev/full' }), program('fine', okPort, EXIT_WITH)],
+    });
+    for (let i = 0; i < 20; i++) assert.equal(await saysBye(fullPort), true, `client ${i} of the service whose log is full`);
+    await d.waitForDaemonLog(/ERROR: cannot write log file \/dev\/full: ENOSPC/);
+    assert.equal(await saysBye(okPort), true);
+    await d.waitForServiceLog(/START: fine pid=\d+/);
+    await pause(300);
+    assert.equal(linesOf(d, /cannot write log file \/dev\/full/).length, 1, d.daemonLog());
+    assert.equal(d.exitedStatus, null);
   });
 
   // ---- a server program that loses its exec bit ------------------------------------------
