@@ -378,6 +378,7 @@ export class NativeSpawner implements Spawner {
   private relaunchTimer: NodeJS.Timeout | null = null;
   private outbox: Array<{ request: object; onError: ((err: Error) => void) | undefined }> = [];
   private flushQueued = false;
+  private readonly pongWaiters = new Map<number, () => void>();
   /** Accepting in the helper (see spawn-types.ts); null when TSINETD_HELPER_ACCEPT=0. */
   readonly acceptor: Acceptor | null;
 
@@ -568,6 +569,9 @@ export class NativeSpawner implements Spawner {
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
     if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return;
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
+    // Closing the channel cancels writes still queued in it (kills of a stop among them, when
+    // the helper is busy forking): first let the helper handle everything sent so far.
+    await this.drained(helper, CLOSE_TIMEOUT_MS);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
       // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
@@ -582,6 +586,29 @@ export class NativeSpawner implements Spawner {
   }
 
   // ---- internals ----
+
+  /** Resolves once the helper has answered a ping sent after everything before it, or after `ms`. */
+  private drained(helper: ChildProcess, ms: number): Promise<void> {
+    this.flushOutbox();
+    if (!helper.connected) return Promise.resolve();
+    const id = this.nextId++;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pongWaiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pongWaiters.set(id, done);
+      try {
+        helper.send({ cmd: 'ping', id }, (err) => {
+          if (err) done();
+        });
+      } catch {
+        done();
+      }
+    });
+  }
 
   /** What to give child.send() for `stdio`; 'none' without a descriptor, 'busy' when libuv refuses it. */
   private sendableHandle(stdio: Exclude<ChildStdio, { accepted: number }>): SendHandle | 'none' | 'busy' {
@@ -798,8 +825,10 @@ export class NativeSpawner implements Spawner {
         if (this.listening.has(msg.lid)) this.acceptorEvents?.error(msg.lid, err);
         break;
       }
-      case 'ready':
       case 'pong':
+        this.pongWaiters.get(msg.id)?.();
+        break;
+      case 'ready':
         break;
     }
   }
