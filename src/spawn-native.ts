@@ -569,20 +569,20 @@ export class NativeSpawner implements Spawner {
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
     if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return;
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
+    // Listened for from now on: the helper may die meanwhile (a signal to the whole process
+    // group, as tini -g sends), and 'exit' is not emitted twice.
+    const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));
     // Closing the channel cancels writes still queued in it (kills of a stop among them, when
     // the helper is busy forking): first let the helper handle everything sent so far.
-    await this.drained(helper, CLOSE_TIMEOUT_MS);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
-      // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
-      helper.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      // The helper exits on EOF and leaves its children running.
-      if (helper.connected) helper.disconnect();
-      else helper.kill('SIGTERM');
-    });
+    await Promise.race([this.drained(helper, CLOSE_TIMEOUT_MS), exited]);
+    if (helper.exitCode !== null || helper.signalCode !== null) return;
+    // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
+    const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);
+    // The helper exits on EOF and leaves its children running.
+    if (helper.connected) helper.disconnect();
+    else helper.kill('SIGTERM');
+    await exited;
+    clearTimeout(timer);
   }
 
   // ---- internals ----
@@ -599,6 +599,7 @@ export class NativeSpawner implements Spawner {
         resolve();
       };
       const timer = setTimeout(done, ms);
+      timer.unref();
       this.pongWaiters.set(id, done);
       try {
         helper.send({ cmd: 'ping', id }, (err) => {

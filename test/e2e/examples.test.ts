@@ -169,7 +169,7 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   // docker stop: SIGTERM to PID 1.
   const tiniPid = canUnshare ? await waitFor(() => childOf(child.pid!), 2000, 'tini') : child.pid!;
   process.kill(tiniPid, 'SIGTERM');
-  assert.equal(await withTimeout(exited, 10_000, 'the container to stop'), 0);
+  assert.equal(await withTimeout(exited, 10_000, 'the container to stop').catch((err: Error) => assert.fail(`${err.message}\n${stderr}`)), 0);
   assert.match(stderr, /Exiting\.\.\./);
 });
 
