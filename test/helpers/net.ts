@@ -4,6 +4,7 @@
 
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
 
 /** Rejects with `what` if `p` has not settled after `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -38,23 +39,43 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * Where test services listen: below the kernel's ephemeral range, which the clients of tests
+ * running in parallel draw their local ports from (a port taken from that range, free when
+ * checked, can be a client's a moment later, and the daemon's bind then fails).
+ */
+function servicePortRange(): [number, number] {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/).map(Number);
+    if (low !== undefined && low > 12_000) return [10_000, low - 1];
+  } catch {
+    // not Linux: the range below is the usual one
+  }
+  return [20_000, 32_767];
+}
+
+function tcpFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '::' }, () => s.close(() => resolve(true)));
+  });
+}
+
+function udpFree(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const u = dgram.createSocket('udp6');
+    u.once('error', () => resolve(false));
+    u.bind(port, '::', () => u.close(() => resolve(true)));
+  });
+}
+
 /** A port that is free for TCP and UDP on every loopback address we use (checked on the wildcard). */
 export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen({ port: 0, host: '::' }, () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp6');
-      u.once('error', () => resolve(false));
-      u.bind(port, '::', () => u.close(() => resolve(true)));
-    });
-    if (udpFree && port !== 0) return port;
+  const [low, high] = servicePortRange();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if ((await tcpFree(port)) && (await udpFree(port))) return port;
   }
   throw new Error('no free port found');
 }
