@@ -118,9 +118,45 @@ function byLabels<T extends { key: string }>(cells: Iterable<T>): T[] {
   return [...cells].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
+/** The cells of one metric: one per combination of label values, made by `make` on first use. */
+class LabelledCells<C> {
+  private readonly cells = new Map<string, { key: string; labels: Labels; cell: C }>();
+
+  constructor(
+    private readonly metric: string,
+    readonly labelNames: readonly string[],
+    private readonly make: () => C,
+  ) {
+    checkLabelNames(metric, labelNames);
+  }
+
+  /** The cell for these label values (in labelNames order). */
+  get(values: readonly string[]): C {
+    if (values.length !== this.labelNames.length) {
+      throw new Error(`metric ${this.metric}: ${this.labelNames.length} label value(s) expected, got ${values.length}`);
+    }
+    const key = values.join('\u0000');
+    let entry = this.cells.get(key);
+    if (entry === undefined) {
+      entry = { key, labels: labelsOf(this.labelNames, values), cell: this.make() };
+      this.cells.set(key, entry);
+    }
+    return entry.cell;
+  }
+
+  clear(): void {
+    this.cells.clear();
+  }
+
+  /** Every cell with its labels, in a stable order. */
+  sorted(): Array<{ labels: Labels; cell: C }> {
+    return byLabels(this.cells.values());
+  }
+}
+
 /** A counter or gauge with a fixed set of label names; one cell per combination of values. */
 abstract class ScalarMetric implements Metric {
-  private readonly cells = new Map<string, { key: string; labels: Labels; cell: Cell }>();
+  private readonly cells: LabelledCells<Cell>;
   protected abstract readonly type: 'counter' | 'gauge';
 
   constructor(
@@ -128,23 +164,14 @@ abstract class ScalarMetric implements Metric {
     readonly help: string,
     readonly labelNames: readonly string[] = [],
   ) {
-    checkLabelNames(name, labelNames);
+    this.cells = new LabelledCells(name, labelNames, () => ({ value: 0 }));
     // A metric without labels is exposed (at 0) from the start.
     if (labelNames.length === 0) this.cell();
   }
 
   /** The cell for these label values (in labelNames order), created at 0. */
   cell(...values: string[]): Cell {
-    if (values.length !== this.labelNames.length) {
-      throw new Error(`metric ${this.name}: ${this.labelNames.length} label value(s) expected, got ${values.length}`);
-    }
-    const key = values.join('\u0000');
-    let entry = this.cells.get(key);
-    if (entry === undefined) {
-      entry = { key, labels: labelsOf(this.labelNames, values), cell: { value: 0 } };
-      this.cells.set(key, entry);
-    }
-    return entry.cell;
+    return this.cells.get(values);
   }
 
   /** Removes every cell (gauges that are recomputed as a whole). */
@@ -153,7 +180,7 @@ abstract class ScalarMetric implements Metric {
   }
 
   collect(): MetricFamily {
-    const samples = byLabels(this.cells.values()).map((e) => ({ labels: e.labels, value: e.cell.value }));
+    const samples = this.cells.sorted().map((e) => ({ labels: e.labels, value: e.cell.value }));
     return { name: this.name, help: this.help, type: this.type, samples };
   }
 }
@@ -192,7 +219,7 @@ export class HistogramCell {
 }
 
 export class Histogram implements Metric {
-  private readonly cells = new Map<string, { key: string; labels: Labels; cell: HistogramCell }>();
+  private readonly cells: LabelledCells<HistogramCell>;
   readonly bounds: readonly number[];
 
   constructor(
@@ -201,27 +228,18 @@ export class Histogram implements Metric {
     bounds: readonly number[],
     readonly labelNames: readonly string[] = [],
   ) {
-    checkLabelNames(name, labelNames);
     for (let i = 0; i < bounds.length; i++) {
       if (!Number.isFinite(bounds[i]!) || (i > 0 && bounds[i]! <= bounds[i - 1]!)) {
         throw new Error(`metric ${name}: bucket bounds must be finite and increasing`);
       }
     }
     this.bounds = [...bounds];
+    this.cells = new LabelledCells(name, labelNames, () => new HistogramCell(this.bounds));
     if (labelNames.length === 0) this.cell();
   }
 
   cell(...values: string[]): HistogramCell {
-    if (values.length !== this.labelNames.length) {
-      throw new Error(`metric ${this.name}: ${this.labelNames.length} label value(s) expected, got ${values.length}`);
-    }
-    const key = values.join('\u0000');
-    let entry = this.cells.get(key);
-    if (entry === undefined) {
-      entry = { key, labels: labelsOf(this.labelNames, values), cell: new HistogramCell(this.bounds) };
-      this.cells.set(key, entry);
-    }
-    return entry.cell;
+    return this.cells.get(values);
   }
 
   observe(values: readonly string[], v: number): void {
@@ -229,7 +247,7 @@ export class Histogram implements Metric {
   }
 
   collect(): MetricFamily {
-    const samples = byLabels(this.cells.values()).map((e) => ({ labels: e.labels, bounds: this.bounds, counts: [...e.cell.counts], sum: e.cell.sum }));
+    const samples = this.cells.sorted().map((e) => ({ labels: e.labels, bounds: this.bounds, counts: [...e.cell.counts], sum: e.cell.sum }));
     return { name: this.name, help: this.help, type: 'histogram', samples };
   }
 }

@@ -470,7 +470,7 @@ export class NativeSpawner implements Spawner {
     }
   }
 
-  private accepted(lid: number, cid: number, addr: string, port: number): AcceptedConnection {
+  private accepted(cid: number, addr: string, port: number): AcceptedConnection {
     let decided = false;
     const once = (request: object): void => {
       if (decided) return;
@@ -812,7 +812,7 @@ export class NativeSpawner implements Spawner {
         this.warn(`spawn helper: ${msg.message}`);
         break;
       case 'conn': {
-        const conn = this.accepted(msg.lid, msg.cid, msg.addr, msg.port);
+        const conn = this.accepted(msg.cid, msg.addr, msg.port);
         if (this.acceptorEvents === null || !this.listening.has(msg.lid)) conn.drop();
         else this.acceptorEvents.connection(msg.lid, conn);
         break;
