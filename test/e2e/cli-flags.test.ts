@@ -9,13 +9,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { CLI, FIXTURES, internalService, programService, renderConfig, runCli, startDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
+import { startIdentd, type Identd } from '../helpers/identd.js';
 
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
 const run = runCli;
@@ -42,48 +42,22 @@ function read(path: string): string {
 
 // ---- a fake identd (RFC 1413) ------------------------------------------------------------
 
-interface FakeIdentd {
-  port: number;
-  /** The query lines received, in order. */
-  queries: string[];
+interface FakeIdentd extends Identd {
   /** Answers the queries held so far (mode 'hold'), and every later one at once. */
   release(): void;
 }
 
 /** 'ok': answers "<query> : USERID : UNIX : alice"; 'error': an ERROR reply; 'hold': answers on release(). */
 async function fakeIdentd(t: TestContext, mode: 'ok' | 'error' | 'hold'): Promise<FakeIdentd> {
-  const queries: string[] = [];
   const held: Array<() => void> = [];
   let released = mode !== 'hold';
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => {});
-    let buf = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      buf += d;
-      const end = buf.indexOf('\r\n');
-      if (end < 0) return;
-      const q = buf.slice(0, end);
-      queries.push(q);
-      const answer = (): void => {
-        s.end(mode === 'error' ? `${q} : ERROR : NO-USER\r\n` : `${q.replace(/\s/g, '')} : USERID : UNIX : alice\r\n`);
-      };
-      if (released) answer();
-      else held.push(answer);
-    });
+  const identd = await startIdentd(t, (q, reply) => {
+    const answer = (): void => reply(mode === 'error' ? `${q} : ERROR : NO-USER\r\n` : `${q.replace(/\s/g, '')} : USERID : UNIX : alice\r\n`);
+    if (released) answer();
+    else held.push(answer);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  const a = server.address() as net.AddressInfo;
   return {
-    port: a.port,
-    queries,
+    ...identd,
     release: () => {
       released = true;
       for (const f of held.splice(0)) f();

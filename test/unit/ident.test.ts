@@ -20,6 +20,7 @@ import {
 import type { LogEvent } from '../../src/log-types.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
+import { startIdentd } from '../helpers/identd.js';
 
 describe('query and reply', () => {
   test('the query names the client port first, then ours', () => {
@@ -64,26 +65,11 @@ describe('query and reply', () => {
 
 /** A loopback identd answering each query with `reply(query)` (null: never answers). */
 async function identd(t: TestContext, reply: (query: string) => string | null): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('error', () => {});
-    let buf = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => {
-      buf += d;
-      const end = buf.indexOf('\r\n');
-      if (end < 0) return;
-      const r = reply(buf.slice(0, end));
-      if (r !== null) s.end(r);
-    });
+  const server = await startIdentd(t, (q, answer) => {
+    const r = reply(q);
+    if (r !== null) answer(r);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  return (server.address() as net.AddressInfo).port;
+  return server.port;
 }
 
 describe('lookupIdent against a real identd', () => {
