@@ -230,7 +230,7 @@ export class Listener {
   }
 
   /**
-   * After open() failed with `error`: tries again in the background, pausing longer each time
+   * After open() failed: tries again in the background, pausing longer each time
    * (bind-retry.ts), until the socket is bound or the listener closed. Each attempt is reported.
    */
   retryBind(baseMs: number): void {

@@ -548,13 +548,7 @@ export class NativeSpawner implements Spawner {
     // Through the helper: it signals only children it has not reaped, so a recycled pid is
     // never hit.
     const request: KillRequest = { cmd: 'kill', pid, sig };
-    try {
-      helper.send(request, (err) => {
-        if (err) this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`);
-      });
-    } catch (err) {
-      this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${asError(err).message}`);
-    }
+    this.sendPlain(request, (err) => this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`));
   }
 
   async close(): Promise<void> {
