@@ -93,12 +93,13 @@ export function findXinetd(benchDir, log) {
 
 /**
  * The tsinetd command as argv: $TSINETD (a command line, split on blanks, e.g.
- * "node /other/build/src/cli.js"), else this checkout's `node build/src/cli.js`.
+ * "node /other/build/bin/tsinetd.mjs"), else this checkout's `node build/bin/tsinetd.mjs`
+ * (the command package.json's `bin` installs).
  * The PID started must be the daemon itself (no npm/npx wrapper).
  */
 export function findTsinetd(repoDir) {
   if (process.env.TSINETD) return { argv: process.env.TSINETD.trim().split(/\s+/) };
-  const cli = join(repoDir, 'build', 'src', 'cli.js');
-  if (!existsSync(cli)) return { error: 'build/src/cli.js is missing: run `npm run build` first' };
+  const cli = join(repoDir, 'build', 'bin', 'tsinetd.mjs');
+  if (!existsSync(cli)) return { error: 'build/bin/tsinetd.mjs is missing: run `npm run build` first' };
   return { argv: [process.execPath, cli] };
 }

@@ -35,7 +35,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'build', 'src', 'cli.js');
+const cli = join(root, 'build', 'bin', 'tsinetd.mjs');
 
 function knob(name, fallback) {
   const v = process.env[name];

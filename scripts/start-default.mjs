@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const template = join(root, 'fixtures', 'default');
 const state = join(root, 'build', 'default');
-const cli = join(root, 'build', 'src', 'cli.js');
+const cli = join(root, 'build', 'bin', 'tsinetd.mjs');
 const HEALTH_HTTP_PORT = 7180;
 
 function say(msg) {

@@ -1,12 +1,10 @@
-#!/usr/bin/env node
 // The command line: xinetd(8)'s flags, spelled as xinetd spells them (single dash),
 // plus tsinetd's own long options. Wires the modules together; no logic of its own.
 //
 // Exit status: 0 success; 1 configuration error (--check/--dump/--convert) or fatal
 // start-up error; 2 usage error.
 
-import { realpathSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { convertInetdFile, renderConversion } from './convert.js';
@@ -268,26 +266,4 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
   );
   return errors > 0 ? 1 : 0;
-}
-
-function isEntryPoint(): boolean {
-  const argv1 = process.argv[1];
-  if (argv1 === undefined) return false;
-  try {
-    return realpathSync(argv1) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`tsinetd: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

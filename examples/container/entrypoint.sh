@@ -8,4 +8,4 @@
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 ( node "$root/examples/container/app.mjs" & )
-exec node "$root/build/src/cli.js" -dontfork "$@"
+exec node "$root/build/bin/tsinetd.mjs" -dontfork "$@"

@@ -1,4 +1,4 @@
-// Admission end to end, through the real CLI (`node build/src/cli.js -dontfork -f CONF -filelog
+// Admission end to end, through the real CLI (`node build/bin/tsinetd.mjs -dontfork -f CONF -filelog
 // LOG -pidfile PID`) over loopback, with clients bound to 127.0.0.1 and 127.0.0.2 (a second
 // host): only_from / no_access, instances, per_source, cps, access_times, SENSOR + deny_time,
 // max_load (load read from $TSINETD_LOADAVG_FILE), per_source_cps and -limit. Each refusal is

@@ -1,6 +1,6 @@
 // The deployment examples (examples/), tested as far as this machine allows:
-// - Dockerfile: no Docker engine here, so its ENTRYPOINT and CMD are run from the checkout
-//   (paths of the image mapped onto it) under tini as PID 1 of a new PID namespace, as in the
+// - Dockerfile: no Docker engine here, so the runtime image's files are copied from the checkout
+//   as its COPY lines say, and its ENTRYPOINT and CMD run from that copy under tini as PID 1 of a new PID namespace, as in the
 //   container; the HEALTHCHECK command is run against it; `docker stop` is a SIGTERM to tini.
 // - tsinetd.service: `systemd-analyze verify`, then its ExecStart under a stand-in systemd
 //   (NOTIFY_SOCKET) and its ExecReload.
@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CLI, have, internalService, ROOT, startDaemon } from '../helpers/daemon.js';
 import { fakeSystemd } from '../helpers/fake-systemd.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
@@ -100,8 +100,19 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   const healthcheck = execForm(/CMD\s+(\[.*\])$/.exec(last('HEALTHCHECK'))![1]!);
   assert.equal(entrypoint[0], '/usr/bin/tini');
 
-  // The image's files, from the checkout; the ports made free ones; `node` (the image's user) → us.
+  // The image's files: exactly what the runtime stage's COPY lines take from the build stage (a
+  // checkout after `npm ci`: this one), so a file the runtime needs and does not get fails here.
+  // The ports made free ones; `node` (the image's user) → us.
   const dir = tempDir(t, 'examples');
+  const image = join(dir, 'image');
+  for (const copy of ins.slice(ins.findLastIndex((i) => i.op === 'FROM')).filter((i) => i.op === 'COPY')) {
+    const [from, src, dest] = copy.args.split(/\s+/) as [string, string, string];
+    assert.equal(from, '--from=build');
+    assert.ok(src.startsWith(`${IMAGE_ROOT}/`), src);
+    const target = dest.endsWith('/') ? join(image, dest, basename(src)) : join(image, dest);
+    cpSync(join(ROOT, src.slice(IMAGE_ROOT.length + 1)), target, { recursive: true });
+  }
+  assert.ok(!existsSync(join(image, 'node_modules')), 'the bundle needs no node_modules');
   const [monitorPort, appPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const conf = join(dir, 'xinetd.conf');
   const confText = readFileSync(join(EXAMPLES, 'container', 'xinetd.conf'), 'utf8');
@@ -109,7 +120,7 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   writeFileSync(
     conf,
     confText
-      .replaceAll(IMAGE_ROOT, ROOT)
+      .replaceAll(IMAGE_ROOT, image)
       .replace(/port(\s+)= 7101\n/, `port$1= ${monitorPort}\n`)
       .replace('HEALTH_PORT=8080', `HEALTH_PORT=${appPort}`)
       .replace(/user(\s+)= node\n/, `user$1= ${userInfo().username}\n`),
@@ -121,7 +132,7 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
         ? conf
         : arg === ':9105'
           ? `127.0.0.1:${metricsPort}`
-          : arg.replaceAll(IMAGE_ROOT, ROOT);
+          : arg.replaceAll(IMAGE_ROOT, image);
   // tini is PID 1 in the container; elsewhere it has to be made a subreaper (-s).
   const argv = [...(canUnshare ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] : []), ...entrypoint.map(fromImage), ...cmd.map(fromImage)];
   if (!canUnshare) argv.splice(1, 0, '-s');

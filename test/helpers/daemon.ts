@@ -1,10 +1,11 @@
 // Runs tsinetd as a real process for the end-to-end tests: writes an xinetd configuration into a
-// temporary directory, starts `node build/src/cli.js -dontfork -f CONF -filelog LOG -pidfile PID`,
+// temporary directory, starts `node build/bin/tsinetd.mjs -dontfork -f CONF -filelog LOG -pidfile PID`
+// (the bundled command that package.json's `bin` installs),
 // waits for readiness by polling the pid file (written once every socket is bound; never a fixed
 // sleep), collects stderr, and stops it with SIGTERM when the test ends.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -14,8 +15,22 @@ import { waitFor, withTimeout } from './net.js';
 
 /** The repository root (this file runs from build/test/helpers/). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CLI = join(ROOT, 'build', 'src', 'cli.js');
+/** The command users run: the bundle of build/src made by `npm run build` (scripts/bundle.mjs). */
+export const CLI = join(ROOT, 'build', 'bin', 'tsinetd.mjs');
+assertBundleFresh();
 export const FIXTURES = join(ROOT, 'fixtures', 'servers');
+
+/**
+ * The end-to-end tests run the bundle, so a bundle older than the compiled modules would test old
+ * code: `tsc` alone does not rebundle. Fails every e2e test at once with the remedy.
+ */
+function assertBundleFresh(): void {
+  const compiled = join(ROOT, 'build', 'src');
+  const newest = Math.max(...readdirSync(compiled).filter((n) => n.endsWith('.js')).map((n) => statSync(join(compiled, n)).mtimeMs));
+  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
+    throw new Error(`${CLI} is missing or older than build/src: run \`npm run build\` (tsc alone does not rebundle)`);
+  }
+}
 
 /** xinetd attribute name → value text, as written after `=` in a config file. */
 export type Attrs = Record<string, string>;
