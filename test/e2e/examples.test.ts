@@ -105,7 +105,8 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   // The ports made free ones; `node` (the image's user) → us.
   const dir = tempDir(t, 'examples');
   const image = join(dir, 'image');
-  for (const copy of ins.slice(ins.findLastIndex((i) => i.op === 'FROM')).filter((i) => i.op === 'COPY')) {
+  const runtimeFrom = ins.map((i) => i.op).lastIndexOf('FROM');
+  for (const copy of ins.slice(runtimeFrom).filter((i) => i.op === 'COPY')) {
     const [from, src, dest] = copy.args.split(/\s+/) as [string, string, string];
     assert.equal(from, '--from=build');
     assert.ok(src.startsWith(`${IMAGE_ROOT}/`), src);
