@@ -241,8 +241,10 @@ export class Listener {
       this.retryTimer = null;
       if (this.state !== 'retrying') return;
       this.state = 'new';
+      // open() resets the count once bound: the report gives the failures before this attempt.
+      const failures = this.bindFailures;
       this.open().then(
-        () => this.events.bindRetried(this, { ok: true, attempts: this.bindFailures }),
+        () => this.events.bindRetried(this, { ok: true, attempts: failures }),
         (err: NodeJS.ErrnoException) => {
           if ((this.state as ListenerState) === 'closed') return;
           const failed = this.bindFailures;
@@ -369,21 +371,33 @@ export class Listener {
   }
 
   /**
-   * Closes the socket for `seconds` (xinetd's cps deactivation), then reopens it.
-   * `onResume` is told whether reopening worked.
+   * Closes the socket for `seconds` (xinetd's cps deactivation), then reopens it. `onResume` is
+   * told whether reopening worked. When it did not (another process took the address meanwhile)
+   * and `retryBaseMs` is not null, the listener first joins the background bind retry
+   * (retryBind), as a socket that could not be bound at start or reload does; with null it stays
+   * suspended, as in xinetd. Nothing is reported if the listener is closed meanwhile.
    */
-  async suspend(seconds: number, onResume: (ok: boolean, err?: Error) => void): Promise<void> {
+  async suspend(
+    seconds: number,
+    onResume: (ok: boolean, err?: NodeJS.ErrnoException) => void,
+    retryBaseMs: number | null = null,
+  ): Promise<void> {
     if (this.state !== 'active') return;
     this.state = 'suspended';
     await this.shut();
+    // Closed while the socket was being closed: there is nothing to reopen.
+    if ((this.state as ListenerState) !== 'suspended') return;
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = null;
       if (this.state !== 'suspended') return;
       this.state = 'new';
       this.open().then(
         () => onResume(true),
-        (err: Error) => {
+        (err: NodeJS.ErrnoException) => {
+          // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
+          if ((this.state as ListenerState) === 'closed') return;
           this.state = 'suspended';
+          if (retryBaseMs !== null) this.retryBind(retryBaseMs);
           onResume(false, err);
         },
       );

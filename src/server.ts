@@ -278,15 +278,35 @@ class Server implements ServerHandle {
     this.ctx.daemon('error', `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`, 'activate_normal');
   }
 
-  /** Closes the listener for `seconds` (xinetd's cps_service_stop), then reopens it. */
+  /**
+   * Closes the listener for `seconds` (xinetd's cps_service_stop), then reopens it; an address
+   * taken meanwhile is retried in the background (bind-retry.ts), as a bind failure at start.
+   */
   private deactivate(l: Listener, message: string, seconds: number): void {
     if (l.state !== 'active') return;
     const name = l.service.name;
     this.ctx.daemon('error', message, 'service_stop');
-    void l.suspend(seconds, (ok, err) => {
-      if (ok) this.ctx.daemon('error', `Activating service ${name}`, 'cps_service_restart');
-      else this.ctx.daemon('error', `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`, 'cps_service_restart');
-    });
+    void l.suspend(
+      seconds,
+      (ok, err) => {
+        if (ok) {
+          this.ctx.daemon('error', `Activating service ${name}`, 'cps_service_restart');
+          return;
+        }
+        this.ctx.daemon('error', `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`, 'cps_service_restart');
+        // The address was taken meanwhile: retried in the background, as a bind failure at start.
+        if (l.state === 'retrying') this.retryNotice(l.service.id);
+      },
+      this.bindRetryMs,
+    );
+  }
+
+  /** Says that a service whose socket could not be bound is retried in the background. */
+  private retryNotice(id: string): void {
+    if (this.bindRetryMs === null) return;
+    const first = formatPause(bindRetryDelayMs(1, this.bindRetryMs));
+    const last = formatPause(MAX_BIND_RETRY_MS);
+    this.ctx.daemon('notice', `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
   }
 
   private spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
@@ -377,11 +397,7 @@ class Server implements ServerHandle {
     for (const f of r.failed) {
       if (f.error !== undefined) {
         this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
-        if (f.retrying === true && this.bindRetryMs !== null) {
-          const first = formatPause(bindRetryDelayMs(1, this.bindRetryMs));
-          const last = formatPause(MAX_BIND_RETRY_MS);
-          this.ctx.daemon('notice', `service ${f.service.id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
-        }
+        if (f.retrying === true) this.retryNotice(f.service.id);
       } else {
         this.ctx.daemon('error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
       }

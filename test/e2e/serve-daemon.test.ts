@@ -189,6 +189,35 @@ describe('the daemon process', () => {
     assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
   });
 
+  test('cps: a port taken while the service is off is retried in the background, and served once free', async (t) => {
+    const port = await freePort();
+    // Off for 2 s (see the cps test above: the first connection after the service comes back is
+    // then counted afresh), which also leaves time to take the port while it is off.
+    const daemon = await startDaemon(t, {
+      services: [internalService('daytime', port, 'stream', { cps: '2 2', bind: '127.0.0.1' })],
+      env: { ...process.env, TSINETD_BIND_RETRY_MS: '100' },
+    });
+    for (let i = 0; i < 10; i++) {
+      if ((await tcpRequest({ port })).data.length === 0) break;
+    }
+    await daemon.waitForDaemonLog(/ERROR: Deactivating service daytime due to excessive incoming connections\.  Restarting in 2 seconds\./);
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    t.after(() => blocker.close());
+    // xinetd's line for the failed restart, then the background attempts of a bind failure.
+    await daemon.waitForDaemonLog(/ERROR: Error activating service daytime \(.*EADDRINUSE/, 5000);
+    await daemon.waitForDaemonLog(/NOTICE: service daytime-stream will try to bind again in 0\.1 s, then less often \(at most every 60 s\) until it can/);
+    await daemon.waitForDaemonLog(/ERROR: bind retry attempt 1 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.2 s/, 5000);
+    // A reload meanwhile keeps the unchanged service retrying, as for a bind failure at start.
+    daemon.signal('SIGHUP');
+    await daemon.waitForDaemonLog(/NOTICE: Reconfigured: new=0 old=1 dropped=0 \(services\)/);
+    await daemon.waitForDaemonLog(/ERROR: bind retry attempt 3 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream/, 5000);
+    assert.equal(daemon.exitedStatus, null);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await daemon.waitForDaemonLog(/NOTICE: Activating service daytime-stream \(bound after [1-9]\d* failed attempts?\)/, 5000);
+    assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
+  });
+
   test('without -dontfork it daemonizes: the command exits 0 once the detached daemon serves', async (t) => {
     const port = await freePort();
     const daemon = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], dontfork: false });

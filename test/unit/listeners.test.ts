@@ -1,11 +1,22 @@
 // Where and how each service listens (the pure plan), and what cannot be served.
 
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import { describe, test } from 'node:test';
 import { SpawnRateGuard } from '../../src/connection.js';
-import { helperAccepts, listenPlan, planKey, servingLimitations, type ListenPlan } from '../../src/listeners.js';
+import {
+  helperAccepts,
+  Listener,
+  listenPlan,
+  planKey,
+  servingLimitations,
+  type BindRetryOutcome,
+  type ListenerEvents,
+  type ListenPlan,
+} from '../../src/listeners.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
+import { freePort, waitFor } from '../helpers/net.js';
 
 function service(attrs: Partial<Service> = {}): Service {
   return Object.assign(newService('svc', 'xinetd', { file: 't.conf', line: 1 }), { port: 7000, server: '/bin/cat', server_argv: ['cat'] }, attrs);
@@ -131,5 +142,95 @@ describe('who accepts: the daemon, or the native helper (helperAccepts)', () => 
     assert.equal(helperAccepts(service({ log_on_success: ['HOST', 'USERID'] })), false, 'USERID lookups watch the socket');
     assert.equal(helperAccepts(service({ log_on_failure: ['USERID'] })), false);
     assert.equal(helperAccepts(service({ flags: ['IDONLY'] })), false);
+  });
+});
+
+describe('cps suspension whose reopen fails (a real socket on 127.0.0.1)', () => {
+  /** An in-process daytime stream listener on 127.0.0.1:port, with its bind retry reports. */
+  async function daytime(port: number): Promise<{ l: Listener; retried: BindRetryOutcome[] }> {
+    const retried: BindRetryOutcome[] = [];
+    const events: ListenerEvents = {
+      stream: (_l, socket) => socket.destroy(),
+      accepted: (_l, conn) => conn.drop(),
+      datagram: () => {},
+      waitReady: () => {},
+      error: () => {},
+      bindRetried: (_l, outcome) => retried.push(outcome),
+    };
+    const s = service({ name: 'daytime', type: ['INTERNAL'], server: null, server_argv: [], port, bind: '127.0.0.1' });
+    const r = listenPlan(s);
+    assert.ok(r.ok);
+    const l = new Listener(s, r.plan, events);
+    await l.open();
+    return { l, retried };
+  }
+
+  async function block(port: number): Promise<net.Server> {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
+    return blocker;
+  }
+
+  function suspend(l: Listener, retryBaseMs: number | null): Promise<{ ok: boolean; err?: NodeJS.ErrnoException; state: string }> {
+    return new Promise((resolve) => {
+      void l.suspend(0.05, (ok, err) => resolve({ ok, ...(err !== undefined ? { err } : {}), state: l.state }), retryBaseMs);
+    });
+  }
+
+  test('joins the background bind retry, and is bound again once the address is free', async (t) => {
+    const port = await freePort();
+    const { l, retried } = await daytime(port);
+    t.after(() => l.close());
+    const resumed = suspend(l, 20);
+    assert.equal(l.state, 'suspended');
+    assert.equal(l.hasSocket, false);
+    const blocker = await block(port);
+    t.after(() => blocker.close());
+    const r = await resumed;
+    assert.equal(r.ok, false);
+    assert.equal(r.err?.code, 'EADDRINUSE');
+    assert.equal(r.state, 'retrying', 'already retrying when the failure is reported');
+    assert.equal(l.hasSocket, false);
+    const first = await waitFor(() => retried[0], 3000, 'a failed retry');
+    assert.ok(!first.ok);
+    assert.deepEqual([first.attempt, first.error.code, first.nextMs], [1, 'EADDRINUSE', 40]);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    const done = await waitFor(() => retried.find((o) => o.ok), 3000, 'the socket bound again');
+    assert.ok(done.attempts >= 2, `bound after ${done.attempts} failed attempts`);
+    assert.equal(l.state, 'active');
+    assert.equal(l.hasSocket, true);
+    assert.equal(l.port, port);
+  });
+
+  test('close() while retrying ends the attempts', async (t) => {
+    const port = await freePort();
+    const { l, retried } = await daytime(port);
+    const resumed = suspend(l, 20);
+    const blocker = await block(port);
+    t.after(() => blocker.close());
+    assert.equal((await resumed).state, 'retrying');
+    await waitFor(() => retried[0], 3000, 'a failed retry');
+    await l.close();
+    const seen = retried.length;
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(l.state, 'closed');
+    assert.equal(l.hasSocket, false);
+    assert.equal(retried.length, seen, 'no attempt after close()');
+  });
+
+  test('without a retry pause (xinetd), it stays suspended', async (t) => {
+    const port = await freePort();
+    const { l, retried } = await daytime(port);
+    t.after(() => l.close());
+    const resumed = suspend(l, null);
+    const blocker = await block(port);
+    t.after(() => blocker.close());
+    const r = await resumed;
+    assert.equal(r.ok, false);
+    assert.equal(r.state, 'suspended');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(l.state, 'suspended');
+    assert.equal(retried.length, 0);
   });
 });
