@@ -7,10 +7,16 @@ export class LineBatch {
   private text = '';
   private lines = 0;
   private bytes = 0;
-  private timer: NodeJS.Immediate | null = null;
+  private timer: NodeJS.Immediate | NodeJS.Timeout | null = null;
 
-  /** `sink` receives the batched text (never empty) and the number of lines in it. */
-  constructor(private readonly sink: (text: string, lines: number) => void) {}
+  /**
+   * `sink` receives the batched text (never empty) and the number of lines in it; `delayMs` 0
+   * hands it over on the next turn of the loop, more gathers the lines of that many ms.
+   */
+  constructor(
+    private readonly sink: (text: string, lines: number) => void,
+    private readonly delayMs = 0,
+  ) {}
 
   /** Bytes waiting (UTF-8). */
   get pendingBytes(): number {
@@ -22,15 +28,12 @@ export class LineBatch {
     this.text += line;
     this.lines++;
     this.bytes += bytes;
-    this.timer ??= setImmediate(() => this.flush());
+    this.timer ??= this.delayMs > 0 ? setTimeout(() => this.flush(), this.delayMs) : setImmediate(() => this.flush());
   }
 
   /** Hands what is waiting to the sink now. */
   flush(): void {
-    if (this.timer !== null) {
-      clearImmediate(this.timer);
-      this.timer = null;
-    }
+    if (this.timer !== null) this.cancelTimer();
     if (this.lines === 0) return;
     const { text, lines } = this;
     this.text = '';
@@ -41,14 +44,17 @@ export class LineBatch {
 
   /** Forgets what is waiting; returns how many lines that was. */
   discard(): number {
-    if (this.timer !== null) {
-      clearImmediate(this.timer);
-      this.timer = null;
-    }
+    if (this.timer !== null) this.cancelTimer();
     const n = this.lines;
     this.text = '';
     this.lines = 0;
     this.bytes = 0;
     return n;
+  }
+
+  private cancelTimer(): void {
+    if (this.delayMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+    else clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = null;
   }
 }

@@ -129,6 +129,27 @@ describe('LineBatch', () => {
     ]);
   });
 
+  test('with a delay, lines of several turns of the loop go out together once it has passed; flush() does not wait', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setImmediate'] });
+    const out: Array<[string, number]> = [];
+    const b = new LineBatch((text, lines) => out.push([text, lines]), 5);
+    b.add('one\n', 4);
+    t.mock.timers.tick(1);
+    b.add('two\n', 4);
+    t.mock.timers.tick(3);
+    assert.deepEqual(out, [], 'nothing before 5 ms');
+    t.mock.timers.tick(1);
+    assert.deepEqual(out, [['one\ntwo\n', 2]]);
+    b.add('three\n', 6);
+    b.flush();
+    assert.deepEqual(out.at(-1), ['three\n', 1]);
+    t.mock.timers.tick(10);
+    b.add('four\n', 5);
+    assert.equal(b.discard(), 1);
+    t.mock.timers.tick(10);
+    assert.equal(out.length, 2, 'a flushed or discarded batch is not written again by its timer');
+  });
+
   test('flush() writes at once; discard() drops and counts; nothing is written twice', async () => {
     const out: string[] = [];
     const b = new LineBatch((text) => out.push(text));
