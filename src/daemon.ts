@@ -152,6 +152,7 @@ class Daemon {
   private stopFdWatch: (() => void) | null = null;
   private checking = false;
   private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
+  private removeFatalHandler: () => void = () => {};
   /** The --metrics endpoint, when asked for. */
   private observed: DaemonMetrics | null = null;
 
@@ -276,6 +277,7 @@ class Daemon {
     this.keepAlive = setInterval(() => {}, 1 << 30);
     this.stopFdWatch = watchFds((t) => this.daemon(t.kind === 'exhausted' ? 'error' : 'notice', fdTransitionText(t), 'fd_watch'));
     this.installSignals();
+    this.installFatalHandler();
     // -cc 0 would make xinetd check without pause (a busy loop): here it means no periodic check.
     if (this.opts.cc !== null && this.opts.cc > 0) this.ccTimer = setInterval(() => void this.consistencyCheck('periodic'), this.opts.cc * 1000);
     for (const s of handle.activeServices()) this.daemon('debug', `service ${s.id}: listening on port ${handle.portOf(s.id) ?? '?'}`, 'activate_normal');
@@ -318,6 +320,29 @@ class Daemon {
     on('SIGUSR2', () => void this.reload());
     // SIGIOT is SIGABRT's other name (the same signal number on Linux).
     on('SIGABRT', () => void this.consistencyCheck('requested'));
+  }
+
+  /**
+   * A bug that escapes every handler (an exception thrown in a callback, a rejected promise
+   * nobody awaits) would end Node with a stack trace on a standard error that a detached daemon
+   * has closed. Instead the daemon logs it and stops as for SIGQUIT: servers keep running, so
+   * their clients are not cut off; lines logged before are written; the pid file is removed;
+   * the exit status is 1, for a service manager to restart it.
+   */
+  private installFatalHandler(): void {
+    const fatal = (err: unknown): void => {
+      this.daemon('error', `internal error: ${describeFatal(err)}; stopping`, 'main');
+      if (this.stopping) return;
+      // The stop itself may meet the same fault: it gets a deadline.
+      setTimeout(() => process.exit(1), FATAL_STOP_DEADLINE_MS).unref();
+      this.stop(false, 1).catch(() => this.finish(1));
+    };
+    process.on('uncaughtException', fatal);
+    process.on('unhandledRejection', fatal);
+    this.removeFatalHandler = () => {
+      process.off('uncaughtException', fatal);
+      process.off('unhandledRejection', fatal);
+    };
   }
 
   /** The state the consistency check looks at (null once stopping). */
@@ -480,8 +505,20 @@ class Daemon {
       }
     }
     await this.log.close();
+    this.removeFatalHandler();
     this.finish(code);
   }
+}
+
+/** How long a stop after an internal error may take before the process just exits. */
+const FATAL_STOP_DEADLINE_MS = 10_000;
+
+/** An uncaught error on one log line: its message and the first frames of its stack. */
+export function describeFatal(err: unknown, frames = 4): string {
+  const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, ' ');
+  if (!(err instanceof Error)) return `non-error value thrown: ${oneLine(String(err))}`;
+  const stack = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, frames).map((l) => l.trim());
+  return [`${err.name}: ${oneLine(err.message)}`, ...stack].join(' | ');
 }
 
 /** Whether `name` is a syslog facility -syslog accepts (the names of syslog.conf(5)). */

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,6 +188,18 @@ async function reload(d: RunningDaemon): Promise<string> {
 }
 
 const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Connects `n` clients to a SLEEPER service, one after the other; the pids of their servers. */
+async function startSleepers(port: number, n: number, sockets: net.Socket[]): Promise<number[]> {
+  const pids: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = await tcpConnect(port);
+    s.on('error', () => {});
+    sockets.push(s);
+    pids.push(Number(/pid=(\d+)/.exec(await readUntil(s, /started pid=\d+\n/))?.[1]));
+  }
+  return pids;
+}
 
 // ---- the descriptor limit -----------------------------------------------------------------
 
@@ -489,13 +501,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     t.after(() => {
       for (const s of sockets) s.destroy();
     });
-    const pids: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const s = await tcpConnect(slowPort);
-      s.on('error', () => {});
-      sockets.push(s);
-      pids.push(Number(/pid=(\d+)/.exec(await readUntil(s, /started pid=\d+\n/))?.[1]));
-    }
+    const pids = await startSleepers(slowPort, 4, sockets);
     assert.ok(pids.every((pid) => alive(pid)));
 
     // ...and a stream of new clients still arriving when the signal comes.
@@ -537,3 +543,54 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     }
   });
 });
+
+// ---- a bug that escapes every handler -----------------------------------------------------
+
+// The fault is injected from outside: a module preloaded into the daemon (NODE_OPTIONS
+// --import) throws from a callback on SIGWINCH, or leaves a rejected promise on SIGURG;
+// tsinetd uses neither signal.
+const INJECTOR = `
+process.on('SIGWINCH', () => setImmediate(() => { throw new Error('injected fault\\nsecond line'); }));
+process.on('SIGURG', () => { void Promise.reject(new Error('injected rejection')); });
+`;
+
+for (const [signal, message] of [
+  ['SIGWINCH', 'Error: injected fault second line'],
+  ['SIGURG', 'Error: injected rejection'],
+] as const) {
+  test(`an ${signal === 'SIGWINCH' ? 'uncaught exception' : 'unhandled rejection'} is logged, lines logged before it are written, servers keep running, exit status 1`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-fatal-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const injector = join(dir, 'inject.mjs');
+    writeFileSync(injector, INJECTOR);
+    const [slowPort, echoPort] = await Promise.all([freePort(), freePort()]);
+    const marker = `${40 + (process.pid % 50)}.${Date.now() % 1_000_000}`;
+    const d = await startDaemon(t, {
+      services: [program('slow', slowPort, SLEEPER, { server_args: marker }), echo('echo', echoPort)],
+      env: { ...process.env, NODE_OPTIONS: `--import ${injector}` },
+    });
+    t.after(() => {
+      for (const pid of processesWithArg(marker)) process.kill(pid, 'SIGKILL');
+    });
+    const sockets: net.Socket[] = [];
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+    });
+    const pids = await startSleepers(slowPort, 3, sockets);
+    // At once: the last START line is most likely still waiting to be written.
+    d.signal(signal);
+    const status = await withTimeout(d.exited, 8000, 'tsinetd to exit after the fault');
+
+    assert.deepEqual(status, { code: 1, signal: null });
+    const log = d.daemonLog();
+    const fatal = log.split('\n').find((l) => l.includes('internal error:'));
+    assert.ok(fatal !== undefined, log);
+    assert.ok(fatal.includes(`internal error: ${message} | at `), fatal);
+    assert.match(fatal, /; stopping$/);
+    assert.match(log.trimEnd().split('\n').at(-1) ?? '', /WARNING: Exiting\.\.\./);
+    assert.equal(existsSync(d.pidfile), false);
+    for (const pid of pids) assert.match(d.serviceLog(), new RegExp(`START: slow pid=${pid} from=`));
+    assert.ok(pids.every((pid) => alive(pid)), 'servers keep running, as after SIGQUIT');
+    assert.equal((await tcpRequest({ port: echoPort, timeoutMs: 3000 })).ended, 'ECONNREFUSED');
+  });
+}
