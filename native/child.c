@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,17 @@ static void fail(int status_fd, int stage, int err)
     _exit(127);
 }
 
-static void close_from(int lowfd, int keep)
+int child_can_share_vm(void)
+{
+#ifdef SYS_close_range
+    /* A range holding no open descriptor: 0 where the call exists, ENOSYS where it does not. */
+    return syscall(SYS_close_range, (unsigned)INT_MAX - 1, (unsigned)INT_MAX - 1, 0u) == 0;
+#else
+    return 0;
+#endif
+}
+
+static void close_from(int lowfd, int keep, int shared_vm)
 {
 #ifdef SYS_close_range
     /* Two ranges around the descriptor we keep. */
@@ -58,7 +69,8 @@ static void close_from(int lowfd, int keep)
     if (ok && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
         return;
 #endif
-    DIR *d = opendir("/proc/self/fd");
+    /* opendir allocates: only in a forked copy (the helper checked close_range before sharing). */
+    DIR *d = shared_vm ? NULL : opendir("/proc/self/fd");
     if (d != NULL) {
         int dfd = dirfd(d);
         struct dirent *e;
@@ -104,7 +116,7 @@ static const int rlimit_resource[RL_COUNT] = {
     [RL_FILES] = RLIMIT_NOFILE,
 };
 
-void child_exec(const spawn_request *req, int sock, int status_fd)
+void child_exec(const spawn_request *req, int sock, int status_fd, int shared_vm)
 {
     reset_signals();
 
@@ -113,26 +125,29 @@ void child_exec(const spawn_request *req, int sock, int status_fd)
     for (int fd = 0; fd <= 2; fd++)
         if (dup2(sock, fd) != fd)
             fail(status_fd, STAGE_DUP2, errno);
-    close_from(3, status_fd);
+    close_from(3, status_fd, shared_vm);
     /* Node's sockets are non-blocking and fds 0-2 share that file description: servers
      * expect blocking stdio (xinetd's sockets are), as libuv also arranges for its children. */
     int fl = fcntl(0, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK))
         (void)fcntl(0, F_SETFL, fl & ~O_NONBLOCK);
 
+    /* The credentials calls are made as raw system calls: they change this process only.
+     * (The C library's wrappers would also try to apply them to every thread of the caller,
+     * through state that a child sharing the helper's memory must not touch.) */
     if (geteuid() == 0) {
         if (req->has_groups) {
-            if (setgroups(req->ngroups, req->groups) != 0)
+            if (syscall(SYS_setgroups, (size_t)req->ngroups, req->groups) != 0)
                 fail(status_fd, STAGE_SETGROUPS, errno);
         } else if (req->has_uid || req->has_gid) {
             /* Switching identity drops the daemon's own supplementary groups. */
-            if (setgroups(0, NULL) != 0)
+            if (syscall(SYS_setgroups, (size_t)0, NULL) != 0)
                 fail(status_fd, STAGE_SETGROUPS, errno);
         }
-        if (req->has_gid && setgid(req->gid) != 0)
+        if (req->has_gid && syscall(SYS_setgid, req->gid) != 0)
             fail(status_fd, STAGE_SETGID, errno);
     }
-    if (req->has_uid && setuid(req->uid) != 0)
+    if (req->has_uid && syscall(SYS_setuid, req->uid) != 0)
         fail(status_fd, STAGE_SETUID, errno);
 
     umask(req->umask);

@@ -39,7 +39,7 @@ import type {
 } from './spawn-types.js';
 import type { RlimitValue, Rlimits } from './table.js';
 
-export const HELPER_PROTOCOL_VERSION = 2;
+export const HELPER_PROTOCOL_VERSION = 3;
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 const MAX_ID = 0xffff_fffe; // uid_t/gid_t, without (uid_t)-1
@@ -76,7 +76,7 @@ export interface KillRequest {
 }
 
 export type HelperMessage =
-  | { t: 'ready'; pid: number; version: number }
+  | { t: 'ready'; pid: number; version: number; children: ChildStart | null }
   | { t: 'spawned'; id: number; pid: number }
   | { t: 'error'; id: number | null; pid: number | null; stage: string; errno: number; message: string }
   | { t: 'exit'; pid: number; code: number | null; signal: number | null }
@@ -158,8 +158,11 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
   if (!isRecord(value)) return null;
   const m = value;
   switch (m['t']) {
-    case 'ready':
-      return isInt(m['pid']) && isInt(m['version']) ? { t: 'ready', pid: m['pid'], version: m['version'] } : null;
+    case 'ready': {
+      // `children` came with protocol 3; an older helper is then refused for its version.
+      const children = m['children'] === 'clone' || m['children'] === 'fork' ? m['children'] : null;
+      return isInt(m['pid']) && isInt(m['version']) ? { t: 'ready', pid: m['pid'], version: m['version'], children } : null;
+    }
     case 'spawned':
       return isInt(m['id']) && isInt(m['pid']) ? { t: 'spawned', id: m['id'], pid: m['pid'] } : null;
     case 'error': {
@@ -333,6 +336,9 @@ function pipeHandleFor(fd: number): UvPipe | number {
 
 // ---- the spawner ---------------------------------------------------------------------------
 
+/** How the helper starts a child: clone(CLONE_VM | CLONE_VFORK), or fork (see native/spawnd.c). */
+export type ChildStart = 'clone' | 'fork';
+
 export interface NativeSpawnerOptions {
   /** The helper binary (default: defaultHelperPath()). */
   helperPath?: string;
@@ -342,6 +348,11 @@ export interface NativeSpawnerOptions {
   readyTimeoutMs?: number;
   /** false: the helper never accepts for the daemon (TSINETD_HELPER_ACCEPT=0). Default true. */
   accept?: boolean;
+  /**
+   * true: the helper forks each child instead of starting it with clone(CLONE_VM | CLONE_VFORK)
+   * (native/spawnd.c, start_process). Default: TSINETD_SPAWND_FORK=1 in the environment.
+   */
+  forkChildren?: boolean;
 }
 
 interface Pending {
@@ -356,6 +367,8 @@ export class NativeSpawner implements Spawner {
   readonly name = 'native';
   readonly capabilities: SpawnCapabilities = NATIVE_SPAWNER_CAPABILITIES;
   private readonly helperPath: string;
+  private readonly forkChildren: boolean;
+  private childStartMode: ChildStart | null = null;
   private readonly warn: (message: string) => void;
   private readonly readyTimeoutMs: number;
   private helper: ChildProcess | null = null;
@@ -387,6 +400,12 @@ export class NativeSpawner implements Spawner {
     this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
     this.readyTimeoutMs = options.readyTimeoutMs ?? 3000;
     this.acceptor = options.accept === false ? null : this.makeAcceptor();
+    this.forkChildren = options.forkChildren ?? process.env['TSINETD_SPAWND_FORK'] === '1';
+  }
+
+  /** How the running helper starts children, as it said when it became ready (null before). */
+  get childStart(): ChildStart | null {
+    return this.childStartMode;
   }
 
   private makeAcceptor(): Acceptor {
@@ -700,7 +719,7 @@ export class NativeSpawner implements Spawner {
       try {
         child = startProcess(this.helperPath, [], {
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          env: {},
+          env: this.forkChildren ? { TSINETD_SPAWND_FORK: '1' } : {},
           serialization: 'json',
         });
       } catch (err) {
@@ -729,6 +748,7 @@ export class NativeSpawner implements Spawner {
         if (msg.version !== HELPER_PROTOCOL_VERSION) {
           finish(new Error(`the spawn helper speaks protocol ${msg.version}, not ${HELPER_PROTOCOL_VERSION} (rebuild it)`));
         } else {
+          this.childStartMode = msg.children;
           finish(null);
         }
       };

@@ -67,10 +67,12 @@ interface Harness {
   serve(s: SpawnSpec, clientSends?: string): Promise<{ pid: number; output: Promise<string> }>;
 }
 
-async function harness(t: TestContext): Promise<Harness> {
+async function harness(t: TestContext, forkChildren = false): Promise<Harness> {
   const warnings: string[] = [];
   const exits: ExitInfo[] = [];
-  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m) });
+  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m), forkChildren });
+  // This kernel has close_range: clone unless fork was asked for.
+  assert.equal(spawner.childStart, forkChildren ? 'fork' : 'clone');
   spawner.onExit((info) => exits.push(info));
   const accepted: net.Socket[] = [];
   const server = net.createServer({ pauseOnConnect: true }, (sock) => accepted.push(sock));
@@ -207,75 +209,80 @@ test('a large request (300 kB environment) arrives whole across several reads', 
   assert.deepEqual((await output).split(/\s+/).filter(Boolean), ['300000', '0']);
 });
 
-test('uid, gid and the supplementary groups are switched', { skip: NOT_ROOT }, async (t) => {
-  const h = await harness(t);
-  const withGroups = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 1, groups: [4, 1, 65534] }), '\n');
-  const r1 = report(await withGroups.output);
-  assert.equal(one(r1, 'Uid'), '65534 65534 65534 65534');
-  assert.equal(one(r1, 'Gid'), '1 1 1 1');
-  assert.deepEqual(one(r1, 'Groups').split(' ').map(Number).sort((a, b) => a - b), [1, 4, 65534]);
+// The child's set-up, with each way the helper starts a child: clone(CLONE_VM | CLONE_VFORK),
+// the default, and fork (kernels without close_range, or TSINETD_SPAWND_FORK=1).
+for (const forked of [false, true]) {
+  const how = forked ? ' (children forked)' : '';
+  test(`uid, gid and the supplementary groups are switched${how}`, { skip: NOT_ROOT }, async (t) => {
+    const h = await harness(t, forked);
+    const withGroups = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 1, groups: [4, 1, 65534] }), '\n');
+    const r1 = report(await withGroups.output);
+    assert.equal(one(r1, 'Uid'), '65534 65534 65534 65534');
+    assert.equal(one(r1, 'Gid'), '1 1 1 1');
+    assert.deepEqual(one(r1, 'Groups').split(' ').map(Number).sort((a, b) => a - b), [1, 4, 65534]);
 
-  // A uid switch without a list drops the daemon's groups (xinetd: setgroups(0, NULL)).
-  const dropped = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, groups: null }), '\n');
-  const r2 = report(await dropped.output);
-  assert.equal(one(r2, 'Uid'), '65534 65534 65534 65534');
-  assert.equal(one(r2, 'Gid'), '65534 65534 65534 65534');
-  assert.equal(one(r2, 'Groups'), '');
-});
-
-test('umask, nice and rlimits are applied', { skip: NOT_BUILT }, async (t) => {
-  const h = await harness(t);
-  const { output } = await h.serve(
-    spec(PROBE, ['native-probe'], {
-      umask: 0o027,
-      nice: 5,
-      rlimits: { files: 77, as: 209_715_200, cpu: 30, stack: 'unlimited' },
-    }),
-    '\n',
-  );
-  const r = report(await output);
-  assert.equal(one(r, 'Umask'), '0027');
-  assert.equal(Number(one(r, 'nice')), Math.min(19, 5 + Number(readFileSync('/proc/self/stat', 'latin1').split(') ')[1]?.split(' ')[16])));
-  const limits = new Set(r.get('limit'));
-  assert.ok(limits.has('open files:77:77'), [...limits].join('\n'));
-  assert.ok(limits.has('address space:209715200:209715200'), [...limits].join('\n'));
-  assert.ok(limits.has('cpu time:30:30'), [...limits].join('\n'));
-  assert.ok(limits.has('stack size:unlimited:unlimited'), [...limits].join('\n'));
-});
-
-test('as in xinetd, nice and rlimits come after the switch to the service user', { skip: NOT_ROOT }, async (t) => {
-  // Measured on xinetd 2.3.15.3: user = nobody with nice = -5 runs at nice 0, and an
-  // rlimit_files above the hard limit keeps the old limit, silently.
-  const h = await harness(t);
-  const hard = Number(/Max open files\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]);
-  assert.ok(Number.isInteger(hard), 'hard NOFILE limit of the test process');
-  const { output } = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, nice: -5, rlimits: { files: hard + 1000 } }), '\n');
-  const r = report(await output);
-  assert.equal(one(r, 'Uid'), '65534 65534 65534 65534');
-  assert.ok(Number(one(r, 'nice')) >= 0, `nice ${one(r, 'nice')}`);
-  assert.ok(new Set(r.get('limit')).has(`open files:${hard}:${hard}`), (r.get('limit') ?? []).join('\n'));
-});
-
-test('a program that cannot be executed is reported, and the helper keeps serving', { skip: NOT_BUILT }, async (t) => {
-  const h = await harness(t);
-  await assert.rejects(h.serve(spec('/nonexistent/program', ['program'])), (err: unknown) => {
-    assert.ok(err instanceof NativeSpawnError);
-    assert.equal(err.code, 'ENOENT');
-    assert.equal(err.stage, 'exec');
-    assert.equal(err.syscall, 'execve');
-    assert.match(err.message, /^cannot exec \/nonexistent\/program: .*\(ENOENT\)$/);
-    return true;
+    // A uid switch without a list drops the daemon's groups (xinetd: setgroups(0, NULL)).
+    const dropped = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, groups: null }), '\n');
+    const r2 = report(await dropped.output);
+    assert.equal(one(r2, 'Uid'), '65534 65534 65534 65534');
+    assert.equal(one(r2, 'Gid'), '65534 65534 65534 65534');
+    assert.equal(one(r2, 'Groups'), '');
   });
-  await assert.rejects(h.serve(spec('/etc/passwd', ['passwd'])), { code: 'EACCES', stage: 'exec' });
-  await assert.rejects(h.serve(spec('/etc', ['etc'])), { code: 'EACCES', stage: 'exec' });
-  const ok = await h.serve(spec('/bin/echo', ['echo', 'still serving']));
-  assert.equal(await ok.output, 'still serving\n');
-  await until(() => h.exits.length > 0, 'exit of echo');
-  await new Promise((r) => setTimeout(r, 100));
-  // Failed spawns never reach the caller as exits (their pids were never given out).
-  assert.deepEqual(h.exits, [{ pid: ok.pid, code: 0, signal: null }]);
-  assert.deepEqual(h.warnings, []);
-});
+
+  test(`umask, nice and rlimits are applied${how}`, { skip: NOT_BUILT }, async (t) => {
+    const h = await harness(t, forked);
+    const { output } = await h.serve(
+      spec(PROBE, ['native-probe'], {
+        umask: 0o027,
+        nice: 5,
+        rlimits: { files: 77, as: 209_715_200, cpu: 30, stack: 'unlimited' },
+      }),
+      '\n',
+    );
+    const r = report(await output);
+    assert.equal(one(r, 'Umask'), '0027');
+    assert.equal(Number(one(r, 'nice')), Math.min(19, 5 + Number(readFileSync('/proc/self/stat', 'latin1').split(') ')[1]?.split(' ')[16])));
+    const limits = new Set(r.get('limit'));
+    assert.ok(limits.has('open files:77:77'), [...limits].join('\n'));
+    assert.ok(limits.has('address space:209715200:209715200'), [...limits].join('\n'));
+    assert.ok(limits.has('cpu time:30:30'), [...limits].join('\n'));
+    assert.ok(limits.has('stack size:unlimited:unlimited'), [...limits].join('\n'));
+  });
+
+  test(`as in xinetd, nice and rlimits come after the switch to the service user${how}`, { skip: NOT_ROOT }, async (t) => {
+    // Measured on xinetd 2.3.15.3: user = nobody with nice = -5 runs at nice 0, and an
+    // rlimit_files above the hard limit keeps the old limit, silently.
+    const h = await harness(t);
+    const hard = Number(/Max open files\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]);
+    assert.ok(Number.isInteger(hard), 'hard NOFILE limit of the test process');
+    const { output } = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, nice: -5, rlimits: { files: hard + 1000 } }), '\n');
+    const r = report(await output);
+    assert.equal(one(r, 'Uid'), '65534 65534 65534 65534');
+    assert.ok(Number(one(r, 'nice')) >= 0, `nice ${one(r, 'nice')}`);
+    assert.ok(new Set(r.get('limit')).has(`open files:${hard}:${hard}`), (r.get('limit') ?? []).join('\n'));
+  });
+
+  test(`a program that cannot be executed is reported, and the helper keeps serving${how}`, { skip: NOT_BUILT }, async (t) => {
+    const h = await harness(t, forked);
+    await assert.rejects(h.serve(spec('/nonexistent/program', ['program'])), (err: unknown) => {
+      assert.ok(err instanceof NativeSpawnError);
+      assert.equal(err.code, 'ENOENT');
+      assert.equal(err.stage, 'exec');
+      assert.equal(err.syscall, 'execve');
+      assert.match(err.message, /^cannot exec \/nonexistent\/program: .*\(ENOENT\)$/);
+      return true;
+    });
+    await assert.rejects(h.serve(spec('/etc/passwd', ['passwd'])), { code: 'EACCES', stage: 'exec' });
+    await assert.rejects(h.serve(spec('/etc', ['etc'])), { code: 'EACCES', stage: 'exec' });
+    const ok = await h.serve(spec('/bin/echo', ['echo', 'still serving']));
+    assert.equal(await ok.output, 'still serving\n');
+    await until(() => h.exits.length > 0, 'exit of echo');
+    await new Promise((r) => setTimeout(r, 100));
+    // Failed spawns never reach the caller as exits (their pids were never given out).
+    assert.deepEqual(h.exits, [{ pid: ok.pid, code: 0, signal: null }]);
+    assert.deepEqual(h.warnings, []);
+  });
+}
 
 test('bad specs are refused before they reach the helper', { skip: NOT_BUILT }, async (t) => {
   const h = await harness(t);

@@ -111,7 +111,8 @@ test('any valid spec survives the JSON round trip unchanged', () => {
 });
 
 test('helper replies are accepted only with the expected shape', () => {
-  assert.deepEqual(parseHelperMessage({ t: 'ready', pid: 10, version: 1 }), { t: 'ready', pid: 10, version: 1 });
+  assert.deepEqual(parseHelperMessage({ t: 'ready', pid: 10, version: 3, children: 'clone' }), { t: 'ready', pid: 10, version: 3, children: 'clone' });
+  assert.deepEqual(parseHelperMessage({ t: 'ready', pid: 10, version: 1 }), { t: 'ready', pid: 10, version: 1, children: null });
   assert.deepEqual(parseHelperMessage({ t: 'spawned', id: 3, pid: 42 }), { t: 'spawned', id: 3, pid: 42 });
   assert.deepEqual(parseHelperMessage({ t: 'exit', pid: 42, code: 0, signal: null }), { t: 'exit', pid: 42, code: 0, signal: null });
   assert.deepEqual(parseHelperMessage({ t: 'exit', pid: 42, code: null, signal: 9 }), { t: 'exit', pid: 42, code: null, signal: 9 });
