@@ -38,14 +38,19 @@ const char *child_stage_name(int stage)
     }
 }
 
-static void fail(int status_fd, int stage, int err) __attribute__((noreturn));
-static void fail(int status_fd, int stage, int err)
+static void fail(child_outcome out, int stage, int err) __attribute__((noreturn));
+static void fail(child_outcome out, int stage, int err)
 {
-    child_report r = { stage, err };
-    ssize_t n;
-    do
-        n = write(status_fd, &r, sizeof r);
-    while (n < 0 && errno == EINTR);
+    if (out.shared != NULL) {
+        out.shared->err = err;
+        out.shared->stage = stage;
+    } else {
+        child_report r = { stage, err };
+        ssize_t n;
+        do
+            n = write(out.fd, &r, sizeof r);
+        while (n < 0 && errno == EINTR);
+    }
     _exit(127);
 }
 
@@ -59,6 +64,7 @@ int child_can_share_vm(void)
 #endif
 }
 
+/* Closes every descriptor from `lowfd` up, except `keep` (-1: none). */
 static void close_from(int lowfd, int keep, int shared_vm)
 {
 #ifdef SYS_close_range
@@ -66,7 +72,8 @@ static void close_from(int lowfd, int keep, int shared_vm)
     int ok = 1;
     if (keep > lowfd && syscall(SYS_close_range, (unsigned)lowfd, (unsigned)keep - 1, 0u) != 0)
         ok = 0;
-    if (ok && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0)
+    unsigned from = keep >= lowfd ? (unsigned)keep + 1 : (unsigned)lowfd;
+    if (ok && syscall(SYS_close_range, from, ~0u, 0u) == 0)
         return;
 #endif
     /* opendir allocates: only in a forked copy (the helper checked close_range before sharing). */
@@ -116,16 +123,17 @@ static const int rlimit_resource[RL_COUNT] = {
     [RL_FILES] = RLIMIT_NOFILE,
 };
 
-void child_exec(const spawn_request *req, int sock, int status_fd, int shared_vm)
+void child_exec(const spawn_request *req, int sock, child_outcome out)
 {
+    int shared_vm = out.shared != NULL;
     reset_signals();
 
-    /* The helper keeps fds 0-2 open, so sock and status_fd are both >= 3 here. Done before
+    /* The helper keeps fds 0-2 open, so sock and the report pipe are both >= 3 here. Done before
      * the identity switch, which can make /proc/self/fd unreadable (close_from's fallback). */
     for (int fd = 0; fd <= 2; fd++)
         if (dup2(sock, fd) != fd)
-            fail(status_fd, STAGE_DUP2, errno);
-    close_from(3, status_fd, shared_vm);
+            fail(out, STAGE_DUP2, errno);
+    close_from(3, out.fd, shared_vm);
     /* Node's sockets are non-blocking and fds 0-2 share that file description: servers
      * expect blocking stdio (xinetd's sockets are), as libuv also arranges for its children. */
     int fl = fcntl(0, F_GETFL);
@@ -138,17 +146,17 @@ void child_exec(const spawn_request *req, int sock, int status_fd, int shared_vm
     if (geteuid() == 0) {
         if (req->has_groups) {
             if (syscall(SYS_setgroups, (size_t)req->ngroups, req->groups) != 0)
-                fail(status_fd, STAGE_SETGROUPS, errno);
+                fail(out, STAGE_SETGROUPS, errno);
         } else if (req->has_uid || req->has_gid) {
             /* Switching identity drops the daemon's own supplementary groups. */
             if (syscall(SYS_setgroups, (size_t)0, NULL) != 0)
-                fail(status_fd, STAGE_SETGROUPS, errno);
+                fail(out, STAGE_SETGROUPS, errno);
         }
         if (req->has_gid && syscall(SYS_setgid, req->gid) != 0)
-            fail(status_fd, STAGE_SETGID, errno);
+            fail(out, STAGE_SETGID, errno);
     }
     if (req->has_uid && syscall(SYS_setuid, req->uid) != 0)
-        fail(status_fd, STAGE_SETUID, errno);
+        fail(out, STAGE_SETUID, errno);
 
     umask(req->umask);
     if (req->has_nice) {
@@ -167,5 +175,5 @@ void child_exec(const spawn_request *req, int sock, int status_fd, int shared_vm
     (void)chdir("/");
 
     execve(req->path, req->argv, req->envp);
-    fail(status_fd, STAGE_EXEC, errno);
+    fail(out, STAGE_EXEC, errno);
 }

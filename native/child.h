@@ -49,15 +49,23 @@ const char *child_stage_name(int stage);
 extern const int helper_ignored[4];
 
 /*
- * Runs in the freshly started child (SIGCHLD blocked, helper_ignored ignored). Makes `sock` fds 0, 1 and 2,
- * closes every other descriptor except `status_fd` (close-on-exec), applies the request and
- * execs. On failure writes a child_report to status_fd and exits with status 127.
- *
- * `shared_vm`: the child shares the helper's memory (clone with CLONE_VM | CLONE_VFORK, the
- * helper suspended until the exec), so it only makes system calls: no malloc, no stdio, no
- * library state. With 0 it is a forked copy and may fall back to reading /proc/self/fd.
+ * Where a child says what failed before its exec. A forked child writes a child_report to
+ * `fd`, the write end of a close-on-exec pipe (EOF: the exec worked). A child that shares the
+ * helper's memory (clone with CLONE_VM | CLONE_VFORK: the helper is suspended until the child
+ * execs or exits) stores it in `*shared` instead, where the helper reads it when clone returns;
+ * such a child only makes system calls: no malloc, no stdio, no library state.
  */
-void child_exec(const spawn_request *req, int sock, int status_fd, int shared_vm) __attribute__((noreturn));
+typedef struct {
+    int fd;                         /* forked child: the pipe; -1 otherwise */
+    volatile child_report *shared;  /* child sharing the helper's memory; NULL otherwise */
+} child_outcome;
+
+/*
+ * Runs in the freshly started child (SIGCHLD blocked, helper_ignored ignored). Makes `sock` fds 0, 1 and 2,
+ * closes every other descriptor (except the report pipe, which is close-on-exec), applies the
+ * request and execs. On failure reports as `out` says and exits with status 127.
+ */
+void child_exec(const spawn_request *req, int sock, child_outcome out) __attribute__((noreturn));
 
 /* Whether the kernel has close_range(2), which a child sharing the helper's memory needs. */
 int child_can_share_vm(void);

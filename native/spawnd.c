@@ -32,10 +32,10 @@
  *   {"t":"conn","lid":L,"cid":C,"addr":A,"port":P}    a connection accepted on listener L
  *   {"t":"accept-error","lid":L,"errno":E}            accept failed (EMFILE...); L rests 1 s
  *
- * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_process), so it
- * is suspended until the exec; the child reports a failure through a close-on-exec pipe,
- * whose EOF means the exec succeeded. It
- * reaps with waitpid(-1, WNOHANG) on SIGCHLD (read from a signalfd). When the daemon closes
+ * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_shared), so it
+ * is suspended until the exec and knows the outcome when clone returns; a forked child (see
+ * start_forked) reports a failure through a close-on-exec pipe, whose EOF means the exec
+ * succeeded. It reaps with waitpid(-1, WNOHANG) on SIGCHLD (read from a signalfd). When the daemon closes
  * the channel it exits and leaves its children running (after reaping, for at most a
  * second, the servers the daemon has just signalled).
  */
@@ -437,13 +437,14 @@ static char *child_stack = MAP_FAILED; /* MAP_FAILED: fork instead */
 
 struct child_start {
     const spawn_request *req;
-    int sock, status_fd;
+    int sock;
+    child_outcome out;
 };
 
 static int child_main(void *arg)
 {
     const struct child_start *cs = arg;
-    child_exec(cs->req, cs->sock, cs->status_fd, 1);
+    child_exec(cs->req, cs->sock, cs->out);
 }
 
 /* Chooses how children start (at start-up, so that the ready message can say it). */
@@ -456,20 +457,41 @@ static void choose_child_start(void)
                       : MAP_FAILED;
 }
 
-static pid_t start_process(const spawn_request *req, int sock, int status_fd)
+static void add_child(pid_t pid, long long id, int status_fd, child_state state)
 {
-    if (child_stack != MAP_FAILED) {
-        struct child_start cs = { req, sock, status_fd };
-        return clone(child_main, child_stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &cs);
-    }
-    pid_t pid = fork();
-    if (pid == 0)
-        child_exec(req, sock, status_fd, 0);
-    return pid;
+    ensure_children_capacity();
+    children[nchildren++] = (child_entry){ pid, id, status_fd, state, 0 };
 }
 
-/* Takes ownership of sock. */
-static void start_child(spawn_request *req, int sock)
+/* Written by a child sharing the helper's memory when it fails before its exec. */
+static volatile child_report shared_report;
+
+/* Starts the child sharing the helper's memory: when clone returns, the child has exec'd or
+ * exited, so the outcome is known at once (no pipe to watch). Takes ownership of sock. */
+static void start_shared(spawn_request *req, int sock)
+{
+    shared_report.stage = STAGE_NONE;
+    shared_report.err = 0;
+    struct child_start cs = { req, sock, { -1, &shared_report } };
+    pid_t pid = clone(child_main, child_stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &cs);
+    int e = errno;
+    close(sock);
+    if (pid < 0) {
+        send_error(req->id, 0, "fork", e, NULL);
+        return;
+    }
+    if (shared_report.stage != STAGE_NONE) {
+        /* Reaped later without an exit report, as the daemon never got its pid. */
+        add_child(pid, req->id, -1, CHILD_FAILED);
+        send_error(req->id, pid, child_stage_name(shared_report.stage), shared_report.err, NULL);
+    } else {
+        add_child(pid, req->id, -1, CHILD_RUNNING);
+        send_line("{\"t\":\"spawned\",\"id\":%lld,\"pid\":%d}", req->id, (int)pid);
+    }
+}
+
+/* Forks the child; its exec report comes through a close-on-exec pipe. Takes ownership of sock. */
+static void start_forked(spawn_request *req, int sock)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -478,13 +500,10 @@ static void start_child(spawn_request *req, int sock)
         send_error(req->id, 0, "pipe", e, NULL);
         return;
     }
-    ensure_children_capacity();
-
-    /* The helper installs no signal handler (SIGCHLD is read from a signalfd), so nothing
-     * of the helper can run in the child; child_exec resets the rest. */
-    pid_t pid = start_process(req, sock, p[1]);
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(req, sock, (child_outcome){ p[1], NULL });
     int e = errno;
-
     close(p[1]);
     close(sock);
     if (pid < 0) {
@@ -492,7 +511,17 @@ static void start_child(spawn_request *req, int sock)
         send_error(req->id, 0, "fork", e, NULL);
         return;
     }
-    children[nchildren++] = (child_entry){ pid, req->id, p[0], CHILD_STARTING, 0 };
+    add_child(pid, req->id, p[0], CHILD_STARTING);
+}
+
+/* Takes ownership of sock. The helper installs no signal handler (SIGCHLD is read from a
+ * signalfd), so nothing of the helper can run in the child; child_exec resets the rest. */
+static void start_child(spawn_request *req, int sock)
+{
+    if (child_stack != MAP_FAILED)
+        start_shared(req, sock);
+    else
+        start_forked(req, sock);
 }
 
 /* Takes ownership of sock (-1 when the request came without a descriptor). */

@@ -475,8 +475,8 @@ interface RawHelper {
   next(pred: (m: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
 }
 
-async function rawHelper(t: TestContext, command: string, args: string[] = []): Promise<RawHelper> {
-  const child = startProcess(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: {} });
+async function rawHelper(t: TestContext, command: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<RawHelper> {
+  const child = startProcess(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
   const messages: unknown[] = [];
   const waiters: Array<() => void> = [];
   child.on('message', (m) => {
@@ -563,12 +563,19 @@ test('at its descriptor limit the helper reports EMFILE for the spawn and keeps 
   five.child.send({ cmd: 'ping', id: 2 });
   await five.next((m) => m['t'] === 'pong', 'pong after EMFILE');
 
-  // With 6 the socket arrives but the exec-report pipe cannot be made.
+  // With 6 the socket arrives. A child started with clone needs nothing more: it is served.
   const six = await rawHelper(t, '/bin/sh', ['-c', 'ulimit -n 6 && exec "$0"', HELPER]);
   six.child.send(request(1), server);
-  const nopipe = await six.next((m) => m['t'] === 'error', 'EMFILE on pipe');
+  await six.next((m) => m['t'] === 'spawned' && m['id'] === 1, 'spawned with one descriptor to spare');
+  await six.next((m) => m['t'] === 'exit', 'its exit');
+  assert.deepEqual(lowFds(six.child.pid as number), [0, 1, 2, 3, 4], 'the received socket was closed');
+
+  // A forked child needs a pipe for its exec report, which cannot be made.
+  const forked = await rawHelper(t, '/bin/sh', ['-c', 'ulimit -n 6 && exec "$0"', HELPER], { TSINETD_SPAWND_FORK: '1' });
+  forked.child.send(request(1), server);
+  const nopipe = await forked.next((m) => m['t'] === 'error', 'EMFILE on pipe');
   assert.deepEqual({ id: nopipe['id'], stage: nopipe['stage'], errno: nopipe['errno'] }, { id: 1, stage: 'pipe', errno: 24 });
-  six.child.send(request(2), server);
-  await six.next((m) => m['t'] === 'error' && m['id'] === 2, 'second request answered too');
-  assert.deepEqual(lowFds(six.child.pid as number), [0, 1, 2, 3, 4], 'the received sockets were closed');
+  forked.child.send(request(2), server);
+  await forked.next((m) => m['t'] === 'error' && m['id'] === 2, 'second request answered too');
+  assert.deepEqual(lowFds(forked.child.pid as number), [0, 1, 2, 3, 4], 'the received sockets were closed');
 });
