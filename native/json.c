@@ -196,40 +196,42 @@ static int parse_string(parser *ps, char **out, size_t *out_len)
 
 static json_value *parse_value(parser *ps);
 
+/* Skips one or more digits from *p; 0 if there is none. */
+static int skip_digits(const char **p, const char *end)
+{
+    const char *q = *p;
+    while (q < end && *q >= '0' && *q <= '9')
+        q++;
+    if (q == *p)
+        return 0;
+    *p = q;
+    return 1;
+}
+
 static json_value *parse_number(parser *ps)
 {
     const char *start = ps->p;
     const char *p = start;
     if (p < ps->end && *p == '-')
         p++;
-    if (p < ps->end && *p == '0') {
+    int ok;
+    if (p < ps->end && *p == '0')
+        ok = (p++, 1); /* no leading zeros */
+    else
+        ok = skip_digits(&p, ps->end);
+    if (ok && p < ps->end && *p == '.') {
         p++;
-    } else if (p < ps->end && *p >= '1' && *p <= '9') {
-        while (p < ps->end && *p >= '0' && *p <= '9')
-            p++;
-    } else {
-        ps->error = "bad number";
-        return NULL;
+        ok = skip_digits(&p, ps->end);
     }
-    if (p < ps->end && *p == '.') {
-        p++;
-        if (p >= ps->end || *p < '0' || *p > '9') {
-            ps->error = "bad number";
-            return NULL;
-        }
-        while (p < ps->end && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < ps->end && (*p == 'e' || *p == 'E')) {
+    if (ok && p < ps->end && (*p == 'e' || *p == 'E')) {
         p++;
         if (p < ps->end && (*p == '+' || *p == '-'))
             p++;
-        if (p >= ps->end || *p < '0' || *p > '9') {
-            ps->error = "bad number";
-            return NULL;
-        }
-        while (p < ps->end && *p >= '0' && *p <= '9')
-            p++;
+        ok = skip_digits(&p, ps->end);
+    }
+    if (!ok) {
+        ps->error = "bad number";
+        return NULL;
     }
     char tmp[64];
     size_t len = (size_t)(p - start);

@@ -37,6 +37,7 @@ import { readFile } from 'node:fs/promises';
 import { isIPv6 } from 'node:net';
 import IPCIDR from 'ip-cidr';
 import type { Service } from './table.js';
+import { withTimeout } from './with-timeout.js';
 
 /** A problem with one entry. Errors drop the entry (xinetd: "failed to parse"). */
 export interface AclProblem {
@@ -602,21 +603,9 @@ export function parseNetworks(text: string): Map<string, string> {
   return out;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('lookup timed out')), ms);
-    timer.unref();
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+/** A name lookup that has not answered after `ms` counts as failed. */
+function lookupWithin<T>(p: Promise<T>, ms: number): Promise<T> {
+  return withTimeout(p, ms, () => new Error('lookup timed out'), { unref: true });
 }
 
 /**
@@ -629,7 +618,7 @@ export function systemResolver(options: { timeoutMs?: number; networksPath?: str
   const networksPath = options.networksPath ?? '/etc/networks';
   return {
     async lookupHost(name) {
-      const found = await withTimeout(dns.lookup(name, { all: true, verbatim: true }), timeoutMs);
+      const found = await lookupWithin(dns.lookup(name, { all: true, verbatim: true }), timeoutMs);
       return found.map((f) => f.address);
     },
     async lookupNetwork(name) {
@@ -643,7 +632,7 @@ export function systemResolver(options: { timeoutMs?: number; networksPath?: str
     },
     async reverse(address) {
       try {
-        const { hostname } = await withTimeout(dns.lookupService(address, 0), timeoutMs);
+        const { hostname } = await lookupWithin(dns.lookupService(address, 0), timeoutMs);
         return hostname === address || hostname === '' ? [] : [hostname];
       } catch {
         return [];

@@ -5,22 +5,11 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
+import { withTimeout as withDeadline } from '../../src/with-timeout.js';
 
 /** Rejects with `what` if `p` has not settled after `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return withDeadline(p, ms, () => new Error(`timed out after ${ms} ms: ${what}`));
 }
 
 /** Polls `check` every `everyMs` until it returns a non-undefined value, or fails after `timeoutMs`. */
