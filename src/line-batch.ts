@@ -1,6 +1,6 @@
 // Collects log lines and hands them to their destination together, once per turn of the event
-// loop: a busy daemon writes a line or two per connection, and one write per batch costs far
-// less than one stream write (and one syscall) per line. Order is kept; nothing is lost on
+// loop or once every few milliseconds: a busy daemon writes a line or two per connection, and
+// one write per batch costs far less than one stream write (and one syscall) per line. Order is kept; nothing is lost on
 // flush(), which the owner calls before it switches or ends its destination.
 
 export class LineBatch {
@@ -23,7 +23,7 @@ export class LineBatch {
     return this.bytes;
   }
 
-  /** Queues `line` (with its newline) of `bytes` UTF-8 bytes; written on the next turn of the loop. */
+  /** Queues `line` (with its newline) of `bytes` UTF-8 bytes, for the next hand-over. */
   add(line: string, bytes: number): void {
     this.text += line;
     this.lines++;
