@@ -23,7 +23,7 @@
  *   {"cmd":"drop","cid":C}                            close C (refused)
  *   {"cmd":"batch","list":[request, ...]}             several of the requests above, in order
  * Replies:
- *   {"t":"ready","pid":P,"version":1,"children":"clone"|"fork"}  once, at start
+ *   {"t":"ready","pid":P,"version":3,"children":"clone"|"fork"}  once, at start
  *   {"t":"spawned","id":N,"pid":P}                    after the program was exec'd
  *   {"t":"error","id":N|null,"pid":P|null,"stage":S,"errno":E,"message":..}
  *   {"t":"exit","pid":P,"code":C|null,"signal":S|null}  (not sent for failed spawns)
@@ -457,9 +457,9 @@ static void choose_child_start(void)
                       : MAP_FAILED;
 }
 
+/* Records a started child; start_child made room first, so this cannot fail. */
 static void add_child(pid_t pid, long long id, int status_fd, child_state state)
 {
-    ensure_children_capacity();
     children[nchildren++] = (child_entry){ pid, id, status_fd, state, 0 };
 }
 
@@ -518,6 +518,7 @@ static void start_forked(spawn_request *req, int sock)
  * signalfd), so nothing of the helper can run in the child; child_exec resets the rest. */
 static void start_child(spawn_request *req, int sock)
 {
+    ensure_children_capacity();
     if (child_stack != MAP_FAILED)
         start_shared(req, sock);
     else
