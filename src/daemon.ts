@@ -490,8 +490,11 @@ class Daemon {
     const handle = this.handle;
     if (handle !== null) {
       // Sockets first: a client accepted while the servers are being signalled would start a
-      // server that nobody signals and that outlives the daemon.
+      // server that nobody signals and that outlives the daemon. Then the spawns already asked
+      // for are answered, so that their servers are known (logged, and signalled with the rest).
       await handle.close();
+      await this.spawner?.settle?.();
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (killServers) await handle.killServers('SIGTERM');
     }
     await this.spawner?.close();

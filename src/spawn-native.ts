@@ -570,6 +570,11 @@ export class NativeSpawner implements Spawner {
     this.sendPlain(request, (err) => this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`));
   }
 
+  async settle(): Promise<void> {
+    const helper = this.helper;
+    if (helper !== null && helper.connected) await this.drained(helper, CLOSE_TIMEOUT_MS);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -578,16 +583,18 @@ export class NativeSpawner implements Spawner {
     this.listening.clear();
     if (this.orphanTimer !== null) clearInterval(this.orphanTimer);
     this.orphanTimer = null;
-    this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
+    const cancelPending = (): void => this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
-    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return;
+    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return cancelPending();
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
     // Listened for from now on: the helper may die meanwhile (a signal to the whole process
     // group, as tini -g sends), and 'exit' is not emitted twice.
     const exited = new Promise<void>((resolve) => helper.once('exit', () => resolve()));
     // Closing the channel cancels writes still queued in it (kills of a stop among them, when
-    // the helper is busy forking): first let the helper handle everything sent so far.
+    // the helper is busy starting servers): first let the helper handle everything sent so
+    // far. Spawns it answers meanwhile are started servers, not cancelled ones.
     await Promise.race([this.drained(helper, CLOSE_TIMEOUT_MS), exited]);
+    cancelPending();
     if (helper.exitCode !== null || helper.signalCode !== null) return;
     // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
     const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);

@@ -108,6 +108,11 @@ export interface Spawner {
   onExit(handler: (info: ExitInfo) => void): void;
   /** Sends a signal to a child this spawner started. */
   kill(pid: number, signal: NodeJS.Signals | number): void;
+  /**
+   * Resolves once every spawn asked for so far has been answered (started or failed), so that
+   * a stop can signal every server (absent: spawns are answered at once).
+   */
+  settle?(): Promise<void>;
   /** Stops the spawner (does not kill children). */
   close(): Promise<void>;
   /** Accepting in the helper, when this spawner can (null or absent: the daemon accepts). */

@@ -63,8 +63,11 @@ interface Harness {
   spawner: NativeSpawner;
   exits: ExitInfo[];
   warnings: string[];
-  /** Connects a client, spawns `s` on the accepted socket, and returns the pid and what the client read. */
-  serve(s: SpawnSpec, clientSends?: string): Promise<{ pid: number; output: Promise<string> }>;
+  /**
+   * Connects a client, spawns `s` on the accepted socket, and returns the pid and what the client
+   * read. `justAsked` runs right after the spawn was asked for, before its answer.
+   */
+  serve(s: SpawnSpec, clientSends?: string, justAsked?: () => void): Promise<{ pid: number; output: Promise<string> }>;
 }
 
 async function harness(t: TestContext, forkChildren = false): Promise<Harness> {
@@ -92,7 +95,7 @@ async function harness(t: TestContext, forkChildren = false): Promise<Harness> {
       take();
     });
 
-  async function serve(s: SpawnSpec, clientSends = ''): Promise<{ pid: number; output: Promise<string> }> {
+  async function serve(s: SpawnSpec, clientSends = '', justAsked?: () => void): Promise<{ pid: number; output: Promise<string> }> {
     const client = net.connect(port, '127.0.0.1');
     clients.push(client);
     const chunks: Buffer[] = [];
@@ -108,7 +111,9 @@ async function harness(t: TestContext, forkChildren = false): Promise<Harness> {
     if (clientSends !== '') client.write(clientSends);
     const sock = await within(nextAccepted(), 'accept');
     try {
-      const pid = await within(spawner.spawn(s, sock), `spawn ${s.path}`);
+      const spawned = spawner.spawn(s, sock);
+      justAsked?.();
+      const pid = await within(spawned, `spawn ${s.path}`);
       return { pid, output };
     } finally {
       sock.destroy(); // the caller's copy, as the daemon does once spawn() settles
@@ -406,6 +411,19 @@ test('the helper ends when the daemon closes the channel, leaving the servers ru
   await until(() => !alive(helperPid), 'helper exit');
   assert.ok(alive(pid), 'the server must outlive the spawner');
   await assert.rejects(h.spawner.spawn(spec('/bin/true', ['true']), new net.Socket()), { code: 'ECANCELED' });
+});
+
+test('a spawn asked for just before close() is answered with its pid, not cancelled while its server runs', { skip: NOT_BUILT }, async (t) => {
+  const h = await harness(t);
+  let closing: Promise<void> | null = null;
+  const { pid } = await h.serve(spec('/bin/sleep', ['sleep', '30']), '', () => {
+    closing = h.spawner.close();
+  });
+  t.after(() => {
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  await within(closing!, 'close');
+  assert.ok(alive(pid), 'the server the answer names is running');
 });
 
 test('servers signalled just before close() are reaped by the helper, not left as zombies', { skip: NOT_BUILT }, async (t) => {
