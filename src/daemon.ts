@@ -494,6 +494,7 @@ class Daemon {
       // for are answered, so that their servers are known (logged, and signalled with the rest).
       await handle.close();
       await this.spawner?.settle?.();
+      // The answered spawns' own continuations (START, tracking) run before the servers are signalled.
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (killServers) await handle.killServers('SIGTERM');
     }

@@ -1,7 +1,8 @@
 // Collects log lines and hands them to their destination together, once per turn of the event
 // loop or once every few milliseconds: a busy daemon writes a line or two per connection, and
-// one write per batch costs far less than one stream write (and one syscall) per line. Order is kept; nothing is lost on
-// flush(), which the owner calls before it switches or ends its destination.
+// one write per batch costs far less than one stream write (and one syscall) per line. Order is
+// kept; nothing is lost on flush(), which the owner calls before it switches or ends its
+// destination.
 
 export class LineBatch {
   private text = '';

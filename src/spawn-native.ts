@@ -350,7 +350,7 @@ export interface NativeSpawnerOptions {
   accept?: boolean;
   /**
    * true: the helper forks each child instead of starting it with clone(CLONE_VM | CLONE_VFORK)
-   * (native/spawnd.c, start_process). Default: TSINETD_SPAWND_FORK=1 in the environment.
+   * (native/spawnd.c: start_forked, start_shared). Default false.
    */
   forkChildren?: boolean;
 }
@@ -400,7 +400,7 @@ export class NativeSpawner implements Spawner {
     this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
     this.readyTimeoutMs = options.readyTimeoutMs ?? 3000;
     this.acceptor = options.accept === false ? null : this.makeAcceptor();
-    this.forkChildren = options.forkChildren ?? process.env['TSINETD_SPAWND_FORK'] === '1';
+    this.forkChildren = options.forkChildren ?? false;
   }
 
   /** How the running helper starts children, as it said when it became ready (null before). */

@@ -33,6 +33,14 @@ export function helperAcceptWanted(env: NodeJS.ProcessEnv = process.env): boolea
   return env['TSINETD_HELPER_ACCEPT'] !== '0';
 }
 
+/**
+ * Whether the native helper forks servers instead of starting them with clone(CLONE_VM |
+ * CLONE_VFORK): TSINETD_SPAWND_FORK=1 (to compare, or where a hanging exec must not hold it up).
+ */
+export function helperForkWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env['TSINETD_SPAWND_FORK'] === '1';
+}
+
 /** The spawner for this run. Rejects only when 'native' is required and cannot run. */
 export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner> {
   const prefer = spawnerPreference(choice);
@@ -42,6 +50,7 @@ export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner
     return await startNativeSpawner({
       ...(choice.onWarning ? { onWarning: choice.onWarning } : {}),
       accept: helperAcceptWanted(),
+      forkChildren: helperForkWanted(),
     });
   } catch (err) {
     if (prefer === 'native') throw err;
