@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
+import { helperInstalled } from '../../src/spawn-native.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const SLEEPER = join(FIXTURES, 'sleeper');
+const NO_HELPER = helperInstalled() ? false : 'no native spawn helper (child_process fallback)';
 const LOCAL = '127.0.0.1';
 
 function program(name: string, port: number, server: string, extra: Attrs = {}): ServiceDef {
@@ -273,25 +275,21 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     assert.equal(linesOf(d, /out of file descriptors/).length, 1, 'said once, not every second');
   });
 
-  /** A daemon serving echo and exit-with ("bye"), with its native spawn helper; null without one. */
-  async function withHelper(t: TestContext): Promise<{ d: RunningDaemon; helper: number; echoPort: number; byePort: number } | null> {
+  /** A daemon serving echo and exit-with ("bye"), with its native spawn helper. */
+  async function withHelper(t: TestContext): Promise<{ d: RunningDaemon; helper: number; echoPort: number; byePort: number }> {
     const [echoPort, byePort] = await Promise.all([freePort(), freePort()]);
     const d = await startDaemon(t, { services: [echo('echo', echoPort), program('bye', byePort, EXIT_WITH, { cps: '50 1' })] });
     assert.equal(await saysBye(byePort), true);
     const helper = spawnHelper(d.pid);
-    return helper === null ? null : { d, helper, echoPort, byePort };
+    assert.ok(helper !== null, 'the daemon runs its native spawn helper');
+    return { d, helper, echoPort, byePort };
   }
 
   // The helper either starts servers on sockets the daemon accepted (a failure is a FAIL "fork")
   // or accepts on the daemon's behalf (a failure switches the service off for a while, as xinetd
   // does): both are accepted here, a client left hanging or a daemon gone are not.
-  test('when the spawn helper is at its descriptor limit the client is closed and logged, nothing leaks, and it serves again with descriptors free', async (t) => {
-    const setup = await withHelper(t);
-    if (setup === null) {
-      t.skip('no native spawn helper (child_process fallback)');
-      return;
-    }
-    const { d, helper, echoPort, byePort } = setup;
+  test('when the spawn helper is at its descriptor limit the client is closed and logged, nothing leaks, and it serves again with descriptors free', { skip: NO_HELPER }, async (t) => {
+    const { d, helper, echoPort, byePort } = await withHelper(t);
     const daemonIdle = descriptors(d.pid).length;
     const helperFds = descriptors(helper);
     const soft = softFdLimit(helper);
@@ -315,13 +313,8 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     assert.equal(spawnHelper(d.pid), helper);
   });
 
-  test('when the spawn helper dies while the daemon is at its descriptor limit, the daemon says why, loses no client, and recovers once descriptors are free', async (t) => {
-    const setup = await withHelper(t);
-    if (setup === null) {
-      t.skip('no native spawn helper (child_process fallback)');
-      return;
-    }
-    const { d, helper, echoPort, byePort } = setup;
+  test('when the spawn helper dies while the daemon is at its descriptor limit, the daemon says why, loses no client, and recovers once descriptors are free', { skip: NO_HELPER }, async (t) => {
+    const { d, helper, echoPort, byePort } = await withHelper(t);
     const idle = descriptors(d.pid).length;
     const soft = softFdLimit(d.pid);
     // One free number: enough to accept a client, not to start a process (it needs pipes).
