@@ -178,11 +178,19 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
             close(c); /* not an IP peer: nothing the daemon could decide about */
             continue;
         }
+        /* Our end: TCP wrappers' daemon@host patterns, %A and IDENT need the address the client
+         * reached (the listener may be bound to every address). */
+        char laddr[INET6_ADDRSTRLEN + IF_NAMESIZE + 1] = "";
+        struct sockaddr_storage ls;
+        socklen_t ll = sizeof ls;
+        int lport = 0;
+        if (getsockname(c, (struct sockaddr *)&ls, &ll) != 0 || !format_peer(&ls, laddr, sizeof laddr, &lport))
+            laddr[0] = '\0';
         int slot = free_slots[--nfree];
         long long cid = ++sequence * ACC_MAX_PENDING + slot;
         pend_cid[slot] = cid;
         pend_fd[slot] = c;
-        on_conn(listeners[li].lid, cid, addr, port);
+        on_conn(listeners[li].lid, cid, addr, port, laddr);
     }
 }
 

@@ -20,8 +20,9 @@
 /* How long a listener rests after accept failed for lack of descriptors. */
 #define ACC_REST_MS 1000
 
-/* Called for each accepted connection: the peer as Node writes it ("::ffff:127.0.0.1"). */
-typedef void (*acc_conn_fn)(long long lid, long long cid, const char *addr, int port);
+/* Called for each accepted connection: the peer as Node writes it ("::ffff:127.0.0.1"), and our
+ * end of it (the address the client connected to; "" when getsockname failed). */
+typedef void (*acc_conn_fn)(long long lid, long long cid, const char *addr, int port, const char *laddr);
 /* Called when accept fails with an error worth reporting (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
 typedef void (*acc_error_fn)(long long lid, int err);
 

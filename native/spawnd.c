@@ -12,6 +12,8 @@
  *   {"cmd":"spawn","id":N,"path":..,"argv":[..],"env":[..],"uid":U|null,"gid":G|null,
  *    "groups":[..]|null,"umask":M,"nice":I|null,"rlimits":{"as"|"cpu"|"data"|"rss"|
  *    "stack"|"files": number|"unlimited"}}            (must carry the socket)
+ *   optional in a spawn, set on the socket before the child starts (TCP wrappers options):
+ *    "keepalive":true, "linger":SECONDS, "pre":"hex" (at most 64 KiB written first)
  *   {"cmd":"kill","pid":P,"sig":S}                    (only children of this helper)
  *   {"cmd":"ping","id":N}
  * Accepting for the daemon (accept.h; protocol 2):
@@ -29,7 +31,9 @@
  *   {"t":"exit","pid":P,"code":C|null,"signal":S|null}  (not sent for failed spawns)
  *   {"t":"pong","id":N,"children":K}
  *   {"t":"warn","message":..}                         malformed requests and the like
- *   {"t":"conn","lid":L,"cid":C,"addr":A,"port":P}    a connection accepted on listener L
+ *   {"t":"conn","lid":L,"cid":C,"addr":A,"port":P,"laddr":LA}
+ *                                                     a connection accepted on listener L
+ *                                                     (LA: the local address it reached)
  *   {"t":"accept-error","lid":L,"errno":E}            accept failed (EMFILE...); L rests 1 s
  *
  * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_shared), so it
@@ -525,6 +529,56 @@ static void start_child(spawn_request *req, int sock)
         start_forked(req, sock);
 }
 
+static int hex_value(char c);
+
+/* The largest "pre" a spawn may carry (a TCP wrappers banner). */
+#define MAX_PRE 65536
+
+/*
+ * Socket options of a spawn request, applied before the child starts (TCP wrappers' keepalive,
+ * linger and banners options). Best effort, as libwrap's: a failure is reported, the server
+ * still starts. "pre" is written with a blocking send bounded by MAX_PRE: a fresh connection's
+ * send buffer takes a banner of that size at once.
+ */
+static void prepare_socket(const json_value *msg, int sock)
+{
+    const json_value *ka = json_get(msg, "keepalive");
+    if (ka != NULL && ka->type == JSON_BOOL && ka->u.boolean) {
+        int on = 1;
+        if (setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on) != 0)
+            send_warn("keepalive: %s", strerror(errno));
+    }
+    long long secs;
+    const json_value *lg = json_get(msg, "linger");
+    if (lg != NULL && json_integer(lg, 0, INT_MAX, &secs)) {
+        struct linger l = { 1, (int)secs };
+        if (setsockopt(sock, SOL_SOCKET, SO_LINGER, &l, sizeof l) != 0)
+            send_warn("linger: %s", strerror(errno));
+    }
+    const json_value *pre = json_get(msg, "pre");
+    if (pre == NULL || pre->type != JSON_STRING || pre->u.string.len % 2 != 0 || pre->u.string.len / 2 > MAX_PRE)
+        return;
+    static unsigned char buf[MAX_PRE];
+    size_t n = pre->u.string.len / 2;
+    for (size_t k = 0; k < n; k++) {
+        int hi = hex_value(pre->u.string.chars[2 * k]), lo = hex_value(pre->u.string.chars[2 * k + 1]);
+        if (hi < 0 || lo < 0)
+            return;
+        buf[k] = (unsigned char)(hi << 4 | lo);
+    }
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = send(sock, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            send_warn("banner: %s", w < 0 ? strerror(errno) : "short write");
+            return;
+        }
+        done += (size_t)w;
+    }
+}
+
 /* Takes ownership of sock (-1 when the request came without a descriptor). */
 static void handle_spawn(json_arena *a, const json_value *msg, int sock)
 {
@@ -555,6 +609,7 @@ static void handle_spawn(json_arena *a, const json_value *msg, int sock)
         return;
     }
     req.id = id;
+    prepare_socket(msg, sock);
     start_child(&req, sock);
 }
 
@@ -579,11 +634,12 @@ static void handle_kill(const json_value *msg)
 
 /* ---- accepting for the daemon ----------------------------------------------------------- */
 
-static void report_conn(long long lid, long long cid, const char *addr, int port)
+static void report_conn(long long lid, long long cid, const char *addr, int port, const char *laddr)
 {
     /* An interface name after % may hold characters JSON must escape. */
     out_check(json_buf_printf(&out, "{\"t\":\"conn\",\"lid\":%lld,\"cid\":%lld,\"addr\":", lid, cid) &&
-              json_buf_string(&out, addr) && json_buf_printf(&out, ",\"port\":%d}\n", port));
+              json_buf_string(&out, addr) && json_buf_printf(&out, ",\"port\":%d,\"laddr\":", port) &&
+              json_buf_string(&out, laddr) && json_buf_append(&out, "}\n", 2));
 }
 
 static void report_accept_error(long long lid, int err)

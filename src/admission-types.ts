@@ -1,11 +1,14 @@
 // The contract between connection handling (socket I/O) and admission (pure decisions).
 
+import type { WrapOption } from './hosts-options.js';
+import type { DaemonLevel } from './log-types.js';
 import type { Peer } from './peer.js';
 import type { Service } from './table.js';
 
 /** xinetd's FAIL reasons (xinetd.log(5)), plus tsinetd's own per-source rate. */
 export type FailReason =
   | 'address'
+  | 'libwrap'
   | 'time'
   | 'service_limit'
   | 'per_source_limit'
@@ -17,8 +20,23 @@ export type FailReason =
   | 'inetd_rate'
   | 'fork';
 
+/**
+ * What TCP wrappers granted with: the options of the rule that matched, which change how the
+ * server starts (twist, spawn, banners, umask, nice, keepalive, linger, setenv).
+ */
+export interface WrapGrant {
+  /** The daemon name matched (for %d and banners). */
+  daemon: string;
+  options: readonly WrapOption[];
+  /** The client's host name and user when the check looked them up (for % expansions). */
+  clientHostname: string | null;
+  clientUser: string | null;
+  /** Our end of the connection. */
+  local: { address: string; port: number };
+}
+
 export type Decision =
-  | { allow: true }
+  | { allow: true; wrap?: WrapGrant }
   | {
       allow: false;
       reason: FailReason;
@@ -26,12 +44,20 @@ export type Decision =
       suspendSeconds?: number;
       /** Human-readable detail for the daemon log (not part of the FAIL line). */
       detail?: string;
+      /** The level of the detail line when it is not the default (TCP wrappers' `severity`). */
+      level?: DaemonLevel;
     };
+
+/** The local end of a connection, when the listener knows it (TCP wrappers need it). */
+export interface LocalEnd {
+  address: string;
+  port: number;
+}
 
 /** What connection handling asks of admission; one instance per daemon, kept across reloads. */
 export interface Admission {
   /** Decides whether `peer` may use `service` now. May be async (e.g. reverse DNS for `.domain`). */
-  admit(service: Service, peer: Peer): Decision | Promise<Decision>;
+  admit(service: Service, peer: Peer, local?: LocalEnd): Decision | Promise<Decision>;
   /** A server (or internal handler) for this peer started / finished: instance and per-source accounting. */
   started(service: Service, peer: Peer): void;
   finished(service: Service, peer: Peer): void;

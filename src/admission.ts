@@ -17,13 +17,18 @@
 //   9. per_source_cps            'per_source_cps'                           [tsinetd]
 //  10. -limit                    'process_limit'
 //  11. SENSOR trap / global deny list, then only_from / no_access   'address'
+//  12. TCP wrappers (hosts.allow, hosts.deny)                        'libwrap'
 // xinetd spells a SENSOR refusal `address` too (measured: "FAIL: trap address from=..."), so
 // fail2ban's stock filter keeps matching; the Decision's detail says which check it was.
 // Every rate counts the connection even when a later check refuses it (as xinetd's cps does).
 // Services are taken as immutable: ACLs are compiled once per Service object (a reload brings
 // new objects); counters and rate windows are kept per service id, so they survive a reload.
 
-import type { Admission, Decision } from './admission-types.js';
+import type { Admission, Decision, LocalEnd } from './admission-types.js';
+import type { HostsTable } from './hosts-syntax.js';
+import type { WrapRequest, WrapVerdict } from './hosts-match.js';
+import { evaluateNow, finishWrappers, isVerdict, wrapAddress, wrapDaemonName, wrapsService, type WrapLookups } from './wrappers.js';
+import type { DaemonLevel } from './log-types.js';
 import {
   compileServiceAcl,
   decideAccess,
@@ -82,6 +87,14 @@ export interface AdmissionOptions {
   maxSources?: number;
   /** How long a peer's verified host names are reused (default 60 s). */
   hostnameTtlMs?: number;
+  /** TCP wrappers: the rule files as they are now, and the lookups a verdict may need; absent: none. */
+  wrappers?: Wrappers | null;
+}
+
+/** What the TCP-wrappers step needs (wrappers.ts RuleFiles and WrapLookups in the daemon). */
+export interface Wrappers {
+  tables(): { allow: HostsTable; deny: HostsTable };
+  lookups: WrapLookups;
 }
 
 const ALLOW: Decision = { allow: true };
@@ -127,6 +140,9 @@ export class AdmissionController implements Admission {
   private readonly resolver: NameResolver;
   private readonly maxSources: number;
   private readonly hostnameTtlMs: number;
+  private readonly wrappers: Wrappers | null;
+  /** TCP wrappers' problems already logged, per version of a rule file. */
+  private readonly wrapProblemsSeen = new WeakMap<HostsTable, Set<string>>();
 
   private readonly running = new Map<string, number>();
   private readonly runningBySource = new Map<string, Map<string, number>>();
@@ -157,6 +173,7 @@ export class AdmissionController implements Admission {
     this.resolver = options.resolver ?? systemResolver();
     this.maxSources = options.maxSources ?? 10_000;
     this.hostnameTtlMs = options.hostnameTtlMs ?? 60_000;
+    this.wrappers = options.wrappers ?? null;
     this.hostnames = new BoundedTable<HostnameEntry>(4096, (e) => e.expires <= this.now());
   }
 
@@ -180,7 +197,7 @@ export class AdmissionController implements Admission {
     return problems;
   }
 
-  admit(service: Service, peer: Peer): Decision | Promise<Decision> {
+  admit(service: Service, peer: Peer, local?: LocalEnd): Decision | Promise<Decision> {
     const now = this.now();
     const parsed = this.parsePeer(peer);
     // No usable address (wait = yes services before their server runs): per-source checks and
@@ -195,8 +212,95 @@ export class AdmissionController implements Admission {
     if (sensor !== null) return sensor;
 
     const acl = this.acls.get(service) ?? this.compileWithoutNames(service);
-    if (acl !== null && !needsHostnames(acl, addr)) return this.addressDecision(service, peer, acl, addr, null);
-    return this.admitAfterLookups(service, peer, source, addr, acl);
+    if (acl !== null && !needsHostnames(acl, addr)) {
+      const d = this.addressDecision(service, peer, acl, addr, null);
+      if (!d.allow) return d;
+      const wrapped = this.wrapperStep(service, peer, local);
+      return wrapped instanceof Promise ? wrapped.then((w) => (w.allow ? this.recount(service, source, w) : w)) : wrapped;
+    }
+    return this.admitAfterLookups(service, peer, source, addr, acl, local);
+  }
+
+  /**
+   * Check 12, TCP wrappers, as libwrap decides in xinetd's child after only_from/no_access:
+   * synchronous unless a rule needs a host name, a user or an aclexec status.
+   */
+  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
+    const w = this.wrappers;
+    if (w === null || local === undefined || !wrapsService(service)) return ALLOW;
+    const tables = w.tables();
+    if (tables.allow.rules.length === 0 && tables.deny.rules.length === 0 && tables.allow.fault === null && tables.deny.fault === null) {
+      return ALLOW;
+    }
+    const daemon = wrapDaemonName(service);
+    const request: WrapRequest = {
+      daemon,
+      server: { address: wrapAddress(local.address), port: local.port },
+      client: { address: wrapAddress(peer.address), port: peer.port },
+    };
+    const first = evaluateNow(tables, request, w.lookups);
+    if (isVerdict(first) && first.aclexec === undefined) return this.wrapDecision(service, peer, daemon, first, request, local, tables);
+    return finishWrappers(tables, request, peer, local, w.lookups, first).then((o) =>
+      this.wrapDecision(service, peer, daemon, o.verdict, o.request, local, tables),
+    );
+  }
+
+  /**
+   * Problems met while deciding (an option error, a file's fault) go to the daemon log once for
+   * each version of the file they are in, not for every client as libwrap does.
+   */
+  private reportWrapProblems(verdict: WrapVerdict, tables: { allow: HostsTable; deny: HostsTable }): void {
+    for (const p of verdict.problems) {
+      const table = p.file === tables.allow.path ? tables.allow : tables.deny;
+      let seen = this.wrapProblemsSeen.get(table);
+      if (seen === undefined) {
+        seen = new Set(table.diagnostics.map((d) => `${d.line}:${d.column}:${d.message}`));
+        this.wrapProblemsSeen.set(table, seen);
+      }
+      // A file's fault was logged with its warnings when the file was read.
+      if (table.fault !== null && p.line === table.fault.line) continue;
+      const key = `${p.line}:${p.column}:${p.message}`;
+      if (seen.has(key) || seen.size >= 1000) continue;
+      seen.add(key);
+      this.wrappers?.lookups.warn(`${p.severity}: ${p.file}, line ${p.line}: ${p.message}`);
+    }
+  }
+
+  private wrapDecision(
+    service: Service,
+    peer: Peer,
+    daemon: string,
+    verdict: WrapVerdict,
+    request: WrapRequest,
+    local: LocalEnd,
+    tables: { allow: HostsTable; deny: HostsTable },
+  ): Decision {
+    this.reportWrapProblems(verdict, tables);
+    if (verdict.access === 'denied') {
+      const level = severityLevel(verdict);
+      return {
+        allow: false,
+        reason: 'libwrap',
+        detail: `libwrap refused connection to ${service.id} (libwrap=${daemon}) from ${peer.address}`,
+        ...(level !== null ? { level } : {}),
+      };
+    }
+    if (verdict.options.length === 0) return ALLOW;
+    return {
+      allow: true,
+      wrap: {
+        daemon,
+        options: verdict.options,
+        clientHostname: request.client.hostname ?? null,
+        clientUser: request.client.user ?? null,
+        local,
+      },
+    };
+  }
+
+  /** After an asynchronous step, other connections may have started: instances and limits again. */
+  private recount(service: Service, source: string, allowed: Decision): Decision {
+    return this.countChecks(service, source) ?? this.processCheck(service) ?? allowed;
   }
 
   started(service: Service, peer: Peer): void {
@@ -432,13 +536,16 @@ export class AdmissionController implements Admission {
     source: string,
     addr: bigint,
     known: ServiceAcl | null,
+    local: LocalEnd | undefined,
   ): Promise<Decision> {
     const acl = known ?? (await this.aclOf(service));
     const names = needsHostnames(acl, addr) ? await this.hostnamesOf(addr) : null;
     const decision = this.addressDecision(service, peer, acl, addr, names);
     if (!decision.allow) return decision;
+    const wrapped = await this.wrapperStep(service, peer, local);
+    if (!wrapped.allow) return wrapped;
     // Other connections may have started while we waited: count again (no rate is charged twice).
-    return this.countChecks(service, source) ?? this.processCheck(service) ?? ALLOW;
+    return this.recount(service, source, wrapped);
   }
 
   private addressDecision(service: Service, peer: Peer, acl: ServiceAcl, addr: bigint, names: readonly string[] | null): Decision {
@@ -468,4 +575,21 @@ export class AdmissionController implements Admission {
     }
     return pending;
   }
+}
+
+/** syslog levels of TCP wrappers' `severity` option, as daemon-log levels. */
+const SEVERITY_LEVELS: Readonly<Record<string, DaemonLevel>> = {
+  emerg: 'error',
+  alert: 'error',
+  crit: 'error',
+  err: 'error',
+  warning: 'warning',
+  notice: 'notice',
+  info: 'info',
+  debug: 'debug',
+};
+
+function severityLevel(verdict: WrapVerdict): DaemonLevel | null {
+  for (const o of verdict.options) if (o.kind === 'severity') return SEVERITY_LEVELS[o.level] ?? null;
+  return null;
 }

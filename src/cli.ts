@@ -15,6 +15,10 @@ import type { InetdDialect } from './inetd.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
 import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
+import { systemResolver } from './acl.js';
+import { explain, formatExplanation } from './explain.js';
+import { systemDb } from './sysdb.js';
+import { lintRuleFiles, RuleFiles, wrapsService } from './wrappers.js';
 
 /** xinetd's multi-letter options, written with one dash; we accept them with one or two. */
 const XINETD_LONG_FLAGS = new Set([
@@ -78,6 +82,7 @@ const defaultIo: CliIo = {
 export type Action =
   | { kind: 'check' }
   | { kind: 'dump' }
+  | { kind: 'explain'; service: string; address: string; json: boolean }
   | { kind: 'serve' }
   | { kind: 'convert'; file: string; outputDir: string | null; dialect: InetdDialect };
 
@@ -123,6 +128,10 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
     .option('--metrics <address>', 'serve Prometheus /metrics, /healthz and /ready on HOST:PORT, [IPV6]:PORT, :PORT (all interfaces), PORT (127.0.0.1) or /unix/socket', metricsArg)
     .option('--ready-fd <n>', 'once every listener is bound, write READY to descriptor N and close it', intArg('--ready-fd'))
+    .option('--explain <service-and-address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
+    .option('--json', 'with --explain: the explanation as JSON')
+    .option('--hosts-allow <file>', 'TCP wrappers: the hosts.allow file', d.hostsAllow)
+    .option('--hosts-deny <file>', 'TCP wrappers: the hosts.deny file', d.hostsDeny)
     .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
     .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
     .addOption(new Option('--dialect <dialect>', 'with --convert: the inetd.conf dialect').choices(['auto', 'openbsd', 'freebsd']))
@@ -165,9 +174,21 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     dumpFile: o['dumpFile'] as string,
     metrics: (o['metrics'] as ListenAddress | undefined) ?? null,
     readyFd: (o['readyFd'] as number | undefined) ?? null,
+    hostsAllow: o['hostsAllow'] as string,
+    hostsDeny: o['hostsDeny'] as string,
   };
+  const explainArgs = o['explain'] as string[] | undefined;
+  if (explainArgs !== undefined && explainArgs.length !== 2) {
+    throw new CommanderError(2, 'tsinetd.usage', '--explain needs a service and a client address: --explain SERVICE ADDRESS');
+  }
+  if (explainArgs !== undefined && (o['check'] === true || o['dump'] === true || convert !== undefined)) {
+    throw new CommanderError(2, 'tsinetd.usage', '--explain cannot be used with --check, --dump or --convert');
+  }
+  if (explainArgs === undefined && o['json'] === true) throw new CommanderError(2, 'tsinetd.usage', '--json is only used with --explain');
   const action: Action =
-    convert !== undefined
+    explainArgs !== undefined
+      ? { kind: 'explain', service: explainArgs[0]!, address: explainArgs[1]!, json: o['json'] === true }
+      : convert !== undefined
       ? { kind: 'convert', file: convert, outputDir: (o['outputDir'] as string | undefined) ?? null, dialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto' }
       : o['check'] === true
         ? { kind: 'check' }
@@ -215,6 +236,36 @@ function runConvert(action: Extract<Action, { kind: 'convert' }>, io: CliIo): nu
   return errors > 0 ? 1 : 0;
 }
 
+/** --explain SERVICE ADDRESS: the admission chain for that client, as text or JSON. */
+async function runExplain(
+  action: Extract<Action, { kind: 'explain' }>,
+  options: DaemonOptions,
+  table: Awaited<ReturnType<typeof loadConfig>>,
+  io: CliIo,
+): Promise<number> {
+  const resolver = systemResolver();
+  const files = new RuleFiles(options.hostsAllow, options.hostsDeny);
+  const e = await explain(table, action.service, action.address, {
+    resolver,
+    wallClock: () => new Date(),
+    wrappers: {
+      tables: () => files.tables(),
+      lookups: {
+        resolver,
+        knownUser: (name) => systemDb.user(name) !== undefined,
+        knownGroup: (name) => systemDb.group(name) !== undefined,
+        warn: (text) => io.stderr(`tsinetd: ${text}\n`),
+      },
+    },
+  });
+  if ('error' in e) {
+    io.stderr(`tsinetd: --explain: ${e.error}\n`);
+    return 2;
+  }
+  io.stdout(action.json ? JSON.stringify(e, null, 2) + '\n' : formatExplanation(e));
+  return e.verdict.admitted ? 0 : 1;
+}
+
 /** Runs tsinetd; resolves to the exit status. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   let parsed: ParsedCommandLine;
@@ -237,6 +288,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   // Checking is often done by an ordinary user for a daemon run as root: the services that
   // this user could not serve are warnings here, not errors (privileges.ts).
   const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) }, { privileges: 'warn' });
+  if (action.kind === 'explain') return runExplain(action, options, table, io);
   if (action.kind === 'dump') {
     const json = {
       services: table.services,
@@ -252,9 +304,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     return hasErrors(table.diagnostics) ? 1 : 0;
   }
 
-  // Also what this run could not do as configured (spawner attributes, serving limitations).
-  const diagnostics = [...table.diagnostics, ...limitationDiagnostics(table, expectedSpawner())];
-  printDiagnostics(diagnostics, table.files, io);
+  // Also what this run could not do as configured (spawner attributes, serving limitations),
+  // and TCP wrappers' rule files when a service is wrapped.
+  const wrapped = table.services.some((s) => s.enabled && wrapsService(s));
+  const rules = wrapped ? lintRuleFiles(options.hostsAllow, options.hostsDeny) : [];
+  const diagnostics = [...table.diagnostics, ...limitationDiagnostics(table, expectedSpawner()), ...rules];
+  printDiagnostics(diagnostics, [...table.files, ...(wrapped ? [options.hostsAllow, options.hostsDeny] : [])], io);
   if (options.syslog !== null && !isSyslogFacility(options.syslog)) {
     io.stderr(`tsinetd: warning: -syslog ${options.syslog}: not a syslog facility; daemon messages would use facility daemon (as in xinetd)\n`);
   }

@@ -11,7 +11,7 @@
 
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
-import type { Admission, Decision } from './admission-types.js';
+import type { Admission, Decision, LocalEnd, WrapGrant } from './admission-types.js';
 import { sendBanner } from './banner.js';
 import {
   builtinForks,
@@ -24,6 +24,7 @@ import {
 } from './builtins.js';
 import { NO_ADDRESS, type ChildContext } from './child-env.js';
 import { identifyAdmitted, identifyRefused, logAfterStart, useridOnFailure, useridOnSuccess, type IdentContext } from './ident.js';
+import type { NameResolver } from './acl.js';
 import type { Listener } from './listeners.js';
 import type { DaemonLevel, LogEvent } from './log-types.js';
 import type { ServeMetrics } from './metrics.js';
@@ -31,6 +32,8 @@ import type { Peer } from './peer.js';
 import { proxy, type RedirectResolver } from './redirect.js';
 import { cachedSpawnSpec } from './spawn-spec-cache.js';
 import type { AcceptedConnection, ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
+import { grantNeeds, percentContext, planWrapGrant, runWrapSpawns, wrapBanner, type WrapPlan } from './wrap-grant.js';
+import { wrapHostname } from './wrappers.js';
 import type { Service } from './table.js';
 
 export type Refusal = Extract<Decision, { allow: false }>;
@@ -55,6 +58,8 @@ export interface ServeContext {
   spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number>;
   child: ChildContext;
   redirects: RedirectResolver;
+  /** Name lookups for TCP wrappers' % expansions (absent: names stay unknown). */
+  wrapResolver?: NameResolver;
   /** Registers a started server program (its exit is logged and accounted by the daemon). */
   track(server: RunningServer): void;
   /** Counts in-process work (internal services, redirects) so it can be stopped on shutdown. */
@@ -90,10 +95,10 @@ function admissionFailed(ctx: ServeContext, service: Service, peer: Peer | null,
  * The admission decision: a Decision when admission decides at once (the common case, served
  * without a detour through the microtask queue), else a Promise of one.
  */
-function admit(ctx: ServeContext, service: Service, peer: Peer | null): Decision | Promise<Decision> {
+function admit(ctx: ServeContext, service: Service, peer: Peer | null, local?: LocalEnd): Decision | Promise<Decision> {
   let d: Decision | PromiseLike<Decision>;
   try {
-    d = ctx.admission.admit(service, peer ?? NO_PEER);
+    d = ctx.admission.admit(service, peer ?? NO_PEER, local);
   } catch (err) {
     return admissionFailed(ctx, service, peer, err);
   }
@@ -176,8 +181,9 @@ async function startProgram(
   stdio: ChildStdio,
   release: (started: boolean) => void,
   acceptedAt: number,
+  wrap: PreparedWrap | null = null,
 ): Promise<void> {
-  const r = cachedSpawnSpec(service, peer, ctx.child);
+  const r = wrap === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
   if (!r.ok) {
     ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
     ctx.metrics?.spawnFailed(service);
@@ -200,7 +206,76 @@ async function startProgram(
   ctx.metrics?.spawned(service, durationSince(acceptedAt));
   ctx.track({ pid, service, peer, startedAt: performance.now() });
   ctx.log({ kind: 'START', service, pid, peer });
+  if (wrap?.plan.twist != null) ctx.daemon('info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
   release(true);
+}
+
+/** A TCP-wrappers grant made ready for one connection: its plan, and the banner bytes. */
+interface PreparedWrap {
+  plan: WrapPlan;
+  banner: Buffer | null;
+}
+
+/**
+ * Looks up what the grant's % expansions need, runs its spawn commands (the connection waits,
+ * the daemon does not) and reads its banner. Null when the grant changes nothing.
+ */
+async function prepareWrap(ctx: ServeContext, service: Service, peer: Peer, grant: WrapGrant | undefined): Promise<PreparedWrap | null> {
+  if (grant === undefined) return null;
+  const needs = grantNeeds(grant);
+  let g = grant;
+  if (needs.hostname && ctx.wrapResolver !== undefined) {
+    const h = await wrapHostname(peer.address, ctx.wrapResolver);
+    g = { ...g, clientHostname: h.name };
+  }
+  const pctx = percentContext(g, peer, process.pid);
+  const plan = planWrapGrant(g, pctx);
+  const problem = (message: string): void => ctx.daemon('error', `service ${service.id}: ${message}`, 'libwrap');
+  if (plan.spawns.length > 0) {
+    const spec = cachedSpawnSpec(service, peer, ctx.child);
+    const ids = spec.ok ? { ...(spec.spec.uid !== null ? { uid: spec.spec.uid } : {}), ...(spec.spec.gid !== null ? { gid: spec.spec.gid } : {}) } : {};
+    await runWrapSpawns(plan, ids, problem);
+  }
+  const banner = await wrapBanner(plan, pctx, problem);
+  return { plan, banner };
+}
+
+/** The spawn spec of a wrapped start: the server, or the twist command in its place. */
+function wrappedSpec(ctx: ServeContext, service: Service, peer: Peer, wrap: PreparedWrap): ReturnType<typeof cachedSpawnSpec> {
+  const plan = wrap.plan;
+  let base: ReturnType<typeof cachedSpawnSpec>;
+  if (plan.twist !== null) {
+    // The server's credentials, the daemon's environment plus setenv: what xinetd's child had
+    // when libwrap exec'd the shell.
+    const server = service.server !== null ? cachedSpawnSpec(service, peer, ctx.child) : null;
+    const env = Object.entries({ ...ctx.child.env, ...plan.twist.env })
+      .filter((e): e is [string, string] => e[1] !== undefined)
+      .map(([k, v]) => `${k}=${v}`);
+    base = {
+      ok: true,
+      spec: {
+        path: '/bin/sh',
+        argv: ['sh', '-c', plan.twist.command],
+        env,
+        uid: server?.ok === true ? server.spec.uid : null,
+        gid: server?.ok === true ? server.spec.gid : null,
+        groups: server?.ok === true ? server.spec.groups : null,
+        umask: server?.ok === true ? server.spec.umask : ctx.child.umask,
+        nice: service.nice,
+        rlimits: { ...service.rlimits },
+      },
+    };
+  } else {
+    base = cachedSpawnSpec(service, peer, ctx.child);
+  }
+  if (!base.ok) return base;
+  const spec: SpawnSpec = { ...base.spec };
+  if (plan.umask !== null) spec.umask = plan.umask;
+  if (plan.nice !== null) spec.nice = (spec.nice ?? 0) + plan.nice;
+  if (plan.keepalive || plan.lingerSeconds !== null || wrap.banner !== null) {
+    spec.socketSetup = { keepalive: plan.keepalive, lingerSeconds: plan.lingerSeconds, pre: wrap.banner };
+  }
+  return { ok: true, spec };
 }
 
 /** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
@@ -242,14 +317,17 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   if (service.flags.includes('KEEPALIVE')) socket.setKeepAlive(true);
 
   if (service.banner !== null) await banner(ctx, socket, service, service.banner, 'banner_always');
-  const admitted = admit(ctx, service, peer);
+  const local = socket.localAddress !== undefined ? { address: socket.localAddress, port: socket.localPort ?? listener.port } : undefined;
+  const admitted = admit(ctx, service, peer, local);
   const decision = admitted instanceof Promise ? await admitted : admitted;
   if (!decision.allow) {
     await refuseStream(ctx, listener, service, peer, socket, decision);
     return;
   }
   ctx.metrics?.accepted(service);
-  const builtin = builtinOf(service);
+  const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, service, peer, decision.wrap);
+  const twist = wrap !== null && wrap.plan.twist !== null;
+  const builtin = twist ? null : builtinOf(service);
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
@@ -266,6 +344,11 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     return;
   }
 
+  if (!twist && wrap !== null && (builtin !== null || service.redirect !== null)) {
+    // In-process services: the connection's options are set here, the banner written first.
+    if (wrap.plan.keepalive) socket.setKeepAlive(true);
+    if (wrap.banner !== null) socket.write(wrap.banner);
+  }
   if (builtin !== null) {
     const release = ctx.hold(socket, service);
     const t0 = performance.now();
@@ -278,11 +361,11 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     }
     return;
   }
-  if (service.redirect !== null) {
+  if (service.redirect !== null && !twist) {
     await redirect(ctx, service, peer, socket);
     return;
   }
-  await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt);
+  await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt, wrap);
 }
 
 /**
@@ -300,7 +383,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     conn.drop();
     return;
   }
-  const admitted = admit(ctx, service, peer);
+  const admitted = admit(ctx, service, peer, { address: conn.local ?? listener.plan.host, port: listener.port });
   const decision = admitted instanceof Promise ? await admitted : admitted;
   if (!decision.allow) {
     ctx.refused(listener, service, peer, decision);
@@ -308,7 +391,15 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     return;
   }
   ctx.metrics?.accepted(service);
-  const builtin = builtinOf(service);
+  const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, service, peer, decision.wrap);
+  const twist = wrap !== null && wrap.plan.twist !== null;
+  const builtin = twist ? null : builtinOf(service);
+  if ((builtin === 'daytime' || builtin === 'time') && wrap !== null) {
+    // A banner or socket option must reach the connection first: not a plain reply any more.
+    if (wrap.banner !== null || wrap.plan.keepalive || wrap.plan.lingerSeconds !== null) {
+      ctx.daemon('warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
+    }
+  }
   if (builtin === 'daytime' || builtin === 'time') {
     ctx.log({ kind: 'START', service, pid: 0, peer });
     const now = ctx.now();
@@ -320,7 +411,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     return;
   }
   started(ctx, service, peer);
-  await startProgram(ctx, service, peer, { accepted: conn.cid }, (ok) => ok || conn.drop(), acceptedAt);
+  await startProgram(ctx, service, peer, { accepted: conn.cid }, (ok) => ok || conn.drop(), acceptedAt, wrap);
 }
 
 /** xinetd reports an address refusal of the same datagram client (address and port) once per this many ms. */
@@ -344,7 +435,7 @@ export async function serveDatagram(ctx: ServeContext, listener: Listener, messa
   const builtin = builtinOf(service);
   if (builtin === null || ctx.stopping) return;
   const peer = peerOfDatagram(remote);
-  const admitted = admit(ctx, service, peer);
+  const admitted = admit(ctx, service, peer, { address: listener.plan.host, port: listener.port });
   const decision = admitted instanceof Promise ? await admitted : admitted;
   if (!decision.allow) {
     ctx.refused(listener, service, peer, decision, reportDgramRefusal(listener, peer, decision.reason, ctx.now().getTime()));

@@ -36,7 +36,9 @@ import { SYSLOG_FACILITIES } from './log-format.js';
 import { createSpawner, unsupportedBySpawner } from './spawner.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
-import type { AclProblem } from './acl.js';
+import { systemResolver, type AclProblem } from './acl.js';
+import { systemDb } from './sysdb.js';
+import { RuleFiles } from './wrappers.js';
 import { VERSION } from './version.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
@@ -139,6 +141,8 @@ class Daemon {
   private served: Service[] = [];
   private handle: ServerHandle | null = null;
   private readonly admission: AdmissionController;
+  /** TCP wrappers' hosts.allow and hosts.deny, read again whenever they change. */
+  private readonly ruleFiles: RuleFiles;
   private spawner: Spawner | null = null;
   private stopping = false;
   private reloading: Promise<void> | null = null;
@@ -163,7 +167,21 @@ class Daemon {
     private readonly deps: DaemonDeps,
     private readonly signals: ReadinessSignals | null = null,
   ) {
-    this.admission = new AdmissionController({ processLimit: opts.limit });
+    const resolver = systemResolver();
+    this.ruleFiles = new RuleFiles(opts.hostsAllow, opts.hostsDeny, (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'));
+    this.admission = new AdmissionController({
+      processLimit: opts.limit,
+      resolver,
+      wrappers: {
+        tables: () => this.ruleFiles.tables(),
+        lookups: {
+          resolver,
+          knownUser: (name) => systemDb.user(name) !== undefined,
+          knownGroup: (name) => systemDb.group(name) !== undefined,
+          warn: (text) => this.daemon('warning', text, 'libwrap'),
+        },
+      },
+    });
   }
 
   private daemon(level: DaemonLevel, text: string, func?: string): void {

@@ -37,6 +37,9 @@ export interface DaemonOptions {
   metrics: ListenAddress | null;
   /** --ready-fd N: the descriptor that gets "READY\n" once every listener is bound. */
   readyFd: number | null;
+  /** TCP wrappers' rule files (--hosts-allow, --hosts-deny; libwrap's /etc/hosts.allow, /etc/hosts.deny). */
+  hostsAllow: string;
+  hostsDeny: string;
 }
 
 export function defaultOptions(): DaemonOptions {
@@ -58,5 +61,7 @@ export function defaultOptions(): DaemonOptions {
     dumpFile: '/var/run/xinetd.dump',
     metrics: null,
     readyFd: null,
+    hostsAllow: '/etc/hosts.allow',
+    hostsDeny: '/etc/hosts.deny',
   };
 }

@@ -18,6 +18,7 @@ import { suppressedEvent } from './log-format.js';
 import { RedirectResolver } from './redirect.js';
 import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
 import { systemDb, type SysDb } from './sysdb.js';
+import { systemResolver } from './acl.js';
 import type { Service, ServiceTable } from './table.js';
 
 export interface ServerDeps {
@@ -163,6 +164,7 @@ class Server implements ServerHandle {
       spawn: (spec, stdio) => this.spawn(spec, stdio),
       child,
       redirects: new RedirectResolver(),
+      wrapResolver: systemResolver(),
       track: (s) => this.track(s),
       hold: (socket, service) => this.hold(socket, service),
       refused: (listener, service, peer, decision, report) => this.refused(listener, service, peer, decision, report ?? true),
@@ -227,7 +229,7 @@ class Server implements ServerHandle {
       const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
       // The detail is for the daemon log; xinetd itself writes one for an excessive load.
       if (written && decision.detail !== undefined && decision.suspendSeconds === undefined) {
-        this.ctx.daemon(decision.reason === 'load' ? 'error' : 'info', decision.detail, 'access_control');
+        this.ctx.daemon(decision.level ?? (decision.reason === 'load' ? 'error' : 'info'), decision.detail, decision.reason === 'libwrap' ? 'libwrap' : 'access_control');
       }
     }
     if (decision.suspendSeconds !== undefined) {

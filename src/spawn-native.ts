@@ -42,6 +42,8 @@ import type { RlimitValue, Rlimits } from './table.js';
 export const HELPER_PROTOCOL_VERSION = 3;
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
+/** The largest banner a spawn request may carry (MAX_PRE in native/spawnd.c). */
+export const MAX_PRE_BYTES = 64 * 1024;
 const MAX_ID = 0xffff_fffe; // uid_t/gid_t, without (uid_t)-1
 const MAX_GROUPS = 65536;
 const RESTART_INTERVAL_MS = 1000;
@@ -67,6 +69,10 @@ export interface SpawnRequest extends Omit<SpawnSpec, 'rlimits'> {
   /** The pending connection (accepted by the helper) that becomes fds 0-2, instead of a passed socket. */
   cid?: number;
   rlimits: Partial<Record<keyof Rlimits, RlimitValue>>;
+  keepalive?: true;
+  linger?: number;
+  /** Bytes written to the socket before the child starts, as hex. */
+  pre?: string;
 }
 
 export interface KillRequest {
@@ -82,7 +88,7 @@ export type HelperMessage =
   | { t: 'exit'; pid: number; code: number | null; signal: number | null }
   | { t: 'pong'; id: number; children: number }
   | { t: 'warn'; message: string }
-  | { t: 'conn'; lid: number; cid: number; addr: string; port: number }
+  | { t: 'conn'; lid: number; cid: number; addr: string; port: number; laddr: string | null }
   | { t: 'accept-error'; lid: number; errno: number };
 
 const RLIMIT_KEYS: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
@@ -137,6 +143,15 @@ export function encodeSpawnRequest(
     nice: spec.nice,
     rlimits,
   };
+  const setup = spec.socketSetup;
+  if (setup !== undefined) {
+    if (setup.keepalive) request.keepalive = true;
+    if (setup.lingerSeconds !== null) request.linger = setup.lingerSeconds;
+    if (setup.pre !== null) {
+      if (setup.pre.length > MAX_PRE_BYTES) return bad(`a banner of ${setup.pre.length} bytes is larger than ${MAX_PRE_BYTES}`);
+      request.pre = setup.pre.toString('hex');
+    }
+  }
   // JSON escaping at most sextuples a character (\u00XX), so most requests need no measuring.
   let chars = request.path.length;
   for (const a of request.argv) chars += a.length + 3;
@@ -180,9 +195,9 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
     case 'warn':
       return typeof m['message'] === 'string' ? { t: 'warn', message: m['message'] } : null;
     case 'conn': {
-      const { lid, cid, addr, port } = m;
+      const { lid, cid, addr, port, laddr } = m;
       if (!isInt(lid) || !isInt(cid) || typeof addr !== 'string' || !isInt(port)) return null;
-      return { t: 'conn', lid, cid, addr, port };
+      return { t: 'conn', lid, cid, addr, port, laddr: typeof laddr === 'string' && laddr !== '' ? laddr : null };
     }
     case 'accept-error':
       return isInt(m['lid']) && isInt(m['errno']) ? { t: 'accept-error', lid: m['lid'], errno: m['errno'] } : null;
@@ -489,7 +504,7 @@ export class NativeSpawner implements Spawner {
     }
   }
 
-  private accepted(cid: number, addr: string, port: number): AcceptedConnection {
+  private accepted(cid: number, addr: string, port: number, local: string | null): AcceptedConnection {
     let decided = false;
     const once = (request: object): void => {
       if (decided) return;
@@ -499,6 +514,7 @@ export class NativeSpawner implements Spawner {
     return {
       cid,
       peer: { address: addr, port, family: addr.includes(':') ? 'IPv6' : 'IPv4' },
+      local,
       reply: (data) => once({ cmd: 'reply', cid, hex: data.toString('hex') }),
       drop: () => once({ cmd: 'drop', cid }),
     };
@@ -833,7 +849,7 @@ export class NativeSpawner implements Spawner {
         this.warn(`spawn helper: ${msg.message}`);
         break;
       case 'conn': {
-        const conn = this.accepted(msg.cid, msg.addr, msg.port);
+        const conn = this.accepted(msg.cid, msg.addr, msg.port, msg.laddr);
         if (this.acceptorEvents === null || !this.listening.has(msg.lid)) conn.drop();
         else this.acceptorEvents.connection(msg.lid, conn);
         break;

@@ -90,6 +90,12 @@ export class NodeSpawner implements Spawner {
         reject(spawnError('EBADF', 'the socket to pass has no descriptor'));
         return;
       }
+      const setup = spec.socketSetup;
+      if (setup !== undefined && stdio instanceof net.Socket) {
+        // TCP wrappers' options; Node cannot set SO_LINGER, so linger needs the native helper.
+        if (setup.keepalive) stdio.setKeepAlive(true);
+        if (setup.pre !== null) stdio.write(setup.pre);
+      }
       let child: ChildProcess;
       const previousUmask = process.umask(spec.umask);
       try {

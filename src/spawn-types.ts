@@ -26,6 +26,18 @@ export interface SpawnSpec {
   /** Nice increment, null = unchanged. */
   nice: number | null;
   rlimits: Rlimits;
+  /**
+   * Set on the connection before the child starts (TCP wrappers' keepalive, linger and banners
+   * options); absent: nothing. `pre` is written first (at most 64 KiB).
+   */
+  socketSetup?: SocketSetup;
+}
+
+export interface SocketSetup {
+  keepalive: boolean;
+  /** SO_LINGER seconds; null = unchanged. */
+  lingerSeconds: number | null;
+  pre: Buffer | null;
 }
 
 /**
@@ -51,6 +63,8 @@ export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor 
 export interface AcceptedConnection {
   readonly cid: number;
   readonly peer: Peer;
+  /** Our end of the connection (the local address the client reached); null when unknown. */
+  readonly local: string | null;
   /** Writes `data` (at most 512 bytes), then closes the connection. */
   reply(data: Buffer): void;
   /** Closes the connection (refused, or nothing to serve it). */

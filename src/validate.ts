@@ -241,9 +241,6 @@ export const checkUnsupported: Check = (b, i) => {
     out.push(finding(i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
-  if (s.libwrap !== null) {
-    ignored(anchor(b, 'libwrap'), "'libwrap' is ignored: tsinetd has no TCP wrappers and does not read /etc/hosts.allow or /etc/hosts.deny");
-  }
   return out;
 };
 

@@ -260,6 +260,9 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
     join(dir, 'tsinetd.pid'),
     '--dump-file',
     join(dir, 'tsinetd.dump'),
+    // TCP wrappers read the test's own rule files (absent unless the test writes them), never
+    // the machine's /etc/hosts.allow and /etc/hosts.deny.
+    ...(opts.args?.some((a) => a.startsWith('--hosts-')) === true ? [] : ['--hosts-allow', join(dir, 'hosts.allow'), '--hosts-deny', join(dir, 'hosts.deny')]),
     ...(opts.args ?? []),
   ];
   const argv = [CLI, ...args];

@@ -122,7 +122,6 @@ test('unsupported features: errors (problems) when the service cannot work, warn
     "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started",
     "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started",
     '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway)',
-    "6:12 warning none not supported by tsinetd: 'libwrap' is ignored: tsinetd has no TCP wrappers and does not read /etc/hosts.allow or /etc/hosts.deny",
   ]);
   // IDONLY with USERID logging is served (ident.ts): nothing to report.
   assert.deepEqual(run(checkUnsupported, entry('x', '\tflags = IDONLY\n\tlog_on_success = USERID\n')), []);
