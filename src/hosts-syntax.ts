@@ -84,17 +84,15 @@ export function emptyTable(path: string): HostsTable {
 /** Alias kept for callers that think of the missing file as a constant table. */
 export const EMPTY_TABLE = emptyTable;
 
-const NL = 0x0a;
-const BACKSLASH = 0x5c;
-
-/** One piece of a logical line: `length` bytes copied from the file at `fileOffset`. */
+/** One piece of a logical line, copied from the file at `fileOffset`. */
 interface Segment {
   logicalStart: number;
   fileOffset: number;
 }
 
 interface LogicalLine {
-  bytes: Uint8Array;
+  /** The line's bytes, one character per byte (latin1). */
+  text: string;
   segments: Segment[];
   /** The line ends in a newline (else libwrap's "missing newline or line too long"). */
   complete: boolean;
@@ -108,66 +106,51 @@ interface LogicalLine {
 
 /**
  * libwrap's xgets(): fgets() calls into one buffer of HOSTS_LINE_BUFFER bytes, joining lines
- * that end in backslash-newline. Returns null at the end of the file.
+ * that end in backslash-newline. `data` holds the file one character per byte. Returns null at
+ * the end of the file.
  */
-function readLogicalLine(data: Uint8Array, start: number, counter: number): LogicalLine | null {
+function readLogicalLine(data: string, start: number, counter: number): LogicalLine | null {
   let pos = start;
   let room = HOSTS_LINE_BUFFER; // fgets(ptr, len): reads at most len - 1 bytes
-  const parts: Uint8Array[] = [];
+  let text = '';
   const segments: Segment[] = [];
-  let length = 0;
+  const line = (complete: boolean, full: boolean): LogicalLine => ({ text, segments, complete, full, counter, end: pos });
   while (pos < data.length) {
-    const nl = data.indexOf(NL, pos);
+    const nl = data.indexOf('\n', pos);
     const lineEnd = nl < 0 ? data.length : nl + 1;
     const take = Math.min(room - 1, lineEnd - pos);
-    const chunk = data.subarray(pos, pos + take);
     const chunkStart = pos;
     pos += take;
     // What C sees of the chunk: up to its first NUL byte.
-    const nul = chunk.indexOf(0);
-    let got = nul < 0 ? take : nul;
-    if (got >= 1 && chunk[got - 1] === NL) {
+    const nul = data.indexOf('\0', chunkStart);
+    let got = nul < 0 || nul >= pos ? take : nul - chunkStart;
+    if (got >= 1 && data[chunkStart + got - 1] === '\n') {
       counter++;
-      if (got >= 2 && chunk[got - 2] === BACKSLASH) {
+      if (got >= 2 && data[chunkStart + got - 2] === '\\') {
         got -= 2;
       } else {
-        segments.push({ logicalStart: length, fileOffset: chunkStart });
-        parts.push(chunk.subarray(0, got));
-        length += got;
-        return finish(parts, segments, length, true, false, counter, pos);
+        segments.push({ logicalStart: text.length, fileOffset: chunkStart });
+        text += data.slice(chunkStart, chunkStart + got);
+        return line(true, false);
       }
     }
     if (got > 0) {
-      segments.push({ logicalStart: length, fileOffset: chunkStart });
-      parts.push(chunk.subarray(0, got));
-      length += got;
+      segments.push({ logicalStart: text.length, fileOffset: chunkStart });
+      text += data.slice(chunkStart, chunkStart + got);
     }
     room -= got;
-    if (room === 1) return finish(parts, segments, length, false, true, counter, pos);
+    if (room === 1) return line(false, true);
   }
-  return length > 0 ? finish(parts, segments, length, false, false, counter, pos) : null;
-}
-
-function finish(
-  parts: Uint8Array[],
-  segments: Segment[],
-  length: number,
-  complete: boolean,
-  full: boolean,
-  counter: number,
-  end: number,
-): LogicalLine {
-  const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
-  return { bytes, segments, complete, full, counter, end };
+  return text.length > 0 ? line(false, false) : null;
 }
 
 /** Start offsets of the physical lines, for turning file offsets into line and column. */
-function lineStarts(data: Uint8Array): number[] {
+function lineStarts(data: string): number[] {
   const starts = [0];
-  let i = data.indexOf(NL);
+  let i = data.indexOf('\n');
   while (i >= 0) {
     starts.push(i + 1);
-    i = data.indexOf(NL, i + 1);
+    i = data.indexOf('\n', i + 1);
   }
   return starts;
 }
@@ -175,7 +158,7 @@ function lineStarts(data: Uint8Array): number[] {
 class Locator {
   private readonly starts: number[];
   private hint = 0;
-  constructor(data: Uint8Array) {
+  constructor(data: string) {
     this.starts = lineStarts(data);
   }
   /** 1-based line and byte column of a file offset. Offsets mostly grow, so search from the last answer. */
@@ -213,14 +196,12 @@ function decode(binary: string): string {
   return NON_ASCII.test(binary) ? Buffer.from(binary, 'latin1').toString('utf8') : binary;
 }
 
-function isBlank(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== NL) return false;
-  return true;
-}
+const BLANK = /^[ \t\r\n]*$/;
 
 /** Parses a hosts.allow or hosts.deny text (bytes, or a string taken as UTF-8). */
 export function parseHostsFile(path: string, text: string | Uint8Array): HostsTable {
-  const data = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   const where = new Locator(data);
   const rules: HostsRule[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -244,11 +225,10 @@ export function parseHostsFile(path: string, text: string | Uint8Array): HostsTa
       );
       break;
     }
-    if (line.bytes[0] === 0x23 /* # */ || isBlank(line.bytes)) continue;
-    const binary = Buffer.from(line.bytes.buffer, line.bytes.byteOffset, line.bytes.byteLength).toString('latin1');
+    if (line.text[0] === '#' || BLANK.test(line.text)) continue;
     let parsed: HostsLine;
     try {
-      parsed = grammar.parse(binary) as HostsLine;
+      parsed = grammar.parse(line.text) as HostsLine;
     } catch (err) {
       // The grammar accepts every line; this only guards against a fault in the generated code.
       diagnostics.push(diag('warning', { file: path, ...firstPhysical }, `cannot read this line: ${String(err)}`));

@@ -3,8 +3,10 @@
 // names and client addresses, each one decided by both. Skips when tcpdmatch is absent.
 //
 // tcpdmatch given a bare address simulates a failed host name lookup and an unknown user, and
-// it has no server endpoint (server address "unknown", no port): the requests below say exactly
-// that. It runs in dry-run mode: spawn and aclexec do not run (aclexec counts as exit 0),
+// it has no server endpoint (server address "unknown", no port). Given a name (localhost), it
+// looks the name up and prints what it found; `unknown` and `paranoid` stand for failed
+// lookups; `user@client` sets the user; `daemon@server` gives a server address (port 0). The
+// requests below are built from what tcpdmatch printed about each of them. It runs in dry-run mode: spawn and aclexec do not run (aclexec counts as exit 0),
 // twist prints "delegated". The user and group options are left out: in dry-run mode
 // libwrap really calls setuid/setgid (its test of dry_run is inverted).
 //
@@ -24,12 +26,16 @@ const TCPDMATCH = '/usr/sbin/tcpdmatch';
 const CASES = Number(process.env['TSINETD_ORACLE_CASES'] ?? 400);
 const BATCH = 8;
 
-const DAEMONS = ['in.tftpd', 'in.ftpd', 'sshd'];
-const CLIENTS = ['127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '10.1.2.3', '2001:db8::5'];
+const DAEMONS = ['in.tftpd', 'in.ftpd', 'sshd', 'in.tftpd@127.0.0.1'];
+const CLIENTS = [
+  '127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '10.1.2.3', '2001:db8::5',
+  '127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '10.1.2.3', '2001:db8::5',
+  'localhost', 'unknown', 'paranoid', 'root@127.0.0.2',
+];
 
 const daemonToken = fc.constantFrom(
   'ALL', 'ALL', 'in.tftpd', 'in.ftpd', 'sshd', 'in.', '*ftpd', 'in.?tpd', 'IN.TFTPD', 'KNOWN', 'UNKNOWN',
-  '69', '.ftpd', 'EXCEPT', 'sshd@127.0.0.1', 'ALL@ALL', 'in.tftpd@unknown', 'tftpd',
+  '69', '0', '.ftpd', 'in.tftpd@localhost', 'ALL@LOCAL', 'ALL@127.0.0.', 'ALL@[::1]', 'EXCEPT', 'sshd@127.0.0.1', 'ALL@ALL', 'in.tftpd@unknown', 'tftpd',
 );
 
 const clientToken = fc.constantFrom(
@@ -41,7 +47,7 @@ const clientToken = fc.constantFrom(
   '[::1]/', '[::1]/abc', '[::1]/129', '[::1]/-1', '[0:0:0:0:0:0:0:1]', '[::1',
   '127.0.0.*', '127.0.0.?', '10.*', '*', '?', '*.*.*.*', '2001:*', '::ffff:*',
   '.example.test', 'example.', 'unknown', 'Unknown', '@netgroup', 'root@ALL', 'KNOWN@127.0.0.1',
-  'UNKNOWN@ALL', 'unknown@127.0.0.2', '::1', '2001:db8::5', '/nonexistent/hosts-list', '0177.0.0.1', '0x7f.0.0.2',
+  'UNKNOWN@ALL', 'unknown@127.0.0.2', 'ROOT@127.0.0.2', 'r*@ALL', 'localhost', '.localhost', 'local*', 'LOCALHOST', '::1', '2001:db8::5', '/nonexistent/hosts-list', '0177.0.0.1', '0x7f.0.0.2',
 );
 
 const optionField = fc.constantFrom(
@@ -85,29 +91,67 @@ const caseArb = fc.record({
 
 type Verdict = 'granted' | 'denied' | 'delegated';
 
-function tcpdmatch(dir: string, daemon: string, client: string): Promise<Verdict> {
+/** One request tcpdmatch decided: what it knew, and its verdict. */
+interface Decided {
+  request: WrapRequest;
+  verdict: Verdict;
+}
+
+/** tcpdmatch's report: a block per client address, each ending in "access: ...". */
+function readReport(stdout: string, daemonArg: string, clientArg: string): Decided[] {
+  const at = daemonArg.indexOf('@');
+  const daemon = at < 0 ? daemonArg : daemonArg.slice(0, at);
+  const cat = clientArg.indexOf('@');
+  const user = cat < 0 ? 'unknown' : clientArg.slice(0, cat);
+  const out: Decided[] = [];
+  let seen: Record<string, string> = {};
+  for (const line of stdout.split('\n')) {
+    const m = /^(client|server|access):\s+(?:(hostname|address|username|process)\s+)?(.*)$/.exec(line);
+    if (m === null) continue;
+    if (m[1] !== 'access') {
+      seen[`${m[1]} ${m[2]}`] = m[3]!.trim();
+      continue;
+    }
+    const verdict = /^(granted|denied|delegated)/.exec(m[3]!)?.[1] as Verdict | undefined;
+    if (verdict === undefined) throw new Error(`tcpdmatch said: ${stdout}`);
+    out.push({
+      verdict,
+      request: {
+        daemon,
+        server: {
+          address: seen['server address'] ?? 'unknown',
+          port: at < 0 ? null : 0,
+          hostname: seen['server hostname'] ?? 'unknown',
+        },
+        client: {
+          address: seen['client address'] ?? 'unknown',
+          port: null,
+          hostname: seen['client hostname'] ?? 'unknown',
+          user,
+        },
+      },
+    });
+    seen = {};
+  }
+  if (out.length === 0) throw new Error(`tcpdmatch said: ${stdout}`);
+  return out;
+}
+
+function tcpdmatch(dir: string, daemon: string, client: string): Promise<Decided[]> {
   return new Promise((resolve, reject) => {
     execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => {
       if (err !== null) return reject(err);
-      const lines = stdout.trim().split('\n');
-      const m = /^access:\s+(granted|denied|delegated)/.exec(lines[lines.length - 1] ?? '');
-      if (m === null) return reject(new Error(`tcpdmatch said: ${stdout}`));
-      resolve(m[1] as Verdict);
+      try {
+        resolve(readReport(stdout, daemon, client));
+      } catch (e) {
+        reject(e as Error);
+      }
     });
   });
 }
 
-/** What tcpdmatch knows about a request given as a bare address. */
-function oracleRequest(daemon: string, client: string): WrapRequest {
-  return {
-    daemon,
-    server: { address: 'unknown', port: null, hostname: 'unknown' },
-    client: { address: client, port: null, hostname: 'unknown', user: 'unknown' },
-  };
-}
-
-function ours(allow: string, deny: string, daemon: string, client: string): Verdict {
-  const v = evaluateAccess(parseHostsFile('hosts.allow', allow), parseHostsFile('hosts.deny', deny), oracleRequest(daemon, client));
+function ours(allow: string, deny: string, req: WrapRequest): Verdict {
+  const v = evaluateAccess(parseHostsFile('hosts.allow', allow), parseHostsFile('hosts.deny', deny), req);
   if ('kind' in v) throw new Error(`unexpected need: ${v.what}`);
   return v.delegated ? 'delegated' : v.access;
 }
@@ -126,23 +170,25 @@ test(`${CASES} generated hosts.allow/hosts.deny cases agree with tcpdmatch`, { s
         mkdirSync(dir);
         writeFileSync(join(dir, 'hosts.allow'), c.allow);
         writeFileSync(join(dir, 'hosts.deny'), c.deny);
-        const want = await tcpdmatch(dir, c.daemon, c.client);
-        counts[want]++;
-        const got = ours(c.allow, c.deny, c.daemon, c.client);
-        if (got !== want) {
-          disagreements.push(
-            `case ${b + k}: tcpdmatch -d ${c.daemon} ${c.client}: tcpdmatch ${want}, ours ${got}\n` +
-              `  hosts.allow: ${JSON.stringify(c.allow)}\n  hosts.deny: ${JSON.stringify(c.deny)}`,
-          );
+        for (const { request, verdict: want } of await tcpdmatch(dir, c.daemon, c.client)) {
+          counts[want]++;
+          const got = ours(c.allow, c.deny, request);
+          if (got !== want) {
+            disagreements.push(
+              `case ${b + k}: tcpdmatch -d ${c.daemon} ${c.client}: tcpdmatch ${want}, ours ${got} for ${JSON.stringify(request)}\n` +
+                `  hosts.allow: ${JSON.stringify(c.allow)}\n  hosts.deny: ${JSON.stringify(c.deny)}`,
+            );
+          }
         }
       }),
     );
   }
-  const agree = cases.length - disagreements.length;
+  const decided = counts.granted + counts.denied + counts.delegated;
+  const agree = decided - disagreements.length;
   t.diagnostic(
-    `seed ${seed}: ${agree}/${cases.length} agree (tcpdmatch: ${counts.granted} granted, ${counts.denied} denied, ${counts.delegated} delegated) in ${Date.now() - started} ms`,
+    `seed ${seed}: ${agree}/${decided} verdicts agree over ${cases.length} cases (tcpdmatch: ${counts.granted} granted, ${counts.denied} denied, ${counts.delegated} delegated) in ${Date.now() - started} ms`,
   );
   // Both outcomes must occur, or the generator tests nothing.
-  assert.ok(counts.granted > CASES / 10 && counts.denied > CASES / 10, JSON.stringify(counts));
+  assert.ok(counts.granted > CASES / 10 && counts.denied > CASES / 10 && counts.delegated > 0, JSON.stringify(counts));
   assert.deepEqual(disagreements.slice(0, 5), [], `seed ${seed}: ${disagreements.length} disagreements`);
 });
