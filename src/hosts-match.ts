@@ -1,0 +1,588 @@
+// hosts_access(5) evaluation as Debian's libwrap 7.6.q does it (hosts_access.c, with the
+// Debian IPv6, CIDR, wildcard, port and aclexec patches). Pure: no I/O, no DNS. The caller
+// says what it knows about the connection; where libwrap would look something up (a host
+// name, the IDENT user) and the caller has not said, the answer is a `need`, and the caller
+// asks again once it knows. Evaluation is deterministic, so asking again from the start is
+// the same as carrying on.
+//
+// Each table is compiled once (by identity, in a WeakMap) into tagged patterns, and runs of
+// rules whose clients are plain addresses get an index, so that a long block-list that does
+// not match costs one map look-up per run instead of a string compare per line.
+
+import { diag, type Diagnostic } from './diagnostics.js';
+import type { HostsRule, HostsTable, HostsToken } from './hosts-syntax.js';
+import { processRuleOptions, type OptionChecks, type WrapOption } from './hosts-options.js';
+import { cAtoi, dotQuad, isCSpace, parseIPv6, samePrefix, scanUnsigned } from './hosts-addr.js';
+
+export interface WrapRequest {
+  /** The daemon (process) name the rules' daemon lists are matched against. */
+  daemon: string;
+  /** The local endpoint. `port` null: unknown (tcpdmatch), so numeric daemon patterns never match. */
+  server: { address: string; port: number | null; hostname?: string };
+  /** `hostname`: the name once looked up (double-reverse), `unknown` or `paranoid`; absent: not looked up yet.
+   * `user`: the IDENT answer or `unknown`; absent: not asked yet. */
+  client: { address: string; port: number | null; hostname?: string; user?: string };
+}
+
+export type Need = 'client-hostname' | 'server-hostname' | 'client-user';
+
+export type TableScan =
+  | { kind: 'match'; index: number; rule: HostsRule }
+  | { kind: 'nomatch' }
+  | { kind: 'error'; fault: { line: number; column: number; message: string } }
+  | { kind: 'need'; what: Need };
+
+/** Where to go on with an evaluation: a table and the index of its first rule to look at; `end`: past both tables. */
+export interface ResumePoint {
+  table: 'allow' | 'deny' | 'end';
+  index: number;
+}
+
+/** The contents of a `/path` pattern file, as the caller could read it. */
+export type PatternFile = { kind: 'text'; text: string } | { kind: 'missing' } | { kind: 'error'; message: string };
+
+export interface EvaluateOptions extends OptionChecks {
+  resume?: ResumePoint;
+  /** The last aclexec command run for this request exited non-zero (libwrap keeps that flag
+   * for the whole request: a later matching rule that has options then counts as not matched). */
+  aclexecFailed?: boolean;
+  /** Reads a `/path` client pattern file. Absent: such patterns never match. */
+  readPatternFile?(path: string): PatternFile;
+}
+
+export interface WrapVerdict {
+  access: 'granted' | 'denied';
+  /** The table whose rule (or fault) decided; null: no rule matched anywhere. */
+  table: 'allow' | 'deny' | null;
+  rule: HostsRule | null;
+  /** The options to carry out, in order (including those of a rule that ended up not counting). */
+  options: WrapOption[];
+  /** The connection is handed to a twist command (tcpdmatch: "delegated"). */
+  delegated: boolean;
+  /** Option errors that denied, table faults (ERR), unreadable pattern files. */
+  problems: Diagnostic[];
+  /** Present when the deciding rule runs an aclexec command (or libwrap's failed-aclexec flag
+   * is already set): if, after running the options in order, the last aclexec failed, evaluate
+   * again with `resume` and `aclexecFailed: true`, and carry out the options that answer adds. */
+  aclexec?: { resume: ResumePoint };
+}
+
+export type WrapAnswer = WrapVerdict | { kind: 'need'; what: Need };
+
+// ---------------------------------------------------------------------------------------------
+// Compiled patterns
+
+/** libwrap's string_match() forms, in the order it tries them. */
+type StringPattern =
+  | { k: 'glob'; p: string }
+  | { k: 'suffix'; p: string }
+  | { k: 'all' }
+  | { k: 'known' }
+  | { k: 'prefix'; p: string }
+  | { k: 'v6'; addr: Uint8Array | null }
+  | { k: 'exact'; p: string };
+
+/** libwrap's host_match() forms. */
+type HostPattern =
+  | { k: 'netgroup' }
+  | { k: 'file'; path: string }
+  | { k: 'known-host' }
+  | { k: 'local' }
+  | { k: 'masked'; v4: { net: number; mask: number } | null; v6: { net: Uint8Array; bits: number } | null }
+  /** `byName`: the token is not only digits, dots and slashes, so a host name is also tried. */
+  | { k: 'string'; sp: StringPattern; byName: boolean };
+
+interface ClientPattern {
+  host: HostPattern;
+  user: StringPattern | null;
+}
+
+interface DaemonPattern {
+  port: number | null;
+  name: StringPattern;
+  host: HostPattern | null;
+}
+
+/** A list cut at its EXCEPT tokens: `a EXCEPT b EXCEPT c` is [[a], [b], [c]]. */
+type PatternList<P> = P[][];
+
+interface CompiledRule {
+  daemons: PatternList<DaemonPattern>;
+  clients: PatternList<ClientPattern>;
+  /** Plain addresses (lowercase) when the rule's clients are only those and its daemon list needs nothing. */
+  plain: string[] | null;
+}
+
+interface PlainRun {
+  start: number;
+  end: number;
+  /** address -> indices of the rules (ascending) that list it. */
+  index: Map<string, number[]>;
+}
+
+interface CompiledTable {
+  rules: CompiledRule[];
+  /** For each rule index, the plain run it starts or sits in, if any. */
+  runAt: (PlainRun | undefined)[];
+}
+
+const compiled = new WeakMap<HostsTable, CompiledTable>();
+
+/** Runs shorter than this are scanned rule by rule. */
+const MIN_RUN = 8;
+/** `/path` files naming further files: deeper than this counts as no match (libwrap would recurse without end). */
+const MAX_FILE_DEPTH = 8;
+/** libwrap copies names, addresses, users and the daemon name into 128-byte fields. */
+const STRING_LENGTH = 128;
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** strcasecmp's folding: ASCII letters only. */
+function fold(s: string): string {
+  return NON_ASCII.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s.toLowerCase();
+}
+
+/** A request string as libwrap holds it: at most 127 bytes. */
+function field(s: string): string {
+  if (s.length < STRING_LENGTH / 4 && !NON_ASCII.test(s)) return s;
+  const b = Buffer.from(s, 'utf8');
+  return b.length < STRING_LENGTH ? s : b.subarray(0, STRING_LENGTH - 1).toString('utf8');
+}
+
+/** libwrap's split_at(): the text after the first `delim` outside brackets, or null. */
+function splitAt(s: string, delim: string, from = 0): [string, string] | null {
+  let depth = 0;
+  for (let i = from; i < s.length; i++) {
+    const c = s[i];
+    if (c === '[') depth++;
+    else if (c === ']') depth--;
+    else if (depth === 0 && c === delim) return [s.slice(0, i), s.slice(i + 1)];
+  }
+  return null;
+}
+
+function compileString(tok: string): StringPattern {
+  if (tok.includes('*') || tok.includes('?')) return { k: 'glob', p: fold(tok) };
+  if (tok[0] === '.') return { k: 'suffix', p: fold(tok) };
+  const f = fold(tok);
+  if (f === 'all') return { k: 'all' };
+  if (f === 'known') return { k: 'known' };
+  if (tok.length > 0 && tok[tok.length - 1] === '.') return { k: 'prefix', p: f };
+  if (tok.length >= 2 && tok[0] === '[' && tok[tok.length - 1] === ']') return { k: 'v6', addr: parseIPv6(tok.slice(1, -1)) };
+  return { k: 'exact', p: f };
+}
+
+/** libwrap's NOT_INADDR(): the token has a character other than digits, dots and slashes. */
+function notInaddr(tok: string): boolean {
+  return !/^[0-9./]*$/.test(tok);
+}
+
+function compileHost(tok: string): HostPattern {
+  if (tok[0] === '@') return { k: 'netgroup' };
+  if (tok[0] === '/') return { k: 'file', path: tok };
+  const f = fold(tok);
+  if (f === 'known') return { k: 'known-host' };
+  if (f === 'local') return { k: 'local' };
+  const nm = splitAt(tok, '/');
+  if (nm !== null) {
+    const [netTok, maskTok] = nm;
+    let v4: { net: number; mask: number } | null = null;
+    const net = dotQuad(netTok);
+    if (net !== null) {
+      let mask = dotQuad(maskTok);
+      if (mask === null) {
+        const bits = cAtoi(maskTok);
+        mask = bits < 1 || bits > 32 ? null : (0xffffffff << (32 - bits)) >>> 0;
+      }
+      if (mask !== null) v4 = { net, mask };
+    }
+    let v6: { net: Uint8Array; bits: number } | null = null;
+    if (netTok.length >= 2 && netTok[0] === '[' && netTok[netTok.length - 1] === ']') {
+      const addr = parseIPv6(netTok.slice(1, -1));
+      const bits = cAtoi(maskTok);
+      if (addr !== null && bits >= 0 && bits <= 128) v6 = { net: addr, bits };
+    }
+    return { k: 'masked', v4, v6 };
+  }
+  return { k: 'string', sp: compileString(tok), byName: notInaddr(tok) };
+}
+
+function compileClient(tok: string): ClientPattern {
+  const at = splitAt(tok, '@', 1);
+  if (at === null) return { host: compileHost(tok), user: null };
+  return { host: compileHost(at[1]), user: compileString(at[0]) };
+}
+
+function compileDaemon(tok: string): DaemonPattern {
+  const at = splitAt(tok, '@', 1);
+  const name = at === null ? tok : at[0];
+  const n = scanUnsigned(name);
+  return {
+    port: n !== null && n <= 65535 ? n : null,
+    name: compileString(name),
+    host: at === null ? null : compileHost(at[1]),
+  };
+}
+
+function compileList<P>(tokens: HostsToken[], one: (t: string) => P): PatternList<P> {
+  const out: P[][] = [[]];
+  for (const t of tokens) {
+    if (fold(t.text) === 'except') out.push([]);
+    else out[out.length - 1]!.push(one(t.text));
+  }
+  return out;
+}
+
+function plainAddresses(rule: CompiledRule): string[] | null {
+  if (rule.clients.length !== 1 || rule.daemons.some((seg) => seg.some((d) => d.host !== null))) return null;
+  const out: string[] = [];
+  for (const c of rule.clients[0]!) {
+    if (c.user !== null || c.host.k !== 'string' || c.host.byName || c.host.sp.k !== 'exact') return null;
+    out.push(c.host.sp.p);
+  }
+  return out.length > 0 ? out : null;
+}
+
+function compileTable(table: HostsTable): CompiledTable {
+  const rules = table.rules.map((r): CompiledRule => {
+    const c: CompiledRule = { daemons: compileList(r.daemons, compileDaemon), clients: compileList(r.clients, compileClient), plain: null };
+    c.plain = plainAddresses(c);
+    return c;
+  });
+  const runAt: (PlainRun | undefined)[] = new Array(rules.length);
+  for (let i = 0; i < rules.length; ) {
+    if (rules[i]!.plain === null) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < rules.length && rules[j]!.plain !== null) j++;
+    if (j - i >= MIN_RUN) {
+      const run: PlainRun = { start: i, end: j, index: new Map() };
+      for (let k = i; k < j; k++) {
+        for (const a of rules[k]!.plain!) {
+          const list = run.index.get(a);
+          if (list === undefined) run.index.set(a, [k]);
+          else if (list[list.length - 1] !== k) list.push(k);
+        }
+        runAt[k] = run;
+      }
+    }
+    i = j;
+  }
+  return { rules, runAt };
+}
+
+function compiledTable(table: HostsTable): CompiledTable {
+  let c = compiled.get(table);
+  if (c === undefined) {
+    c = compileTable(table);
+    compiled.set(table, c);
+  }
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matching
+
+class NeedSignal {
+  constructor(readonly what: Need) {}
+}
+
+/** One evaluation's view of the request, with libwrap's lazy look-ups turned into needs. */
+class Req {
+  readonly daemon: string;
+  readonly problems: Diagnostic[] = [];
+  private readonly stripCache = new Map<string, string>();
+  constructor(
+    readonly req: WrapRequest,
+    readonly opts: EvaluateOptions,
+  ) {
+    this.daemon = field(req.daemon);
+  }
+  clientName(): string {
+    const n = this.req.client.hostname;
+    if (n === undefined) throw new NeedSignal('client-hostname');
+    return field(n);
+  }
+  serverName(): string {
+    const n = this.req.server.hostname;
+    if (n === undefined) throw new NeedSignal('server-hostname');
+    return field(n);
+  }
+  user(): string {
+    const u = this.req.client.user;
+    if (u === undefined) throw new NeedSignal('client-user');
+    return field(u);
+  }
+  /** string_match's first step: `::ffff:a.b.c.d` is read as `a.b.c.d`; then folded for comparing. */
+  folded(s: string): string {
+    let v = this.stripCache.get(s);
+    if (v === undefined) {
+      v = s;
+      if (s.length > 7 && fold(s.slice(0, 7)) === '::ffff:' && dotQuad(s.slice(7)) !== null) v = s.slice(7);
+      v = fold(v);
+      this.stripCache.set(s, v);
+    }
+    return v;
+  }
+}
+
+/** Anchored glob with `*` and `?` (libwrap's match_pattern_ylo), both sides already folded. */
+function glob(s: string, p: string): boolean {
+  let si = 0;
+  let pi = 0;
+  let star = -1;
+  let mark = 0;
+  while (si < s.length) {
+    if (pi < p.length && (p[pi] === '?' || (p[pi] !== '*' && p[pi] === s[si]))) {
+      si++;
+      pi++;
+    } else if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = si;
+    } else if (star >= 0) {
+      pi = star + 1;
+      si = ++mark;
+    } else return false;
+  }
+  while (pi < p.length && p[pi] === '*') pi++;
+  return pi === p.length;
+}
+
+function stringMatch(sp: StringPattern, raw: string, r: Req): boolean {
+  const s = r.folded(raw);
+  switch (sp.k) {
+    case 'glob':
+      return glob(s, sp.p);
+    case 'suffix':
+      return s.length > sp.p.length && s.endsWith(sp.p);
+    case 'all':
+      return true;
+    case 'known':
+      return s !== 'unknown';
+    case 'prefix':
+      return s.startsWith(sp.p);
+    case 'v6': {
+      if (sp.addr === null) return false;
+      const a = parseIPv6(s);
+      return a !== null && samePrefix(a, sp.addr, 128);
+    }
+    case 'exact':
+      return s === sp.p;
+  }
+}
+
+function nameKnown(n: string): boolean {
+  const f = fold(n);
+  return f !== 'unknown' && f !== 'paranoid';
+}
+
+interface HostSide {
+  address(): string;
+  name(): string;
+}
+
+function maskedMatch(p: Extract<HostPattern, { k: 'masked' }>, addr: string): boolean {
+  if (p.v4 !== null) {
+    const a = dotQuad(addr);
+    if (a !== null && ((a & p.v4.mask) >>> 0) === p.v4.net) return true;
+  }
+  if (addr.length > 7 && fold(addr.slice(0, 7)) === '::ffff:') {
+    const a = dotQuad(addr.slice(7));
+    if (a !== null) return p.v4 !== null && ((a & p.v4.mask) >>> 0) === p.v4.net;
+  }
+  if (p.v6 === null) return false;
+  const a = parseIPv6(addr);
+  return a !== null && samePrefix(a, p.v6.net, p.v6.bits);
+}
+
+function hostMatch(p: HostPattern, side: HostSide, r: Req, depth: number): boolean {
+  switch (p.k) {
+    case 'netgroup':
+      // Debian's libwrap asks NIS (innetgr), which answers no on a machine without NIS.
+      return false;
+    case 'file':
+      return fileMatch(p.path, side, r, depth);
+    case 'known-host': {
+      const name = side.name();
+      return fold(side.address()) !== 'unknown' && nameKnown(name);
+    }
+    case 'local': {
+      const name = side.name();
+      return !name.includes('.') && nameKnown(name);
+    }
+    case 'masked':
+      return maskedMatch(p, side.address());
+    case 'string':
+      return stringMatch(p.sp, side.address(), r) || (p.byName && stringMatch(p.sp, side.name(), r));
+  }
+}
+
+function fileMatch(path: string, side: HostSide, r: Req, depth: number): boolean {
+  const read = r.opts.readPatternFile;
+  if (read === undefined || depth >= MAX_FILE_DEPTH) return false;
+  const got = read(path);
+  if (got.kind === 'missing') return false;
+  if (got.kind === 'error') {
+    r.problems.push(diag('warning', { file: path, line: 1, column: 1 }, `open ${path}: ${got.message}`));
+    return false;
+  }
+  // fscanf("%s"): tokens separated by white space, no comments.
+  const text = got.text;
+  let i = 0;
+  while (i < text.length) {
+    while (i < text.length && isCSpace(text.charCodeAt(i))) i++;
+    const from = i;
+    while (i < text.length && !isCSpace(text.charCodeAt(i))) i++;
+    if (i > from && hostMatch(compileHost(text.slice(from, i)), side, r, depth + 1)) return true;
+  }
+  return false;
+}
+
+/** libwrap's list_match(): first match in a segment, then the EXCEPT part decides (right-associative). */
+function listMatch<P>(list: PatternList<P>, one: (p: P) => boolean): boolean {
+  let depth = 0;
+  let value = false;
+  for (; depth < list.length; depth++) {
+    const hit = list[depth]!.some(one);
+    if (!hit) {
+      value = false;
+      break;
+    }
+    if (depth === list.length - 1) {
+      value = true;
+      break;
+    }
+  }
+  // Each enclosing level inverts its exception's answer.
+  return depth % 2 === 0 ? value : !value;
+}
+
+function clientSide(r: Req): HostSide {
+  return { address: () => r.req.client.address, name: () => r.clientName() };
+}
+
+function serverSide(r: Req): HostSide {
+  return { address: () => r.req.server.address, name: () => r.serverName() };
+}
+
+function daemonMatch(d: DaemonPattern, r: Req, server: HostSide): boolean {
+  const ok = d.port !== null ? r.req.server.port !== null && r.req.server.port === d.port : stringMatch(d.name, r.daemon, r);
+  return ok && (d.host === null || hostMatch(d.host, server, r, 0));
+}
+
+function clientMatch(c: ClientPattern, r: Req, client: HostSide): boolean {
+  if (!hostMatch(c.host, client, r, 0)) return false;
+  return c.user === null || stringMatch(c.user, r.user(), r);
+}
+
+function ruleMatches(rule: CompiledRule, r: Req, client: HostSide, server: HostSide): boolean {
+  return listMatch(rule.daemons, (d) => daemonMatch(d, r, server)) && listMatch(rule.clients, (c) => clientMatch(c, r, client));
+}
+
+function scan(table: HostsTable, r: Req, from: number): TableScan {
+  const ct = compiledTable(table);
+  const client = clientSide(r);
+  const server = serverSide(r);
+  try {
+    for (let i = Math.max(0, from); i < ct.rules.length; ) {
+      const run = ct.runAt[i];
+      if (run !== undefined) {
+        const hits = run.index.get(r.folded(r.req.client.address));
+        if (hits !== undefined) {
+          for (const k of hits) {
+            if (k >= i && listMatch(ct.rules[k]!.daemons, (d) => daemonMatch(d, r, server))) {
+              return { kind: 'match', index: k, rule: table.rules[k]! };
+            }
+          }
+        }
+        i = run.end;
+        continue;
+      }
+      if (ruleMatches(ct.rules[i]!, r, client, server)) return { kind: 'match', index: i, rule: table.rules[i]! };
+      i++;
+    }
+  } catch (err) {
+    if (err instanceof NeedSignal) return { kind: 'need', what: err.what };
+    throw err;
+  }
+  if (table.fault !== null) {
+    const { line, column, message } = table.fault;
+    return { kind: 'error', fault: { line, column, message } };
+  }
+  return { kind: 'nomatch' };
+}
+
+/** The first rule of `table` (from rule index `from`) that matches the request, as libwrap's table_match. */
+export function scanTable(table: HostsTable, req: WrapRequest, from = 0, opts: EvaluateOptions = {}): TableScan {
+  return scan(table, new Req(req, opts), from);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two tables
+
+function faultProblem(table: HostsTable): Diagnostic {
+  const f = table.fault!;
+  const text = f.reason === 'unreadable' ? f.message : `${f.message}: all the subsequent rules will be ignored`;
+  return diag('warning', { file: table.path, line: f.line, column: f.column }, text);
+}
+
+/**
+ * hosts_access(): hosts.allow first (a match grants), then hosts.deny (a match denies); no
+ * match grants. ERR in hosts.allow goes on to hosts.deny; ERR in hosts.deny denies. The
+ * options of the matching rule are read only then, and an error in them denies.
+ */
+export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapRequest, opts: EvaluateOptions = {}): WrapAnswer {
+  const r = new Req(req, opts);
+  const options: WrapOption[] = [];
+  let aclexecFailed = opts.aclexecFailed === true;
+  let at: ResumePoint = opts.resume ?? { table: 'allow', index: 0 };
+  const verdict = (access: 'granted' | 'denied', table: 'allow' | 'deny' | null, rule: HostsRule | null, extra: Partial<WrapVerdict> = {}): WrapVerdict => ({
+    access,
+    table,
+    rule,
+    options,
+    delegated: false,
+    problems: r.problems,
+    ...extra,
+  });
+  while (at.table !== 'end') {
+    const which = at.table;
+    const table = which === 'allow' ? allow : deny;
+    const next: ResumePoint = which === 'allow' ? { table: 'deny', index: 0 } : { table: 'end', index: 0 };
+    const s = scan(table, r, at.index);
+    if (s.kind === 'need') return s;
+    if (s.kind === 'error') {
+      r.problems.push(faultProblem(table));
+      if (which === 'deny') return verdict('denied', 'deny', null);
+      at = next;
+      continue;
+    }
+    if (s.kind === 'nomatch') {
+      at = next;
+      continue;
+    }
+    // YES: the table's answer, unless its options say otherwise.
+    const yes = which === 'allow' ? 'granted' : 'denied';
+    if (!s.rule.hasOptions) return verdict(yes, which, s.rule);
+    const ro = processRuleOptions(s.rule, opts);
+    options.push(...ro.options);
+    if (ro.end === 'error') {
+      r.problems.push(ro.error!);
+      return verdict('denied', which, s.rule);
+    }
+    if (ro.end === 'allow') return verdict('granted', which, s.rule);
+    if (ro.end === 'deny') return verdict('denied', which, s.rule);
+    if (ro.end === 'twist') return verdict(yes, which, s.rule, { delegated: true });
+    if (ro.options.some((o) => o.kind === 'aclexec')) return verdict(yes, which, s.rule, { aclexec: { resume: next } });
+    if (aclexecFailed) {
+      // libwrap's flag from an earlier failed aclexec: this table answers "no match".
+      at = next;
+      aclexecFailed = true;
+      continue;
+    }
+    return verdict(yes, which, s.rule);
+  }
+  return verdict('granted', null, null);
+}
