@@ -179,6 +179,36 @@ function summaryTable(list, agg, meta) {
   return any ? lines : [];
 }
 
+/** Scenarios read against another scenario of the same server (S1w against S1: the cost of TCP wrappers). */
+function sameServerTable(list, agg, meta) {
+  const ratio = (a, b) => (a !== null && b ? (a / b).toFixed(2) : '–');
+  const lines = [];
+  for (const s of list) {
+    if (!s.sameServerBaseline) continue;
+    for (const server of ['tsinetd', 'xinetd']) {
+      const w = agg.get(`${s.id}/${server}`);
+      const b = agg.get(`${s.sameServerBaseline}/${server}`);
+      if (!w || !b) continue;
+      for (const c of meta.concs) {
+        const wb = w.conc.get(c);
+        const bb = b.conc.get(c);
+        if (!wb || !bb) continue;
+        if (lines.length === 0) {
+          lines.push(
+            `### ${s.id} ÷ ${s.sameServerBaseline}, each server against itself`,
+            '',
+            '| server | c | conns/s | p99 latency | daemon CPU/conn |',
+            '|---|---:|---:|---:|---:|',
+          );
+        }
+        lines.push(`| ${server} | ${c} | ${ratio(wb.rate, bb.rate)} | ${ratio(wb.p99, bb.p99)} | ${ratio(wb.cpu, bb.cpu)} |`);
+      }
+    }
+  }
+  if (lines.length > 0) lines.push('');
+  return lines;
+}
+
 /** The whole markdown report. */
 export function renderReport(results, meta, list) {
   const agg = aggregate(results);
@@ -202,6 +232,7 @@ export function renderReport(results, meta, list) {
   return [
     ...head,
     ...summaryTable(list, agg, meta),
+    ...sameServerTable(list, agg, meta),
     ...list.flatMap((s) => scenarioTable(s, agg, meta)),
     ...memoryTable(list, agg, meta),
   ].join('\n') + '\n';

@@ -19,6 +19,15 @@ export function scenarios({ udpTimeoutMs }) {
       servers: ['xinetd', 'tsinetd', 'forklimit'],
     },
     {
+      id: 'S1w',
+      title: 'S1 with TCP wrappers: a 5,000-line hosts.deny (`ALL: 10.a.b.c`, DenyHosts style) that matches no client',
+      proto: 'tcp',
+      loadgen: ['-e', 'hello from the spawned server'],
+      servers: ['xinetd', 'tsinetd'],
+      /** Read against this scenario of the same server in the same run (report.mjs). */
+      sameServerBaseline: 'S1',
+    },
+    {
       id: 'S1e',
       title: 'spawn `/bin/cat` per connection: the client writes a line, half-closes, reads the echo to EOF',
       proto: 'tcp',
@@ -55,6 +64,7 @@ function serviceBlock(scenarioId, port, tools) {
   const stream = ['\tsocket_type = stream', '\tprotocol = tcp', '\twait = no'];
   switch (scenarioId) {
     case 'S1':
+    case 'S1w':
       return ['service bench-hello', '{', '\ttype = UNLISTED', ...stream, ...common, `\tserver = ${tools.hello}`, '}'];
     case 'S1e':
       return ['service bench-cat', '{', '\ttype = UNLISTED', ...stream, ...common, `\tserver = ${tools.cat}`, '}'];
@@ -93,7 +103,31 @@ export function serverArgv(server, scenarioId, port, dir, tools, log) {
   const conf = join(dir, `${server}.conf`);
   writeFileSync(conf, xinetdConfig(scenarioId, port, dir, tools, log));
   const flags = ['-dontfork', '-f', conf, '-filelog', join(dir, 'daemon.log')];
+  if (scenarioId === 'S1w') return wrappedArgv(server, dir, tools, flags);
   if (server === 'xinetd') return [tools.xinetd, ...flags];
   if (server === 'tsinetd') return [...tools.tsinetd, ...flags];
   throw new Error(`unknown server ${server}`);
+}
+
+/** A DenyHosts-style block-list of `lines` rules, none of which matches 127.0.0.1. */
+export function blockList(lines) {
+  const out = ['# DenyHosts-style block-list written by the bench'];
+  for (let i = 0; i < lines; i++) out.push(`ALL: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  return out.join('\n') + '\n';
+}
+
+/**
+ * S1w: both daemons read the same scratch rule files. xinetd can only read /etc/hosts.allow and
+ * /etc/hosts.deny: it gets the scratch files bind-mounted over them in a mount namespace of its
+ * own (`unshare -m`, then exec: the pid measured is xinetd's); the machine's files are untouched.
+ */
+function wrappedArgv(server, dir, tools, flags) {
+  const allow = join(dir, 'hosts.allow');
+  const deny = join(dir, 'hosts.deny');
+  writeFileSync(allow, '');
+  writeFileSync(deny, blockList(5000));
+  if (server === 'tsinetd') return [...tools.tsinetd, ...flags, '--hosts-allow', allow, '--hosts-deny', deny];
+  const quote = (a) => `'${a.replace(/'/g, "'\\''")}'`;
+  const script = `mount --bind ${quote(allow)} /etc/hosts.allow && mount --bind ${quote(deny)} /etc/hosts.deny && exec ${[tools.xinetd, ...flags].map(quote).join(' ')}`;
+  return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script];
 }
