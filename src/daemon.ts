@@ -38,7 +38,7 @@ import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
 import { systemResolver, type AclProblem } from './acl.js';
 import { systemDb } from './sysdb.js';
-import { RuleFiles } from './wrappers.js';
+import { RuleFiles, wrapsService } from './wrappers.js';
 import { VERSION } from './version.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
@@ -217,6 +217,9 @@ class Daemon {
       this.daemon('error', `cannot prepare the access lists: ${message(err)}`, 'access_control');
       return services;
     }
+    // Read (and compile) the TCP wrappers' files now rather than on the first client's time;
+    // their warnings go to the daemon log at start, as a reload's do.
+    if (services.some(wrapsService)) this.ruleFiles.tables();
     return services.filter((s) => {
       const list = problems.get(s.id) ?? [];
       for (const p of list) this.daemon(p.severity, `service ${s.id}: ${p.message}`, 'addrlist');
