@@ -18,6 +18,7 @@ import { suppressedEvent } from './log-format.js';
 import { RedirectResolver } from './redirect.js';
 import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
 import { systemDb, type SysDb } from './sysdb.js';
+import { acceptPaused, runsCountedServer } from './limits.js';
 import type { Service, ServiceTable } from './table.js';
 
 export interface ServerDeps {
@@ -140,6 +141,10 @@ class Server implements ServerHandle {
   private readonly failLimiter = new FailLogLimiter(() => performance.now());
   private readonly failServices = new Map<string, Service>();
   private readonly failFlush: NodeJS.Timeout;
+  /** Running servers per service id for the queueing limits (countServer()). */
+  private readonly counted = new Map<string, number>();
+  private rebalancing = false;
+  private rebalanceAgain = false;
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
   private readonly inFlight = new Set<Promise<number>>();
   /** Ends USERID lookups in progress when the server closes. */
@@ -153,13 +158,25 @@ class Server implements ServerHandle {
       umask: deps.umask ?? daemonUmaskFrom(currentUmask()),
     };
     const self = this;
+    const admission = deps.admission ?? allowAll;
     this.failFlush = setInterval(() => this.flushFails(), 5000);
     this.failFlush.unref();
     this.ctx = {
       log: (e: LogEvent) => this.logEvent(e),
       daemon: (level: DaemonLevel, message: string, func?: string) =>
         deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
-      admission: deps.admission ?? allowAll,
+      // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
+      admission: {
+        admit: (service, peer) => admission.admit(service, peer),
+        started: (service, peer) => {
+          admission.started(service, peer);
+          this.countServer(service, 1);
+        },
+        finished: (service, peer) => {
+          admission.finished(service, peer);
+          this.countServer(service, -1);
+        },
+      },
       spawn: (spec, stdio) => this.spawn(spec, stdio),
       child,
       redirects: new RedirectResolver(),
@@ -174,14 +191,21 @@ class Server implements ServerHandle {
       },
     };
     const events: ListenerEvents = {
-      stream: (l, socket) => this.guard(l, serveStream(this.ctx, l, socket)),
-      accepted: (l, conn) =>
-        this.guard(
+      stream: (l, socket) =>
+        this.gate(
           l,
-          serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
-            conn.drop(); // never leave the client waiting in the helper (no-op once decided)
-            throw err;
-          }),
+          () => serveStream(this.ctx, l, socket),
+          () => socket.destroy(),
+        ),
+      accepted: (l, conn) =>
+        this.gate(
+          l,
+          () =>
+            serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
+              conn.drop(); // never leave the client waiting in the helper (no-op once decided)
+              throw err;
+            }),
+          () => conn.drop(),
         ),
       datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
       waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
@@ -248,6 +272,60 @@ class Server implements ServerHandle {
     for (const r of this.failLimiter.flush(all)) {
       const service = this.failServices.get(r.serviceId);
       if (service !== undefined) this.deps.log.log(suppressedEvent(service, r.count));
+    }
+  }
+
+  /**
+   * Serves a connection a stream listener accepted, unless its service is at a queueing limit
+   * (acceptPaused, FreeBSD max-child): then the connection was accepted before the pause took
+   * effect, and waits on the listener, unserved, until a server ends (rebalance()).
+   */
+  private gate(l: Listener, serve: () => Promise<void>, drop: () => void): void {
+    const run = (): void => {
+      const work = serve();
+      // A client refused, or a server that could not start, frees what it held: look again.
+      if (l.service.instances_at_limit === 'queue') void work.finally(() => this.rebalance(l.service.id)).catch(() => {});
+      this.guard(l, work);
+    };
+    if (acceptPaused(l.service, this.counted.get(l.service.id) ?? 0)) l.hold({ serve: run, drop });
+    else run();
+  }
+
+  /** Running servers per service id, as admission counts them (runsCountedServer), kept across reloads. */
+  private countServer(service: Service, delta: 1 | -1): void {
+    if (!runsCountedServer(service)) return;
+    const n = Math.max(0, (this.counted.get(service.id) ?? 0) + delta);
+    if (n === 0) this.counted.delete(service.id);
+    else this.counted.set(service.id, n);
+    if (service.instances_at_limit === 'queue') this.rebalance(service.id);
+  }
+
+  /**
+   * FreeBSD's addchild()/reapchild() for the service with this id: below its limit, the
+   * connections held on its listener are served, oldest first (at most as many as there is
+   * room for); then the listener accepts exactly while the service is below the limit.
+   * Re-entered from a served connection's start, it only asks for one more pass.
+   */
+  private rebalance(id: string): void {
+    if (this.rebalancing) {
+      this.rebalanceAgain = true;
+      return;
+    }
+    const l = this.listeners.byService(id);
+    if (l === undefined) return;
+    this.rebalancing = true;
+    try {
+      do {
+        this.rebalanceAgain = false;
+        const service = l.service;
+        const running = (): number => this.counted.get(id) ?? 0;
+        let room = service.instances === null ? l.heldCount : Math.max(0, service.instances - running());
+        if (service.instances_at_limit !== 'queue') room = l.heldCount; // the limit no longer queues (reload)
+        for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
+        l.setAccepting(!acceptPaused(service, running()) && l.heldCount === 0);
+      } while (this.rebalanceAgain);
+    } finally {
+      this.rebalancing = false;
     }
   }
 
@@ -394,6 +472,8 @@ class Server implements ServerHandle {
 
   async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
     const r = await this.listeners.apply(servableServices(table));
+    // Limits may have changed, and a new socket starts accepting: pause it if already at the limit.
+    for (const l of this.listeners.all) if (l.service.instances_at_limit === 'queue' || l.heldCount > 0) this.rebalance(l.service.id);
     for (const f of r.failed) {
       if (f.error !== undefined) {
         this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
