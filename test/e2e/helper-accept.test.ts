@@ -84,6 +84,21 @@ function helperPid(daemon: RunningDaemon): number | null {
   return null;
 }
 
+/** pids of the processes whose parent is `pid` (the servers the helper started). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 async function holdSleepers(t: TestContext, port: number, count: number): Promise<net.Socket[]> {
   const held: net.Socket[] = [];
   t.after(() => {
@@ -218,6 +233,23 @@ describe('accepting in the native helper', () => {
       await waitFor(() => (got.includes('ping') ? true : undefined), 5000, 'the third client served once a server ended');
       assert.equal(acceptQueue(port), 0);
       assert.doesNotMatch(daemon.daemonLog(), /FAIL|service_limit|ERROR/, 'a queued client is neither refused nor logged');
+      for (const c of clients.splice(0)) c.destroy();
+
+      // Three at once, before any server runs: whatever was accepted in the same go waits on the
+      // listener (held) instead of the listen queue; still exactly two are served.
+      await waitFor(() => (childrenOf(helper).length === 0 ? true : undefined), 5000, 'the servers of the first round to end');
+      const burst = await Promise.all([0, 1, 2].map(() => tcpConnect(port)));
+      clients.push(...burst);
+      const answers = burst.map(() => '');
+      burst.forEach((c, i) => {
+        c.on('data', (d: Buffer) => (answers[i] += d.toString()));
+        c.write('ping\n');
+      });
+      await waitFor(() => (answers.filter((x) => x !== '').length === 2 ? true : undefined), 5000, 'two of the three served');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(answers.filter((x) => x !== '').length, 2, 'never more than max-child');
+      burst[answers.findIndex((x) => x !== '')]!.end();
+      await waitFor(() => (answers.every((x) => x !== '') ? true : undefined), 5000, 'the third served once a server ended');
       for (const c of clients) c.destroy();
       await daemon.stop();
     }
