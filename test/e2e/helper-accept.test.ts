@@ -13,6 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { FIXTURES, internalService, programService, startDaemon, TEST_USER, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
+import { childrenOf } from '../helpers/proc.js';
 
 const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
 
@@ -82,21 +83,6 @@ function helperPid(daemon: RunningDaemon): number | null {
     }
   }
   return null;
-}
-
-/** pids of the processes whose parent is `pid` (the servers the helper started). */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 async function holdSleepers(t: TestContext, port: number, count: number): Promise<net.Socket[]> {
