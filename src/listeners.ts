@@ -148,6 +148,9 @@ export function servingLimitations(service: Service): string[] {
   if (r.plan.mode === 'stream' && service.wait && builtinOf(service) !== null) {
     out.push('wait = yes on an internal stream service is served as wait = no');
   }
+  if (r.plan.mode !== 'stream' && service.instances_at_limit === 'queue' && service.instances !== null && service.instances > 1) {
+    out.push(`max-child ${service.instances} on a service whose socket goes to its server: one server runs at a time (FreeBSD would start up to ${service.instances})`);
+  }
   return out;
 }
 
