@@ -143,6 +143,8 @@ class Server implements ServerHandle {
   private readonly failFlush: NodeJS.Timeout;
   /** Running servers per service id for the queueing limits (countServer()). */
   private readonly counted = new Map<string, number>();
+  /** Ids of the services whose limit queues (as of the last reload): those rebalance() looks after. */
+  private queueing = new Set<string>();
   private rebalancing = false;
   private rebalanceAgain = false;
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
@@ -191,12 +193,14 @@ class Server implements ServerHandle {
       },
     };
     const events: ListenerEvents = {
-      stream: (l, socket) =>
+      stream: (l, socket) => {
+        socket.on('error', () => {}); // a socket held by gate() must not throw either
         this.gate(
           l,
           () => serveStream(this.ctx, l, socket),
           () => socket.destroy(),
-        ),
+        );
+      },
       accepted: (l, conn) =>
         this.gate(
           l,
@@ -297,7 +301,8 @@ class Server implements ServerHandle {
     const n = Math.max(0, (this.counted.get(service.id) ?? 0) + delta);
     if (n === 0) this.counted.delete(service.id);
     else this.counted.set(service.id, n);
-    if (service.instances_at_limit === 'queue') this.rebalance(service.id);
+    // The listener's service, not this one: a reload may have made the limit queue since.
+    if (this.queueing.has(service.id)) this.rebalance(service.id);
   }
 
   /**
@@ -473,7 +478,8 @@ class Server implements ServerHandle {
   async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
     const r = await this.listeners.apply(servableServices(table));
     // Limits may have changed, and a new socket starts accepting: pause it if already at the limit.
-    for (const l of this.listeners.all) if (l.service.instances_at_limit === 'queue' || l.heldCount > 0) this.rebalance(l.service.id);
+    this.queueing = new Set(this.listeners.all.filter((l) => l.service.instances_at_limit === 'queue').map((l) => l.service.id));
+    for (const l of this.listeners.all) if (this.queueing.has(l.service.id) || l.heldCount > 0) this.rebalance(l.service.id);
     for (const f of r.failed) {
       if (f.error !== undefined) {
         this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
