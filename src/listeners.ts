@@ -220,11 +220,13 @@ export class Listener {
    * Stops (false) or restarts (true) accepting without closing the socket (FreeBSD max-child):
    * meanwhile clients wait in the kernel's listen queue. Only stream listeners of services whose
    * limit queues can pause (the helper's, or a pausable server); for the others it is a no-op.
+   * Returns whether the state changed.
    */
-  setAccepting(on: boolean): void {
-    if (this.acceptOn === on) return;
+  setAccepting(on: boolean): boolean {
+    if (this.acceptOn === on) return false;
     this.acceptOn = on;
     this.applyAccepting();
+    return true;
   }
 
   get accepting(): boolean {

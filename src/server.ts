@@ -327,7 +327,11 @@ class Server implements ServerHandle {
         let room = service.instances === null ? l.heldCount : Math.max(0, service.instances - running());
         if (service.instances_at_limit !== 'queue') room = l.heldCount; // the limit no longer queues (reload)
         for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
-        l.setAccepting(!acceptPaused(service, running()) && l.heldCount === 0);
+        const on = !acceptPaused(service, running()) && l.heldCount === 0;
+        // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
+        if (l.setAccepting(on)) {
+          this.ctx.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
+        }
       } while (this.rebalanceAgain);
     } finally {
       this.rebalancing = false;

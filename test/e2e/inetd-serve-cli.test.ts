@@ -82,6 +82,17 @@ describe('inetd.conf services served through the CLI', () => {
     assert.doesNotMatch(daemon.daemonLog(), /Activating service/);
   });
 
+  test('GNU inetutils nowait.N (--dialect gnu): N starts are served, the N+1-th shuts the service', async (t) => {
+    const port = await freePort();
+    const file = writeInetd(t, `127.0.0.1:${port}\tstream\ttcp\tnowait.2\troot\t${EXIT_WITH}\texit-with\n`);
+    const daemon = await startDaemon(t, { services: [], args: ['--inetd', file, '--dialect', 'gnu'] });
+    assert.equal(await attempt(port), 'served');
+    assert.equal(await attempt(port, HOST2), 'served', 'read as OpenBSD this second start would trip');
+    assert.equal(await attempt(port), 'refused', 'the third start within the minute trips (inetutils: se_count > se_max)');
+    await daemon.waitForDaemonLog(new RegExp(`ERROR: ${port}/tcp server failing \\(looping\\), service terminated`));
+    assert.equal(await attempt(port), 'ECONNREFUSED');
+  });
+
   test('FreeBSD max-child, max-child-per-ip and max-connections-per-ip-per-minute', async (t) => {
     const [child, perIp, perMinute] = await Promise.all([freePort(), freePort(), freePort()]);
     const file = writeInetd(

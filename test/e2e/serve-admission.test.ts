@@ -186,7 +186,7 @@ describe('queueing instances (FreeBSD max-child) across a reload', () => {
   test('a waiting client is served when a reload raises max-child; the socket is kept', async (t) => {
     const queued = (instances: number): Service => program('queued', '/bin/cat', { instances, instances_at_limit: 'queue', server_argv: ['cat'] });
     const admission = new ScriptedAdmission(() => ({ allow: true }));
-    const { handle } = await serve(t, [queued(1)], admission);
+    const { handle, log } = await serve(t, [queued(1)], admission);
     const port = handle.portOf('queued')!;
     const talk = async (): Promise<{ socket: net.Socket; got: () => string }> => {
       const socket = net.connect({ port, host: '127.0.0.1' });
@@ -203,6 +203,7 @@ describe('queueing instances (FreeBSD max-child) across a reload', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(second.got(), '', 'the second waits while max-child 1 runs');
     assert.equal(admission.count('admit', 'queued'), 1, 'the waiting client was not admitted (nor refused)');
+    assert.match(log.daemonText(), /service queued: 1 server\(s\) running, max-child 1: not accepting/);
     const summary = await handle.reload([queued(2)]);
     assert.deepEqual(summary, { added: 0, kept: 1, dropped: 0 });
     await waitFor(() => (second.got() === 'ping\n' ? true : undefined), 5000, 'the second served after max-child became 2');
