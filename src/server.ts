@@ -145,8 +145,9 @@ class Server implements ServerHandle {
   private readonly counted = new Map<string, number>();
   /** Ids of the services whose limit queues (as of the last reload): those rebalance() looks after. */
   private queueing = new Set<string>();
+  /** Ids rebalance() still has to look at (a pass can ask for another, see there). */
+  private readonly toRebalance = new Set<string>();
   private rebalancing = false;
-  private rebalanceAgain = false;
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
   private readonly inFlight = new Set<Promise<number>>();
   /** Ends USERID lookups in progress when the server closes. */
@@ -291,8 +292,13 @@ class Server implements ServerHandle {
       if (l.service.instances_at_limit === 'queue') void work.finally(() => this.rebalance(l.service.id)).catch(() => {});
       this.guard(l, work);
     };
-    if (acceptPaused(l.service, this.counted.get(l.service.id) ?? 0)) l.hold({ serve: run, drop });
-    else run();
+    // Behind connections already waiting, in order (they were accepted first).
+    if (l.heldCount > 0 || acceptPaused(l.service, this.counted.get(l.service.id) ?? 0)) {
+      l.hold({ serve: run, drop });
+      this.rebalance(l.service.id);
+    } else {
+      run();
+    }
   }
 
   /** Running servers per service id, as admission counts them (runsCountedServer), kept across reloads. */
@@ -309,32 +315,37 @@ class Server implements ServerHandle {
    * FreeBSD's addchild()/reapchild() for the service with this id: below its limit, the
    * connections held on its listener are served, oldest first (at most as many as there is
    * room for); then the listener accepts exactly while the service is below the limit.
-   * Re-entered from a served connection's start, it only asks for one more pass.
+   * Re-entered (a served connection's start counts a server), it only queues one more pass.
    */
   private rebalance(id: string): void {
-    if (this.rebalancing) {
-      this.rebalanceAgain = true;
-      return;
-    }
-    const l = this.listeners.byService(id);
-    if (l === undefined) return;
+    this.toRebalance.add(id);
+    if (this.rebalancing) return;
     this.rebalancing = true;
     try {
-      do {
-        this.rebalanceAgain = false;
-        const service = l.service;
-        const running = (): number => this.counted.get(id) ?? 0;
-        let room = service.instances === null ? l.heldCount : Math.max(0, service.instances - running());
-        if (service.instances_at_limit !== 'queue') room = l.heldCount; // the limit no longer queues (reload)
-        for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
-        const on = !acceptPaused(service, running()) && l.heldCount === 0;
-        // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
-        if (l.setAccepting(on)) {
-          this.ctx.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
-        }
-      } while (this.rebalanceAgain);
+      for (let next = this.firstToRebalance(); next !== undefined; next = this.firstToRebalance()) this.rebalanceOnce(next);
     } finally {
       this.rebalancing = false;
+    }
+  }
+
+  private firstToRebalance(): string | undefined {
+    const id = this.toRebalance.values().next().value as string | undefined;
+    if (id !== undefined) this.toRebalance.delete(id);
+    return id;
+  }
+
+  private rebalanceOnce(id: string): void {
+    const l = this.listeners.byService(id);
+    if (l === undefined) return;
+    const service = l.service;
+    const running = (): number => this.counted.get(id) ?? 0;
+    // A limit that no longer queues (reload) lets every held connection go.
+    let room = service.instances === null || service.instances_at_limit !== 'queue' ? l.heldCount : Math.max(0, service.instances - running());
+    for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
+    const on = !acceptPaused(service, running()) && l.heldCount === 0;
+    // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
+    if (l.setAccepting(on)) {
+      this.ctx.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
     }
   }
 
