@@ -18,6 +18,7 @@ typedef struct {
     long long lid;
     int fd;
     long long rest_until_ms; /* 0: not resting */
+    int paused;              /* acc_pause(): not polled at all */
 } listener;
 
 static listener *listeners;
@@ -72,7 +73,16 @@ int acc_listen(long long lid, int fd)
         listeners = l;
         listeners_cap = cap;
     }
-    listeners[nlisteners++] = (listener){ lid, fd, 0 };
+    listeners[nlisteners++] = (listener){ lid, fd, 0, 0 };
+    return 0;
+}
+
+int acc_pause(long long lid, int paused)
+{
+    long i = find_listener(lid);
+    if (i < 0)
+        return -1;
+    listeners[i].paused = paused != 0;
     return 0;
 }
 
@@ -97,7 +107,7 @@ size_t acc_poll_fill(struct pollfd *p, size_t room, long long now_ms)
     if (nfree == 0 && slots_ready)
         return 0; /* every slot waits for a decision: let the kernel's backlog hold the rest */
     for (size_t i = 0; i < nlisteners && n < room; i++) {
-        if (listeners[i].rest_until_ms > now_ms)
+        if (listeners[i].paused || listeners[i].rest_until_ms > now_ms)
             continue;
         listeners[i].rest_until_ms = 0;
         p[n++] = (struct pollfd){ listeners[i].fd, POLLIN, 0 };
@@ -110,8 +120,8 @@ int acc_next_timeout(long long now_ms)
     long long best = -1;
     for (size_t i = 0; i < nlisteners; i++) {
         long long left = listeners[i].rest_until_ms - now_ms;
-        if (listeners[i].rest_until_ms == 0)
-            continue;
+        if (listeners[i].rest_until_ms == 0 || listeners[i].paused)
+            continue; /* a paused listener wakes nobody: resuming it is a request, which wakes poll */
         if (left < 0)
             left = 0;
         if (best < 0 || left < best)

@@ -34,6 +34,12 @@ int acc_listen(long long lid, int fd);
  * pending until decided. Returns 0, or -1 when lid is unknown. */
 int acc_unlisten(long long lid);
 
+/* Pauses (paused = 1) or resumes (0) accepting for lid without closing its socket: while paused
+ * the listener is not polled, so clients wait in the kernel's listen queue (FreeBSD inetd's
+ * max-child). A new fd given to acc_listen() for lid keeps the state. Returns 0, or -1 when lid
+ * is unknown. */
+int acc_pause(long long lid, int paused);
+
 /* Adds a pollfd for each listener to watch now to p (room for `room`); returns how many. */
 size_t acc_poll_fill(struct pollfd *p, size_t room, long long now_ms);
 

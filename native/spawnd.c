@@ -19,13 +19,16 @@
  * Accepting for the daemon (accept.h; protocol 2):
  *   {"cmd":"listen","lid":L}                          (carries a listening TCP socket)
  *   {"cmd":"unlisten","lid":L}
+ *   {"cmd":"pause","lid":L} / {"cmd":"resume","lid":L}   (protocol 4) stop / restart accepting
+ *                                                     on L without closing it: while paused,
+ *                                                     clients wait in the kernel's listen queue
  *   {"cmd":"spawn","id":N,"cid":C,...}                a spawn whose socket is pending
  *                                                     connection C (no descriptor attached)
  *   {"cmd":"reply","cid":C,"hex":"..."}               write these bytes to C, then close it
  *   {"cmd":"drop","cid":C}                            close C (refused)
  *   {"cmd":"batch","list":[request, ...]}             several of the requests above, in order
  * Replies:
- *   {"t":"ready","pid":P,"version":3,"children":"clone"|"fork"}  once, at start
+ *   {"t":"ready","pid":P,"version":4,"children":"clone"|"fork"}  once, at start
  *   {"t":"spawned","id":N,"pid":P}                    after the program was exec'd
  *   {"t":"error","id":N|null,"pid":P|null,"stage":S,"errno":E,"message":..}
  *   {"t":"exit","pid":P,"code":C|null,"signal":S|null}  (not sent for failed spawns)
@@ -66,7 +69,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 3
+#define PROTOCOL_VERSION 4
 #define MAX_LINE (4 * 1024 * 1024)
 #define READ_CHUNK 65536
 #define MAX_QUEUED_FDS 64
@@ -743,6 +746,12 @@ static void handle_request(json_arena *a, const json_value *msg, int fd)
         handle_answer(msg, 1);
     } else if (is_string(cmd, "drop")) {
         handle_answer(msg, 0);
+    } else if (is_string(cmd, "pause") || is_string(cmd, "resume")) {
+        long long lid;
+        if (!json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid))
+            send_warn("pause/resume request needs an integer lid");
+        else
+            (void)acc_pause(lid, is_string(cmd, "pause")); /* unknown lid: unlistened meanwhile */
     } else if (is_string(cmd, "unlisten")) {
         long long lid;
         if (json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid))

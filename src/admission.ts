@@ -11,7 +11,7 @@
 //   3. classic inetd rate        'inetd_rate' (+ suspendSeconds)            [inetd.conf .N]
 //   4. max_load                  'load'
 //   5. access_times              'time'
-//   6. instances                 'service_limit'
+//   6. instances                 'service_limit' (not when it queues: FreeBSD max-child)
 //   7. per_source                'per_source_limit'
 //   8. per_source_per_minute     'per_source_limit'                         [FreeBSD inetd]
 //   9. per_source_cps            'per_source_cps'                           [tsinetd]
@@ -464,9 +464,13 @@ export class AdmissionController implements Admission {
     return this.processCheck(service);
   }
 
-  /** instances and per_source (checks 6–7), also repeated after an asynchronous ACL lookup. */
+  /**
+   * instances and per_source (checks 6–7), also repeated after an asynchronous ACL lookup. An
+   * `instances` limit that queues (FreeBSD max-child) refuses nobody: the server stops accepting
+   * at the limit instead (limits.ts acceptPaused, server.ts rebalance).
+   */
   private countChecks(service: Service, source: string | null): Decision | null {
-    if (instancesExceeded(service.instances, this.running.get(service.id) ?? 0)) {
+    if (service.instances_at_limit !== 'queue' && instancesExceeded(service.instances, this.running.get(service.id) ?? 0)) {
       return { allow: false, reason: 'service_limit', detail: `${service.instances} instance(s) running` };
     }
     if (source === null) return null;

@@ -12,6 +12,7 @@ import { expectedSpawner, limitationDiagnostics } from './check-limitations.js';
 import { isSyslogFacility, runDaemon } from './daemon.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
+import { readingSummary } from './inetd-dialect.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
 import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
@@ -134,7 +135,14 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     .option('--hosts-deny <file>', 'TCP wrappers: the hosts.deny file', d.hostsDeny)
     .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
     .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
-    .addOption(new Option('--dialect <dialect>', 'with --convert: the inetd.conf dialect').choices(['auto', 'openbsd', 'freebsd']))
+    .addOption(
+      new Option('--dialect <dialect>', 'how to read inetd.conf files (--inetd, --inetd_compat, --convert); auto: decided per file').choices([
+        'auto',
+        'openbsd',
+        'freebsd',
+        'gnu',
+      ]),
+    )
     .allowExcessArguments(false);
 
   program.parse(normalizeArgv(convertCommand(argv)), { from: 'user' });
@@ -151,8 +159,11 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
   if (convert !== undefined && (o['check'] === true || o['dump'] === true)) {
     throw new CommanderError(2, 'tsinetd.usage', `--convert cannot be used with ${o['check'] === true ? '--check' : '--dump'}`);
   }
-  if (convert === undefined && (o['outputDir'] !== undefined || o['dialect'] !== undefined)) {
-    throw new CommanderError(2, 'tsinetd.usage', `${o['outputDir'] !== undefined ? '--output-dir' : '--dialect'} is only used with --convert`);
+  if (convert === undefined && o['outputDir'] !== undefined) {
+    throw new CommanderError(2, 'tsinetd.usage', '--output-dir is only used with --convert');
+  }
+  if (convert === undefined && o['dialect'] !== undefined && (o['inetd'] as string[]).length === 0 && o['inetd_compat'] !== true) {
+    throw new CommanderError(2, 'tsinetd.usage', '--dialect is only used with --inetd, --inetd_compat or --convert');
   }
 
   const options: DaemonOptions = {
@@ -160,6 +171,7 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     configFile: o['f'] as string,
     inetdFiles: o['inetd'] as string[],
     inetdCompat: o['inetd_compat'] === true,
+    inetdDialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto',
     debug: o['d'] === true,
     dontfork: o['dontfork'] === true || o['d'] === true,
     stayalive: o['stayalive'] === true || o['dontfork'] === true,
@@ -287,7 +299,10 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 
   // Checking is often done by an ordinary user for a daemon run as root: the services that
   // this user could not serve are warnings here, not errors (privileges.ts).
-  const table = await loadConfig({ configFile: options.configFile, inetdFiles: inetdFilesOf(options) }, { privileges: 'warn' });
+  const table = await loadConfig(
+    { configFile: options.configFile, inetdFiles: inetdFilesOf(options), inetdDialect: options.inetdDialect },
+    { privileges: 'warn' },
+  );
   if (action.kind === 'explain') return runExplain(action, options, table, io);
   if (action.kind === 'dump') {
     const json = {
@@ -310,6 +325,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   const rules = wrapped ? lintRuleFiles(options.hostsAllow, options.hostsDeny) : [];
   const diagnostics = [...table.diagnostics, ...limitationDiagnostics(table, expectedSpawner()), ...rules];
   printDiagnostics(diagnostics, [...table.files, ...(wrapped ? [options.hostsAllow, options.hostsDeny] : [])], io);
+  for (const r of table.inetdDialects ?? []) io.stderr(`tsinetd: ${r.file}: ${readingSummary(r.dialect)}\n`);
   if (options.syslog !== null && !isSyslogFacility(options.syslog)) {
     io.stderr(`tsinetd: warning: -syslog ${options.syslog}: not a syslog facility; daemon messages would use facility daemon (as in xinetd)\n`);
   }

@@ -14,7 +14,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { buildServices, type BuiltService } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
-import { loadInetdFile } from './inetd.js';
+import { loadInetdFile, type InetdDialect } from './inetd.js';
 import { currentIdentity, privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
@@ -26,6 +26,8 @@ export interface LoadRequest {
   configFile: string | null;
   /** Classic inetd.conf files, loaded after the xinetd configuration. */
   inetdFiles: string[];
+  /** How to read them (default 'auto': decided per file). */
+  inetdDialect?: InetdDialect;
 }
 
 export interface LoadDeps {
@@ -132,8 +134,9 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
     table.files.push(...x.files);
   }
   for (const file of req.inetdFiles) {
-    const r = loadInetdFile(file);
+    const r = loadInetdFile(file, undefined, req.inetdDialect ?? 'auto');
     table.services.push(...r.services);
+    (table.inetdDialects ??= []).push({ file, dialect: r.dialect });
     const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];
     table.diagnostics.push(...own.sort(compareDiagnostics));
     table.files.push(file);

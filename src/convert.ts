@@ -25,9 +25,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { compareDiagnostics, diag, type Diagnostic, type SourcePosition } from './diagnostics.js';
 import { defaultInetdBuildEnv, type InetdBuildEnv } from './inetd-build.js';
-import type { ResolvedInetdDialect } from './inetd-dialect.js';
+import { dialectName, type ResolvedInetdDialect } from './inetd-dialect.js';
 import { parseInetdText, type InetdEntryNode, type InetdWord } from './inetd-syntax.js';
 import { loadInetdFile, loadInetdText, type InetdDialect } from './inetd.js';
+import { inetdRateServed } from './limits.js';
 import type { Service } from './table.js';
 import { needsNameInArgs, writeService, type LostField } from './xinetd-writer.js';
 
@@ -55,9 +56,7 @@ export interface ConvertOptions {
   env?: InetdBuildEnv;
 }
 
-export function dialectName(d: ResolvedInetdDialect): string {
-  return d === 'freebsd' ? 'FreeBSD' : 'OpenBSD/Linux';
-}
+export { dialectName } from './inetd-dialect.js';
 
 /**
  * A file name for a service id: letters, digits, '_' and '-' only (so never a '.' or a
@@ -145,7 +144,7 @@ function tidy(s: Service): Service {
 
 function lostDiagnostic(s: Service, l: LostField, where: Locator): Diagnostic {
   const subject = s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
-  if (l.field === 'inetd_rate' || l.field === 'per_source_per_minute') {
+  if (l.field === 'inetd_rate' || l.field === 'per_source_per_minute' || l.field === 'instances_at_limit') {
     const w = where.waitWord(s);
     const span = w === undefined ? { offset: 0, length: 1 } : limitSpan(w.text, l.field);
     return diag(l.severity, where.at(s, w, span.offset), `${subject}: ${l.message}`, span.length);
@@ -156,22 +155,20 @@ function lostDiagnostic(s: Service, l: LostField, where: Locator): Diagnostic {
 }
 
 /**
- * Where a limit is written in the wait field: `.N` for the rate, the second `/` part of FreeBSD's
- * `nowait/max-child/per-minute/per-ip` for the per-minute limit (the whole field otherwise).
+ * Where a limit is written in the wait field: `.N` for the rate, the first and second `/` parts
+ * of FreeBSD's `nowait/max-child/per-minute/per-ip` for max-child and the per-minute limit (the
+ * whole field otherwise).
  */
-function limitSpan(wait: string, field: 'inetd_rate' | 'per_source_per_minute'): { offset: number; length: number } {
+function limitSpan(wait: string, field: 'inetd_rate' | 'per_source_per_minute' | 'instances_at_limit'): { offset: number; length: number } {
   if (field === 'inetd_rate') {
     const dot = wait.indexOf('.');
     return dot < 0 ? { offset: 0, length: wait.length } : { offset: dot, length: wait.length - dot };
   }
   const parts = wait.split('/');
-  if (parts.length < 3) return { offset: 0, length: wait.length };
-  return { offset: parts[0]!.length + parts[1]!.length + 2, length: Math.max(1, parts[2]!.length) };
-}
-
-/** Whether the wait field wrote the rate (`.N`) rather than leaving inetd's default. */
-function rateWritten(w: InetdWord | undefined): boolean {
-  return w !== undefined && /^(no)?wait\./i.test(w.text);
+  const k = field === 'instances_at_limit' ? 1 : 2;
+  if (parts.length <= k) return { offset: 0, length: wait.length };
+  const offset = parts.slice(0, k).reduce((n, p) => n + p.length + 1, 0);
+  return { offset, length: Math.max(1, parts[k]!.length) };
 }
 
 /** Converts inetd.conf text. Pure apart from the system lookups of `opts.env`. */
@@ -202,7 +199,7 @@ function fromLoaded(
     ];
     const written = writeService(tidy(s), { db, header });
     for (const l of written.lost) {
-      if (l.field === 'inetd_rate' && !rateWritten(where.waitWord(s))) {
+      if (l.field === 'inetd_rate' && s.inetd_rate?.written !== true) {
         defaultRate ??= s;
         continue;
       }
@@ -216,7 +213,7 @@ function fromLoaded(
       diag(
         'note',
         where.at(defaultRate),
-        `inetd stops a service for ${r.shutdown_seconds / 60} minutes after ${r.max} starts in ${r.per_seconds} s; xinetd has no such limit, ` +
+        `inetd stops a service for ${r.shutdown_seconds / 60} minutes when more than ${inetdRateServed(r)} start in ${r.per_seconds} s; xinetd has no such limit, ` +
           `so the services converted from this file have none (and, as in inetd, no per-second limit: cps = 0 0); each block says so in a comment`,
       ),
     );
@@ -302,7 +299,7 @@ export function convertInetdFile(path: string, outDir: string | null, opts: Conv
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const d = diag('error', { file: path, line: 1, column: 1 }, `internal error while converting this file: ${message}`);
-    return { files: [], diagnostics: [d], dialect: opts.dialect === 'freebsd' ? 'freebsd' : 'openbsd', written: [] };
+    return { files: [], diagnostics: [d], dialect: opts.dialect === undefined || opts.dialect === 'auto' ? 'openbsd' : opts.dialect, written: [] };
   }
   if (outDir !== null) {
     const w = writeConvertedFiles(path, outDir, result.files);

@@ -190,7 +190,7 @@ class Daemon {
 
   private async load(): Promise<ServiceTable> {
     const load = this.deps.loadTable ?? loadConfig;
-    const table = await load({ configFile: this.opts.configFile, inetdFiles: inetdFiles(this.opts) });
+    const table = await load({ configFile: this.opts.configFile, inetdFiles: inetdFiles(this.opts), inetdDialect: this.opts.inetdDialect });
     for (const d of table.diagnostics) this.daemon(diagnosticLevel(d), formatDiagnostic(d), 'parse');
     return table;
   }

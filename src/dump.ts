@@ -7,6 +7,7 @@
 import type { Service, ServiceTable, TimeInterval } from './table.js';
 import { systemDb } from './sysdb.js';
 import { DEFAULT_CPS } from './service-defaults.js';
+import { inetdRateServed } from './limits.js';
 import { defaultHardLimit } from './log-format.js';
 import { VERSION } from './version.js';
 
@@ -87,7 +88,7 @@ function serviceBlock(s: Service, opts: DumpOptions): string[] {
   const protoNum = (opts.protocolNumber ?? ((n: string) => systemDb.protocolNumber(n)))(s.protocol);
   a(`Protocol (name,number) = (${s.protocol},${protoNum ?? '?'})`);
   if (s.port !== null) a(`port = ${s.port}`);
-  if (s.instances !== null) a(`Instances = ${s.instances}`);
+  if (s.instances !== null) a(`Instances = ${s.instances}${s.instances_at_limit === 'queue' ? ' (queued at the limit)' : ''}`);
   a(`wait = ${s.wait ? 'yes' : 'no'}`);
   if (s.user !== null) a(`user = ${s.user}`);
   if (s.group !== null) a(`group = ${s.group}`);
@@ -123,8 +124,10 @@ function serviceBlock(s: Service, opts: DumpOptions): string[] {
   if (s.banner_success !== null) a(`Banner success = ${s.banner_success}`);
   if (s.banner_fail !== null) a(`Banner fail = ${s.banner_fail}`);
   if (s.per_source_cps !== null) a(`Per-source CPS = rate:${s.per_source_cps[0]} burst:${s.per_source_cps[1]}`);
-  if (s.inetd_rate !== null)
-    a(`Inetd rate = max:${s.inetd_rate.max} per:${s.inetd_rate.per_seconds}s off:${s.inetd_rate.shutdown_seconds}s`);
+  if (s.inetd_rate !== null) {
+    const r = s.inetd_rate;
+    a(`Inetd rate = ${r.flavour} max:${r.max}${r.written ? '' : ' (default)'} served:${inetdRateServed(r)} per:${r.per_seconds}s off:${r.shutdown_seconds}s`);
+  }
   if (s.per_source_per_minute !== null) a(`Per-source per minute = ${s.per_source_per_minute}`);
   if (s.v6only !== null) a(`v6only = ${s.v6only ? 'yes' : 'no'}`);
   if (s.libwrap !== null) a(`Libwrap = ${s.libwrap}`);

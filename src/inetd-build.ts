@@ -7,10 +7,13 @@
 //   = one Service per host (OpenBSD). A line `host:` alone sets the host of later lines.
 // - port: the numeric service field, or /etc/services for the service and protocol.
 // - protocol: tcp|udp + 4 (IPv4 only) | 6 (IPv6 only, v6only) | 46 (one dual-stack socket);
-//   bare tcp/udp is IPv4 + IPv6 for OpenBSD (dual-stack socket here) and IPv4 only for FreeBSD.
+//   bare tcp/udp is IPv4 + IPv6 for OpenBSD (dual-stack socket here) and IPv4 only for FreeBSD
+//   and GNU inetutils.
 //   An address literal in `host:` narrows it to its own family, as inetd's getaddrinfo does.
-// - wait: `.N` (OpenBSD, GNU, busybox) = at most N starts per 60 s, then 10 min off
-//   (`inetd_rate`; 256 when not given, inetd's default). FreeBSD `/max-child` = `instances`,
+// - wait: `.N` (OpenBSD, GNU, busybox) = a limit on starts per 60 s, then 10 min off
+//   (`inetd_rate`, counted as the dialect's inetd counts: limits.ts INETD_RATE_RULES; 256 when
+//   not given, 1000 for GNU inetutils). FreeBSD `/max-child` = `instances` that queue
+//   (`instances_at_limit = 'queue'`: at the limit the socket is not accepted on),
 //   `/max-connections-per-ip-per-minute` = `per_source_per_minute`, `/max-child-per-ip` =
 //   `per_source` (0 or empty = no limit); FreeBSD's global 256/min rate applies as well.
 // - user: OpenBSD `user.group` or `user:group` (with a colon the group follows the first colon,
@@ -36,8 +39,7 @@ import {
   defaultInetdBuildEnv,
   FieldReader,
   INETD_MAX_ARGS,
-  INETD_RATE_SHUTDOWN_SECONDS,
-  INETD_RATE_WINDOW_SECONDS,
+  rateFlavourOf,
   type Family,
   type InetdBuildEnv,
 } from './inetd-fields.js';
@@ -50,15 +52,11 @@ import {
   type InetdWord,
   type WordPiece,
 } from './inetd-syntax.js';
+import { inetdRateOf } from './limits.js';
 import { newService } from './service-defaults.js';
 import type { Service, SocketType } from './table.js';
 
-export {
-  defaultInetdBuildEnv,
-  parseCUnsigned,
-  INETD_DEFAULT_RATE,
-  type InetdBuildEnv,
-} from './inetd-fields.js';
+export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inetd-fields.js';
 
 export interface InetdBuildResult {
   services: Service[];
@@ -83,7 +81,7 @@ interface Unit {
   internal: boolean;
   server: string | null;
   argv: string[];
-  rateMax: number;
+  rateMax: number | null;
   instances: number | null;
   perSource: number | null;
   perSourcePerMinute: number | null;
@@ -384,8 +382,10 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   }
   s.flags = flags;
   s.cps = [0, 0];
-  s.inetd_rate = { max: u.rateMax, per_seconds: INETD_RATE_WINDOW_SECONDS, shutdown_seconds: INETD_RATE_SHUTDOWN_SECONDS };
+  s.inetd_rate = inetdRateOf(rateFlavourOf(dialect), u.rateMax);
   s.instances = u.instances;
+  // FreeBSD's max-child stops accepting at the limit; the client waits in the listen queue.
+  if (dialect === 'freebsd') s.instances_at_limit = 'queue';
   s.per_source = u.perSource;
   s.per_source_per_minute = u.perSourcePerMinute;
   s.bind = u.host === '*' ? null : u.host;

@@ -15,8 +15,15 @@
 
 import { diag, type Diagnostic } from './diagnostics.js';
 import type { InetdNode, InetdWord } from './inetd-syntax.js';
+import { INETD_RATE_RULES } from './limits.js';
+import type { InetdFileDialect } from './table.js';
 
-export type ResolvedInetdDialect = 'openbsd' | 'freebsd';
+/**
+ * 'gnu' (GNU inetutils) is never decided from a file: its syntax is OpenBSD's, and what differs
+ * (how `.N` counts, plain tcp/udp being IPv4 only) shows nowhere in the text. It is chosen with
+ * --dialect gnu.
+ */
+export type ResolvedInetdDialect = InetdFileDialect;
 
 export interface Evidence {
   dialect: ResolvedInetdDialect;
@@ -111,8 +118,8 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
       diag(
         'warning',
         { file, line: loserFirst.line, column: loserFirst.column },
-        `this file mixes inetd.conf dialects: ${describe(loserFirst)} is ${name(loserFirst.dialect)} syntax, ` +
-          `${describe(evidence)} is ${name(evidence.dialect)} syntax; reading the file as ${name(evidence.dialect)}`,
+        `this file mixes inetd.conf dialects: ${describe(loserFirst)} is ${dialectName(loserFirst.dialect)} syntax, ` +
+          `${describe(evidence)} is ${dialectName(evidence.dialect)} syntax; reading the file as ${dialectName(evidence.dialect)}`,
       ),
     );
   } else {
@@ -131,6 +138,23 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
   return { dialect, evidence, diagnostics };
 }
 
-function name(d: ResolvedInetdDialect): string {
-  return d === 'freebsd' ? 'FreeBSD' : 'OpenBSD/Linux';
+/** How diagnostics and converted files name a dialect. */
+export function dialectName(d: ResolvedInetdDialect): string {
+  return d === 'freebsd' ? 'FreeBSD' : d === 'gnu' ? 'GNU inetutils' : 'OpenBSD/Linux';
+}
+
+/** What --check says about a file read as `d`: the dialect and how it counts `.N` and max-child. */
+export function readingSummary(d: ResolvedInetdDialect): string {
+  const o = INETD_RATE_RULES.openbsd;
+  const g = INETD_RATE_RULES.gnu;
+  if (d === 'freebsd') {
+    return `read as FreeBSD inetd.conf: /max-child queues clients at the limit (they wait to be accepted), ` +
+      `and ${o.defaultMax} starts within ${o.windowSeconds} s stop a service for ${o.shutdownSeconds / 60} minutes`;
+  }
+  if (d === 'gnu') {
+    return `read as GNU inetutils inetd.conf: \`.N\` serves N starts within ${g.windowSeconds} s and the next one stops the service ` +
+      `for ${g.shutdownSeconds / 60} minutes (default and ceiling ${g.defaultMax}); plain tcp/udp are IPv4 only`;
+  }
+  return `read as OpenBSD/Linux inetd.conf: the N-th start within ${o.windowSeconds} s of \`.N\` stops the service ` +
+    `for ${o.shutdownSeconds / 60} minutes (default ${o.defaultMax}); for GNU inetutils' counting use --dialect gnu`;
 }

@@ -6,15 +6,16 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { diag, type Diagnostic, type Severity, type SourcePosition } from './diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
+import { INETD_RATE_RULES } from './limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from './sysdb.js';
-import type { SocketType } from './table.js';
+import type { InetdRateFlavour, SocketType } from './table.js';
 
-/** inetd's default invocation rate (`-R`): starts per minute before the 10-minute stop. */
-export const INETD_DEFAULT_RATE = 256;
-/** inetd's rate window and the time a looping service stays off. */
-export const INETD_RATE_WINDOW_SECONDS = 60;
-export const INETD_RATE_SHUTDOWN_SECONDS = 600;
+/** Whose `.N` rule a dialect follows (FreeBSD has no `.N`, but its global rate is OpenBSD's). */
+export function rateFlavourOf(dialect: ResolvedInetdDialect): InetdRateFlavour {
+  return dialect === 'gnu' ? 'gnu' : 'openbsd';
+}
+
 /** Both BSD inetds keep at most this many arguments (MAXARGV). */
 export const INETD_MAX_ARGS = 20;
 /** FreeBSD's largest max-child (MAX_MAXCHLD). */
@@ -57,8 +58,8 @@ export function parseCUnsigned(s: string): number {
 /** What the wait field says: the mode and the limits that ride on it. */
 export interface WaitMeaning {
   wait: boolean;
-  /** Starts per minute (OpenBSD `.N`, else inetd's default). */
-  rateMax: number;
+  /** The `.N` written (null: none, or one the inetd ignores; the flavour's default applies). */
+  rateMax: number | null;
   /** FreeBSD max-child, max-connections-per-ip-per-minute, max-child-per-ip (null = none). */
   instances: number | null;
   perSourcePerMinute: number | null;
@@ -206,7 +207,8 @@ export class FieldReader {
     if (suffix === '4') families = new Set(['4']);
     else if (suffix === '6') families = new Set(['6']);
     else if (suffix === '46' || suffix === '64') families = new Set(['46']);
-    else families = this.dialect === 'freebsd' ? new Set(['4']) : new Set(['4', '6']);
+    // FreeBSD and GNU inetutils ("We default to IPv4") bind plain tcp/udp to IPv4 only.
+    else families = this.dialect === 'openbsd' ? new Set(['4', '6']) : new Set(['4']);
     return { base, families, written: name };
   }
 
@@ -251,7 +253,7 @@ export class FieldReader {
     }
     const out: WaitMeaning = {
       wait: shape.mode === 'wait',
-      rateMax: INETD_DEFAULT_RATE,
+      rateMax: null,
       instances: null,
       perSourcePerMinute: null,
       perSource: null,
@@ -278,17 +280,7 @@ export class FieldReader {
         );
         return null;
       }
-      const n = parseCUnsigned(v.text);
-      if (Number.isNaN(n) || n < 1) {
-        this.report(
-          'warning',
-          this.pos(word, v.offset),
-          `illegal max \`${v.text}\` (a number of at least 1): using ${INETD_DEFAULT_RATE}, as inetd does`,
-          Math.max(1, v.text.length),
-        );
-      } else {
-        out.rateMax = n;
-      }
+      out.rateMax = this.dialect === 'gnu' ? this.gnuMax(word, v) : this.openbsdMax(word, v);
     } else if (suffix?.kind === 'limits') {
       const firstPart = suffix.parts[0]!;
       if (this.dialect !== 'freebsd') {
@@ -337,6 +329,39 @@ export class FieldReader {
       out.perSource = values[2] ?? null;
     }
     return ok ? out : null;
+  }
+
+  /** OpenBSD: strtoul(.., 0) over the whole text, at least 1; otherwise a warning and the default. */
+  private openbsdMax(word: InetdWord, v: WordPiece): number | null {
+    const n = parseCUnsigned(v.text);
+    if (!Number.isNaN(n) && n >= 1) return n;
+    const d = INETD_RATE_RULES.openbsd.defaultMax;
+    this.report(
+      'warning',
+      this.pos(word, v.offset),
+      `illegal max \`${v.text}\` (a number of at least 1): using ${d}, as inetd does`,
+      Math.max(1, v.text.length),
+    );
+    return null;
+  }
+
+  /**
+   * GNU inetutils: strtoul(.., 10) of the leading digits; trailing text is warned about but the
+   * number is kept; 0 (or no digits) means no `.N` at all, so only its default of 1000 applies.
+   */
+  private gnuMax(word: InetdWord, v: WordPiece): number | null {
+    const digits = /^[0-9]*/.exec(v.text)![0];
+    const n = digits === '' ? 0 : Number(digits);
+    const d = INETD_RATE_RULES.gnu.defaultMax;
+    if (digits.length < v.text.length) {
+      this.report(
+        'warning',
+        this.pos(word, v.offset + digits.length),
+        `invalid number \`${v.text}\`: GNU inetd reads ${n === 0 ? `no limit from it (its default of ${d} applies)` : `it as ${n}`}`,
+        Math.max(1, v.text.length - digits.length),
+      );
+    }
+    return n === 0 || !Number.isSafeInteger(n) ? null : n;
   }
 
   protected userField(word: InetdWord): { user: string; group: string | null; problems: string[] } | null {

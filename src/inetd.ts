@@ -13,8 +13,16 @@ import { detectDialect, type ResolvedInetdDialect } from './inetd-dialect.js';
 import { parseInetdText } from './inetd-syntax.js';
 import type { Service } from './table.js';
 
-/** 'openbsd' covers every inetd with `.max` and `host:` (OpenBSD, Debian, netkit, GNU, busybox). */
-export type InetdDialect = 'auto' | 'openbsd' | 'freebsd';
+/**
+ * 'openbsd' covers the inetds with `.max` and `host:` (OpenBSD, Debian's openbsd-inetd, netkit,
+ * busybox); 'gnu' is the same syntax read as GNU inetutils reads it (see inetd-dialect.ts).
+ */
+export type InetdDialect = 'auto' | 'openbsd' | 'freebsd' | 'gnu';
+
+/** The dialect a file is reported under when it could not be read at all. */
+function fallbackDialect(d: InetdDialect): ResolvedInetdDialect {
+  return d === 'auto' ? 'openbsd' : d;
+}
 
 export interface InetdLoadResult {
   services: Service[];
@@ -50,7 +58,7 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
       return {
         services: [],
         diagnostics: [diag('error', { file: path, line: 1, column: 1 }, message)],
-        dialect: dialect === 'freebsd' ? 'freebsd' : 'openbsd',
+        dialect: fallbackDialect(dialect),
       };
     }
   }
@@ -62,7 +70,7 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
     return {
       services: [],
       diagnostics: [diag('error', { file: path, line: 1, column: 1 }, `internal error while reading this file: ${message}`)],
-      dialect: dialect === 'freebsd' ? 'freebsd' : 'openbsd',
+      dialect: fallbackDialect(dialect),
     };
   }
 }

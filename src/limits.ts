@@ -1,10 +1,10 @@
 // Limits and rates as pure functions over plain state: xinetd's cps, instances, per_source,
 // process_limit (-limit), max_load, access_times and SENSOR deny list; the classic inetds'
-// spawn rate (`nowait.N`) and FreeBSD's per-source connections per minute; and a bounded
-// table for per-source state. Time is always passed in (monotonic milliseconds, or a Date
-// for access_times); nothing here reads a clock, a file or a socket.
+// spawn rate (`nowait.N`), FreeBSD's max-child queueing and per-source connections per
+// minute; and a bounded table for per-source state. Time is always passed in (monotonic
+// milliseconds, or a Date for access_times); nothing here reads a clock, a file or a socket.
 
-import type { InetdRate, Service, TimeInterval } from './table.js';
+import type { InetdRate, InetdRateFlavour, Service, TimeInterval } from './table.js';
 
 // ---------------------------------------------------------------------------------------
 // cps (xinetd): not a token bucket but a running average over a window that lasts fewer
@@ -36,11 +36,64 @@ export function cpsStep(state: CpsState, cps: readonly [number, number], nowSec:
 }
 
 // ---------------------------------------------------------------------------------------
-// Classic inetd spawn rate (OpenBSD, GNU inetutils, busybox `wait|nowait.N`): the first start
-// opens a window; when a start brings the count to N and the window is at most
-// `per_seconds` old, the service is terminated for `shutdown_seconds` ("server failing
-// (looping)") and that start refused; past the window the count restarts at 1. As in their
-// C code, the N-th start inside the window is the one that trips (N-1 are served).
+// Classic inetd spawn rate (`wait|nowait.N`). Every inetd counts the starts of forked servers:
+// the first start opens a window and counts 1; each later start adds 1, and once the count is
+// past the limit the window's age decides: older than `windowSeconds`, the count restarts at 1
+// and the start is served; otherwise the service is terminated for `shutdownSeconds` ("server
+// failing (looping), service terminated") and that start refused. Where the inetds differ is
+// what "past the limit" means, kept here as data, one row per flavour:
+//   openbsd  OpenBSD inetd.c (and Debian's openbsd-inetd, busybox, FreeBSD's global -R rate):
+//            `se_count >= se_max`, se_max = `.N` or TOOMANY 256: the N-th start trips.
+//   gnu      GNU inetutils inetd.c (since 1.6): `(se_max && se_count > se_max) || se_count >=
+//            toomany`, toomany = TOOMANY 1000: a written `.N` trips at the (N+1)-th start, and
+//            the default still trips at the 1000th even when `.N` is larger; `.0` is no `.N`.
+// Both: CNT_INTVL 60 s (`now - se_time > CNT_INTVL` restarts the count), RETRYTIME 600 s.
+
+export interface InetdRateRule {
+  /** Starts that trip the service when the wait field gives no `.N` (inetd's TOOMANY). */
+  defaultMax: number;
+  /** How a written `.N` compares with the count (the new start included): 'reach' trips at count >= N, 'exceed' at count > N. */
+  writtenTrips: 'reach' | 'exceed';
+  /** Whether the default still trips (count >= defaultMax) when a `.N` is written. */
+  defaultAlsoApplies: boolean;
+  windowSeconds: number;
+  shutdownSeconds: number;
+}
+
+export const INETD_RATE_RULES: Readonly<Record<InetdRateFlavour, InetdRateRule>> = {
+  openbsd: { defaultMax: 256, writtenTrips: 'reach', defaultAlsoApplies: false, windowSeconds: 60, shutdownSeconds: 600 },
+  gnu: { defaultMax: 1000, writtenTrips: 'exceed', defaultAlsoApplies: true, windowSeconds: 60, shutdownSeconds: 600 },
+};
+
+/** The rate a service of this flavour gets: its written `.N` (null: none), or the default. */
+export function inetdRateOf(flavour: InetdRateFlavour, written: number | null): InetdRate {
+  const rule = INETD_RATE_RULES[flavour];
+  return {
+    flavour,
+    max: written ?? rule.defaultMax,
+    written: written !== null,
+    per_seconds: rule.windowSeconds,
+    shutdown_seconds: rule.shutdownSeconds,
+  };
+}
+
+/** Whether `count` starts in one window (the newest included) are past the limit. */
+export function inetdRatePast(rate: InetdRate, count: number): boolean {
+  const rule = INETD_RATE_RULES[rate.flavour];
+  if (!rate.written) return count >= rate.max;
+  const past = rule.writtenTrips === 'reach' ? count >= rate.max : count > rate.max;
+  return past || (rule.defaultAlsoApplies && count >= rule.defaultMax);
+}
+
+/** How many starts one window serves before the next one trips (the first is always served). */
+export function inetdRateServed(rate: InetdRate): number {
+  // The largest count that inetdRatePast() lets through: a count >= M is past at M - 1, > M at M.
+  const rule = INETD_RATE_RULES[rate.flavour];
+  const reach = (m: number): number => Math.max(1, m - 1);
+  if (!rate.written) return reach(rate.max);
+  const own = rule.writtenTrips === 'reach' ? reach(rate.max) : Math.max(1, rate.max);
+  return rule.defaultAlsoApplies ? Math.min(own, reach(rule.defaultMax)) : own;
+}
 
 export interface InetdRateState {
   count: number;
@@ -57,7 +110,7 @@ export function inetdRateStep(
   if (rate.max <= 0) return { state, trip: false };
   if (state.count === 0) return { state: { count: 1, windowStart: nowSec }, trip: false };
   const count = state.count + 1;
-  if (count < rate.max) return { state: { count, windowStart: state.windowStart }, trip: false };
+  if (!inetdRatePast(rate, count)) return { state: { count, windowStart: state.windowStart }, trip: false };
   if (nowSec - state.windowStart > rate.per_seconds) return { state: { count: 1, windowStart: nowSec }, trip: false };
   return { state: INETD_RATE_FRESH, trip: true };
 }
@@ -109,6 +162,16 @@ export function perMinuteIdle(state: PerMinuteState, nowSec: number): boolean {
 /** `instances`: refused when `running` servers of the service already reach the limit. */
 export function instancesExceeded(limit: number | null, running: number): boolean {
   return limit !== null && running >= limit;
+}
+
+/**
+ * FreeBSD's max-child (`instances_at_limit = 'queue'`): whether the service's socket must not be
+ * accepted on now, `running` servers of it being counted (runsCountedServer) or about to start.
+ * As FreeBSD's addchild()/reapchild(): off once the count reaches the limit, on again below it.
+ * A service whose limit refuses (xinetd's instances) is never paused.
+ */
+export function acceptPaused(service: Pick<Service, 'instances' | 'instances_at_limit'>, running: number): boolean {
+  return service.instances_at_limit === 'queue' && service.instances !== null && service.instances > 0 && running >= service.instances;
 }
 
 /** `per_source`: the same, counting only this source's servers of this service. */

@@ -23,6 +23,7 @@ import { builtinOf, ChargenRing } from './builtins.js';
 import { useridOnFailure, useridOnSuccess } from './ident.js';
 import type { AcceptedConnection, Acceptor } from './spawn-types.js';
 import type { Service } from './table.js';
+import { listenPausable, setAccepting as setServerAccepting } from './pausable-accept.js';
 import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
@@ -87,9 +88,23 @@ export function listenPlan(service: Service): PlanResult {
   return { ok: true, plan: { mode, transport, port: service.port, host, family, v6only } };
 }
 
-/** planKey, plus who accepts: a service moving between daemon and helper gets a new socket. */
-function listenerKey(plan: ListenPlan, helperAccepts: boolean): string {
-  return helperAccepts ? `${planKey(plan)} helper` : planKey(plan);
+/**
+ * planKey, plus who accepts and how: a service moving between daemon and helper, or into or out
+ * of the daemon's pausable accepting (FreeBSD max-child), gets a new socket.
+ */
+function listenerKey(plan: ListenPlan, helperAccepts: boolean, pausable: boolean): string {
+  return helperAccepts ? `${planKey(plan)} helper` : pausable ? `${planKey(plan)} pausable` : planKey(plan);
+}
+
+/** Whether the daemon's own accepting for `service` must be able to pause (pausable-accept.ts). */
+function needsPausable(service: Service, plan: ListenPlan, helperAccepts: boolean): boolean {
+  return plan.mode === 'stream' && !helperAccepts && service.instances_at_limit === 'queue';
+}
+
+/** A connection accepted while its service was at a queueing limit, waiting for a server to end. */
+export interface HeldConnection {
+  serve(): void;
+  drop(): void;
 }
 
 /** Two services with the same key can share one socket across a reload. */
@@ -132,6 +147,9 @@ export function servingLimitations(service: Service): string[] {
   }
   if (r.plan.mode === 'stream' && service.wait && builtinOf(service) !== null) {
     out.push('wait = yes on an internal stream service is served as wait = no');
+  }
+  if (r.plan.mode !== 'stream' && service.instances_at_limit === 'queue' && service.instances !== null && service.instances > 1) {
+    out.push(`max-child ${service.instances} on a service whose socket goes to its server: one server runs at a time (FreeBSD would start up to ${service.instances})`);
   }
   return out;
 }
@@ -179,6 +197,12 @@ export class Listener {
   private retryTimer: NodeJS.Timeout | null = null;
   /** Failed bind attempts in a row (0 once bound). */
   private bindFailures = 0;
+  /** Whether the socket is accepted on (setAccepting); applied again to each socket opened. */
+  private acceptOn = true;
+  /** Connections accepted before a pause took effect, oldest first (see hold()). */
+  private held: HeldConnection[] = [];
+  /** The daemon accepts through a pausable server (FreeBSD max-child without the helper). */
+  readonly pausable: boolean;
 
   constructor(
     /** The service's current settings; replaced on reload when the plan is unchanged. */
@@ -188,7 +212,47 @@ export class Listener {
     /** Set when the spawner's helper accepts for this listener (stream plans only). */
     readonly acceptor: Acceptor | null = null,
   ) {
-    this.key = listenerKey(plan, acceptor !== null);
+    this.pausable = needsPausable(service, plan, acceptor !== null);
+    this.key = listenerKey(plan, acceptor !== null, this.pausable);
+  }
+
+  /**
+   * Stops (false) or restarts (true) accepting without closing the socket (FreeBSD max-child):
+   * meanwhile clients wait in the kernel's listen queue. Only stream listeners of services whose
+   * limit queues can pause (the helper's, or a pausable server); for the others it is a no-op.
+   * Returns whether the state changed.
+   */
+  setAccepting(on: boolean): boolean {
+    if (this.acceptOn === on) return false;
+    this.acceptOn = on;
+    this.applyAccepting();
+    return true;
+  }
+
+  get accepting(): boolean {
+    return this.acceptOn;
+  }
+
+  private applyAccepting(): void {
+    if (this.handedOver !== null) this.acceptor?.setAccepting(this.id, this.acceptOn);
+    else if (this.server !== null && this.pausable) setServerAccepting(this.server, this.acceptOn);
+  }
+
+  /**
+   * Keeps a connection that was accepted before a pause took effect (the helper and libuv accept
+   * what is waiting in one go): it waits here, unserved, as it would have in the listen queue.
+   */
+  hold(conn: HeldConnection): void {
+    this.held.push(conn);
+  }
+
+  /** The oldest held connection, now the caller's to serve; undefined when none waits. */
+  takeHeld(): HeldConnection | undefined {
+    return this.held.shift();
+  }
+
+  get heldCount(): number {
+    return this.held.length;
   }
 
   /** The socket of a wait = yes service (null otherwise, or while suspended). */
@@ -226,6 +290,7 @@ export class Listener {
     }
     this.state = 'active';
     this.bindFailures = 0;
+    if (!this.acceptOn) this.applyAccepting();
     if (this.waitSocket !== null) this.rearm();
   }
 
@@ -265,7 +330,14 @@ export class Listener {
     return { host: r.address, family: r.family === 6 ? 6 : 4 };
   }
 
-  private openStream(host: string, family: 4 | 6, port: number): Promise<net.Server> {
+  private async openStream(host: string, family: 4 | 6, port: number): Promise<net.Server> {
+    if (this.pausable) {
+      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+      server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
+      this.port = await listenPausable(server, { host, family, port, v6only: this.plan.v6only });
+      server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+      return server;
+    }
     return new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
       const onListenError = (err: Error): void => {
@@ -351,6 +423,8 @@ export class Listener {
     this.udp = null;
     this.waitSocket = null;
     this.handedOver = null;
+    // A closed socket resets the clients of its listen queue; those held here go the same way.
+    for (const h of this.held.splice(0)) h.drop();
     ws?.close();
     if (handedOver !== null) {
       this.acceptor?.unlisten(this.id);
@@ -472,6 +546,11 @@ export class ListenerSet {
     return this.listeners.filter((l) => l.state === 'active');
   }
 
+  /** The listener serving the service with this id, if any. */
+  byService(id: string): Listener | undefined {
+    return this.listeners.find((l) => l.service.id === id);
+  }
+
   /** Waiting for their socket to be bound (bind errors, retried in the background). */
   get retrying(): Listener[] {
     return this.listeners.filter((l) => l.state === 'retrying');
@@ -498,7 +577,7 @@ export class ListenerSet {
         continue;
       }
       const acceptor = this.opts.acceptor != null && helperAccepts(service) ? this.opts.acceptor : null;
-      const reuse = pool.get(listenerKey(r.plan, acceptor !== null))?.shift();
+      const reuse = pool.get(listenerKey(r.plan, acceptor !== null, needsPausable(service, r.plan, acceptor !== null)))?.shift();
       if (reuse !== undefined) {
         reuse.service = service;
         result.kept.push(reuse);

@@ -1,5 +1,6 @@
 // Options of one tsinetd run, as parsed from the command line (see cli.ts).
 
+import type { InetdDialect } from './inetd.js';
 import type { ListenAddress } from './metrics-http.js';
 
 export type LogFormat = 'text' | 'json';
@@ -11,6 +12,8 @@ export interface DaemonOptions {
   inetdFiles: string[];
   /** -inetd_compat: also read /etc/inetd.conf after the xinetd configuration. */
   inetdCompat: boolean;
+  /** --dialect: how inetd.conf files are read ('auto': decided per file from its contents). */
+  inetdDialect: InetdDialect;
   /** -d: debug mode (implies foreground, debug messages). */
   debug: boolean;
   /** -dontfork: stay in the foreground (implies -stayalive). */
@@ -47,6 +50,7 @@ export function defaultOptions(): DaemonOptions {
     configFile: '/etc/xinetd.conf',
     inetdFiles: [],
     inetdCompat: false,
+    inetdDialect: 'auto',
     debug: false,
     dontfork: false,
     stayalive: false,

@@ -19,6 +19,7 @@ import { RedirectResolver } from './redirect.js';
 import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
 import { systemDb, type SysDb } from './sysdb.js';
 import { systemResolver } from './acl.js';
+import { acceptPaused, runsCountedServer } from './limits.js';
 import type { Service, ServiceTable } from './table.js';
 
 export interface ServerDeps {
@@ -141,6 +142,13 @@ class Server implements ServerHandle {
   private readonly failLimiter = new FailLogLimiter(() => performance.now());
   private readonly failServices = new Map<string, Service>();
   private readonly failFlush: NodeJS.Timeout;
+  /** Running servers per service id for the queueing limits (countServer()). */
+  private readonly counted = new Map<string, number>();
+  /** Ids of the services whose limit queues (as of the last reload): those rebalance() looks after. */
+  private queueing = new Set<string>();
+  /** Ids rebalance() still has to look at (a pass can ask for another, see there). */
+  private readonly toRebalance = new Set<string>();
+  private rebalancing = false;
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
   private readonly inFlight = new Set<Promise<number>>();
   /** Ends USERID lookups in progress when the server closes. */
@@ -154,13 +162,25 @@ class Server implements ServerHandle {
       umask: deps.umask ?? daemonUmaskFrom(currentUmask()),
     };
     const self = this;
+    const admission = deps.admission ?? allowAll;
     this.failFlush = setInterval(() => this.flushFails(), 5000);
     this.failFlush.unref();
     this.ctx = {
       log: (e: LogEvent) => this.logEvent(e),
       daemon: (level: DaemonLevel, message: string, func?: string) =>
         deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
-      admission: deps.admission ?? allowAll,
+      // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
+      admission: {
+        admit: (service, peer) => admission.admit(service, peer),
+        started: (service, peer) => {
+          admission.started(service, peer);
+          this.countServer(service, 1);
+        },
+        finished: (service, peer) => {
+          admission.finished(service, peer);
+          this.countServer(service, -1);
+        },
+      },
       spawn: (spec, stdio) => this.spawn(spec, stdio),
       child,
       redirects: new RedirectResolver(),
@@ -176,14 +196,23 @@ class Server implements ServerHandle {
       },
     };
     const events: ListenerEvents = {
-      stream: (l, socket) => this.guard(l, serveStream(this.ctx, l, socket)),
-      accepted: (l, conn) =>
-        this.guard(
+      stream: (l, socket) => {
+        socket.on('error', () => {}); // a socket held by gate() must not throw either
+        this.gate(
           l,
-          serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
-            conn.drop(); // never leave the client waiting in the helper (no-op once decided)
-            throw err;
-          }),
+          () => serveStream(this.ctx, l, socket),
+          () => socket.destroy(),
+        );
+      },
+      accepted: (l, conn) =>
+        this.gate(
+          l,
+          () =>
+            serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
+              conn.drop(); // never leave the client waiting in the helper (no-op once decided)
+              throw err;
+            }),
+          () => conn.drop(),
         ),
       datagram: (l, msg, remote) => this.guard(l, serveDatagram(this.ctx, l, msg, remote)),
       waitReady: (l) => this.guard(l, serveWait(this.ctx, l)),
@@ -250,6 +279,75 @@ class Server implements ServerHandle {
     for (const r of this.failLimiter.flush(all)) {
       const service = this.failServices.get(r.serviceId);
       if (service !== undefined) this.deps.log.log(suppressedEvent(service, r.count));
+    }
+  }
+
+  /**
+   * Serves a connection a stream listener accepted, unless its service is at a queueing limit
+   * (acceptPaused, FreeBSD max-child): then the connection was accepted before the pause took
+   * effect, and waits on the listener, unserved, until a server ends (rebalance()).
+   */
+  private gate(l: Listener, serve: () => Promise<void>, drop: () => void): void {
+    const run = (): void => {
+      const work = serve();
+      // A client refused, or a server that could not start, frees what it held: look again.
+      if (l.service.instances_at_limit === 'queue') void work.finally(() => this.rebalance(l.service.id)).catch(() => {});
+      this.guard(l, work);
+    };
+    // Behind connections already waiting, in order (they were accepted first).
+    if (l.heldCount > 0 || acceptPaused(l.service, this.counted.get(l.service.id) ?? 0)) {
+      l.hold({ serve: run, drop });
+      this.rebalance(l.service.id);
+    } else {
+      run();
+    }
+  }
+
+  /** Running servers per service id, as admission counts them (runsCountedServer), kept across reloads. */
+  private countServer(service: Service, delta: 1 | -1): void {
+    if (!runsCountedServer(service)) return;
+    const n = Math.max(0, (this.counted.get(service.id) ?? 0) + delta);
+    if (n === 0) this.counted.delete(service.id);
+    else this.counted.set(service.id, n);
+    // The listener's service, not this one: a reload may have made the limit queue since.
+    if (this.queueing.has(service.id)) this.rebalance(service.id);
+  }
+
+  /**
+   * FreeBSD's addchild()/reapchild() for the service with this id: below its limit, the
+   * connections held on its listener are served, oldest first (at most as many as there is
+   * room for); then the listener accepts exactly while the service is below the limit.
+   * Re-entered (a served connection's start counts a server), it only queues one more pass.
+   */
+  private rebalance(id: string): void {
+    this.toRebalance.add(id);
+    if (this.rebalancing) return;
+    this.rebalancing = true;
+    try {
+      for (let next = this.firstToRebalance(); next !== undefined; next = this.firstToRebalance()) this.rebalanceOnce(next);
+    } finally {
+      this.rebalancing = false;
+    }
+  }
+
+  private firstToRebalance(): string | undefined {
+    const id = this.toRebalance.values().next().value as string | undefined;
+    if (id !== undefined) this.toRebalance.delete(id);
+    return id;
+  }
+
+  private rebalanceOnce(id: string): void {
+    const l = this.listeners.byService(id);
+    if (l === undefined) return;
+    const service = l.service;
+    const running = (): number => this.counted.get(id) ?? 0;
+    // A limit that no longer queues (reload) lets every held connection go.
+    let room = service.instances === null || service.instances_at_limit !== 'queue' ? l.heldCount : Math.max(0, service.instances - running());
+    for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
+    const on = !acceptPaused(service, running()) && l.heldCount === 0;
+    // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
+    if (l.setAccepting(on)) {
+      this.ctx.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
     }
   }
 
@@ -396,6 +494,9 @@ class Server implements ServerHandle {
 
   async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
     const r = await this.listeners.apply(servableServices(table));
+    // Limits may have changed, and a new socket starts accepting: pause it if already at the limit.
+    this.queueing = new Set(this.listeners.all.filter((l) => l.service.instances_at_limit === 'queue').map((l) => l.service.id));
+    for (const l of this.listeners.all) if (this.queueing.has(l.service.id) || l.heldCount > 0) this.rebalance(l.service.id);
     for (const f of r.failed) {
       if (f.error !== undefined) {
         this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');

@@ -26,6 +26,7 @@ export function newService(name: string, dialect: Dialect, source: SourceRef): S
     no_access: null,
     access_times: [],
     instances: null,
+    instances_at_limit: 'refuse',
     per_source: null,
     cps: [DEFAULT_CPS[0], DEFAULT_CPS[1]],
     max_load: null,

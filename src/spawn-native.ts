@@ -39,7 +39,7 @@ import type {
 } from './spawn-types.js';
 import type { RlimitValue, Rlimits } from './table.js';
 
-export const HELPER_PROTOCOL_VERSION = 3;
+export const HELPER_PROTOCOL_VERSION = 4;
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** The largest banner a spawn request may carry (MAX_PRE in native/spawnd.c). */
@@ -402,6 +402,8 @@ export class NativeSpawner implements Spawner {
   private closed = false;
   /** Listening sockets the helper accepts on, by listener id (sent again to a restarted helper). */
   private readonly listening = new Map<number, number>();
+  /** Listeners told not to accept (sent again to a restarted helper). */
+  private readonly paused = new Set<number>();
   private acceptorEvents: AcceptorEvents | null = null;
   private relaunchTimer: NodeJS.Timeout | null = null;
   private outbox: Array<{ request: object; onError: ((err: Error) => void) | undefined }> = [];
@@ -437,8 +439,16 @@ export class NativeSpawner implements Spawner {
         }
       },
       unlisten: (lid) => {
+        this.paused.delete(lid);
         if (!this.listening.delete(lid)) return;
         this.sendPlain({ cmd: 'unlisten', lid });
+      },
+      setAccepting: (lid, on) => {
+        if (!this.listening.has(lid) || on !== this.paused.has(lid)) return;
+        if (on) this.paused.delete(lid);
+        else this.paused.add(lid);
+        // No helper now: a started one gets the state after the listener (attach()).
+        if (this.helper !== null) this.sendPlain({ cmd: on ? 'resume' : 'pause', lid });
       },
       setEvents: (events) => {
         this.acceptorEvents = events;
@@ -597,6 +607,7 @@ export class NativeSpawner implements Spawner {
     if (this.relaunchTimer !== null) clearTimeout(this.relaunchTimer);
     this.relaunchTimer = null;
     this.listening.clear();
+    this.paused.clear();
     if (this.orphanTimer !== null) clearInterval(this.orphanTimer);
     this.orphanTimer = null;
     const cancelPending = (): void => this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
@@ -802,6 +813,12 @@ export class NativeSpawner implements Spawner {
     this.channelRefd = true;
     this.updateRef(helper);
     for (const [lid, fd] of this.listening) this.sendListen(helper, lid, fd);
+    // Not through sendPlain(): this.helper is set only once attach() is over.
+    for (const lid of this.paused) {
+      helper.send({ cmd: 'pause', lid }, (err) => {
+        if (err) this.warn(`listener ${lid} not paused in the spawn helper: ${err.message}`);
+      });
+    }
   }
 
   private updateRef(helper: ChildProcess | null = this.helper): void {

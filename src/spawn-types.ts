@@ -88,6 +88,11 @@ export interface Acceptor {
   listen(lid: number, fd: number): void;
   /** Stops accepting for `lid`; connections already reported are still decided one by one. */
   unlisten(lid: number): void;
+  /**
+   * Stops (false) or restarts (true) accepting for `lid` without closing its socket: meanwhile
+   * clients wait in the kernel's listen queue (FreeBSD max-child). A listener starts accepting.
+   */
+  setAccepting(lid: number, on: boolean): void;
   setEvents(events: AcceptorEvents): void;
 }
 

@@ -40,16 +40,33 @@ export interface Rlimits {
   files?: RlimitValue;
 }
 
+/** Whose counting rule an inetd.conf `.N` rate follows (the rules are in limits.ts INETD_RATE_RULES). */
+export type InetdRateFlavour = 'openbsd' | 'gnu';
+
 /**
- * A per-minute spawn rate as classic inetds have it (OpenBSD/GNU/busybox `nowait.N`):
- * more than `max` invocations within `per_seconds` turns the service off for
- * `shutdown_seconds` (10 minutes in those inetds).
+ * A per-minute spawn rate as classic inetds have it (`wait|nowait.N`, and the global default
+ * FreeBSD applies too): too many starts within `per_seconds` turn the service off for
+ * `shutdown_seconds` ("server failing (looping)"). How many is too many is the flavour's rule:
+ * OpenBSD (and Debian's openbsd-inetd, busybox, FreeBSD) trip at the N-th start, GNU inetutils
+ * at the (N+1)-th, with its own default still tripping on top (limits.ts INETD_RATE_RULES).
  */
 export interface InetdRate {
+  flavour: InetdRateFlavour;
+  /** The limit in force: the `.N` of the wait field, or the flavour's default when none counts. */
   max: number;
+  /** Whether `max` is a `.N` written in the file (false: the flavour's default). */
+  written: boolean;
   per_seconds: number;
   shutdown_seconds: number;
 }
+
+/**
+ * What a client meets when `instances` servers of the service already run: 'refuse' (xinetd:
+ * FAIL service_limit, connection closed) or 'queue' (FreeBSD inetd's max-child: the socket is
+ * not accepted on while at the limit, so the client waits in the kernel's listen queue and is
+ * served when a server ends; nothing is logged).
+ */
+export type InstancesAtLimit = 'refuse' | 'queue';
 
 /** Which syntax a service came from. */
 export type Dialect = 'xinetd' | 'inetd' | 'inetd-freebsd';
@@ -96,6 +113,8 @@ export interface Service {
 
   /** null = UNLIMITED. */
   instances: number | null;
+  /** What the `instances` limit does to a client past it (see InstancesAtLimit). */
+  instances_at_limit: InstancesAtLimit;
   per_source: number | null;
   /**
    * [connections per second, seconds off]; xinetd's implicit default is [50, 10].
@@ -107,7 +126,7 @@ export interface Service {
   deny_time: number | 'FOREVER' | 'NEVER' | null;
   /** tsinetd extension: per-source token bucket [rate per second, burst]; null when unset. */
   per_source_cps: [number, number] | null;
-  /** Classic inetd `.max` rate (OpenBSD/GNU/busybox); null for xinetd services. */
+  /** Classic inetd `.N` rate (OpenBSD/GNU/busybox, FreeBSD's default); null for xinetd services. */
   inetd_rate: InetdRate | null;
   /** FreeBSD `/max-connections-per-ip-per-minute`; null when unset or 0. */
   per_source_per_minute: number | null;
@@ -143,10 +162,15 @@ export interface Service {
   source: SourceRef;
 }
 
+/** How an inetd.conf file was read (inetd-dialect.ts decides, or --dialect says). */
+export type InetdFileDialect = 'openbsd' | 'freebsd' | 'gnu';
+
 /** The result of loading a configuration. */
 export interface ServiceTable {
   services: Service[];
   diagnostics: Diagnostic[];
   /** Every config file read, in reading order (used by reload and for the world-writable check). */
   files: string[];
+  /** The dialect each inetd.conf file was read as, in reading order (absent: none was read). */
+  inetdDialects?: Array<{ file: string; dialect: InetdFileDialect }>;
 }

@@ -250,6 +250,18 @@ export class WaitSocket {
     });
   }
 
+  /**
+   * Gives the descriptor up to another handle that now owns it and will close it (see
+   * pausable-accept.ts): this object's handles are stopped and let go without closing, as the
+   * watchers are, and it counts as closed.
+   */
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.readStop();
+    this.watcher = null;
+  }
+
   /** Closes the descriptor (a running server keeps its own copy). */
   close(): void {
     if (this.closed) return;

@@ -12,13 +12,14 @@
 // holds argv[0] too. `type = UNLISTED` is added when /etc/services does not give the service's
 // name and protocol that port; `port` is always written when the service has one.
 //
-// What xinetd cannot say (an inetd per-minute rate, FreeBSD's per-source per-minute limit, a
-// word with a blank in it) is not written as an attribute: it becomes a comment in the block
+// What xinetd cannot say (an inetd per-minute rate, FreeBSD's per-source per-minute limit and
+// max-child queueing, a word with a blank in it) is not written as an attribute: it becomes a comment in the block
 // and an entry of `lost`, for the caller to report. A block missing a word (which would run
 // another command than the Service) is written with `disable = yes`.
 
 import { basename } from 'node:path';
 import { systemDb, type SysDb } from './sysdb.js';
+import { inetdRateServed } from './limits.js';
 import type { RlimitValue, Rlimits, Service, TimeInterval } from './table.js';
 
 export interface WriteOptions {
@@ -187,9 +188,19 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
   // xinetd stops reading an entry at `disable = yes`: it comes last so the rest is still read.
   if (!s.enabled || wrong) put('disable', ['yes'], 'enabled');
 
+  if (s.instances !== null && s.instances_at_limit === 'queue') {
+    notes.push(`FreeBSD max-child ${s.instances}: a client past it waited to be accepted; xinetd's instances refuses it instead`);
+    lost.push({
+      field: 'instances_at_limit',
+      severity: 'warning',
+      message:
+        `FreeBSD's max-child ${s.instances} made a client past the limit wait until a server ended; xinetd has no queueing: ` +
+        `\`instances = ${s.instances}\` refuses that client at once (kept as a comment)`,
+    });
+  }
   if (s.inetd_rate !== null) {
     const r = s.inetd_rate;
-    const what = `at most ${r.max} starts in ${r.per_seconds} s, then ${r.shutdown_seconds} s off`;
+    const what = `${inetdRateServed(r)} starts served in ${r.per_seconds} s, the next one stops the service for ${r.shutdown_seconds} s`;
     notes.push(`inetd rate limit, which xinetd does not have: ${what}`);
     lost.push({
       field: 'inetd_rate',

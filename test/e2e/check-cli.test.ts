@@ -3,10 +3,11 @@
 // stderr (compared with fixtures/conf/bad/*.expected), and the shape of the JSON dump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli, type CliRun } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/temp.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BAD = join(REPO_ROOT, 'fixtures', 'conf', 'bad');
@@ -102,4 +103,19 @@ test('--dump with errors: exit 1, located diagnostics in the JSON', async () => 
     column: 10,
     message: "bad value for 'port': port 70000 is out of range (0-65535); service 'echo' is disabled, as xinetd does",
   });
+});
+
+test('--check says how each inetd.conf was read; --dialect gnu reads `.N` as GNU inetutils counts it', async (t) => {
+  const file = join(REPO_ROOT, 'fixtures', 'conf', 'convert', 'inetd.conf');
+  const empty = join(tempDir(t, 'check-dialect'), 'empty.conf');
+  writeFileSync(empty, '');
+  const auto = await cli(['--check', '-f', empty, '--inetd', file]);
+  assert.match(auto.stderr, new RegExp(`^tsinetd: ${file}: read as OpenBSD/Linux inetd\\.conf: the N-th start within 60 s .* \\(default 256\\); .*--dialect gnu$`, 'm'));
+  const gnu = await cli(['--check', '-f', empty, '--inetd', file, '--dialect', 'gnu']);
+  assert.match(gnu.stderr, new RegExp(`^tsinetd: ${file}: read as GNU inetutils inetd\\.conf: \`\\.N\` serves N starts .* \\(default and ceiling 1000\\)`, 'm'));
+  const dump = await cli(['--dump', '-f', empty, '--inetd', file, '--dialect', 'gnu']);
+  const finger = (JSON.parse(dump.stdout) as { services: Array<{ id: string; inetd_rate: unknown }> }).services.find((s) => s.id === 'finger');
+  assert.deepEqual(finger?.inetd_rate, { flavour: 'gnu', max: 40, written: true, per_seconds: 60, shutdown_seconds: 600 });
+  const usage = await cli(['--check', '-f', empty, '--dialect', 'gnu']);
+  assert.equal(usage.code, 2, 'without an inetd.conf to read, --dialect is a usage error');
 });

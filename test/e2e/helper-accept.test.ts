@@ -6,12 +6,14 @@
 // started again with the listening sockets.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, internalService, programService, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { FIXTURES, internalService, programService, startDaemon, TEST_USER, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
+import { childrenOf } from '../helpers/proc.js';
 
 const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
 
@@ -40,6 +42,19 @@ function holdsListener(pid: number, port: number): boolean {
     }
   }
   return false;
+}
+
+/** Connections waiting in the accept queue of the socket listening on TCP `port` (rx_queue of a LISTEN row). */
+function acceptQueue(port: number): number {
+  let n = 0;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A' || parseInt(f[1]!.split(':')[1]!, 16) !== port) continue;
+      n += parseInt(f[4]!.split(':')[1]!, 16);
+    }
+  }
+  return n;
 }
 
 /** Socket descriptors the process holds (listening and connected alike). */
@@ -162,5 +177,67 @@ describe('accepting in the native helper', () => {
       return /^\d\d [A-Z]{3}/.test(r.data.toString()) ? r : undefined;
     }, 5000, 'daytime served again');
     assert.ok(again.data.length > 0);
+  });
+
+  // FreeBSD inetd's max-child (nowait/2): at the limit the socket is not accepted on, so a third
+  // client waits in the kernel's listen queue (connected, unserved, not reset) and is served when
+  // a server ends; nothing is logged for it. Both ways of accepting pause: the helper stops
+  // polling the socket, the daemon's pausable server stops its watcher.
+  test('FreeBSD max-child queues: the third client waits in the listen queue and is served when a server ends', async (t) => {
+    for (const helperAccepts of [true, false]) {
+      const port = await freePort();
+      const conf = join(tempDir(t, 'max-child'), 'inetd.conf');
+      writeFileSync(conf, `# $FreeBSD$\n${port}\tstream\ttcp\tnowait/2\t${TEST_USER}\t/bin/cat\tcat\n`);
+      const daemon = await startDaemon(t, { services: [], args: ['--inetd', conf], env: { ...NATIVE, TSINETD_HELPER_ACCEPT: helperAccepts ? '1' : '0' } });
+      const helper = await waitFor(() => helperPid(daemon) ?? undefined, 5000, 'the spawn helper');
+      await waitFor(() => (listeningInodes(port).size > 0 ? true : undefined), 5000, 'the listening socket');
+      assert.equal(holdsListener(helper, port), helperAccepts, `${helperAccepts ? 'the helper' : 'the daemon'} accepts`);
+      const clients: net.Socket[] = [];
+      t.after(() => {
+        for (const c of clients) c.destroy();
+      });
+      const served = async (): Promise<net.Socket> => {
+        const c = await tcpConnect(port);
+        clients.push(c);
+        c.write('ping\n');
+        await readUntil(c, /ping/);
+        return c;
+      };
+      const a = await served();
+      await served();
+      const third = await tcpConnect(port);
+      clients.push(third);
+      let got = '';
+      let ended = false;
+      third.on('data', (d: Buffer) => (got += d.toString()));
+      third.on('close', () => (ended = true));
+      third.write('ping\n');
+      await waitFor(() => (acceptQueue(port) === 1 ? true : undefined), 3000, 'the third client in the listen queue');
+      await new Promise((r) => setTimeout(r, 600));
+      assert.deepEqual([got, ended, acceptQueue(port)], ['', false, 1], 'connected, not served, not reset, still queued');
+      a.end(); // its cat exits: a slot frees
+      await waitFor(() => (got.includes('ping') ? true : undefined), 5000, 'the third client served once a server ended');
+      assert.equal(acceptQueue(port), 0);
+      assert.doesNotMatch(daemon.daemonLog(), /FAIL|service_limit|ERROR/, 'a queued client is neither refused nor logged');
+      for (const c of clients.splice(0)) c.destroy();
+
+      // Three at once, before any server runs: whatever was accepted in the same go waits on the
+      // listener (held) instead of the listen queue; still exactly two are served.
+      await waitFor(() => (childrenOf(helper).length === 0 ? true : undefined), 5000, 'the servers of the first round to end');
+      const burst = await Promise.all([0, 1, 2].map(() => tcpConnect(port)));
+      clients.push(...burst);
+      const answers = burst.map(() => '');
+      burst.forEach((c, i) => {
+        c.on('data', (d: Buffer) => (answers[i] += d.toString()));
+        c.write('ping\n');
+      });
+      await waitFor(() => (answers.filter((x) => x !== '').length === 2 ? true : undefined), 5000, 'two of the three served');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(answers.filter((x) => x !== '').length, 2, 'never more than max-child');
+      burst[answers.findIndex((x) => x !== '')]!.end();
+      await waitFor(() => (answers.every((x) => x !== '') ? true : undefined), 5000, 'the third served once a server ended');
+      for (const c of clients) c.destroy();
+      await daemon.stop();
+    }
   });
 });

@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -175,5 +176,41 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     assert.equal((await tcpRequest({ port: handle.portOf('daytime-stream')! })).data.length, 0);
     await log.waitFor((e) => e.kind === 'daemon' && /acl table corrupt/.test(e.message), 'the error');
     assert.equal(log.of('FAIL')[0]?.reason, 'fork');
+  });
+});
+
+// FreeBSD max-child (instances that queue) with the daemon accepting itself (the Node spawner has
+// no helper): past the limit the socket is paused; a reload that raises the limit resumes it,
+// and one that turns the limit into xinetd's refusing kind serves what waited.
+describe('queueing instances (FreeBSD max-child) across a reload', () => {
+  test('a waiting client is served when a reload raises max-child; the socket is kept', async (t) => {
+    const queued = (instances: number): Service => program('queued', '/bin/cat', { instances, instances_at_limit: 'queue', server_argv: ['cat'] });
+    const admission = new ScriptedAdmission(() => ({ allow: true }));
+    const { handle, log } = await serve(t, [queued(1)], admission);
+    const port = handle.portOf('queued')!;
+    const talk = async (): Promise<{ socket: net.Socket; got: () => string }> => {
+      const socket = net.connect({ port, host: '127.0.0.1' });
+      t.after(() => socket.destroy());
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('error', () => {});
+      socket.write('ping\n');
+      return { socket, got: () => text };
+    };
+    const first = await talk();
+    await waitFor(() => (first.got() === 'ping\n' ? true : undefined), 5000, 'the first client served');
+    const second = await talk();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(second.got(), '', 'the second waits while max-child 1 runs');
+    assert.equal(admission.count('admit', 'queued'), 1, 'the waiting client was not admitted (nor refused)');
+    assert.match(log.daemonText(), /service queued: 1 server\(s\) running, max-child 1: not accepting/);
+    const summary = await handle.reload([queued(2)]);
+    assert.deepEqual(summary, { added: 0, kept: 1, dropped: 0 });
+    await waitFor(() => (second.got() === 'ping\n' ? true : undefined), 5000, 'the second served after max-child became 2');
+    const third = await talk();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(third.got(), '', 'the third waits: two run');
+    first.socket.end();
+    await waitFor(() => (third.got() === 'ping\n' ? true : undefined), 5000, 'the third served once the first server ended');
   });
 });

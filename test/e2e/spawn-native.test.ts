@@ -19,6 +19,7 @@ import {
 import type { ChildStdio, ExitInfo, SpawnSpec } from '../../src/spawn-types.js';
 import { WaitSocket } from '../../src/wait-socket.js';
 import { alive } from '../helpers/daemon.js';
+import { childrenOf } from '../helpers/proc.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PROBE = join(ROOT, 'fixtures', 'servers', 'native-probe');
@@ -150,22 +151,6 @@ function lowFds(pid: number): number[] {
 
 function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Pids whose parent is `ppid` (zombies included). */
-function childrenOf(ppid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === ppid) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 test('the accepted socket becomes fds 0, 1 and 2, blocking, and the caller may destroy its copy at once', { skip: NOT_BUILT }, async (t) => {

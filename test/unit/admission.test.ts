@@ -121,6 +121,20 @@ test('order: every check failing at once → the first in xinetd order wins, the
   ]);
 });
 
+test('an instances limit that queues (FreeBSD max-child) refuses nobody; one that refuses does', () => {
+  const { ctl } = setup();
+  const queued = svc({ id: 'q', instances: 1, instances_at_limit: 'queue' });
+  const refused = svc({ id: 'r', instances: 1 });
+  ctl.started(queued, p4('127.0.0.1'));
+  ctl.started(refused, p4('127.0.0.1'));
+  assert.equal(why(sync(ctl.admit(queued, p4('127.0.0.1')))), 'allow', 'the server stops accepting instead (acceptPaused)');
+  assert.equal(why(sync(ctl.admit(refused, p4('127.0.0.1')))), 'service_limit');
+  // per_source still refuses on a queueing service
+  const perSource = svc({ id: 'p', instances: 5, instances_at_limit: 'queue', per_source: 1 });
+  ctl.started(perSource, p4('127.0.0.1'));
+  assert.equal(why(sync(ctl.admit(perSource, p4('127.0.0.1')))), 'per_source_limit');
+});
+
 test('reasons are spelled exactly as xinetd logs them (xinetd.log(5))', () => {
   const seen = new Set<string>();
   const { ctl } = setup({ load: 5, processLimit: 1 });

@@ -107,7 +107,8 @@ test('openbsd.conf: every OpenBSD/Debian form becomes the expected Service', () 
     assert.equal(svc.dialect, 'inetd');
     assert.equal(svc.enabled, true);
     assert.deepEqual(svc.cps, [0, 0]);
-    assert.deepEqual(svc.inetd_rate, { max: brief(svc).rate, ...RATE });
+    assert.deepEqual(svc.inetd_rate, { flavour: 'openbsd', max: brief(svc).rate, written: brief(svc).rate !== 256, ...RATE });
+    assert.equal(svc.instances_at_limit, 'refuse');
     assert.equal(svc.groups, true);
     assert.deepEqual(svc.problems, []);
     assert.equal(svc.source.file, 'openbsd.conf');
@@ -132,7 +133,8 @@ test('freebsd.conf: detected as FreeBSD; limits, login class, aliases, unsupport
   assert.deepEqual([...s.keys()], ['ftp/tcp', 'ftp/tcp6', 'finger', 'shell', 'login', 'comsat', 'chargen', 'time', 'tftp']);
   for (const svc of r.services) {
     assert.equal(svc.dialect, 'inetd-freebsd');
-    assert.deepEqual(svc.inetd_rate, { max: 256, ...RATE });
+    assert.deepEqual(svc.inetd_rate, { flavour: 'openbsd', max: 256, written: false, ...RATE });
+    assert.equal(svc.instances_at_limit, 'queue', 'max-child queues');
   }
   // FreeBSD tcp = IPv4 only
   assert.deepEqual(s.get('ftp/tcp')!.flags, ['NAMEINARGS', 'NOLIBWRAP', 'IPv4']);
@@ -236,6 +238,24 @@ test('the OpenBSD .max rate: decimal, hex, octal; an illegal max falls back to 2
   assert.equal(load('ftp stream tcp nowait.-3 root /bin/cat\n').diagnostics[0]!.severity, 'warning');
   assert.deepEqual([parseCUnsigned('12'), parseCUnsigned('0x1f'), parseCUnsigned('017'), parseCUnsigned('0')], [12, 31, 15, 0]);
   assert.ok(Number.isNaN(parseCUnsigned('08')) && Number.isNaN(parseCUnsigned('1e3')) && Number.isNaN(parseCUnsigned('')));
+});
+
+test('GNU inetutils (--dialect gnu): `.N` read with strtoul(.., 10), `.0` = no limit of its own, plain tcp IPv4 only', () => {
+  const svc = (w: string, proto = 'tcp'): Service | undefined => load(`ftp stream ${proto} ${w} root /bin/cat\n`, 'gnu').services[0];
+  assert.deepEqual(svc('nowait.5')!.inetd_rate, { flavour: 'gnu', max: 5, written: true, ...RATE });
+  assert.deepEqual(svc('nowait')!.inetd_rate, { flavour: 'gnu', max: 1000, written: false, ...RATE });
+  assert.deepEqual(svc('nowait.0')!.inetd_rate, { flavour: 'gnu', max: 1000, written: false, ...RATE });
+  assert.equal(svc('wait.010')!.inetd_rate!.max, 10, 'decimal, not octal');
+  const junk = load('ftp stream tcp nowait.12x root /bin/cat\n', 'gnu');
+  assert.equal(junk.services[0]!.inetd_rate!.max, 12);
+  assert.deepEqual(junk.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}`), ['1:25: warning']);
+  assert.match(junk.diagnostics[0]!.message, /GNU inetd reads it as 12/);
+  assert.deepEqual([svc('nowait')!.flags, svc('nowait')!.v6only], [['NAMEINARGS', 'NOLIBWRAP', 'IPv4'], null]);
+  assert.deepEqual(svc('nowait', 'tcp6')!.flags, ['NAMEINARGS', 'NOLIBWRAP', 'IPv6']);
+  assert.equal(svc('nowait.5')!.instances_at_limit, 'refuse');
+  // The same line read as OpenBSD: its own flavour, dual-stack.
+  const o = load('ftp stream tcp nowait.5 root /bin/cat\n').services[0]!;
+  assert.deepEqual([o.inetd_rate!.flavour, o.v6only], ['openbsd', false]);
 });
 
 test('FreeBSD limits: bounds and syntax', () => {

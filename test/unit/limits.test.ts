@@ -20,11 +20,15 @@ import {
   withinAccessTimes,
   type CpsState,
   type DenyList,
+  acceptPaused,
+  inetdRateOf,
+  inetdRateServed,
+  INETD_RATE_RULES,
 } from '../../src/limits.js';
 import { createLoadSource, parseLoadavg } from '../../src/loadavg.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
-import type { Service } from '../../src/table.js';
+import type { InetdRate, Service } from '../../src/table.js';
 import { bucketIdle, bucketTake } from '../../src/token-bucket.js';
 
 function svc(over: Partial<Service> = {}): Service {
@@ -362,7 +366,7 @@ test('per-source tables stay bounded, idle entries going first', () => {
 // --- classic inetd rates ----------------------------------------------------------------
 
 test('inetd rate (nowait.N): the N-th start within the window trips, off for shutdown_seconds', () => {
-  const rate = { max: 3, per_seconds: 60, shutdown_seconds: 600 };
+  const rate = inetdRateOf('openbsd', 3);
   let s = INETD_RATE_FRESH;
   const trips: boolean[] = [];
   for (let i = 0; i < 3; i++) {
@@ -387,6 +391,66 @@ test('inetd rate (nowait.N): the N-th start within the window trips, off for shu
   assert.equal(reason(admit(svcRate, v4('127.0.0.1'))), 'inetd_rate');
   clock.ms += 1;
   assert.equal(admit(svcRate, v4('127.0.0.1')).allow, true);
+});
+
+/** Starts at one second apart from a fresh window: the 1-based number of the first that trips, or null. */
+function firstTrip(rate: InetdRate, starts: number, gapSec = 0): number | null {
+  let s = INETD_RATE_FRESH;
+  for (let i = 1; i <= starts; i++) {
+    const r = inetdRateStep(s, rate, 100 + (i - 1) * gapSec);
+    if (r.trip) return i;
+    s = r.state;
+  }
+  return null;
+}
+
+test('inetd rate rules per flavour: OpenBSD trips at the N-th start, GNU at the (N+1)-th, and their defaults', () => {
+  // OpenBSD (se_count >= se_max): nowait.5 serves 4, the 5th trips.
+  assert.equal(firstTrip(inetdRateOf('openbsd', 5), 10), 5);
+  assert.equal(inetdRateServed(inetdRateOf('openbsd', 5)), 4);
+  // GNU inetutils (se_count > se_max): nowait.5 serves 5, the 6th trips.
+  assert.equal(firstTrip(inetdRateOf('gnu', 5), 10), 6);
+  assert.equal(inetdRateServed(inetdRateOf('gnu', 5)), 5);
+  // .1: OpenBSD serves the first only (the first start is never checked); GNU serves one too, the second trips.
+  assert.equal(firstTrip(inetdRateOf('openbsd', 1), 3), 2);
+  assert.equal(firstTrip(inetdRateOf('gnu', 1), 3), 2);
+  // Defaults: OpenBSD TOOMANY 256 (the 256th trips), GNU TOOMANY 1000 (the 1000th trips).
+  const o = inetdRateOf('openbsd', null);
+  const g = inetdRateOf('gnu', null);
+  assert.deepEqual(o, { flavour: 'openbsd', max: 256, written: false, per_seconds: 60, shutdown_seconds: 600 });
+  assert.deepEqual(g, { flavour: 'gnu', max: 1000, written: false, per_seconds: 60, shutdown_seconds: 600 });
+  assert.equal(firstTrip(o, 300), 256);
+  assert.equal(firstTrip(g, 1200), 1000);
+  // GNU keeps its default as a ceiling: nowait.2000 still trips at the 1000th start; OpenBSD has none.
+  assert.equal(firstTrip(inetdRateOf('gnu', 2000), 2500), 1000);
+  assert.equal(inetdRateServed(inetdRateOf('gnu', 2000)), 999);
+  assert.equal(firstTrip(inetdRateOf('openbsd', 2000), 2500), 2000);
+  // The rows behind it.
+  assert.equal(INETD_RATE_RULES.openbsd.writtenTrips, 'reach');
+  assert.equal(INETD_RATE_RULES.gnu.writtenTrips, 'exceed');
+});
+
+test('inetd rate window: past 60 s the count restarts at 1 (the start that would trip is served), both flavours', () => {
+  for (const flavour of ['openbsd', 'gnu'] as const) {
+    const rate = inetdRateOf(flavour, 3);
+    const past = flavour === 'openbsd' ? 3 : 4; // the count that is past the limit
+    let s = INETD_RATE_FRESH;
+    for (let i = 1; i < past; i++) s = inetdRateStep(s, rate, 100).state;
+    // exactly 60 s after the window opened: still inside it (inetd's test is `> CNT_INTVL`)
+    assert.equal(inetdRateStep(s, rate, 160).trip, true, `${flavour}: 60 s is inside the window`);
+    const r = inetdRateStep(s, rate, 161);
+    assert.deepEqual(r, { state: { count: 1, windowStart: 161 }, trip: false }, `${flavour}: 61 s opens a new window`);
+    // spread over more than a minute, starts never trip
+    assert.equal(firstTrip(rate, 20, 31), null, `${flavour}: one start every 31 s`);
+  }
+});
+
+test('FreeBSD max-child queueing: paused at the limit, never for a refusing limit or no limit', () => {
+  const q = { instances: 2, instances_at_limit: 'queue' as const };
+  assert.deepEqual([0, 1, 2, 3].map((n) => acceptPaused(q, n)), [false, false, true, true]);
+  assert.equal(acceptPaused({ instances: 2, instances_at_limit: 'refuse' }, 5), false);
+  assert.equal(acceptPaused({ instances: null, instances_at_limit: 'queue' }, 5), false);
+  assert.equal(acceptPaused({ instances: 0, instances_at_limit: 'queue' }, 5), false, 'max-child 0 is no limit');
 });
 
 test('FreeBSD per_source_per_minute: every attempt counts; refused above the limit until the minute passes', () => {

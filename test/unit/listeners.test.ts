@@ -86,6 +86,9 @@ describe('what cannot be served', () => {
     const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
     assert.equal(servingLimitations(dgram).length, 2);
     assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported']);
+    // FreeBSD wait/3: the socket itself goes to the server, one at a time
+    assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);
+    assert.deepEqual(servingLimitations(service({ instances: 3, instances_at_limit: 'queue' })), [], 'nowait: queued as FreeBSD does');
   });
 });
 

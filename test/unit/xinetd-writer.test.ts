@@ -237,7 +237,7 @@ test('a word with a blank cannot be written: reported as lost, and the block is 
 test('inetd rate and FreeBSD per-minute limit: comments in the block and lost fields, no attribute', async () => {
   const s = base();
   s.cps = [0, 0];
-  s.inetd_rate = { max: 40, per_seconds: 60, shutdown_seconds: 600 };
+  s.inetd_rate = { flavour: 'openbsd', max: 40, written: true, per_seconds: 60, shutdown_seconds: 600 };
   s.per_source_per_minute = 7;
   const w = writeService(s, { db });
   assert.deepEqual(
@@ -247,7 +247,7 @@ test('inetd rate and FreeBSD per-minute limit: comments in the block and lost fi
       ['per_source_per_minute', 'warning'],
     ],
   );
-  assert.match(w.text, /\n\t# inetd rate limit, which xinetd does not have: at most 40 starts in 60 s, then 600 s off\n/);
+  assert.match(w.text, /\n\t# inetd rate limit, which xinetd does not have: 39 starts served in 60 s, the next one stops the service for 600 s\n/);
   assert.match(w.text, /\n\t# FreeBSD per-source limit, which xinetd does not have: at most 7 connections a minute/);
   const r = await load(w.text);
   assert.deepEqual(
