@@ -12,7 +12,7 @@
  *   {"cmd":"spawn","id":N,"path":..,"argv":[..],"env":[..],"uid":U|null,"gid":G|null,
  *    "groups":[..]|null,"umask":M,"nice":I|null,"rlimits":{"as"|"cpu"|"data"|"rss"|
  *    "stack"|"files": number|"unlimited"}}            (must carry the socket)
- *   optional in a spawn, set on the socket before the child starts (TCP wrappers options):
+ *   optional in a spawn (protocol 4), set on the socket before the child starts (TCP wrappers):
  *    "keepalive":true, "linger":SECONDS, "pre":"hex" (at most 64 KiB written first)
  *   {"cmd":"kill","pid":P,"sig":S}                    (only children of this helper)
  *   {"cmd":"ping","id":N}
