@@ -171,7 +171,7 @@ class Server implements ServerHandle {
         deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
       // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
       admission: {
-        admit: (service, peer) => admission.admit(service, peer),
+        admit: (service, peer, local) => admission.admit(service, peer, local),
         started: (service, peer) => {
           admission.started(service, peer);
           this.countServer(service, 1);
