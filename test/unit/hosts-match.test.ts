@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { emptyTable, parseHostsFile, unreadableTable, type HostsTable } from '../../src/hosts-syntax.js';
 import { evaluateAccess, scanTable, type EvaluateOptions, type WrapAnswer, type WrapRequest } from '../../src/hosts-match.js';
 
@@ -401,5 +402,33 @@ describe('request fields', () => {
     // Starting inside the indexed run skips the rules before the start.
     const s = scanTable(t, req('in.tftpd', '10.1.0.4'), 6);
     assert.equal(s.kind, 'nomatch');
+  });
+});
+
+describe('the address index agrees with rule-by-rule matching', () => {
+  const token = fc.constantFrom(
+    '10.1.2.3', '10.1.2.4', '127.0.0.1', '10.1.', '10.1.2.', '127.', '1.', '10.0.0.0/8', '10.1.2.0/24', '10.1.2.3/32',
+    '10.1.2.3/24', '0.0.0.0/0.0.0.0', '10.1.0.0/255.255.0.0', '127/8', '[2001:db8::]/32', '[2001:db8::5]/128',
+    '[::]/0', '[::1]/abc', '[2001:db8:1::]/48', '[bad]/8', '010.1.2.3', '0x7f.0.0.1/8',
+  );
+  const daemons = fc.constantFrom('ALL', 'sshd', 'in.tftpd', 'ALL EXCEPT sshd', 'ssh*');
+  const ruleArb = fc.tuple(daemons, fc.array(token, { minLength: 1, maxLength: 3 })).map(([d, c]) => `${d}: ${c.join(', ')}`);
+  const clients = ['10.1.2.3', '10.1.2.9', '10.9.9.9', '127.0.0.1', '::ffff:10.1.2.3', '2001:db8::5', '2001:db8:1::7', '::1', '8.1.2.3'];
+
+  test('first matching rule, over generated block-lists', () => {
+    fc.assert(
+      fc.property(fc.array(ruleArb, { minLength: 8, maxLength: 40 }), fc.constantFrom(...clients), fc.constantFrom('sshd', 'in.tftpd'), fc.nat(10), (rules, client, daemon, from) => {
+        const whole = parseHostsFile('d', rules.join('\n') + '\n');
+        const r = req(daemon, client);
+        // One rule per table: never indexed.
+        let expected = -1;
+        for (let i = from; i < rules.length && expected < 0; i++) {
+          if (scanTable(parseHostsFile('d', rules[i] + '\n'), r).kind === 'match') expected = i;
+        }
+        const got = scanTable(whole, r, from);
+        assert.equal(got.kind === 'match' ? got.index : -1, expected);
+      }),
+      { seed: 20261207, numRuns: 300 },
+    );
   });
 });

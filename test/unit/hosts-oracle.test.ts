@@ -71,6 +71,7 @@ const line = fc.oneof(
   // A rule cut in two by a continuation line: joined with nothing in between.
   { weight: 1, arbitrary: fc.tuple(rule, fc.nat()).map(([r, n]) => { const k = n % (r.length + 1); return `${r.slice(0, k)}\\\n${r.slice(k)}`; }) },
   { weight: 1, arbitrary: fc.constantFrom('# comment that continues \\', 'ALL: 127.0.0.1\\', 'in.tftpd,\\') },
+  { weight: 1, arbitrary: fc.constantFrom('ALL: 127.0.0.1 ::1 10.1.2.3: twist /bin/echo 421', 'ALL EXCEPT sshd: UNKNOWN: severity auth.info : twist /bin/echo no') },
 );
 
 const file = fc
