@@ -350,6 +350,19 @@ export function expandOptionText(template: string, ctx: PercentContext): string 
   return chop(expandPercent(template, ctx)).text;
 }
 
+/**
+ * The text the banners option sends from DIR/<daemon>: each line's LF made CRLF, then expanded
+ * (so a `%` right before a line end swallows the CR, as in libwrap). Lines longer than libwrap's
+ * 8190-byte read are expanded whole here.
+ */
+export function expandBanner(text: string, ctx: PercentContext): string {
+  let out = '';
+  for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
+    out += expandPercent(line.endsWith('\n') ? `${line.slice(0, -1)}\r\n` : line, ctx);
+  }
+  return out;
+}
+
 /** setenv's expanded text cut into name and value at the first blank (libwrap's setenv_option). */
 export function setenvFrom(expanded: string): { name: string; value: string } {
   let k = 0;
