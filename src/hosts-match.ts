@@ -109,7 +109,7 @@ type PatternList<P> = P[][];
 
 /** The clients of a rule that only compares the client address (no names, users, EXCEPT). */
 interface AddressKeys {
-  /** Exact address texts, folded. */
+  /** Exact address texts, folded; IPv6 addresses as v6Key. */
   exact: string[];
   /** Address prefixes ending in ".", folded. */
   prefix: string[];
@@ -219,7 +219,11 @@ function compileHost(tok: string): HostPattern {
     }
     return { k: 'masked', v4, v6 };
   }
-  return { k: 'string', sp: compileString(tok), byName: notInaddr(tok) };
+  const sp = compileString(tok);
+  // An [IPv6] token is never tried against the host name here, though libwrap does: a name that
+  // passed the double-reverse check can equal an IPv6 literal only when the address itself does,
+  // so the look-up could not change the answer.
+  return { k: 'string', sp, byName: sp.k !== 'v6' && notInaddr(tok) };
 }
 
 function compileClient(tok: string): ClientPattern {
@@ -260,6 +264,8 @@ function addressKeys(rule: CompiledRule): AddressKeys | null {
       // Neither form readable: the token never matches and adds no key.
     } else if (h.k === 'string' && !h.byName && (h.sp.k === 'exact' || h.sp.k === 'prefix')) {
       keys[h.sp.k].push(h.sp.p);
+    } else if (h.k === 'string' && h.sp.k === 'v6') {
+      if (h.sp.addr !== null) keys.exact.push(v6Key(h.sp.addr));
     } else return null;
   }
   return keys;
@@ -269,6 +275,11 @@ function addTo<K>(map: Map<K, number[]>, key: K, rule: number): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [rule]);
   else if (list[list.length - 1] !== rule) list.push(rule);
+}
+
+/** An IPv6 address as a key of the exact-address map (apart from the digits-and-dots keys). */
+function v6Key(addr: Uint8Array): string {
+  return `[${prefixKey(addr, 128)}]`;
 }
 
 /** The first `bits` bits of an IPv6 address, as a map key. */
@@ -549,6 +560,8 @@ function runCandidates(run: AddressRun, client: Side, from: number): number[] {
   };
   const a = client.folded();
   add(run.exact.get(a));
+  const exact6 = a.includes(':') ? parseIPv6(a) : null;
+  if (exact6 !== null) add(run.exact.get(v6Key(exact6)));
   if (run.prefix.size > 0) {
     for (let dot = a.indexOf('.'); dot >= 0; dot = a.indexOf('.', dot + 1)) add(run.prefix.get(a.slice(0, dot + 1)));
   }

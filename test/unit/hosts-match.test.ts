@@ -307,6 +307,8 @@ describe('needs: a look-up only where libwrap would make one', () => {
   test('ALL and address patterns never need a name', () => {
     assert.equal(decide('', 'ALL: ALL\n', bare('10.0.0.1')), 'denied');
     assert.equal(decide('', 'sshd: 10.0.0.1 127.0.0. 10.0.0.0/8 [::1]\n', bare('10.9.0.1')), 'denied');
+    // An [IPv6] token that does not match the address is not tried against a name.
+    assert.equal(decide('', 'sshd: [::1] [2001:db8::]/32\n', bare('10.9.0.1')), 'granted');
   });
 
   test('a name pattern needs the host name once the address did not match', () => {
@@ -410,6 +412,7 @@ describe('the address index agrees with rule-by-rule matching', () => {
     '10.1.2.3', '10.1.2.4', '127.0.0.1', '10.1.', '10.1.2.', '127.', '1.', '10.0.0.0/8', '10.1.2.0/24', '10.1.2.3/32',
     '10.1.2.3/24', '0.0.0.0/0.0.0.0', '10.1.0.0/255.255.0.0', '127/8', '[2001:db8::]/32', '[2001:db8::5]/128',
     '[::]/0', '[::1]/abc', '[2001:db8:1::]/48', '[bad]/8', '010.1.2.3', '0x7f.0.0.1/8',
+    '[2001:db8::5]', '[2001:DB8:0::5]', '[::1]', '[::ffff:10.1.2.3]', '[bad]',
   );
   const daemons = fc.constantFrom('ALL', 'sshd', 'in.tftpd', 'ALL EXCEPT sshd', 'ssh*');
   const ruleArb = fc.tuple(daemons, fc.array(token, { minLength: 1, maxLength: 3 })).map(([d, c]) => `${d}: ${c.join(', ')}`);
