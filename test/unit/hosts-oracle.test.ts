@@ -216,3 +216,44 @@ test('% expansions agree with what tcpdmatch writes from a banners file', { skip
   }
   assert.equal(compared, 6);
 });
+
+test('line-handling edge cases agree with tcpdmatch (2048-byte limit, continuations, NUL bytes, CR)', { skip: !existsSync(TCPDMATCH) && `${TCPDMATCH} not installed` }, async (t) => {
+  const pad = (head: string, total: number, tail = '\n') => head + ' '.repeat(total - head.length - tail.length) + tail;
+  const files: Buffer[] = [];
+  for (const total of [2045, 2046, 2047, 2048, 2049]) {
+    files.push(Buffer.from(pad('ALL: 127.0.0.1', total)));
+    // The same length cut in two by a continuation (the backslash-newline counts while reading).
+    const body = pad('ALL: 127.0.0.1', total);
+    files.push(Buffer.from(`${body.slice(0, 1000)}\\\n${body.slice(1000)}`));
+    files.push(Buffer.from(`sshd: 10.0.0.1\n${pad('ALL: 127.0.0.1', total)}`));
+  }
+  for (const text of [
+    'ALL: 10.0.0.1\0junk\n 127.0.0.2\n',
+    '\0ALL: 127.0.0.2\nALL: 10.0.0.9\n',
+    'ALL: 10.0.0.9\n\0\n',
+    'ALL: 127.0.0.2\r',
+    'ALL: 127.0.0.2\rALL: 10.0.0.1\n',
+    '# comment \\\nALL: 127.0.0.2\nALL: 10.0.0.1\n',
+    'ALL: 10.0.0.1\\\n',
+    'ALL: 10.0.0.1\n\\\n',
+    'ALL: 10.0.0.1 \\\n\\\n 127.0.0.2\n',
+    '\\\n\\\nALL: 127.0.0.2\n',
+    ' \t\r\n#x\n \\\nALL: 127.0.0.2\n',
+    ':\n: :\nALL:127.0.0.2:\n',
+  ]) {
+    files.push(Buffer.from(text, 'latin1'));
+  }
+  const dir = tempDir(t, 'oracle-lines');
+  writeFileSync(join(dir, 'hosts.allow'), '');
+  let compared = 0;
+  for (const [k, bytes] of files.entries()) {
+    writeFileSync(join(dir, 'hosts.deny'), bytes);
+    for (const client of ['127.0.0.1', '127.0.0.2', '10.0.0.9']) {
+      const [{ request, verdict }] = await tcpdmatch(dir, 'in.tftpd', client);
+      const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request!);
+      assert.equal('kind' in v ? v.kind : v.access, verdict, `file ${k} ${JSON.stringify(bytes.toString('latin1').slice(0, 60))}... client ${client}`);
+      compared++;
+    }
+  }
+  t.diagnostic(`${compared} line-handling verdicts agree`);
+});
