@@ -287,6 +287,48 @@ export function percentNeeds(template: string): PercentNeed[] {
   return needs;
 }
 
+/** The text templates of an option (what gets % expansion), or null. */
+export function optionTemplate(o: WrapOption): string | null {
+  switch (o.kind) {
+    case 'spawn':
+    case 'twist':
+    case 'aclexec':
+      return o.command;
+    case 'setenv':
+      return o.template;
+    default:
+      return null;
+  }
+}
+
+/**
+ * What carrying out these options will look up: the names and user their templates expand
+ * (%n, %N, %u) and the IDENT user for rfc931. A banners file's own text is not known here: the
+ * caller adds percentNeeds of it.
+ */
+export function optionNeeds(options: readonly WrapOption[]): PercentNeed[] {
+  const needs = new Set<PercentNeed>();
+  for (const o of options) {
+    if (o.kind === 'rfc931') needs.add('client-user');
+    const t = optionTemplate(o);
+    if (t !== null) for (const n of percentNeeds(t)) needs.add(n);
+  }
+  return [...needs];
+}
+
+/** The letters after `%` in a template that libwrap does not know (it expands them to nothing). */
+export function unknownPercentLetters(template: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < template.length; i++) {
+    if (template[i] !== '%') continue;
+    const c = template[++i]!;
+    if (!PERCENT_LETTERS.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+const PERCENT_LETTERS = 'aAcdhHnNprRsu%';
+
 export interface Expansion {
   text: string;
   /** Letters libwrap does not know (it warns "unrecognized %z" and expands them to nothing). */

@@ -98,6 +98,17 @@ describe('options and faults', () => {
     ]);
   });
 
+  test('unknown % letters and the no-op user/group options', () => {
+    assert.deepEqual(lint('ALL: 10.0.0.1: spawn echo %a %z 100%! : user nobody : group ghosts\n'), [
+      [1, 16, 'warning', '%z, %!: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)'],
+      [1, 41, 'note', 'option "user" does nothing under Debian\'s libwrap (the server keeps the service\'s user); an unknown name still refuses the client'],
+      [1, 55, 'note', 'option "group" does nothing under Debian\'s libwrap (the server keeps the service\'s user); an unknown name still refuses the client'],
+    ]);
+    const checks = { role: 'deny' as const, knownGroup: (g: string) => g !== 'ghosts' };
+    const d = lintHostsTable(parseHostsFile(DENY, 'ALL: ALL: group ghosts\n'), checks);
+    assert.deepEqual(d.map((x) => [x.line, x.column, x.message]), [[1, 11, 'unknown group: "ghosts": libwrap refuses every client this rule matches']]);
+  });
+
   test('missing separator', () => {
     assert.deepEqual(lint('\n  sshd 10.0.0.1\n'), [[2, 3, 'warning', 'missing ":" separator: libwrap skips this line (and warns on every connection that reaches it)']]);
   });

@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { parseHostsFile } from '../../src/hosts-syntax.js';
 import {
   expandOptionText,
+  optionNeeds,
   expandPercent,
   expandPercentDetailed,
   percentNeeds,
@@ -134,6 +135,12 @@ describe('% expansion', () => {
   test('percentNeeds names the look-ups a template forces', () => {
     assert.deepEqual(percentNeeds('%a %h %c'), []);
     assert.deepEqual(percentNeeds('%n %u %N %n %%n'), ['client-hostname', 'client-user', 'server-hostname']);
+  });
+
+  test('optionNeeds: the look-ups the options of a verdict will make', () => {
+    assert.deepEqual(optionNeeds(options('spawn echo %a %h : setenv X %N : allow').options), ['server-hostname']);
+    assert.deepEqual(optionNeeds(options('rfc931 : twist echo %n').options), ['client-user', 'client-hostname']);
+    assert.deepEqual(optionNeeds(options('keepalive : banners /etc/banners').options), []);
   });
 
   test('expanded option text is chopped; setenv splits at the first blank', () => {
