@@ -6,9 +6,9 @@
 // the same as carrying on.
 //
 // Each table is compiled once (by identity, in a WeakMap) into tagged patterns, and runs of
-// rules whose clients are only IPv4 addresses, address prefixes (`10.1.`), net/masks and IPv6
-// prefixes get an index, so that a long block-list that does not match costs a few map look-ups per run
-// instead of a comparison per line.
+// rules whose clients are only addresses, address prefixes (`10.1.`), net/masks and IPv6
+// prefixes get an index, so that a long block-list that does not match costs a few map
+// look-ups per run instead of a comparison per line.
 
 import { diag, type Diagnostic } from './diagnostics.js';
 import type { HostsRule, HostsTable, HostsToken } from './hosts-syntax.js';
@@ -62,9 +62,10 @@ export interface WrapVerdict {
   delegated: boolean;
   /** Option errors that denied, table faults (ERR), unreadable pattern files. */
   problems: Diagnostic[];
-  /** Present when the deciding rule runs an aclexec command (or libwrap's failed-aclexec flag
-   * is already set): if, after running the options in order, the last aclexec failed, evaluate
-   * again with `resume` and `aclexecFailed: true`, and carry out the options that answer adds. */
+  /** Present when the deciding rule runs an aclexec command: if, after running the options in
+   * order, the last aclexec exited non-zero, the rule does not count (libwrap then moves on to
+   * the next table): evaluate again with `resume` and `aclexecFailed: true`, and carry out the
+   * options that answer adds. */
   aclexec?: { resume: ResumePoint };
 }
 
@@ -621,7 +622,7 @@ function faultProblem(table: HostsTable): Diagnostic {
 export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapRequest, opts: EvaluateOptions = {}): WrapAnswer {
   const r = new Req(req, opts);
   const options: WrapOption[] = [];
-  let aclexecFailed = opts.aclexecFailed === true;
+  const aclexecFailed = opts.aclexecFailed === true;
   let at: ResumePoint = opts.resume ?? { table: 'allow', index: 0 };
   const verdict = (access: 'granted' | 'denied', table: 'allow' | 'deny' | null, rule: HostsRule | null, extra: Partial<WrapVerdict> = {}): WrapVerdict => ({
     access,
@@ -664,7 +665,6 @@ export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapReq
     if (aclexecFailed) {
       // libwrap's flag from an earlier failed aclexec: this table answers "no match".
       at = next;
-      aclexecFailed = true;
       continue;
     }
     return verdict(yes, which, s.rule);
