@@ -5,10 +5,10 @@
 
 import { diag, compareDiagnostics, type Diagnostic, type Severity } from './diagnostics.js';
 import type { HostsRule, HostsTable, HostsToken } from './hosts-syntax.js';
-import { processRuleOptions } from './hosts-options.js';
+import { optionTemplate, processRuleOptions, unknownPercentLetters, type OptionChecks } from './hosts-options.js';
 import { cAtoi, dotQuad, parseIPv6 } from './hosts-addr.js';
 
-export interface LintOptions {
+export interface LintOptions extends OptionChecks {
   /** Which file this is: the consequence of a fault differs (ERR in hosts.deny refuses). */
   role?: 'allow' | 'deny';
 }
@@ -149,7 +149,16 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
       continue;
     }
     if (rule.hasOptions) {
-      const ro = processRuleOptions(rule);
+      const ro = processRuleOptions(rule, opts);
+      for (const o of ro.options) {
+        const letters = unknownPercentLetters(optionTemplate(o) ?? '');
+        if (letters.length > 0) {
+          out.push(at(rule, o, 'warning', `${letters.map((c) => `%${c}`).join(', ')}: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)`, o.kind.length));
+        }
+        if (o.kind === 'user' || o.kind === 'group') {
+          out.push(at(rule, o, 'note', `option "${o.kind}" does nothing under Debian's libwrap (the server keeps the service's user); an unknown name still refuses the client`, o.kind.length));
+        }
+      }
       if (ro.error !== null) {
         const hint = /^bad option name: "\//.test(ro.error.message)
           ? ' (the third field holds options, not a shell command: write "spawn CMD" or "twist CMD")'

@@ -6,8 +6,9 @@
 // the same as carrying on.
 //
 // Each table is compiled once (by identity, in a WeakMap) into tagged patterns, and runs of
-// rules whose clients are plain addresses get an index, so that a long block-list that does
-// not match costs one map look-up per run instead of a string compare per line.
+// rules whose clients are only addresses, address prefixes (`10.1.`), net/masks and IPv6
+// prefixes get an index, so that a long block-list that does not match costs a few map
+// look-ups per run instead of a comparison per line.
 
 import { diag, type Diagnostic } from './diagnostics.js';
 import type { HostsRule, HostsTable, HostsToken } from './hosts-syntax.js';
@@ -61,9 +62,10 @@ export interface WrapVerdict {
   delegated: boolean;
   /** Option errors that denied, table faults (ERR), unreadable pattern files. */
   problems: Diagnostic[];
-  /** Present when the deciding rule runs an aclexec command (or libwrap's failed-aclexec flag
-   * is already set): if, after running the options in order, the last aclexec failed, evaluate
-   * again with `resume` and `aclexecFailed: true`, and carry out the options that answer adds. */
+  /** Present when the deciding rule runs an aclexec command: if, after running the options in
+   * order, the last aclexec exited non-zero, the rule does not count (libwrap then moves on to
+   * the next table): evaluate again with `resume` and `aclexecFailed: true`, and carry out the
+   * options that answer adds. */
   aclexec?: { resume: ResumePoint };
 }
 
@@ -106,24 +108,38 @@ interface DaemonPattern {
 /** A list cut at its EXCEPT tokens: `a EXCEPT b EXCEPT c` is [[a], [b], [c]]. */
 type PatternList<P> = P[][];
 
+/** The clients of a rule that only compares the client address (no names, users, EXCEPT). */
+interface AddressKeys {
+  /** Exact address texts, folded; IPv6 addresses as v6Key. */
+  exact: string[];
+  /** Address prefixes ending in ".", folded. */
+  prefix: string[];
+  masked: { net: number; mask: number }[];
+  masked6: { net: Uint8Array; bits: number }[];
+}
+
 interface CompiledRule {
   daemons: PatternList<DaemonPattern>;
   clients: PatternList<ClientPattern>;
-  /** Plain addresses (lowercase) when the rule's clients are only those and its daemon list needs nothing. */
-  plain: string[] | null;
+  /** Set when the rule only compares the client address and its daemon list needs nothing. */
+  keys: AddressKeys | null;
 }
 
-interface PlainRun {
-  start: number;
+/** A run of consecutive rules with address keys, indexed by key. */
+interface AddressRun {
   end: number;
-  /** address -> indices of the rules (ascending) that list it. */
-  index: Map<string, number[]>;
+  exact: Map<string, number[]>;
+  prefix: Map<string, number[]>;
+  /** mask -> net -> rule indices. */
+  masks: Map<number, Map<number, number[]>>;
+  /** prefix length -> prefix (prefixKey) -> rule indices. */
+  masks6: Map<number, Map<string, number[]>>;
 }
 
 interface CompiledTable {
   rules: CompiledRule[];
-  /** For each rule index, the plain run it starts or sits in, if any. */
-  runAt: (PlainRun | undefined)[];
+  /** For each rule index, the indexed run it sits in, if any. */
+  runAt: (AddressRun | undefined)[];
 }
 
 const compiled = new WeakMap<HostsTable, CompiledTable>();
@@ -204,7 +220,11 @@ function compileHost(tok: string): HostPattern {
     }
     return { k: 'masked', v4, v6 };
   }
-  return { k: 'string', sp: compileString(tok), byName: notInaddr(tok) };
+  const sp = compileString(tok);
+  // An [IPv6] token is never tried against the host name here, though libwrap does: a name that
+  // passed the double-reverse check can equal an IPv6 literal only when the address itself does,
+  // so the look-up could not change the answer.
+  return { k: 'string', sp, byName: sp.k !== 'v6' && notInaddr(tok) };
 }
 
 function compileClient(tok: string): ClientPattern {
@@ -233,42 +253,78 @@ function compileList<P>(tokens: HostsToken[], one: (t: string) => P): PatternLis
   return out;
 }
 
-function plainAddresses(rule: CompiledRule): string[] | null {
+function addressKeys(rule: CompiledRule): AddressKeys | null {
   if (rule.clients.length !== 1 || rule.daemons.some((seg) => seg.some((d) => d.host !== null))) return null;
-  const out: string[] = [];
+  const keys: AddressKeys = { exact: [], prefix: [], masked: [], masked6: [] };
   for (const c of rule.clients[0]!) {
-    if (c.user !== null || c.host.k !== 'string' || c.host.byName || c.host.sp.k !== 'exact') return null;
-    out.push(c.host.sp.p);
+    if (c.user !== null) return null;
+    const h = c.host;
+    if (h.k === 'masked') {
+      if (h.v6 !== null) keys.masked6.push(h.v6);
+      if (h.v4 !== null) keys.masked.push(h.v4);
+      // Neither form readable: the token never matches and adds no key.
+    } else if (h.k === 'string' && !h.byName && (h.sp.k === 'exact' || h.sp.k === 'prefix')) {
+      keys[h.sp.k].push(h.sp.p);
+    } else if (h.k === 'string' && h.sp.k === 'v6') {
+      if (h.sp.addr !== null) keys.exact.push(v6Key(h.sp.addr));
+    } else return null;
   }
-  return out.length > 0 ? out : null;
+  return keys;
+}
+
+function addTo<K>(map: Map<K, number[]>, key: K, rule: number): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [rule]);
+  else if (list[list.length - 1] !== rule) list.push(rule);
+}
+
+/** An IPv6 address as a key of the exact-address map (apart from the digits-and-dots keys). */
+function v6Key(addr: Uint8Array): string {
+  return `[${prefixKey(addr, 128)}]`;
+}
+
+/** The first `bits` bits of an IPv6 address, as a map key. */
+function prefixKey(addr: Uint8Array, bits: number): string {
+  let key = '';
+  for (let k = 0; bits > 0; k++, bits -= 8) key += (bits >= 8 ? addr[k]! : addr[k]! & ((0xff << (8 - bits)) & 0xff)).toString(16).padStart(2, '0');
+  return key;
+}
+
+function indexRun(rules: CompiledRule[], start: number, end: number): AddressRun {
+  const run: AddressRun = { end, exact: new Map(), prefix: new Map(), masks: new Map(), masks6: new Map() };
+  for (let k = start; k < end; k++) {
+    const keys = rules[k]!.keys!;
+    for (const a of keys.exact) addTo(run.exact, a, k);
+    for (const p of keys.prefix) addTo(run.prefix, p, k);
+    for (const { net, mask } of keys.masked) {
+      let nets = run.masks.get(mask);
+      if (nets === undefined) run.masks.set(mask, (nets = new Map()));
+      addTo(nets, net, k);
+    }
+    for (const { net, bits } of keys.masked6) {
+      let nets = run.masks6.get(bits);
+      if (nets === undefined) run.masks6.set(bits, (nets = new Map()));
+      addTo(nets, prefixKey(net, bits), k);
+    }
+  }
+  return run;
 }
 
 function compileTable(table: HostsTable): CompiledTable {
   const rules = table.rules.map((r): CompiledRule => {
-    const c: CompiledRule = { daemons: compileList(r.daemons, compileDaemon), clients: compileList(r.clients, compileClient), plain: null };
-    c.plain = plainAddresses(c);
+    const c: CompiledRule = { daemons: compileList(r.daemons, compileDaemon), clients: compileList(r.clients, compileClient), keys: null };
+    c.keys = addressKeys(c);
     return c;
   });
-  const runAt: (PlainRun | undefined)[] = new Array(rules.length);
+  const runAt: (AddressRun | undefined)[] = new Array(rules.length);
   for (let i = 0; i < rules.length; ) {
-    if (rules[i]!.plain === null) {
-      i++;
-      continue;
-    }
     let j = i;
-    while (j < rules.length && rules[j]!.plain !== null) j++;
+    while (j < rules.length && rules[j]!.keys !== null) j++;
     if (j - i >= MIN_RUN) {
-      const run: PlainRun = { start: i, end: j, index: new Map() };
-      for (let k = i; k < j; k++) {
-        for (const a of rules[k]!.plain!) {
-          const list = run.index.get(a);
-          if (list === undefined) run.index.set(a, [k]);
-          else if (list[list.length - 1] !== k) list.push(k);
-        }
-        runAt[k] = run;
-      }
+      const run = indexRun(rules, i, j);
+      for (let k = i; k < j; k++) runAt[k] = run;
     }
-    i = j;
+    i = Math.max(j, i + 1);
   }
   return { rules, runAt };
 }
@@ -289,42 +345,77 @@ class NeedSignal {
   constructor(readonly what: Need) {}
 }
 
+/** string_match's view of a string: `::ffff:a.b.c.d` read as `a.b.c.d`, then folded for comparing. */
+function matchForm(s: string): string {
+  if (s.length > 7 && fold(s.slice(0, 7)) === '::ffff:' && dotQuad(s.slice(7)) !== null) return fold(s.slice(7));
+  return fold(s);
+}
+
+/** One end of the connection as the patterns see it; each form is computed once, when first asked for. */
+class Side {
+  private form: string | undefined;
+  private ipv4: number | null | undefined;
+  private ipv6: Uint8Array | null | undefined;
+  private nameForm: string | undefined;
+  constructor(
+    readonly raw: string,
+    private readonly lookUp: () => string,
+  ) {}
+  /** The address as string_match compares it. */
+  folded(): string {
+    return (this.form ??= matchForm(this.raw));
+  }
+  /** The IPv4 address masked_match compares (an IPv4-mapped address gives its IPv4 part), or null. */
+  v4(): number | null {
+    if (this.ipv4 === undefined) {
+      this.ipv4 = dotQuad(this.raw);
+      if (this.ipv4 === null && this.raw.length > 7 && fold(this.raw.slice(0, 7)) === '::ffff:') this.ipv4 = dotQuad(this.raw.slice(7));
+    }
+    return this.ipv4;
+  }
+  v6(): Uint8Array | null {
+    if (this.ipv6 === undefined) this.ipv6 = parseIPv6(this.raw);
+    return this.ipv6;
+  }
+  /** The host name (a need when not looked up yet). */
+  name(): string {
+    return this.lookUp();
+  }
+  nameFolded(): string {
+    return (this.nameForm ??= matchForm(this.lookUp()));
+  }
+}
+
 /** One evaluation's view of the request, with libwrap's lazy look-ups turned into needs. */
 class Req {
   readonly daemon: string;
   readonly problems: Diagnostic[] = [];
-  private readonly stripCache = new Map<string, string>();
+  readonly client: Side;
+  readonly server: Side;
+  private userForm: string | undefined;
   constructor(
     readonly req: WrapRequest,
     readonly opts: EvaluateOptions,
   ) {
-    this.daemon = field(req.daemon);
-  }
-  clientName(): string {
-    const n = this.req.client.hostname;
-    if (n === undefined) throw new NeedSignal('client-hostname');
-    return field(n);
-  }
-  serverName(): string {
-    const n = this.req.server.hostname;
-    if (n === undefined) throw new NeedSignal('server-hostname');
-    return field(n);
+    this.daemon = matchForm(field(req.daemon));
+    this.client = new Side(req.client.address, () => {
+      const n = req.client.hostname;
+      if (n === undefined) throw new NeedSignal('client-hostname');
+      return field(n);
+    });
+    this.server = new Side(req.server.address, () => {
+      const n = req.server.hostname;
+      if (n === undefined) throw new NeedSignal('server-hostname');
+      return field(n);
+    });
   }
   user(): string {
-    const u = this.req.client.user;
-    if (u === undefined) throw new NeedSignal('client-user');
-    return field(u);
-  }
-  /** string_match's first step: `::ffff:a.b.c.d` is read as `a.b.c.d`; then folded for comparing. */
-  folded(s: string): string {
-    let v = this.stripCache.get(s);
-    if (v === undefined) {
-      v = s;
-      if (s.length > 7 && fold(s.slice(0, 7)) === '::ffff:' && dotQuad(s.slice(7)) !== null) v = s.slice(7);
-      v = fold(v);
-      this.stripCache.set(s, v);
+    if (this.userForm === undefined) {
+      const u = this.req.client.user;
+      if (u === undefined) throw new NeedSignal('client-user');
+      this.userForm = matchForm(field(u));
     }
-    return v;
+    return this.userForm;
   }
 }
 
@@ -350,8 +441,8 @@ function glob(s: string, p: string): boolean {
   return pi === p.length;
 }
 
-function stringMatch(sp: StringPattern, raw: string, r: Req): boolean {
-  const s = r.folded(raw);
+/** libwrap's string_match(), `s` already in matchForm. */
+function stringMatch(sp: StringPattern, s: string): boolean {
   switch (sp.k) {
     case 'glob':
       return glob(s, sp.p);
@@ -378,26 +469,15 @@ function nameKnown(n: string): boolean {
   return f !== 'unknown' && f !== 'paranoid';
 }
 
-interface HostSide {
-  address(): string;
-  name(): string;
-}
-
-function maskedMatch(p: Extract<HostPattern, { k: 'masked' }>, addr: string): boolean {
-  if (p.v4 !== null) {
-    const a = dotQuad(addr);
-    if (a !== null && ((a & p.v4.mask) >>> 0) === p.v4.net) return true;
-  }
-  if (addr.length > 7 && fold(addr.slice(0, 7)) === '::ffff:') {
-    const a = dotQuad(addr.slice(7));
-    if (a !== null) return p.v4 !== null && ((a & p.v4.mask) >>> 0) === p.v4.net;
-  }
+function maskedMatch(p: Extract<HostPattern, { k: 'masked' }>, side: Side): boolean {
+  const a = side.v4();
+  if (a !== null) return p.v4 !== null && ((a & p.v4.mask) >>> 0) === p.v4.net;
   if (p.v6 === null) return false;
-  const a = parseIPv6(addr);
-  return a !== null && samePrefix(a, p.v6.net, p.v6.bits);
+  const b = side.v6();
+  return b !== null && samePrefix(b, p.v6.net, p.v6.bits);
 }
 
-function hostMatch(p: HostPattern, side: HostSide, r: Req, depth: number): boolean {
+function hostMatch(p: HostPattern, side: Side, r: Req, depth: number): boolean {
   switch (p.k) {
     case 'netgroup':
       // Debian's libwrap asks NIS (innetgr), which answers no on a machine without NIS.
@@ -406,20 +486,20 @@ function hostMatch(p: HostPattern, side: HostSide, r: Req, depth: number): boole
       return fileMatch(p.path, side, r, depth);
     case 'known-host': {
       const name = side.name();
-      return fold(side.address()) !== 'unknown' && nameKnown(name);
+      return fold(side.raw) !== 'unknown' && nameKnown(name);
     }
     case 'local': {
       const name = side.name();
       return !name.includes('.') && nameKnown(name);
     }
     case 'masked':
-      return maskedMatch(p, side.address());
+      return maskedMatch(p, side);
     case 'string':
-      return stringMatch(p.sp, side.address(), r) || (p.byName && stringMatch(p.sp, side.name(), r));
+      return stringMatch(p.sp, side.folded()) || (p.byName && stringMatch(p.sp, side.nameFolded()));
   }
 }
 
-function fileMatch(path: string, side: HostSide, r: Req, depth: number): boolean {
+function fileMatch(path: string, side: Side, r: Req, depth: number): boolean {
   const read = r.opts.readPatternFile;
   if (read === undefined || depth >= MAX_FILE_DEPTH) return false;
   const got = read(path);
@@ -459,48 +539,54 @@ function listMatch<P>(list: PatternList<P>, one: (p: P) => boolean): boolean {
   return depth % 2 === 0 ? value : !value;
 }
 
-function clientSide(r: Req): HostSide {
-  return { address: () => r.req.client.address, name: () => r.clientName() };
+function daemonMatch(d: DaemonPattern, r: Req): boolean {
+  const ok = d.port !== null ? r.req.server.port !== null && r.req.server.port === d.port : stringMatch(d.name, r.daemon);
+  return ok && (d.host === null || hostMatch(d.host, r.server, r, 0));
 }
 
-function serverSide(r: Req): HostSide {
-  return { address: () => r.req.server.address, name: () => r.serverName() };
+function clientMatch(c: ClientPattern, r: Req): boolean {
+  if (!hostMatch(c.host, r.client, r, 0)) return false;
+  return c.user === null || stringMatch(c.user, r.user());
 }
 
-function daemonMatch(d: DaemonPattern, r: Req, server: HostSide): boolean {
-  const ok = d.port !== null ? r.req.server.port !== null && r.req.server.port === d.port : stringMatch(d.name, r.daemon, r);
-  return ok && (d.host === null || hostMatch(d.host, server, r, 0));
+function ruleMatches(rule: CompiledRule, r: Req): boolean {
+  return listMatch(rule.daemons, (d) => daemonMatch(d, r)) && listMatch(rule.clients, (c) => clientMatch(c, r));
 }
 
-function clientMatch(c: ClientPattern, r: Req, client: HostSide): boolean {
-  if (!hostMatch(c.host, client, r, 0)) return false;
-  return c.user === null || stringMatch(c.user, r.user(), r);
-}
-
-function ruleMatches(rule: CompiledRule, r: Req, client: HostSide, server: HostSide): boolean {
-  return listMatch(rule.daemons, (d) => daemonMatch(d, r, server)) && listMatch(rule.clients, (c) => clientMatch(c, r, client));
+/** The rules of an indexed run, from index `from`, whose address keys match the client, ascending. */
+function runCandidates(run: AddressRun, client: Side, from: number): number[] {
+  const found: number[] = [];
+  const add = (list: number[] | undefined): void => {
+    if (list !== undefined) for (const k of list) if (k >= from) found.push(k);
+  };
+  const a = client.folded();
+  add(run.exact.get(a));
+  const exact6 = a.includes(':') ? parseIPv6(a) : null;
+  if (exact6 !== null) add(run.exact.get(v6Key(exact6)));
+  if (run.prefix.size > 0) {
+    for (let dot = a.indexOf('.'); dot >= 0; dot = a.indexOf('.', dot + 1)) add(run.prefix.get(a.slice(0, dot + 1)));
+  }
+  const v4 = run.masks.size + run.masks6.size > 0 ? client.v4() : null;
+  if (v4 !== null) for (const [mask, nets] of run.masks) add(nets.get((v4 & mask) >>> 0));
+  // IPv6 prefixes never match an IPv4 (or IPv4-mapped) client.
+  const v6 = v4 === null && run.masks6.size > 0 ? client.v6() : null;
+  if (v6 !== null) for (const [bits, nets] of run.masks6) add(nets.get(prefixKey(v6, bits)));
+  return found.length > 1 ? [...new Set(found)].sort((x, y) => x - y) : found;
 }
 
 function scan(table: HostsTable, r: Req, from: number): TableScan {
   const ct = compiledTable(table);
-  const client = clientSide(r);
-  const server = serverSide(r);
   try {
     for (let i = Math.max(0, from); i < ct.rules.length; ) {
       const run = ct.runAt[i];
       if (run !== undefined) {
-        const hits = run.index.get(r.folded(r.req.client.address));
-        if (hits !== undefined) {
-          for (const k of hits) {
-            if (k >= i && listMatch(ct.rules[k]!.daemons, (d) => daemonMatch(d, r, server))) {
-              return { kind: 'match', index: k, rule: table.rules[k]! };
-            }
-          }
+        for (const k of runCandidates(run, r.client, i)) {
+          if (listMatch(ct.rules[k]!.daemons, (d) => daemonMatch(d, r))) return { kind: 'match', index: k, rule: table.rules[k]! };
         }
         i = run.end;
         continue;
       }
-      if (ruleMatches(ct.rules[i]!, r, client, server)) return { kind: 'match', index: i, rule: table.rules[i]! };
+      if (ruleMatches(ct.rules[i]!, r)) return { kind: 'match', index: i, rule: table.rules[i]! };
       i++;
     }
   } catch (err) {
@@ -536,7 +622,7 @@ function faultProblem(table: HostsTable): Diagnostic {
 export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapRequest, opts: EvaluateOptions = {}): WrapAnswer {
   const r = new Req(req, opts);
   const options: WrapOption[] = [];
-  let aclexecFailed = opts.aclexecFailed === true;
+  const aclexecFailed = opts.aclexecFailed === true;
   let at: ResumePoint = opts.resume ?? { table: 'allow', index: 0 };
   const verdict = (access: 'granted' | 'denied', table: 'allow' | 'deny' | null, rule: HostsRule | null, extra: Partial<WrapVerdict> = {}): WrapVerdict => ({
     access,
@@ -579,7 +665,6 @@ export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapReq
     if (aclexecFailed) {
       // libwrap's flag from an earlier failed aclexec: this table answers "no match".
       at = next;
-      aclexecFailed = true;
       continue;
     }
     return verdict(yes, which, s.rule);

@@ -287,6 +287,48 @@ export function percentNeeds(template: string): PercentNeed[] {
   return needs;
 }
 
+/** The text templates of an option (what gets % expansion), or null. */
+export function optionTemplate(o: WrapOption): string | null {
+  switch (o.kind) {
+    case 'spawn':
+    case 'twist':
+    case 'aclexec':
+      return o.command;
+    case 'setenv':
+      return o.template;
+    default:
+      return null;
+  }
+}
+
+/**
+ * What carrying out these options will look up: the names and user their templates expand
+ * (%n, %N, %u) and the IDENT user for rfc931. A banners file's own text is not known here: the
+ * caller adds percentNeeds of it.
+ */
+export function optionNeeds(options: readonly WrapOption[]): PercentNeed[] {
+  const needs = new Set<PercentNeed>();
+  for (const o of options) {
+    if (o.kind === 'rfc931') needs.add('client-user');
+    const t = optionTemplate(o);
+    if (t !== null) for (const n of percentNeeds(t)) needs.add(n);
+  }
+  return [...needs];
+}
+
+/** The letters after `%` in a template that libwrap does not know (it expands them to nothing). */
+export function unknownPercentLetters(template: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < template.length; i++) {
+    if (template[i] !== '%') continue;
+    const c = template[++i]!;
+    if (!PERCENT_LETTERS.includes(c)) out.push(c);
+  }
+  return out;
+}
+
+const PERCENT_LETTERS = 'aAcdhHnNprRsu%';
+
 export interface Expansion {
   text: string;
   /** Letters libwrap does not know (it warns "unrecognized %z" and expands them to nothing). */
@@ -348,6 +390,19 @@ export function expandPercent(template: string, ctx: PercentContext): string {
 /** The text of an option that takes % expansion, as libwrap hands it on: expanded, then chopped. */
 export function expandOptionText(template: string, ctx: PercentContext): string {
   return chop(expandPercent(template, ctx)).text;
+}
+
+/**
+ * The text the banners option sends from DIR/<daemon>: each line's LF made CRLF, then expanded
+ * (so a `%` right before a line end swallows the CR, as in libwrap). Lines longer than libwrap's
+ * 8190-byte read are expanded whole here.
+ */
+export function expandBanner(text: string, ctx: PercentContext): string {
+  let out = '';
+  for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
+    out += expandPercent(line.endsWith('\n') ? `${line.slice(0, -1)}\r\n` : line, ctx);
+  }
+  return out;
 }
 
 /** setenv's expanded text cut into name and value at the first blank (libwrap's setenv_option). */

@@ -104,12 +104,22 @@ interface LogicalLine {
   end: number;
 }
 
+/** The next NUL byte at or after an offset; offsets only grow, so each search starts where the last ended. */
+class NulFinder {
+  private next = -2;
+  constructor(private readonly data: string) {}
+  from(offset: number): number {
+    if (this.next !== -1 && this.next < offset) this.next = this.data.indexOf('\0', offset);
+    return this.next;
+  }
+}
+
 /**
  * libwrap's xgets(): fgets() calls into one buffer of HOSTS_LINE_BUFFER bytes, joining lines
  * that end in backslash-newline. `data` holds the file one character per byte. Returns null at
  * the end of the file.
  */
-function readLogicalLine(data: string, start: number, counter: number): LogicalLine | null {
+function readLogicalLine(data: string, start: number, counter: number, nuls: NulFinder): LogicalLine | null {
   let pos = start;
   let room = HOSTS_LINE_BUFFER; // fgets(ptr, len): reads at most len - 1 bytes
   let text = '';
@@ -122,7 +132,7 @@ function readLogicalLine(data: string, start: number, counter: number): LogicalL
     const chunkStart = pos;
     pos += take;
     // What C sees of the chunk: up to its first NUL byte.
-    const nul = data.indexOf('\0', chunkStart);
+    const nul = nuls.from(chunkStart);
     let got = nul < 0 || nul >= pos ? take : nul - chunkStart;
     if (got >= 1 && data[chunkStart + got - 1] === '\n') {
       counter++;
@@ -203,13 +213,14 @@ export function parseHostsFile(path: string, text: string | Uint8Array): HostsTa
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   const where = new Locator(data);
+  const nuls = new NulFinder(data);
   const rules: HostsRule[] = [];
   const diagnostics: Diagnostic[] = [];
   let fault: HostsFault | null = null;
   let pos = 0;
   let counter = 0;
   for (;;) {
-    const line = readLogicalLine(data, pos, counter);
+    const line = readLogicalLine(data, pos, counter, nuls);
     if (line === null) break;
     const firstPhysical = where.at(line.segments[0]?.fileOffset ?? pos);
     pos = line.end;

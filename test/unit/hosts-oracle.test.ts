@@ -20,6 +20,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { parseHostsFile } from '../../src/hosts-syntax.js';
 import { evaluateAccess, type WrapRequest } from '../../src/hosts-match.js';
+import { expandBanner } from '../../src/hosts-options.js';
 import { tempDir } from '../helpers/temp.js';
 
 const TCPDMATCH = '/usr/sbin/tcpdmatch';
@@ -71,6 +72,7 @@ const line = fc.oneof(
   // A rule cut in two by a continuation line: joined with nothing in between.
   { weight: 1, arbitrary: fc.tuple(rule, fc.nat()).map(([r, n]) => { const k = n % (r.length + 1); return `${r.slice(0, k)}\\\n${r.slice(k)}`; }) },
   { weight: 1, arbitrary: fc.constantFrom('# comment that continues \\', 'ALL: 127.0.0.1\\', 'in.tftpd,\\') },
+  { weight: 1, arbitrary: fc.constantFrom('ALL: 127.0.0.1 ::1 10.1.2.3: twist /bin/echo 421', 'ALL EXCEPT sshd: UNKNOWN: severity auth.info : twist /bin/echo no') },
 );
 
 const file = fc
@@ -137,17 +139,14 @@ function readReport(stdout: string, daemonArg: string, clientArg: string): Decid
   return out;
 }
 
-function tcpdmatch(dir: string, daemon: string, client: string): Promise<Decided[]> {
+function runTcpdmatch(dir: string, daemon: string, client: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => {
-      if (err !== null) return reject(err);
-      try {
-        resolve(readReport(stdout, daemon, client));
-      } catch (e) {
-        reject(e as Error);
-      }
-    });
+    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => (err !== null ? reject(err) : resolve(stdout)));
   });
+}
+
+async function tcpdmatch(dir: string, daemon: string, client: string): Promise<Decided[]> {
+  return readReport(await runTcpdmatch(dir, daemon, client), daemon, client);
 }
 
 function ours(allow: string, deny: string, req: WrapRequest): Verdict {
@@ -191,4 +190,70 @@ test(`${CASES} generated hosts.allow/hosts.deny cases agree with tcpdmatch`, { s
   // Both outcomes must occur, or the generator tests nothing.
   assert.ok(counts.granted > CASES / 10 && counts.denied > CASES / 10 && counts.delegated > 0, JSON.stringify(counts));
   assert.deepEqual(disagreements.slice(0, 5), [], `seed ${seed}: ${disagreements.length} disagreements`);
+});
+
+test('% expansions agree with what tcpdmatch writes from a banners file', { skip: !existsSync(TCPDMATCH) && `${TCPDMATCH} not installed` }, async (t) => {
+  // The banners option sends DIR/<daemon> to the client, each line with LF made CRLF, then through percent_x;
+  // tcpdmatch's "client" is its stdout. %p (tcpdmatch's pid) is left out.
+  const template = ['A %a|%A|%c|%d|%h|%H|%n|%N|%r|%R|%s|%u|%%|%z|%', 'B $(id) `a` "q" \\ end %'];
+  const dir = tempDir(t, 'oracle-percent');
+  mkdirSync(join(dir, 'banners'));
+  const bannerFile = template.map((l) => l + '\n').join('') + 'C no newline %a =END=';
+  writeFileSync(join(dir, 'banners', 'in.tftpd'), bannerFile);
+  writeFileSync(join(dir, 'hosts.allow'), `ALL: ALL: banners ${join(dir, 'banners')}\n`);
+  writeFileSync(join(dir, 'hosts.deny'), '');
+  let compared = 0;
+  for (const client of ['127.0.0.2', 'r;o`t$ x@127.0.0.2', 'localhost', '::ffff:127.0.0.1', 'paranoid', 'unknown']) {
+    const out = await runTcpdmatch(dir, 'in.tftpd', client);
+    const end = out.indexOf('=END=') + '=END='.length;
+    const banner = out.slice(0, end);
+    const { request } = readReport(out.slice(end), 'in.tftpd', client)[0]!;
+    const ctx = { daemon: request.daemon, pid: 0, client: request.client, server: request.server };
+    // libwrap turns LF into CRLF before expanding: a % right before the line end eats the CR.
+    assert.equal(banner, expandBanner(bannerFile, ctx), client);
+    assert.ok(banner.includes('B $(id) `a` "q" \\ end \n'), banner);
+    compared++;
+  }
+  assert.equal(compared, 6);
+});
+
+test('line-handling edge cases agree with tcpdmatch (2048-byte limit, continuations, NUL bytes, CR)', { skip: !existsSync(TCPDMATCH) && `${TCPDMATCH} not installed` }, async (t) => {
+  const pad = (head: string, total: number, tail = '\n') => head + ' '.repeat(total - head.length - tail.length) + tail;
+  const files: Buffer[] = [];
+  for (const total of [2045, 2046, 2047, 2048, 2049]) {
+    files.push(Buffer.from(pad('ALL: 127.0.0.1', total)));
+    // The same length cut in two by a continuation (the backslash-newline counts while reading).
+    const body = pad('ALL: 127.0.0.1', total);
+    files.push(Buffer.from(`${body.slice(0, 1000)}\\\n${body.slice(1000)}`));
+    files.push(Buffer.from(`sshd: 10.0.0.1\n${pad('ALL: 127.0.0.1', total)}`));
+  }
+  for (const text of [
+    'ALL: 10.0.0.1\0junk\n 127.0.0.2\n',
+    '\0ALL: 127.0.0.2\nALL: 10.0.0.9\n',
+    'ALL: 10.0.0.9\n\0\n',
+    'ALL: 127.0.0.2\r',
+    'ALL: 127.0.0.2\rALL: 10.0.0.1\n',
+    '# comment \\\nALL: 127.0.0.2\nALL: 10.0.0.1\n',
+    'ALL: 10.0.0.1\\\n',
+    'ALL: 10.0.0.1\n\\\n',
+    'ALL: 10.0.0.1 \\\n\\\n 127.0.0.2\n',
+    '\\\n\\\nALL: 127.0.0.2\n',
+    ' \t\r\n#x\n \\\nALL: 127.0.0.2\n',
+    ':\n: :\nALL:127.0.0.2:\n',
+  ]) {
+    files.push(Buffer.from(text, 'latin1'));
+  }
+  const dir = tempDir(t, 'oracle-lines');
+  writeFileSync(join(dir, 'hosts.allow'), '');
+  let compared = 0;
+  for (const [k, bytes] of files.entries()) {
+    writeFileSync(join(dir, 'hosts.deny'), bytes);
+    for (const client of ['127.0.0.1', '127.0.0.2', '10.0.0.9']) {
+      const [{ request, verdict }] = await tcpdmatch(dir, 'in.tftpd', client);
+      const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request!);
+      assert.equal('kind' in v ? v.kind : v.access, verdict, `file ${k} ${JSON.stringify(bytes.toString('latin1').slice(0, 60))}... client ${client}`);
+      compared++;
+    }
+  }
+  t.diagnostic(`${compared} line-handling verdicts agree`);
 });
