@@ -119,6 +119,22 @@ export interface AdmissionSnapshot {
   denied: Record<string, number | 'forever'>;
 }
 
+/**
+ * The attributes of `service` whose checks need the client's address (admit() lets a client
+ * without one through them, as xinetd lets "<no address>" through): a client whose address
+ * cannot be known must be refused instead when this list is not empty. SENSOR's global
+ * no_access list comes on top (AdmissionController.needsAddress).
+ */
+export function addressChecks(service: Service): string[] {
+  const out: string[] = [];
+  if (service.only_from !== null) out.push('only_from');
+  if (service.no_access !== null) out.push('no_access');
+  if (service.per_source !== null) out.push('per_source');
+  if (service.per_source_per_minute !== null) out.push('per_source_per_minute');
+  if (service.per_source_cps !== null) out.push('per_source_cps');
+  return out;
+}
+
 export class AdmissionController implements Admission {
   processLimit: number | null;
   private readonly now: () => number;
@@ -197,6 +213,11 @@ export class AdmissionController implements Admission {
     const acl = this.acls.get(service) ?? this.compileWithoutNames(service);
     if (acl !== null && !needsHostnames(acl, addr)) return this.addressDecision(service, peer, acl, addr, null);
     return this.admitAfterLookups(service, peer, source, addr, acl);
+  }
+
+  /** Whether a decision for `service` now depends on the client's address (addressChecks, or SENSOR offenders listed). */
+  needsAddress(service: Service): boolean {
+    return this.denyList.size > 0 || addressChecks(service).length > 0;
   }
 
   started(service: Service, peer: Peer): void {

@@ -169,6 +169,7 @@ class Server implements ServerHandle {
       now: deps.now ?? (() => new Date()),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
       ident: this.identContext(deps.ident ?? {}),
+      ...(deps.spawner.peekSender !== undefined ? { peekSender: (fd: number) => deps.spawner.peekSender!(fd) } : {}),
       get stopping() {
         return self.stopping;
       },
