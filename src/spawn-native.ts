@@ -387,7 +387,7 @@ export class NativeSpawner implements Spawner {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Sender peeks sent to the helper and not answered yet, by request id. */
-  private readonly peeks = new Map<number, { resolve(peer: Peer): void; reject(err: Error): void }>();
+  private readonly peeks = new Map<number, { resolve(peer: Peer | null): void; reject(err: Error): void }>();
   /** Children started and not yet reported as exited. */
   private readonly live = new Set<number>();
   /** Live children of a helper that died: polled, since nobody can reap them for us. */
@@ -557,18 +557,18 @@ export class NativeSpawner implements Spawner {
   }
 
   /**
-   * The sender of the first datagram queued on bound UDP socket `fd`: the socket travels to the
-   * helper as a spawn's does, the helper peeks (MSG_PEEK) and closes its copy.
+   * The sender of the first datagram queued on bound UDP socket `fd` (null: none is queued): the
+   * socket travels to the helper as a spawn's does, the helper peeks (MSG_PEEK) and closes its copy.
    */
-  peekSender(fd: number): Promise<Peer> {
+  peekSender(fd: number): Promise<Peer | null> {
     if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
     const handle = this.sendableHandle({ fd });
     if (typeof handle === 'string') {
       return Promise.reject(spawnerError(handle === 'busy' ? 'EBUSY' : 'EBADF', `descriptor ${fd} cannot be passed to the spawn helper`));
     }
     const id = this.nextId++;
-    const ask = (helper: ChildProcess): Promise<Peer> =>
-      new Promise<Peer>((resolve, reject) => {
+    const ask = (helper: ChildProcess): Promise<Peer | null> =>
+      new Promise<Peer | null>((resolve, reject) => {
         this.peeks.set(id, { resolve, reject });
         this.updateRef();
         const failed = (err: Error): void => {
@@ -865,7 +865,9 @@ export class NativeSpawner implements Spawner {
           this.peeks.delete(msg.id as number);
           this.updateRef();
           const [code, text] = describeErrno(msg.errno);
-          peek.reject(spawnerError(code, `the sender of the datagram cannot be known: ${msg.message || text} (${code})`));
+          // EAGAIN: nothing is queued (any more).
+          if (code === 'EAGAIN') peek.resolve(null);
+          else peek.reject(spawnerError(code, `the sender of the datagram cannot be known: ${msg.message || text} (${code})`));
           break;
         }
         const p = msg.id === null ? undefined : this.pending.get(msg.id);

@@ -124,8 +124,8 @@ export interface Spawner {
   readonly acceptor?: Acceptor | null;
   /**
    * The sender of the first datagram queued on bound UDP socket `fd`, which stays queued (Node
-   * cannot peek: only the native helper can, with MSG_PEEK). Rejects with code EAGAIN when
-   * nothing is queued, and with other codes when it cannot tell. Absent: this spawner cannot.
+   * cannot peek: only the native helper can, with MSG_PEEK); null when nothing is queued.
+   * Rejects when it cannot tell. Absent: this spawner cannot.
    */
-  peekSender?(fd: number): Promise<Peer>;
+  peekSender?(fd: number): Promise<Peer | null>;
 }
