@@ -83,8 +83,18 @@ describe('what cannot be served', () => {
   });
   test('limitations reported for --check', () => {
     assert.deepEqual(servingLimitations(service({})), []);
+    // A datagram program's sender is learnt (or the datagram refused: see unsupportedBySpawner).
     const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
-    assert.equal(servingLimitations(dgram).length, 2);
+    assert.deepEqual(servingLimitations(dgram), ['wait = no on a datagram service is served as wait = yes (one server at a time)']);
+    assert.deepEqual(servingLimitations(service({ socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] })), []);
+    // A wait = yes stream server accepts by itself: address checks cannot apply.
+    assert.deepEqual(servingLimitations(service({ wait: true, per_source: 2 })), [
+      'per_source cannot be checked for a wait = yes stream service: its server accepts the connections itself, so the client ' +
+        'address is never known and every client is let in (xinetd cannot check them there either: it loops)',
+    ]);
+    assert.deepEqual(servingLimitations(service({ wait: true, only_from: ['127.0.0.1'], no_access: [] })).length, 1);
+    assert.match(servingLimitations(service({ wait: true, only_from: ['127.0.0.1'], no_access: [] }))[0]!, /^only_from, no_access cannot/);
+    assert.deepEqual(servingLimitations(service({ wait: true })), []);
     assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported']);
   });
 });
