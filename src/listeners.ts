@@ -130,7 +130,8 @@ export function servingLimitations(service: Service): string[] {
     if (checks.length > 0) {
       out.push(
         `${checks.join(', ')} cannot be checked for a wait = yes stream service: its server accepts the connections ` +
-          'itself, so the client address is never known and every client is let in (xinetd cannot check them there either: it loops)',
+          'itself, so the client address is never known and every client is let in ' +
+          '(xinetd checks an empty address there and refuses every client, forking in a loop)',
       );
     }
   }
