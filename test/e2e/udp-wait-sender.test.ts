@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { helperInstalled } from '../../src/spawn-native.js';
 import { FIXTURES, have, programService, startDaemon, TEST_USER, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
-import { freePort, udpClient, waitFor, withTimeout, type UdpClient } from '../helpers/net.js';
+import { freePort, tcpRequest, udpClient, waitFor, withTimeout, type UdpClient } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 
 const UDP_REPLY = join(FIXTURES, 'udp-reply');
@@ -109,6 +109,32 @@ describe('wait = yes datagram services admit the sender (spawn helper)', { skip:
     other.send('second', perMinute);
     await d.waitForDaemonLog(new RegExp(`${perMinute} from 127\\.0\\.0\\.1 exceeded counts/min \\(limit 1/min\\)`));
     assert.equal((await other.replies(2, SILENCE_MS)).length, 1);
+  });
+
+  test('SENSOR: a host on the global no_access list is refused by a wait datagram service too; without the helper, every datagram is', async (t) => {
+    const [sensor, sensorNode, udp, udpNode] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const trap = (port: number): ServiceDef => programService('trap', port, join(FIXTURES, 'exit-with'), { bind: '127.0.0.1', flags: 'SENSOR', deny_time: '1' });
+    const d = await startDaemon(t, { services: [trap(sensor), udpService('udpt', udp)], env: NATIVE });
+    assert.equal((await tcpRequest({ port: sensor, localAddress: '127.0.0.2' })).data.length, 0);
+    await d.waitForDaemonLog(/Adding 127\.0\.0\.2 to the global_no_access list for 1 minutes/);
+    const bad = await clientOn(t, '127.0.0.2');
+    bad.send('trapped', udp);
+    await d.waitForServiceLog(/FAIL: udpt address from=127\.0\.0\.2$/);
+    assert.equal((await bad.replies(1, SILENCE_MS)).length, 0);
+    await d.waitForDaemonLog(/127\.0\.0\.2 is on the global no_access list \(SENSOR\)/);
+
+    // The same without the helper: once the list holds an address, no sender can be told apart.
+    const n = await startDaemon(t, { services: [trap(sensorNode), udpService('udpn', udpNode)], env: NODE });
+    const good = await clientOn(t, '127.0.0.1');
+    good.send('before', udpNode);
+    assert.match((await good.replies(1, 5000))[0]?.toString() ?? '', /host=<no address> got=before$/);
+    await tcpRequest({ port: sensorNode, localAddress: '127.0.0.2' });
+    await n.waitForDaemonLog(/Adding 127\.0\.0\.2 to the global_no_access list/);
+    good.send('after', udpNode);
+    await n.waitForDaemonLog(
+      /service udpn: datagram refused and dropped: its sender cannot be known without the spawn helper, and the global no_access list \(SENSOR\) need\(s\) the address/,
+    );
+    assert.equal((await good.replies(2, SILENCE_MS)).length, 1);
   });
 
   test('tftp-hpa against in.tftpd with only_from: refused from 127.0.0.2, the file served to 127.0.0.1', async (t) => {
