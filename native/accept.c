@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+_Static_assert(ACC_PEER_TEXT_MAX >= INET6_ADDRSTRLEN + IF_NAMESIZE + 1, "room for a peer with its interface");
+
 typedef struct {
     long long lid;
     int fd;
@@ -182,7 +184,7 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
             }
             return;
         }
-        char addr[INET6_ADDRSTRLEN + IF_NAMESIZE + 1];
+        char addr[ACC_PEER_TEXT_MAX];
         int port = 0;
         if (!format_peer(&ss, addr, sizeof addr, &port)) {
             close(c); /* not an IP peer: nothing the daemon could decide about */
@@ -216,4 +218,30 @@ int acc_take(long long cid)
     pend_fd[slot] = -1;
     free_slots[nfree++] = slot;
     return fd;
+}
+
+int acc_peek_sender(int fd, char *addr, size_t len, int *port)
+{
+    /* A pending error (ICMP port unreachable for an earlier reply...) is returned once by the
+     * next receive, which clears it: it is not the queued datagram's, so look again. */
+    for (int tries = 0; tries < 4; tries++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        unsigned char byte;
+        memset(&ss, 0, sizeof ss);
+        ssize_t n = recvfrom(fd, &byte, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, (struct sockaddr *)&ss, &sl);
+        if (n < 0) {
+            if (errno == EINTR || errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH ||
+                errno == EHOSTDOWN || errno == ENETDOWN || errno == EMSGSIZE)
+                continue;
+            return -1;
+        }
+        if (!format_peer(&ss, addr, len, port)) {
+            errno = EAFNOSUPPORT;
+            return -1;
+        }
+        return 0;
+    }
+    errno = EAGAIN;
+    return -1;
 }

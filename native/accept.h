@@ -49,6 +49,16 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
 /* Forgets pending connection cid and returns its descriptor (the caller owns it), or -1. */
 int acc_take(long long cid);
 
+/* Room for a peer as format_peer writes it (address, `%`, interface name). */
+#define ACC_PEER_TEXT_MAX (46 + 16 + 1)
+
+/* Learns the sender of the first datagram queued on bound datagram socket fd without reading
+ * it (recvfrom with MSG_PEEK | MSG_TRUNC into one byte; fd stays the caller's, and its
+ * datagram stays queued for the server). The peer is written as acc_conn_fn gets it, in addr
+ * (ACC_PEER_TEXT_MAX bytes). Returns 0, or -1 with errno: EAGAIN when nothing is queued,
+ * EAFNOSUPPORT for a sender that is not an IP address. */
+int acc_peek_sender(int fd, char *addr, size_t len, int *port);
+
 /* Listeners, for sizing the poll set. */
 size_t acc_listener_count(void);
 

@@ -27,6 +27,10 @@
  *   {"cmd":"reply","cid":C,"hex":"..."}               write these bytes to C, then close it
  *   {"cmd":"drop","cid":C}                            close C (refused)
  *   {"cmd":"batch","list":[request, ...]}             several of the requests above, in order
+ * The sender of a wait = yes datagram service's next datagram (protocol 4):
+ *   {"cmd":"peek","id":N}                             (carries the bound UDP socket; the
+ *                                                     datagram is peeked at, not read, and the
+ *                                                     helper closes its copy at once)
  * Replies:
  *   {"t":"ready","pid":P,"version":4,"children":"clone"|"fork"}  once, at start
  *   {"t":"spawned","id":N,"pid":P}                    after the program was exec'd
@@ -38,6 +42,10 @@
  *                                                     a connection accepted on listener L
  *                                                     (LA: the local address it reached)
  *   {"t":"accept-error","lid":L,"errno":E}            accept failed (EMFILE...); L rests 1 s
+ *   {"t":"sender","id":N,"addr":A,"port":P}           the answer to peek N; a failed peek is
+ *                                                     answered {"t":"error","id":N,...,
+ *                                                     "stage":"peek"} (errno EAGAIN: nothing
+ *                                                     queued)
  *
  * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_shared), so it
  * is suspended until the exec and knows the outcome when clone returns; a forked child (see
@@ -650,20 +658,33 @@ static void report_accept_error(long long lid, int err)
     send_line("{\"t\":\"accept-error\",\"lid\":%lld,\"errno\":%d}", lid, err);
 }
 
+/* A request that carries a socket of type `want` (SOCK_STREAM, SOCK_DGRAM) and names it by
+ * integer `key` (`cmd` names the request in warnings): 1 when both are right; else fd is closed and 0 (no valid id: warned about) or
+ * -1 (*id is valid, the socket is not of that type: the caller answers). */
+static int claim_socket(const json_value *msg, const char *cmd, const char *key, int fd, int want, long long *id)
+{
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (!json_integer(json_get(msg, key), 0, MAX_ID, id)) {
+        close(fd);
+        send_warn("%s request needs an integer %s", cmd, key);
+        return 0;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != want) {
+        close(fd);
+        return -1;
+    }
+    return 1;
+}
+
 /* Takes ownership of fd. */
 static void handle_listen(const json_value *msg, int fd)
 {
     long long lid;
-    int type = 0;
-    socklen_t tl = sizeof type;
-    if (!json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid)) {
-        close(fd);
-        send_warn("listen request needs an integer lid");
-        return;
-    }
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_STREAM) {
-        close(fd);
-        send_warn("listen %lld: not a stream socket", lid);
+    int claimed = claim_socket(msg, "listen", "lid", fd, SOCK_STREAM, &lid);
+    if (claimed <= 0) {
+        if (claimed < 0)
+            send_warn("listen %lld: not a stream socket", lid);
         return;
     }
     /* The listener is shared with the daemon; it is non-blocking already, but make sure: a
@@ -718,6 +739,30 @@ static void handle_answer(const json_value *msg, int reply)
     close(fd);
 }
 
+/* {"cmd":"peek","id":N} with a bound datagram socket: who sent the datagram queued first.
+ * Takes ownership of fd (the daemon keeps its own copy). */
+static void handle_peek(const json_value *msg, int fd)
+{
+    long long id;
+    int claimed = claim_socket(msg, "peek", "id", fd, SOCK_DGRAM, &id);
+    if (claimed <= 0) {
+        if (claimed < 0)
+            send_error(id, 0, "peek", ENOTSOCK, "not a datagram socket");
+        return;
+    }
+    char addr[ACC_PEER_TEXT_MAX];
+    int port = 0;
+    int ok = acc_peek_sender(fd, addr, sizeof addr, &port) == 0;
+    int err = errno;
+    close(fd);
+    if (!ok) {
+        send_error(id, 0, "peek", err, NULL);
+        return;
+    }
+    out_check(json_buf_printf(&out, "{\"t\":\"sender\",\"id\":%lld,\"addr\":", id) && json_buf_string(&out, addr) &&
+              json_buf_printf(&out, ",\"port\":%d}\n", port));
+}
+
 /* Takes ownership of fd (-1: none). */
 static void handle_request(json_arena *a, const json_value *msg, int fd)
 {
@@ -728,6 +773,10 @@ static void handle_request(json_arena *a, const json_value *msg, int fd)
     }
     if (is_string(cmd, "listen") && fd >= 0) {
         handle_listen(msg, fd);
+        return;
+    }
+    if (is_string(cmd, "peek") && fd >= 0) {
+        handle_peek(msg, fd);
         return;
     }
     if (fd >= 0)

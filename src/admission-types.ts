@@ -61,6 +61,12 @@ export interface Admission {
   /** A server (or internal handler) for this peer started / finished: instance and per-source accounting. */
   started(service: Service, peer: Peer): void;
   finished(service: Service, peer: Peer): void;
+  /**
+   * Whether a decision for `service` depends on the client's address now: a client whose
+   * address cannot be known (a datagram without the spawn helper) is then refused rather than
+   * let through. Absent: addressChecks() of admission.ts decides.
+   */
+  needsAddress?(service: Service): boolean;
 }
 
 /** Admits everyone and counts nothing: used until admission is wired in, and by tests. */
@@ -68,4 +74,5 @@ export const allowAll: Admission = {
   admit: () => ({ allow: true }),
   started: () => {},
   finished: () => {},
+  needsAddress: () => false,
 };

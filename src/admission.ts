@@ -132,6 +132,22 @@ export interface AdmissionSnapshot {
   denied: Record<string, number | 'forever'>;
 }
 
+/**
+ * The attributes of `service` whose checks need the client's address (admit() lets a client
+ * without one through them, as xinetd lets "<no address>" through): a client whose address
+ * cannot be known must be refused instead when this list is not empty. SENSOR's global
+ * no_access list comes on top (AdmissionController.needsAddress).
+ */
+export function addressChecks(service: Service): string[] {
+  const out: string[] = [];
+  if (service.only_from !== null) out.push('only_from');
+  if (service.no_access !== null) out.push('no_access');
+  if (service.per_source !== null) out.push('per_source');
+  if (service.per_source_per_minute !== null) out.push('per_source_per_minute');
+  if (service.per_source_cps !== null) out.push('per_source_cps');
+  return out;
+}
+
 export class AdmissionController implements Admission {
   processLimit: number | null;
   private readonly now: () => number;
@@ -227,11 +243,9 @@ export class AdmissionController implements Admission {
    */
   private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
     const w = this.wrappers;
-    if (w === null || local === undefined || !wrapsService(service)) return ALLOW;
-    const tables = w.tables();
-    if (tables.allow.rules.length === 0 && tables.deny.rules.length === 0 && tables.allow.fault === null && tables.deny.fault === null) {
-      return ALLOW;
-    }
+    if (w === null || local === undefined) return ALLOW;
+    const tables = this.wrapped(service);
+    if (tables === null) return ALLOW;
     const daemon = wrapDaemonName(service);
     const request: WrapRequest = {
       daemon,
@@ -301,6 +315,19 @@ export class AdmissionController implements Admission {
   /** After an asynchronous step, other connections may have started: instances and limits again. */
   private recount(service: Service, source: string, allowed: Decision): Decision {
     return this.countChecks(service, source) ?? this.processCheck(service) ?? allowed;
+  }
+
+  /** Whether a decision for `service` now depends on the client's address (addressChecks, or SENSOR offenders listed). */
+  needsAddress(service: Service): boolean {
+    return this.denyList.size > 0 || addressChecks(service).length > 0 || this.wrapped(service) !== null;
+  }
+
+  /** The rule tables when TCP wrappers apply to `service` and have something to say; else null. */
+  private wrapped(service: Service): { allow: HostsTable; deny: HostsTable } | null {
+    if (this.wrappers === null || !wrapsService(service)) return null;
+    const tables = this.wrappers.tables();
+    const empty = (t: HostsTable): boolean => t.rules.length === 0 && t.fault === null;
+    return empty(tables.allow) && empty(tables.deny) ? null : tables;
   }
 
   started(service: Service, peer: Peer): void {

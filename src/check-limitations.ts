@@ -8,7 +8,7 @@ import { servingLimitations } from './listeners.js';
 import { servableServices } from './server.js';
 import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES } from './spawn-native.js';
 import { NODE_SPAWNER_CAPABILITIES } from './spawn-node.js';
-import { spawnerPreference, unsupportedBySpawner } from './spawner.js';
+import { hasSensor, spawnerPreference, unsupportedBySpawner } from './spawner.js';
 import type { SpawnCapabilities } from './spawn-types.js';
 import type { ServiceTable } from './table.js';
 
@@ -27,9 +27,11 @@ export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerVi
 /** One warning per limitation of each servable service, at its `service` line. */
 export function limitationDiagnostics(table: ServiceTable, spawner: SpawnerView): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const s of servableServices(table)) {
+  const services = servableServices(table);
+  const sensor = hasSensor(services);
+  for (const s of services) {
     const at = { file: s.source.file, line: s.source.line, column: 1 };
-    for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
+    for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
     for (const m of servingLimitations(s)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
   }
   return out;

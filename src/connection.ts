@@ -11,6 +11,7 @@
 
 import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
+import { addressChecks } from './admission.js';
 import type { Admission, Decision, LocalEnd, WrapGrant } from './admission-types.js';
 import { sendBanner } from './banner.js';
 import {
@@ -76,12 +77,18 @@ export interface ServeContext {
   ident?: IdentContext;
   /** True once the daemon is stopping: nothing new is started. */
   readonly stopping: boolean;
+  /**
+   * The sender of the first datagram queued on bound UDP socket `fd`, left queued (the
+   * spawner's helper peeks; see Spawner.peekSender). Absent: it cannot be known.
+   */
+  peekSender?(fd: number): Promise<Peer | null>;
 }
 
 /**
- * The peer admission gets for wait = yes services, which have no client address before their
- * server runs: xinetd's "<no address>". Address checks let it through (xinetd: an unknown
- * address is not refused); rates, instances and times still apply.
+ * The peer admission gets for wait = yes stream services, which have no client address before
+ * their server accepts: xinetd's "<no address>". Address checks let it through (xinetd: an
+ * unknown address is not refused); rates, instances and times still apply. A datagram whose
+ * sender cannot be learnt gets it too, unless its service needs the address (serveWait).
  */
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
@@ -494,9 +501,50 @@ function rearmLater(listener: Listener, ms: number): void {
   t.unref();
 }
 
+/** How long a wait = yes datagram service waits before watching again after waking to an empty queue. */
+const EMPTY_WAKE_RETRY_MS = 50;
+
+/** Who sent the queued datagram: a peer, null when it cannot be known, 'empty' when nothing is queued. */
+async function senderOf(ctx: ServeContext, service: Service, fd: number): Promise<Peer | null | 'empty'> {
+  if (ctx.peekSender === undefined) return null;
+  try {
+    return (await ctx.peekSender(fd)) ?? 'empty';
+  } catch (err) {
+    ctx.daemon('warning', `service ${service.id}: ${describe(err)}`, 'get_connection');
+    return null;
+  }
+}
+
+/** Whether admission needs the client's address for `service` (see Admission.needsAddress). */
+function needsAddress(ctx: ServeContext, service: Service): boolean {
+  try {
+    return ctx.admission.needsAddress?.(service) ?? addressChecks(service).length > 0;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A datagram whose sender is unknown, for a service whose admission needs it: refused (FAIL
+ * address, without from=), with a daemon line that says why; the caller drops it. Both lines
+ * are written once per 60 s at most (reportDgramRefusal).
+ */
+function refuseUnknownSender(ctx: ServeContext, listener: Listener, service: Service): void {
+  const report = reportDgramRefusal(listener, NO_PEER, 'address', ctx.now().getTime());
+  ctx.refused(listener, service, null, { allow: false, reason: 'address' }, report);
+  if (!report) return;
+  const checks = addressChecks(service);
+  const what = checks.length > 0 ? checks.join(', ') : 'the global no_access list (SENSOR)';
+  const why = ctx.peekSender === undefined ? 'cannot be known without the spawn helper' : 'could not be learnt';
+  ctx.daemon('warning', `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`, 'access_control');
+}
+
 /**
  * The socket of a wait = yes service has a datagram or connection waiting: start one server
  * with the socket itself as fds 0-2; the listener watches again when that server has exited.
+ * For a datagram, the sender of the first one queued is learnt first without reading it (as
+ * xinetd does with recvfrom(MSG_PEEK)) and admitted like any client: a refused one is dropped
+ * with everything queued behind it (xinetd's drain()), and no server starts.
  */
 export async function serveWait(ctx: ServeContext, listener: Listener): Promise<void> {
   const service = listener.service;
@@ -505,26 +553,45 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   const acceptedAt = performance.now();
   const datagram = ws.transport === 'udp';
 
-  const decision = await admit(ctx, service, null);
+  let peer: Peer | null = null;
+  if (datagram) {
+    const sender = await senderOf(ctx, service, ws.fd);
+    // Closed (reload, cps suspension, stop) while the helper looked.
+    if (ws.isClosed || listener.wait !== ws || ctx.stopping) return;
+    if (sender === 'empty') {
+      rearmLater(listener, EMPTY_WAKE_RETRY_MS);
+      return;
+    }
+    if (sender === null && needsAddress(ctx, service)) {
+      refuseUnknownSender(ctx, listener, service);
+      await ws.drain();
+      rearmLater(listener, WAIT_RETRY_MS);
+      return;
+    }
+    peer = sender;
+  }
+
+  const decision = await admit(ctx, service, peer, peer === null ? undefined : { address: listener.plan.host, port: listener.port });
   if (!decision.allow) {
-    ctx.refused(listener, service, null, decision);
+    const report = peer === null || reportDgramRefusal(listener, peer, decision.reason, ctx.now().getTime());
+    ctx.refused(listener, service, peer, decision, report);
     if (datagram) await ws.drain();
     rearmLater(listener, WAIT_RETRY_MS);
     return;
   }
   ctx.metrics?.accepted(service);
-  started(ctx, service, null);
+  started(ctx, service, peer);
   const failed = async (): Promise<void> => {
     ws.restoreNonBlocking();
     if (datagram) await ws.drain();
     rearmLater(listener, WAIT_RETRY_MS);
   };
-  const r = cachedSpawnSpec(service, null, ctx.child);
+  const r = cachedSpawnSpec(service, peer, ctx.child);
   if (!r.ok) {
     ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
     ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
-    finished(ctx, service, null);
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
+    finished(ctx, service, peer);
     await failed();
     return;
   }
@@ -534,8 +601,8 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   } catch (err) {
     ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
     ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer: null });
-    finished(ctx, service, null);
+    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
+    finished(ctx, service, peer);
     await failed();
     return;
   }
@@ -544,7 +611,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   ctx.track({
     pid,
     service,
-    peer: null,
+    peer,
     startedAt: performance.now(),
     onExit: (info) => {
       if (ws.isClosed) return;
@@ -563,5 +630,5 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
       listener.rearm();
     },
   });
-  ctx.log({ kind: 'START', service, pid, peer: null });
+  ctx.log({ kind: 'START', service, pid, peer });
 }

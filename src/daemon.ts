@@ -33,7 +33,7 @@ import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
 import { servableServices, startServer, type ServerHandle } from './server.js';
 import { processExists, reportConsistency, runConsistencyCheck, type CheckKind, type ConsistencyInput } from './consistency.js';
 import { SYSLOG_FACILITIES } from './log-format.js';
-import { createSpawner, unsupportedBySpawner } from './spawner.js';
+import { createSpawner, hasSensor, unsupportedBySpawner } from './spawner.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
 import { systemResolver, type AclProblem } from './acl.js';
@@ -231,8 +231,10 @@ class Daemon {
 
   /** Warns about what the configuration asks that this run cannot do. */
   private warnLimitations(table: ServiceTable, spawner: Spawner): void {
-    for (const s of servableServices(table)) {
-      const limits = [...unsupportedBySpawner(s, spawner.capabilities, spawner.name), ...servingLimitations(s)];
+    const services = servableServices(table);
+    const sensor = hasSensor(services);
+    for (const s of services) {
+      const limits = [...unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor), ...servingLimitations(s)];
       for (const l of limits) this.daemon('warning', `service ${s.id}: ${l}`, 'svc_activate');
     }
   }

@@ -18,6 +18,7 @@
 import { lookup } from 'node:dns/promises';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
+import { addressChecks } from './admission.js';
 import { bindRetryDelayMs } from './bind-retry.js';
 import { builtinOf, ChargenRing } from './builtins.js';
 import { useridOnFailure, useridOnSuccess } from './ident.js';
@@ -136,14 +137,18 @@ export function servingLimitations(service: Service): string[] {
   const r = listenPlan(service);
   if (!r.ok) return [r.reason];
   const out: string[] = [];
-  if (r.plan.mode === 'dgram-wait') {
-    if (service.only_from !== null || service.no_access !== null) {
+  if (r.plan.mode === 'dgram-wait' && !service.wait) {
+    out.push('wait = no on a datagram service is served as wait = yes (one server at a time)');
+  }
+  if (r.plan.mode === 'stream-wait') {
+    const checks = addressChecks(service);
+    if (checks.length > 0) {
       out.push(
-        'only_from/no_access are not checked for a datagram service that starts a program: ' +
-          'the client address is not known before the server reads the datagram',
+        `${checks.join(', ')} cannot be checked for a wait = yes stream service: its server accepts the connections ` +
+          'itself, so the client address is never known and every client is let in ' +
+          '(xinetd checks an empty address there and refuses every client, forking in a loop)',
       );
     }
-    if (!service.wait) out.push('wait = no on a datagram service is served as wait = yes (one server at a time)');
   }
   if (r.plan.mode === 'stream' && service.wait && builtinOf(service) !== null) {
     out.push('wait = yes on an internal stream service is served as wait = no');

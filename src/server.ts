@@ -172,6 +172,7 @@ class Server implements ServerHandle {
       // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
       admission: {
         admit: (service, peer, local) => admission.admit(service, peer, local),
+        ...(admission.needsAddress !== undefined ? { needsAddress: (service: Service) => admission.needsAddress!(service) } : {}),
         started: (service, peer) => {
           admission.started(service, peer);
           this.countServer(service, 1);
@@ -191,6 +192,7 @@ class Server implements ServerHandle {
       now: deps.now ?? (() => new Date()),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
       ident: this.identContext(deps.ident ?? {}),
+      ...(deps.spawner.peekSender !== undefined ? { peekSender: (fd: number) => deps.spawner.peekSender!(fd) } : {}),
       get stopping() {
         return self.stopping;
       },

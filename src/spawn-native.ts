@@ -12,7 +12,9 @@
 // step and errno; later {"t":"exit"} reports the status. spawn() settles only on that answer,
 // so by then the helper holds its own copy of the descriptor and the caller may destroy its
 // socket (descriptors in flight are also referenced by the kernel, so even a helper crash
-// cannot make that unsafe).
+// cannot make that unsafe). A peek ({"cmd":"peek"}, protocol 4) carries the bound socket of a
+// wait = yes datagram service the same way; the helper answers {"t":"sender"} with the address
+// of the first queued datagram, which it leaves queued (Node has no MSG_PEEK).
 //
 // If the helper dies: pending spawns are rejected, a warning is given, and the helper is
 // started again by the next spawn() (at most one attempt per second; spawns in between are
@@ -37,6 +39,7 @@ import type {
   SpawnSpec,
   Spawner,
 } from './spawn-types.js';
+import type { Peer } from './peer.js';
 import type { RlimitValue, Rlimits } from './table.js';
 
 export const HELPER_PROTOCOL_VERSION = 4;
@@ -58,6 +61,7 @@ export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
   umask: true,
   nice: true,
   rlimits: true,
+  peekSender: true,
 };
 
 // ---- protocol (pure) ----------------------------------------------------------------------
@@ -89,7 +93,8 @@ export type HelperMessage =
   | { t: 'pong'; id: number; children: number }
   | { t: 'warn'; message: string }
   | { t: 'conn'; lid: number; cid: number; addr: string; port: number; laddr: string | null }
-  | { t: 'accept-error'; lid: number; errno: number };
+  | { t: 'accept-error'; lid: number; errno: number }
+  | { t: 'sender'; id: number; addr: string; port: number };
 
 const RLIMIT_KEYS: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
 
@@ -201,6 +206,11 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
     }
     case 'accept-error':
       return isInt(m['lid']) && isInt(m['errno']) ? { t: 'accept-error', lid: m['lid'], errno: m['errno'] } : null;
+    case 'sender': {
+      const { id, addr, port } = m;
+      if (!isInt(id) || typeof addr !== 'string' || !isInt(port)) return null;
+      return { t: 'sender', id, addr, port };
+    }
     default:
       return null;
   }
@@ -391,6 +401,8 @@ export class NativeSpawner implements Spawner {
   private lastFailedStart = -Infinity;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Sender peeks sent to the helper and not answered yet, by request id. */
+  private readonly peeks = new Map<number, { resolve(peer: Peer | null): void; reject(err: Error): void }>();
   /** Children started and not yet reported as exited. */
   private readonly live = new Set<number>();
   /** Live children of a helper that died: polled, since nobody can reap them for us. */
@@ -570,6 +582,38 @@ export class NativeSpawner implements Spawner {
     return this.send(helper, { ...encoded.request, cid }, null);
   }
 
+  /**
+   * The sender of the first datagram queued on bound UDP socket `fd` (null: none is queued): the
+   * socket travels to the helper as a spawn's does, the helper peeks (MSG_PEEK) and closes its copy.
+   */
+  peekSender(fd: number): Promise<Peer | null> {
+    if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
+    const handle = this.sendableHandle({ fd });
+    if (typeof handle === 'string') {
+      return Promise.reject(spawnerError(handle === 'busy' ? 'EBUSY' : 'EBADF', `descriptor ${fd} cannot be passed to the spawn helper`));
+    }
+    const id = this.nextId++;
+    const ask = (helper: ChildProcess): Promise<Peer | null> =>
+      new Promise<Peer | null>((resolve, reject) => {
+        this.peeks.set(id, { resolve, reject });
+        this.updateRef();
+        const failed = (err: Error): void => {
+          if (!this.peeks.delete(id)) return;
+          this.updateRef();
+          reject(spawnerError('EPIPE', `cannot pass the socket to the spawn helper: ${err.message}`));
+        };
+        try {
+          helper.send({ cmd: 'peek', id }, handle as net.Socket, (err) => {
+            if (err) failed(err);
+          });
+        } catch (err) {
+          failed(asError(err));
+        }
+      });
+    if (this.helper !== null) return ask(this.helper);
+    return this.ensureHelper().then(ask);
+  }
+
   onExit(handler: (info: ExitInfo) => void): void {
     this.handlers.push(handler);
   }
@@ -610,7 +654,10 @@ export class NativeSpawner implements Spawner {
     this.paused.clear();
     if (this.orphanTimer !== null) clearInterval(this.orphanTimer);
     this.orphanTimer = null;
-    const cancelPending = (): void => this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
+    const cancelPending = (): void => {
+      this.rejectPending((p) => spawnerError('ECANCELED', `spawner closed before ${p.path} was started`));
+      this.rejectPeeks(spawnerError('ECANCELED', 'spawner closed before the sender was known'));
+    };
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
     if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return cancelPending();
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
@@ -822,7 +869,7 @@ export class NativeSpawner implements Spawner {
   }
 
   private updateRef(helper: ChildProcess | null = this.helper): void {
-    const want = this.pending.size > 0 || this.live.size > this.orphans.size;
+    const want = this.pending.size > 0 || this.peeks.size > 0 || this.live.size > this.orphans.size;
     const channel = helper?.channel;
     if (channel === undefined || channel === null || want === this.channelRefd) return;
     this.channelRefd = want;
@@ -846,6 +893,16 @@ export class NativeSpawner implements Spawner {
         break;
       }
       case 'error': {
+        const peek = msg.id === null ? undefined : this.peeks.get(msg.id);
+        if (peek !== undefined) {
+          this.peeks.delete(msg.id as number);
+          this.updateRef();
+          const [code, text] = describeErrno(msg.errno);
+          // EAGAIN: nothing is queued (any more).
+          if (code === 'EAGAIN') peek.resolve(null);
+          else peek.reject(spawnerError(code, `the sender of the datagram cannot be known: ${msg.message || text} (${code})`));
+          break;
+        }
         const p = msg.id === null ? undefined : this.pending.get(msg.id);
         if (p === undefined) {
           this.warn(`spawn helper: ${msg.stage}: ${msg.message}`);
@@ -880,6 +937,14 @@ export class NativeSpawner implements Spawner {
         if (this.listening.has(msg.lid)) this.acceptorEvents?.error(msg.lid, err);
         break;
       }
+      case 'sender': {
+        const peek = this.peeks.get(msg.id);
+        if (peek === undefined) break;
+        this.peeks.delete(msg.id);
+        this.updateRef();
+        peek.resolve({ address: msg.addr, port: msg.port, family: msg.addr.includes(':') ? 'IPv6' : 'IPv4' });
+        break;
+      }
       case 'pong':
         this.pongWaiters.get(msg.id)?.();
         break;
@@ -898,11 +963,18 @@ export class NativeSpawner implements Spawner {
     for (const p of all) p.reject(errorFor(p));
   }
 
+  private rejectPeeks(err: Error): void {
+    const all = [...this.peeks.values()];
+    this.peeks.clear();
+    for (const p of all) p.reject(err);
+  }
+
   private onHelperGone(helper: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.helper === helper) this.helper = null;
     if (this.closed) return;
     const why = describeExit(code, signal);
     this.rejectPending((p) => spawnerError('EPIPE', `the spawn helper exited (${why}) before ${p.path} was started`));
+    this.rejectPeeks(spawnerError('EPIPE', `the spawn helper exited (${why}) before it said who sent the datagram`));
     const running = [...this.live].filter((pid) => !this.orphans.has(pid));
     this.warn(
       `the spawn helper (pid ${String(helper.pid)}) exited (${why}); it is started again on the next connection` +

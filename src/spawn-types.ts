@@ -110,6 +110,11 @@ export interface SpawnCapabilities {
   umask: boolean;
   nice: boolean;
   rlimits: boolean;
+  /**
+   * Learning the sender of a queued datagram without reading it (peekSender): needed to check
+   * the address of a wait = yes datagram service's client. Absent: false.
+   */
+  peekSender?: boolean;
 }
 
 export interface Spawner {
@@ -136,4 +141,10 @@ export interface Spawner {
   close(): Promise<void>;
   /** Accepting in the helper, when this spawner can (null or absent: the daemon accepts). */
   readonly acceptor?: Acceptor | null;
+  /**
+   * The sender of the first datagram queued on bound UDP socket `fd`, which stays queued (Node
+   * cannot peek: only the native helper can, with MSG_PEEK); null when nothing is queued.
+   * Rejects when it cannot tell. Absent: this spawner cannot.
+   */
+  peekSender?(fd: number): Promise<Peer | null>;
 }

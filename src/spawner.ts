@@ -1,6 +1,8 @@
 // Picks the spawner the daemon uses, and says which configured attributes a spawner cannot
 // apply (so that `--check` reports them instead of silently ignoring them).
 
+import { addressChecks } from './admission.js';
+import { listenPlan } from './listeners.js';
 import type { SpawnCapabilities, Spawner } from './spawn-types.js';
 import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
 import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES, startNativeSpawner } from './spawn-native.js';
@@ -72,16 +74,40 @@ export function startsProgram(service: Service): boolean {
   return service.server !== null && service.redirect === null && !service.type.includes('INTERNAL');
 }
 
+/** Whether one of these services is a SENSOR (whose global no_access list applies to every service). */
+export function hasSensor(services: readonly Service[]): boolean {
+  return services.some((s) => s.flags.includes('SENSOR'));
+}
+
+/** Whether `service` is served as a wait = yes datagram program (its socket goes to the server). */
+function waitsForDatagrams(service: Service): boolean {
+  const r = listenPlan(service);
+  return r.ok && r.plan.mode === 'dgram-wait';
+}
+
 const RLIMIT_NAMES: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
 
 /**
  * The attributes of `service` that a spawner with `caps` would not apply, one message each
  * (empty when everything is supported). Only services that start a program are concerned.
+ * `sensorInTable`: the configuration has a SENSOR service, whose global no_access list needs
+ * every client's address.
  */
-export function unsupportedBySpawner(service: Service, caps: SpawnCapabilities, spawnerName = 'this'): string[] {
+export function unsupportedBySpawner(service: Service, caps: SpawnCapabilities, spawnerName = 'this', sensorInTable = false): string[] {
   if (!startsProgram(service)) return [];
   const out: string[] = [];
   const by = `the ${spawnerName} spawner`;
+  if (caps.peekSender !== true && waitsForDatagrams(service)) {
+    const checks = addressChecks(service);
+    if (sensorInTable) checks.push('the global no_access list (SENSOR)');
+    if (checks.length > 0) {
+      out.push(
+        `the sender of a datagram cannot be learnt by ${by} (only the spawn helper can peek at it): ` +
+          `${checks.join(', ')} need(s) it, so datagrams are refused and dropped` +
+          (sensorInTable && checks.length === 1 ? ' while that list holds any address' : ''),
+      );
+    }
+  }
   if (!caps.uidGid && (service.user !== null || service.group !== null)) {
     out.push(`user/group cannot be applied by ${by}: the server would run as the daemon's user`);
   }

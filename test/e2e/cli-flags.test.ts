@@ -16,6 +16,7 @@ import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeo
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
 import { startIdentd, type Identd } from '../helpers/identd.js';
+import { helperInstalled } from '../../src/spawn-native.js';
 
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
 const run = runCli;
@@ -356,7 +357,35 @@ describe('--check reports what this run cannot do', () => {
     const r = await run(['--check', '-f', conf], { env: { ...process.env, TSINETD_SPAWNER: 'node' } });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(r.stderr.includes(`${conf}:1:1: warning: service limited: rlimit_cpu cannot be applied by the node spawner\n`), r.stderr);
-    assert.ok(r.stderr.includes(`${conf}:11:1: warning: service udpprog: only_from/no_access are not checked for a datagram service that starts a program`), r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `${conf}:11:1: warning: service udpprog: the sender of a datagram cannot be learnt by the node spawner ` +
+          '(only the spawn helper can peek at it): only_from need(s) it, so datagrams are refused and dropped\n',
+      ),
+      r.stderr,
+    );
     assert.match(r.stderr, /2 services \(2 enabled\), 0 errors, 2 warnings\n$/);
+    // With the helper, the sender is learnt: only the rlimit warning is left.
+    if (helperInstalled()) {
+      const native = await run(['--check', '-f', conf], { env: { ...process.env, TSINETD_SPAWNER: 'native' } });
+      assert.equal(native.code, 0, native.stderr);
+      assert.ok(!native.stderr.includes('udpprog'), native.stderr);
+      assert.match(native.stderr, /2 services \(2 enabled\), 0 errors, 0 warnings\n$/);
+    }
+  });
+
+  test('a wait = yes stream service: address checks cannot apply, said at its service line', async (t) => {
+    const dir = tempDir(t, 'flags');
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(
+      conf,
+      ['service tcpwait', '{', '\ttype = UNLISTED', '\tport = 17097', '\tsocket_type = stream', '\twait = yes', '\tuser = root', '\tserver = /bin/cat', '\tonly_from = 127.0.0.1', '}', ''].join('\n'),
+    );
+    const r = await run(['--check', '-f', conf]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      r.stderr.includes(`${conf}:1:1: warning: service tcpwait: only_from cannot be checked for a wait = yes stream service: its server accepts`),
+      r.stderr,
+    );
   });
 });

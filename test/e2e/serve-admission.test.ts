@@ -45,9 +45,13 @@ class ScriptedAdmission implements Admission {
   }
 }
 
-async function serve(t: TestContext, services: Service[], admission: Admission): Promise<{ log: MemoryLog; handle: ServerHandle }> {
+async function serve(
+  t: TestContext,
+  services: Service[],
+  admission: Admission,
+  spawner: NodeSpawner = new NodeSpawner(),
+): Promise<{ log: MemoryLog; handle: ServerHandle }> {
   const log = new MemoryLog();
-  const spawner = new NodeSpawner();
   const handle = await startServer(services, { log, spawner, admission });
   t.after(async () => {
     await handle.killServers('SIGKILL');
@@ -57,6 +61,21 @@ async function serve(t: TestContext, services: Service[], admission: Admission):
   assert.equal(handle.available, services.length, log.daemonText());
   return { log, handle };
 }
+
+/** Serves `udpw`, sends it one datagram, and resolves with the reply once its server's end is accounted. */
+async function oneDatagram(t: TestContext, udpw: Service, admission: ScriptedAdmission, spawner?: NodeSpawner): Promise<{ log: MemoryLog; reply: string }> {
+  const { log, handle } = await serve(t, [udpw], admission, spawner);
+  const c = await udpClient();
+  t.after(() => c.close());
+  c.send('x', handle.portOf(udpw.id)!);
+  const reply = (await c.replies(1))[0]?.toString() ?? '';
+  await log.waitFor((e) => e.kind === 'EXIT', 'EXIT');
+  await waitFor(() => (admission.count('finished', udpw.id) === 1 ? true : undefined), 2000, 'finished()');
+  return { log, reply };
+}
+
+/** What admission was told, in order, and for which peer. */
+const lifecycle = (admission: ScriptedAdmission): Array<[string, Peer | null]> => admission.calls.map((x) => [x.what, x.peer]);
 
 const onlyFrom127001 = (_s: Service, peer: Peer | null): Decision =>
   peer === null || peer.address.endsWith('127.0.0.1') ? { allow: true } : { allow: false, reason: 'address' };
@@ -145,26 +164,57 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     assert.equal(r.data.toString(), 'request sent before the decision\n');
   });
 
-  test('wait = yes services are admitted with xinetd\'s "<no address>" (there is none before the server runs)', async (t) => {
+  test('wait = yes datagrams whose sender cannot be learnt (no helper), for a service that needs no address: admitted as xinetd\'s "<no address>"', async (t) => {
     const admission = new ScriptedAdmission(() => ({ allow: true }));
     const udpw = program('udpw', join(FIXTURES, 'udp-reply'), { socket_type: 'dgram', protocol: 'udp', wait: true });
-    const { log, handle } = await serve(t, [udpw], admission);
-    const c = await udpClient();
-    t.after(() => c.close());
-    c.send('x', handle.portOf('udpw')!);
-    await log.waitFor((e) => e.kind === 'EXIT', 'EXIT');
-    assert.match((await c.replies(1))[0]?.toString() ?? '', /got=x$/);
+    const { log, reply } = await oneDatagram(t, udpw, admission);
+    assert.match(reply, /host=<no address> got=x$/);
     const noAddress = { address: '<no address>', port: 0, family: 'IPv6' };
-    assert.deepEqual(
-      admission.calls.map((x) => [x.what, x.peer]),
-      [
-        ['admit', noAddress],
-        ['started', noAddress],
-        ['finished', noAddress],
-      ],
-    );
+    assert.deepEqual(lifecycle(admission), ['admit', 'started', 'finished'].map((what) => [what, noAddress]));
     // The log has no address either (no from=).
     assert.equal(log.of('START')[0]?.peer, null);
+  });
+
+  test('wait = yes datagrams: the sender the spawner peeks at is admitted, counted while its server runs, and named in START', async (t) => {
+    const admission = new ScriptedAdmission(onlyFrom127001);
+    const sender = { address: '127.0.0.1', port: 4242, family: 'IPv4' } as const;
+    const spawner = new (class extends NodeSpawner {
+      readonly peeked: number[] = [];
+      // The helper's part played here: the real peek is tested in spawn-native.test.ts.
+      peekSender(fd: number): Promise<Peer | null> {
+        this.peeked.push(fd);
+        return Promise.resolve(sender);
+      }
+    })();
+    const udpw = program('udpw', join(FIXTURES, 'udp-reply'), { socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] });
+    const { log, reply } = await oneDatagram(t, udpw, admission, spawner);
+    assert.match(reply, /host=127\.0\.0\.1 got=x$/);
+    assert.deepEqual(lifecycle(admission), ['admit', 'started', 'finished'].map((what) => [what, sender]));
+    assert.deepEqual(log.of('START')[0]?.peer, sender);
+    assert.equal(spawner.peeked.length, 1);
+  });
+
+  test('wait = yes datagrams whose sender cannot be learnt: refused and dropped when admission needs the address', async (t) => {
+    const admission = new ScriptedAdmission(() => ({ allow: true }));
+    const spawner = new (class extends NodeSpawner {
+      peekSender(): Promise<Peer | null> {
+        return Promise.reject(Object.assign(new Error('the spawn helper exited'), { code: 'EPIPE' }));
+      }
+    })();
+    const guarded = program('guarded', join(FIXTURES, 'udp-reply'), { socket_type: 'dgram', protocol: 'udp', wait: true, per_source: 3 });
+    const { log, handle } = await serve(t, [guarded], admission, spawner);
+    const c = await udpClient();
+    t.after(() => c.close());
+    c.send('x', handle.portOf('guarded')!);
+    await log.waitFor((e) => e.kind === 'FAIL', 'FAIL');
+    assert.equal((await c.replies(1, 500)).length, 0);
+    assert.equal(log.of('FAIL')[0]?.reason, 'address');
+    assert.equal(log.of('FAIL')[0]?.peer, null);
+    assert.match(log.daemonText(), /warning: service guarded: the spawn helper exited/);
+    assert.match(log.daemonText(), /warning: service guarded: datagram refused and dropped: its sender could not be learnt, and per_source need\(s\) the address/);
+    // Admission was never asked: there was nobody to ask about.
+    assert.equal(admission.count('admit', 'guarded'), 0);
+    assert.equal(log.of('START').length, 0);
   });
 
   test('an admission that throws refuses the client (with an address) and says why', async (t) => {

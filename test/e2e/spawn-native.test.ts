@@ -387,6 +387,46 @@ test('wait = yes sockets (listening TCP, bound UDP, raw descriptor) become fds 0
   assert.deepEqual(warnings, []);
 });
 
+test('peekSender: the sender of the first queued datagram, which stays queued; null when none; a stream socket is refused', { skip: NOT_BUILT }, async (t) => {
+  const warnings: string[] = [];
+  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m) });
+  const ws = WaitSocket.open({ transport: 'udp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
+  const tcp = WaitSocket.open({ transport: 'tcp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
+  const client = dgram.createSocket('udp4');
+  await new Promise<void>((r) => client.bind(0, '127.0.0.2', r));
+  t.after(async () => {
+    client.close();
+    ws.close();
+    tcp.close();
+    await spawner.close();
+  });
+  assert.equal(await within(spawner.peekSender(ws.fd), 'peek at an empty socket'), null);
+  const other = dgram.createSocket('udp4');
+  await new Promise<void>((r) => other.bind(0, '127.0.0.1', r));
+  t.after(() => other.close());
+  // A zero-length datagram first (the peek reads into one byte, MSG_TRUNC), then a large one.
+  await new Promise<void>((r) => client.send(Buffer.alloc(0), ws.port, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => other.send(Buffer.alloc(9000, 1), ws.port, '127.0.0.1', () => r()));
+  // (On loopback a datagram is queued at the receiver by the time send() completes.)
+  const expected = { address: '127.0.0.2', port: client.address().port, family: 'IPv4' };
+  // Peeking twice gives the same sender: nothing was read.
+  assert.deepEqual(await within(spawner.peekSender(ws.fd), 'first peek'), expected);
+  assert.deepEqual(await within(spawner.peekSender(ws.fd), 'second peek'), expected);
+  assert.equal(await ws.drain(), 2, 'both datagrams were still queued');
+  assert.equal(await within(spawner.peekSender(ws.fd), 'peek after the drain'), null);
+  await assert.rejects(within(spawner.peekSender(tcp.fd), 'peek at a stream socket'), { code: 'ENOTSOCK' });
+  // The helper keeps none of the descriptors it was sent.
+  const helperFds = readdirSync(`/proc/${spawner.helperPid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${spawner.helperPid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  assert.ok(!helperFds.includes(socketLink(ws.fd)), helperFds.join(' '));
+  assert.deepEqual(warnings, []);
+});
+
 test('the helper ends when the daemon closes the channel, leaving the servers running', { skip: NOT_BUILT }, async (t) => {
   const h = await harness(t);
   const helperPid = h.spawner.helperPid as number;

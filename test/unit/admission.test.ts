@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdmissionController } from '../../src/admission.js';
+import { addressChecks, AdmissionController } from '../../src/admission.js';
 import type { Decision, FailReason } from '../../src/admission-types.js';
 import type { NameResolver } from '../../src/acl.js';
 import type { Peer } from '../../src/peer.js';
@@ -281,4 +281,33 @@ test('the cps trip switches the service off for every peer; snapshot shows the s
   clock.ms += 4000;
   assert.deepEqual(ctl.snapshot().off, { busy: 6 });
   assert.equal(why(sync(ctl.admit(s, p6('::1')))), 'connections per second');
+});
+
+test('needsAddress: the attributes whose checks need the client address, and SENSOR offenders once listed', () => {
+  const { ctl } = setup();
+  assert.deepEqual(addressChecks(svc()), []);
+  assert.deepEqual(addressChecks(svc({ access_times: noon, instances: 1, cps: [1, 1] })), []);
+  assert.deepEqual(
+    addressChecks(svc({ only_from: [], no_access: ['127.0.0.2'], per_source: 0, per_source_per_minute: 1, per_source_cps: [1, 1] })),
+    ['only_from', 'no_access', 'per_source', 'per_source_per_minute', 'per_source_cps'],
+  );
+  const plain = svc({ id: 'plain' });
+  assert.equal(ctl.needsAddress(plain), false);
+  assert.equal(ctl.needsAddress(svc({ only_from: ['127.0.0.1'] })), true);
+  // Once a SENSOR has listed an offender, every service's decision depends on the address.
+  assert.equal(why(sync(ctl.admit(svc({ id: 'trap', flags: ['SENSOR'], deny_time: 5 }), p4('127.0.0.2')))), 'address');
+  assert.equal(ctl.needsAddress(plain), true);
+});
+
+test('per_source counts a wait = yes datagram server against the sender it was started for', () => {
+  const { ctl } = setup();
+  const udp = svc({ id: 'tftp', socket_type: 'dgram', protocol: 'udp', wait: true, server: '/usr/sbin/in.tftpd', per_source: 1 });
+  const a = p4('127.0.0.1');
+  assert.equal(why(sync(ctl.admit(udp, a))), 'allow');
+  ctl.started(udp, a);
+  assert.equal(why(sync(ctl.admit(udp, a))), 'per_source_limit');
+  assert.equal(why(sync(ctl.admit(udp, p4('127.0.0.2')))), 'allow');
+  ctl.finished(udp, a);
+  assert.equal(why(sync(ctl.admit(udp, a))), 'allow');
+  assert.equal(why(sync(ctl.admit(svc({ id: 'zero', socket_type: 'dgram', protocol: 'udp', wait: true, server: '/bin/true', per_source: 0 }), a))), 'per_source_limit');
 });

@@ -19,6 +19,7 @@ import {
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import { NODE_SPAWNER_CAPABILITIES } from '../../src/spawn-node.js';
+import { NATIVE_SPAWNER_CAPABILITIES } from '../../src/spawn-native.js';
 import { startsProgram, unsupportedBySpawner } from '../../src/spawner.js';
 import { SysDb } from '../../src/sysdb.js';
 import type { Service } from '../../src/table.js';
@@ -184,6 +185,22 @@ describe('attributes a spawner cannot apply', () => {
     const s = service({ user: 'alice', umask: 0o077, nice: 5 });
     assert.equal(unsupportedBySpawner(s, none).length, 3);
     assert.deepEqual(unsupportedBySpawner(service(), none), []);
+  });
+
+  test('a spawner that cannot peek: wait = yes datagram services whose admission needs the sender refuse every datagram', () => {
+    const udp = { socket_type: 'dgram', protocol: 'udp', wait: true, port: 69 } as const;
+    const guarded = service({ ...udp, only_from: ['127.0.0.1'], per_source: 0 });
+    assert.deepEqual(unsupportedBySpawner(guarded, NODE_SPAWNER_CAPABILITIES, 'node'), [
+      'the sender of a datagram cannot be learnt by the node spawner (only the spawn helper can peek at it): ' +
+        'only_from, per_source need(s) it, so datagrams are refused and dropped',
+    ]);
+    assert.deepEqual(unsupportedBySpawner(guarded, NATIVE_SPAWNER_CAPABILITIES, 'native'), []);
+    // Nothing needs the address: served without it, nothing to report.
+    assert.deepEqual(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node'), []);
+    // A SENSOR elsewhere in the configuration lists offenders for every service.
+    assert.match(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node', true)[0] ?? '', /the global no_access list \(SENSOR\) need\(s\) it, so datagrams are refused and dropped while that list holds any address$/);
+    // Stream services are not concerned (their peer comes with the connection).
+    assert.deepEqual(unsupportedBySpawner(service({ port: 69, only_from: ['127.0.0.1'] }), NODE_SPAWNER_CAPABILITIES, 'node'), []);
   });
 
   test('internal services and redirects start no program: nothing to report', () => {

@@ -83,8 +83,18 @@ describe('what cannot be served', () => {
   });
   test('limitations reported for --check', () => {
     assert.deepEqual(servingLimitations(service({})), []);
+    // A datagram program's sender is learnt (or the datagram refused: see unsupportedBySpawner).
     const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
-    assert.equal(servingLimitations(dgram).length, 2);
+    assert.deepEqual(servingLimitations(dgram), ['wait = no on a datagram service is served as wait = yes (one server at a time)']);
+    assert.deepEqual(servingLimitations(service({ socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] })), []);
+    // A wait = yes stream server accepts by itself: address checks cannot apply.
+    assert.deepEqual(servingLimitations(service({ wait: true, per_source: 2 })), [
+      'per_source cannot be checked for a wait = yes stream service: its server accepts the connections itself, so the client ' +
+        'address is never known and every client is let in (xinetd checks an empty address there and refuses every client, ' +
+        'forking in a loop)',
+    ]);
+    assert.match(servingLimitations(service({ wait: true, only_from: ['127.0.0.1'], no_access: [] }))[0]!, /^only_from, no_access cannot/);
+    assert.deepEqual(servingLimitations(service({ wait: true })), []);
     assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported']);
     // FreeBSD wait/3: the socket itself goes to the server, one at a time
     assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);

@@ -122,6 +122,7 @@ test('helper replies are accepted only with the expected shape', () => {
   );
   assert.deepEqual(parseHelperMessage({ t: 'warn', message: 'x' }), { t: 'warn', message: 'x' });
   assert.deepEqual(parseHelperMessage({ t: 'pong', id: 1, children: 0 }), { t: 'pong', id: 1, children: 0 });
+  assert.deepEqual(parseHelperMessage({ t: 'sender', id: 7, addr: '::ffff:127.0.0.2', port: 1069 }), { t: 'sender', id: 7, addr: '::ffff:127.0.0.2', port: 1069 });
   for (const bad of [
     null,
     'ready',
@@ -134,6 +135,8 @@ test('helper replies are accepted only with the expected shape', () => {
     { t: 'exit', pid: 1.5, code: 0, signal: null },
     { t: 'error', id: 3, pid: null, stage: 5, errno: 2 },
     { t: 'warn' },
+    { t: 'sender', id: 7, addr: 127, port: 1069 },
+    { t: 'sender', id: 7, addr: '127.0.0.2' },
     { cmd: 'NODE_HANDLE_ACK' },
   ]) {
     assert.equal(parseHelperMessage(bad), null, JSON.stringify(bad));
