@@ -99,6 +99,9 @@ export interface Wrappers {
 
 const ALLOW: Decision = { allow: true };
 
+/** libwrap's name for what it cannot find out (STRING_UNKNOWN). */
+const UNKNOWN_CLIENT = 'unknown';
+
 /** How many peer addresses admission keeps parsed (cleared all at once when full). */
 const PARSED_PEERS_MAX = 1024;
 
@@ -223,7 +226,7 @@ export class AdmissionController implements Admission {
 
     const early = this.parentChecks(service, peer, source, now);
     if (early !== null) return early;
-    if (addr === null || source === null) return ALLOW;
+    if (addr === null || source === null) return this.unknownAddress(service, peer, local);
     const sensor = this.sensorChecks(service, peer, source, now);
     if (sensor !== null) return sensor;
 
@@ -238,10 +241,24 @@ export class AdmissionController implements Admission {
   }
 
   /**
+   * A client whose address is never known (a wait = yes stream service, whose server accepts
+   * the connection): xinetd checks an empty address. only_from then refuses every client
+   * (measured: `FAIL: id address from=<no address>`); no_access and the per-source limits match
+   * nothing and let it in; TCP wrappers see the client as `unknown` (so `ALL` and `UNKNOWN`
+   * patterns match it).
+   */
+  private unknownAddress(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
+    if (service.only_from !== null) {
+      return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address` };
+    }
+    return this.wrapperStep(service, peer, local, UNKNOWN_CLIENT);
+  }
+
+  /**
    * Check 12, TCP wrappers, as libwrap decides in xinetd's child after only_from/no_access:
    * synchronous unless a rule needs a host name, a user or an aclexec status.
    */
-  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
+  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined, client?: string): Decision | Promise<Decision> {
     const w = this.wrappers;
     if (w === null || local === undefined) return ALLOW;
     const tables = this.wrapped(service);
@@ -250,7 +267,7 @@ export class AdmissionController implements Admission {
     const request: WrapRequest = {
       daemon,
       server: { address: wrapAddress(local.address), port: local.port },
-      client: { address: wrapAddress(peer.address), port: peer.port },
+      client: client === undefined ? { address: wrapAddress(peer.address), port: peer.port } : { address: client, port: null, hostname: client },
     };
     const first = evaluateNow(tables, request, w.lookups);
     if (isVerdict(first) && first.aclexec === undefined) return this.wrapDecision(service, peer, daemon, first, request, local, tables);

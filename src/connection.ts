@@ -571,7 +571,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
     peer = sender;
   }
 
-  const decision = await admit(ctx, service, peer, peer === null ? undefined : { address: listener.plan.host, port: listener.port });
+  const decision = await admit(ctx, service, peer, { address: listener.plan.host, port: listener.port });
   if (!decision.allow) {
     const report = peer === null || reportDgramRefusal(listener, peer, decision.reason, ctx.now().getTime());
     ctx.refused(listener, service, peer, decision, report);

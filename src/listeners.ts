@@ -141,12 +141,18 @@ export function servingLimitations(service: Service): string[] {
     out.push('wait = no on a datagram service is served as wait = yes (one server at a time)');
   }
   if (r.plan.mode === 'stream-wait') {
-    const checks = addressChecks(service);
+    // Its server accepts the connections itself: the client address is never known (admission.ts unknownAddress).
+    if (service.only_from !== null) {
+      out.push(
+        'only_from refuses every client of a wait = yes stream service: its server accepts the connections itself, so ' +
+          'the client address is never known (xinetd does the same, forking in a loop; tsinetd tries again every second)',
+      );
+    }
+    const checks = addressChecks(service).filter((c) => c !== 'only_from');
     if (checks.length > 0) {
       out.push(
-        `${checks.join(', ')} cannot be checked for a wait = yes stream service: its server accepts the connections ` +
-          'itself, so the client address is never known and every client is let in ' +
-          '(xinetd checks an empty address there and refuses every client, forking in a loop)',
+        `${checks.join(', ')} cannot be checked for a wait = yes stream service: the client address is never known, ` +
+          'so they let every client in (as in xinetd)',
       );
     }
   }

@@ -374,7 +374,7 @@ describe('--check reports what this run cannot do', () => {
     }
   });
 
-  test('a wait = yes stream service: address checks cannot apply, said at its service line', async (t) => {
+  test('a wait = yes stream service: only_from refuses every client (the address is never known), said at its service line', async (t) => {
     const dir = tempDir(t, 'flags');
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(
@@ -384,7 +384,7 @@ describe('--check reports what this run cannot do', () => {
     const r = await run(['--check', '-f', conf]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(
-      r.stderr.includes(`${conf}:1:1: warning: service tcpwait: only_from cannot be checked for a wait = yes stream service: its server accepts`),
+      r.stderr.includes(`${conf}:1:1: warning: service tcpwait: only_from refuses every client of a wait = yes stream service: its server accepts`),
       r.stderr,
     );
   });

@@ -3,6 +3,7 @@
 // every datagram and connection goes to a server, none is lost between servers.
 
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FIXTURES, have, programService, startDaemon, type Attrs, type ServiceDef } from '../helpers/daemon.js';
@@ -85,5 +86,28 @@ describe('wait = yes servers', { skip: have('python3') ? false : 'python3 is not
     }
     assert.equal(pids.size, 5);
     await waitFor(() => (count(daemon.serviceLog(), /EXIT: tcpw status=0/) === 5 ? true : undefined), 5000, 'five EXIT lines');
+  });
+
+  test('TCP: only_from refuses every client, whose address is never known (as xinetd); hosts.deny `ALL: ALL` too', async (t) => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    const server = join(FIXTURES, 'tcp-accept-once');
+    const daemon = await startDaemon(t, {
+      services: [
+        waitService('tcpw', p1, 'stream', server, { bind: '127.0.0.1', only_from: '127.0.0.1' }),
+        waitService('tcpx', p2, 'stream', server, { bind: '127.0.0.1', no_access: '127.0.0.1' }),
+      ],
+    });
+    // no_access matches nothing unknown: served (xinetd too).
+    assert.match((await tcpRequest({ port: p2, timeoutMs: 5000 })).data.toString(), /^pid=\d+ peer=127\.0\.0\.1\n$/);
+    // The client connects (the kernel accepts) but no server ever starts for it.
+    const r = await tcpRequest({ port: p1, timeoutMs: 1500 });
+    assert.equal(r.data.length, 0);
+    await daemon.waitForServiceLog(/FAIL: tcpw address$|FAIL: tcpw address from=<no address>$/);
+    assert.equal(count(daemon.serviceLog(), /START: tcpw/), 0, daemon.serviceLog());
+    // TCP wrappers see the client as unknown: ALL matches it.
+    writeFileSync(join(daemon.dir, 'hosts.deny'), 'ALL: ALL\n');
+    const r2 = await tcpRequest({ port: p2, timeoutMs: 1500 });
+    assert.equal(r2.data.length, 0);
+    await daemon.waitForServiceLog(/FAIL: tcpx libwrap/);
   });
 });
