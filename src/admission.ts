@@ -27,7 +27,7 @@
 import type { Admission, Decision, LocalEnd } from './admission-types.js';
 import type { HostsTable } from './hosts-syntax.js';
 import type { WrapRequest, WrapVerdict } from './hosts-match.js';
-import { evaluateNow, finishWrappers, isVerdict, wrapAddress, wrapDaemonName, wrapsService, type WrapLookups } from './wrappers.js';
+import { evaluateNow, finishWrappers, isVerdict, wrapDaemonName, wrapRequest, wrapsService, type RuleTables, type Wrappers } from './wrappers.js';
 import type { DaemonLevel } from './log-types.js';
 import {
   compileServiceAcl,
@@ -91,16 +91,8 @@ export interface AdmissionOptions {
   wrappers?: Wrappers | null;
 }
 
-/** What the TCP-wrappers step needs (wrappers.ts RuleFiles and WrapLookups in the daemon). */
-export interface Wrappers {
-  tables(): { allow: HostsTable; deny: HostsTable };
-  lookups: WrapLookups;
-}
 
 const ALLOW: Decision = { allow: true };
-
-/** libwrap's name for what it cannot find out (STRING_UNKNOWN). */
-const UNKNOWN_CLIENT = 'unknown';
 
 /** How many peer addresses admission keeps parsed (cleared all at once when full). */
 const PARSED_PEERS_MAX = 1024;
@@ -251,24 +243,20 @@ export class AdmissionController implements Admission {
     if (service.only_from !== null) {
       return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address` };
     }
-    return this.wrapperStep(service, peer, local, UNKNOWN_CLIENT);
+    return this.wrapperStep(service, peer, local, true);
   }
 
   /**
    * Check 12, TCP wrappers, as libwrap decides in xinetd's child after only_from/no_access:
    * synchronous unless a rule needs a host name, a user or an aclexec status.
    */
-  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined, client?: string): Decision | Promise<Decision> {
+  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined, unknownClient = false): Decision | Promise<Decision> {
     const w = this.wrappers;
     if (w === null || local === undefined) return ALLOW;
     const tables = this.wrapped(service);
     if (tables === null) return ALLOW;
     const daemon = wrapDaemonName(service);
-    const request: WrapRequest = {
-      daemon,
-      server: { address: wrapAddress(local.address), port: local.port },
-      client: client === undefined ? { address: wrapAddress(peer.address), port: peer.port } : { address: client, port: null, hostname: client },
-    };
+    const request = wrapRequest(daemon, unknownClient ? 'unknown' : peer, local);
     const first = evaluateNow(tables, request, w.lookups);
     if (isVerdict(first) && first.aclexec === undefined) return this.wrapDecision(service, peer, daemon, first, request, local, tables);
     return finishWrappers(tables, request, peer, local, w.lookups, first).then((o) =>
@@ -280,7 +268,7 @@ export class AdmissionController implements Admission {
    * Problems met while deciding (an option error, a file's fault) go to the daemon log once for
    * each version of the file they are in, not for every client as libwrap does.
    */
-  private reportWrapProblems(verdict: WrapVerdict, tables: { allow: HostsTable; deny: HostsTable }): void {
+  private reportWrapProblems(verdict: WrapVerdict, tables: RuleTables): void {
     for (const p of verdict.problems) {
       const table = p.file === tables.allow.path ? tables.allow : tables.deny;
       let seen = this.wrapProblemsSeen.get(table);
@@ -304,7 +292,7 @@ export class AdmissionController implements Admission {
     verdict: WrapVerdict,
     request: WrapRequest,
     local: LocalEnd,
-    tables: { allow: HostsTable; deny: HostsTable },
+    tables: RuleTables,
   ): Decision {
     this.reportWrapProblems(verdict, tables);
     if (verdict.access === 'denied') {
@@ -340,7 +328,7 @@ export class AdmissionController implements Admission {
   }
 
   /** The rule tables when TCP wrappers apply to `service` and have something to say; else null. */
-  private wrapped(service: Service): { allow: HostsTable; deny: HostsTable } | null {
+  private wrapped(service: Service): RuleTables | null {
     if (this.wrappers === null || !wrapsService(service)) return null;
     const tables = this.wrappers.tables();
     const empty = (t: HostsTable): boolean => t.rules.length === 0 && t.fault === null;

@@ -16,10 +16,8 @@ import { readingSummary } from './inetd-dialect.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
 import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
-import { systemResolver } from './acl.js';
 import { explain, formatExplanation } from './explain.js';
-import { systemDb } from './sysdb.js';
-import { lintRuleFiles, RuleFiles, wrapsService } from './wrappers.js';
+import { lintRuleFiles, systemWrappers, wrapsService } from './wrappers.js';
 
 /** xinetd's multi-letter options, written with one dash; we accept them with one or two. */
 const XINETD_LONG_FLAGS = new Set([
@@ -255,21 +253,8 @@ async function runExplain(
   table: Awaited<ReturnType<typeof loadConfig>>,
   io: CliIo,
 ): Promise<number> {
-  const resolver = systemResolver();
-  const files = new RuleFiles(options.hostsAllow, options.hostsDeny);
-  const e = await explain(table, action.service, action.address, {
-    resolver,
-    wallClock: () => new Date(),
-    wrappers: {
-      tables: () => files.tables(),
-      lookups: {
-        resolver,
-        knownUser: (name) => systemDb.user(name) !== undefined,
-        knownGroup: (name) => systemDb.group(name) !== undefined,
-        warn: (text) => io.stderr(`tsinetd: ${text}\n`),
-      },
-    },
-  });
+  const wrappers = systemWrappers(options.hostsAllow, options.hostsDeny, () => {}, (text) => io.stderr(`tsinetd: ${text}\n`));
+  const e = await explain(table, action.service, action.address, { resolver: wrappers.lookups.resolver, wallClock: () => new Date(), wrappers });
   if ('error' in e) {
     io.stderr(`tsinetd: --explain: ${e.error}\n`);
     return 2;

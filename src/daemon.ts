@@ -36,9 +36,8 @@ import { SYSLOG_FACILITIES } from './log-format.js';
 import { createSpawner, hasSensor, unsupportedBySpawner } from './spawner.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
-import { systemResolver, type AclProblem } from './acl.js';
-import { systemDb } from './sysdb.js';
-import { RuleFiles, wrapsService } from './wrappers.js';
+import type { AclProblem } from './acl.js';
+import { systemWrappers, wrapsService, type Wrappers } from './wrappers.js';
 import { VERSION } from './version.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
@@ -141,8 +140,8 @@ class Daemon {
   private served: Service[] = [];
   private handle: ServerHandle | null = null;
   private readonly admission: AdmissionController;
-  /** TCP wrappers' hosts.allow and hosts.deny, read again whenever they change. */
-  private readonly ruleFiles: RuleFiles;
+  /** TCP wrappers' hosts.allow and hosts.deny (read again whenever they change) and lookups. */
+  private readonly wrappers: Wrappers;
   private spawner: Spawner | null = null;
   private stopping = false;
   private reloading: Promise<void> | null = null;
@@ -167,21 +166,13 @@ class Daemon {
     private readonly deps: DaemonDeps,
     private readonly signals: ReadinessSignals | null = null,
   ) {
-    const resolver = systemResolver();
-    this.ruleFiles = new RuleFiles(opts.hostsAllow, opts.hostsDeny, (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'));
-    this.admission = new AdmissionController({
-      processLimit: opts.limit,
-      resolver,
-      wrappers: {
-        tables: () => this.ruleFiles.tables(),
-        lookups: {
-          resolver,
-          knownUser: (name) => systemDb.user(name) !== undefined,
-          knownGroup: (name) => systemDb.group(name) !== undefined,
-          warn: (text) => this.daemon('warning', text, 'libwrap'),
-        },
-      },
-    });
+    this.wrappers = systemWrappers(
+      opts.hostsAllow,
+      opts.hostsDeny,
+      (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'),
+      (text) => this.daemon('warning', text, 'libwrap'),
+    );
+    this.admission = new AdmissionController({ processLimit: opts.limit, resolver: this.wrappers.lookups.resolver, wrappers: this.wrappers });
   }
 
   private daemon(level: DaemonLevel, text: string, func?: string): void {
@@ -219,7 +210,7 @@ class Daemon {
     }
     // Read (and compile) the TCP wrappers' files now rather than on the first client's time;
     // their warnings go to the daemon log at start, as a reload's do.
-    if (services.some(wrapsService)) this.ruleFiles.tables();
+    if (services.some(wrapsService)) this.wrappers.tables();
     return services.filter((s) => {
       const list = problems.get(s.id) ?? [];
       for (const p of list) this.daemon(p.severity, `service ${s.id}: ${p.message}`, 'addrlist');

@@ -9,7 +9,7 @@
 // a fresh controller has nothing running.
 
 import { isIP } from 'node:net';
-import { AdmissionController, type Wrappers } from './admission.js';
+import { AdmissionController } from './admission.js';
 import type { Decision, LocalEnd } from './admission-types.js';
 import {
   compileServiceAcl,
@@ -24,7 +24,7 @@ import { withinAccessTimes } from './limits.js';
 import { listenPlan } from './listeners.js';
 import type { Peer } from './peer.js';
 import type { Service, ServiceTable } from './table.js';
-import { checkWrappers, wrapDaemonName, wrapsService } from './wrappers.js';
+import { checkWrappers, wrapDaemonName, wrapsService, type Wrappers } from './wrappers.js';
 
 export type StepOutcome = 'pass' | 'refuse' | 'not evaluated' | 'not applicable';
 

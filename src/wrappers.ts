@@ -21,7 +21,8 @@ import { parseHostsFile, unreadableTable, emptyTable, type HostsTable } from './
 import { evaluateAccess, type Need, type PatternFile, type ResumePoint, type WrapAnswer, type WrapRequest, type WrapVerdict } from './hosts-match.js';
 import { expandOptionText, type WrapOption } from './hosts-options.js';
 import { lintHostsTable } from './hosts-lint.js';
-import type { NameResolver } from './acl.js';
+import { systemResolver, type NameResolver } from './acl.js';
+import { systemDb } from './sysdb.js';
 import { lookupIdent, type IdentResult } from './ident.js';
 import type { LocalEnd } from './admission-types.js';
 import type { Service } from './table.js';
@@ -111,6 +112,12 @@ function identity(st: Stats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
+/** hosts.allow and hosts.deny as read now. */
+export interface RuleTables {
+  allow: HostsTable;
+  deny: HostsTable;
+}
+
 /** Diagnostics of a table as libwrap would log them (its warnings, the fault among them). */
 export function tableProblems(table: HostsTable): Diagnostic[] {
   return [...table.diagnostics];
@@ -128,7 +135,7 @@ export class RuleFiles {
   ) {}
 
   /** The two tables as the files are now. */
-  tables(): { allow: HostsTable; deny: HostsTable } {
+  tables(): RuleTables {
     return { allow: this.table(this.allowPath), deny: this.table(this.denyPath) };
   }
 
@@ -203,6 +210,29 @@ export interface WrapLookups {
   warn: (message: string) => void;
 }
 
+/** What admission's TCP-wrappers step needs: the rule files as they are now, and the lookups. */
+export interface Wrappers {
+  tables(): RuleTables;
+  lookups: WrapLookups;
+}
+
+/**
+ * TCP wrappers on this system: the two files (re-read when they change; `report` gets each
+ * problem of a new version), the system resolver, passwd and group for the user/group options.
+ */
+export function systemWrappers(allowPath: string, denyPath: string, report: (d: Diagnostic) => void, warn: (message: string) => void): Wrappers {
+  const files = new RuleFiles(allowPath, denyPath, report);
+  return {
+    tables: () => files.tables(),
+    lookups: {
+      resolver: systemResolver(),
+      knownUser: (name) => systemDb.user(name) !== undefined,
+      knownGroup: (name) => systemDb.group(name) !== undefined,
+      warn,
+    },
+  };
+}
+
 export interface WrapOutcome {
   verdict: WrapVerdict;
   request: WrapRequest;
@@ -224,18 +254,26 @@ function defaultIdent(remote: { address: string; port: number }, local: LocalEnd
  * and bounded in time, so the event loop never waits on DNS or a client's identd.
  */
 export async function checkWrappers(
-  tables: { allow: HostsTable; deny: HostsTable },
+  tables: RuleTables,
   daemon: string,
   client: { address: string; port: number },
   local: LocalEnd,
   lookups: WrapLookups,
 ): Promise<WrapOutcome> {
-  const request: WrapRequest = {
+  const request = wrapRequest(daemon, client, local);
+  return finishWrappers(tables, request, client, local, lookups, evaluateNow(tables, request, lookups));
+}
+
+/**
+ * What libwrap is asked about a client: IPv4-mapped addresses as IPv4. A client whose address
+ * is never known (a wait = yes stream service) is `unknown`, as libwrap names it.
+ */
+export function wrapRequest(daemon: string, client: { address: string; port: number } | 'unknown', local: LocalEnd): WrapRequest {
+  return {
     daemon,
     server: { address: wrapAddress(local.address), port: local.port },
-    client: { address: wrapAddress(client.address), port: client.port },
+    client: client === 'unknown' ? { address: 'unknown', port: null, hostname: 'unknown' } : { address: wrapAddress(client.address), port: client.port },
   };
-  return finishWrappers(tables, request, client, local, lookups, evaluateNow(tables, request, lookups));
 }
 
 /** Reads a `/path` client pattern file for hosts-match (a missing file matches nothing). */
@@ -250,7 +288,7 @@ export function readPatternFile(path: string): PatternFile {
 
 /** The synchronous first evaluation: a verdict, or what it needs. */
 export function evaluateNow(
-  tables: { allow: HostsTable; deny: HostsTable },
+  tables: RuleTables,
   request: WrapRequest,
   lookups: Pick<WrapLookups, 'knownUser' | 'knownGroup'>,
   more: { resume?: ResumePoint; aclexecFailed?: boolean } = {},
@@ -270,7 +308,7 @@ export function isVerdict(a: WrapAnswer): a is WrapVerdict {
 
 /** Continues a check whose first evaluation (`first`) may need lookups or an aclexec run. */
 export async function finishWrappers(
-  tables: { allow: HostsTable; deny: HostsTable },
+  tables: RuleTables,
   request: WrapRequest,
   client: { address: string; port: number },
   local: LocalEnd,
