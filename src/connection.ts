@@ -24,7 +24,7 @@ import {
   timeBytes,
 } from './builtins.js';
 import { NO_ADDRESS, type ChildContext } from './child-env.js';
-import { identifyAdmitted, identifyRefused, logAfterStart, useridOnFailure, useridOnSuccess, type IdentContext } from './ident.js';
+import { identifyAdmitted, identifyRefused, logAfterStart, lookupIdent, useridOnFailure, useridOnSuccess, type IdentContext } from './ident.js';
 import type { NameResolver } from './acl.js';
 import type { Listener } from './listeners.js';
 import type { DaemonLevel, LogEvent } from './log-types.js';
@@ -33,8 +33,8 @@ import type { Peer } from './peer.js';
 import { proxy, type RedirectResolver } from './redirect.js';
 import { cachedSpawnSpec } from './spawn-spec-cache.js';
 import type { AcceptedConnection, ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
-import { grantNeeds, percentContext, planWrapGrant, runWrapSpawns, wrapBanner, type WrapPlan } from './wrap-grant.js';
-import { wrapHostname } from './wrappers.js';
+import { bannerBytes, bannerFileOf, grantNeeds, identTimeoutOf, percentContext, planWrapGrant, readBanner, runWrapSpawns, type WrapPlan } from './wrap-grant.js';
+import { identUser, wrapHostname } from './wrappers.js';
 import type { Service } from './table.js';
 
 export type Refusal = Extract<Decision, { allow: false }>;
@@ -224,27 +224,39 @@ interface PreparedWrap {
 }
 
 /**
- * Looks up what the grant's % expansions need, runs its spawn commands (the connection waits,
- * the daemon does not) and reads its banner. Null when the grant changes nothing.
+ * Looks up what the grant's % expansions need (host names, the client's user through IDENT),
+ * runs its spawn commands (the connection waits, the daemon does not) and reads its banner.
  */
-async function prepareWrap(ctx: ServeContext, service: Service, peer: Peer, grant: WrapGrant | undefined): Promise<PreparedWrap | null> {
-  if (grant === undefined) return null;
-  const needs = grantNeeds(grant);
+async function prepareWrap(ctx: ServeContext, service: Service, peer: Peer, grant: WrapGrant): Promise<PreparedWrap> {
+  const problem = (message: string): void => ctx.daemon('error', `service ${service.id}: ${message}`, 'libwrap');
+  const bannerText = await readBanner(bannerFileOf(grant), problem);
+  const needs = grantNeeds(grant, bannerText);
   let g = grant;
-  if (needs.hostname && ctx.wrapResolver !== undefined) {
-    const h = await wrapHostname(peer.address, ctx.wrapResolver);
-    g = { ...g, clientHostname: h.name };
+  if (needs.has('client-hostname') && g.clientHostname === null && ctx.wrapResolver !== undefined) {
+    g = { ...g, clientHostname: (await wrapHostname(peer.address, ctx.wrapResolver)).name };
+  }
+  if (needs.has('client-user') && g.clientUser === null) {
+    const r = await (ctx.ident?.lookup ?? lookupIdent)({
+      remoteAddress: peer.address,
+      remotePort: peer.port,
+      localAddress: g.local.address,
+      localPort: g.local.port,
+      timeoutMs: identTimeoutOf(g),
+      ...(ctx.ident !== undefined ? { identPort: ctx.ident.identPort } : {}),
+    });
+    g = { ...g, clientUser: r.kind === 'ok' ? identUser(r.text) : 'unknown' };
   }
   const pctx = percentContext(g, peer, process.pid);
+  if (needs.has('server-hostname') && ctx.wrapResolver !== undefined) {
+    pctx.server.hostname = (await wrapHostname(g.local.address, ctx.wrapResolver)).name;
+  }
   const plan = planWrapGrant(g, pctx);
-  const problem = (message: string): void => ctx.daemon('error', `service ${service.id}: ${message}`, 'libwrap');
   if (plan.spawns.length > 0) {
     const spec = cachedSpawnSpec(service, peer, ctx.child);
     const ids = spec.ok ? { ...(spec.spec.uid !== null ? { uid: spec.spec.uid } : {}), ...(spec.spec.gid !== null ? { gid: spec.spec.gid } : {}) } : {};
     await runWrapSpawns(plan, ids, problem);
   }
-  const banner = await wrapBanner(plan, pctx, problem);
-  return { plan, banner };
+  return { plan, banner: bannerBytes(bannerText, pctx) };
 }
 
 /** The spawn spec of a wrapped start: the server, or the twist command in its place. */

@@ -171,6 +171,7 @@ class Daemon {
       opts.hostsDeny,
       (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'),
       (text) => this.daemon('warning', text, 'libwrap'),
+      identPortFromEnv(process.env),
     );
     this.admission = new AdmissionController({ processLimit: opts.limit, resolver: this.wrappers.lookups.resolver, wrappers: this.wrappers });
   }

@@ -18,7 +18,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WrapGrant } from './admission-types.js';
-import { expandOptionText, expandPercent, percentNeeds, setenvFrom, type PercentContext } from './hosts-options.js';
+import { expandBanner, expandOptionText, expandPercent, optionNeeds, percentNeeds, setenvFrom, type PercentContext, type PercentNeed } from './hosts-options.js';
 import type { Peer } from './peer.js';
 import { runShell } from './wrappers.js';
 
@@ -32,10 +32,6 @@ export interface WrapPlan {
   nice: number | null;
   keepalive: boolean;
   lingerSeconds: number | null;
-  /** The banner file to send (DIR/<daemon>), or null. */
-  bannerFile: string | null;
-  /** IDENT timeout of an `rfc931` option (ms), or null. */
-  identTimeoutMs: number | null;
 }
 
 /** The % expansion context of a grant (host names and user as far as they were looked up). */
@@ -63,8 +59,6 @@ export function planWrapGrant(grant: WrapGrant, ctx: PercentContext): WrapPlan {
     nice: null,
     keepalive: false,
     lingerSeconds: null,
-    bannerFile: null,
-    identTimeoutMs: null,
   };
   const env: Record<string, string> = {};
   for (const o of grant.options) {
@@ -92,32 +86,32 @@ export function planWrapGrant(grant: WrapGrant, ctx: PercentContext): WrapPlan {
       case 'linger':
         plan.lingerSeconds = o.seconds;
         break;
-      case 'banners':
-        plan.bannerFile = join(o.dir, grant.daemon);
-        break;
-      case 'rfc931':
-        plan.identTimeoutMs = (o.timeout ?? 10) * 1000;
-        break;
       default:
-        break; // allow, deny, severity, user, group, aclexec: decided or done by admission
+        break; // allow, deny, severity, user, group, aclexec: decided by admission; banners, rfc931: read first
     }
   }
   return plan;
 }
 
-/** Whether expanding the grant's commands needs the client's host name or user first. */
-export function grantNeeds(grant: WrapGrant): { hostname: boolean; user: boolean } {
-  let hostname = false;
-  let user = false;
-  for (const o of grant.options) {
-    const text = o.kind === 'spawn' || o.kind === 'twist' ? o.command : o.kind === 'setenv' ? o.template : null;
-    if (text === null) continue;
-    for (const n of percentNeeds(text)) {
-      if (n === 'client-hostname') hostname = true;
-      if (n === 'client-user') user = true;
-    }
-  }
-  return { hostname: hostname && grant.clientHostname === null, user: user && grant.clientUser === null };
+/** The banner file a grant sends (DIR/<daemon> of its last `banners` option), or null. */
+export function bannerFileOf(grant: WrapGrant): string | null {
+  let file: string | null = null;
+  for (const o of grant.options) if (o.kind === 'banners') file = join(o.dir, grant.daemon);
+  return file;
+}
+
+/** The IDENT timeout a grant asks for (`rfc931 [T]`, libwrap's 10 s by default), in ms. */
+export function identTimeoutOf(grant: WrapGrant): number {
+  let ms = 10_000;
+  for (const o of grant.options) if (o.kind === 'rfc931' && o.timeout !== null) ms = o.timeout * 1000;
+  return ms;
+}
+
+/** What the grant's expansions and options need looked up first (the banner text's % letters included). */
+export function grantNeeds(grant: WrapGrant, bannerText: string | null): Set<PercentNeed> {
+  const needs = new Set(optionNeeds(grant.options));
+  if (bannerText !== null) for (const n of percentNeeds(bannerText)) needs.add(n);
+  return needs;
 }
 
 /** Runs the plan's spawn commands one after the other (as libwrap waits for each). */
@@ -128,18 +122,19 @@ export async function runWrapSpawns(plan: WrapPlan, ids: { uid?: number; gid?: n
   }
 }
 
-/** The banner bytes of a plan (% expanded, LF → CRLF), or null when there is none or it cannot be read. */
-export async function wrapBanner(plan: WrapPlan, ctx: PercentContext, onError: (message: string) => void): Promise<Buffer | null> {
-  if (plan.bannerFile === null) return null;
-  let text: string;
+/** The text of a banner file, or null when there is none or it cannot be read. */
+export async function readBanner(path: string | null, onError: (message: string) => void): Promise<string | null> {
+  if (path === null) return null;
   try {
-    text = await readFile(plan.bannerFile, 'latin1');
+    return await readFile(path, 'latin1');
   } catch (err) {
     // libwrap is silent about a missing banner file (banners are per daemon: most have none).
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') onError(`cannot open banner ${plan.bannerFile}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') onError(`cannot open banner ${path}: ${(err as Error).message}`);
     return null;
   }
-  const lines = text.split('\n');
-  const out = lines.map((line, i) => (i < lines.length - 1 ? `${expandPercent(line, ctx)}\r\n` : expandPercent(line, ctx)));
-  return Buffer.from(out.join(''), 'latin1');
+}
+
+/** The banner as sent: % expanded, each LF as CR LF (libwrap's banners option). */
+export function bannerBytes(text: string | null, ctx: PercentContext): Buffer | null {
+  return text === null ? null : Buffer.from(expandBanner(text, ctx), 'latin1');
 }

@@ -220,12 +220,19 @@ export interface Wrappers {
  * TCP wrappers on this system: the two files (re-read when they change; `report` gets each
  * problem of a new version), the system resolver, passwd and group for the user/group options.
  */
-export function systemWrappers(allowPath: string, denyPath: string, report: (d: Diagnostic) => void, warn: (message: string) => void): Wrappers {
+export function systemWrappers(
+  allowPath: string,
+  denyPath: string,
+  report: (d: Diagnostic) => void,
+  warn: (message: string) => void,
+  identPort?: number,
+): Wrappers {
   const files = new RuleFiles(allowPath, denyPath, report);
   return {
     tables: () => files.tables(),
     lookups: {
       resolver: systemResolver(),
+      ...(identPort !== undefined ? { ident: (remote, local, timeoutMs) => defaultIdent(remote, local, timeoutMs, identPort) } : {}),
       knownUser: (name) => systemDb.user(name) !== undefined,
       knownGroup: (name) => systemDb.group(name) !== undefined,
       warn,
@@ -238,13 +245,14 @@ export interface WrapOutcome {
   request: WrapRequest;
 }
 
-function defaultIdent(remote: { address: string; port: number }, local: LocalEnd, timeoutMs: number): Promise<IdentResult> {
+function defaultIdent(remote: { address: string; port: number }, local: LocalEnd, timeoutMs: number, identPort?: number): Promise<IdentResult> {
   return lookupIdent({
     remoteAddress: remote.address,
     remotePort: remote.port,
     localAddress: local.address,
     localPort: local.port,
     timeoutMs,
+    ...(identPort !== undefined ? { identPort } : {}),
   });
 }
 

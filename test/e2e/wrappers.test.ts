@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { internalService, programService, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
+import { startIdentd } from '../helpers/identd.js';
 
 const MODES = [
   { name: 'helper accepts', env: { ...process.env } },
@@ -124,4 +125,23 @@ test('banners DIR sends DIR/<daemon> first, LF as CRLF, with % expansions', asyn
   writeFileSync(join(dir, 'banners', 'srv.sh'), 'hello %a\nbye\n');
   writeFileSync(join(dir, 'hosts.allow'), `ALL: ALL: banners ${join(dir, 'banners')}\n`);
   assert.equal(await reply(port, '127.0.0.2'), 'hello ::ffff:127.0.0.2\r\nbye\r\nok\n');
+});
+
+test('user@host asks the client identd; rfc931 gives %u to twist', async (t) => {
+  const identd = await startIdentd(t, (q, answer) => {
+    const [client, server] = q.split(',').map((x) => x.trim());
+    answer(`${client} , ${server} : USERID : UNIX : ${client === undefined ? 'x' : 'alice'}\r\n`);
+  });
+  const { d, port, dir } = await wrapped(t, { ...process.env, TSINETD_HELPER_ACCEPT: '0', TSINETD_IDENT_PORT: String(identd.port) }, {
+    deny: 'srv.sh: bob@127.0.0.1\n',
+  });
+  // alice is not bob: served, and her identd was asked.
+  assert.equal(await reply(port, '127.0.0.1'), 'ok\n');
+  assert.equal(identd.queries.length, 1);
+  writeFileSync(join(dir, 'hosts.deny'), 'srv.sh: alice@127.0.0.1\n');
+  assert.equal(await reply(port, '127.0.0.1'), '');
+  await d.waitForServiceLog(/FAIL: ext libwrap from=::ffff:127\.0\.0\.1/);
+  writeFileSync(join(dir, 'hosts.deny'), '');
+  writeFileSync(join(dir, 'hosts.allow'), 'srv.sh: ALL: rfc931 2: twist /bin/echo user=%u\n');
+  assert.equal(await reply(port, '127.0.0.1'), 'user=alice\n');
 });
