@@ -330,7 +330,7 @@ export class AdmissionController implements Admission {
   /** The rule tables when TCP wrappers apply to `service` and have something to say; else null. */
   private wrapped(service: Service): RuleTables | null {
     if (this.wrappers === null || !wrapsService(service)) return null;
-    const tables = this.wrappers.tables();
+    const tables = this.wrappers.tables(service);
     const empty = (t: HostsTable): boolean => t.rules.length === 0 && t.fault === null;
     return empty(tables.allow) && empty(tables.deny) ? null : tables;
   }

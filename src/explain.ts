@@ -120,7 +120,7 @@ export async function explain(table: ServiceTable, key: string, address: string,
     steps.push({ check: 'TCP wrappers', outcome: 'not applicable', detail: service.dialect === 'xinetd' ? 'flags = NOLIBWRAP' : 'not applied to inetd.conf services' });
   } else {
     daemon = wrapDaemonName(service);
-    const tables = deps.wrappers.tables();
+    const tables = deps.wrappers.tables(service);
     const o = await checkWrappers(tables, daemon, peer, local, deps.wrappers.lookups);
     const v = o.verdict;
     const rule = v.rule;

@@ -15,7 +15,7 @@
 
 import { spawn as spawnChild } from 'node:child_process';
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { parseHostsFile, unreadableTable, emptyTable, type HostsTable } from './hosts-syntax.js';
 import { evaluateAccess, type Need, type PatternFile, type ResumePoint, type WrapAnswer, type WrapRequest, type WrapVerdict } from './hosts-match.js';
@@ -23,6 +23,7 @@ import { expandOptionText, type WrapOption } from './hosts-options.js';
 import { lintHostsTable } from './hosts-lint.js';
 import { systemResolver, type NameResolver } from './acl.js';
 import { systemDb } from './sysdb.js';
+import { childCredentials } from './child-env.js';
 import { lookupIdent, type IdentResult } from './ident.js';
 import type { LocalEnd } from './admission-types.js';
 import type { Service } from './table.js';
@@ -106,6 +107,53 @@ export async function wrapHostname(address: string, resolver: NameResolver): Pro
 interface CachedTable {
   key: string;
   table: HostsTable;
+  /** Owner and mode of this version and of the directories above it (null: missing or not stat-able). */
+  access: { file: FileAccess; dirs: FileAccess[] } | null;
+  /** The table a reader without permission gets (made on first need). */
+  denied: HostsTable | null;
+}
+
+export interface FileAccess {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Who reads the rule files: xinetd's child reads them after switching to the service's ids. */
+export interface Reader {
+  uid: number;
+  gid: number | null;
+  groups: readonly number[];
+}
+
+/** Whether a process with these ids has `bit` (4 read, 1 search) on a file of this owner and mode. */
+function permits(file: FileAccess, r: Reader, bit: 4 | 1): boolean {
+  if (r.uid === 0) return true;
+  if (file.uid === r.uid) return (file.mode & (bit << 6)) !== 0;
+  if ((r.gid !== null && file.gid === r.gid) || r.groups.includes(file.gid)) return (file.mode & (bit << 3)) !== 0;
+  return (file.mode & bit) !== 0;
+}
+
+/**
+ * Whether a process with these ids may open the file: read permission on it, search permission
+ * on every directory above it (classic permission bits; ACLs are not looked at).
+ */
+export function mayRead(file: FileAccess, dirs: readonly FileAccess[], r: Reader): boolean {
+  return permits(file, r, 4) && dirs.every((d) => permits(d, r, 1));
+}
+
+/** Owner and mode of each directory above `path` (for mayRead); a directory that cannot be stat-ed is left out. */
+function directoriesAbove(path: string): FileAccess[] {
+  const out: FileAccess[] = [];
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    try {
+      const st = statSync(dir);
+      out.push({ mode: st.mode, uid: st.uid, gid: st.gid });
+    } catch {
+      // unreachable for the daemon itself: the file's own stat has failed already
+    }
+    if (dir === dirname(dir)) return out;
+  }
 }
 
 function identity(st: Stats): string {
@@ -134,20 +182,26 @@ export class RuleFiles {
     private readonly report: (d: Diagnostic) => void = () => {},
   ) {}
 
-  /** The two tables as the files are now. */
-  tables(): RuleTables {
-    return { allow: this.table(this.allowPath), deny: this.table(this.denyPath) };
+  /**
+   * The two tables as the files are now, as `reader` can read them (absent: as the daemon
+   * can). A file `reader` may not read is a table that cannot be opened, as libwrap finds it in
+   * xinetd's child (so a 0600 root hosts.deny refuses every client of a `user = nobody` service).
+   */
+  tables(reader?: Reader): RuleTables {
+    return { allow: this.table(this.allowPath, reader), deny: this.table(this.denyPath, reader) };
   }
 
-  private table(path: string): HostsTable {
+  private table(path: string, reader: Reader | undefined): HostsTable {
     let st: Stats | undefined;
+    let entry: CachedTable;
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      return this.remember(path, `error:${errorText(err)}`, () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`));
+      return this.remember(path, `error:${errorText(err)}`, () => null, () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`)).table;
     }
-    if (st === undefined) return this.remember(path, 'missing', () => emptyTable(path));
-    return this.remember(path, identity(st), () => {
+    if (st === undefined) return this.remember(path, 'missing', () => null, () => emptyTable(path)).table;
+    const file = { mode: st.mode, uid: st.uid, gid: st.gid };
+    entry = this.remember(path, identity(st), () => ({ file, dirs: directoriesAbove(path) }), () => {
       try {
         return parseHostsFile(path, readFileSync(path, 'latin1'));
       } catch (err) {
@@ -156,15 +210,21 @@ export class RuleFiles {
         return unreadableTable(path, `cannot open ${path}: ${errorText(err)}`);
       }
     });
+    if (reader === undefined || entry.access === null || mayRead(entry.access.file, entry.access.dirs, reader)) return entry.table;
+    if (entry.denied === null) {
+      entry.denied = unreadableTable(path, `cannot open ${path}: Permission denied (for uid ${reader.uid})`);
+      for (const d of tableProblems(entry.denied)) this.report(d);
+    }
+    return entry.denied;
   }
 
-  private remember(path: string, key: string, load: () => HostsTable): HostsTable {
+  private remember(path: string, key: string, access: () => CachedTable['access'], load: () => HostsTable): CachedTable {
     const hit = this.cache.get(path);
-    if (hit !== undefined && hit.key === key) return hit.table;
-    const table = load();
-    this.cache.set(path, { key, table });
-    for (const d of tableProblems(table)) this.report(d);
-    return table;
+    if (hit !== undefined && hit.key === key) return hit;
+    const entry: CachedTable = { key, table: load(), access: access(), denied: null };
+    this.cache.set(path, entry);
+    for (const d of tableProblems(entry.table)) this.report(d);
+    return entry;
   }
 }
 
@@ -212,7 +272,8 @@ export interface WrapLookups {
 
 /** What admission's TCP-wrappers step needs: the rule files as they are now, and the lookups. */
 export interface Wrappers {
-  tables(): RuleTables;
+  /** The tables as `service`'s checks read them (absent: as the daemon reads them). */
+  tables(service?: Service): RuleTables;
   lookups: WrapLookups;
 }
 
@@ -228,8 +289,18 @@ export function systemWrappers(
   identPort?: number,
 ): Wrappers {
   const files = new RuleFiles(allowPath, denyPath, report);
+  const readers = new WeakMap<Service, Reader | null>();
+  const daemonUid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  const readerOf = (service: Service): Reader | undefined => {
+    let r = readers.get(service);
+    if (r === undefined) {
+      r = checkingReader(service, daemonUid);
+      readers.set(service, r);
+    }
+    return r ?? undefined;
+  };
   return {
-    tables: () => files.tables(),
+    tables: (service) => files.tables(service === undefined ? undefined : readerOf(service)),
     lookups: {
       resolver: systemResolver(),
       ...(identPort !== undefined ? { ident: (remote, local, timeoutMs) => defaultIdent(remote, local, timeoutMs, identPort) } : {}),
@@ -238,6 +309,18 @@ export function systemWrappers(
       warn,
     },
   };
+}
+
+/**
+ * Who reads the rule files for a client of `service` in xinetd: its forked child, after the
+ * switch to the service's user and group (services that start a program); xinetd itself for
+ * internal services and redirects. Null: the daemon's own ids.
+ */
+export function checkingReader(service: Service, daemonUid: number): Reader | null {
+  if (service.server === null || service.type.includes('INTERNAL') || service.redirect !== null) return null;
+  const c = childCredentials(service, systemDb, daemonUid);
+  if (!c.ok || c.credentials.uid === null) return null;
+  return { uid: c.credentials.uid, gid: c.credentials.gid, groups: c.credentials.groups ?? [] };
 }
 
 export interface WrapOutcome {

@@ -145,3 +145,30 @@ test('user@host asks the client identd; rfc931 gives %u to twist', async (t) => 
   writeFileSync(join(dir, 'hosts.allow'), 'srv.sh: ALL: rfc931 2: twist /bin/echo user=%u\n');
   assert.equal(await reply(port, '127.0.0.1'), 'user=alice\n');
 });
+
+const asRoot = process.getuid?.() === 0 ? false : 'needs root (a service user other than the daemon)';
+
+test('the rule files are read with the service user\'s rights, as xinetd\'s child reads them', { skip: asRoot }, async (t) => {
+  // A directory everyone may search, rule files only root may read: libwrap in a `user = nobody`
+  // child cannot open hosts.deny, and refuses (xinetd 2.3.15.3: FAIL libwrap, measured).
+  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-wrap-user-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  const deny = join(dir, 'hosts.deny');
+  writeFileSync(deny, '# nothing to deny\n');
+  chmodSync(deny, 0o600);
+  const port = await freePort();
+  const d = await startDaemon(t, {
+    services: [programService('ext', port, '/bin/echo', { user: 'nobody', server_args: 'ok' })],
+    args: ['--hosts-allow', join(dir, 'hosts.allow'), '--hosts-deny', deny],
+  });
+  assert.equal(await reply(port, '127.0.0.1'), '');
+  await d.waitForServiceLog(/FAIL: ext libwrap from=::ffff:127\.0\.0\.1/);
+  await d.waitForDaemonLog(/cannot open .*hosts\.deny: Permission denied/);
+  chmodSync(deny, 0o644);
+  assert.equal(await reply(port, '127.0.0.1'), 'ok\n');
+  // A directory the user may not search hides the file just as well.
+  chmodSync(dir, 0o700);
+  writeFileSync(deny, '# changed\n');
+  assert.equal(await reply(port, '127.0.0.1'), '');
+});
