@@ -2,6 +2,7 @@
 // unchanged by xinetd and tsinetd), and the command line of every server it can run.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { blockList } from '../scripts/block-list.mjs';
 
 const REQUEST = 'ping-pong request line\\n'; // loadgen turns \n into a newline
 
@@ -107,13 +108,6 @@ export function serverArgv(server, scenarioId, port, dir, tools, log) {
   if (server === 'xinetd') return [tools.xinetd, ...flags];
   if (server === 'tsinetd') return [...tools.tsinetd, ...flags];
   throw new Error(`unknown server ${server}`);
-}
-
-/** A DenyHosts-style block-list of `lines` rules, none of which matches 127.0.0.1. */
-export function blockList(lines) {
-  const out = ['# DenyHosts-style block-list written by the bench'];
-  for (let i = 0; i < lines; i++) out.push(`ALL: 10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-  return out.join('\n') + '\n';
 }
 
 /**

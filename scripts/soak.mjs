@@ -33,6 +33,7 @@ import * as net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { blockList } from './block-list.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'build', 'bin', 'tsinetd.mjs');
@@ -120,7 +121,12 @@ const INSTANCES = { 'soak-reply': REPLY_INSTANCES, 'soak-crash': REPLY_INSTANCES
 const env = { ...process.env };
 if (process.env.SOAK_SPAWNER) env.TSINETD_SPAWNER = process.env.SOAK_SPAWNER;
 const daemonLog = join(work, 'daemon.log');
-const daemon = spawn(process.execPath, [cli, '-dontfork', '-f', join(work, 'xinetd.conf'), '-filelog', daemonLog, '-pidfile', join(work, 'pid')], {
+// TCP wrappers on every connection: a 5,000-line block-list that matches no soak client (and
+// never the machine's own /etc/hosts.allow and /etc/hosts.deny).
+writeFileSync(join(work, 'hosts.allow'), '');
+writeFileSync(join(work, 'hosts.deny'), blockList(5000));
+const wrappers = ['--hosts-allow', join(work, 'hosts.allow'), '--hosts-deny', join(work, 'hosts.deny')];
+const daemon = spawn(process.execPath, [cli, '-dontfork', '-f', join(work, 'xinetd.conf'), '-filelog', daemonLog, '-pidfile', join(work, 'pid'), ...wrappers], {
   stdio: ['ignore', 'ignore', 'inherit'],
   env,
 });
