@@ -12,6 +12,12 @@ import type { PathInfo } from '../../src/validate.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const XINETD_FIXTURES = join(REPO_ROOT, 'fixtures', 'conf', 'xinetd');
 
+/**
+ * The daemon the loaders judge for, in tests about other things: root (as in CI), whoever runs
+ * the tests, so that `user = root` in a fixture means the same to everyone.
+ */
+export const AS_ROOT = { uid: 0, gid: 0 } as const;
+
 export function fixtureDb(): SysDb {
   const etc = join(XINETD_FIXTURES, 'etc');
   return new SysDb({
