@@ -35,7 +35,7 @@ let fileNo = 0;
 async function load(text: string): Promise<{ services: Service[]; diagnostics: Diagnostic[] }> {
   const file = join(dir, `conf${fileNo++}`);
   writeFileSync(file, text);
-  const t = await loadConfig({ configFile: file, inetdFiles: [] }, { db, probe: fakeProbe, identity: AS_ROOT });
+  const t = await loadConfig({ configFile: file, inetdFiles: [] }, { db, probe: fakeProbe, ...AS_ROOT });
   return { services: t.services, diagnostics: t.diagnostics };
 }
 
