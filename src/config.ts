@@ -14,6 +14,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { buildServices, type BuiltService } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
+import { serverAccessWarning, systemPathLookup, type PathLookup } from './exec-access.js';
 import { loadInetdFile, type InetdDialect } from './inetd.js';
 import { currentIdentity, privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 import { loadConfigTree, type ConfigTree } from './sources.js';
@@ -40,6 +41,18 @@ export interface LoadDeps {
   privileges?: PrivilegeMode;
   /** File modes for the warnings about configuration files others can write (default: stat). */
   modes?: ModeProbe;
+  /** Owners and modes for the check that a service's user can execute its server (default: stat). */
+  paths?: PathLookup;
+}
+
+/**
+ * exec-access.ts's check with these dependencies: why a service's user cannot run its server.
+ * Off when the caller fakes the file system (`probe`) without giving owners and modes (`paths`).
+ */
+function serverAccess(deps: LoadDeps): (s: Service) => string | null {
+  if (deps.probe !== undefined && deps.paths === undefined) return () => null;
+  const ctx = { db: deps.db ?? systemDb, identity: deps.identity ?? currentIdentity(), mode: deps.privileges ?? 'refuse', lookup: deps.paths ?? systemPathLookup };
+  return (s) => serverAccessWarning(s, ctx);
 }
 
 /** The warnings of config-permissions.ts for these files and includedir directories. */
@@ -86,7 +99,7 @@ export interface XinetdLoad {
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
 export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): XinetdLoad {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse' };
+  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   const findings = checkServices(built.services, env);
@@ -144,13 +157,16 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
   return table;
 }
 
-/** The privilege check (privileges.ts) for inetd.conf services, located at their line. */
+/** The privilege check (privileges.ts) and exec-access.ts's for inetd.conf services, located at their line. */
 function inetdPrivileges(services: readonly Service[], deps: LoadDeps): Diagnostic[] {
   const who = deps.identity ?? currentIdentity();
   const db = deps.db ?? systemDb;
   const out: Diagnostic[] = [];
+  const access = serverAccess(deps);
   for (const s of services) {
     if (!s.enabled) continue;
+    const why = access(s);
+    if (why !== null) out.push(diag('warning', { file: s.source.file, line: s.source.line, column: 1 }, why));
     for (const f of privilegeFindings(s, who, db, deps.privileges ?? 'refuse')) {
       const at = { file: s.source.file, line: s.source.line, column: 1 };
       if (f.kind === 'refuse') {

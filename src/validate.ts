@@ -42,6 +42,8 @@ export interface CheckEnv {
   identity?: DaemonIdentity;
   /** Whether services the daemon cannot start are refused (default) or only warned about (--check). */
   privileges?: PrivilegeMode;
+  /** Why the service's user cannot execute its server (exec-access.ts); without it the check is skipped. */
+  serverAccess?: (service: BuiltService['service']) => string | null;
 }
 
 type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
@@ -221,6 +223,12 @@ export const checkDaemonPrivileges: Check = (b, i, env) => {
   );
 };
 
+/** The service's user must be able to execute its server (exec-access.ts): a warning only. */
+export const checkServerAccess: Check = (b, i, env) => {
+  const why = env.serverAccess?.(b.service) ?? null;
+  return why === null ? [] : [finding(i, 'warning', anchor(b, 'server'), why, 'none')];
+};
+
 /** Features tsinetd does not have: an error when the service cannot work without them. */
 export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
@@ -253,6 +261,7 @@ export const SERVICE_CHECKS: readonly Check[] = [
   checkServer,
   checkUserGroup,
   checkDaemonPrivileges,
+  checkServerAccess,
   checkUnsupported,
 ];
 

@@ -15,7 +15,7 @@
 
 import { spawn as spawnChild } from 'node:child_process';
 import { readFileSync, statSync, type Stats } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename } from 'node:path';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { parseHostsFile, unreadableTable, emptyTable, type HostsTable } from './hosts-syntax.js';
 import { evaluateAccess, type Need, type PatternFile, type ResumePoint, type WrapAnswer, type WrapRequest, type WrapVerdict } from './hosts-match.js';
@@ -28,6 +28,7 @@ import { lookupIdent, type IdentResult } from './ident.js';
 import type { LocalEnd } from './admission-types.js';
 import type { Service } from './table.js';
 import { withTimeout } from './with-timeout.js';
+import { directoriesOf, mayRead, type FileAccess, type Reader } from './file-access.js';
 
 export const DEFAULT_HOSTS_ALLOW = '/etc/hosts.allow';
 export const DEFAULT_HOSTS_DENY = '/etc/hosts.deny';
@@ -113,47 +114,18 @@ interface CachedTable {
   denied: HostsTable | null;
 }
 
-export interface FileAccess {
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-/** Who reads the rule files: xinetd's child reads them after switching to the service's ids. */
-export interface Reader {
-  uid: number;
-  gid: number | null;
-  groups: readonly number[];
-}
-
-/** Whether a process with these ids has `bit` (4 read, 1 search) on a file of this owner and mode. */
-function permits(file: FileAccess, r: Reader, bit: 4 | 1): boolean {
-  if (r.uid === 0) return true;
-  if (file.uid === r.uid) return (file.mode & (bit << 6)) !== 0;
-  if ((r.gid !== null && file.gid === r.gid) || r.groups.includes(file.gid)) return (file.mode & (bit << 3)) !== 0;
-  return (file.mode & bit) !== 0;
-}
-
-/**
- * Whether a process with these ids may open the file: read permission on it, search permission
- * on every directory above it (classic permission bits; ACLs are not looked at).
- */
-export function mayRead(file: FileAccess, dirs: readonly FileAccess[], r: Reader): boolean {
-  return permits(file, r, 4) && dirs.every((d) => permits(d, r, 1));
-}
-
 /** Owner and mode of each directory above `path` (for mayRead); a directory that cannot be stat-ed is left out. */
 function directoriesAbove(path: string): FileAccess[] {
   const out: FileAccess[] = [];
-  for (let dir = dirname(path); ; dir = dirname(dir)) {
+  for (const dir of directoriesOf(path)) {
     try {
       const st = statSync(dir);
       out.push({ mode: st.mode, uid: st.uid, gid: st.gid });
     } catch {
       // unreachable for the daemon itself: the file's own stat has failed already
     }
-    if (dir === dirname(dir)) return out;
   }
+  return out;
 }
 
 function identity(st: Stats): string {

@@ -3,15 +3,23 @@
 // stderr (compared with fixtures/conf/bad/*.expected), and the shape of the JSON dump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli, type CliRun } from '../helpers/daemon.js';
+import { asTestUser, runCli, type CliRun } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/temp.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const BAD = join(REPO_ROOT, 'fixtures', 'conf', 'bad');
-const GOOD = join(REPO_ROOT, 'fixtures', 'conf', 'xinetd', 'cli', 'good.conf');
+const BAD_FIXTURES = join(REPO_ROOT, 'fixtures', 'conf', 'bad');
+const GOOD_FIXTURE = join(REPO_ROOT, 'fixtures', 'conf', 'xinetd', 'cli', 'good.conf');
+// The fixtures name `user = root`: copies name the user running the tests (helpers/daemon.ts).
+const COPIES = mkdtempSync(join(tmpdir(), 'tsinetd-check-cli-'));
+process.on('exit', () => rmSync(COPIES, { recursive: true, force: true }));
+const GOOD = asTestUser(GOOD_FIXTURE, COPIES);
+const BAD = join(COPIES, 'bad');
+mkdirSync(BAD);
+for (const f of readdirSync(BAD_FIXTURES)) asTestUser(join(BAD_FIXTURES, f), BAD);
 
 const cli = (args: string[], cwd = REPO_ROOT): Promise<CliRun> => runCli(args, { cwd });
 

@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { CLI, FIXTURES, internalService, programService, renderConfig, runCli, startDaemon } from '../helpers/daemon.js';
+import { CLI, FIXTURES, internalService, programService, renderConfig, runCli, startDaemon, TEST_USER } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
@@ -336,7 +336,7 @@ describe('--check reports what this run cannot do', () => {
         '\tport = 17099',
         '\tsocket_type = stream',
         '\twait = no',
-        '\tuser = root',
+        `\tuser = ${TEST_USER}`,
         '\tserver = /bin/cat',
         '\trlimit_cpu = 10',
         '}',
@@ -347,7 +347,7 @@ describe('--check reports what this run cannot do', () => {
         '\tsocket_type = dgram',
         '\tprotocol = udp',
         '\twait = yes',
-        '\tuser = root',
+        `\tuser = ${TEST_USER}`,
         '\tserver = /bin/cat',
         '\tonly_from = 127.0.0.1',
         '}',
@@ -379,7 +379,7 @@ describe('--check reports what this run cannot do', () => {
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(
       conf,
-      ['service tcpwait', '{', '\ttype = UNLISTED', '\tport = 17097', '\tsocket_type = stream', '\twait = yes', '\tuser = root', '\tserver = /bin/cat', '\tonly_from = 127.0.0.1', '}', ''].join('\n'),
+      ['service tcpwait', '{', '\ttype = UNLISTED', '\tport = 17097', '\tsocket_type = stream', '\twait = yes', `\tuser = ${TEST_USER}`, '\tserver = /bin/cat', '\tonly_from = 127.0.0.1', '}', ''].join('\n'),
     );
     const r = await run(['--check', '-f', conf]);
     assert.equal(r.code, 0, r.stderr);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, internalService, ROOT, startDaemon } from '../helpers/daemon.js';
+import { FIXTURES, internalService, ROOT, startDaemon, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
@@ -66,7 +66,7 @@ async function tcpPortFree(port: number): Promise<boolean> {
 describe('inetd.conf services served through the CLI', () => {
   test('OpenBSD nowait.N: the N-th start within a minute shuts the service for 10 minutes', async (t) => {
     const port = await freePort();
-    const file = writeInetd(t, `#\t$OpenBSD: inetd.conf test $\n127.0.0.1:${port}\tstream\ttcp\tnowait.3\troot\t${EXIT_WITH}\texit-with\n`);
+    const file = writeInetd(t, `#\t$OpenBSD: inetd.conf test $\n127.0.0.1:${port}\tstream\ttcp\tnowait.3\t${TEST_USER}\t${EXIT_WITH}\texit-with\n`);
     // The daemon's own xinetd configuration has no service: everything comes from the inetd file.
     const daemon = await startDaemon(t, { services: [], args: ['--inetd', file] });
     assert.equal(await attempt(port), 'served');
@@ -84,7 +84,7 @@ describe('inetd.conf services served through the CLI', () => {
 
   test('GNU inetutils nowait.N (--dialect gnu): N starts are served, the N+1-th shuts the service', async (t) => {
     const port = await freePort();
-    const file = writeInetd(t, `127.0.0.1:${port}\tstream\ttcp\tnowait.2\troot\t${EXIT_WITH}\texit-with\n`);
+    const file = writeInetd(t, `127.0.0.1:${port}\tstream\ttcp\tnowait.2\t${TEST_USER}\t${EXIT_WITH}\texit-with\n`);
     const daemon = await startDaemon(t, { services: [], args: ['--inetd', file, '--dialect', 'gnu'] });
     assert.equal(await attempt(port), 'served');
     assert.equal(await attempt(port, HOST2), 'served', 'read as OpenBSD this second start would trip');
@@ -99,9 +99,9 @@ describe('inetd.conf services served through the CLI', () => {
       t,
       [
         '# $FreeBSD$',
-        `${child}\tstream\ttcp\tnowait/2\troot\t/bin/cat\tcat`,
-        `${perIp}\tstream\ttcp\tnowait/0/0/1\troot\t/bin/cat\tcat`,
-        `${perMinute}\tstream\ttcp\tnowait/0/2\troot\t${EXIT_WITH}\texit-with`,
+        `${child}\tstream\ttcp\tnowait/2\t${TEST_USER}\t/bin/cat\tcat`,
+        `${perIp}\tstream\ttcp\tnowait/0/0/1\t${TEST_USER}\t/bin/cat\tcat`,
+        `${perMinute}\tstream\ttcp\tnowait/0/2\t${TEST_USER}\t${EXIT_WITH}\texit-with`,
         '',
       ].join('\n'),
     );

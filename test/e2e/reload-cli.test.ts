@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
+import { FIXTURES, internalService, programService, startDaemon, TEST_USER, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
@@ -219,7 +219,7 @@ describe('reload (SIGHUP) through the CLI', () => {
 
   test('--inetd files are merged too: a line removed stops, a line broken keeps its previous definition', async (t) => {
     const [kept, broken, dropped] = await Promise.all([freePort(), freePort(), freePort()]);
-    const line = (port: number, user = 'root'): string => `127.0.0.1:${port}\tstream\ttcp\tnowait\t${user}\t${EXIT_WITH}\texit-with`;
+    const line = (port: number, user = TEST_USER): string => `127.0.0.1:${port}\tstream\ttcp\tnowait\t${user}\t${EXIT_WITH}\texit-with`;
     const dir = mkdtempSync(join(tmpdir(), 'tsinetd-reload-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'inetd.conf');

@@ -12,9 +12,10 @@ import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { SysDb } from '../../src/sysdb.js';
-import { CLI, programService, renderConfig, type Attrs, type ServiceDef } from '../helpers/daemon.js';
+import { programService, renderConfig, type Attrs, type ServiceDef } from '../helpers/daemon.js';
 import { asNobody, launch } from '../helpers/launch.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
+import { stagedCli } from '../helpers/stage.js';
 import { tempDir } from '../helpers/temp.js';
 
 const ROOT = process.geteuid?.() === 0;
@@ -161,7 +162,7 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
   });
 });
 
-describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 'needs root and setpriv' : false }, () => {
+describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 'needs root, setpriv and a user nobody with a group nogroup' : false }, () => {
   test('refuses services that name another user, with a located error; serves its own user; group ignored with a warning', async (t) => {
     const [rootPort, selfPort, numericPort] = [await freePort(), await freePort(), await freePort()];
     const s = setup(
@@ -173,7 +174,7 @@ describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 
       ],
       65534,
     );
-    const d = await launch(t, { args: args(s), daemonLog: s.log, wrapper: NOBODY! });
+    const d = await launch(t, { args: args(s), daemonLog: s.log, wrapper: NOBODY!, cli: stagedCli(t) });
     const log = d.daemonLog();
     const file = s.conf.replace(/[.]/g, '\\.');
     assert.match(log, new RegExp(`${file}:\\d+:\\d+: error: tsinetd runs as uid 65534 \\(nobody\\), not as root: it cannot start servers as user 'root'`));
@@ -192,7 +193,7 @@ describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 
   test('--check run as nobody says so with a located warning, and does not fail (the daemon may run as root)', async (t) => {
     const port = await freePort();
     const s = setup(t, [idService('as-root', port, { user: 'root' })], 65534);
-    const r = spawnSync(NOBODY![0]!, [...NOBODY!.slice(1), process.execPath, CLI, '--check', '-f', s.conf], { encoding: 'utf8', timeout: 15_000 });
+    const r = spawnSync(NOBODY![0]!, [...NOBODY!.slice(1), process.execPath, stagedCli(t), '--check', '-f', s.conf], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,

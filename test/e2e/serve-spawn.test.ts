@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FIXTURES, have, programService, startDaemon } from '../helpers/daemon.js';
 import { closed, freePort, readUntil, tcpConnect, tcpRequest } from '../helpers/net.js';
+import { nobodyUnavailable, stagedPath, stageForOthers } from '../helpers/stage.js';
 
 const ENV_PRINTER = join(FIXTURES, 'env-printer');
 
@@ -86,10 +87,11 @@ describe('server programs', () => {
     assert.equal(r.env.get('ONLY'), 'this');
   });
 
-  test('user, group, umask and nice apply to the server', { skip: process.geteuid?.() !== 0 ? 'needs root' : false }, async (t) => {
+  test('user, group, umask and nice apply to the server', { skip: nobodyUnavailable() }, async (t) => {
     const port = await freePort();
+    const printer = stagedPath(stageForOthers(t, [ENV_PRINTER]), ENV_PRINTER); // nobody may not enter the checkout
     await startDaemon(t, {
-      services: [programService('creds', port, ENV_PRINTER, { user: 'nobody', group: 'nogroup', umask: '077', nice: '7' })],
+      services: [programService('creds', port, printer, { user: 'nobody', group: 'nogroup', umask: '077', nice: '7' })],
     });
     const r = await report(port);
     assert.match(r.fields.get('id') ?? '', /^uid=65534\(nobody\) gid=65534\(nogroup\) groups=65534\(nogroup\)$/);

@@ -20,6 +20,7 @@ import type { ChildStdio, ExitInfo, SpawnSpec } from '../../src/spawn-types.js';
 import { WaitSocket } from '../../src/wait-socket.js';
 import { alive } from '../helpers/daemon.js';
 import { childrenOf } from '../helpers/proc.js';
+import { stagedPath, stageForOthers } from '../helpers/stage.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PROBE = join(ROOT, 'fixtures', 'servers', 'native-probe');
@@ -207,14 +208,15 @@ for (const forked of [false, true]) {
   const how = forked ? ' (children forked)' : '';
   test(`uid, gid and the supplementary groups are switched${how}`, { skip: NOT_ROOT }, async (t) => {
     const h = await harness(t, forked);
-    const withGroups = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 1, groups: [4, 1, 65534] }), '\n');
+    const probe = stagedPath(stageForOthers(t, [PROBE]), PROBE); // nobody may not enter the checkout
+    const withGroups = await h.serve(spec(probe, ['native-probe'], { uid: 65534, gid: 1, groups: [4, 1, 65534] }), '\n');
     const r1 = report(await withGroups.output);
     assert.equal(one(r1, 'Uid'), '65534 65534 65534 65534');
     assert.equal(one(r1, 'Gid'), '1 1 1 1');
     assert.deepEqual(one(r1, 'Groups').split(' ').map(Number).sort((a, b) => a - b), [1, 4, 65534]);
 
     // A uid switch without a list drops the daemon's groups (xinetd: setgroups(0, NULL)).
-    const dropped = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, groups: null }), '\n');
+    const dropped = await h.serve(spec(probe, ['native-probe'], { uid: 65534, gid: 65534, groups: null }), '\n');
     const r2 = report(await dropped.output);
     assert.equal(one(r2, 'Uid'), '65534 65534 65534 65534');
     assert.equal(one(r2, 'Gid'), '65534 65534 65534 65534');
@@ -245,9 +247,10 @@ for (const forked of [false, true]) {
     // Measured on xinetd 2.3.15.3: user = nobody with nice = -5 runs at nice 0, and an
     // rlimit_files above the hard limit keeps the old limit, silently.
     const h = await harness(t);
+    const probe = stagedPath(stageForOthers(t, [PROBE]), PROBE);
     const hard = Number(/Max open files\s+\S+\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]);
     assert.ok(Number.isInteger(hard), 'hard NOFILE limit of the test process');
-    const { output } = await h.serve(spec(PROBE, ['native-probe'], { uid: 65534, gid: 65534, nice: -5, rlimits: { files: hard + 1000 } }), '\n');
+    const { output } = await h.serve(spec(probe, ['native-probe'], { uid: 65534, gid: 65534, nice: -5, rlimits: { files: hard + 1000 } }), '\n');
     const r = report(await output);
     assert.equal(one(r, 'Uid'), '65534 65534 65534 65534');
     assert.ok(Number(one(r, 'nice')) >= 0, `nice ${one(r, 'nice')}`);

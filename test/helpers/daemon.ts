@@ -7,7 +7,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { EventLog, LogEvent } from '../../src/log-types.js';
@@ -319,6 +319,26 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
 
 /** The user test services run as: the one running the tests (root in CI), which a daemon may always switch to. */
 export const TEST_USER = userInfo().username;
+
+/**
+ * The lines of a --check report that are there only because it does not run as root: a daemon
+ * started by this user could not switch to another user, nor apply `group` (privileges.ts).
+ * None as root.
+ */
+export function notRootWarnings(report: string): string[] {
+  return report.split('\n').filter((l) => /: warning: (tsinetd runs as uid \d+ .*not as root: it cannot start servers as user|group '[^']*' is ignored: tsinetd is not root)/.test(l));
+}
+
+/**
+ * A copy of a configuration fixture, written into `dir` under the same base name, whose
+ * `user = root` lines name TEST_USER: the fixture means to a daemon run by whoever runs the tests
+ * what it means to root (as root the copy is the same text). Columns do not move.
+ */
+export function asTestUser(fixture: string, dir: string): string {
+  const copy = join(dir, basename(fixture));
+  writeFileSync(copy, readFileSync(fixture, 'utf8').replace(/^(\s*user\s*=\s*)root[ \t]*$/gm, `$1${TEST_USER}`), { mode: 0o644 });
+  return copy;
+}
 
 /**
  * A one-line service definition for the common case: a program on a fixed port (TCP, wait = no,

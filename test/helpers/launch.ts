@@ -13,6 +13,8 @@ import { waitFor, withTimeout } from './net.js';
 export interface LaunchOptions {
   /** Arguments after `cli.js`. */
   args: string[];
+  /** The command to run (default: the checkout's CLI; stagedCli() for another user). */
+  cli?: string;
   /** A command that runs node as another user (e.g. setpriv ...); none by default. */
   wrapper?: string[];
   env?: NodeJS.ProcessEnv;
@@ -40,7 +42,7 @@ function read(path: string): string {
 }
 
 export async function launch(t: TestContext, opts: LaunchOptions): Promise<Launched> {
-  const argv = [process.execPath, CLI, ...opts.args];
+  const argv = [process.execPath, opts.cli ?? CLI, ...opts.args];
   const cmd = [...(opts.wrapper ?? []), ...argv];
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: opts.env ?? process.env });
   let err = '';

@@ -12,6 +12,7 @@ import { diag, type Diagnostic } from '../../src/diagnostics.js';
 import { mergeReload, planReload, reinstate, type MergeEnv } from '../../src/reload.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service, ServiceTable } from '../../src/table.js';
+import { AS_ROOT } from './xinetd-fixture-env.js';
 
 function svc(id: string, attrs: Partial<Service> = {}, file = 'x.conf', line = 1): Service {
   return Object.assign(newService(id, 'xinetd', { file, line }), { port: 7000, server: '/bin/cat', server_argv: ['cat'] }, attrs);
@@ -146,7 +147,7 @@ describe('mergeReload: tables the loader makes of broken edits', () => {
     const conf = join(dir, 'xinetd.conf');
     const names = ['badvalue', 'noprog', 'nouser', 'swallowed', 'disabled', 'deleted', 'fine'];
     writeFileSync(conf, names.map((n, i) => block(n, 41000 + i)).join('\n'));
-    const before = await loadConfig({ configFile: conf, inetdFiles: [] });
+    const before = await loadConfig({ configFile: conf, inetdFiles: [] }, { ...AS_ROOT });
     assert.deepEqual(before.diagnostics.filter((d) => d.severity === 'error'), []);
     const current = before.services;
 
@@ -161,7 +162,7 @@ describe('mergeReload: tables the loader makes of broken edits', () => {
         block('fine', 41006, ['instances = 4']),
       ].join('\n'),
     );
-    const next = await loadConfig({ configFile: conf, inetdFiles: [] });
+    const next = await loadConfig({ configFile: conf, inetdFiles: [] }, { ...AS_ROOT });
     const m = mergeReload(current, next, { fileExists: () => true });
     assert.deepEqual(m.kept.map((k) => k.service.id).sort(), ['badvalue', 'noprog', 'nouser', 'swallowed']);
     for (const k of m.kept) assert.match(k.why, new RegExp(`^${conf.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error: `), k.why);

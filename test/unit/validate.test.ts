@@ -21,7 +21,7 @@ import {
   type CheckEnv,
   type Finding,
 } from '../../src/validate.js';
-import { buildText, fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
+import { AS_ROOT, buildText, fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
 
 const env: CheckEnv = { db: fixtureDb(), probe: fakeProbe };
 
@@ -173,7 +173,7 @@ test('through loadXinetdConfig: problems keep a service enabled, errors that xin
   try {
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(conf, entry('telnet', '\tsocket_type = stream\n\twait = no\n\tuser = nosuchuser\n\tserver = /missing/in.telnetd\n') + entry('finger', '\tsocket_type = stream\n\tuser = root\n\tserver = /usr/sbin/in.fingerd\n'));
-    const r = loadXinetdConfig(conf, { db: fixtureDb(), probe: fakeProbe });
+    const r = loadXinetdConfig(conf, { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
     const [telnet, finger] = r.services;
     assert.deepEqual([telnet!.enabled, telnet!.problems], [true, ['server /missing/in.telnetd does not exist', "unknown user 'nosuchuser'"]]);
     assert.deepEqual([finger!.enabled, finger!.problems], [false, []]);

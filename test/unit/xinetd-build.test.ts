@@ -9,7 +9,7 @@ import { loadXinetdConfig } from '../../src/config.js';
 import { checkDuplicateIds, checkPortClashes, checkServices } from '../../src/validate.js';
 import { compareCLocale, loadConfigTree, skippedByName } from '../../src/sources.js';
 import type { Service } from '../../src/table.js';
-import { brief, buildText, fakeProbe, fixtureDb, XINETD_FIXTURES } from './xinetd-fixture-env.js';
+import { AS_ROOT, brief, buildText, fakeProbe, fixtureDb, XINETD_FIXTURES } from './xinetd-fixture-env.js';
 
 /** The services of a text, by id. */
 function byId(text: string): Map<string, Service> {
@@ -307,7 +307,7 @@ test('per_source_cps (tsinetd extension): rate and burst', () => {
 // ---- Includes (sources.ts) ------------------------------------------------------------------------------
 
 test('includedir: C-locale order; names with a dot or a final ~ and subdirectories are skipped', () => {
-  const r = loadXinetdConfig(join(XINETD_FIXTURES, 'includedir', 'xinetd.conf'), { db: fixtureDb(), probe: fakeProbe });
+  const r = loadXinetdConfig(join(XINETD_FIXTURES, 'includedir', 'xinetd.conf'), { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
   assert.deepEqual(
     r.services.map((s) => s.id),
     ['svc-B', 'svc-_x', 'svc-a', 'svc-b'],
@@ -329,7 +329,7 @@ test('includedir: C-locale order; names with a dot or a final ~ and subdirectori
 
 test('include: relative to the including file; a missing file is an error at the path; loading goes on', () => {
   const main = join(XINETD_FIXTURES, 'include', 'xinetd.conf');
-  const r = loadXinetdConfig(main, { db: fixtureDb(), probe: fakeProbe });
+  const r = loadXinetdConfig(main, { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
   assert.deepEqual(r.services.map((s) => s.id), ['one', 'after']);
   assert.deepEqual(brief(r.diagnostics), [`3:9 error cannot read the included file ${join(XINETD_FIXTURES, 'include', 'parts', 'missing')}: no such file or directory`]);
 });
@@ -342,7 +342,7 @@ test('include cycles are cut with an error', () => {
 });
 
 test('an unreadable main file is one diagnostic, not a throw', () => {
-  const r = loadXinetdConfig('/nonexistent/xinetd.conf', { db: fixtureDb(), probe: fakeProbe });
+  const r = loadXinetdConfig('/nonexistent/xinetd.conf', { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
   assert.deepEqual(brief(r.diagnostics), ['1:1 error cannot read the configuration file /nonexistent/xinetd.conf: no such file or directory']);
   assert.deepEqual(r.services, []);
 });

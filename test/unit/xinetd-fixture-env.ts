@@ -3,6 +3,8 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildServices, type BuildResult } from '../../src/build.js';
+import { statMode } from '../../src/config-permissions.js';
+import type { LoadDeps } from '../../src/config.js';
 import type { Diagnostic } from '../../src/diagnostics.js';
 import { parseConfigText } from '../../src/parse.js';
 import { SysDb } from '../../src/sysdb.js';
@@ -11,6 +13,19 @@ import type { PathInfo } from '../../src/validate.js';
 /** The repository root (tests run from build/test/unit/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const XINETD_FIXTURES = join(REPO_ROOT, 'fixtures', 'conf', 'xinetd');
+
+/**
+ * The loaders' view in tests about other things, whoever runs the tests: a daemon run as root (as
+ * in CI), so that `user = root` in a fixture means the same to everyone, and fixture files owned
+ * by root (their modes as they are), as an installed configuration is.
+ */
+export const AS_ROOT: Pick<LoadDeps, 'identity' | 'modes'> = {
+  identity: { uid: 0, gid: 0 },
+  modes: (path) => {
+    const m = statMode(path);
+    return m === null ? null : { ...m, uid: 0 };
+  },
+};
 
 export function fixtureDb(): SysDb {
   const etc = join(XINETD_FIXTURES, 'etc');

@@ -12,7 +12,7 @@ import type { Diagnostic } from '../../src/diagnostics.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 import { needsUnlisted, serviceToXinetd, writeService } from '../../src/xinetd-writer.js';
-import { fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
+import { AS_ROOT, fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
 
 const db = fixtureDb();
 
@@ -35,7 +35,7 @@ let fileNo = 0;
 async function load(text: string): Promise<{ services: Service[]; diagnostics: Diagnostic[] }> {
   const file = join(dir, `conf${fileNo++}`);
   writeFileSync(file, text);
-  const t = await loadConfig({ configFile: file, inetdFiles: [] }, { db, probe: fakeProbe });
+  const t = await loadConfig({ configFile: file, inetdFiles: [] }, { db, probe: fakeProbe, ...AS_ROOT });
   return { services: t.services, diagnostics: t.diagnostics };
 }
 
