@@ -323,11 +323,11 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'groups':
       return take(V.yesNo(one, 'groups'), (v) => (s.groups = v));
     case 'instances':
-      return take(V.single('Limit', one, 'instances'), (v) => (s.instances = v === 'unlimited' ? null : v));
+      return take(V.numberWord('instances', one), (v) => (s.instances = v));
     case 'per_source':
-      return take(V.single('Limit', one, 'per_source'), (v) => (s.per_source = v === 'unlimited' ? null : v));
+      return take(V.numberWord('per_source', one), (v) => (s.per_source = v));
     case 'nice':
-      return take(V.single('SignedInt', one, 'nice'), (v) => (s.nice = v));
+      return take(V.numberWord('nice', one), (v) => (s.nice = v));
     case 'server':
       s.server = one.text;
       return done();
@@ -378,16 +378,16 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       });
     }
     case 'rpc_version':
-      return take(V.single('RpcVersion', one, 'rpc_version'), (v) => (s.rpc_version = v));
+      return take(V.numberWord('rpc_version', one), (v) => (s.rpc_version = v));
     case 'rpc_number':
-      return take(V.single('Count', one, 'rpc_number'), (v) => (s.rpc_number = v));
+      return take(V.numberWord('rpc_number', one), (v) => (s.rpc_number = v));
     case 'env':
       return take(V.envEntries(w), (v) => (s.env = op === '=' ? [...v] : [...s.env, ...v]));
     case 'passenv':
       s.passenv = modify(s.passenv, op, w.map((x) => x.text), false);
       return done();
     case 'port':
-      return take(V.single('Port', one, 'port'), (v) => (s.port = v));
+      return take(V.numberWord('port', one), (v) => (s.port = v));
     case 'redirect':
       return take(V.redirect(w, db), (v) => (s.redirect = v));
     case 'bind':
@@ -408,11 +408,11 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'max_load':
       return take(V.maxLoad(one), (v) => (s.max_load = v));
     case 'umask':
-      return take(V.single('Octal', one, 'umask'), (v) => (s.umask = v));
+      return take(V.numberWord('umask', one), (v) => (s.umask = v));
     case 'v6only':
       return take(V.yesNo(one, 'v6only'), (v) => (s.v6only = v));
     case 'deny_time':
-      return take(V.single('DenyTime', one, 'deny_time'), (v) => (s.deny_time = v));
+      return take(V.numberWord('deny_time', one), (v) => (s.deny_time = v));
     case 'rlimit_as':
     case 'rlimit_data':
     case 'rlimit_rss':
@@ -420,10 +420,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'rlimit_files':
     case 'rlimit_cpu': {
       const which = spec.key.slice('rlimit_'.length) as keyof Rlimits;
-      const rule = which === 'cpu' ? 'RlimitCount' : 'RlimitSize';
-      const warnings = one.text === '-1' ? [diag('warning', at(one), `'${spec.key} = -1' means no limit (write UNLIMITED)`, 2)] : [];
-      const r = V.single(rule, one, spec.key);
-      return take(r.ok ? { ...r, warnings } : r, (v) => (s.rlimits[which] = v));
+      return take(V.numberWord(spec.key as `rlimit_${keyof Rlimits}`, one), (v) => (s.rlimits[which] = v));
     }
     case 'enabled':
     case 'disabled': {

@@ -210,9 +210,12 @@ export function runsCountedServer(service: Pick<Service, 'name' | 'type' | 'flag
 // ---------------------------------------------------------------------------------------
 // max_load and access_times
 
-/** max_load: refused when the 1-minute load average is at or above the limit. */
+/**
+ * max_load: refused when the 1-minute load average is at or above the limit, any limit but 0
+ * (xinetd's access.c): a negative one refuses everybody, NaN nobody.
+ */
 export function loadExceeded(maxLoad: number | null, load: number): boolean {
-  return maxLoad !== null && maxLoad > 0 && load >= maxLoad;
+  return maxLoad !== null && maxLoad !== 0 && load >= maxLoad;
 }
 
 /**

@@ -155,19 +155,11 @@ export type HostAddressValue =
 
 /** The value start rules of grammar/xinetd.peggy and what each returns. */
 export interface ValueRules {
-  Limit: number | 'unlimited';
   Count: number;
-  SignedInt: number;
-  Port: number;
-  Octal: number;
   Decimal: number;
   YesNo: boolean;
-  DenyTime: number | 'FOREVER' | 'NEVER';
-  RlimitSize: number | 'unlimited';
-  RlimitCount: number | 'unlimited';
   Size: number;
   TimeInterval: TimeIntervalValue;
-  RpcVersion: [number, number];
   EnvAssignment: { name: string; value: string };
   LogType: LogTypeValue;
   AclAddress: AclAddressValue;

@@ -6,6 +6,7 @@
 // relations between values.
 
 import { editDistance } from './attributes.js';
+import { cParseInt, NUMBER_READERS, type NumericAttribute } from './numbers.js';
 import { diag, type Diagnostic } from './diagnostics.js';
 import { parseWord, parseWords } from './parse.js';
 import type { SysDb } from './sysdb.js';
@@ -50,6 +51,15 @@ export function enumList(words: readonly Word[], choices: readonly string[], att
     if (!out.includes(c)) out.push(c);
   }
   return ok(out);
+}
+
+type NumberValue<A extends NumericAttribute> = (typeof NUMBER_READERS)[A] extends { read(t: string): { ok: true; value: infer T } | { ok: false } } ? T : never;
+
+/** One word of a numeric attribute, read as xinetd reads it (src/numbers.ts); notes become warnings. */
+export function numberWord<A extends NumericAttribute>(attribute: A, word: Word): Parsed<NumberValue<A>> {
+  const r = (NUMBER_READERS[attribute] as { read(t: string): { ok: true; value: NumberValue<A>; notes: string[] } | { ok: false; message: string } }).read(word.text);
+  if (!r.ok) return fail(diag('error', at(word), `bad value for '${attribute}': ${r.message}`, word.text.length));
+  return ok(r.value, r.notes.map((n) => diag('warning', at(word), `${attribute}: ${n}`, word.text.length)));
 }
 
 /** yes / no */
@@ -109,20 +119,23 @@ export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: stri
   const [hostWord, portWord] = [words[0]!, words[1]!];
   const host = single('HostAddress', hostWord, 'redirect');
   if (!host.ok) return host;
+  const warnings: Diagnostic[] = [];
   let port: number;
-  if (/^\+?\d+$/.test(portWord.text)) {
-    port = Number(portWord.text.replace('+', ''));
-    if (port < 1 || port > 65535) {
-      return fail(diag('error', at(portWord), `bad value for 'redirect': port ${port} is out of range (1-65535)`, portWord.text.length));
-    }
+  // xinetd looks a word up in /etc/services unless parse_base10 reads a number above 0 from it.
+  const number = cParseInt(portWord.text);
+  if (number.ok && number.value > 0) {
+    const read = numberWord('redirect', portWord);
+    if (!read.ok) return read;
+    port = read.value;
+    warnings.push(...read.warnings);
   } else {
     const entry = db.serviceByName(portWord.text, 'tcp');
     if (entry === undefined) {
-      return fail(diag('error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number nor a tcp service of /etc/services`, portWord.text.length));
+      return fail(diag('error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`, portWord.text.length));
     }
     port = entry.port;
   }
-  return ok({ host: hostWord.text, port });
+  return ok({ host: hostWord.text, port }, warnings);
 }
 
 /** env = NAME=value ... */
@@ -137,11 +150,11 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
 
 /** cps = connections-per-second seconds-off */
 export function cps(words: readonly Word[]): Parsed<[number, number]> {
-  const a = single('Count', words[0]!, 'cps');
+  const a = numberWord('cps', words[0]!);
   if (!a.ok) return a;
-  const b = single('Count', words[1]!, 'cps');
+  const b = numberWord('cps', words[1]!);
   if (!b.ok) return b;
-  return ok([a.value, b.value]);
+  return ok([a.value, b.value], [...a.warnings, ...b.warnings]);
 }
 
 /** per_source_cps = rate burst (tsinetd extension: a token bucket per source address) */
@@ -160,13 +173,7 @@ export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
   return ok([rate.value, burst.value]);
 }
 
-/** max_load = a load average above 0 */
-export function maxLoad(word: Word): Parsed<number | null> {
-  const r = single('Decimal', word, 'max_load');
-  if (!r.ok) return r;
-  if (r.value === 0) return fail(diag('error', at(word), "bad value for 'max_load': 0 is not allowed (xinetd rejects it); leave max_load out for no limit", word.text.length));
-  if (r.value < 0) {
-    return ok(null, [diag('warning', at(word), `max_load ${word.text} can never be reached: ignored`, word.text.length)]);
-  }
-  return ok(r.value);
+/** max_load: xinetd refuses a client when the load average is at or above it (any value but 0). */
+export function maxLoad(word: Word): Parsed<number> {
+  return numberWord('max_load', word);
 }

@@ -84,7 +84,7 @@ test('defaults: attributes not allowed there are warned about and ignored; a sec
 test('defaults: a bad value is an error and only that attribute is lost (xinetd would refuse to start)', () => {
   const r = buildText('defaults\n{\n\tinstances = lots\n\tper_source = 2\n}\n' + svc(''));
   assert.deepEqual(brief(r.diagnostics), [
-    "3:14 error bad value for 'instances': expected a number or UNLIMITED, found 'lots'; xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
+    "3:14 error bad value for 'instances': 'lots' cannot be read: it is not a whole number (xinetd reads it with strtol, base 10); xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
   ]);
   assert.equal(r.services[0]!.service.per_source, 2);
   assert.equal(r.services[0]!.service.enabled, true);
@@ -270,10 +270,10 @@ test('a bad value disables the service with an error at the value', () => {
     ['\tgroups = maybe\n', "9:11 error bad value for 'groups': expected yes or no, found 'maybe'; service 'x' is disabled, as xinetd does"],
     ['\tflags = IPv4 NODELY\n', "9:15 error unknown flag 'NODELY' in 'flags' (did you mean 'NODELAY'?): expected REUSE, INTERCEPT, NORETRY, IDONLY, NAMEINARGS, NODELAY, KEEPALIVE, NOLIBWRAP, SENSOR, IPv4, IPv6, LABELED; service 'x' is disabled, as xinetd does"],
     ['\tprotocol = tpc\n', "9:13 error bad value for 'protocol': 'tpc' is not in /etc/protocols; service 'x' is disabled, as xinetd does"],
-    ['\tumask = 999\n', "9:10 error bad value for 'umask': umask is an octal number: only digits 0-7; service 'x' is disabled, as xinetd does"],
+    ['\tumask = 999\n', "9:10 error bad value for 'umask': '999' cannot be read as a umask: it is not an octal number (xinetd reads it with strtol, base 8); service 'x' is disabled, as xinetd does"],
     ['\tenv = NOEQUALS\n', "9:8 error bad value for 'env': 'NOEQUALS' has no '=': expected NAME=value; service 'x' is disabled, as xinetd does"],
-    ['\tmax_load = 0\n', "9:13 error bad value for 'max_load': 0 is not allowed (xinetd rejects it); leave max_load out for no limit; service 'x' is disabled, as xinetd does"],
-    ['\tredirect = 10.0.0.1 99999\n', "9:22 error bad value for 'redirect': port 99999 is out of range (1-65535); service 'x' is disabled, as xinetd does"],
+    ['\tmax_load = 0\n', "9:13 error bad value for 'max_load': xinetd reads '0' as 0, which it refuses; leave max_load out for no limit; service 'x' is disabled, as xinetd does"],
+    ['\tredirect = 10.0.0.1 99999\n', "9:22 error bad value for 'redirect': port 99999 is too large (1-65535); service 'x' is disabled, as xinetd does"],
     ['\tserver_args =\n', "9:2 error 'server_args' needs at least one value; service 'x' is disabled, as xinetd does"],
     ['\tonly_from = 10.0.0.{1,,2}\n', "9:22 error bad factorized address '10.0.0.{1,,2}' in only_from: expected a number after the comma (no empty entries); service 'x' is disabled, as xinetd does"],
   ];
