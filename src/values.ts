@@ -13,10 +13,16 @@ import type { SysDb } from './sysdb.js';
 import type { LogTarget, TimeInterval } from './table.js';
 import type { ValueRule, ValueRules, Word } from './syntax.js';
 
-export type Parsed<T> = { ok: true; value: T; warnings: Diagnostic[] } | { ok: false; error: Diagnostic; warnings: Diagnostic[] };
+/**
+ * A parsed value, or an error. `partial` is what xinetd's parser had already stored when it met
+ * the bad word (list parsers store word by word); it stays in force if a later `disable = no`
+ * re-enables the service.
+ */
+export type Parsed<T> = { ok: true; value: T; warnings: Diagnostic[] } | { ok: false; error: Diagnostic; warnings: Diagnostic[]; partial?: T };
 
 const ok = <T>(value: T, warnings: Diagnostic[] = []): Parsed<T> => ({ ok: true, value, warnings });
-const fail = <T>(error: Diagnostic, warnings: Diagnostic[] = []): Parsed<T> => ({ ok: false, error, warnings });
+const fail = <T>(error: Diagnostic, warnings: Diagnostic[] = [], partial?: T): Parsed<T> =>
+  partial === undefined ? { ok: false, error, warnings } : { ok: false, error, warnings, partial };
 
 function at(w: Word): { file: string; line: number; column: number } {
   return { file: w.loc.file, line: w.loc.line, column: w.loc.column };
@@ -46,6 +52,8 @@ export function enumList(words: readonly Word[], choices: readonly string[], att
       const hint = near === undefined || w.text.startsWith('#') ? '' : ` (did you mean '${near}'?)`;
       return fail(
         diag('error', at(w), `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`, w.text.length),
+        [],
+        out,
       );
     }
     if (!out.includes(c)) out.push(c);
@@ -72,7 +80,7 @@ export function accessTimes(words: readonly Word[]): Parsed<TimeInterval[]> {
   const out: TimeInterval[] = [];
   for (const w of words) {
     const r = single('TimeInterval', w, 'access_times');
-    if (!r.ok) return fail({ ...r.error, message: r.error.message + commentHint(words) });
+    if (!r.ok) return fail({ ...r.error, message: r.error.message + commentHint(words) }, [], out);
     out.push(r.value);
   }
   return ok(out);
@@ -118,14 +126,14 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
 export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: string; port: number }> {
   const [hostWord, portWord] = [words[0]!, words[1]!];
   const host = single('HostAddress', hostWord, 'redirect');
-  if (!host.ok) return host;
+  if (!host.ok) return fail(host.error, host.warnings);
   const warnings: Diagnostic[] = [];
   let port: number;
   // xinetd looks a word up in /etc/services unless parse_base10 reads a number above 0 from it.
   const number = cParseInt(portWord.text);
   if (number.ok && number.value > 0) {
     const read = numberWord('redirect', portWord);
-    if (!read.ok) return read;
+    if (!read.ok) return fail(read.error, read.warnings);
     port = read.value;
     warnings.push(...read.warnings);
   } else {
@@ -140,9 +148,10 @@ export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: stri
 
 /** env = NAME=value ... */
 export function envEntries(words: readonly Word[]): Parsed<string[]> {
-  for (const w of words) {
+  for (const [i, w] of words.entries()) {
     if (!w.text.includes('=')) {
-      return fail(diag('error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length));
+      const before = words.slice(0, i).map((x) => x.text);
+      return fail(diag('error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length), [], before);
     }
   }
   return ok(words.map((w) => w.text));
@@ -151,9 +160,9 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
 /** cps = connections-per-second seconds-off */
 export function cps(words: readonly Word[]): Parsed<[number, number]> {
   const a = numberWord('cps', words[0]!);
-  if (!a.ok) return a;
+  if (!a.ok) return fail(a.error, a.warnings);
   const b = numberWord('cps', words[1]!);
-  if (!b.ok) return b;
+  if (!b.ok) return fail(b.error, b.warnings);
   return ok([a.value, b.value], [...a.warnings, ...b.warnings]);
 }
 
@@ -161,12 +170,12 @@ export function cps(words: readonly Word[]): Parsed<[number, number]> {
 export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
   const [rw, bw] = [words[0]!, words[1]!];
   const rate = single('Decimal', rw, 'per_source_cps');
-  if (!rate.ok) return rate;
+  if (!rate.ok) return fail(rate.error, rate.warnings);
   if (!(rate.value > 0) || !Number.isFinite(rate.value)) {
     return fail(diag('error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length));
   }
   const burst = single('Count', bw, 'per_source_cps');
-  if (!burst.ok) return burst;
+  if (!burst.ok) return fail(burst.error, burst.warnings);
   if (burst.value < 1) {
     return fail(diag('error', at(bw), `bad value for 'per_source_cps': the burst must be at least 1`, bw.text.length));
   }
