@@ -119,8 +119,7 @@ function rlimitValue(text: string, v: bigint, notes: string[]): NumberRead<numbe
 }
 
 /** get_limit: N, NK or NM (one suffix), the number through parse_ull, overflow refused. */
-function size(text: string): NumberRead<number | 'unlimited'> {
-  if (text.toUpperCase() === 'UNLIMITED') return good('unlimited');
+function getLimit(text: string): NumberRead<bigint> {
   const last = text.slice(-1);
   const multiplier = /[kK]/.test(last) ? 1024n : /[mM]/.test(last) ? 1024n * 1024n : 1n;
   const digits = multiplier === 1n ? text : text.slice(0, -1);
@@ -128,8 +127,14 @@ function size(text: string): NumberRead<number | 'unlimited'> {
   if (!r.ok) return bad(`'${text}' cannot be read as a size (N, NK or NM): ${r.why}`);
   const v = r.value * multiplier;
   if (v > ULLONG_MAX) return bad(`'${text}' is larger than 2^64 bytes`);
-  const notes = /^-/.test(digits) ? [`xinetd reads '${text}' as ${v} (strtoull negates modulo 2^64)`] : [];
-  return rlimitValue(text, v, notes);
+  return good(v, /^-/.test(digits) ? [`xinetd reads '${text}' as ${v} (strtoull negates modulo 2^64)`] : []);
+}
+
+/** rlimit sizes: UNLIMITED or get_limit. */
+function size(text: string): NumberRead<number | 'unlimited'> {
+  if (text.toUpperCase() === 'UNLIMITED') return good('unlimited');
+  const r = getLimit(text);
+  return r.ok ? rlimitValue(text, r.value, r.notes) : r;
 }
 
 /** rlimit_cpu: UNLIMITED or parse_ull, no suffix. */
@@ -206,6 +211,11 @@ export const NUMBER_READERS = {
   rlimit_stack: row('get_limit (N, NK, NM through parse_ull) or UNLIMITED', size),
   rlimit_files: row('get_limit (N, NK, NM through parse_ull) or UNLIMITED', size),
   rlimit_cpu: row('parse_ull or UNLIMITED', seconds),
+  // The soft and hard sizes of `log_type = FILE path soft hard` (a size past 2^53 bytes is never reached).
+  log_type: row('get_limit (N, NK, NM through parse_ull)', (t): NumberRead<number> => {
+    const r = getLimit(t);
+    return r.ok ? good(Number(r.value), r.notes) : r;
+  }),
 } as const;
 
 export type NumericAttribute = keyof typeof NUMBER_READERS;

@@ -136,7 +136,7 @@ export interface TimeIntervalValue {
 }
 
 export type LogTypeValue =
-  | { kind: 'file'; path: string; soft: number | null; hard: number | null }
+  | { kind: 'file'; path: string; soft: string | null; hard: string | null }
   | { kind: 'syslog'; facility: string; level: string };
 
 export type AclAddressValue =
@@ -158,7 +158,6 @@ export interface ValueRules {
   Count: number;
   Decimal: number;
   YesNo: boolean;
-  Size: number;
   TimeInterval: TimeIntervalValue;
   EnvAssignment: { name: string; value: string };
   LogType: LogTypeValue;

@@ -109,17 +109,24 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   }
   const v = r.value;
   if (v.kind === 'syslog') return ok({ kind: 'syslog', facility: v.facility, level: v.level });
+  const warnings: Diagnostic[] = [];
+  const sizes: number[] = [];
+  for (const w of words.slice(2)) {
+    const n = numberWord('log_type', w);
+    if (!n.ok) return fail(n.error, n.warnings);
+    sizes.push(n.value);
+    warnings.push(...n.warnings);
+  }
+  const [soft = null, given = null] = sizes;
   if (!v.path.startsWith('/')) {
-    return ok({ kind: 'file', path: v.path, soft: v.soft, hard: v.hard }, [
-      diag('warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length),
-    ]);
+    warnings.push(diag('warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
   }
-  if (v.soft !== null && v.hard !== null && v.hard < v.soft) {
+  if (soft !== null && given !== null && given < soft) {
     const w = words[3]!;
-    return fail(diag('error', at(w), `bad value for 'log_type': the hard limit (${v.hard} bytes) is less than the soft limit (${v.soft} bytes)`, w.text.length));
+    return fail(diag('error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
   }
-  const hard = v.soft === null ? null : (v.hard ?? defaultHardLimit(v.soft));
-  return ok({ kind: 'file', path: v.path, soft: v.soft, hard });
+  const hard = soft === null ? null : (given ?? defaultHardLimit(soft));
+  return ok({ kind: 'file', path: v.path, soft, hard }, warnings);
 }
 
 /** redirect = host port */

@@ -183,6 +183,15 @@ test('rlimit sizes: get_limit (one K or M suffix, strtoull, overflow refused); r
   assert.ok(refused('rlimit_cpu', '20K'));
 });
 
+test('log_type FILE sizes: get_limit, without UNLIMITED', () => {
+  assert.equal(read('log_type', '10K'), 10240);
+  assert.equal(read('log_type', '5m'), 5 * 1024 * 1024);
+  assert.equal(read('log_type', '-1'), 2 ** 64);
+  assert.ok(noted('log_type', '-1'));
+  assert.ok(refused('log_type', 'UNLIMITED'));
+  assert.ok(refused('log_type', '1G'));
+});
+
 test('rpc_number and rpc_version: parse_base10', () => {
   assert.equal(read('rpc_number', '100001'), 100001);
   assert.deepEqual(read('rpc_version', '2-4'), [2, 4]);
