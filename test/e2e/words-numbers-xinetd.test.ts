@@ -32,6 +32,9 @@ const cases: Case[] = [
   { name: 'hash_only_from', attrs: () => ({ ...echo, only_from: '127.0.0.1 # was 127.0.0.2' }) },
   { name: 'error_then_enable', attrs: () => ({ ...echo, log_on_failure: 'USERID#x', disable: 'no' }) },
   { name: 'enable_then_error', attrs: () => ({ ...echo, disable: 'no', log_on_failure: 'USERID#x' }) },
+  // xinetd then finds the attribute missing ("missing attribute user", "Must specify a server").
+  { name: 'bad_user_then_enable', attrs: () => ({ ...echo, user: 'no-such-user-p19', disable: 'no' }) },
+  { name: 'bad_server_then_enable', server: '/nonexistent/p19/prog', attrs: () => ({ ...echo, disable: 'no' }) },
   { name: 'partial_only_from', attrs: () => ({ ...echo, only_from: '127.0.0.1 127.0.0.6,7 127.0.0.2', disable: 'no' }) },
   { name: 'port_wraps', attrs: (p) => ({ ...echo, port: String(WRAP + p) }) },
   { name: 'max_load_hex', attrs: () => ({ ...echo, max_load: '0x50' }) },
