@@ -239,12 +239,14 @@ export type DenyList = Map<string, number | 'forever'>;
 
 /**
  * How long a SENSOR hit bans the source: minutes → ms, FOREVER, or null for "log only"
- * (NEVER, 0, or deny_time not set, as in xinetd).
+ * (NEVER, 0, or deny_time not set, as in xinetd). xinetd stores FOREVER as -1, so -1 is forever
+ * too; any other negative number gives an expiry already past, which xinetd's scrub of the list
+ * lifts within a minute: a minute here.
  */
 export function sensorBanMs(denyTime: Service['deny_time']): number | 'forever' | null {
-  if (denyTime === 'FOREVER') return 'forever';
-  if (denyTime === null || denyTime === 'NEVER' || denyTime <= 0) return null;
-  return denyTime * 60_000;
+  if (denyTime === 'FOREVER' || denyTime === -1) return 'forever';
+  if (denyTime === null || denyTime === 'NEVER' || denyTime === 0) return null;
+  return denyTime < 0 ? 60_000 : denyTime * 60_000;
 }
 
 export type DenyListChange = 'added' | 'extended' | 'unchanged' | 'full' | 'log-only';

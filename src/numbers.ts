@@ -174,7 +174,10 @@ export const NUMBER_READERS = {
   deny_time: row('FOREVER, NEVER or parse_base10', (t): NumberRead<number | 'FOREVER' | 'NEVER'> => {
     const upper = t.toUpperCase();
     if (upper === 'FOREVER' || upper === 'NEVER') return good(upper);
-    return base10(t, () => null);
+    const r = base10(t, () => null);
+    if (!r.ok || r.value >= 0) return r;
+    const meaning = r.value === -1 ? 'xinetd stores FOREVER as -1: the ban is forever' : 'a ban that xinetd lifts at its next scrub of the list, within a minute';
+    return good(r.value, [...r.notes, `deny_time ${r.value} is ${meaning}`]);
   }),
   umask: row('parse_int, base 8, 0 to 0777', (t): NumberRead<number> => {
     const r = cParseInt(t, 8);

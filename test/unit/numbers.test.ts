@@ -135,6 +135,9 @@ test('deny_time: FOREVER, NEVER (any case) or parse_base10', () => {
   assert.equal(read('deny_time', 'Never'), 'NEVER');
   assert.equal(read('deny_time', '60'), 60);
   assert.equal(read('deny_time', '4294967306'), 10);
+  assert.equal(read('deny_time', '4294967295'), -1);
+  assert.ok(noted('deny_time', '-1'), 'FOREVER in xinetd');
+  assert.ok(!noted('deny_time', '60'));
   assert.ok(refused('deny_time', '60m'));
 });
 
