@@ -4,7 +4,7 @@
 // trailing text, negative max_load). The same services run under xinetd and under tsinetd, each
 // on its own ports; clients from 127.0.0.1 and 127.0.0.2 must see the same thing from both: the
 // server's words, a refusal (closed without a word), or no listener at all.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,8 +46,8 @@ const cases: Case[] = [
   { name: 'umask_wraps', server: '/bin/sh', attrs: () => ({ server_args: '-c umask', umask: '40000000027' }) },
 ];
 
-function services(ports: readonly number[]): ReturnType<typeof programService>[] {
-  return cases.map((c, i) => {
+function services(list: readonly Case[], ports: readonly number[]): ReturnType<typeof programService>[] {
+  return list.map((c, i) => {
     const s = programService(c.name, ports[i]!, c.server ?? '/bin/echo', {});
     s.attrs = { ...s.attrs, ...c.attrs(ports[i]!) };
     return s;
@@ -71,30 +71,56 @@ async function observe(ports: readonly number[]): Promise<Record<string, string>
   return out;
 }
 
-test("'#' after values, errors then disable = no, and numbers: tsinetd serves as the real xinetd does", { skip, timeout: 90_000 }, async (t) => {
+/** Runs `list` under the real xinetd, then under tsinetd, and `look`s at each the same way. */
+async function sideBySide(
+  t: TestContext,
+  list: readonly Case[],
+  look: (ports: readonly number[]) => Promise<Record<string, string>>,
+): Promise<{ real: Record<string, string>; ours: Record<string, string>; logs: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-words-xinetd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-
   const xPorts: number[] = [];
-  for (const _ of cases) xPorts.push(await freePort());
+  for (const _ of list) xPorts.push(await freePort());
   const conf = join(dir, 'xinetd.conf');
   const log = join(dir, 'xinetd.log');
-  writeFileSync(conf, renderConfig(services(xPorts), {}));
+  writeFileSync(conf, renderConfig(services(list, xPorts), {}));
   const child = spawn(XINETD, ['-dontfork', '-f', conf, '-filelog', log], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
   const text = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
   await waitFor(() => (/Started working/.test(text()) ? true : child.exitCode !== null ? assert.fail(`xinetd exited:\n${text()}`) : undefined), 10_000, 'xinetd to start');
-  const real = await observe(xPorts);
+  const real = await look(xPorts);
   child.kill('SIGKILL');
 
   const tPorts: number[] = [];
-  for (const _ of cases) tPorts.push(await freePort());
-  const d = await startDaemon(t, { services: services(tPorts) });
-  const ours = await observe(tPorts);
+  for (const _ of list) tPorts.push(await freePort());
+  const d = await startDaemon(t, { services: services(list, tPorts) });
+  const ours = await look(tPorts);
+  return { real, ours, logs: `xinetd's log:\n${text()}\ntsinetd's:\n${d.daemonLog()}` };
+}
 
-  assert.deepEqual(ours, real, `xinetd's log:\n${text()}\ntsinetd's:\n${d.daemonLog()}`);
+test("'#' after values, errors then disable = no, and numbers: tsinetd serves as the real xinetd does", { skip, timeout: 90_000 }, async (t) => {
+  const { real, ours, logs } = await sideBySide(t, cases, observe);
+  assert.deepEqual(ours, real, logs);
   // The comparison must have something to compare: each kind of outcome occurs.
   const outcomes = new Set(Object.values(real));
   for (const o of ['ok', 'refused', 'no listener']) assert.ok(outcomes.has(o), `no case where xinetd gives '${o}': ${JSON.stringify(real)}`);
   assert.equal(real['umask_wraps from 127.0.0.1'], '0027', 'xinetd keeps the low 32 bits of the octal umask');
+});
+
+// deny_time = 4294967295 wraps to -1, which is how xinetd stores FOREVER: a client that touches
+// the sensor is refused by every service (tsinetd used to read -1 as "log only").
+test('a SENSOR whose deny_time wraps to -1 bans its clients, as in xinetd', { skip, timeout: 60_000 }, async (t) => {
+  const list: Case[] = [
+    { name: 'sensor', attrs: () => ({ flags: 'SENSOR', deny_time: '4294967295' }) },
+    { name: 'other', attrs: () => echo },
+  ];
+  const look = async ([sensor, other]: readonly number[]): Promise<Record<string, string>> => ({
+    before: await seen(other!, '127.0.0.2'),
+    sensor: await seen(sensor!, '127.0.0.2'),
+    after: await seen(other!, '127.0.0.2'),
+    otherClient: await seen(other!, '127.0.0.1'),
+  });
+  const { real, ours, logs } = await sideBySide(t, list, look);
+  assert.deepEqual(real, { before: 'ok', sensor: 'refused', after: 'refused', otherClient: 'ok' }, logs);
+  assert.deepEqual(ours, real, logs);
 });
