@@ -42,6 +42,8 @@ const cases: Case[] = [
   { name: 'max_load_negative', attrs: () => ({ ...echo, max_load: '-1' }) },
   { name: 'per_source_trailing', attrs: () => ({ ...echo, per_source: '7x' }) },
   { name: 'instances_wraps', attrs: () => ({ ...echo, instances: '99999999999' }) },
+  { name: 'instances_wraps_to_0', attrs: () => ({ ...echo, instances: '4294967296' }) },
+  { name: 'per_source_wraps_to_0', attrs: () => ({ ...echo, per_source: '4294967296' }) },
   { name: 'cps_minus_one', attrs: () => ({ ...echo, cps: '-1 10' }) },
   { name: 'umask_wraps', server: '/bin/sh', attrs: () => ({ server_args: '-c umask', umask: '40000000027' }) },
 ];
