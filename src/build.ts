@@ -322,7 +322,11 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
           'warning',
           at(a.name),
           `'disable = no' re-enables service '${d.svc.name}' after the error on line ${cleared.loc.line}, as xinetd does (an error disables a service ` +
-            `only until a later 'disable = no'): of that line's '${cleared.name.text}', only the values before the bad one apply`,
+            `only until a later 'disable = no'): ${
+              typeof attributeSpec(cleared.name.text)?.service === 'number'
+                ? `it runs without that line's '${cleared.name.text}'`
+                : `of that line's '${cleared.name.text}', only the values before the bad one apply`
+            }`,
           len(a.name),
         ),
       ]);

@@ -337,6 +337,7 @@ test('an attribute error followed by disable = no: the service runs without the 
   assert.equal(run('\tper_source = 7x\n\tdisable = no # note\n').enabled, false, 'a disable line with two values is ignored, and drops the entry');
   assert.equal(run('\tdisable = no\n\tper_source = 7x\n\tdisable = no\n').enabled, false, 'the second disable line is "already set"');
   const b = run('\tper_source = 7x\n\tdisable = no\n\tinstances = 4\n');
+  assert.match(b.d[1]!, /^10:2 warning .*: it runs without that line's 'per_source'$/);
   assert.deepEqual([b.enabled, b.s.per_source, b.s.instances], [true, null, 4], 'the bad per_source is not set; later lines apply');
   // xinetd keeps the addresses it read before the bad word (measured: only_from = 127.0.0.5
   // 127.0.0.6,7 then disable = no serves with "Only from: 127.0.0.5"): never admit everybody.
