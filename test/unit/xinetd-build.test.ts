@@ -358,6 +358,11 @@ test('numbers through the build: the value xinetd reads, with a located warning 
   assert.equal(one(svc('\tport = 4294971296\n')).port, 4000);
   assert.equal(one(svc('\tmax_load = 2.5x\n')).max_load, 2.5);
   assert.equal(one(svc('\tinstances = 2147483648\n')).enabled, false, 'wraps to a negative number: refused');
+  assert.deepEqual(one(svc('\tredirect = 10.0.0.1 4294967376\n')).redirect, { host: '10.0.0.1', port: 80 });
+  assert.deepEqual(
+    brief(buildText(svc('\tredirect = 10.0.0.1 0\n')).diagnostics),
+    ["9:22 error bad value for 'redirect': '0' is neither a port number (1-65535) nor a tcp service of /etc/services; service 'x' is disabled, as xinetd does"],
+  );
 });
 
 test('per_source_cps (tsinetd extension): rate and burst', () => {
