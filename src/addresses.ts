@@ -4,10 +4,12 @@
 // compiles and matches them at connection time. Here we only check their syntax, the way
 // xinetd's addr.c does when it reads the configuration:
 //   - a word with a comma outside braces, or a malformed factorized address, is an error that
-//     makes xinetd disable the service;
+//     makes xinetd disable the service; it stops there, keeping the addresses read before it
+//     (they matter if a later `disable = no` re-enables the service);
 //   - any other word xinetd cannot parse is logged ("failed to parse") and left out of the list;
 //     tsinetd does the same (an error diagnostic, the service keeps running without that entry);
-//   - a '#' word and what follows it are a comment written after the values: left out too.
+//   - '#' starts a comment only at the start of a line: after values, '#' and the words after
+//     it are more values, each tried as an address like the others (a warning says so).
 // Host names, `.domain` suffixes and /etc/networks names are accepted as written; they are
 // resolved later (xinetd resolves them when it reads the file and drops names that do not
 // resolve; we cannot tell without the network).
@@ -18,11 +20,11 @@ import { parseWord } from './parse.js';
 import type { Word } from './syntax.js';
 
 export interface AclWords {
-  /** The entries to keep, as written. */
+  /** The entries to keep, as written (on a fatal word, those before it). */
   entries: string[];
   /** Words left out, and advice. */
   diagnostics: Diagnostic[];
-  /** A word that makes xinetd disable the whole service (the first one). */
+  /** A word that makes xinetd disable the whole service; reading stops there. */
   fatal: Diagnostic | null;
 }
 
@@ -36,27 +38,29 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
   for (let i = 0; i < words.length; i++) {
     const w = words[i]!;
     const text = w.text;
-    if (text.startsWith('#')) {
+    const commentLike = text.startsWith('#') && !words.slice(0, i).some((x) => x.text.startsWith('#'));
+    if (commentLike) {
       const rest = words.slice(i).map((x) => x.text).join(' ');
       out.diagnostics.push(
         diag(
           'warning',
           at(w),
-          `'#' starts a comment only at the beginning of a line: '${rest}' are extra values of ${attribute}; ` +
-            'xinetd tries them as addresses and drops those it cannot parse, tsinetd ignores them',
+          `'#' starts a comment only at the beginning of a line: '${rest}' are more values of ${attribute}; ` +
+            'xinetd tries each as an address and keeps those it can read, and so does tsinetd',
           rest.length,
         ),
       );
-      break;
     }
+    if (text === '#') continue; // xinetd: "failed to parse #"; the warning above says it
     if (text.includes(',') && !text.includes('{')) {
-      out.fatal ??= diag('error', at(w), `address '${text}' has a comma in it: separate the addresses of ${attribute} with blanks`, text.length);
-      continue;
+      out.fatal = diag('error', at(w), `address '${text}' has a comma in it: separate the addresses of ${attribute} with blanks`, text.length);
+      break;
     }
     const r = parseWord('AclAddress', w);
     if (!r.ok) {
       if (text.includes('{')) {
-        out.fatal ??= { ...r.diagnostic, message: `bad factorized address '${text}' in ${attribute}: ${r.diagnostic.message}` };
+        out.fatal = { ...r.diagnostic, message: `bad factorized address '${text}' in ${attribute}: ${r.diagnostic.message}` };
+        break;
       } else {
         out.diagnostics.push({
           ...r.diagnostic,

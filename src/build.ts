@@ -68,8 +68,13 @@ interface Draft {
   disabledList: Word[] | null;
   /** disable = yes */
   disable: AttributeNode | null;
-  /** A value error made xinetd disable the service. */
-  failed: boolean;
+  /**
+   * The value error that made xinetd disable the service, until a later `disable = no` clears it
+   * (xinetd's SC_DISABLE / SC_ENABLE act on one flag).
+   */
+  failed: AttributeNode | null;
+  /** A `disable` line read while the service was disabled by an error: xinetd drops the entry. */
+  dropped: boolean;
 }
 
 type Report = (d: Diagnostic) => void;
@@ -83,7 +88,7 @@ function len(w: Word): number {
 }
 
 function newDraft(svc: Service, isDefaults: boolean): Draft {
-  return { svc, isDefaults, set: new Map(), serverArgs: null, enabledList: null, disabledList: null, disable: null, failed: false };
+  return { svc, isDefaults, set: new Map(), serverArgs: null, enabledList: null, disabledList: null, disable: null, failed: null, dropped: false };
 }
 
 /** Builds the services of a configuration tree. Pure apart from the system database lookups. */
@@ -121,6 +126,11 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
     for (const a of node.attributes) {
       applyAttribute(draft, a, db, report);
       if (draft.disable !== null) break;
+      // parse.c: after any `disable` line, a service that is disabled at that point is dropped.
+      if (draft.failed !== null && a.name.text.toLowerCase() === 'disable') {
+        draft.dropped = true;
+        break;
+      }
     }
     drafts.push({ draft, node, broken });
   }
@@ -257,7 +267,7 @@ function fail(d: Draft, a: AttributeNode, error: Diagnostic, report: Report): vo
     ? `xinetd refuses to start with this error in defaults; tsinetd ignores '${a.name.text}'`
     : `service '${d.svc.name}' is disabled, as xinetd does`;
   report({ ...error, message: `${error.message}; ${consequence}` });
-  if (!d.isDefaults) d.failed = true;
+  if (!d.isDefaults) d.failed = a;
 }
 
 interface Applied {
@@ -267,9 +277,12 @@ interface Applied {
 
 const done = (warnings: Diagnostic[] = []): Applied => ({ warnings });
 
-/** Runs a value parser and stores its result with `store`. */
+/** Runs a value parser and stores its result with `store` (on an error, what xinetd had stored). */
 function take<T>(r: V.Parsed<T>, store: (v: T) => void): Applied {
-  if (!r.ok) return { error: r.error, warnings: r.warnings };
+  if (!r.ok) {
+    if (r.partial !== undefined) store(r.partial);
+    return { error: r.error, warnings: r.warnings };
+  }
   store(r.value);
   return done(r.warnings);
 }
@@ -298,10 +311,26 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       return take(V.enumList(w, SERVICE_TYPES, 'type', 'service type'), (v) => (s.type = v));
     case 'flags':
       return take(V.enumList(w, SERVICE_FLAGS, 'flags', 'flag'), (v) => (s.flags = v));
-    case 'disable':
-      return take(V.yesNo(one, 'disable'), (v) => {
-        if (v) d.disable = a;
-      });
+    case 'disable': {
+      const r = V.yesNo(one, 'disable');
+      if (!r.ok || r.value) return take(r, () => (d.disable = a));
+      const cleared = d.failed;
+      d.failed = null;
+      if (cleared === null) return done();
+      return done([
+        diag(
+          'warning',
+          at(a.name),
+          `'disable = no' re-enables service '${d.svc.name}' after the error on line ${cleared.loc.line}, as xinetd does (an error disables a service ` +
+            `only until a later 'disable = no'): ${
+              typeof attributeSpec(cleared.name.text)?.service === 'number'
+                ? `it runs without that line's '${cleared.name.text}'`
+                : `of that line's '${cleared.name.text}', only the values before the bad one apply`
+            }`,
+          len(a.name),
+        ),
+      ]);
+    }
     case 'socket_type':
       return take(V.enumList([one], SOCKET_TYPES, 'socket_type', 'socket type'), (v) => (s.socket_type = v[0] as SocketType));
     case 'protocol': {
@@ -323,11 +352,11 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'groups':
       return take(V.yesNo(one, 'groups'), (v) => (s.groups = v));
     case 'instances':
-      return take(V.single('Limit', one, 'instances'), (v) => (s.instances = v === 'unlimited' ? null : v));
+      return take(V.numberWord('instances', one), (v) => (s.instances = v));
     case 'per_source':
-      return take(V.single('Limit', one, 'per_source'), (v) => (s.per_source = v === 'unlimited' ? null : v));
+      return take(V.numberWord('per_source', one), (v) => (s.per_source = v));
     case 'nice':
-      return take(V.single('SignedInt', one, 'nice'), (v) => (s.nice = v));
+      return take(V.numberWord('nice', one), (v) => (s.nice = v));
     case 'server':
       s.server = one.text;
       return done();
@@ -350,12 +379,12 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       return done();
     case 'only_from':
     case 'no_access': {
+      // On a fatal word xinetd keeps the addresses it had read before it (parse_inet_addresses).
       const r = checkAclWords(w, spec.key);
-      if (r.fatal !== null) return { error: r.fatal, warnings: r.diagnostics };
       const list = modify(spec.key === 'only_from' ? s.only_from : s.no_access, op, r.entries);
       if (spec.key === 'only_from') s.only_from = list;
       else s.no_access = list;
-      return done(r.diagnostics);
+      return r.fatal !== null ? { error: r.fatal, warnings: r.diagnostics } : done(r.diagnostics);
     }
     case 'access_times':
       return take(V.accessTimes(w), (v) => (s.access_times = v));
@@ -378,16 +407,16 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       });
     }
     case 'rpc_version':
-      return take(V.single('RpcVersion', one, 'rpc_version'), (v) => (s.rpc_version = v));
+      return take(V.numberWord('rpc_version', one), (v) => (s.rpc_version = v));
     case 'rpc_number':
-      return take(V.single('Count', one, 'rpc_number'), (v) => (s.rpc_number = v));
+      return take(V.numberWord('rpc_number', one), (v) => (s.rpc_number = v));
     case 'env':
       return take(V.envEntries(w), (v) => (s.env = op === '=' ? [...v] : [...s.env, ...v]));
     case 'passenv':
       s.passenv = modify(s.passenv, op, w.map((x) => x.text), false);
       return done();
     case 'port':
-      return take(V.single('Port', one, 'port'), (v) => (s.port = v));
+      return take(V.numberWord('port', one), (v) => (s.port = v));
     case 'redirect':
       return take(V.redirect(w, db), (v) => (s.redirect = v));
     case 'bind':
@@ -408,11 +437,11 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'max_load':
       return take(V.maxLoad(one), (v) => (s.max_load = v));
     case 'umask':
-      return take(V.single('Octal', one, 'umask'), (v) => (s.umask = v));
+      return take(V.numberWord('umask', one), (v) => (s.umask = v));
     case 'v6only':
       return take(V.yesNo(one, 'v6only'), (v) => (s.v6only = v));
     case 'deny_time':
-      return take(V.single('DenyTime', one, 'deny_time'), (v) => (s.deny_time = v));
+      return take(V.numberWord('deny_time', one), (v) => (s.deny_time = v));
     case 'rlimit_as':
     case 'rlimit_data':
     case 'rlimit_rss':
@@ -420,10 +449,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'rlimit_files':
     case 'rlimit_cpu': {
       const which = spec.key.slice('rlimit_'.length) as keyof Rlimits;
-      const rule = which === 'cpu' ? 'RlimitCount' : 'RlimitSize';
-      const warnings = one.text === '-1' ? [diag('warning', at(one), `'${spec.key} = -1' means no limit (write UNLIMITED)`, 2)] : [];
-      const r = V.single(rule, one, spec.key);
-      return take(r.ok ? { ...r, warnings } : r, (v) => (s.rlimits[which] = v));
+      return take(V.numberWord(spec.key as `rlimit_${keyof Rlimits}`, one), (v) => (s.rlimits[which] = v));
     }
     case 'enabled':
     case 'disabled': {
@@ -450,7 +476,7 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   let off: OffReason | null = null;
   if (broken) off = { kind: 'syntax' };
   else if (d.disable !== null) off = { kind: 'disable', at: d.disable.loc };
-  else if (d.failed) off = { kind: 'error' };
+  else if (d.failed !== null || d.dropped) off = { kind: 'error' };
 
   inheritScalars(d, def);
 

@@ -210,9 +210,12 @@ export function runsCountedServer(service: Pick<Service, 'name' | 'type' | 'flag
 // ---------------------------------------------------------------------------------------
 // max_load and access_times
 
-/** max_load: refused when the 1-minute load average is at or above the limit. */
+/**
+ * max_load: refused when the 1-minute load average is at or above the limit, any limit but 0
+ * (xinetd's access.c): a negative one refuses everybody, NaN nobody.
+ */
 export function loadExceeded(maxLoad: number | null, load: number): boolean {
-  return maxLoad !== null && maxLoad > 0 && load >= maxLoad;
+  return maxLoad !== null && maxLoad !== 0 && load >= maxLoad;
 }
 
 /**
@@ -236,12 +239,14 @@ export type DenyList = Map<string, number | 'forever'>;
 
 /**
  * How long a SENSOR hit bans the source: minutes → ms, FOREVER, or null for "log only"
- * (NEVER, 0, or deny_time not set, as in xinetd).
+ * (NEVER, 0, or deny_time not set, as in xinetd). xinetd stores FOREVER as -1, so -1 is forever
+ * too; any other negative number gives an expiry already past, which xinetd's scrub of the list
+ * lifts within a minute: a minute here.
  */
 export function sensorBanMs(denyTime: Service['deny_time']): number | 'forever' | null {
-  if (denyTime === 'FOREVER') return 'forever';
-  if (denyTime === null || denyTime === 'NEVER' || denyTime <= 0) return null;
-  return denyTime * 60_000;
+  if (denyTime === 'FOREVER' || denyTime === -1) return 'forever';
+  if (denyTime === null || denyTime === 'NEVER' || denyTime === 0) return null;
+  return denyTime < 0 ? 60_000 : denyTime * 60_000;
 }
 
 export type DenyListChange = 'added' | 'extended' | 'unchanged' | 'full' | 'log-only';

@@ -136,7 +136,7 @@ export interface TimeIntervalValue {
 }
 
 export type LogTypeValue =
-  | { kind: 'file'; path: string; soft: number | null; hard: number | null }
+  | { kind: 'file'; path: string; soft: string | null; hard: string | null }
   | { kind: 'syslog'; facility: string; level: string };
 
 export type AclAddressValue =
@@ -155,19 +155,10 @@ export type HostAddressValue =
 
 /** The value start rules of grammar/xinetd.peggy and what each returns. */
 export interface ValueRules {
-  Limit: number | 'unlimited';
   Count: number;
-  SignedInt: number;
-  Port: number;
-  Octal: number;
   Decimal: number;
   YesNo: boolean;
-  DenyTime: number | 'FOREVER' | 'NEVER';
-  RlimitSize: number | 'unlimited';
-  RlimitCount: number | 'unlimited';
-  Size: number;
   TimeInterval: TimeIntervalValue;
-  RpcVersion: [number, number];
   EnvAssignment: { name: string; value: string };
   LogType: LogTypeValue;
   AclAddress: AclAddressValue;

@@ -6,16 +6,23 @@
 // relations between values.
 
 import { editDistance } from './attributes.js';
+import { cParseInt, NUMBER_READERS, type NumericAttribute } from './numbers.js';
 import { diag, type Diagnostic } from './diagnostics.js';
 import { parseWord, parseWords } from './parse.js';
 import type { SysDb } from './sysdb.js';
 import type { LogTarget, TimeInterval } from './table.js';
 import type { ValueRule, ValueRules, Word } from './syntax.js';
 
-export type Parsed<T> = { ok: true; value: T; warnings: Diagnostic[] } | { ok: false; error: Diagnostic; warnings: Diagnostic[] };
+/**
+ * A parsed value, or an error. `partial` is what xinetd's parser had already stored when it met
+ * the bad word (list parsers store word by word); it stays in force if a later `disable = no`
+ * re-enables the service.
+ */
+export type Parsed<T> = { ok: true; value: T; warnings: Diagnostic[] } | { ok: false; error: Diagnostic; warnings: Diagnostic[]; partial?: T };
 
 const ok = <T>(value: T, warnings: Diagnostic[] = []): Parsed<T> => ({ ok: true, value, warnings });
-const fail = <T>(error: Diagnostic, warnings: Diagnostic[] = []): Parsed<T> => ({ ok: false, error, warnings });
+const fail = <T>(error: Diagnostic, warnings: Diagnostic[] = [], partial?: T): Parsed<T> =>
+  partial === undefined ? { ok: false, error, warnings } : { ok: false, error, warnings, partial };
 
 function at(w: Word): { file: string; line: number; column: number } {
   return { file: w.loc.file, line: w.loc.line, column: w.loc.column };
@@ -45,11 +52,22 @@ export function enumList(words: readonly Word[], choices: readonly string[], att
       const hint = near === undefined || w.text.startsWith('#') ? '' : ` (did you mean '${near}'?)`;
       return fail(
         diag('error', at(w), `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`, w.text.length),
+        [],
+        out,
       );
     }
     if (!out.includes(c)) out.push(c);
   }
   return ok(out);
+}
+
+type NumberValue<A extends NumericAttribute> = (typeof NUMBER_READERS)[A] extends { read(t: string): { ok: true; value: infer T } | { ok: false } } ? T : never;
+
+/** One word of a numeric attribute, read as xinetd reads it (src/numbers.ts); notes become warnings. */
+export function numberWord<A extends NumericAttribute>(attribute: A, word: Word): Parsed<NumberValue<A>> {
+  const r = (NUMBER_READERS[attribute] as { read(t: string): { ok: true; value: NumberValue<A>; notes: string[] } | { ok: false; message: string } }).read(word.text);
+  if (!r.ok) return fail(diag('error', at(word), `bad value for '${attribute}': ${r.message}`, word.text.length));
+  return ok(r.value, r.notes.map((n) => diag('warning', at(word), `${attribute}: ${n}`, word.text.length)));
 }
 
 /** yes / no */
@@ -62,7 +80,7 @@ export function accessTimes(words: readonly Word[]): Parsed<TimeInterval[]> {
   const out: TimeInterval[] = [];
   for (const w of words) {
     const r = single('TimeInterval', w, 'access_times');
-    if (!r.ok) return fail({ ...r.error, message: r.error.message + commentHint(words) });
+    if (!r.ok) return fail({ ...r.error, message: r.error.message + commentHint(words) }, [], out);
     out.push(r.value);
   }
   return ok(out);
@@ -91,45 +109,56 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   }
   const v = r.value;
   if (v.kind === 'syslog') return ok({ kind: 'syslog', facility: v.facility, level: v.level });
+  const warnings: Diagnostic[] = [];
+  const sizes: number[] = [];
+  for (const w of words.slice(2)) {
+    const n = numberWord('log_type', w);
+    if (!n.ok) return fail(n.error, n.warnings);
+    sizes.push(n.value);
+    warnings.push(...n.warnings);
+  }
+  const [soft = null, given = null] = sizes;
   if (!v.path.startsWith('/')) {
-    return ok({ kind: 'file', path: v.path, soft: v.soft, hard: v.hard }, [
-      diag('warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length),
-    ]);
+    warnings.push(diag('warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
   }
-  if (v.soft !== null && v.hard !== null && v.hard < v.soft) {
+  if (soft !== null && given !== null && given < soft) {
     const w = words[3]!;
-    return fail(diag('error', at(w), `bad value for 'log_type': the hard limit (${v.hard} bytes) is less than the soft limit (${v.soft} bytes)`, w.text.length));
+    return fail(diag('error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
   }
-  const hard = v.soft === null ? null : (v.hard ?? defaultHardLimit(v.soft));
-  return ok({ kind: 'file', path: v.path, soft: v.soft, hard });
+  const hard = soft === null ? null : (given ?? defaultHardLimit(soft));
+  return ok({ kind: 'file', path: v.path, soft, hard }, warnings);
 }
 
 /** redirect = host port */
 export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: string; port: number }> {
   const [hostWord, portWord] = [words[0]!, words[1]!];
   const host = single('HostAddress', hostWord, 'redirect');
-  if (!host.ok) return host;
+  if (!host.ok) return fail(host.error, host.warnings);
+  const warnings: Diagnostic[] = [];
   let port: number;
-  if (/^\+?\d+$/.test(portWord.text)) {
-    port = Number(portWord.text.replace('+', ''));
-    if (port < 1 || port > 65535) {
-      return fail(diag('error', at(portWord), `bad value for 'redirect': port ${port} is out of range (1-65535)`, portWord.text.length));
-    }
+  // xinetd looks a word up in /etc/services unless parse_base10 reads a number above 0 from it.
+  const number = cParseInt(portWord.text);
+  if (number.ok && number.value > 0) {
+    const read = numberWord('redirect', portWord);
+    if (!read.ok) return fail(read.error, read.warnings);
+    port = read.value;
+    warnings.push(...read.warnings);
   } else {
     const entry = db.serviceByName(portWord.text, 'tcp');
     if (entry === undefined) {
-      return fail(diag('error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number nor a tcp service of /etc/services`, portWord.text.length));
+      return fail(diag('error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`, portWord.text.length));
     }
     port = entry.port;
   }
-  return ok({ host: hostWord.text, port });
+  return ok({ host: hostWord.text, port }, warnings);
 }
 
 /** env = NAME=value ... */
 export function envEntries(words: readonly Word[]): Parsed<string[]> {
-  for (const w of words) {
+  for (const [i, w] of words.entries()) {
     if (!w.text.includes('=')) {
-      return fail(diag('error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length));
+      const before = words.slice(0, i).map((x) => x.text);
+      return fail(diag('error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length), [], before);
     }
   }
   return ok(words.map((w) => w.text));
@@ -137,36 +166,30 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
 
 /** cps = connections-per-second seconds-off */
 export function cps(words: readonly Word[]): Parsed<[number, number]> {
-  const a = single('Count', words[0]!, 'cps');
-  if (!a.ok) return a;
-  const b = single('Count', words[1]!, 'cps');
-  if (!b.ok) return b;
-  return ok([a.value, b.value]);
+  const a = numberWord('cps', words[0]!);
+  if (!a.ok) return fail(a.error, a.warnings);
+  const b = numberWord('cps', words[1]!);
+  if (!b.ok) return fail(b.error, b.warnings);
+  return ok([a.value, b.value], [...a.warnings, ...b.warnings]);
 }
 
 /** per_source_cps = rate burst (tsinetd extension: a token bucket per source address) */
 export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
   const [rw, bw] = [words[0]!, words[1]!];
   const rate = single('Decimal', rw, 'per_source_cps');
-  if (!rate.ok) return rate;
+  if (!rate.ok) return fail(rate.error, rate.warnings);
   if (!(rate.value > 0) || !Number.isFinite(rate.value)) {
     return fail(diag('error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length));
   }
   const burst = single('Count', bw, 'per_source_cps');
-  if (!burst.ok) return burst;
+  if (!burst.ok) return fail(burst.error, burst.warnings);
   if (burst.value < 1) {
     return fail(diag('error', at(bw), `bad value for 'per_source_cps': the burst must be at least 1`, bw.text.length));
   }
   return ok([rate.value, burst.value]);
 }
 
-/** max_load = a load average above 0 */
-export function maxLoad(word: Word): Parsed<number | null> {
-  const r = single('Decimal', word, 'max_load');
-  if (!r.ok) return r;
-  if (r.value === 0) return fail(diag('error', at(word), "bad value for 'max_load': 0 is not allowed (xinetd rejects it); leave max_load out for no limit", word.text.length));
-  if (r.value < 0) {
-    return ok(null, [diag('warning', at(word), `max_load ${word.text} can never be reached: ignored`, word.text.length)]);
-  }
-  return ok(r.value);
+/** max_load: xinetd refuses a client when the load average is at or above it (any value but 0). */
+export function maxLoad(word: Word): Parsed<number> {
+  return numberWord('max_load', word);
 }

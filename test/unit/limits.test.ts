@@ -312,6 +312,9 @@ test('deny list: a new hit only lengthens a ban; the list is bounded', () => {
   for (let i = 0; list.size < MAX_GLOBAL_NO_ACCESS; i++) denyListAdd(list, `x${i}`, 'forever', 0);
   assert.equal(denyListAdd(list, 'late', 60_000, 0), 'full');
   assert.deepEqual([sensorBanMs(2), sensorBanMs('FOREVER'), sensorBanMs('NEVER'), sensorBanMs(null), sensorBanMs(0)], [120_000, 'forever', null, null, null]);
+  // xinetd's FOREVER is -1 (deny_time = -1, or 4294967295 that wraps to it); other negative
+  // numbers ban until its next scrub of the list.
+  assert.deepEqual([sensorBanMs(-1), sensorBanMs(-5)], ['forever', 60_000]);
 });
 
 // --- per_source_cps ---------------------------------------------------------------------

@@ -84,7 +84,7 @@ test('defaults: attributes not allowed there are warned about and ignored; a sec
 test('defaults: a bad value is an error and only that attribute is lost (xinetd would refuse to start)', () => {
   const r = buildText('defaults\n{\n\tinstances = lots\n\tper_source = 2\n}\n' + svc(''));
   assert.deepEqual(brief(r.diagnostics), [
-    "3:14 error bad value for 'instances': expected a number or UNLIMITED, found 'lots'; xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
+    "3:14 error bad value for 'instances': 'lots' cannot be read: it is not a whole number (xinetd reads it with strtol, base 10); xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
   ]);
   assert.equal(r.services[0]!.service.per_source, 2);
   assert.equal(r.services[0]!.service.enabled, true);
@@ -270,10 +270,10 @@ test('a bad value disables the service with an error at the value', () => {
     ['\tgroups = maybe\n', "9:11 error bad value for 'groups': expected yes or no, found 'maybe'; service 'x' is disabled, as xinetd does"],
     ['\tflags = IPv4 NODELY\n', "9:15 error unknown flag 'NODELY' in 'flags' (did you mean 'NODELAY'?): expected REUSE, INTERCEPT, NORETRY, IDONLY, NAMEINARGS, NODELAY, KEEPALIVE, NOLIBWRAP, SENSOR, IPv4, IPv6, LABELED; service 'x' is disabled, as xinetd does"],
     ['\tprotocol = tpc\n', "9:13 error bad value for 'protocol': 'tpc' is not in /etc/protocols; service 'x' is disabled, as xinetd does"],
-    ['\tumask = 999\n', "9:10 error bad value for 'umask': umask is an octal number: only digits 0-7; service 'x' is disabled, as xinetd does"],
+    ['\tumask = 999\n', "9:10 error bad value for 'umask': '999' cannot be read as a umask: it is not an octal number (xinetd reads it with strtol, base 8); service 'x' is disabled, as xinetd does"],
     ['\tenv = NOEQUALS\n', "9:8 error bad value for 'env': 'NOEQUALS' has no '=': expected NAME=value; service 'x' is disabled, as xinetd does"],
-    ['\tmax_load = 0\n', "9:13 error bad value for 'max_load': 0 is not allowed (xinetd rejects it); leave max_load out for no limit; service 'x' is disabled, as xinetd does"],
-    ['\tredirect = 10.0.0.1 99999\n', "9:22 error bad value for 'redirect': port 99999 is out of range (1-65535); service 'x' is disabled, as xinetd does"],
+    ['\tmax_load = 0\n', "9:13 error bad value for 'max_load': xinetd reads '0' as 0, which it refuses; leave max_load out for no limit; service 'x' is disabled, as xinetd does"],
+    ['\tredirect = 10.0.0.1 99999\n', "9:22 error bad value for 'redirect': port 99999 is too large (1-65535); service 'x' is disabled, as xinetd does"],
     ['\tserver_args =\n', "9:2 error 'server_args' needs at least one value; service 'x' is disabled, as xinetd does"],
     ['\tonly_from = 10.0.0.{1,,2}\n', "9:22 error bad factorized address '10.0.0.{1,,2}' in only_from: expected a number after the comma (no empty entries); service 'x' is disabled, as xinetd does"],
   ];
@@ -284,15 +284,85 @@ test('a bad value disables the service with an error at the value', () => {
   }
 });
 
-test('only_from: unreadable addresses are left out (an error), comments after values are dropped (a warning)', () => {
+test('only_from: unreadable addresses are left out (an error); after a #, words are still addresses (a warning)', () => {
   const r = buildText(svc('\tonly_from = 127.0.0.1 300.1.1.1 10.0.0.0/8 # office\n'));
-  assert.deepEqual(r.services[0]!.service.only_from, ['127.0.0.1', '10.0.0.0/8']);
+  assert.deepEqual(r.services[0]!.service.only_from, ['127.0.0.1', '10.0.0.0/8', 'office']);
   assert.equal(r.services[0]!.service.enabled, true);
   assert.deepEqual(brief(r.diagnostics), [
     `9:24 error cannot read '300.1.1.1' as an address of only_from: 300 is not a number from 0 to 255; xinetd ignores it ("failed to parse") and so does tsinetd`,
-    "9:45 warning '#' starts a comment only at the beginning of a line: '# office' are extra values of only_from; xinetd tries them as addresses and drops those it cannot parse, tsinetd ignores them",
+    "9:45 warning '#' starts a comment only at the beginning of a line: '# office' are more values of only_from; xinetd tries each as an address and keeps those it can read, and so does tsinetd",
   ]);
   assert.deepEqual(one(svc('\tonly_from = 127.0.0.{1,3} fe80::/10 .example.com\n')).only_from, ['127.0.0.{1,3}', 'fe80::/10', '.example.com']);
+});
+
+// Issue #19 item 1: xinetd refuses 10.0.0.5 here (measured: its dump lists 127.0.0.1 and 127.0.0.2
+// for "no_access = 127.0.0.1 # was 127.0.0.2"); tsinetd used to drop the words after '#'.
+test("'#' after values: no_access and only_from keep every word that reads as an address", () => {
+  const r = buildText(svc('\tno_access = 10.0.0.1 # was 10.0.0.5\n\tonly_from += 192.0.2.1 #192.0.2.9 192.0.2.7\n'));
+  const s = r.services[0]!.service;
+  assert.deepEqual(s.no_access, ['10.0.0.1', 'was', '10.0.0.5']);
+  assert.deepEqual(s.only_from, ['192.0.2.1', '192.0.2.7']);
+  assert.equal(s.enabled, true);
+  assert.deepEqual(
+    brief(r.diagnostics).map((d) => d.split(' ').slice(0, 2).join(' ')),
+    ['9:23 warning', '10:25 warning', '10:25 error'],
+    'one located warning per line, and "#192.0.2.9" cannot be read',
+  );
+  // The other list attributes already treat the words after '#' as values, as xinetd does.
+  assert.deepEqual(one(svc('\tserver_args = -v # note\n')).server_argv, ['prog', '-v', '#', 'note']);
+  assert.equal(one(svc('\tlog_on_success = PID # note\n')).enabled, false);
+  assert.equal(one(svc('\tflags = NODELAY # note\n')).enabled, false);
+  assert.equal(one(svc('\taccess_times = 2:00-3:00 # note\n')).enabled, false);
+  assert.equal(one(svc('\tenv = A=1 # note\n')).enabled, false);
+});
+
+// Issue #19 item 4, measured with xinetd 2.3.15.3 -d: an attribute error disables a service until a
+// later `disable = no` (SC_DISABLE and SC_ENABLE share one flag); a `disable` line read while the
+// service is disabled drops it; an error after `disable = no` disables it.
+test('an attribute error followed by disable = no: the service runs without the bad value', () => {
+  const run = (body: string): { enabled: boolean; s: Service; d: string[] } => {
+    const r = buildText(svc(body));
+    return { enabled: r.services[0]!.service.enabled, s: r.services[0]!.service, d: brief(r.diagnostics) };
+  };
+  const a = run('\tlog_on_failure += USERID#x\n\tdisable = no\n');
+  assert.equal(a.enabled, true);
+  assert.deepEqual(a.s.log_on_failure, []);
+  assert.deepEqual(a.d, [
+    "9:20 error unknown log_on_failure value 'USERID#x' in 'log_on_failure' (did you mean 'USERID'?): expected HOST, USERID, ATTEMPT; service 'x' is disabled, as xinetd does",
+    "10:2 warning 'disable = no' re-enables service 'x' after the error on line 9, as xinetd does (an error disables a service only until a later 'disable = no'): of that line's 'log_on_failure', only the values before the bad one apply",
+  ]);
+  assert.equal(run('\tdisable = no\n\tlog_on_failure += USERID#x\n').enabled, false, 'an error after disable = no');
+  assert.equal(run('\tper_source = 7x\n\tdisable = yes\n').enabled, false);
+  assert.equal(run('\tper_source = 7x\n\tdisable = maybe\n').enabled, false);
+  assert.equal(run('\tper_source = 7x\n\tdisable = no # note\n').enabled, false, 'a disable line with two values is ignored, and drops the entry');
+  assert.equal(run('\tdisable = no\n\tper_source = 7x\n\tdisable = no\n').enabled, false, 'the second disable line is "already set"');
+  const b = run('\tper_source = 7x\n\tdisable = no\n\tinstances = 4\n');
+  assert.match(b.d[1]!, /^10:2 warning .*: it runs without that line's 'per_source'$/);
+  assert.deepEqual([b.enabled, b.s.per_source, b.s.instances], [true, null, 4], 'the bad per_source is not set; later lines apply');
+  // xinetd keeps the addresses it read before the bad word (measured: only_from = 127.0.0.5
+  // 127.0.0.6,7 then disable = no serves with "Only from: 127.0.0.5"): never admit everybody.
+  const c = run('\tonly_from = 127.0.0.5 127.0.0.6,7 127.0.0.8\n\tdisable = no\n');
+  assert.deepEqual([c.enabled, c.s.only_from], [true, ['127.0.0.5']]);
+  const e = run('\tflags = IPv4 BOGUS KEEPALIVE\n\tenv = A=1 B C=3\n\tdisable = no\n');
+  assert.deepEqual([e.enabled, e.s.flags, e.s.env], [true, ['IPv4'], ['A=1']]);
+});
+
+test('numbers through the build: the value xinetd reads, with a located warning when it is not the one written', () => {
+  const r = buildText(svc('\tinstances = 99999999999\n\tmax_load = 0x50\n\tcps = -1 10\n\tumask = 022\n'));
+  const s = r.services[0]!.service;
+  assert.deepEqual([s.enabled, s.instances, s.max_load, s.cps, s.umask], [true, 1215752191, 80, [4294967295, 10], 0o22]);
+  assert.deepEqual(
+    brief(r.diagnostics).map((d) => d.split(' ').slice(0, 3).join(' ')),
+    ['9:14 warning instances:', '10:13 warning max_load:', '11:8 warning cps:'],
+  );
+  assert.equal(one(svc('\tport = 4294971296\n')).port, 4000);
+  assert.equal(one(svc('\tmax_load = 2.5x\n')).max_load, 2.5);
+  assert.equal(one(svc('\tinstances = 2147483648\n')).enabled, false, 'wraps to a negative number: refused');
+  assert.deepEqual(one(svc('\tredirect = 10.0.0.1 4294967376\n')).redirect, { host: '10.0.0.1', port: 80 });
+  assert.deepEqual(
+    brief(buildText(svc('\tredirect = 10.0.0.1 0\n')).diagnostics),
+    ["9:22 error bad value for 'redirect': '0' is neither a port number (1-65535) nor a tcp service of /etc/services; service 'x' is disabled, as xinetd does"],
+  );
 });
 
 test('per_source_cps (tsinetd extension): rate and burst', () => {
