@@ -44,6 +44,11 @@ export interface BuiltService {
   listedPort: number | null;
   /** Whether the protocol was given or follows from socket_type (and socket_type likewise). */
   hasProtocol: boolean;
+  /**
+   * The protocol name as written ('TCP' for `protocol = TCP`), or the one socket_type implies:
+   * xinetd looks /etc/services up with it (getservbyname, which compares names exactly).
+   */
+  protocolName: string;
   hasSocketType: boolean;
 }
 
@@ -488,12 +493,13 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   // The port: given, or the one /etc/services lists for the name and protocol.
   const rpc = s.type.includes('RPC');
   const mux = s.type.includes('TCPMUX') || s.type.includes('TCPMUXPLUS');
-  const listed = !rpc && hasProtocol ? db.serviceByName(s.name, s.protocol) : undefined;
+  const protocolName = d.set.get('protocol')?.values[0]?.text ?? s.protocol;
+  const listed = !rpc && hasProtocol ? db.serviceByName(s.name, protocolName) : undefined;
   const listedPort = listed === undefined ? null : listed.port;
   if (!d.set.has('port')) s.port = rpc || mux || s.type.includes('UNLISTED') ? null : listedPort;
 
   s.enabled = off === null;
-  return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType };
+  return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType, protocolName };
 }
 
 /** defaults' `enabled` and `disabled` lists (ids compared without regard to case, as xinetd does). */
