@@ -4,9 +4,10 @@
 // tsinetd's from `--dump` (enabled, no problem).
 //   - `protocol` is looked up in /etc/services as written (http/TCP is not http/tcp): a scratch
 //     /etc/services is bind-mounted in a private mount namespace for both daemons;
+//   - a file with DOS (CRLF) line ends: the '\r' is part of the last word of each line;
 //   - two datagram services on one port both start, and the same one answers each datagram.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { internalService, renderConfig, startDaemon, TEST_USER, type ServiceDef } from '../helpers/daemon.js';
@@ -43,6 +44,36 @@ describe('protocol names are looked up in /etc/services as written', { skip: noX
       const said = ts.diagnostics.join('\n');
       assert.equal(ts.started.length, x.started, `${c.what}: tsinetd starts what xinetd starts\n${said}`);
       if (!c.starts) assert.ok(ts.diagnostics.some((l) => l.startsWith(`${conf}:`) && / error: .*not in \/etc\/services/.test(l)), said);
+    }
+  });
+});
+
+describe("DOS line ends: the '\\r' is read as part of the line's last word", { skip: noXinetd }, () => {
+  test('the same services start under xinetd and tsinetd, with the same server arguments', async (t) => {
+    const dir = tempDir(t, 'parity-crlf');
+    const ports = [await freePort(), await freePort()];
+    const dos = (text: string): string => text.replace(/\n/g, '\r\n');
+    const unlisted = (name: string, port: number, more: string[] = []): string => block(name, ['type = UNLISTED', `port = ${port}`, ...program('stream'), ...more]);
+    const lf = join(dir, 'lf.d');
+    mkdirSync(lf);
+    writeFileSync(join(lf, 'svc'), unlisted('inlf', ports[0]!));
+    const cases: { what: string; text: string; starts: number; argv?: string[] }[] = [
+      { what: 'a whole CRLF file', text: dos(`defaults\n{\n\tinstances = 5\n}\n${unlisted('a', ports[0]!)}${unlisted('b', ports[1]!)}`), starts: 0 },
+      { what: "only 'server_args = ok' has CRLF", text: unlisted('a', ports[0]!, ['server_args = ok']).replace('ok\n', 'ok\r\n'), starts: 1, argv: ['echo', 'ok\r'] },
+      { what: "only 'flags = IPv4 ' has CRLF", text: unlisted('a', ports[0]!, ['flags = IPv4 ']).replace('IPv4 \n', 'IPv4 \r\n'), starts: 0 },
+      { what: "only 'service a' has CRLF (UNLISTED)", text: unlisted('a', ports[0]!).replace('service a\n', 'service a\r\n'), starts: 1 },
+      { what: "'includedir DIR' with CRLF", text: dos(`includedir ${lf}\n`), starts: 0 },
+      { what: "'includedir DIR ' with CRLF after a blank", text: dos(`includedir ${lf} \n`), starts: 1 },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const conf = join(dir, `case${i}.conf`);
+      writeFileSync(conf, c.text);
+      const x = await startXinetd(t, conf, join(dir, `xinetd${i}.log`));
+      await x.stop();
+      const ts = tsinetdStarts(conf);
+      assert.equal(x.started, c.starts, `${c.what}: xinetd\n${x.log()}`);
+      assert.equal(ts.started.length, x.started, `${c.what}: tsinetd starts what xinetd starts\n${ts.diagnostics.join('\n')}`);
+      if (c.argv !== undefined) assert.deepEqual(ts.started[0]!.server_argv, c.argv);
     }
   });
 });
