@@ -131,6 +131,12 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
   }
 
   const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report));
+  if (defaults.failed) {
+    for (const b of services) {
+      b.off ??= { kind: 'error' };
+      b.service.enabled = false;
+    }
+  }
   applyLists(services, defaults, report);
   return { services, diagnostics };
 }
@@ -256,13 +262,17 @@ function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Report): 
   if (!d.set.has(spec.key)) d.set.set(spec.key, a);
 }
 
-/** A value error: xinetd disables the service (in defaults, it refuses to start). */
+/**
+ * A value error: xinetd disables the service. In defaults it exits ("A fatal error was
+ * encountered while parsing the default section"), so no service of the file starts: the
+ * defaults draft is marked failed and buildServices turns every service off.
+ */
 function fail(d: Draft, a: AttributeNode, error: Diagnostic, report: Report): void {
   const consequence = d.isDefaults
-    ? `xinetd refuses to start with this error in defaults; tsinetd ignores '${a.name.text}'`
+    ? `xinetd exits at an error in defaults ("A fatal error was encountered while parsing the default section"): tsinetd starts none of the services`
     : `service '${d.svc.name}' is disabled, as xinetd does`;
   report({ ...error, message: `${error.message}; ${consequence}` });
-  if (!d.isDefaults) d.failed = true;
+  d.failed = true;
 }
 
 interface Applied {

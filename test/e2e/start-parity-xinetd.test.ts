@@ -40,6 +40,7 @@ describe('protocol names are looked up in /etc/services as written', { skip: noX
       const x = await startXinetd(t, conf, join(dir, `xinetd${i}.log`), mounts);
       await x.stop();
       const ts = tsinetdStarts(conf, mounts);
+      assert.equal(x.exited, false, `${c.what}: xinetd exited\n${x.log()}`);
       assert.equal(x.started, c.starts ? 1 : 0, `${c.what}: xinetd\n${x.log()}`);
       const said = ts.diagnostics.join('\n');
       assert.equal(ts.started.length, x.started, `${c.what}: tsinetd starts what xinetd starts\n${said}`);
@@ -71,9 +72,31 @@ describe("DOS line ends: the '\\r' is read as part of the line's last word", { s
       const x = await startXinetd(t, conf, join(dir, `xinetd${i}.log`));
       await x.stop();
       const ts = tsinetdStarts(conf);
+      assert.equal(x.exited, false, `${c.what}: xinetd exited\n${x.log()}`);
       assert.equal(x.started, c.starts, `${c.what}: xinetd\n${x.log()}`);
       assert.equal(ts.started.length, x.started, `${c.what}: tsinetd starts what xinetd starts\n${ts.diagnostics.join('\n')}`);
       if (c.argv !== undefined) assert.deepEqual(ts.started[0]!.server_argv, c.argv);
+    }
+  });
+});
+
+describe('an error in defaults', { skip: noXinetd }, () => {
+  test('xinetd exits and tsinetd starts none of the services; a value count it only warns about is not fatal', async (t) => {
+    const dir = tempDir(t, 'parity-defaults');
+    const port = await freePort();
+    const service = block('a', ['type = UNLISTED', `port = ${port}`, ...program('stream')]);
+    for (const [i, c] of [
+      { body: 'instances = lots', starts: 0 },
+      { body: 'instances = 5 6', starts: 1 },
+    ].entries()) {
+      const conf = join(dir, `case${i}.conf`);
+      writeFileSync(conf, `defaults\n{\n\t${c.body}\n}\n${service}`);
+      const x = await startXinetd(t, conf, join(dir, `xinetd${i}.log`));
+      await x.stop();
+      assert.equal(x.exited, c.starts === 0, x.log());
+      if (x.exited) assert.match(x.log(), /A fatal error was encountered while parsing the default section/);
+      const ts = tsinetdStarts(conf);
+      assert.equal(ts.started.length, c.starts, ts.diagnostics.join('\n'));
     }
   });
 });

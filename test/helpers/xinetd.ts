@@ -29,8 +29,10 @@ function inNamespace(argv: readonly string[], mounts: Mounts): string[] {
 }
 
 export interface XinetdRun {
-  /** The count of xinetd's "Started working: N available services". */
+  /** The count of xinetd's "Started working: N available services"; 0 when it exited before. */
   started: number;
+  /** Whether it exited before it started working (as at a fatal error in defaults). */
+  exited: boolean;
   /** The daemon log so far (messages without their date and pid prefix). */
   log(): string;
   /** Kills it and waits until it is gone (its ports free). */
@@ -50,14 +52,14 @@ export async function startXinetd(t: TestContext, conf: string, logFile: string,
   const log = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8').replace(/^\S+ xinetd\[\d+\]: /gm, '') : '');
   const started = await waitFor(
     () => {
-      if (child.exitCode !== null) throw new Error(`xinetd exited (${child.exitCode}):\n${log()}`);
       const m = /Started working: (\d+) available service/.exec(log());
-      return m === null ? undefined : Number(m[1]);
+      if (m !== null) return Number(m[1]);
+      return child.exitCode !== null || child.signalCode !== null ? -1 : undefined;
     },
     10_000,
     `xinetd to start on ${conf}`,
   );
-  return { started, log, stop };
+  return { started: Math.max(0, started), exited: started < 0, log, stop };
 }
 
 export interface DumpedService {

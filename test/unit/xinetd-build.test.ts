@@ -81,13 +81,16 @@ test('defaults: attributes not allowed there are warned about and ignored; a sec
   assert.equal(r.services[0]!.service.instances, null);
 });
 
-test('defaults: a bad value is an error and only that attribute is lost (xinetd would refuse to start)', () => {
+test('defaults: a bad value is an error, and no service starts (xinetd exits: "fatal error ... default section")', () => {
   const r = buildText('defaults\n{\n\tinstances = lots\n\tper_source = 2\n}\n' + svc(''));
   assert.deepEqual(brief(r.diagnostics), [
-    "3:14 error bad value for 'instances': expected a number or UNLIMITED, found 'lots'; xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
+    `3:14 error bad value for 'instances': expected a number or UNLIMITED, found 'lots'; xinetd exits at an error in defaults ("A fatal error was encountered while parsing the default section"): tsinetd starts none of the services`,
   ]);
-  assert.equal(r.services[0]!.service.per_source, 2);
-  assert.equal(r.services[0]!.service.enabled, true);
+  assert.equal(r.services[0]!.service.enabled, false);
+  assert.deepEqual(r.services[0]!.off, { kind: 'error' });
+  // A value count xinetd only warns about is not fatal: the line is ignored and services run.
+  const warned = buildText('defaults\n{\n\tinstances = 1 2\n}\n' + svc(''));
+  assert.equal(warned.services[0]!.service.enabled, true);
 });
 
 test('the implicit cps is 50 10; cps given in the service wins', () => {
