@@ -15,6 +15,7 @@ import type { BuiltService } from './build.js';
 import { diag, type Diagnostic, type Severity } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
 import type { Loc, Word } from './syntax.js';
+import { versus } from './versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
@@ -158,7 +159,14 @@ export const checkInternal: Check = (b, i) => {
     );
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
-      finding(i, 'error', b.node.name, `not supported by tsinetd: xinetd's internal service '${s.name}'`, 'problem', `internal service '${s.name}' is not supported by tsinetd`),
+      finding(
+        i,
+        'error',
+        b.node.name,
+        `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
+        'problem',
+        `internal service '${s.name}' is not supported by tsinetd`,
+      ),
     );
   }
   return out;
@@ -238,10 +246,10 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
   };
   const ignored = (w: Word, what: string): void => {
-    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}`, 'none'));
+    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
   if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');

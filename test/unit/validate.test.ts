@@ -86,7 +86,7 @@ test('internal services: known names only; tcpmux and friends are xinetd-only; n
     "1:9 error disable there is no internal service 'git' for socket_type stream (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables service 'git'",
   ]);
   assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
-    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux'",
+    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux' [versus xinetd: tsinetd starts less]",
   ]);
   assert.deepEqual(run(checkInternal, entry('echo', '\ttype = INTERNAL\n\tflags = NAMEINARGS\n\tsocket_type = stream\n\twait = no\n')), [
     "4:10 error disable service 'echo' is internal and has the NAMEINARGS flag; xinetd disables it",
@@ -132,10 +132,10 @@ test('user and group must exist; numeric ids are taken as they are', () => {
 
 test('unsupported features: errors (problems) when the service cannot work, warnings when ignored', () => {
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = RPC\n\tsocket_type = raw\n\tflags = LABELED INTERCEPT\n\tlibwrap = x\n')), [
-    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started",
-    "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started",
-    "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started",
-    '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway)',
+    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway) [versus xinetd: the same clients are admitted]',
   ]);
   // IDONLY with USERID logging is served (ident.ts): nothing to report.
   assert.deepEqual(run(checkUnsupported, entry('x', '\tflags = IDONLY\n\tlog_on_success = USERID\n')), []);
@@ -143,8 +143,8 @@ test('unsupported features: errors (problems) when the service cannot work, warn
     '3:10 warning none flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
   ]);
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = TCPMUX\n\tprotocol = icmp\n')), [
-    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started",
-    "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started",
+    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started [versus xinetd: tsinetd starts less]",
   ]);
 });
 
