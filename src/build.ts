@@ -131,12 +131,7 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
   }
 
   const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report));
-  if (defaults.failed) {
-    for (const b of services) {
-      b.off ??= { kind: 'error' };
-      b.service.enabled = false;
-    }
-  }
+  if (defaults.failed) startNone(services);
   applyLists(services, defaults, report);
   return { services, diagnostics };
 }
@@ -510,6 +505,14 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
 
   s.enabled = off === null;
   return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType, protocolName };
+}
+
+/** Turns every service off: xinetd would start none of them (it exits, or crashes, on reading them). */
+export function startNone(services: readonly BuiltService[]): void {
+  for (const b of services) {
+    b.off ??= { kind: 'error' };
+    b.service.enabled = false;
+  }
 }
 
 /** defaults' `enabled` and `disabled` lists (ids compared without regard to case, as xinetd does). */

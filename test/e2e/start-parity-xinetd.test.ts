@@ -101,6 +101,20 @@ describe('an error in defaults', { skip: noXinetd }, () => {
   });
 });
 
+describe('an include cycle', { skip: noXinetd }, () => {
+  test('xinetd follows it until it crashes; tsinetd starts none of the services', async (t) => {
+    const dir = tempDir(t, 'parity-cycle');
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(conf, `include ${conf}\n${block('a', ['type = UNLISTED', `port = ${await freePort()}`, ...program('stream')])}`);
+    const x = await startXinetd(t, conf, join(dir, 'xinetd.log'));
+    assert.equal(x.exited, true, x.log());
+    assert.equal(x.started, 0);
+    const ts = tsinetdStarts(conf);
+    assert.equal(ts.started.length, 0, ts.diagnostics.join('\n'));
+    assert.ok(ts.diagnostics.some((l) => l.startsWith(`${conf}:1:9: error: ${conf} includes itself`)), ts.diagnostics.join('\n'));
+  });
+});
+
 describe('two datagram services on one port', { skip: noXinetd }, () => {
   /** Which service answers a datagram from `host`: 'echo', 'daytime' or 'none' (three tries: xinetd drops one now and then). */
   async function who(port: number, host: string): Promise<string> {

@@ -337,11 +337,17 @@ test('include: relative to the including file; a missing file is an error at the
   assert.deepEqual(brief(r.diagnostics), [`3:9 error cannot read the included file ${join(XINETD_FIXTURES, 'include', 'parts', 'missing')}: no such file or directory`]);
 });
 
-test('include cycles are cut with an error', () => {
+test('an include cycle is not followed, and no service starts (xinetd follows it until it crashes)', () => {
   const tree = loadConfigTree(join(XINETD_FIXTURES, 'cycle', 'a.conf'));
   assert.deepEqual(tree.entries.map((e) => (e.node.kind === 'service' ? e.node.name.text : e.node.kind)), ['time']);
   assert.equal(tree.diagnostics.length, 1);
-  assert.match(tree.diagnostics[0]!.message, /a\.conf includes itself \(through 2 files\): not read again$/);
+  assert.match(tree.diagnostics[0]!.message, /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/);
+  assert.equal(tree.startsNothing, true);
+  const r = loadXinetdConfig(join(XINETD_FIXTURES, 'cycle', 'a.conf'), { db: fixtureDb(), probe: fakeProbe });
+  assert.deepEqual(
+    r.services.map((s) => [s.id, s.enabled]),
+    [['time', false]],
+  );
 });
 
 test('an unreadable main file is one diagnostic, not a throw', () => {
