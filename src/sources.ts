@@ -15,6 +15,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
+import { versus } from './versus.js';
 import type { DefaultsNode, ServiceNode } from './syntax.js';
 
 /** An entry of the tree in xinetd's reading order. `unit` numbers each reading of a file. */
@@ -133,6 +134,10 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
     if (item.kind !== 'include' && item.kind !== 'includedir') continue;
     const where: SourcePosition = { file: item.path.loc.file, line: item.path.loc.line, column: item.path.loc.column };
     const target = isAbsolute(item.path.text) ? item.path.text : join(dirname(file), item.path.text);
+    if (!isAbsolute(item.path.text)) {
+      const message = `a relative path: tsinetd reads ${target}, next to this file; xinetd reads '${item.path.text}' from its working directory (write an absolute path)${versus('may start more')}`;
+      tree.diagnostics.push(diag('warning', where, message, item.path.text.length));
+    }
     if (chain.length >= MAX_INCLUDE_DEPTH) {
       tree.diagnostics.push(diag('error', where, `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`, item.path.text.length));
       continue;

@@ -9,6 +9,8 @@ export type Versus =
   | 'same'
   /** A service the other daemon starts is not started. */
   | 'starts less'
+  /** Services the other daemon would not start may start (or the other way round). */
+  | 'may start more'
   /** Clients the other daemon admits are refused. */
   | 'admits less'
   /** The same clients, but fewer served at a time. */
@@ -21,6 +23,7 @@ export type Versus =
 const WORDS: Record<Versus, string> = {
   same: 'the same clients are admitted',
   'starts less': 'tsinetd starts less',
+  'may start more': 'tsinetd may start more',
   'admits less': 'tsinetd admits less',
   'fewer at a time': 'the same clients, fewer at a time',
   'more at a time': 'the same clients, more at a time',

@@ -320,6 +320,7 @@ test('includedir: C-locale order; names with a dot or a final ~ and subdirectori
   assert.deepEqual(
     r.diagnostics.map((x) => `${x.severity} ${x.message}`),
     [
+      `warning a relative path: tsinetd reads ${d}, next to this file; xinetd reads 'd' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
       `warning ${join(d, 'sub')}: not a regular file: skipped (as xinetd does)`,
       // ids are compared without regard to case, as xinetd does
       `warning the id 'svc-b' is also used by service 'svc-B' (${join(d, 'B')}:1): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,
@@ -334,14 +335,20 @@ test('include: relative to the including file; a missing file is an error at the
   const main = join(XINETD_FIXTURES, 'include', 'xinetd.conf');
   const r = loadXinetdConfig(main, { db: fixtureDb(), probe: fakeProbe });
   assert.deepEqual(r.services.map((s) => s.id), ['one', 'after']);
-  assert.deepEqual(brief(r.diagnostics), [`3:9 error cannot read the included file ${join(XINETD_FIXTURES, 'include', 'parts', 'missing')}: no such file or directory`]);
+  const parts = join(XINETD_FIXTURES, 'include', 'parts');
+  assert.deepEqual(brief(r.diagnostics), [
+    `2:9 warning a relative path: tsinetd reads ${join(parts, 'one')}, next to this file; xinetd reads 'parts/one' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
+    `3:9 warning a relative path: tsinetd reads ${join(parts, 'missing')}, next to this file; xinetd reads 'parts/missing' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
+    `3:9 error cannot read the included file ${join(parts, 'missing')}: no such file or directory`,
+  ]);
 });
 
 test('an include cycle is not followed, and no service starts (xinetd follows it until it crashes)', () => {
   const tree = loadConfigTree(join(XINETD_FIXTURES, 'cycle', 'a.conf'));
   assert.deepEqual(tree.entries.map((e) => (e.node.kind === 'service' ? e.node.name.text : e.node.kind)), ['time']);
-  assert.equal(tree.diagnostics.length, 1);
-  assert.match(tree.diagnostics[0]!.message, /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/);
+  assert.equal(tree.diagnostics.length, 3);
+  assert.match(tree.diagnostics[0]!.message, /^a relative path: /);
+  assert.match(tree.diagnostics[2]!.message, /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/);
   assert.equal(tree.startsNothing, true);
   const r = loadXinetdConfig(join(XINETD_FIXTURES, 'cycle', 'a.conf'), { db: fixtureDb(), probe: fakeProbe });
   assert.deepEqual(
