@@ -44,6 +44,11 @@ export interface BuiltService {
   listedPort: number | null;
   /** Whether the protocol was given or follows from socket_type (and socket_type likewise). */
   hasProtocol: boolean;
+  /**
+   * The protocol name as written ('TCP' for `protocol = TCP`), or the one socket_type implies:
+   * xinetd looks /etc/services up with it (getservbyname, which compares names exactly).
+   */
+  protocolName: string;
   hasSocketType: boolean;
 }
 
@@ -136,6 +141,7 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
   }
 
   const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report));
+  if (defaults.failed !== null) startNone(services);
   applyLists(services, defaults, report);
   return { services, diagnostics };
 }
@@ -261,13 +267,17 @@ function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Report): 
   if (!d.set.has(spec.key)) d.set.set(spec.key, a);
 }
 
-/** A value error: xinetd disables the service (in defaults, it refuses to start). */
+/**
+ * A value error: xinetd disables the service. In defaults it exits ("A fatal error was
+ * encountered while parsing the default section"), so no service of the file starts: the
+ * defaults draft is marked failed and buildServices turns every service off.
+ */
 function fail(d: Draft, a: AttributeNode, error: Diagnostic, report: Report): void {
   const consequence = d.isDefaults
-    ? `xinetd refuses to start with this error in defaults; tsinetd ignores '${a.name.text}'`
+    ? `xinetd exits at an error in defaults ("A fatal error was encountered while parsing the default section"): tsinetd starts none of the services`
     : `service '${d.svc.name}' is disabled, as xinetd does`;
   report({ ...error, message: `${error.message}; ${consequence}` });
-  if (!d.isDefaults) d.failed = a;
+  d.failed = a;
 }
 
 interface Applied {
@@ -514,12 +524,21 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   // The port: given, or the one /etc/services lists for the name and protocol.
   const rpc = s.type.includes('RPC');
   const mux = s.type.includes('TCPMUX') || s.type.includes('TCPMUXPLUS');
-  const listed = !rpc && hasProtocol ? db.serviceByName(s.name, s.protocol) : undefined;
+  const protocolName = d.set.get('protocol')?.values[0]?.text ?? s.protocol;
+  const listed = !rpc && hasProtocol ? db.serviceByName(s.name, protocolName) : undefined;
   const listedPort = listed === undefined ? null : listed.port;
   if (!d.set.has('port')) s.port = rpc || mux || s.type.includes('UNLISTED') ? null : listedPort;
 
   s.enabled = off === null;
-  return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType };
+  return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType, protocolName };
+}
+
+/** Turns every service off: xinetd would start none of them (it exits, or crashes, on reading them). */
+export function startNone(services: readonly BuiltService[]): void {
+  for (const b of services) {
+    b.off ??= { kind: 'error' };
+    b.service.enabled = false;
+  }
 }
 
 /** defaults' `enabled` and `disabled` lists (ids compared without regard to case, as xinetd does). */

@@ -11,7 +11,7 @@
 
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { buildServices, type BuiltService } from './build.js';
+import { buildServices, startNone, type BuiltService } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
 import { serverAccessWarning, systemPathLookup, type PathLookup } from './exec-access.js';
@@ -102,6 +102,7 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
   const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
+  if (tree.startsNothing) startNone(built.services);
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const on = (i: number): boolean => built.services[i]!.service.enabled;

@@ -52,7 +52,8 @@ export function formatDiagnostic(d: Diagnostic, opts: FormatOptions = {}): strin
   const c = opts.color === true;
   const where = `${d.file}:${d.line}:${d.column}:`;
   const sev = c ? `${COLORS[d.severity]}${d.severity}:${RESET}` : `${d.severity}:`;
-  let out = `${c ? BOLD + where + RESET : where} ${sev} ${d.message}`;
+  // A word read from a file with DOS line ends keeps its '\r', as in xinetd: shown escaped.
+  let out = `${c ? BOLD + where + RESET : where} ${sev} ${d.message.replace(/\r/g, '\\r')}`;
   const text = opts.sources?.get(d.file);
   if (text !== undefined) {
     const line = text.split('\n')[d.line - 1];

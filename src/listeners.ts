@@ -25,6 +25,7 @@ import { useridOnFailure, useridOnSuccess } from './ident.js';
 import type { AcceptedConnection, Acceptor } from './spawn-types.js';
 import type { Service } from './table.js';
 import { listenPausable, setAccepting as setServerAccepting } from './pausable-accept.js';
+import { versus } from './versus.js';
 import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
@@ -135,32 +136,37 @@ export function helperAccepts(service: Service): boolean {
  */
 export function servingLimitations(service: Service): string[] {
   const r = listenPlan(service);
-  if (!r.ok) return [r.reason];
+  if (!r.ok) return [r.reason + versus('starts less')];
   const out: string[] = [];
   if (r.plan.mode === 'dgram-wait' && !service.wait) {
-    out.push('wait = no on a datagram service is served as wait = yes (one server at a time)');
+    out.push('wait = no on a datagram service is served as wait = yes (one server at a time)' + versus('fewer at a time'));
   }
   if (r.plan.mode === 'stream-wait') {
     // Its server accepts the connections itself: the client address is never known (admission.ts unknownAddress).
     if (service.only_from !== null) {
       out.push(
         'only_from refuses every client of a wait = yes stream service: its server accepts the connections itself, so ' +
-          'the client address is never known (xinetd does the same, forking in a loop; tsinetd tries again every second)',
+          'the client address is never known (xinetd does the same, forking in a loop; tsinetd tries again every second)' +
+          versus('same'),
       );
     }
     const checks = addressChecks(service).filter((c) => c !== 'only_from');
     if (checks.length > 0) {
       out.push(
         `${checks.join(', ')} cannot be checked for a wait = yes stream service: the client address is never known, ` +
-          'so they let every client in (as in xinetd)',
+          'so they let every client in (as in xinetd)' +
+          versus('same'),
       );
     }
   }
   if (r.plan.mode === 'stream' && service.wait && builtinOf(service) !== null) {
-    out.push('wait = yes on an internal stream service is served as wait = no');
+    out.push('wait = yes on an internal stream service is served as wait = no' + versus('more at a time'));
   }
   if (r.plan.mode !== 'stream' && service.instances_at_limit === 'queue' && service.instances !== null && service.instances > 1) {
-    out.push(`max-child ${service.instances} on a service whose socket goes to its server: one server runs at a time (FreeBSD would start up to ${service.instances})`);
+    out.push(
+      `max-child ${service.instances} on a service whose socket goes to its server: one server runs at a time (FreeBSD would start up to ${service.instances})` +
+        versus('fewer at a time', 'FreeBSD inetd'),
+    );
   }
   return out;
 }

@@ -43,7 +43,10 @@ export function parseConfigText(text: string, file: string): ParsedFile {
   }
   const diagnostics: Diagnostic[] = [];
   const crlf = text.indexOf('\r\n');
-  if (crlf >= 0) diagnostics.push(crlfWarning(text, crlf, file));
+  if (crlf >= 0) {
+    diagnostics.push(crlfWarning(text, crlf, file));
+    diagnostics.push(...keepCarriageReturns(config, text));
+  }
   for (const item of config.items) diagnostics.push(...itemDiagnostics(item));
   return { file, config, diagnostics };
 }
@@ -63,9 +66,78 @@ function crlfWarning(text: string, at: number, file: string): Diagnostic {
   return diag(
     'warning',
     { file, line, column },
-    "this file has DOS (CRLF) line ends: xinetd reads the '\\r' as part of the last value of each line " +
-      "(e.g. 'no\\r') and rejects such values; tsinetd ignores the '\\r' (convert the file with dos2unix)",
+    "this file has DOS (CRLF) line ends: xinetd reads each '\\r' as part of the last word of its line ('stream\\r', 'no\\r', 'root\\r') " +
+      'and rejects most such values, so it starts almost nothing from such a file; tsinetd reads the words the same way (convert the file with dos2unix)',
   );
+}
+
+// ---- DOS line ends, read as xinetd reads them ---------------------------------------------------
+//
+// The grammar counts '\r' as a blank, as xinetd's isspace() does where it looks at the shape of a
+// line ('{' and '}' lines). But xinetd splits a line into words at blanks and tabs only, so the '\r'
+// of a CRLF line end belongs to the last word of the line ('stream\r'), or is a word of its own
+// after a blank. keepCarriageReturns() puts it back there: into the service name, the last value
+// of an attribute (or a value '\r' of its own), an include path; the value checks then reject what
+// xinetd rejects. `defaults\r` is no keyword to xinetd ("missing service keyword"): the entry goes.
+
+/** Where a '\r' ends the line after `end`: adjacent to it, after blanks, or none. */
+function lineEndCr(text: string, end: number): { kind: 'adjacent' | 'apart'; offset: number } | null {
+  let i = end;
+  while (text[i] === ' ' || text[i] === '\t') i++;
+  if (text[i] !== '\r' || (i + 1 < text.length && text[i + 1] !== '\n')) return null;
+  return { kind: i === end ? 'adjacent' : 'apart', offset: i };
+}
+
+function withCr(w: Word): Word {
+  return { text: `${w.text}\r`, loc: { ...w.loc, endColumn: w.loc.endColumn + 1, endOffset: w.loc.endOffset + 1 } };
+}
+
+function attributeCr(a: AttributeNode, text: string): void {
+  const last = a.values[a.values.length - 1] ?? a.op;
+  const cr = lineEndCr(text, last.loc.endOffset);
+  if (cr === null) return;
+  if (cr.kind === 'adjacent' && a.values.length > 0) {
+    a.values[a.values.length - 1] = withCr(last);
+    return;
+  }
+  const column = last.loc.endColumn + (cr.offset - last.loc.endOffset);
+  const loc: Loc = { ...last.loc, column, offset: cr.offset, endColumn: column + 1, endOffset: cr.offset + 1 };
+  a.values.push({ text: '\r', loc });
+}
+
+function keepCarriageReturns(config: ConfigNode, text: string): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  config.items = config.items.filter((item) => {
+    switch (item.kind) {
+      case 'service':
+        if (lineEndCr(text, item.name.loc.endOffset)?.kind === 'adjacent') item.name = withCr(item.name);
+        for (const a of item.attributes) attributeCr(a, text);
+        return true;
+      case 'defaults': {
+        if (lineEndCr(text, item.keyword.loc.endOffset)?.kind === 'adjacent') {
+          const close = item.end.kind === 'close' ? `line ${item.end.loc.line}` : 'the end of the entry';
+          out.push(
+            diag(
+              'error',
+              at(item.keyword.loc),
+              `'${item.keyword.text}\r' is not the keyword 'defaults' (DOS line end): xinetd ignores these defaults up to ${close} ("missing service keyword"), and so does tsinetd`,
+              width(item.keyword.loc),
+            ),
+          );
+          return false;
+        }
+        for (const a of item.attributes) attributeCr(a, text);
+        return true;
+      }
+      case 'include':
+      case 'includedir':
+        if (lineEndCr(text, item.path.loc.endOffset)?.kind === 'adjacent') item.path = withCr(item.path);
+        return true;
+      default:
+        return true;
+    }
+  });
+  return out;
 }
 
 // ---- Diagnostics for the syntax tree -------------------------------------------------------

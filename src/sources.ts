@@ -8,12 +8,14 @@
 // cannot be read is a located diagnostic; loading goes on.
 //
 // Unlike xinetd, a relative include path is taken relative to the directory of the file that
-// names it (xinetd uses its working directory), and include cycles are cut.
+// names it (xinetd uses its working directory). An include cycle is not followed; xinetd follows
+// it until it crashes and starts nothing, so `startsNothing` tells the loader to start no service.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
+import { versus } from './versus.js';
 import type { DefaultsNode, ServiceNode } from './syntax.js';
 
 /** An entry of the tree in xinetd's reading order. `unit` numbers each reading of a file. */
@@ -29,6 +31,8 @@ export interface ConfigTree {
   /** The parsed files, in reading order (a file included twice appears twice). */
   parsed: ParsedFile[];
   diagnostics: Diagnostic[];
+  /** Set when xinetd would start no service from this tree (an include cycle crashes it). */
+  startsNothing: boolean;
 }
 
 /** Nesting depth at which include chains are cut (xinetd has no limit and would recurse forever). */
@@ -106,7 +110,7 @@ function positionOf(file: string): SourcePosition {
  * the entries in xinetd's reading order. Never throws.
  */
 export function loadConfigTree(mainFile: string): ConfigTree {
-  const tree: ConfigTree = { entries: [], files: [], parsed: [], diagnostics: [] };
+  const tree: ConfigTree = { entries: [], files: [], parsed: [], diagnostics: [], startsNothing: false };
   const main = readConfigFile(mainFile);
   if (!main.ok) {
     tree.diagnostics.push(diag('error', positionOf(mainFile), `cannot read the configuration file ${mainFile}: ${main.reason}`));
@@ -130,6 +134,10 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
     if (item.kind !== 'include' && item.kind !== 'includedir') continue;
     const where: SourcePosition = { file: item.path.loc.file, line: item.path.loc.line, column: item.path.loc.column };
     const target = isAbsolute(item.path.text) ? item.path.text : join(dirname(file), item.path.text);
+    if (!isAbsolute(item.path.text)) {
+      const message = `a relative path: tsinetd reads ${target}, next to this file; xinetd reads '${item.path.text}' from its working directory (write an absolute path)${versus('may start more')}`;
+      tree.diagnostics.push(diag('warning', where, message, item.path.text.length));
+    }
     if (chain.length >= MAX_INCLUDE_DEPTH) {
       tree.diagnostics.push(diag('error', where, `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`, item.path.text.length));
       continue;
@@ -153,7 +161,10 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
 function includeFile(tree: ConfigTree, path: string, where: SourcePosition, length: number, chain: string[]): void {
   const key = resolve(path);
   if (chain.includes(key)) {
-    tree.diagnostics.push(diag('error', where, `${path} includes itself (through ${chain.length} file${chain.length === 1 ? '' : 's'}): not read again`, length));
+    const through = `through ${chain.length} file${chain.length === 1 ? '' : 's'}`;
+    const message = `${path} includes itself (${through}): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services`;
+    tree.diagnostics.push(diag('error', where, message, length));
+    tree.startsNothing = true;
     return;
   }
   const r = readConfigFile(path);

@@ -7,6 +7,7 @@ import type { SpawnCapabilities, Spawner } from './spawn-types.js';
 import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
 import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES, startNativeSpawner } from './spawn-native.js';
 import type { Rlimits, Service } from './table.js';
+import { versus } from './versus.js';
 
 // ---- choice of spawner (native branch: see spawn-native.ts) ----
 
@@ -104,25 +105,26 @@ export function unsupportedBySpawner(service: Service, caps: SpawnCapabilities, 
       out.push(
         `the sender of a datagram cannot be learnt by ${by} (only the spawn helper can peek at it): ` +
           `${checks.join(', ')} need(s) it, so datagrams are refused and dropped` +
-          (sensorInTable && checks.length === 1 ? ' while that list holds any address' : ''),
+          (sensorInTable && checks.length === 1 ? ' while that list holds any address' : '') +
+          versus('admits less'),
       );
     }
   }
   if (!caps.uidGid && (service.user !== null || service.group !== null)) {
-    out.push(`user/group cannot be applied by ${by}: the server would run as the daemon's user`);
+    out.push(`user/group cannot be applied by ${by}: the server would run as the daemon's user` + versus('restricts the server less'));
   }
   if (!caps.groups && service.groups && service.user !== null) {
-    out.push(`groups = yes cannot be applied by ${by}: the server runs without supplementary groups`);
+    out.push(`groups = yes cannot be applied by ${by}: the server runs without supplementary groups` + versus('restricts the server less'));
   }
   if (!caps.umask && service.umask !== null) {
-    out.push(`umask cannot be applied by ${by}: the server gets the daemon's umask`);
+    out.push(`umask cannot be applied by ${by}: the server gets the daemon's umask` + versus('restricts the server less'));
   }
   if (!caps.nice && service.nice !== null) {
-    out.push(`nice cannot be applied by ${by}`);
+    out.push(`nice cannot be applied by ${by}` + versus('restricts the server less'));
   }
   if (!caps.rlimits) {
     for (const name of RLIMIT_NAMES) {
-      if (service.rlimits[name] !== undefined) out.push(`rlimit_${name} cannot be applied by ${by}`);
+      if (service.rlimits[name] !== undefined) out.push(`rlimit_${name} cannot be applied by ${by}` + versus('restricts the server less'));
     }
   }
   return out;

@@ -15,6 +15,7 @@ import type { BuiltService } from './build.js';
 import { diag, type Diagnostic, type Severity } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
 import type { Loc, Word } from './syntax.js';
+import { versus } from './versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
@@ -36,7 +37,7 @@ export interface PathInfo {
 }
 
 export interface CheckEnv {
-  db: Pick<SysDb, 'user' | 'group'>;
+  db: Pick<SysDb, 'user' | 'group' | 'serviceByName'>;
   probe(path: string): PathInfo | null;
   /** Who the daemon runs as (privileges.ts); without it the privilege check is skipped. */
   identity?: DaemonIdentity;
@@ -103,15 +104,27 @@ export const checkRequiredAttributes: Check = (b, i) => {
 };
 
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
-export const checkPort: Check = (b, i) => {
+export const checkPort: Check = (b, i, env) => {
   const s = b.service;
   if (isRpc(b) || isMux(b) || !b.hasProtocol) return [];
   if (isUnlisted(b)) return [];
   if (b.listedPort === null) {
+    if (b.protocolName !== s.protocol && env.db.serviceByName(s.name, s.protocol) !== undefined) {
+      // xinetd looks the name up with the protocol as written, and names are compared exactly.
+      return [
+        finding(
+          i,
+          'error',
+          anchor(b, 'protocol'),
+          `'${s.name}/${b.protocolName}' is not in /etc/services (it lists ${s.name}/${s.protocol}; the protocol is looked up as written): write 'protocol = ${s.protocol}'; xinetd disables ${label(b)}`,
+          'disable',
+        ),
+      ];
+    }
     const how = b.set.has('port')
       ? "add 'type = UNLISTED' to use a name /etc/services does not list"
       : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
-    return [finding(i, 'error', b.node.name, `'${s.name}/${s.protocol}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+    return [finding(i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
   }
   if (b.set.has('port') && s.port !== b.listedPort) {
     return [
@@ -119,7 +132,7 @@ export const checkPort: Check = (b, i) => {
         i,
         'error',
         anchor(b, 'port'),
-        `/etc/services gives ${s.name}/${s.protocol} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
+        `/etc/services gives ${s.name}/${b.protocolName} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
         'disable',
       ),
     ];
@@ -148,7 +161,14 @@ export const checkInternal: Check = (b, i) => {
     );
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
-      finding(i, 'error', b.node.name, `not supported by tsinetd: xinetd's internal service '${s.name}'`, 'problem', `internal service '${s.name}' is not supported by tsinetd`),
+      finding(
+        i,
+        'error',
+        b.node.name,
+        `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
+        'problem',
+        `internal service '${s.name}' is not supported by tsinetd`,
+      ),
     );
   }
   return out;
@@ -234,10 +254,10 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
   };
   const ignored = (w: Word, what: string): void => {
-    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}`, 'none'));
+    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
   if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
@@ -282,11 +302,6 @@ function place(b: BuiltService): string {
 }
 
 /**
- * Two enabled services on the same port, protocol and address: the second cannot bind (xinetd
- * reports "not unique" or fails to bind). The later one is turned off. `enabled(i)` says whether
- * service i is still on after the other checks.
- */
-/**
  * The (family, address, port) slots a service's socket occupies. The default socket is the
  * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
  * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one.
@@ -304,31 +319,71 @@ function listeningKeys(port: number, protocol: string, bind: string | null, flag
   return [at('6', '::'), at('4', '0.0.0.0')];
 }
 
+/**
+ * Two enabled services on the same port, protocol and address. `enabled(i)` says whether
+ * service i is still on after the other checks.
+ *   - TCP: the later one cannot listen (xinetd: "bind failed (Address already in use)", then
+ *     "failed to start and is deactivated"), so it is turned off here.
+ *   - UDP: xinetd binds every datagram socket with SO_REUSEADDR, so both start; Linux gives each
+ *     datagram to one socket: of sockets bound alike, the one bound last (the later service), and
+ *     an IPv4 datagram to an IPv4-only socket before a dual-stack one. tsinetd binds in the same
+ *     order with the same option, so the kernel chooses as it does under xinetd: a warning only.
+ */
 export function checkPortClashes(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
   const out: Finding[] = [];
   const seen = new Map<string, number>();
+  const off = new Set<number>();
   services.forEach((b, i) => {
     const s = b.service;
     if (!enabled(i) || s.port === null || s.port === 0) return;
-    const keys = listeningKeys(s.port, s.protocol, s.bind, s.flags, s.v6only);
-    const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
-    if (first === undefined) {
-      for (const k of keys) seen.set(k, i);
+    const twin = boundTwin(services, i, (j) => enabled(j) && !off.has(j));
+    if (twin !== null) {
+      const other = services[twin]!;
+      const how = s.bind === null ? 'on all addresses' : 'on the same address';
+      off.add(i);
+      out.push(
+        finding(
+          i,
+          'error',
+          b.node.name,
+          `port ${s.port}/${s.protocol} ${how} as ${label(other)} (${place(other)}, bound to ${String(other.service.bind)}): xinetd calls ${label(b)} identical to it and disables it; so does tsinetd`,
+          'disable',
+        ),
+      );
       return;
     }
+    const keys = listeningKeys(s.port, s.protocol, s.bind, s.flags, s.v6only);
+    const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
+    if (first === undefined || s.protocol === 'udp') for (const k of keys) seen.set(k, i);
+    if (first === undefined) return;
     const other = services[first]!;
     const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
-    out.push(
-      finding(
-        i,
-        'error',
-        b.node.name,
-        `port ${s.port}/${s.protocol} ${addr} is already used by ${label(other)} (${place(other)}); xinetd cannot start ${label(b)} either: it is disabled`,
-        'disable',
-      ),
-    );
+    const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${label(other)} (${place(other)})`;
+    if (s.protocol === 'udp') {
+      const msg =
+        `${used}; both start, as under xinetd (datagram sockets share a port), and the system gives each datagram to one of them: ` +
+        `the socket bound last (${label(b)}), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams`;
+      out.push(finding(i, 'warning', b.node.name, msg, 'none'));
+      return;
+    }
+    out.push(finding(i, 'error', b.node.name, `${used}; xinetd cannot start ${label(b)} either (its bind fails): it is disabled`, 'disable'));
   });
   return out;
+}
+
+/**
+ * xinetd's check_entry: an earlier service that has a `bind` address and the same port and
+ * protocol makes a later one "identical" (disabled) when the later one has no `bind` address or
+ * the same one. Earlier services without `bind` are not compared there.
+ */
+function boundTwin(services: readonly BuiltService[], i: number, on: (j: number) => boolean): number | null {
+  const s = services[i]!.service;
+  for (let j = 0; j < i; j++) {
+    const t = services[j]!.service;
+    if (!on(j) || t.bind === null || t.port !== s.port || t.protocol !== s.protocol) continue;
+    if (s.bind === null || s.bind.toLowerCase() === t.bind.toLowerCase()) return j;
+  }
+  return null;
 }
 
 /** Ids should be unique: logs, dumps and reload identify services by id. */

@@ -174,9 +174,9 @@ describe('attributes a spawner cannot apply', () => {
   test('the Node spawner reports rlimits and groups = yes, nothing else', () => {
     const s = service({ user: 'alice', groups: true, umask: 0o077, nice: 5, rlimits: { as: 1 << 20, files: 'unlimited' } });
     assert.deepEqual(unsupportedBySpawner(s, NODE_SPAWNER_CAPABILITIES, 'node'), [
-      'groups = yes cannot be applied by the node spawner: the server runs without supplementary groups',
-      'rlimit_as cannot be applied by the node spawner',
-      'rlimit_files cannot be applied by the node spawner',
+      'groups = yes cannot be applied by the node spawner: the server runs without supplementary groups [versus xinetd: tsinetd restricts the server less]',
+      'rlimit_as cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less]',
+      'rlimit_files cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less]',
     ]);
   });
 
@@ -192,13 +192,13 @@ describe('attributes a spawner cannot apply', () => {
     const guarded = service({ ...udp, only_from: ['127.0.0.1'], per_source: 0 });
     assert.deepEqual(unsupportedBySpawner(guarded, NODE_SPAWNER_CAPABILITIES, 'node'), [
       'the sender of a datagram cannot be learnt by the node spawner (only the spawn helper can peek at it): ' +
-        'only_from, per_source need(s) it, so datagrams are refused and dropped',
+        'only_from, per_source need(s) it, so datagrams are refused and dropped [versus xinetd: tsinetd admits less]',
     ]);
     assert.deepEqual(unsupportedBySpawner(guarded, NATIVE_SPAWNER_CAPABILITIES, 'native'), []);
     // Nothing needs the address: served without it, nothing to report.
     assert.deepEqual(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node'), []);
     // A SENSOR elsewhere in the configuration lists offenders for every service.
-    assert.match(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node', true)[0] ?? '', /the global no_access list \(SENSOR\) need\(s\) it, so datagrams are refused and dropped while that list holds any address$/);
+    assert.match(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node', true)[0] ?? '', /the global no_access list \(SENSOR\) need\(s\) it, so datagrams are refused and dropped while that list holds any address \[versus xinetd: tsinetd admits less\]$/);
     // Stream services are not concerned (their peer comes with the connection).
     assert.deepEqual(unsupportedBySpawner(service({ port: 69, only_from: ['127.0.0.1'] }), NODE_SPAWNER_CAPABILITIES, 'node'), []);
   });

@@ -85,18 +85,18 @@ describe('what cannot be served', () => {
     assert.deepEqual(servingLimitations(service({})), []);
     // A datagram program's sender is learnt (or the datagram refused: see unsupportedBySpawner).
     const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
-    assert.deepEqual(servingLimitations(dgram), ['wait = no on a datagram service is served as wait = yes (one server at a time)']);
+    assert.deepEqual(servingLimitations(dgram), ['wait = no on a datagram service is served as wait = yes (one server at a time) [versus xinetd: the same clients, fewer at a time]']);
     assert.deepEqual(servingLimitations(service({ socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] })), []);
     // A wait = yes stream server accepts by itself: address checks cannot apply.
     assert.deepEqual(servingLimitations(service({ wait: true, per_source: 2 })), [
-      'per_source cannot be checked for a wait = yes stream service: the client address is never known, so they let every client in (as in xinetd)',
+      'per_source cannot be checked for a wait = yes stream service: the client address is never known, so they let every client in (as in xinetd) [versus xinetd: the same clients are admitted]',
     ]);
     // only_from refuses every client there (admission.ts), as xinetd's check of an empty address does.
     const both = servingLimitations(service({ wait: true, only_from: ['127.0.0.1'], no_access: [] }));
     assert.match(both[0]!, /^only_from refuses every client of a wait = yes stream service/);
     assert.match(both[1]!, /^no_access cannot be checked/);
     assert.deepEqual(servingLimitations(service({ wait: true })), []);
-    assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported']);
+    assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported [versus xinetd: tsinetd starts less]']);
     // FreeBSD wait/3: the socket itself goes to the server, one at a time
     assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);
     assert.deepEqual(servingLimitations(service({ instances: 3, instances_at_limit: 'queue' })), [], 'nowait: queued as FreeBSD does');

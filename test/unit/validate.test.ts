@@ -66,13 +66,27 @@ test('port: the name must be in /etc/services unless UNLISTED, and a given port 
   assert.deepEqual(run(checkPort, entry('mysqlchk', ext('\ttype = UNLISTED\n\tport = 9200\n'))), []);
 });
 
+test('port: /etc/services is looked up with the protocol as written (xinetd: http/TCP is not http/tcp)', () => {
+  assert.deepEqual(run(checkPort, entry('telnet', ext('\tprotocol = TCP\n'))), [
+    "7:13 error disable 'telnet/TCP' is not in /etc/services (it lists telnet/tcp; the protocol is looked up as written): write 'protocol = tcp'; xinetd disables service 'telnet'",
+  ]);
+  assert.deepEqual(run(checkPort, entry('telnet', ext('\tprotocol = TCP\n\tport = 23\n'))).length, 1);
+  assert.deepEqual(run(checkPort, entry('tftp', '\tsocket_type = dgram\n\tprotocol = UDP\n\twait = yes\n\tuser = root\n\tserver = /bin/prog\n')).length, 1);
+  // Internal services are looked up too; UNLISTED services with a port are not.
+  assert.deepEqual(run(checkPort, entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\tprotocol = TCP\n\twait = no\n')).length, 1);
+  assert.deepEqual(run(checkPort, entry('mysqlchk', ext('\ttype = UNLISTED\n\tport = 9200\n\tprotocol = TCP\n'))), []);
+  assert.deepEqual(run(checkPort, entry('telnet', ext('\tprotocol = tcp\n'))), []);
+  // The socket is still TCP: only the lookup uses the written name.
+  assert.equal(buildText(entry('x', ext('\ttype = UNLISTED\n\tport = 9200\n\tprotocol = TCP\n'))).services[0]!.service.protocol, 'tcp');
+});
+
 test('internal services: known names only; tcpmux and friends are xinetd-only; no NAMEINARGS', () => {
   assert.deepEqual(run(checkInternal, entry('daytime', '\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n')), []);
   assert.deepEqual(run(checkInternal, entry('git', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
     "1:9 error disable there is no internal service 'git' for socket_type stream (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables service 'git'",
   ]);
   assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
-    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux'",
+    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux' [versus xinetd: tsinetd starts less]",
   ]);
   assert.deepEqual(run(checkInternal, entry('echo', '\ttype = INTERNAL\n\tflags = NAMEINARGS\n\tsocket_type = stream\n\twait = no\n')), [
     "4:10 error disable service 'echo' is internal and has the NAMEINARGS flag; xinetd disables it",
@@ -118,10 +132,10 @@ test('user and group must exist; numeric ids are taken as they are', () => {
 
 test('unsupported features: errors (problems) when the service cannot work, warnings when ignored', () => {
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = RPC\n\tsocket_type = raw\n\tflags = LABELED INTERCEPT\n\tlibwrap = x\n')), [
-    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started",
-    "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started",
-    "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started",
-    '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway)',
+    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway) [versus xinetd: the same clients are admitted]',
   ]);
   // IDONLY with USERID logging is served (ident.ts): nothing to report.
   assert.deepEqual(run(checkUnsupported, entry('x', '\tflags = IDONLY\n\tlog_on_success = USERID\n')), []);
@@ -129,24 +143,53 @@ test('unsupported features: errors (problems) when the service cannot work, warn
     '3:10 warning none flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
   ]);
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = TCPMUX\n\tprotocol = icmp\n')), [
-    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started",
-    "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started",
+    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started [versus xinetd: tsinetd starts less]",
+    "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started [versus xinetd: tsinetd starts less]",
   ]);
 });
 
-test('port clashes: the later of two enabled services on one port/protocol/address is turned off', () => {
+test('port clashes: TCP, the later of two enabled services on one port/address is turned off; UDP, both run with a warning', () => {
   const text =
     entry('a', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n') +
     entry('b', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n') +
     entry('c', '\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = 7000\n') +
-    entry('d', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n\tbind = 127.0.0.1\n');
+    entry('d', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n\tbind = 127.0.0.1\n') +
+    entry('e', '\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = 7000\n');
   const built = buildText(text).services;
   const f = checkPortClashes(built, () => true);
   assert.deepEqual(
-    f.map((x) => [x.index, x.effect, `${x.diagnostic.line}:${x.diagnostic.column}`, x.diagnostic.message]),
-    [[1, 'disable', '8:9', "port 7000/tcp on all addresses is already used by service 'a' (test.conf:1); xinetd cannot start service 'b' either: it is disabled"]],
+    f.map((x) => [x.index, x.effect, x.diagnostic.severity, `${x.diagnostic.line}:${x.diagnostic.column}`, x.diagnostic.message]),
+    [
+      [1, 'disable', 'error', '8:9', "port 7000/tcp on all addresses is already used by service 'a' (test.conf:1); xinetd cannot start service 'b' either (its bind fails): it is disabled"],
+      [
+        4,
+        'none',
+        'warning',
+        '30:9',
+        "port 7000/udp on all addresses is already used by service 'c' (test.conf:15); both start, as under xinetd (datagram sockets share a port), and the system gives each datagram to one of them: the socket bound last (service 'e'), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams",
+      ],
+    ],
   );
-  assert.deepEqual(checkPortClashes(built, (i) => i !== 0), []);
+  assert.deepEqual(checkPortClashes(built, (i) => i !== 0 && i !== 2), []);
+});
+
+test("port clashes: xinetd's check_entry disables a later service on the port and protocol of an earlier one with a bind address", () => {
+  const svc = (name: string, proto: 'stream' | 'dgram', more = ''): string =>
+    entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = ${proto}\n\twait = ${proto === 'dgram' ? 'yes' : 'no'}\n\tport = 7000\n${more}`);
+  const bound = buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'dgram') + svc('lo2', 'dgram', '\tbind = 127.0.0.1\n') + svc('other', 'dgram', '\tbind = 127.0.0.2\n')).services;
+  const f = checkPortClashes(bound, () => true);
+  assert.deepEqual(
+    f.map((x) => [x.index, x.effect]),
+    [
+      [1, 'disable'],
+      [2, 'disable'],
+    ],
+  );
+  assert.match(f[0]!.diagnostic.message, /^port 7000\/udp on all addresses as service 'lo' \(test\.conf:1, bound to 127\.0\.0\.1\): xinetd calls service 'any' identical/);
+  // The other way round (wildcard first) xinetd compares nothing: both run, each on its own address.
+  assert.deepEqual(checkPortClashes(buildText(svc('any', 'dgram') + svc('lo', 'dgram', '\tbind = 127.0.0.1\n')).services, () => true), []);
+  // Another protocol on the same port is no twin.
+  assert.deepEqual(checkPortClashes(buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'stream')).services, () => true), []);
 });
 
 test('port clashes follow address families: IPv4 + IPv6-only share a port, dual-stack + IPv4 do not', () => {

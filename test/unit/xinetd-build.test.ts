@@ -81,13 +81,16 @@ test('defaults: attributes not allowed there are warned about and ignored; a sec
   assert.equal(r.services[0]!.service.instances, null);
 });
 
-test('defaults: a bad value is an error and only that attribute is lost (xinetd would refuse to start)', () => {
+test('defaults: a bad value is an error, and no service starts (xinetd exits: "fatal error ... default section")', () => {
   const r = buildText('defaults\n{\n\tinstances = lots\n\tper_source = 2\n}\n' + svc(''));
   assert.deepEqual(brief(r.diagnostics), [
-    "3:14 error bad value for 'instances': 'lots' cannot be read: it is not a whole number (xinetd reads it with strtol, base 10); xinetd refuses to start with this error in defaults; tsinetd ignores 'instances'",
+    `3:14 error bad value for 'instances': 'lots' cannot be read: it is not a whole number (xinetd reads it with strtol, base 10); xinetd exits at an error in defaults ("A fatal error was encountered while parsing the default section"): tsinetd starts none of the services`,
   ]);
-  assert.equal(r.services[0]!.service.per_source, 2);
-  assert.equal(r.services[0]!.service.enabled, true);
+  assert.equal(r.services[0]!.service.enabled, false);
+  assert.deepEqual(r.services[0]!.off, { kind: 'error' });
+  // A value count xinetd only warns about is not fatal: the line is ignored and services run.
+  const warned = buildText('defaults\n{\n\tinstances = 1 2\n}\n' + svc(''));
+  assert.equal(warned.services[0]!.service.enabled, true);
 });
 
 test('the implicit cps is 50 10; cps given in the service wins', () => {
@@ -387,6 +390,7 @@ test('includedir: C-locale order; names with a dot or a final ~ and subdirectori
   assert.deepEqual(
     r.diagnostics.map((x) => `${x.severity} ${x.message}`),
     [
+      `warning a relative path: tsinetd reads ${d}, next to this file; xinetd reads 'd' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
       `warning ${join(d, 'sub')}: not a regular file: skipped (as xinetd does)`,
       // ids are compared without regard to case, as xinetd does
       `warning the id 'svc-b' is also used by service 'svc-B' (${join(d, 'B')}:1): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,
@@ -401,14 +405,26 @@ test('include: relative to the including file; a missing file is an error at the
   const main = join(XINETD_FIXTURES, 'include', 'xinetd.conf');
   const r = loadXinetdConfig(main, { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
   assert.deepEqual(r.services.map((s) => s.id), ['one', 'after']);
-  assert.deepEqual(brief(r.diagnostics), [`3:9 error cannot read the included file ${join(XINETD_FIXTURES, 'include', 'parts', 'missing')}: no such file or directory`]);
+  const parts = join(XINETD_FIXTURES, 'include', 'parts');
+  assert.deepEqual(brief(r.diagnostics), [
+    `2:9 warning a relative path: tsinetd reads ${join(parts, 'one')}, next to this file; xinetd reads 'parts/one' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
+    `3:9 warning a relative path: tsinetd reads ${join(parts, 'missing')}, next to this file; xinetd reads 'parts/missing' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
+    `3:9 error cannot read the included file ${join(parts, 'missing')}: no such file or directory`,
+  ]);
 });
 
-test('include cycles are cut with an error', () => {
+test('an include cycle is not followed, and no service starts (xinetd follows it until it crashes)', () => {
   const tree = loadConfigTree(join(XINETD_FIXTURES, 'cycle', 'a.conf'));
   assert.deepEqual(tree.entries.map((e) => (e.node.kind === 'service' ? e.node.name.text : e.node.kind)), ['time']);
-  assert.equal(tree.diagnostics.length, 1);
-  assert.match(tree.diagnostics[0]!.message, /a\.conf includes itself \(through 2 files\): not read again$/);
+  assert.equal(tree.diagnostics.length, 3);
+  assert.match(tree.diagnostics[0]!.message, /^a relative path: /);
+  assert.match(tree.diagnostics[2]!.message, /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/);
+  assert.equal(tree.startsNothing, true);
+  const r = loadXinetdConfig(join(XINETD_FIXTURES, 'cycle', 'a.conf'), { db: fixtureDb(), probe: fakeProbe });
+  assert.deepEqual(
+    r.services.map((s) => [s.id, s.enabled]),
+    [['time', false]],
+  );
 });
 
 test('an unreadable main file is one diagnostic, not a throw', () => {

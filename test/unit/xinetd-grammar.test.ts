@@ -138,13 +138,45 @@ test('Config: a bad line in defaults ends the defaults; the next line is read at
   assert.deepEqual(d.kind === 'defaults' ? d.attributes.map((a) => a.name.text) : [], ['instances']);
 });
 
-test('Config: CRLF line ends read as intended, with one warning', () => {
-  const r = parseConfigText('service x\r\n{\r\n\twait = no\r\n}\r\n', 'f.conf');
+test("Config: CRLF line ends: the '\\r' stays in the last word of its line, as xinetd reads it", () => {
+  const r = parseConfigText('service x\r\n{\r\n\twait = no\r\n\tflags = IPv4 \r\n\tserver_args = a b\r\n}\r\ninclude /etc/x.d/y\r\n', 'f.conf');
   assert.deepEqual(brief(r.diagnostics), [
-    "1:10 warning this file has DOS (CRLF) line ends: xinetd reads the '\\r' as part of the last value of each line (e.g. 'no\\r') and rejects such values; tsinetd ignores the '\\r' (convert the file with dos2unix)",
+    "1:10 warning this file has DOS (CRLF) line ends: xinetd reads each '\\r' as part of the last word of its line ('stream\\r', 'no\\r', 'root\\r') and rejects most such values, so it starts almost nothing from such a file; tsinetd reads the words the same way (convert the file with dos2unix)",
   ]);
+  const [s, inc] = r.config.items;
+  assert.ok(s?.kind === 'service' && inc?.kind === 'include');
+  assert.equal(s.name.text, 'x\r');
+  assert.deepEqual(
+    s.attributes.map((a) => a.values.map((v) => [v.text, v.loc.line, v.loc.column])),
+    [
+      [['no\r', 3, 9]],
+      [
+        ['IPv4', 4, 10],
+        ['\r', 4, 15],
+      ],
+      [
+        ['a', 5, 16],
+        ['b\r', 5, 18],
+      ],
+    ],
+  );
+  assert.equal(inc.path.text, '/etc/x.d/y\r');
+  // '{' and '}' lines hold only blanks besides the brace (isspace counts '\r'): the entry closes.
+  assert.equal(s.end.kind, 'close');
+});
+
+test("Config: 'defaults\\r' is no keyword to xinetd: the entry is dropped with an error", () => {
+  const r = parseConfigText('defaults\r\n{\r\n\tinstances = 5\r\n}\r\nservice x\n{\n\twait = no\n}\n', 'f.conf');
+  assert.deepEqual(brief(r.diagnostics).slice(1), [
+    "1:1 error 'defaults\r' is not the keyword 'defaults' (DOS line end): xinetd ignores these defaults up to line 4 (\"missing service keyword\"), and so does tsinetd",
+  ]);
+  assert.deepEqual(
+    r.config.items.map((i) => i.kind),
+    ['service'],
+  );
+  // Lines with LF ends in the same file keep their words as they are.
   const s = r.config.items[0];
-  assert.deepEqual(s?.kind === 'service' ? s.attributes[0]!.values.map((v) => v.text) : null, ['no']);
+  assert.deepEqual(s?.kind === 'service' ? [s.name.text, s.attributes[0]!.values[0]!.text] : null, ['x', 'no']);
 });
 
 test('Config: a file without a final newline, and an empty file', () => {
