@@ -11,10 +11,11 @@
 
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { buildServices, type BuiltService } from './build.js';
+import { buildServices, type BuiltService, type XinetdDefaults } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
 import { loadInetdFile, type InetdDialect } from './inetd.js';
+import { applyDefaultsToInetd } from './inetd-defaults.js';
 import { currentIdentity, privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
@@ -81,6 +82,8 @@ export interface XinetdLoad {
   services: Service[];
   diagnostics: Diagnostic[];
   files: string[];
+  /** The final defaults, which inetd.conf services loaded with this configuration take from. */
+  defaults: XinetdDefaults;
 }
 
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
@@ -97,7 +100,12 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
   const duplicates = checkDuplicateIds(built.services, on);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
   const diagnostics = [...tree.diagnostics, ...permissions, ...built.diagnostics, ...[...findings, ...clashes, ...duplicates].map((f) => f.diagnostic)];
-  return { services: built.services.map((b) => b.service), diagnostics: sortByFile(diagnostics, tree.files), files: tree.files };
+  return {
+    services: built.services.map((b) => b.service),
+    diagnostics: sortByFile(diagnostics, tree.files),
+    files: tree.files,
+    defaults: built.defaults,
+  };
 }
 
 function applyFindings(services: BuiltService[], findings: readonly Finding[]): void {
@@ -127,14 +135,17 @@ function sortByFile(diagnostics: Diagnostic[], files: readonly string[]): Diagno
 
 export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
   const table: ServiceTable = { services: [], diagnostics: [], files: [] };
+  let defaults: XinetdDefaults | null = null;
   if (req.configFile !== null) {
     const x = loadXinetdConfig(req.configFile, deps);
+    defaults = x.defaults;
     table.services.push(...x.services);
     table.diagnostics.push(...x.diagnostics);
     table.files.push(...x.files);
   }
   for (const file of req.inetdFiles) {
     const r = loadInetdFile(file, undefined, req.inetdDialect ?? 'auto');
+    if (defaults !== null) applyDefaultsToInetd(r.services, defaults);
     table.services.push(...r.services);
     (table.inetdDialects ??= []).push({ file, dialect: r.dialect });
     const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];
