@@ -29,6 +29,11 @@ export interface LoadRequest {
   inetdFiles: string[];
   /** How to read them (default 'auto': decided per file). */
   inetdDialect?: InetdDialect;
+  /**
+   * The one of them read because of -inetd_compat (/etc/inetd.conf): xinetd fills its services
+   * completely, its implicit connection rate included (inetd-defaults.ts).
+   */
+  inetdCompatFile?: string;
 }
 
 export interface LoadDeps {
@@ -145,7 +150,7 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
   }
   for (const file of req.inetdFiles) {
     const r = loadInetdFile(file, undefined, req.inetdDialect ?? 'auto');
-    if (defaults !== null) applyDefaultsToInetd(r.services, defaults);
+    if (defaults !== null) applyDefaultsToInetd(r.services, defaults, file === req.inetdCompatFile);
     table.services.push(...r.services);
     (table.inetdDialects ??= []).push({ file, dialect: r.dialect });
     const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];

@@ -14,9 +14,13 @@
 //   them, as the file's own inetd does (xinetd's reading differs, see tsinetd.conf(5));
 // - bind, when the line names a host (`host:service`);
 // - instances and per_source, when the line gives FreeBSD's max-child / max-child-per-ip.
-// cps stays off ([0, 0]) unless defaults set it: xinetd's implicit 50/10 is not applied.
+// cps: from defaults when they set it. Otherwise the file read for -inetd_compat gets xinetd's
+// implicit 50 per second, 10 s off, as in xinetd (on top of the file's own `.N` rate, so that
+// tsinetd never serves a burst xinetd would refuse); other inetd.conf files keep no cps limit,
+// as their inetd has none.
 
 import { fillFromDefaults, type XinetdDefaults } from './build.js';
+import { DEFAULT_CPS } from './service-defaults.js';
 import type { Service } from './table.js';
 
 /** The attributes an inetd.conf service set from its own line (not replaced by defaults). */
@@ -28,10 +32,14 @@ export function inetdOwnAttributes(s: Service): Set<string> {
   return own;
 }
 
-/** Fills inetd.conf services (in place) from the xinetd defaults, as xinetd's service_fill does. */
-export function applyDefaultsToInetd(services: readonly Service[], def: XinetdDefaults): void {
+/**
+ * Fills inetd.conf services (in place) from the xinetd defaults, as xinetd's service_fill does;
+ * `compat`: the file is the one -inetd_compat reads, which also gets xinetd's implicit cps.
+ */
+export function applyDefaultsToInetd(services: readonly Service[], def: XinetdDefaults, compat: boolean): void {
   for (const s of services) {
     fillFromDefaults(s, inetdOwnAttributes(s), def);
+    if (compat && !def.set.has('cps')) s.cps = [DEFAULT_CPS[0], DEFAULT_CPS[1]];
     // setup_environ: without a passenv of its own, a service passes what defaults pass.
     if (s.passenv === null && def.set.has('passenv')) s.passenv = def.svc.passenv === null ? [] : [...def.svc.passenv];
   }
