@@ -3,7 +3,8 @@
 //
 //   sources.ts (read + parse every file, includes in order) → build.ts (Services, xinetd
 //   semantics) → validate.ts (checks) → findings applied: 'disable' turns the service off,
-//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended.
+//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their services
+//   filled from the xinetd defaults as xinetd fills those of -inetd_compat (inetd-defaults.ts).
 // Both dialects also get the security checks: services a daemon that is not root cannot start
 // (privileges.ts) and configuration files other users can write (config-permissions.ts).
 //
