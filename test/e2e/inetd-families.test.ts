@@ -12,7 +12,7 @@ import * as dgram from 'node:dgram';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { alive, FIXTURES, startDaemon } from '../helpers/daemon.js';
+import { alive, FIXTURES, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpRequest, waitFor } from '../helpers/net.js';
 import { childrenOf } from '../helpers/proc.js';
 import { tempDir } from '../helpers/temp.js';
@@ -30,21 +30,31 @@ async function udpFamily(port: number, local: '127.0.0.1' | '::1'): Promise<stri
   return r === null ? 'no reply' : r.toString();
 }
 
-async function serveInetd(t: TestContext, dialect: string, lines: string): Promise<void> {
+async function serveInetd(t: TestContext, dialect: string, lines: string): Promise<RunningDaemon> {
   const dir = tempDir(t, 'families');
   const file = join(dir, 'inetd.conf');
   writeFileSync(file, lines);
-  await startDaemon(t, { services: [], args: ['--inetd', file, '--dialect', dialect] });
+  return startDaemon(t, { services: [], args: ['--inetd', file, '--dialect', dialect] });
 }
 
 describe('the socket an inetd.conf program is given', () => {
   test('OpenBSD tcp/udp: AF_INET for an IPv4 client, AF_INET6 for an IPv6 one', async (t) => {
     const [tcp, udp] = [await freePort(), await freePort()];
-    await serveInetd(t, 'openbsd', `${tcp}\tstream\ttcp\tnowait\troot\t${SOCK_FAMILY}\tsock-family\n${udp}\tdgram\tudp\twait\troot\t${SOCK_FAMILY}\tsock-family\n`);
-    assert.equal(await tcpFamily(tcp, '127.0.0.1'), 'family=AF_INET peer=127.0.0.1');
-    assert.equal(await tcpFamily(tcp, '::1'), 'family=AF_INET6 peer=::1');
-    assert.equal(await udpFamily(udp, '127.0.0.1'), 'family=AF_INET peer=127.0.0.1');
-    assert.equal(await udpFamily(udp, '::1'), 'family=AF_INET6 peer=::1');
+    const d = await serveInetd(t, 'openbsd', `${tcp}\tstream\ttcp\tnowait\troot\t${SOCK_FAMILY}\tsock-family\n${udp}\tdgram\tudp\twait\troot\t${SOCK_FAMILY}\tsock-family\n`);
+    // Four sockets, two services.
+    await d.waitForDaemonLog(/Started working: 2 available services$/);
+    const check = async (): Promise<void> => {
+      assert.equal(await tcpFamily(tcp, '127.0.0.1'), 'family=AF_INET peer=127.0.0.1');
+      assert.equal(await tcpFamily(tcp, '::1'), 'family=AF_INET6 peer=::1');
+      assert.equal(await udpFamily(udp, '127.0.0.1'), 'family=AF_INET peer=127.0.0.1');
+      assert.equal(await udpFamily(udp, '::1'), 'family=AF_INET6 peer=::1');
+    };
+    await check();
+    // A reload that changes nothing keeps both sockets of each service.
+    d.signal('SIGHUP');
+    await d.waitForDaemonLog(/Reconfigured: new=0 old=2 dropped=0 \(services\)/);
+    await check();
+    assert.equal(d.serviceLog().match(/ START: /g)?.length, 8, d.serviceLog());
   });
 
   test('OpenBSD tcp46: one dual-stack socket (IPv4 clients mapped); tcp6: IPv6 only; FreeBSD tcp: IPv4 only', async (t) => {
