@@ -4,7 +4,7 @@
 // IPv4 only. A fixture program reports the family of the socket it was given (getsockname).
 // Then Debian's in.ntalkd (package talkd, an AF_INET-only UDP wait service) answers talk's
 // LOOK_UP through tsinetd as through openbsd-inetd; it is skipped without root, in.ntalkd or
-// /usr/sbin/inetd.
+// openbsd-inetd (installed, or unpacked under /opt by .ci/run).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -72,8 +72,10 @@ describe('the socket an inetd.conf program is given', () => {
 
 // ---- talk's LOOK_UP, side by side with openbsd-inetd ----------------------------------------
 
-const NTALKD = '/usr/sbin/in.ntalkd';
-const OPENBSD_INETD = '/usr/sbin/inetd';
+/** The first of `paths` that exists (installed, or unpacked by .ci/run), else the first. */
+const firstOf = (...paths: string[]): string => paths.find((p) => existsSync(p)) ?? paths[0]!;
+const NTALKD = firstOf('/usr/sbin/in.ntalkd', '/opt/talkd-ref/usr/sbin/in.ntalkd');
+const OPENBSD_INETD = firstOf('/opt/openbsd-inetd-ref/usr/sbin/inetd', '/usr/sbin/inetd');
 const talkSkip =
   process.getuid?.() !== 0
     ? 'needs root (in.ntalkd runs as nobody.tty)'
