@@ -1,16 +1,18 @@
-// -inetd_compat: the services of /etc/inetd.conf take log_type, log_on_success and
-// log_on_failure from the xinetd `defaults` (xinetd's service_fill), but not only_from. Side by
+// -inetd_compat: the services of /etc/inetd.conf take log_type, log_on_success,
+// log_on_failure and instances from the xinetd `defaults` (xinetd's service_fill), but not
+// only_from. Side by
 // side with the real xinetd: each daemon runs in its own mount namespace where a scratch
 // inetd.conf and a scratch /etc/services (naming the test's port) are bound over the real ones
-// (never edited); a client connects from ::1 and the START/EXIT lines must be equal once
-// times, pids and durations are masked. Skipped without root, unshare -m or the unpacked xinetd.
+// (never edited); two clients connect from ::1, the second while the first one's server runs
+// (instances = 1), and the START/FAIL/EXIT lines must be equal once times, pids and durations
+// are masked. Skipped without root, unshare -m or the unpacked xinetd.
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { CLI, TEST_USER } from '../helpers/daemon.js';
+import { CLI, FIXTURES, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -52,7 +54,15 @@ async function startIn(t: TestContext, dir: string, tag: string, port: number, a
 /** Connects from ::1 and reads until the server closes. */
 async function session(port: number): Promise<string> {
   const r = await tcpRequest({ port, host: '::1', localAddress: '::1', timeoutMs: 5000 });
-  return `${r.ended} ${r.data.toString().trim()}`;
+  return `${r.ended} ${r.data.toString().trim().replace(/pid=\d+/, 'pid=N')}`;
+}
+
+/** A first client, then a second one while the first one's server (1 s) still runs. */
+async function twoClients(port: number): Promise<string[]> {
+  const first = session(port);
+  await new Promise((r) => setTimeout(r, 400));
+  const second = await session(port);
+  return [await first, second];
 }
 
 const mask = (l: string): string =>
@@ -61,12 +71,12 @@ const mask = (l: string): string =>
     .replace(/pid=\d+/, 'pid=N')
     .replace(/duration=\d+/, 'duration=N');
 
-test('-inetd_compat: inetd.conf services log START/EXIT as the defaults say, as in xinetd (and ignore its only_from)', { skip, timeout: 60_000 }, async (t) => {
+test('-inetd_compat: inetd.conf services log START/FAIL/EXIT and limit instances as the defaults say, as in xinetd (and ignore its only_from)', { skip, timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, 'compat-log');
-  writeFileSync(join(dir, 'inetd.conf'), `${NAME}\tstream\ttcp\tnowait\t${TEST_USER}\t/bin/echo\techo hello\n`);
+  writeFileSync(join(dir, 'inetd.conf'), `${NAME}\tstream\ttcp\tnowait\t${TEST_USER}\t${join(FIXTURES, 'sleeper')}\tsleeper 1\n`);
   // only_from in defaults is not applied to inetd.conf services by xinetd: ::1 is let in.
   const conf = (log: string): string =>
-    `defaults\n{\n\tlog_type = FILE ${log}\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST ATTEMPT\n\tonly_from = 127.0.0.2\n}\n`;
+    `defaults\n{\n\tlog_type = FILE ${log}\n\tlog_on_success = PID HOST EXIT DURATION\n\tlog_on_failure = HOST ATTEMPT\n\tonly_from = 127.0.0.2\n\tinstances = 1\n}\n`;
   const logs = { xinetd: join(dir, 'xinetd-services.log'), ours: join(dir, 'tsinetd-services.log') };
   writeFileSync(join(dir, 'xinetd.conf'), conf(logs.xinetd));
   writeFileSync(join(dir, 'tsinetd.conf'), conf(logs.ours));
@@ -84,13 +94,18 @@ test('-inetd_compat: inetd.conf services log START/EXIT as the defaults say, as 
     tDaemon,
   );
 
-  assert.equal(await session(xPort), 'eof hello');
-  assert.equal(await session(tPort), 'eof hello');
+  // The second client is refused at once (closed without a word): one instance at a time.
+  assert.deepEqual(await twoClients(xPort), ['eof started pid=N', 'eof ']);
+  assert.deepEqual(await twoClients(tPort), ['eof started pid=N', 'eof ']);
   const exited = (p: string) => () => (lines(p).some((l) => l.includes(' EXIT: ')) ? true : undefined);
   await waitFor(exited(logs.xinetd), 5000, `xinetd's EXIT line\n${lines(logs.xinetd).join('\n')}`);
   await waitFor(exited(logs.ours), 5000, `tsinetd's EXIT line\n${lines(logs.ours).join('\n')}\n${lines(tDaemon).join('\n')}`);
 
   const theirs = lines(logs.xinetd).map(mask);
-  assert.deepEqual(theirs, [`TIME: START: ${NAME} pid=N from=::1`, `TIME: EXIT: ${NAME} status=0 pid=N duration=N(sec)`]);
+  assert.deepEqual(theirs, [
+    `TIME: START: ${NAME} pid=N from=::1`,
+    `TIME: FAIL: ${NAME} service_limit from=::1`,
+    `TIME: EXIT: ${NAME} status=0 pid=N duration=N(sec)`,
+  ]);
   assert.deepEqual(lines(logs.ours).map(mask), theirs);
 });
