@@ -55,6 +55,8 @@ export interface BuiltService {
 export interface BuildResult {
   services: BuiltService[];
   diagnostics: Diagnostic[];
+  /** The final defaults (what inetd.conf services read with them take: inetd-defaults.ts). */
+  defaults: XinetdDefaults;
 }
 
 export interface BuildEntry {
@@ -143,7 +145,7 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
   const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report));
   if (defaults.failed !== null) startNone(services);
   applyLists(services, defaults, report);
-  return { services, diagnostics };
+  return { services, diagnostics, defaults: { svc: defaults.svc, set: defaults.set } };
 }
 
 // ---- Inheritance -------------------------------------------------------------------------------
@@ -162,11 +164,25 @@ function inheritLists(d: Draft, def: Draft): void {
   if (def.set.has('banner_fail')) s.banner_fail = ds.banner_fail;
 }
 
+/** The final `defaults` of a configuration: its values, and which attributes it set. */
+export interface XinetdDefaults {
+  svc: Service;
+  set: { has(key: string): boolean };
+}
+
 /** What a service takes from the final defaults when it did not set it (xinetd's service_fill). */
 function inheritScalars(d: Draft, def: Draft): void {
-  const s = d.svc;
+  fillFromDefaults(d.svc, d.set, def);
+}
+
+/**
+ * xinetd's service_fill: the attributes a service did not set itself (`own`) that it takes
+ * from the final defaults. xinetd runs it for every service, those of /etc/inetd.conf
+ * (-inetd_compat) included (see inetd-defaults.ts).
+ */
+export function fillFromDefaults(s: Service, own: { has(key: string): boolean }, def: XinetdDefaults): void {
   const ds = def.svc;
-  const use = (key: string): boolean => !d.set.has(key) && def.set.has(key);
+  const use = (key: string): boolean => !own.has(key) && def.set.has(key);
   if (use('instances')) s.instances = ds.instances;
   if (use('umask')) s.umask = ds.umask;
   if (use('per_source')) s.per_source = ds.per_source;

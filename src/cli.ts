@@ -14,7 +14,7 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
 import { readingSummary } from './inetd-dialect.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
-import { defaultOptions, type DaemonOptions, type LogFormat } from './options.js';
+import { defaultOptions, INETD_COMPAT_FILE, inetdFilesOf, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
 import { explain, formatExplanation } from './explain.js';
 import { lintRuleFiles, systemWrappers, wrapsService } from './wrappers.js';
@@ -208,10 +208,7 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
   return { action, options };
 }
 
-/** The inetd files a run loads: --inetd FILE..., then /etc/inetd.conf with -inetd_compat. */
-export function inetdFilesOf(options: DaemonOptions): string[] {
-  return options.inetdCompat ? [...options.inetdFiles, '/etc/inetd.conf'] : [...options.inetdFiles];
-}
+
 
 function readSources(files: readonly string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -285,7 +282,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   // Checking is often done by an ordinary user for a daemon run as root: the services that
   // this user could not serve are warnings here, not errors (privileges.ts).
   const table = await loadConfig(
-    { configFile: options.configFile, inetdFiles: inetdFilesOf(options), inetdDialect: options.inetdDialect },
+    {
+      configFile: options.configFile,
+      inetdFiles: inetdFilesOf(options),
+      inetdDialect: options.inetdDialect,
+      ...(options.inetdCompat ? { inetdCompatFile: INETD_COMPAT_FILE } : {}),
+    },
     { privileges: 'warn' },
   );
   if (action.kind === 'explain') return runExplain(action, options, table, io);

@@ -3,7 +3,8 @@
 //
 //   sources.ts (read + parse every file, includes in order) → build.ts (Services, xinetd
 //   semantics) → validate.ts (checks) → findings applied: 'disable' turns the service off,
-//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended.
+//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their services
+//   filled from the xinetd defaults as xinetd fills those of -inetd_compat (inetd-defaults.ts).
 // Both dialects also get the security checks: services a daemon that is not root cannot start
 // (privileges.ts) and configuration files other users can write (config-permissions.ts).
 //
@@ -11,11 +12,12 @@
 
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { buildServices, startNone, type BuiltService } from './build.js';
+import { buildServices, startNone, type BuiltService, type XinetdDefaults } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
 import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
 import { serverAccessWarning, systemPathLookup, type PathLookup } from './exec-access.js';
 import { loadInetdFile, type InetdDialect } from './inetd.js';
+import { applyDefaultsToInetd } from './inetd-defaults.js';
 import { currentIdentity, privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
@@ -29,6 +31,11 @@ export interface LoadRequest {
   inetdFiles: string[];
   /** How to read them (default 'auto': decided per file). */
   inetdDialect?: InetdDialect;
+  /**
+   * The one of them read because of -inetd_compat (/etc/inetd.conf): xinetd fills its services
+   * completely, its implicit connection rate included (inetd-defaults.ts).
+   */
+  inetdCompatFile?: string;
 }
 
 export interface LoadDeps {
@@ -94,6 +101,8 @@ export interface XinetdLoad {
   services: Service[];
   diagnostics: Diagnostic[];
   files: string[];
+  /** The final defaults, which inetd.conf services loaded with this configuration take from. */
+  defaults: XinetdDefaults;
 }
 
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
@@ -111,7 +120,12 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
   const duplicates = checkDuplicateIds(built.services, on);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
   const diagnostics = [...tree.diagnostics, ...permissions, ...built.diagnostics, ...[...findings, ...clashes, ...duplicates].map((f) => f.diagnostic)];
-  return { services: built.services.map((b) => b.service), diagnostics: sortByFile(diagnostics, tree.files), files: tree.files };
+  return {
+    services: built.services.map((b) => b.service),
+    diagnostics: sortByFile(diagnostics, tree.files),
+    files: tree.files,
+    defaults: built.defaults,
+  };
 }
 
 function applyFindings(services: BuiltService[], findings: readonly Finding[]): void {
@@ -141,14 +155,17 @@ function sortByFile(diagnostics: Diagnostic[], files: readonly string[]): Diagno
 
 export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
   const table: ServiceTable = { services: [], diagnostics: [], files: [] };
+  let defaults: XinetdDefaults | null = null;
   if (req.configFile !== null) {
     const x = loadXinetdConfig(req.configFile, deps);
+    defaults = x.defaults;
     table.services.push(...x.services);
     table.diagnostics.push(...x.diagnostics);
     table.files.push(...x.files);
   }
   for (const file of req.inetdFiles) {
     const r = loadInetdFile(file, undefined, req.inetdDialect ?? 'auto');
+    if (defaults !== null) applyDefaultsToInetd(r.services, defaults, file === req.inetdCompatFile);
     table.services.push(...r.services);
     (table.inetdDialects ??= []).push({ file, dialect: r.dialect });
     const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];

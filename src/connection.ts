@@ -211,8 +211,9 @@ async function startProgram(
     return;
   }
   ctx.metrics?.spawned(service, durationSince(acceptedAt));
-  ctx.track({ pid, service, peer, startedAt: performance.now() });
+  // START first: a server that has already exited is reported (EXIT) as soon as it is tracked.
   ctx.log({ kind: 'START', service, pid, peer });
+  ctx.track({ pid, service, peer, startedAt: performance.now() });
   if (wrap?.plan.twist != null) ctx.daemon('info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
   release(true);
 }
@@ -620,6 +621,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   }
   ctx.metrics?.spawned(service, durationSince(acceptedAt));
   const looping = guardOf(listener).record(performance.now());
+  ctx.log({ kind: 'START', service, pid, peer });
   ctx.track({
     pid,
     service,
@@ -642,5 +644,4 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
       listener.rearm();
     },
   });
-  ctx.log({ kind: 'START', service, pid, peer });
 }

@@ -49,9 +49,13 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
   const served = new Map(input.served.map((s) => [s.id, s]));
 
   // Sockets.
+  // Per service and address (a service may have one socket per address family).
   const sockets = new Map<string, number>();
+  const idOf = new Map<string, string>();
   for (const l of input.serving.listeners) {
-    add(sockets, l.id);
+    const where = `${l.id}\n${l.socket ?? ''}`;
+    add(sockets, where);
+    idOf.set(where, l.id);
     if (!served.has(l.id)) {
       out.push({ key: `orphan ${l.id}`, func: 'consistency_check', message: `a socket is open for service ${l.id}, which is not served` });
     }
@@ -63,7 +67,8 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
       out.push({ key: `state ${l.id}`, func: 'thread_check', message: `service ${l.id} not started (socket state ${l.state})` });
     }
   }
-  for (const [id, n] of sockets) {
+  for (const [where, n] of sockets) {
+    const id = idOf.get(where)!;
     if (n > 1) out.push({ key: `dup ${id}`, func: 'consistency_check', message: `service ${id} has ${n} sockets` });
   }
 

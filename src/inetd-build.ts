@@ -7,8 +7,8 @@
 //   = one Service per host (OpenBSD). A line `host:` alone sets the host of later lines.
 // - port: the numeric service field, or /etc/services for the service and protocol.
 // - protocol: tcp|udp + 4 (IPv4 only) | 6 (IPv6 only, v6only) | 46 (one dual-stack socket);
-//   bare tcp/udp is IPv4 + IPv6 for OpenBSD (dual-stack socket here) and IPv4 only for FreeBSD
-//   and GNU inetutils.
+//   bare tcp/udp is IPv4 + IPv6 for OpenBSD, on two sockets as its inetd opens them (an IPv4
+//   client gets an AF_INET socket: `family_sockets`), and IPv4 only for FreeBSD and GNU inetutils.
 //   An address literal in `host:` narrows it to its own family, as inetd's getaddrinfo does.
 // - wait: `.N` (OpenBSD, GNU, busybox) = a limit on starts per 60 s, then 10 min off
 //   (`inetd_rate`, counted as the dialect's inetd counts: limits.ts INETD_RATE_RULES; 256 when
@@ -377,8 +377,12 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   else if (fam.size === 1 && fam.has('6')) {
     flags.push('IPv6');
     s.v6only = true;
+  } else if (fam.has('4') && fam.has('6') && !fam.has('46')) {
+    // OpenBSD's plain tcp/udp: one socket per family, as its inetd opens them.
+    s.v6only = true;
+    s.family_sockets = true;
   } else {
-    s.v6only = false; // IPv4 + IPv6 (or 46): one dual-stack socket
+    s.v6only = false; // 46: one dual-stack socket
   }
   s.flags = flags;
   s.cps = [0, 0];

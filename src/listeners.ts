@@ -1,4 +1,5 @@
-// Listening sockets, one per service: where each service listens (a pure plan), the socket
+// Listening sockets, one per service (two for a service with one socket per address family,
+// `family_sockets`): where each service listens (a pure plan), the socket
 // that does it, and the set of them, kept so that a reload can reconcile old and new tables:
 // a service whose plan is unchanged keeps its socket (only its settings are replaced), others
 // are closed or opened.
@@ -42,10 +43,23 @@ export interface ListenPlan {
 }
 
 export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
+export type PlansResult = { ok: true; plans: ListenPlan[] } | { ok: false; reason: string };
 
-/** Where and how `service` listens, or why it cannot. */
+/**
+ * Where and how `service` listens (its first socket: the IPv4 one of a service with one
+ * socket per family), or why it cannot.
+ */
 export function listenPlan(service: Service): PlanResult {
-  const no = (reason: string): PlanResult => ({ ok: false, reason });
+  const r = listenPlans(service);
+  return r.ok ? { ok: true, plan: r.plans[0]! } : r;
+}
+
+/**
+ * Every socket of `service`: one, or two for `family_sockets` (an IPv4 socket, then a v6only
+ * IPv6 one, on the wildcards or on the addresses of the `bind` host name).
+ */
+export function listenPlans(service: Service): PlansResult {
+  const no = (reason: string): PlansResult => ({ ok: false, reason });
   if (service.type.includes('RPC')) return no('RPC services are not supported');
   if (service.type.includes('TCPMUX') || service.type.includes('TCPMUXPLUS')) return no('TCPMUX services are not supported');
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
@@ -72,6 +86,16 @@ export function listenPlan(service: Service): PlanResult {
     mode = transport === 'udp' ? 'dgram-wait' : service.wait ? 'stream-wait' : 'stream';
   }
 
+  const base = { mode, transport, port: service.port } as const;
+  if (service.family_sockets && (service.bind === null || net.isIP(service.bind) === 0)) {
+    return {
+      ok: true,
+      plans: [
+        { ...base, host: service.bind ?? '0.0.0.0', family: 4, v6only: false },
+        { ...base, host: service.bind ?? '::', family: 6, v6only: true },
+      ],
+    };
+  }
   const v6only = service.v6only === true;
   let host: string;
   let family: 0 | 4 | 6;
@@ -87,7 +111,13 @@ export function listenPlan(service: Service): PlanResult {
     host = '::';
     family = 6;
   }
-  return { ok: true, plan: { mode, transport, port: service.port, host, family, v6only } };
+  return { ok: true, plans: [{ ...base, host, family, v6only }] };
+}
+
+/** What listens where for `service`, all its sockets (services that cannot listen: the reason). */
+export function plansKey(service: Service): string {
+  const r = listenPlans(service);
+  return r.ok ? r.plans.map(planKey).join(' + ') : `none: ${r.reason}`;
 }
 
 /**
@@ -563,9 +593,30 @@ export class ListenerSet {
     return this.listeners.filter((l) => l.state === 'active');
   }
 
-  /** The listener serving the service with this id, if any. */
+  /** The (first) listener serving the service with this id, if any. */
   byService(id: string): Listener | undefined {
     return this.listeners.find((l) => l.service.id === id);
+  }
+
+  /** The services with at least one socket listening now, each once. */
+  get activeServices(): Service[] {
+    const seen = new Map<string, Service>();
+    for (const l of this.active) if (!seen.has(l.service.id)) seen.set(l.service.id, l.service);
+    return [...seen.values()];
+  }
+
+  /**
+   * Each service's listening state: that of its most available socket (active, then
+   * suspended, retrying, new, closed), for a service with one socket per family.
+   */
+  get states(): Map<string, ListenerState> {
+    const rank: ListenerState[] = ['active', 'suspended', 'retrying', 'new', 'closed'];
+    const out = new Map<string, ListenerState>();
+    for (const l of this.listeners) {
+      const was = out.get(l.service.id);
+      if (was === undefined || rank.indexOf(l.state) < rank.indexOf(was)) out.set(l.service.id, l.state);
+    }
+    return out;
   }
 
   /** Waiting for their socket to be bound (bind errors, retried in the background). */
@@ -588,22 +639,24 @@ export class ListenerSet {
     const toOpen: Listener[] = [];
     const next: Listener[] = [];
     for (const service of services) {
-      const r = listenPlan(service);
+      const r = listenPlans(service);
       if (!r.ok) {
         result.failed.push({ service, reason: r.reason });
         continue;
       }
       const acceptor = this.opts.acceptor != null && helperAccepts(service) ? this.opts.acceptor : null;
-      const reuse = pool.get(listenerKey(r.plan, acceptor !== null, needsPausable(service, r.plan, acceptor !== null)))?.shift();
-      if (reuse !== undefined) {
-        reuse.service = service;
-        result.kept.push(reuse);
-        next.push(reuse);
-      } else {
-        const l = new Listener(service, r.plan, this.events, acceptor);
-        // Known at once: the helper may report a connection before apply() is over.
-        this.byId.set(l.id, l);
-        toOpen.push(l);
+      for (const plan of r.plans) {
+        const reuse = pool.get(listenerKey(plan, acceptor !== null, needsPausable(service, plan, acceptor !== null)))?.shift();
+        if (reuse !== undefined) {
+          reuse.service = service;
+          result.kept.push(reuse);
+          next.push(reuse);
+        } else {
+          const l = new Listener(service, plan, this.events, acceptor);
+          // Known at once: the helper may report a connection before apply() is over.
+          this.byId.set(l.id, l);
+          toOpen.push(l);
+        }
       }
     }
     for (const list of pool.values()) {

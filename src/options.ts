@@ -69,3 +69,11 @@ export function defaultOptions(): DaemonOptions {
     hostsDeny: '/etc/hosts.deny',
   };
 }
+
+/** The file -inetd_compat reads after the xinetd configuration. */
+export const INETD_COMPAT_FILE = '/etc/inetd.conf';
+
+/** The inetd files a run loads: --inetd FILE..., then /etc/inetd.conf with -inetd_compat. */
+export function inetdFilesOf(options: DaemonOptions): string[] {
+  return options.inetdCompat ? [...options.inetdFiles, INETD_COMPAT_FILE] : [...options.inetdFiles];
+}

@@ -25,7 +25,7 @@
 // and a reload must not drop established connections.
 
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { listenPlan, planKey } from './listeners.js';
+import { plansKey } from './listeners.js';
 import type { Service, ServiceTable } from './table.js';
 
 /** A previous definition served on, and why the new one was not taken. */
@@ -190,11 +190,6 @@ export interface ReloadPlan {
   remove: Service[];
 }
 
-/** What listens where; services that cannot listen compare equal to each other only. */
-function listenKey(s: Service): string {
-  const r = listenPlan(s);
-  return r.ok ? planKey(r.plan) : `none: ${r.reason}`;
-}
 
 /** By service id: what a reload from `current` to `next` keeps, restarts, adds and removes. */
 export function planReload(current: readonly Service[], next: readonly Service[]): ReloadPlan {
@@ -204,7 +199,7 @@ export function planReload(current: readonly Service[], next: readonly Service[]
   for (const s of next) {
     const old = before.get(s.id);
     if (old === undefined) plan.add.push(s);
-    else if (listenKey(old) === listenKey(s)) plan.keep.push(s);
+    else if (plansKey(old) === plansKey(s)) plan.keep.push(s);
     else plan.restart.push({ from: old, to: s });
   }
   for (const s of current) if (!after.has(s.id)) plan.remove.push(s);

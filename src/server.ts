@@ -58,7 +58,8 @@ export interface IdentOptions {
 
 /** What a consistency check (consistency.ts) is given about serving. */
 export interface ServingState {
-  listeners: Array<{ id: string; state: ListenerState; hasSocket: boolean }>;
+  /** `socket`: the listener's key (a service may have one socket per address family). */
+  listeners: Array<{ id: string; socket?: string; state: ListenerState; hasSocket: boolean }>;
   /** Server programs believed to be running. */
   servers: Array<{ pid: number; id: string }>;
   /** In-process connections (internal services, redirects) by service id. */
@@ -460,7 +461,7 @@ class Server implements ServerHandle {
   }
 
   get available(): number {
-    return this.listeners.active.length;
+    return this.listeners.activeServices.length;
   }
 
   get pending(): number {
@@ -468,7 +469,7 @@ class Server implements ServerHandle {
   }
 
   activeServices(): Service[] {
-    return this.listeners.active.map((l) => l.service);
+    return this.listeners.activeServices;
   }
 
   runningServers(service?: Service): number {
@@ -487,7 +488,7 @@ class Server implements ServerHandle {
   }
 
   listenerStates(): Map<string, ListenerState> {
-    return new Map(this.listeners.all.map((l) => [l.service.id, l.state]));
+    return this.listeners.states;
   }
 
   async start(services: readonly Service[]): Promise<void> {
@@ -567,7 +568,7 @@ class Server implements ServerHandle {
     const inProcess = new Map<string, number>();
     for (const s of this.inProcess.values()) inProcess.set(s.id, (inProcess.get(s.id) ?? 0) + 1);
     return {
-      listeners: this.listeners.all.map((l) => ({ id: l.service.id, state: l.state, hasSocket: l.hasSocket })),
+      listeners: this.listeners.all.map((l) => ({ id: l.service.id, socket: l.key, state: l.state, hasSocket: l.hasSocket })),
       servers: [...this.servers.values()].map((s) => ({ pid: s.pid, id: s.service.id })),
       inProcess,
       startsInFlight: this.inFlight.size,

@@ -36,6 +36,7 @@ export function newService(name: string, dialect: Dialect, source: SourceRef): S
     per_source_per_minute: null,
     bind: null,
     v6only: null,
+    family_sockets: false,
     redirect: null,
     log_type: null,
     log_on_success: [],

@@ -135,6 +135,13 @@ export interface Service {
   bind: string | null;
   /** Explicit IPV6_V6ONLY choice (`v6only`); null = xinetd's default. */
   v6only: boolean | null;
+  /**
+   * IPv4 and IPv6 on two sockets, an AF_INET one and a v6only AF_INET6 one, where there would be
+   * one dual-stack socket: inetd.conf `tcp`/`udp` lines of OpenBSD (and Debian) inetd, which
+   * opens two, so that a program serving an IPv4 client gets an AF_INET socket. Applies when
+   * `bind` is unset or a host name; false for xinetd services.
+   */
+  family_sockets: boolean;
   redirect: { host: string; port: number } | null;
 
   log_type: LogTarget | null;

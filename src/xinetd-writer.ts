@@ -145,7 +145,11 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
   }
   if (s.redirect !== null) put('redirect', [s.redirect.host, String(s.redirect.port)], 'redirect');
   if (s.bind !== null) put('bind', [s.bind], 'bind');
-  if (s.v6only !== null) put('v6only', [yesNo(s.v6only)], 'v6only');
+  if (s.family_sockets) {
+    // xinetd has one socket per service: the dual-stack one serves both families.
+    notes.push('inetd opened an IPv4 and an IPv6 socket; xinetd opens one dual-stack socket, where an IPv4 client is an IPv4-mapped IPv6 peer');
+    put('v6only', ['no'], 'v6only');
+  } else if (s.v6only !== null) put('v6only', [yesNo(s.v6only)], 'v6only');
   put('instances', [limit(s.instances)], 'instances');
   put('per_source', [limit(s.per_source)], 'per_source');
   put('cps', [String(s.cps[0]), String(s.cps[1])], 'cps');

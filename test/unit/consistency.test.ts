@@ -62,6 +62,14 @@ describe('invariants', () => {
     ]);
   });
 
+  test('one socket per address family is not a duplicate; the same socket twice is', () => {
+    const sock = (socket: string) => ({ id: 'a', socket, state: 'active' as const, hasSocket: true });
+    const split = input({ served: [service('a')], serving: serving({ listeners: [sock('[0.0.0.0]:7/4'), sock('[::]:7 v6only/6')] }) });
+    assert.deepEqual(checkConsistency(split), []);
+    const twice = input({ served: [service('a')], serving: serving({ listeners: [sock('[::]:7 v6only/6'), sock('[::]:7 v6only/6')] }) });
+    assert.deepEqual(messages(twice), ['service a has 2 sockets']);
+  });
+
   test('a suspended service without socket is consistent (cps switched it off)', () => {
     const i = input({ served: [service('a')], serving: serving({ listeners: [{ id: 'a', state: 'suspended', hasSocket: false }] }) });
     assert.deepEqual(checkConsistency(i), []);

@@ -40,6 +40,7 @@ function brief(s: Service): Record<string, unknown> {
     server_argv: s.server_argv,
     flags: s.flags,
     v6only: s.v6only,
+    family_sockets: s.family_sockets,
     bind: s.bind,
     rate: s.inetd_rate?.max,
     instances: s.instances,
@@ -63,7 +64,7 @@ test('openbsd.conf: every OpenBSD/Debian form becomes the expected Service', () 
     ],
   );
   const s = byId(r);
-  const common = { instances: null, per_source: null, per_source_per_minute: null };
+  const common = { instances: null, per_source: null, per_source_per_minute: null, family_sockets: false };
   const x = (o: Record<string, unknown>): Record<string, unknown> => ({ ...common, ...o });
   assert.deepEqual([...s.keys()], [
     'ftp',
@@ -82,12 +83,12 @@ test('openbsd.conf: every OpenBSD/Debian form becomes the expected Service', () 
   ]);
   const flags = (...f: string[]): string[] => ['NAMEINARGS', 'NOLIBWRAP', ...f];
   const expected: Record<string, Record<string, unknown>> = {
-    // tcp = IPv4 and IPv6: one dual-stack socket
-    ftp: x({ name: 'ftp', socket_type: 'stream', protocol: 'tcp', port: 21, wait: false, user: 'root', group: null, server: '/usr/libexec/ftpd', server_argv: ['ftpd', '-US'], flags: flags(), v6only: false, bind: null, rate: 256 }),
+    // tcp = IPv4 and IPv6: two sockets, an AF_INET one and a v6only AF_INET6 one
+    ftp: x({ name: 'ftp', socket_type: 'stream', protocol: 'tcp', port: 21, wait: false, user: 'root', group: null, server: '/usr/libexec/ftpd', server_argv: ['ftpd', '-US'], flags: flags(), v6only: true, family_sockets: true, bind: null, rate: 256 }),
     telnet: x({ name: 'telnet', socket_type: 'stream', protocol: 'tcp', port: 23, wait: false, user: 'root', group: 'root', server: '/usr/libexec/telnetd', server_argv: ['telnetd'], flags: flags('IPv4'), v6only: null, bind: null, rate: 400 }),
     finger: x({ name: 'finger', socket_type: 'stream', protocol: 'tcp', port: 79, wait: false, user: 'nobody', group: 'nogroup', server: '/usr/libexec/fingerd', server_argv: ['fingerd', '-lsm'], flags: flags('IPv6'), v6only: true, bind: null, rate: 10 }),
     // wait.0x20: inetd reads the max with strtoul(..., 0)
-    comsat: x({ name: 'comsat', socket_type: 'dgram', protocol: 'udp', port: 512, wait: true, user: 'tty', group: 'tty', server: '/usr/libexec/comsat', server_argv: ['comsat'], flags: flags(), v6only: false, bind: null, rate: 32 }),
+    comsat: x({ name: 'comsat', socket_type: 'dgram', protocol: 'udp', port: 512, wait: true, user: 'tty', group: 'tty', server: '/usr/libexec/comsat', server_argv: ['comsat'], flags: flags(), v6only: true, family_sockets: true, bind: null, rate: 32 }),
     'ntalk/udp': x({ name: 'ntalk', socket_type: 'dgram', protocol: 'udp', port: 518, wait: true, user: 'root', group: null, server: '/usr/libexec/ntalkd', server_argv: ['ntalkd'], flags: flags('IPv4'), v6only: null, bind: '127.0.0.1', rate: 256 }),
     'ntalk/udp6': x({ name: 'ntalk', socket_type: 'dgram', protocol: 'udp', port: 518, wait: true, user: 'root', group: null, server: '/usr/libexec/ntalkd', server_argv: ['ntalkd'], flags: flags('IPv6'), v6only: true, bind: '::1', rate: 256 }),
     // tcp46 = dual-stack; no arguments = the program's base name as argv[0]
@@ -189,11 +190,11 @@ test('bad.conf: the diagnostics of bad.expected, exactly; the good entries still
 
 // ---- field meaning -------------------------------------------------------------------------
 
-test('bare tcp/udp: both families for OpenBSD, IPv4 only for FreeBSD', () => {
+test('bare tcp/udp: both families for OpenBSD (a socket each), IPv4 only for FreeBSD', () => {
   const line = 'ftp stream tcp nowait root /bin/cat cat\n';
   const o = load(line, 'openbsd').services[0]!;
   const f = load(line, 'freebsd').services[0]!;
-  assert.deepEqual([o.flags, o.v6only, o.dialect], [['NAMEINARGS', 'NOLIBWRAP'], false, 'inetd']);
+  assert.deepEqual([o.flags, o.v6only, o.family_sockets, o.dialect], [['NAMEINARGS', 'NOLIBWRAP'], true, true, 'inetd']);
   assert.deepEqual([f.flags, f.v6only, f.dialect], [['NAMEINARGS', 'NOLIBWRAP', 'IPv4'], null, 'inetd-freebsd']);
   assert.deepEqual(load('ftp stream tcp64 nowait root /bin/cat\n', 'freebsd').services[0]!.v6only, false);
 });
@@ -253,9 +254,9 @@ test('GNU inetutils (--dialect gnu): `.N` read with strtoul(.., 10), `.0` = no l
   assert.deepEqual([svc('nowait')!.flags, svc('nowait')!.v6only], [['NAMEINARGS', 'NOLIBWRAP', 'IPv4'], null]);
   assert.deepEqual(svc('nowait', 'tcp6')!.flags, ['NAMEINARGS', 'NOLIBWRAP', 'IPv6']);
   assert.equal(svc('nowait.5')!.instances_at_limit, 'refuse');
-  // The same line read as OpenBSD: its own flavour, dual-stack.
+  // The same line read as OpenBSD: its own flavour, a socket per family.
   const o = load('ftp stream tcp nowait.5 root /bin/cat\n').services[0]!;
-  assert.deepEqual([o.inetd_rate!.flavour, o.v6only], ['openbsd', false]);
+  assert.deepEqual([o.inetd_rate!.flavour, o.family_sockets], ['openbsd', true]);
 });
 
 test('FreeBSD limits: bounds and syntax', () => {

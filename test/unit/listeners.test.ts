@@ -7,8 +7,11 @@ import { SpawnRateGuard } from '../../src/connection.js';
 import {
   helperAccepts,
   Listener,
+  ListenerSet,
   listenPlan,
+  listenPlans,
   planKey,
+  plansKey,
   servingLimitations,
   type BindRetryOutcome,
   type ListenerEvents,
@@ -20,6 +23,18 @@ import { freePort, waitFor } from '../helpers/net.js';
 
 function service(attrs: Partial<Service> = {}): Service {
   return Object.assign(newService('svc', 'xinetd', { file: 't.conf', line: 1 }), { port: 7000, server: '/bin/cat', server_argv: ['cat'] }, attrs);
+}
+
+/** Events that close every connection at once, and pass bind retry reports to `bindRetried`. */
+function closingEvents(bindRetried: ListenerEvents['bindRetried'] = () => {}): ListenerEvents {
+  return {
+    stream: (_l, socket) => socket.destroy(),
+    accepted: (_l, conn) => conn.drop(),
+    datagram: () => {},
+    waitReady: () => {},
+    error: () => {},
+    bindRetried,
+  };
 }
 
 function plan(attrs: Partial<Service>): ListenPlan {
@@ -46,6 +61,48 @@ describe('addresses', () => {
     assert.deepEqual([plan({ bind: 'localhost' }).host, plan({ bind: 'localhost' }).family], ['localhost', 0]);
     assert.equal(plan({ bind: 'localhost', flags: ['IPv4'] }).family, 4);
     assert.equal(plan({ bind: 'localhost', flags: ['IPv6'] }).family, 6);
+  });
+});
+
+describe('one socket per address family (inetd.conf tcp/udp of OpenBSD: family_sockets)', () => {
+  const plans = (attrs: Partial<Service>): ListenPlan[] => {
+    const r = listenPlans(service(attrs));
+    assert.ok(r.ok, r.ok ? '' : r.reason);
+    return r.plans;
+  };
+  test('an AF_INET socket on 0.0.0.0, then a v6only AF_INET6 one on [::]', () => {
+    assert.deepEqual(
+      plans({ family_sockets: true, v6only: true }).map((p) => [p.host, p.family, p.v6only]),
+      [
+        ['0.0.0.0', 4, false],
+        ['::', 6, true],
+      ],
+    );
+    // listenPlan() gives the first: an IPv4 client's socket (explain, helperAccepts)
+    assert.equal(plan({ family_sockets: true }).family, 4);
+  });
+  test('a host name: both families of its addresses; an address literal: its own socket only', () => {
+    assert.deepEqual(plans({ family_sockets: true, bind: 'localhost' }).map((p) => [p.host, p.family]), [['localhost', 4], ['localhost', 6]]);
+    assert.deepEqual(plans({ family_sockets: true, bind: '127.0.0.1' }).map((p) => [p.host, p.family]), [['127.0.0.1', 4]]);
+  });
+  test('without it, one socket; the reload key tells the two apart', () => {
+    assert.equal(plans({}).length, 1);
+    assert.notEqual(plansKey(service({ family_sockets: true, v6only: true })), plansKey(service({ v6only: true })));
+    assert.notEqual(plansKey(service({ family_sockets: true, v6only: true })), plansKey(service({ v6only: false })));
+  });
+  test('a ListenerSet opens both (real sockets), keeps both across an unchanged reload, closes both', async (t) => {
+    const port = await freePort();
+    const set = new ListenerSet(closingEvents());
+    t.after(() => set.close());
+    const s = service({ name: 'daytime', type: ['INTERNAL'], server: null, server_argv: [], port, family_sockets: true, v6only: true });
+    const first = await set.apply([s]);
+    assert.deepEqual([first.opened.length, first.failed.length], [2, 0], JSON.stringify(first.failed.map((f) => f.reason)));
+    assert.deepEqual(set.activeServices.map((x) => x.id), [s.id], 'one service, counted once');
+    assert.deepEqual(set.all.map((l) => l.plan.family).sort(), [4, 6]);
+    const again = await set.apply([{ ...s }]);
+    assert.deepEqual([again.kept.length, again.opened.length, again.closed.length], [2, 0, 0]);
+    const gone = await set.apply([]);
+    assert.equal(gone.closed.length, 2);
   });
 });
 
@@ -163,14 +220,7 @@ describe('cps suspension whose reopen fails (a real socket on 127.0.0.1)', () =>
   /** An in-process daytime stream listener on 127.0.0.1:port, with its bind retry reports. */
   async function daytime(port: number): Promise<{ l: Listener; retried: BindRetryOutcome[] }> {
     const retried: BindRetryOutcome[] = [];
-    const events: ListenerEvents = {
-      stream: (_l, socket) => socket.destroy(),
-      accepted: (_l, conn) => conn.drop(),
-      datagram: () => {},
-      waitReady: () => {},
-      error: () => {},
-      bindRetried: (_l, outcome) => retried.push(outcome),
-    };
+    const events = closingEvents((_l, outcome) => retried.push(outcome));
     const s = service({ name: 'daytime', type: ['INTERNAL'], server: null, server_argv: [], port, bind: '127.0.0.1' });
     const r = listenPlan(s);
     assert.ok(r.ok);

@@ -47,6 +47,15 @@ describe('planReload', () => {
     assert.equal(p.keep.length, 0);
   });
 
+  test('one socket per family (inetd.conf tcp) against one dual-stack socket: restart', () => {
+    const p = planReload([svc('split', { family_sockets: true, v6only: true }), svc('same', { family_sockets: true, v6only: true, port: 7001 })], [
+      svc('split', { v6only: false }),
+      svc('same', { family_sockets: true, v6only: true, port: 7001 }),
+    ]);
+    assert.deepEqual(p.restart.map((r) => r.to.id), ['split']);
+    assert.deepEqual(ids(p.keep), ['same']);
+  });
+
   test('new ids are added, missing ids removed (even when the newcomer takes over the same port)', () => {
     const p = planReload([svc('old', { port: 7000 }), svc('stay', { port: 7001 })], [svc('new', { port: 7000 }), svc('stay', { port: 7001 })]);
     assert.deepEqual(ids(p.add), ['new']);
