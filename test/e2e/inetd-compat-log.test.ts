@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CLI, FIXTURES, TEST_USER } from '../helpers/daemon.js';
@@ -36,8 +36,18 @@ async function startIn(t: TestContext, dir: string, tag: string, port: number, a
   const services = join(dir, `${tag}.services`);
   writeFileSync(services, `${readFileSync('/etc/services', 'utf8')}\n${NAME}\t${port}/tcp\n`);
   const inetdConf = join(dir, 'inetd.conf');
-  const script = 'mount --bind "$1" /etc/services && mount --bind "$2" /etc/inetd.conf && shift 2 && exec "$@"';
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', services, inetdConf, ...argv], { stdio: 'ignore' });
+  // Without an /etc/inetd.conf to bind over, /etc gets an overlay whose upper layer is a scratch
+  // directory: the file is created there, and the machine's /etc stays as it is.
+  const upper = join(dir, `${tag}.etc-upper`);
+  const work = join(dir, `${tag}.etc-work`);
+  mkdirSync(upper);
+  mkdirSync(work);
+  // (The overlay comes first: a bind mount below /etc would not show through it.)
+  const script =
+    '{ if [ -e /etc/inetd.conf ]; then mount --bind "$2" /etc/inetd.conf; ' +
+    'else mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3,workdir=$4" /etc && cp "$2" /etc/inetd.conf; fi; } && ' +
+    'mount --bind "$1" /etc/services && shift 4 && exec "$@"';
+  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', services, inetdConf, upper, work, ...argv], { stdio: 'ignore' });
   t.after(() => {
     child.kill('SIGKILL');
   });
