@@ -1,0 +1,277 @@
+// Real Debian packages served side by side by the real xinetd and by tsinetd (issue #19): the same
+// service text (only the port differs), the package's own client, and for each package the
+// client's result and the START/EXIT/FAIL lines must be the same for both daemons (timestamps,
+// pids and durations masked). Each service refuses 127.0.0.2 (`no_access`), and one client
+// connects from there, so FAIL lines are compared too.
+// Packages: rsync (`rsync --daemon` under inetd), git (`git daemon --inetd`), tftpd-hpa with
+// tftp-hpa, fingerd (in.fingerd with finger as its -p program; unpacked under /opt/fingerd-ref by
+// .ci/run, or installed). Each test skips when its package or the real xinetd is missing.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { programService, renderConfig, startDaemon, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
+import { freePort, waitFor, withTimeout } from '../helpers/net.js';
+import { tempDir } from '../helpers/temp.js';
+import { XINETD } from '../helpers/xinetd-diff.js';
+
+const noXinetd = existsSync(XINETD) ? false : `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`;
+/** What a package needs on this machine: false, or why the test skips. */
+const needs = (...paths: string[]): string | false => {
+  const missing = paths.filter((p) => !existsSync(p));
+  return noXinetd || (missing.length > 0 ? `not installed: ${missing.join(', ')}` : false);
+};
+
+const FINGERD = ['/opt/fingerd-ref/usr/sbin/in.fingerd', '/usr/sbin/in.fingerd'].find((p) => existsSync(p)) ?? '/usr/sbin/in.fingerd';
+const FINGER = ['/opt/fingerd-ref/usr/bin/finger', '/usr/bin/finger'].find((p) => existsSync(p)) ?? '/usr/bin/finger';
+
+/** The log defaults both daemons get (those startDaemon gives tsinetd). */
+const LOG = (file: string) => ({ log_type: `FILE ${file}`, log_on_success: 'PID HOST EXIT DURATION', log_on_failure: 'HOST' });
+
+interface Side {
+  port: number;
+  serviceLog: () => string;
+}
+
+/** The real xinetd on one service, stopped when the test ends. */
+async function startXinetd(t: TestContext, service: ServiceDef): Promise<Side> {
+  const dir = tempDir(t, 'pkg-xinetd');
+  const log = join(dir, 'services.log');
+  const daemonLog = join(dir, 'daemon.log');
+  const conf = join(dir, 'xinetd.conf');
+  writeFileSync(conf, renderConfig([service], LOG(log)));
+  const child = spawn(XINETD, ['-dontfork', '-f', conf, '-filelog', daemonLog], { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGTERM');
+  });
+  const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+  await waitFor(() => (/Started working: 1 available service/.test(read(daemonLog)) ? true : undefined), 10_000, `xinetd to start:\n${read(daemonLog)}`);
+  return { port: Number(service.attrs['port']), serviceLog: () => read(log) };
+}
+
+function ours(d: RunningDaemon, port: number): Side {
+  return { port, serviceLog: () => d.serviceLog() };
+}
+
+/** Both daemons on the same service text, each on its own port. */
+async function bothDaemons(t: TestContext, make: (port: number) => ServiceDef): Promise<{ xinetd: Side; tsinetd: Side }> {
+  const [px, pt] = [await freePort(), await freePort()];
+  const xinetd = await startXinetd(t, make(px));
+  const d = await startDaemon(t, { services: [make(pt)] });
+  return { xinetd, tsinetd: ours(d, pt) };
+}
+
+const mask = (l: string): string =>
+  l
+    .replace(/^\d{2}\/\d{1,2}\/\d{1,2}@\d{2}:\d{2}:\d{2}:? /, 'TIME ')
+    .replace(/pid=\d+/g, 'pid=N')
+    .replace(/duration=\d+/g, 'duration=N');
+
+const logLines = (s: Side): string[] => s.serviceLog().split('\n').filter((l) => l !== '');
+
+/** Waits until `n` lines of `kind` are in the log (xinetd writes EXIT when the server is reaped). */
+async function waitLines(s: Side, kind: RegExp, n: number): Promise<void> {
+  await waitFor(() => (logLines(s).filter((l) => kind.test(l)).length >= n ? true : undefined), 15_000, `${n} ${kind} line(s):\n${s.serviceLog()}`);
+}
+
+/** The masked log lines, in START, FAIL, EXIT order (xinetd's FAIL comes from its child, in any order). */
+function sessions(lines: readonly string[]): string[] {
+  const rank = (l: string) => ['START:', 'FAIL:', 'EXIT:'].findIndex((k) => l.includes(` ${k} `));
+  return lines.map(mask).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * xinetd's lines without the START and EXIT of the child it forks for a refused client: xinetd
+ * forks before checking access, tsinetd decides before starting anything and writes the FAIL
+ * line alone (a documented difference: tsinetd.log(5), COMPATIBILITY).
+ */
+function withoutRefusedFork(lines: readonly string[]): string[] {
+  const pids = new Set(lines.filter((l) => / START: .* from=(::ffff:)?127\.0\.0\.2$/.test(l)).map((l) => /pid=(\d+)/.exec(l)![1]));
+  return lines.filter((l) => !((/ START: /.test(l) || / EXIT: /.test(l)) && pids.has(/pid=(\d+)/.exec(l)?.[1] ?? '')));
+}
+
+/** A TCP client from 127.0.0.2 that sends `line` and reads until the server closes. */
+function refusedTcp(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = new Socket();
+    let data = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no close from port ${port}`));
+    }, 5000);
+    sock.on('data', (b) => (data += b.toString('latin1')));
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(data);
+    });
+    sock.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' }, () => sock.end(line));
+  });
+}
+
+function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return withTimeout(
+    new Promise((resolve) => {
+      const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    }),
+    opts.timeoutMs ?? 30_000,
+    `${cmd} ${args.join(' ')}`,
+  );
+}
+
+/** Runs `client` against both daemons, then one refused connection from 127.0.0.2; compares all. */
+async function compare(
+  both: { xinetd: Side; tsinetd: Side },
+  client: (port: number, side: 'xinetd' | 'tsinetd') => Promise<string>,
+  refused: (port: number) => Promise<string>,
+): Promise<void> {
+  const results: string[] = [];
+  for (const side of ['xinetd', 'tsinetd'] as const) {
+    const s = both[side];
+    results.push((await client(s.port, side)).replaceAll(String(s.port), 'PORT'));
+    await waitLines(s, /EXIT:/, 1);
+    results.push(await refused(s.port));
+    await waitLines(s, /FAIL:/, 1);
+  }
+  const [x, xr, o, or] = results;
+  assert.equal(o, x, 'the client saw something else through tsinetd');
+  assert.equal(or, xr, 'the refused client saw something else through tsinetd');
+  // The refused session of xinetd also ends with an EXIT of its forked child.
+  await waitLines(both.xinetd, /EXIT:/, 2);
+  await new Promise((r) => setTimeout(r, 300)); // any extra line would show up now
+  const real = logLines(both.xinetd);
+  assert.equal(real.length, 5, `xinetd wrote START, EXIT, and START, FAIL, EXIT for the refused client:\n${real.join('\n')}`);
+  assert.deepEqual(sessions(logLines(both.tsinetd)), sessions(withoutRefusedFork(real)));
+}
+
+const binaryOf = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
+
+test('rsync --daemon under inetd: the module listing and the log lines equal xinetd\'s', { skip: needs('/usr/bin/rsync'), timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t, 'pkg-rsync');
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  writeFileSync(join(data, 'hello.txt'), 'hello from rsync\n');
+  const conf = join(dir, 'rsyncd.conf');
+  writeFileSync(conf, `use chroot = no\nlog file = /dev/null\n[mod]\n  path = ${data}\n  read only = yes\n`);
+  const both = await bothDaemons(t, (port) =>
+    programService('rsync', port, '/usr/bin/rsync', { user: 'root', server_args: `--daemon --config=${conf}`, no_access: '127.0.0.2' }),
+  );
+  await compare(
+    both,
+    async (port) => {
+      const r = await run('rsync', [`rsync://127.0.0.1:${port}/mod/`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /hello\.txt/);
+      return `${r.status}\n${r.stdout}`;
+    },
+    (port) => refusedTcp(port, '@RSYNCD: 31.0\n'),
+  );
+});
+
+test('git daemon --inetd: a clone and the log lines equal xinetd\'s', { skip: needs(binaryOf('git') || '/usr/bin/git'), timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t, 'pkg-git');
+  const work = join(dir, 'work');
+  const repos = join(dir, 'repos');
+  mkdirSync(work);
+  mkdirSync(repos);
+  writeFileSync(join(work, 'README'), 'served by both\n');
+  for (const args of [['init', '-q', '-b', 'main'], ['add', 'README'], ['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'first']]) {
+    assert.equal(spawnSync('git', args, { cwd: work }).status, 0);
+  }
+  assert.equal(spawnSync('git', ['clone', '-q', '--bare', work, join(repos, 'repo.git')]).status, 0);
+  const git = binaryOf('git');
+  const both = await bothDaemons(t, (port) =>
+    programService('git', port, git, { user: 'root', server_args: `daemon --inetd --export-all --base-path=${repos} ${repos}`, no_access: '127.0.0.2' }),
+  );
+  await compare(
+    both,
+    async (port, side) => {
+      const dest = join(dir, `clone-${side}`);
+      const r = await run('git', ['clone', '-q', `git://127.0.0.1:${port}/repo.git`, dest]);
+      assert.equal(r.status, 0, r.stderr);
+      return `${r.status} ${readFileSync(join(dest, 'README'), 'utf8')}`;
+    },
+    (port) => refusedTcp(port, '0032git-upload-pack /repo.git\0host=127.0.0.1\0'),
+  );
+});
+
+test('in.fingerd: the answer to a finger query and the log lines equal xinetd\'s', { skip: needs(FINGERD, FINGER), timeout: 60_000 }, async (t) => {
+  const both = await bothDaemons(t, (port) =>
+    programService('finger', port, FINGERD, { user: 'nobody', server_args: `-p ${FINGER}`, no_access: '127.0.0.2' }),
+  );
+  const query = (port: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const sock = new Socket();
+      let data = '';
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new Error('no finger answer'));
+      }, 10_000);
+      sock.on('data', (b) => (data += b.toString('latin1')));
+      sock.on('error', reject);
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve(data);
+      });
+      sock.connect({ host: '127.0.0.1', port }, () => sock.write('root\r\n'));
+    });
+  await compare(
+    both,
+    async (port) => {
+      const answer = await query(port);
+      assert.match(answer, /Login: root/);
+      return answer;
+    },
+    (port) => refusedTcp(port, 'root\r\n'),
+  );
+});
+
+/** A tftp read request (RFC 1350). */
+const rrq = (file: string) => Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0`)]);
+
+test('tftpd-hpa with tftp-hpa: the file and the log lines equal xinetd\'s', { skip: needs('/usr/sbin/in.tftpd', '/usr/bin/tftp'), timeout: 60_000 }, async (t) => {
+  const root = tempDir(t, 'pkg-tftproot');
+  chmodSync(root, 0o755);
+  const content = 'served by both daemons\n'.repeat(40);
+  writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
+  const out = tempDir(t, 'pkg-tftpget');
+  const both = await bothDaemons(t, (port) =>
+    programService('tftp', port, '/usr/sbin/in.tftpd', {
+      socket_type: 'dgram',
+      protocol: 'udp',
+      wait: 'yes',
+      user: 'root',
+      bind: '127.0.0.1',
+      server_args: `-s ${root} -t 1`,
+      no_access: '127.0.0.2',
+    }),
+  );
+  await compare(
+    both,
+    async (port, side) => {
+      const dest = join(out, `got-${side}`);
+      const r = await run('/usr/bin/tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'hello.txt', dest]);
+      assert.equal(readFileSync(dest, 'utf8'), content);
+      return `${r.status} ${r.stdout}${r.stderr}`;
+    },
+    async (port) => {
+      // From 127.0.0.2: refused before any server runs; no answer comes.
+      const sock = dgram.createSocket('udp4');
+      await new Promise<void>((resolve) => sock.bind(0, '127.0.0.2', () => resolve()));
+      let answer = '';
+      sock.on('message', (m) => (answer += m.toString('latin1')));
+      sock.send(rrq('hello.txt'), port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 1000));
+      sock.close();
+      return answer;
+    },
+  );
+});
