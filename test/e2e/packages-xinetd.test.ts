@@ -15,6 +15,7 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { programService, renderConfig, startDaemon, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, waitFor, withTimeout } from '../helpers/net.js';
+import { bareGitRepo, TFTP, TFTPD, tftpdService } from '../helpers/packages.js';
 import { tempDir } from '../helpers/temp.js';
 import { XINETD } from '../helpers/xinetd-diff.js';
 
@@ -178,15 +179,7 @@ test('rsync --daemon under inetd: the module listing and the log lines equal xin
 
 test('git daemon --inetd: a clone and the log lines equal xinetd\'s', { skip: needs(binaryOf('git') || '/usr/bin/git'), timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, 'pkg-git');
-  const work = join(dir, 'work');
-  const repos = join(dir, 'repos');
-  mkdirSync(work);
-  mkdirSync(repos);
-  writeFileSync(join(work, 'README'), 'served by both\n');
-  for (const args of [['init', '-q', '-b', 'main'], ['add', 'README'], ['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'first']]) {
-    assert.equal(spawnSync('git', args, { cwd: work }).status, 0);
-  }
-  assert.equal(spawnSync('git', ['clone', '-q', '--bare', work, join(repos, 'repo.git')]).status, 0);
+  const repos = bareGitRepo(dir, 'served by both\n');
   const git = binaryOf('git');
   const both = await bothDaemons(t, (port) =>
     programService('git', port, git, { user: 'root', server_args: `daemon --inetd --export-all --base-path=${repos} ${repos}`, no_access: '127.0.0.2' }),
@@ -237,28 +230,20 @@ test('in.fingerd: the answer to a finger query and the log lines equal xinetd\'s
 /** A tftp read request (RFC 1350). */
 const rrq = (file: string) => Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0`)]);
 
-test('tftpd-hpa with tftp-hpa: the file and the log lines equal xinetd\'s', { skip: needs('/usr/sbin/in.tftpd', '/usr/bin/tftp'), timeout: 60_000 }, async (t) => {
+test('tftpd-hpa with tftp-hpa: the file and the log lines equal xinetd\'s', { skip: needs(TFTPD, TFTP), timeout: 60_000 }, async (t) => {
   const root = tempDir(t, 'pkg-tftproot');
   chmodSync(root, 0o755);
   const content = 'served by both daemons\n'.repeat(40);
   writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
   const out = tempDir(t, 'pkg-tftpget');
   const both = await bothDaemons(t, (port) =>
-    programService('tftp', port, '/usr/sbin/in.tftpd', {
-      socket_type: 'dgram',
-      protocol: 'udp',
-      wait: 'yes',
-      user: 'root',
-      bind: '127.0.0.1',
-      server_args: `-s ${root} -t 1`,
-      no_access: '127.0.0.2',
-    }),
+    tftpdService(port, root, { no_access: '127.0.0.2' }),
   );
   await compare(
     both,
     async (port, side) => {
       const dest = join(out, `got-${side}`);
-      const r = await run('/usr/bin/tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'hello.txt', dest]);
+      const r = await run(TFTP, ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', 'hello.txt', dest]);
       assert.equal(readFileSync(dest, 'utf8'), content);
       return `${r.status} ${r.stdout}${r.stderr}`;
     },
