@@ -209,7 +209,7 @@ export interface Started {
   protocol: string;
   port: number | null;
   wait: boolean;
-  /** Numeric uid. */
+  /** Numeric uid; null when the service sets none (xinetd then prints no user line). */
   user: number | null;
   server: string | null;
   argv: string[];
@@ -409,7 +409,7 @@ export function parseOurDump(json: string, uids: ReadonlyMap<string, number>): {
       protocol: s.protocol,
       port: s.port,
       wait: s.wait,
-      user: s.user === null ? 0 : typeof s.user === 'number' ? s.user : /^\d+$/.test(s.user) ? Number(s.user) : (uids.get(s.user) ?? null),
+      user: s.user === null ? null : typeof s.user === 'number' ? s.user : /^\d+$/.test(s.user) ? Number(s.user) : (uids.get(s.user) ?? null),
       server: s.server,
       argv: s.server === null ? [] : s.server_argv,
       only_from: canonicalAcl(s.only_from ?? []),
@@ -483,7 +483,16 @@ export const KNOWN: readonly KnownRule[] = [
   },
   {
     item: '#19 item 1: `#` after values in an address list',
-    explains: (d, c) => (d.what === 'only_from' || d.what === 'no_access' || d.what === 'only-xinetd' || d.what === 'only-tsinetd') && /^[ \t]*(only_from|no_access)[ \t]*[+-]?=[^\n]*#/m.test(texts(c)),
+    // xinetd tries every word after the `#` as an address and keeps those that parse, so its
+    // list holds ours and more; a word there that xinetd rejects can disable the service in
+    // xinetd only.
+    explains: (d, c) => {
+      if (!/^[ \t]*(only_from|no_access)[ \t]*[+-]?=[^\n]*#/m.test(texts(c))) return false;
+      if (d.what === 'only-tsinetd') return true;
+      if (d.what !== 'only_from' && d.what !== 'no_access') return false;
+      const theirs = d.xinetd as string[];
+      return (d.tsinetd as string[]).every((e) => theirs.includes(e));
+    },
   },
   {
     item: '#19 item 2: protocol name not in /etc/services (e.g. TCP)',
