@@ -250,7 +250,9 @@ export async function runCase(c: DiffCase, limitMs = 6000): Promise<CaseRun> {
       setup,
       `cd ${tree}`,
       `${process.execPath} ${CLI} --dump -f ${tree}/xinetd.conf > ${dump} 2>/dev/null || true`,
-      `exec script -qfc "${XINETD} -d -dontfork -f ${tree}/xinetd.conf" /dev/null`,
+      // The backstop: should this process die before it stops the namespace, the namespace
+      // ends by itself (its init, script, is killed, and every process in it with it).
+      `exec timeout -s KILL ${Math.ceil(limitMs / 1000) + 20} script -qfc "${XINETD} -d -dontfork -f ${tree}/xinetd.conf" /dev/null`,
     ].join('\n');
     const out = await runUntilStarted(['unshare', '-m', '-n', '-p', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', script], limitMs);
     const text = out.text.replace(/\r/g, '');
