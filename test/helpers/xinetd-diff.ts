@@ -27,7 +27,7 @@ export const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/
 export function differentialSkip(): string | false {
   if (!existsSync(XINETD)) return `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`;
   if (process.getuid?.() !== 0) return 'needs root (unshare of mount, network and pid namespaces)';
-  for (const tool of ['unshare', 'script', 'ip', 'mount']) {
+  for (const tool of ['unshare', 'script', 'ip', 'mount', 'timeout']) {
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} not found`;
   }
   return false;
@@ -519,6 +519,19 @@ export const KNOWN: readonly KnownRule[] = [
     // Documented in tsinetd.conf(5), COMPATIBILITY: tsinetd cuts include cycles with an error.
     item: 'documented: xinetd recurses forever on an include cycle',
     explains: (d, c) => d.what === 'xinetd-hung' && /^[ \t]*include(dir)?[ \t]/m.test(texts(c)),
+  },
+  {
+    // Not among issue #19's items: found by this test (see the report of issue #19's tests).
+    // xinetd reads `1.2.3.4/33` as 1.2.3.4/32; tsinetd's loader drops the word ("xinetd
+    // ignores it", which is not so), so a no_access entry is lost.
+    item: 'new: an IPv4 prefix above 32 in only_from/no_access (xinetd keeps the address as /32; tsinetd drops the word)',
+    explains: (d, c) => {
+      if (d.what !== 'only_from' && d.what !== 'no_access') return false;
+      if (!new RegExp(`^[ \\t]*${d.what}[ \\t]*[+-]?=[^\\n]*\\b\\d+\\.\\d+\\.\\d+\\.\\d+/(3[3-9]|[4-9]\\d|\\d{3,})\\b`, 'm').test(texts(c))) return false;
+      const ours = d.tsinetd as string[];
+      const extra = (d.xinetd as string[]).filter((e) => !ours.includes(e));
+      return ours.every((e) => (d.xinetd as string[]).includes(e)) && extra.length > 0 && extra.every((e) => e.endsWith('/128'));
+    },
   },
   {
     // Not among issue #19's items: found by this test (see the report of issue #19's tests).
