@@ -8,7 +8,9 @@
 // added) and tmpfs over /tmp and /var/log (log files the tree names land there); and a pid
 // namespace, so stopping it stops every process in it. Server programs the tree names are
 // provisioned (an executable file) when their directory exists, through an overlay on it.
-// xinetd's `-d` dump is written to a terminal only, so xinetd runs under `script -qfc`.
+// xinetd's `-d` dump is written to a terminal only, so xinetd runs under `script -qfc`. With
+// `-d` xinetd goes on after an error in `defaults`, where it normally exits: so xinetd first
+// runs once without `-d`, and when that run exits, xinetd is taken to start nothing.
 //
 // Inputs: a seeded grammar of plausible services (this file), config-fuzz.ts's generated trees,
 // and config-fuzz.ts's mutations of the real files (fixtures and ../shared/corpus/xinetd).
@@ -235,7 +237,7 @@ export interface CaseRun {
 const CASE_BASE = process.env['TSINETD_DIFF_DIR'] ?? '/var/tmp';
 
 /** Runs both loaders on one case inside a fresh set of namespaces. */
-export async function runCase(c: DiffCase, limitMs = 6000): Promise<CaseRun> {
+export async function runCase(c: DiffCase, limitMs = 10_000): Promise<CaseRun> {
   const dir = mkdtempSync(join(CASE_BASE, 'tsinetd-diff-'));
   try {
     const tree = join(dir, 'tree');
@@ -246,10 +248,17 @@ export async function runCase(c: DiffCase, limitMs = 6000): Promise<CaseRun> {
     mkdirSync(scratch);
     const setup = provisionScript([c.main, ...c.others.map(([, t]) => t)], scratch);
     const dump = join(dir, 'dump.json');
+    const normalLog = join(dir, 'normal.log');
     const script = [
       setup,
       `cd ${tree}`,
       `${process.execPath} ${CLI} --dump -f ${tree}/xinetd.conf > ${dump} 2>/dev/null || true`,
+      // xinetd as it normally runs, until it starts working or exits (at most 3 s): with -d it
+      // goes on after an error in defaults, without it it exits ("xinetd will exit").
+      `${XINETD} -dontfork -f ${tree}/xinetd.conf -filelog ${normalLog} >/dev/null 2>&1 &`,
+      'p=$!; i=0',
+      `while [ $i -lt 60 ] && ! grep -qE 'Started working|Exiting' ${normalLog} 2>/dev/null; do sleep 0.05; i=$((i+1)); done`,
+      'kill -9 $p 2>/dev/null || true; wait $p 2>/dev/null || true',
       // The backstop: should this process die before it stops the namespace, the namespace
       // ends by itself (its init, script, is killed, and every process in it with it).
       `exec timeout -s KILL ${Math.ceil(limitMs / 1000) + 20} script -qfc "${XINETD} -d -dontfork -f ${tree}/xinetd.conf" /dev/null`,
@@ -260,10 +269,15 @@ export async function runCase(c: DiffCase, limitMs = 6000): Promise<CaseRun> {
     const uids = new Map(passwd.split('\n').map((l) => l.split(':')).map((f) => [f[0]!, Number(f[2])]));
     const dumped = existsSync(dump) ? readFileSync(dump, 'utf8') : '';
     const ours = parseOurDump(dumped, uids);
+    const normal = existsSync(normalLog) ? readFileSync(normalLog, 'latin1') : '';
+    const normalExit = !/Started working/.test(normal) && /xinetd will exit|Exiting\.\.\./.test(normal);
     return {
-      xinetd: parseXinetdDump(text),
+      xinetd: normalExit ? [] : parseXinetdDump(text),
       tsinetd: ours.started,
-      xinetdErrors: text.split('\n').filter((l) => / (ERROR|WARNING): /.test(l)).map((l) => l.replace(/^.*?(ERROR|WARNING): \d+ /, '$1 ')),
+      xinetdErrors: [
+        ...text.split('\n').filter((l) => / (ERROR|WARNING): /.test(l)).map((l) => l.replace(/^.*?(ERROR|WARNING): \d+ /, '$1 ')),
+        ...(normalExit ? normal.split('\n').filter((l) => /will exit/.test(l)).map((l) => l.replace(/^.*?ERROR: /, 'ERROR (without -d) ')) : []),
+      ],
       tsinetdDiagnostics: ours.diagnostics,
       xinetdHung: out.hung,
     };
@@ -482,6 +496,11 @@ export const KNOWN: readonly KnownRule[] = [
     // First: in a CRLF file every value ends in \r, and xinetd's messages name other causes.
     item: '#19 item 3: CRLF files (xinetd starts nothing from them)',
     explains: (d, c) => d.what === 'only-tsinetd' && texts(c).includes('\r'),
+  },
+  {
+    // Documented in tsinetd.conf(5), COMPATIBILITY; item 3 reviews every such deviation.
+    item: '#19 item 3: an error in defaults (xinetd exits without -d; tsinetd drops the attribute)',
+    explains: (d, _c, run) => d.what === 'only-tsinetd' && run.xinetdErrors.some((e) => /^ERROR \(without -d\) .*default section/.test(e)),
   },
   {
     item: '#19 item 1: `#` after values in an address list',
