@@ -17,7 +17,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { parseAclEntry } from '../../src/acl.js';
 import { mutate, mutationsArb, seedTexts, xinetdTreeArb } from './config-fuzz.js';
@@ -182,21 +182,25 @@ function provisionScript(texts: readonly string[], scratch: string): string {
     if (/^\d+\.\d+\.\d+\.\d+$/.test(a)) sh.push(`ip addr add ${a}/32 dev lo 2>/dev/null || true`);
     else if (/^[0-9a-fA-F:]+$/.test(a) && a.includes(':')) sh.push(`ip addr add ${a}/128 dev lo nodad 2>/dev/null || true`);
   }
-  // Programs: an executable file in an overlay on each existing directory that lacks them.
+  // Programs: an executable file (and the directories above it) in an overlay on the deepest
+  // directory that exists above each missing one; never on / nor on the kernel's file systems.
   const byDir = new Map<string, string[]>();
   for (const p of attrValues(texts, 'server')) {
-    if (!SAFE_PATH.test(p) || p.includes('..') || existsSync(p)) continue;
-    const dir = p.slice(0, p.lastIndexOf('/')) || '/';
-    if (dir === '/' || !existsSync(dir) || dir.startsWith('/proc') || dir.startsWith('/sys') || dir.startsWith('/dev')) continue;
+    if (!SAFE_PATH.test(p) || p.includes('..') || p.endsWith('/') || existsSync(p)) continue;
+    let dir = dirname(p);
+    while (dir !== '/' && !existsSync(dir)) dir = dirname(dir);
+    if (dir === '/' || /^\/(proc|sys|dev|tmp|var\/log)(\/|$)/.test(dir)) continue;
     byDir.set(dir, [...(byDir.get(dir) ?? []), p.slice(dir.length + 1)]);
   }
   let n = 0;
-  for (const [dir, names] of byDir) {
+  for (const [dir, rels] of byDir) {
     const up = join(scratch, `ov${n}`, 'up');
     const work = join(scratch, `ov${n++}`, 'work');
-    mkdirSync(up, { recursive: true });
     mkdirSync(work, { recursive: true });
-    for (const name of names) writeFileSync(join(up, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    for (const rel of rels) {
+      mkdirSync(dirname(join(up, rel)), { recursive: true });
+      writeFileSync(join(up, rel), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    }
     sh.push(`mount -t overlay overlay -o lowerdir=${dir},upperdir=${up},workdir=${work} ${dir} 2>/dev/null || true`);
   }
   return sh.join('\n');
