@@ -544,6 +544,12 @@ export const KNOWN: readonly KnownRule[] = [
     explains: (d, c) => d.what === 'xinetd-hung' && /^[ \t]*include(dir)?[ \t]/m.test(texts(c)),
   },
   {
+    // Documented in tsinetd.conf(5), BUGS: raw and seqpacket sockets are not supported.
+    item: 'documented: raw and seqpacket sockets are not supported',
+    explains: (d, _c, run) =>
+      d.what === 'only-xinetd' && /^(raw|seqpacket)$/.test((d.xinetd as Started).socket_type) && run.tsinetdDiagnostics.some((m) => /not supported by tsinetd: socket_type = (raw|seqpacket)/.test(m)),
+  },
+  {
     // Not among issue #19's items: found by this test (see the report of issue #19's tests).
     // xinetd reads `1.2.3.4/33` as 1.2.3.4/32; tsinetd's loader drops the word ("xinetd
     // ignores it", which is not so), so a no_access entry is lost.
