@@ -218,7 +218,8 @@ export interface Started {
   /** Numeric uid; null when the service sets none (xinetd then prints no user line). */
   user: number | null;
   server: string | null;
-  argv: string[];
+  /** null when xinetd's dump does not show it (with NAMEINARGS it prints an empty argv). */
+  argv: string[] | null;
   /** Canonical entries (see canonicalAcl), sorted; unset and empty both give []. */
   only_from: string[];
   no_access: string[];
@@ -389,7 +390,7 @@ export function parseXinetdDump(text: string): Started[] {
       wait: field('wait') === 'yes',
       user: user === null ? null : Number(user),
       server: field('Server'),
-      argv: argv === null ? [] : argv.split(' ').filter((w) => w !== ''),
+      argv: /\bNAMEINARGS\b/.test(field('flags') ?? '') ? null : argv === null ? [] : argv.split(' ').filter((w) => w !== ''),
       only_from: canonicalAcl(xinetdAclWords(field('Only from') ?? '')),
       no_access: canonicalAcl(xinetdAclWords(field('No access') ?? '')),
     });
@@ -465,6 +466,7 @@ export function compareRun(run: CaseRun): Disagreement[] {
     if (xs.length === 1 && os.length === 1) {
       const [x, o] = [xs[0]!, os[0]!];
       for (const k of ['socket_type', 'protocol', 'port', 'wait', 'user', 'server', 'argv', 'only_from', 'no_access'] as const) {
+        if (k === 'argv' && x.argv === null) continue;
         if (JSON.stringify(x[k]) !== JSON.stringify(o[k])) out.push({ what: k, id, xinetd: x[k], tsinetd: o[k] });
       }
       continue;
@@ -472,7 +474,7 @@ export function compareRun(run: CaseRun): Disagreement[] {
     // None on one side, or several services with one id: compared whole, as multisets.
     const left = os.map((o) => JSON.stringify(o));
     for (const x of xs) {
-      const i = left.indexOf(JSON.stringify(x));
+      const i = left.findIndex((o) => o === JSON.stringify(x) || (x.argv === null && o === JSON.stringify({ ...x, argv: (JSON.parse(o) as Started).argv })));
       if (i >= 0) left.splice(i, 1);
       else out.push({ what: 'only-xinetd', id, xinetd: x, tsinetd: null });
     }
