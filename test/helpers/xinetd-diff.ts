@@ -496,6 +496,9 @@ export interface KnownRule {
 }
 
 const texts = (c: DiffCase) => [c.main, ...c.others.map(([, t]) => t)].join('\n');
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Whether more than one service of the text has this id (as `id =`, or as its name). */
+const sharedId = (text: string, id: string) => (text.match(new RegExp(`^[ \\t]*(id[ \\t]*=|service)[ \\t]+${escape(id)}[ \\t]*$`, 'gm')) ?? []).length > 1;
 
 export const KNOWN: readonly KnownRule[] = [
   {
@@ -527,7 +530,12 @@ export const KNOWN: readonly KnownRule[] = [
   },
   {
     item: '#19 item 4: an attribute error followed by `disable = no`',
-    explains: (d, c, run) => d.what !== 'only-tsinetd' && /disable[ \t]*=[ \t]*no/.test(texts(c)) && run.xinetdErrors.some((e) => /DISABLING SERVICE/.test(e)),
+    // A service xinetd keeps and tsinetd disables; when several services share its id, xinetd's
+    // may be another than tsinetd's, so their fields differ instead.
+    explains: (d, c, run) =>
+      /disable[ \t]*=[ \t]*no/.test(texts(c)) &&
+      run.xinetdErrors.some((e) => /DISABLING SERVICE/.test(e)) &&
+      (d.what === 'only-xinetd' || (d.what !== 'only-tsinetd' && sharedId(texts(c), d.id))),
   },
   {
     item: '#19 item 5: numbers as xinetd reads them (hex, trailing garbage, overflow)',
