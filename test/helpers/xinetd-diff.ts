@@ -114,7 +114,7 @@ const defaultsArb = fc.array(attrArb, { maxLength: 3 }).map((as) => ['defaults',
 
 /** A tree of plausible services: a main file, sometimes with defaults and an included directory. */
 export const grammarTreeArb: fc.Arbitrary<[string, Array<[string, string]>]> = fc
-  .tuple(fc.option(defaultsArb, { nil: undefined }), fc.array(serviceArb, { minLength: 1, maxLength: 4 }), fc.array(serviceArb, { maxLength: 2 }), pick(['\n', '\n', '\n', '\r\n']))
+  .tuple(sometimes(defaultsArb, 3), fc.array(serviceArb, { minLength: 1, maxLength: 4 }), fc.array(serviceArb, { maxLength: 2 }), pick(['\n', '\n', '\n', '\n', '\n', '\n', '\n', '\r\n']))
   .map(([defaults, services, included, nl]) => {
     const main = [...(defaults === undefined ? [] : [defaults]), ...services, ...(included.length > 0 ? ['includedir d'] : []), ''].join('\n\n').replace(/\n/g, nl);
     return [main, included.map((text, i) => [`d/s${i}`, `${text}\n`] as [string, string])];
@@ -552,6 +552,21 @@ export const KNOWN: readonly KnownRule[] = [
     // Documented in tsinetd.conf(5), COMPATIBILITY: tsinetd cuts include cycles with an error.
     item: 'documented: xinetd recurses forever on an include cycle',
     explains: (d, c) => d.what === 'xinetd-hung' && /^[ \t]*include(dir)?[ \t]/m.test(texts(c)),
+  },
+  {
+    // Documented in tsinetd.conf(5), COMPATIBILITY: names in address lists are looked up when
+    // a client comes, not when the file is read; xinetd drops those that do not resolve then.
+    item: 'documented: host names in address lists are kept until a client comes (xinetd drops unresolved ones at load)',
+    explains: (d, _c, run) => {
+      if (d.what !== 'only_from' && d.what !== 'no_access') return false;
+      const theirs = d.xinetd as string[];
+      const ours = d.tsinetd as string[];
+      const extra = ours.filter((e) => !theirs.includes(e));
+      return (
+        theirs.every((e) => ours.includes(e)) &&
+        extra.every((e) => e.startsWith('name:') && run.xinetdErrors.some((m) => m.toLowerCase().includes(`failed to parse ${e.slice(5)}`)))
+      );
+    },
   },
   {
     // Documented in tsinetd.conf(5), BUGS: raw and seqpacket sockets are not supported.
