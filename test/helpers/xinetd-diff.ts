@@ -575,6 +575,16 @@ export const KNOWN: readonly KnownRule[] = [
       d.what === 'only-xinetd' && /^(raw|seqpacket)$/.test((d.xinetd as Started).socket_type) && run.tsinetdDiagnostics.some((m) => /not supported by tsinetd: socket_type = (raw|seqpacket)/.test(m)),
   },
   {
+    // Not among issue #19's items: found by this test. xinetd checks `server` of an INTERNAL
+    // service too, and disables the service when it is not executable; tsinetd ignores it.
+    item: 'new: an INTERNAL service naming a server that is not executable (xinetd disables it; tsinetd starts it)',
+    explains: (d, _c, run) =>
+      d.what === 'only-tsinetd' &&
+      (d.tsinetd as Started).server === null &&
+      run.xinetdErrors.some((e) => /Server .* is not executable/.test(e)) &&
+      run.tsinetdDiagnostics.some((m) => /'server' is not used by an internal service/.test(m)),
+  },
+  {
     // Not among issue #19's items: found by this test (see the report of issue #19's tests).
     // xinetd reads `1.2.3.4/33` as 1.2.3.4/32; tsinetd's loader drops the word ("xinetd
     // ignores it", which is not so), so a no_access entry is lost.
