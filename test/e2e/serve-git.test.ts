@@ -3,17 +3,13 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { have, programService, startDaemon } from '../helpers/daemon.js';
 import { freePort, withTimeout } from '../helpers/net.js';
+import { bareGitRepo } from '../helpers/packages.js';
 import { tempDir } from '../helpers/temp.js';
-
-function git(args: string[], cwd: string): void {
-  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } });
-  assert.equal(r.status, 0, `git ${args.join(' ')}: ${r.stderr}`);
-}
 
 function gitAsync(args: string[], cwd: string, timeoutMs: number): Promise<{ status: number | null; stderr: string }> {
   return withTimeout(
@@ -32,15 +28,7 @@ function gitAsync(args: string[], cwd: string, timeoutMs: number): Promise<{ sta
 describe('git daemon --inetd', { skip: have('git') ? false : 'git is not installed' }, () => {
   test('git clone git://127.0.0.1:PORT/repo through tsinetd', async (t) => {
     const dir = tempDir(t, 'git');
-    const work = join(dir, 'work');
-    const base = join(dir, 'repos');
-    mkdirSync(work);
-    mkdirSync(base);
-    writeFileSync(join(work, 'README'), 'served through tsinetd\n');
-    git(['init', '-q', '-b', 'main'], work);
-    git(['add', 'README'], work);
-    git(['-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'first'], work);
-    git(['clone', '-q', '--bare', work, join(base, 'repo.git')], dir);
+    const base = bareGitRepo(dir, 'served through tsinetd\n');
 
     const port = await freePort();
     const daemon = await startDaemon(t, {

@@ -13,11 +13,10 @@ import { describe, test, type TestContext } from 'node:test';
 import { helperInstalled } from '../../src/spawn-native.js';
 import { FIXTURES, have, programService, startDaemon, TEST_USER, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpClient, waitFor, withTimeout, type UdpClient } from '../helpers/net.js';
+import { TFTP, TFTPD, tftpdService } from '../helpers/packages.js';
 import { tempDir } from '../helpers/temp.js';
 
 const UDP_REPLY = join(FIXTURES, 'udp-reply');
-const TFTP = '/usr/bin/tftp';
-const TFTPD = '/usr/sbin/in.tftpd';
 const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xinetd';
 /** How long a refused client waits to be sure no answer comes. */
 const SILENCE_MS = 700;
@@ -171,15 +170,7 @@ describe('wait = yes datagram services admit the sender (spawn helper)', { skip:
     const content = `tsinetd tftp test ${process.pid} ${Date.now()}\n`.repeat(40); // two blocks
     writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
     const dest = join(tempDir(t, 'tftpget'), 'got.txt');
-    const tftp: ServiceDef = programService('tftp', port, TFTPD, {
-      socket_type: 'dgram',
-      protocol: 'udp',
-      wait: 'yes',
-      user: 'root',
-      bind: '127.0.0.1',
-      server_args: `-s ${root} -t 1`,
-      only_from: '127.0.0.1',
-    });
+    const tftp = tftpdService(port, root, { only_from: '127.0.0.1' });
     const d = await startDaemon(t, { services: [tftp], env: NATIVE });
 
     // Refused while no server runs (a running in.tftpd would answer by itself).
