@@ -575,6 +575,17 @@ export const KNOWN: readonly KnownRule[] = [
       d.what === 'only-xinetd' && /^(raw|seqpacket)$/.test((d.xinetd as Started).socket_type) && run.tsinetdDiagnostics.some((m) => /not supported by tsinetd: socket_type = (raw|seqpacket)/.test(m)),
   },
   {
+    // Not among issue #19's items: found by this test, not understood yet. A service with an
+    // IPv4 `bind`/`interface` and `flags = IPv6`: xinetd starts it when it comes first in the
+    // file, and fails to bind it ("Cannot assign requested address") after services it disabled.
+    item: 'new: IPv4 bind address with flags = IPv6 (xinetd fails to bind it after disabled services; tsinetd starts it)',
+    explains: (d, c, run) =>
+      d.what === 'only-tsinetd' &&
+      run.xinetdErrors.some((e) => e.includes('Cannot assign requested address') && e.endsWith(`service = ${d.id}`)) &&
+      /^[ \t]*flags[ \t]*\+?=.*\bIPv6\b/m.test(texts(c)) &&
+      /^[ \t]*(bind|interface)[ \t]*=[ \t]*\d+\.\d+\.\d+\.\d+/m.test(texts(c)),
+  },
+  {
     // Not among issue #19's items: found by this test. xinetd checks `server` of an INTERNAL
     // service too, and disables the service when it is not executable; tsinetd ignores it.
     item: 'new: an INTERNAL service naming a server that is not executable (xinetd disables it; tsinetd starts it)',
