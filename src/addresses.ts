@@ -70,6 +70,12 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
       continue;
     }
     const v = r.value;
+    if ((v.kind === 'cidr4' && v.bits > 32) || (v.kind === 'cidr6' && v.bits > 128)) {
+      const max = v.kind === 'cidr4' ? 32 : 128;
+      out.diagnostics.push(
+        diag('warning', at(w), `'${text}': a prefix longer than ${max} bits is read as /${max}, one address (as xinetd reads it)`, text.length),
+      );
+    }
     if ((v.kind === 'ipv6' && !isIPv6(v.text)) || (v.kind === 'cidr6' && !isIPv6(v.address))) {
       out.diagnostics.push(diag('error', at(w), `'${text}' is not a valid IPv6 address; xinetd ignores it ("failed to parse") and so does tsinetd`, text.length));
       continue;

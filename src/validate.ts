@@ -263,6 +263,19 @@ export const checkUnsupported: Check = (b, i) => {
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
+  else if ((s.socket_type === 'stream' && s.protocol === 'udp') || (s.socket_type === 'dgram' && s.protocol === 'tcp')) {
+    // xinetd: "socket creation failed (Protocol not supported ...)", and the service does not start.
+    out.push(
+      finding(
+        i,
+        'error',
+        anchor(b, 'protocol'),
+        `socket_type = ${s.socket_type} does not go with protocol ${s.protocol}: xinetd cannot create the socket and does not start ${label(b)}; tsinetd will not start it${versus('same')}`,
+        'problem',
+        `socket_type ${s.socket_type} with protocol ${s.protocol}`,
+      ),
+    );
+  }
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
   // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
   if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {

@@ -12,7 +12,9 @@ import { compareRun, describe, differentialSkip, knownItem, makeCases, runCase, 
 
 const skip = differentialSkip();
 const envSeed = Number(process.env['TSINETD_DIFF_SEED']);
-const SEED = Number.isInteger(envSeed) && process.env['TSINETD_DIFF_SEED'] !== undefined ? envSeed : (Math.random() * 2 ** 31) | 0;
+// A fixed seed in the suite, so that a run fails for a change of the code, not of the draw;
+// `npm run differential` explores other seeds.
+const SEED = Number.isInteger(envSeed) && process.env['TSINETD_DIFF_SEED'] !== undefined ? envSeed : 20261207;
 /** Cases per kind: about 0.4 s each on an idle machine. */
 const COUNTS: Record<CaseKind, number> = { grammar: 14, mutated: 8, generated: 4 };
 

@@ -463,22 +463,35 @@ export function compareRun(run: CaseRun): Disagreement[] {
   for (const id of new Set([...theirs.keys(), ...ours.keys()])) {
     const xs = theirs.get(id) ?? [];
     const os = ours.get(id) ?? [];
-    if (xs.length === 1 && os.length === 1) {
-      const [x, o] = [xs[0]!, os[0]!];
+    const fields = (x: Started, o: Started): void => {
       for (const k of ['socket_type', 'protocol', 'port', 'wait', 'user', 'server', 'argv', 'only_from', 'no_access'] as const) {
         if (k === 'argv' && x.argv === null) continue;
         if (JSON.stringify(x[k]) !== JSON.stringify(o[k])) out.push({ what: k, id, xinetd: x[k], tsinetd: o[k] });
       }
+    };
+    if (xs.length === 1 && os.length === 1) {
+      fields(xs[0]!, os[0]!);
       continue;
     }
-    // None on one side, or several services with one id: compared whole, as multisets.
+    // None on one side, or several services with one id: compared whole, as multisets; what is
+    // left on both sides with the same socket (type, protocol, port) and server is compared
+    // field by field, as a single service would be.
     const left = os.map((o) => JSON.stringify(o));
+    const unmatched: Started[] = [];
     for (const x of xs) {
       const i = left.findIndex((o) => o === JSON.stringify(x) || (x.argv === null && o === JSON.stringify({ ...x, argv: (JSON.parse(o) as Started).argv })));
       if (i >= 0) left.splice(i, 1);
+      else unmatched.push(x);
+    }
+    const rest = left.map((o) => JSON.parse(o) as Started);
+    const sameSocket = (x: Started, o: Started) =>
+      x.socket_type === o.socket_type && x.protocol === o.protocol && x.port === o.port && x.server === o.server;
+    for (const x of unmatched) {
+      const i = rest.findIndex((o) => sameSocket(x, o));
+      if (i >= 0) fields(x, rest.splice(i, 1)[0]!);
       else out.push({ what: 'only-xinetd', id, xinetd: x, tsinetd: null });
     }
-    for (const o of left) out.push({ what: 'only-tsinetd', id, xinetd: null, tsinetd: JSON.parse(o) as Started });
+    for (const o of rest) out.push({ what: 'only-tsinetd', id, xinetd: null, tsinetd: o });
   }
   return out;
 }
@@ -501,53 +514,6 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const sharedId = (text: string, id: string) => (text.match(new RegExp(`^[ \\t]*(id[ \\t]*=|service)[ \\t]+${escape(id)}[ \\t]*$`, 'gm')) ?? []).length > 1;
 
 export const KNOWN: readonly KnownRule[] = [
-  {
-    // First: in a CRLF file every value ends in \r, and xinetd's messages name other causes.
-    item: '#19 item 3: CRLF files (xinetd starts nothing from them)',
-    explains: (d, c) => d.what === 'only-tsinetd' && texts(c).includes('\r'),
-  },
-  {
-    // Documented in tsinetd.conf(5), COMPATIBILITY; item 3 reviews every such deviation.
-    item: '#19 item 3: an error in defaults (xinetd exits without -d; tsinetd drops the attribute)',
-    explains: (d, _c, run) => d.what === 'only-tsinetd' && run.xinetdErrors.some((e) => /^ERROR \(without -d\) .*default section/.test(e)),
-  },
-  {
-    item: '#19 item 1: `#` after values in an address list',
-    // xinetd tries every word after the `#` as an address and keeps those that parse, so its
-    // list holds ours and more; a word there that xinetd rejects can disable the service in
-    // xinetd only.
-    explains: (d, c) => {
-      if (!/^[ \t]*(only_from|no_access)[ \t]*[+-]?=[^\n]*#/m.test(texts(c))) return false;
-      if (d.what === 'only-tsinetd') return true;
-      if (d.what !== 'only_from' && d.what !== 'no_access') return false;
-      const theirs = d.xinetd as string[];
-      return (d.tsinetd as string[]).every((e) => theirs.includes(e));
-    },
-  },
-  {
-    item: '#19 item 2: protocol name not in /etc/services (e.g. TCP)',
-    explains: (d, _c, run) => d.what === 'only-tsinetd' && run.xinetdErrors.some((e) => /service\/protocol combination not in \/etc\/services/.test(e)),
-  },
-  {
-    item: '#19 item 4: an attribute error followed by `disable = no`',
-    // A service xinetd keeps and tsinetd disables; when several services share its id, xinetd's
-    // may be another than tsinetd's, so their fields differ instead.
-    explains: (d, c, run) =>
-      /disable[ \t]*=[ \t]*no/.test(texts(c)) &&
-      run.xinetdErrors.some((e) => /DISABLING SERVICE/.test(e)) &&
-      (d.what === 'only-xinetd' || (d.what !== 'only-tsinetd' && sharedId(texts(c), d.id))),
-  },
-  {
-    item: '#19 item 5: numbers as xinetd reads them (hex, trailing garbage, overflow)',
-    explains: (d, c, run) =>
-      d.what === 'only-xinetd' &&
-      /^[ \t]*(instances|per_source|cps|max_load|rlimit_\w+|port|nice|umask|deny_time|groups)[ \t]*=[ \t]*(?:\S+[ \t]+)?(0x|\d+[.a-z]|-|\d{10,})/im.test(texts(c)) &&
-      run.tsinetdDiagnostics.some((m) => /^error .*(number|integer|numeric|value)/i.test(m)),
-  },
-  {
-    item: '#19 item 6: two UDP services on one port',
-    explains: (d, _c, run) => d.what === 'only-xinetd' && run.tsinetdDiagnostics.some((m) => /port .*(already|also|clash|same)/i.test(m)) && run.xinetd.some((s) => s.protocol === 'udp'),
-  },
   {
     // Documented in tsinetd.conf(5), COMPATIBILITY: tsinetd cuts include cycles with an error.
     item: 'documented: xinetd recurses forever on an include cycle',
@@ -594,24 +560,6 @@ export const KNOWN: readonly KnownRule[] = [
       (d.tsinetd as Started).server === null &&
       run.xinetdErrors.some((e) => /Server .* is not executable/.test(e)) &&
       run.tsinetdDiagnostics.some((m) => /'server' is not used by an internal service/.test(m)),
-  },
-  {
-    // Not among issue #19's items: found by this test (see the report of issue #19's tests).
-    // xinetd reads `1.2.3.4/33` as 1.2.3.4/32; tsinetd's loader drops the word ("xinetd
-    // ignores it", which is not so), so a no_access entry is lost.
-    item: 'new: an IPv4 prefix above 32 in only_from/no_access (xinetd keeps the address as /32; tsinetd drops the word)',
-    explains: (d, c) => {
-      if (d.what !== 'only_from' && d.what !== 'no_access') return false;
-      if (!new RegExp(`^[ \\t]*${d.what}[ \\t]*[+-]?=[^\\n]*\\b\\d+\\.\\d+\\.\\d+\\.\\d+/(3[3-9]|[4-9]\\d|\\d{3,})\\b`, 'm').test(texts(c))) return false;
-      const ours = d.tsinetd as string[];
-      const extra = (d.xinetd as string[]).filter((e) => !ours.includes(e));
-      return ours.every((e) => (d.xinetd as string[]).includes(e)) && extra.length > 0 && extra.every((e) => e.endsWith('/128'));
-    },
-  },
-  {
-    // Not among issue #19's items: found by this test (see the report of issue #19's tests).
-    item: 'new: socket_type and protocol that do not go together (stream/udp, dgram/tcp); xinetd fails to create the socket',
-    explains: (d, _c, run) => d.what === 'only-tsinetd' && run.xinetdErrors.some((e) => /socket creation failed \(Protocol not supported/.test(e) && e.includes(`service = ${d.id}`)),
   },
 ];
 
