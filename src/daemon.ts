@@ -495,6 +495,16 @@ class Daemon {
     for (const s of removed) this.daemon('notice', `service ${s.id} deactivated`, 'hard_reconfig');
   }
 
+  private removePidfile(): void {
+    if (!this.pidfileWritten || this.opts.pidfile === null) return;
+    this.pidfileWritten = false;
+    try {
+      unlinkSync(this.opts.pidfile);
+    } catch {
+      // already gone
+    }
+  }
+
   private async stop(killServers: boolean, code = 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -511,6 +521,11 @@ class Daemon {
       // server that nobody signals and that outlives the daemon. Then the spawns already asked
       // for are answered, so that their servers are known (logged, and signalled with the rest).
       await handle.close();
+    }
+    // Nothing is served any more: the pid file goes now, not after the slower steps below
+    // (draining the helper, closing the logs), which a supervisor need not wait for.
+    this.removePidfile();
+    if (handle !== null) {
       await this.spawner?.settle?.();
       // The answered spawns' own continuations (START, tracking) run before the servers are signalled.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -519,13 +534,6 @@ class Daemon {
     await this.spawner?.close();
     await this.observed?.close();
     await told;
-    if (this.pidfileWritten && this.opts.pidfile !== null) {
-      try {
-        unlinkSync(this.opts.pidfile);
-      } catch {
-        // already gone
-      }
-    }
     await this.log.close();
     this.removeFatalHandler();
     this.finish(code);
