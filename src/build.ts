@@ -529,7 +529,7 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   } else if (internal) {
     if (d.set.has('server') && !quiet) {
       const a = d.set.get('server')!;
-      report(diag('warning', at(a.name), `'server' is not used by an internal service (xinetd ignores it too)`, len(a.name)));
+      report(diag('warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
     }
     s.server = null;
     s.server_argv = [];

@@ -203,17 +203,21 @@ export const checkNameInArgs: Check = (b, i) => {
 /** The server program must be an absolute path to an executable regular file. */
 export const checkServer: Check = (b, i, env) => {
   const s = b.service;
-  if (s.server === null) return [];
+  // xinetd checks the `server` of an internal service too, although it never runs it, and
+  // disables the service when it is not executable (measured: "Server /etc/passwd is not
+  // executable", "Error parsing attribute server - DISABLING SERVICE").
+  const server = s.server ?? (isInternal(b) && s.redirect === null ? (b.set.get('server')?.values[0]?.text ?? null) : null);
+  if (server === null) return [];
   const at = anchor(b, 'server');
   const consequence = 'xinetd disables such a service; tsinetd will not start it';
   let reason: string | null = null;
-  if (!s.server.startsWith('/')) reason = `server '${s.server}' is not an absolute path`;
+  if (!server.startsWith('/')) reason = `server '${server}' is not an absolute path`;
   else {
-    const info = env.probe(s.server);
-    if (info === null) reason = `server ${s.server} does not exist`;
-    else if (info.isDirectory) reason = `server ${s.server} is a directory`;
-    else if (!info.isFile) reason = `server ${s.server} is not a regular file`;
-    else if (!info.executable) reason = `server ${s.server} is not executable`;
+    const info = env.probe(server);
+    if (info === null) reason = `server ${server} does not exist`;
+    else if (info.isDirectory) reason = `server ${server} is a directory`;
+    else if (!info.isFile) reason = `server ${server} is not a regular file`;
+    else if (!info.executable) reason = `server ${server} is not executable`;
   }
   return reason === null ? [] : [finding(i, 'error', at, `${reason}; ${consequence}`, 'problem', reason)];
 };

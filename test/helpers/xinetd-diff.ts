@@ -551,16 +551,6 @@ export const KNOWN: readonly KnownRule[] = [
       /^[ \t]*flags[ \t]*\+?=.*\bIPv6\b/m.test(texts(c)) &&
       /^[ \t]*(bind|interface)[ \t]*=[ \t]*\d+\.\d+\.\d+\.\d+/m.test(texts(c)),
   },
-  {
-    // Not among issue #19's items: found by this test. xinetd checks `server` of an INTERNAL
-    // service too, and disables the service when it is not executable; tsinetd ignores it.
-    item: 'new: an INTERNAL service naming a server that is not executable (xinetd disables it; tsinetd starts it)',
-    explains: (d, _c, run) =>
-      d.what === 'only-tsinetd' &&
-      (d.tsinetd as Started).server === null &&
-      run.xinetdErrors.some((e) => /Server .* is not executable/.test(e)) &&
-      run.tsinetdDiagnostics.some((m) => /'server' is not used by an internal service/.test(m)),
-  },
 ];
 
 /** The rule that explains a disagreement, or null when it is new. */

@@ -121,6 +121,14 @@ test('server: absolute, existing, a regular file, executable — else a problem 
   assert.deepEqual(server('bin/x'), ["6:11 error problem server 'bin/x' is not an absolute path; xinetd disables such a service; tsinetd will not start it"]);
 });
 
+test('an internal service whose written server is not executable is not started, as xinetd disables it', () => {
+  const internal = (server: string) => entry('echo', `\ttype = INTERNAL UNLISTED\n\tport = 7\n\tserver = ${server}\n`);
+  assert.deepEqual(run(checkServer, internal('/bin/sh')), []);
+  assert.deepEqual(run(checkServer, internal('/noexec/passwd')).map((l) => l.replace(/^\d+:\d+ /, '')), [
+    'error problem server /noexec/passwd is not executable; xinetd disables such a service; tsinetd will not start it',
+  ]);
+});
+
 test('user and group must exist; numeric ids are taken as they are', () => {
   assert.deepEqual(run(checkUserGroup, entry('telnet', ext('\tgroup = tty\n'))), []);
   assert.deepEqual(run(checkUserGroup, entry('telnet', '\tuser = 4242\n\tgroup = 4242\n')), []);
