@@ -8,21 +8,17 @@
 // are masked. Skipped without root, unshare -m or the unpacked xinetd.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CLI, FIXTURES, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
+import { noMountNamespace, noXinetd, XINETD } from '../helpers/xinetd.js';
 
-const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xinetd';
-const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status === 0;
-const skip = !existsSync(XINETD)
-  ? `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`
-  : !canUnshare
-    ? 'needs root and unshare -m to give each daemon its own /etc/inetd.conf and /etc/services'
-    : false;
+// Needs a private mount namespace: each daemon gets its own /etc/inetd.conf and /etc/services there.
+const skip = noXinetd || noMountNamespace();
 
 const NAME = 'tsinetd-compat';
 

@@ -7,20 +7,16 @@
 // "libwrap refused" lines must be the same. Skipped without the unpacked xinetd or unshare.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { internalService, programService, renderConfig, startDaemon, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest } from '../helpers/net.js';
+import { noMountNamespace, noXinetd, XINETD } from '../helpers/xinetd.js';
 
-const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xinetd';
-const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', '--propagation', 'private', 'true']).status === 0;
-const skip = !existsSync(XINETD)
-  ? `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`
-  : !canUnshare
-    ? 'needs root and unshare -m to give xinetd its own /etc/hosts.allow and /etc/hosts.deny'
-    : false;
+// Needs a private mount namespace: xinetd gets its own /etc/hosts.allow and /etc/hosts.deny there.
+const skip = noXinetd || noMountNamespace();
 
 /**
  * [hosts.allow, hosts.deny]. The twist case comes first, before xinetd has checked any client
