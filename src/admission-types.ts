@@ -64,9 +64,9 @@ export interface Admission {
   /**
    * Whether a decision for `service` depends on the client's address now: a client whose
    * address cannot be known (a datagram without the spawn helper) is then refused rather than
-   * let through. Absent: addressChecks() of admission.ts decides.
+   * let through.
    */
-  needsAddress?(service: Service): boolean;
+  needsAddress(service: Service): boolean;
 }
 
 /** Admits everyone and counts nothing: used until admission is wired in, and by tests. */

@@ -34,7 +34,7 @@ import { proxy, type RedirectResolver } from './redirect.js';
 import { cachedSpawnSpec } from './spawn-spec-cache.js';
 import type { AcceptedConnection, ChildStdio, ExitInfo, SpawnSpec } from './spawn-types.js';
 import { bannerBytes, bannerFileOf, grantNeeds, identTimeoutOf, percentContext, planWrapGrant, readBanner, runWrapSpawns, type WrapPlan } from './wrap-grant.js';
-import { identUser, wrapHostname } from './wrappers.js';
+import { wrapHostname, wrapUser } from './wrappers.js';
 import type { Service } from './table.js';
 
 export type Refusal = Extract<Decision, { allow: false }>;
@@ -245,7 +245,7 @@ async function prepareWrap(ctx: ServeContext, service: Service, peer: Peer, gran
       timeoutMs: identTimeoutOf(g),
       ...(ctx.ident !== undefined ? { identPort: ctx.ident.identPort } : {}),
     });
-    g = { ...g, clientUser: r.kind === 'ok' ? identUser(r.text) : 'unknown' };
+    g = { ...g, clientUser: wrapUser(r) };
   }
   const pctx = percentContext(g, peer, process.pid);
   if (needs.has('server-hostname') && ctx.wrapResolver !== undefined) {
@@ -531,7 +531,7 @@ async function senderOf(ctx: ServeContext, service: Service, fd: number): Promis
 /** Whether admission needs the client's address for `service` (see Admission.needsAddress). */
 function needsAddress(ctx: ServeContext, service: Service): boolean {
   try {
-    return ctx.admission.needsAddress?.(service) ?? addressChecks(service).length > 0;
+    return ctx.admission.needsAddress(service);
   } catch {
     return true;
   }

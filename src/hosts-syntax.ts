@@ -81,9 +81,6 @@ export function emptyTable(path: string): HostsTable {
   return { path, rules: [], fault: null, diagnostics: [] };
 }
 
-/** Alias kept for callers that think of the missing file as a constant table. */
-export const EMPTY_TABLE = emptyTable;
-
 /** One piece of a logical line, copied from the file at `fileOffset`. */
 interface Segment {
   logicalStart: number;

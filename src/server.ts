@@ -173,7 +173,7 @@ class Server implements ServerHandle {
       // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
       admission: {
         admit: (service, peer, local) => admission.admit(service, peer, local),
-        ...(admission.needsAddress !== undefined ? { needsAddress: (service: Service) => admission.needsAddress!(service) } : {}),
+        needsAddress: (service) => admission.needsAddress(service),
         started: (service, peer) => {
           admission.started(service, peer);
           this.countServer(service, 1);

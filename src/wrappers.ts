@@ -16,7 +16,7 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
-import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from './diagnostics.js';
 import { parseHostsFile, unreadableTable, emptyTable, type HostsTable } from './hosts-syntax.js';
 import { evaluateAccess, type Need, type PatternFile, type ResumePoint, type WrapAnswer, type WrapRequest, type WrapVerdict } from './hosts-match.js';
 import { expandOptionText, type WrapOption } from './hosts-options.js';
@@ -138,11 +138,6 @@ export interface RuleTables {
   deny: HostsTable;
 }
 
-/** Diagnostics of a table as libwrap would log them (its warnings, the fault among them). */
-export function tableProblems(table: HostsTable): Diagnostic[] {
-  return [...table.diagnostics];
-}
-
 /** hosts.allow and hosts.deny, each re-read when its identity changes. */
 export class RuleFiles {
   private readonly cache = new Map<string, CachedTable>();
@@ -185,7 +180,7 @@ export class RuleFiles {
     if (reader === undefined || entry.access === null || mayRead(entry.access.file, entry.access.dirs, reader)) return entry.table;
     if (entry.denied === null) {
       entry.denied = unreadableTable(path, `cannot open ${path}: Permission denied (for uid ${reader.uid})`);
-      for (const d of tableProblems(entry.denied)) this.report(d);
+      for (const d of entry.denied.diagnostics) this.report(d);
     }
     return entry.denied;
   }
@@ -195,7 +190,7 @@ export class RuleFiles {
     if (hit !== undefined && hit.key === key) return hit;
     const entry: CachedTable = { key, table: load(), access: access(), denied: null };
     this.cache.set(path, entry);
-    for (const d of tableProblems(entry.table)) this.report(d);
+    for (const d of entry.table.diagnostics) this.report(d);
     return entry;
   }
 }
@@ -235,7 +230,7 @@ export interface WrapLookups {
   /** IDENT (RFC 1413) lookup of the client's user; lookupIdent by default. */
   ident?: (remote: { address: string; port: number }, local: LocalEnd, timeoutMs: number) => Promise<IdentResult>;
   /** Runs an aclexec command; resolves with its exit status. */
-  aclexec?: (command: string, env: Record<string, string>) => Promise<number>;
+  aclexec?: (command: string) => Promise<number>;
   knownUser?: (name: string) => boolean;
   knownGroup?: (name: string) => boolean;
   /** Daemon log (libwrap's warnings: name mismatch, aclexec status). */
@@ -391,7 +386,7 @@ export async function finishWrappers(
       const aclexec = [...result.options].reverse().find((o) => o.kind === 'aclexec');
       if (result.aclexec === undefined || aclexec === undefined || aclexec.kind !== 'aclexec') return { verdict, request };
       const command = expandOptionText(aclexec.command, { daemon: request.daemon, pid: process.pid, client: request.client, server: request.server });
-      const status = await (lookups.aclexec ?? runAclexec)(command, {});
+      const status = await (lookups.aclexec ?? runAclexec)(command);
       if (status === 0) return { verdict, request };
       lookups.warn(`aclexec returned ${status}`);
       carried = [...carried, ...result.options.filter((o) => !['allow', 'deny', 'twist', 'aclexec'].includes(o.kind))];
@@ -415,14 +410,15 @@ async function fill(request: WrapRequest, what: Need, client: { address: string;
     const r = await withTimeout(ident(client, local, WRAP_IDENT_TIMEOUT_MS), WRAP_IDENT_TIMEOUT_MS + 1000, () => new Error('timeout'), {
       unref: true,
     }).catch((): IdentResult => ({ kind: 'timeout' }));
-    request.client.user = r.kind === 'ok' ? identUser(r.text) : 'unknown';
+    request.client.user = wrapUser(r);
   }
 }
 
-/** The user name of an IDENT reply's text ("UNIX : alice" → "alice"). */
-export function identUser(text: string): string {
-  const colon = text.lastIndexOf(':');
-  const user = (colon >= 0 ? text.slice(colon + 1) : text).trim();
+/** The user an IDENT answer names for libwrap (%u, user@host): "UNIX : alice" → "alice"; else `unknown`. */
+export function wrapUser(r: IdentResult): string {
+  if (r.kind !== 'ok') return 'unknown';
+  const colon = r.text.lastIndexOf(':');
+  const user = (colon >= 0 ? r.text.slice(colon + 1) : r.text).trim();
   return user === '' ? 'unknown' : user;
 }
 
@@ -441,13 +437,6 @@ export function runShell(command: string, env: NodeJS.ProcessEnv, ids?: { uid?: 
   });
 }
 
-function runAclexec(command: string, env: Record<string, string>): Promise<number> {
-  return runShell(command, { ...process.env, ...env });
+function runAclexec(command: string): Promise<number> {
+  return runShell(command, process.env);
 }
-
-/** Options of a granted rule that change how the server is started (see connection.ts). */
-export function optionsOf(verdict: WrapVerdict): readonly WrapOption[] {
-  return verdict.options;
-}
-
-export { formatDiagnostic };

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Admission, Decision } from '../../src/admission-types.js';
+import { addressChecks } from '../../src/admission.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import { startServer, type ServerHandle } from '../../src/server.js';
@@ -39,6 +40,9 @@ class ScriptedAdmission implements Admission {
   }
   finished(service: Service, peer: Peer): void {
     this.calls.push({ what: 'finished', id: service.id, peer });
+  }
+  needsAddress(service: Service): boolean {
+    return addressChecks(service).length > 0;
   }
   count(what: 'admit' | 'started' | 'finished', id: string): number {
     return this.calls.filter((c) => c.what === what && c.id === id).length;
