@@ -78,6 +78,11 @@
 #include <unistd.h>
 
 #define PROTOCOL_VERSION 4
+
+/* How this binary was built (compiler, linking), set by the build: `tsinetd -version` shows it. */
+#ifndef SPAWND_BUILD
+#define SPAWND_BUILD "unknown"
+#endif
 #define MAX_LINE (4 * 1024 * 1024)
 #define READ_CHUNK 65536
 #define MAX_QUEUED_FDS 64
@@ -1042,9 +1047,13 @@ static void set_up(void)
 
 int main(int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        /* Read by tsinetd (src/helper-binary.ts) to pick a helper it can talk to. */
+        printf("tsinetd-spawnd protocol %d build %s\n", PROTOCOL_VERSION, SPAWND_BUILD);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
     if (argc > 1) {
-        fprintf(stderr, "tsinetd-spawnd: takes no arguments; tsinetd starts it over an IPC channel\n");
+        fprintf(stderr, "tsinetd-spawnd: takes no arguments but --version; tsinetd starts it over an IPC channel\n");
         return 2;
     }
     set_up();

@@ -6,23 +6,8 @@
 import { diag, type Diagnostic } from './diagnostics.js';
 import { servingLimitations } from './listeners.js';
 import { servableServices } from './server.js';
-import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES } from './spawn-native.js';
-import { NODE_SPAWNER_CAPABILITIES } from './spawn-node.js';
-import { hasSensor, spawnerPreference, unsupportedBySpawner } from './spawner.js';
-import type { SpawnCapabilities } from './spawn-types.js';
+import { hasSensor, unsupportedBySpawner, type SpawnerView } from './spawner.js';
 import type { ServiceTable } from './table.js';
-
-export interface SpawnerView {
-  name: string;
-  capabilities: SpawnCapabilities;
-}
-
-/** The spawner the daemon would start with (same choice as createSpawner's, without starting it). */
-export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
-  return spawnerPreference({}, env) !== 'node' && helperInstalled()
-    ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES }
-    : { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES };
-}
 
 /** One warning per limitation of each servable service, at its `service` line. */
 export function limitationDiagnostics(table: ServiceTable, spawner: SpawnerView): Diagnostic[] {

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config.js';
 import { convertInetdFile, renderConversion } from './convert.js';
-import { expectedSpawner, limitationDiagnostics } from './check-limitations.js';
+import { limitationDiagnostics } from './check-limitations.js';
+import { describeSpawner, expectedSpawner } from './spawner.js';
 import { isSyslogFacility, runDaemon } from './daemon.js';
 import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
@@ -147,7 +148,7 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
   const o = program.opts<Record<string, unknown>>();
 
   if (o['version'] === true) {
-    io.stdout(`tsinetd ${VERSION} (xinetd-compatible)\n`);
+    io.stdout(`tsinetd ${VERSION} (xinetd-compatible)\n${describeSpawner(expectedSpawner())}\n`);
     throw new CommanderError(0, 'tsinetd.version', 'version');
   }
   if (o['check'] === true && o['dump'] === true) {

@@ -245,7 +245,7 @@ class Daemon {
     this.reportUnstarted(table);
     let spawner: Spawner;
     try {
-      spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner') });
+      spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') });
     } catch (err) {
       return this.abort(`cannot start servers: ${message(err)}`);
     }

@@ -23,10 +23,9 @@
 
 import { spawn as startProcess, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type {
   AcceptedConnection,
@@ -39,10 +38,10 @@ import type {
   SpawnSpec,
   Spawner,
 } from './spawn-types.js';
+import { HELPER_PROTOCOL_VERSION } from './helper-binary.js';
 import type { Peer } from './peer.js';
 import type { RlimitValue, Rlimits } from './table.js';
 
-export const HELPER_PROTOCOL_VERSION = 4;
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 /** The largest banner a spawn request may carry (MAX_PRE in native/spawnd.c). */
@@ -272,7 +271,7 @@ export function spawnFailureText(path: string, stage: string, name: string, text
   }
 }
 
-function spawnerError(code: string, message: string): NodeJS.ErrnoException {
+export function spawnerError(code: string, message: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(message);
   err.code = code;
   return err;
@@ -290,21 +289,6 @@ function asError(err: unknown): Error {
 }
 
 // ---- the helper binary ---------------------------------------------------------------------
-
-/** Where `npm run build` puts the helper (native/build/ of the package). */
-export function defaultHelperPath(): string {
-  return fileURLToPath(new URL('../../native/build/tsinetd-spawnd', import.meta.url));
-}
-
-/** Whether the helper binary exists and is executable. */
-export function helperInstalled(path: string = defaultHelperPath()): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Descriptors starting the helper takes at once (IPC socket pair, exec-error pipe). */
 const HELPER_START_FDS = 4;
@@ -365,8 +349,8 @@ function pipeHandleFor(fd: number): UvPipe | number {
 export type ChildStart = 'clone' | 'fork';
 
 export interface NativeSpawnerOptions {
-  /** The helper binary (default: defaultHelperPath()). */
-  helperPath?: string;
+  /** The helper binary (helper-binary.ts resolveHelper() chooses it). */
+  helperPath: string;
   /** Where problems that are not a spawn's own go (helper death, protocol warnings). */
   onWarning?: (message: string) => void;
   /** How long the helper may take to say it is ready (default 3000 ms). */
@@ -424,8 +408,8 @@ export class NativeSpawner implements Spawner {
   /** Accepting in the helper (see spawn-types.ts); null when TSINETD_HELPER_ACCEPT=0. */
   readonly acceptor: Acceptor | null;
 
-  constructor(options: NativeSpawnerOptions = {}) {
-    this.helperPath = options.helperPath ?? defaultHelperPath();
+  constructor(options: NativeSpawnerOptions) {
+    this.helperPath = options.helperPath;
     this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
     this.readyTimeoutMs = options.readyTimeoutMs ?? 3000;
     this.acceptor = options.accept === false ? null : this.makeAcceptor();
@@ -1017,13 +1001,9 @@ export class NativeSpawner implements Spawner {
   }
 }
 
-/** A started native spawner; rejects when the helper is not installed or does not start. */
-export async function startNativeSpawner(options: NativeSpawnerOptions = {}): Promise<NativeSpawner> {
-  const helperPath = options.helperPath ?? defaultHelperPath();
-  if (!helperInstalled(helperPath)) {
-    throw spawnerError('ENOENT', `the spawn helper ${helperPath} is not built (a C compiler is needed at build time)`);
-  }
-  const spawner = new NativeSpawner({ ...options, helperPath });
+/** A started native spawner; rejects when the helper does not start. */
+export async function startNativeSpawner(options: NativeSpawnerOptions): Promise<NativeSpawner> {
+  const spawner = new NativeSpawner(options);
   await spawner.start();
   return spawner;
 }

@@ -5,20 +5,26 @@ import { addressChecks } from './admission.js';
 import { listenPlan } from './listeners.js';
 import type { SpawnCapabilities, Spawner } from './spawn-types.js';
 import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
-import { helperInstalled, NATIVE_SPAWNER_CAPABILITIES, startNativeSpawner } from './spawn-native.js';
+import { describeAbsence, describeHelper, resolveHelper, type HelperResolution } from './helper-binary.js';
+import { platformTag } from './native-build.js';
+import { NATIVE_SPAWNER_CAPABILITIES, spawnerError, startNativeSpawner } from './spawn-native.js';
 import type { Rlimits, Service } from './table.js';
 import { versus } from './versus.js';
 
-// ---- choice of spawner (native branch: see spawn-native.ts) ----
+// ---- choice of spawner (native branch: see spawn-native.ts; which binary: helper-binary.ts) ----
 
 export interface SpawnerChoice {
   /**
-   * 'auto' (default): the native helper (native/build/tsinetd-spawnd) when it is built and
-   * starts, else the Node spawner. 'native' fails when the helper cannot run.
+   * 'auto' (default): the native helper when resolveHelper() finds or builds one that starts,
+   * else the Node spawner. 'native' fails when no helper can run.
    */
   prefer?: 'auto' | 'node' | 'native';
   /** Problems that are not one spawn's own: the helper failing to start, dying, protocol warnings. */
   onWarning?: (message: string) => void;
+  /** The one notice given when the Node spawner stands in for a missing helper (what is lost, how to get it back). */
+  onNotice?: (message: string) => void;
+  /** Where to look for the helper (tests); default: resolveHelper({ build: true }). */
+  resolve?: () => HelperResolution;
 }
 
 /** The choice in effect: env TSINETD_SPAWNER=node|native overrides `prefer` (tests, benchmarks). */
@@ -44,13 +50,46 @@ export function helperForkWanted(env: NodeJS.ProcessEnv = process.env): boolean 
   return env['TSINETD_SPAWND_FORK'] === '1';
 }
 
+const CAPABILITY_NAMES: Record<keyof SpawnCapabilities, string> = {
+  uidGid: 'user and group',
+  groups: 'groups = yes',
+  umask: 'umask',
+  nice: 'nice',
+  rlimits: 'the rlimit_* attributes',
+  peekSender: "the sender's address of wait = yes datagrams (which only_from, no_access and TCP wrappers need)",
+};
+
+/** What running with the Node spawner instead of the helper costs, as one clause. */
+export function lostWithoutHelper(): string {
+  const lost = (Object.keys(CAPABILITY_NAMES) as Array<keyof SpawnCapabilities>)
+    .filter((k) => NATIVE_SPAWNER_CAPABILITIES[k] === true && NODE_SPAWNER_CAPABILITIES[k] !== true)
+    .map((k) => CAPABILITY_NAMES[k]);
+  return `${lost.join(', ')} cannot be applied, accepting stays in the daemon, and each server start costs the daemon about 1 ms of CPU`;
+}
+
+/** The notice for a run without the helper: where it looked, what is lost, how to get it back. */
+export function fallbackNotice(r: HelperResolution, tag: string = platformTag()): string {
+  return (
+    `no native spawn helper for ${tag} (${describeAbsence(r)}): servers are started by the Node spawner; ` +
+    `${lostWithoutHelper()}. To get the helper back, install a tsinetd package that ships one for ${tag}, ` +
+    `or install a C compiler (musl-tools or gcc) and restart tsinetd, which then builds it`
+  );
+}
+
 /** The spawner for this run. Rejects only when 'native' is required and cannot run. */
 export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner> {
   const prefer = spawnerPreference(choice);
   if (prefer === 'node') return new NodeSpawner();
-  if (prefer === 'auto' && !helperInstalled()) return new NodeSpawner(); // built without a C compiler
+  const resolution = (choice.resolve ?? (() => resolveHelper({ build: true })))();
+  if (resolution.helper === null) {
+    if (prefer === 'native') throw spawnerError('ENOENT', `no spawn helper can run: ${describeAbsence(resolution)}`);
+    choice.onNotice?.(fallbackNotice(resolution));
+    return new NodeSpawner();
+  }
+  if (resolution.built?.ok === true) choice.onNotice?.(`built the native spawn helper at ${resolution.built.path} (${resolution.helper.identity.build})`);
   try {
     return await startNativeSpawner({
+      helperPath: resolution.helper.candidate.path,
       ...(choice.onWarning ? { onWarning: choice.onWarning } : {}),
       accept: helperAcceptWanted(),
       forkChildren: helperForkWanted(),
@@ -63,9 +102,27 @@ export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner
   }
 }
 
-/** The capabilities of the spawner createSpawner() returns by default (for --check). */
-export function defaultSpawnerCapabilities(): SpawnCapabilities {
-  return spawnerPreference() !== 'node' && helperInstalled() ? NATIVE_SPAWNER_CAPABILITIES : NODE_SPAWNER_CAPABILITIES;
+export interface SpawnerView {
+  name: 'native' | 'node';
+  capabilities: SpawnCapabilities;
+  /** What was looked at (null: the Node spawner was asked for). */
+  resolution: HelperResolution | null;
+}
+
+/** The spawner the daemon would start with, without starting or building anything (--check, -version). */
+export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
+  if (spawnerPreference({}, env) === 'node') return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
+  const resolution = resolveHelper({ build: false, env });
+  return resolution.helper !== null
+    ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES, resolution }
+    : { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution };
+}
+
+/** `-version`'s line on the spawner. */
+export function describeSpawner(view: SpawnerView): string {
+  if (view.resolution === null) return 'spawner: node (TSINETD_SPAWNER=node)';
+  if (view.resolution.helper !== null) return `spawner: native, helper ${describeHelper(view.resolution)}`;
+  return `spawner: node (no usable helper: ${describeAbsence(view.resolution)}; the daemon builds one at start when a C compiler is installed)`;
 }
 
 // ---- end of the choice of spawner ----

@@ -16,7 +16,7 @@ import { closed, freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeo
 import { tempDir } from '../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../helpers/unix-dgram.js';
 import { startIdentd, type Identd } from '../helpers/identd.js';
-import { helperInstalled } from '../../src/spawn-native.js';
+import { usableHelper } from '../helpers/spawnd.js';
 
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
 const run = runCli;
@@ -69,13 +69,19 @@ async function fakeIdentd(t: TestContext, mode: 'ok' | 'error' | 'hold'): Promis
 // ---- the tests ---------------------------------------------------------------------------
 
 describe('information and usage', () => {
-  test('-version (and --version): prints the version on stdout, exit 0', async () => {
+  test('-version (and --version): prints the version and the spawner on stdout, exit 0', async () => {
+    const helper = usableHelper();
     for (const flag of ['-version', '--version']) {
       const r = await run([flag]);
       assert.equal(r.code, 0);
-      assert.match(r.stdout, /^tsinetd \d+\.\d+\.\d+\S* \(xinetd-compatible\)\n$/);
+      assert.match(r.stdout, /^tsinetd \d+\.\d+\.\d+\S* \(xinetd-compatible\)\n/);
+      const spawner = r.stdout.split('\n')[1] ?? '';
+      if (helper !== null) assert.ok(spawner.startsWith(`spawner: native, helper ${helper} (`) && /; protocol \d+; linux-\w+ (static|dynamic) /.test(spawner), spawner);
+      else assert.match(spawner, /^spawner: node \(no usable helper: /);
       assert.equal(r.stderr, '');
     }
+    const forced = await run(['-version'], { env: { ...process.env, TSINETD_SPAWNER: 'node' } });
+    assert.equal(forced.stdout.split('\n')[1], 'spawner: node (TSINETD_SPAWNER=node)');
   });
 
   test('--help lists every xinetd flag, spelled with one dash', async () => {
@@ -366,7 +372,7 @@ describe('--check reports what this run cannot do', () => {
     );
     assert.match(r.stderr, /2 services \(2 enabled\), 0 errors, 2 warnings\n$/);
     // With the helper, the sender is learnt: only the rlimit warning is left.
-    if (helperInstalled()) {
+    if (usableHelper() !== null) {
       const native = await run(['--check', '-f', conf], { env: { ...process.env, TSINETD_SPAWNER: 'native' } });
       assert.equal(native.code, 0, native.stderr);
       assert.ok(!native.stderr.includes('udpprog'), native.stderr);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FIXTURES, have, programService, startDaemon, type Attrs, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpClient, waitFor } from '../helpers/net.js';
-import { expectedSpawner } from '../../src/check-limitations.js';
+import { expectedSpawner } from '../../src/spawner.js';
 
 /** A wait = yes program service on a UDP or TCP port. */
 function waitService(name: string, port: number, socketType: 'dgram' | 'stream', server: string, extra: Attrs = {}): ServiceDef {

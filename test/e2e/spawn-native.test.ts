@@ -10,8 +10,6 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  defaultHelperPath,
-  helperInstalled,
   NativeSpawnError,
   startNativeSpawner,
   type NativeSpawner,
@@ -20,12 +18,13 @@ import type { ChildStdio, ExitInfo, SpawnSpec } from '../../src/spawn-types.js';
 import { WaitSocket } from '../../src/wait-socket.js';
 import { alive } from '../helpers/daemon.js';
 import { childrenOf } from '../helpers/proc.js';
+import { noHelper, usableHelper } from '../helpers/spawnd.js';
 import { stagedPath, stageForOthers } from '../helpers/stage.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const PROBE = join(ROOT, 'fixtures', 'servers', 'native-probe');
-const HELPER = defaultHelperPath();
-const NOT_BUILT = helperInstalled() ? false : `${HELPER} is not built (no C compiler at build time): native spawner not tested`;
+const HELPER = usableHelper() ?? '/nonexistent/tsinetd-spawnd';
+const NOT_BUILT = noHelper();
 const NOT_ROOT = NOT_BUILT || (process.getuid?.() === 0 ? false : 'needs root (switching uid, gid and groups)');
 const WAIT_MS = 5000;
 
@@ -75,7 +74,7 @@ interface Harness {
 async function harness(t: TestContext, forkChildren = false): Promise<Harness> {
   const warnings: string[] = [];
   const exits: ExitInfo[] = [];
-  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m), forkChildren });
+  const spawner = await startNativeSpawner({ helperPath: HELPER, onWarning: (m) => warnings.push(m), forkChildren });
   // Clone unless fork was asked for, or the kernel lacks close_range (then both modes fork).
   if (forkChildren) assert.equal(spawner.childStart, 'fork');
   else if (spawner.childStart !== 'clone') t.diagnostic(`children start with ${String(spawner.childStart)}: no close_range(2) here`);
@@ -347,7 +346,7 @@ function dgramFd(socket: dgram.Socket): number {
 
 test('wait = yes sockets (listening TCP, bound UDP, raw descriptor) become fds 0-2 and stay open in the daemon', { skip: NOT_BUILT }, async (t) => {
   const warnings: string[] = [];
-  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m) });
+  const spawner = await startNativeSpawner({ helperPath: HELPER, onWarning: (m) => warnings.push(m) });
   const exits: ExitInfo[] = [];
   spawner.onExit((e) => exits.push(e));
   const server = net.createServer();
@@ -392,7 +391,7 @@ test('wait = yes sockets (listening TCP, bound UDP, raw descriptor) become fds 0
 
 test('peekSender: the sender of the first queued datagram, which stays queued; null when none; a stream socket is refused', { skip: NOT_BUILT }, async (t) => {
   const warnings: string[] = [];
-  const spawner = await startNativeSpawner({ onWarning: (m) => warnings.push(m) });
+  const spawner = await startNativeSpawner({ helperPath: HELPER, onWarning: (m) => warnings.push(m) });
   const ws = WaitSocket.open({ transport: 'udp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
   const tcp = WaitSocket.open({ transport: 'tcp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
   const client = dgram.createSocket('udp4');
@@ -476,7 +475,7 @@ test('the helper ends when the daemon process dies', { skip: NOT_BUILT }, async 
       '--input-type=module',
       '-e',
       `const m = await import(${JSON.stringify(module)});
-       const s = await m.startNativeSpawner();
+       const s = await m.startNativeSpawner({ helperPath: ${JSON.stringify(HELPER)} });
        process.stdout.write(String(s.helperPid) + '\\n');
        setInterval(() => {}, 1000);`,
     ],

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { helperInstalled } from '../../src/spawn-native.js';
+import { usableHelper } from '../helpers/spawnd.js';
 import { FIXTURES, have, programService, startDaemon, TEST_USER, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, tcpRequest, udpClient, waitFor, withTimeout, type UdpClient } from '../helpers/net.js';
 import { TFTP, TFTPD, tftpdService } from '../helpers/packages.js';
@@ -22,7 +22,7 @@ const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xi
 const SILENCE_MS = 700;
 
 const noPython = have('python3') ? false : 'python3 is not installed';
-const noHelper = noPython || (helperInstalled() ? false : 'the spawn helper is not built (no C compiler at build time)');
+const noHelper = noPython || (usableHelper() !== null ? false : 'the spawn helper is not built (no C compiler at build time)');
 const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
 const NODE = { ...process.env, TSINETD_SPAWNER: 'node' };
 
