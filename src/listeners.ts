@@ -25,9 +25,9 @@ import { builtinOf, ChargenRing } from './builtins.js';
 import { useridOnFailure, useridOnSuccess } from './ident.js';
 import type { AcceptedConnection, Acceptor } from './spawn-types.js';
 import type { Service } from './table.js';
-import { listenPausable, setAccepting as setServerAccepting } from './pausable-accept.js';
+import { acceptOn, setAccepting as setServerAccepting } from './pausable-accept.js';
 import { versus } from './versus.js';
-import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
+import { WaitSocket } from './wait-socket.js';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
 
@@ -114,18 +114,10 @@ export function listenPlans(service: Service): PlansResult {
   return { ok: true, plans: [{ ...base, host, family, v6only }] };
 }
 
-/** What listens where for `service`, all its sockets (services that cannot listen: the reason). */
-export function plansKey(service: Service): string {
+/** The identities of all of `service`'s sockets (services that cannot listen: the reason). */
+export function socketsKey(service: Service): string {
   const r = listenPlans(service);
-  return r.ok ? r.plans.map(planKey).join(' + ') : `none: ${r.reason}`;
-}
-
-/**
- * planKey, plus who accepts and how: a service moving between daemon and helper, or into or out
- * of the daemon's pausable accepting (FreeBSD max-child), gets a new socket.
- */
-function listenerKey(plan: ListenPlan, helperAccepts: boolean, pausable: boolean): string {
-  return helperAccepts ? `${planKey(plan)} helper` : pausable ? `${planKey(plan)} pausable` : planKey(plan);
+  return r.ok ? r.plans.map(socketKey).join(' + ') : `none: ${r.reason}`;
 }
 
 /** Whether the daemon's own accepting for `service` must be able to pause (pausable-accept.ts). */
@@ -139,8 +131,13 @@ export interface HeldConnection {
   drop(): void;
 }
 
-/** Two services with the same key can share one socket across a reload. */
-export function planKey(plan: ListenPlan): string {
+/**
+ * Which listening socket this is: two plans with the same key are the same socket, kept across a
+ * reload (the reload plan, reload.ts, and the listener set, ListenerSet.apply, both decide by
+ * it). Who accepts on it (the daemon or the helper, pausing or not) is not part of it: that can
+ * change on a kept socket (Listener.reassign).
+ */
+export function socketKey(plan: ListenPlan): string {
   return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
 }
 
@@ -238,8 +235,17 @@ export class Listener {
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
   private waitSocket: WaitSocket | null = null;
-  /** The listening socket the helper accepts on (helper-accepted services). */
-  private handedOver: WaitSocket | null = null;
+  /**
+   * A stream socket bound and listening, until a daemon's server adopts it (then `server` owns
+   * the descriptor); while the helper alone accepts, this is its owner.
+   */
+  private streamSocket: WaitSocket | null = null;
+  /** The stream socket's descriptor while open (owned by streamSocket or server). */
+  private streamFd = -1;
+  /** The helper accepts on the stream socket now (it was given streamFd). */
+  private helperListening = false;
+  /** Set when the spawner's helper accepts for this listener (stream plans only). */
+  private helper: Acceptor | null;
   private resumeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   /** Failed bind attempts in a row (0 once bound). */
@@ -248,19 +254,50 @@ export class Listener {
   private acceptOn = true;
   /** Connections accepted before a pause took effect, oldest first (see hold()). */
   private held: HeldConnection[] = [];
-  /** The daemon accepts through a pausable server (FreeBSD max-child without the helper). */
-  readonly pausable: boolean;
+  /** The daemon's accepting pauses at the service's limit (FreeBSD max-child without the helper). */
+  private pausable: boolean;
 
   constructor(
-    /** The service's current settings; replaced on reload when the plan is unchanged. */
+    /** The service's current settings; replaced on reload when the socket is kept. */
     public service: Service,
     readonly plan: ListenPlan,
     private readonly events: ListenerEvents,
     /** Set when the spawner's helper accepts for this listener (stream plans only). */
-    readonly acceptor: Acceptor | null = null,
+    acceptor: Acceptor | null = null,
   ) {
+    this.helper = acceptor;
     this.pausable = needsPausable(service, plan, acceptor !== null);
-    this.key = listenerKey(plan, acceptor !== null, this.pausable);
+    this.key = socketKey(plan);
+  }
+
+  /**
+   * A reload kept this socket for `service` (same socketKey): takes its settings, and moves the
+   * accepting between the daemon and the helper (`acceptor`, null: the daemon) without closing
+   * the socket, so that clients arriving meanwhile wait in the listen queue instead of being
+   * refused. A connection the helper accepted just before and reports afterwards is judged
+   * under the new settings (connection.ts drops one the helper may no longer serve).
+   */
+  reassign(service: Service, acceptor: Acceptor | null): void {
+    this.service = service;
+    this.pausable = needsPausable(service, this.plan, acceptor !== null);
+    const before = this.helper;
+    this.helper = acceptor;
+    if (before === acceptor || this.streamFd < 0) return; // same hands, or no socket open now: open() uses the new ones
+    if (before !== null && this.helperListening) {
+      before.unlisten(this.id);
+      this.helperListening = false;
+    }
+    if (acceptor !== null) {
+      if (this.server !== null) setServerAccepting(this.server, false); // stays the descriptor's owner, idle
+      acceptor.listen(this.id, this.streamFd);
+      this.helperListening = true;
+    } else if (this.server !== null) {
+      setServerAccepting(this.server, true);
+    } else if (this.streamSocket !== null) {
+      this.server = this.adopt(this.streamSocket);
+      this.streamSocket = null;
+    }
+    this.applyAccepting();
   }
 
   /**
@@ -281,7 +318,7 @@ export class Listener {
   }
 
   private applyAccepting(): void {
-    if (this.handedOver !== null) this.acceptor?.setAccepting(this.id, this.acceptOn);
+    if (this.helperListening) this.helper?.setAccepting(this.id, this.acceptOn);
     else if (this.server !== null && this.pausable) setServerAccepting(this.server, this.acceptOn);
   }
 
@@ -309,7 +346,7 @@ export class Listener {
 
   /** Whether a socket is open now (the consistency check compares it with `state`). */
   get hasSocket(): boolean {
-    return this.server !== null || this.udp !== null || this.waitSocket !== null || this.handedOver !== null;
+    return this.server !== null || this.udp !== null || this.waitSocket !== null || this.streamSocket !== null;
   }
 
   /** Opens the socket; rejects with the bind error. */
@@ -319,8 +356,7 @@ export class Listener {
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
       case 'stream':
-        if (this.acceptor !== null) this.handOver(host, family, port);
-        else this.server = await this.openStream(host, family, port);
+        this.openStream(host, family, port);
         break;
       case 'dgram':
         this.udp = await this.openDgram(host, family, port);
@@ -377,30 +413,29 @@ export class Listener {
     return { host: r.address, family: r.family === 6 ? 6 : 4 };
   }
 
-  private async openStream(host: string, family: 4 | 6, port: number): Promise<net.Server> {
-    if (this.pausable) {
-      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-      server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
-      this.port = await listenPausable(server, { host, family, port, v6only: this.plan.v6only });
-      server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
-      return server;
+  /**
+   * Binds and listens (WaitSocket: Node's own listen() would make a socket whose accepting cannot
+   * pause), then gives the socket to whoever accepts: the helper, or a server of the daemon's.
+   */
+  private openStream(host: string, family: 4 | 6, port: number): void {
+    const ws = this.openUnread(host, family, port);
+    this.streamFd = ws.fd;
+    if (this.helper !== null) {
+      this.streamSocket = ws;
+      this.helper.listen(this.id, ws.fd);
+      this.helperListening = true;
+    } else {
+      this.server = this.adopt(ws);
     }
-    return new Promise<net.Server>((resolve, reject) => {
-      const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-      const onListenError = (err: Error): void => {
-        server.close();
-        reject(err);
-      };
-      server.once('error', onListenError);
-      server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
-      server.listen({ host, port, backlog: LISTEN_BACKLOG, ipv6Only: family === 6 && this.plan.v6only }, () => {
-        server.off('error', onListenError);
-        server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
-        const a = server.address();
-        this.port = typeof a === 'object' && a !== null ? a.port : port;
-        resolve(server);
-      });
-    });
+  }
+
+  /** A server of the daemon's accepting on `ws`, which it owns from then on. */
+  private adopt(ws: WaitSocket): net.Server {
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
+    server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
+    server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+    acceptOn(server, ws);
+    return server;
   }
 
   /** A socket bound (and for TCP listening) that the daemon itself never reads or accepts on. */
@@ -417,13 +452,6 @@ export class Listener {
     });
     this.port = ws.port;
     return ws;
-  }
-
-  /** Binds and listens without ever accepting here; the helper accepts (see Acceptor). */
-  private handOver(host: string, family: 4 | 6, port: number): void {
-    const ws = this.openUnread(host, family, port);
-    this.handedOver = ws;
-    this.acceptor?.listen(this.id, ws.fd);
   }
 
   private openDgram(host: string, family: 4 | 6, port: number): Promise<dgram.Socket> {
@@ -465,18 +493,20 @@ export class Listener {
     const server = this.server;
     const udp = this.udp;
     const ws = this.waitSocket;
-    const handedOver = this.handedOver;
+    const streamSocket = this.streamSocket;
     this.server = null;
     this.udp = null;
     this.waitSocket = null;
-    this.handedOver = null;
+    this.streamSocket = null;
+    this.streamFd = -1;
     // A closed socket resets the clients of its listen queue; those held here go the same way.
     for (const h of this.held.splice(0)) h.drop();
     ws?.close();
-    if (handedOver !== null) {
-      this.acceptor?.unlisten(this.id);
-      handedOver.close();
+    if (this.helperListening) {
+      this.helper?.unlisten(this.id);
+      this.helperListening = false;
     }
+    streamSocket?.close();
     if (udp !== null) {
       await new Promise<void>((done) => {
         try {
@@ -646,9 +676,9 @@ export class ListenerSet {
       }
       const acceptor = this.opts.acceptor != null && helperAccepts(service) ? this.opts.acceptor : null;
       for (const plan of r.plans) {
-        const reuse = pool.get(listenerKey(plan, acceptor !== null, needsPausable(service, plan, acceptor !== null)))?.shift();
+        const reuse = pool.get(socketKey(plan))?.shift();
         if (reuse !== undefined) {
-          reuse.service = service;
+          reuse.reassign(service, acceptor);
           result.kept.push(reuse);
           next.push(reuse);
         } else {

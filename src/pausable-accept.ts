@@ -15,7 +15,7 @@
 // the descriptor from then on; the binding handle is let go without closing it.
 
 import type * as net from 'node:net';
-import { LISTEN_BACKLOG, WaitSocket, type WaitSocketAddress } from './wait-socket.js';
+import { LISTEN_BACKLOG, type WaitSocket } from './wait-socket.js';
 
 interface ListeningHandle {
   readStart(): number;
@@ -31,35 +31,17 @@ function handleOf(server: net.Server): ListeningHandle | null {
 }
 
 /**
- * Binds and listens on `addr` (TCP) and makes `server` accept on it; resolves with the port.
- * Rejects with the bind or listen error (nothing is left open then).
+ * Makes `server` accept on the listening socket `ws` (WaitSocket.open, transport tcp), which it
+ * owns from then on: `ws` is let go without closing. Node opens its handle on the descriptor at
+ * once; an error after that arrives as the server's 'error' event.
  */
-export function listenPausable(server: net.Server, addr: Omit<WaitSocketAddress, 'transport'>): Promise<number> {
-  let ws: WaitSocket;
-  try {
-    ws = WaitSocket.open({ ...addr, transport: 'tcp' });
-  } catch (err) {
-    return Promise.reject(err as Error);
-  }
-  return new Promise<number>((resolve, reject) => {
-    const onError = (err: Error): void => {
-      // Node has closed its handle, and with it the descriptor once it had opened one: closing
-      // it again could close a descriptor opened since. At worst (it failed before opening
-      // it) the socket stays open.
-      ws.release();
-      reject(err);
-    };
-    server.once('error', onError);
-    server.listen({ fd: ws.fd, backlog: LISTEN_BACKLOG }, () => {
-      server.off('error', onError);
-      ws.release();
-      resolve(ws.port);
-    });
-  });
+export function acceptOn(server: net.Server, ws: WaitSocket): void {
+  server.listen({ fd: ws.fd, backlog: LISTEN_BACKLOG });
+  ws.release();
 }
 
 /**
- * Stops (false) or restarts (true) accepting on a server set up by listenPausable(); connections
+ * Stops (false) or restarts (true) accepting on a server set up by acceptOn(); connections
  * arriving meanwhile wait in the kernel's listen queue. False when the server cannot (closed).
  */
 export function setAccepting(server: net.Server, on: boolean): boolean {

@@ -25,7 +25,7 @@
 // and a reload must not drop established connections.
 
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { plansKey } from './listeners.js';
+import { socketsKey } from './listeners.js';
 import type { Service, ServiceTable } from './table.js';
 
 /** A previous definition served on, and why the new one was not taken. */
@@ -199,7 +199,7 @@ export function planReload(current: readonly Service[], next: readonly Service[]
   for (const s of next) {
     const old = before.get(s.id);
     if (old === undefined) plan.add.push(s);
-    else if (plansKey(old) === plansKey(s)) plan.keep.push(s);
+    else if (socketsKey(old) === socketsKey(s)) plan.keep.push(s);
     else plan.restart.push({ from: old, to: s });
   }
   for (const s of current) if (!after.has(s.id)) plan.remove.push(s);

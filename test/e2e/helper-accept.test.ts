@@ -240,4 +240,53 @@ describe('accepting in the native helper', () => {
       await daemon.stop();
     }
   });
+
+  // One socket identity (listeners.ts socketKey) for the reload plan and the listener set: a
+  // reload that only changes who accepts (a banner or USERID makes the daemon accept; removing it
+  // gives the socket back to the helper) keeps the socket, as the "readjusting" line says, so
+  // no client is refused meanwhile.
+  test('a reload that moves accepting between helper and daemon keeps the listening socket and refuses nobody', async (t) => {
+    const port = await freePort();
+    const dir = tempDir(t, 'readjust');
+    const banner = join(dir, 'banner');
+    writeFileSync(banner, 'welcome\n');
+    const plain = programService('cat', port, '/bin/cat', { bind: '127.0.0.1' });
+    const withBanner = programService('cat', port, '/bin/cat', { bind: '127.0.0.1', banner });
+    const daemon = await startDaemon(t, { services: [plain], env: NATIVE });
+    const helper = await waitFor(() => helperPid(daemon) ?? undefined, 5000, 'the spawn helper');
+    const inode = [...listeningInodes(port)];
+    assert.equal(inode.length, 1);
+    assert.equal(holdsListener(helper, port), true, 'the helper accepts at first');
+    let stop = false;
+    const failures: string[] = [];
+    let ok = 0;
+    const clients = (async () => {
+      for (let i = 0; !stop && i < 2000; i++) {
+        const r = await tcpRequest({ port, send: `n${i}\n`, timeoutMs: 3000 });
+        if (r.data.toString().endsWith(`n${i}\n`)) ok++;
+        else failures.push(`${r.ended} ${JSON.stringify(r.data.toString())}`);
+        await new Promise((done) => setTimeout(done, 25));
+      }
+    })();
+    for (const [services, helperHolds, greeting] of [
+      [[withBanner], false, 'welcome\n'],
+      [[plain], true, ''],
+      [[withBanner], false, 'welcome\n'],
+    ] as const) {
+      const reloads = (daemon.daemonLog().match(/Reconfigured: /g) ?? []).length;
+      daemon.rewriteAtomically(services);
+      daemon.signal('SIGHUP');
+      await waitFor(() => ((daemon.daemonLog().match(/Reconfigured: /g) ?? []).length > reloads ? true : undefined), 8000, 'the reload');
+      assert.deepEqual([...listeningInodes(port)], inode, 'the same listening socket');
+      await waitFor(() => (holdsListener(helper, port) === helperHolds ? true : undefined), 3000, `${helperHolds ? 'the helper' : 'the daemon alone'} to accept`);
+      const r = await tcpRequest({ port, send: 'x\n', timeoutMs: 3000 });
+      assert.equal(r.data.toString(), `${greeting}x\n`);
+    }
+    stop = true;
+    await clients;
+    assert.deepEqual(failures, [], 'no client refused or lost during the reloads');
+    assert.ok(ok > 0);
+    assert.doesNotMatch(daemon.daemonLog(), /new socket/);
+    assert.equal((daemon.daemonLog().match(/readjusting service cat/g) ?? []).length, 3);
+  });
 });

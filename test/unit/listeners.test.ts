@@ -10,8 +10,8 @@ import {
   ListenerSet,
   listenPlan,
   listenPlans,
-  planKey,
-  plansKey,
+  socketKey,
+  socketsKey,
   servingLimitations,
   type BindRetryOutcome,
   type ListenerEvents,
@@ -87,8 +87,8 @@ describe('one socket per address family (inetd.conf tcp/udp of OpenBSD: family_s
   });
   test('without it, one socket; the reload key tells the two apart', () => {
     assert.equal(plans({}).length, 1);
-    assert.notEqual(plansKey(service({ family_sockets: true, v6only: true })), plansKey(service({ v6only: true })));
-    assert.notEqual(plansKey(service({ family_sockets: true, v6only: true })), plansKey(service({ v6only: false })));
+    assert.notEqual(socketsKey(service({ family_sockets: true, v6only: true })), socketsKey(service({ v6only: true })));
+    assert.notEqual(socketsKey(service({ family_sockets: true, v6only: true })), socketsKey(service({ v6only: false })));
   });
   test('a ListenerSet opens both (real sockets), keeps both across an unchanged reload, closes both', async (t) => {
     const port = await freePort();
@@ -162,11 +162,17 @@ describe('what cannot be served', () => {
 
 describe('plan keys (reload keeps a socket when its key is unchanged)', () => {
   test('same address, port and mode: same key; anything else differs', () => {
-    assert.equal(planKey(plan({})), planKey(plan({ server: '/bin/echo' })));
-    assert.notEqual(planKey(plan({})), planKey(plan({ port: 7001 })));
-    assert.notEqual(planKey(plan({})), planKey(plan({ wait: true })));
-    assert.notEqual(planKey(plan({})), planKey(plan({ v6only: true })));
-    assert.notEqual(planKey(plan({ bind: '127.0.0.1' })), planKey(plan({ bind: '127.0.0.2' })));
+    assert.equal(socketKey(plan({})), socketKey(plan({ server: '/bin/echo' })));
+    assert.notEqual(socketKey(plan({})), socketKey(plan({ port: 7001 })));
+    assert.notEqual(socketKey(plan({})), socketKey(plan({ wait: true })));
+    assert.notEqual(socketKey(plan({})), socketKey(plan({ v6only: true })));
+    assert.notEqual(socketKey(plan({ bind: '127.0.0.1' })), socketKey(plan({ bind: '127.0.0.2' })));
+  });
+
+  test('who accepts is not part of the identity: a banner (daemon accepts) or none (helper accepts) is the same socket', () => {
+    assert.equal(helperAccepts(service({})), true);
+    assert.equal(helperAccepts(service({ banner: '/etc/issue' })), false);
+    assert.equal(socketsKey(service({ banner: '/etc/issue' })), socketsKey(service({})));
   });
 });
 
