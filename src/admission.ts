@@ -72,6 +72,7 @@ import type { Peer } from './peer.js';
 import type { Service } from './table.js';
 import { bucketIdle, bucketTake, type Bucket } from './token-bucket.js';
 import { performance } from 'node:perf_hooks';
+import { serviceKind } from './service-kind.js';
 
 export interface AdmissionOptions {
   /** Monotonic clock in ms (default performance.now). */
@@ -522,7 +523,7 @@ export class AdmissionController implements Admission {
 
   /** The SENSOR trap itself, then the global no-access list it fills. */
   private sensorChecks(service: Service, peer: Peer, source: string, now: number): Decision | null {
-    if (service.flags.includes('SENSOR')) {
+    if (serviceKind(service) === 'sensor') {
       const change = denyListAdd(this.denyList, source, sensorBanMs(service.deny_time), now);
       let detail: string;
       if (change === 'added') {

@@ -24,6 +24,7 @@ import type { SysDb } from './sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Rlimits, Service, SocketType } from './table.js';
 import * as V from './values.js';
+import { serviceKind } from './service-kind.js';
 
 /** Why the configuration itself turns a service off. */
 export type OffReason =
@@ -517,16 +518,16 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
     hasSocketType = true;
   }
 
-  const internal = s.type.includes('INTERNAL') || s.flags.includes('SENSOR');
+  const kind = serviceKind(s);
   const quiet = off !== null;
-  if (s.redirect !== null) {
+  if (kind === 'redirect') {
     if (d.set.has('server') && !quiet) {
       const a = d.set.get('server')!;
       report(diag('warning', at(a.name), `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`, len(a.name)));
     }
     s.server = null;
     s.server_argv = [];
-  } else if (internal) {
+  } else if (kind === 'internal' || kind === 'sensor') {
     if (d.set.has('server') && !quiet) {
       const a = d.set.get('server')!;
       report(diag('warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import type { Service, SocketType } from './table.js';
+import { serviceKind } from './service-kind.js';
 
 export type BuiltinName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'time' | 'sensor';
 
@@ -22,8 +23,9 @@ const BUILTINS: ReadonlySet<string> = new Set(['echo', 'discard', 'daytime', 'ch
 
 /** The internal service a Service selects, or null when it starts a program or redirects. */
 export function builtinOf(service: Service): BuiltinName | null {
-  if (service.flags.includes('SENSOR')) return 'sensor';
-  if (!service.type.includes('INTERNAL')) return null;
+  const kind = serviceKind(service);
+  if (kind === 'sensor') return 'sensor';
+  if (kind !== 'internal') return null;
   return BUILTINS.has(service.name) ? (service.name as BuiltinName) : null;
 }
 

@@ -14,6 +14,7 @@ import { directoriesOf, permits, type FileAccess, type Reader } from './file-acc
 import type { DaemonIdentity, PrivilegeMode } from './privileges.js';
 import type { SysDb } from './sysdb.js';
 import type { Service } from './table.js';
+import { startsProgram } from './service-kind.js';
 
 /** What stat() says of a path. */
 export interface PathFacts extends FileAccess {
@@ -72,13 +73,14 @@ export interface ServerAccessContext {
  * server check.
  */
 export function serverAccessWarning(service: Service, ctx: ServerAccessContext): string | null {
-  if (service.server === null || !service.server.startsWith('/') || service.redirect !== null || service.type.includes('INTERNAL')) return null;
+  const server = service.server;
+  if (!startsProgram(service) || server === null || !server.startsWith('/')) return null;
   if (ctx.identity.uid !== 0 && ctx.mode !== 'warn') return null;
   const c = childCredentials(service, ctx.db, 0);
   if (!c.ok || c.credentials.uid === null || c.credentials.uid === 0) return null;
   const reader: Reader = { uid: c.credentials.uid, gid: c.credentials.gid, groups: c.credentials.groups ?? [] };
   const name = (uid: number): string | undefined => ctx.db.user(String(uid))?.name;
-  const why = execDenial(service.server, reader, ctx.lookup, name);
+  const why = execDenial(server, reader, ctx.lookup, name);
   if (why === null) return null;
   const who = name(reader.uid);
   const user = who === undefined ? `uid ${reader.uid}` : `'${who}' (uid ${reader.uid})`;

@@ -5,6 +5,8 @@
 // milliseconds, or a Date for access_times); nothing here reads a clock, a file or a socket.
 
 import type { InetdRate, InetdRateFlavour, Service, TimeInterval } from './table.js';
+import { builtinForks, builtinOf } from './builtins.js';
+import { serviceKind } from './service-kind.js';
 
 // ---------------------------------------------------------------------------------------
 // cps (xinetd): not a token bucket but a running average over a window that lasts fewer
@@ -189,9 +191,6 @@ export function processesPerConnection(service: Pick<Service, 'flags'>): number 
   return service.flags.includes('INTERCEPT') ? 2 : 1;
 }
 
-const NON_FORKING_BOTH = new Set(['time', 'daytime']);
-const NON_FORKING_DGRAM = new Set(['echo', 'chargen', 'discard']);
-
 /**
  * Whether a connection to this service runs a server process that xinetd counts for
  * instances, per_source and -limit. Internal time and daytime (stream and dgram), the
@@ -199,12 +198,11 @@ const NON_FORKING_DGRAM = new Set(['echo', 'chargen', 'discard']);
  * and are never counted (xinetd.conf(5) "INTERNAL SERVICES"; measured: 3 concurrent
  * daytime connections pass `instances = 1`, a second stream discard does not).
  */
-export function runsCountedServer(service: Pick<Service, 'name' | 'type' | 'flags' | 'socket_type' | 'redirect'>): boolean {
-  if (service.flags.includes('SENSOR')) return false;
-  if (!service.type.includes('INTERNAL') || service.redirect !== null) return true;
-  if (NON_FORKING_BOTH.has(service.name)) return false;
-  if (service.socket_type === 'dgram' && NON_FORKING_DGRAM.has(service.name)) return false;
-  return true;
+export function runsCountedServer(service: Service): boolean {
+  const kind = serviceKind(service);
+  if (kind === 'program' || kind === 'redirect') return true;
+  const builtin = builtinOf(service);
+  return builtin !== null && builtinForks(builtin, service.socket_type);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import type { Service } from './table.js';
 import { acceptOn, setAccepting as setServerAccepting } from './pausable-accept.js';
 import { versus } from './versus.js';
 import { WaitSocket } from './wait-socket.js';
+import { serviceKind } from './service-kind.js';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
 
@@ -69,15 +70,15 @@ export function listenPlans(service: Service): PlansResult {
   if (service.protocol !== transport) return no(`protocol ${service.protocol} is not supported with socket_type ${service.socket_type}`);
   if (service.port === null) return no('no port');
 
-  const internal = service.type.includes('INTERNAL') || service.flags.includes('SENSOR');
+  const kind = serviceKind(service);
   let mode: ListenMode;
-  if (internal) {
+  if (kind === 'internal' || kind === 'sensor') {
     if (builtinOf(service) === null) {
       if (service.name === 'tcpmux') return no('the internal tcpmux service is not supported');
       return no(`No such internal service: ${service.name}/${service.socket_type}`);
     }
     mode = transport === 'tcp' ? 'stream' : 'dgram';
-  } else if (service.redirect !== null) {
+  } else if (kind === 'redirect') {
     if (transport !== 'tcp') return no('redirect works for tcp services only');
     mode = 'stream';
   } else if (service.server === null) {
@@ -149,7 +150,7 @@ export function socketKey(plan: ListenPlan): string {
  */
 export function helperAccepts(service: Service): boolean {
   const r = listenPlan(service);
-  if (!r.ok || r.plan.mode !== 'stream' || service.redirect !== null) return false;
+  if (!r.ok || r.plan.mode !== 'stream' || serviceKind(service) === 'redirect') return false;
   if (service.banner !== null || service.banner_success !== null || service.banner_fail !== null) return false;
   if (useridOnSuccess(service) || useridOnFailure(service) || service.flags.includes('IDONLY')) return false;
   const builtin = builtinOf(service);

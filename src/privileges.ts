@@ -14,6 +14,7 @@
 
 import type { SysDb } from './sysdb.js';
 import type { Service } from './table.js';
+import { startsProgram } from './service-kind.js';
 
 /** Who the daemon runs as. */
 export interface DaemonIdentity {
@@ -29,9 +30,6 @@ export function currentIdentity(): DaemonIdentity {
 }
 
 /** Whether the service starts a program (internal services and redirects run in the daemon). */
-function startsProgram(s: Service): boolean {
-  return s.server !== null && s.redirect === null && !s.type.includes('INTERNAL');
-}
 
 const DIGITS = /^\d+$/;
 

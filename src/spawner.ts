@@ -10,6 +10,7 @@ import { platformTag } from './native-build.js';
 import { NATIVE_SPAWNER_CAPABILITIES, spawnerError, startNativeSpawner } from './spawn-native.js';
 import type { Rlimits, Service } from './table.js';
 import { versus } from './versus.js';
+import { serviceKind, startsProgram } from './service-kind.js';
 
 // ---- choice of spawner (native branch: see spawn-native.ts; which binary: helper-binary.ts) ----
 
@@ -127,14 +128,10 @@ export function describeSpawner(view: SpawnerView): string {
 
 // ---- end of the choice of spawner ----
 
-/** Whether a service starts a server program (as opposed to internal services and redirects). */
-export function startsProgram(service: Service): boolean {
-  return service.server !== null && service.redirect === null && !service.type.includes('INTERNAL');
-}
 
 /** Whether one of these services is a SENSOR (whose global no_access list applies to every service). */
 export function hasSensor(services: readonly Service[]): boolean {
-  return services.some((s) => s.flags.includes('SENSOR'));
+  return services.some((s) => serviceKind(s) === 'sensor');
 }
 
 /** Whether `service` is served as a wait = yes datagram program (its socket goes to the server). */

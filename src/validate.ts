@@ -17,6 +17,7 @@ import type { SysDb } from './sysdb.js';
 import type { Loc, Word } from './syntax.js';
 import { versus } from './versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
+import { servedInternally, serviceKind } from './service-kind.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
 
@@ -74,7 +75,7 @@ function label(b: BuiltService): string {
   return s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
 }
 
-const isInternal = (b: BuiltService): boolean => b.service.type.includes('INTERNAL') || b.service.flags.includes('SENSOR');
+const isInternal = (b: BuiltService): boolean => servedInternally(b.service);
 const isRpc = (b: BuiltService): boolean => b.service.type.includes('RPC');
 const isMux = (b: BuiltService): boolean => b.service.type.includes('TCPMUX') || b.service.type.includes('TCPMUXPLUS');
 const isUnlisted = (b: BuiltService): boolean => b.service.type.includes('UNLISTED');
@@ -147,7 +148,7 @@ export const checkInternal: Check = (b, i) => {
   if (s.flags.includes('NAMEINARGS') && isInternal(b)) {
     out.push(finding(i, 'error', anchor(b, 'flags'), `${label(b)} is internal and has the NAMEINARGS flag; xinetd disables it`, 'disable'));
   }
-  if (!s.type.includes('INTERNAL') || s.flags.includes('SENSOR')) return out;
+  if (serviceKind(s) !== 'internal') return out;
   const types = XINETD_BUILTINS[s.name.toLowerCase()];
   if (types === undefined || !types.includes(s.socket_type)) {
     out.push(

@@ -29,6 +29,7 @@ import type { LocalEnd } from './admission-types.js';
 import type { Service } from './table.js';
 import { withTimeout } from './with-timeout.js';
 import { directoriesOf, mayRead, type FileAccess, type Reader } from './file-access.js';
+import { serviceKind, startsProgram } from './service-kind.js';
 
 export const DEFAULT_HOSTS_ALLOW = '/etc/hosts.allow';
 export const DEFAULT_HOSTS_DENY = '/etc/hosts.deny';
@@ -56,7 +57,7 @@ export function wrapDaemonName(
   service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>,
 ): string {
   if (service.libwrap !== null) return service.libwrap;
-  if (service.redirect !== null || service.type.includes('INTERNAL')) return service.name;
+  if (serviceKind(service) !== 'program') return service.name;
   if (service.flags.includes('NAMEINARGS') && service.server_argv.length > 0) return basename(service.server_argv[0]!);
   if (service.server !== null) return basename(service.server);
   return service.id;
@@ -284,7 +285,7 @@ export function systemWrappers(
  * internal services and redirects. Null: the daemon's own ids.
  */
 export function checkingReader(service: Service, daemonUid: number): Reader | null {
-  if (service.server === null || service.type.includes('INTERNAL') || service.redirect !== null) return null;
+  if (!startsProgram(service)) return null;
   const c = childCredentials(service, systemDb, daemonUid);
   if (!c.ok || c.credentials.uid === null) return null;
   return { uid: c.credentials.uid, gid: c.credentials.gid, groups: c.credentials.groups ?? [] };

@@ -21,6 +21,7 @@ import { basename } from 'node:path';
 import { systemDb, type SysDb } from './sysdb.js';
 import { inetdRateServed } from './limits.js';
 import type { RlimitValue, Rlimits, Service, TimeInterval } from './table.js';
+import { startsProgram } from './service-kind.js';
 
 export interface WriteOptions {
   /** /etc/services, to decide `type = UNLISTED` (default: the system's). */
@@ -96,7 +97,7 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
   const lost: LostField[] = [];
   const rows: [string, string][] = [];
   const notes: string[] = [];
-  const runsProgram = s.server !== null && s.redirect === null && !s.type.includes('INTERNAL');
+  const runsProgram = startsProgram(s);
 
   /** Adds `name = words...` when every word can be written; reports the field otherwise. */
   const put = (attr: string, words: readonly string[], field: keyof Service): void => {

@@ -20,7 +20,8 @@ import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import { NODE_SPAWNER_CAPABILITIES } from '../../src/spawn-node.js';
 import { NATIVE_SPAWNER_CAPABILITIES } from '../../src/spawn-native.js';
-import { startsProgram, unsupportedBySpawner } from '../../src/spawner.js';
+import { startsProgram } from '../../src/service-kind.js';
+import { unsupportedBySpawner } from '../../src/spawner.js';
 import { SysDb } from '../../src/sysdb.js';
 import type { Service } from '../../src/table.js';
 
