@@ -22,7 +22,7 @@ const EXAMPLE = join(ROOT, 'examples', 'logrotate', 'tsinetd');
 /** Connections to make (fewer if the time runs out first), and how many at once. */
 const CONNECTIONS = 2000;
 const CONCURRENCY = 8;
-const LOAD_SECONDS = 40;
+const LOAD_SECONDS = 60;
 /** logrotate runs during the load. */
 const ROTATIONS = 5;
 /** Every REFUSED_EVERY-th client comes from 127.0.0.2, which only_from refuses. */
@@ -112,9 +112,12 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
       // An accepted connection is identified by its USERID line (a refused one gets no lookup).
       const identified = refuse ? Promise.resolve() : new Promise<void>((done) => answered.set(marker, done));
       let echoed = '';
+      let localPort = 0;
       const s = net.connect({ port, host: '127.0.0.1', localAddress: refuse ? '127.0.0.2' : '127.0.0.1' }, () => {
-        markerOfPort.set(s.localPort!, marker);
-        if (!refuse) s.write(`${marker}\n`);
+        localPort = s.localPort!;
+        if (refuse) return;
+        markerOfPort.set(localPort, marker);
+        s.write(`${marker}\n`);
       });
       s.setEncoding('utf8');
       s.on('data', (data: string) => {
@@ -128,7 +131,7 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
       });
       s.on('close', () => {
         void identified.then(() => {
-          markerOfPort.delete(s.localPort!);
+          if (markerOfPort.get(localPort) === marker) markerOfPort.delete(localPort);
           answered.delete(marker);
           if (refuse) refused.push(marker);
           else if (echoed === `${marker}\n`) accepted.push(marker);
