@@ -216,3 +216,33 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
     assert.equal(count(lines, /NOTICE: Reconfigured: /), i > 0 ? 1 : 0, `daemon log ${i}: ${lines.join('\n')}`);
   });
 });
+
+test('a rotation while the configuration has an error still moves every line to the new files', { skip: LOGROTATE === undefined ? 'logrotate is not installed (Debian package logrotate, or unpacked in /opt/logrotate-ref)' : false }, async (t) => {
+  const port = await freePort();
+  const echo = internalService('echo', port, 'stream');
+  const d = await startDaemon(t, { services: [echo] });
+  const config = join(d.dir, 'logrotate.conf');
+  writeFileSync(config, readFileSync(EXAMPLE, 'utf8').replace(/^\/var\/log\/tsinetd\//m, `${d.dir}/`).replaceAll('/run/tsinetd.pid', d.pidfile), { mode: 0o644 });
+  const echoOnce = async (text: string): Promise<void> => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.end(text);
+    let got = '';
+    s.setEncoding('utf8').on('data', (data: string) => (got += data));
+    await withTimeout(new Promise((resolve) => s.on('close', resolve)), 5000, 'echo');
+    assert.equal(got, text);
+  };
+  await echoOnce('before');
+  await d.waitForServiceLog(/EXIT: echo-stream /);
+
+  // An administrator in the middle of an edit: the service's new definition is broken.
+  d.rewrite([{ name: 'echo', attrs: { ...echo.attrs, instances: 'lots' } }]);
+  const r = await logrotate(['-f', '-s', join(d.dir, 'logrotate.state'), config]);
+  assert.equal(r.code, 0, r.out);
+  // The reload's complaint, and the line of the next client, are in the new files.
+  await d.waitForDaemonLog(/ERROR: service echo-stream: the new definition is not used, the previous one stays in service: .*bad value for 'instances'/);
+  await echoOnce('after');
+  await d.waitForServiceLog(/EXIT: echo-stream /);
+  assert.equal(count(d.serviceLog().split('\n'), /: START: /), 1, 'the new service log has the later client only');
+  assert.equal(count(readFileSync(join(d.dir, 'services.log.1'), 'utf8').split('\n'), /: START: /), 1, 'the renamed one has the earlier client');
+  assert.match(readFileSync(join(d.dir, 'daemon.log.1'), 'utf8'), /NOTICE: Starting reconfiguration\n$/);
+});
