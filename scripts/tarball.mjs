@@ -8,7 +8,7 @@
 // - the spawn helpers, static, for linux-x64 and (when the cross compiler is installed)
 //   linux-arm64 (scripts/build-prebuilt.mjs), and the helper's C sources, from which the
 //   daemon builds one at start on other machines when a compiler is there;
-// - the man pages, the systemd unit, the fail2ban example.
+// - the man pages, the systemd unit, the logrotate and fail2ban examples.
 // The checkout's own package.json is not shipped: its `prepare` script (the build, which needs
 // the sources and development dependencies) would count as an install script, which npm 11
 // blocks for global installs, and which would fail if allowed.
@@ -39,6 +39,7 @@ const SHIPPED = [
   'man',
   'native/prebuilt',
   'examples/tsinetd.service',
+  'examples/logrotate',
   'examples/fail2ban',
 ];
 

@@ -418,7 +418,8 @@ class Daemon {
    * parameters keep their socket, servers and connections; new settings apply to the next
    * connection; removed services lose their socket and their servers are killed (SIGKILL, as
    * xinetd does). Running servers of remaining services are not checked again (xinetd
-   * 2.3.15.3 does not either, whatever xinetd(8) says).
+   * 2.3.15.3 does not either, whatever xinetd(8) says). Log files are reopened first, even when
+   * the reload then fails (log rotation).
    */
   private reload(): Promise<void> {
     if (this.stopping || this.handle === null) return Promise.resolve();
@@ -432,6 +433,10 @@ class Daemon {
         this.reloadAgain = false;
         this.daemon('notice', 'Starting reconfiguration', 'hard_reconfig');
         this.signals?.reloading();
+        // Log files first, whatever becomes of the reload: logrotate has renamed them and sent
+        // this SIGHUP, and a file left open would be compressed under the daemon at the next
+        // rotation. The rest of the reload's lines go to the new files.
+        await this.log.reopen();
         try {
           const next = await this.load();
           if (this.stopping) return;
@@ -443,7 +448,6 @@ class Daemon {
           this.reportKept([...merged.kept, ...restored.kept]);
           const services = restored.serve;
           const plan = planReload(this.served, services);
-          await this.log.reopen();
           this.log.open(services);
           for (const s of plan.keep) this.daemon('notice', `readjusting service ${s.id}`, 'readjust');
           await handle.reload(services);

@@ -3,19 +3,23 @@
 //   as its COPY lines say, and its ENTRYPOINT and CMD run from that copy under tini as PID 1 of a new PID namespace, as in the
 //   container; the HEALTHCHECK command is run against it; `docker stop` is a SIGTERM to tini.
 // - tsinetd.service: `systemd-analyze verify`, then its ExecStart under a stand-in systemd
-//   (NOTIFY_SOCKET) and its ExecReload.
+//   (NOTIFY_SOCKET) and its ExecReload; `systemd-analyze security --offline` scores its
+//   hardening; its capability bounding set (applied with setpriv) still lets in.tftpd and a root
+//   rsync daemon do their work. No real systemd runs here, so its system call filter and
+//   mount settings are scored, not run.
 // - fail2ban/jail.local: loaded by fail2ban-client next to the stock configuration; its
 //   tsinetd-file jail finds the addresses in the FAIL lines of a running tsinetd.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import { userInfo } from 'node:os';
 import { basename, join } from 'node:path';
-import { CLI, have, internalService, ROOT, startDaemon } from '../helpers/daemon.js';
+import { CLI, have, internalService, programService, ROOT, startDaemon } from '../helpers/daemon.js';
 import { fakeSystemd } from '../helpers/fake-systemd.js';
 import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
+import { TFTP, TFTPD, tftpdService } from '../helpers/packages.js';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -251,6 +255,154 @@ test('tsinetd.service: systemd-analyze verify accepts it; its ExecStart reports 
   child.kill('SIGTERM');
   assert.equal(await withTimeout(exited, 5000, 'tsinetd to stop'), 0);
   assert.equal(fake.messages.at(-1)!.vars['STOPPING'], '1');
+});
+
+/** Every value of `key` in the unit (a key given on several lines accumulates, as systemd reads it). */
+function unitValues(unit: string, key: string): string[] {
+  return [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!);
+}
+
+/** The capabilities in the unit's CapabilityBoundingSet= lines, lower case without `cap_`. */
+function boundingSet(unit: string): Set<string> {
+  const caps = unitValues(unit, 'CapabilityBoundingSet').flatMap((v) => v.trim().split(/\s+/));
+  assert.ok(caps.length > 0 && caps.every((c) => /^CAP_[A-Z_]+$/.test(c)), `an allow-list of capabilities: ${caps.join(' ')}`);
+  return new Set(caps.map((c) => c.slice(4).toLowerCase()));
+}
+
+/**
+ * The exposure `systemd-analyze security --offline=true` gave the unit when its hardening was
+ * written (it was 9.8 without): a unit that loses some of it scores higher and fails.
+ */
+const EXPOSURE_MAX = 8.2;
+
+/** What the servers of a super-server need (the unit's comment says which server needs what). */
+const CAPS_SERVERS_NEED = [
+  'setuid', 'setgid', 'setpcap', 'kill', 'net_bind_service', 'net_raw', 'chown', 'fowner', 'fsetid', 'dac_override', 'dac_read_search',
+  'mknod', 'sys_chroot', 'sys_nice', 'sys_resource', 'sys_tty_config', 'audit_write', 'audit_control', 'sys_admin', 'sys_rawio', 'sys_ptrace',
+];
+/** Settings that would break servers (the unit's "Deliberately NOT set" list), with the value that is harmless. */
+const SETTINGS_SERVERS_CANNOT_BEAR: Array<[string, RegExp]> = [
+  ['NoNewPrivileges', /^(no|false)$/],
+  ['MemoryDenyWriteExecute', /^(no|false)$/],
+  ['ProtectSystem', /^(no|false)$/],
+  ['ProtectHome', /^(no|false)$/],
+  ['PrivateTmp', /^(no|false)$/],
+  ['PrivateDevices', /^(no|false)$/],
+  ['RestrictSUIDSGID', /^(no|false)$/],
+  ['PrivateUsers', /^(no|false)$/],
+  ['PrivateNetwork', /^(no|false)$/],
+  ['User', /^root$/],
+  ['DynamicUser', /^(no|false)$/],
+];
+
+test(`tsinetd.service: systemd-analyze security --offline scores its exposure at most ${EXPOSURE_MAX}, without taking from servers what they need`, async (t) => {
+  const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
+  // What servers need stays, whatever the score (these checks need no systemd).
+  const caps = boundingSet(unit);
+  for (const c of CAPS_SERVERS_NEED) assert.ok(caps.has(c), `CapabilityBoundingSet keeps CAP_${c.toUpperCase()}`);
+  for (const [key, harmless] of SETTINGS_SERVERS_CANNOT_BEAR) {
+    for (const v of unitValues(unit, key)) assert.match(v, harmless, `${key}=${v} would break servers`);
+  }
+  const filters = unitValues(unit, 'SystemCallFilter');
+  for (const f of filters) {
+    assert.ok(f.startsWith('~'), `SystemCallFilter=${f}: a deny-list (an allow-list cannot know what servers call)`);
+    // chroot() is in @mount, setuid() in @privileged, setrlimit() and nice in @resources.
+    for (const g of ['@mount', '@privileged', '@resources', '@system-service', '@basic-io', '@process']) assert.ok(!f.split(/\s+/).includes(g), `SystemCallFilter denies ${g}`);
+  }
+  if (filters.length > 0) assert.deepEqual(unitValues(unit, 'SystemCallErrorNumber'), ['EPERM'], 'a refused call fails with EPERM instead of killing the server');
+  assert.deepEqual(unitValues(unit, 'NotifyAccess'), ['main'], 'servers share the cgroup: only tsinetd may notify');
+
+  if (!have('systemd-analyze')) {
+    t.skip('systemd-analyze is not installed: the exposure was not scored');
+    return;
+  }
+  const dir = tempDir(t, 'examples');
+  const copy = join(dir, 'tsinetd.service');
+  writeFileSync(copy, unit);
+  const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', copy], { encoding: 'utf8', timeout: 30_000 });
+  const m = /Overall exposure level for tsinetd\.service: (\d+\.\d+)/.exec(r.stdout);
+  if (m === null) {
+    t.skip(`systemd-analyze security --offline=true does not run here (systemd ≥ 250 needed): ${r.stderr.trim()}`);
+    return;
+  }
+  assert.equal(r.status, 0, r.stderr);
+  const exposure = Number(m[1]);
+  t.diagnostic(`exposure ${exposure} (at most ${EXPOSURE_MAX})`);
+  assert.ok(exposure <= EXPOSURE_MAX, `exposure ${exposure} > ${EXPOSURE_MAX}:\n${r.stdout}`);
+  // The same unit without its hardening scores worse: the score measures what the unit sets.
+  const bare = unit.replace(/^(CapabilityBoundingSet|SystemCallFilter|SystemCallErrorNumber|ProtectControlGroups|LockPersonality|RestrictRealtime)=.*\n/gm, '');
+  writeFileSync(copy, bare);
+  const b = /Overall exposure level for tsinetd\.service: (\d+\.\d+)/.exec(spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', copy], { encoding: 'utf8', timeout: 30_000 }).stdout);
+  assert.ok(b !== null && Number(b[1]) > exposure, `without its hardening: ${b?.[1]}`);
+});
+
+/** Capability names by number (linux/capability.h). */
+const CAP_NAMES = [
+  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'linux_immutable', 'net_bind_service',
+  'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner', 'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin',
+  'sys_boot', 'sys_nice', 'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap', 'mac_override',
+  'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf', 'checkpoint_restore',
+];
+
+/** The bounding set of process `pid`, by name. */
+function processBoundingSet(pid: number): Set<string> {
+  const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
+  const mask = BigInt(`0x${hex}`);
+  return new Set(CAP_NAMES.filter((_n, i) => (mask >> BigInt(i)) & 1n));
+}
+
+const noCapsRun = !isRoot
+  ? 'needs root: the servers chroot and switch user'
+  : !have('setpriv') || !existsSync(TFTPD) || !existsSync(TFTP) || !have('rsync')
+    ? 'setpriv (util-linux), in.tftpd and tftp (tftpd-hpa, tftp-hpa) and rsync are needed'
+    : false;
+
+test('tsinetd.service: under its capability bounding set, in.tftpd (chroot, then nobody) and a root rsync daemon (chroot, owners and set-uid bits kept) still serve', { skip: noCapsRun, timeout: 60_000 }, async (t) => {
+  const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
+  const caps = boundingSet(unit);
+  const known = CAP_NAMES.slice(0, Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')) + 1);
+  const wrap = ['setpriv', '--bounding-set', ['-all', ...[...caps].filter((c) => known.includes(c)).map((c) => `+${c}`)].join(',')];
+  t.diagnostic(wrap.join(' '));
+
+  // in.tftpd as xinetd runs it: root, chroot to its directory (-s), then nobody. Its directory
+  // and file must be readable by all.
+  const root = tempDir(t, 'tftproot');
+  chmodSync(root, 0o755);
+  const content = `tftp under the unit's bounding set ${process.pid}\n`.repeat(30);
+  writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
+  // rsync's daemon as root receiving files of another owner with a set-uid bit, in a chroot.
+  const dir = tempDir(t, 'caps-rsync');
+  const src = join(dir, 'src');
+  const dest = join(dir, 'dest');
+  mkdirSync(src);
+  mkdirSync(dest, { mode: 0o755 });
+  writeFileSync(join(src, 'tool'), '#!/bin/sh\n');
+  chownSync(join(src, 'tool'), 65534, 65534);
+  chmodSync(join(src, 'tool'), 0o4755);
+  const conf = join(dir, 'rsyncd.conf');
+  writeFileSync(conf, `use chroot = yes\nuid = root\ngid = root\nnumeric ids = yes\n[mod]\n\tpath = ${dest}\n\tread only = no\n`);
+
+  const [tftpPort, rsyncPort] = [await freePort(), await freePort()];
+  const d = await startDaemon(t, {
+    services: [tftpdService(tftpPort, root), programService('rsync', rsyncPort, '/usr/bin/rsync', { user: 'root', server_args: `--daemon --config=${conf}` })],
+    wrap,
+  });
+  // The daemon runs with the unit's set (its servers inherit it), less what this machine's own
+  // bounding set lacks (a container may lack CAP_SYS_RESOURCE: a bounding set only shrinks).
+  const ours = processBoundingSet(process.pid);
+  assert.deepEqual([...processBoundingSet(d.pid)].sort(), [...caps].filter((c) => ours.has(c)).sort());
+
+  const got = join(tempDir(t, 'tftpget'), 'got.txt');
+  const tftp = spawnSync(TFTP, ['-m', 'binary', '127.0.0.1', String(tftpPort), '-c', 'get', 'hello.txt', got], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(tftp.status, 0, tftp.stderr);
+  assert.equal(readFileSync(got, 'utf8'), content);
+
+  const rsync = spawnSync('rsync', ['-a', '--numeric-ids', `${src}/`, `rsync://127.0.0.1:${rsyncPort}/mod/`], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(rsync.status, 0, rsync.stderr);
+  const st = statSync(join(dest, 'tool'));
+  assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [65534, 65534, '4755']);
+  await d.waitForServiceLog(/EXIT: rsync status=0 /);
+  await d.waitForServiceLog(/START: tftp pid=\d+ from=127\.0\.0\.1$/);
 });
 
 // ---- fail2ban -----------------------------------------------------------------------------

@@ -70,6 +70,8 @@ export interface StartOptions {
   dontfork?: boolean;
   /** The daemon's environment (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** A command that execs node in its own place (setpriv, chrt…): the daemon runs under it. */
+  wrap?: string[];
   /** The umask the daemon is started with (default: this process's). */
   umask?: number;
   /** Expect the start to fail: resolve once the process has exited instead of waiting for readiness. */
@@ -270,7 +272,8 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
   const previousUmask = opts.umask !== undefined ? process.umask(opts.umask) : null;
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const wrap = opts.wrap ?? [];
+    child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length > 0 ? [process.execPath] : []), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
   } finally {
     if (previousUmask !== null) process.umask(previousUmask);
   }
