@@ -6,11 +6,12 @@
 import { diag, type Diagnostic } from './diagnostics.js';
 import { servingLimitations } from './listeners.js';
 import { servableServices } from './server.js';
-import { hasSensor, unsupportedBySpawner, type SpawnerView } from './spawner.js';
+import { hasSensor, unsupportedBySpawner } from './spawner.js';
+import type { SpawnCapabilities } from './spawn-types.js';
 import type { ServiceTable } from './table.js';
 
 /** One warning per limitation of each servable service, at its `service` line. */
-export function limitationDiagnostics(table: ServiceTable, spawner: SpawnerView): Diagnostic[] {
+export function limitationDiagnostics(table: ServiceTable, spawner: { name: string; capabilities: SpawnCapabilities }): Diagnostic[] {
   const out: Diagnostic[] = [];
   const services = servableServices(table);
   const sensor = hasSensor(services);

@@ -21,7 +21,6 @@ import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
 import { formatServiceDump } from './dump.js';
 import { fdTransitionText, watchFds } from './fd-watch.js';
 import { tuneHeapForDaemon } from './heap-tuning.js';
-import { servingLimitations } from './listeners.js';
 import { createEventLog, type XinetdEventLog } from './log.js';
 import type { DaemonLevel } from './log-types.js';
 import { serviceStates } from './metrics.js';
@@ -33,7 +32,8 @@ import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
 import { servableServices, startServer, type ServerHandle } from './server.js';
 import { processExists, reportConsistency, runConsistencyCheck, type CheckKind, type ConsistencyInput } from './consistency.js';
 import { SYSLOG_FACILITIES } from './log-format.js';
-import { createSpawner, hasSensor, unsupportedBySpawner } from './spawner.js';
+import { createSpawner } from './spawner.js';
+import { limitationDiagnostics } from './check-limitations.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
 import type { AclProblem } from './acl.js';
@@ -226,12 +226,8 @@ class Daemon {
 
   /** Warns about what the configuration asks that this run cannot do. */
   private warnLimitations(table: ServiceTable, spawner: Spawner): void {
-    const services = servableServices(table);
-    const sensor = hasSensor(services);
-    for (const s of services) {
-      const limits = [...unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor), ...servingLimitations(s)];
-      for (const l of limits) this.daemon('warning', `service ${s.id}: ${l}`, 'svc_activate');
-    }
+    // The same findings as --check's, for the spawner this run really got.
+    for (const d of limitationDiagnostics(table, spawner)) this.daemon('warning', d.message, 'svc_activate');
   }
 
   async run(): Promise<number> {

@@ -301,14 +301,6 @@ export interface ServeMetrics {
   spawnFailed(service: Service): void;
 }
 
-/** Reports nothing (when no metrics endpoint is configured). */
-export const noMetrics: ServeMetrics = {
-  accepted: () => {},
-  refused: () => {},
-  spawned: () => {},
-  spawnFailed: () => {},
-};
-
 /** What a service is doing now, for tsinetd_services{state}. */
 export type ServiceState = 'active' | 'suspended' | 'disabled' | 'failed';
 export const SERVICE_STATES: readonly ServiceState[] = ['active', 'suspended', 'disabled', 'failed'];
