@@ -7,7 +7,7 @@
 // in the background with a growing pause, so that a port freed later (a stray process gone, an
 // address that comes up after boot) gets served without anyone sending SIGHUP.
 
-import { constants } from 'node:os';
+import { errnoOf, strerror } from './errno.js';
 
 /** The first pause after a failed bind; TSINETD_BIND_RETRY_MS changes it (tests). */
 export const DEFAULT_BIND_RETRY_MS = 1000;
@@ -43,17 +43,6 @@ export function bindRetryBaseFromEnv(env: NodeJS.ProcessEnv = process.env): numb
   return Math.max(1, Number(raw));
 }
 
-const STRERROR: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'Address already in use',
-  EADDRNOTAVAIL: 'Cannot assign requested address',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  EAFNOSUPPORT: 'Address family not supported by protocol',
-  EINVAL: 'Invalid argument',
-  EMFILE: 'Too many open files',
-  ENFILE: 'Too many open files in system',
-  ENOBUFS: 'No buffer space available',
-};
 
 /**
  * The bind error as xinetd words it: "Address already in use (errno = 98)". Errors that are
@@ -62,8 +51,8 @@ const STRERROR: Readonly<Record<string, string>> = {
 export function bindErrorText(err: NodeJS.ErrnoException): string {
   const code = err.code;
   if (code !== undefined) {
-    const errno = (constants.errno as Record<string, number | undefined>)[code];
-    const text = STRERROR[code];
+    const errno = errnoOf(code);
+    const text = strerror(code);
     if (errno !== undefined && text !== undefined) return `${text} (errno = ${errno})`;
     if (errno !== undefined) return `${code} (errno = ${errno})`;
   }

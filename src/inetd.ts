@@ -12,6 +12,7 @@ import { buildInetdServices, defaultInetdBuildEnv, type InetdBuildEnv } from './
 import { detectDialect, type ResolvedInetdDialect } from './inetd-dialect.js';
 import { parseInetdText } from './inetd-syntax.js';
 import type { Service } from './table.js';
+import { fsReason } from './errno.js';
 
 /**
  * 'openbsd' covers the inetds with `.max` and `host:` (OpenBSD, Debian's openbsd-inetd, netkit,
@@ -53,8 +54,7 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
     try {
       source = readFileSync(path, 'utf8');
     } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-      const message = `cannot read inetd configuration file: ${describeReadError(reason)}`;
+      const message = `cannot read inetd configuration file: ${fsReason(err)}`;
       return {
         services: [],
         diagnostics: [diag('error', { file: path, line: 1, column: 1 }, message)],
@@ -75,15 +75,3 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
   }
 }
 
-function describeReadError(code: string): string {
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return code;
-  }
-}

@@ -17,6 +17,7 @@ import { diag, type Diagnostic, type SourcePosition } from './diagnostics.js';
 import { parseConfigText, type ParsedFile } from './parse.js';
 import { versus } from './versus.js';
 import type { DefaultsNode, ServiceNode } from './syntax.js';
+import { fsReason } from './errno.js';
 
 /** An entry of the tree in xinetd's reading order. `unit` numbers each reading of a file. */
 export interface TreeEntry {
@@ -38,21 +39,6 @@ export interface ConfigTree {
 /** Nesting depth at which include chains are cut (xinetd has no limit and would recurse forever). */
 export const MAX_INCLUDE_DEPTH = 16;
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EISDIR: 'it is a directory',
-  ENOTDIR: 'not a directory',
-  ELOOP: 'too many symbolic links',
-  EMFILE: 'too many open files',
-  ENAMETOOLONG: 'the name is too long',
-};
-
-/** A short readable reason for a failed file-system call. */
-export function fsReason(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-  return ERRNO_TEXT[code] ?? (err instanceof Error ? err.message : String(err));
-}
 
 export type ReadResult = { ok: true; text: string } | { ok: false; reason: string };
 

@@ -26,7 +26,6 @@ import * as dgram from 'node:dgram';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
 import type {
   AcceptedConnection,
   Acceptor,
@@ -41,6 +40,7 @@ import type {
 import { HELPER_PROTOCOL_VERSION } from './helper-binary.js';
 import type { Peer } from './peer.js';
 import type { RlimitValue, Rlimits } from './table.js';
+import { describeErrno } from './errno.js';
 
 /** Largest spawn request sent (the helper refuses lines above 4 MiB). */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -220,14 +220,6 @@ export function signalNumber(signal: NodeJS.Signals | number): number | null {
   if (typeof signal === 'number') return Number.isInteger(signal) && signal >= 0 && signal < 65 ? signal : null;
   const n = (osConstants.signals as Record<string, number | undefined>)[signal];
   return n === undefined ? null : n;
-}
-
-let errorMap: Map<number, [string, string]> | null = null;
-
-/** errno as its name and text, e.g. [ 'ENOENT', 'no such file or directory' ]. */
-export function describeErrno(errno: number): [string, string] {
-  errorMap ??= getSystemErrorMap();
-  return errorMap.get(-errno) ?? [`errno ${errno}`, 'unknown error'];
 }
 
 /** The error for a failed spawn: what failed, for which program, and why. */

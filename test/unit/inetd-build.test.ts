@@ -391,7 +391,7 @@ test('loadInetdFile: reads the file; an unreadable file is one diagnostic, never
   assert.deepEqual(missing.services, []);
   assert.deepEqual(
     missing.diagnostics.map((d) => [d.line, d.column, d.severity, d.message]),
-    [[1, 1, 'error', 'cannot read inetd configuration file: no such file']],
+    [[1, 1, 'error', 'cannot read inetd configuration file: no such file or directory']],
   );
   assert.match(loadInetdFile(dir).diagnostics[0]!.message, /is a directory/);
   // real /etc/services: ftp and echo are in every distribution's

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { describeErrno } from '../../src/errno.js';
 import {
-  describeErrno,
   encodeSpawnRequest,
   MAX_REQUEST_BYTES,
   NativeSpawnError,
