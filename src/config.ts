@@ -2,9 +2,11 @@
 // into one ServiceTable.
 //
 //   sources.ts (read + parse every file, includes in order) → build.ts (Services, xinetd
-//   semantics) → validate.ts (checks) → findings applied: 'disable' turns the service off,
-//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their services
-//   filled from the xinetd defaults as xinetd fills those of -inetd_compat (inetd-defaults.ts).
+//   semantics) → validate.ts (checks of each service) → findings applied: 'disable' turns the
+//   service off, 'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their
+//   services filled from the xinetd defaults as xinetd fills those of -inetd_compat
+//   (inetd-defaults.ts) → the checks across services over the whole table (checkAcross: port
+//   clashes between all of them, in binding order; duplicate ids among the xinetd services).
 // Both dialects also get the security checks: services a daemon that is not root cannot start
 // (privileges.ts) and configuration files other users can write (config-permissions.ts).
 //
