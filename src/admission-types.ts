@@ -5,20 +5,26 @@ import type { DaemonLevel } from './log-types.js';
 import type { Peer } from './peer.js';
 import type { Service } from './table.js';
 
-/** xinetd's FAIL reasons (xinetd.log(5)), plus tsinetd's own per-source rate. */
-export type FailReason =
-  | 'address'
-  | 'libwrap'
-  | 'time'
-  | 'service_limit'
-  | 'per_source_limit'
-  | 'process_limit'
-  | 'load'
-  | 'connections per second'
-  | 'per_source_cps'
-  | 'sensor'
-  | 'inetd_rate'
-  | 'fork';
+/**
+ * Every reason a FAIL line can give: xinetd's (xinetd.log(5)), plus tsinetd's own per-source
+ * rate, the classic inetd rate, and `fork` (a server that could not be started). A SENSOR hit
+ * is `address`, as xinetd writes it. tsinetd.log(5) lists exactly these (a test checks it).
+ */
+export const FAIL_REASONS = [
+  'address',
+  'libwrap',
+  'time',
+  'service_limit',
+  'per_source_limit',
+  'process_limit',
+  'load',
+  'connections per second',
+  'per_source_cps',
+  'inetd_rate',
+  'fork',
+] as const;
+
+export type FailReason = (typeof FAIL_REASONS)[number];
 
 /**
  * What TCP wrappers granted with: the options of the rule that matched, which change how the

@@ -15,7 +15,7 @@ import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
 import { readingSummary } from './inetd-dialect.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
-import { defaultOptions, INETD_COMPAT_FILE, inetdFilesOf, type DaemonOptions, type LogFormat } from './options.js';
+import { defaultOptions, loadRequestOf, type DaemonOptions, type LogFormat } from './options.js';
 import { VERSION } from './version.js';
 import { explain, formatExplanation } from './explain.js';
 import { lintRuleFiles, systemWrappers, wrapsService } from './wrappers.js';
@@ -282,15 +282,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
 
   // Checking is often done by an ordinary user for a daemon run as root: the services that
   // this user could not serve are warnings here, not errors (privileges.ts).
-  const table = await loadConfig(
-    {
-      configFile: options.configFile,
-      inetdFiles: inetdFilesOf(options),
-      inetdDialect: options.inetdDialect,
-      ...(options.inetdCompat ? { inetdCompatFile: INETD_COMPAT_FILE } : {}),
-    },
-    { privileges: 'warn' },
-  );
+  const table = await loadConfig(loadRequestOf(options), { privileges: 'warn' });
   if (action.kind === 'explain') return runExplain(action, options, table, io);
   if (action.kind === 'dump') {
     const json = {

@@ -2,9 +2,11 @@
 // into one ServiceTable.
 //
 //   sources.ts (read + parse every file, includes in order) → build.ts (Services, xinetd
-//   semantics) → validate.ts (checks) → findings applied: 'disable' turns the service off,
-//   'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their services
-//   filled from the xinetd defaults as xinetd fills those of -inetd_compat (inetd-defaults.ts).
+//   semantics) → validate.ts (checks of each service) → findings applied: 'disable' turns the
+//   service off, 'problem' adds to its `problems` → inetd files (src/inetd.ts) appended, their
+//   services filled from the xinetd defaults as xinetd fills those of -inetd_compat
+//   (inetd-defaults.ts) → the checks across services over the whole table (checkAcross: port
+//   clashes between all of them, in binding order; duplicate ids among the xinetd services).
 // Both dialects also get the security checks: services a daemon that is not root cannot start
 // (privileges.ts) and configuration files other users can write (config-permissions.ts).
 //
@@ -14,7 +16,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { buildServices, startNone, type BuiltService, type XinetdDefaults } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
-import { compareDiagnostics, diag, type Diagnostic } from './diagnostics.js';
+import { diag, type Diagnostic } from './diagnostics.js';
 import { serverAccessWarning, systemPathLookup, type PathLookup } from './exec-access.js';
 import { loadInetdFile, type InetdDialect } from './inetd.js';
 import { applyDefaultsToInetd } from './inetd-defaults.js';
@@ -22,7 +24,7 @@ import { currentIdentity, privilegeFindings, type DaemonIdentity, type Privilege
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from './sysdb.js';
 import type { Service, ServiceTable } from './table.js';
-import { checkDuplicateIds, checkPortClashes, checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { checkDuplicateIds, checkPortClashes, checkServices, placedBlock, placedLine, type CheckEnv, type Finding, type PathInfo } from './validate.js';
 
 export interface LoadRequest {
   /** The xinetd configuration file (`-f`); null to load only inetd files. */
@@ -105,8 +107,15 @@ export interface XinetdLoad {
   defaults: XinetdDefaults;
 }
 
-/** Loads an xinetd configuration tree (main file and includes). Never throws. */
-export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): XinetdLoad {
+/** An xinetd tree read, built and checked service by service; the checks across services are still to run. */
+interface XinetdPart {
+  built: BuiltService[];
+  diagnostics: Diagnostic[];
+  files: string[];
+  defaults: XinetdDefaults;
+}
+
+function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
   const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
   const tree = loadConfigTree(configFile);
@@ -114,17 +123,33 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
   if (tree.startsNothing) startNone(built.services);
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
-  const on = (i: number): boolean => built.services[i]!.service.enabled;
-  const clashes = checkPortClashes(built.services, on);
-  applyFindings(built.services, clashes);
-  const duplicates = checkDuplicateIds(built.services, on);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  const diagnostics = [...tree.diagnostics, ...permissions, ...built.diagnostics, ...[...findings, ...clashes, ...duplicates].map((f) => f.diagnostic)];
+  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => f.diagnostic)], files: tree.files, defaults: built.defaults };
+}
+
+/**
+ * The checks across services, over the whole table: port clashes between every service the run
+ * loads (xinetd's, then each inetd.conf file's, in binding order), then duplicate ids among the
+ * xinetd services. Turns the losers of a clash off; returns the diagnostics.
+ */
+function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[]): Diagnostic[] {
+  const placed = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+  const on = (i: number): boolean => placed[i]!.service.enabled;
+  const clashes = checkPortClashes(placed, on);
+  for (const f of clashes) if (f.effect === 'disable') placed[f.index]!.service.enabled = false;
+  const duplicates = checkDuplicateIds(xinetd, on);
+  return [...clashes, ...duplicates].map((f) => f.diagnostic);
+}
+
+/** Loads an xinetd configuration tree (main file and includes). Never throws. */
+export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): XinetdLoad {
+  const x = readXinetdTree(configFile, deps);
+  const across = checkAcross(x.built, []);
   return {
-    services: built.services.map((b) => b.service),
-    diagnostics: sortByFile(diagnostics, tree.files),
-    files: tree.files,
-    defaults: built.defaults,
+    services: x.built.map((b) => b.service),
+    diagnostics: sortByFile([...x.diagnostics, ...across], x.files),
+    files: x.files,
+    defaults: x.defaults,
   };
 }
 
@@ -155,23 +180,23 @@ function sortByFile(diagnostics: Diagnostic[], files: readonly string[]): Diagno
 
 export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
   const table: ServiceTable = { services: [], diagnostics: [], files: [] };
-  let defaults: XinetdDefaults | null = null;
-  if (req.configFile !== null) {
-    const x = loadXinetdConfig(req.configFile, deps);
-    defaults = x.defaults;
-    table.services.push(...x.services);
+  const x = req.configFile === null ? null : readXinetdTree(req.configFile, deps);
+  if (x !== null) {
     table.diagnostics.push(...x.diagnostics);
     table.files.push(...x.files);
   }
+  const inetd: Service[] = [];
   for (const file of req.inetdFiles) {
     const r = loadInetdFile(file, undefined, req.inetdDialect ?? 'auto');
-    if (defaults !== null) applyDefaultsToInetd(r.services, defaults, file === req.inetdCompatFile);
-    table.services.push(...r.services);
+    if (x !== null) applyDefaultsToInetd(r.services, x.defaults, file === req.inetdCompatFile);
+    inetd.push(...r.services);
     (table.inetdDialects ??= []).push({ file, dialect: r.dialect });
-    const own = [...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps)];
-    table.diagnostics.push(...own.sort(compareDiagnostics));
+    table.diagnostics.push(...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps));
     table.files.push(file);
   }
+  const across = checkAcross(x?.built ?? [], inetd);
+  table.services.push(...(x?.built ?? []).map((b) => b.service), ...inetd);
+  table.diagnostics = sortByFile([...table.diagnostics, ...across], table.files);
   return table;
 }
 

@@ -25,7 +25,7 @@ import { createEventLog, type XinetdEventLog } from './log.js';
 import type { DaemonLevel } from './log-types.js';
 import { serviceStates } from './metrics.js';
 import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from './metrics-http.js';
-import { INETD_COMPAT_FILE, inetdFilesOf, type DaemonOptions } from './options.js';
+import { loadRequestOf, type DaemonOptions } from './options.js';
 import { checkReadyFd, createReadinessSignals, signalReadyFd, type ReadinessSignals } from './readiness.js';
 import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
 import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
@@ -113,11 +113,6 @@ function daemonize(): Promise<number> {
   });
 }
 
-/** --inetd files, then /etc/inetd.conf with -inetd_compat (skipped when absent, as xinetd does). */
-function inetdFiles(opts: DaemonOptions): string[] {
-  return inetdFilesOf(opts).filter((f) => f !== INETD_COMPAT_FILE || existsSync(f));
-}
-
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -180,12 +175,7 @@ class Daemon {
 
   private async load(): Promise<ServiceTable> {
     const load = this.deps.loadTable ?? loadConfig;
-    const table = await load({
-      configFile: this.opts.configFile,
-      inetdFiles: inetdFiles(this.opts),
-      inetdDialect: this.opts.inetdDialect,
-      ...(this.opts.inetdCompat ? { inetdCompatFile: INETD_COMPAT_FILE } : {}),
-    });
+    const table = await load(loadRequestOf(this.opts));
     for (const d of table.diagnostics) this.daemon(diagnosticLevel(d), formatDiagnostic(d), 'parse');
     return table;
   }

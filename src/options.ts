@@ -1,5 +1,7 @@
 // Options of one tsinetd run, as parsed from the command line (see cli.ts).
 
+import { existsSync } from 'node:fs';
+import type { LoadRequest } from './config.js';
 import type { InetdDialect } from './inetd.js';
 import type { ListenAddress } from './metrics-http.js';
 
@@ -73,7 +75,18 @@ export function defaultOptions(): DaemonOptions {
 /** The file -inetd_compat reads after the xinetd configuration. */
 export const INETD_COMPAT_FILE = '/etc/inetd.conf';
 
-/** The inetd files a run loads: --inetd FILE..., then /etc/inetd.conf with -inetd_compat. */
-export function inetdFilesOf(options: DaemonOptions): string[] {
-  return options.inetdCompat ? [...options.inetdFiles, INETD_COMPAT_FILE] : [...options.inetdFiles];
+/**
+ * What a run reads: the xinetd configuration, the --inetd files, then /etc/inetd.conf with
+ * -inetd_compat when it exists (real xinetd skips an absent one without a word, measured). The
+ * one decision for the daemon (at start and at every reload) and for --check, --dump and
+ * --explain. `exists` is the file system's unless a test gives its own.
+ */
+export function loadRequestOf(options: DaemonOptions, exists: (path: string) => boolean = existsSync): LoadRequest {
+  const compat = options.inetdCompat && exists(INETD_COMPAT_FILE);
+  return {
+    configFile: options.configFile,
+    inetdFiles: compat ? [...options.inetdFiles, INETD_COMPAT_FILE] : [...options.inetdFiles],
+    inetdDialect: options.inetdDialect,
+    ...(compat ? { inetdCompatFile: INETD_COMPAT_FILE } : {}),
+  };
 }

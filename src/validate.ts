@@ -10,10 +10,12 @@
 // The checks are pure: the file system and the user database come in through `CheckEnv`.
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
+import { isIP } from 'node:net';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './attributes.js';
 import type { BuiltService } from './build.js';
-import { diag, type Diagnostic, type Severity } from './diagnostics.js';
+import { diag, type Diagnostic, type Severity, type SourcePosition } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
+import type { Service } from './table.js';
 import type { Loc, Word } from './syntax.js';
 import { versus } from './versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from './privileges.js';
@@ -71,7 +73,10 @@ function finding(index: number, severity: Severity, w: Word, message: string, ef
 }
 
 function label(b: BuiltService): string {
-  const s = b.service;
+  return serviceLabel(b.service);
+}
+
+function serviceLabel(s: Service): string {
   return s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
 }
 
@@ -316,75 +321,102 @@ export function checkServices(services: readonly BuiltService[], env: CheckEnv):
 // ---- Checks across services -------------------------------------------------------------------------
 
 function place(b: BuiltService): string {
-  return `${b.node.keyword.loc.file}:${b.node.keyword.loc.line}`;
+  return sourceOf(b.service);
+}
+
+function sourceOf(s: Service): string {
+  return `${s.source.file}:${s.source.line}`;
 }
 
 /**
- * The (family, address, port) slots a service's socket occupies. The default socket is the
- * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
- * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one.
- * A `bind` address takes its own slot (a host name is keyed by its name).
+ * A service as the port-clash check sees it: its definition and where a finding about it points
+ * (the name of an xinetd service block; the start of an inetd.conf line, which is where the other
+ * inetd.conf diagnostics point).
  */
-function listeningKeys(port: number, protocol: string, bind: string | null, flags: readonly string[], v6only: boolean | null): string[] {
-  const at = (family: string, addr: string): string => `${port}/${protocol}/${family}/${addr}`;
+export interface PlacedService {
+  service: Service;
+  at: SourcePosition;
+  length: number;
+}
+
+/** An xinetd service block, placed at its name. */
+export function placedBlock(b: BuiltService): PlacedService {
+  return { service: b.service, at: where(b.node.name.loc), length: span(b.node.name.loc) };
+}
+
+/** An inetd.conf service, placed at the start of its line. */
+export function placedLine(s: Service): PlacedService {
+  return { service: s, at: { file: s.source.file, line: s.source.line, column: 1 }, length: 1 };
+}
+
+/**
+ * The (family, address, port) slots a service's sockets occupy. The default socket is the
+ * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
+ * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one;
+ * an inetd.conf line with one socket per family (`family_sockets`) takes the IPv4 slot and the
+ * IPv6 one. A `bind` address takes its own slot (a host name is keyed by its name).
+ * (A "socket identity": when one shared definition of it exists, this should be built on it.)
+ */
+function listeningKeys(s: Service): string[] {
+  const at = (family: string, addr: string): string => `${s.port}/${s.protocol}/${family}/${addr}`;
+  const bind = s.bind === null ? null : s.bind.toLowerCase();
+  if (s.family_sockets && (bind === null || isIP(bind) === 0)) return [at('4', bind ?? '0.0.0.0'), at('6', bind ?? '::')];
   if (bind !== null) {
-    const b = bind.toLowerCase();
-    if (b === '::' && v6only !== true) return [at('6', '::'), at('4', '0.0.0.0')];
-    return [at(b.includes(':') ? '6' : '4', b)];
+    if (bind === '::' && s.v6only !== true) return [at('6', '::'), at('4', '0.0.0.0')];
+    return [at(bind.includes(':') ? '6' : '4', bind)];
   }
-  if (flags.includes('IPv4') && !flags.includes('IPv6')) return [at('4', '0.0.0.0')];
-  if (v6only === true) return [at('6', '::')];
+  if (s.flags.includes('IPv4') && !s.flags.includes('IPv6')) return [at('4', '0.0.0.0')];
+  if (s.v6only === true) return [at('6', '::')];
   return [at('6', '::'), at('4', '0.0.0.0')];
 }
 
 /**
- * Two enabled services on the same port, protocol and address. `enabled(i)` says whether
- * service i is still on after the other checks.
- *   - TCP: the later one cannot listen (xinetd: "bind failed (Address already in use)", then
- *     "failed to start and is deactivated"), so it is turned off here.
+ * Two enabled services on the same port, protocol and address, over the whole service table:
+ * the xinetd services, then those of the inetd.conf files (--inetd, -inetd_compat), in the order
+ * the daemon binds them. `enabled(i)` says whether service i is still on after the other checks.
+ * Real xinetd (2.3.15.3, -inetd_compat, measured) treats /etc/inetd.conf services exactly like
+ * its own: the service bound first keeps the port.
+ *   - TCP: the later one cannot listen (xinetd: "bind failed (Address already in use)", ten
+ *     retries, then "Service X failed to start and is deactivated"), so it is turned off here.
  *   - UDP: xinetd binds every datagram socket with SO_REUSEADDR, so both start; Linux gives each
  *     datagram to one socket: of sockets bound alike, the one bound last (the later service), and
  *     an IPv4 datagram to an IPv4-only socket before a dual-stack one. tsinetd binds in the same
  *     order with the same option, so the kernel chooses as it does under xinetd: a warning only.
  */
-export function checkPortClashes(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
+export function checkPortClashes(services: readonly PlacedService[], enabled: (i: number) => boolean): Finding[] {
   const out: Finding[] = [];
   const seen = new Map<string, number>();
   const off = new Set<number>();
-  services.forEach((b, i) => {
-    const s = b.service;
+  const report = (i: number, severity: Severity, message: string, effect: Effect): void => {
+    const p = services[i]!;
+    out.push({ index: i, diagnostic: diag(severity, p.at, message, p.length), effect });
+  };
+  services.forEach(({ service: s }, i) => {
     if (!enabled(i) || s.port === null || s.port === 0) return;
     const twin = boundTwin(services, i, (j) => enabled(j) && !off.has(j));
     if (twin !== null) {
-      const other = services[twin]!;
+      const other = services[twin]!.service;
       const how = s.bind === null ? 'on all addresses' : 'on the same address';
       off.add(i);
-      out.push(
-        finding(
-          i,
-          'error',
-          b.node.name,
-          `port ${s.port}/${s.protocol} ${how} as ${label(other)} (${place(other)}, bound to ${String(other.service.bind)}): xinetd calls ${label(b)} identical to it and disables it; so does tsinetd`,
-          'disable',
-        ),
-      );
+      const message = `port ${s.port}/${s.protocol} ${how} as ${serviceLabel(other)} (${sourceOf(other)}, bound to ${String(other.bind)}): xinetd calls ${serviceLabel(s)} identical to it and disables it; so does tsinetd`;
+      report(i, 'error', message, 'disable');
       return;
     }
-    const keys = listeningKeys(s.port, s.protocol, s.bind, s.flags, s.v6only);
+    const keys = listeningKeys(s);
     const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
     if (first === undefined || s.protocol === 'udp') for (const k of keys) seen.set(k, i);
     if (first === undefined) return;
-    const other = services[first]!;
+    const other = services[first]!.service;
     const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
-    const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${label(other)} (${place(other)})`;
+    const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${serviceLabel(other)} (${sourceOf(other)})`;
     if (s.protocol === 'udp') {
       const msg =
         `${used}; both start, as under xinetd (datagram sockets share a port), and the system gives each datagram to one of them: ` +
-        `the socket bound last (${label(b)}), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams`;
-      out.push(finding(i, 'warning', b.node.name, msg, 'none'));
+        `the socket bound last (${serviceLabel(s)}), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams`;
+      report(i, 'warning', msg, 'none');
       return;
     }
-    out.push(finding(i, 'error', b.node.name, `${used}; xinetd cannot start ${label(b)} either (its bind fails): it is disabled`, 'disable'));
+    report(i, 'error', `${used}; xinetd cannot start ${serviceLabel(s)} either (its bind fails): it is disabled`, 'disable');
   });
   return out;
 }
@@ -392,9 +424,11 @@ export function checkPortClashes(services: readonly BuiltService[], enabled: (i:
 /**
  * xinetd's check_entry: an earlier service that has a `bind` address and the same port and
  * protocol makes a later one "identical" (disabled) when the later one has no `bind` address or
- * the same one. Earlier services without `bind` are not compared there.
+ * the same one. Earlier services without `bind` are not compared there. It compares
+ * /etc/inetd.conf services too (measured: "service: X id: X is unique but its identical to
+ * service: Y id: Y - DISABLING").
  */
-function boundTwin(services: readonly BuiltService[], i: number, on: (j: number) => boolean): number | null {
+function boundTwin(services: readonly PlacedService[], i: number, on: (j: number) => boolean): number | null {
   const s = services[i]!.service;
   for (let j = 0; j < i; j++) {
     const t = services[j]!.service;

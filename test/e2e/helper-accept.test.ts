@@ -13,22 +13,9 @@ import { describe, test, type TestContext } from 'node:test';
 import { FIXTURES, internalService, programService, startDaemon, TEST_USER, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
-import { childrenOf } from '../helpers/proc.js';
+import { childrenOf, listeningInodes } from '../helpers/proc.js';
 
 const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
-
-/** The inodes of the sockets listening on TCP `port` (/proc/net/tcp and tcp6, state 0A). */
-function listeningInodes(port: number): Set<string> {
-  const out = new Set<string>();
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10 || f[3] !== '0A') continue;
-      if (parseInt(f[1]!.split(':')[1]!, 16) === port) out.add(f[9]!);
-    }
-  }
-  return out;
-}
 
 /** Whether process `pid` holds the socket listening on TCP `port`. */
 function holdsListener(pid: number, port: number): boolean {

@@ -2,20 +2,19 @@
 // log_on_failure and instances from the xinetd `defaults` (xinetd's service_fill), but not
 // only_from. Side by
 // side with the real xinetd: each daemon runs in its own mount namespace where a scratch
-// inetd.conf and a scratch /etc/services (naming the test's port) are bound over the real ones
-// (never edited); two clients connect from ::1, the second while the first one's server runs
+// inetd.conf and a scratch /etc/services (naming the test's port) lie in an overlay over /etc
+// (the machine's files are never edited); two clients connect from ::1, the second while the first one's server runs
 // (instances = 1), and the START/FAIL/EXIT lines must be equal once times, pids and durations
 // are masked. Skipped without root, unshare -m or the unpacked xinetd.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { CLI, FIXTURES, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
 import { tempDir } from '../helpers/temp.js';
-import { noMountNamespace, noXinetd, XINETD } from '../helpers/xinetd.js';
+import { noMountNamespace, noXinetd, startWithEtc, XINETD } from '../helpers/xinetd.js';
 
 // Needs a private mount namespace: each daemon gets its own /etc/inetd.conf and /etc/services there.
 const skip = noXinetd || noMountNamespace();
@@ -24,37 +23,10 @@ const NAME = 'tsinetd-compat';
 
 const lines = (p: string): string[] => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l !== '') : []);
 
-/**
- * Starts `argv` in a new mount namespace where `inetdConf` is /etc/inetd.conf and /etc/services
- * also names NAME on `port`; resolves once `daemonLog` says it started.
- */
+/** Starts `argv` where /etc/inetd.conf is the test's and /etc/services also names NAME on `port`. */
 async function startIn(t: TestContext, dir: string, tag: string, port: number, argv: string[], daemonLog: string): Promise<void> {
-  const services = join(dir, `${tag}.services`);
-  writeFileSync(services, `${readFileSync('/etc/services', 'utf8')}\n${NAME}\t${port}/tcp\n`);
-  const inetdConf = join(dir, 'inetd.conf');
-  // Without an /etc/inetd.conf to bind over, /etc gets an overlay whose upper layer is a scratch
-  // directory: the file is created there, and the machine's /etc stays as it is.
-  const upper = join(dir, `${tag}.etc-upper`);
-  const work = join(dir, `${tag}.etc-work`);
-  mkdirSync(upper);
-  mkdirSync(work);
-  // (The overlay comes first: a bind mount below /etc would not show through it.)
-  const script =
-    '{ if [ -e /etc/inetd.conf ]; then mount --bind "$2" /etc/inetd.conf; ' +
-    'else mount -t overlay overlay -o "lowerdir=/etc,upperdir=$3,workdir=$4" /etc && cp "$2" /etc/inetd.conf; fi; } && ' +
-    'mount --bind "$1" /etc/services && shift 4 && exec "$@"';
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', services, inetdConf, upper, work, ...argv], { stdio: 'ignore' });
-  t.after(() => {
-    child.kill('SIGKILL');
-  });
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`${tag} exited: ${lines(daemonLog).join('\n')}`);
-      return lines(daemonLog).some((l) => l.includes('Started working')) ? true : undefined;
-    },
-    15_000,
-    `${tag} to start`,
-  );
+  const etc = { 'inetd.conf': readFileSync(join(dir, 'inetd.conf'), 'utf8'), services: `${readFileSync('/etc/services', 'utf8')}\n${NAME}\t${port}/tcp\n` };
+  await startWithEtc(t, dir, tag, etc, argv, daemonLog);
 }
 
 /** Connects from ::1 and reads until the server closes. */

@@ -2,13 +2,15 @@
 // `man --warnings -l` (groff's -ww: every warning class), or with `groff -ww -mandoc -z` where
 // man(1) is missing, and anything on standard error fails the test. Skipped when neither
 // program is installed. Also checks that each page names the options and signals the CLI has,
-// so that the documentation cannot silently fall behind the code.
+// and that tsinetd.log.5 lists exactly the FAIL reasons the code writes, so that the
+// documentation cannot silently fall behind the code.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { FAIL_REASONS } from '../../src/admission-types.js';
 import { ROOT } from '../helpers/daemon.js';
 
 const MAN_DIR = join(ROOT, 'man');
@@ -75,4 +77,42 @@ describe('man pages', { skip: renderer === null ? 'neither man(1) nor groff(1) i
     const pages = PAGES.map((p) => readFileSync(join(MAN_DIR, p), 'utf8')).join('\n');
     for (const n of names) assert.ok(pages.includes(n), `${n} is documented`);
   });
+});
+
+/** The .ts files under `dir`, at any depth. */
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? sourceFiles(p) : n.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** The reasons tsinetd.log.5 lists under FAIL: the `.Li` words from "The reasons are" to the end of that sentence. */
+function documentedFailReasons(): string[] {
+  const page = readFileSync(join(MAN_DIR, 'tsinetd.log.5'), 'utf8');
+  const item = page.slice(page.indexOf('.It Li FAIL:'));
+  const lines = item.slice(item.indexOf('The reasons are')).split('\n');
+  const out: string[] = [];
+  for (const line of lines) {
+    const m = /^\.Li (.+?)( [,.])?$/.exec(line);
+    if (m === null) continue;
+    out.push(m[1]!);
+    if (m[2] === ' .') break;
+  }
+  return out;
+}
+
+test('tsinetd.log.5 lists exactly the FAIL reasons, and the code writes each of them', () => {
+  assert.deepEqual([...documentedFailReasons()].sort(), [...FAIL_REASONS].sort());
+  // A reason is written where a Decision or a FAIL event is made with it as a literal.
+  const written = new Set<string>();
+  for (const f of sourceFiles(join(ROOT, 'src'))) {
+    if (f.endsWith('admission-types.ts')) continue;
+    for (const m of readFileSync(f, 'utf8').matchAll(/\breason: '([^']+)'\s*[,}]/g)) written.add(m[1]!);
+  }
+  assert.deepEqual(
+    FAIL_REASONS.filter((r) => !written.has(r)),
+    [],
+    'reasons no code writes',
+  );
 });

@@ -1,4 +1,4 @@
-// What /proc says about processes, for tests that look at the daemon and its helper from outside.
+// What /proc says about processes and sockets, for tests that look at the daemon and its helper from outside.
 
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -13,6 +13,19 @@ export function childrenOf(ppid: number): number[] {
       if (Number(fields[1]) === ppid) out.push(Number(name));
     } catch {
       // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** The inodes of the sockets listening on TCP `port` (/proc/net/tcp and tcp6, state 0A). */
+export function listeningInodes(port: number): Set<string> {
+  const out = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10 || f[3] !== '0A') continue;
+      if (parseInt(f[1]!.split(':')[1]!, 16) === port) out.add(f[9]!);
     }
   }
   return out;

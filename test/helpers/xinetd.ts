@@ -3,7 +3,8 @@
 // namespace whose `mounts` (scratch file → system path, e.g. a test /etc/services) are
 // bind-mounted first. Tests that use it skip when xinetd or unshare is missing.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { CLI } from './daemon.js';
 import { waitFor } from './net.js';
@@ -26,6 +27,42 @@ function inNamespace(argv: readonly string[], mounts: Mounts): string[] {
   if (mounts.length === 0) return [...argv];
   const setup = mounts.map(([from, to]) => `mount --bind ${quote(from)} ${quote(to)}`).join(' && ');
   return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `${setup} && exec ${argv.map(quote).join(' ')}`];
+}
+
+/**
+ * argv that runs `argv` in a new mount namespace whose /etc is an overlay on the machine's, with a
+ * scratch directory under `dir` as its upper layer holding `etc` (file name → text: an inetd.conf,
+ * a services file...); the machine's /etc is never written. Needs root (see noMountNamespace).
+ */
+export function withEtc(dir: string, tag: string, etc: Readonly<Record<string, string>>, argv: readonly string[]): string[] {
+  const upper = join(dir, `${tag}.etc-upper`);
+  const work = join(dir, `${tag}.etc-work`);
+  mkdirSync(upper);
+  mkdirSync(work);
+  for (const [name, text] of Object.entries(etc)) writeFileSync(join(upper, name), text);
+  const script = 'mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc && shift 2 && exec "$@"';
+  return ['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh', upper, work, ...argv];
+}
+
+/**
+ * Starts `argv` as withEtc says; resolves once `daemonLog` says "Started working". The process
+ * is killed when `t` ends.
+ */
+export async function startWithEtc(t: TestContext, dir: string, tag: string, etc: Readonly<Record<string, string>>, argv: readonly string[], daemonLog: string): Promise<void> {
+  const [cmd, ...args] = withEtc(dir, tag, etc, argv);
+  const child = spawn(cmd!, args, { stdio: 'ignore' });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  const lines = (): string => (existsSync(daemonLog) ? readFileSync(daemonLog, 'utf8') : '');
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`${tag} exited: ${lines()}`);
+      return lines().includes('Started working') ? true : undefined;
+    },
+    15_000,
+    `${tag} to start`,
+  );
 }
 
 export interface XinetdRun {

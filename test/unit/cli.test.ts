@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main, normalizeArgv, parseCommandLine, type CliIo } from '../../src/cli.js';
+import { loadRequestOf } from '../../src/options.js';
 
 function capture(): CliIo & { out: string; err: string } {
   const io = {
@@ -74,8 +75,16 @@ test('usage errors exit 2, version and help exit 0', async () => {
   assert.match(io.out, /--check/);
 });
 
-test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf', () => {
+test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exists (one decision for --check and the daemon)', () => {
   const { options } = parseCommandLine(['--inetd', 'a', '--inetd', 'b', '-inetd_compat'], capture());
   assert.deepEqual(options.inetdFiles, ['a', 'b']);
   assert.equal(options.inetdCompat, true);
+  const asked: string[] = [];
+  const present = loadRequestOf(options, (p) => (asked.push(p), true));
+  assert.deepEqual(asked, ['/etc/inetd.conf']);
+  assert.deepEqual(present, { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b', '/etc/inetd.conf'], inetdDialect: 'auto', inetdCompatFile: '/etc/inetd.conf' });
+  // Absent: skipped, as xinetd skips it; the --inetd files are read (and reported) whether or not they exist.
+  assert.deepEqual(loadRequestOf(options, () => false), { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b'], inetdDialect: 'auto' });
+  const plain = parseCommandLine(['--inetd', 'a'], capture()).options;
+  assert.deepEqual(loadRequestOf(plain, () => true).inetdFiles, ['a']);
 });

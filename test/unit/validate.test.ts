@@ -13,6 +13,8 @@ import {
   checkNameInArgs,
   checkPort,
   checkPortClashes,
+  placedBlock,
+  placedLine,
   checkRedirect,
   checkRequiredAttributes,
   checkServer,
@@ -21,6 +23,8 @@ import {
   type CheckEnv,
   type Finding,
 } from '../../src/validate.js';
+import { loadInetdText } from '../../src/inetd.js';
+import { fixtureEnv } from './inetd-fixture-env.js';
 import { AS_ROOT, buildText, fakeProbe, fixtureDb } from './xinetd-fixture-env.js';
 
 const env: CheckEnv = { db: fixtureDb(), probe: fakeProbe };
@@ -164,7 +168,7 @@ test('port clashes: TCP, the later of two enabled services on one port/address i
     entry('d', '\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n\tbind = 127.0.0.1\n') +
     entry('e', '\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = 7000\n');
   const built = buildText(text).services;
-  const f = checkPortClashes(built, () => true);
+  const f = checkPortClashes(built.map(placedBlock), () => true);
   assert.deepEqual(
     f.map((x) => [x.index, x.effect, x.diagnostic.severity, `${x.diagnostic.line}:${x.diagnostic.column}`, x.diagnostic.message]),
     [
@@ -178,14 +182,14 @@ test('port clashes: TCP, the later of two enabled services on one port/address i
       ],
     ],
   );
-  assert.deepEqual(checkPortClashes(built, (i) => i !== 0 && i !== 2), []);
+  assert.deepEqual(checkPortClashes(built.map(placedBlock), (i) => i !== 0 && i !== 2), []);
 });
 
 test("port clashes: xinetd's check_entry disables a later service on the port and protocol of an earlier one with a bind address", () => {
   const svc = (name: string, proto: 'stream' | 'dgram', more = ''): string =>
     entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = ${proto}\n\twait = ${proto === 'dgram' ? 'yes' : 'no'}\n\tport = 7000\n${more}`);
   const bound = buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'dgram') + svc('lo2', 'dgram', '\tbind = 127.0.0.1\n') + svc('other', 'dgram', '\tbind = 127.0.0.2\n')).services;
-  const f = checkPortClashes(bound, () => true);
+  const f = checkPortClashes(bound.map(placedBlock), () => true);
   assert.deepEqual(
     f.map((x) => [x.index, x.effect]),
     [
@@ -195,19 +199,56 @@ test("port clashes: xinetd's check_entry disables a later service on the port an
   );
   assert.match(f[0]!.diagnostic.message, /^port 7000\/udp on all addresses as service 'lo' \(test\.conf:1, bound to 127\.0\.0\.1\): xinetd calls service 'any' identical/);
   // The other way round (wildcard first) xinetd compares nothing: both run, each on its own address.
-  assert.deepEqual(checkPortClashes(buildText(svc('any', 'dgram') + svc('lo', 'dgram', '\tbind = 127.0.0.1\n')).services, () => true), []);
+  assert.deepEqual(checkPortClashes(buildText(svc('any', 'dgram') + svc('lo', 'dgram', '\tbind = 127.0.0.1\n')).services.map(placedBlock), () => true), []);
   // Another protocol on the same port is no twin.
-  assert.deepEqual(checkPortClashes(buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'stream')).services, () => true), []);
+  assert.deepEqual(checkPortClashes(buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'stream')).services.map(placedBlock), () => true), []);
 });
 
 test('port clashes follow address families: IPv4 + IPv6-only share a port, dual-stack + IPv4 do not', () => {
   const svc = (name: string, more: string): string => entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n${more}`);
   const split = buildText(svc('v4', '\tflags = IPv4\n') + svc('v6', '\tflags = IPv6\n\tv6only = yes\n')).services;
-  assert.deepEqual(checkPortClashes(split, () => true), []);
+  assert.deepEqual(checkPortClashes(split.map(placedBlock), () => true), []);
   const dual = buildText(svc('dual', '') + svc('v4', '\tflags = IPv4\n')).services;
-  assert.deepEqual(checkPortClashes(dual, () => true).map((x) => x.index), [1]);
+  assert.deepEqual(checkPortClashes(dual.map(placedBlock), () => true).map((x) => x.index), [1]);
   const dual6 = buildText(svc('v6', '\tflags = IPv6\n\tv6only = yes\n') + svc('dual', '')).services;
-  assert.deepEqual(checkPortClashes(dual6, () => true).map((x) => x.index), [1]);
+  assert.deepEqual(checkPortClashes(dual6.map(placedBlock), () => true).map((x) => x.index), [1]);
+});
+
+test('port clashes over the whole table: an inetd.conf service loses to an earlier xinetd one on its port, as under xinetd -inetd_compat', () => {
+  const svc = (name: string, port: number, more = ''): string =>
+    entry(name, `\ttype = INTERNAL UNLISTED\n\tsocket_type = ${more.includes('dgram') ? 'dgram' : 'stream'}\n\twait = ${more.includes('dgram') ? 'yes' : 'no'}\n\tport = ${port}\n${more.replace('dgram', '')}`);
+  const xinetd = buildText(svc('x', 7000) + svc('lo', 7001, '\tbind = 127.0.0.1\n') + svc('u', 7002, 'dgram') + svc('v4', 7004, '\tflags = IPv4\n')).services;
+  const inetd = loadInetdText(
+    'inetd.conf',
+    [
+      '7000\tstream\ttcp\tnowait\troot\t/bin/cat\tcat', // IPv4 + IPv6 sockets: both slots taken by x
+      '127.0.0.1:7001\tstream\ttcp\tnowait\troot\t/bin/cat\tcat', // xinetd's "identical" rule
+      '7002\tdgram\tudp\twait\troot\t/bin/cat\tcat', // datagram sockets share a port
+      '7004\tstream\ttcp6\tnowait\troot\t/bin/cat\tcat', // IPv6 only, beside an IPv4-only socket
+      '7005\tstream\ttcp4\tnowait\troot\t/bin/cat\tcat',
+      '7005\tstream\ttcp46\tnowait\troot\t/bin/cat\tcat', // a later inetd line loses to an earlier one
+    ].join('\n') + '\n',
+    'openbsd',
+    fixtureEnv(),
+  ).services;
+  const placed = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+  const f = checkPortClashes(placed, () => true);
+  const who = (i: number): string => `${placed[i]!.service.id}@${placed[i]!.service.port}`;
+  assert.deepEqual(
+    f.map((x) => [who(x.index), x.effect, x.diagnostic.severity, `${x.diagnostic.file}:${x.diagnostic.line}:${x.diagnostic.column}`]),
+    [
+      ['7000@7000', 'disable', 'error', 'inetd.conf:1:1'],
+      ['7001@7001', 'disable', 'error', 'inetd.conf:2:1'],
+      ['7002@7002', 'none', 'warning', 'inetd.conf:3:1'],
+      [`${inetd[5]!.id}@7005`, 'disable', 'error', 'inetd.conf:6:1'],
+    ],
+  );
+  // The loser's diagnostic names the winner and where it is defined.
+  assert.match(f[0]!.diagnostic.message, /^port 7000\/tcp on all addresses is already used by service 'x' \(test\.conf:1\); xinetd cannot start service '7000' either/);
+  assert.match(f[1]!.diagnostic.message, /as service 'lo' \(test\.conf:\d+, bound to 127\.0\.0\.1\): xinetd calls service '7001' identical to it/);
+  assert.match(f[3]!.diagnostic.message, /is already used by service '7005' \(id 7005\/tcp4\) \(inetd\.conf:5\)/);
+  // With the xinetd service off, the inetd.conf one keeps its port.
+  assert.deepEqual(checkPortClashes(placed, (i) => i !== 0).map((x) => who(x.index)), ['7001@7001', '7002@7002', `${inetd[5]!.id}@7005`]);
 });
 
 test('duplicate ids (compared without regard to case) are warned about', () => {

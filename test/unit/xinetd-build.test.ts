@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { ATTRIBUTES } from '../../src/attributes.js';
 import { loadXinetdConfig } from '../../src/config.js';
-import { checkDuplicateIds, checkPortClashes, checkServices } from '../../src/validate.js';
+import { checkDuplicateIds, checkPortClashes, checkServices, placedBlock } from '../../src/validate.js';
 import { compareCLocale, loadConfigTree, skippedByName } from '../../src/sources.js';
 import type { Service } from '../../src/table.js';
 import { AS_ROOT, brief, buildText, fakeProbe, fixtureDb, XINETD_FIXTURES } from './xinetd-fixture-env.js';
@@ -447,7 +447,7 @@ test('any attribute with any values, in a service or in defaults, never throws i
       const r = buildText(`defaults\n{\n${body(defaults)}}\nservice echo\n{\n${body(service)}}\n`);
       const findings = [
         ...checkServices(r.services, { db: fixtureDb(), probe: fakeProbe }),
-        ...checkPortClashes(r.services, () => true),
+        ...checkPortClashes(r.services.map(placedBlock), () => true),
         ...checkDuplicateIds(r.services, () => true),
       ];
       for (const d of [...r.diagnostics, ...findings.map((f) => f.diagnostic)]) assert.ok(d.line >= 1 && d.column >= 1);
