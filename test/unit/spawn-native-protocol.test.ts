@@ -3,15 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  describeErrno,
-  encodeSpawnRequest,
-  MAX_REQUEST_BYTES,
-  NativeSpawnError,
-  parseHelperMessage,
-  signalNumber,
-  type SpawnRequest,
-} from '../../src/spawn-native.js';
+import { describeErrno, NativeSpawnError, signalNumber } from '../../src/spawn-native.js';
+import { encodeSpawnRequest, parseHelperMessage, type SpawnRequest } from '../../src/spawnd-messages.js';
+import { MAX_REQUEST_BYTES } from '../../src/spawnd-protocol.js';
 import type { SpawnSpec } from '../../src/spawn-types.js';
 
 const base: SpawnSpec = {
