@@ -45,7 +45,7 @@
 
 /* How this binary was built (compiler, linking), set by the build: `tsinetd -version` shows it. */
 #ifndef SPAWND_BUILD
-#define SPAWND_BUILD "unknown"
+#define SPAWND_BUILD "without a label"
 #endif
 #define READ_CHUNK 65536
 #define MAX_QUEUED_FDS 64
@@ -1035,7 +1035,7 @@ int main(int argc, char **argv)
     set_up();
     choose_child_start();
     send_line("{\"t\":\"" REPLY_READY "\",\"pid\":%d,\"version\":%d,\"children\":\"%s\"}", (int)getpid(), SPAWND_PROTOCOL_VERSION,
-              child_stack != MAP_FAILED ? "clone" : "fork");
+              child_stack != MAP_FAILED ? CHILDREN_CLONE : CHILDREN_FORK);
     flush_out();
 
     for (;;) {

@@ -5,7 +5,7 @@
 
 import type { SpawnSpec } from './spawn-types.js';
 import type { RlimitValue, Rlimits } from './table.js';
-import { MAX_GROUPS, MAX_ID, MAX_PRE_BYTES, MAX_REPLY_BYTES, MAX_REQUEST_BYTES, STAGES, type Stage } from './spawnd-protocol.js';
+import { CHILD_STARTS, MAX_GROUPS, MAX_ID, MAX_PRE_BYTES, MAX_REPLY_BYTES, MAX_REQUEST_BYTES, STAGES, type ChildStart, type Stage } from './spawnd-protocol.js';
 
 // ---- requests (tsinetd → helper) -------------------------------------------------------------
 
@@ -249,7 +249,7 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
 // ---- replies (helper → tsinetd) --------------------------------------------------------------
 
 /** How the helper starts a child: clone(CLONE_VM | CLONE_VFORK), or fork (see native/spawnd.c). */
-export type ChildStart = 'clone' | 'fork';
+export type { ChildStart };
 
 export type HelperMessage =
   | { t: 'ready'; pid: number; version: number; children: ChildStart | null }
@@ -274,7 +274,7 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
   switch (m['t']) {
     case 'ready': {
       // `children` came with protocol 3; an older helper is then refused for its version.
-      const children = m['children'] === 'clone' || m['children'] === 'fork' ? m['children'] : null;
+      const children = (CHILD_STARTS as readonly unknown[]).includes(m['children']) ? (m['children'] as ChildStart) : null;
       return isInt(m['pid']) && isInt(m['version']) ? { t: 'ready', pid: m['pid'], version: m['version'], children } : null;
     }
     case 'spawned':

@@ -51,6 +51,10 @@ export type RequestName = (typeof REQUESTS)[number];
 export const REPLIES = ['ready', 'spawned', 'error', 'exit', 'pong', 'warn', 'conn', 'accept-error', 'sender'] as const;
 export type ReplyName = (typeof REPLIES)[number];
 
+/** How the helper starts children, as its `ready` message says (`children`, protocol 3). */
+export const CHILD_STARTS = ['clone', 'fork'] as const;
+export type ChildStart = (typeof CHILD_STARTS)[number];
+
 /** The file name the generated header is included by. */
 export const HEADER_NAME = 'spawnd-protocol.h';
 
@@ -79,6 +83,9 @@ export function protocolHeader(): string {
     '',
     '/* Replies ("t"). */',
     ...REPLIES.map((r) => `#define REPLY_${macroName(r)} ${JSON.stringify(r)}`),
+    '',
+    '/* How children start ("children" of the ready reply). */',
+    ...CHILD_STARTS.map((c) => `#define CHILDREN_${macroName(c)} ${JSON.stringify(c)}`),
     '',
     '/* Error stages ("stage"). */',
     ...STAGES.map((s) => `#define STAGE_NAME_${macroName(s)} ${JSON.stringify(s)}`),
