@@ -67,8 +67,8 @@ export function protocolHeader(): string {
   const lines = [
     '/* spawnd-protocol.h - generated from src/spawnd-protocol.ts when the helper is compiled',
     ' * (native-build.ts protocolHeader()); do not edit, do not commit. See native/PROTOCOL.md. */',
-    '#ifndef TSINETD_SPAWND_PROTOCOL_H',
-    '#define TSINETD_SPAWND_PROTOCOL_H',
+    '#ifndef SPAWND_PROTOCOL_H_INCLUDED',
+    '#define SPAWND_PROTOCOL_H_INCLUDED',
     '',
     `#define SPAWND_PROTOCOL_VERSION ${VERSION}`,
     `#define SPAWND_MAX_REQUEST ${MAX_REQUEST_BYTES}`,
