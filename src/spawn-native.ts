@@ -6,7 +6,10 @@
 // supplementary groups or rlimits. The helper is about 1 MB, so its fork is cheap, it never
 // waits for the exec, and it does the full xinetd child set-up (see native/child.c).
 //
-// Transport: Node's own IPC channel ('ipc' stdio, JSON lines). Each spawn is one message
+// Transport: Node's own IPC channel ('ipc' stdio, JSON lines; every message, the descriptors'
+// owners and the version rule are in native/PROTOCOL.md, the messages' types and their one
+// encoder in spawnd-messages.ts, the shared constants in spawnd-protocol.ts, and the handles
+// sent with the descriptors in uv-handles.ts). Each spawn is one message
 // with the socket attached (SCM_RIGHTS); the helper acknowledges the handle at once, forks,
 // and answers {"t":"spawned"} once the program is exec'd, or {"t":"error"} with the failing
 // step and errno; later {"t":"exit"} reports the status. spawn() settles only on that answer,
@@ -43,6 +46,7 @@ import {
   batchMessage,
   batchMessages,
   encodeSpawnRequest,
+  isKnownStage,
   parseHelperMessage,
   requests,
   type ChildStart,
@@ -92,7 +96,7 @@ export class NativeSpawnError extends Error implements NodeJS.ErrnoException {
   readonly errno: number;
   readonly syscall: string;
   readonly path: string;
-  /** Which step failed: exec, setuid, setgid, setgroups, dup2, fork, pipe, recv, request. */
+  /** Which step failed: one of STAGES (spawnd-protocol.ts; native/PROTOCOL.md, Errors). */
   readonly stage: string;
 
   constructor(path: string, stage: string, errno: number, detail: string) {
@@ -109,7 +113,8 @@ export class NativeSpawnError extends Error implements NodeJS.ErrnoException {
 
 /** The message of a NativeSpawnError (xinetd logs "execv( PATH ) failed: TEXT"). */
 export function spawnFailureText(path: string, stage: string, name: string, text: string, detail: string): string {
-  switch (stage) {
+  // Typed by the table: a stage renamed there fails to compile here.
+  switch (isKnownStage(stage) ? stage : null) {
     case 'exec':
       return `cannot exec ${path}: ${text} (${name})`;
     case 'setuid':
