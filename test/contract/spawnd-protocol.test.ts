@@ -143,8 +143,8 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
 });
 
 /** The helper over a real IPC channel, its messages queued for the test to take in order. */
-async function startHelper(t: TestContext): Promise<{ child: ChildProcess; next(): Promise<Record<string, unknown>> }> {
-  const child = startProcess(usableHelper()!, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: {}, serialization: 'json' });
+async function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; next(): Promise<Record<string, unknown>> }> {
+  const child = startProcess(usableHelper()!, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, serialization: 'json' });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -210,9 +210,14 @@ function matchReply(where: string, got: Record<string, unknown>, step: Step, pid
   }
 }
 
-for (const name of transcripts()) {
-  test(`the real helper answers as transcript ${name} says`, { skip: NOT_BUILT }, async (t) => {
-    const { child, next } = await startHelper(t);
+// Both ways of starting children (native/spawnd.c start_shared, start_forked) answer alike.
+const MODES: Array<[string, NodeJS.ProcessEnv]> = [
+  ['', {}],
+  [' (children forked)', { TSINETD_SPAWND_FORK: '1' }],
+];
+for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => [n, m] as const))) {
+  test(`the real helper answers as transcript ${name} says${mode}`, { skip: NOT_BUILT }, async (t) => {
+    const { child, next } = await startHelper(t, env);
     const pids = new Map<unknown, unknown>();
     for (const step of readTranscript(name)) {
       const where = `${name}:${step.line}`;
