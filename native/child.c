@@ -29,12 +29,12 @@
 const char *child_stage_name(int stage)
 {
     switch (stage) {
-    case STAGE_DUP2: return "dup2";
-    case STAGE_SETGROUPS: return "setgroups";
-    case STAGE_SETGID: return "setgid";
-    case STAGE_SETUID: return "setuid";
-    case STAGE_EXEC: return "exec";
-    default: return "unknown";
+    case STAGE_DUP2: return STAGE_NAME_DUP2;
+    case STAGE_SETGROUPS: return STAGE_NAME_SETGROUPS;
+    case STAGE_SETGID: return STAGE_NAME_SETGID;
+    case STAGE_SETUID: return STAGE_NAME_SETUID;
+    case STAGE_EXEC: return STAGE_NAME_EXEC;
+    default: return STAGE_NAME_UNKNOWN;
     }
 }
 

@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "spawnd-protocol.h"
+
 enum rlimit_slot { RL_AS, RL_CPU, RL_DATA, RL_RSS, RL_STACK, RL_FILES, RL_COUNT };
 
 typedef struct {
@@ -28,16 +30,8 @@ typedef struct {
     rlim_t rlimit[RL_COUNT];
 } spawn_request;
 
-/* What went wrong in the child before or at execve; sent to the parent through a pipe. */
-enum child_stage {
-    STAGE_NONE = 0,
-    STAGE_DUP2,
-    STAGE_SETGROUPS,
-    STAGE_SETGID,
-    STAGE_SETUID,
-    STAGE_EXEC,
-};
-
+/* What went wrong in the child before or at execve (enum child_stage, from the generated
+ * spawnd-protocol.h); sent to the parent through a pipe. */
 typedef struct {
     int stage;
     int err;

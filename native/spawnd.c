@@ -8,44 +8,9 @@
  * ancillary data, and must be answered with {"cmd":"NODE_HANDLE_ACK"} (or _NACK when the
  * descriptor was lost) before Node sends anything else.
  *
- * Requests (the "msg" of a NODE_HANDLE, or a plain line):
- *   {"cmd":"spawn","id":N,"path":..,"argv":[..],"env":[..],"uid":U|null,"gid":G|null,
- *    "groups":[..]|null,"umask":M,"nice":I|null,"rlimits":{"as"|"cpu"|"data"|"rss"|
- *    "stack"|"files": number|"unlimited"}}            (must carry the socket)
- *   optional in a spawn (protocol 4), set on the socket before the child starts (TCP wrappers):
- *    "keepalive":true, "linger":SECONDS, "pre":"hex" (at most 64 KiB written first)
- *   {"cmd":"kill","pid":P,"sig":S}                    (only children of this helper)
- *   {"cmd":"ping","id":N}
- * Accepting for the daemon (accept.h; protocol 2):
- *   {"cmd":"listen","lid":L}                          (carries a listening TCP socket)
- *   {"cmd":"unlisten","lid":L}
- *   {"cmd":"pause","lid":L} / {"cmd":"resume","lid":L}   (protocol 4) stop / restart accepting
- *                                                     on L without closing it: while paused,
- *                                                     clients wait in the kernel's listen queue
- *   {"cmd":"spawn","id":N,"cid":C,...}                a spawn whose socket is pending
- *                                                     connection C (no descriptor attached)
- *   {"cmd":"reply","cid":C,"hex":"..."}               write these bytes to C, then close it
- *   {"cmd":"drop","cid":C}                            close C (refused)
- *   {"cmd":"batch","list":[request, ...]}             several of the requests above, in order
- * The sender of a wait = yes datagram service's next datagram (protocol 4):
- *   {"cmd":"peek","id":N}                             (carries the bound UDP socket; the
- *                                                     datagram is peeked at, not read, and the
- *                                                     helper closes its copy at once)
- * Replies:
- *   {"t":"ready","pid":P,"version":4,"children":"clone"|"fork"}  once, at start
- *   {"t":"spawned","id":N,"pid":P}                    after the program was exec'd
- *   {"t":"error","id":N|null,"pid":P|null,"stage":S,"errno":E,"message":..}
- *   {"t":"exit","pid":P,"code":C|null,"signal":S|null}  (not sent for failed spawns)
- *   {"t":"pong","id":N,"children":K}
- *   {"t":"warn","message":..}                         malformed requests and the like
- *   {"t":"conn","lid":L,"cid":C,"addr":A,"port":P,"laddr":LA}
- *                                                     a connection accepted on listener L
- *                                                     (LA: the local address it reached)
- *   {"t":"accept-error","lid":L,"errno":E}            accept failed (EMFILE...); L rests 1 s
- *   {"t":"sender","id":N,"addr":A,"port":P}           the answer to peek N; a failed peek is
- *                                                     answered {"t":"error","id":N,...,
- *                                                     "stage":"peek"} (errno EAGAIN: nothing
- *                                                     queued)
+ * Every request and reply, who owns each descriptor, the errors and the version history are in
+ * native/PROTOCOL.md; the shared constants (version, size limits, message and stage names) come
+ * from spawnd-protocol.h, generated from src/spawnd-protocol.ts when the helper is compiled.
  *
  * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_shared), so it
  * is suspended until the exec and knows the outcome when clone returns; a forked child (see
@@ -58,6 +23,7 @@
 #include "accept.h"
 #include "child.h"
 #include "json.h"
+#include "spawnd-protocol.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,17 +43,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 4
-
 /* How this binary was built (compiler, linking), set by the build: `tsinetd -version` shows it. */
 #ifndef SPAWND_BUILD
-#define SPAWND_BUILD "unknown"
+#define SPAWND_BUILD "without a label"
 #endif
-#define MAX_LINE (4 * 1024 * 1024)
 #define READ_CHUNK 65536
 #define MAX_QUEUED_FDS 64
-#define MAX_GROUPS 65536
-#define MAX_ID 9007199254740991LL /* Number.MAX_SAFE_INTEGER */
 #define HANDLE_PREFIX "{\"cmd\":\"NODE_HANDLE\""
 #define LINGER_MS 1000 /* after EOF: how long to wait for servers the daemon just signalled */
 
@@ -108,7 +69,7 @@ static json_buf out;
 
 static char *in_data;
 static size_t in_len, in_cap;
-static int discarding; /* inside a line longer than MAX_LINE */
+static int discarding; /* inside a line longer than line_limit() */
 
 /* Descriptors received but not yet matched with their NODE_HANDLE line; -1 = one was lost. */
 static int fd_queue[MAX_QUEUED_FDS];
@@ -174,7 +135,7 @@ static void send_warn(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    out_check(json_buf_printf(&out, "{\"t\":\"warn\",\"message\":") && json_buf_string(&out, text) &&
+    out_check(json_buf_printf(&out, "{\"t\":\"" REPLY_WARN "\",\"message\":") && json_buf_string(&out, text) &&
               json_buf_append(&out, "}\n", 2));
 }
 
@@ -186,7 +147,7 @@ static void send_error(long long id, pid_t pid, const char *stage, int err, cons
         snprintf(idtext, sizeof idtext, "%lld", id);
     if (pid > 0)
         snprintf(pidtext, sizeof pidtext, "%d", (int)pid);
-    out_check(json_buf_printf(&out, "{\"t\":\"error\",\"id\":%s,\"pid\":%s,\"stage\":", idtext, pidtext) &&
+    out_check(json_buf_printf(&out, "{\"t\":\"" REPLY_ERROR "\",\"id\":%s,\"pid\":%s,\"stage\":", idtext, pidtext) &&
               json_buf_string(&out, stage) && json_buf_printf(&out, ",\"errno\":%d,\"message\":", err) &&
               json_buf_string(&out, message != NULL ? message : strerror(err)) &&
               json_buf_append(&out, "}\n", 2));
@@ -253,10 +214,10 @@ static void settle_status(child_entry *c, int exited)
         send_error(c->id, c->pid, child_stage_name(r.stage), r.err, NULL);
     } else if (n > 0) {
         c->state = CHILD_FAILED;
-        send_error(c->id, c->pid, "unknown", EIO, "short report from the child");
+        send_error(c->id, c->pid, STAGE_NAME_UNKNOWN, EIO, "short report from the child");
     } else {
         c->state = CHILD_RUNNING;
-        send_line("{\"t\":\"spawned\",\"id\":%lld,\"pid\":%d}", c->id, (int)c->pid);
+        send_line("{\"t\":\"" REPLY_SPAWNED "\",\"id\":%lld,\"pid\":%d}", c->id, (int)c->pid);
     }
 }
 
@@ -280,10 +241,10 @@ static void reap(void)
             settle_status(c, 1);
         if (c->state == CHILD_RUNNING) {
             if (WIFEXITED(status))
-                send_line("{\"t\":\"exit\",\"pid\":%d,\"code\":%d,\"signal\":null}", (int)pid,
+                send_line("{\"t\":\"" REPLY_EXIT "\",\"pid\":%d,\"code\":%d,\"signal\":null}", (int)pid,
                           WEXITSTATUS(status));
             else if (WIFSIGNALED(status))
-                send_line("{\"t\":\"exit\",\"pid\":%d,\"code\":null,\"signal\":%d}", (int)pid,
+                send_line("{\"t\":\"" REPLY_EXIT "\",\"pid\":%d,\"code\":null,\"signal\":%d}", (int)pid,
                           WTERMSIG(status));
         }
         remove_child((size_t)i);
@@ -398,8 +359,8 @@ static int parse_spawn_request(json_arena *a, const json_value *msg, spawn_reque
 
     const json_value *groups = json_get(msg, "groups");
     if (groups != NULL && groups->type != JSON_NULL) {
-        if (groups->type != JSON_ARRAY || groups->u.list.count > MAX_GROUPS) {
-            snprintf(why, why_len, "groups must be null or an array of at most %d ids", MAX_GROUPS);
+        if (groups->type != JSON_ARRAY || groups->u.list.count > SPAWND_MAX_GROUPS) {
+            snprintf(why, why_len, "groups must be null or an array of at most %d ids", SPAWND_MAX_GROUPS);
             return 0;
         }
         req->groups = json_alloc(a, (groups->u.list.count + 1) * sizeof(gid_t));
@@ -497,7 +458,7 @@ static void start_shared(spawn_request *req, int sock)
     int e = errno;
     close(sock);
     if (pid < 0) {
-        send_error(req->id, 0, "fork", e, NULL);
+        send_error(req->id, 0, STAGE_NAME_FORK, e, NULL);
         return;
     }
     if (shared_report.stage != STAGE_NONE) {
@@ -506,7 +467,7 @@ static void start_shared(spawn_request *req, int sock)
         send_error(req->id, pid, child_stage_name(shared_report.stage), shared_report.err, NULL);
     } else {
         add_child(pid, req->id, -1, CHILD_RUNNING);
-        send_line("{\"t\":\"spawned\",\"id\":%lld,\"pid\":%d}", req->id, (int)pid);
+        send_line("{\"t\":\"" REPLY_SPAWNED "\",\"id\":%lld,\"pid\":%d}", req->id, (int)pid);
     }
 }
 
@@ -517,7 +478,7 @@ static void start_forked(spawn_request *req, int sock)
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
         int e = errno;
         close(sock);
-        send_error(req->id, 0, "pipe", e, NULL);
+        send_error(req->id, 0, STAGE_NAME_PIPE, e, NULL);
         return;
     }
     pid_t pid = fork();
@@ -528,7 +489,7 @@ static void start_forked(spawn_request *req, int sock)
     close(sock);
     if (pid < 0) {
         close(p[0]);
-        send_error(req->id, 0, "fork", e, NULL);
+        send_error(req->id, 0, STAGE_NAME_FORK, e, NULL);
         return;
     }
     add_child(pid, req->id, p[0], CHILD_STARTING);
@@ -547,13 +508,10 @@ static void start_child(spawn_request *req, int sock)
 
 static int hex_value(char c);
 
-/* The largest "pre" a spawn may carry (a TCP wrappers banner). */
-#define MAX_PRE 65536
-
 /*
  * Socket options of a spawn request, applied before the child starts (TCP wrappers' keepalive,
  * linger and banners options). Best effort, as libwrap's: a failure is reported, the server
- * still starts. "pre" is written with a blocking send bounded by MAX_PRE: a fresh connection's
+ * still starts. "pre" is written with a blocking send bounded by SPAWND_MAX_PRE: a fresh connection's
  * send buffer takes a banner of that size at once.
  */
 static void prepare_socket(const json_value *msg, int sock)
@@ -572,9 +530,9 @@ static void prepare_socket(const json_value *msg, int sock)
             send_warn("linger: %s", strerror(errno));
     }
     const json_value *pre = json_get(msg, "pre");
-    if (pre == NULL || pre->type != JSON_STRING || pre->u.string.len % 2 != 0 || pre->u.string.len / 2 > MAX_PRE)
+    if (pre == NULL || pre->type != JSON_STRING || pre->u.string.len % 2 != 0 || pre->u.string.len / 2 > SPAWND_MAX_PRE)
         return;
-    static unsigned char buf[MAX_PRE];
+    static unsigned char buf[SPAWND_MAX_PRE];
     size_t n = pre->u.string.len / 2;
     for (size_t k = 0; k < n; k++) {
         int hi = hex_value(pre->u.string.chars[2 * k]), lo = hex_value(pre->u.string.chars[2 * k + 1]);
@@ -599,29 +557,29 @@ static void prepare_socket(const json_value *msg, int sock)
 static void handle_spawn(json_arena *a, const json_value *msg, int sock)
 {
     long long id;
-    if (!json_integer(json_get(msg, "id"), 0, MAX_ID, &id)) {
+    if (!json_integer(json_get(msg, "id"), 0, SPAWND_MAX_ID, &id)) {
         if (sock >= 0)
             close(sock);
-        send_error(-1, 0, "request", EINVAL, "spawn request without a valid id");
+        send_error(-1, 0, STAGE_NAME_REQUEST, EINVAL, "spawn request without a valid id");
         return;
     }
     long long cid;
-    if (sock < 0 && json_integer(json_get(msg, "cid"), 0, MAX_ID, &cid)) {
+    if (sock < 0 && json_integer(json_get(msg, "cid"), 0, SPAWND_MAX_ID, &cid)) {
         sock = acc_take(cid);
         if (sock < 0) {
-            send_error(id, 0, "request", ENOTCONN, "no such pending connection");
+            send_error(id, 0, STAGE_NAME_REQUEST, ENOTCONN, "no such pending connection");
             return;
         }
     }
     if (sock < 0) {
-        send_error(id, 0, "request", EBADF, "spawn request without a socket");
+        send_error(id, 0, STAGE_NAME_REQUEST, EBADF, "spawn request without a socket");
         return;
     }
     spawn_request req;
     char why[160];
     if (!parse_spawn_request(a, msg, &req, why, sizeof why)) {
         close(sock);
-        send_error(id, 0, "request", EINVAL, why);
+        send_error(id, 0, STAGE_NAME_REQUEST, EINVAL, why);
         return;
     }
     req.id = id;
@@ -653,14 +611,14 @@ static void handle_kill(const json_value *msg)
 static void report_conn(long long lid, long long cid, const char *addr, int port, const char *laddr)
 {
     /* An interface name after % may hold characters JSON must escape. */
-    out_check(json_buf_printf(&out, "{\"t\":\"conn\",\"lid\":%lld,\"cid\":%lld,\"addr\":", lid, cid) &&
+    out_check(json_buf_printf(&out, "{\"t\":\"" REPLY_CONN "\",\"lid\":%lld,\"cid\":%lld,\"addr\":", lid, cid) &&
               json_buf_string(&out, addr) && json_buf_printf(&out, ",\"port\":%d,\"laddr\":", port) &&
               json_buf_string(&out, laddr) && json_buf_append(&out, "}\n", 2));
 }
 
 static void report_accept_error(long long lid, int err)
 {
-    send_line("{\"t\":\"accept-error\",\"lid\":%lld,\"errno\":%d}", lid, err);
+    send_line("{\"t\":\"" REPLY_ACCEPT_ERROR "\",\"lid\":%lld,\"errno\":%d}", lid, err);
 }
 
 /* A request that carries a socket of type `want` (SOCK_STREAM, SOCK_DGRAM) and names it by
@@ -670,7 +628,7 @@ static int claim_socket(const json_value *msg, const char *cmd, const char *key,
 {
     int type = 0;
     socklen_t tl = sizeof type;
-    if (!json_integer(json_get(msg, key), 0, MAX_ID, id)) {
+    if (!json_integer(json_get(msg, key), 0, SPAWND_MAX_ID, id)) {
         close(fd);
         send_warn("%s request needs an integer %s", cmd, key);
         return 0;
@@ -686,7 +644,7 @@ static int claim_socket(const json_value *msg, const char *cmd, const char *key,
 static void handle_listen(const json_value *msg, int fd)
 {
     long long lid;
-    int claimed = claim_socket(msg, "listen", "lid", fd, SOCK_STREAM, &lid);
+    int claimed = claim_socket(msg, CMD_LISTEN, "lid", fd, SOCK_STREAM, &lid);
     if (claimed <= 0) {
         if (claimed < 0)
             send_warn("listen %lld: not a stream socket", lid);
@@ -716,7 +674,7 @@ static int hex_value(char c)
 static void handle_answer(const json_value *msg, int reply)
 {
     long long cid;
-    if (!json_integer(json_get(msg, "cid"), 0, MAX_ID, &cid)) {
+    if (!json_integer(json_get(msg, "cid"), 0, SPAWND_MAX_ID, &cid)) {
         send_warn("reply/drop request needs an integer cid");
         return;
     }
@@ -727,7 +685,7 @@ static void handle_answer(const json_value *msg, int reply)
     if (reply && hex != NULL && hex->type == JSON_STRING && hex->u.string.len % 2 == 0) {
         const char *h = hex->u.string.chars;
         size_t n = hex->u.string.len / 2;
-        unsigned char buf[512];
+        unsigned char buf[SPAWND_MAX_REPLY];
         if (n <= sizeof buf) {
             size_t k = 0;
             for (; k < n; k++) {
@@ -749,10 +707,10 @@ static void handle_answer(const json_value *msg, int reply)
 static void handle_peek(const json_value *msg, int fd)
 {
     long long id;
-    int claimed = claim_socket(msg, "peek", "id", fd, SOCK_DGRAM, &id);
+    int claimed = claim_socket(msg, CMD_PEEK, "id", fd, SOCK_DGRAM, &id);
     if (claimed <= 0) {
         if (claimed < 0)
-            send_error(id, 0, "peek", ENOTSOCK, "not a datagram socket");
+            send_error(id, 0, STAGE_NAME_PEEK, ENOTSOCK, "not a datagram socket");
         return;
     }
     char addr[ACC_PEER_TEXT_MAX];
@@ -761,10 +719,10 @@ static void handle_peek(const json_value *msg, int fd)
     int err = errno;
     close(fd);
     if (!ok) {
-        send_error(id, 0, "peek", err, NULL);
+        send_error(id, 0, STAGE_NAME_PEEK, err, NULL);
         return;
     }
-    out_check(json_buf_printf(&out, "{\"t\":\"sender\",\"id\":%lld,\"addr\":", id) && json_buf_string(&out, addr) &&
+    out_check(json_buf_printf(&out, "{\"t\":\"" REPLY_SENDER "\",\"id\":%lld,\"addr\":", id) && json_buf_string(&out, addr) &&
               json_buf_printf(&out, ",\"port\":%d}\n", port));
 }
 
@@ -772,21 +730,21 @@ static void handle_peek(const json_value *msg, int fd)
 static void handle_request(json_arena *a, const json_value *msg, int fd)
 {
     const json_value *cmd = json_get(msg, "cmd");
-    if (is_string(cmd, "spawn")) {
+    if (is_string(cmd, CMD_SPAWN)) {
         handle_spawn(a, msg, fd);
         return;
     }
-    if (is_string(cmd, "listen") && fd >= 0) {
+    if (is_string(cmd, CMD_LISTEN) && fd >= 0) {
         handle_listen(msg, fd);
         return;
     }
-    if (is_string(cmd, "peek") && fd >= 0) {
+    if (is_string(cmd, CMD_PEEK) && fd >= 0) {
         handle_peek(msg, fd);
         return;
     }
     if (fd >= 0)
         close(fd);
-    if (is_string(cmd, "batch")) {
+    if (is_string(cmd, CMD_BATCH)) {
         /* Several requests in one message (the daemon coalesces what it sends in one tick). */
         const json_value *list = json_get(msg, "list");
         if (list == NULL || list->type != JSON_ARRAY) {
@@ -794,31 +752,31 @@ static void handle_request(json_arena *a, const json_value *msg, int fd)
             return;
         }
         for (const json_value *e = list->u.list.first; e != NULL; e = e->next)
-            if (e->type == JSON_OBJECT && !is_string(json_get(e, "cmd"), "batch"))
+            if (e->type == JSON_OBJECT && !is_string(json_get(e, "cmd"), CMD_BATCH))
                 handle_request(a, e, -1);
-    } else if (is_string(cmd, "reply")) {
+    } else if (is_string(cmd, CMD_REPLY)) {
         handle_answer(msg, 1);
-    } else if (is_string(cmd, "drop")) {
+    } else if (is_string(cmd, CMD_DROP)) {
         handle_answer(msg, 0);
-    } else if (is_string(cmd, "pause") || is_string(cmd, "resume")) {
+    } else if (is_string(cmd, CMD_PAUSE) || is_string(cmd, CMD_RESUME)) {
         long long lid;
-        if (!json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid))
+        if (!json_integer(json_get(msg, "lid"), 0, SPAWND_MAX_ID, &lid))
             send_warn("pause/resume request needs an integer lid");
         else
-            (void)acc_pause(lid, is_string(cmd, "pause")); /* unknown lid: unlistened meanwhile */
-    } else if (is_string(cmd, "unlisten")) {
+            (void)acc_pause(lid, is_string(cmd, CMD_PAUSE)); /* unknown lid: unlistened meanwhile */
+    } else if (is_string(cmd, CMD_UNLISTEN)) {
         long long lid;
-        if (json_integer(json_get(msg, "lid"), 0, MAX_ID, &lid))
+        if (json_integer(json_get(msg, "lid"), 0, SPAWND_MAX_ID, &lid))
             (void)acc_unlisten(lid);
         else
             send_warn("unlisten request needs an integer lid");
-    } else if (is_string(cmd, "kill")) {
+    } else if (is_string(cmd, CMD_KILL)) {
         handle_kill(msg);
-    } else if (is_string(cmd, "ping")) {
+    } else if (is_string(cmd, CMD_PING)) {
         long long id;
-        if (!json_integer(json_get(msg, "id"), 0, MAX_ID, &id))
+        if (!json_integer(json_get(msg, "id"), 0, SPAWND_MAX_ID, &id))
             id = 0;
-        send_line("{\"t\":\"pong\",\"id\":%lld,\"children\":%zu}", id, nchildren);
+        send_line("{\"t\":\"" REPLY_PONG "\",\"id\":%lld,\"children\":%zu}", id, nchildren);
     } else if (cmd != NULL && cmd->type == JSON_STRING && strncmp(cmd->u.string.chars, "NODE_", 5) == 0) {
         /* Node's own housekeeping messages: nothing to do. */
     } else {
@@ -848,14 +806,14 @@ static void handle_line(const char *text, size_t len)
     } else if (is_string(json_get(v, "cmd"), "NODE_HANDLE")) {
         const json_value *msg = json_get(v, "msg");
         long long id;
-        int has_id = json_integer(json_get(msg, "id"), 0, MAX_ID, &id);
+        int has_id = json_integer(json_get(msg, "id"), 0, SPAWND_MAX_ID, &id);
         int fd;
         if (!fd_pop(&fd)) {
             send_line("{\"cmd\":\"NODE_HANDLE_NACK\"}");
-            send_error(has_id ? id : -1, 0, "recv", EBADF, "no descriptor came with the message");
+            send_error(has_id ? id : -1, 0, STAGE_NAME_RECV, EBADF, "no descriptor came with the message");
         } else if (fd < 0) {
             send_line("{\"cmd\":\"NODE_HANDLE_NACK\"}");
-            send_error(has_id ? id : -1, 0, "recv", EMFILE,
+            send_error(has_id ? id : -1, 0, STAGE_NAME_RECV, EMFILE,
                        "the socket was lost in transit (descriptor limit of the helper reached?)");
         } else {
             /* At once: Node holds back everything else until it sees this. */
@@ -871,6 +829,24 @@ static void handle_line(const char *text, size_t len)
 
 /* ---- the channel ----------------------------------------------------------------------- */
 
+/* The longest line read: a request of SPAWND_MAX_REQUEST bytes, plus Node's envelope when it
+ * carries a descriptor (`text` holds at least the line's first `len` bytes). */
+static size_t line_limit(const char *text, size_t len)
+{
+    size_t n = strlen(HANDLE_PREFIX);
+    int handle = len >= n && memcmp(text, HANDLE_PREFIX, n) == 0;
+    return handle ? (size_t)SPAWND_MAX_REQUEST + SPAWND_HANDLE_ENVELOPE : (size_t)SPAWND_MAX_REQUEST;
+}
+
+/* A line over the limit: its descriptor (if any) is released, the daemon is told. */
+static void refuse_line(const char *text, size_t len)
+{
+    size_t n = strlen(HANDLE_PREFIX);
+    if (len >= n && memcmp(text, HANDLE_PREFIX, n) == 0)
+        reject_handle();
+    send_warn("message longer than %zu bytes ignored", line_limit(text, len));
+}
+
 static void process_lines(void)
 {
     size_t start = 0;
@@ -881,6 +857,8 @@ static void process_lines(void)
         size_t len = (size_t)(nl - (in_data + start));
         if (discarding)
             discarding = 0; /* the rest of an over-long line */
+        else if (len > line_limit(in_data + start, len))
+            refuse_line(in_data + start, len);
         else if (len > 0)
             handle_line(in_data + start, len);
         start += len + 1;
@@ -889,15 +867,13 @@ static void process_lines(void)
         memmove(in_data, in_data + start, in_len - start);
         in_len -= start;
     }
-    if (in_len > MAX_LINE) {
-        if (!discarding) {
-            if (memcmp(in_data, HANDLE_PREFIX, strlen(HANDLE_PREFIX)) == 0)
-                reject_handle();
-            send_warn("message longer than %d bytes ignored", MAX_LINE);
-        }
+    /* An unfinished line already over the limit: refused now, its rest skipped as it comes. */
+    if (!discarding && in_len > line_limit(in_data, in_len)) {
+        refuse_line(in_data, in_len);
         discarding = 1;
-        in_len = 0;
     }
+    if (discarding)
+        in_len = 0;
 }
 
 /* Returns 0 when the channel is closed. */
@@ -1049,7 +1025,7 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         /* Read by tsinetd (src/helper-binary.ts) to pick a helper it can talk to. */
-        printf("tsinetd-spawnd protocol %d build %s\n", PROTOCOL_VERSION, SPAWND_BUILD);
+        printf("tsinetd-spawnd protocol %d build %s\n", SPAWND_PROTOCOL_VERSION, SPAWND_BUILD);
         return fflush(stdout) == 0 ? 0 : 1;
     }
     if (argc > 1) {
@@ -1058,8 +1034,8 @@ int main(int argc, char **argv)
     }
     set_up();
     choose_child_start();
-    send_line("{\"t\":\"ready\",\"pid\":%d,\"version\":%d,\"children\":\"%s\"}", (int)getpid(), PROTOCOL_VERSION,
-              child_stack != MAP_FAILED ? "clone" : "fork");
+    send_line("{\"t\":\"" REPLY_READY "\",\"pid\":%d,\"version\":%d,\"children\":\"%s\"}", (int)getpid(), SPAWND_PROTOCOL_VERSION,
+              child_stack != MAP_FAILED ? CHILDREN_CLONE : CHILDREN_FORK);
     flush_out();
 
     for (;;) {

@@ -32,7 +32,7 @@ async function main() {
   const { compileHelper, helperInputs, localToolchains } = await import(builder);
   if (existsSync(target)) {
     const built = statSync(target).mtimeMs;
-    const newest = Math.max(...[...helperInputs(srcDir), builder, fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
+    const newest = Math.max(...[...helperInputs(srcDir), builder, join(dirname(builder), 'spawnd-protocol.js'), fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
     if (newest <= built) return; // up to date
   }
   const r = compileHelper(srcDir, target, localToolchains());

@@ -17,7 +17,7 @@ const builder = join(root, 'build', 'src', 'native-build.js');
 const { compileHelper, helperInputs, RELEASE_TOOLCHAINS } = await import(builder);
 const REQUIRED = new Set(['linux-x64']);
 
-const newest = Math.max(...[...helperInputs(nativeDir), builder, fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
+const newest = Math.max(...[...helperInputs(nativeDir), builder, join(dirname(builder), 'spawnd-protocol.js'), fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
 let failed = false;
 for (const [tag, tc] of Object.entries(RELEASE_TOOLCHAINS)) {
   const out = join(nativeDir, 'prebuilt', tag, 'tsinetd-spawnd');

@@ -13,10 +13,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileAccess } from './file-access.js';
 import { compileHelper, localToolchains, platformTag } from './native-build.js';
+import { VERSION as PROTOCOL_VERSION } from './spawnd-protocol.js';
 import { VERSION } from './version.js';
 
-/** The protocol this tsinetd speaks with the helper (native/spawnd.c PROTOCOL_VERSION). */
-export const HELPER_PROTOCOL_VERSION = 4;
+/** The protocol this tsinetd speaks with the helper (spawnd-protocol.ts, native/PROTOCOL.md). */
+export const HELPER_PROTOCOL_VERSION = PROTOCOL_VERSION;
 
 export const HELPER_NAME = 'tsinetd-spawnd';
 

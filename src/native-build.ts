@@ -4,8 +4,9 @@
 // (helper-binary.ts). Only the compiler's run is I/O; choosing it and its arguments is pure.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { HEADER_NAME, protocolHeader } from './spawnd-protocol.js';
 
 /** A compiler able to build the helper, and how it links. */
 export interface Toolchain {
@@ -51,15 +52,20 @@ export function buildLabel(tc: Toolchain, compilerVersion: string): string {
   return `${tc.target} ${tc.static ? 'static' : 'dynamic'} ${basename(tc.cc)}${version}`;
 }
 
-/** The compiler's arguments for the helper: warnings on, optimised, the build label compiled in. */
-export function compileArgs(sources: readonly string[], output: string, tc: Toolchain, label: string, extraFlags: readonly string[] = []): string[] {
+/**
+ * The compiler's arguments for the helper: warnings on and fatal, optimised, the build label
+ * compiled in, the generated protocol header (spawnd-protocol.h) found in `includeDir`.
+ */
+export function compileArgs(sources: readonly string[], output: string, tc: Toolchain, label: string, includeDir: string, extraFlags: readonly string[] = []): string[] {
   return [
     '-O2',
     '-Wall',
     '-Wextra',
+    '-Werror',
     ...(tc.static ? ['-static'] : []),
     ...(tc.strip === true ? ['-s'] : []),
     `-DSPAWND_BUILD=${JSON.stringify(label)}`,
+    `-I${includeDir}`,
     ...extraFlags,
     '-o',
     output,
@@ -83,6 +89,24 @@ export function helperInputs(nativeDir: string): string[] {
     .map((n) => join(nativeDir, n));
 }
 
+/**
+ * Writes the protocol header (spawnd-protocol.ts protocolHeader()) into `dir`, replacing it
+ * atomically; returns null, or why it could not be written.
+ */
+export function writeProtocolHeader(dir: string): string | null {
+  const path = join(dir, HEADER_NAME);
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, protocolHeader());
+    renameSync(tmp, path);
+    return null;
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    return `cannot write ${path} (${(err as Error).message})`;
+  }
+}
+
 /** The compiler's version (`-dumpfullversion`, else `-dumpversion`), or null when it does not run. */
 export function compilerVersion(cc: string, env: NodeJS.ProcessEnv = process.env): string | null {
   for (const flag of ['-dumpfullversion', '-dumpversion']) {
@@ -97,7 +121,9 @@ export type CompileResult = { ok: true; label: string; warnings: string } | { ok
 
 /**
  * Compiles the helper from `nativeDir` to `output` with the first toolchain that runs (the file
- * is replaced atomically, so a running tsinetd never starts a half-written helper).
+ * is replaced atomically, so a running tsinetd never starts a half-written helper). The protocol
+ * header is generated for each compile into a directory of its own, removed afterwards: nothing
+ * generated is kept, shipped or committed.
  */
 export function compileHelper(nativeDir: string, output: string, toolchains: readonly Toolchain[], env: NodeJS.ProcessEnv = process.env): CompileResult {
   const tried: string[] = [];
@@ -121,8 +147,15 @@ export function compileHelper(nativeDir: string, output: string, toolchains: rea
     } catch (err) {
       return { ok: false, why: `cannot create ${dirname(output)} (${(err as Error).message})` };
     }
+    const includeDir = `${output}.include-${process.pid}`;
+    const headerProblem = writeProtocolHeader(includeDir);
+    if (headerProblem !== null) {
+      rmSync(includeDir, { recursive: true, force: true });
+      return { ok: false, why: headerProblem };
+    }
     const extra = (env['CFLAGS'] ?? '').split(/\s+/).filter(Boolean);
-    const r = spawnSync(tc.cc, compileArgs(sources, tmp, tc, label, extra), { encoding: 'utf8', env, timeout: 120_000 });
+    const r = spawnSync(tc.cc, compileArgs(sources, tmp, tc, label, includeDir, extra), { encoding: 'utf8', env, timeout: 120_000 });
+    rmSync(includeDir, { recursive: true, force: true });
     if (r.error || r.status !== 0) {
       rmSync(tmp, { force: true });
       const details = `${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim().split('\n').slice(-3).join(' / ');

@@ -6,7 +6,10 @@
 // supplementary groups or rlimits. The helper is about 1 MB, so its fork is cheap, it never
 // waits for the exec, and it does the full xinetd child set-up (see native/child.c).
 //
-// Transport: Node's own IPC channel ('ipc' stdio, JSON lines). Each spawn is one message
+// Transport: Node's own IPC channel ('ipc' stdio, JSON lines; every message, the descriptors'
+// owners and the version rule are in native/PROTOCOL.md, the messages' types and their one
+// encoder in spawnd-messages.ts, the shared constants in spawnd-protocol.ts, and the handles
+// sent with the descriptors in uv-handles.ts). Each spawn is one message
 // with the socket attached (SCM_RIGHTS); the helper acknowledges the handle at once, forks,
 // and answers {"t":"spawned"} once the program is exec'd, or {"t":"error"} with the failing
 // step and errno; later {"t":"exit"} reports the status. spawn() settles only on that answer,
@@ -37,21 +40,29 @@ import type {
   SpawnSpec,
   Spawner,
 } from './spawn-types.js';
-import { HELPER_PROTOCOL_VERSION } from './helper-binary.js';
 import type { Peer } from './peer.js';
 import type { RlimitValue, Rlimits } from './table.js';
 import { describeErrno } from './errno.js';
+import {
+  batchMessage,
+  batchMessages,
+  encodeSpawnRequest,
+  isKnownStage,
+  parseHelperMessage,
+  requests,
+  type ChildStart,
+  type HandleRequest,
+  type PlainRequest,
+  type Sized,
+  type SpawnRequest,
+} from './spawnd-messages.js';
+import { VERSION as HELPER_PROTOCOL_VERSION } from './spawnd-protocol.js';
+import { rawDescriptorHandle, SEND_OPTIONS, socketHandle, type SendHandle } from './uv-handles.js';
 
-/** Largest spawn request sent (the helper refuses lines above 4 MiB). */
-export const MAX_REQUEST_BYTES = 1024 * 1024;
-/** The largest banner a spawn request may carry (MAX_PRE in native/spawnd.c). */
-export const MAX_PRE_BYTES = 64 * 1024;
-const MAX_ID = 0xffff_fffe; // uid_t/gid_t, without (uid_t)-1
-const MAX_GROUPS = 65536;
 const RESTART_INTERVAL_MS = 1000;
 const ORPHAN_POLL_MS = 500;
 const CLOSE_TIMEOUT_MS = 2000;
-/** Requests sent to the helper in one batch at most (a line stays far below its 4 MiB limit). */
+/** Requests sent to the helper in one batch at most (batches are also cut at MAX_REQUEST_BYTES). */
 const MAX_BATCH = 64;
 
 export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
@@ -63,157 +74,7 @@ export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
   peekSender: true,
 };
 
-// ---- protocol (pure) ----------------------------------------------------------------------
-
-/** A SpawnSpec as the helper reads it (rlimits: only those set). */
-export interface SpawnRequest extends Omit<SpawnSpec, 'rlimits'> {
-  cmd: 'spawn';
-  id: number;
-  /** The pending connection (accepted by the helper) that becomes fds 0-2, instead of a passed socket. */
-  cid?: number;
-  rlimits: Partial<Record<keyof Rlimits, RlimitValue>>;
-  keepalive?: true;
-  linger?: number;
-  /** Bytes written to the socket before the child starts, as hex. */
-  pre?: string;
-}
-
-export interface KillRequest {
-  cmd: 'kill';
-  pid: number;
-  sig: number;
-}
-
-export type HelperMessage =
-  | { t: 'ready'; pid: number; version: number; children: ChildStart | null }
-  | { t: 'spawned'; id: number; pid: number }
-  | { t: 'error'; id: number | null; pid: number | null; stage: string; errno: number; message: string }
-  | { t: 'exit'; pid: number; code: number | null; signal: number | null }
-  | { t: 'pong'; id: number; children: number }
-  | { t: 'warn'; message: string }
-  | { t: 'conn'; lid: number; cid: number; addr: string; port: number; laddr: string | null }
-  | { t: 'accept-error'; lid: number; errno: number }
-  | { t: 'sender'; id: number; addr: string; port: number };
-
-const RLIMIT_KEYS: ReadonlyArray<keyof Rlimits> = ['as', 'cpu', 'data', 'rss', 'stack', 'files'];
-
-function isId(n: unknown): n is number {
-  return Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= MAX_ID;
-}
-
-function isCString(s: unknown): s is string {
-  return typeof s === 'string' && !s.includes('\0');
-}
-
-/** The helper's request for `spec`, or why it cannot be sent. */
-export function encodeSpawnRequest(
-  id: number,
-  spec: SpawnSpec,
-): { ok: true; request: SpawnRequest } | { ok: false; error: string } {
-  const bad = (error: string) => ({ ok: false as const, error });
-  if (!isCString(spec.path) || spec.path === '') return bad('the program path must be a non-empty string without NUL');
-  if (!Array.isArray(spec.argv) || spec.argv.length === 0 || !spec.argv.every(isCString)) {
-    return bad('argv must be a non-empty list of strings without NUL');
-  }
-  if (!Array.isArray(spec.env) || !spec.env.every(isCString)) return bad('env must be a list of strings without NUL');
-  if (spec.uid !== null && !isId(spec.uid)) return bad(`invalid uid ${String(spec.uid)}`);
-  if (spec.gid !== null && !isId(spec.gid)) return bad(`invalid gid ${String(spec.gid)}`);
-  if (spec.groups !== null && (!Array.isArray(spec.groups) || spec.groups.length > MAX_GROUPS || !spec.groups.every(isId))) {
-    return bad('groups must be a list of at most 65536 numeric group ids');
-  }
-  if (!Number.isInteger(spec.umask) || spec.umask < 0 || spec.umask > 0o777) return bad(`invalid umask ${String(spec.umask)}`);
-  if (spec.nice !== null && (!Number.isInteger(spec.nice) || spec.nice < -40 || spec.nice > 40)) {
-    return bad(`invalid nice ${String(spec.nice)}`);
-  }
-  const rlimits: SpawnRequest['rlimits'] = {};
-  for (const key of RLIMIT_KEYS) {
-    const value = spec.rlimits[key];
-    if (value === undefined) continue;
-    if (value !== 'unlimited' && !(Number.isSafeInteger(value) && value >= 0)) {
-      return bad(`invalid rlimit_${key} ${String(value)}`);
-    }
-    rlimits[key] = value;
-  }
-  const request: SpawnRequest = {
-    cmd: 'spawn',
-    id,
-    path: spec.path,
-    argv: [...spec.argv],
-    env: [...spec.env],
-    uid: spec.uid,
-    gid: spec.gid,
-    groups: spec.groups === null ? null : [...spec.groups],
-    umask: spec.umask,
-    nice: spec.nice,
-    rlimits,
-  };
-  const setup = spec.socketSetup;
-  if (setup !== undefined) {
-    if (setup.keepalive) request.keepalive = true;
-    if (setup.lingerSeconds !== null) request.linger = setup.lingerSeconds;
-    if (setup.pre !== null) {
-      if (setup.pre.length > MAX_PRE_BYTES) return bad(`a banner of ${setup.pre.length} bytes is larger than ${MAX_PRE_BYTES}`);
-      request.pre = setup.pre.toString('hex');
-    }
-  }
-  // JSON escaping at most sextuples a character (\u00XX), so most requests need no measuring.
-  let chars = request.path.length;
-  for (const a of request.argv) chars += a.length + 3;
-  for (const e of request.env) chars += e.length + 3;
-  if (chars * 6 + 4096 > MAX_REQUEST_BYTES && Buffer.byteLength(JSON.stringify(request)) > MAX_REQUEST_BYTES) {
-    return bad(`the request for ${spec.path} is larger than ${MAX_REQUEST_BYTES} bytes (environment too big?)`);
-  }
-  return { ok: true, request };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
-const isIntOrNull = (v: unknown): v is number | null => v === null || Number.isSafeInteger(v);
-
-/** A message from the helper, checked; null when it has an unexpected shape. */
-export function parseHelperMessage(value: unknown): HelperMessage | null {
-  if (!isRecord(value)) return null;
-  const m = value;
-  switch (m['t']) {
-    case 'ready': {
-      // `children` came with protocol 3; an older helper is then refused for its version.
-      const children = m['children'] === 'clone' || m['children'] === 'fork' ? m['children'] : null;
-      return isInt(m['pid']) && isInt(m['version']) ? { t: 'ready', pid: m['pid'], version: m['version'], children } : null;
-    }
-    case 'spawned':
-      return isInt(m['id']) && isInt(m['pid']) ? { t: 'spawned', id: m['id'], pid: m['pid'] } : null;
-    case 'error': {
-      const { id, pid, stage, errno, message } = m;
-      if (!isIntOrNull(id) || !isIntOrNull(pid) || typeof stage !== 'string' || !isInt(errno)) return null;
-      return { t: 'error', id, pid, stage, errno, message: typeof message === 'string' ? message : '' };
-    }
-    case 'exit': {
-      const { pid, code, signal } = m;
-      if (!isInt(pid) || !isIntOrNull(code) || !isIntOrNull(signal) || (code === null) === (signal === null)) return null;
-      return { t: 'exit', pid, code, signal };
-    }
-    case 'pong':
-      return isInt(m['id']) && isInt(m['children']) ? { t: 'pong', id: m['id'], children: m['children'] } : null;
-    case 'warn':
-      return typeof m['message'] === 'string' ? { t: 'warn', message: m['message'] } : null;
-    case 'conn': {
-      const { lid, cid, addr, port, laddr } = m;
-      if (!isInt(lid) || !isInt(cid) || typeof addr !== 'string' || !isInt(port)) return null;
-      return { t: 'conn', lid, cid, addr, port, laddr: typeof laddr === 'string' && laddr !== '' ? laddr : null };
-    }
-    case 'accept-error':
-      return isInt(m['lid']) && isInt(m['errno']) ? { t: 'accept-error', lid: m['lid'], errno: m['errno'] } : null;
-    case 'sender': {
-      const { id, addr, port } = m;
-      if (!isInt(id) || typeof addr !== 'string' || !isInt(port)) return null;
-      return { t: 'sender', id, addr, port };
-    }
-    default:
-      return null;
-  }
-}
+// ---- protocol (pure; the messages themselves are in spawnd-messages.ts) ---------------------
 
 /** A signal name or number as a number; null when unknown. */
 export function signalNumber(signal: NodeJS.Signals | number): number | null {
@@ -228,7 +89,7 @@ export class NativeSpawnError extends Error implements NodeJS.ErrnoException {
   readonly errno: number;
   readonly syscall: string;
   readonly path: string;
-  /** Which step failed: exec, setuid, setgid, setgroups, dup2, fork, pipe, recv, request. */
+  /** Which step failed: one of STAGES (spawnd-protocol.ts; native/PROTOCOL.md, Errors). */
   readonly stage: string;
 
   constructor(path: string, stage: string, errno: number, detail: string) {
@@ -245,7 +106,8 @@ export class NativeSpawnError extends Error implements NodeJS.ErrnoException {
 
 /** The message of a NativeSpawnError (xinetd logs "execv( PATH ) failed: TEXT"). */
 export function spawnFailureText(path: string, stage: string, name: string, text: string, detail: string): string {
-  switch (stage) {
+  // Typed by the table: a stage renamed there fails to compile here.
+  switch (isKnownStage(stage) ? stage : null) {
     case 'exec':
       return `cannot exec ${path}: ${text} (${name})`;
     case 'setuid':
@@ -317,28 +179,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-interface UvPipe {
-  open(fd: number): number;
-}
-
-/**
- * A libuv pipe handle on `fd` that never reads: what Node's IPC needs to pass a raw
- * descriptor. libuv refuses (EEXIST) while the event loop watches that descriptor.
- */
-function pipeHandleFor(fd: number): UvPipe | number {
-  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding('pipe_wrap') as {
-    Pipe: new (type: number) => UvPipe;
-    constants: Record<string, number>;
-  };
-  const pipe = new binding.Pipe(binding.constants['SOCKET'] ?? 0);
-  const err = pipe.open(fd);
-  return err === 0 ? pipe : err;
-}
-
 // ---- the spawner ---------------------------------------------------------------------------
-
-/** How the helper starts a child: clone(CLONE_VM | CLONE_VFORK), or fork (see native/spawnd.c). */
-export type ChildStart = 'clone' | 'fork';
 
 export interface NativeSpawnerOptions {
   /** The helper binary (helper-binary.ts resolveHelper() chooses it). */
@@ -362,8 +203,6 @@ interface Pending {
   path: string;
 }
 
-type SendHandle = object;
-
 export class NativeSpawner implements Spawner {
   readonly name = 'native';
   readonly capabilities: SpawnCapabilities = NATIVE_SPAWNER_CAPABILITIES;
@@ -385,7 +224,7 @@ export class NativeSpawner implements Spawner {
   private readonly orphans = new Set<number>();
   private orphanTimer: NodeJS.Timeout | null = null;
   private readonly handlers: Array<(info: ExitInfo) => void> = [];
-  private readonly rawHandles = new Map<number, UvPipe>();
+  private readonly rawHandles = new Map<number, SendHandle>();
   private channelRefd = true;
   private closed = false;
   /** Listening sockets the helper accepts on, by listener id (sent again to a restarted helper). */
@@ -394,7 +233,7 @@ export class NativeSpawner implements Spawner {
   private readonly paused = new Set<number>();
   private acceptorEvents: AcceptorEvents | null = null;
   private relaunchTimer: NodeJS.Timeout | null = null;
-  private outbox: Array<{ request: object; onError: ((err: Error) => void) | undefined }> = [];
+  private outbox: Array<{ item: Sized<PlainRequest>; onError: ((err: Error) => void) | undefined }> = [];
   private flushQueued = false;
   private readonly pongWaiters = new Map<number, () => void>();
   /** Accepting in the helper (see spawn-types.ts); null when TSINETD_HELPER_ACCEPT=0. */
@@ -429,14 +268,14 @@ export class NativeSpawner implements Spawner {
       unlisten: (lid) => {
         this.paused.delete(lid);
         if (!this.listening.delete(lid)) return;
-        this.sendPlain({ cmd: 'unlisten', lid });
+        this.sendPlain(requests.unlisten(lid));
       },
       setAccepting: (lid, on) => {
         if (!this.listening.has(lid) || on !== this.paused.has(lid)) return;
         if (on) this.paused.delete(lid);
         else this.paused.add(lid);
         // No helper now: a started one gets the state after the listener (attach()).
-        if (this.helper !== null) this.sendPlain({ cmd: on ? 'resume' : 'pause', lid });
+        if (this.helper !== null) this.sendPlain(requests.accepting(lid, on));
       },
       setEvents: (events) => {
         this.acceptorEvents = events;
@@ -451,7 +290,7 @@ export class NativeSpawner implements Spawner {
       return;
     }
     try {
-      helper.send({ cmd: 'listen', lid }, handle as net.Socket, (err) => {
+      this.sendWithHandle(helper, requests.listen(lid), handle, (err) => {
         if (err) this.warn(`listener ${lid} not passed to the spawn helper: ${err.message}`);
       });
     } catch (err) {
@@ -464,13 +303,13 @@ export class NativeSpawner implements Spawner {
    * Requests made in one tick leave together, as one batch message (one write instead of one
    * per connection).
    */
-  private sendPlain(request: object, onError?: (err: Error) => void): void {
+  private sendPlain(item: Sized<PlainRequest>, onError?: (err: Error) => void): void {
     const helper = this.helper;
     if (helper === null || !helper.connected) {
       onError?.(spawnerError('EPIPE', 'the spawn helper is not running'));
       return;
     }
-    this.outbox.push({ request, onError });
+    this.outbox.push({ item, onError });
     if (this.outbox.length >= MAX_BATCH) this.flushOutbox();
     else if (!this.flushQueued) {
       this.flushQueued = true;
@@ -492,19 +331,31 @@ export class NativeSpawner implements Spawner {
       fail(spawnerError('EPIPE', 'the spawn helper is not running'));
       return;
     }
-    const message = items.length === 1 ? items[0]!.request : { cmd: 'batch', list: items.map((i) => i.request) };
-    try {
-      helper.send(message, (err) => {
-        if (err) fail(err);
-      });
-    } catch (err) {
-      fail(asError(err));
+    // Cut by count and by size: a batch is one line, which the helper reads up to MAX_REQUEST_BYTES.
+    for (const list of batchMessages(
+      items.map((i) => i.item),
+      MAX_BATCH,
+    )) {
+      try {
+        helper.send(batchMessage(list), (err) => {
+          if (err) fail(err);
+        });
+      } catch (err) {
+        fail(asError(err));
+        return;
+      }
     }
+  }
+
+  /** Sends a request with a descriptor (the daemon keeps its own copy open). */
+  private sendWithHandle(helper: ChildProcess, request: HandleRequest, handle: SendHandle, callback: (err: Error | null) => void): void {
+    // Node's typings list only socket objects; a bare libuv handle is accepted too.
+    helper.send(request, handle as net.Socket, SEND_OPTIONS, callback);
   }
 
   private accepted(cid: number, addr: string, port: number, local: string | null): AcceptedConnection {
     let decided = false;
-    const once = (request: object): void => {
+    const once = (request: Sized<PlainRequest>): void => {
       if (decided) return;
       decided = true;
       this.sendPlain(request);
@@ -513,8 +364,9 @@ export class NativeSpawner implements Spawner {
       cid,
       peer: { address: addr, port, family: addr.includes(':') ? 'IPv6' : 'IPv4' },
       local,
-      reply: (data) => once({ cmd: 'reply', cid, hex: data.toString('hex') }),
-      drop: () => once({ cmd: 'drop', cid }),
+      // A reply longer than the helper writes is closed unanswered, as the helper would.
+      reply: (data) => once(requests.reply(cid, data) ?? requests.drop(cid)),
+      drop: () => once(requests.drop(cid)),
     };
   }
 
@@ -540,9 +392,9 @@ export class NativeSpawner implements Spawner {
       if (handle === 'none') return Promise.reject(spawnerError('EBADF', 'the socket to pass has no descriptor'));
       const encoded = encodeSpawnRequest(this.nextId++, spec);
       if (!encoded.ok) return Promise.reject(spawnerError('EINVAL', encoded.error));
-      const { request } = encoded;
-      if (this.helper !== null) return this.send(this.helper, request, handle);
-      return this.ensureHelper().then((helper) => this.send(helper, request, handle));
+      const { request, bytes } = encoded;
+      if (this.helper !== null) return this.send(this.helper, { request, bytes }, handle);
+      return this.ensureHelper().then((helper) => this.send(helper, { request, bytes }, handle));
     } catch (err) {
       return Promise.reject(asError(err));
     }
@@ -550,12 +402,12 @@ export class NativeSpawner implements Spawner {
 
   /** A server for a connection the helper holds: no descriptor travels, only its id. */
   private spawnAccepted(spec: SpawnSpec, cid: number): Promise<number> {
-    const encoded = encodeSpawnRequest(this.nextId++, spec);
+    const encoded = encodeSpawnRequest(this.nextId++, spec, cid);
     if (!encoded.ok) return Promise.reject(spawnerError('EINVAL', encoded.error));
     const helper = this.helper;
     // The connection lives in the helper: without that helper it is gone.
     if (helper === null) return Promise.reject(spawnerError('ENOTCONN', 'the spawn helper holding the connection is not running'));
-    return this.send(helper, { ...encoded.request, cid }, null);
+    return this.send(helper, { request: encoded.request, bytes: encoded.bytes }, null);
   }
 
   /**
@@ -579,7 +431,7 @@ export class NativeSpawner implements Spawner {
           reject(spawnerError('EPIPE', `cannot pass the socket to the spawn helper: ${err.message}`));
         };
         try {
-          helper.send({ cmd: 'peek', id }, handle as net.Socket, (err) => {
+          this.sendWithHandle(helper, requests.peek(id), handle, (err) => {
             if (err) failed(err);
           });
         } catch (err) {
@@ -612,8 +464,7 @@ export class NativeSpawner implements Spawner {
     }
     // Through the helper: it signals only children it has not reaped, so a recycled pid is
     // never hit.
-    const request: KillRequest = { cmd: 'kill', pid, sig };
-    this.sendPlain(request, (err) => this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`));
+    this.sendPlain(requests.kill(pid, sig), (err) => this.warn(`kill(${pid}, ${sig}) not delivered to the spawn helper: ${err.message}`));
   }
 
   async settle(): Promise<void> {
@@ -672,7 +523,7 @@ export class NativeSpawner implements Spawner {
       timer.unref();
       this.pongWaiters.set(id, done);
       try {
-        helper.send({ cmd: 'ping', id }, (err) => {
+        helper.send(requests.ping(id).request, (err) => {
           if (err) done();
         });
       } catch {
@@ -683,12 +534,7 @@ export class NativeSpawner implements Spawner {
 
   /** What to give child.send() for `stdio`; 'none' without a descriptor, 'busy' when libuv refuses it. */
   private sendableHandle(stdio: Exclude<ChildStdio, { accepted: number }>): SendHandle | 'none' | 'busy' {
-    if (stdio instanceof net.Socket) {
-      // The bare TCP handle ('net.Native'): sending the net.Socket itself would detach it
-      // and register the socket's server for cross-process connection tracking.
-      const handle = (stdio as unknown as { _handle?: SendHandle | null })._handle;
-      return handle ?? 'none';
-    }
+    if (stdio instanceof net.Socket) return socketHandle(stdio) ?? 'none';
     if (stdio instanceof net.Server) return stdio.listening ? stdio : 'none';
     if (stdio instanceof dgram.Socket) {
       try {
@@ -699,19 +545,20 @@ export class NativeSpawner implements Spawner {
       }
     }
     if (!Number.isInteger(stdio.fd) || stdio.fd < 0) return 'none';
-    let pipe = this.rawHandles.get(stdio.fd);
-    if (pipe === undefined) {
-      const opened = pipeHandleFor(stdio.fd);
-      if (typeof opened === 'number') return opened === -17 /* EEXIST */ ? 'busy' : 'none';
+    let handle = this.rawHandles.get(stdio.fd);
+    if (handle === undefined) {
+      const opened = rawDescriptorHandle(stdio.fd);
+      if (!opened.ok) return opened.why === 'busy' ? 'busy' : 'none';
       // Kept and never closed: closing it would close the caller's descriptor. Only the
       // number matters to libuv when sending, so a later socket on the same number works too.
-      this.rawHandles.set(stdio.fd, opened);
-      pipe = opened;
+      this.rawHandles.set(stdio.fd, opened.handle);
+      handle = opened.handle;
     }
-    return pipe;
+    return handle;
   }
 
-  private send(helper: ChildProcess, request: SpawnRequest, handle: SendHandle | null): Promise<number> {
+  private send(helper: ChildProcess, item: Sized<SpawnRequest>, handle: SendHandle | null): Promise<number> {
+    const { request } = item;
     return new Promise<number>((resolve, reject) => {
       if (this.closed) {
         reject(spawnerError('ECANCELED', 'spawner closed'));
@@ -729,11 +576,10 @@ export class NativeSpawner implements Spawner {
       try {
         // Without a descriptor (a connection the helper holds): batched with the other requests.
         if (handle === null) {
-          this.sendPlain(request, failed);
+          this.sendPlain(item, failed);
           return;
         }
-        // Node's typings list only socket objects; a bare libuv handle is accepted too.
-        helper.send(request, handle as net.Socket, (err) => {
+        this.sendWithHandle(helper, request, handle, (err) => {
           if (err) failed(err);
         });
       } catch (err) {
@@ -838,7 +684,7 @@ export class NativeSpawner implements Spawner {
     for (const [lid, fd] of this.listening) this.sendListen(helper, lid, fd);
     // Not through sendPlain(): this.helper is set only once attach() is over.
     for (const lid of this.paused) {
-      helper.send({ cmd: 'pause', lid }, (err) => {
+      helper.send(requests.accepting(lid, false).request, (err) => {
         if (err) this.warn(`listener ${lid} not paused in the spawn helper: ${err.message}`);
       });
     }

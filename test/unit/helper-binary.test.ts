@@ -90,8 +90,8 @@ test('what the Node spawner loses is derived from the two spawners\' capabilitie
 
 test('compiling: the release links statically and strips; the build label is compiled in; local builds prefer musl-gcc, or $CC', () => {
   const x64 = RELEASE_TOOLCHAINS['linux-x64']!;
-  const args = compileArgs(['/n/a.c', '/n/b.c'], '/o/h', x64, buildLabel(x64, '12.2.0\n'));
-  assert.deepEqual(args, ['-O2', '-Wall', '-Wextra', '-static', '-s', '-DSPAWND_BUILD="linux-x64 static musl-gcc 12.2.0"', '-o', '/o/h', '/n/a.c', '/n/b.c']);
+  const args = compileArgs(['/n/a.c', '/n/b.c'], '/o/h', x64, buildLabel(x64, '12.2.0\n'), '/o/h.include-1');
+  assert.deepEqual(args, ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-s', '-DSPAWND_BUILD="linux-x64 static musl-gcc 12.2.0"', '-I/o/h.include-1', '-o', '/o/h', '/n/a.c', '/n/b.c']);
   assert.equal(RELEASE_TOOLCHAINS['linux-arm64']!.static, true);
   assert.deepEqual(localToolchains({}, 'linux-x64').map((t) => [t.cc, t.static]), [['musl-gcc', true], ['cc', false]]);
   assert.deepEqual(localToolchains({ CC: 'clang' }, 'linux-x64'), [{ cc: 'clang', static: false, target: 'linux-x64' }]);

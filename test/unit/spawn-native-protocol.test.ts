@@ -4,14 +4,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describeErrno } from '../../src/errno.js';
+import { NativeSpawnError, signalNumber } from '../../src/spawn-native.js';
 import {
+  batchMessage,
+  batchMessages,
   encodeSpawnRequest,
-  MAX_REQUEST_BYTES,
-  NativeSpawnError,
   parseHelperMessage,
-  signalNumber,
+  parseHelperRequest,
+  requestBytes,
+  requests,
+  type PlainRequest,
+  type Sized,
   type SpawnRequest,
-} from '../../src/spawn-native.js';
+} from '../../src/spawnd-messages.js';
+import { MAX_REPLY_BYTES, MAX_REQUEST_BYTES } from '../../src/spawnd-protocol.js';
 import type { SpawnSpec } from '../../src/spawn-types.js';
 
 const base: SpawnSpec = {
@@ -103,6 +109,9 @@ test('any valid spec survives the JSON round trip unchanged', () => {
       (spec, n) => {
         const r = encodeSpawnRequest(n, spec);
         assert.ok(r.ok, r.ok ? '' : r.error);
+        // The size bound batches are cut by is never below the real size.
+        assert.ok(r.bytes >= requestBytes(r.request), `${r.bytes} < ${requestBytes(r.request)}`);
+        assert.deepEqual(parseHelperRequest(JSON.parse(JSON.stringify(r.request))), r.request);
         // (fast-check builds the rlimits record without a prototype)
         assert.deepEqual(JSON.parse(JSON.stringify(r.request)), { cmd: 'spawn', id: n, ...spec, rlimits: { ...spec.rlimits } });
       },
@@ -169,4 +178,72 @@ test('spawn failures carry errno, step and program, in words an administrator ca
   );
   assert.equal(new NativeSpawnError('/bin/x', 'request', 22, 'argv must be ...').message, 'cannot start /bin/x: argv must be ... (EINVAL)');
   assert.deepEqual(describeErrno(100000), ['errno 100000', 'unknown error']);
+});
+
+test('a spawn for a connection the helper holds names it, and its size counts it', () => {
+  const r = encodeSpawnRequest(3, base, 12);
+  assert.ok(r.ok);
+  assert.equal(r.request.cid, 12);
+  assert.ok(JSON.stringify(r.request).startsWith('{"cmd":"spawn","id":3,"cid":12,'));
+  assert.equal(encodeSpawnRequest(3, base, -1).ok, false);
+  // A large group list is measured too (65536 ids of 10 digits: over 700 kB).
+  const big = encodeSpawnRequest(4, { ...base, groups: new Array<number>(65536).fill(4_000_000_000) });
+  assert.ok(big.ok);
+  assert.ok(big.bytes >= requestBytes(big.request));
+});
+
+test('requests other than spawn come from one builder each, with a size bound that holds', () => {
+  const built: Array<Sized<PlainRequest>> = [
+    requests.kill(2 ** 31 - 1, 64),
+    requests.ping(Number.MAX_SAFE_INTEGER),
+    requests.unlisten(Number.MAX_SAFE_INTEGER),
+    requests.accepting(7, false),
+    requests.accepting(7, true),
+    requests.drop(Number.MAX_SAFE_INTEGER),
+    requests.reply(Number.MAX_SAFE_INTEGER, Buffer.alloc(MAX_REPLY_BYTES, 0xff))!,
+  ];
+  for (const b of built) {
+    assert.ok(b.bytes >= requestBytes(b.request), JSON.stringify(b.request).slice(0, 60));
+    assert.deepEqual(parseHelperRequest(JSON.parse(JSON.stringify(b.request))), b.request);
+  }
+  assert.deepEqual(built.slice(3, 5).map((b) => b.request), [{ cmd: 'pause', lid: 7 }, { cmd: 'resume', lid: 7 }]);
+  // The helper writes at most MAX_REPLY_BYTES: a longer answer cannot be asked for.
+  assert.equal(requests.reply(1, Buffer.alloc(MAX_REPLY_BYTES + 1)), null);
+  assert.deepEqual(requests.listen(3), { cmd: 'listen', lid: 3 });
+  assert.deepEqual(requests.peek(4), { cmd: 'peek', id: 4 });
+});
+
+test('requests of the wrong shape are not read', () => {
+  for (const bad of [
+    null,
+    { cmd: 'frob' },
+    { cmd: 'kill', pid: '1', sig: 15 },
+    { cmd: 'reply', cid: 1 },
+    { cmd: 'batch', list: [{ cmd: 'listen', lid: 1 }] },
+    { cmd: 'batch', list: [{ cmd: 'batch', list: [] }] },
+    { cmd: 'spawn', id: 1, path: '/bin/true', argv: ['true'], env: [], uid: null, gid: null, groups: null, umask: 18, nice: null, rlimits: { core: 1 } },
+    { cmd: 'spawn', id: 1, path: '/bin/true', argv: 'true', env: [], uid: null, gid: null, groups: null, umask: 18, nice: null, rlimits: {} },
+  ]) {
+    assert.equal(parseHelperRequest(bad), null, JSON.stringify(bad));
+  }
+});
+
+test('batches are cut by count and by size, in order, and none is over the request limit', () => {
+  const pings = Array.from({ length: 130 }, (_, i) => requests.ping(i));
+  const byCount = batchMessages(pings, 64);
+  assert.deepEqual(byCount.map((b) => b.length), [64, 64, 2]);
+  assert.deepEqual(byCount.flat().map((r) => (r as { id: number }).id), pings.map((_, i) => i));
+  // Spawns of about 1.5 MB each (a large environment): two fit in one line, not three.
+  const env = ['BIG=' + 'x'.repeat(1_500_000)];
+  const spawns = [1, 2, 3, 4, 5].map((id) => {
+    const r = encodeSpawnRequest(id, { ...base, env }, id);
+    assert.ok(r.ok);
+    return { request: r.request, bytes: r.bytes };
+  });
+  const bySize = batchMessages([...spawns, requests.drop(9)], 64);
+  assert.deepEqual(bySize.map((b) => b.length), [2, 2, 2]);
+  for (const b of bySize) assert.ok(requestBytes(batchMessage(b)) <= MAX_REQUEST_BYTES, `${requestBytes(batchMessage(b))}`);
+  // One request alone is sent as itself.
+  assert.deepEqual(batchMessage([requests.drop(1).request]), { cmd: 'drop', cid: 1 });
+  assert.equal(batchMessage(byCount[2]!).cmd, 'batch');
 });

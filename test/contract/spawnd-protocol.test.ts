@@ -1,0 +1,288 @@
+// The spawn helper's protocol as a contract (native/PROTOCOL.md): stored request/reply
+// transcripts (test/contract/transcripts/) are checked against the TypeScript encoder and
+// decoder, then replayed against the real helper binary over Node's IPC channel; the request
+// size limit is the same on both sides; the C sources take every shared name and limit from the
+// generated header, none written out again.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn as startProcess, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  encodeSpawnRequest,
+  parseHelperMessage,
+  parseHelperRequest,
+  requestBytes,
+  requests,
+  type HelperRequest,
+  type SpawnRequest,
+} from '../../src/spawnd-messages.js';
+import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawnd-protocol.js';
+import type { SpawnSpec } from '../../src/spawn-types.js';
+import { SEND_OPTIONS, socketHandle } from '../../src/uv-handles.js';
+import { noHelper, usableHelper } from '../helpers/spawnd.js';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const TRANSCRIPTS = join(ROOT, 'test', 'contract', 'transcripts');
+const NOT_BUILT = noHelper();
+const WAIT_MS = 5000;
+
+interface Step {
+  kind: 'send' | 'send-fd' | 'expect';
+  json: Record<string, unknown>;
+  text: string;
+  /** Fields whose value varies by run (expect steps). */
+  any: ReadonlySet<string>;
+  line: number;
+}
+
+function readTranscript(name: string): Step[] {
+  const steps: Step[] = [];
+  let any: ReadonlySet<string> = new Set();
+  readFileSync(join(TRANSCRIPTS, name), 'utf8')
+    .split('\n')
+    .forEach((raw, i) => {
+      const line = raw.trimEnd();
+      if (line === '' || line.startsWith('#')) return;
+      if (line.startsWith('any:')) {
+        any = new Set(line.slice(4).trim().split(/\s+/).filter(Boolean));
+        return;
+      }
+      const m = /^(@>|>|<) (.*)$/.exec(line);
+      assert.ok(m, `${name}:${i + 1}: not a transcript line`);
+      const text = m[2]!;
+      const kind = m[1] === '<' ? 'expect' : m[1] === '@>' ? 'send-fd' : 'send';
+      steps.push({ kind, json: JSON.parse(text) as Record<string, unknown>, text, any, line: i + 1 });
+    });
+  return steps;
+}
+
+function transcripts(): string[] {
+  return readdirSync(TRANSCRIPTS)
+    .filter((n) => n.endsWith('.txt'))
+    .sort();
+}
+
+/** The SpawnSpec a spawn request was encoded from. */
+function specOf(r: SpawnRequest): SpawnSpec {
+  const spec: SpawnSpec = { path: r.path, argv: r.argv, env: r.env, uid: r.uid, gid: r.gid, groups: r.groups, umask: r.umask, nice: r.nice, rlimits: r.rlimits };
+  if (r.keepalive !== undefined || r.linger !== undefined || r.pre !== undefined) {
+    spec.socketSetup = { keepalive: r.keepalive === true, lingerSeconds: r.linger ?? null, pre: r.pre === undefined ? null : Buffer.from(r.pre, 'hex') };
+  }
+  return spec;
+}
+
+/** The request as tsinetd's own encoder writes it, or null when the encoder refuses it. */
+function encodeAgain(r: HelperRequest): HelperRequest | null {
+  switch (r.cmd) {
+    case 'spawn': {
+      const e = encodeSpawnRequest(r.id, specOf(r), r.cid);
+      return e.ok ? e.request : null;
+    }
+    case 'kill':
+      return requests.kill(r.pid, r.sig).request;
+    case 'ping':
+      return requests.ping(r.id).request;
+    case 'listen':
+      return requests.listen(r.lid);
+    case 'peek':
+      return requests.peek(r.id);
+    case 'unlisten':
+      return requests.unlisten(r.lid).request;
+    case 'pause':
+    case 'resume':
+      return requests.accepting(r.lid, r.cmd === 'resume').request;
+    case 'reply':
+      return requests.reply(r.cid, Buffer.from(r.hex, 'hex'))?.request ?? null;
+    case 'drop':
+      return requests.drop(r.cid).request;
+    case 'batch': {
+      const list = r.list.map(encodeAgain);
+      return list.every((x) => x !== null) ? { cmd: 'batch', list: list as Extract<HelperRequest, { cmd: 'batch' }>['list'] } : null;
+    }
+  }
+}
+
+/** Whether a reply says the request was refused as malformed. */
+function isRefusal(reply: Record<string, unknown>): boolean {
+  return reply['t'] === 'warn' || (reply['t'] === 'error' && reply['stage'] === 'request');
+}
+
+test('every transcript request is what the TypeScript encoder writes, or one it refuses and the helper refuses too', () => {
+  for (const name of transcripts()) {
+    const steps = readTranscript(name);
+    assert.ok(steps.length > 2, name);
+    for (const [i, step] of steps.entries()) {
+      const where = `${name}:${step.line}`;
+      assert.equal(JSON.stringify(step.json), step.text, `${where}: written as Node writes it (JSON.stringify)`);
+      if (step.kind === 'expect') {
+        const parsed = parseHelperMessage(step.json);
+        assert.ok(parsed !== null, `${where}: the decoder reads this reply`);
+        assert.equal(JSON.stringify(parsed), step.text, `${where}: decoded without loss`);
+        if (parsed.t === 'error') assert.ok((STAGES as readonly string[]).includes(parsed.stage), `${where}: a known stage`);
+        continue;
+      }
+      const decoded = parseHelperRequest(step.json);
+      const again = decoded === null ? null : encodeAgain(decoded);
+      const next = steps.slice(i + 1).find((s) => s.kind === 'expect');
+      if (again === null) {
+        assert.ok(next !== undefined && isRefusal(next.json), `${where}: refused by the encoder, so the helper must refuse it too`);
+        continue;
+      }
+      assert.equal(JSON.stringify(again), step.text, `${where}: the encoder writes exactly this`);
+      assert.ok(requestBytes(again) <= MAX_REQUEST_BYTES);
+      const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined);
+      if (needsOne !== (step.kind === 'send-fd')) {
+        assert.ok(next !== undefined && isRefusal(next.json), `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`);
+      }
+    }
+  }
+});
+
+/** The helper over a real IPC channel, its messages queued for the test to take in order. */
+async function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; next(): Promise<Record<string, unknown>> }> {
+  const child = startProcess(usableHelper()!, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, serialization: 'json' });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const queue: Array<Record<string, unknown>> = [];
+  let wake: (() => void) | null = null;
+  child.on('message', (m: Record<string, unknown>) => {
+    queue.push(m);
+    wake?.();
+  });
+  const next = async (): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + WAIT_MS;
+    while (queue.length === 0) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error('no message from the helper');
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+      wake = null;
+    }
+    return queue.shift()!;
+  };
+  return { child, next };
+}
+
+/** A descriptor for a request: a connected TCP socket's server end (spawn), a bound UDP socket (peek). */
+async function descriptorFor(t: TestContext, cmd: unknown): Promise<object> {
+  if (cmd === 'peek') {
+    const udp = dgram.createSocket('udp4');
+    t.after(() => udp.close());
+    await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+    return udp;
+  }
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  const sock = await accepted;
+  t.after(() => {
+    client.destroy();
+    sock.destroy();
+    server.close();
+  });
+  const handle = socketHandle(sock);
+  assert.ok(handle !== null);
+  return handle;
+}
+
+/** Compares a reply with the transcript's; `pids` binds the transcript's sample pids to real ones. */
+function matchReply(where: string, got: Record<string, unknown>, step: Step, pids: Map<unknown, unknown>): void {
+  const want = step.json;
+  assert.deepEqual(Object.keys(got), Object.keys(want), `${where}: fields of ${JSON.stringify(got)}`);
+  for (const [k, v] of Object.entries(want)) {
+    if (!step.any.has(k)) {
+      assert.deepEqual(got[k], v, `${where}: ${k} of ${JSON.stringify(got)}`);
+    } else if (k === 'pid' && v !== null) {
+      assert.ok(Number.isInteger(got[k]) && (got[k] as number) > 0, `${where}: pid of ${JSON.stringify(got)}`);
+      if (!pids.has(v)) pids.set(v, got[k]);
+      assert.equal(got[k], pids.get(v), `${where}: the same process as before`);
+    } else {
+      assert.equal(typeof got[k], typeof v, `${where}: ${k} of ${JSON.stringify(got)}`);
+    }
+  }
+}
+
+// Both ways of starting children (native/spawnd.c start_shared, start_forked) answer alike.
+const MODES: Array<[string, NodeJS.ProcessEnv]> = [
+  ['', {}],
+  [' (children forked)', { TSINETD_SPAWND_FORK: '1' }],
+];
+for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => [n, m] as const))) {
+  test(`the real helper answers as transcript ${name} says${mode}`, { skip: NOT_BUILT }, async (t) => {
+    const { child, next } = await startHelper(t, env);
+    const pids = new Map<unknown, unknown>();
+    for (const step of readTranscript(name)) {
+      const where = `${name}:${step.line}`;
+      if (step.kind === 'expect') {
+        matchReply(where, await next(), step, pids);
+      } else if (step.kind === 'send') {
+        child.send(step.json);
+      } else {
+        const handle = await descriptorFor(t, step.json['cmd']);
+        child.send(step.json, handle as net.Socket, SEND_OPTIONS);
+      }
+    }
+  });
+}
+
+/** A spawn request whose JSON text is exactly `size` bytes. */
+function requestOfSize(size: number): { spec: SpawnSpec; bytes: (spec: SpawnSpec) => number } {
+  const spec: SpawnSpec = { path: '/bin/true', argv: ['true'], env: ['PAD='], uid: null, gid: null, groups: null, umask: 0o22, nice: null, rlimits: {} };
+  const bytes = (s: SpawnSpec): number => requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
+  spec.env = [`PAD=${'x'.repeat(size - bytes(spec))}`];
+  assert.equal(bytes(spec), size);
+  return { spec, bytes };
+}
+
+test('a request of MAX_REQUEST_BYTES is encoded, one byte more is refused with the reason', () => {
+  const { spec } = requestOfSize(MAX_REQUEST_BYTES);
+  const ok = encodeSpawnRequest(1, spec);
+  assert.ok(ok.ok);
+  assert.equal(requestBytes(ok.request), MAX_REQUEST_BYTES);
+  const over = encodeSpawnRequest(1, { ...spec, env: [`${spec.env[0]!}x`] });
+  assert.equal(over.ok, false);
+  if (!over.ok) assert.match(over.error, new RegExp(`larger than ${MAX_REQUEST_BYTES} bytes`));
+});
+
+test('the helper reads a request of MAX_REQUEST_BYTES and refuses one byte more, as the encoder does', { skip: NOT_BUILT, timeout: 30_000 }, async (t) => {
+  const { child, next } = await startHelper(t);
+  assert.equal((await next())['t'], 'ready');
+  const { spec } = requestOfSize(MAX_REQUEST_BYTES);
+  const at = { cmd: 'spawn', id: 1, ...spec };
+  const over = { cmd: 'spawn', id: 2, ...spec, env: [`${spec.env[0]!}x`] };
+  assert.equal(requestBytes(at as SpawnRequest), MAX_REQUEST_BYTES);
+  assert.equal(requestBytes(over as SpawnRequest), MAX_REQUEST_BYTES + 1);
+  child.send(at);
+  // Read: its own problem is answered (sent without a socket).
+  assert.deepEqual(await next(), { t: 'error', id: 1, pid: null, stage: 'request', errno: 9, message: 'spawn request without a socket' });
+  child.send(over);
+  assert.deepEqual(await next(), { t: 'warn', message: `message longer than ${MAX_REQUEST_BYTES} bytes ignored` });
+  // The helper goes on reading after the refused line.
+  child.send({ cmd: 'ping', id: 3 });
+  assert.deepEqual(await next(), { t: 'pong', id: 3, children: 0 });
+});
+
+test('the generated header carries every constant and name of the table; the C sources write none of them out again', () => {
+  const header = protocolHeader();
+  assert.match(header, new RegExp(`^#define SPAWND_PROTOCOL_VERSION ${VERSION}$`, 'm'));
+  assert.match(header, new RegExp(`^#define SPAWND_MAX_REQUEST ${MAX_REQUEST_BYTES}$`, 'm'));
+  for (const name of [...REQUESTS, ...REPLIES, ...STAGES, ...CHILD_STARTS]) assert.ok(header.includes(`"${name}"`), name);
+  const native = join(ROOT, 'native');
+  for (const file of readdirSync(native).filter((n) => n.endsWith('.c') || n.endsWith('.h'))) {
+    const code = readFileSync(join(native, file), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, '');
+    for (const name of [...REQUESTS, ...REPLIES, ...STAGES, ...CHILD_STARTS]) {
+      assert.ok(!code.includes(`"${name}"`) && !code.includes(`\\"${name}\\"`), `${file} spells "${name}" itself: use the generated header`);
+    }
+    assert.doesNotMatch(code, /#define\s+(\w*PROTOCOL_VERSION|MAX_LINE|MAX_PRE|MAX_GROUPS|MAX_ID|MAX_REPLY)\b/, `${file} defines a shared limit itself`);
+  }
+});
