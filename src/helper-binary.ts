@@ -155,7 +155,8 @@ export function resolveHelper(options: { build: boolean; root?: string; env?: No
   const cache = candidates.find((c) => c.origin === 'cache')!;
   const target = writableDirectory(dirname(own.path)) ? own : writableDirectory(dirname(cache.path)) ? cache : null;
   if (target === null) return { ...first, built: { ok: false, why: `neither ${dirname(own.path)} nor ${dirname(cache.path)} can be written` } };
-  const compiled = compileHelper(join(root, 'native'), target.path, localToolchains(env));
+  // Warnings do not stop a build at start (native-build.ts Toolchain.fatalWarnings).
+  const compiled = compileHelper(join(root, 'native'), target.path, localToolchains(env, platformTag(), false));
   if (!compiled.ok) return { ...first, built: { ok: false, why: compiled.why } };
   const verdict = probeHelper(target.path);
   if (!verdict.ok) return { ...first, built: { ok: false, why: `the helper built at ${target.path} will not do: ${verdict.why}` } };

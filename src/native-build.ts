@@ -18,6 +18,12 @@ export interface Toolchain {
   target: string;
   /** Without symbols (-s): the release's binaries. */
   strip?: boolean;
+  /**
+   * Warnings are errors (-Werror): our own builds (a checkout, the release), so that a warning
+   * cannot land; not a helper built at start with whatever compiler the machine has, where a
+   * new compiler's new warning would only cost the user the helper.
+   */
+  fatalWarnings: boolean;
 }
 
 /** Node's name for a platform and architecture, as the shipped binaries are filed: linux-x64, linux-arm64. */
@@ -28,21 +34,21 @@ export function platformTag(platform: string = process.platform, arch: string = 
 /** The cross compiler from Debian's packages for each target the release ships. */
 export const RELEASE_TOOLCHAINS: Readonly<Record<string, Toolchain>> = {
   // musl-tools: a static musl binary; the helper calls nothing that needs NSS.
-  'linux-x64': { cc: 'musl-gcc', static: true, target: 'linux-x64', strip: true },
+  'linux-x64': { cc: 'musl-gcc', static: true, target: 'linux-x64', strip: true, fatalWarnings: true },
   // gcc-aarch64-linux-gnu + libc6-dev-arm64-cross: static glibc, safe for the same reason.
-  'linux-arm64': { cc: 'aarch64-linux-gnu-gcc', static: true, target: 'linux-arm64', strip: true },
+  'linux-arm64': { cc: 'aarch64-linux-gnu-gcc', static: true, target: 'linux-arm64', strip: true, fatalWarnings: true },
 };
 
 /**
  * The compilers to try for this machine's own helper, best first: $CC when set (as asked),
  * else musl-gcc (static, as the release ships), else cc.
  */
-export function localToolchains(env: NodeJS.ProcessEnv = process.env, target: string = platformTag()): Toolchain[] {
+export function localToolchains(env: NodeJS.ProcessEnv = process.env, target: string = platformTag(), fatalWarnings = true): Toolchain[] {
   const cc = env['CC'];
-  if (cc !== undefined && cc !== '') return [{ cc, static: env['TSINETD_STATIC'] === '1', target }];
+  if (cc !== undefined && cc !== '') return [{ cc, static: env['TSINETD_STATIC'] === '1', target, fatalWarnings }];
   return [
-    { cc: 'musl-gcc', static: true, target },
-    { cc: 'cc', static: false, target },
+    { cc: 'musl-gcc', static: true, target, fatalWarnings },
+    { cc: 'cc', static: false, target, fatalWarnings },
   ];
 }
 
@@ -61,7 +67,7 @@ export function compileArgs(sources: readonly string[], output: string, tc: Tool
     '-O2',
     '-Wall',
     '-Wextra',
-    '-Werror',
+    ...(tc.fatalWarnings ? ['-Werror'] : []),
     ...(tc.static ? ['-static'] : []),
     ...(tc.strip === true ? ['-s'] : []),
     `-DSPAWND_BUILD=${JSON.stringify(label)}`,

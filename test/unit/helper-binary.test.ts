@@ -94,7 +94,10 @@ test('compiling: the release links statically and strips; the build label is com
   assert.deepEqual(args, ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-s', '-DSPAWND_BUILD="linux-x64 static musl-gcc 12.2.0"', '-I/o/h.include-1', '-o', '/o/h', '/n/a.c', '/n/b.c']);
   assert.equal(RELEASE_TOOLCHAINS['linux-arm64']!.static, true);
   assert.deepEqual(localToolchains({}, 'linux-x64').map((t) => [t.cc, t.static]), [['musl-gcc', true], ['cc', false]]);
-  assert.deepEqual(localToolchains({ CC: 'clang' }, 'linux-x64'), [{ cc: 'clang', static: false, target: 'linux-x64' }]);
+  assert.deepEqual(localToolchains({ CC: 'clang' }, 'linux-x64'), [{ cc: 'clang', static: false, target: 'linux-x64', fatalWarnings: true }]);
+  // A helper built at start: a warning of the machine's compiler does not cost the user the helper.
+  assert.ok(localToolchains({}, 'linux-x64', false).every((t) => !t.fatalWarnings));
+  assert.ok(!compileArgs(['/n/a.c'], '/o/h', localToolchains({}, 'linux-x64', false)[0]!, 'l', '/i').includes('-Werror'));
   assert.equal(localToolchains({ CC: 'clang', TSINETD_STATIC: '1' })[0]!.static, true);
   assert.equal(platformTag('linux', 'arm64'), 'linux-arm64');
 });
