@@ -8,7 +8,8 @@
 // is logged once, with the count, and again when descriptors are free (below 90 % of the limit).
 // Services whose connections the native helper accepts report their own EMFILE (server.ts).
 
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
+import { openDescriptors, softFileLimit } from './proc-self.js';
 
 /** One look at the descriptors: how many are open and the soft limit, or out = none left. */
 export interface FdSample {
@@ -32,16 +33,6 @@ export function fdTransition(wasOut: boolean, s: FdSample): FdTransition {
   return clearlyFree ? { kind: 'recovered', sample: s } : null;
 }
 
-/** The soft RLIMIT_NOFILE of this process (read each time: prlimit may change it). */
-function softLimit(): number | null {
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
-    return m === null || m[1] === 'unlimited' ? null : Number(m[1]);
-  } catch {
-    return null;
-  }
-}
-
 function isOut(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'EMFILE' || code === 'ENFILE';
@@ -51,9 +42,9 @@ function isOut(err: unknown): boolean {
 export function sampleFds(): FdSample {
   let open: number | null = null;
   try {
-    open = readdirSync('/proc/self/fd').length - 1;
+    open = openDescriptors();
   } catch (err) {
-    if (isOut(err)) return { open: null, limit: softLimit(), out: true };
+    if (isOut(err)) return { open: null, limit: softFileLimit(), out: true };
   }
   // One spare descriptor must be there for the next accept.
   try {
@@ -61,7 +52,7 @@ export function sampleFds(): FdSample {
   } catch (err) {
     if (isOut(err)) return { open, limit: null, out: true };
   }
-  return { open, limit: softLimit(), out: false };
+  return { open, limit: softFileLimit(), out: false };
 }
 
 export const FD_WATCH_MS = 1000;

@@ -5,7 +5,7 @@
 // by service id (ServeMetrics); everything that costs more (running servers, service states,
 // process figures) is computed when the endpoint is scraped.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { openDescriptors, softFileLimit } from './proc-self.js';
 import type { FailReason } from './admission-types.js';
 import type { Service } from './table.js';
 
@@ -333,19 +333,12 @@ export interface ProcessFigures {
 
 function readProcessFigures(): ProcessFigures {
   let openFds: number | null = null;
-  let maxFds: number | null = null;
   try {
-    openFds = readdirSync('/proc/self/fd').length;
+    openFds = openDescriptors();
   } catch {
-    // not Linux
+    // not Linux, or no descriptor left to look with
   }
-  try {
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m !== null && m[1] !== 'unlimited') maxFds = Number(m[1]);
-  } catch {
-    // not Linux
-  }
-  return { openFds, maxFds };
+  return { openFds, maxFds: softFileLimit() };
 }
 
 export interface TsinetdMetricsOptions {
