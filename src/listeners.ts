@@ -275,19 +275,20 @@ export class Listener {
    * A reload kept this socket for `service` (same socketKey): takes its settings, and moves the
    * accepting between the daemon and the helper (`acceptor`, null: the daemon) without closing
    * the socket, so that clients arriving meanwhile wait in the listen queue instead of being
-   * refused. A connection the helper accepted just before and reports afterwards is judged
-   * under the new settings (connection.ts drops one the helper may no longer serve).
+   * refused. Leaving the helper, the new settings apply only once the helper has reported
+   * every connection it accepted before (Acceptor.unlisten): those are decided under the
+   * settings they were accepted with, as the helper may serve them.
    */
-  reassign(service: Service, acceptor: Acceptor | null): void {
+  async reassign(service: Service, acceptor: Acceptor | null): Promise<void> {
+    const before = this.helper;
+    if (before !== acceptor && before !== null && this.helperListening) {
+      this.helperListening = false;
+      await before.unlisten(this.id);
+    }
     this.service = service;
     this.pausable = needsPausable(service, this.plan, acceptor !== null);
-    const before = this.helper;
     this.helper = acceptor;
     if (before === acceptor || this.streamFd < 0) return; // same hands, or no socket open now: open() uses the new ones
-    if (before !== null && this.helperListening) {
-      before.unlisten(this.id);
-      this.helperListening = false;
-    }
     if (acceptor !== null) {
       if (this.server !== null) setServerAccepting(this.server, false); // stays the descriptor's owner, idle
       acceptor.listen(this.id, this.streamFd);
@@ -504,7 +505,7 @@ export class Listener {
     for (const h of this.held.splice(0)) h.drop();
     ws?.close();
     if (this.helperListening) {
-      this.helper?.unlisten(this.id);
+      void this.helper?.unlisten(this.id);
       this.helperListening = false;
     }
     streamSocket?.close();
@@ -679,7 +680,7 @@ export class ListenerSet {
       for (const plan of r.plans) {
         const reuse = pool.get(socketKey(plan))?.shift();
         if (reuse !== undefined) {
-          reuse.reassign(service, acceptor);
+          await reuse.reassign(service, acceptor);
           result.kept.push(reuse);
           next.push(reuse);
         } else {

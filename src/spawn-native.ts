@@ -144,6 +144,9 @@ function asError(err: unknown): Error {
 
 // ---- the helper binary ---------------------------------------------------------------------
 
+/** How long unlisten() waits for the connections accepted before it to be reported (a helper that does not answer is dying). */
+const UNLISTEN_DRAIN_MS = 2000;
+
 /** Descriptors starting the helper takes at once (IPC socket pair, exec-error pipe). */
 const HELPER_START_FDS = 4;
 
@@ -267,8 +270,11 @@ export class NativeSpawner implements Spawner {
       },
       unlisten: (lid) => {
         this.paused.delete(lid);
-        if (!this.listening.delete(lid)) return;
+        if (!this.listening.delete(lid)) return Promise.resolve();
         this.sendPlain(requests.unlisten(lid));
+        // Requests and replies keep their order: once a ping sent after the unlisten is
+        // answered, every connection accepted on lid before it has been reported.
+        return this.helper === null ? Promise.resolve() : this.drained(this.helper, UNLISTEN_DRAIN_MS);
       },
       setAccepting: (lid, on) => {
         if (!this.listening.has(lid) || on !== this.paused.has(lid)) return;

@@ -86,8 +86,12 @@ export interface AcceptorEvents {
 export interface Acceptor {
   /** Starts accepting on listening socket `fd` for listener `lid` (the caller keeps its copy). */
   listen(lid: number, fd: number): void;
-  /** Stops accepting for `lid`; connections already reported are still decided one by one. */
-  unlisten(lid: number): void;
+  /**
+   * Stops accepting for `lid`. Resolves once every connection accepted on it before has been
+   * reported (each is still decided one by one), so that a caller changing how the listener is
+   * served can let those be judged under the settings they were accepted with.
+   */
+  unlisten(lid: number): Promise<void>;
   /**
    * Stops (false) or restarts (true) accepting for `lid` without closing its socket: meanwhile
    * clients wait in the kernel's listen queue (FreeBSD max-child). A listener starts accepting.
