@@ -391,9 +391,13 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
     const p = services[i]!;
     out.push({ index: i, diagnostic: diag(severity, p.at, message, p.length), effect });
   };
+  const bound = new Map<string, number[]>(); // earlier services with a bind address, by protocol and port
   services.forEach(({ service: s }, i) => {
+    const slot = `${s.protocol}/${String(s.port)}`;
+    const earlier = bound.get(slot) ?? [];
+    if (s.bind !== null && s.port !== null) bound.set(slot, [...earlier, i]);
     if (!enabled(i) || s.port === null || s.port === 0) return;
-    const twin = boundTwin(services, i, (j) => enabled(j) && !off.has(j));
+    const twin = boundTwin(services, i, earlier, (j) => enabled(j) && !off.has(j));
     if (twin !== null) {
       const other = services[twin]!.service;
       const how = s.bind === null ? 'on all addresses' : 'on the same address';
@@ -426,13 +430,14 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
  * protocol makes a later one "identical" (disabled) when the later one has no `bind` address or
  * the same one. Earlier services without `bind` are not compared there. It compares
  * /etc/inetd.conf services too (measured: "service: X id: X is unique but its identical to
- * service: Y id: Y - DISABLING").
+ * service: Y id: Y - DISABLING"). `earlierBound`: the earlier services with a bind address on
+ * the same protocol and port, in order (so that a large table is not scanned once per service).
  */
-function boundTwin(services: readonly PlacedService[], i: number, on: (j: number) => boolean): number | null {
+function boundTwin(services: readonly PlacedService[], i: number, earlierBound: readonly number[], on: (j: number) => boolean): number | null {
   const s = services[i]!.service;
-  for (let j = 0; j < i; j++) {
+  for (const j of earlierBound) {
     const t = services[j]!.service;
-    if (!on(j) || t.bind === null || t.port !== s.port || t.protocol !== s.protocol) continue;
+    if (!on(j) || t.bind === null) continue;
     if (s.bind === null || s.bind.toLowerCase() === t.bind.toLowerCase()) return j;
   }
   return null;
