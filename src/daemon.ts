@@ -157,7 +157,7 @@ class Daemon {
     private readonly ready: Readiness | null,
     private readonly deps: DaemonDeps,
     private readonly signals: ReadinessSignals | null = null,
-    private readonly env: EnvOptions = fromEnv(),
+    private readonly env: EnvOptions,
   ) {
     this.wrappers = systemWrappers(
       opts.hostsAllow,
