@@ -9,7 +9,7 @@
 
 import { errnoOf, strerror } from './errno.js';
 
-/** The first pause after a failed bind; TSINETD_BIND_RETRY_MS changes it (tests). */
+/** The first pause after a failed bind; TSINETD_BIND_RETRY_MS changes it (tests; options.ts fromEnv()). */
 export const DEFAULT_BIND_RETRY_MS = 1000;
 /** The pause never grows beyond this. */
 export const MAX_BIND_RETRY_MS = 60_000;
@@ -34,13 +34,6 @@ export function shouldLogBindRetry(attempt: number, baseMs = DEFAULT_BIND_RETRY_
   let firstAtCap = 1;
   while (bindRetryDelayMs(firstAtCap, baseMs, capMs) < capMs) firstAtCap++;
   return (attempt - firstAtCap) % LOG_EVERY_AT_CAP === 0;
-}
-
-/** The base pause asked for in the environment, or the default. */
-export function bindRetryBaseFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env['TSINETD_BIND_RETRY_MS'];
-  if (raw === undefined || !/^\d+$/.test(raw)) return DEFAULT_BIND_RETRY_MS;
-  return Math.max(1, Number(raw));
 }
 
 

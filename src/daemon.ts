@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, unlinkSync, writeSync } from 'node:fs';
 import { AdmissionController } from './admission.js';
-import { bindRetryBaseFromEnv } from './bind-retry.js';
 import { daemonUmaskFrom } from './child-env.js';
 import { loadConfig, type LoadRequest } from './config.js';
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
@@ -25,7 +24,7 @@ import { createEventLog, type XinetdEventLog } from './log.js';
 import type { DaemonLevel } from './log-types.js';
 import { serviceStates } from './metrics.js';
 import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from './metrics-http.js';
-import { loadRequestOf, type DaemonOptions } from './options.js';
+import { ENV_NAMES, fromEnv, loadRequestOf, type DaemonOptions, type EnvOptions } from './options.js';
 import { checkReadyFd, createReadinessSignals, signalReadyFd, type ReadinessSignals } from './readiness.js';
 import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
 import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
@@ -41,7 +40,7 @@ import { systemWrappers, wrapsService, type Wrappers } from './wrappers.js';
 import { VERSION } from './version.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
-export const DAEMON_CHILD_ENV = 'TSINETD_DAEMON_CHILD';
+export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
 /** The descriptor on which the detached copy reports "ready" or "error MESSAGE". */
 const READY_FD = 3;
 
@@ -50,8 +49,8 @@ interface Readiness {
   fail(message: string): void;
 }
 
-function readinessChannel(): Readiness | null {
-  if (process.env[DAEMON_CHILD_ENV] !== '1') return null;
+function readinessChannel(env: EnvOptions): Readiness | null {
+  if (!env.daemonChild) return null;
   delete process.env[DAEMON_CHILD_ENV];
   let sent = false;
   const send = (line: string): void => {
@@ -158,13 +157,14 @@ class Daemon {
     private readonly ready: Readiness | null,
     private readonly deps: DaemonDeps,
     private readonly signals: ReadinessSignals | null = null,
+    private readonly env: EnvOptions,
   ) {
     this.wrappers = systemWrappers(
       opts.hostsAllow,
       opts.hostsDeny,
       (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'),
       (text) => this.daemon('warning', text, 'libwrap'),
-      identPortFromEnv(process.env),
+      env.identPort,
     );
     this.admission = new AdmissionController({ processLimit: opts.limit, resolver: this.wrappers.lookups.resolver, wrappers: this.wrappers });
   }
@@ -231,7 +231,7 @@ class Daemon {
     this.reportUnstarted(table);
     let spawner: Spawner;
     try {
-      spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') });
+      spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') }, this.env);
     } catch (err) {
       return this.abort(`cannot start servers: ${message(err)}`);
     }
@@ -257,8 +257,8 @@ class Daemon {
         log: this.log,
         spawner,
         admission: this.admission,
-        ident: { logprocs: this.opts.logprocs, port: identPortFromEnv(process.env) },
-        bindRetryMs: bindRetryBaseFromEnv(process.env),
+        ident: { logprocs: this.opts.logprocs, port: this.env.identPort },
+        bindRetryMs: this.env.bindRetryMs,
         ...(metrics !== undefined ? { metrics } : {}),
       });
     } catch (err) {
@@ -546,32 +546,26 @@ export function isSyslogFacility(name: string): boolean {
   return Object.hasOwn(SYSLOG_FACILITIES, name.toLowerCase());
 }
 
-/** $TSINETD_IDENT_PORT: the port USERID lookups ask instead of 113 (tests, unusual networks). */
-export function identPortFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const v = env['TSINETD_IDENT_PORT'];
-  if (v === undefined || !/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return undefined;
-  return Number(v);
-}
-
 /** Runs the daemon until it is stopped; resolves to the exit status. */
 export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps = {}): Promise<number> {
-  if (opts.readyFd !== null && process.env[DAEMON_CHILD_ENV] !== '1') {
+  const env = fromEnv();
+  if (opts.readyFd !== null && !env.daemonChild) {
     const problem = checkReadyFd(opts.readyFd);
     if (problem !== null) {
       process.stderr.write(`tsinetd: ${problem}\n`);
       return 1;
     }
   }
-  if (!opts.dontfork && !opts.debug && process.env[DAEMON_CHILD_ENV] !== '1') {
+  if (!opts.dontfork && !opts.debug && !env.daemonChild) {
     const code = await daemonize();
     // The detached copy serves: the starting process signals --ready-fd for it.
     const problem = code === 0 && opts.readyFd !== null ? signalReadyFd(opts.readyFd) : null;
     if (problem !== null) process.stderr.write(`tsinetd: ${problem}\n`);
     return code;
   }
-  const ready = readinessChannel();
+  const ready = readinessChannel(env);
   // The serving process only: a young generation that stays small (see heap-tuning.ts).
-  tuneHeapForDaemon();
+  tuneHeapForDaemon(env);
   // xinetd's own umask: the inherited one ORed with 022, which servers inherit by default.
   const inherited = process.umask(0o022);
   process.umask(daemonUmaskFrom(inherited));
@@ -591,5 +585,5 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps = {}): Pro
     env: process.env,
     warn: (m) => log.log({ kind: 'daemon', level: 'warning', message: m, func: 'readiness' }),
   });
-  return new Daemon(opts, log, ready, deps, signals).run();
+  return new Daemon(opts, log, ready, deps, signals, env).run();
 }

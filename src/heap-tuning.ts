@@ -13,16 +13,17 @@
 // can be given with NODE_OPTIONS.
 
 import { setFlagsFromString } from 'node:v8';
+import { fromEnv, type EnvOptions } from './options.js';
 
 /** The V8 flags the daemon sets on itself. */
 export const DAEMON_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1'];
 
-/** Set by an administrator to keep V8's own defaults: TSINETD_V8_DEFAULTS=1. */
-export const KEEP_V8_DEFAULTS_ENV = 'TSINETD_V8_DEFAULTS';
-
-/** Applies DAEMON_V8_FLAGS unless the environment asks for V8's defaults; returns the flags applied. */
-export function tuneHeapForDaemon(env: NodeJS.ProcessEnv = process.env): readonly string[] {
-  if (env[KEEP_V8_DEFAULTS_ENV] === '1') return [];
+/**
+ * Applies DAEMON_V8_FLAGS unless an administrator asks for V8's defaults (TSINETD_V8_DEFAULTS=1);
+ * returns the flags applied.
+ */
+export function tuneHeapForDaemon(env: Pick<EnvOptions, 'keepV8Defaults'> = fromEnv()): readonly string[] {
+  if (env.keepV8Defaults) return [];
   const applied: string[] = [];
   for (const flag of DAEMON_V8_FLAGS) {
     try {

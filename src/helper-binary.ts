@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileAccess } from './file-access.js';
 import { compileHelper, localToolchains, platformTag } from './native-build.js';
+import { fromEnv } from './options.js';
 import { VERSION as PROTOCOL_VERSION } from './spawnd-protocol.js';
 import { VERSION } from './version.js';
 
@@ -53,8 +54,8 @@ export function cacheDirectory(env: NodeJS.ProcessEnv = process.env, tag: string
  * (a checkout, or built at start), the binary shipped for this platform, the cache.
  */
 export function helperCandidates(root: string = packageRoot(), env: NodeJS.ProcessEnv = process.env, tag: string = platformTag()): HelperCandidate[] {
-  const named = env['TSINETD_SPAWND'];
-  if (named !== undefined && named !== '') return [{ path: named, origin: 'env' }];
+  const named = fromEnv(env).spawnd;
+  if (named !== null) return [{ path: named, origin: 'env' }];
   return [
     { path: join(root, 'native', 'build', HELPER_NAME), origin: 'built' },
     { path: join(root, 'native', 'prebuilt', tag, HELPER_NAME), origin: 'prebuilt' },

@@ -3,12 +3,14 @@
 // once, and a stale cache starts one background refresh. Where /proc is missing the value
 // comes from os.loadavg() (a system call, no file I/O).
 //
-// Test hook: the environment variable TSINETD_LOADAVG_FILE names a file read instead of
-// /proc/loadavg (same format; only the first field is used), so that tests can drive max_load.
+// Test hook: the environment variable TSINETD_LOADAVG_FILE (options.ts fromEnv()) names a file
+// read instead of /proc/loadavg (same format; only the first field is used), so that tests can
+// drive max_load.
 
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { fromEnv, type EnvOptions } from './options.js';
 
 /** The first field of /proc/loadavg ("0.42 0.30 0.25 1/123 4567"), or null. */
 export function parseLoadavg(text: string): number | null {
@@ -17,13 +19,9 @@ export function parseLoadavg(text: string): number | null {
   return Number(first);
 }
 
-/** The environment variable that replaces /proc/loadavg (a test hook, see above). */
-export const LOADAVG_FILE_ENV = 'TSINETD_LOADAVG_FILE';
-
 /** The file the load average is read from: $TSINETD_LOADAVG_FILE when set, else /proc/loadavg. */
-export function loadavgPath(env: NodeJS.ProcessEnv = process.env): string {
-  const p = env[LOADAVG_FILE_ENV];
-  return p !== undefined && p !== '' ? p : '/proc/loadavg';
+export function loadavgPath(env: Pick<EnvOptions, 'loadavgFile'> = fromEnv()): string {
+  return env.loadavgFile ?? '/proc/loadavg';
 }
 
 export interface LoadSourceOptions {

@@ -23,7 +23,7 @@ import {
 } from './log-format.js';
 import { FileTransport, LineStreamTransport, SyslogTransport, type LineInfo } from './log-transports.js';
 import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
-import type { LogFormat } from './options.js';
+import { fromEnv, type LogFormat } from './options.js';
 import type { LogTarget, Service } from './table.js';
 
 export interface EventLogOptions {
@@ -112,8 +112,9 @@ class EventLogImpl implements XinetdEventLog {
 
   constructor(private readonly opts: EventLogOptions) {
     this.pid = opts.daemonPid ?? process.pid;
-    this.ident = opts.ident ?? (process.env['TSINETD_SYSLOG_IDENT'] || DEFAULT_IDENT);
-    this.socketPath = opts.syslogSocket ?? (process.env['TSINETD_SYSLOG_SOCKET'] || '/dev/log');
+    const env = fromEnv();
+    this.ident = opts.ident ?? env.syslogIdent ?? DEFAULT_IDENT;
+    this.socketPath = opts.syslogSocket ?? env.syslogSocket ?? '/dev/log';
     this.now = opts.now ?? (() => new Date());
     this.stderr = opts.stderr ?? process.stderr;
     this.stdout = opts.stdout ?? process.stdout;

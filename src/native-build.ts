@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fromEnv } from './options.js';
 import { HEADER_NAME, protocolHeader } from './spawnd-protocol.js';
 
 /** A compiler able to build the helper, and how it links. */
@@ -45,7 +46,7 @@ export const RELEASE_TOOLCHAINS: Readonly<Record<string, Toolchain>> = {
  */
 export function localToolchains(env: NodeJS.ProcessEnv = process.env, target: string = platformTag(), fatalWarnings = true): Toolchain[] {
   const cc = env['CC'];
-  if (cc !== undefined && cc !== '') return [{ cc, static: env['TSINETD_STATIC'] === '1', target, fatalWarnings }];
+  if (cc !== undefined && cc !== '') return [{ cc, static: fromEnv(env).staticHelper, target, fatalWarnings }];
   return [
     { cc: 'musl-gcc', static: true, target, fatalWarnings },
     { cc: 'cc', static: false, target, fatalWarnings },

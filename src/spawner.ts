@@ -8,6 +8,7 @@ import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
 import { describeAbsence, describeHelper, resolveHelper, type HelperResolution } from './helper-binary.js';
 import { platformTag } from './native-build.js';
 import { NATIVE_SPAWNER_CAPABILITIES, spawnerError, startNativeSpawner } from './spawn-native.js';
+import { fromEnv, type EnvOptions } from './options.js';
 import type { Rlimits, Service } from './table.js';
 import { versus } from './versus.js';
 import { serviceKind, startsProgram } from './service-kind.js';
@@ -29,26 +30,8 @@ export interface SpawnerChoice {
 }
 
 /** The choice in effect: env TSINETD_SPAWNER=node|native overrides `prefer` (tests, benchmarks). */
-export function spawnerPreference(choice: SpawnerChoice = {}, env: NodeJS.ProcessEnv = process.env): 'auto' | 'node' | 'native' {
-  const forced = env['TSINETD_SPAWNER'];
-  if (forced === 'node' || forced === 'native') return forced;
-  return choice.prefer ?? 'auto';
-}
-
-/**
- * Whether the native helper accepts connections for the services it can (helperAccepts() in
- * listeners.ts): yes unless TSINETD_HELPER_ACCEPT=0 (to compare, or to rule it out).
- */
-export function helperAcceptWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env['TSINETD_HELPER_ACCEPT'] !== '0';
-}
-
-/**
- * Whether the native helper forks servers instead of starting them with clone(CLONE_VM |
- * CLONE_VFORK): TSINETD_SPAWND_FORK=1 (to compare, or where a hanging exec must not hold it up).
- */
-export function helperForkWanted(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env['TSINETD_SPAWND_FORK'] === '1';
+export function spawnerPreference(choice: SpawnerChoice = {}, env: EnvOptions = fromEnv()): 'auto' | 'node' | 'native' {
+  return env.spawner ?? choice.prefer ?? 'auto';
 }
 
 const CAPABILITY_NAMES: Record<keyof SpawnCapabilities, string> = {
@@ -78,8 +61,8 @@ export function fallbackNotice(r: HelperResolution, tag: string = platformTag())
 }
 
 /** The spawner for this run. Rejects only when 'native' is required and cannot run. */
-export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner> {
-  const prefer = spawnerPreference(choice);
+export async function createSpawner(choice: SpawnerChoice = {}, env: EnvOptions = fromEnv()): Promise<Spawner> {
+  const prefer = spawnerPreference(choice, env);
   if (prefer === 'node') return new NodeSpawner();
   const resolution = (choice.resolve ?? (() => resolveHelper({ build: true })))();
   if (resolution.helper === null) {
@@ -92,8 +75,11 @@ export async function createSpawner(choice: SpawnerChoice = {}): Promise<Spawner
     return await startNativeSpawner({
       helperPath: resolution.helper.candidate.path,
       ...(choice.onWarning ? { onWarning: choice.onWarning } : {}),
-      accept: helperAcceptWanted(),
-      forkChildren: helperForkWanted(),
+      // The helper accepts for the services it can (helperAccepts() in listeners.ts) unless
+      // TSINETD_HELPER_ACCEPT=0; it forks servers instead of clone(CLONE_VM | CLONE_VFORK) with
+      // TSINETD_SPAWND_FORK=1 (to compare, or to rule either out).
+      accept: env.helperAccept,
+      forkChildren: env.spawndFork,
     });
   } catch (err) {
     if (prefer === 'native') throw err;
@@ -112,7 +98,7 @@ export interface SpawnerView {
 
 /** The spawner the daemon would start with, without starting or building anything (--check, -version). */
 export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
-  if (spawnerPreference({}, env) === 'node') return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
+  if (spawnerPreference({}, fromEnv(env)) === 'node') return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
   const resolution = resolveHelper({ build: false, env });
   return resolution.helper !== null
     ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES, resolution }

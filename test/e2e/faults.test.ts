@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
-import { usableHelper } from '../helpers/spawnd.js';
+import { daemonRunsNoHelper } from '../helpers/spawnd.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const SLEEPER = join(FIXTURES, 'sleeper');
-const NO_HELPER = usableHelper() !== null ? false : 'no native spawn helper (child_process fallback)';
+const NO_HELPER = daemonRunsNoHelper();
 const LOCAL = '127.0.0.1';
 
 function program(name: string, port: number, server: string, extra: Attrs = {}): ServiceDef {

@@ -15,7 +15,9 @@ import { freePort, readUntil, tcpConnect, tcpRequest, waitFor } from '../helpers
 import { tempDir } from '../helpers/temp.js';
 import { childrenOf, listeningInodes } from '../helpers/proc.js';
 
-const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native' };
+// This file is about the helper accepting: it asks for the native spawner and for accepting in
+// the helper whatever the environment says (CI also runs the serving tests with either off).
+const NATIVE = { ...process.env, TSINETD_SPAWNER: 'native', TSINETD_HELPER_ACCEPT: '1' };
 
 /** Whether process `pid` holds the socket listening on TCP `port`. */
 function holdsListener(pid: number, port: number): boolean {

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bindErrorText, bindRetryBaseFromEnv, bindRetryDelayMs, LOG_EVERY_AT_CAP, shouldLogBindRetry } from '../../src/bind-retry.js';
+import { bindErrorText, bindRetryDelayMs, LOG_EVERY_AT_CAP, shouldLogBindRetry } from '../../src/bind-retry.js';
 
 test('the pause doubles from the base and stops at the cap', () => {
   assert.deepEqual(
@@ -18,12 +18,6 @@ test('every attempt is logged while the pause grows, then one in LOG_EVERY_AT_CA
   const logged = Array.from({ length: 40 }, (_, i) => i + 1).filter((n) => shouldLogBindRetry(n, 1000, 60_000));
   // 1..6 grow (1 s .. 32 s); 7 is the first at the cap.
   assert.deepEqual(logged, [1, 2, 3, 4, 5, 6, 7, 7 + LOG_EVERY_AT_CAP, 7 + 2 * LOG_EVERY_AT_CAP, 7 + 3 * LOG_EVERY_AT_CAP]);
-});
-
-test('the base pause comes from TSINETD_BIND_RETRY_MS when it is a number', () => {
-  assert.equal(bindRetryBaseFromEnv({ TSINETD_BIND_RETRY_MS: '250' }), 250);
-  assert.equal(bindRetryBaseFromEnv({ TSINETD_BIND_RETRY_MS: 'soon' }), 1000);
-  assert.equal(bindRetryBaseFromEnv({}), 1000);
 });
 
 test('bind errors are worded as xinetd words them', () => {

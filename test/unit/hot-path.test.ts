@@ -8,7 +8,8 @@ import { describe, test } from 'node:test';
 import { daytimeBytes, daytimeText, localZoneAbbreviation } from '../../src/builtins.js';
 import { buildSpawnSpec, type ChildContext } from '../../src/child-env.js';
 import { FailLogLimiter } from '../../src/fail-log-limiter.js';
-import { DAEMON_V8_FLAGS, KEEP_V8_DEFAULTS_ENV, tuneHeapForDaemon } from '../../src/heap-tuning.js';
+import { DAEMON_V8_FLAGS, tuneHeapForDaemon } from '../../src/heap-tuning.js';
+import { fromEnv } from '../../src/options.js';
 import { LineBatch } from '../../src/line-batch.js';
 import { xinetdTimestamp } from '../../src/log-format.js';
 import type { Peer } from '../../src/peer.js';
@@ -184,7 +185,7 @@ describe('FailLogLimiter.flush(all)', () => {
 
 describe('tuneHeapForDaemon', () => {
   test('applies the daemon flags, unless told to keep the defaults', () => {
-    assert.deepEqual(tuneHeapForDaemon({ [KEEP_V8_DEFAULTS_ENV]: '1' }), []);
-    assert.deepEqual(tuneHeapForDaemon({}), DAEMON_V8_FLAGS);
+    assert.deepEqual(tuneHeapForDaemon(fromEnv({ TSINETD_V8_DEFAULTS: '1' })), []);
+    assert.deepEqual(tuneHeapForDaemon(fromEnv({})), DAEMON_V8_FLAGS);
   });
 });
