@@ -273,7 +273,7 @@ describe('accepting in the native helper', () => {
     }
     stop = true;
     await clients;
-    assert.deepEqual(failures, [], 'no client refused or lost during the reloads');
+    assert.deepEqual(failures, [], `no client refused or lost during the reloads\n${daemon.daemonLog()}\n${daemon.serviceLog()}`);
     assert.ok(ok > 0);
     assert.doesNotMatch(daemon.daemonLog(), /new socket/);
     assert.equal((daemon.daemonLog().match(/readjusting service cat/g) ?? []).length, 3);
