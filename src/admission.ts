@@ -29,20 +29,10 @@ import type { HostsTable } from './hosts-syntax.js';
 import type { WrapRequest, WrapVerdict } from './hosts-match.js';
 import { evaluateNow, finishWrappers, isVerdict, wrapDaemonName, wrapRequest, wrapsService, type RuleTables, type Wrappers } from './wrappers.js';
 import type { DaemonLevel } from './log-types.js';
-import {
-  compileServiceAcl,
-  decideAccess,
-  formatAddress,
-  needsHostnames,
-  parsePeerAddress,
-  resolveAclNames,
-  systemResolver,
-  verifiedHostnames,
-  aclNames,
-  type AclProblem,
-  type NameResolver,
-  type ServiceAcl,
-} from './acl.js';
+import { compileServiceAcl, decideAccess, needsHostnames, type AclProblem, type ServiceAcl } from './acl.js';
+import { formatAddress, parsePeerAddress } from './acl-address.js';
+import { aclNames } from './acl-entry.js';
+import { resolveAclNames, systemResolver, verifiedHostnames, type NameResolver } from './acl-resolver.js';
 import {
   BoundedTable,
   CPS_FRESH,
