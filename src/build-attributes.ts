@@ -55,7 +55,7 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const hint = suggestAttribute(name);
     report(
       diag(
-        'warning',
+        'unknown-attribute', 'warning',
         where,
         `unknown attribute '${name}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}: ignored, as xinetd does ("bad service attribute")`,
         len(a.name),
@@ -67,7 +67,7 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
   if (arity === null) {
     report(
       diag(
-        'warning',
+        'misplaced-attribute', 'warning',
         where,
         d.isDefaults
           ? `'${spec.name}' cannot be set in defaults (set it in each service): ignored, as xinetd does ("should not be in default section")`
@@ -78,20 +78,20 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     return;
   }
   if (spec.undocumentedInXinetd === true) {
-    report(diag('warning', where, `not supported by tsinetd: '${spec.name}' (service registration over multicast DNS) is ignored; xinetd 2.3.15 ignores it too`, len(a.name)));
+    report(diag('unsupported-attribute', 'warning', where, `not supported by tsinetd: '${spec.name}' (service registration over multicast DNS) is ignored; xinetd 2.3.15 ignores it too`, len(a.name)));
     return;
   }
   let op = a.op.text;
   if (arity !== 'list') {
     const earlier = d.set.get(spec.key);
     if (earlier !== undefined) {
-      report(diag('warning', where, `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`, len(a.name)));
+      report(diag('duplicate-attribute', 'warning', where, `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`, len(a.name)));
       return;
     }
     if (op !== '=') {
       report(
         diag(
-          'warning',
+          'operator-on-scalar', 'warning',
           at(a.op),
           `'${op}' works only on the list attributes (only_from, no_access, log_on_success, log_on_failure, passenv, env): this line is ignored, as xinetd does; use '='`,
           op.length,
@@ -106,7 +106,7 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const expects = `${arity} value${arity === 1 ? '' : 's'}`;
     report(
       diag(
-        'warning',
+        'value-count', 'warning',
         where,
         `'${spec.name}' expects ${expects}, found ${a.values.length}${V.commentHint(a.values)}: this line is ignored, as xinetd does`,
         len(a.name),
@@ -115,11 +115,11 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     return;
   }
   if (arity === 'any' && a.values.length === 0) {
-    fail(d, a, diag('error', where, `'${spec.name}' needs at least one value`, len(a.name)), report);
+    fail(d, a, diag('missing-value', 'error', where, `'${spec.name}' needs at least one value`, len(a.name)), report);
     return;
   }
   if (op === '-=' && spec.noMinus === true) {
-    fail(d, a, diag('error', at(a.op), `'-=' cannot be used with '${spec.name}'`, 2), report);
+    fail(d, a, diag('bad-operator', 'error', at(a.op), `'-=' cannot be used with '${spec.name}'`, 2), report);
     return;
   }
   const result = applyValue(d, spec, a, op, db);
@@ -193,7 +193,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       if (cleared === null) return done();
       return done([
         diag(
-          'warning',
+          're-enabled', 'warning',
           at(a.name),
           `'disable = no' re-enables service '${d.svc.name}' after the error on line ${cleared.loc.line}, as xinetd does (an error disables a service ` +
             `only until a later 'disable = no'): ${
@@ -210,7 +210,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'protocol': {
       const number = db.protocolNumber(one.text);
       if (number === undefined) {
-        return { error: diag('error', at(one), `bad value for 'protocol': '${one.text}' is not in /etc/protocols`, len(one)), warnings: [] };
+        return { error: diag('bad-value', 'error', at(one), `bad value for 'protocol': '${one.text}' is not in /etc/protocols`, len(one)), warnings: [] };
       }
       s.protocol = number === 6 ? 'tcp' : number === 17 ? 'udp' : one.text;
       return done();
@@ -241,7 +241,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       const rest = w.slice(w.indexOf(hash)).map((x) => x.text);
       return done([
         diag(
-          'warning',
+          'comment-inside-value', 'warning',
           at(hash),
           `'#' starts a comment only at the beginning of a line: the server gets ${rest.map((x) => `'${x}'`).join(' ')} as arguments (as with xinetd)`,
           rest.join(' ').length,
@@ -263,7 +263,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'access_times':
       return take(V.accessTimes(w), (v) => (s.access_times = v));
     case 'log_type':
-      if (w.length === 0) return { error: diag('error', at(a.name), "'log_type' needs at least one value", len(a.name)), warnings: [] };
+      if (w.length === 0) return { error: diag('missing-value', 'error', at(a.name), "'log_type' needs at least one value", len(a.name)), warnings: [] };
       return take(V.logType(w), (v) => (s.log_type = v));
     case 'log_on_success':
     case 'log_on_failure': {
@@ -329,12 +329,12 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'disabled': {
       const warnings =
         op === '-='
-          ? [diag('warning', at(a.op), `xinetd ignores '-=' on '${spec.key}' and adds these ids to the list; tsinetd does the same`, 2)]
+          ? [diag('operator-ignored', 'warning', at(a.op), `xinetd ignores '-=' on '${spec.key}' and adds these ids to the list; tsinetd does the same`, 2)]
           : [];
       if (spec.key === 'enabled') d.enabledList = [...(d.enabledList ?? []), ...w];
       else d.disabledList = [...(d.disabledList ?? []), ...w];
       if (spec.key === 'enabled' && w.length === 0 && (d.enabledList ?? []).length === 0) {
-        warnings.push(diag('warning', at(a.name), "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd", len(a.name)));
+        warnings.push(diag('enables-nothing', 'warning', at(a.name), "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd", len(a.name)));
       }
       return done(warnings);
     }

@@ -252,7 +252,7 @@ function fileMatch(path: string, side: Side, r: Req, depth: number): boolean {
   const got = read(path);
   if (got.kind === 'missing') return false;
   if (got.kind === 'error') {
-    r.problems.push(diag('warning', { file: path, line: 1, column: 1 }, `open ${path}: ${got.message}`));
+    r.problems.push(diag('hosts-fault', 'warning', { file: path, line: 1, column: 1 }, `open ${path}: ${got.message}`));
     return false;
   }
   // fscanf("%s"): tokens separated by white space, no comments.
@@ -358,7 +358,7 @@ export function scanTable(table: HostsTable, req: WrapRequest, from = 0, opts: E
 function faultProblem(table: HostsTable): Diagnostic {
   const f = table.fault!;
   const text = f.reason === 'unreadable' ? f.message : `${f.message}: all the subsequent rules will be ignored`;
-  return diag('warning', { file: table.path, line: f.line, column: f.column }, text);
+  return diag('hosts-fault', 'warning', { file: table.path, line: f.line, column: f.column }, text);
 }
 
 /**

@@ -22,7 +22,7 @@ function table(services: Service[], diagnostics: Diagnostic[] = [], files = ['x.
   return { services, diagnostics, files };
 }
 
-const err = (file: string, line: number, message: string): Diagnostic => diag('error', { file, line, column: 1 }, message);
+const err = (file: string, line: number, message: string): Diagnostic => diag('bad-value', 'error', { file, line, column: 1 }, message);
 const exists: MergeEnv = { fileExists: () => true };
 const ids = (list: readonly Service[]): string[] => list.map((s) => s.id).sort();
 
