@@ -59,7 +59,7 @@ export const DIAGNOSTIC_CODES = {
   'port-mismatch': { severities: ['error'], meaning: "'port' differs from the port /etc/services lists for the name" },
   'unknown-internal': { severities: ['error'], meaning: 'an INTERNAL service that neither xinetd nor tsinetd provides' },
   'bad-combination': { severities: ['error'], meaning: 'attributes that cannot go together (redirect with wait, NAMEINARGS without server_args...)' },
-  'server-program': { severities: ['error', 'warning'], meaning: 'the server program is missing, not executable, or not runnable by the service user' },
+  'server-program': { severities: ['error'], meaning: 'the server program is missing, a directory, not a regular file, or not executable' },
   'unknown-user': { severities: ['error'], meaning: 'the user is not in /etc/passwd; the service will not start' },
   'unknown-group': { severities: ['error'], meaning: 'the group is not in /etc/group; the service will not start' },
   privileges: { severities: ['error', 'warning'], meaning: 'the daemon cannot become the service user or group, or runs it with more privilege than asked' },
@@ -84,7 +84,7 @@ export const DIAGNOSTIC_CODES = {
   'hosts-option': { severities: ['error'], meaning: 'a hosts_access option that is unknown or has a bad value; libwrap refuses the client' },
   'hosts-never-matches': { severities: ['warning', 'error', 'note'], meaning: 'a pattern libwrap accepts but that can never match (an error when it also refuses clients)' },
   'hosts-note': { severities: ['note', 'warning'], meaning: 'a hosts_access option or expansion that does nothing here' },
-  'hosts-fault': { severities: ['warning', 'error'], meaning: 'a problem libwrap meets while deciding (a pattern file that cannot be opened, a fault)' },
+  'hosts-fault': { severities: ['warning'], meaning: 'a problem libwrap meets while deciding (a pattern file that cannot be opened, a fault)' },
   // tsinetd itself
   'internal-error': { severities: ['error'], meaning: 'a fault in tsinetd while reading a file; please report it' },
   'convert-limitation': { severities: ['error', 'warning', 'note'], meaning: '--convert: something xinetd cannot express as the inetd entry does' },
