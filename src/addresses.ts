@@ -43,7 +43,7 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
       const rest = words.slice(i).map((x) => x.text).join(' ');
       out.diagnostics.push(
         diag(
-          'warning',
+          'comment-inside-value', 'warning',
           at(w),
           `'#' starts a comment only at the beginning of a line: '${rest}' are more values of ${attribute}; ` +
             'xinetd tries each as an address and keeps those it can read, and so does tsinetd',
@@ -53,17 +53,18 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
     }
     if (text === '#') continue; // xinetd: "failed to parse #"; the warning above says it
     if (text.includes(',') && !text.includes('{')) {
-      out.fatal = diag('error', at(w), `address '${text}' has a comma in it: separate the addresses of ${attribute} with blanks`, text.length);
+      out.fatal = diag('bad-address', 'error', at(w), `address '${text}' has a comma in it: separate the addresses of ${attribute} with blanks`, text.length);
       break;
     }
     const r = parseWord('AclAddress', w);
     if (!r.ok) {
       if (text.includes('{')) {
-        out.fatal = { ...r.diagnostic, message: `bad factorized address '${text}' in ${attribute}: ${r.diagnostic.message}` };
+        out.fatal = { ...r.diagnostic, code: 'bad-address', message: `bad factorized address '${text}' in ${attribute}: ${r.diagnostic.message}` };
         break;
       } else {
         out.diagnostics.push({
           ...r.diagnostic,
+          code: 'bad-address',
           message: `cannot read '${text}' as an address of ${attribute}: ${r.diagnostic.message}; xinetd ignores it ("failed to parse") and so does tsinetd`,
         });
       }
@@ -73,18 +74,18 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
     if ((v.kind === 'cidr4' && v.bits > 32) || (v.kind === 'cidr6' && v.bits > 128)) {
       const max = v.kind === 'cidr4' ? 32 : 128;
       out.diagnostics.push(
-        diag('warning', at(w), `'${text}': a prefix longer than ${max} bits is read as /${max}, one address (as xinetd reads it)`, text.length),
+        diag('value-note', 'warning', at(w), `'${text}': a prefix longer than ${max} bits is read as /${max}, one address (as xinetd reads it)`, text.length),
       );
     }
     if ((v.kind === 'ipv6' && !isIPv6(v.text)) || (v.kind === 'cidr6' && !isIPv6(v.address))) {
-      out.diagnostics.push(diag('error', at(w), `'${text}' is not a valid IPv6 address; xinetd ignores it ("failed to parse") and so does tsinetd`, text.length));
+      out.diagnostics.push(diag('bad-address', 'error', at(w), `'${text}' is not a valid IPv6 address; xinetd ignores it ("failed to parse") and so does tsinetd`, text.length));
       continue;
     }
     if (v.kind === 'ipv4' && v.octets.length > 1 && v.octets.length < 4) {
       const full = [...v.octets.slice(0, -1), ...Array<number>(4 - v.octets.length).fill(0), v.octets[v.octets.length - 1]!].join('.');
       out.diagnostics.push(
         diag(
-          'warning',
+          'value-note', 'warning',
           at(w),
           `'${text}' is a short IPv4 form that xinetd reads as the single address ${full}; write the network with all four parts ` +
             `(e.g. ${[...v.octets, ...Array<number>(4 - v.octets.length).fill(0)].join('.')}) or as a CIDR if that is what you mean`,

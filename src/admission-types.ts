@@ -54,6 +54,9 @@ export type Decision =
       level?: DaemonLevel;
     };
 
+/** The one admitting Decision without a grant (shared, never mutated). */
+export const ALLOW: Decision = { allow: true };
+
 /** The local end of a connection, when the listener knows it (TCP wrappers need it). */
 export interface LocalEnd {
   address: string;

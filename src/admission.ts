@@ -1,5 +1,6 @@
 // Admission: may this peer use this service now? A thin stateful shell (AdmissionController)
-// around the pure checks of limits.ts, token-bucket.ts and acl.ts. Its state is plain data:
+// around the pure checks of limits.ts, token-bucket.ts and acl.ts (whose caches are in
+// admission-acl.ts) and TCP wrappers (admission-wrap.ts). Its state is plain data:
 // running servers per service id, per source and in total (-limit), rate windows, per-source
 // tables, the SENSOR deny list, and compiled ACLs per Service object. The clock, the load
 // average, the wall clock (access_times), the name resolver and the -limit value are injected.
@@ -24,25 +25,13 @@
 // Services are taken as immutable: ACLs are compiled once per Service object (a reload brings
 // new objects); counters and rate windows are kept per service id, so they survive a reload.
 
+import { AddressLists } from './admission-acl.js';
 import type { Admission, Decision, LocalEnd } from './admission-types.js';
-import type { HostsTable } from './hosts-syntax.js';
-import type { WrapRequest, WrapVerdict } from './hosts-match.js';
-import { evaluateNow, finishWrappers, isVerdict, wrapDaemonName, wrapRequest, wrapsService, type RuleTables, type Wrappers } from './wrappers.js';
-import type { DaemonLevel } from './log-types.js';
-import {
-  compileServiceAcl,
-  decideAccess,
-  formatAddress,
-  needsHostnames,
-  parsePeerAddress,
-  resolveAclNames,
-  systemResolver,
-  verifiedHostnames,
-  aclNames,
-  type AclProblem,
-  type NameResolver,
-  type ServiceAcl,
-} from './acl.js';
+import { WrapperCheck } from './admission-wrap.js';
+import type { Wrappers } from './wrappers.js';
+import { needsHostnames, type AclProblem, type ServiceAcl } from './acl.js';
+import { formatAddress, parsePeerAddress } from './acl-address.js';
+import { systemResolver, type NameResolver } from './acl-resolver.js';
 import {
   BoundedTable,
   CPS_FRESH,
@@ -93,8 +82,6 @@ export interface AdmissionOptions {
 }
 
 
-const ALLOW: Decision = { allow: true };
-
 /** How many peer addresses admission keeps parsed (cleared all at once when full). */
 const PARSED_PEERS_MAX = 1024;
 
@@ -111,11 +98,6 @@ interface ServiceRates {
   off: { reason: 'connections per second' | 'inetd_rate'; until: number } | null;
   perMinute: BoundedTable<PerMinuteState> | null;
   buckets: { rate: number; burst: number; table: BoundedTable<Bucket> } | null;
-}
-
-interface HostnameEntry {
-  names: string[];
-  expires: number;
 }
 
 /** What the daemon may show about admission (dump, metrics). */
@@ -149,23 +131,16 @@ export class AdmissionController implements Admission {
   private readonly now: () => number;
   private readonly wallClock: () => Date;
   private readonly load: () => number;
-  private readonly resolver: NameResolver;
   private readonly maxSources: number;
-  private readonly hostnameTtlMs: number;
-  private readonly wrappers: Wrappers | null;
-  /** TCP wrappers' problems already logged, per version of a rule file. */
-  private readonly wrapProblemsSeen = new WeakMap<HostsTable, Set<string>>();
+  private readonly lists: AddressLists;
+  private readonly wrap: WrapperCheck;
 
   private readonly running = new Map<string, number>();
   private readonly runningBySource = new Map<string, Map<string, number>>();
   private runningTotal = 0;
   private readonly rates = new Map<string, ServiceRates>();
   private readonly denyList: DenyList = new Map();
-  private readonly acls = new WeakMap<Service, ServiceAcl>();
-  private readonly aclsInProgress = new WeakMap<Service, Promise<ServiceAcl>>();
-  private readonly hostnames: BoundedTable<HostnameEntry>;
   private readonly parsedPeers = new Map<string, ParsedPeer | null>();
-  private readonly hostnameLookups = new Map<string, Promise<string[]>>();
   /** The first read of the load average (resolved at once when the load is injected). */
   private readonly loadReady: Promise<void> = Promise.resolve();
 
@@ -182,11 +157,9 @@ export class AdmissionController implements Admission {
       this.load = () => source.current();
     }
     this.processLimit = options.processLimit ?? null;
-    this.resolver = options.resolver ?? systemResolver();
     this.maxSources = options.maxSources ?? 10_000;
-    this.hostnameTtlMs = options.hostnameTtlMs ?? 60_000;
-    this.wrappers = options.wrappers ?? null;
-    this.hostnames = new BoundedTable<HostnameEntry>(4096, (e) => e.expires <= this.now());
+    this.lists = new AddressLists(options.resolver ?? systemResolver(), this.now, options.hostnameTtlMs ?? 60_000);
+    this.wrap = new WrapperCheck(options.wrappers ?? null);
   }
 
   /**
@@ -200,7 +173,7 @@ export class AdmissionController implements Admission {
     const problems = new Map<string, AclProblem[]>();
     await Promise.all(
       services.map(async (s) => {
-        const acl = await this.aclOf(s);
+        const acl = await this.lists.aclOf(s);
         problems.set(s.id, [...acl.onlyFrom.problems, ...acl.noAccess.problems]);
       }),
     );
@@ -223,11 +196,11 @@ export class AdmissionController implements Admission {
     const sensor = this.sensorChecks(service, peer, source, now);
     if (sensor !== null) return sensor;
 
-    const acl = this.acls.get(service) ?? this.compileWithoutNames(service);
+    const acl = this.lists.compiled(service);
     if (acl !== null && !needsHostnames(acl, addr)) {
-      const d = this.addressDecision(service, peer, acl, addr, null);
+      const d = this.lists.addressDecision(service, peer, acl, addr, null);
       if (!d.allow) return d;
-      const wrapped = this.wrapperStep(service, peer, local);
+      const wrapped = this.wrap.wrapperStep(service, peer, local);
       return wrapped instanceof Promise ? wrapped.then((w) => (w.allow ? this.recount(service, source, w) : w)) : wrapped;
     }
     return this.admitAfterLookups(service, peer, source, addr, acl, local);
@@ -244,78 +217,7 @@ export class AdmissionController implements Admission {
     if (service.only_from !== null) {
       return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address` };
     }
-    return this.wrapperStep(service, peer, local, true);
-  }
-
-  /**
-   * Check 12, TCP wrappers, as libwrap decides in xinetd's child after only_from/no_access:
-   * synchronous unless a rule needs a host name, a user or an aclexec status.
-   */
-  private wrapperStep(service: Service, peer: Peer, local: LocalEnd | undefined, unknownClient = false): Decision | Promise<Decision> {
-    const w = this.wrappers;
-    if (w === null || local === undefined) return ALLOW;
-    const tables = this.wrapped(service);
-    if (tables === null) return ALLOW;
-    const daemon = wrapDaemonName(service);
-    const request = wrapRequest(daemon, unknownClient ? 'unknown' : peer, local);
-    const first = evaluateNow(tables, request, w.lookups);
-    if (isVerdict(first) && first.aclexec === undefined) return this.wrapDecision(service, peer, daemon, first, request, local, tables);
-    return finishWrappers(tables, request, peer, local, w.lookups, first).then((o) =>
-      this.wrapDecision(service, peer, daemon, o.verdict, o.request, local, tables),
-    );
-  }
-
-  /**
-   * Problems met while deciding (an option error, a file's fault) go to the daemon log once for
-   * each version of the file they are in, not for every client as libwrap does.
-   */
-  private reportWrapProblems(verdict: WrapVerdict, tables: RuleTables): void {
-    for (const p of verdict.problems) {
-      const table = p.file === tables.allow.path ? tables.allow : tables.deny;
-      let seen = this.wrapProblemsSeen.get(table);
-      if (seen === undefined) {
-        seen = new Set(table.diagnostics.map((d) => `${d.line}:${d.column}:${d.message}`));
-        this.wrapProblemsSeen.set(table, seen);
-      }
-      // A file's fault was logged with its warnings when the file was read.
-      if (table.fault !== null && p.line === table.fault.line) continue;
-      const key = `${p.line}:${p.column}:${p.message}`;
-      if (seen.has(key) || seen.size >= 1000) continue;
-      seen.add(key);
-      this.wrappers?.lookups.warn(`${p.severity}: ${p.file}, line ${p.line}: ${p.message}`);
-    }
-  }
-
-  private wrapDecision(
-    service: Service,
-    peer: Peer,
-    daemon: string,
-    verdict: WrapVerdict,
-    request: WrapRequest,
-    local: LocalEnd,
-    tables: RuleTables,
-  ): Decision {
-    this.reportWrapProblems(verdict, tables);
-    if (verdict.access === 'denied') {
-      const level = severityLevel(verdict);
-      return {
-        allow: false,
-        reason: 'libwrap',
-        detail: `libwrap refused connection to ${service.id} (libwrap=${daemon}) from ${peer.address}`,
-        ...(level !== null ? { level } : {}),
-      };
-    }
-    if (verdict.options.length === 0) return ALLOW;
-    return {
-      allow: true,
-      wrap: {
-        daemon,
-        options: verdict.options,
-        clientHostname: request.client.hostname ?? null,
-        clientUser: request.client.user ?? null,
-        local,
-      },
-    };
+    return this.wrap.wrapperStep(service, peer, local, true);
   }
 
   /** After an asynchronous step, other connections may have started: instances and limits again. */
@@ -325,15 +227,7 @@ export class AdmissionController implements Admission {
 
   /** Whether a decision for `service` now depends on the client's address (addressChecks, or SENSOR offenders listed). */
   needsAddress(service: Service): boolean {
-    return this.denyList.size > 0 || addressChecks(service).length > 0 || this.wrapped(service) !== null;
-  }
-
-  /** The rule tables when TCP wrappers apply to `service` and have something to say; else null. */
-  private wrapped(service: Service): RuleTables | null {
-    if (this.wrappers === null || !wrapsService(service)) return null;
-    const tables = this.wrappers.tables(service);
-    const empty = (t: HostsTable): boolean => t.rules.length === 0 && t.fault === null;
-    return empty(tables.allow) && empty(tables.deny) ? null : tables;
+    return this.denyList.size > 0 || addressChecks(service).length > 0 || this.wrap.wrapped(service) !== null;
   }
 
   started(service: Service, peer: Peer): void {
@@ -544,29 +438,6 @@ export class AdmissionController implements Admission {
     return null;
   }
 
-  private compileWithoutNames(service: Service): ServiceAcl | null {
-    if (aclNames(service).length > 0) return null;
-    const acl = compileServiceAcl(service);
-    this.acls.set(service, acl);
-    return acl;
-  }
-
-  private aclOf(service: Service): Promise<ServiceAcl> {
-    const done = this.acls.get(service);
-    if (done !== undefined) return Promise.resolve(done);
-    let pending = this.aclsInProgress.get(service);
-    if (pending === undefined) {
-      pending = resolveAclNames(service, this.resolver).then((names) => {
-        const acl = compileServiceAcl(service, names);
-        this.acls.set(service, acl);
-        this.aclsInProgress.delete(service);
-        return acl;
-      });
-      this.aclsInProgress.set(service, pending);
-    }
-    return pending;
-  }
-
   private async admitAfterLookups(
     service: Service,
     peer: Peer,
@@ -575,58 +446,13 @@ export class AdmissionController implements Admission {
     known: ServiceAcl | null,
     local: LocalEnd | undefined,
   ): Promise<Decision> {
-    const acl = known ?? (await this.aclOf(service));
-    const names = needsHostnames(acl, addr) ? await this.hostnamesOf(addr) : null;
-    const decision = this.addressDecision(service, peer, acl, addr, names);
+    const acl = known ?? (await this.lists.aclOf(service));
+    const names = needsHostnames(acl, addr) ? await this.lists.hostnamesOf(addr) : null;
+    const decision = this.lists.addressDecision(service, peer, acl, addr, names);
     if (!decision.allow) return decision;
-    const wrapped = await this.wrapperStep(service, peer, local);
+    const wrapped = await this.wrap.wrapperStep(service, peer, local);
     if (!wrapped.allow) return wrapped;
     // Other connections may have started while we waited: count again (no rate is charged twice).
     return this.recount(service, source, wrapped);
   }
-
-  private addressDecision(service: Service, peer: Peer, acl: ServiceAcl, addr: bigint, names: readonly string[] | null): Decision {
-    const verdict = decideAccess(acl, addr, names);
-    if (verdict.allow) return ALLOW;
-    const detail =
-      verdict.why === 'both'
-        ? `Service=${service.id}: only_from list and no_access list match equally the address ${peer.address}`
-        : verdict.why === 'no_access'
-          ? `${peer.address} matches no_access`
-          : `${peer.address} is not in only_from`;
-    return { allow: false, reason: 'address', detail };
-  }
-
-  private hostnamesOf(addr: bigint): Promise<string[]> {
-    const key = formatAddress(addr);
-    const cached = this.hostnames.get(key);
-    if (cached !== undefined && cached.expires > this.now()) return Promise.resolve(cached.names);
-    let pending = this.hostnameLookups.get(key);
-    if (pending === undefined) {
-      pending = verifiedHostnames(addr, this.resolver).then((names) => {
-        this.hostnames.set(key, { names, expires: this.now() + this.hostnameTtlMs });
-        this.hostnameLookups.delete(key);
-        return names;
-      });
-      this.hostnameLookups.set(key, pending);
-    }
-    return pending;
-  }
-}
-
-/** syslog levels of TCP wrappers' `severity` option, as daemon-log levels. */
-const SEVERITY_LEVELS: Readonly<Record<string, DaemonLevel>> = {
-  emerg: 'error',
-  alert: 'error',
-  crit: 'error',
-  err: 'error',
-  warning: 'warning',
-  notice: 'notice',
-  info: 'info',
-  debug: 'debug',
-};
-
-function severityLevel(verdict: WrapVerdict): DaemonLevel | null {
-  for (const o of verdict.options) if (o.kind === 'severity') return SEVERITY_LEVELS[o.level] ?? null;
-  return null;
 }

@@ -3,7 +3,7 @@
 // (spawner.ts) and serving limitations (listeners.ts). The daemon logs the same findings when
 // it starts; --check tells them before.
 
-import { diag, type Diagnostic } from './diagnostics.js';
+import { about, diag, type Diagnostic } from './diagnostics.js';
 import { servingLimitations } from './listeners.js';
 import { servableServices } from './server.js';
 import { hasSensor, unsupportedBySpawner } from './spawner.js';
@@ -17,8 +17,8 @@ export function limitationDiagnostics(table: ServiceTable, spawner: { name: stri
   const sensor = hasSensor(services);
   for (const s of services) {
     const at = { file: s.source.file, line: s.source.line, column: 1 };
-    for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
-    for (const m of servingLimitations(s)) out.push(diag('warning', at, `service ${s.id}: ${m}`));
+    for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor)) out.push(about(diag('limitation', 'warning', at, `service ${s.id}: ${m}`), s.id));
+    for (const m of servingLimitations(s)) out.push(about(diag('limitation', 'warning', at, `service ${s.id}: ${m}`), s.id));
   }
   return out;
 }

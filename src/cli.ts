@@ -225,7 +225,7 @@ function readSources(files: readonly string[]): Map<string, string> {
 
 function printDiagnostics(diags: readonly Diagnostic[], files: readonly string[], io: CliIo): void {
   const sources = io.stderrIsTty ? readSources(files) : undefined;
-  for (const d of diags) io.stderr(formatDiagnostic(d, { sources, color: io.stderrIsTty }) + '\n');
+  for (const d of diags) io.stderr(formatDiagnostic(d, { sources, color: io.stderrIsTty, codes: true }) + '\n');
 }
 
 function plural(n: number, word: string): string {
@@ -289,10 +289,12 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       services: table.services,
       diagnostics: table.diagnostics.map((d) => ({
         severity: d.severity,
+        code: d.code,
         file: d.file,
         line: d.line,
         column: d.column,
         message: d.message,
+        ...(d.services !== undefined ? { services: d.services } : {}),
       })),
     };
     io.stdout(JSON.stringify(json, null, 2) + '\n');

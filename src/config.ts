@@ -16,7 +16,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { buildServices, startNone, type BuiltService, type XinetdDefaults } from './build.js';
 import { permissionWarnings, statMode, type IncludeDirRef, type ModeProbe } from './config-permissions.js';
-import { diag, type Diagnostic } from './diagnostics.js';
+import { about, diag, type Diagnostic } from './diagnostics.js';
 import { serverAccessWarning, systemPathLookup, type PathLookup } from './exec-access.js';
 import { loadInetdFile, type InetdDialect } from './inetd.js';
 import { applyDefaultsToInetd } from './inetd-defaults.js';
@@ -124,7 +124,7 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => f.diagnostic)], files: tree.files, defaults: built.defaults };
+  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, built.services[f.index]!.service.id))], files: tree.files, defaults: built.defaults };
 }
 
 /**
@@ -138,7 +138,7 @@ function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[])
   const clashes = checkPortClashes(placed, on);
   for (const f of clashes) if (f.effect === 'disable') placed[f.index]!.service.enabled = false;
   const duplicates = checkDuplicateIds(xinetd, on);
-  return [...clashes, ...duplicates].map((f) => f.diagnostic);
+  return [...clashes.map((f) => about(f.diagnostic, placed[f.index]!.service.id)), ...duplicates.map((f) => about(f.diagnostic, xinetd[f.index]!.service.id))];
 }
 
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
@@ -209,14 +209,14 @@ function inetdPrivileges(services: readonly Service[], deps: LoadDeps): Diagnost
   for (const s of services) {
     if (!s.enabled) continue;
     const why = access(s);
-    if (why !== null) out.push(diag('warning', { file: s.source.file, line: s.source.line, column: 1 }, why));
+    if (why !== null) out.push(about(diag('access-check', 'warning', { file: s.source.file, line: s.source.line, column: 1 }, why), s.id));
     for (const f of privilegeFindings(s, who, db, deps.privileges ?? 'refuse')) {
       const at = { file: s.source.file, line: s.source.line, column: 1 };
       if (f.kind === 'refuse') {
-        out.push(diag('error', at, f.message));
+        out.push(about(diag('privileges', 'error', at, f.message), s.id));
         if (!s.problems.includes(f.problem)) s.problems.push(f.problem);
       } else {
-        out.push(diag('warning', at, f.message));
+        out.push(about(diag('privileges', 'warning', at, f.message), s.id));
       }
     }
   }

@@ -147,11 +147,11 @@ function lostDiagnostic(s: Service, l: LostField, where: Locator): Diagnostic {
   if (l.field === 'inetd_rate' || l.field === 'per_source_per_minute' || l.field === 'instances_at_limit') {
     const w = where.waitWord(s);
     const span = w === undefined ? { offset: 0, length: 1 } : limitSpan(w.text, l.field);
-    return diag(l.severity, where.at(s, w, span.offset), `${subject}: ${l.message}`, span.length);
+    return diag('convert-limitation', l.severity, where.at(s, w, span.offset), `${subject}: ${l.message}`, span.length);
   }
   const w = l.word === undefined ? undefined : where.argWord(s, l.word);
   const consequence = l.severity === 'error' ? '; the converted service is written with `disable = yes`' : '';
-  return diag(l.severity, where.at(s, w), `${subject}: ${l.message}${consequence}`, w === undefined ? 1 : Math.max(1, w.text.length));
+  return diag('convert-limitation', l.severity, where.at(s, w), `${subject}: ${l.message}${consequence}`, w === undefined ? 1 : Math.max(1, w.text.length));
 }
 
 /**
@@ -211,7 +211,7 @@ function fromLoaded(
     const r = defaultRate.inetd_rate;
     diagnostics.push(
       diag(
-        'note',
+        'convert-limitation', 'note',
         where.at(defaultRate),
         `inetd stops a service for ${r.shutdown_seconds / 60} minutes when more than ${inetdRateServed(r)} start in ${r.per_seconds} s; xinetd has no such limit, ` +
           `so the services converted from this file have none (and, as in inetd, no per-second limit: cps = 0 0); each block says so in a comment`,
@@ -255,13 +255,13 @@ export function writeConvertedFiles(
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    return { diagnostics: [diag('error', { file: source, line: 1, column: 1 }, `cannot create the output directory ${dir}: ${reason(err)}`)], written };
+    return { diagnostics: [diag('convert-write', 'error', { file: source, line: 1, column: 1 }, `cannot create the output directory ${dir}: ${reason(err)}`)], written };
   }
   const conflicts = files.filter((f) => outcome(join(dir, f.name), f.text) === 'different');
   for (const f of conflicts) {
     out.push(
       diag(
-        'error',
+        'convert-write', 'error',
         { file: source, line: f.service.source.line, column: 1 },
         `${join(dir, f.name)} already exists with other contents: nothing was written (remove it, or convert into another directory)`,
       ),
@@ -274,7 +274,7 @@ export function writeConvertedFiles(
       if (outcome(target, f.text) !== 'same') writeFileSync(target, f.text, { mode: 0o644 });
       written.push(target);
     } catch (err) {
-      out.push(diag('error', { file: source, line: f.service.source.line, column: 1 }, `cannot write ${target}: ${reason(err)}`));
+      out.push(diag('convert-write', 'error', { file: source, line: f.service.source.line, column: 1 }, `cannot write ${target}: ${reason(err)}`));
     }
   }
   return { diagnostics: out, written };
@@ -298,7 +298,7 @@ export function convertInetdFile(path: string, outDir: string | null, opts: Conv
     result = convertInetdText(path, text, opts);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const d = diag('error', { file: path, line: 1, column: 1 }, `internal error while converting this file: ${message}`);
+    const d = diag('internal-error', 'error', { file: path, line: 1, column: 1 }, `internal error while converting this file: ${message}`);
     return { files: [], diagnostics: [d], dialect: opts.dialect === undefined || opts.dialect === 'auto' ? 'openbsd' : opts.dialect, written: [] };
   }
   if (outDir !== null) {

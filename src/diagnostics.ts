@@ -5,7 +5,9 @@
 // one: the bad service (or only the bad attribute, where xinetd merely warns) is
 // dropped and the rest loads.
 
-export type Severity = 'error' | 'warning' | 'note';
+import type { DiagnosticCode, Severity } from './diagnostic-codes.js';
+
+export type { Severity };
 
 export interface SourcePosition {
   file: string;
@@ -15,20 +17,34 @@ export interface SourcePosition {
 
 export interface Diagnostic extends SourcePosition {
   severity: Severity;
+  /** What kind of problem this is (diagnostic-codes.ts): stable, unlike the message. */
+  code: DiagnosticCode;
   message: string;
+  /**
+   * The ids of the services this diagnostic is about, when it is about services (a check of
+   * a whole service, a port clash): a reload keeps a service's running definition by these,
+   * never by what the message says.
+   */
+  services?: readonly string[];
   /** Length of the offending text on its line, for the caret underline (>= 1). */
   length?: number;
 }
 
 export function diag(
+  code: DiagnosticCode,
   severity: Severity,
   at: SourcePosition,
   message: string,
   length?: number,
 ): Diagnostic {
-  const d: Diagnostic = { severity, file: at.file, line: at.line, column: at.column, message };
+  const d: Diagnostic = { severity, code, file: at.file, line: at.line, column: at.column, message };
   if (length !== undefined && length > 0) d.length = length;
   return d;
+}
+
+/** `d`, marked as being about these services (see Diagnostic.services). */
+export function about(d: Diagnostic, ...ids: string[]): Diagnostic {
+  return { ...d, services: [...(d.services ?? []), ...ids] };
 }
 
 export function hasErrors(list: readonly Diagnostic[]): boolean {
@@ -40,6 +56,8 @@ export interface FormatOptions {
   sources?: ReadonlyMap<string, string>;
   /** ANSI colours (a terminal). */
   color?: boolean;
+  /** Add the code after the message (`--check`, `--convert`): `... message [code]`. */
+  codes?: boolean;
 }
 
 const COLORS: Record<Severity, string> = { error: '\x1b[1;31m', warning: '\x1b[1;35m', note: '\x1b[1;36m' };
@@ -47,13 +65,14 @@ const BOLD = '\x1b[1m';
 const GREEN = '\x1b[1;32m';
 const RESET = '\x1b[0m';
 
-/** `file:line:col: severity: message`, then (when the source is known) the line and a caret. */
+/** `file:line:col: severity: message` (and ` [code]` when asked), then (when the source is known) the line and a caret. */
 export function formatDiagnostic(d: Diagnostic, opts: FormatOptions = {}): string {
   const c = opts.color === true;
   const where = `${d.file}:${d.line}:${d.column}:`;
   const sev = c ? `${COLORS[d.severity]}${d.severity}:${RESET}` : `${d.severity}:`;
   // A word read from a file with DOS line ends keeps its '\r', as in xinetd: shown escaped.
   let out = `${c ? BOLD + where + RESET : where} ${sev} ${d.message.replace(/\r/g, '\\r')}`;
+  if (opts.codes === true) out += ` [${d.code}]`;
   const text = opts.sources?.get(d.file);
   if (text !== undefined) {
     const line = text.split('\n')[d.line - 1];

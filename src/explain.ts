@@ -11,15 +11,9 @@
 import { isIP } from 'node:net';
 import { AdmissionController } from './admission.js';
 import type { Decision, LocalEnd } from './admission-types.js';
-import {
-  compileServiceAcl,
-  decideAccess,
-  needsHostnames,
-  parsePeerAddress,
-  resolveAclNames,
-  verifiedHostnames,
-  type NameResolver,
-} from './acl.js';
+import { compileServiceAcl, decideAccess, needsHostnames } from './acl.js';
+import { parsePeerAddress } from './acl-address.js';
+import { resolveAclNames, verifiedHostnames, type NameResolver } from './acl-resolver.js';
 import { withinAccessTimes } from './limits.js';
 import { listenPlan } from './listeners.js';
 import type { Peer } from './peer.js';

@@ -3,6 +3,7 @@
 // libwrap accepts but that can never match, and IPv6 addresses written without brackets.
 // Each finding points at the token and says what libwrap will do. Pure.
 
+import type { DiagnosticCode } from './diagnostic-codes.js';
 import { diag, compareDiagnostics, type Diagnostic, type Severity } from './diagnostics.js';
 import type { HostsRule, HostsTable, HostsToken } from './hosts-syntax.js';
 import { optionTemplate, processRuleOptions, unknownPercentLetters, type OptionChecks } from './hosts-options.js';
@@ -13,8 +14,8 @@ export interface LintOptions extends OptionChecks {
   role?: 'allow' | 'deny';
 }
 
-function at(rule: { file: string }, t: { line: number; column: number }, severity: Severity, message: string, length?: number): Diagnostic {
-  return diag(severity, { file: rule.file, line: t.line, column: t.column }, message, length);
+function at(code: DiagnosticCode, rule: { file: string }, t: { line: number; column: number }, severity: Severity, message: string, length?: number): Diagnostic {
+  return diag(code, severity, { file: rule.file, line: t.line, column: t.column }, message, length);
 }
 
 function byteLength(s: string): number {
@@ -70,11 +71,11 @@ function patternProblems(rule: HostsRule, t: HostsToken, text: string, column: n
   const slash = slashOutsideBrackets(text);
   if (slash >= 0) {
     const p = maskedProblem(text);
-    if (p !== null) out.push(at(rule, pos, p.includes('never matches') ? 'warning' : 'note', p, byteLength(text)));
+    if (p !== null) out.push(at('hosts-never-matches', rule, pos, p.includes('never matches') ? 'warning' : 'note', p, byteLength(text)));
     return;
   }
   if (text.length >= 2 && text.startsWith('[') && text.endsWith(']') && !/[*?]/.test(text) && parseIPv6(text.slice(1, -1)) === null) {
-    out.push(at(rule, pos, 'warning', `"${text}" is not an IPv6 address libwrap can read: it never matches`, byteLength(text)));
+    out.push(at('hosts-never-matches', rule, pos, 'warning', `"${text}" is not an IPv6 address libwrap can read: it never matches`, byteLength(text)));
   }
 }
 
@@ -119,7 +120,7 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
   for (const rule of table.rules) {
     for (const [name, list] of [['daemon', rule.daemons], ['client', rule.clients]] as const) {
       if (list.length > 0 && list[0]!.text.toUpperCase() === 'EXCEPT') {
-        out.push(at(rule, list[0]!, 'warning', `the ${name} list starts with EXCEPT: libwrap never matches this rule`, 6));
+        out.push(at('hosts-never-matches', rule, list[0]!, 'warning', `the ${name} list starts with EXCEPT: libwrap never matches this rule`, 6));
       }
       for (const t of list) {
         if (name === 'client') {
@@ -139,6 +140,7 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
     if (v6 !== null) {
       out.push(
         at(
+          'hosts-never-matches',
           rule,
           v6,
           'error',
@@ -153,10 +155,10 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
       for (const o of ro.options) {
         const letters = unknownPercentLetters(optionTemplate(o) ?? '');
         if (letters.length > 0) {
-          out.push(at(rule, o, 'warning', `${letters.map((c) => `%${c}`).join(', ')}: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)`, o.kind.length));
+          out.push(at('hosts-note', rule, o, 'warning', `${letters.map((c) => `%${c}`).join(', ')}: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)`, o.kind.length));
         }
         if (o.kind === 'user' || o.kind === 'group') {
-          out.push(at(rule, o, 'note', `option "${o.kind}" does nothing under Debian's libwrap (the server keeps the service's user); an unknown name still refuses the client`, o.kind.length));
+          out.push(at('hosts-note', rule, o, 'note', `option "${o.kind}" does nothing under Debian's libwrap (the server keeps the service's user); an unknown name still refuses the client`, o.kind.length));
         }
       }
       if (ro.error !== null) {
@@ -182,7 +184,7 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
         : f.reason === 'line-too-long'
           ? 'logical line of 2048 bytes or more: libwrap ignores it and every rule after it'
           : f.message;
-    out.push(diag('error', pos, `${what}; ${then}`));
+    out.push(diag('hosts-syntax', 'error', pos, `${what}; ${then}`));
   }
   return out.sort(compareDiagnostics);
 }

@@ -148,7 +148,7 @@ export function processRuleOptions(rule: HostsRule, checks: OptionChecks = {}): 
     const fail = (message: string): RuleOptions => ({
       options,
       end: 'error',
-      error: diag('error', { file: rule.file, ...at }, message, Math.max(1, key.length)),
+      error: diag('hosts-option', 'error', { file: rule.file, ...at }, message, Math.max(1, key.length)),
     });
     if (key.length === 0) return fail('missing option name');
     const name = lower(key);

@@ -72,7 +72,7 @@ export function unreadableTable(path: string, message: string): HostsTable {
     path,
     rules: [],
     fault: { line: 1, column: 1, message: text, reason: 'unreadable', libwrapLine: 0 },
-    diagnostics: [diag('warning', { file: path, line: 1, column: 1 }, text)],
+    diagnostics: [diag('unreadable-file', 'warning', { file: path, line: 1, column: 1 }, text)],
   };
 }
 
@@ -228,8 +228,8 @@ export function parseHostsFile(path: string, text: string | Uint8Array): HostsTa
       const reason: HostsFaultReason = line.full ? 'line-too-long' : 'missing-newline';
       fault = { line: at.line, column: at.column, message: 'missing newline or line too long', reason, libwrapLine: counter };
       diagnostics.push(
-        diag('warning', { file: path, line: at.line, column: at.column }, 'missing newline or line too long'),
-        diag('warning', { file: path, line: at.line, column: at.column }, 'all the subsequent rules will be ignored'),
+        diag('hosts-syntax', 'warning', { file: path, line: at.line, column: at.column }, 'missing newline or line too long'),
+        diag('hosts-syntax', 'warning', { file: path, line: at.line, column: at.column }, 'all the subsequent rules will be ignored'),
       );
       break;
     }
@@ -239,7 +239,7 @@ export function parseHostsFile(path: string, text: string | Uint8Array): HostsTa
       parsed = grammar.parse(line.text) as HostsLine;
     } catch (err) {
       // The grammar accepts every line; this only guards against a fault in the generated code.
-      diagnostics.push(diag('warning', { file: path, ...firstPhysical }, `cannot read this line: ${String(err)}`));
+      diagnostics.push(diag('hosts-syntax', 'warning', { file: path, ...firstPhysical }, `cannot read this line: ${String(err)}`));
       continue;
     }
     const locate = (offset: number): { line: number; column: number } => where.at(fileOffset(line, offset));
@@ -247,7 +247,7 @@ export function parseHostsFile(path: string, text: string | Uint8Array): HostsTa
     const daemons = parsed.daemons.map(token);
     if (parsed.clients === null) {
       const at = daemons[0] ?? { ...firstPhysical };
-      diagnostics.push(diag('warning', { file: path, line: at.line, column: at.column }, 'missing ":" separator'));
+      diagnostics.push(diag('hosts-syntax', 'warning', { file: path, line: at.line, column: at.column }, 'missing ":" separator'));
       continue;
     }
     const first = daemons[0] ?? locate(0);

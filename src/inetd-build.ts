@@ -116,7 +116,7 @@ class EntryReader extends FieldReader {
     }
     this.policy = { line, text };
     this.report(
-      'warning',
+      'inetd-unsupported', 'warning',
       { file: this.file, line, column: 1 },
       `IPsec policies (\`#@\`) are not supported by tsinetd: the entries that follow are skipped until a \`#@\` line with no policy`,
       2,
@@ -144,7 +144,7 @@ class EntryReader extends FieldReader {
       }
       if (first.text.includes(':')) {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(first),
           'FreeBSD inetd.conf has no `host:` prefix (FreeBSD inetd binds every service to its -a address)',
           first.text.length,
@@ -162,7 +162,7 @@ class EntryReader extends FieldReader {
     if (shape.hosts !== null) {
       for (const h of shape.hosts) {
         if (h.text === '') {
-          this.report('error', this.pos(first, h.offset), 'empty host address before `:`', Math.max(1, h.length));
+          this.report('inetd-bad-field', 'error', this.pos(first, h.offset), 'empty host address before `:`', Math.max(1, h.length));
           return null;
         }
       }
@@ -191,7 +191,7 @@ class EntryReader extends FieldReader {
     const first = words[0]!;
     if (node.indented && first.text.startsWith('#')) {
       this.report(
-        'warning',
+        'inetd-continuation', 'warning',
         this.pos(first),
         'a comment must start in column 1: inetd would read this line as an entry; tsinetd ignores it',
       );
@@ -201,7 +201,7 @@ class EntryReader extends FieldReader {
       const lead = c.words[0];
       if (lead !== undefined && lead.text.startsWith('#')) {
         this.report(
-          'warning',
+          'inetd-continuation', 'warning',
           this.pos(lead),
           `not a comment: a line that starts with a blank continues the entry of line ${node.line}, so these words are part of it`,
         );
@@ -214,7 +214,7 @@ class EntryReader extends FieldReader {
 
     if (this.policy !== null) {
       this.report(
-        'error',
+        'inetd-unsupported', 'error',
         this.pos(nameWord, namePiece.offset),
         `entry skipped: it is under the IPsec policy of line ${this.policy.line} (\`#@ ${this.policy.text}\`), which tsinetd cannot apply`,
         namePiece.text.length,
@@ -225,7 +225,7 @@ class EntryReader extends FieldReader {
     if (fields.length < 6) {
       const last = fields[fields.length - 1]!;
       this.report(
-        'error',
+        'inetd-incomplete', 'error',
         positionAfter(this.file, last),
         `incomplete entry: the ${FIELD_NAMES[fields.length]} field is missing (an entry needs service, socket type, protocol, wait/nowait, user and server program)`,
       );
@@ -291,9 +291,9 @@ class EntryReader extends FieldReader {
     if (args.length > INETD_MAX_ARGS) {
       const extra = args[INETD_MAX_ARGS]!;
       if (this.dialect === 'freebsd') {
-        this.report('error', this.pos(extra), `too many arguments: FreeBSD inetd takes at most ${INETD_MAX_ARGS} and skips this entry`);
+        this.report('inetd-arguments', 'error', this.pos(extra), `too many arguments: FreeBSD inetd takes at most ${INETD_MAX_ARGS} and skips this entry`);
       } else {
-        this.report('warning', this.pos(extra), `inetd passes at most ${INETD_MAX_ARGS} arguments; the rest of the line is dropped`);
+        this.report('inetd-arguments', 'warning', this.pos(extra), `inetd passes at most ${INETD_MAX_ARGS} arguments; the rest of the line is dropped`);
         kept = args.slice(0, INETD_MAX_ARGS);
       }
     }
@@ -317,7 +317,7 @@ function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
       if (before > 0 && earlier.families.size === 0) {
         diagnostics.push(
           diag(
-            'warning',
+            'inetd-replaced', 'warning',
             u.at,
             `this entry replaces the one of line ${earlier.line} (inetd keeps the last entry for a service)`,
             u.name.length,

@@ -116,7 +116,7 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
     const loserFirst = loser[0]!;
     diagnostics.push(
       diag(
-        'warning',
+        'inetd-dialect', 'warning',
         { file, line: loserFirst.line, column: loserFirst.column },
         `this file mixes inetd.conf dialects: ${describe(loserFirst)} is ${dialectName(loserFirst.dialect)} syntax, ` +
           `${describe(evidence)} is ${dialectName(evidence.dialect)} syntax; reading the file as ${dialectName(evidence.dialect)}`,
@@ -129,7 +129,7 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
   if (dialect === 'freebsd' && evidence !== null) {
     diagnostics.push(
       diag(
-        'note',
+        'inetd-dialect', 'note',
         { file, line: evidence.line, column: evidence.column },
         `reading this file as FreeBSD inetd.conf because of ${evidence.what} (so \`tcp\` and \`udp\` mean IPv4 only)`,
       ),

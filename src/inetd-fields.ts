@@ -2,6 +2,7 @@
 // inetd-build.ts for the whole mapping). Each reader reports located diagnostics and returns
 // null when the field makes the entry unusable. Pure apart from the injected lookups.
 
+import type { DiagnosticCode } from './diagnostic-codes.js';
 import { accessSync, constants, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { diag, type Diagnostic, type Severity, type SourcePosition } from './diagnostics.js';
@@ -78,12 +79,12 @@ export class FieldReader {
     protected readonly env: InetdBuildEnv,
   ) {}
 
-  protected report(severity: Severity, at: SourcePosition, message: string, length?: number): void {
-    this.diagnostics.push(diag(severity, at, message, length));
+  protected report(code: DiagnosticCode, severity: Severity, at: SourcePosition, message: string, length?: number): void {
+    this.diagnostics.push(diag(code, severity, at, message, length));
   }
 
-  protected problem(at: SourcePosition, message: string, length: number): void {
-    this.pending.push(diag('warning', at, message, length));
+  protected problem(code: DiagnosticCode, at: SourcePosition, message: string, length: number): void {
+    this.pending.push(diag(code, 'warning', at, message, length));
   }
 
   protected pos(word: InetdWord, offset = 0): SourcePosition {
@@ -91,12 +92,12 @@ export class FieldReader {
   }
 
   protected internalError(word: InetdWord): [] {
-    this.report('error', this.pos(word), 'internal error: the inetd.conf field parser failed on this word');
+    this.report('internal-error', 'error', this.pos(word), 'internal error: the inetd.conf field parser failed on this word');
     return [];
   }
 
   protected unsupported(word: InetdWord, what: string, length: number, offset = 0): void {
-    this.report('error', this.pos(word, offset), `${what} are not supported by tsinetd; entry skipped`, length);
+    this.report('inetd-unsupported', 'error', this.pos(word, offset), `${what} are not supported by tsinetd; entry skipped`, length);
   }
 
   protected socketType(word: InetdWord): SocketType | null {
@@ -105,7 +106,7 @@ export class FieldReader {
     if (t === 'raw' || t === 'rdm' || t === 'seqpacket') {
       this.unsupported(word, `${t} sockets`, t.length);
     } else {
-      this.report('error', this.pos(word), `unknown socket type \`${t}\` (expected stream or dgram)`, t.length);
+      this.report('inetd-bad-field', 'error', this.pos(word), `unknown socket type \`${t}\` (expected stream or dgram)`, t.length);
     }
     return null;
   }
@@ -127,7 +128,7 @@ export class FieldReader {
       const rest = name.slice(slash + 1);
       if (rest === 'faith') {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word, slash),
           '`/faith` (IPv6-to-IPv4 translation) is deprecated and FreeBSD inetd rejects it',
           rest.length + 1,
@@ -135,7 +136,7 @@ export class FieldReader {
         return null;
       }
       this.report(
-        'warning',
+        'inetd-field-note', 'warning',
         this.pos(word, slash),
         `\`/${rest}\` after the protocol is ignored, as FreeBSD inetd does`,
         rest.length + 1,
@@ -146,7 +147,7 @@ export class FieldReader {
       const text = word.text.slice(opt.offset, opt.offset + opt.length);
       if (opt.key !== 'sndbuf' && opt.key !== 'rcvbuf') {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word, opt.offset),
           `unknown protocol option \`${text}\` (expected sndbuf=SIZE or rcvbuf=SIZE)`,
           Math.max(1, opt.length),
@@ -154,7 +155,7 @@ export class FieldReader {
         ok = false;
       } else if (opt.value === null || !/^[0-9]+[kKmM]?$/.test(opt.value.text)) {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word, opt.offset),
           `bad size in \`${text}\` (a number, optionally followed by k or m)`,
           Math.max(1, opt.length),
@@ -162,7 +163,7 @@ export class FieldReader {
         ok = false;
       } else {
         this.report(
-          'warning',
+          'inetd-unsupported', 'warning',
           this.pos(word, opt.offset),
           `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`,
           opt.length,
@@ -173,17 +174,17 @@ export class FieldReader {
     if (m === null) {
       if (name === 'unix') this.unsupported(word, 'unix-domain sockets (protocol `unix`)', name.length);
       else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
-      else if (name === '') this.report('error', this.pos(word), 'empty protocol', 1);
+      else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word),
           `protocol \`${name}\` is not supported by tsinetd (tcp or udp, optionally with 4, 6 or 46)`,
           name.length,
         );
       } else {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word),
           `unknown protocol \`${name}\` (expected tcp, udp, tcp4, tcp6, tcp46, udp4, udp6 or udp46)`,
           name.length,
@@ -194,7 +195,7 @@ export class FieldReader {
     const base = m[1] as 'tcp' | 'udp';
     if (socketType !== null && (socketType === 'stream') !== (base === 'tcp')) {
       this.report(
-        'error',
+        'inetd-bad-field', 'error',
         this.pos(word),
         `protocol \`${name}\` does not go with socket type ${socketType} (stream needs tcp, dgram needs udp)`,
         name.length,
@@ -216,7 +217,7 @@ export class FieldReader {
     const name = piece.text;
     const at = this.pos(word, piece.offset);
     if (name === '') {
-      this.report('error', at, 'missing service name', 1);
+      this.report('inetd-bad-field', 'error', at, 'missing service name', 1);
       return null;
     }
     if (name.startsWith('tcpmux/')) {
@@ -226,7 +227,7 @@ export class FieldReader {
     if (/^[0-9]+$/.test(name)) {
       const n = Number(name);
       if (n < 1 || n > 65535) {
-        this.report('error', at, `port ${name} is out of range (1-65535)`, name.length);
+        this.report('inetd-bad-field', 'error', at, `port ${name} is out of range (1-65535)`, name.length);
         return null;
       }
       return n;
@@ -235,7 +236,7 @@ export class FieldReader {
     if (entry === undefined) {
       const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax, which tsinetd does not support)' : '';
       this.report(
-        'error',
+        'inetd-bad-field', 'error',
         at,
         `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`,
         name.length,
@@ -261,7 +262,7 @@ export class FieldReader {
     let ok = true;
     if (shape.mode !== 'wait' && shape.mode !== 'nowait') {
       this.report(
-        'error',
+        'inetd-bad-field', 'error',
         this.pos(word),
         `expected \`wait\` or \`nowait\`, found \`${shape.mode}\``,
         Math.max(1, shape.mode.length),
@@ -273,7 +274,7 @@ export class FieldReader {
       const v = suffix.value;
       if (this.dialect === 'freebsd') {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word, v.offset - 1),
           '`.MAX` is OpenBSD/Linux syntax; FreeBSD writes limits as /max-child/max-connections-per-ip-per-minute/max-child-per-ip',
           v.text.length + 1,
@@ -285,7 +286,7 @@ export class FieldReader {
       const firstPart = suffix.parts[0]!;
       if (this.dialect !== 'freebsd') {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           this.pos(word, firstPart.offset - 1),
           '`/...` limits are FreeBSD syntax; in an OpenBSD/Linux inetd.conf write `wait.MAX` or `nowait.MAX` (starts per minute)',
           word.text.length - firstPart.offset + 1,
@@ -298,7 +299,7 @@ export class FieldReader {
         if (i >= names.length) {
           if (i === names.length) {
             this.report(
-              'warning',
+              'inetd-field-note', 'warning',
               this.pos(word, part.offset - 1),
               'FreeBSD inetd reads at most three `/` limits; the rest is ignored',
               word.text.length - part.offset + 1,
@@ -314,7 +315,7 @@ export class FieldReader {
         if (!/^[0-9]+$/.test(part.text) || Number(part.text) > max) {
           const range = i === 0 ? ` from 0 to ${FREEBSD_MAX_CHILD}` : '';
           this.report(
-            'error',
+            'inetd-bad-field', 'error',
             this.pos(word, part.offset),
             `bad ${names[i]} \`${part.text}\` (a number${range}; 0 or empty = no limit)`,
             Math.max(1, part.text.length),
@@ -337,7 +338,7 @@ export class FieldReader {
     if (!Number.isNaN(n) && n >= 1) return n;
     const d = INETD_RATE_RULES.openbsd.defaultMax;
     this.report(
-      'warning',
+      'inetd-field-note', 'warning',
       this.pos(word, v.offset),
       `illegal max \`${v.text}\` (a number of at least 1): using ${d}, as inetd does`,
       Math.max(1, v.text.length),
@@ -355,7 +356,7 @@ export class FieldReader {
     const d = INETD_RATE_RULES.gnu.defaultMax;
     if (digits.length < v.text.length) {
       this.report(
-        'warning',
+        'inetd-field-note', 'warning',
         this.pos(word, v.offset + digits.length),
         `invalid number \`${v.text}\`: GNU inetd reads ${n === 0 ? `no limit from it (its default of ${d} applies)` : `it as ${n}`}`,
         Math.max(1, v.text.length - digits.length),
@@ -372,12 +373,12 @@ export class FieldReader {
     }
     const problems: string[] = [];
     if (shape.user.text === '') {
-      this.report('error', this.pos(word), 'missing user name', Math.max(1, word.text.length));
+      this.report('inetd-bad-field', 'error', this.pos(word), 'missing user name', Math.max(1, word.text.length));
       return null;
     }
     if (shape.group !== null && shape.group.text === '') {
       this.report(
-        'error',
+        'inetd-bad-field', 'error',
         this.pos(word, shape.group.offset - 1),
         `missing group name after \`${shape.separator}\``,
         1,
@@ -387,7 +388,7 @@ export class FieldReader {
     if (shape.loginClass !== null) {
       const c = shape.loginClass;
       this.report(
-        'warning',
+        'inetd-unsupported', 'warning',
         this.pos(word, c.offset - 1),
         `login classes are not supported by tsinetd: \`/${c.text}\` is ignored`,
         c.text.length + 1,
@@ -398,7 +399,7 @@ export class FieldReader {
       problems.push(p);
       const hint = shape.user.text.includes('/') ? ' (`user/login-class` is FreeBSD syntax)' : '';
       this.problem(
-        this.pos(word, shape.user.offset),
+        'inetd-cannot-run', this.pos(word, shape.user.offset),
         `${p}: the service cannot start its server${hint}`,
         shape.user.text.length,
       );
@@ -407,7 +408,7 @@ export class FieldReader {
       const p = `unknown group ${shape.group.text}`;
       problems.push(p);
       this.problem(
-        this.pos(word, shape.group.offset),
+        'inetd-cannot-run', this.pos(word, shape.group.offset),
         `${p}: the service cannot start its server`,
         shape.group.text.length,
       );
@@ -433,7 +434,7 @@ export class FieldReader {
         this.unsupported(nameWord, 'the internal auth (ident) service and its options', name.length, namePiece.offset);
       } else {
         this.report(
-          'error',
+          'inetd-bad-field', 'error',
           at,
           `unknown internal service \`${name}\` (inetd's are echo, discard, chargen, daytime and time, named as in /etc/services)`,
           Math.max(1, name.length),
@@ -445,12 +446,12 @@ export class FieldReader {
     if (!text.startsWith('/')) {
       const p = `server program ${text} is not an absolute path`;
       problems.push(p);
-      this.problem(this.pos(word), `${p} (inetd runs it from /)`, text.length);
+      this.problem('inetd-cannot-run', this.pos(word), `${p} (inetd runs it from /)`, text.length);
     } else {
       const p = this.env.programProblem(text);
       if (p !== null) {
         problems.push(p);
-        this.problem(this.pos(word), p, text.length);
+        this.problem('inetd-cannot-run', this.pos(word), p, text.length);
       }
     }
     return { internal: false, builtin: null, path: text, problems };
@@ -477,7 +478,7 @@ export class FieldReader {
     if (kept.size > 0) return kept;
     const at = hostWord !== null ? this.pos(hostWord, h.offset) : this.pos(protoWord);
     this.report(
-      'error',
+      'inetd-bad-field', 'error',
       at,
       `address ${h.text} is IPv${kind}, but protocol \`${protoName}\` needs an IPv${kind === 4 ? '6' : '4'} address`,
       hostWord !== null ? Math.max(1, h.length) : protoName.length,

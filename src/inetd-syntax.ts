@@ -46,7 +46,7 @@ export function parseInetdText(file: string, text: string, quotes = false): Inet
     const at = err instanceof grammar.SyntaxError ? err.location.start : { line: 1, column: 1 };
     return {
       nodes: [],
-      diagnostics: [diag('error', { file, line: at.line, column: at.column }, `cannot read this file: ${message(err)}`)],
+      diagnostics: [diag('unreadable-file', 'error', { file, line: at.line, column: at.column }, `cannot read this file: ${message(err)}`)],
     };
   }
 }

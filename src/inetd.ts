@@ -57,7 +57,7 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
       const message = `cannot read inetd configuration file: ${fsReason(err)}`;
       return {
         services: [],
-        diagnostics: [diag('error', { file: path, line: 1, column: 1 }, message)],
+        diagnostics: [diag('unreadable-file', 'error', { file: path, line: 1, column: 1 }, message)],
         dialect: fallbackDialect(dialect),
       };
     }
@@ -69,7 +69,7 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
     const message = err instanceof Error ? err.message : String(err);
     return {
       services: [],
-      diagnostics: [diag('error', { file: path, line: 1, column: 1 }, `internal error while reading this file: ${message}`)],
+      diagnostics: [diag('internal-error', 'error', { file: path, line: 1, column: 1 }, `internal error while reading this file: ${message}`)],
       dialect: fallbackDialect(dialect),
     };
   }

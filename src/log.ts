@@ -21,7 +21,8 @@ import {
   type DaemonStyle,
   type ServiceEvent,
 } from './log-format.js';
-import { FileTransport, LineStreamTransport, SyslogTransport, type LineInfo } from './log-transports.js';
+import { SyslogTransport } from './log-syslog.js';
+import { FileTransport, LineStreamTransport, type LineInfo } from './log-transports.js';
 import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
 import { fromEnv, type LogFormat } from './options.js';
 import type { LogTarget, Service } from './table.js';

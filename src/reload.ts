@@ -89,9 +89,9 @@ function inRange(d: Diagnostic, r: { file: string; from: number; to: number }): 
   return d.file === r.file && d.line >= r.from && d.line <= r.to;
 }
 
-/** Mentions the service by name or id, as the loaders do ("service 'x'"). */
-function mentions(d: Diagnostic, s: Service): boolean {
-  return d.message.includes(`'${s.id}'`) || d.message.includes(`'${s.name}'`);
+/** The diagnostic is about this service (a check of it, a port clash): by id, never by its text. */
+function refersTo(d: Diagnostic, s: Service): boolean {
+  return d.services?.includes(s.id) === true;
 }
 
 function reasonOf(errors: readonly Diagnostic[]): string {
@@ -114,7 +114,7 @@ function whyKeep(
   const n = candidates[0];
   if (n !== undefined) {
     const range = ranges.get(n);
-    const own = errors.filter((d) => (range !== undefined && inRange(d, range)) || mentions(d, n));
+    const own = errors.filter((d) => (range !== undefined && inRange(d, range)) || refersTo(d, n));
     if (n.enabled && n.problems.length > 0) {
       // Unchanged: the system changed (program or user gone), the current definition fails as well.
       if (sameDefinition(old, n)) return null;
@@ -126,7 +126,7 @@ function whyKeep(
   // Gone from the new table.
   const file = old.source.file;
   const unexplained = errors.filter(
-    (d) => d.file === file && (mentions(d, old) || ![...ranges.values()].some((r) => inRange(d, r))),
+    (d) => d.file === file && (refersTo(d, old) || ![...ranges.values()].some((r) => inRange(d, r))),
   );
   if (unexplained.length > 0) return reasonOf(unexplained);
   if (!next.files.includes(file) && errors.length > 0 && env.fileExists(file)) {

@@ -99,7 +99,7 @@ export function loadConfigTree(mainFile: string): ConfigTree {
   const tree: ConfigTree = { entries: [], files: [], parsed: [], diagnostics: [], startsNothing: false };
   const main = readConfigFile(mainFile);
   if (!main.ok) {
-    tree.diagnostics.push(diag('error', positionOf(mainFile), `cannot read the configuration file ${mainFile}: ${main.reason}`));
+    tree.diagnostics.push(diag('unreadable-file', 'error', positionOf(mainFile), `cannot read the configuration file ${mainFile}: ${main.reason}`));
     return tree;
   }
   readInto(tree, mainFile, main.text, [resolve(mainFile)]);
@@ -122,10 +122,10 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
     const target = isAbsolute(item.path.text) ? item.path.text : join(dirname(file), item.path.text);
     if (!isAbsolute(item.path.text)) {
       const message = `a relative path: tsinetd reads ${target}, next to this file; xinetd reads '${item.path.text}' from its working directory (write an absolute path)${versus('may start more')}`;
-      tree.diagnostics.push(diag('warning', where, message, item.path.text.length));
+      tree.diagnostics.push(diag('relative-path', 'warning', where, message, item.path.text.length));
     }
     if (chain.length >= MAX_INCLUDE_DEPTH) {
-      tree.diagnostics.push(diag('error', where, `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`, item.path.text.length));
+      tree.diagnostics.push(diag('include-depth', 'error', where, `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`, item.path.text.length));
       continue;
     }
     if (item.kind === 'include') {
@@ -136,10 +136,10 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
     try {
       listing = listIncludeDir(target);
     } catch (err) {
-      tree.diagnostics.push(diag('error', where, `cannot read the directory ${target}: ${fsReason(err)}`, item.path.text.length));
+      tree.diagnostics.push(diag('unreadable-file', 'error', where, `cannot read the directory ${target}: ${fsReason(err)}`, item.path.text.length));
       continue;
     }
-    for (const p of listing.problems) tree.diagnostics.push(diag('warning', where, `${p.path}: ${p.reason}`, item.path.text.length));
+    for (const p of listing.problems) tree.diagnostics.push(diag('includedir-entry', 'warning', where, `${p.path}: ${p.reason}`, item.path.text.length));
     for (const f of listing.files) includeFile(tree, f, where, item.path.text.length, chain);
   }
 }
@@ -149,13 +149,13 @@ function includeFile(tree: ConfigTree, path: string, where: SourcePosition, leng
   if (chain.includes(key)) {
     const through = `through ${chain.length} file${chain.length === 1 ? '' : 's'}`;
     const message = `${path} includes itself (${through}): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services`;
-    tree.diagnostics.push(diag('error', where, message, length));
+    tree.diagnostics.push(diag('include-cycle', 'error', where, message, length));
     tree.startsNothing = true;
     return;
   }
   const r = readConfigFile(path);
   if (!r.ok) {
-    tree.diagnostics.push(diag('error', where, `cannot read the included file ${path}: ${r.reason}`, length));
+    tree.diagnostics.push(diag('unreadable-file', 'error', where, `cannot read the included file ${path}: ${r.reason}`, length));
     return;
   }
   readInto(tree, path, r.text, [...chain, key]);

@@ -13,6 +13,7 @@
 import { isIP } from 'node:net';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './attributes.js';
 import type { BuiltService } from './build.js';
+import type { DiagnosticCode } from './diagnostic-codes.js';
 import { diag, type Diagnostic, type Severity, type SourcePosition } from './diagnostics.js';
 import type { SysDb } from './sysdb.js';
 import type { Service } from './table.js';
@@ -66,8 +67,8 @@ function anchor(b: BuiltService, key: string, value = 0): Word {
   return a?.values[value] ?? a?.name ?? b.node.name;
 }
 
-function finding(index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
-  const f: Finding = { index, diagnostic: diag(severity, where(w.loc), message, span(w.loc)), effect };
+function finding(code: DiagnosticCode, index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
+  const f: Finding = { index, diagnostic: diag(code, severity, where(w.loc), message, span(w.loc)), effect };
   if (problem !== undefined) f.problem = problem;
   return f;
 }
@@ -106,7 +107,7 @@ export const checkRequiredAttributes: Check = (b, i) => {
   const missing = [...new Set(must)].filter((k) => !has(k));
   if (missing.length === 0) return [];
   const list = missing.map((k) => `'${k}'`).join(', ');
-  return [finding(i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
+  return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
 };
 
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
@@ -119,7 +120,7 @@ export const checkPort: Check = (b, i, env) => {
       // xinetd looks the name up with the protocol as written, and names are compared exactly.
       return [
         finding(
-          i,
+          'not-in-services', i,
           'error',
           anchor(b, 'protocol'),
           `'${s.name}/${b.protocolName}' is not in /etc/services (it lists ${s.name}/${s.protocol}; the protocol is looked up as written): write 'protocol = ${s.protocol}'; xinetd disables ${label(b)}`,
@@ -130,12 +131,12 @@ export const checkPort: Check = (b, i, env) => {
     const how = b.set.has('port')
       ? "add 'type = UNLISTED' to use a name /etc/services does not list"
       : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
-    return [finding(i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+    return [finding('not-in-services', i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
   }
   if (b.set.has('port') && s.port !== b.listedPort) {
     return [
       finding(
-        i,
+        'port-mismatch', i,
         'error',
         anchor(b, 'port'),
         `/etc/services gives ${s.name}/${b.protocolName} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
@@ -151,14 +152,14 @@ export const checkInternal: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   if (s.flags.includes('NAMEINARGS') && isInternal(b)) {
-    out.push(finding(i, 'error', anchor(b, 'flags'), `${label(b)} is internal and has the NAMEINARGS flag; xinetd disables it`, 'disable'));
+    out.push(finding('bad-combination', i, 'error', anchor(b, 'flags'), `${label(b)} is internal and has the NAMEINARGS flag; xinetd disables it`, 'disable'));
   }
   if (serviceKind(s) !== 'internal') return out;
   const types = XINETD_BUILTINS[s.name.toLowerCase()];
   if (types === undefined || !types.includes(s.socket_type)) {
     out.push(
       finding(
-        i,
+        'unknown-internal', i,
         'error',
         b.node.name,
         `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
@@ -168,7 +169,7 @@ export const checkInternal: Check = (b, i) => {
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
       finding(
-        i,
+        'unsupported', i,
         'error',
         b.node.name,
         `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
@@ -186,13 +187,13 @@ export const checkRedirect: Check = (b, i) => {
   const out: Finding[] = [];
   if (s.redirect !== null) {
     const at = anchor(b, 'redirect');
-    if (s.socket_type !== 'stream') out.push(finding(i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
-    if (s.wait) out.push(finding(i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
-    if (s.flags.includes('NAMEINARGS')) out.push(finding(i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
+    if (s.socket_type !== 'stream') out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
+    if (s.wait) out.push(finding('bad-combination', i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
+    if (s.flags.includes('NAMEINARGS')) out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
   } else if (s.log_on_success.includes('TRAFFIC')) {
     const inherited = !b.set.has('log_on_success') ? ' (inherited from defaults)' : '';
     out.push(
-      finding(i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
+      finding('bad-combination', i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
     );
   }
   return out;
@@ -203,7 +204,7 @@ export const checkNameInArgs: Check = (b, i) => {
   const s = b.service;
   if (!s.flags.includes('NAMEINARGS') || isInternal(b) || s.redirect !== null) return [];
   if (b.set.has('server_args')) return [];
-  return [finding(i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
+  return [finding('bad-combination', i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
 };
 
 /** The server program must be an absolute path to an executable regular file. */
@@ -225,7 +226,7 @@ export const checkServer: Check = (b, i, env) => {
     else if (!info.isFile) reason = `server ${server} is not a regular file`;
     else if (!info.executable) reason = `server ${server} is not executable`;
   }
-  return reason === null ? [] : [finding(i, 'error', at, `${reason}; ${consequence}`, 'problem', reason)];
+  return reason === null ? [] : [finding('server-program', i, 'error', at, `${reason}; ${consequence}`, 'problem', reason)];
 };
 
 /** user and group must exist (numbers are taken as they are, as xinetd does). */
@@ -234,11 +235,11 @@ export const checkUserGroup: Check = (b, i, env) => {
   const out: Finding[] = [];
   if (s.user !== null && !/^\d+$/.test(s.user) && env.db.user(s.user) === undefined) {
     const reason = `unknown user '${s.user}'`;
-    out.push(finding(i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(finding('unknown-user', i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
   }
   if (s.group !== null && !/^\d+$/.test(s.group) && env.db.group(s.group) === undefined) {
     const reason = `unknown group '${s.group}'`;
-    out.push(finding(i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(finding('unknown-group', i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
   }
   return out;
 };
@@ -248,15 +249,15 @@ export const checkDaemonPrivileges: Check = (b, i, env) => {
   if (env.identity === undefined) return [];
   return privilegeFindings(b.service, env.identity, env.db, env.privileges).map((f) =>
     f.kind === 'refuse'
-      ? finding(i, 'error', anchor(b, 'user'), f.message, 'problem', f.problem)
-      : finding(i, 'warning', anchor(b, f.attribute), f.message, 'none'),
+      ? finding('privileges', i, 'error', anchor(b, 'user'), f.message, 'problem', f.problem)
+      : finding('privileges', i, 'warning', anchor(b, f.attribute), f.message, 'none'),
   );
 };
 
 /** The service's user must be able to execute its server (exec-access.ts): a warning only. */
 export const checkServerAccess: Check = (b, i, env) => {
   const why = env.serverAccess?.(b.service) ?? null;
-  return why === null ? [] : [finding(i, 'warning', anchor(b, 'server'), why, 'none')];
+  return why === null ? [] : [finding('access-check', i, 'warning', anchor(b, 'server'), why, 'none')];
 };
 
 /** Features tsinetd does not have: an error when the service cannot work without them. */
@@ -264,10 +265,10 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding(i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(finding('unsupported', i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
   };
   const ignored = (w: Word, what: string): void => {
-    out.push(finding(i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
+    out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
   if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
@@ -277,7 +278,7 @@ export const checkUnsupported: Check = (b, i) => {
     // xinetd: "socket creation failed (Protocol not supported ...)", and the service does not start.
     out.push(
       finding(
-        i,
+        'bad-combination', i,
         'error',
         anchor(b, 'protocol'),
         `socket_type = ${s.socket_type} does not go with protocol ${s.protocol}: xinetd cannot create the socket and does not start ${label(b)}; tsinetd will not start it${versus('same')}`,
@@ -289,7 +290,7 @@ export const checkUnsupported: Check = (b, i) => {
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
   // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
   if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {
-    out.push(finding(i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
+    out.push(finding('no-effect', i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
   return out;
@@ -389,7 +390,7 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
   const off = new Set<number>();
   const report = (i: number, severity: Severity, message: string, effect: Effect): void => {
     const p = services[i]!;
-    out.push({ index: i, diagnostic: diag(severity, p.at, message, p.length), effect });
+    out.push({ index: i, diagnostic: diag('port-clash', severity, p.at, message, p.length), effect });
   };
   const bound = new Map<string, number[]>(); // earlier services with a bind address, by protocol and port
   services.forEach(({ service: s }, i) => {
@@ -458,7 +459,7 @@ export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i
     const other = services[first]!;
     out.push(
       finding(
-        i,
+        'duplicate-id', i,
         'warning',
         b.set.get('id')?.values[0] ?? b.node.name,
         `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,

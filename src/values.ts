@@ -39,7 +39,7 @@ export function commentHint(words: readonly Word[]): string {
 export function single<R extends ValueRule>(rule: R, word: Word, attribute: string): Parsed<ValueRules[R]> {
   const r = parseWord(rule, word);
   if (r.ok) return ok(r.value);
-  return fail({ ...r.diagnostic, message: `bad value for '${attribute}': ${r.diagnostic.message}` });
+  return fail({ ...r.diagnostic, code: 'bad-value', message: `bad value for '${attribute}': ${r.diagnostic.message}` });
 }
 
 /** Words (at least one) that must each be one of `choices` (case-insensitive); returns the canonical spellings. */
@@ -51,7 +51,7 @@ export function enumList(words: readonly Word[], choices: readonly string[], att
       const near = choices.find((x) => editDistance(x.toLowerCase(), w.text.toLowerCase()) <= 2);
       const hint = near === undefined || w.text.startsWith('#') ? '' : ` (did you mean '${near}'?)`;
       return fail(
-        diag('error', at(w), `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`, w.text.length),
+        diag('unknown-value', 'error', at(w), `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`, w.text.length),
         [],
         out,
       );
@@ -66,8 +66,8 @@ type NumberValue<A extends NumericAttribute> = (typeof NUMBER_READERS)[A] extend
 /** One word of a numeric attribute, read as xinetd reads it (src/numbers.ts); notes become warnings. */
 export function numberWord<A extends NumericAttribute>(attribute: A, word: Word): Parsed<NumberValue<A>> {
   const r = (NUMBER_READERS[attribute] as { read(t: string): { ok: true; value: NumberValue<A>; notes: string[] } | { ok: false; message: string } }).read(word.text);
-  if (!r.ok) return fail(diag('error', at(word), `bad value for '${attribute}': ${r.message}`, word.text.length));
-  return ok(r.value, r.notes.map((n) => diag('warning', at(word), `${attribute}: ${n}`, word.text.length)));
+  if (!r.ok) return fail(diag('bad-value', 'error', at(word), `bad value for '${attribute}': ${r.message}`, word.text.length));
+  return ok(r.value, r.notes.map((n) => diag('value-note', 'warning', at(word), `${attribute}: ${n}`, word.text.length)));
 }
 
 /** yes / no */
@@ -97,15 +97,15 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   const first = words[0]!;
   const kind = first.text.toUpperCase();
   if (kind === 'FILE' && (words.length < 2 || words.length > 4)) {
-    return fail(diag('error', at(first), `log_type FILE expects a file name and at most two size limits: FILE path [soft [hard]]${commentHint(words)}`, first.text.length));
+    return fail(diag('bad-value', 'error', at(first), `log_type FILE expects a file name and at most two size limits: FILE path [soft [hard]]${commentHint(words)}`, first.text.length));
   }
   if (kind === 'SYSLOG' && (words.length < 2 || words.length > 3)) {
-    return fail(diag('error', at(first), `log_type SYSLOG expects a facility and at most a level: SYSLOG facility [level]${commentHint(words)}`, first.text.length));
+    return fail(diag('bad-value', 'error', at(first), `log_type SYSLOG expects a facility and at most a level: SYSLOG facility [level]${commentHint(words)}`, first.text.length));
   }
   const r = parseWords('LogType', words);
   if (!r.ok) {
     const message = kind === 'FILE' || kind === 'SYSLOG' ? r.diagnostic.message : `expected FILE or SYSLOG, found '${first.text}'`;
-    return fail({ ...r.diagnostic, message: `bad value for 'log_type': ${message}` });
+    return fail({ ...r.diagnostic, code: 'bad-value', message: `bad value for 'log_type': ${message}` });
   }
   const v = r.value;
   if (v.kind === 'syslog') return ok({ kind: 'syslog', facility: v.facility, level: v.level });
@@ -119,11 +119,11 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   }
   const [soft = null, given = null] = sizes;
   if (!v.path.startsWith('/')) {
-    warnings.push(diag('warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
+    warnings.push(diag('relative-path', 'warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
   }
   if (soft !== null && given !== null && given < soft) {
     const w = words[3]!;
-    return fail(diag('error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
+    return fail(diag('bad-value', 'error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
   }
   const hard = soft === null ? null : (given ?? defaultHardLimit(soft));
   return ok({ kind: 'file', path: v.path, soft, hard }, warnings);
@@ -146,7 +146,7 @@ export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: stri
   } else {
     const entry = db.serviceByName(portWord.text, 'tcp');
     if (entry === undefined) {
-      return fail(diag('error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`, portWord.text.length));
+      return fail(diag('bad-value', 'error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`, portWord.text.length));
     }
     port = entry.port;
   }
@@ -158,7 +158,7 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
   for (const [i, w] of words.entries()) {
     if (!w.text.includes('=')) {
       const before = words.slice(0, i).map((x) => x.text);
-      return fail(diag('error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length), [], before);
+      return fail(diag('bad-value', 'error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length), [], before);
     }
   }
   return ok(words.map((w) => w.text));
@@ -179,12 +179,12 @@ export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
   const rate = single('Decimal', rw, 'per_source_cps');
   if (!rate.ok) return fail(rate.error, rate.warnings);
   if (!(rate.value > 0) || !Number.isFinite(rate.value)) {
-    return fail(diag('error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length));
+    return fail(diag('bad-value', 'error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length));
   }
   const burst = single('Count', bw, 'per_source_cps');
   if (!burst.ok) return fail(burst.error, burst.warnings);
   if (burst.value < 1) {
-    return fail(diag('error', at(bw), `bad value for 'per_source_cps': the burst must be at least 1`, bw.text.length));
+    return fail(diag('bad-value', 'error', at(bw), `bad value for 'per_source_cps': the burst must be at least 1`, bw.text.length));
   }
   return ok([rate.value, burst.value]);
 }

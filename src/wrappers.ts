@@ -21,7 +21,7 @@ import { parseHostsFile, unreadableTable, emptyTable, type HostsTable } from './
 import { evaluateAccess, type Need, type PatternFile, type ResumePoint, type WrapAnswer, type WrapRequest, type WrapVerdict } from './hosts-match.js';
 import { expandOptionText, type WrapOption } from './hosts-options.js';
 import { lintHostsTable } from './hosts-lint.js';
-import { systemResolver, type NameResolver } from './acl.js';
+import { systemResolver, type NameResolver } from './acl-resolver.js';
 import { systemDb } from './sysdb.js';
 import { childCredentials } from './child-env.js';
 import { lookupIdent, type IdentResult } from './ident.js';

@@ -12,7 +12,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { compileServiceAcl, decideAccess, parsePeerAddress } from '../../src/acl.js';
+import { compileServiceAcl, decideAccess } from '../../src/acl.js';
+import { parsePeerAddress } from '../../src/acl-address.js';
 import { freePort } from '../helpers/net.js';
 
 const XINETD = process.env['TSINETD_XINETD_REF'] ?? '/opt/xinetd-ref/usr/sbin/xinetd';

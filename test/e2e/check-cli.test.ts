@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { asTestUser, runCli, type CliRun } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/temp.js';
+import { DIAGNOSTIC_CODES } from '../../src/diagnostic-codes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BAD_FIXTURES = join(REPO_ROOT, 'fixtures', 'conf', 'bad');
@@ -49,7 +50,11 @@ for (const file of badFiles) {
     assert.ok(m, `summary line: ${summary}`);
     assert.equal(Number(m[1]), expected.filter((l) => / error: /.test(l)).length);
     assert.equal(Number(m[2]), expected.filter((l) => / warning: /.test(l)).length);
-    for (const l of lines) assert.match(l, /^[^:]+\.conf:\d+:\d+: (error|warning|note): \S/);
+    for (const l of lines) {
+      assert.match(l, /^[^:]+\.conf:\d+:\d+: (error|warning|note): \S.* \[[a-z-]+\]$/);
+      const code = / \[([a-z-]+)\]$/.exec(l)![1]!;
+      assert.ok(code in DIAGNOSTIC_CODES, `${code} is in the catalogue`);
+    }
     assert.equal(r.code, 1);
   });
 }
@@ -58,7 +63,7 @@ test('--check on a missing file: one located error, exit 1, no stack trace', asy
   const r = await cli(['--check', '-f', '/nonexistent/xinetd.conf']);
   assert.equal(
     r.stderr,
-    '/nonexistent/xinetd.conf:1:1: error: cannot read the configuration file /nonexistent/xinetd.conf: no such file or directory\n' +
+    '/nonexistent/xinetd.conf:1:1: error: cannot read the configuration file /nonexistent/xinetd.conf: no such file or directory [unreadable-file]\n' +
       'tsinetd: 0 services (0 enabled), 1 error, 0 warnings\n',
   );
   assert.equal(r.code, 1);
@@ -106,6 +111,7 @@ test('--dump with errors: exit 1, located diagnostics in the JSON', async () => 
   assert.ok(json.services.every((s) => !s.enabled));
   assert.deepEqual(json.diagnostics[0], {
     severity: 'error',
+    code: 'bad-value',
     file: 'values.conf',
     line: 7,
     column: 10,

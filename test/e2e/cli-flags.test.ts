@@ -365,11 +365,11 @@ describe('--check reports what this run cannot do', () => {
     );
     const r = await run(['--check', '-f', conf], { env: { ...process.env, TSINETD_SPAWNER: 'node' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stderr.includes(`${conf}:1:1: warning: service limited: rlimit_cpu cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less]\n`), r.stderr);
+    assert.ok(r.stderr.includes(`${conf}:1:1: warning: service limited: rlimit_cpu cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less] [limitation]\n`), r.stderr);
     assert.ok(
       r.stderr.includes(
         `${conf}:11:1: warning: service udpprog: the sender of a datagram cannot be learnt by the node spawner ` +
-          '(only the spawn helper can peek at it): only_from need(s) it, so datagrams are refused and dropped [versus xinetd: tsinetd admits less]\n',
+          '(only the spawn helper can peek at it): only_from need(s) it, so datagrams are refused and dropped [versus xinetd: tsinetd admits less] [limitation]\n',
       ),
       r.stderr,
     );

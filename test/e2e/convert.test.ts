@@ -195,7 +195,7 @@ test('a FreeBSD file: limits become instances/per_source, what xinetd cannot say
 test('exit codes: 1 for an unreadable file or skipped entries, 2 for usage errors', () => {
   const missing = tsinetd(['--convert', 'fixtures/conf/convert/no-such-file']);
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^fixtures\/conf\/convert\/no-such-file:1:1: error: cannot read inetd configuration file: no such file or directory$/m);
+  assert.match(missing.stderr, /^fixtures\/conf\/convert\/no-such-file:1:1: error: cannot read inetd configuration file: no such file or directory \[unreadable-file\]$/m);
   assert.equal(missing.stdout, '');
   const bad = tsinetd(['--convert', 'fixtures/conf/inetd/bad.conf']);
   assert.equal(bad.status, 1);

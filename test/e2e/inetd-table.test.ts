@@ -50,7 +50,7 @@ test('--check: a service of an --inetd file on the port of an xinetd service is 
   const errors = r.stderr.split('\n').filter((l) => l.includes(': error: '));
   assert.deepEqual(errors, [
     `${inetd}:1:1: error: port ${port}/tcp on all addresses is already used by service 'daytime' (id daytime-stream) (${conf}:${line}); ` +
-      `xinetd cannot start service '${port}' either (its bind fails): it is disabled`,
+      `xinetd cannot start service '${port}' either (its bind fails): it is disabled [port-clash]`,
   ]);
   assert.match(r.stderr, /tsinetd: 2 services \(1 enabled\), 1 error, /);
 });

@@ -2,7 +2,8 @@
 // `man --warnings -l` (groff's -ww: every warning class), or with `groff -ww -mandoc -z` where
 // man(1) is missing, and anything on standard error fails the test. Skipped when neither
 // program is installed. Also checks that each page names the options and signals the CLI has,
-// and that tsinetd.log.5 lists exactly the FAIL reasons the code writes, so that the
+// that tsinetd.log.5 lists exactly the FAIL reasons the code writes, and tsinetd.conf.5 exactly
+// the diagnostic codes (diagnostic-codes.ts), so that the
 // documentation cannot silently fall behind the code.
 
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FAIL_REASONS } from '../../src/admission-types.js';
 import { ENV_NAMES } from '../../src/options.js';
+import { DIAGNOSTIC_CODES } from '../../src/diagnostic-codes.js';
 import { ROOT } from '../helpers/daemon.js';
 
 const MAN_DIR = join(ROOT, 'man');
@@ -119,5 +121,33 @@ test('tsinetd.log.5 lists exactly the FAIL reasons, and the code writes each of 
     FAIL_REASONS.filter((r) => !written.has(r)),
     [],
     'reasons no code writes',
+  );
+});
+
+/** The codes tsinetd.conf.5 lists under "Diagnostic codes", with the severities given for each. */
+function documentedCodes(): Map<string, string[]> {
+  const page = readFileSync(join(MAN_DIR, 'tsinetd.conf.5'), 'utf8');
+  const section = page.slice(page.indexOf('.Ss Diagnostic codes'));
+  const list = section.slice(section.indexOf('.Bl -tag'), section.indexOf('\n.El'));
+  const out = new Map<string, string[]>();
+  for (const m of list.matchAll(/^\.It Li (\S+)\n\(([a-z, ]+)\) /gm)) out.set(m[1]!, m[2]!.split(', '));
+  return out;
+}
+
+test('tsinetd.conf.5 lists exactly the diagnostic codes, at their severities, and the code emits each of them', () => {
+  const documented = documentedCodes();
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(DIAGNOSTIC_CODES).sort());
+  for (const [code, row] of Object.entries(DIAGNOSTIC_CODES)) assert.deepEqual(documented.get(code), [...row.severities], `severities of ${code}`);
+  // A code is emitted where a diagnostic is made with it as a literal (diag('code', ...),
+  // finding('code', ...), code: 'code').
+  const used = new Set<string>();
+  for (const f of sourceFiles(join(ROOT, 'src'))) {
+    if (f.endsWith('diagnostic-codes.ts')) continue;
+    for (const m of readFileSync(f, 'utf8').matchAll(/'([a-z][a-z-]*)'/g)) used.add(m[1]!);
+  }
+  assert.deepEqual(
+    Object.keys(DIAGNOSTIC_CODES).filter((c) => !used.has(c)),
+    [],
+    'codes no code emits',
   );
 });

@@ -88,8 +88,8 @@ describe('configuration files other users can write', () => {
     const r = spawnSync(process.execPath, [CLI, '--check', '-f', l.conf], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stderr.split('\n');
-    assert.ok(lines.includes(`${l.conf}:1:1: warning: ${l.conf} can be written by any user (mode 0666): anyone could choose the programs tsinetd starts and their user; remove write access for others (chmod o-w ${l.conf})`), r.stderr);
-    assert.ok(lines.includes(`${l.conf}:5:12: warning: the directory ${inc} can be written by any user (mode 1777): anyone could add a service to the configuration`), r.stderr);
+    assert.ok(lines.includes(`${l.conf}:1:1: warning: ${l.conf} can be written by any user (mode 0666): anyone could choose the programs tsinetd starts and their user; remove write access for others (chmod o-w ${l.conf}) [unsafe-permissions]`), r.stderr);
+    assert.ok(lines.includes(`${l.conf}:5:12: warning: the directory ${inc} can be written by any user (mode 1777): anyone could add a service to the configuration [unsafe-permissions]`), r.stderr);
   });
 
   test('a file owned by another user, and a directory anyone can write without the sticky bit', { skip: ROOT ? false : 'needs root (chown)' }, (t) => {

@@ -1,17 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {
-  compileAcl,
-  compileServiceAcl,
-  decideAccess,
-  formatAddress,
-  matchesAddress,
-  parsePeerAddress,
-  resolveAclNames,
-  v4ToBig,
-  type NameResolver,
-} from '../../src/acl.js';
+import { compileAcl, compileServiceAcl, decideAccess, matchesAddress } from '../../src/acl.js';
+import { formatAddress, parsePeerAddress, v4ToBig } from '../../src/acl-address.js';
+import { resolveAclNames, type NameResolver } from '../../src/acl-resolver.js';
 
 const ALL128 = (1n << 128n) - 1n;
 

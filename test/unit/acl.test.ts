@@ -3,25 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  compileAcl,
-  compileServiceAcl,
-  decideAccess,
-  formatAddress,
-  matchesAddress,
-  matchesDomain,
-  needsHostnames,
-  parseAclEntry,
-  parseInetAton,
-  parseNetworks,
-  parsePeerAddress,
-  resolveAclNames,
-  sourceKey,
-  systemResolver,
-  verifiedHostnames,
-  type NameResolution,
-  type NameResolver,
-} from '../../src/acl.js';
+import { compileAcl, compileServiceAcl, decideAccess, matchesAddress, matchesDomain, needsHostnames } from '../../src/acl.js';
+import { formatAddress, parseInetAton, parsePeerAddress, sourceKey } from '../../src/acl-address.js';
+import { parseAclEntry } from '../../src/acl-entry.js';
+import { parseNetworks, resolveAclNames, systemResolver, verifiedHostnames, type NameResolution, type NameResolver } from '../../src/acl-resolver.js';
 
 function peer(address: string): bigint {
   const a = parsePeerAddress(address);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdmissionController } from '../../src/admission.js';
 import type { Decision, FailReason } from '../../src/admission-types.js';
-import type { NameResolver } from '../../src/acl.js';
+import type { NameResolver } from '../../src/acl-resolver.js';
 import { parseHostsFile } from '../../src/hosts-syntax.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';

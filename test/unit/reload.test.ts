@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config.js';
-import { diag, type Diagnostic } from '../../src/diagnostics.js';
+import { about, diag, type Diagnostic } from '../../src/diagnostics.js';
 import { mergeReload, planReload, reinstate, type MergeEnv } from '../../src/reload.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service, ServiceTable } from '../../src/table.js';
@@ -22,7 +22,7 @@ function table(services: Service[], diagnostics: Diagnostic[] = [], files = ['x.
   return { services, diagnostics, files };
 }
 
-const err = (file: string, line: number, message: string): Diagnostic => diag('error', { file, line, column: 1 }, message);
+const err = (file: string, line: number, message: string): Diagnostic => diag('bad-value', 'error', { file, line, column: 1 }, message);
 const exists: MergeEnv = { fileExists: () => true };
 const ids = (list: readonly Service[]): string[] => list.map((s) => s.id).sort();
 
@@ -124,6 +124,23 @@ describe('mergeReload: hand-made tables', () => {
     assert.match(kept.kept[0]?.why ?? '', /^d\/a was not read: x\.conf:2:1: error: cannot open includedir/);
     assert.deepEqual(mergeReload(cur, broken, { fileExists: () => false }).kept, []);
     assert.deepEqual(mergeReload(cur, table([], [], ['x.conf']), exists).kept, []);
+  });
+
+  test('the errors of a service: those in its block, and those that refer to it by id, never by their text', () => {
+    // 'echo' is switched off on purpose (disable = yes); an error in the block of 'other' quotes
+    // the word 'echo' in its message. Read by text, that error looked like echo's own, and the
+    // old echo was served on. It is other's.
+    const cur = [svc('echo', {}, 'x.conf', 1), svc('other', {}, 'x.conf', 10)];
+    const quoting = err('x.conf', 12, "bad value for 'server_args': 'echo' is not allowed here");
+    const offOnPurpose = mergeReload(cur, table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', { enabled: false }, 'x.conf', 10)], [quoting]), exists);
+    assert.deepEqual(offOnPurpose.kept.map((k) => k.service.id), ['other']);
+    assert.deepEqual(ids(offOnPurpose.serve), ['other']);
+    // An error about echo located outside its block (a port clash reported at the other
+    // service's line, a check across files) is echo's when it refers to echo by id.
+    const clash = about(diag('port-clash', 'error', { file: 'y.conf', line: 3, column: 1 }, 'port 7000/tcp is already used'), 'echo');
+    const referred = mergeReload(cur, table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', {}, 'x.conf', 10)], [clash], ['x.conf', 'y.conf']), exists);
+    assert.deepEqual(referred.kept.map((k) => k.service.id), ['echo']);
+    assert.match(referred.kept[0]!.why, /y\.conf:3:1: error: port 7000\/tcp is already used/);
   });
 
   test('a broken service that was not served before is not resurrected', () => {
