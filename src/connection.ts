@@ -92,10 +92,11 @@ export interface ServeContext {
  */
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
-function admissionFailed(ctx: ServeContext, service: Service, peer: Peer | null, err: unknown): Decision {
+function admissionFailed(ctx: ServeContext, service: Service, err: unknown): Decision {
   ctx.daemon('error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
-  // Without an address there is nothing to refuse; with one, refuse rather than guess.
-  return peer === null ? { allow: true } : { allow: false, reason: 'fork' };
+  // Undecided is refused, with or without an address: letting in a client xinetd might have
+  // refused is worse than turning one away. The reason says it is the daemon's own failure.
+  return { allow: false, reason: 'internal_error' };
 }
 
 /**
@@ -107,10 +108,10 @@ function admit(ctx: ServeContext, service: Service, peer: Peer | null, local?: L
   try {
     d = ctx.admission.admit(service, peer ?? NO_PEER, local);
   } catch (err) {
-    return admissionFailed(ctx, service, peer, err);
+    return admissionFailed(ctx, service, err);
   }
   if (typeof (d as Partial<PromiseLike<Decision>>).then !== 'function') return d as Decision;
-  return Promise.resolve(d).catch((err: unknown) => admissionFailed(ctx, service, peer, err));
+  return Promise.resolve(d).catch((err: unknown) => admissionFailed(ctx, service, err));
 }
 
 /** Ignores a client socket's errors (the socket is closed whatever happens). */
