@@ -179,6 +179,34 @@ async function refuseStream(
 }
 
 /**
+ * Starts a server program from `spec` (as cachedSpawnSpec() or wrappedSpec() made it) on
+ * `stdio`: its pid, or null when it could not be made or started. A failure is xinetd's: a
+ * daemon error, FAIL fork, and admission's count of the server given back.
+ */
+async function spawnServer(
+  ctx: ServeContext,
+  service: Service,
+  peer: Peer | null,
+  spec: ReturnType<typeof cachedSpawnSpec>,
+  stdio: ChildStdio,
+): Promise<number | null> {
+  let problem: string;
+  if (!spec.ok) problem = `service ${service.id}: ${spec.error}`;
+  else {
+    try {
+      return await ctx.spawn(spec.spec, stdio);
+    } catch (err) {
+      problem = `execv( ${spec.spec.path} ) failed: ${describe(err)}`;
+    }
+  }
+  ctx.daemon('error', problem, 'exec_server');
+  ctx.metrics?.spawnFailed(service);
+  ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
+  finished(ctx, service, peer);
+  return null;
+}
+
+/**
  * Starts the server program with `stdio` as its fds 0-2 (a failure is logged); `acceptedAt` is
  * performance.now() at accept. `release(started)` lets go of the daemon's hold on the connection.
  */
@@ -191,23 +219,9 @@ async function startProgram(
   acceptedAt: number,
   wrap: PreparedWrap | null = null,
 ): Promise<void> {
-  const r = wrap === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
-  if (!r.ok) {
-    ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
-    ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
-    finished(ctx, service, peer);
-    release(false);
-    return;
-  }
-  let pid: number;
-  try {
-    pid = await ctx.spawn(r.spec, stdio);
-  } catch (err) {
-    ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
-    ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
-    finished(ctx, service, peer);
+  const spec = wrap === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
+  const pid = await spawnServer(ctx, service, peer, spec, stdio);
+  if (pid === null) {
     release(false);
     return;
   }
@@ -600,23 +614,8 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
     if (datagram) await ws.drain();
     rearmLater(listener, WAIT_RETRY_MS);
   };
-  const r = cachedSpawnSpec(service, peer, ctx.child);
-  if (!r.ok) {
-    ctx.daemon('error', `service ${service.id}: ${r.error}`, 'exec_server');
-    ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
-    finished(ctx, service, peer);
-    await failed();
-    return;
-  }
-  let pid: number;
-  try {
-    pid = await ctx.spawn(r.spec, { fd: ws.fd });
-  } catch (err) {
-    ctx.daemon('error', `execv( ${r.spec.path} ) failed: ${describe(err)}`, 'exec_server');
-    ctx.metrics?.spawnFailed(service);
-    ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
-    finished(ctx, service, peer);
+  const pid = await spawnServer(ctx, service, peer, cachedSpawnSpec(service, peer, ctx.child), { fd: ws.fd });
+  if (pid === null) {
     await failed();
     return;
   }
