@@ -6,7 +6,10 @@
 import type * as net from 'node:net';
 import { allowAll, type Admission } from './admission-types.js';
 import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
-import { finished, serveAccepted, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
+import { serveAccepted, serveStream } from './connection.js';
+import { finished, type Refusal, type RunningServer, type ServeContext } from './serve-context.js';
+import { serveDatagram } from './serve-datagram.js';
+import { serveWait } from './serve-wait.js';
 import type { Peer } from './peer.js';
 import { bindErrorText, bindRetryDelayMs, DEFAULT_BIND_RETRY_MS, MAX_BIND_RETRY_MS, shouldLogBindRetry } from './bind-retry.js';
 import { ListenerSet, type BindRetryOutcome, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';

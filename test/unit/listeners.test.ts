@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { describe, test } from 'node:test';
-import { SpawnRateGuard } from '../../src/connection.js';
+import { SpawnRateGuard } from '../../src/serve-wait.js';
 import {
   helperAccepts,
   Listener,
