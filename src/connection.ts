@@ -16,7 +16,7 @@ import type * as net from 'node:net';
 import { sendBanner } from './banner.js';
 import { builtinForks, builtinOf, daytimeBytes, serveStream as serveBuiltinStream, timeBytes } from './builtins.js';
 import { identifyAdmitted, identifyRefused, logAfterStart, useridOnFailure, useridOnSuccess } from './ident.js';
-import type { Listener } from './listeners.js';
+import type { Listener } from './listener.js';
 import type { Peer } from './peer.js';
 import { proxy } from './redirect.js';
 import type { AcceptedConnection } from './spawn-types.js';
@@ -139,7 +139,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
 }
 
 /**
- * A connection the spawner's helper accepted and holds (listeners.ts helperAccepts()): the same
+ * A connection the spawner's helper accepted and holds (listen-plan.ts helperAccepts()): the same
  * decisions and log lines as serveStream(), without the socket ever entering the daemon. A
  * program gets it through the helper; daytime and time are answered by the helper with the
  * bytes computed here.

@@ -21,7 +21,7 @@ import {
   type NameResolver,
 } from './acl.js';
 import { withinAccessTimes } from './limits.js';
-import { listenPlan } from './listeners.js';
+import { listenPlan } from './listen-plan.js';
 import type { Peer } from './peer.js';
 import type { Service, ServiceTable } from './table.js';
 import { checkWrappers, wrapDaemonName, wrapsService, type Wrappers } from './wrappers.js';

@@ -8,7 +8,7 @@ import type { Admission, Decision, LocalEnd } from './admission-types.js';
 import { NO_ADDRESS, type ChildContext } from './child-env.js';
 import { type IdentContext } from './ident.js';
 import type { NameResolver } from './acl.js';
-import type { Listener } from './listeners.js';
+import type { Listener } from './listener.js';
 import type { DaemonLevel, LogEvent } from './log-types.js';
 import type { ServeMetrics } from './metrics.js';
 import type { Peer } from './peer.js';

@@ -4,7 +4,7 @@
 
 import type * as dgram from 'node:dgram';
 import { builtinOf, datagramReply, refusesSourcePort } from './builtins.js';
-import type { Listener } from './listeners.js';
+import type { Listener } from './listener.js';
 import type { Peer } from './peer.js';
 import { admit, peerOfDatagram, type ServeContext } from './serve-context.js';
 

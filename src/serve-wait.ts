@@ -3,7 +3,7 @@
 // the listener watches again when that server has exited, or after a pause when it failed.
 
 import { addressChecks } from './admission.js';
-import type { Listener } from './listeners.js';
+import type { Listener } from './listener.js';
 import type { Peer } from './peer.js';
 import { cachedSpawnSpec } from './spawn-spec-cache.js';
 import type { Service } from './table.js';

@@ -2,7 +2,7 @@
 // apply (so that `--check` reports them instead of silently ignoring them).
 
 import { addressChecks } from './admission.js';
-import { listenPlan } from './listeners.js';
+import { listenPlan } from './listen-plan.js';
 import type { SpawnCapabilities, Spawner } from './spawn-types.js';
 import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
 import { describeAbsence, describeHelper, resolveHelper, type HelperResolution } from './helper-binary.js';
@@ -38,7 +38,7 @@ export function spawnerPreference(choice: SpawnerChoice = {}, env: NodeJS.Proces
 
 /**
  * Whether the native helper accepts connections for the services it can (helperAccepts() in
- * listeners.ts): yes unless TSINETD_HELPER_ACCEPT=0 (to compare, or to rule it out).
+ * listen-plan.ts): yes unless TSINETD_HELPER_ACCEPT=0 (to compare, or to rule it out).
  */
 export function helperAcceptWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   return env['TSINETD_HELPER_ACCEPT'] !== '0';
