@@ -5,7 +5,7 @@
 
 import { diag, type Diagnostic } from './diagnostics.js';
 import { servingLimitations } from './listen-plan.js';
-import { servableServices } from './server.js';
+import { servableServices } from './server-types.js';
 import { hasSensor, unsupportedBySpawner } from './spawner.js';
 import type { SpawnCapabilities } from './spawn-types.js';
 import type { ServiceTable } from './table.js';
