@@ -58,7 +58,7 @@ export interface NativeSpawnerOptions {
   accept?: boolean;
   /**
    * true: the helper forks each child instead of starting it with clone(CLONE_VM | CLONE_VFORK)
-   * (native/spawnd.c: start_forked, start_shared). Default false.
+   * (native/children.c: start_forked, start_shared). Default false.
    */
   forkChildren?: boolean;
 }
