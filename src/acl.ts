@@ -141,7 +141,3 @@ export function needsHostnames(acl: ServiceAcl, addr: bigint): boolean {
   if (acl.noAccess.domains.length > 0) return true;
   return acl.onlyFrom.set && acl.onlyFrom.domains.length > 0 && !matchesAddress(acl.onlyFrom, addr);
 }
-
-// server.ts and connection.ts still take the resolver from here; they move to
-// acl-resolver.ts when those files are split.
-export { systemResolver, type NameResolver } from './acl-resolver.js';

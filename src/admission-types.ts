@@ -22,6 +22,7 @@ export const FAIL_REASONS = [
   'per_source_cps',
   'inetd_rate',
   'fork',
+  'internal_error',
 ] as const;
 
 export type FailReason = (typeof FAIL_REASONS)[number];

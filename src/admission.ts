@@ -62,6 +62,7 @@ import type { Service } from './table.js';
 import { bucketIdle, bucketTake, type Bucket } from './token-bucket.js';
 import { performance } from 'node:perf_hooks';
 import { serviceKind } from './service-kind.js';
+import { addressChecks } from './service-needs.js';
 
 export interface AdmissionOptions {
   /** Monotonic clock in ms (default performance.now). */
@@ -110,21 +111,6 @@ export interface AdmissionSnapshot {
   denied: Record<string, number | 'forever'>;
 }
 
-/**
- * The attributes of `service` whose checks need the client's address (admit() lets a client
- * without one through them, as xinetd lets "<no address>" through): a client whose address
- * cannot be known must be refused instead when this list is not empty. SENSOR's global
- * no_access list comes on top (AdmissionController.needsAddress).
- */
-export function addressChecks(service: Service): string[] {
-  const out: string[] = [];
-  if (service.only_from !== null) out.push('only_from');
-  if (service.no_access !== null) out.push('no_access');
-  if (service.per_source !== null) out.push('per_source');
-  if (service.per_source_per_minute !== null) out.push('per_source_per_minute');
-  if (service.per_source_cps !== null) out.push('per_source_cps');
-  return out;
-}
 
 export class AdmissionController implements Admission {
   processLimit: number | null;

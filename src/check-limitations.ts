@@ -1,11 +1,11 @@
 // `--check` and `--dump`: what this run could not do as configured, as located warnings at the
 // `service` line of each service concerned: attributes the spawner in use cannot apply
-// (spawner.ts) and serving limitations (listeners.ts). The daemon logs the same findings when
+// (spawner.ts) and serving limitations (listen-plan.ts). The daemon logs the same findings when
 // it starts; --check tells them before.
 
 import { about, diag, type Diagnostic } from './diagnostics.js';
-import { servingLimitations } from './listeners.js';
-import { servableServices } from './server.js';
+import { servingLimitations } from './listen-plan.js';
+import { servableServices } from './server-types.js';
 import { hasSensor, unsupportedBySpawner } from './spawner.js';
 import type { SpawnCapabilities } from './spawn-types.js';
 import type { ServiceTable } from './table.js';

@@ -16,7 +16,7 @@
 
 import type { AdmissionSnapshot } from './admission.js';
 import { runsCountedServer } from './limits.js';
-import type { ServingState } from './server.js';
+import type { ServingState } from './server-types.js';
 import type { Service } from './table.js';
 
 export interface ConsistencyProblem {

@@ -10,34 +10,36 @@
 // Without -dontfork (and without -d) it daemonizes like xinetd: Node cannot fork(), so it starts
 // itself again, detached (setsid) with stdio closed, and the first process exits 0 once the
 // second reports that it is serving, or 1 with the second's start-up error.
+//
+// What to serve from a configuration is daemon-services.ts, one reload pass daemon-reload.ts,
+// the consistency check and the dump daemon-reports.ts.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, unlinkSync, writeSync } from 'node:fs';
 import { AdmissionController } from './admission.js';
 import { daemonUmaskFrom } from './child-env.js';
-import { loadConfig, type LoadRequest } from './config.js';
-import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { formatServiceDump } from './dump.js';
+import type { LoadRequest } from './config.js';
 import { fdTransitionText, watchFds } from './fd-watch.js';
 import { tuneHeapForDaemon } from './heap-tuning.js';
 import { createEventLog, type XinetdEventLog } from './log.js';
 import type { DaemonLevel } from './log-types.js';
 import { serviceStates } from './metrics.js';
 import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from './metrics-http.js';
-import { ENV_NAMES, fromEnv, loadRequestOf, type DaemonOptions, type EnvOptions } from './options.js';
+import { ENV_NAMES, fromEnv, type DaemonOptions, type EnvOptions } from './options.js';
 import { checkReadyFd, createReadinessSignals, signalReadyFd, type ReadinessSignals } from './readiness.js';
-import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
-import { appendFileForDaemon, writeFileForDaemon } from './safe-open.js';
-import { servableServices, startServer, type ServerHandle } from './server.js';
-import { processExists, reportConsistency, runConsistencyCheck, type CheckKind, type ConsistencyInput } from './consistency.js';
+import { writeFileForDaemon } from './safe-open.js';
+import { startServer } from './server.js';
+import type { ServerHandle } from './server-types.js';
+import { processExists, type ConsistencyInput } from './consistency.js';
 import { SYSLOG_FACILITIES } from './log-format.js';
 import { createSpawner } from './spawner.js';
-import { limitationDiagnostics } from './check-limitations.js';
 import type { Spawner } from './spawn-types.js';
 import type { Service, ServiceTable } from './table.js';
-import type { AclProblem } from './acl.js';
-import { systemWrappers, wrapsService, type Wrappers } from './wrappers.js';
+import { systemWrappers, type Wrappers } from './wrappers.js';
 import { VERSION } from './version.js';
+import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js';
+import { reloadOnce, type ReloadContext } from './daemon-reload.js';
+import { DaemonReports } from './daemon-reports.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
 export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
@@ -112,14 +114,6 @@ function daemonize(): Promise<number> {
   });
 }
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function diagnosticLevel(d: Diagnostic): DaemonLevel {
-  return d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'info';
-}
-
 /** What runDaemon can be given instead of its defaults (tests, embedding). */
 export interface DaemonDeps {
   /** Loads the service table (default: loadConfig, i.e. the xinetd and inetd files). */
@@ -134,6 +128,10 @@ class Daemon {
   private readonly admission: AdmissionController;
   /** TCP wrappers' hosts.allow and hosts.deny (read again whenever they change) and lookups. */
   private readonly wrappers: Wrappers;
+  /** What to serve from a configuration (daemon-services.ts). */
+  private readonly services: ServicePreparer;
+  /** The consistency check and the dump (daemon-reports.ts). */
+  private readonly reports: DaemonReports;
   private spawner: Spawner | null = null;
   private stopping = false;
   private reloading: Promise<void> | null = null;
@@ -142,10 +140,7 @@ class Daemon {
   private finish: (code: number) => void = () => {};
   /** Keeps the process running while nothing else would (no socket left: -stayalive). */
   private keepAlive: NodeJS.Timeout | null = null;
-  /** -cc N: the periodic consistency check. */
-  private ccTimer: NodeJS.Timeout | null = null;
   private stopFdWatch: (() => void) | null = null;
-  private checking = false;
   private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
   private removeFatalHandler: () => void = () => {};
   /** The --metrics endpoint, when asked for. */
@@ -155,7 +150,7 @@ class Daemon {
     private readonly opts: DaemonOptions,
     private readonly log: XinetdEventLog,
     private readonly ready: Readiness | null,
-    private readonly deps: DaemonDeps,
+    deps: DaemonDeps,
     private readonly signals: ReadinessSignals | null = null,
     private readonly env: EnvOptions,
   ) {
@@ -167,68 +162,39 @@ class Daemon {
       env.identPort,
     );
     this.admission = new AdmissionController({ processLimit: opts.limit, resolver: this.wrappers.lookups.resolver, wrappers: this.wrappers });
+    const self = this;
+    this.reports = new DaemonReports(
+      opts,
+      {
+        get handle() {
+          return self.handle;
+        },
+        get table() {
+          return self.table;
+        },
+        get stopping() {
+          return self.stopping;
+        },
+        consistencyInput: () => this.consistencyInput(),
+      },
+      (level, text, func) => this.daemon(level, text, func),
+    );
+    this.services = new ServicePreparer(opts, deps.loadTable, this.admission, this.wrappers, (level, text, func) => this.daemon(level, text, func));
   }
 
   private daemon(level: DaemonLevel, text: string, func?: string): void {
     this.log.log(func === undefined ? { kind: 'daemon', level, message: text } : { kind: 'daemon', level, message: text, func });
   }
 
-  private async load(): Promise<ServiceTable> {
-    const load = this.deps.loadTable ?? loadConfig;
-    const table = await load(loadRequestOf(this.opts));
-    for (const d of table.diagnostics) this.daemon(diagnosticLevel(d), formatDiagnostic(d), 'parse');
-    return table;
-  }
-
-  /** Logs the enabled services that cannot run (missing program, unknown user...). */
-  private reportUnstarted(table: ServiceTable): void {
-    for (const s of table.services) {
-      if (s.enabled && s.problems.length > 0) {
-        this.daemon('error', `service ${s.id} is not started: ${s.problems.join('; ')}`, 'svc_activate');
-      }
-    }
-  }
-
-  /**
-   * The services to serve: resolves and compiles their access lists (names resolved now, as
-   * xinetd does at load), logs the problems, and leaves out services xinetd would disable.
-   */
-  private async prepare(table: ServiceTable): Promise<Service[]> {
-    const services = servableServices(table);
-    let problems: Map<string, AclProblem[]>;
-    try {
-      problems = await this.admission.prepare(services);
-    } catch (err) {
-      this.daemon('error', `cannot prepare the access lists: ${message(err)}`, 'access_control');
-      return services;
-    }
-    // Read (and compile) the TCP wrappers' files now rather than on the first client's time;
-    // their warnings go to the daemon log at start, as a reload's do.
-    if (services.some(wrapsService)) this.wrappers.tables();
-    return services.filter((s) => {
-      const list = problems.get(s.id) ?? [];
-      for (const p of list) this.daemon(p.severity, `service ${s.id}: ${p.message}`, 'addrlist');
-      const fatal = list.find((p) => p.disablesService === true);
-      if (fatal !== undefined) this.daemon('error', `service ${s.id} is not started: ${fatal.message}`, 'svc_activate');
-      return fatal === undefined;
-    });
-  }
-
-  /** Warns about what the configuration asks that this run cannot do. */
-  private warnLimitations(table: ServiceTable, spawner: Spawner): void {
-    // The same findings as --check's, for the spawner this run really got.
-    for (const d of limitationDiagnostics(table, spawner)) this.daemon('warning', d.message, 'svc_activate');
-  }
-
   async run(): Promise<number> {
     let table: ServiceTable;
     try {
-      table = await this.load();
+      table = await this.services.load();
     } catch (err) {
       return this.abort(`cannot load the configuration: ${message(err)}`);
     }
     this.table = table;
-    this.reportUnstarted(table);
+    this.services.reportUnstarted(table);
     let spawner: Spawner;
     try {
       spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') }, this.env);
@@ -236,8 +202,8 @@ class Daemon {
       return this.abort(`cannot start servers: ${message(err)}`);
     }
     this.spawner = spawner;
-    this.warnLimitations(table, spawner);
-    const services = await this.prepare(table);
+    this.services.warnLimitations(table, spawner);
+    const services = await this.services.prepare(table);
     this.served = services;
     this.log.open(services);
     this.daemon('notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
@@ -282,8 +248,7 @@ class Daemon {
     this.stopFdWatch = watchFds((t) => this.daemon(t.kind === 'exhausted' ? 'error' : 'notice', fdTransitionText(t), 'fd_watch'));
     this.installSignals();
     this.installFatalHandler();
-    // -cc 0 would make xinetd check without pause (a busy loop): here it means no periodic check.
-    if (this.opts.cc !== null && this.opts.cc > 0) this.ccTimer = setInterval(() => void this.consistencyCheck('periodic'), this.opts.cc * 1000);
+    this.reports.startPeriodic();
     for (const s of handle.activeServices()) this.daemon('debug', `service ${s.id}: listening on port ${handle.portOf(s.id) ?? '?'}`, 'activate_normal');
     if (this.opts.pidfile !== null) {
       // Never through a symlink or someone else's file planted in a shared directory (safe-open.ts).
@@ -319,11 +284,11 @@ class Daemon {
     on('SIGTERM', () => void this.stop(true));
     on('SIGINT', () => void this.stop(true));
     on('SIGQUIT', () => void this.stop(false));
-    on('SIGUSR1', () => this.dump());
+    on('SIGUSR1', () => this.reports.dump());
     on('SIGHUP', () => void this.reload());
     on('SIGUSR2', () => void this.reload());
     // SIGIOT is SIGABRT's other name (the same signal number on Linux).
-    on('SIGABRT', () => void this.consistencyCheck('requested'));
+    on('SIGABRT', () => void this.reports.consistencyCheck('requested'));
   }
 
   /**
@@ -363,41 +328,6 @@ class Daemon {
     };
   }
 
-  /** -cc N and SIGABRT: xinetd's consistency check (consistency.ts). */
-  private async consistencyCheck(kind: CheckKind): Promise<void> {
-    if (this.checking || this.stopping) return;
-    this.checking = true;
-    try {
-      const problems = await runConsistencyCheck(() => this.consistencyInput());
-      if (this.stopping) return;
-      if (problems === null) {
-        if (kind === 'requested') this.daemon('info', 'Consistency check skipped: reconfiguration in progress', 'consistency_check');
-        return;
-      }
-      reportConsistency(problems, kind, this.opts.debug, {
-        error: (m, func) => this.daemon('error', m, func),
-        warning: (m, func) => this.daemon('warning', m, func),
-        info: (m, func) => this.daemon('info', m, func),
-      });
-    } finally {
-      this.checking = false;
-    }
-  }
-
-  private dump(): void {
-    const handle = this.handle;
-    if (handle === null) return;
-    const file = this.opts.dumpFile;
-    try {
-      const text = formatServiceDump(this.table, new Date(), { runningServers: (s) => handle.runningServers(s) });
-      const written = appendFileForDaemon(file, text);
-      if (written.ok) this.daemon('info', `generated state dump in file ${file}`, 'dump_internal_state');
-      else this.daemon('error', `cannot write the state dump to ${file}: ${written.reason}`, 'dump_internal_state');
-    } catch (err) {
-      this.daemon('error', `cannot write the state dump to ${file}: ${message(err)}`, 'dump_internal_state');
-    }
-  }
-
   /**
    * SIGHUP: re-reads the configuration and merges it with what is served (reload.ts): services
    * whose new definition is broken keep the current one (logged); unchanged listening
@@ -423,43 +353,7 @@ class Daemon {
         // this SIGHUP, and a file left open would be compressed under the daemon at the next
         // rotation. The rest of the reload's lines go to the new files.
         await this.log.reopen();
-        try {
-          const next = await this.load();
-          if (this.stopping) return;
-          const merged = mergeReload(this.served, next, { fileExists: existsSync });
-          this.reportUnstarted(merged.table);
-          if (this.spawner !== null) this.warnLimitations(merged.table, this.spawner);
-          const prepared = await this.prepare(merged.table);
-          const restored = reinstate(this.served, merged.serve, prepared, 'its new access lists cannot be used');
-          this.reportKept([...merged.kept, ...restored.kept]);
-          const services = restored.serve;
-          const plan = planReload(this.served, services);
-          this.log.open(services);
-          for (const s of plan.keep) this.daemon('notice', `readjusting service ${s.id}`, 'readjust');
-          await handle.reload(services);
-          await this.endRemoved(handle, plan.remove);
-          for (const { to } of plan.restart) {
-            this.daemon('notice', `service ${to.id}: listening parameters changed, new socket (running servers are kept)`, 'readjust');
-          }
-          this.served = services;
-          this.table = merged.table;
-          const states = handle.listenerStates();
-          const started = plan.add.filter((s) => states.has(s.id)).length;
-          const old = plan.keep.length + plan.restart.length;
-          this.daemon('notice', `Reconfigured: new=${started} old=${old} dropped=${plan.remove.length} (services)`, 'hard_reconfig');
-          this.observed?.metrics.reloaded('ok');
-          const serving = [...states.values()].some((st) => st === 'active' || st === 'suspended' || st === 'retrying');
-          if (!serving && !this.opts.stayalive) {
-            // As xinetd: without -stayalive (or -dontfork), a reload that leaves nothing ends the daemon
-            // (a service switched off for a while by cps still counts).
-            this.daemon('error', 'No available services. Exiting', 'hard_reconfig');
-            void this.stop(false, 1);
-            return;
-          }
-        } catch (err) {
-          this.daemon('error', `reconfiguration failed, the previous configuration stays: ${message(err)}`, 'hard_reconfig');
-          this.observed?.metrics.reloaded('failed');
-        }
+        if ((await reloadOnce(this.reloadContext(), handle)) === 'end') return;
         if (!this.stopping) this.signals?.ready(`Serving ${handle.available} service${handle.available === 1 ? '' : 's'}`);
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
@@ -468,21 +362,28 @@ class Daemon {
     return this.reloading;
   }
 
-  private reportKept(kept: readonly KeptDefinition[]): void {
-    for (const k of kept) {
-      this.daemon('error', `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`, 'hard_reconfig');
-    }
-  }
-
-  /** A reload removed these services: their servers are killed, as xinetd does. */
-  private async endRemoved(handle: ServerHandle, removed: readonly Service[]): Promise<void> {
-    if (removed.length === 0) return;
-    const ended = await handle.endServersOf(new Set(removed.map((s) => s.id)), 'SIGKILL');
-    for (const p of ended.programs) this.daemon('warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
-    if (ended.inProcess > 0) {
-      this.daemon('warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
-    }
-    for (const s of removed) this.daemon('notice', `service ${s.id} deactivated`, 'hard_reconfig');
+  /** The daemon as a reload pass sees it (daemon-reload.ts). */
+  private reloadContext(): ReloadContext {
+    const self = this;
+    return {
+      get served() {
+        return self.served;
+      },
+      get stopping() {
+        return self.stopping;
+      },
+      stayalive: this.opts.stayalive,
+      spawner: this.spawner,
+      services: this.services,
+      log: this.log,
+      daemon: (level, text, func) => this.daemon(level, text, func),
+      commit: (served, table) => {
+        this.served = served;
+        this.table = table;
+      },
+      reloaded: (outcome) => this.observed?.metrics.reloaded(outcome),
+      stop: () => void this.stop(false, 1),
+    };
   }
 
   private removePidfile(): void {
@@ -501,7 +402,7 @@ class Daemon {
     this.daemon('warning', 'Exiting...', 'main');
     for (const [signal, action] of this.handlers) process.off(signal, action);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
-    if (this.ccTimer !== null) clearInterval(this.ccTimer);
+    this.reports.stopPeriodic();
     this.stopFdWatch?.();
     if (this.observed !== null) this.observed.serving = false;
     const told = this.signals?.stopping();

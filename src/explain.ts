@@ -15,7 +15,7 @@ import { compileServiceAcl, decideAccess, needsHostnames } from './acl.js';
 import { parsePeerAddress } from './acl-address.js';
 import { resolveAclNames, verifiedHostnames, type NameResolver } from './acl-resolver.js';
 import { withinAccessTimes } from './limits.js';
-import { listenPlan } from './listeners.js';
+import { listenPlan } from './listen-plan.js';
 import type { Peer } from './peer.js';
 import type { Service, ServiceTable } from './table.js';
 import { checkWrappers, wrapDaemonName, wrapsService, type Wrappers } from './wrappers.js';

@@ -21,6 +21,7 @@ import * as net from 'node:net';
 import type { LogEvent } from './log-types.js';
 import type { Peer } from './peer.js';
 import type { Service } from './table.js';
+import { requiresIdentification } from './service-needs.js';
 
 /** xinetd's LOGUSER_SUCCESS_TIMEOUT and LOGUSER_FAILURE_TIMEOUT (seconds). */
 export const IDENT_TIMEOUT_MS = 30_000;
@@ -189,23 +190,6 @@ export class IdentLimiter {
   get inUse(): number {
     return this.running;
   }
-}
-
-function has(list: readonly string[], flag: string): boolean {
-  return list.some((f) => f.toUpperCase() === flag);
-}
-
-export function useridOnSuccess(s: Service): boolean {
-  return has(s.log_on_success, 'USERID');
-}
-
-export function useridOnFailure(s: Service): boolean {
-  return has(s.log_on_failure, 'USERID');
-}
-
-/** flags = IDONLY: only identified clients get a server. */
-export function requiresIdentification(s: Service): boolean {
-  return s.flags.includes('IDONLY');
 }
 
 /** What identification needs from the serving context (see connection.ts / server.ts). */

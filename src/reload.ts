@@ -25,7 +25,7 @@
 // and a reload must not drop established connections.
 
 import { formatDiagnostic, type Diagnostic } from './diagnostics.js';
-import { socketsKey } from './listeners.js';
+import { socketsKey } from './listen-plan.js';
 import type { Service, ServiceTable } from './table.js';
 
 /** A previous definition served on, and why the new one was not taken. */

@@ -1,121 +1,31 @@
 // The serving core, independent of configuration loading: given services, a log, a spawner and
 // admission, it listens, serves, reaps servers (EXIT lines, admission accounting) and can be
 // reconciled with a new table (reload) or stopped. The daemon (daemon.ts) wraps it with
-// config loading, the pid file and signals; tests use it directly.
+// config loading, the pid file and signals; tests use it directly. Its contract is
+// server-types.ts; the servers it started are kept in running-servers.ts.
 
-import type * as net from 'node:net';
-import { allowAll, type Admission } from './admission-types.js';
-import { daemonUmaskFrom, NO_ADDRESS, type ChildContext, type Environment } from './child-env.js';
-import { finished, serveAccepted, serveDatagram, serveStream, serveWait, type Refusal, type RunningServer, type ServeContext } from './connection.js';
+import { allowAll } from './admission-types.js';
+import { daemonUmaskFrom, NO_ADDRESS, type ChildContext } from './child-env.js';
+import { serveAccepted, serveStream } from './connection.js';
+import { finished, type Refusal, type RunningServer, type ServeContext } from './serve-context.js';
+import { serveDatagram } from './serve-datagram.js';
+import { serveWait } from './serve-wait.js';
 import type { Peer } from './peer.js';
 import { bindErrorText, bindRetryDelayMs, DEFAULT_BIND_RETRY_MS, MAX_BIND_RETRY_MS, shouldLogBindRetry } from './bind-retry.js';
-import { ListenerSet, type BindRetryOutcome, type Listener, type ListenerEvents, type ListenerState } from './listeners.js';
-import type { ServeMetrics } from './metrics.js';
-import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
+import type { BindRetryOutcome, Listener, ListenerEvents, ListenerState } from './listener.js';
+import { ListenerSet } from './listeners.js';
+import type { DaemonLevel, LogEvent } from './log-types.js';
 import { FailLogLimiter } from './fail-log-limiter.js';
-import { DEFAULT_LOGPROCS, IDENT_PORT, IDENT_TIMEOUT_MS, IdentLimiter, lookupIdent, type IdentContext, type IdentRequest, type IdentResult } from './ident.js';
+import { DEFAULT_LOGPROCS, IDENT_PORT, IDENT_TIMEOUT_MS, IdentLimiter, lookupIdent, type IdentContext } from './ident.js';
 import { suppressedEvent } from './log-format.js';
 import { RedirectResolver } from './redirect.js';
-import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
-import { systemDb, type SysDb } from './sysdb.js';
-import { systemResolver } from './acl.js';
-import { acceptPaused, runsCountedServer } from './limits.js';
+import type { ExitInfo } from './spawn-types.js';
+import { systemDb } from './sysdb.js';
+import { systemResolver } from './acl-resolver.js';
 import type { Service, ServiceTable } from './table.js';
-
-export interface ServerDeps {
-  log: EventLog;
-  spawner: Spawner;
-  /** Default: admit everyone (allowAll). */
-  admission?: Admission;
-  /** The environment servers inherit (default process.env). */
-  env?: Environment;
-  db?: SysDb;
-  /** The daemon's effective uid (default process.geteuid()). */
-  uid?: number;
-  /** The umask servers get when their service sets none (default: the current one ORed with 022). */
-  umask?: number;
-  now?: () => Date;
-  /** Counts accepted and refused clients and server starts (the metrics endpoint). */
-  metrics?: ServeMetrics;
-  /** USERID lookups (ident.ts): -logprocs and the identd port; defaults as xinetd's. */
-  ident?: IdentOptions;
-  /**
-   * First pause before binding again a socket that could not be bound (bind-retry.ts); null
-   * gives such a service up until the next reload. Default DEFAULT_BIND_RETRY_MS.
-   */
-  bindRetryMs?: number | null;
-}
-
-export interface IdentOptions {
-  /** -logprocs N: lookups for refused clients at a time (default 15). */
-  logprocs?: number | null;
-  /** The identd port asked (default 113). */
-  port?: number;
-  successTimeoutMs?: number;
-  failureTimeoutMs?: number;
-  lookup?: (req: IdentRequest) => Promise<IdentResult>;
-}
-
-/** What a consistency check (consistency.ts) is given about serving. */
-export interface ServingState {
-  /** `socket`: the listener's key (a service may have one socket per address family). */
-  listeners: Array<{ id: string; socket?: string; state: ListenerState; hasSocket: boolean }>;
-  /** Server programs believed to be running. */
-  servers: Array<{ pid: number; id: string }>;
-  /** In-process connections (internal services, redirects) by service id. */
-  inProcess: Map<string, number>;
-  /** Program starts asked of the spawner and not confirmed yet. */
-  startsInFlight: number;
-}
-
-export interface ReloadSummary {
-  /** Services started by the reload. */
-  added: number;
-  /** Services that kept their socket (settings replaced). */
-  kept: number;
-  /** Services no longer served. */
-  dropped: number;
-}
-
-export interface ServerHandle {
-  /** Services listening now (xinetd's "available services"). */
-  readonly available: number;
-  /** Services whose socket could not be bound yet and that keep trying (bind-retry.ts). */
-  readonly pending: number;
-  /** The services listening now. */
-  activeServices(): Service[];
-  /** Running servers: programs, plus in-process internal services and redirects. */
-  runningServers(service?: Service): number;
-  /** pids of the running server programs. */
-  serverPids(): number[];
-  /** The port a service (by id) listens on now, or null (useful with `port = 0` in tests). */
-  portOf(id: string): number | null;
-  /** The state of each service with a socket now (listening, or suspended for a while), by id. */
-  listenerStates(): Map<string, ListenerState>;
-  /** Serves exactly the servable services of `table` from now on (see ListenerSet.apply). */
-  reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary>;
-  /**
-   * Sends `signal` to every running server program, including those whose start is still
-   * being confirmed (waited for up to `settleMs`); resolves with how many were signalled.
-   */
-  killServers(signal?: NodeJS.Signals, settleMs?: number): Promise<number>;
-  /**
-   * Ends the servers of the services with these ids (a reload removed them): programs get
-   * `signal`, in-process connections (internal services, redirects) are closed. Returns the
-   * programs signalled and how many in-process connections were closed.
-   */
-  endServersOf(ids: ReadonlySet<string>, signal?: NodeJS.Signals, settleMs?: number): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }>;
-  /** What the consistency check looks at (see consistency.ts). */
-  servingState(): ServingState;
-  /** Stops listening and ends in-process connections; server programs are left alone. */
-  close(): Promise<void>;
-}
-
-/** The services of a table that the daemon tries to serve: enabled and without problems. */
-export function servableServices(table: ServiceTable | readonly Service[]): Service[] {
-  const services = 'services' in table ? table.services : table;
-  return services.filter((s) => s.enabled && s.problems.length === 0);
-}
+import { RunningServers } from './running-servers.js';
+import { QueueingLimits } from './queue-limit.js';
+import { servableServices, type IdentOptions, type ReloadSummary, type ServerDeps, type ServerHandle, type ServingState } from './server-types.js';
 
 function currentUmask(): number {
   const old = process.umask(0o022);
@@ -128,30 +38,17 @@ function deactivationCause(decision: Refusal): string {
   return decision.reason === 'connections per second' ? 'excessive incoming connections' : decision.reason;
 }
 
-/** Exits reported before their spawn() resolved, kept at most this many. */
-const MAX_EARLY_EXITS = 1024;
-
 class Server implements ServerHandle {
   private readonly listeners: ListenerSet;
   private readonly bindRetryMs: number | null;
-  private readonly servers = new Map<number, RunningServer>();
-  private readonly earlyExits = new Map<number, ExitInfo>();
-  private readonly inProcess = new Map<net.Socket, Service>();
+  private readonly running: RunningServers;
   private readonly ctx: ServeContext;
   private stopping = false;
   /** Bounds the FAIL lines a flood can write (the counts of held-back lines are logged). */
   private readonly failLimiter = new FailLogLimiter(() => performance.now());
   private readonly failServices = new Map<string, Service>();
   private readonly failFlush: NodeJS.Timeout;
-  /** Running servers per service id for the queueing limits (countServer()). */
-  private readonly counted = new Map<string, number>();
-  /** Ids of the services whose limit queues (as of the last reload): those rebalance() looks after. */
-  private queueing = new Set<string>();
-  /** Ids rebalance() still has to look at (a pass can ask for another, see there). */
-  private readonly toRebalance = new Set<string>();
-  private rebalancing = false;
-  /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
-  private readonly inFlight = new Set<Promise<number>>();
+  private readonly queue: QueueingLimits;
   /** Ends USERID lookups in progress when the server closes. */
   private readonly identAbort = new AbortController();
 
@@ -163,6 +60,7 @@ class Server implements ServerHandle {
       umask: deps.umask ?? daemonUmaskFrom(currentUmask()),
     };
     const self = this;
+    this.running = new RunningServers(deps.spawner, (s, info) => this.serverEnded(s, info));
     const admission = deps.admission ?? allowAll;
     this.failFlush = setInterval(() => this.flushFails(), 5000);
     this.failFlush.unref();
@@ -170,25 +68,25 @@ class Server implements ServerHandle {
       log: (e: LogEvent) => this.logEvent(e),
       daemon: (level: DaemonLevel, message: string, func?: string) =>
         deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
-      // Servers are counted here too, for the queueing limits (FreeBSD max-child): see rebalance().
+      // Servers are counted here too, for the queueing limits (FreeBSD max-child): see queue-limit.ts.
       admission: {
         admit: (service, peer, local) => admission.admit(service, peer, local),
         needsAddress: (service) => admission.needsAddress(service),
         started: (service, peer) => {
           admission.started(service, peer);
-          this.countServer(service, 1);
+          this.queue.countServer(service, 1);
         },
         finished: (service, peer) => {
           admission.finished(service, peer);
-          this.countServer(service, -1);
+          this.queue.countServer(service, -1);
         },
       },
-      spawn: (spec, stdio) => this.spawn(spec, stdio),
+      spawn: (spec, stdio) => this.running.spawn(spec, stdio),
       child,
       redirects: new RedirectResolver(),
       wrapResolver: systemResolver(),
-      track: (s) => this.track(s),
-      hold: (socket, service) => this.hold(socket, service),
+      track: (s) => this.running.track(s),
+      hold: (socket, service) => this.running.hold(socket, service),
       refused: (listener, service, peer, decision, report) => this.refused(listener, service, peer, decision, report ?? true),
       now: deps.now ?? (() => new Date()),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
@@ -200,15 +98,15 @@ class Server implements ServerHandle {
     };
     const events: ListenerEvents = {
       stream: (l, socket) => {
-        socket.on('error', () => {}); // a socket held by gate() must not throw either
-        this.gate(
+        socket.on('error', () => {}); // a socket held by queue.gate() must not throw either
+        this.queue.gate(
           l,
           () => serveStream(this.ctx, l, socket),
           () => socket.destroy(),
         );
       },
       accepted: (l, conn) =>
-        this.gate(
+        this.queue.gate(
           l,
           () =>
             serveAccepted(this.ctx, l, conn).catch((err: unknown) => {
@@ -224,7 +122,7 @@ class Server implements ServerHandle {
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
     this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
-    deps.spawner.onExit((info) => this.exited(info));
+    this.queue = new QueueingLimits(this.listeners, this.ctx.daemon, (l, work) => this.guard(l, work));
   }
 
   private identContext(o: IdentOptions): IdentContext {
@@ -282,75 +180,6 @@ class Server implements ServerHandle {
     for (const r of this.failLimiter.flush(all)) {
       const service = this.failServices.get(r.serviceId);
       if (service !== undefined) this.deps.log.log(suppressedEvent(service, r.count));
-    }
-  }
-
-  /**
-   * Serves a connection a stream listener accepted, unless its service is at a queueing limit
-   * (acceptPaused, FreeBSD max-child): then the connection was accepted before the pause took
-   * effect, and waits on the listener, unserved, until a server ends (rebalance()).
-   */
-  private gate(l: Listener, serve: () => Promise<void>, drop: () => void): void {
-    const run = (): void => {
-      const work = serve();
-      // A client refused, or a server that could not start, frees what it held: look again.
-      if (l.service.instances_at_limit === 'queue') void work.finally(() => this.rebalance(l.service.id)).catch(() => {});
-      this.guard(l, work);
-    };
-    // Behind connections already waiting, in order (they were accepted first).
-    if (l.heldCount > 0 || acceptPaused(l.service, this.counted.get(l.service.id) ?? 0)) {
-      l.hold({ serve: run, drop });
-      this.rebalance(l.service.id);
-    } else {
-      run();
-    }
-  }
-
-  /** Running servers per service id, as admission counts them (runsCountedServer), kept across reloads. */
-  private countServer(service: Service, delta: 1 | -1): void {
-    if (!runsCountedServer(service)) return;
-    const n = Math.max(0, (this.counted.get(service.id) ?? 0) + delta);
-    if (n === 0) this.counted.delete(service.id);
-    else this.counted.set(service.id, n);
-    // The listener's service, not this one: a reload may have made the limit queue since.
-    if (this.queueing.has(service.id)) this.rebalance(service.id);
-  }
-
-  /**
-   * FreeBSD's addchild()/reapchild() for the service with this id: below its limit, the
-   * connections held on its listener are served, oldest first (at most as many as there is
-   * room for); then the listener accepts exactly while the service is below the limit.
-   * Re-entered (a served connection's start counts a server), it only queues one more pass.
-   */
-  private rebalance(id: string): void {
-    this.toRebalance.add(id);
-    if (this.rebalancing) return;
-    this.rebalancing = true;
-    try {
-      for (let next = this.firstToRebalance(); next !== undefined; next = this.firstToRebalance()) this.rebalanceOnce(next);
-    } finally {
-      this.rebalancing = false;
-    }
-  }
-
-  private firstToRebalance(): string | undefined {
-    const id = this.toRebalance.values().next().value as string | undefined;
-    if (id !== undefined) this.toRebalance.delete(id);
-    return id;
-  }
-
-  private rebalanceOnce(id: string): void {
-    const l = this.listeners.byService(id);
-    if (l === undefined) return;
-    const service = l.service;
-    const running = (): number => this.counted.get(id) ?? 0;
-    // A limit that no longer queues (reload) lets every held connection go.
-    let room = service.instances === null || service.instances_at_limit !== 'queue' ? l.heldCount : Math.max(0, service.instances - running());
-    for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
-    const on = !acceptPaused(service, running()) && l.heldCount === 0;
-    // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
-    if (l.setAccepting(on)) {
-      this.ctx.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
     }
   }
 
@@ -412,34 +241,8 @@ class Server implements ServerHandle {
     this.ctx.daemon('notice', `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
   }
 
-  private spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
-    const p = this.deps.spawner.spawn(spec, stdio);
-    this.inFlight.add(p);
-    const forget = (): void => {
-      this.inFlight.delete(p);
-    };
-    p.then(forget, forget);
-    return p;
-  }
-
-  private track(s: RunningServer): void {
-    const early = this.earlyExits.get(s.pid);
-    this.servers.set(s.pid, s);
-    if (early !== undefined) {
-      this.earlyExits.delete(s.pid);
-      this.exited(early);
-    }
-  }
-
-  private exited(info: ExitInfo): void {
-    const s = this.servers.get(info.pid);
-    if (s === undefined) {
-      // The exit can be reported before spawn() resolved; keep it for track().
-      if (this.earlyExits.size >= MAX_EARLY_EXITS) this.earlyExits.delete(this.earlyExits.keys().next().value as number);
-      this.earlyExits.set(info.pid, info);
-      return;
-    }
-    this.servers.delete(info.pid);
+  /** A server program ended: xinetd's EXIT line, and admission's count given back. */
+  private serverEnded(s: RunningServer, info: ExitInfo): void {
     this.ctx.daemon('debug', `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`, 'child_exit');
     this.ctx.log({
       kind: 'EXIT',
@@ -451,13 +254,6 @@ class Server implements ServerHandle {
     });
     finished(this.ctx, s.service, s.peer);
     s.onExit?.(info);
-  }
-
-  private hold(socket: net.Socket, service: Service): () => void {
-    this.inProcess.set(socket, service);
-    return () => {
-      this.inProcess.delete(socket);
-    };
   }
 
   get available(): number {
@@ -473,14 +269,11 @@ class Server implements ServerHandle {
   }
 
   runningServers(service?: Service): number {
-    let n = 0;
-    for (const s of this.servers.values()) if (service === undefined || s.service.id === service.id) n++;
-    for (const s of this.inProcess.values()) if (service === undefined || s.id === service.id) n++;
-    return n;
+    return this.running.count(service);
   }
 
   serverPids(): number[] {
-    return [...this.servers.keys()];
+    return this.running.pids();
   }
 
   portOf(id: string): number | null {
@@ -498,8 +291,7 @@ class Server implements ServerHandle {
   async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
     const r = await this.listeners.apply(servableServices(table));
     // Limits may have changed, and a new socket starts accepting: pause it if already at the limit.
-    this.queueing = new Set(this.listeners.all.filter((l) => l.service.instances_at_limit === 'queue').map((l) => l.service.id));
-    for (const l of this.listeners.all) if (this.queueing.has(l.service.id) || l.heldCount > 0) this.rebalance(l.service.id);
+    this.queue.reloaded();
     for (const f of r.failed) {
       if (f.error !== undefined) {
         this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
@@ -511,67 +303,18 @@ class Server implements ServerHandle {
     return { added: r.opened.length, kept: r.kept.length, dropped: r.closed.length };
   }
 
-  /** Waits (at most `settleMs`) for the starts asked of the spawner to be confirmed and tracked. */
-  private async settleStarts(settleMs: number): Promise<void> {
-    if (this.inFlight.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, settleMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    // Let the tracking of just-confirmed starts run.
-    await new Promise<void>((r) => setImmediate(r));
+  killServers(signal: NodeJS.Signals = 'SIGTERM', settleMs = 2000): Promise<number> {
+    return this.running.killAll(signal, settleMs);
   }
 
-  async killServers(signal: NodeJS.Signals = 'SIGTERM', settleMs = 2000): Promise<number> {
-    // Servers whose start is not confirmed yet are running already: wait for their pids.
-    await this.settleStarts(settleMs);
-    const pids = this.serverPids();
-    for (const pid of pids) this.deps.spawner.kill(pid, signal);
-    return pids.length;
-  }
-
-  async endServersOf(
-    ids: ReadonlySet<string>,
-    signal: NodeJS.Signals = 'SIGKILL',
-    settleMs = 2000,
-  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
-    const programs: Array<{ id: string; pid: number }> = [];
-    const signalled = new Set<number>();
-    const kill = (): void => {
-      for (const [pid, s] of this.servers) {
-        if (!ids.has(s.service.id) || signalled.has(pid)) continue;
-        this.deps.spawner.kill(pid, signal);
-        signalled.add(pid);
-        programs.push({ id: s.service.id, pid });
-      }
-    };
-    kill();
-    // A start of one of these services may still be in flight: it is killed once confirmed.
-    if (this.inFlight.size > 0) {
-      await this.settleStarts(settleMs);
-      kill();
-    }
-    let inProcess = 0;
-    for (const [socket, service] of this.inProcess) {
-      if (!ids.has(service.id)) continue;
-      socket.destroy();
-      inProcess++;
-    }
-    return { programs, inProcess };
+  endServersOf(ids: ReadonlySet<string>, signal: NodeJS.Signals = 'SIGKILL', settleMs = 2000): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
+    return this.running.endServersOf(ids, signal, settleMs);
   }
 
   servingState(): ServingState {
-    const inProcess = new Map<string, number>();
-    for (const s of this.inProcess.values()) inProcess.set(s.id, (inProcess.get(s.id) ?? 0) + 1);
     return {
       listeners: this.listeners.all.map((l) => ({ id: l.service.id, socket: l.key, state: l.state, hasSocket: l.hasSocket })),
-      servers: [...this.servers.values()].map((s) => ({ pid: s.pid, id: s.service.id })),
-      inProcess,
-      startsInFlight: this.inFlight.size,
+      ...this.running.state(),
     };
   }
 
@@ -582,8 +325,7 @@ class Server implements ServerHandle {
     // Every count held back is reported, even those of a flood still going on.
     this.flushFails(true);
     await this.listeners.close();
-    for (const socket of this.inProcess.keys()) socket.destroy();
-    this.inProcess.clear();
+    this.running.closeInProcess();
   }
 }
 

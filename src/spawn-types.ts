@@ -81,7 +81,7 @@ export interface AcceptorEvents {
  * Accepting in the spawner's helper process instead of the daemon: the daemon binds and listens,
  * hands the listening socket over, and gets each connection's peer to decide about; accepted
  * sockets never enter the daemon. Used for services that need nothing of the socket but its
- * peer (see helperAccepts() in listeners.ts).
+ * peer (see helperAccepts() in listen-plan.ts).
  */
 export interface Acceptor {
   /** Starts accepting on listening socket `fd` for listener `lid` (the caller keeps its copy). */

@@ -248,7 +248,7 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
 
 // ---- replies (helper → tsinetd) --------------------------------------------------------------
 
-/** How the helper starts a child: clone(CLONE_VM | CLONE_VFORK), or fork (see native/spawnd.c). */
+/** How the helper starts a child: clone(CLONE_VM | CLONE_VFORK), or fork (see native/children.c). */
 export type { ChildStart };
 
 export type HelperMessage =

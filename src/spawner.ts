@@ -1,13 +1,14 @@
 // Picks the spawner the daemon uses, and says which configured attributes a spawner cannot
 // apply (so that `--check` reports them instead of silently ignoring them).
 
-import { addressChecks } from './admission.js';
-import { listenPlan } from './listeners.js';
+import { addressChecks } from './service-needs.js';
+import { listenPlan } from './listen-plan.js';
 import type { SpawnCapabilities, Spawner } from './spawn-types.js';
 import { NODE_SPAWNER_CAPABILITIES, NodeSpawner } from './spawn-node.js';
 import { describeAbsence, describeHelper, resolveHelper, type HelperResolution } from './helper-binary.js';
 import { platformTag } from './native-build.js';
-import { NATIVE_SPAWNER_CAPABILITIES, spawnerError, startNativeSpawner } from './spawn-native.js';
+import { NATIVE_SPAWNER_CAPABILITIES, startNativeSpawner } from './spawn-native.js';
+import { spawnerError } from './spawn-native-errors.js';
 import { fromEnv, type EnvOptions } from './options.js';
 import type { Rlimits, Service } from './table.js';
 import { versus } from './versus.js';

@@ -210,7 +210,7 @@ function matchReply(where: string, got: Record<string, unknown>, step: Step, pid
   }
 }
 
-// Both ways of starting children (native/spawnd.c start_shared, start_forked) answer alike.
+// Both ways of starting children (native/children.c start_shared, start_forked) answer alike.
 const MODES: Array<[string, NodeJS.ProcessEnv]> = [
   ['', {}],
   [' (children forked)', { TSINETD_SPAWND_FORK: '1' }],

@@ -230,7 +230,7 @@ describe('accepting in the native helper', () => {
     }
   });
 
-  // One socket identity (listeners.ts socketKey) for the reload plan and the listener set: a
+  // One socket identity (listen-plan.ts socketKey) for the reload plan and the listener set: a
   // reload that only changes who accepts (a banner or USERID makes the daemon accept; removing it
   // gives the socket back to the helper) keeps the socket, as the "readjusting" line says, so
   // no client is refused meanwhile.

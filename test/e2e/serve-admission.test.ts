@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import type { Admission, Decision } from '../../src/admission-types.js';
-import { addressChecks } from '../../src/admission.js';
+import { addressChecks } from '../../src/service-needs.js';
 import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
-import { startServer, type ServerHandle } from '../../src/server.js';
+import { startServer } from '../../src/server.js';
+import type { ServerHandle } from '../../src/server-types.js';
 import { NodeSpawner } from '../../src/spawn-node.js';
 import type { Service } from '../../src/table.js';
 import { FIXTURES, have, MemoryLog } from '../helpers/daemon.js';
@@ -229,7 +230,27 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     const { log, handle } = await serve(t, [daytime], admission);
     assert.equal((await tcpRequest({ port: handle.portOf('daytime-stream')! })).data.length, 0);
     await log.waitFor((e) => e.kind === 'daemon' && /acl table corrupt/.test(e.message), 'the error');
-    assert.equal(log.of('FAIL')[0]?.reason, 'fork');
+    assert.match(log.daemonText(), /error: access control of service daytime-stream failed: acl table corrupt/);
+    // Not `fork`: nothing was forked; the daemon's own failure, which fail2ban's filters do not count.
+    assert.equal(log.of('FAIL')[0]?.reason, 'internal_error');
+    assert.equal(log.of('START').length, 0);
+  });
+
+  test('an admission that throws refuses a wait = yes stream service too (no client address to go by)', async (t) => {
+    const admission = new ScriptedAdmission(() => {
+      throw new Error('acl table corrupt');
+    });
+    const waiting = program('waiting', '/bin/cat', { wait: true, server_argv: ['cat'] });
+    const { log, handle } = await serve(t, [waiting], admission);
+    const socket = net.connect({ port: handle.portOf('waiting')!, host: '127.0.0.1' });
+    t.after(() => socket.destroy());
+    socket.on('error', () => {});
+    await log.waitFor((e) => e.kind === 'FAIL', 'FAIL');
+    assert.equal(log.of('FAIL')[0]?.reason, 'internal_error');
+    assert.equal(log.of('FAIL')[0]?.peer, null);
+    assert.match(log.daemonText(), /error: access control of service waiting failed: acl table corrupt/);
+    assert.equal(log.of('START').length, 0, 'no server started');
+    assert.equal(admission.count('started', 'waiting'), 0);
   });
 });
 

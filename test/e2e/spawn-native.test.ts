@@ -9,11 +9,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  NativeSpawnError,
-  startNativeSpawner,
-  type NativeSpawner,
-} from '../../src/spawn-native.js';
+import { startNativeSpawner, type NativeSpawner } from '../../src/spawn-native.js';
+import { NativeSpawnError } from '../../src/spawn-native-errors.js';
 import type { ChildStdio, ExitInfo, SpawnSpec } from '../../src/spawn-types.js';
 import { WaitSocket } from '../../src/wait-socket.js';
 import { alive } from '../helpers/daemon.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressChecks, AdmissionController } from '../../src/admission.js';
+import { AdmissionController } from '../../src/admission.js';
+import { addressChecks } from '../../src/service-needs.js';
 import type { Decision, FailReason } from '../../src/admission-types.js';
 import type { NameResolver } from '../../src/acl-resolver.js';
 import type { Peer } from '../../src/peer.js';

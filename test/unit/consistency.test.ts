@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AdmissionSnapshot } from '../../src/admission.js';
 import { checkConsistency, persistent, reportConsistency, runConsistencyCheck, type ConsistencyInput } from '../../src/consistency.js';
-import type { ServingState } from '../../src/server.js';
+import type { ServingState } from '../../src/server-types.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 

@@ -3,20 +3,10 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { describe, test } from 'node:test';
-import { SpawnRateGuard } from '../../src/connection.js';
-import {
-  helperAccepts,
-  Listener,
-  ListenerSet,
-  listenPlan,
-  listenPlans,
-  socketKey,
-  socketsKey,
-  servingLimitations,
-  type BindRetryOutcome,
-  type ListenerEvents,
-  type ListenPlan,
-} from '../../src/listeners.js';
+import { SpawnRateGuard } from '../../src/serve-wait.js';
+import { helperAccepts, listenPlan, listenPlans, socketKey, socketsKey, servingLimitations, type ListenPlan } from '../../src/listen-plan.js';
+import { Listener, type BindRetryOutcome, type ListenerEvents } from '../../src/listener.js';
+import { ListenerSet } from '../../src/listeners.js';
 import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 import { freePort, waitFor } from '../helpers/net.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describeErrno } from '../../src/errno.js';
-import { NativeSpawnError, signalNumber } from '../../src/spawn-native.js';
+import { NativeSpawnError, signalNumber } from '../../src/spawn-native-errors.js';
 import {
   batchMessage,
   batchMessages,
