@@ -7,8 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import type * as net from 'node:net';
 
-export type BannerKind = 'banner' | 'banner_success' | 'banner_fail';
-
 /** Writes `data` and resolves once it is handed to the kernel (or the socket failed). */
 export function writeAll(socket: net.Socket, data: Buffer): Promise<void> {
   return new Promise<void>((done) => {

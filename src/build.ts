@@ -23,7 +23,7 @@ import type { SysDb } from './sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Service } from './table.js';
 import { serviceKind } from './service-kind.js';
-import { applyAttribute, at, len, newDraft, take, type Draft, type Report } from './build-attributes.js';
+import { applyAttribute, at, len, newDraft, type Draft, type Report } from './build-attributes.js';
 
 /** Why the configuration itself turns a service off. */
 export type OffReason =

@@ -11,7 +11,7 @@ import { convertInetdFile, renderConversion } from './convert.js';
 import { limitationDiagnostics } from './check-limitations.js';
 import { describeSpawner, expectedSpawner } from './spawner.js';
 import { isSyslogFacility, runDaemon } from './daemon.js';
-import { formatDiagnostic, hasErrors, type Diagnostic } from './diagnostics.js';
+import { formatDiagnostic, hasErrors, type Diagnostic, type FormatOptions } from './diagnostics.js';
 import type { InetdDialect } from './inetd.js';
 import { readingSummary } from './inetd-dialect.js';
 import { parseListenAddress, type ListenAddress } from './metrics-http.js';
@@ -224,8 +224,9 @@ function readSources(files: readonly string[]): Map<string, string> {
 }
 
 function printDiagnostics(diags: readonly Diagnostic[], files: readonly string[], io: CliIo): void {
-  const sources = io.stderrIsTty ? readSources(files) : undefined;
-  for (const d of diags) io.stderr(formatDiagnostic(d, { sources, color: io.stderrIsTty, codes: true }) + '\n');
+  // on a terminal: colours, and each offending line with a caret under it
+  const opts: FormatOptions = io.stderrIsTty ? { sources: readSources(files), color: true, codes: true } : { color: false, codes: true };
+  for (const d of diags) io.stderr(formatDiagnostic(d, opts) + '\n');
 }
 
 function plural(n: number, word: string): string {

@@ -223,7 +223,7 @@ class Daemon {
         log: this.log,
         spawner,
         admission: this.admission,
-        ident: { logprocs: this.opts.logprocs, port: this.env.identPort },
+        ident: { logprocs: this.opts.logprocs, ...(this.env.identPort !== undefined ? { port: this.env.identPort } : {}) },
         bindRetryMs: this.env.bindRetryMs,
         ...(metrics !== undefined ? { metrics } : {}),
       });

@@ -7,7 +7,7 @@
 // before the bad one have already run. processRuleOptions returns the same prefix and the error.
 
 import { diag, type Diagnostic } from './diagnostics.js';
-import type { HostsRule, HostsToken } from './hosts-syntax.js';
+import type { HostsRule } from './hosts-syntax.js';
 import { isCSpace, scanInt, scanUnsigned } from './hosts-addr.js';
 
 interface At {
@@ -40,8 +40,6 @@ export type WrapOption =
   /** No-ops on Debian (libwrap's test of dry_run is inverted), but an unknown name denies. */
   | ({ kind: 'user'; user: string; group: string | null } & At)
   | ({ kind: 'group'; group: string } & At);
-
-export type WrapOptionKind = WrapOption['kind'];
 
 export interface OptionChecks {
   /** Whether a user name exists (getpwnam). Absent: every name is taken as known. */
@@ -81,9 +79,6 @@ const KEYWORDS: ReadonlyMap<string, number> = new Map([
   ['deny', USE_LAST],
   ['banners', NEED_ARG],
 ]);
-
-/** Every option keyword libwrap knows (for the checker). */
-export const OPTION_KEYWORDS: readonly string[] = [...KEYWORDS.keys()];
 
 export const SYSLOG_FACILITIES: readonly string[] = [
   'kern', 'user', 'mail', 'daemon', 'auth', 'lpr', 'news', 'uucp', 'cron',
@@ -410,10 +405,4 @@ export function setenvFrom(expanded: string): { name: string; value: string } {
   let k = 0;
   while (k < expanded.length && !WHITESPACE.includes(expanded[k]!)) k++;
   return { name: chop(expanded.slice(0, k)).text, value: chop(expanded.slice(k + (k < expanded.length ? 1 : 0))).text };
-}
-
-/** The option fields of a rule that a checker can read without the request: keyword positions. */
-export function optionKeyword(field: HostsToken): { key: string; value: string | null; line: number; column: number } {
-  const { key, value, keyOffset } = splitOptionField(field.text);
-  return { key, value, line: field.line, column: field.column + keyOffset };
 }

@@ -181,7 +181,7 @@ class EventLogImpl implements XinetdEventLog {
           socketPath: this.socketPath,
           ident: this.ident,
           pid: this.pid,
-          loggerProgram: this.opts.loggerProgram,
+          ...(this.opts.loggerProgram !== undefined ? { loggerProgram: this.opts.loggerProgram } : {}),
           onProblem: (level, message) => this.problem(key, level, message),
         }),
       )
@@ -227,12 +227,12 @@ class EventLogImpl implements XinetdEventLog {
     else text = sink.kind === 'syslog' ? serviceBody(e) : formatServiceLine(e, now);
     if (text === null) return;
     const syslog = target.kind === 'syslog';
-    this.emit(sink, {
-      level: syslog ? winstonLevel(target.level) : 'info',
-      message: text,
-      pri: syslog ? syslogPriority(target.facility, target.level) : undefined,
-      serviceId: e.service.id,
-    });
+    this.emit(
+      sink,
+      syslog
+        ? { level: winstonLevel(target.level), message: text, pri: syslogPriority(target.facility, target.level), serviceId: e.service.id }
+        : { level: 'info', message: text, serviceId: e.service.id },
+    );
   }
 
   /** A transport's own trouble, as a daemon message (to stderr when the daemon log itself is the trouble). */

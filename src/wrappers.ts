@@ -31,9 +31,6 @@ import { withTimeout } from './with-timeout.js';
 import { directoriesOf, mayRead, type FileAccess, type Reader } from './file-access.js';
 import { serviceKind, startsProgram } from './service-kind.js';
 
-export const DEFAULT_HOSTS_ALLOW = '/etc/hosts.allow';
-export const DEFAULT_HOSTS_DENY = '/etc/hosts.deny';
-
 /** libwrap's RFC931_TIMEOUT on Debian (seconds): the IDENT lookup of `user@host` patterns. */
 export const WRAP_IDENT_TIMEOUT_MS = 10_000;
 

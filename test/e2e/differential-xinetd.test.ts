@@ -18,7 +18,7 @@ const SEED = Number.isInteger(envSeed) && process.env['TSINETD_DIFF_SEED'] !== u
 /** Cases per kind: about 0.4 s each on an idle machine. */
 const COUNTS: Record<CaseKind, number> = { grammar: 14, mutated: 8, generated: 4 };
 
-test('the harness sees what xinetd and tsinetd start for a plain tree, and both agree', { skip, timeout: 30_000 }, async (t) => {
+test('the harness sees what xinetd and tsinetd start for a plain tree, and both agree', { skip, timeout: 30_000 }, async () => {
   const service = (id: string, port: number, extra: string) =>
     `service ${id}\n{\n\ttype = UNLISTED\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = nobody\n\tserver = /bin/cat\n\tserver_args = -n -v\n\tport = ${port}\n${extra}}\n`;
   const c: DiffCase = {

@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { FIXTURES, internalService, ROOT, startDaemon, TEST_USER } from '../helpers/daemon.js';
-import { freePort, tcpRequest, waitFor, withTimeout } from '../helpers/net.js';
+import { freePort, tcpRequest, withTimeout } from '../helpers/net.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const HOST2 = '127.0.0.2';

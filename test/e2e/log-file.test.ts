@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { createEventLog, type EventLogOptions, type XinetdEventLog } from '../../src/log.js';
 import { FileTransport } from '../../src/log-transports.js';
 import type { DaemonLevel } from '../../src/log-types.js';
@@ -50,7 +49,6 @@ const peer: Peer = { address: '::ffff:127.0.0.2', port: 5555, family: 'IPv6' };
 const fixed = new Date(2005, 2, 4, 5, 6, 7);
 const TS = '05/3/4@05:06:07';
 
-/** A Writable that keeps what was written (stands in for stderr). */
 function options(over: Partial<EventLogOptions>): EventLogOptions {
   return { filelog: null, syslog: null, foreground: true, format: 'text', debug: false, daemonPid: 4242, now: () => fixed, ...over };
 }

@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { main, normalizeArgv, parseCommandLine, type CliIo } from '../../src/cli.js';
 import { loadRequestOf } from '../../src/options.js';
+import { tempDir } from '../helpers/temp.js';
 
-function capture(): CliIo & { out: string; err: string } {
+function capture(stderrIsTty = false): CliIo & { out: string; err: string } {
   const io = {
     out: '',
     err: '',
-    stderrIsTty: false,
+    stderrIsTty,
     stdout: (s: string) => {
       io.out += s;
     },
@@ -73,6 +76,19 @@ test('usage errors exit 2, version and help exit 0', async () => {
   io = capture();
   assert.equal(await main(['--help'], io), 0);
   assert.match(io.out, /--check/);
+});
+
+test('--check diagnostics: on a terminal coloured, with the offending line and a caret; otherwise plain', async (t) => {
+  const file = join(tempDir(t, 'cli-diag'), 'x.conf');
+  writeFileSync(file, 'service foo\n{\n\tsocket_type = strem\n\tprotocol = tcp\n\twait = no\n\tuser = nobody\n\tserver = /bin/cat\n}\n');
+  const plain = capture();
+  assert.equal(await main(['--check', '-f', file], plain), 1);
+  assert.match(plain.err, new RegExp(`^${file}:3:16: error: unknown socket type 'strem'.*\\[unknown-value\\]\n`));
+  assert.doesNotMatch(plain.err, /\x1b\[|socket_type = strem/);
+  const tty = capture(true);
+  assert.equal(await main(['--check', '-f', file], tty), 1);
+  assert.match(tty.err, /\x1b\[/);
+  assert.match(tty.err, /\n  \tsocket_type = strem\n  \t {14}\x1b\[[0-9;]*m\^~~~~\x1b\[/);
 });
 
 test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exists (one decision for --check and the daemon)', () => {

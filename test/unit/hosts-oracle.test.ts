@@ -249,8 +249,10 @@ test('line-handling edge cases agree with tcpdmatch (2048-byte limit, continuati
   for (const [k, bytes] of files.entries()) {
     writeFileSync(join(dir, 'hosts.deny'), bytes);
     for (const client of ['127.0.0.1', '127.0.0.2', '10.0.0.9']) {
-      const [{ request, verdict }] = await tcpdmatch(dir, 'in.tftpd', client);
-      const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request!);
+      const [first] = await tcpdmatch(dir, 'in.tftpd', client);
+      assert.ok(first, `tcpdmatch printed no decision for file ${k}, client ${client}`);
+      const { request, verdict } = first;
+      const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request);
       assert.equal('kind' in v ? v.kind : v.access, verdict, `file ${k} ${JSON.stringify(bytes.toString('latin1').slice(0, 60))}... client ${client}`);
       compared++;
     }

@@ -27,7 +27,7 @@ function byId(r: InetdLoadResult): Map<string, Service> {
 }
 
 /** The fields that differ between inetd services, for compact expectations. */
-function brief(s: Service): Record<string, unknown> {
+function brief(s: Service) {
   return {
     name: s.name,
     socket_type: s.socket_type,
