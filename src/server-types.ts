@@ -80,6 +80,8 @@ export interface ServerHandle {
   serverPids(): number[];
   /** The port a service (by id) listens on now, or null (useful with `port = 0` in tests). */
   portOf(id: string): number | null;
+  /** The port of each service listening now (its first socket), in one pass over the listeners. */
+  activePorts(): Map<string, number>;
   /** The state of each service with a socket now (listening, or suspended for a while), by id. */
   listenerStates(): Map<string, ListenerState>;
   /** Serves exactly the servable services of `table` from now on (see ListenerSet.apply). */

@@ -280,6 +280,12 @@ class Server implements ServerHandle {
     return this.listeners.active.find((l) => l.service.id === id)?.port ?? null;
   }
 
+  activePorts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const l of this.listeners.active) if (!out.has(l.service.id)) out.set(l.service.id, l.port);
+    return out;
+  }
+
   listenerStates(): Map<string, ListenerState> {
     return this.listeners.states;
   }
