@@ -8,7 +8,7 @@ import { formatAddress } from './acl-address.js';
 import { aclNames } from './acl-entry.js';
 import { resolveAclNames, verifiedHostnames, type NameResolver } from './acl-resolver.js';
 import { ALLOW, type Decision } from './admission-types.js';
-import { BoundedTable } from './limits.js';
+import { BoundedTable } from './bounded-table.js';
 import type { Peer } from './peer.js';
 import type { Service } from './table.js';
 

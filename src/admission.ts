@@ -33,7 +33,6 @@ import { needsHostnames, type AclProblem, type ServiceAcl } from './acl.js';
 import { formatAddress, parsePeerAddress } from './acl-address.js';
 import { systemResolver, type NameResolver } from './acl-resolver.js';
 import {
-  BoundedTable,
   CPS_FRESH,
   INETD_RATE_FRESH,
   cpsStep,
@@ -63,6 +62,7 @@ import { bucketIdle, bucketTake, type Bucket } from './token-bucket.js';
 import { performance } from 'node:perf_hooks';
 import { serviceKind } from './service-kind.js';
 import { addressChecks } from './service-needs.js';
+import { BoundedTable } from './bounded-table.js';
 
 export interface AdmissionOptions {
   /** Monotonic clock in ms (default performance.now). */
@@ -126,7 +126,7 @@ export class AdmissionController implements Admission {
   private runningTotal = 0;
   private readonly rates = new Map<string, ServiceRates>();
   private readonly denyList: DenyList = new Map();
-  private readonly parsedPeers = new Map<string, ParsedPeer | null>();
+  private readonly parsedPeers = new BoundedTable<ParsedPeer | null>(PARSED_PEERS_MAX);
   /** The first read of the load average (resolved at once when the load is injected). */
   private readonly loadReady: Promise<void> = Promise.resolve();
 
@@ -275,7 +275,6 @@ export class AdmissionController implements Admission {
     if (hit !== undefined) return hit;
     const addr = parsePeerAddress(peer.address);
     const parsed = addr === null ? null : { addr, source: formatAddress(addr) };
-    if (this.parsedPeers.size >= PARSED_PEERS_MAX) this.parsedPeers.clear();
     this.parsedPeers.set(peer.address, parsed);
     return parsed;
   }

@@ -7,13 +7,14 @@ import type * as net from 'node:net';
 import type { RunningServer } from './serve-context.js';
 import type { ChildStdio, ExitInfo, SpawnSpec, Spawner } from './spawn-types.js';
 import type { Service } from './table.js';
+import { BoundedTable } from './bounded-table.js';
 
 /** Exits reported before their spawn() resolved, kept at most this many. */
 const MAX_EARLY_EXITS = 1024;
 
 export class RunningServers {
   private readonly servers = new Map<number, RunningServer>();
-  private readonly earlyExits = new Map<number, ExitInfo>();
+  private readonly earlyExits = new BoundedTable<ExitInfo, number>(MAX_EARLY_EXITS);
   private readonly inProcess = new Map<net.Socket, Service>();
   /** Starts asked of the spawner and not confirmed yet (a stop must wait for them to kill them). */
   private readonly inFlight = new Set<Promise<number>>();
@@ -49,7 +50,6 @@ export class RunningServers {
     const s = this.servers.get(info.pid);
     if (s === undefined) {
       // The exit can be reported before spawn() resolved; keep it for track().
-      if (this.earlyExits.size >= MAX_EARLY_EXITS) this.earlyExits.delete(this.earlyExits.keys().next().value as number);
       this.earlyExits.set(info.pid, info);
       return;
     }

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { AdmissionController } from '../../src/admission.js';
 import type { Decision } from '../../src/admission-types.js';
 import {
-  BoundedTable,
   CPS_FRESH,
   INETD_RATE_FRESH,
   MAX_GLOBAL_NO_ACCESS,
@@ -30,6 +29,7 @@ import type { Peer } from '../../src/peer.js';
 import { newService } from '../../src/service-defaults.js';
 import type { InetdRate, Service } from '../../src/table.js';
 import { bucketIdle, bucketTake } from '../../src/token-bucket.js';
+import { BoundedTable } from '../../src/bounded-table.js';
 
 function svc(over: Partial<Service> = {}): Service {
   return { ...newService('svc', 'xinetd', { file: 'test.conf', line: 1 }), ...over };
