@@ -10,12 +10,12 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FileAccess } from './file-access.js';
 import { compileHelper, localToolchains, platformTag } from './native-build.js';
 import { fromEnv } from './options.js';
 import { VERSION as PROTOCOL_VERSION } from './spawnd-protocol.js';
 import { VERSION } from './version.js';
+import { thisPackage } from './package-root.js';
 
 /** The protocol this tsinetd speaks with the helper (spawnd-protocol.ts, native/PROTOCOL.md). */
 export const HELPER_PROTOCOL_VERSION = PROTOCOL_VERSION;
@@ -38,9 +38,11 @@ export interface HelperIdentity {
 
 export type HelperVerdict = { ok: true; identity: HelperIdentity } | { ok: false; why: string };
 
-/** The package's root directory (build/src/ or build/bin/ are two levels below it). */
+/** The package's root directory (package-root.ts). */
 export function packageRoot(): string {
-  return fileURLToPath(new URL('../../', import.meta.url));
+  const pkg = thisPackage();
+  if (pkg === null) throw new Error("tsinetd's package.json was not found above its modules");
+  return pkg.root;
 }
 
 /** Where a helper built at start goes when the package's own directory is read-only. */

@@ -1,13 +1,4 @@
-// The version, read once from package.json (build/src/version.js → ../../package.json).
-import { readFileSync } from 'node:fs';
+// The version, from the package's package.json (package-root.ts finds it).
+import { thisPackage } from './package-root.js';
 
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-export const VERSION: string = readVersion();
+export const VERSION: string = thisPackage()?.version ?? '0.0.0';
