@@ -18,6 +18,8 @@ export class NativeAcceptor implements Acceptor {
   private readonly listening = new Map<number, number>();
   /** Listeners told not to accept (sent again to a restarted helper). */
   private readonly paused = new Set<number>();
+  /** Listeners unlistened whose earlier connections are still being reported (unlisten()), by count. */
+  private readonly draining = new Map<number, number>();
   private acceptorEvents: AcceptorEvents | null = null;
 
   constructor(
@@ -48,9 +50,16 @@ export class NativeAcceptor implements Acceptor {
     if (!this.listening.delete(lid)) return Promise.resolve();
     this.proc.sendPlain(requests.unlisten(lid));
     // Requests and replies keep their order: once a ping sent after the unlisten is answered,
-    // every connection accepted on lid before it has been reported.
+    // every connection accepted on lid before it has been reported. Until then those are
+    // still delivered (not dropped as a stale listener's).
     const helper = this.proc.current;
-    return helper === null ? Promise.resolve() : this.proc.drained(helper, UNLISTEN_DRAIN_MS);
+    if (helper === null) return Promise.resolve();
+    this.draining.set(lid, (this.draining.get(lid) ?? 0) + 1);
+    return this.proc.drained(helper, UNLISTEN_DRAIN_MS).finally(() => {
+      const n = (this.draining.get(lid) ?? 1) - 1;
+      if (n > 0) this.draining.set(lid, n);
+      else this.draining.delete(lid);
+    });
   }
 
   setAccepting(lid: number, on: boolean): void {
@@ -87,7 +96,7 @@ export class NativeAcceptor implements Acceptor {
     switch (msg.t) {
       case 'conn': {
         const conn = this.accepted(msg.cid, msg.addr, msg.port, msg.laddr);
-        if (this.acceptorEvents === null || !this.listening.has(msg.lid)) conn.drop();
+        if (this.acceptorEvents === null || (!this.listening.has(msg.lid) && !this.draining.has(msg.lid))) conn.drop();
         else this.acceptorEvents.connection(msg.lid, conn);
         break;
       }

@@ -247,13 +247,15 @@ describe('accepting in the native helper', () => {
     assert.equal(inode.length, 1);
     assert.equal(holdsListener(helper, port), true, 'the helper accepts at first');
     let stop = false;
+    const t0 = performance.now();
+    const marks: string[] = [];
     const failures: string[] = [];
     let ok = 0;
     const clients = (async () => {
       for (let i = 0; !stop && i < 2000; i++) {
         const r = await tcpRequest({ port, send: `n${i}\n`, timeoutMs: 3000 });
         if (r.data.toString().endsWith(`n${i}\n`)) ok++;
-        else failures.push(`${r.ended} ${JSON.stringify(r.data.toString())}`);
+        else failures.push(`${r.ended} ${JSON.stringify(r.data.toString())} at ${Math.round(performance.now() - t0)} ms (connection n${i})`);
         await new Promise((done) => setTimeout(done, 25));
       }
     })();
@@ -264,8 +266,10 @@ describe('accepting in the native helper', () => {
     ] as const) {
       const reloads = (daemon.daemonLog().match(/Reconfigured: /g) ?? []).length;
       daemon.rewriteAtomically(services);
+      marks.push(`SIGHUP at ${Math.round(performance.now() - t0)} ms`);
       daemon.signal('SIGHUP');
       await waitFor(() => ((daemon.daemonLog().match(/Reconfigured: /g) ?? []).length > reloads ? true : undefined), 8000, 'the reload');
+      marks.push(`reloaded by ${Math.round(performance.now() - t0)} ms`);
       assert.deepEqual([...listeningInodes(port)], inode, 'the same listening socket');
       await waitFor(() => (holdsListener(helper, port) === helperHolds ? true : undefined), 3000, `${helperHolds ? 'the helper' : 'the daemon alone'} to accept`);
       const r = await tcpRequest({ port, send: 'x\n', timeoutMs: 3000 });
@@ -273,7 +277,7 @@ describe('accepting in the native helper', () => {
     }
     stop = true;
     await clients;
-    assert.deepEqual(failures, [], `no client refused or lost during the reloads\n${daemon.daemonLog()}\n${daemon.serviceLog()}`);
+    assert.deepEqual(failures, [], `no client refused or lost during the reloads\n${marks.join('\n')}\n${daemon.daemonLog()}\n${daemon.serviceLog()}`);
     assert.ok(ok > 0);
     assert.doesNotMatch(daemon.daemonLog(), /new socket/);
     assert.equal((daemon.daemonLog().match(/readjusting service cat/g) ?? []).length, 3);
