@@ -7,7 +7,6 @@
 // (run after tsc, from build/src/native-build.js).
 // Environment: CC (compiler), TSINETD_STATIC=1 (link $CC's build statically), CFLAGS (extra
 // flags), TSINETD_NATIVE=0 (skip).
-import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,12 +28,8 @@ async function main() {
     return;
   }
   const builder = join(root, 'build', 'src', 'native-build.js');
-  const { compileHelper, helperInputs, localToolchains } = await import(builder);
-  if (existsSync(target)) {
-    const built = statSync(target).mtimeMs;
-    const newest = Math.max(...[...helperInputs(srcDir), builder, join(dirname(builder), 'spawnd-protocol.js'), fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
-    if (newest <= built) return; // up to date
-  }
+  const { compileHelper, helperStale, localToolchains } = await import(builder);
+  if (!helperStale(srcDir, target, [fileURLToPath(import.meta.url)])) return; // up to date
   const r = compileHelper(srcDir, target, localToolchains());
   if (!r.ok) {
     warn(r.why);

@@ -7,21 +7,20 @@
 //                libc6-dev-arm64-cross), static glibc                 shipped when installed
 // A missing x64 compiler fails the pack: a tarball without a helper for the common platform
 // would silently run the slow fallback. The compile itself is defined in src/native-build.ts.
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
 const builder = join(root, 'build', 'src', 'native-build.js');
-const { compileHelper, helperInputs, RELEASE_TOOLCHAINS } = await import(builder);
+const { compileHelper, helperStale, RELEASE_TOOLCHAINS } = await import(builder);
 const REQUIRED = new Set(['linux-x64']);
 
-const newest = Math.max(...[...helperInputs(nativeDir), builder, join(dirname(builder), 'spawnd-protocol.js'), fileURLToPath(import.meta.url)].map((p) => statSync(p).mtimeMs));
 let failed = false;
 for (const [tag, tc] of Object.entries(RELEASE_TOOLCHAINS)) {
   const out = join(nativeDir, 'prebuilt', tag, 'tsinetd-spawnd');
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) continue;
+  if (!helperStale(nativeDir, out, [fileURLToPath(import.meta.url)])) continue;
   const r = compileHelper(nativeDir, out, [tc]);
   if (r.ok) {
     process.stdout.write(`build-prebuilt: ${out.slice(root.length + 1)} (${r.label})\n`);

@@ -18,7 +18,6 @@ import { VERSION } from './version.js';
 import { thisPackage } from './package-root.js';
 
 /** The protocol this tsinetd speaks with the helper (spawnd-protocol.ts, native/PROTOCOL.md). */
-export const HELPER_PROTOCOL_VERSION = PROTOCOL_VERSION;
 
 export const HELPER_NAME = 'tsinetd-spawnd';
 
@@ -86,7 +85,7 @@ export function trustProblem(file: FileAccess, dir: FileAccess, euid: number): s
 }
 
 /** What a candidate's answer to `--version` means, given how running it went. */
-export function judgeAnswer(run: { error?: string; status: number | null; stdout: string }, expected: number = HELPER_PROTOCOL_VERSION): HelperVerdict {
+export function judgeAnswer(run: { error?: string; status: number | null; stdout: string }, expected: number = PROTOCOL_VERSION): HelperVerdict {
   if (run.error !== undefined) {
     return { ok: false, why: run.error === 'ENOEXEC' ? 'it cannot run here (ENOEXEC: built for another machine)' : `it cannot run (${run.error})` };
   }

@@ -4,8 +4,9 @@
 // (helper-binary.ts). Only the compiler's run is I/O; choosing it and its arguments is pure.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fromEnv } from './options.js';
 import { HEADER_NAME, protocolHeader } from './spawnd-protocol.js';
 
@@ -80,20 +81,29 @@ export function compileArgs(sources: readonly string[], output: string, tc: Tool
   ];
 }
 
-/** The helper's sources in `nativeDir` (its *.c files), sorted. */
-export function helperSources(nativeDir: string): string[] {
-  return readdirSync(nativeDir)
-    .filter((n) => n.endsWith('.c'))
-    .sort()
-    .map((n) => join(nativeDir, n));
-}
-
-/** Every file the helper is built from (sources and headers): a build older than one is stale. */
+/** Every file the helper is built from (sources and headers), sorted. */
 export function helperInputs(nativeDir: string): string[] {
   return readdirSync(nativeDir)
     .filter((n) => n.endsWith('.c') || n.endsWith('.h'))
     .sort()
     .map((n) => join(nativeDir, n));
+}
+
+/** The helper's sources in `nativeDir` (its *.c files), sorted. */
+export function helperSources(nativeDir: string): string[] {
+  return helperInputs(nativeDir).filter((p) => p.endsWith('.c'));
+}
+
+/**
+ * Whether the helper at `output` is missing or older than what it is built from: the sources,
+ * this module and the protocol table (both compiled into it), and `scripts` (the build script
+ * that asks).
+ */
+export function helperStale(nativeDir: string, output: string, scripts: readonly string[] = []): boolean {
+  if (!existsSync(output)) return true;
+  const here = fileURLToPath(import.meta.url);
+  const inputs = [...helperInputs(nativeDir), here, join(dirname(here), 'spawnd-protocol.js'), ...scripts];
+  return Math.max(...inputs.map((p) => statSync(p).mtimeMs)) > statSync(output).mtimeMs;
 }
 
 /**

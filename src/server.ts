@@ -277,7 +277,7 @@ class Server implements ServerHandle {
   }
 
   portOf(id: string): number | null {
-    return this.listeners.active.find((l) => l.service.id === id)?.port ?? null;
+    return this.activePorts().get(id) ?? null;
   }
 
   activePorts(): Map<string, number> {

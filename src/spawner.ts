@@ -26,8 +26,6 @@ export interface SpawnerChoice {
   onWarning?: (message: string) => void;
   /** The one notice given when the Node spawner stands in for a missing helper (what is lost, how to get it back). */
   onNotice?: (message: string) => void;
-  /** Where to look for the helper (tests); default: resolveHelper({ build: true }). */
-  resolve?: () => HelperResolution;
 }
 
 /** The choice in effect: env TSINETD_SPAWNER=node|native overrides `prefer` (tests, benchmarks). */
@@ -65,7 +63,7 @@ export function fallbackNotice(r: HelperResolution, tag: string = platformTag())
 export async function createSpawner(choice: SpawnerChoice = {}, env: EnvOptions = fromEnv()): Promise<Spawner> {
   const prefer = spawnerPreference(choice, env);
   if (prefer === 'node') return new NodeSpawner();
-  const resolution = (choice.resolve ?? (() => resolveHelper({ build: true })))();
+  const resolution = resolveHelper({ build: true });
   if (resolution.helper === null) {
     if (prefer === 'native') throw spawnerError('ENOENT', `no spawn helper can run: ${describeAbsence(resolution)}`);
     choice.onNotice?.(fallbackNotice(resolution));

@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HELPER_PROTOCOL_VERSION } from '../../src/helper-binary.js';
+import { VERSION as HELPER_PROTOCOL_VERSION } from '../../src/spawnd-protocol.js';
 import { VERSION } from '../../src/version.js';
 import { have, ROOT, TEST_USER } from '../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../helpers/net.js';
