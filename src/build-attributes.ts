@@ -4,7 +4,8 @@
 // error). The draft is what build.ts completes into a Service.
 
 import { checkAclWords } from './addresses.js';
-import { attributeSpec, LOG_ON_FAILURE, LOG_ON_SUCCESS, SERVICE_FLAGS, SERVICE_TYPES, SOCKET_TYPES, suggestAttribute, type AttributeSpec } from './attributes.js';
+import { attributeSpec, suggestAttribute, type AttributeSpec } from './attributes.js';
+import { LOG_ON_FAILURE, LOG_ON_SUCCESS, SERVICE_FLAGS, SERVICE_TYPES, SOCKET_TYPES } from './attribute-words.js';
 import { diag, type Diagnostic } from './diagnostics.js';
 import type { AttributeNode, Word } from './syntax.js';
 import type { SysDb } from './sysdb.js';

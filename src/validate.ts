@@ -11,7 +11,7 @@
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
 import { isIP } from 'node:net';
-import { XINETD_BUILTINS, TSINETD_BUILTINS } from './attributes.js';
+import { XINETD_BUILTINS, TSINETD_BUILTINS } from './attribute-words.js';
 import type { BuiltService } from './build.js';
 import type { DiagnosticCode } from './diagnostic-codes.js';
 import { diag, type Diagnostic, type Severity, type SourcePosition } from './diagnostics.js';

@@ -5,7 +5,7 @@
 // character-level work (src/parse.ts); this module handles value counts, enumerations and the
 // relations between values.
 
-import { editDistance } from './attributes.js';
+import { editDistance } from './attribute-words.js';
 import { cParseInt, NUMBER_READERS, type NumericAttribute } from './numbers.js';
 import { diag, type Diagnostic } from './diagnostics.js';
 import { parseWord, parseWords } from './parse.js';
