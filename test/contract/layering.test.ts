@@ -28,6 +28,7 @@ const PURE = [
   'admission-types', 'table', 'peer', 'diagnostics', 'syntax', 'log-types', 'log-format',
   'token-bucket', 'fail-log-limiter', 'versus', 'numbers', 'spawnd-protocol', 'spawnd-messages',
   'listen-plan', 'service-needs', 'acl-address', 'acl-entry', 'hosts-compile', 'build-attributes', 'diagnostic-codes', 'bounded-table',
+  'attribute-words', 'attribute-apply', 'attribute-write', 'attribute-dump',
 ];
 
 /** The shared contracts: types that the layers exchange, no behaviour, so every import is type-only. */
