@@ -72,7 +72,10 @@ export interface AttributeSpec {
   undocumentedInXinetd?: boolean;
   /** parse.c: after a line of this attribute, a service that an error has disabled is dropped. */
   dropsFailedEntry?: boolean;
-  /** Reads the values of a line into the service or defaults being built (src/attribute-apply.ts). */
+  /**
+   * Reads the values of a line into the service or defaults being built (src/attribute-apply.ts);
+   * without one, a line is warned about as not supported, with the reason as what it is for.
+   */
   apply: Applier | NotHandled;
   /** What a service takes of it from `defaults`. */
   inherit: Inheritance | NotHandled;
@@ -134,7 +137,7 @@ const always = (): boolean => true;
 
 const INTERFACE = "sets 'bind': bind's row writes it, and services inherit it through that row";
 const ID_LIST = 'a list of service ids in defaults (build.ts applyLists), no part of a service';
-const MDNS = "ignored, as xinetd 2.3.15 ignores it";
+const MDNS = 'never applied: tsinetd does not support it, and xinetd 2.3.15 ignores it';
 /** The rlimit_* attributes share one dump line. */
 const RLIMITS = 300;
 
@@ -239,7 +242,7 @@ export const ATTRIBUTES: readonly AttributeSpec[] = [
   A('rlimit_stack', 1, null, { apply: apply.rlimit, write: [390, write.rlimit], dump: [RLIMITS, dump.rlimits] }),
   A('enabled', null, 'list', { apply: apply.enabled, inherit: none(ID_LIST), write: none(ID_LIST), dump: none(ID_LIST) }),
   A('disabled', null, 'list', { apply: apply.disabled, inherit: none(ID_LIST), write: none(ID_LIST), dump: none(ID_LIST) }),
-  A('mdns', 1, null, { apply: none(MDNS), write: none(MDNS), dump: none(MDNS) }, { undocumentedInXinetd: true }),
+  A('mdns', 1, null, { apply: none('service registration over multicast DNS'), write: none(MDNS), dump: none(MDNS) }, { undocumentedInXinetd: true }),
   A('per_source_cps', 2, 2, {
     apply: apply.perSourceCps,
     inherit: { atEnd: (to, from) => (to.per_source_cps = from.per_source_cps === null ? null : [from.per_source_cps[0], from.per_source_cps[1]]) },

@@ -44,8 +44,9 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     );
     return;
   }
-  if (spec.undocumentedInXinetd === true) {
-    report(diag('unsupported-attribute', 'warning', where, `not supported by tsinetd: '${spec.name}' (service registration over multicast DNS) is ignored; xinetd 2.3.15 ignores it too`, len(a.name)));
+  if (!handled(spec.apply)) {
+    const xinetd = spec.undocumentedInXinetd === true ? '; xinetd 2.3.15 ignores it too' : '';
+    report(diag('unsupported-attribute', 'warning', where, `not supported by tsinetd: '${spec.name}' (${spec.apply.none}) is ignored${xinetd}`, len(a.name)));
     return;
   }
   let op = a.op.text;
@@ -89,7 +90,6 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     fail(d, a, diag('bad-operator', 'error', at(a.op), `'-=' cannot be used with '${spec.name}'`, 2), report);
     return;
   }
-  if (!handled(spec.apply)) return;
   const scalar = (n: string): boolean => typeof attributeSpec(n)?.service === 'number';
   const result = spec.apply({ d, a, name: spec.name, key: spec.key, op, db, scalar });
   for (const w of result.warnings) report(w);
