@@ -6,14 +6,14 @@
 //   linux-arm64: aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu,
 //                libc6-dev-arm64-cross), static glibc                 shipped when installed
 // A missing x64 compiler fails the pack: a tarball without a helper for the common platform
-// would silently run the slow fallback. The compile itself is defined in src/native-build.ts.
+// would silently run the slow fallback. The compile itself is defined in src/spawn/native/native-build.ts.
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
-const builder = join(root, 'build', 'src', 'native-build.js');
+const builder = join(root, 'build', 'src', 'spawn', 'native', 'native-build.js');
 const { compileHelper, helperStale, RELEASE_TOOLCHAINS } = await import(builder);
 const REQUIRED = new Set(['linux-x64']);
 

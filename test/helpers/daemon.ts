@@ -10,7 +10,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { EventLog, LogEvent } from '../../src/log-types.js';
+import type { EventLog, LogEvent } from '../../src/log/log-types.js';
 import { waitFor, withTimeout } from './net.js';
 
 /** The repository root (this file runs from build/test/helpers/). */
@@ -26,7 +26,8 @@ export const FIXTURES = join(ROOT, 'fixtures', 'servers');
  */
 function assertBundleFresh(): void {
   const compiled = join(ROOT, 'build', 'src');
-  const newest = Math.max(...readdirSync(compiled).filter((n) => n.endsWith('.js')).map((n) => statSync(join(compiled, n)).mtimeMs));
+  const modules = readdirSync(compiled, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.js'));
+  const newest = Math.max(...modules.map((n) => statSync(join(compiled, n)).mtimeMs));
   if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
     throw new Error(`${CLI} is missing or older than build/src: run \`npm run build\` (tsc alone does not rebundle)`);
   }

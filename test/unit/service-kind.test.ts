@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runsCountedServer } from '../../src/limits.js';
+import { runsCountedServer } from '../../src/admission/limits.js';
 import { newService } from '../../src/service-defaults.js';
 import { servedInternally, serviceKind, startsProgram } from '../../src/service-kind.js';
 import type { Service } from '../../src/table.js';
