@@ -40,6 +40,7 @@ import { VERSION } from './version.js';
 import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js';
 import { reloadOnce, type ReloadContext } from './daemon-reload.js';
 import { DaemonReports } from './daemon-reports.js';
+import { useNodeInternals } from './uv-handles.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
 export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
@@ -196,6 +197,7 @@ class Daemon {
     this.table = table;
     this.services.reportUnstarted(table);
     let spawner: Spawner;
+    useNodeInternals(this.env.nodeInternals);
     try {
       spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') }, this.env);
     } catch (err) {
