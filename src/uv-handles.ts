@@ -111,13 +111,22 @@ function ctor(binding: Binding | undefined, name: keyof typeof NEEDED): (new (..
   return proto !== undefined && NEEDED[name].every((m) => typeof proto[m] === 'function') ? (c as new (...args: never[]) => unknown) : null;
 }
 
-function load(): UvBindings | null {
+/** This process's process.binding, or null when Node no longer has it. */
+function processBinding(): ((name: string) => unknown) | null {
+  const binding = (process as unknown as { binding?: unknown }).binding;
+  return typeof binding === 'function' ? (name: string) => (binding as (n: string) => unknown).call(process, name) : null;
+}
+
+/**
+ * The handle constructors `binding` (process.binding's shape) gives, or null when it is missing,
+ * throws, or gives something of another shape than this module uses (a changed Node).
+ */
+export function loadBindings(binding: ((name: string) => unknown) | null = processBinding()): UvBindings | null {
   try {
-    const binding = (process as unknown as { binding?(name: string): unknown }).binding;
-    if (typeof binding !== 'function') return null;
-    const udp = binding.call(process, 'udp_wrap') as Binding | undefined;
-    const tcp = binding.call(process, 'tcp_wrap') as Binding | undefined;
-    const pipe = binding.call(process, 'pipe_wrap') as Binding | undefined;
+    if (binding === null) return null;
+    const udp = binding('udp_wrap') as Binding | undefined;
+    const tcp = binding('tcp_wrap') as Binding | undefined;
+    const pipe = binding('pipe_wrap') as Binding | undefined;
     const UDP = ctor(udp, 'UDP');
     const TCP = ctor(tcp, 'TCP');
     const Pipe = ctor(pipe, 'Pipe');
@@ -143,7 +152,7 @@ function load(): UvBindings | null {
 /** Node's libuv handle wrappers, or null (missing, changed, or switched off). Loaded once. */
 export function uvBindings(): UvBindings | null {
   if (!enabled) return null;
-  if (loaded === undefined) loaded = load();
+  if (loaded === undefined) loaded = loadBindings();
   return loaded;
 }
 

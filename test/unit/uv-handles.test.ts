@@ -14,6 +14,7 @@ import { newService } from '../../src/service-defaults.js';
 import type { Service } from '../../src/table.js';
 import {
   descriptorOf,
+  loadBindings,
   nodeInternals,
   nodePipeBinding,
   pausableHandle,
@@ -194,4 +195,22 @@ test('without the internals a stream listener still serves, by Node\'s own liste
   const wait = new Listener(service, plan('stream-wait'), events);
   t.after(() => wait.close());
   await assert.rejects(wait.open(), { code: 'ENOTSUP' });
+});
+
+test('libuv bindings of another shape, or none, count as missing', { skip: loadBindings() === null ? 'this Node has no libuv handle bindings' : false }, () => {
+  const real = (process as unknown as { binding(name: string): Record<string, unknown> }).binding.bind(process);
+  assert.ok(loadBindings(real) !== null);
+  assert.equal(loadBindings(null), null);
+  assert.equal(loadBindings(() => {
+    throw new Error('No such module: udp_wrap');
+  }), null);
+  // pipe_wrap's Pipe without one method wait-socket.ts calls (a changed Node).
+  class Pipe {
+    open(): number {
+      return 0;
+    }
+  }
+  assert.equal(loadBindings((name) => (name === 'pipe_wrap' ? { Pipe, constants: {} } : real(name))), null);
+  // A constructor missing altogether.
+  assert.equal(loadBindings((name) => (name === 'tcp_wrap' ? { constants: {} } : real(name))), null);
 });
