@@ -21,11 +21,11 @@ import {
   requests,
   type HelperRequest,
   type SpawnRequest,
-} from '../../src/spawnd-messages.js';
-import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawnd-protocol.js';
-import type { SpawnSpec } from '../../src/spawn-types.js';
-import { rawDescriptorHandle, SEND_OPTIONS, socketHandle } from '../../src/uv-handles.js';
-import { WaitSocket } from '../../src/wait-socket.js';
+} from '../../src/spawn/native/spawnd-messages.js';
+import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawn/native/spawnd-protocol.js';
+import type { SpawnSpec } from '../../src/spawn/spawn-types.js';
+import { rawDescriptorHandle, SEND_OPTIONS, socketHandle } from '../../src/sys/uv-handles.js';
+import { WaitSocket } from '../../src/serve/wait-socket.js';
 import { withTimeout } from '../helpers/net.js';
 import { noHelper, usableHelper } from '../helpers/spawnd.js';
 
