@@ -2,9 +2,9 @@
 // `man --warnings -l` (groff's -ww: every warning class), or with `groff -ww -mandoc -z` where
 // man(1) is missing, and anything on standard error fails the test. Skipped when neither
 // program is installed. Also checks that each page names the options and signals the CLI has,
-// that tsinetd.log.5 lists exactly the FAIL reasons the code writes, and tsinetd.conf.5 exactly
-// the diagnostic codes (diagnostic-codes.ts), so that the
-// documentation cannot silently fall behind the code.
+// that tsinetd.log.5 lists exactly the FAIL reasons the code writes and the daemon message codes
+// (message-codes.ts), and tsinetd.conf.5 exactly the diagnostic codes (diagnostic-codes.ts), so
+// that the documentation cannot silently fall behind the code.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,6 +14,7 @@ import { describe, test } from 'node:test';
 import { FAIL_REASONS } from '../../src/admission-types.js';
 import { ENV_NAMES } from '../../src/options.js';
 import { DIAGNOSTIC_CODES } from '../../src/diagnostic-codes.js';
+import { MESSAGE_CODES } from '../../src/message-codes.js';
 import { ROOT } from '../helpers/daemon.js';
 
 const MAN_DIR = join(ROOT, 'man');
@@ -149,5 +150,37 @@ test('tsinetd.conf.5 lists exactly the diagnostic codes, at their severities, an
     Object.keys(DIAGNOSTIC_CODES).filter((c) => !used.has(c)),
     [],
     'codes no code emits',
+  );
+});
+
+/** The codes tsinetd.log.5 lists under "Message codes", each with its line: "(levels[; xinetd's words]) meaning". */
+function documentedMessageCodes(): Map<string, string> {
+  const page = readFileSync(join(MAN_DIR, 'tsinetd.log.5'), 'utf8');
+  const section = page.slice(page.indexOf('.Ss Message codes'));
+  const list = section.slice(section.indexOf('.Bl -tag'), section.indexOf('\n.El'));
+  const out = new Map<string, string>();
+  for (const m of list.matchAll(/^\.It Li (\S+)\n(.*)$/gm)) out.set(m[1]!, m[2]!);
+  return out;
+}
+
+test('tsinetd.log.5 lists exactly the message codes, with their levels, words and meaning, and the sources use each', () => {
+  const documented = documentedMessageCodes();
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(MESSAGE_CODES).sort());
+  for (const [code, row] of Object.entries(MESSAGE_CODES)) {
+    const words = row.text === 'xinetd' ? "; xinetd's words" : '';
+    assert.equal(documented.get(code), `(${row.levels.join(', ')}${words}) ${row.meaning}`, `the line of ${code}`);
+  }
+  // A code is used where a message is made with it as the first argument, a literal (or one of
+  // two in a conditional): daemon('code', ...), daemonMessage('code', ...), onProblem('code', ...)...
+  const used = new Set<string>();
+  const call = /\b(?:daemon|log|onProblem|onNotice\?\.|abort|daemonMessage)\(\s*(?:[^,()']*\?\s*)?'([a-z-]+)'(?:\s*:\s*'([a-z-]+)')?/g;
+  for (const f of sourceFiles(join(ROOT, 'src'))) {
+    if (f.endsWith('message-codes.ts')) continue;
+    for (const m of readFileSync(f, 'utf8').matchAll(call)) for (const c of [m[1], m[2]]) if (c !== undefined) used.add(c);
+  }
+  assert.deepEqual(
+    Object.keys(MESSAGE_CODES).filter((c) => !used.has(c)),
+    [],
+    'codes no code uses',
   );
 });
