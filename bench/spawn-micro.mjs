@@ -88,15 +88,15 @@ async function runClient(port, n, c) {
 
 async function makeSpawner(kind) {
   if (kind === 'native') {
-    const { startNativeSpawner } = await import(`${root}build/src/spawn-native.js`);
-    const { resolveHelper } = await import(`${root}build/src/helper-binary.js`);
+    const { startNativeSpawner } = await import(`${root}build/src/spawn/native/spawn-native.js`);
+    const { resolveHelper } = await import(`${root}build/src/spawn/native/helper-binary.js`);
     // SPAWND: another build of the helper, to compare variants
     const helperPath = process.env.SPAWND ?? resolveHelper({ build: false }).helper?.candidate.path;
     if (helperPath === undefined) throw new Error('no usable spawn helper (npm run build needs a C compiler)');
     return startNativeSpawner({ helperPath, onWarning: (m) => console.error(`warning: ${m}`) });
   }
   if (kind === 'node') {
-    const { NodeSpawner } = await import(`${root}build/src/spawn-node.js`);
+    const { NodeSpawner } = await import(`${root}build/src/spawn/spawn-node.js`);
     return new NodeSpawner();
   }
   if (kind === 'inproc') {

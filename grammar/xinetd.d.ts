@@ -1,5 +1,5 @@
 // Type declarations for build/grammar/xinetd.js, the parser Peggy generates from xinetd.peggy.
-// Only src/parse.ts imports it; it narrows the results with the types of src/syntax.ts.
+// Only src/config/xinetd/parse.ts imports it; it narrows the results with the types of src/config/xinetd/syntax.ts.
 
 export interface PeggyPosition {
   offset: number;

@@ -10,7 +10,7 @@
  *
  * Every request and reply, who owns each descriptor, the errors and the version history are in
  * native/PROTOCOL.md; the shared constants (version, size limits, message and stage names) come
- * from spawnd-protocol.h, generated from src/spawnd-protocol.ts when the helper is compiled.
+ * from spawnd-protocol.h, generated from src/spawn/native/spawnd-protocol.ts when the helper is compiled.
  *
  * The helper starts each child with clone(CLONE_VM | CLONE_VFORK) (see start_shared), so it
  * is suspended until the exec and knows the outcome when clone returns; a forked child (see
@@ -141,7 +141,7 @@ static void set_up(void)
 int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-        /* Read by tsinetd (src/helper-binary.ts) to pick a helper it can talk to. */
+        /* Read by tsinetd (src/spawn/native/helper-binary.ts) to pick a helper it can talk to. */
         printf("tsinetd-spawnd protocol %d build %s\n", SPAWND_PROTOCOL_VERSION, SPAWND_BUILD);
         return fflush(stdout) == 0 ? 0 : 1;
     }

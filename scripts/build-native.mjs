@@ -3,8 +3,8 @@
 // compiler is available: musl-gcc (static, as the release ships it) when installed, else cc,
 // or $CC. Without one, or when compilation fails, it prints one warning and exits 0: tsinetd
 // then ships or builds a helper at start, or runs with the Node spawner (see
-// src/helper-binary.ts). How the helper is compiled is defined once, in src/native-build.ts
-// (run after tsc, from build/src/native-build.js).
+// src/spawn/native/helper-binary.ts). How the helper is compiled is defined once, in src/spawn/native/native-build.ts
+// (run after tsc, from build/src/spawn/native/native-build.js).
 // Environment: CC (compiler), TSINETD_STATIC=1 (link $CC's build statically), CFLAGS (extra
 // flags), TSINETD_NATIVE=0 (skip).
 import { dirname, join } from 'node:path';

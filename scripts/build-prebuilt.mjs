@@ -6,7 +6,7 @@
 //   linux-arm64: aarch64-linux-gnu-gcc (gcc-aarch64-linux-gnu,
 //                libc6-dev-arm64-cross), static glibc                 shipped when installed
 // A missing x64 compiler fails the pack: a tarball without a helper for the common platform
-// would silently run the slow fallback. The compile itself is defined in src/native-build.ts.
+// would silently run the slow fallback. The compile itself is defined in src/spawn/native/native-build.ts.
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

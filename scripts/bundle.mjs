@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the compiled command (build/src/bin.js and every module it imports, dependencies
+// Bundles the compiled command (build/src/app/bin.js and every module it imports, dependencies
 // included) into one file, build/bin/tsinetd.mjs: the file package.json's `bin` runs.
 //
 // Why: the daemon is a long-lived process whose resident memory counts. Loading about ninety

@@ -19,10 +19,10 @@ import {
   requests,
   type HelperRequest,
   type SpawnRequest,
-} from '../../src/spawnd-messages.js';
-import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawnd-protocol.js';
-import type { SpawnSpec } from '../../src/spawn-types.js';
-import { SEND_OPTIONS, socketHandle } from '../../src/uv-handles.js';
+} from '../../src/spawn/native/spawnd-messages.js';
+import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawn/native/spawnd-protocol.js';
+import type { SpawnSpec } from '../../src/spawn/spawn-types.js';
+import { SEND_OPTIONS, socketHandle } from '../../src/sys/uv-handles.js';
 import { noHelper, usableHelper } from '../helpers/spawnd.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

@@ -10,7 +10,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { EventLog, LogEvent } from '../../src/log-types.js';
+import type { EventLog, LogEvent } from '../../src/log/log-types.js';
 import { waitFor, withTimeout } from './net.js';
 
 /** The repository root (this file runs from build/test/helpers/). */

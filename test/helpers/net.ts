@@ -5,7 +5,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { withTimeout as withDeadline } from '../../src/with-timeout.js';
+import { withTimeout as withDeadline } from '../../src/util/with-timeout.js';
 
 /** Rejects with `what` if `p` has not settled after `ms`. */
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -2,7 +2,7 @@
 // what Prometheus would reject (bad names, bad escapes, unterminated label values, TYPE after
 // samples, families split in two, duplicate series) and checks histograms (increasing `le`,
 // non-decreasing cumulative counts, +Inf bucket equal to _count). Written from the format's
-// description, independently of src/metrics.ts; promtool is used too where it is installed.
+// description, independently of src/ops/metrics.ts; promtool is used too where it is installed.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

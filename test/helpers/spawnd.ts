@@ -1,7 +1,7 @@
 // The spawn helper the tests run: the one the daemon would choose (helper-binary.ts), never
 // built here (`npm run build` builds it when a C compiler is installed).
-import { resolveHelper } from '../../src/helper-binary.js';
-import { expectedSpawner } from '../../src/spawner.js';
+import { resolveHelper } from '../../src/spawn/native/helper-binary.js';
+import { expectedSpawner } from '../../src/spawn/spawner.js';
 
 let found: string | null | undefined;
 

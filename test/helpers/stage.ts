@@ -8,7 +8,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { TestContext } from 'node:test';
-import { systemDb } from '../../src/sysdb.js';
+import { systemDb } from '../../src/sys/sysdb.js';
 import { CLI, ROOT } from './daemon.js';
 
 type Cleanup = Pick<TestContext, 'after'>;

@@ -19,7 +19,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
-import { parseAclEntry } from '../../src/acl-entry.js';
+import { parseAclEntry } from '../../src/admission/acl-entry.js';
 import { mutate, mutationsArb, seedTexts, xinetdTreeArb } from './config-fuzz.js';
 import { CLI } from './daemon.js';
 

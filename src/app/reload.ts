@@ -1,0 +1,207 @@
+// SIGHUP as a merge, not a restart: the pure decisions of a reload.
+//
+// mergeReload() chooses the definitions served after a reload. A service whose new definition
+// is broken by the edit (an error disables it, or it has problems such as a missing program or
+// an unknown user) keeps the definition it is served with now, and the reason is reported; when
+// the definition did not change and only the system did (its program or user is gone), the
+// previous definition would fail the same way, so the service is dropped as xinetd does. The
+// current definition also stays for a service that disappeared from a file that now has errors
+// no remaining service explains (a block lost to a syntax error), or from a file that still
+// exists but was not read because of an error. Real xinetd drops every such service and kills
+// its servers (measured: 2.3.15.3).
+//
+// planReload() then compares, by service id, what is served now with what will be:
+//   keep     same id, same listening parameters: the socket stays open, running servers and
+//            established connections are untouched, the new settings (limits, ACLs, server
+//            arguments...) apply to the next connection;
+//   restart  same id, listening parameters changed (port, bind, socket type, wait...): a new
+//            socket replaces the old one; running servers are left alone (xinetd kills them);
+//   add      a new id: a new socket;
+//   remove   an id no longer served (removed, or disabled on purpose): its socket is closed and
+//            its servers are killed, as xinetd does (SIGKILL for programs; in-process internal
+//            services and redirects have their connections closed).
+// Running servers of kept services are not checked again against the new only_from,
+// access_times or instances: xinetd(8) says it does, but xinetd 2.3.15.3 does not (measured),
+// and a reload must not drop established connections.
+
+import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
+import { socketsKey } from '../serve/listen-plan.js';
+import type { Service, ServiceTable } from '../table.js';
+
+/** A previous definition served on, and why the new one was not taken. */
+export interface KeptDefinition {
+  service: Service;
+  why: string;
+}
+
+export interface MergeResult {
+  /** The new table, with the previous definitions put back for the affected services. */
+  table: ServiceTable;
+  /** What to serve from now on (enabled services without problems). */
+  serve: Service[];
+  kept: KeptDefinition[];
+}
+
+export interface MergeEnv {
+  /** Whether a configuration file still exists (a file not read any more may just be gone). */
+  fileExists(path: string): boolean;
+}
+
+function servable(s: Service): boolean {
+  return s.enabled && s.problems.length === 0;
+}
+
+/** JSON with object keys sorted, for comparing definitions. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
+/** The same configuration, whatever the system says about it now (problems) and wherever it is written. */
+function sameDefinition(a: Service, b: Service): boolean {
+  const strip = (s: Service): unknown => ({ ...s, problems: [], enabled: true, source: null });
+  return canonical(strip(a)) === canonical(strip(b));
+}
+
+/** Where each service's text ends: the next service of the same file starts (inetd: the next line). */
+function rangesOf(services: readonly Service[]): Map<Service, { file: string; from: number; to: number }> {
+  const byFile = new Map<string, Service[]>();
+  for (const s of services) {
+    const list = byFile.get(s.source.file) ?? [];
+    list.push(s);
+    byFile.set(s.source.file, list);
+  }
+  const ranges = new Map<Service, { file: string; from: number; to: number }>();
+  for (const [file, list] of byFile) {
+    const sorted = [...list].sort((a, b) => a.source.line - b.source.line);
+    sorted.forEach((s, i) => {
+      const next = sorted.slice(i + 1).find((n) => n.source.line > s.source.line);
+      ranges.set(s, { file, from: s.source.line, to: next === undefined ? Infinity : next.source.line - 1 });
+    });
+  }
+  return ranges;
+}
+
+function inRange(d: Diagnostic, r: { file: string; from: number; to: number }): boolean {
+  return d.file === r.file && d.line >= r.from && d.line <= r.to;
+}
+
+/** The diagnostic is about this service (a check of it, a port clash): by id, never by its text. */
+function refersTo(d: Diagnostic, s: Service): boolean {
+  return d.services?.includes(s.id) === true;
+}
+
+function reasonOf(errors: readonly Diagnostic[]): string {
+  const first = errors[0];
+  if (first === undefined) return 'the new configuration has errors';
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  return formatDiagnostic(first) + more;
+}
+
+/** Why the previous definition of `old` stays, or null when the new configuration is taken. */
+function whyKeep(
+  old: Service,
+  next: ServiceTable,
+  errors: readonly Diagnostic[],
+  ranges: Map<Service, { file: string; from: number; to: number }>,
+  env: MergeEnv,
+): string | null {
+  const candidates = next.services.filter((s) => s.id === old.id);
+  if (candidates.some(servable)) return null;
+  const n = candidates[0];
+  if (n !== undefined) {
+    const range = ranges.get(n);
+    const own = errors.filter((d) => (range !== undefined && inRange(d, range)) || refersTo(d, n));
+    if (n.enabled && n.problems.length > 0) {
+      // Unchanged: the system changed (program or user gone), the current definition fails as well.
+      if (sameDefinition(old, n)) return null;
+      return own.length > 0 ? reasonOf(own) : `the new definition cannot run: ${n.problems.join('; ')}`;
+    }
+    // Disabled: on purpose (disable = yes, not in `enabled`...) unless errors of its own say otherwise.
+    return own.length > 0 ? reasonOf(own) : null;
+  }
+  // Gone from the new table.
+  const file = old.source.file;
+  const unexplained = errors.filter(
+    (d) => d.file === file && (refersTo(d, old) || ![...ranges.values()].some((r) => inRange(d, r))),
+  );
+  if (unexplained.length > 0) return reasonOf(unexplained);
+  if (!next.files.includes(file) && errors.length > 0 && env.fileExists(file)) {
+    return `${file} was not read: ${reasonOf(errors)}`;
+  }
+  return null;
+}
+
+/**
+ * The table to serve after a reload: `next`, except that services served now (`current`)
+ * whose new definition is broken keep their current one.
+ */
+export function mergeReload(current: readonly Service[], next: ServiceTable, env: MergeEnv): MergeResult {
+  const errors = next.diagnostics.filter((d) => d.severity === 'error');
+  const ranges = rangesOf(next.services);
+  const kept: KeptDefinition[] = [];
+  const services = [...next.services];
+  for (const old of current) {
+    const why = whyKeep(old, next, errors, ranges, env);
+    if (why === null) continue;
+    kept.push({ service: old, why });
+    const at = services.findIndex((s) => s.id === old.id);
+    if (at >= 0) services[at] = old;
+    else services.push(old);
+  }
+  const table: ServiceTable = { services, diagnostics: next.diagnostics, files: next.files };
+  return { table, serve: services.filter(servable), kept };
+}
+
+/**
+ * Services of `serve` that preparing refused (`accepted` is what it let through, e.g. an access
+ * list that disables its service) and that are served now: their current definition stays.
+ */
+export function reinstate(
+  current: readonly Service[],
+  serve: readonly Service[],
+  accepted: readonly Service[],
+  why: string,
+): { serve: Service[]; kept: KeptDefinition[] } {
+  const ok = new Set(accepted);
+  const out: Service[] = [];
+  const kept: KeptDefinition[] = [];
+  for (const s of serve) {
+    if (ok.has(s)) {
+      out.push(s);
+      continue;
+    }
+    const old = current.find((c) => c.id === s.id);
+    if (old !== undefined && old !== s) {
+      out.push(old);
+      kept.push({ service: old, why });
+    }
+  }
+  return { serve: out, kept };
+}
+
+export interface ReloadPlan {
+  keep: Service[];
+  restart: Array<{ from: Service; to: Service }>;
+  add: Service[];
+  remove: Service[];
+}
+
+
+/** By service id: what a reload from `current` to `next` keeps, restarts, adds and removes. */
+export function planReload(current: readonly Service[], next: readonly Service[]): ReloadPlan {
+  const plan: ReloadPlan = { keep: [], restart: [], add: [], remove: [] };
+  const before = new Map(current.map((s) => [s.id, s]));
+  const after = new Set(next.map((s) => s.id));
+  for (const s of next) {
+    const old = before.get(s.id);
+    if (old === undefined) plan.add.push(s);
+    else if (socketsKey(old) === socketsKey(s)) plan.keep.push(s);
+    else plan.restart.push({ from: old, to: s });
+  }
+  for (const s of current) if (!after.has(s.id)) plan.remove.push(s);
+  return plan;
+}
