@@ -27,7 +27,7 @@ async function main() {
     warn(`the spawn helper supports Linux only (this is ${process.platform})`);
     return;
   }
-  const builder = join(root, 'build', 'src', 'native-build.js');
+  const builder = join(root, 'build', 'src', 'spawn', 'native', 'native-build.js');
   const { compileHelper, helperStale, localToolchains } = await import(builder);
   if (!helperStale(srcDir, target, [fileURLToPath(import.meta.url)])) return; // up to date
   const r = compileHelper(srcDir, target, localToolchains());

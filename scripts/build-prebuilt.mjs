@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nativeDir = join(root, 'native');
-const builder = join(root, 'build', 'src', 'native-build.js');
+const builder = join(root, 'build', 'src', 'spawn', 'native', 'native-build.js');
 const { compileHelper, helperStale, RELEASE_TOOLCHAINS } = await import(builder);
 const REQUIRED = new Set(['linux-x64']);
 

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = join(root, 'build', 'src', 'bin.js');
+const entry = join(root, 'build', 'src', 'app', 'bin.js');
 const outfile = join(root, 'build', 'bin', 'tsinetd.mjs');
 const notices = join(root, 'build', 'bin', 'THIRD-PARTY-NOTICES.txt');
 
@@ -34,7 +34,7 @@ async function loadEsbuild() {
 }
 
 function writeUnbundledEntry(reason) {
-  writeFileSync(outfile, `#!/usr/bin/env node\n// Not bundled: ${reason}.\nimport '../src/bin.js';\n`);
+  writeFileSync(outfile, `#!/usr/bin/env node\n// Not bundled: ${reason}.\nimport '../src/app/bin.js';\n`);
   chmodSync(outfile, 0o755);
   rmSync(`${outfile}.map`, { force: true });
   rmSync(notices, { force: true });

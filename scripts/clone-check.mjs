@@ -55,7 +55,7 @@ function runTests(cmd, args, opts) {
 function privilegeDroppingTests() {
   const dir = join(root, 'test', 'e2e');
   const marks = /stageForOthers|stagedCli|asNobody\(|nobodyUnavailable\(|user: 'nobody'|uid: 65534/;
-  return readdirSync(dir)
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((n) => n.endsWith('.test.ts') && marks.test(readFileSync(join(dir, n), 'utf8')))
     .map((n) => `e2e/${n.replace(/\.ts$/, '.js')}`);
 }

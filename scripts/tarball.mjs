@@ -62,7 +62,7 @@ function run(cmd, args, options = {}) {
 
 if (!noBuild) run('npm', ['run', '--silent', 'build']);
 run(process.execPath, [join(root, 'scripts', 'build-prebuilt.mjs')]);
-const { helperInputs } = await import(join(root, 'build', 'src', 'native-build.js'));
+const { helperInputs } = await import(join(root, 'build', 'src', 'spawn', 'native', 'native-build.js'));
 const shipped = [...SHIPPED, ...helperInputs(join(root, 'native')).map((p) => p.slice(root.length + 1))];
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(stage, { recursive: true });

@@ -26,7 +26,8 @@ export const FIXTURES = join(ROOT, 'fixtures', 'servers');
  */
 function assertBundleFresh(): void {
   const compiled = join(ROOT, 'build', 'src');
-  const newest = Math.max(...readdirSync(compiled).filter((n) => n.endsWith('.js')).map((n) => statSync(join(compiled, n)).mtimeMs));
+  const modules = readdirSync(compiled, { recursive: true, encoding: 'utf8' }).filter((n) => n.endsWith('.js'));
+  const newest = Math.max(...modules.map((n) => statSync(join(compiled, n)).mtimeMs));
   if (!existsSync(CLI) || statSync(CLI).mtimeMs < newest) {
     throw new Error(`${CLI} is missing or older than build/src: run \`npm run build\` (tsc alone does not rebundle)`);
   }

@@ -465,7 +465,7 @@ test('servers signalled just before close() are reaped by the helper, not left a
 });
 
 test('the helper ends when the daemon process dies', { skip: NOT_BUILT }, async (t) => {
-  const module = join(ROOT, 'build', 'src', 'spawn-native.js');
+  const module = join(ROOT, 'build', 'src', 'spawn', 'native', 'spawn-native.js');
   const daemon: ChildProcess = startProcess(
     process.execPath,
     [
