@@ -25,8 +25,8 @@ export interface SpawnerChoice {
   prefer?: 'auto' | 'node' | 'native';
   /** Problems that are not one spawn's own: the helper failing to start, dying, protocol warnings. */
   onWarning?: (message: string) => void;
-  /** The one notice given when the Node spawner stands in for a missing helper (what is lost, how to get it back). */
-  onNotice?: (message: string) => void;
+  /** Notices: the Node spawner stands in for a missing helper (what is lost, how to get it back), or the helper was built. */
+  onNotice?: (code: 'helper-missing' | 'helper-built' | 'node-internals-missing', message: string) => void;
 }
 
 /** The choice in effect: env TSINETD_SPAWNER=node|native overrides `prefer` (tests, benchmarks). */
@@ -83,17 +83,17 @@ export async function createSpawner(choice: SpawnerChoice = {}, env: EnvOptions 
   const prefer = spawnerPreference(choice, env);
   if (withoutNodeInternals(env)) {
     if (prefer === 'native') throw spawnerError('ENOTSUP', "the native spawner needs Node's libuv handle internals, which are not available");
-    choice.onNotice?.(noInternalsNotice());
+    choice.onNotice?.('node-internals-missing', noInternalsNotice());
     return new NodeSpawner();
   }
   if (prefer === 'node') return new NodeSpawner();
   const resolution = resolveHelper({ build: true });
   if (resolution.helper === null) {
     if (prefer === 'native') throw spawnerError('ENOENT', `no spawn helper can run: ${describeAbsence(resolution)}`);
-    choice.onNotice?.(fallbackNotice(resolution));
+    choice.onNotice?.('helper-missing', fallbackNotice(resolution));
     return new NodeSpawner();
   }
-  if (resolution.built?.ok === true) choice.onNotice?.(`built the native spawn helper at ${resolution.built.path} (${resolution.helper.identity.build})`);
+  if (resolution.built?.ok === true) choice.onNotice?.('helper-built', `built the native spawn helper at ${resolution.built.path} (${resolution.helper.identity.build})`);
   try {
     return await startNativeSpawner({
       helperPath: resolution.helper.candidate.path,

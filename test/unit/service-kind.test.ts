@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runsCountedServer } from '../../../src/admission/limits.js';
-import { newService } from '../../../src/service-defaults.js';
-import { servedInternally, serviceKind, startsProgram } from '../../../src/service-kind.js';
-import type { Service } from '../../../src/table.js';
+import { runsCountedServer } from '../../src/admission/limits.js';
+import { newService } from '../../src/service-defaults.js';
+import { servedInternally, serviceKind, startsProgram } from '../../src/service-kind.js';
+import type { Service } from '../../src/table.js';
 
 function service(attrs: Partial<Service>): Service {
   return Object.assign(newService('daytime', 'xinetd', { file: 't.conf', line: 1 }), { port: 7013 }, attrs);
@@ -50,7 +50,7 @@ test('counted servers follow the kind: programs and redirects always; builtins o
 });
 
 test('no other module decides the kind from the raw type or flags', () => {
-  const src = fileURLToPath(new URL('../../../../src/', import.meta.url));
+  const src = fileURLToPath(new URL('../../../src/', import.meta.url));
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const n of readdirSync(dir)) {

@@ -7,15 +7,15 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { loadXinetdConfig } from '../../../src/config/config.js';
-import { DIAGNOSTIC_CODES, type DiagnosticCode } from '../../../src/diagnostic-codes.js';
-import type { Diagnostic, Severity } from '../../../src/diagnostics.js';
-import { lintHostsTable } from '../../../src/admission/wrappers/hosts-lint.js';
-import { parseHostsFile } from '../../../src/admission/wrappers/hosts-syntax.js';
-import { loadInetdFile } from '../../../src/config/inetd/inetd.js';
-import { parseConfigText } from '../../../src/config/xinetd/parse.js';
+import { loadXinetdConfig } from '../../src/config/config.js';
+import { DIAGNOSTIC_CODES, type DiagnosticCode } from '../../src/diagnostic-codes.js';
+import type { Diagnostic, Severity } from '../../src/diagnostics.js';
+import { lintHostsTable } from '../../src/admission/wrappers/hosts-lint.js';
+import { parseHostsFile } from '../../src/admission/wrappers/hosts-syntax.js';
+import { loadInetdFile } from '../../src/config/inetd/inetd.js';
+import { parseConfigText } from '../../src/config/xinetd/parse.js';
 
-const FIXTURES = join(fileURLToPath(new URL('../../../../', import.meta.url)), 'fixtures', 'conf');
+const FIXTURES = join(fileURLToPath(new URL('../../../', import.meta.url)), 'fixtures', 'conf');
 
 function confFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
