@@ -98,7 +98,7 @@ test('a reload adding an xinetd service on the port of a served inetd.conf one: 
     clash.map((l) => l.replace(/^.*?: ERROR: /, '')),
     [
       `${d.config}:${line}:9: error: port ${port}/tcp on all addresses is already used by service '${port}' (${inetd}:1); ` +
-        `xinetd cannot start service 'daytime' (id daytime-stream) either (its bind fails): it is disabled`,
+        `xinetd cannot start service 'daytime' (id daytime-stream) either (its bind fails): it is disabled [port-clash]`,
     ],
     d.daemonLog(),
   );
