@@ -21,7 +21,7 @@ import { explain, formatExplanation } from './explain.js';
 import { lintRuleFiles, systemWrappers, wrapsService } from '../admission/wrappers/wrappers.js';
 
 /** xinetd's multi-letter options, written with one dash; we accept them with one or two. */
-const XINETD_LONG_FLAGS = new Set([
+export const XINETD_LONG_FLAGS = new Set([
   'dontfork',
   'stayalive',
   'pidfile',
@@ -98,25 +98,28 @@ export interface ParsedCommandLine {
   options: DaemonOptions;
 }
 
-/** Parses argv (without node and script) into options; throws CommanderError on usage errors. */
-export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo): ParsedCommandLine {
+/**
+ * The commander definition of the command line: the one list of options, which --help prints
+ * and tsinetd(8)'s OPTIONS follow (test/unit/cli-man-options.test.ts checks both ways).
+ */
+export function commandLineProgram(io: CliIo = defaultIo): Command {
   const d = defaultOptions();
-  const program = new Command('tsinetd')
+  return new Command('tsinetd')
     .description('xinetd-compatible inet super-server')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .helpOption('-h, --help', 'show this help')
-    .option('-f <file>', 'configuration file', d.configFile)
+    .option('-f <config_file>', 'configuration file', d.configFile)
     .option('-d', 'debug mode: stay in the foreground, debug messages to stderr')
     .option('--dontfork', 'stay in the foreground (implies -stayalive)')
     .option('--stayalive', 'keep running when no service is left')
     .option('--pidfile <file>', 'write the process id to this file')
     .option('--filelog <file>', 'daemon messages to this file')
     .option('--syslog <facility>', 'daemon messages to syslog with this facility')
-    .option('--limit <n>', 'limit on concurrently running servers (process_limit)', intArg('-limit'))
-    .option('--logprocs <n>', 'limit on concurrent USERID lookups for refused clients (default 15)', intArg('-logprocs'))
+    .option('--limit <proc_limit>', 'limit on concurrently running servers (process_limit)', intArg('-limit'))
+    .option('--logprocs <limit>', 'limit on concurrent USERID lookups for refused clients (default 15)', intArg('-logprocs'))
     .option('--shutdownprocs <n>', 'accepted for compatibility; ignored', intArg('-shutdownprocs'))
-    .option('--cc <seconds>', 'consistency check of the internal state every N seconds (0: none)', intArg('-cc'))
+    .option('--cc <interval>', 'consistency check of the internal state every N seconds (0: none)', intArg('-cc'))
     .option('--reuse', 'accepted for compatibility (SO_REUSEADDR is always set)')
     .option('--inetd_compat', 'also read /etc/inetd.conf')
     .option('--inetd_ipv6', 'accepted for compatibility; inetd services listen dual-stack anyway')
@@ -128,11 +131,11 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
     .option('--metrics <address>', 'serve Prometheus /metrics, /healthz and /ready on HOST:PORT, [IPV6]:PORT, :PORT (all interfaces), PORT (127.0.0.1) or /unix/socket', metricsArg)
     .option('--ready-fd <n>', 'once every listener is bound, write READY to descriptor N and close it', intArg('--ready-fd'))
-    .option('--explain <service-and-address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
+    .option('--explain <service address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
     .option('--json', 'with --explain: the explanation as JSON')
     .option('--hosts-allow <file>', 'TCP wrappers: the hosts.allow file', d.hostsAllow)
     .option('--hosts-deny <file>', 'TCP wrappers: the hosts.deny file', d.hostsDeny)
-    .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
+    .option('--convert <inetd.conf>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
     .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
     .addOption(
       new Option('--dialect <dialect>', 'how to read inetd.conf files (--inetd, --inetd_compat, --convert); auto: decided per file').choices([
@@ -143,7 +146,12 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
       ]),
     )
     .allowExcessArguments(false);
+}
 
+/** Parses argv (without node and script) into options; throws CommanderError on usage errors. */
+export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo): ParsedCommandLine {
+  const d = defaultOptions();
+  const program = commandLineProgram(io);
   program.parse(normalizeArgv(convertCommand(argv)), { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
 

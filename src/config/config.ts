@@ -38,6 +38,11 @@ export interface LoadRequest {
    * completely, its implicit connection rate included (inetd-defaults.ts).
    */
   inetdCompatFile?: string;
+  /**
+   * A reload: the services bound already (reload.ts keepsSockets). They bind before the others,
+   * so in a port clash they keep the port, as under xinetd, whose reload binds only what is new.
+   */
+  boundFirst?: (s: Service) => boolean;
 }
 
 export interface LoadDeps {
@@ -129,11 +134,13 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
 
 /**
  * The checks across services, over the whole table: port clashes between every service the run
- * loads (xinetd's, then each inetd.conf file's, in binding order), then duplicate ids among the
- * xinetd services. Turns the losers of a clash off; returns the diagnostics.
+ * loads, in binding order (xinetd's, then each inetd.conf file's; on a reload those bound
+ * already, `boundFirst`, before all of them), then duplicate ids among the xinetd services.
+ * Turns the losers of a clash off; returns the diagnostics.
  */
-function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[]): Diagnostic[] {
-  const placed = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[], boundFirst?: (s: Service) => boolean): Diagnostic[] {
+  const inFileOrder = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+  const placed = boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
   const on = (i: number): boolean => placed[i]!.service.enabled;
   const clashes = checkPortClashes(placed, on);
   for (const f of clashes) if (f.effect === 'disable') placed[f.index]!.service.enabled = false;
@@ -194,7 +201,7 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
     table.diagnostics.push(...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps));
     table.files.push(file);
   }
-  const across = checkAcross(x?.built ?? [], inetd);
+  const across = checkAcross(x?.built ?? [], inetd, req.boundFirst);
   table.services.push(...(x?.built ?? []).map((b) => b.service), ...inetd);
   table.diagnostics = sortByFile([...table.diagnostics, ...across], table.files);
   return table;

@@ -11,6 +11,7 @@
 //   syslog:    "Started working: 2 available services"
 
 import type { DaemonLevel, LogEvent } from './log-types.js';
+import { daemonMessage, shownCode } from '../message-codes.js';
 import type { Service } from '../table.js';
 
 export type ServiceEvent = Exclude<LogEvent, { kind: 'daemon' }>;
@@ -176,9 +177,13 @@ export interface DaemonFormatOptions {
   ident?: string;
 }
 
-/** A daemon message in the shape xinetd uses for that destination (see the file header). */
+/**
+ * A daemon message in the shape xinetd uses for that destination (see the file header). A message
+ * in tsinetd's own words ends with its code in brackets (message-codes.ts); xinetd's stay as is.
+ */
 export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOptions): string {
-  const message = sanitize(e.message);
+  const code = shownCode(e);
+  const message = code === null ? sanitize(e.message) : `${sanitize(e.message)} [${code}]`;
   switch (opts.style) {
     case 'file':
       return `${xinetdTimestamp(now)} ${opts.ident ?? DEFAULT_IDENT}[${opts.pid}]: ${LEVEL_WORD[e.level]}: ${message}`;
@@ -196,13 +201,16 @@ export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOption
  *   {"time",...,"event":"EXIT","service",["status"|"signal"],"pid","duration"}
  *   {"time",...,"event":"FAIL","service","reason","from"}
  *   {"time",...,"event":"TRAFFIC","service","in","out"}   {"time",...,"event":"USERID","service","text"}
- * Daemon events: {"time","event":"daemon","level","pid","func"?,"message"}.
+ * Daemon events: {"time","event":"daemon","level","code","diagnostic"?,"pid","func"?,"message"}
+ * (code: message-codes.ts; diagnostic: the tsinetd.conf(5) code of a configuration problem).
  * Returns null when the text line would not be written either.
  */
 export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null {
   const time = now.toISOString();
   if (e.kind === 'daemon') {
-    const o: Record<string, string | number> = { time, event: 'daemon', level: e.level, pid: daemonPid };
+    const o: Record<string, string | number> = { time, event: 'daemon', level: e.level, code: e.code };
+    if (e.diagnostic !== undefined) o['diagnostic'] = e.diagnostic;
+    o['pid'] = daemonPid;
     if (e.func !== undefined) o['func'] = e.func;
     o['message'] = e.message;
     return JSON.stringify(o);
@@ -221,12 +229,7 @@ export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | 
  * held back with this event once the burst is over.
  */
 export function suppressedEvent(service: Service, count: number, entry = 'FAIL'): DaemonEvent {
-  return {
-    kind: 'daemon',
-    level: 'warning',
-    func: 'log_flood',
-    message: `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`,
-  };
+  return daemonMessage('fail-lines-suppressed', 'warning', `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`, 'log_flood');
 }
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {

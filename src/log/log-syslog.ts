@@ -61,6 +61,7 @@ export class SyslogTransport extends Transport {
     stat(this.opts.socketPath, (err, st) => {
       if (err !== null || !st.isSocket()) {
         this.opts.onProblem(
+          'log-lines-lost',
           'warning',
           `syslog socket ${this.opts.socketPath} ${err !== null ? 'does not exist' : 'is not a socket'}: ` +
             'syslog lines are lost until a syslog daemon listens there',
@@ -100,7 +101,7 @@ export class SyslogTransport extends Transport {
     });
     stdin.on('drain', () => {
       if (this.backlogDropped > 0) {
-        this.opts.onProblem('warning', `syslog was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
+        this.opts.onProblem('log-lines-lost', 'warning', `syslog was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
         this.backlogDropped = 0;
       }
     });
@@ -110,7 +111,7 @@ export class SyslogTransport extends Transport {
       const t = setTimeout(() => {
         if (this.child !== child || !this.failing) return;
         this.failing = false;
-        if (this.lost > 0) this.opts.onProblem('notice', `syslog is back; ${plural(this.lost, 'line')} lost`);
+        if (this.lost > 0) this.opts.onProblem('log-lines-lost', 'notice', `syslog is back; ${plural(this.lost, 'line')} lost`);
         this.lost = 0;
       }, LOGGER_RESTART_MS);
       t.unref();
@@ -140,7 +141,7 @@ export class SyslogTransport extends Transport {
     this.restartAt = this.opts.nowMs() + LOGGER_RESTART_MS;
     if (this.failing) return;
     this.failing = true;
-    this.opts.onProblem('error', `${message}; syslog lines are dropped, retrying in ${LOGGER_RESTART_MS / 1000} s`);
+    this.opts.onProblem('log-lines-lost', 'error', `${message}; syslog lines are dropped, retrying in ${LOGGER_RESTART_MS / 1000} s`);
   }
 
   override log(info: LineInfo, next: () => void): void {

@@ -23,7 +23,8 @@ import {
 } from './log-format.js';
 import { SyslogTransport } from './log-syslog.js';
 import { FileTransport, LineStreamTransport, type LineInfo } from './log-transports.js';
-import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
+import type { EventLog, LogEvent } from './log-types.js';
+import { daemonMessage, type MessageCode, type MessageLevel } from '../message-codes.js';
 import { fromEnv, type LogFormat } from '../app/options.js';
 import type { LogTarget, Service } from '../table.js';
 
@@ -165,7 +166,7 @@ class EventLogImpl implements XinetdEventLog {
     const sink: Sink = this.addSink(
       key,
       'file',
-      new FileTransport({ path, soft, hard, label, onProblem: (level, message) => this.problem(key, level, message) }),
+      new FileTransport({ path, soft, hard, label, onProblem: (code, level, message) => this.problem(key, code, level, message) }),
     );
     return sink;
   }
@@ -182,7 +183,7 @@ class EventLogImpl implements XinetdEventLog {
           ident: this.ident,
           pid: this.pid,
           ...(this.opts.loggerProgram !== undefined ? { loggerProgram: this.opts.loggerProgram } : {}),
-          onProblem: (level, message) => this.problem(key, level, message),
+          onProblem: (code, level, message) => this.problem(key, code, level, message),
         }),
       )
     );
@@ -236,11 +237,11 @@ class EventLogImpl implements XinetdEventLog {
   }
 
   /** A transport's own trouble, as a daemon message (to stderr when the daemon log itself is the trouble). */
-  private problem(originKey: string, level: DaemonLevel, message: string): void {
+  private problem<C extends MessageCode>(originKey: string, code: C, level: MessageLevel<C>, message: string): void {
     if (this.reporting || this.closed) return;
     this.reporting = true;
     try {
-      const e: DaemonEvent = { kind: 'daemon', level, message, func: 'log' };
+      const e: DaemonEvent = daemonMessage(code, level, message, 'log');
       const now = this.now();
       this.writeDaemon(e, now, originKey);
       const daemonHitItself = this.daemonSinks.some((d) => d.sink.key === originKey);

@@ -30,7 +30,7 @@ const ignoreError = (): void => {};
 
 function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: string | null, func: string): Promise<void> {
   if (path === null) return Promise.resolve();
-  return sendBanner(socket, path, service.id, (message) => ctx.daemon('error', message, func));
+  return sendBanner(socket, path, service.id, (message) => ctx.daemon('banner', 'error', message, func));
 }
 
 /** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
@@ -59,7 +59,7 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
   try {
     host = await ctx.redirects.resolve(target.host);
   } catch (err) {
-    ctx.daemon('error', `redirect of service ${service.id}: cannot resolve ${target.host}: ${describe(err)}`, 'redir_handler');
+    ctx.daemon('redirect-failed', 'error', `redirect of service ${service.id}: cannot resolve ${target.host}: ${describe(err)}`, 'redir_handler');
     socket.destroy();
     release();
     ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
@@ -68,7 +68,7 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
   }
   const result = await proxy(socket, { host, port: target.port });
   release();
-  if (result.error !== null) ctx.daemon('error', `redirect of service ${service.id}: ${result.error}`, 'redir_handler');
+  if (result.error !== null) ctx.daemon('redirect-failed', 'error', `redirect of service ${service.id}: ${result.error}`, 'redir_handler');
   ctx.log({ kind: 'TRAFFIC', service, inBytes: result.inBytes, outBytes: result.outBytes });
   ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
   finished(ctx, service, peer);
@@ -168,7 +168,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
   if ((builtin === 'daytime' || builtin === 'time') && wrap !== null) {
     // A banner or socket option must reach the connection first: not a plain reply any more.
     if (wrap.banner !== null || wrap.plan.keepalive || wrap.plan.lingerSeconds !== null) {
-      ctx.daemon('warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
+      ctx.daemon('wrap-options-ignored', 'warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
     }
   }
   if (builtin === 'daytime' || builtin === 'time') {

@@ -7,7 +7,7 @@
 import { acceptPaused, runsCountedServer } from '../admission/limits.js';
 import type { Listener } from './listener.js';
 import type { ListenerSet } from './listeners.js';
-import type { DaemonLevel } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import type { Service } from '../table.js';
 
 export class QueueingLimits {
@@ -22,7 +22,7 @@ export class QueueingLimits {
   /** `guard`: runs the serving of one client so that a bug in it cannot take the daemon down. */
   constructor(
     private readonly listeners: ListenerSet,
-    private readonly daemon: (level: DaemonLevel, message: string, func?: string) => void,
+    private readonly daemon: Say,
     private readonly guard: (l: Listener, work: Promise<void>) => void,
   ) {}
 
@@ -97,7 +97,7 @@ export class QueueingLimits {
     const on = !acceptPaused(service, running()) && l.heldCount === 0;
     // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
     if (l.setAccepting(on)) {
-      this.daemon('debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
+      this.daemon('max-child', 'debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
     }
   }
 }

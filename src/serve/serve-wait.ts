@@ -63,7 +63,7 @@ async function senderOf(ctx: ServeContext, service: Service, fd: number): Promis
   try {
     return (await ctx.peekSender(fd)) ?? 'empty';
   } catch (err) {
-    ctx.daemon('warning', `service ${service.id}: ${describe(err)}`, 'get_connection');
+    ctx.daemon('wait-accept', 'warning', `service ${service.id}: ${describe(err)}`, 'get_connection');
     return null;
   }
 }
@@ -89,7 +89,7 @@ function refuseUnknownSender(ctx: ServeContext, listener: Listener, service: Ser
   const checks = addressChecks(service);
   const what = checks.length > 0 ? checks.join(', ') : 'the global no_access list (SENSOR)';
   const why = ctx.peekSender === undefined ? 'cannot be known without the spawn helper' : 'could not be learnt';
-  ctx.daemon('warning', `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`, 'access_control');
+  ctx.daemon('datagram-refused', 'warning', `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`, 'access_control');
 }
 
 /**
@@ -161,7 +161,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
       ws.restoreNonBlocking();
       if (datagram && looping) {
         void ws.drain().then((n) => {
-          ctx.daemon('warning', `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`, 'svc_postmortem');
+          ctx.daemon('datagrams-discarded', 'warning', `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`, 'svc_postmortem');
           listener.rearm();
         });
         return;
