@@ -38,6 +38,7 @@ export function newService(name: string, dialect: Dialect, source: SourceRef): S
     v6only: null,
     family_sockets: false,
     redirect: null,
+    unix: null,
     log_type: null,
     log_on_success: [],
     log_on_failure: [],

@@ -68,6 +68,20 @@ export interface InetdRate {
  */
 export type InstancesAtLimit = 'refuse' | 'queue';
 
+/**
+ * The socket file of a unix-domain service (inetd.conf protocol `unix`): its path (the service
+ * field), and the owner, group and mode it is given once bound (FreeBSD's `:user:group:mode:`
+ * prefix; without one, the inetd's own default: FreeBSD 0200, OpenBSD 0666, owned by the daemon).
+ */
+export interface UnixSocket {
+  path: string;
+  /** User name or number; null = the daemon's user. */
+  owner: string | null;
+  /** Group name or number; null = the daemon's group. */
+  group: string | null;
+  mode: number;
+}
+
 /** Which syntax a service came from. */
 export type Dialect = 'xinetd' | 'inetd' | 'inetd-freebsd';
 
@@ -143,6 +157,8 @@ export interface Service {
    */
   family_sockets: boolean;
   redirect: { host: string; port: number } | null;
+  /** The socket file of a unix-domain service (protocol `unix`); null for the others. */
+  unix: UnixSocket | null;
 
   log_type: LogTarget | null;
   log_on_success: string[];

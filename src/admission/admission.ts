@@ -201,7 +201,7 @@ export class AdmissionController implements Admission {
    */
   private unknownAddress(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
     if (service.only_from !== null) {
-      return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address` };
+      return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (${service.protocol === 'unix' ? 'a unix-domain socket' : 'wait = yes'}), and only_from admits no unknown address` };
     }
     return this.wrap.wrapperStep(service, peer, local, true);
   }

@@ -397,6 +397,15 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
     const slot = `${s.protocol}/${String(s.port)}`;
     const earlier = bound.get(slot) ?? [];
     if (s.bind !== null && s.port !== null) bound.set(slot, [...earlier, i]);
+    if (enabled(i) && s.unix !== null) {
+      // One socket file per path: the later service would remove the earlier one's socket.
+      const key = `unix/${s.unix.path}`;
+      const first = seen.get(key);
+      const other = first === undefined ? undefined : services[first]?.service;
+      if (other === undefined) seen.set(key, i);
+      else report(i, 'error', `unix socket ${s.unix.path} is already used by ${serviceLabel(other)} (${sourceOf(other)}): this service is disabled`, 'disable');
+      return;
+    }
     if (!enabled(i) || s.port === null || s.port === 0) return;
     const twin = boundTwin(services, i, earlier, (j) => enabled(j) && !off.has(j));
     if (twin !== null) {

@@ -18,6 +18,8 @@
 //   - FreeBSD's max-connections-per-ip-per-minute: the same (a warning).
 //   - words with blanks (FreeBSD quoted arguments): an error; the block lacks them and is
 //     written with `disable = yes`, so that it does not run another command.
+// A unix-domain service (protocol `unix`) is not converted at all: xinetd has no unix sockets.
+// Its file holds only comments (the inetd line, and why), and a warning says so.
 // File names are made from the service id and are safe for xinetd's includedir, which skips
 // names that contain '.' or end in '~' (`ftp`, `ftp-tcp6`, `127-0-0-1-ntalk-udp`).
 
@@ -197,6 +199,13 @@ function fromLoaded(
       `Converted by tsinetd from ${path}, line ${s.source.line} (${dialectName(dialect)} inetd.conf):`,
       ...where.sourceLines(s).map((l) => `    ${l}`),
     ];
+    if (s.unix !== null) {
+      const why = `xinetd has no unix-domain sockets: service ${s.id} (socket ${s.unix.path}) is not converted; tsinetd serves it from the inetd.conf file (--inetd)`;
+      diagnostics.push(diag('convert-limitation', 'warning', where.at(s), why, Math.max(1, s.unix.path.length)));
+      const text = [...header, why].map((l) => `# ${l}`).join('\n') + '\n';
+      files.push({ name: xinetdFileName(s.id, taken), text, service: s });
+      continue;
+    }
     const written = writeService(tidy(s), { db, header });
     for (const l of written.lost) {
       if (l.field === 'inetd_rate' && s.inetd_rate?.written !== true) {

@@ -38,14 +38,14 @@ async function refuseStream(
   ctx: ServeContext,
   listener: Listener,
   service: Service,
-  peer: Peer,
+  peer: Peer | null,
   socket: net.Socket,
   decision: Refusal,
 ): Promise<void> {
   ctx.refused(listener, service, peer, decision);
   await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
   // log_on_failure USERID: the connection stays open while the client's identd is asked.
-  if (ctx.ident !== undefined && useridOnFailure(service)) await identifyRefused(ctx.ident, service, peer, socket, decision.reason);
+  if (ctx.ident !== undefined && peer !== null && useridOnFailure(service)) await identifyRefused(ctx.ident, service, peer, socket, decision.reason);
   socket.destroy();
 }
 
@@ -74,13 +74,18 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
   finished(ctx, service, peer);
 }
 
-/** A connection accepted by a stream listener (nowait programs, internal services, redirects). */
+/**
+ * A connection accepted by a stream listener (nowait programs, internal services, redirects).
+ * A unix-domain client has no address: its peer is null, as for wait = yes services (no
+ * `from=`, REMOTE_HOST `<no address>`, no USERID lookup, address checks as for an unknown address).
+ */
 export async function serveStream(ctx: ServeContext, listener: Listener, socket: net.Socket): Promise<void> {
   const acceptedAt = performance.now();
   const service = listener.service;
   socket.on('error', ignoreError);
-  const peer = peerOfSocket(socket);
-  if (peer === null || ctx.stopping) {
+  const unixPeer = listener.plan.unix !== null;
+  const peer = unixPeer ? null : peerOfSocket(socket);
+  if ((peer === null && !unixPeer) || ctx.stopping) {
     socket.destroy();
     return;
   }
@@ -96,13 +101,13 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     return;
   }
   ctx.metrics?.accepted(service);
-  const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, service, peer, decision.wrap);
+  const wrap = decision.wrap === undefined || peer === null ? null : await prepareWrap(ctx, service, peer, decision.wrap);
   const twist = wrap !== null && wrap.plan.twist !== null;
   const builtin = twist ? null : builtinOf(service);
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
-  if (counted && ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
+  if (counted && ctx.ident !== undefined && peer !== null && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
     // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in
     // xinetd, whose forked child asks; services served without a fork are not looked up).
     const identity = await identifyAdmitted(ctx.ident, service, peer, socket);
@@ -132,7 +137,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     }
     return;
   }
-  if (service.redirect !== null && !twist) {
+  if (service.redirect !== null && !twist && peer !== null) {
     await redirect(ctx, service, peer, socket);
     return;
   }

@@ -8,11 +8,13 @@
 // so IPv4 peers appear as ::ffff:a.b.c.d; `flags = IPv4` = 0.0.0.0; an IPv4 `bind` address =
 // a plain IPv4 socket; an IPv6 one = an IPv6 socket; a host name is resolved when the socket
 // is opened. SO_REUSEADDR is always set (libuv does for TCP, and we ask for it on UDP).
+// A unix-domain service (inetd.conf protocol `unix`) listens at its path instead: stream only
+// (Node has no unix datagram sockets), accepted by the daemon, never by the helper.
 
 import { isIP } from 'node:net';
 import { addressChecks, useridOnFailure, useridOnSuccess } from '../service-needs.js';
 import { builtinOf } from './builtins.js';
-import type { Service } from '../table.js';
+import type { Service, UnixSocket } from '../table.js';
 import { versus } from '../app/versus.js';
 import { serviceKind } from '../service-kind.js';
 
@@ -20,13 +22,16 @@ export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
 
 export interface ListenPlan {
   mode: ListenMode;
-  transport: 'tcp' | 'udp';
+  transport: 'tcp' | 'udp' | 'unix';
+  /** 0 for a unix-domain socket. */
   port: number;
   /** An address literal, or a host name resolved when the socket is opened. */
   host: string;
   /** 4 or 6 for address literals; for host names the family asked of the resolver (0 = any). */
   family: 0 | 4 | 6;
   v6only: boolean;
+  /** The socket file of a unix-domain socket (host '', family 0); null for the others. */
+  unix: UnixSocket | null;
 }
 
 export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
@@ -52,6 +57,7 @@ export function listenPlans(service: Service): PlansResult {
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
     return no(`socket_type ${service.socket_type} is not supported`);
   }
+  if (service.protocol === 'unix') return unixPlans(service);
   const transport = service.socket_type === 'stream' ? 'tcp' : 'udp';
   if (service.protocol !== transport) return no(`protocol ${service.protocol} is not supported with socket_type ${service.socket_type}`);
   if (service.port === null) return no('no port');
@@ -73,7 +79,7 @@ export function listenPlans(service: Service): PlansResult {
     mode = transport === 'udp' ? 'dgram-wait' : service.wait ? 'stream-wait' : 'stream';
   }
 
-  const base = { mode, transport, port: service.port } as const;
+  const base = { mode, transport, port: service.port, unix: null } as const;
   if (service.family_sockets && (service.bind === null || isIP(service.bind) === 0)) {
     return {
       ok: true,
@@ -101,6 +107,26 @@ export function listenPlans(service: Service): PlansResult {
   return { ok: true, plans: [{ ...base, host, family, v6only }] };
 }
 
+/** The socket of a unix-domain service: stream only; nowait programs and internal services are accepted by the daemon. */
+function unixPlans(service: Service): PlansResult {
+  const no = (reason: string): PlansResult => ({ ok: false, reason });
+  if (service.unix === null) return no('no socket path');
+  if (service.socket_type !== 'stream') return no('unix-domain datagram sockets are not supported (Node.js cannot open them)');
+  const kind = serviceKind(service);
+  let mode: ListenMode;
+  if (kind === 'internal' || kind === 'sensor') {
+    if (builtinOf(service) === null) return no(`No such internal service: ${service.name}/${service.socket_type}`);
+    mode = 'stream';
+  } else if (kind === 'redirect') {
+    return no('redirect works for tcp services only');
+  } else if (service.server === null) {
+    return no('no server program');
+  } else {
+    mode = service.wait ? 'stream-wait' : 'stream';
+  }
+  return { ok: true, plans: [{ mode, transport: 'unix', port: 0, host: '', family: 0, v6only: false, unix: service.unix }] };
+}
+
 /** The identities of all of `service`'s sockets (services that cannot listen: the reason). */
 export function socketsKey(service: Service): string {
   const r = listenPlans(service);
@@ -119,6 +145,11 @@ export function needsPausable(service: Service, plan: ListenPlan, helperAccepts:
  * change on a kept socket (Listener.reassign).
  */
 export function socketKey(plan: ListenPlan): string {
+  if (plan.unix !== null) {
+    // The file's owner, group and mode are part of it: a change makes a new socket file.
+    const u = plan.unix;
+    return `${plan.mode} unix ${u.path} ${u.owner ?? '-'}:${u.group ?? '-'}:${u.mode.toString(8).padStart(4, '0')}`;
+  }
   return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
 }
 
@@ -130,7 +161,7 @@ export function socketKey(plan: ListenPlan): string {
  */
 export function helperAccepts(service: Service): boolean {
   const r = listenPlan(service);
-  if (!r.ok || r.plan.mode !== 'stream' || serviceKind(service) === 'redirect') return false;
+  if (!r.ok || r.plan.mode !== 'stream' || r.plan.transport === 'unix' || serviceKind(service) === 'redirect') return false;
   if (service.banner !== null || service.banner_success !== null || service.banner_fail !== null) return false;
   if (useridOnSuccess(service) || useridOnFailure(service) || service.flags.includes('IDONLY')) return false;
   const builtin = builtinOf(service);
@@ -146,6 +177,19 @@ export function servingLimitations(service: Service): string[] {
   const r = listenPlan(service);
   if (!r.ok) return [r.reason + versus('starts less')];
   const out: string[] = [];
+  if (r.plan.transport === 'unix') {
+    // A unix-domain client has no address: admission sees it as wait = yes clients (admission.ts unknownAddress).
+    if (service.only_from !== null) {
+      out.push('only_from refuses every client of a unix-domain socket: a unix peer has no address' + versus('admits less'));
+    }
+    const checks = addressChecks(service).filter((c) => c !== 'only_from');
+    if (checks.length > 0) {
+      out.push(
+        `${checks.join(', ')} cannot be checked on a unix-domain socket: a unix peer has no address, so they let every client in, as the inetds do` +
+          versus('same', 'inetd'),
+      );
+    }
+  }
   if (r.plan.mode === 'dgram-wait' && !service.wait) {
     out.push('wait = no on a datagram service is served as wait = yes (one server at a time)' + versus('fewer at a time'));
   }

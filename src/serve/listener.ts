@@ -21,8 +21,9 @@ import { ChargenRing } from './builtins.js';
 import type { AcceptedConnection, Acceptor } from '../spawn/spawn-types.js';
 import type { Service } from '../table.js';
 import { acceptOn, listenPlain, setAccepting as setServerAccepting } from './pausable-accept.js';
-import { WaitSocket } from './wait-socket.js';
+import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
 import { needsPausable, socketKey, type ListenPlan } from './listen-plan.js';
+import { bindSocketFile, removeSocketFile, type SocketFile } from './unix-socket-file.js';
 
 /** A connection accepted while its service was at a queueing limit, waiting for a server to end. */
 export interface HeldConnection {
@@ -79,6 +80,8 @@ export class Listener {
   private helper: Acceptor | null;
   private resumeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** The file of a unix-domain socket while it is bound (removed when the socket closes). */
+  private socketFile: SocketFile | null = null;
   /** Failed bind attempts in a row (0 once bound). */
   private bindFailures = 0;
   /** Whether the socket is accepted on (setAccepting); applied again to each socket opened. */
@@ -184,6 +187,23 @@ export class Listener {
   /** Opens the socket; rejects with the bind error. */
   async open(): Promise<void> {
     if (this.state === 'closed') throw new Error('listener closed');
+    if (this.plan.unix !== null) {
+      this.openUnix();
+    } else {
+      await this.openInet();
+    }
+    // Closed (a reload dropped the service) while the name was resolved or the socket bound.
+    if ((this.state as ListenerState) === 'closed') {
+      await this.shut();
+      throw new Error('listener closed');
+    }
+    this.state = 'active';
+    this.bindFailures = 0;
+    if (!this.acceptOn) this.applyAccepting();
+    if (this.waitSocket !== null) this.rearm();
+  }
+
+  private async openInet(): Promise<void> {
     const { host, family } = await this.address();
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
@@ -199,15 +219,43 @@ export class Listener {
         this.waitSocket = this.openUnread(host, family, port);
         break;
     }
-    // Closed (a reload dropped the service) while the name was resolved or the socket bound.
-    if ((this.state as ListenerState) === 'closed') {
-      await this.shut();
-      throw new Error('listener closed');
+  }
+
+  /**
+   * A unix-domain stream socket at the plan's path (unix-socket-file.ts: a stale socket file is
+   * removed first, the new one gets its owner, group and mode). The daemon accepts on it
+   * (nowait) or watches it for the server (wait = yes), as for TCP. Without Node's internals a
+   * nowait socket is listened on by Node's own listen(), and a wait = yes one cannot be made.
+   */
+  private openUnix(): void {
+    const unix = this.plan.unix;
+    if (unix === null) return;
+    if (!WaitSocket.supported() && this.plan.mode === 'stream') {
+      const server = this.daemonServer();
+      const { file } = bindSocketFile(
+        unix,
+        () => server.listen({ path: unix.path, backlog: LISTEN_BACKLOG }),
+        () => server.close(),
+      );
+      server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+      this.helper = null;
+      this.pausable = false;
+      this.server = server;
+      this.socketFile = file;
+      return;
     }
-    this.state = 'active';
-    this.bindFailures = 0;
-    if (!this.acceptOn) this.applyAccepting();
-    if (this.waitSocket !== null) this.rearm();
+    const { bound: ws, file } = bindSocketFile(
+      unix,
+      () => WaitSocket.open({ transport: 'unix', path: unix.path, host: '', family: 4, port: 0, v6only: false }),
+      (w) => w.close(),
+    );
+    this.socketFile = file;
+    if (this.plan.mode === 'stream-wait') {
+      this.waitSocket = ws;
+      return;
+    }
+    this.streamFd = ws.fd;
+    this.server = this.adopt(ws);
   }
 
   /**
@@ -375,6 +423,10 @@ export class Listener {
     // Stops accepting and releases the address at once. Connections already accepted live on,
     // and the 'close' event would wait for them: it is not waited for.
     server?.close();
+    if (this.socketFile !== null) {
+      removeSocketFile(this.socketFile);
+      this.socketFile = null;
+    }
   }
 
   /**

@@ -47,13 +47,13 @@ export async function spawnServer(
 export async function startProgram(
   ctx: ServeContext,
   service: Service,
-  peer: Peer,
+  peer: Peer | null,
   stdio: ChildStdio,
   release: (started: boolean) => void,
   acceptedAt: number,
   wrap: PreparedWrap | null = null,
 ): Promise<void> {
-  const spec = wrap === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
+  const spec = wrap === null || peer === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
   const pid = await spawnServer(ctx, service, peer, spec, stdio);
   if (pid === null) {
     release(false);
@@ -63,7 +63,7 @@ export async function startProgram(
   // START first: a server that has already exited is reported (EXIT) as soon as it is tracked.
   ctx.log({ kind: 'START', service, pid, peer });
   ctx.track({ pid, service, peer, startedAt: performance.now() });
-  if (wrap?.plan.twist != null) ctx.daemon('twist', 'info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
+  if (wrap?.plan.twist != null && peer !== null) ctx.daemon('twist', 'info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
   release(true);
 }
 

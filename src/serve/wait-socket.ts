@@ -38,7 +38,9 @@ function uvError(code: number, what: string): NodeJS.ErrnoException {
 }
 
 export interface WaitSocketAddress {
-  transport: 'tcp' | 'udp';
+  /** unix: a unix-domain stream socket bound at `path` (host, family, port and v6only unused). */
+  transport: 'tcp' | 'udp' | 'unix';
+  path?: string;
   host: string;
   family: 4 | 6;
   port: number;
@@ -57,14 +59,29 @@ function bindings(): UvBindings {
   throw err;
 }
 
+/** listen(2) on `h`'s descriptor through a pipe handle whose accept watcher is stopped before any poll; closes `h` on failure. */
+function listenUnwatched(b: UvBindings, h: RawTcp | RawPipe): void {
+  const lister = new b.Pipe(b.pipeSocket);
+  lister.onconnection = () => {};
+  lister.onread = () => {};
+  let e = lister.open(h.fd);
+  if (e === 0) e = lister.listen(LISTEN_BACKLOG);
+  if (e === 0) e = lister.readStart();
+  if (e === 0) e = lister.readStop();
+  if (e !== 0) {
+    h.close();
+    throw uvError(e, 'listen');
+  }
+}
+
 export class WaitSocket {
   private watcher: RawPipe | null = null;
   private closed = false;
   private draining = false;
 
   private constructor(
-    private readonly owner: RawUdp | RawTcp,
-    readonly transport: 'tcp' | 'udp',
+    private readonly owner: RawUdp | RawTcp | RawPipe,
+    readonly transport: 'tcp' | 'udp' | 'unix',
     readonly fd: number,
     readonly port: number,
   ) {}
@@ -92,6 +109,7 @@ export class WaitSocket {
       h.getsockname(out);
       return new WaitSocket(h, 'udp', h.fd, typeof out['port'] === 'number' ? out['port'] : addr.port);
     }
+    if (addr.transport === 'unix') return WaitSocket.openUnix(b, addr.path ?? '');
     const h = new b.TCP(b.tcpServer);
     const err = addr.family === 6 ? h.bind6(addr.host, addr.port, addr.v6only ? b.tcpIpv6Only : 0) : h.bind(addr.host, addr.port);
     if (err !== 0) {
@@ -108,20 +126,21 @@ export class WaitSocket {
     }
     if (addr.noDelay === true) h.setNoDelay(true);
     if (addr.keepAlive === true) h.setKeepAlive(true, 0);
-    // listen(2) through a pipe handle, whose accept watcher is stopped before any poll.
-    const lister = new b.Pipe(b.pipeSocket);
-    lister.onconnection = () => {};
-    lister.onread = () => {};
-    let e = lister.open(h.fd);
-    if (e === 0) e = lister.listen(LISTEN_BACKLOG);
-    if (e === 0) e = lister.readStart();
-    if (e === 0) e = lister.readStop();
-    if (e !== 0) {
-      h.close();
-      throw uvError(e, 'listen');
-    }
+    listenUnwatched(b, h);
     h.getsockname(out);
     return new WaitSocket(h, 'tcp', h.fd, typeof out['port'] === 'number' ? out['port'] : addr.port);
+  }
+
+  /** A unix-domain stream socket bound at `path` (the file is the caller's to prepare) and listening. */
+  private static openUnix(b: UvBindings, path: string): WaitSocket {
+    const h = new b.Pipe(b.pipeServer);
+    const err = h.bind(path);
+    if (err !== 0) {
+      h.close();
+      throw uvError(err, 'bind');
+    }
+    listenUnwatched(b, h);
+    return new WaitSocket(h, 'unix', h.fd, 0);
   }
 
   get isClosed(): boolean {

@@ -73,6 +73,8 @@ export interface RawTcp extends UvHandle {
 
 export interface RawPipe extends UvHandle {
   open(fd: number): number;
+  /** Binds a server pipe to a unix-domain socket path. */
+  bind(path: string): number;
   listen(backlog: number): number;
   readStart(): number;
   readStop(): number;
@@ -92,13 +94,14 @@ export interface UvBindings {
   udpIpv6Only: number;
   udpReuseAddr: number;
   pipeSocket: number;
+  pipeServer: number;
 }
 
 /** The methods each constructor's prototype must have: those wait-socket.ts and this module call. */
 const NEEDED: Readonly<Record<'UDP' | 'TCP' | 'Pipe', readonly string[]>> = {
   UDP: ['bind', 'bind6', 'getsockname', 'recvStart', 'recvStop', 'close'],
   TCP: ['bind', 'bind6', 'setNoDelay', 'setKeepAlive', 'getsockname', 'close'],
-  Pipe: ['open', 'listen', 'readStart', 'readStop', 'useUserBuffer', 'setBlocking', 'close'],
+  Pipe: ['open', 'bind', 'listen', 'readStart', 'readStop', 'useUserBuffer', 'setBlocking', 'close'],
 };
 
 type Binding = { constants?: Record<string, number | undefined> } & Record<string, unknown>;
@@ -143,6 +146,7 @@ export function loadBindings(binding: ((name: string) => unknown) | null = proce
       udpIpv6Only: u['UV_UDP_IPV6ONLY'] ?? 1,
       udpReuseAddr: u['UV_UDP_REUSEADDR'] ?? 4,
       pipeSocket: p['SOCKET'] ?? 0,
+      pipeServer: p['SERVER'] ?? 1,
     };
   } catch {
     return null;

@@ -32,7 +32,7 @@
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
 
-import { basename } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import {
@@ -54,7 +54,7 @@ import {
 } from './inetd-syntax.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
-import type { Service, SocketType } from '../../table.js';
+import type { Service, SocketType, UnixSocket } from '../../table.js';
 
 export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inetd-fields.js';
 
@@ -85,6 +85,8 @@ interface Unit {
   instances: number | null;
   perSource: number | null;
   perSourcePerMinute: number | null;
+  /** The socket file of a `unix` entry (`name` is then its path, or the internal service's name). */
+  unix: UnixSocket | null;
   problems: string[];
 }
 
@@ -97,7 +99,15 @@ interface EntryHead {
   fields: InetdWord[];
   nameWord: InetdWord;
   namePiece: WordPiece;
+  /** FreeBSD's `:user:group:mode:` prefix (the socket file's owner, group and mode); null when absent. */
+  socketPerms: { owner: string; group: string; mode: number } | null;
 }
+
+/** Linux's sun_path holds 108 bytes, the terminating NUL included. */
+const UNIX_PATH_MAX = 107;
+
+/** The mode each inetd gives a unix socket file it binds (FreeBSD: without a prefix). */
+const UNIX_DEFAULT_MODE = { freebsd: 0o200, openbsd: 0o666, gnu: 0o666 } as const;
 
 const EVERY_ADDRESS: HostPiece = { text: '*', offset: 0, length: 0, bracketed: false };
 
@@ -138,10 +148,7 @@ class EntryReader extends FieldReader {
   private hostsAndService(words: InetdWord[]): EntryHead | null {
     const first = words[0]!;
     if (this.dialect === 'freebsd') {
-      if (first.text.startsWith(':')) {
-        this.unsupported(first, 'unix-domain sockets (`:user:group:mode:` prefix)', first.text.length);
-        return null;
-      }
+      if (first.text.startsWith(':')) return this.socketPrefix(first, words);
       if (first.text.includes(':')) {
         this.report(
           'inetd-bad-field', 'error',
@@ -152,7 +159,7 @@ class EntryReader extends FieldReader {
         return null;
       }
       const namePiece = { text: first.text, offset: 0 };
-      return { hosts: [EVERY_ADDRESS], hostWord: null, fields: words, nameWord: first, namePiece };
+      return { hosts: [EVERY_ADDRESS], hostWord: null, fields: words, nameWord: first, namePiece, socketPerms: null };
     }
     const shape = parseField('ServiceField', first.text);
     if (shape === null) {
@@ -175,7 +182,7 @@ class EntryReader extends FieldReader {
       // `host: service ...`: inetd takes the next word as the service.
       const nameWord = words[1]!;
       const namePiece = { text: nameWord.text, offset: 0 };
-      return { hosts: shape.hosts, hostWord: first, fields: words.slice(1), nameWord, namePiece };
+      return { hosts: shape.hosts, hostWord: first, fields: words.slice(1), nameWord, namePiece, socketPerms: null };
     }
     return {
       hosts: shape.hosts ?? this.defaultHosts ?? [EVERY_ADDRESS],
@@ -183,7 +190,96 @@ class EntryReader extends FieldReader {
       fields: words,
       nameWord: first,
       namePiece: shape.name,
+      socketPerms: null,
     };
+  }
+
+  /**
+   * FreeBSD's `:user:group:mode:service` (the owner, group and octal mode of a unix socket's
+   * file), read as its inetd does: user and group must exist, the mode is octal up to the
+   * colon. Null when it is wrong (the entry is skipped, as FreeBSD skips it).
+   */
+  private socketPrefix(first: InetdWord, words: InetdWord[]): EntryHead | null {
+    const text = first.text;
+    const parts = text.slice(1).split(':');
+    if (parts.length < 4) {
+      const missing = ['group', 'mode', 'service'][parts.length - 1] ?? 'service';
+      this.report(
+        'inetd-bad-field',
+        'error',
+        this.pos(first),
+        `incomplete \`:user:group:mode:\` prefix: no ${missing} (FreeBSD inetd skips the entry)`,
+        text.length,
+      );
+      return null;
+    }
+    const [owner, group, modeText] = parts as [string, string, string];
+    const at = (index: number): number => 1 + parts.slice(0, index).reduce((n, p) => n + p.length + 1, 0);
+    if (this.env.db.user(owner) === undefined || /^[0-9]+$/.test(owner)) {
+      this.report(
+        'inetd-bad-field',
+        'error',
+        this.pos(first, at(0)),
+        `no such user \`${owner}\` for the socket's owner (FreeBSD inetd skips the entry)`,
+        Math.max(1, owner.length),
+      );
+      return null;
+    }
+    if (this.env.db.group(group) === undefined || /^[0-9]+$/.test(group)) {
+      this.report(
+        'inetd-bad-field',
+        'error',
+        this.pos(first, at(1)),
+        `no such group \`${group}\` for the socket's group (FreeBSD inetd skips the entry)`,
+        Math.max(1, group.length),
+      );
+      return null;
+    }
+    if (!/^[0-7]{1,4}$/.test(modeText)) {
+      this.report('inetd-bad-field', 'error', this.pos(first, at(2)), `bad mode \`${modeText}\` (an octal number such as 0660)`, Math.max(1, modeText.length));
+      return null;
+    }
+    const offset = at(3);
+    const namePiece = { text: text.slice(offset), offset };
+    return {
+      hosts: [EVERY_ADDRESS],
+      hostWord: null,
+      fields: words,
+      nameWord: first,
+      namePiece,
+      socketPerms: { owner, group, mode: Number.parseInt(modeText, 8) },
+    };
+  }
+
+  /**
+   * The socket file of a `unix` entry, or null when its path cannot be one (reported). The
+   * path is the service field; it must be absolute (a relative one would depend on the daemon's
+   * working directory) and fit in a sockaddr_un.
+   */
+  private unixSocket(head: EntryHead): UnixSocket | null {
+    const { nameWord, namePiece, hostWord, socketPerms } = head;
+    const path = namePiece.text;
+    const at = this.pos(nameWord, namePiece.offset);
+    if (hostWord !== null) {
+      this.report('inetd-bad-field', 'error', this.pos(hostWord), 'a unix-domain socket has no host address: write the path alone', hostWord.text.length);
+      return null;
+    }
+    if (!isAbsolute(path)) {
+      this.report(
+        'inetd-bad-field',
+        'error',
+        at,
+        `the path of a unix-domain socket must be absolute (\`${path}\` would depend on the daemon's working directory)`,
+        Math.max(1, path.length),
+      );
+      return null;
+    }
+    if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
+      this.report('inetd-bad-field', 'error', at, `unix-domain socket path too long (${Buffer.byteLength(path)} bytes; at most ${UNIX_PATH_MAX})`, path.length);
+      return null;
+    }
+    if (socketPerms !== null) return { path, ...socketPerms };
+    return { path, owner: null, group: null, mode: UNIX_DEFAULT_MODE[this.dialect] };
   }
 
   private readEntry(node: InetdEntryNode): Unit[] {
@@ -210,7 +306,7 @@ class EntryReader extends FieldReader {
 
     const head = this.hostsAndService(words);
     if (head === null) return [];
-    const { hosts, hostWord, fields, nameWord, namePiece } = head;
+    const { hosts, hostWord, fields, nameWord, namePiece, socketPerms } = head;
 
     if (this.policy !== null) {
       this.report(
@@ -244,20 +340,37 @@ class EntryReader extends FieldReader {
 
     const socketType = this.socketType(typeWord);
     const proto = this.protocol(protoWord, socketType);
-    const server = this.serverField(serverWord, nameWord, namePiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
+    const unix = proto?.unix === true ? this.unixSocket(head) : null;
+    if (proto !== null && !proto.unix && socketPerms !== null) {
+      this.report(
+        'inetd-field-note',
+        'warning',
+        this.pos(nameWord),
+        'the `:user:group:mode:` prefix only applies to unix-domain sockets: ignored, as FreeBSD inetd does',
+        namePiece.offset,
+      );
+    }
+    // FreeBSD finds the internal service of a unix socket by the path's last component.
+    const builtinPiece =
+      unix !== null && this.dialect === 'freebsd'
+        ? { text: basename(namePiece.text), offset: namePiece.offset + namePiece.text.lastIndexOf('/') + 1 }
+        : namePiece;
+    const server = this.serverField(serverWord, nameWord, builtinPiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
     // An unknown internal service has already been reported on the service name.
     const badInternal = serverWord.text === 'internal' && server === null;
-    const port = proto === null || badInternal ? null : this.port(nameWord, namePiece, proto.base);
+    const port = proto === null || badInternal ? null : proto.unix ? 0 : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
     const argv = server === null || server.internal ? [] : this.argvOf(args, server.path!);
 
     if (this.errorCount() > errorsBefore || socketType === null || proto === null || port === null) return [];
+    if (proto.unix && unix === null) return [];
     if (wait === null || user === null || server === null) return [];
 
     const units: Unit[] = [];
-    for (const h of hosts) {
-      const families = this.familiesFor(h, hostWord, proto.families, proto.written, protoWord);
+    // A unix socket has one path and no host (a default `host:` line does not apply to it).
+    for (const h of unix !== null ? [EVERY_ADDRESS] : hosts) {
+      const families = unix !== null ? new Set<Family>() : this.familiesFor(h, hostWord, proto.families, proto.written, protoWord);
       if (families === null) continue;
       units.push({
         line: node.line,
@@ -279,6 +392,7 @@ class EntryReader extends FieldReader {
         instances: wait.instances,
         perSource: wait.perSource,
         perSourcePerMinute: wait.perSourcePerMinute,
+        unix,
         problems: [...user.problems, ...server.problems],
       });
     }
@@ -309,7 +423,28 @@ class EntryReader extends FieldReader {
 function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
   const kept: Unit[] = [];
   for (const u of units) {
+    if (u.unix !== null) {
+      // One socket per path: a later entry for it replaces the earlier one.
+      const path = u.unix.path;
+      const i = kept.findIndex((e) => e.unix?.path === path);
+      const replaced = kept[i];
+      if (replaced !== undefined) {
+        diagnostics.push(
+          diag(
+            'inetd-replaced',
+            'warning',
+            u.at,
+            `this entry replaces the one of line ${replaced.line} (inetd keeps the last entry for a service)`,
+            path.length,
+          ),
+        );
+        kept.splice(i, 1);
+      }
+      kept.push(u);
+      continue;
+    }
     for (const earlier of kept) {
+      if (earlier.unix !== null) continue;
       if (earlier.host !== u.host || earlier.name !== u.name || earlier.base !== u.base) continue;
       if (earlier.line === u.line) continue;
       const before = earlier.families.size;
@@ -327,7 +462,7 @@ function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
     }
     kept.push(u);
   }
-  return kept.filter((u) => u.families.size > 0);
+  return kept.filter((u) => u.unix !== null || u.families.size > 0);
 }
 
 function hostLabel(host: string): string {
@@ -393,6 +528,14 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.per_source = u.perSource;
   s.per_source_per_minute = u.perSourcePerMinute;
   s.bind = u.host === '*' ? null : u.host;
+  if (u.unix !== null) {
+    s.protocol = 'unix';
+    s.port = null;
+    s.unix = u.unix;
+    s.flags = flags.filter((f) => f !== 'IPv4' && f !== 'IPv6');
+    s.v6only = null;
+    s.family_sockets = false;
+  }
   return s;
 }
 

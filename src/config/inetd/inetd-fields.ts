@@ -114,7 +114,7 @@ export class FieldReader {
   protected protocol(
     word: InetdWord,
     socketType: SocketType | null,
-  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string } | null {
+  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; unix: boolean } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -170,10 +170,15 @@ export class FieldReader {
         );
       }
     }
+    if (name === 'unix' && ok) {
+      // A unix-domain socket: the service field is its path; no address family.
+      return { base: socketType === 'dgram' ? 'udp' : 'tcp', families: new Set(), written: name, unix: true };
+    }
     const m = /^(tcp|udp)(4|6|46|64)?$/.exec(name);
     if (m === null) {
-      if (name === 'unix') this.unsupported(word, 'unix-domain sockets (protocol `unix`)', name.length);
-      else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
+      if (name === 'unix') {
+        // a unix socket whose protocol options are wrong: reported above
+      } else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
       else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
@@ -210,7 +215,7 @@ export class FieldReader {
     else if (suffix === '46' || suffix === '64') families = new Set(['46']);
     // FreeBSD and GNU inetutils ("We default to IPv4") bind plain tcp/udp to IPv4 only.
     else families = this.dialect === 'openbsd' ? new Set(['4', '6']) : new Set(['4']);
-    return { base, families, written: name };
+    return { base, families, written: name, unix: false };
   }
 
   protected port(word: InetdWord, piece: WordPiece, base: 'tcp' | 'udp'): number | null {

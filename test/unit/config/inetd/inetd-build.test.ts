@@ -284,6 +284,106 @@ test('internal services: server null, type INTERNAL, wait = dgram, no argv; unkn
   assert.match(load('ident stream tcp nowait root internal\n', 'freebsd').diagnostics[0]!.message, /auth \(ident\).*not supported/);
 });
 
+test("unix sockets: the path is the service field; owner, group and mode from FreeBSD's prefix or the inetd's default", () => {
+  const o = load(
+    '/run/a.sock stream unix nowait nobody /bin/cat cat -u\n/run/b.sock stream unix wait root /bin/cat\n/run/c.sock dgram unix wait root /bin/cat\n',
+  );
+  assert.deepEqual(o.diagnostics, []);
+  assert.deepEqual(
+    o.services.map((s) => [s.id, s.protocol, s.port, s.socket_type, s.wait, s.unix, s.flags, s.bind, s.v6only, s.family_sockets]),
+    [
+      [
+        '/run/a.sock',
+        'unix',
+        null,
+        'stream',
+        false,
+        { path: '/run/a.sock', owner: null, group: null, mode: 0o666 },
+        ['NAMEINARGS', 'NOLIBWRAP'],
+        null,
+        null,
+        false,
+      ],
+      [
+        '/run/b.sock',
+        'unix',
+        null,
+        'stream',
+        true,
+        { path: '/run/b.sock', owner: null, group: null, mode: 0o666 },
+        ['NAMEINARGS', 'NOLIBWRAP'],
+        null,
+        null,
+        false,
+      ],
+      [
+        '/run/c.sock',
+        'unix',
+        null,
+        'dgram',
+        true,
+        { path: '/run/c.sock', owner: null, group: null, mode: 0o666 },
+        ['NAMEINARGS', 'NOLIBWRAP'],
+        null,
+        null,
+        false,
+      ],
+    ],
+  );
+  assert.deepEqual(o.services[0]!.server_argv, ['cat', '-u']);
+  // FreeBSD: the prefix, or 0200 owned by the daemon; the internal service found by the path's last component
+  const f = load(
+    ':nobody:nogroup:0640:/run/a.sock stream unix nowait root /bin/cat cat\n/run/b.sock stream unix nowait root /bin/cat cat\n/var/run/echo stream unix nowait root internal\n',
+    'freebsd',
+  );
+  assert.deepEqual(f.diagnostics, []);
+  assert.deepEqual(
+    f.services.map((s) => [s.id, s.name, s.unix, s.type]),
+    [
+      ['/run/a.sock', '/run/a.sock', { path: '/run/a.sock', owner: 'nobody', group: 'nogroup', mode: 0o640 }, []],
+      ['/run/b.sock', '/run/b.sock', { path: '/run/b.sock', owner: null, group: null, mode: 0o200 }, []],
+      ['echo', 'echo', { path: '/var/run/echo', owner: null, group: null, mode: 0o200 }, ['INTERNAL']],
+    ],
+  );
+  const errors = (text: string, dialect: InetdDialect = 'auto'): string[] =>
+    load(text, dialect).diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}: ${d.message}`);
+  assert.deepEqual(errors(':nobody:nogroup:0649:/run/a stream unix nowait root /bin/cat\n', 'freebsd'), [
+    '1:17: error: bad mode `0649` (an octal number such as 0660)',
+  ]);
+  assert.deepEqual(errors(':nosuch:nogroup:0600:/run/a stream unix nowait root /bin/cat\n', 'freebsd'), [
+    "1:2: error: no such user `nosuch` for the socket's owner (FreeBSD inetd skips the entry)",
+  ]);
+  assert.deepEqual(errors(':nobody:nosuch:0600:/run/a stream unix nowait root /bin/cat\n', 'freebsd'), [
+    "1:9: error: no such group `nosuch` for the socket's group (FreeBSD inetd skips the entry)",
+  ]);
+  assert.deepEqual(errors(':nobody:nogroup/run/a stream unix nowait root /bin/cat\n', 'freebsd'), [
+    '1:1: error: incomplete `:user:group:mode:` prefix: no mode (FreeBSD inetd skips the entry)',
+  ]);
+  assert.deepEqual(errors('run/a stream unix nowait root /bin/cat\n'), [
+    "1:1: error: the path of a unix-domain socket must be absolute (`run/a` would depend on the daemon's working directory)",
+  ]);
+  assert.deepEqual(errors(`/${'x'.repeat(107)} stream unix nowait root /bin/cat\n`), ['1:1: error: unix-domain socket path too long (108 bytes; at most 107)']);
+  assert.deepEqual(errors('127.0.0.1:/run/a stream unix nowait root /bin/cat\n'), [
+    '1:1: error: a unix-domain socket has no host address: write the path alone',
+  ]);
+  // OpenBSD matches internal services on the whole field: a path names none (its inetd skips it too)
+  assert.match(errors('/run/echo stream unix nowait root internal\n', 'openbsd')[0]!, /^1:1: error: unknown internal service `\/run\/echo`/);
+  // the prefix on a tcp line is ignored, as FreeBSD does
+  assert.deepEqual(errors(':nobody:nogroup:0600:echo stream tcp nowait root internal\n', 'freebsd'), [
+    '1:1: warning: the `:user:group:mode:` prefix only applies to unix-domain sockets: ignored, as FreeBSD inetd does',
+  ]);
+  // a later entry for the same path replaces the earlier one; a default host line does not apply
+  const r = load('127.0.0.1:\n/run/a stream unix nowait root /bin/cat\n/run/a stream unix wait root /bin/cat\n');
+  assert.deepEqual(
+    r.services.map((s) => [s.source.line, s.wait, s.bind]),
+    [[3, true, null]],
+  );
+  assert.deepEqual(
+    r.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`),
+    ['3:1: this entry replaces the one of line 2 (inetd keeps the last entry for a service)'],
+  );
+});
+
 test('arguments: as written, argv[0] first; 20 at most (OpenBSD drops the rest, FreeBSD skips the entry)', () => {
   const many = Array.from({ length: 21 }, (_, i) => `a${i}`).join(' ');
   const o = load(`ftp stream tcp nowait root /bin/echo ${many}\n`, 'openbsd');
