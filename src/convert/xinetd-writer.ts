@@ -22,6 +22,7 @@ import { systemDb, type SysDb } from '../sys/sysdb.js';
 import { inetdRateServed } from '../admission/limits.js';
 import type { RlimitValue, Rlimits, Service, TimeInterval } from '../table.js';
 import { startsProgram } from '../service-kind.js';
+import { present } from '../util/invariant.js';
 
 export interface WriteOptions {
   /** /etc/services, to decide `type = UNLISTED` (default: the system's). */
@@ -140,7 +141,7 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
   if (s.group !== null) put('group', [s.group], 'group');
   put('groups', [yesNo(s.groups)], 'groups');
   if (runsProgram) {
-    put('server', [s.server!], 'server');
+    put('server', [present(s.server, 'a server on a service that starts a program')], 'server');
     const args = nameInArgs ? s.server_argv : s.server_argv.slice(1);
     if (args.length > 0) put('server_args', args, 'server_argv');
   }

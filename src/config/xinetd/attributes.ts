@@ -2,6 +2,8 @@
 // it takes and which assignment operators it accepts. Mirrors xinetd 2.3.15's attribute tables
 // (parse.c), plus tsinetd's own extension `per_source_cps`.
 
+import { present } from '../../util/invariant.js';
+
 /**
  * Value count: a number = exactly that many values; 'any' = zero or more values, `=` only;
  * 'list' = zero or more values, `=`, `+=` and `-=`, may repeat (a set that accumulates).
@@ -105,16 +107,17 @@ export function suggestAttribute(name: string): string | undefined {
 /** Levenshtein distance (small strings only). */
 export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const cell = (j: number): number => present(prev[j], 'a cell for each of 0..b.length');
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = prev[0]!;
+    let diagonal = cell(0);
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = prev[j]!;
-      prev[j] = Math.min(above + 1, prev[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = cell(j);
+      prev[j] = Math.min(above + 1, cell(j - 1) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
       diagonal = above;
     }
   }
-  return prev[b.length]!;
+  return cell(b.length);
 }
 
 // ---- Enumerated values (canonical spelling) -------------------------------------------------

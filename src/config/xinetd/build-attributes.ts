@@ -10,6 +10,7 @@ import type { AttributeNode, Word } from './syntax.js';
 import type { SysDb } from '../../sys/sysdb.js';
 import type { Rlimits, Service, SocketType } from '../../table.js';
 import * as V from './values.js';
+import { present } from '../../util/invariant.js';
 
 /** A service or the defaults while its attributes are applied. */
 export interface Draft {
@@ -176,17 +177,18 @@ function modify(current: readonly string[] | null, op: string, values: readonly 
 function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string, db: SysDb): Applied {
   const s = d.svc;
   const w = a.values;
-  const one = w[0]!;
+  // Read only by the attributes that take one value: a list attribute may have none.
+  const one = (): Word => present(w[0], 'a value on an attribute that takes one (counted before)');
   switch (spec.key) {
     case 'id':
-      s.id = one.text;
+      s.id = one().text;
       return done();
     case 'type':
       return take(V.enumList(w, SERVICE_TYPES, 'type', 'service type'), (v) => (s.type = v));
     case 'flags':
       return take(V.enumList(w, SERVICE_FLAGS, 'flags', 'flag'), (v) => (s.flags = v));
     case 'disable': {
-      const r = V.yesNo(one, 'disable');
+      const r = V.yesNo(one(), 'disable');
       if (!r.ok || r.value) return take(r, () => (d.disable = a));
       const cleared = d.failed;
       d.failed = null;
@@ -206,33 +208,33 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       ]);
     }
     case 'socket_type':
-      return take(V.enumList([one], SOCKET_TYPES, 'socket_type', 'socket type'), (v) => (s.socket_type = v[0] as SocketType));
+      return take(V.enumList([one()], SOCKET_TYPES, 'socket_type', 'socket type'), (v) => (s.socket_type = v[0] as SocketType));
     case 'protocol': {
-      const number = db.protocolNumber(one.text);
+      const number = db.protocolNumber(one().text);
       if (number === undefined) {
-        return { error: diag('bad-value', 'error', at(one), `bad value for 'protocol': '${one.text}' is not in /etc/protocols`, len(one)), warnings: [] };
+        return { error: diag('bad-value', 'error', at(one()), `bad value for 'protocol': '${one().text}' is not in /etc/protocols`, len(one())), warnings: [] };
       }
-      s.protocol = number === 6 ? 'tcp' : number === 17 ? 'udp' : one.text;
+      s.protocol = number === 6 ? 'tcp' : number === 17 ? 'udp' : one().text;
       return done();
     }
     case 'wait':
-      return take(V.yesNo(one, 'wait'), (v) => (s.wait = v));
+      return take(V.yesNo(one(), 'wait'), (v) => (s.wait = v));
     case 'user':
-      s.user = one.text;
+      s.user = one().text;
       return done();
     case 'group':
-      s.group = one.text;
+      s.group = one().text;
       return done();
     case 'groups':
-      return take(V.yesNo(one, 'groups'), (v) => (s.groups = v));
+      return take(V.yesNo(one(), 'groups'), (v) => (s.groups = v));
     case 'instances':
-      return take(V.numberWord('instances', one), (v) => (s.instances = v));
+      return take(V.numberWord('instances', one()), (v) => (s.instances = v));
     case 'per_source':
-      return take(V.numberWord('per_source', one), (v) => (s.per_source = v));
+      return take(V.numberWord('per_source', one()), (v) => (s.per_source = v));
     case 'nice':
-      return take(V.numberWord('nice', one), (v) => (s.nice = v));
+      return take(V.numberWord('nice', one()), (v) => (s.nice = v));
     case 'server':
-      s.server = one.text;
+      s.server = one().text;
       return done();
     case 'server_args': {
       d.serverArgs = w.map((x) => x.text);
@@ -249,7 +251,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       ]);
     }
     case 'libwrap':
-      s.libwrap = one.text;
+      s.libwrap = one().text;
       return done();
     case 'only_from':
     case 'no_access': {
@@ -281,41 +283,41 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       });
     }
     case 'rpc_version':
-      return take(V.numberWord('rpc_version', one), (v) => (s.rpc_version = v));
+      return take(V.numberWord('rpc_version', one()), (v) => (s.rpc_version = v));
     case 'rpc_number':
-      return take(V.numberWord('rpc_number', one), (v) => (s.rpc_number = v));
+      return take(V.numberWord('rpc_number', one()), (v) => (s.rpc_number = v));
     case 'env':
       return take(V.envEntries(w), (v) => (s.env = op === '=' ? [...v] : [...s.env, ...v]));
     case 'passenv':
       s.passenv = modify(s.passenv, op, w.map((x) => x.text), false);
       return done();
     case 'port':
-      return take(V.numberWord('port', one), (v) => (s.port = v));
+      return take(V.numberWord('port', one()), (v) => (s.port = v));
     case 'redirect':
       return take(V.redirect(w, db), (v) => (s.redirect = v));
     case 'bind':
-      return take(V.single('HostAddress', one, spec.name), () => (s.bind = one.text));
+      return take(V.single('HostAddress', one(), spec.name), () => (s.bind = one().text));
     case 'banner':
-      s.banner = one.text;
+      s.banner = one().text;
       return done();
     case 'banner_success':
-      s.banner_success = one.text;
+      s.banner_success = one().text;
       return done();
     case 'banner_fail':
-      s.banner_fail = one.text;
+      s.banner_fail = one().text;
       return done();
     case 'cps':
       return take(V.cps(w), (v) => (s.cps = v));
     case 'per_source_cps':
       return take(V.perSourceCps(w), (v) => (s.per_source_cps = v));
     case 'max_load':
-      return take(V.maxLoad(one), (v) => (s.max_load = v));
+      return take(V.maxLoad(one()), (v) => (s.max_load = v));
     case 'umask':
-      return take(V.numberWord('umask', one), (v) => (s.umask = v));
+      return take(V.numberWord('umask', one()), (v) => (s.umask = v));
     case 'v6only':
-      return take(V.yesNo(one, 'v6only'), (v) => (s.v6only = v));
+      return take(V.yesNo(one(), 'v6only'), (v) => (s.v6only = v));
     case 'deny_time':
-      return take(V.numberWord('deny_time', one), (v) => (s.deny_time = v));
+      return take(V.numberWord('deny_time', one()), (v) => (s.deny_time = v));
     case 'rlimit_as':
     case 'rlimit_data':
     case 'rlimit_rss':
@@ -323,7 +325,7 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'rlimit_files':
     case 'rlimit_cpu': {
       const which = spec.key.slice('rlimit_'.length) as keyof Rlimits;
-      return take(V.numberWord(spec.key as `rlimit_${keyof Rlimits}`, one), (v) => (s.rlimits[which] = v));
+      return take(V.numberWord(spec.key, one()), (v) => (s.rlimits[which] = v));
     }
     case 'enabled':
     case 'disabled': {
