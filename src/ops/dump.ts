@@ -61,8 +61,8 @@ function loggingLine(s: Service): string {
   const t = s.log_type;
   if (t === null) return 'No logging';
   if (t.kind === 'syslog') return `Logging to syslog. Facility = ${t.facility}, level = ${t.level}`;
-  if (t.soft === null && t.hard === null) return `Logging to file: ${t.path} (no limits)`;
-  const soft = t.soft ?? t.hard!;
+  const soft = t.soft ?? t.hard;
+  if (soft === null) return `Logging to file: ${t.path} (no limits)`;
   const hard = t.hard ?? defaultHardLimit(soft);
   return `Logging to file: ${t.path} (soft=${soft} hard=${hard})`;
 }
@@ -152,8 +152,9 @@ export function formatServiceDump(table: ServiceTable, now: Date, opts: DumpOpti
   const active = available.filter((s) => s.problems.length === 0);
   lines.push(`active_services = ${active.length}`);
   lines.push(`available_services = ${available.length}`);
-  if (opts.runningServers !== undefined) {
-    const running = table.services.reduce((n, s) => n + opts.runningServers!(s), 0);
+  const runningServers = opts.runningServers;
+  if (runningServers !== undefined) {
+    const running = table.services.reduce((n, s) => n + runningServers(s), 0);
     lines.push(`running_servers = ${running}`);
   }
   lines.push('');

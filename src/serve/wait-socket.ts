@@ -65,7 +65,7 @@ let bindings: Bindings | null = null;
 
 function load(): Bindings {
   if (bindings !== null) return bindings;
-  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+  const binding = (process as unknown as { binding: (name: string) => Record<string, unknown> }).binding;
   const udp = binding('udp_wrap') as { UDP: Bindings['UDP']; constants: Record<string, number> };
   const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; constants: Record<string, number> };
   const pipe = binding('pipe_wrap') as { Pipe: Bindings['Pipe']; constants: Record<string, number> };
