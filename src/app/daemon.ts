@@ -54,7 +54,7 @@ interface Readiness {
 
 function readinessChannel(env: EnvOptions): Readiness | null {
   if (!env.daemonChild) return null;
-  delete process.env[DAEMON_CHILD_ENV];
+  Reflect.deleteProperty(process.env, DAEMON_CHILD_ENV);
   let sent = false;
   const send = (line: string): void => {
     if (sent) return;
@@ -357,6 +357,7 @@ class Daemon {
         await this.log.reopen();
         if ((await reloadOnce(this.reloadContext(), handle)) === 'end') return;
         if (!this.stopping) this.signals?.ready(`Serving ${handle.available} service${handle.available === 1 ? '' : 's'}`);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- reload() may have asked again during the awaits; TypeScript keeps the narrowing from the loop's start
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
       this.reloading = null;

@@ -90,8 +90,9 @@ export function formatServiceDump(table: ServiceTable, now: Date, opts: DumpOpti
   const active = available.filter((s) => s.problems.length === 0);
   lines.push(`active_services = ${active.length}`);
   lines.push(`available_services = ${available.length}`);
-  if (opts.runningServers !== undefined) {
-    const running = table.services.reduce((n, s) => n + opts.runningServers!(s), 0);
+  const runningServers = opts.runningServers;
+  if (runningServers !== undefined) {
+    const running = table.services.reduce((n, s) => n + runningServers(s), 0);
     lines.push(`running_servers = ${running}`);
   }
   lines.push('');

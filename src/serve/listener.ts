@@ -226,8 +226,9 @@ export class Listener {
       const failures = this.bindFailures;
       this.open().then(
         () => this.events.bindRetried(this, { ok: true, attempts: failures }),
-        (err: NodeJS.ErrnoException) => {
-          if ((this.state as ListenerState) === 'closed') return;
+        (reason: unknown) => {
+          if (this.state === 'closed') return;
+          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
           const failed = this.bindFailures;
           this.state = 'retrying';
           this.bindFailures++;
@@ -296,7 +297,7 @@ export class Listener {
 
   /** A socket bound (and for TCP listening) that the daemon itself never reads or accepts on. */
   private openUnread(host: string, family: 4 | 6, port: number): WaitSocket {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if (this.state === 'closed') throw new Error('listener closed');
     const ws = WaitSocket.open({
       transport: this.plan.transport,
       host,
@@ -400,9 +401,10 @@ export class Listener {
       this.state = 'new';
       this.open().then(
         () => onResume(true),
-        (err: NodeJS.ErrnoException) => {
+        (reason: unknown) => {
           // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
-          if ((this.state as ListenerState) === 'closed') return;
+          if (this.state === 'closed') return;
+          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
           this.state = 'suspended';
           if (retryBaseMs !== null) this.retryBind(retryBaseMs);
           onResume(false, err);

@@ -27,7 +27,7 @@ const PURE = [
   'hosts-addr', 'hosts-syntax', 'hosts-options', 'hosts-match', 'hosts-lint',
   'admission-types', 'table', 'peer', 'diagnostics', 'syntax', 'log-types', 'log-format',
   'token-bucket', 'fail-log-limiter', 'versus', 'numbers', 'spawnd-protocol', 'spawnd-messages',
-  'listen-plan', 'service-needs', 'acl-address', 'acl-entry', 'hosts-compile', 'build-attributes', 'diagnostic-codes', 'message-codes', 'bounded-table',
+  'listen-plan', 'service-needs', 'acl-address', 'acl-entry', 'hosts-compile', 'build-attributes', 'diagnostic-codes', 'message-codes', 'bounded-table', 'invariant',
   'attribute-words', 'attribute-apply', 'attribute-write', 'attribute-dump',
 ];
 

@@ -17,6 +17,8 @@ import { DEFAULT_CPS } from '../../service-defaults.js';
 import { editDistance } from './attribute-words.js';
 import type { Service } from '../../table.js';
 
+import { present } from '../../util/invariant.js';
+
 /**
  * Value count: a number = exactly that many values; 'any' = zero or more values, `=` only;
  * 'list' = zero or more values, `=`, `+=` and `-=`, may repeat (a set that accumulates).

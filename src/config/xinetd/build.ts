@@ -178,15 +178,16 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   const kind = serviceKind(s);
   const quiet = off !== null;
   if (kind === 'redirect') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`, len(a.name)));
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
+      const redirect = present(d.set.get('redirect'), "the 'redirect' attribute of a redirect service");
+      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${redirect.loc.line}) takes priority, as in xinetd`, len(a.name)));
     }
     s.server = null;
     s.server_argv = [];
   } else if (kind === 'internal' || kind === 'sensor') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
       report(diag('server-unused', 'warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
     }
     s.server = null;

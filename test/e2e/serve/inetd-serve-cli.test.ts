@@ -18,7 +18,7 @@ const HOST2 = '127.0.0.2';
 const SHARED = join(ROOT, '..', 'shared');
 
 /** Served by exit-with ("bye"), or closed at once (refused), or 'ECONNREFUSED' (no socket). */
-async function attempt(port: number, localAddress = '127.0.0.1'): Promise<'served' | 'refused' | string> {
+async function attempt(port: number, localAddress = '127.0.0.1'): Promise<string> {
   const r = await tcpRequest({ port, localAddress, timeoutMs: 3000 });
   if (r.ended !== 'eof') return r.ended;
   return r.data.toString() === 'bye\n' ? 'served' : 'refused';
