@@ -25,7 +25,6 @@ import { systemDb, type SysDb } from '../sys/sysdb.js';
 import { inetdRateServed } from '../admission/limits.js';
 import type { Service } from '../table.js';
 import { startsProgram } from '../service-kind.js';
-import { present } from '../util/invariant.js';
 
 export interface WriteOptions {
   /** /etc/services, to decide `type = UNLISTED` (default: the system's). */

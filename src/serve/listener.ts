@@ -284,7 +284,7 @@ export class Listener {
    * pause (connections accepted at a queueing limit are held by queue-limit.ts).
    */
   private async openPlain(host: string, port: number): Promise<void> {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if ((this.state) === 'closed') throw new Error('listener closed');
     this.helper = null;
     this.pausable = false;
     const server = this.daemonServer({ noDelay: this.service.flags.includes('NODELAY'), keepAlive: this.service.flags.includes('KEEPALIVE') });

@@ -17,7 +17,6 @@ import { DEFAULT_CPS } from '../../service-defaults.js';
 import { editDistance } from './attribute-words.js';
 import type { Service } from '../../table.js';
 
-import { present } from '../../util/invariant.js';
 
 /**
  * Value count: a number = exactly that many values; 'any' = zero or more values, `=` only;
@@ -120,6 +119,7 @@ const A = (name: string, service: Arity | null, defaults: Arity | null, h: Handl
 // Copies from the defaults: a value as it is, or a copy of a list (an unset access list or
 // passenv becomes an empty one, as xinetd's copy does).
 const same =
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- F ties the read and the write to one field's type
   <F extends keyof Service>(f: F): Copy =>
   (to, from) => {
     to[f] = from[f];

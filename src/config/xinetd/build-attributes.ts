@@ -9,7 +9,6 @@ import { diag, type Diagnostic } from '../../diagnostics.js';
 import type { AttributeNode } from './syntax.js';
 import type { SysDb } from '../../sys/sysdb.js';
 import * as V from './values.js';
-import { present } from '../../util/invariant.js';
 
 export type Report = (d: Diagnostic) => void;
 

@@ -24,6 +24,7 @@ import type { SysDb } from '../../sys/sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Service } from '../../table.js';
 import { serviceKind } from '../../service-kind.js';
+import { present } from '../../util/invariant.js';
 import { at, len, newDraft, type Draft } from './attribute-apply.js';
 import { ATTRIBUTES, attributeSpec, handled, type Copy, type DefaultsView } from './attributes.js';
 import { applyAttribute, type Report } from './build-attributes.js';
