@@ -12,10 +12,7 @@ import type { Service } from '../table.js';
 import { withTimeout } from '../util/with-timeout.js';
 
 /** How a name entry was resolved before compiling. */
-export type NameResolution =
-  | { kind: 'host'; addresses: readonly string[] }
-  | { kind: 'network'; number: string }
-  | { kind: 'unresolved'; message: string };
+export type NameResolution = { kind: 'host'; addresses: readonly string[] } | { kind: 'network'; number: string } | { kind: 'unresolved'; message: string };
 
 export type ResolvedNames = ReadonlyMap<string, NameResolution>;
 
@@ -33,14 +30,11 @@ export interface NameResolver {
  * Resolves the host and network names of a service's lists, as xinetd does at load (host
  * first, then /etc/networks). Run it at load and on reload; never per connection.
  */
-export async function resolveAclNames(
-  service: Pick<Service, 'only_from' | 'no_access'>,
-  resolver: NameResolver,
-): Promise<Map<string, NameResolution>> {
+export async function resolveAclNames(service: Pick<Service, 'only_from' | 'no_access'>, resolver: NameResolver): Promise<Map<string, NameResolution>> {
   const out = new Map<string, NameResolution>();
   await Promise.all(
     aclNames(service).map(async (name) => {
-      let addresses: readonly string[] = [];
+      let addresses: readonly string[];
       try {
         addresses = (await resolver.lookupHost(name)).filter((a) => parsePeerAddress(a) !== null);
       } catch {
@@ -50,7 +44,7 @@ export async function resolveAclNames(
         out.set(name, { kind: 'host', addresses });
         return;
       }
-      let network: string | null = null;
+      let network: string | null;
       try {
         network = await resolver.lookupNetwork(name);
       } catch {
@@ -96,10 +90,13 @@ export function parseNetworks(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const hash = line.indexOf('#');
-    const fields = (hash >= 0 ? line.slice(0, hash) : line).trim().split(/\s+/).filter((f) => f !== '');
-    if (fields.length < 2) continue;
-    const number = fields[1]!;
-    for (const n of [fields[0]!, ...fields.slice(2)]) {
+    const fields = (hash >= 0 ? line.slice(0, hash) : line)
+      .trim()
+      .split(/\s+/)
+      .filter((f) => f !== '');
+    const [name, number, ...aliases] = fields;
+    if (name === undefined || number === undefined) continue;
+    for (const n of [name, ...aliases]) {
       const key = n.toLowerCase();
       if (!out.has(key)) out.set(key, number);
     }

@@ -24,7 +24,9 @@ import { currentIdentity, privilegeFindings, type DaemonIdentity, type Privilege
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from '../sys/sysdb.js';
 import type { Service, ServiceTable } from '../table.js';
-import { checkDuplicateIds, checkPortClashes, checkServices, placedBlock, placedLine, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from './validate-across.js';
+import { present } from '../util/invariant.js';
 
 export interface LoadRequest {
   /** The xinetd configuration file (`-f`); null to load only inetd files. */
@@ -65,7 +67,12 @@ export interface LoadDeps {
  */
 function serverAccess(deps: LoadDeps): (s: Service) => string | null {
   if (deps.probe !== undefined && deps.paths === undefined) return () => null;
-  const ctx = { db: deps.db ?? systemDb, identity: deps.identity ?? currentIdentity(), mode: deps.privileges ?? 'refuse', lookup: deps.paths ?? systemPathLookup };
+  const ctx = {
+    db: deps.db ?? systemDb,
+    identity: deps.identity ?? currentIdentity(),
+    mode: deps.privileges ?? 'refuse',
+    lookup: deps.paths ?? systemPathLookup,
+  };
   return (s) => serverAccessWarning(s, ctx);
 }
 
@@ -122,14 +129,30 @@ interface XinetdPart {
 
 function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
+  const env: CheckEnv = {
+    db,
+    probe: deps.probe ?? probePath,
+    identity: deps.identity ?? currentIdentity(),
+    privileges: deps.privileges ?? 'refuse',
+    serverAccess: serverAccess(deps),
+  };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   if (tree.startsNothing) startNone(built.services);
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, built.services[f.index]!.service.id))], files: tree.files, defaults: built.defaults };
+  return {
+    built: built.services,
+    diagnostics: [
+      ...tree.diagnostics,
+      ...permissions,
+      ...built.diagnostics,
+      ...findings.map((f) => about(f.diagnostic, entryOf(built.services, f.index).service.id)),
+    ],
+    files: tree.files,
+    defaults: built.defaults,
+  };
 }
 
 /**
@@ -140,12 +163,21 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
  */
 function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[], boundFirst?: (s: Service) => boolean): Diagnostic[] {
   const inFileOrder = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
-  const placed = boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
-  const on = (i: number): boolean => placed[i]!.service.enabled;
+  const placed =
+    boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
+  const on = (i: number): boolean => entryOf(placed, i).service.enabled;
   const clashes = checkPortClashes(placed, on);
-  for (const f of clashes) if (f.effect === 'disable') placed[f.index]!.service.enabled = false;
+  for (const f of clashes) if (f.effect === 'disable') entryOf(placed, f.index).service.enabled = false;
   const duplicates = checkDuplicateIds(xinetd, on);
-  return [...clashes.map((f) => about(f.diagnostic, placed[f.index]!.service.id)), ...duplicates.map((f) => about(f.diagnostic, xinetd[f.index]!.service.id))];
+  return [
+    ...clashes.map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)),
+    ...duplicates.map((f) => about(f.diagnostic, entryOf(xinetd, f.index).service.id)),
+  ];
+}
+
+/** The entry a finding names by index: a check's findings index the very list it was given. */
+function entryOf<T>(list: readonly T[], index: number): T {
+  return present(list[index], `entry ${index} of the list the check was given`);
 }
 
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
@@ -162,7 +194,7 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
 
 function applyFindings(services: BuiltService[], findings: readonly Finding[]): void {
   for (const f of findings) {
-    const b = services[f.index]!;
+    const b = entryOf(services, f.index);
     if (f.effect === 'disable') {
       b.service.enabled = false;
       b.off ??= { kind: 'error' };
@@ -185,7 +217,8 @@ function sortByFile(diagnostics: Diagnostic[], files: readonly string[]): Diagno
     .map((x) => x.d);
 }
 
-export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
+/** Loads the whole table. It reads synchronously; the Promise is the shape of every table loader (daemon.ts's loadTable). */
+export function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
   const table: ServiceTable = { services: [], diagnostics: [], files: [] };
   const x = req.configFile === null ? null : readXinetdTree(req.configFile, deps);
   if (x !== null) {
@@ -204,7 +237,7 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
   const across = checkAcross(x?.built ?? [], inetd, req.boundFirst);
   table.services.push(...(x?.built ?? []).map((b) => b.service), ...inetd);
   table.diagnostics = sortByFile([...table.diagnostics, ...across], table.files);
-  return table;
+  return Promise.resolve(table);
 }
 
 /** The privilege check (privileges.ts) and exec-access.ts's for inetd.conf services, located at their line. */

@@ -10,11 +10,10 @@
 // The checks are pure: the file system and the user database come in through `CheckEnv`.
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
-import { isIP } from 'node:net';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attribute-words.js';
 import type { BuiltService } from './xinetd/build.js';
 import type { DiagnosticCode } from '../diagnostic-codes.js';
-import { diag, type Diagnostic, type Severity, type SourcePosition } from '../diagnostics.js';
+import { diag, type Diagnostic, type Severity } from '../diagnostics.js';
 import type { SysDb } from '../sys/sysdb.js';
 import type { Service } from '../table.js';
 import type { Loc, Word } from './xinetd/syntax.js';
@@ -53,11 +52,11 @@ export interface CheckEnv {
 
 type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
 
-function where(loc: Loc): { file: string; line: number; column: number } {
+export function where(loc: Loc): { file: string; line: number; column: number } {
   return { file: loc.file, line: loc.line, column: loc.column };
 }
 
-function span(loc: Loc): number {
+export function span(loc: Loc): number {
   return loc.endLine === loc.line ? Math.max(1, loc.endColumn - loc.column) : 1;
 }
 
@@ -67,17 +66,17 @@ function anchor(b: BuiltService, key: string, value = 0): Word {
   return a?.values[value] ?? a?.name ?? b.node.name;
 }
 
-function finding(code: DiagnosticCode, index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
+export function finding(code: DiagnosticCode, index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
   const f: Finding = { index, diagnostic: diag(code, severity, where(w.loc), message, span(w.loc)), effect };
   if (problem !== undefined) f.problem = problem;
   return f;
 }
 
-function label(b: BuiltService): string {
+export function label(b: BuiltService): string {
   return serviceLabel(b.service);
 }
 
-function serviceLabel(s: Service): string {
+export function serviceLabel(s: Service): string {
   return s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
 }
 
@@ -107,7 +106,16 @@ export const checkRequiredAttributes: Check = (b, i) => {
   const missing = [...new Set(must)].filter((k) => !has(k));
   if (missing.length === 0) return [];
   const list = missing.map((k) => `'${k}'`).join(', ');
-  return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
+  return [
+    finding(
+      'missing-attribute',
+      i,
+      'error',
+      b.node.name,
+      `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`,
+      'disable',
+    ),
+  ];
 };
 
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
@@ -120,7 +128,8 @@ export const checkPort: Check = (b, i, env) => {
       // xinetd looks the name up with the protocol as written, and names are compared exactly.
       return [
         finding(
-          'not-in-services', i,
+          'not-in-services',
+          i,
           'error',
           anchor(b, 'protocol'),
           `'${s.name}/${b.protocolName}' is not in /etc/services (it lists ${s.name}/${s.protocol}; the protocol is looked up as written): write 'protocol = ${s.protocol}'; xinetd disables ${label(b)}`,
@@ -131,12 +140,22 @@ export const checkPort: Check = (b, i, env) => {
     const how = b.set.has('port')
       ? "add 'type = UNLISTED' to use a name /etc/services does not list"
       : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
-    return [finding('not-in-services', i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+    return [
+      finding(
+        'not-in-services',
+        i,
+        'error',
+        b.node.name,
+        `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`,
+        'disable',
+      ),
+    ];
   }
   if (b.set.has('port') && s.port !== b.listedPort) {
     return [
       finding(
-        'port-mismatch', i,
+        'port-mismatch',
+        i,
         'error',
         anchor(b, 'port'),
         `/etc/services gives ${s.name}/${b.protocolName} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
@@ -159,7 +178,8 @@ export const checkInternal: Check = (b, i) => {
   if (types === undefined || !types.includes(s.socket_type)) {
     out.push(
       finding(
-        'unknown-internal', i,
+        'unknown-internal',
+        i,
         'error',
         b.node.name,
         `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
@@ -169,7 +189,8 @@ export const checkInternal: Check = (b, i) => {
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
       finding(
-        'unsupported', i,
+        'unsupported',
+        i,
         'error',
         b.node.name,
         `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
@@ -187,13 +208,22 @@ export const checkRedirect: Check = (b, i) => {
   const out: Finding[] = [];
   if (s.redirect !== null) {
     const at = anchor(b, 'redirect');
-    if (s.socket_type !== 'stream') out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
+    if (s.socket_type !== 'stream')
+      out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
     if (s.wait) out.push(finding('bad-combination', i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
-    if (s.flags.includes('NAMEINARGS')) out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
+    if (s.flags.includes('NAMEINARGS'))
+      out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
   } else if (s.log_on_success.includes('TRAFFIC')) {
     const inherited = !b.set.has('log_on_success') ? ' (inherited from defaults)' : '';
     out.push(
-      finding('bad-combination', i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'log_on_success'),
+        `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`,
+        'disable',
+      ),
     );
   }
   return out;
@@ -204,7 +234,16 @@ export const checkNameInArgs: Check = (b, i) => {
   const s = b.service;
   if (!s.flags.includes('NAMEINARGS') || isInternal(b) || s.redirect !== null) return [];
   if (b.set.has('server_args')) return [];
-  return [finding('bad-combination', i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
+  return [
+    finding(
+      'bad-combination',
+      i,
+      'error',
+      anchor(b, 'flags'),
+      `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`,
+      'disable',
+    ),
+  ];
 };
 
 /** The server program must be an absolute path to an executable regular file. */
@@ -235,11 +274,31 @@ export const checkUserGroup: Check = (b, i, env) => {
   const out: Finding[] = [];
   if (s.user !== null && !/^\d+$/.test(s.user) && env.db.user(s.user) === undefined) {
     const reason = `unknown user '${s.user}'`;
-    out.push(finding('unknown-user', i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-user',
+        i,
+        'error',
+        anchor(b, 'user'),
+        `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   if (s.group !== null && !/^\d+$/.test(s.group) && env.db.group(s.group) === undefined) {
     const reason = `unknown group '${s.group}'`;
-    out.push(finding('unknown-group', i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-group',
+        i,
+        'error',
+        anchor(b, 'group'),
+        `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   return out;
 };
@@ -265,7 +324,17 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding('unsupported', i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(
+      finding(
+        'unsupported',
+        i,
+        'error',
+        w,
+        `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`,
+        'problem',
+        `not supported by tsinetd: ${what}`,
+      ),
+    );
   };
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
@@ -278,7 +347,8 @@ export const checkUnsupported: Check = (b, i) => {
     // xinetd: "socket creation failed (Protocol not supported ...)", and the service does not start.
     out.push(
       finding(
-        'bad-combination', i,
+        'bad-combination',
+        i,
         'error',
         anchor(b, 'protocol'),
         `socket_type = ${s.socket_type} does not go with protocol ${s.protocol}: xinetd cannot create the socket and does not start ${label(b)}; tsinetd will not start it${versus('same')}`,
@@ -290,7 +360,16 @@ export const checkUnsupported: Check = (b, i) => {
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
   // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
   if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {
-    out.push(finding('no-effect', i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
+    out.push(
+      finding(
+        'no-effect',
+        i,
+        'warning',
+        anchor(b, 'flags'),
+        'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
+        'none',
+      ),
+    );
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
   return out;
@@ -315,166 +394,6 @@ export function checkServices(services: readonly BuiltService[], env: CheckEnv):
   services.forEach((b, i) => {
     if (b.off !== null) return;
     for (const check of SERVICE_CHECKS) out.push(...check(b, i, env));
-  });
-  return out;
-}
-
-// ---- Checks across services -------------------------------------------------------------------------
-
-function place(b: BuiltService): string {
-  return sourceOf(b.service);
-}
-
-function sourceOf(s: Service): string {
-  return `${s.source.file}:${s.source.line}`;
-}
-
-/**
- * A service as the port-clash check sees it: its definition and where a finding about it points
- * (the name of an xinetd service block; the start of an inetd.conf line, which is where the other
- * inetd.conf diagnostics point).
- */
-export interface PlacedService {
-  service: Service;
-  at: SourcePosition;
-  length: number;
-}
-
-/** An xinetd service block, placed at its name. */
-export function placedBlock(b: BuiltService): PlacedService {
-  return { service: b.service, at: where(b.node.name.loc), length: span(b.node.name.loc) };
-}
-
-/** An inetd.conf service, placed at the start of its line. */
-export function placedLine(s: Service): PlacedService {
-  return { service: s, at: { file: s.source.file, line: s.source.line, column: 1 }, length: 1 };
-}
-
-/**
- * The (family, address, port) slots a service's sockets occupy. The default socket is the
- * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
- * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one;
- * an inetd.conf line with one socket per family (`family_sockets`) takes the IPv4 slot and the
- * IPv6 one. A `bind` address takes its own slot (a host name is keyed by its name).
- * (A "socket identity": when one shared definition of it exists, this should be built on it.)
- */
-function listeningKeys(s: Service): string[] {
-  const at = (family: string, addr: string): string => `${s.port}/${s.protocol}/${family}/${addr}`;
-  const bind = s.bind === null ? null : s.bind.toLowerCase();
-  if (s.family_sockets && (bind === null || isIP(bind) === 0)) return [at('4', bind ?? '0.0.0.0'), at('6', bind ?? '::')];
-  if (bind !== null) {
-    if (bind === '::' && s.v6only !== true) return [at('6', '::'), at('4', '0.0.0.0')];
-    return [at(bind.includes(':') ? '6' : '4', bind)];
-  }
-  if (s.flags.includes('IPv4') && !s.flags.includes('IPv6')) return [at('4', '0.0.0.0')];
-  if (s.v6only === true) return [at('6', '::')];
-  return [at('6', '::'), at('4', '0.0.0.0')];
-}
-
-/**
- * Two enabled services on the same port, protocol and address, over the whole service table:
- * the xinetd services, then those of the inetd.conf files (--inetd, -inetd_compat), in the order
- * the daemon binds them. `enabled(i)` says whether service i is still on after the other checks.
- * Real xinetd (2.3.15.3, -inetd_compat, measured) treats /etc/inetd.conf services exactly like
- * its own: the service bound first keeps the port.
- *   - TCP: the later one cannot listen (xinetd: "bind failed (Address already in use)", ten
- *     retries, then "Service X failed to start and is deactivated"), so it is turned off here.
- *   - UDP: xinetd binds every datagram socket with SO_REUSEADDR, so both start; Linux gives each
- *     datagram to one socket: of sockets bound alike, the one bound last (the later service), and
- *     an IPv4 datagram to an IPv4-only socket before a dual-stack one. tsinetd binds in the same
- *     order with the same option, so the kernel chooses as it does under xinetd: a warning only.
- */
-export function checkPortClashes(services: readonly PlacedService[], enabled: (i: number) => boolean): Finding[] {
-  const out: Finding[] = [];
-  const seen = new Map<string, number>();
-  const off = new Set<number>();
-  const report = (i: number, severity: Severity, message: string, effect: Effect): void => {
-    const p = services[i]!;
-    out.push({ index: i, diagnostic: diag('port-clash', severity, p.at, message, p.length), effect });
-  };
-  const bound = new Map<string, number[]>(); // earlier services with a bind address, by protocol and port
-  services.forEach(({ service: s }, i) => {
-    const slot = `${s.protocol}/${String(s.port)}`;
-    const earlier = bound.get(slot) ?? [];
-    if (s.bind !== null && s.port !== null) bound.set(slot, [...earlier, i]);
-    if (enabled(i) && s.unix !== null) {
-      // One socket file per path: the later service would remove the earlier one's socket.
-      const key = `unix/${s.unix.path}`;
-      const first = seen.get(key);
-      const other = first === undefined ? undefined : services[first]?.service;
-      if (other === undefined) seen.set(key, i);
-      else report(i, 'error', `unix socket ${s.unix.path} is already used by ${serviceLabel(other)} (${sourceOf(other)}): this service is disabled`, 'disable');
-      return;
-    }
-    if (!enabled(i) || s.port === null || s.port === 0) return;
-    const twin = boundTwin(services, i, earlier, (j) => enabled(j) && !off.has(j));
-    if (twin !== null) {
-      const other = services[twin]!.service;
-      const how = s.bind === null ? 'on all addresses' : 'on the same address';
-      off.add(i);
-      const message = `port ${s.port}/${s.protocol} ${how} as ${serviceLabel(other)} (${sourceOf(other)}, bound to ${String(other.bind)}): xinetd calls ${serviceLabel(s)} identical to it and disables it; so does tsinetd`;
-      report(i, 'error', message, 'disable');
-      return;
-    }
-    const keys = listeningKeys(s);
-    const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
-    if (first === undefined || s.protocol === 'udp') for (const k of keys) seen.set(k, i);
-    if (first === undefined) return;
-    const other = services[first]!.service;
-    const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
-    const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${serviceLabel(other)} (${sourceOf(other)})`;
-    if (s.protocol === 'udp') {
-      const msg =
-        `${used}; both start, as under xinetd (datagram sockets share a port), and the system gives each datagram to one of them: ` +
-        `the socket bound last (${serviceLabel(s)}), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams`;
-      report(i, 'warning', msg, 'none');
-      return;
-    }
-    report(i, 'error', `${used}; xinetd cannot start ${serviceLabel(s)} either (its bind fails): it is disabled`, 'disable');
-  });
-  return out;
-}
-
-/**
- * xinetd's check_entry: an earlier service that has a `bind` address and the same port and
- * protocol makes a later one "identical" (disabled) when the later one has no `bind` address or
- * the same one. Earlier services without `bind` are not compared there. It compares
- * /etc/inetd.conf services too (measured: "service: X id: X is unique but its identical to
- * service: Y id: Y - DISABLING"). `earlierBound`: the earlier services with a bind address on
- * the same protocol and port, in order (so that a large table is not scanned once per service).
- */
-function boundTwin(services: readonly PlacedService[], i: number, earlierBound: readonly number[], on: (j: number) => boolean): number | null {
-  const s = services[i]!.service;
-  for (const j of earlierBound) {
-    const t = services[j]!.service;
-    if (!on(j) || t.bind === null) continue;
-    if (s.bind === null || s.bind.toLowerCase() === t.bind.toLowerCase()) return j;
-  }
-  return null;
-}
-
-/** Ids should be unique: logs, dumps and reload identify services by id. */
-export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
-  const out: Finding[] = [];
-  const seen = new Map<string, number>();
-  services.forEach((b, i) => {
-    if (!enabled(i)) return;
-    const key = b.service.id.toLowerCase();
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, i);
-      return;
-    }
-    const other = services[first]!;
-    out.push(
-      finding(
-        'duplicate-id', i,
-        'warning',
-        b.set.get('id')?.values[0] ?? b.node.name,
-        `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,
-        'none',
-      ),
-    );
   });
   return out;
 }

@@ -59,9 +59,9 @@ export function isWritableWord(word: string): boolean {
 }
 
 /** The attributes' writers (src/config/xinetd/attributes.ts), in write order. */
-const WRITERS: readonly { attr: string; order: number; handler: Writer }[] = ATTRIBUTES.flatMap((r) => (handled(r.write) ? [{ attr: r.name, ...r.write }] : [])).sort(
-  (a, b) => a.order - b.order,
-);
+const WRITERS: readonly { attr: string; order: number; handler: Writer }[] = ATTRIBUTES.flatMap((r) =>
+  handled(r.write) ? [{ attr: r.name, ...r.write }] : [],
+).sort((a, b) => a.order - b.order);
 
 /** Whether xinetd needs `type = UNLISTED` to run this service on its port. */
 export function needsUnlisted(s: Service, db: SysDb): boolean {

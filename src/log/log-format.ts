@@ -13,6 +13,7 @@
 import type { DaemonLevel, LogEvent } from './log-types.js';
 import { daemonMessage, shownCode } from '../message-codes.js';
 import type { Service } from '../table.js';
+import { present } from '../util/invariant.js';
 
 export type ServiceEvent = Exclude<LogEvent, { kind: 'daemon' }>;
 export type DaemonEvent = Extract<LogEvent, { kind: 'daemon' }>;
@@ -27,7 +28,7 @@ export const DEFAULT_IDENT = 'xinetd';
 export const LOG_EXTRA_MIN = 5 * 1024;
 export const LOG_EXTRA_MAX = 20 * 1024;
 
-const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
 /** The stamp of the latest second formatted: a busy daemon writes many lines per second. */
 let stampCache = { second: NaN, offset: NaN, text: '' };
@@ -125,7 +126,14 @@ function serviceFields(e: ServiceEvent): { entry: string; head: string | null; f
     }
     case 'TRAFFIC':
       if (!logsTraffic(s)) return null;
-      return { entry: 'TRAFFIC', head: null, fields: [['in', e.inBytes], ['out', e.outBytes]] };
+      return {
+        entry: 'TRAFFIC',
+        head: null,
+        fields: [
+          ['in', e.inBytes],
+          ['out', e.outBytes],
+        ],
+      };
     case 'USERID':
       if (!logsUserid(s)) return null;
       return { entry: 'USERID', head: e.text, fields: [] };
@@ -205,6 +213,8 @@ export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOption
  * (code: message-codes.ts; diagnostic: the tsinetd.conf(5) code of a configuration problem).
  * Returns null when the text line would not be written either.
  */
+export function formatJson(e: DaemonEvent, now: Date, daemonPid: number): string;
+export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null;
 export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null {
   const time = now.toISOString();
   if (e.kind === 'daemon') {
@@ -229,7 +239,12 @@ export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | 
  * held back with this event once the burst is over.
  */
 export function suppressedEvent(service: Service, count: number, entry = 'FAIL'): DaemonEvent {
-  return daemonMessage('fail-lines-suppressed', 'warning', `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`, 'log_flood');
+  return daemonMessage(
+    'fail-lines-suppressed',
+    'warning',
+    `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`,
+    'log_flood',
+  );
 }
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {
@@ -272,7 +287,7 @@ export const SYSLOG_LEVELS: Readonly<Record<string, number>> = {
 export function syslogPriority(facility: string, level: string): number {
   const f = facility.toLowerCase();
   const l = level.toLowerCase();
-  const fac = Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f]! : SYSLOG_FACILITIES['daemon']!;
-  const sev = Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l]! : SYSLOG_LEVELS['info']!;
+  const fac = present(Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f] : SYSLOG_FACILITIES['daemon'], 'a facility of the table');
+  const sev = present(Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l] : SYSLOG_LEVELS['info'], 'a level of the table');
   return fac * 8 + sev;
 }

@@ -41,7 +41,11 @@ const INETD_LINES: readonly { order: number; handler: DumpLine }[] = [
     order: 341,
     handler: (s) => {
       const r = s.inetd_rate;
-      return r === null ? [] : [`Inetd rate = ${r.flavour} max:${r.max}${r.written ? '' : ' (default)'} served:${inetdRateServed(r)} per:${r.per_seconds}s off:${r.shutdown_seconds}s`];
+      return r === null
+        ? []
+        : [
+            `Inetd rate = ${r.flavour} max:${r.max}${r.written ? '' : ' (default)'} served:${inetdRateServed(r)} per:${r.per_seconds}s off:${r.shutdown_seconds}s`,
+          ];
     },
   },
   { order: 342, handler: (s) => (s.per_source_per_minute === null ? [] : [`Per-source per minute = ${s.per_source_per_minute}`]) },
@@ -90,8 +94,9 @@ export function formatServiceDump(table: ServiceTable, now: Date, opts: DumpOpti
   const active = available.filter((s) => s.problems.length === 0);
   lines.push(`active_services = ${active.length}`);
   lines.push(`available_services = ${available.length}`);
-  if (opts.runningServers !== undefined) {
-    const running = table.services.reduce((n, s) => n + opts.runningServers!(s), 0);
+  const runningServers = opts.runningServers;
+  if (runningServers !== undefined) {
+    const running = table.services.reduce((n, s) => n + runningServers(s), 0);
     lines.push(`running_servers = ${running}`);
   }
   lines.push('');

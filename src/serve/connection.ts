@@ -34,14 +34,7 @@ function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: s
 }
 
 /** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
-async function refuseStream(
-  ctx: ServeContext,
-  listener: Listener,
-  service: Service,
-  peer: Peer | null,
-  socket: net.Socket,
-  decision: Refusal,
-): Promise<void> {
+async function refuseStream(ctx: ServeContext, listener: Listener, service: Service, peer: Peer | null, socket: net.Socket, decision: Refusal): Promise<void> {
   ctx.refused(listener, service, peer, decision);
   await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
   // log_on_failure USERID: the connection stays open while the client's identd is asked.
@@ -50,8 +43,7 @@ async function refuseStream(
 }
 
 /** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
-async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
-  const target = service.redirect!;
+async function redirect(ctx: ServeContext, service: Service, target: NonNullable<Service['redirect']>, peer: Peer, socket: net.Socket): Promise<void> {
   const release = ctx.hold(socket, service);
   const t0 = performance.now();
   ctx.log({ kind: 'START', service, pid: 0, peer });
@@ -107,6 +99,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (counted && ctx.ident !== undefined && peer !== null && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
     // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in
     // xinetd, whose forked child asks; services served without a fork are not looked up).
@@ -138,7 +131,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     return;
   }
   if (service.redirect !== null && !twist && peer !== null) {
-    await redirect(ctx, service, peer, socket);
+    await redirect(ctx, service, service.redirect, peer, socket);
     return;
   }
   await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt, wrap);
@@ -173,7 +166,12 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
   if ((builtin === 'daytime' || builtin === 'time') && wrap !== null) {
     // A banner or socket option must reach the connection first: not a plain reply any more.
     if (wrap.banner !== null || wrap.plan.keepalive || wrap.plan.lingerSeconds !== null) {
-      ctx.daemon('wrap-options-ignored', 'warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
+      ctx.daemon(
+        'wrap-options-ignored',
+        'warning',
+        `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`,
+        'libwrap',
+      );
     }
   }
   if (builtin === 'daytime' || builtin === 'time') {
@@ -182,6 +180,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     conn.reply(builtin === 'daytime' ? daytimeBytes(now) : timeBytes(now));
     return;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (builtin !== null || ctx.stopping) {
     conn.drop(); // not a service the helper accepts for (helperAccepts)
     return;

@@ -33,14 +33,7 @@ export const IDENT_MAX_REPLY = 1024;
 export const IDENT_PORT = 113;
 
 /** The refusals xinetd decides in the daemon (before forking): only these get a USERID lookup. */
-export const PARENT_REFUSALS: ReadonlySet<string> = new Set([
-  'connections per second',
-  'load',
-  'time',
-  'service_limit',
-  'per_source_limit',
-  'process_limit',
-]);
+export const PARENT_REFUSALS: ReadonlySet<string> = new Set(['connections per second', 'load', 'time', 'service_limit', 'per_source_limit', 'process_limit']);
 
 export type IdentResult =
   | { kind: 'ok'; text: string }
@@ -97,9 +90,10 @@ export function parseIdentReply(line: string, clientPort: number, ourPort: numbe
 
 /**
  * Reads one CR-LF terminated line from `chunks` so far: the line (without CR-LF), 'more' when
- * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes.
+ * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes (the two words are in-band:
+ * a reply line of exactly `more` or `toolong` reads as them).
  */
-export function replyLine(buffered: string): string | 'more' | 'toolong' {
+export function replyLine(buffered: string): string {
   const end = buffered.indexOf('\r\n');
   if (end >= 0 && end < IDENT_MAX_REPLY) return buffered.slice(0, end);
   return buffered.length >= IDENT_MAX_REPLY ? 'toolong' : 'more';
@@ -256,14 +250,20 @@ export async function identifyAdmitted(ctx: IdentContext, service: Service, peer
 export async function identifyRefused(ctx: IdentContext, service: Service, peer: Peer, socket: net.Socket, reason: string): Promise<void> {
   if (!PARENT_REFUSALS.has(reason)) return;
   if (!ctx.limiter.tryAcquire()) {
-    ctx.daemon('ident-limit', 'debug', `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`, 'svc_request');
+    ctx.daemon(
+      'ident-limit',
+      'debug',
+      `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`,
+      'svc_request',
+    );
     return;
   }
   try {
     const r = await ctx.lookup(request(ctx, socket, peer, ctx.failureTimeoutMs));
     reportBadLine(ctx, peer, r);
     if (r.kind === 'ok') ctx.log({ kind: 'USERID', service, text: r.text });
-    else if (r.kind !== 'noserver') ctx.daemon('ident-failed', 'error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
+    else if (r.kind !== 'noserver')
+      ctx.daemon('ident-failed', 'error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
   } finally {
     ctx.limiter.release();
   }

@@ -47,9 +47,7 @@ export interface ListenerEvents {
 }
 
 /** How a background bind attempt went: bound, or failed with the pause before the next one. */
-export type BindRetryOutcome =
-  | { ok: true; attempts: number }
-  | { ok: false; attempt: number; error: NodeJS.ErrnoException; nextMs: number };
+export type BindRetryOutcome = { ok: true; attempts: number } | { ok: false; attempt: number; error: NodeJS.ErrnoException; nextMs: number };
 
 /** `retrying`: the socket could not be bound; attempts go on in the background. */
 export type ListenerState = 'new' | 'active' | 'suspended' | 'retrying' | 'closed';
@@ -274,8 +272,9 @@ export class Listener {
       const failures = this.bindFailures;
       this.open().then(
         () => this.events.bindRetried(this, { ok: true, attempts: failures }),
-        (err: NodeJS.ErrnoException) => {
-          if ((this.state as ListenerState) === 'closed') return;
+        (reason: unknown) => {
+          if (this.state === 'closed') return;
+          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
           const failed = this.bindFailures;
           this.state = 'retrying';
           this.bindFailures++;
@@ -331,7 +330,7 @@ export class Listener {
    * pause (connections accepted at a queueing limit are held by queue-limit.ts).
    */
   private async openPlain(host: string, port: number): Promise<void> {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if (this.state === 'closed') throw new Error('listener closed');
     this.helper = null;
     this.pausable = false;
     const server = this.daemonServer({ noDelay: this.service.flags.includes('NODELAY'), keepAlive: this.service.flags.includes('KEEPALIVE') });
@@ -344,7 +343,7 @@ export class Listener {
 
   /** A socket bound (and for TCP listening) that the daemon itself never reads or accepts on. */
   private openUnread(host: string, family: 4 | 6, port: number): WaitSocket {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if (this.state === 'closed') throw new Error('listener closed');
     const ws = WaitSocket.open({
       transport: this.plan.transport,
       host,
@@ -436,31 +435,31 @@ export class Listener {
    * (retryBind), as a socket that could not be bound at start or reload does; with null it stays
    * suspended, as in xinetd. Nothing is reported if the listener is closed meanwhile.
    */
-  async suspend(
-    seconds: number,
-    onResume: (ok: boolean, err?: NodeJS.ErrnoException) => void,
-    retryBaseMs: number | null = null,
-  ): Promise<void> {
+  async suspend(seconds: number, onResume: (ok: boolean, err?: NodeJS.ErrnoException) => void, retryBaseMs: number | null = null): Promise<void> {
     if (this.state !== 'active') return;
     this.state = 'suspended';
     await this.shut();
     // Closed while the socket was being closed: there is nothing to reopen.
     if ((this.state as ListenerState) !== 'suspended') return;
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = null;
-      if (this.state !== 'suspended') return;
-      this.state = 'new';
-      this.open().then(
-        () => onResume(true),
-        (err: NodeJS.ErrnoException) => {
-          // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
-          if ((this.state as ListenerState) === 'closed') return;
-          this.state = 'suspended';
-          if (retryBaseMs !== null) this.retryBind(retryBaseMs);
-          onResume(false, err);
-        },
-      );
-    }, Math.max(0, seconds) * 1000);
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = null;
+        if (this.state !== 'suspended') return;
+        this.state = 'new';
+        this.open().then(
+          () => onResume(true),
+          (reason: unknown) => {
+            // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
+            if (this.state === 'closed') return;
+            const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
+            this.state = 'suspended';
+            if (retryBaseMs !== null) this.retryBind(retryBaseMs);
+            onResume(false, err);
+          },
+        );
+      },
+      Math.max(0, seconds) * 1000,
+    );
   }
 
   async close(): Promise<void> {

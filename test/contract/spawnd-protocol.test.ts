@@ -72,7 +72,17 @@ function transcripts(): string[] {
 
 /** The SpawnSpec a spawn request was encoded from. */
 function specOf(r: SpawnRequest): SpawnSpec {
-  const spec: SpawnSpec = { path: r.path, argv: r.argv, env: r.env, uid: r.uid, gid: r.gid, groups: r.groups, umask: r.umask, nice: r.nice, rlimits: r.rlimits };
+  const spec: SpawnSpec = {
+    path: r.path,
+    argv: r.argv,
+    env: r.env,
+    uid: r.uid,
+    gid: r.gid,
+    groups: r.groups,
+    umask: r.umask,
+    nice: r.nice,
+    rlimits: r.rlimits,
+  };
   if (r.keepalive !== undefined || r.linger !== undefined || r.pre !== undefined) {
     spec.socketSetup = { keepalive: r.keepalive === true, lingerSeconds: r.linger ?? null, pre: r.pre === undefined ? null : Buffer.from(r.pre, 'hex') };
   }
@@ -141,14 +151,17 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
       assert.ok(requestBytes(again) <= MAX_REQUEST_BYTES);
       const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined);
       if (needsOne !== (step.kind === 'send-fd')) {
-        assert.ok(next !== undefined && isRefusal(next.json), `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`);
+        assert.ok(
+          next !== undefined && isRefusal(next.json),
+          `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`,
+        );
       }
     }
   }
 });
 
 /** The helper over a real IPC channel, its messages queued for the test to take in order. */
-async function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; next(): Promise<Record<string, unknown>> }> {
+function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const child = startProcess(usableHelper()!, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, serialization: 'json' });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -260,7 +273,13 @@ function withRealIds(json: Record<string, unknown>, cids: Map<unknown, unknown>)
  * transcript's sample pids and connection ids to real ones, the same real one each time; a
  * conn's `port` is that of a client connected from its `addr`; others only keep their type.
  */
-function matchReply(where: string, got: Record<string, unknown>, step: Step, bound: { pids: Map<unknown, unknown>; cids: Map<unknown, unknown> }, clients: ReadonlyMap<unknown, Client>): void {
+function matchReply(
+  where: string,
+  got: Record<string, unknown>,
+  step: Step,
+  bound: { pids: Map<unknown, unknown>; cids: Map<unknown, unknown> },
+  clients: ReadonlyMap<unknown, Client>,
+): void {
   const want = step.json;
   assert.deepEqual(Object.keys(got), Object.keys(want), `${where}: fields of ${JSON.stringify(got)}`);
   for (const [k, v] of Object.entries(want)) {
@@ -290,7 +309,7 @@ const MODES: Array<[string, NodeJS.ProcessEnv]> = [
 ];
 for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => [n, m] as const))) {
   test(`the real helper answers as transcript ${name} says${mode}`, { skip: NOT_BUILT }, async (t) => {
-    const { child, next } = await startHelper(t, env);
+    const { child, next } = startHelper(t, env);
     const bound = { pids: new Map<unknown, unknown>(), cids: new Map<unknown, unknown>() };
     const clients = new Map<unknown, Client>();
     const ports = new Map<unknown, number>();
@@ -313,7 +332,8 @@ for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => 
 /** A spawn request whose JSON text is exactly `size` bytes. */
 function requestOfSize(size: number): { spec: SpawnSpec; bytes: (spec: SpawnSpec) => number } {
   const spec: SpawnSpec = { path: '/bin/true', argv: ['true'], env: ['PAD='], uid: null, gid: null, groups: null, umask: 0o22, nice: null, rlimits: {} };
-  const bytes = (s: SpawnSpec): number => requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
+  const bytes = (s: SpawnSpec): number =>
+    requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
   spec.env = [`PAD=${'x'.repeat(size - bytes(spec))}`];
   assert.equal(bytes(spec), size);
   return { spec, bytes };
@@ -326,11 +346,11 @@ test('a request of MAX_REQUEST_BYTES is encoded, one byte more is refused with t
   assert.equal(requestBytes(ok.request), MAX_REQUEST_BYTES);
   const over = encodeSpawnRequest(1, { ...spec, env: [`${spec.env[0]!}x`] });
   assert.equal(over.ok, false);
-  if (!over.ok) assert.match(over.error, new RegExp(`larger than ${MAX_REQUEST_BYTES} bytes`));
+  assert.match(over.error, new RegExp(`larger than ${MAX_REQUEST_BYTES} bytes`));
 });
 
 test('the helper reads a request of MAX_REQUEST_BYTES and refuses one byte more, as the encoder does', { skip: NOT_BUILT, timeout: 30_000 }, async (t) => {
-  const { child, next } = await startHelper(t);
+  const { child, next } = startHelper(t);
   assert.equal((await next())['t'], 'ready');
   const { spec } = requestOfSize(MAX_REQUEST_BYTES);
   const at = { cmd: 'spawn', id: 1, ...spec };

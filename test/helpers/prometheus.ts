@@ -91,7 +91,11 @@ function familyOf(sampleName: string, families: Map<string, ParsedFamily>): stri
 function checkHistogram(f: ParsedFamily): void {
   const groups = new Map<string, { buckets: Array<[number, number]>; count: number | null }>();
   const keyOf = (labels: Record<string, string>): string =>
-    JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort(([a], [b]) => (a < b ? -1 : 1)));
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   for (const s of f.samples) {
     const key = keyOf(s.labels);
     const g = groups.get(key) ?? { buckets: [], count: null };
@@ -144,8 +148,8 @@ export function parsePrometheusText(text: string): Map<string, ParsedFamily> {
       if (m === null) return; // a plain comment
       const [, kind, name, rest] = m;
       if (!METRIC_NAME.test(name!) || METRIC_NAME.exec(name!)![0] !== name) throw new Error(`${where}: bad metric name ${name}`);
-      enter(name!, where);
-      const f = family(name!);
+      enter(name, where);
+      const f = family(name);
       if (kind === 'HELP') {
         if (f.help !== null) throw new Error(`${where}: second HELP for ${name}`);
         f.help = unescapeHelp(rest ?? '', where);

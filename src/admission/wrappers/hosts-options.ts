@@ -81,8 +81,23 @@ const KEYWORDS: ReadonlyMap<string, number> = new Map([
 ]);
 
 export const SYSLOG_FACILITIES: readonly string[] = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'lpr', 'news', 'uucp', 'cron',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
 ];
 export const SYSLOG_LEVELS: readonly string[] = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
@@ -108,17 +123,17 @@ export interface SplitOption {
 export function splitOptionField(field: string): SplitOption {
   const { text, lead } = chop(field);
   let k = 0;
-  while (k < text.length && !'= \t\r\n'.includes(text[k]!)) k++;
+  while (k < text.length && !'= \t\r\n'.includes(text.charAt(k))) k++;
   const key = text.slice(0, k);
   let v = k;
   if (v < text.length) {
     if (text[v] !== '=') {
       v++;
-      while (v < text.length && WHITESPACE.includes(text[v]!)) v++;
+      while (v < text.length && WHITESPACE.includes(text.charAt(v))) v++;
     }
     if (text[v] === '=') {
       v++;
-      while (v < text.length && WHITESPACE.includes(text[v]!)) v++;
+      while (v < text.length && WHITESPACE.includes(text.charAt(v))) v++;
     }
   }
   const value = text.slice(v);
@@ -136,8 +151,7 @@ function lower(s: string): string {
 export function processRuleOptions(rule: HostsRule, checks: OptionChecks = {}): RuleOptions {
   const options: WrapOption[] = [];
   const fields = rule.options;
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!;
+  for (const [i, field] of fields.entries()) {
     const { key, value, keyOffset } = splitOptionField(field.text);
     const at: At = { line: field.line, column: field.column + keyOffset };
     const fail = (message: string): RuleOptions => ({
@@ -316,7 +330,7 @@ export function unknownPercentLetters(template: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < template.length; i++) {
     if (template[i] !== '%') continue;
-    const c = template[++i]!;
+    const c = template.charAt(++i);
     if (!PERCENT_LETTERS.includes(c)) out.push(c);
   }
   return out;
@@ -338,37 +352,61 @@ export function expandPercentDetailed(template: string, ctx: PercentContext): Ex
   let out = '';
   const unrecognized: string[] = [];
   for (let i = 0; i < template.length; i++) {
-    const ch = template[i]!;
+    const ch = template.charAt(i);
     if (ch !== '%' || i + 1 >= template.length) {
       out += ch;
       continue;
     }
-    const c = template[++i]!;
+    const c = template.charAt(++i);
     let e: string;
     switch (c) {
-      case 'a': e = ctx.client.address; break;
-      case 'A': e = ctx.server.address; break;
+      case 'a':
+        e = ctx.client.address;
+        break;
+      case 'A':
+        e = ctx.server.address;
+        break;
       case 'c': {
         const host = hostInfo(ctx.client);
         const user = ctx.client.user;
         e = user !== undefined && lower(user) !== 'unknown' ? `${user}@${host}` : host;
         break;
       }
-      case 'd': e = ctx.daemon; break;
-      case 'h': e = hostInfo(ctx.client); break;
-      case 'H': e = hostInfo(ctx.server); break;
-      case 'n': e = ctx.client.hostname ?? 'unknown'; break;
-      case 'N': e = ctx.server.hostname ?? 'unknown'; break;
-      case 'p': e = String(ctx.pid); break;
-      case 'r': e = String(ctx.client.port ?? 0); break;
-      case 'R': e = String(ctx.server.port ?? 0); break;
+      case 'd':
+        e = ctx.daemon;
+        break;
+      case 'h':
+        e = hostInfo(ctx.client);
+        break;
+      case 'H':
+        e = hostInfo(ctx.server);
+        break;
+      case 'n':
+        e = ctx.client.hostname ?? 'unknown';
+        break;
+      case 'N':
+        e = ctx.server.hostname ?? 'unknown';
+        break;
+      case 'p':
+        e = String(ctx.pid);
+        break;
+      case 'r':
+        e = String(ctx.client.port ?? 0);
+        break;
+      case 'R':
+        e = String(ctx.server.port ?? 0);
+        break;
       case 's': {
         const host = hostInfo(ctx.server);
         e = lower(host) !== 'unknown' ? `${ctx.daemon}@${host}` : ctx.daemon;
         break;
       }
-      case 'u': e = ctx.client.user ?? 'unknown'; break;
-      case '%': e = '%'; break;
+      case 'u':
+        e = ctx.client.user ?? 'unknown';
+        break;
+      case '%':
+        e = '%';
+        break;
       default:
         unrecognized.push(c);
         e = '';
@@ -403,6 +441,6 @@ export function expandBanner(text: string, ctx: PercentContext): string {
 /** setenv's expanded text cut into name and value at the first blank (libwrap's setenv_option). */
 export function setenvFrom(expanded: string): { name: string; value: string } {
   let k = 0;
-  while (k < expanded.length && !WHITESPACE.includes(expanded[k]!)) k++;
+  while (k < expanded.length && !WHITESPACE.includes(expanded.charAt(k))) k++;
   return { name: chop(expanded.slice(0, k)).text, value: chop(expanded.slice(k + (k < expanded.length ? 1 : 0))).text };
 }

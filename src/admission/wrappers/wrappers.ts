@@ -50,12 +50,11 @@ export function wrapsService(service: Pick<Service, 'flags'>): boolean {
  * id, whatever xinetd.conf(5) says); NAMEINARGS by the basename of the first word of
  * server_args; else the basename of `server`; a service with none of these by its id.
  */
-export function wrapDaemonName(
-  service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>,
-): string {
+export function wrapDaemonName(service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>): string {
   if (service.libwrap !== null) return service.libwrap;
   if (serviceKind(service) !== 'program') return service.name;
-  if (service.flags.includes('NAMEINARGS') && service.server_argv.length > 0) return basename(service.server_argv[0]!);
+  const [program] = service.server_argv;
+  if (service.flags.includes('NAMEINARGS') && program !== undefined) return basename(program);
   if (service.server !== null) return basename(service.server);
   return service.id;
 }
@@ -158,23 +157,38 @@ export class RuleFiles {
 
   private table(path: string, reader: Reader | undefined): HostsTable {
     let st: Stats | undefined;
-    let entry: CachedTable;
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      return this.remember(path, `error:${errorText(err)}`, () => null, () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`)).table;
+      return this.remember(
+        path,
+        `error:${errorText(err)}`,
+        () => null,
+        () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`),
+      ).table;
     }
-    if (st === undefined) return this.remember(path, 'missing', () => null, () => emptyTable(path)).table;
+    if (st === undefined)
+      return this.remember(
+        path,
+        'missing',
+        () => null,
+        () => emptyTable(path),
+      ).table;
     const file = { mode: st.mode, uid: st.uid, gid: st.gid };
-    entry = this.remember(path, identity(st), () => ({ file, dirs: directoriesAbove(path) }), () => {
-      try {
-        return parseHostsFile(path, readFileSync(path, 'latin1'));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return emptyTable(path);
-        return unreadableTable(path, `cannot open ${path}: ${errorText(err)}`);
-      }
-    });
+    const entry = this.remember(
+      path,
+      identity(st),
+      () => ({ file, dirs: directoriesAbove(path) }),
+      () => {
+        try {
+          return parseHostsFile(path, readFileSync(path, 'latin1'));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return emptyTable(path);
+          return unreadableTable(path, `cannot open ${path}: ${errorText(err)}`);
+        }
+      },
+    );
     if (reader === undefined || entry.access === null || mayRead(entry.access.file, entry.access.dirs, reader)) return entry.table;
     if (entry.denied === null) {
       entry.denied = unreadableTable(path, `cannot open ${path}: Permission denied (for uid ${reader.uid})`);
@@ -214,13 +228,11 @@ export function lintRuleFiles(allowPath: string, denyPath: string): Diagnostic[]
 }
 
 function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EACCES') return 'Permission denied';
-  return e.message ?? String(err);
+  if (!(err instanceof Error)) return String(err);
+  return (err as NodeJS.ErrnoException).code === 'EACCES' ? 'Permission denied' : err.message;
 }
 
 // ---- one check, with its lookups --------------------------------------------------------------
-
 
 /** What a check needs besides the tables (all injected; tests replace them). */
 export interface WrapLookups {
@@ -359,7 +371,7 @@ export function evaluateNow(
 
 /** Whether an answer is a verdict (not a request for a lookup). */
 export function isVerdict(a: WrapAnswer): a is WrapVerdict {
-  return !('kind' in a && a.kind === 'need');
+  return !('kind' in a);
 }
 
 /** Continues a check whose first evaluation (`first`) may need lookups or an aclexec run. */
@@ -382,7 +394,7 @@ export async function finishWrappers(
     } else {
       const verdict: WrapVerdict = carried.length === 0 ? result : { ...result, options: [...carried, ...result.options] };
       const aclexec = [...result.options].reverse().find((o) => o.kind === 'aclexec');
-      if (result.aclexec === undefined || aclexec === undefined || aclexec.kind !== 'aclexec') return { verdict, request };
+      if (result.aclexec === undefined || aclexec === undefined) return { verdict, request };
       const command = expandOptionText(aclexec.command, { daemon: request.daemon, pid: process.pid, client: request.client, server: request.server });
       const status = await (lookups.aclexec ?? runAclexec)(command);
       if (status === 0) return { verdict, request };

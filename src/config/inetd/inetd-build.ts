@@ -35,26 +35,12 @@
 import { basename, isAbsolute } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
-import {
-  defaultInetdBuildEnv,
-  FieldReader,
-  INETD_MAX_ARGS,
-  rateFlavourOf,
-  type Family,
-  type InetdBuildEnv,
-} from './inetd-fields.js';
-import {
-  parseField,
-  positionAfter,
-  type HostPiece,
-  type InetdEntryNode,
-  type InetdNode,
-  type InetdWord,
-  type WordPiece,
-} from './inetd-syntax.js';
+import { defaultInetdBuildEnv, FieldReader, INETD_MAX_ARGS, rateFlavourOf, type Family, type InetdBuildEnv } from './inetd-fields.js';
+import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
 import type { Service, SocketType, UnixSocket } from '../../table.js';
+import { present } from '../../util/invariant.js';
 
 export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inetd-fields.js';
 
@@ -126,7 +112,8 @@ class EntryReader extends FieldReader {
     }
     this.policy = { line, text };
     this.report(
-      'inetd-unsupported', 'warning',
+      'inetd-unsupported',
+      'warning',
       { file: this.file, line, column: 1 },
       `IPsec policies (\`#@\`) are not supported by tsinetd: the entries that follow are skipped until a \`#@\` line with no policy`,
       2,
@@ -146,12 +133,13 @@ class EntryReader extends FieldReader {
    * the entry stops here (a default-host line, or an error already reported).
    */
   private hostsAndService(words: InetdWord[]): EntryHead | null {
-    const first = words[0]!;
+    const first = present(words[0], 'an entry of at least one word');
     if (this.dialect === 'freebsd') {
       if (first.text.startsWith(':')) return this.socketPrefix(first, words);
       if (first.text.includes(':')) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(first),
           'FreeBSD inetd.conf has no `host:` prefix (FreeBSD inetd binds every service to its -a address)',
           first.text.length,
@@ -175,12 +163,12 @@ class EntryReader extends FieldReader {
       }
     }
     if (shape.hosts !== null && shape.name.text === '') {
-      if (words.length === 1) {
-        this.defaultHosts = shape.hosts.length === 1 && shape.hosts[0]!.text === '*' ? null : shape.hosts;
+      // `host: service ...`: inetd takes the next word as the service.
+      const nameWord = words[1];
+      if (nameWord === undefined) {
+        this.defaultHosts = shape.hosts.length === 1 && shape.hosts[0]?.text === '*' ? null : shape.hosts;
         return null;
       }
-      // `host: service ...`: inetd takes the next word as the service.
-      const nameWord = words[1]!;
       const namePiece = { text: nameWord.text, offset: 0 };
       return { hosts: shape.hosts, hostWord: first, fields: words.slice(1), nameWord, namePiece, socketPerms: null };
     }
@@ -284,10 +272,11 @@ class EntryReader extends FieldReader {
 
   private readEntry(node: InetdEntryNode): Unit[] {
     const words = node.words;
-    const first = words[0]!;
+    const first = present(words[0], 'an entry of at least one word');
     if (node.indented && first.text.startsWith('#')) {
       this.report(
-        'inetd-continuation', 'warning',
+        'inetd-continuation',
+        'warning',
         this.pos(first),
         'a comment must start in column 1: inetd would read this line as an entry; tsinetd ignores it',
       );
@@ -297,7 +286,8 @@ class EntryReader extends FieldReader {
       const lead = c.words[0];
       if (lead !== undefined && lead.text.startsWith('#')) {
         this.report(
-          'inetd-continuation', 'warning',
+          'inetd-continuation',
+          'warning',
           this.pos(lead),
           `not a comment: a line that starts with a blank continues the entry of line ${node.line}, so these words are part of it`,
         );
@@ -310,7 +300,8 @@ class EntryReader extends FieldReader {
 
     if (this.policy !== null) {
       this.report(
-        'inetd-unsupported', 'error',
+        'inetd-unsupported',
+        'error',
         this.pos(nameWord, namePiece.offset),
         `entry skipped: it is under the IPsec policy of line ${this.policy.line} (\`#@ ${this.policy.text}\`), which tsinetd cannot apply`,
         namePiece.text.length,
@@ -319,22 +310,16 @@ class EntryReader extends FieldReader {
     }
 
     if (fields.length < 6) {
-      const last = fields[fields.length - 1]!;
+      const last = present(fields.at(-1), 'the service field');
       this.report(
-        'inetd-incomplete', 'error',
+        'inetd-incomplete',
+        'error',
         positionAfter(this.file, last),
         `incomplete entry: the ${FIELD_NAMES[fields.length]} field is missing (an entry needs service, socket type, protocol, wait/nowait, user and server program)`,
       );
       return [];
     }
-    const [, typeWord, protoWord, waitWord, userWord, serverWord] = fields as [
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-    ];
+    const [, typeWord, protoWord, waitWord, userWord, serverWord] = fields as [InetdWord, InetdWord, InetdWord, InetdWord, InetdWord, InetdWord];
     const args = fields.slice(6);
     const errorsBefore = this.errorCount();
 
@@ -361,7 +346,7 @@ class EntryReader extends FieldReader {
     const port = proto === null || badInternal ? null : proto.unix ? 0 : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
-    const argv = server === null || server.internal ? [] : this.argvOf(args, server.path!);
+    const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
 
     if (this.errorCount() > errorsBefore || socketType === null || proto === null || port === null) return [];
     if (proto.unix && unix === null) return [];
@@ -376,7 +361,7 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin! : namePiece.text,
+        name: server.internal ? server.builtin : namePiece.text,
         protoWritten: proto.written,
         base: proto.base,
         families,
@@ -403,7 +388,7 @@ class EntryReader extends FieldReader {
   private argvOf(args: InetdWord[], path: string): string[] {
     let kept = args;
     if (args.length > INETD_MAX_ARGS) {
-      const extra = args[INETD_MAX_ARGS]!;
+      const extra = present(args[INETD_MAX_ARGS], 'an argument past the limit');
       if (this.dialect === 'freebsd') {
         this.report('inetd-arguments', 'error', this.pos(extra), `too many arguments: FreeBSD inetd takes at most ${INETD_MAX_ARGS} and skips this entry`);
       } else {
@@ -452,7 +437,8 @@ function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
       if (before > 0 && earlier.families.size === 0) {
         diagnostics.push(
           diag(
-            'inetd-replaced', 'warning',
+            'inetd-replaced',
+            'warning',
             u.at,
             `this entry replaces the one of line ${earlier.line} (inetd keeps the last entry for a service)`,
             u.name.length,
@@ -483,13 +469,12 @@ export function inetdIds(units: readonly { name: string; protoWritten: string; h
   const byName = count(units.map((u) => u.name));
   const byProto = count(units.map((u) => `${u.name}/${u.protoWritten}`));
   const ids = units.map((u) => {
-    if (byName.get(u.name) === 1) return u.name;
     const withProto = `${u.name}/${u.protoWritten}`;
-    if (byProto.get(withProto) === 1) return withProto;
-    return `${hostLabel(u.host)}:${withProto}`;
+    const id = byName.get(u.name) === 1 ? u.name : byProto.get(withProto) === 1 ? withProto : `${hostLabel(u.host)}:${withProto}`;
+    return { id, line: u.line };
   });
-  const byId = count(ids);
-  return ids.map((id, i) => (byId.get(id)! > 1 ? `${id}@${units[i]!.line}` : id));
+  const byId = count(ids.map((x) => x.id));
+  return ids.map(({ id, line }) => ((byId.get(id) ?? 0) > 1 ? `${id}@${line}` : id));
 }
 
 function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string): Service {
@@ -555,5 +540,5 @@ export function buildInetdServices(
   const diagnostics = reader.diagnostics;
   const kept = resolveReplacements(units, diagnostics);
   const ids = inetdIds(kept);
-  return { services: kept.map((u, i) => toService(file, dialect, u, ids[i]!)), diagnostics };
+  return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'))), diagnostics };
 }

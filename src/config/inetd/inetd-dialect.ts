@@ -109,27 +109,30 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
   const openbsd = strong.filter((e) => e.dialect === 'openbsd');
   const diagnostics: Diagnostic[] = [];
   let evidence: Evidence | null;
-  if (freebsd.length > 0 && openbsd.length > 0) {
-    const winner = freebsd.length > openbsd.length ? freebsd : openbsd;
-    const loser = winner === freebsd ? openbsd : freebsd;
-    evidence = winner[0]!;
-    const loserFirst = loser[0]!;
+  const [firstFreebsd] = freebsd;
+  const [firstOpenbsd] = openbsd;
+  if (firstFreebsd !== undefined && firstOpenbsd !== undefined) {
+    const freebsdWins = freebsd.length > openbsd.length;
+    evidence = freebsdWins ? firstFreebsd : firstOpenbsd;
+    const loserFirst = freebsdWins ? firstOpenbsd : firstFreebsd;
     diagnostics.push(
       diag(
-        'inetd-dialect', 'warning',
+        'inetd-dialect',
+        'warning',
         { file, line: loserFirst.line, column: loserFirst.column },
         `this file mixes inetd.conf dialects: ${describe(loserFirst)} is ${dialectName(loserFirst.dialect)} syntax, ` +
           `${describe(evidence)} is ${dialectName(evidence.dialect)} syntax; reading the file as ${dialectName(evidence.dialect)}`,
       ),
     );
   } else {
-    evidence = freebsd[0] ?? openbsd[0] ?? tags[0] ?? null;
+    evidence = firstFreebsd ?? firstOpenbsd ?? tags[0] ?? null;
   }
   const dialect = evidence?.dialect ?? 'openbsd';
   if (dialect === 'freebsd' && evidence !== null) {
     diagnostics.push(
       diag(
-        'inetd-dialect', 'note',
+        'inetd-dialect',
+        'note',
         { file, line: evidence.line, column: evidence.column },
         `reading this file as FreeBSD inetd.conf because of ${evidence.what} (so \`tcp\` and \`udp\` mean IPv4 only)`,
       ),
@@ -148,13 +151,19 @@ export function readingSummary(d: ResolvedInetdDialect): string {
   const o = INETD_RATE_RULES.openbsd;
   const g = INETD_RATE_RULES.gnu;
   if (d === 'freebsd') {
-    return `read as FreeBSD inetd.conf: /max-child queues clients at the limit (they wait to be accepted), ` +
-      `and ${o.defaultMax} starts within ${o.windowSeconds} s stop a service for ${o.shutdownSeconds / 60} minutes`;
+    return (
+      `read as FreeBSD inetd.conf: /max-child queues clients at the limit (they wait to be accepted), ` +
+      `and ${o.defaultMax} starts within ${o.windowSeconds} s stop a service for ${o.shutdownSeconds / 60} minutes`
+    );
   }
   if (d === 'gnu') {
-    return `read as GNU inetutils inetd.conf: \`.N\` serves N starts within ${g.windowSeconds} s and the next one stops the service ` +
-      `for ${g.shutdownSeconds / 60} minutes (default and ceiling ${g.defaultMax}); plain tcp/udp are IPv4 only`;
+    return (
+      `read as GNU inetutils inetd.conf: \`.N\` serves N starts within ${g.windowSeconds} s and the next one stops the service ` +
+      `for ${g.shutdownSeconds / 60} minutes (default and ceiling ${g.defaultMax}); plain tcp/udp are IPv4 only`
+    );
   }
-  return `read as OpenBSD/Linux inetd.conf: the N-th start within ${o.windowSeconds} s of \`.N\` stops the service ` +
-    `for ${o.shutdownSeconds / 60} minutes (default ${o.defaultMax}); for GNU inetutils' counting use --dialect gnu`;
+  return (
+    `read as OpenBSD/Linux inetd.conf: the N-th start within ${o.windowSeconds} s of \`.N\` stops the service ` +
+    `for ${o.shutdownSeconds / 60} minutes (default ${o.defaultMax}); for GNU inetutils' counting use --dialect gnu`
+  );
 }

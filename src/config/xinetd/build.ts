@@ -24,6 +24,7 @@ import type { SysDb } from '../../sys/sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Service } from '../../table.js';
 import { serviceKind } from '../../service-kind.js';
+import { present } from '../../util/invariant.js';
 import { at, len, newDraft, type Draft } from './attribute-apply.js';
 import { ATTRIBUTES, attributeSpec, handled, type Copy, type DefaultsView } from './attributes.js';
 import { applyAttribute, type Report } from './build-attributes.js';
@@ -82,7 +83,8 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
       if (first !== undefined) {
         report(
           diag(
-            'duplicate-defaults', 'error',
+            'duplicate-defaults',
+            'error',
             at(node.keyword),
             `only one 'defaults' entry is allowed per file (the first is on line ${first.loc.line}): this one is ignored, as xinetd does`,
             len(node.keyword),
@@ -178,16 +180,27 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   const kind = serviceKind(s);
   const quiet = off !== null;
   if (kind === 'redirect') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`, len(a.name)));
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
+      const redirect = present(d.set.get('redirect'), "the 'redirect' attribute of a redirect service");
+      report(
+        diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${redirect.loc.line}) takes priority, as in xinetd`, len(a.name)),
+      );
     }
     s.server = null;
     s.server_argv = [];
   } else if (kind === 'internal' || kind === 'sensor') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
+      report(
+        diag(
+          'server-unused',
+          'warning',
+          at(a.name),
+          `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`,
+          len(a.name),
+        ),
+      );
     }
     s.server = null;
     s.server_argv = [];

@@ -182,7 +182,8 @@ export function batchMessages(items: ReadonlyArray<Sized<PlainRequest>>, maxCoun
 
 /** What one group of batchMessages() is sent as. */
 export function batchMessage(list: PlainRequest[]): PlainRequest | BatchRequest {
-  return list.length === 1 ? list[0]! : { cmd: 'batch', list };
+  const [only, ...more] = list;
+  return only !== undefined && more.length === 0 ? only : { cmd: 'batch', list };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -210,7 +211,8 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
         if (!(RLIMIT_KEYS as readonly string[]).includes(k) || !(v === 'unlimited' || isInt(v))) return null;
         limits[k as keyof Rlimits] = v;
       }
-      if ((keepalive !== undefined && keepalive !== true) || (linger !== undefined && !isInt(linger)) || (pre !== undefined && typeof pre !== 'string')) return null;
+      if ((keepalive !== undefined && keepalive !== true) || (linger !== undefined && !isInt(linger)) || (pre !== undefined && typeof pre !== 'string'))
+        return null;
       const r: SpawnRequest = { cmd: 'spawn', id, ...(cid !== undefined ? { cid } : {}), path, argv, env, uid, gid, groups, umask, nice, rlimits: limits };
       if (keepalive === true) r.keepalive = true;
       if (linger !== undefined) r.linger = linger;

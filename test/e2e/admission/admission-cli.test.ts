@@ -134,7 +134,7 @@ describe('admission through the CLI', () => {
     }
     assert.ok(trippedAt > 0 && ok >= 2, `${ok} served, never refused`);
     await d.waitForServiceLog(/: FAIL: rate connections per second from=127\.0\.0\.1$/);
-    await d.waitForDaemonLog(/ERROR: Deactivating service rate due to excessive incoming connections\.  Restarting in 2 seconds\./);
+    await d.waitForDaemonLog(/ERROR: Deactivating service rate due to excessive incoming connections\. {2}Restarting in 2 seconds\./);
     // Off: the socket is closed, so a client is refused by the kernel.
     assert.equal((await tcpRequest({ port })).ended, 'ECONNREFUSED');
     await d.waitForDaemonLog(/ERROR: Activating service rate/, 5000);
@@ -161,10 +161,7 @@ describe('admission through the CLI', () => {
   test('SENSOR: the trapped host is refused by every service for deny_time; the other host is not', async (t) => {
     const [sensor, guarded] = [await freePort(), await freePort()];
     const d = await startDaemon(t, {
-      services: [
-        program('trap', sensor, EXIT_WITH, { user: 'root', flags: 'SENSOR', deny_time: '1' }),
-        program('guarded', guarded, EXIT_WITH),
-      ],
+      services: [program('trap', sensor, EXIT_WITH, { user: 'root', flags: 'SENSOR', deny_time: '1' }), program('guarded', guarded, EXIT_WITH)],
     });
     assert.equal(await served(guarded, HOST2), true, 'served before the trap');
     const trapped = await tcpRequest({ port: sensor, localAddress: HOST2 });

@@ -82,19 +82,23 @@ async function sideBySide(
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-words-xinetd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const xPorts: number[] = [];
-  for (const _ of list) xPorts.push(await freePort());
+  for (let i = 0; i < list.length; i++) xPorts.push(await freePort());
   const conf = join(dir, 'xinetd.conf');
   const log = join(dir, 'xinetd.log');
   writeFileSync(conf, renderConfig(services(list, xPorts), {}));
   const child = spawn(XINETD, ['-dontfork', '-f', conf, '-filelog', log], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
   const text = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-  await waitFor(() => (/Started working/.test(text()) ? true : child.exitCode !== null ? assert.fail(`xinetd exited:\n${text()}`) : undefined), 10_000, 'xinetd to start');
+  await waitFor(
+    () => (/Started working/.test(text()) ? true : child.exitCode !== null ? assert.fail(`xinetd exited:\n${text()}`) : undefined),
+    10_000,
+    'xinetd to start',
+  );
   const real = await look(xPorts);
   child.kill('SIGKILL');
 
   const tPorts: number[] = [];
-  for (const _ of list) tPorts.push(await freePort());
+  for (let i = 0; i < list.length; i++) tPorts.push(await freePort());
   const d = await startDaemon(t, { services: services(list, tPorts) });
   const ours = await look(tPorts);
   return { real, ours, logs: `xinetd's log:\n${text()}\ntsinetd's:\n${d.daemonLog()}` };

@@ -9,7 +9,7 @@ import { AdmissionController } from '../../../src/admission/admission.js';
 import { checkConsistency, processExists } from '../../../src/ops/consistency.js';
 import { startServer } from '../../../src/serve/server.js';
 import { newService } from '../../../src/service-defaults.js';
-import type { ExitInfo, Spawner } from '../../../src/spawn/spawn-types.js';
+import type { Spawner } from '../../../src/spawn/spawn-types.js';
 import type { Service } from '../../../src/table.js';
 import { MemoryLog } from '../../helpers/daemon.js';
 import { tcpConnect, waitFor } from '../../helpers/net.js';
@@ -26,7 +26,7 @@ class ForgetfulSpawner implements Spawner {
     this.pids.push(child.pid!);
     return Promise.resolve(child.pid!);
   }
-  onExit(_handler: (info: ExitInfo) => void): void {}
+  onExit(): void {}
   kill(pid: number, signal: NodeJS.Signals | number): void {
     try {
       process.kill(pid, signal);
@@ -39,7 +39,17 @@ class ForgetfulSpawner implements Spawner {
 
 function service(): Service {
   const s = newService('sleepy', 'xinetd', { file: 'test.conf', line: 1 });
-  return { ...s, type: ['UNLISTED'], port: 0, socket_type: 'stream', protocol: 'tcp', wait: false, server: '/bin/sleep', server_argv: ['sleep', '30'], bind: '127.0.0.1' };
+  return {
+    ...s,
+    type: ['UNLISTED'],
+    port: 0,
+    socket_type: 'stream',
+    protocol: 'tcp',
+    wait: false,
+    server: '/bin/sleep',
+    server_argv: ['sleep', '30'],
+    bind: '127.0.0.1',
+  };
 }
 
 test('a served state is consistent; a server whose exit was lost is reported', async (t) => {

@@ -52,7 +52,7 @@ test('xinetd command line parses into options', () => {
   assert.equal(options.logprocs, 3);
 });
 
-test('-d implies foreground; defaults are xinetd\'s', () => {
+test("-d implies foreground; defaults are xinetd's", () => {
   const { options } = parseCommandLine(['-d'], capture());
   assert.equal(options.debug, true);
   assert.equal(options.dontfork, true);
@@ -84,11 +84,13 @@ test('--check diagnostics: on a terminal coloured, with the offending line and a
   const plain = capture();
   assert.equal(await main(['--check', '-f', file], plain), 1);
   assert.match(plain.err, new RegExp(`^${file}:3:16: error: unknown socket type 'strem'.*\\[unknown-value\\]\n`));
+  /* eslint-disable no-control-regex -- the terminal's colour escapes are what is checked */
   assert.doesNotMatch(plain.err, /\x1b\[|socket_type = strem/);
   const tty = capture(true);
   assert.equal(await main(['--check', '-f', file], tty), 1);
   assert.match(tty.err, /\x1b\[/);
-  assert.match(tty.err, /\n  \tsocket_type = strem\n  \t {14}\x1b\[[0-9;]*m\^~~~~\x1b\[/);
+  assert.match(tty.err, /\n {2}\tsocket_type = strem\n {2}\t {14}\x1b\[[0-9;]*m\^~~~~\x1b\[/);
+  /* eslint-enable no-control-regex */
 });
 
 test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exists (one decision for --check and the daemon)', () => {
@@ -98,9 +100,17 @@ test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exis
   const asked: string[] = [];
   const present = loadRequestOf(options, (p) => (asked.push(p), true));
   assert.deepEqual(asked, ['/etc/inetd.conf']);
-  assert.deepEqual(present, { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b', '/etc/inetd.conf'], inetdDialect: 'auto', inetdCompatFile: '/etc/inetd.conf' });
+  assert.deepEqual(present, {
+    configFile: '/etc/xinetd.conf',
+    inetdFiles: ['a', 'b', '/etc/inetd.conf'],
+    inetdDialect: 'auto',
+    inetdCompatFile: '/etc/inetd.conf',
+  });
   // Absent: skipped, as xinetd skips it; the --inetd files are read (and reported) whether or not they exist.
-  assert.deepEqual(loadRequestOf(options, () => false), { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b'], inetdDialect: 'auto' });
+  assert.deepEqual(
+    loadRequestOf(options, () => false),
+    { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b'], inetdDialect: 'auto' },
+  );
   const plain = parseCommandLine(['--inetd', 'a'], capture()).options;
   assert.deepEqual(loadRequestOf(plain, () => true).inetdFiles, ['a']);
 });

@@ -54,7 +54,7 @@ describe('query and reply', () => {
     assert.equal(replyLine('x'.repeat(1024)), 'toolong');
   });
 
-  test('results are explained in xinetd\'s words', () => {
+  test("results are explained in xinetd's words", () => {
     const words = (['noserver', 'timeout'] as const).map((kind) => explainIdent({ kind }));
     assert.deepEqual(words, ['no server', 'timeout']);
     assert.equal(explainIdent({ kind: 'badresp', line: 'x' }), 'bad response');
@@ -119,6 +119,7 @@ describe('the -logprocs limiter', () => {
 
 describe('identifying clients', () => {
   const peer: Peer = { address: '::ffff:127.0.0.1', port: 40000, family: 'IPv6' };
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a stand-in with only the two fields the ident query reads
   const socket = { localAddress: '::ffff:127.0.0.1', localPort: 7 } as net.Socket;
 
   function context(result: IdentResult, limit = 15): { ctx: IdentContext; events: LogEvent[]; daemon: string[]; asked: number[] } {
@@ -161,7 +162,7 @@ describe('identifying clients', () => {
     const s = newService('svc', 'xinetd', { file: 'x', line: 1 });
     const a = context({ kind: 'ok', text: 'UNIX : bob' });
     await identifyRefused(a.ctx, s, peer, socket, 'address');
-    assert.deepEqual(a.asked, [], 'address refusals are decided in xinetd\'s child: no lookup');
+    assert.deepEqual(a.asked, [], "address refusals are decided in xinetd's child: no lookup");
     await identifyRefused(a.ctx, s, peer, socket, 'service_limit');
     assert.deepEqual(a.events, [{ kind: 'USERID', service: s, text: 'UNIX : bob' }]);
 
