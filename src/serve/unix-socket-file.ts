@@ -13,19 +13,22 @@ import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import { systemDb, type SysDb } from '../sys/sysdb.js';
 import type { UnixSocket } from '../table.js';
 
-/** A bound socket file: its path and inode, to remove it later only if it is still this one. */
+/**
+ * A bound socket file: its path, inode and change time (set by the chmod after the bind), to
+ * remove it later only if it is still this one (an inode number alone may be reused at once).
+ */
 export interface SocketFile {
   path: string;
   ino: number;
+  ctimeMs: number;
 }
 
-function fail(code: string, message: string): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(message);
-  err.code = code;
-  return err;
+/** An error of tsinetd's own (no errno code: the daemon's "bind failed (...)" line then gives the message). */
+function fail(message: string): Error {
+  return new Error(message);
 }
 
-/** Removes a stale socket file at `path`; throws (code EEXIST) when something else is there. */
+/** Removes a stale socket file at `path`; throws when something else is there. */
 export function clearSocketPath(path: string): void {
   let st;
   try {
@@ -34,7 +37,7 @@ export function clearSocketPath(path: string): void {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  if (!st.isSocket()) throw fail('EEXIST', `${path} exists and is not a socket: not removed (move it away, or choose another path)`);
+  if (!st.isSocket()) throw fail(`${path} exists and is not a socket: not removed (move it away, or choose another path)`);
   unlinkSync(path);
 }
 
@@ -54,34 +57,32 @@ export function bindSocketFile<T>(socket: UnixSocket, bind: () => T, close: (bou
   }
   try {
     const st = lstatSync(socket.path);
-    if (!st.isSocket()) throw fail('EEXIST', `${socket.path} was replaced while it was bound`);
+    if (!st.isSocket()) throw fail(`${socket.path} was replaced while it was bound`);
     const uid = socket.owner === null ? -1 : (db.user(socket.owner)?.uid ?? null);
     const gid = socket.group === null ? -1 : (db.group(socket.group)?.gid ?? null);
-    if (uid === null) throw fail('EINVAL', `no such user ${socket.owner ?? ''} for the owner of ${socket.path}`);
-    if (gid === null) throw fail('EINVAL', `no such group ${socket.group ?? ''} for the group of ${socket.path}`);
+    if (uid === null) throw fail(`no such user ${socket.owner ?? ''} for the owner of ${socket.path}`);
+    if (gid === null) throw fail(`no such group ${socket.group ?? ''} for the group of ${socket.path}`);
     if (uid !== -1 || gid !== -1) lchownSync(socket.path, uid, gid);
     chmodSync(socket.path, socket.mode);
-    return { bound, file: { path: socket.path, ino: st.ino } };
+    const done = lstatSync(socket.path);
+    return { bound, file: { path: socket.path, ino: done.ino, ctimeMs: done.ctimeMs } };
   } catch (err) {
-    removeSocketFile({ path: socket.path, ino: lstatIno(socket.path) });
+    // The file this bind made, if it is still there (a socket of no other listener: none bound it yet).
+    try {
+      if (lstatSync(socket.path).isSocket()) unlinkSync(socket.path);
+    } catch {
+      // gone already
+    }
     close(bound);
     throw err;
   }
 }
 
-function lstatIno(path: string): number {
-  try {
-    return lstatSync(path).ino;
-  } catch {
-    return -1;
-  }
-}
-
-/** Removes the socket file if it is still `file` (a socket with the same inode); errors are ignored. */
+/** Removes the socket file if it is still `file` (a socket with the same inode and change time); errors are ignored. */
 export function removeSocketFile(file: SocketFile): void {
   try {
     const st = lstatSync(file.path);
-    if (st.isSocket() && st.ino === file.ino) unlinkSync(file.path);
+    if (st.isSocket() && st.ino === file.ino && st.ctimeMs === file.ctimeMs) unlinkSync(file.path);
   } catch {
     // already gone, or not ours to remove
   }

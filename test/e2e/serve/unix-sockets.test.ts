@@ -1,0 +1,209 @@
+// inetd.conf unix-domain stream services (protocol `unix`), served by the real daemon: the socket
+// file at the path with the owner, group and mode the dialect's inetd gives it (OpenBSD 0666,
+// FreeBSD 0200 or its `:user:group:mode:` prefix), a stale socket file replaced and anything
+// else left alone, the file kept across a reload that keeps the service, removed with the
+// service and at stop; what a server and the log get for a peer without an address; FreeBSD's
+// internal services by the path's last component; and, side by side with Debian's
+// openbsd-inetd (skipped when absent), the reply, the file's mode and owner, and its removal.
+// Clients: Node's net.connect({ path }) and OpenBSD netcat's `nc -U` (skipped without it).
+
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { FIXTURES, have, runCli, startDaemon, TEST_USER, type RunningDaemon } from '../../helpers/daemon.js';
+import { waitFor } from '../../helpers/net.js';
+import { tempDir } from '../../helpers/temp.js';
+
+const SOCK_FAMILY = join(FIXTURES, 'sock-family');
+const ACCEPT_ONCE = join(FIXTURES, 'tcp-accept-once');
+const ENV_PRINTER = join(FIXTURES, 'env-printer');
+
+/** Connects to the unix socket at `path`, sends `input` and half-closes; everything read until the server closes. */
+function unixRequest(path: string, input = '', timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = net.connect({ path });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no end of reply from ${path} within ${timeoutMs} ms: ${Buffer.concat(chunks).toString()}`));
+    }, timeoutMs);
+    socket.on('connect', () => socket.end(input));
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString());
+    });
+  });
+}
+
+/** OpenBSD netcat as a unix-domain client: `nc -U -N path` with `input` on its stdin. */
+function ncU(path: string, input: string): string {
+  const r = spawnSync('nc', ['-U', '-N', path], { input, encoding: 'utf8', timeout: 5000 });
+  return r.stdout;
+}
+
+/** A socket file's type, mode and owner as stat(1) would show them. */
+function fileInfo(path: string): { socket: boolean; mode: string; uid: number; gid: number; ino: number } {
+  const st = lstatSync(path);
+  return { socket: st.isSocket(), mode: (st.mode & 0o7777).toString(8).padStart(4, '0'), uid: st.uid, gid: st.gid, ino: st.ino };
+}
+
+/** A socket file left behind by a process that is gone (bound, never unlinked). */
+function staleSocket(path: string): void {
+  const r = spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path]);
+  assert.equal(r.status, 0, r.stderr.toString());
+}
+
+async function serveInetd(t: TestContext, dir: string, lines: string, dialect: 'openbsd' | 'freebsd' = 'openbsd'): Promise<{ d: RunningDaemon; conf: string }> {
+  const conf = join(dir, 'inetd.conf');
+  writeFileSync(conf, lines);
+  const d = await startDaemon(t, { services: [], args: ['--inetd', conf, '--dialect', dialect] });
+  return { d, conf };
+}
+
+const primaryGroup = (): string => spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
+const uid = process.getuid?.() ?? -1;
+const gid = process.getgid?.() ?? -1;
+const noPython = have('python3') ? false : 'python3 is not available (the fixture servers need it)';
+
+describe('unix-domain stream services', { skip: noPython }, () => {
+  test('OpenBSD: nowait and wait served at the path, mode 0666 owned by the daemon; a stale socket is replaced, a regular file is not', async (t) => {
+    const dir = tempDir(t, 'unix');
+    const [a, b, env, blocked] = ['a.sock', 'b.sock', 'env.sock', 'file.sock'].map((n) => join(dir, n)) as [string, string, string, string];
+    staleSocket(a);
+    await assert.rejects(unixRequest(a), { code: 'ECONNREFUSED' }, 'nobody listens on the stale socket');
+    writeFileSync(blocked, 'precious\n');
+    const { d } = await serveInetd(
+      t,
+      dir,
+      `${a}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n` +
+        `${b}\tstream\tunix\twait\t${TEST_USER}\t${ACCEPT_ONCE}\ttcp-accept-once\n` +
+        `${env}\tstream\tunix\tnowait\t${TEST_USER}\t/bin/sh\tsh ${ENV_PRINTER} one two\n` +
+        `${blocked}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`,
+    );
+    await d.waitForDaemonLog(/file\.sock exists and is not a socket: not removed/);
+    for (const p of [a, b, env]) assert.deepEqual({ ...fileInfo(p), ino: 0 }, { socket: true, mode: '0666', uid, gid, ino: 0 }, p);
+    assert.equal(readFileSync(blocked, 'utf8'), 'precious\n', 'a regular file at the path is left alone');
+
+    assert.equal(await unixRequest(a), 'family=AF_UNIX peer=\n');
+    assert.match(await unixRequest(b), /^pid=\d+ peer=\n$/);
+    assert.match(await unixRequest(b), /^pid=\d+ peer=\n$/, 'the wait = yes socket is watched again after its server');
+    const printed = await unixRequest(env);
+    assert.match(printed, /^args=one two$/m);
+    assert.match(printed, /^env:REMOTE_HOST=<no address>$/m);
+    if (have('nc')) assert.equal(ncU(a, 'x'), 'family=AF_UNIX peer=\n');
+
+    // START lines without from= (no address), one per server.
+    await d.waitForServiceLog(/START: .*env\.sock pid=\d+/);
+    const log = d.serviceLog();
+    assert.equal(log.match(/START: \S+\/b\.sock pid=\d+\n/g)?.length, 2, log);
+    assert.match(log, /START: \S+\/a\.sock pid=\d+\n/);
+    assert.doesNotMatch(log, /from=/);
+  });
+
+  test('reload keeps the file of a service it keeps, removes that of a service it drops, makes the new one; stop removes them', async (t) => {
+    const dir = tempDir(t, 'unix-reload');
+    const [a, b] = [join(dir, 'a.sock'), join(dir, 'b.sock')];
+    const line = (p: string): string => `${p}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`;
+    const { d, conf } = await serveInetd(t, dir, line(a));
+    const before = fileInfo(a).ino;
+    d.signal('SIGHUP');
+    await d.waitForDaemonLog(/Reconfigured: new=0 old=1 dropped=0/);
+    assert.equal(fileInfo(a).ino, before, 'an unchanged service keeps its socket');
+    assert.equal(await unixRequest(a), 'family=AF_UNIX peer=\n');
+
+    writeFileSync(conf, line(b));
+    d.signal('SIGHUP');
+    await d.waitForDaemonLog(/Reconfigured: new=1 old=0 dropped=1/);
+    await waitFor(() => (existsSync(a) ? undefined : true), 5000, `${a} to be removed`);
+    assert.equal(fileInfo(b).socket, true);
+    assert.equal(await unixRequest(b), 'family=AF_UNIX peer=\n');
+
+    await d.stop();
+    assert.equal(existsSync(b), false, 'the socket file is removed at stop');
+  });
+
+  test('FreeBSD: the :user:group:mode: prefix, else mode 0200; internal echo found by the last path component; nc -U', async (t) => {
+    const dir = tempDir(t, 'unix-freebsd');
+    const [owned, plain, echo] = [join(dir, 'owned.sock'), join(dir, 'plain.sock'), join(dir, 'echo')];
+    const owner = uid === 0 ? 'nobody' : TEST_USER;
+    const group = uid === 0 ? 'nogroup' : primaryGroup();
+    await serveInetd(
+      t,
+      dir,
+      `:${owner}:${group}:0640:${owned}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n` +
+        `${plain}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n` +
+        `:${owner}:${group}:0666:${echo}\tstream\tunix\tnowait\troot\tinternal\n`,
+      'freebsd',
+    );
+    const expectUid = uid === 0 ? 65534 : uid;
+    const owned_ = fileInfo(owned);
+    assert.deepEqual([owned_.socket, owned_.mode, owned_.uid], [true, '0640', expectUid]);
+    assert.deepEqual([fileInfo(plain).mode, fileInfo(plain).uid, fileInfo(plain).gid], ['0200', uid, gid]);
+    // root may connect whatever the mode; the reply is the same as through a writable socket
+    if (uid === 0) assert.equal(await unixRequest(plain), 'family=AF_UNIX peer=\n');
+    assert.equal(await unixRequest(echo, 'hello over unix\n'), 'hello over unix\n');
+    if (have('nc')) assert.equal(ncU(echo, 'via nc\n'), 'via nc\n');
+  });
+
+  test('--check: address checks the xinetd defaults give an inetd unix service cannot apply, said at its line', async (t) => {
+    const dir = tempDir(t, 'unix-check');
+    const xconf = join(dir, 'xinetd.conf');
+    writeFileSync(xconf, 'defaults\n{\n\tper_source = 5\n}\n');
+    const conf = join(dir, 'inetd.conf');
+    writeFileSync(
+      conf,
+      `# a unix service\n${join(dir, 'a.sock')}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n${join(dir, 'd.sock')}\tdgram\tunix\twait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`,
+    );
+    const r = await runCli(['--check', '-f', xconf, '--inetd', conf, '--dialect', 'openbsd']);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `${conf}:2:1: warning: service ${dir}/a\\.sock: per_source cannot be checked on a unix-domain socket: a unix peer has no address, so they let every client in, as the inetds do`,
+      ),
+    );
+    assert.match(r.stderr, new RegExp(`${conf}:3:1: warning: service ${dir}/d\\.sock: unix-domain datagram sockets are not supported`));
+    assert.equal(existsSync(join(dir, 'a.sock')), false, '--check binds nothing');
+  });
+});
+
+// ---- side by side with Debian's openbsd-inetd ------------------------------------------------
+
+const OPENBSD_INETD = ['/opt/openbsd-inetd-ref/usr/sbin/inetd', '/usr/sbin/inetd'].find((p) => existsSync(p));
+const inetdSkip = noPython || (OPENBSD_INETD === undefined ? 'openbsd-inetd is absent (Debian package openbsd-inetd, unpacked under /opt by .ci/run)' : false);
+
+test('side by side with openbsd-inetd: the same reply, mode and owner of the socket file, and its removal at stop', { skip: inetdSkip }, async (t) => {
+  const dir = tempDir(t, 'unix-openbsd');
+  const line = (p: string): string => `${p}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`;
+  const [ours, theirs] = [join(dir, 'ours.sock'), join(dir, 'theirs.sock')];
+  const conf = join(dir, 'theirs.conf');
+  writeFileSync(conf, line(theirs));
+  const inetd = spawn(OPENBSD_INETD ?? '', ['-d', '-i', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let inetdOut = '';
+  inetd.stderr.on('data', (d: Buffer) => (inetdOut += d.toString()));
+  const inetdExited = new Promise<void>((resolve) => inetd.once('exit', () => resolve()));
+  t.after(() => {
+    inetd.kill('SIGKILL');
+  });
+  await waitFor(() => (existsSync(theirs) ? true : undefined), 5000, `openbsd-inetd to bind ${theirs}:\n${inetdOut}`);
+  const { d } = await serveInetd(t, dir, line(ours));
+
+  const replies = { ours: await unixRequest(ours), theirs: await unixRequest(theirs) };
+  assert.deepEqual(replies, { ours: 'family=AF_UNIX peer=\n', theirs: 'family=AF_UNIX peer=\n' });
+  const info = (p: string): unknown => ({ ...fileInfo(p), ino: 0 });
+  assert.deepEqual(info(ours), info(theirs));
+  assert.equal(fileInfo(theirs).mode, '0666');
+  if (have('nc')) assert.equal(ncU(ours, ''), ncU(theirs, ''));
+
+  inetd.kill('SIGTERM');
+  await inetdExited;
+  await d.stop();
+  assert.deepEqual({ ours: existsSync(ours), theirs: existsSync(theirs) }, { ours: false, theirs: false });
+});
