@@ -35,13 +35,13 @@ function plan(attrs: Partial<Service>): ListenPlan {
 
 describe('addresses', () => {
   test('default: the IPv6 wildcard, dual-stack', () => {
-    assert.deepEqual(plan({}), { mode: 'stream', transport: 'tcp', port: 7000, host: '::', family: 6, v6only: false });
+    assert.deepEqual(plan({}), { mode: 'stream', transport: 'tcp', port: 7000, host: '::', family: 6, v6only: false, unix: null });
   });
   test('v6only = yes keeps IPv4 clients out of the wildcard socket', () => {
     assert.equal(plan({ v6only: true }).v6only, true);
   });
   test('flags = IPv4: the IPv4 wildcard', () => {
-    assert.deepEqual(plan({ flags: ['IPv4'] }), { mode: 'stream', transport: 'tcp', port: 7000, host: '0.0.0.0', family: 4, v6only: false });
+    assert.deepEqual(plan({ flags: ['IPv4'] }), { mode: 'stream', transport: 'tcp', port: 7000, host: '0.0.0.0', family: 4, v6only: false, unix: null });
   });
   test('an IPv4 bind address gives a plain IPv4 socket, an IPv6 one an IPv6 socket', () => {
     assert.deepEqual([plan({ bind: '127.0.0.1' }).host, plan({ bind: '127.0.0.1' }).family], ['127.0.0.1', 4]);
@@ -162,6 +162,47 @@ describe('what cannot be served', () => {
     // FreeBSD wait/3: the socket itself goes to the server, one at a time
     assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);
     assert.deepEqual(servingLimitations(service({ instances: 3, instances_at_limit: 'queue' })), [], 'nowait: queued as FreeBSD does');
+  });
+});
+
+describe('unix-domain sockets (inetd.conf protocol unix)', () => {
+  const sock = { path: '/run/x.sock', owner: null, group: null, mode: 0o666 };
+  const unix = (attrs: Partial<Service> = {}): Service => service({ dialect: 'inetd', protocol: 'unix', port: null, unix: sock, ...attrs });
+  test('a stream socket at the path; wait = yes gets the socket itself; internal services are served in-process', () => {
+    assert.deepEqual(plan({ dialect: 'inetd', protocol: 'unix', port: null, unix: sock }), {
+      mode: 'stream',
+      transport: 'unix',
+      port: 0,
+      host: '',
+      family: 0,
+      v6only: false,
+      unix: sock,
+    });
+    assert.equal(plan({ protocol: 'unix', port: null, unix: sock, wait: true }).mode, 'stream-wait');
+    assert.equal(plan({ protocol: 'unix', port: null, unix: sock, name: 'echo', type: ['INTERNAL'], server: null }).mode, 'stream');
+  });
+  test('datagram sockets, redirects and a missing path cannot be served', () => {
+    const why = (s: Service): string => {
+      const r = listenPlan(s);
+      return r.ok ? 'ok' : r.reason;
+    };
+    assert.match(why(unix({ socket_type: 'dgram', wait: true })), /unix-domain datagram sockets are not supported/);
+    assert.match(why(unix({ redirect: { host: '127.0.0.1', port: 80 }, server: null })), /redirect/);
+    assert.equal(why(unix({ unix: null })), 'no socket path');
+  });
+  test('the daemon accepts, never the helper; the key holds the path, owner, group and mode', () => {
+    assert.equal(helperAccepts(unix()), false);
+    assert.equal(socketsKey(unix()), 'stream unix /run/x.sock -:-:0666');
+    assert.notEqual(socketsKey(unix()), socketsKey(unix({ unix: { ...sock, mode: 0o600 } })));
+    assert.notEqual(socketsKey(unix()), socketsKey(unix({ unix: { ...sock, owner: 'nobody' } })));
+    assert.notEqual(socketsKey(unix()), socketsKey(unix({ unix: { ...sock, path: '/run/y.sock' } })));
+  });
+  test('--check: only_from refuses everyone; the other address checks let everyone in', () => {
+    assert.deepEqual(servingLimitations(unix()), []);
+    const said = servingLimitations(unix({ only_from: ['127.0.0.1'], per_source: 3, per_source_per_minute: 5 }));
+    assert.equal(said.length, 2, said.join('\n'));
+    assert.match(said[0] ?? '', /^only_from refuses every client of a unix-domain socket: a unix peer has no address \[versus xinetd: tsinetd admits less\]$/);
+    assert.match(said[1] ?? '', /^per_source, per_source_per_minute cannot be checked on a unix-domain socket/);
   });
 });
 
