@@ -5,12 +5,15 @@
 // Uses the machine's /etc/services, as inetd did on the machine that recorded the corpus.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadInetdFile, type InetdLoadResult } from '../../../src/config/inetd/inetd.js';
 import { parseInetdText } from '../../../src/config/inetd/inetd-syntax.js';
 import type { Service } from '../../../src/table.js';
+import { FIXTURES, have, startDaemon, TEST_USER } from '../../helpers/daemon.js';
+import { tempDir } from '../../helpers/temp.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CORPUS = join(REPO_ROOT, '..', 'shared', 'corpus');
@@ -150,3 +153,47 @@ test('what we make of each file matches openbsd-inetd (service, proto, wait.max,
   assert.deepEqual(unexplained, []);
   assert.ok(expectedTotal > 200, `only ${expectedTotal} expected entries`);
 });
+
+/** What the server at unix socket `path` writes before it closes (the client sends nothing). */
+function unixReply(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const socket = net.connect({ path }, () => socket.end());
+    const timer = setTimeout(() => socket.destroy(new Error(`no reply from ${path}`)), 5000);
+    socket.on('data', (d: Buffer) => (out += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+}
+
+test(
+  'the unix-domain services of the corpus serve (moved into a scratch directory, with a fixture server)',
+  { skip: SKIP || (have('python3') ? false : 'python3 is not available') },
+  async (t) => {
+    const lines: string[] = [];
+    const dir = tempDir(t, 'corpus-unix');
+    const named: string[] = [];
+    for (const name of corpusFiles()) {
+      for (const s of loadInetdFile(join(CORPUS, 'inetd', name)).services) {
+        if (s.unix === null) continue;
+        named.push(`${name}: ${s.unix.path} ${s.wait ? 'wait' : 'nowait'}`);
+        // The corpus's own program is not installed here: a fixture that reports the socket it got.
+        const path = join(dir, `${lines.length}-${basename(s.unix.path)}`);
+        const server = s.wait ? join(FIXTURES, 'tcp-accept-once') : join(FIXTURES, 'sock-family');
+        lines.push(`${path}\tstream\tunix\t${s.wait ? 'wait' : 'nowait'}\t${TEST_USER}\t${server}\t${basename(server)}`);
+      }
+    }
+    t.diagnostic(`corpus unix services: ${named.join('; ')}`);
+    assert.ok(lines.length >= 1, 'the corpus names at least one unix service');
+    const conf = join(dir, 'inetd.conf');
+    writeFileSync(conf, lines.join('\n') + '\n');
+    await startDaemon(t, { services: [], args: ['--inetd', conf, '--dialect', 'openbsd'] });
+    for (const line of lines) {
+      const path = line.split('\t')[0] ?? '';
+      assert.match(await unixReply(path), /^(family=AF_UNIX|pid=\d+) peer=\n$/, path);
+    }
+  },
+);
