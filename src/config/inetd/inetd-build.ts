@@ -27,16 +27,19 @@
 //   plus IPv4 or IPv6 for single-family services.
 // A later entry for the same host, service, protocol and address family replaces the earlier
 // one (inetd's reconfiguration does the same): `ftp tcp` then `ftp tcp6` leaves the first one
-// IPv4 only. Unsupported entries (unix sockets, RPC, TCPMUX, raw/rdm/seqpacket, entries under
+// IPv4 only. Protocol `unix`: the service field is the socket's path, with FreeBSD's
+// `:user:group:mode:` prefix (inetd-unix.ts); one socket per path, a later entry replaces an
+// earlier one. Unsupported entries (RPC, TCPMUX, raw/rdm/seqpacket, entries under
 // a FreeBSD `#@` IPsec policy) are skipped with an error that says so; so are entries that
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
 
-import { basename, isAbsolute } from 'node:path';
+import { basename } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { defaultInetdBuildEnv, FieldReader, INETD_MAX_ARGS, rateFlavourOf, type Family, type InetdBuildEnv } from './inetd-fields.js';
 import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
+import { readSocketPrefix, unixSocketOf, type SocketPerms } from './inetd-unix.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
 import type { Service, SocketType, UnixSocket } from '../../table.js';
@@ -86,14 +89,8 @@ interface EntryHead {
   nameWord: InetdWord;
   namePiece: WordPiece;
   /** FreeBSD's `:user:group:mode:` prefix (the socket file's owner, group and mode); null when absent. */
-  socketPerms: { owner: string; group: string; mode: number } | null;
+  socketPerms: SocketPerms | null;
 }
-
-/** Linux's sun_path holds 108 bytes, the terminating NUL included. */
-const UNIX_PATH_MAX = 107;
-
-/** The mode each inetd gives a unix socket file it binds (FreeBSD: without a prefix). */
-const UNIX_DEFAULT_MODE = { freebsd: 0o200, openbsd: 0o666, gnu: 0o666 } as const;
 
 const EVERY_ADDRESS: HostPiece = { text: '*', offset: 0, length: 0, bracketed: false };
 
@@ -182,92 +179,30 @@ class EntryReader extends FieldReader {
     };
   }
 
-  /**
-   * FreeBSD's `:user:group:mode:service` (the owner, group and octal mode of a unix socket's
-   * file), read as its inetd does: user and group must exist, the mode is octal up to the
-   * colon. Null when it is wrong (the entry is skipped, as FreeBSD skips it).
-   */
+  /** FreeBSD's `:user:group:mode:service` (inetd-unix.ts); null when it is wrong (reported). */
   private socketPrefix(first: InetdWord, words: InetdWord[]): EntryHead | null {
-    const text = first.text;
-    const parts = text.slice(1).split(':');
-    if (parts.length < 4) {
-      const missing = ['group', 'mode', 'service'][parts.length - 1] ?? 'service';
-      this.report(
-        'inetd-bad-field',
-        'error',
-        this.pos(first),
-        `incomplete \`:user:group:mode:\` prefix: no ${missing} (FreeBSD inetd skips the entry)`,
-        text.length,
-      );
+    const r = readSocketPrefix(first.text, this.env.db);
+    if (!r.ok) {
+      this.report('inetd-bad-field', 'error', this.pos(first, r.offset), r.message, r.length);
       return null;
     }
-    const [owner, group, modeText] = parts as [string, string, string];
-    const at = (index: number): number => 1 + parts.slice(0, index).reduce((n, p) => n + p.length + 1, 0);
-    if (this.env.db.user(owner) === undefined || /^[0-9]+$/.test(owner)) {
-      this.report(
-        'inetd-bad-field',
-        'error',
-        this.pos(first, at(0)),
-        `no such user \`${owner}\` for the socket's owner (FreeBSD inetd skips the entry)`,
-        Math.max(1, owner.length),
-      );
-      return null;
-    }
-    if (this.env.db.group(group) === undefined || /^[0-9]+$/.test(group)) {
-      this.report(
-        'inetd-bad-field',
-        'error',
-        this.pos(first, at(1)),
-        `no such group \`${group}\` for the socket's group (FreeBSD inetd skips the entry)`,
-        Math.max(1, group.length),
-      );
-      return null;
-    }
-    if (!/^[0-7]{1,4}$/.test(modeText)) {
-      this.report('inetd-bad-field', 'error', this.pos(first, at(2)), `bad mode \`${modeText}\` (an octal number such as 0660)`, Math.max(1, modeText.length));
-      return null;
-    }
-    const offset = at(3);
-    const namePiece = { text: text.slice(offset), offset };
-    return {
-      hosts: [EVERY_ADDRESS],
-      hostWord: null,
-      fields: words,
-      nameWord: first,
-      namePiece,
-      socketPerms: { owner, group, mode: Number.parseInt(modeText, 8) },
-    };
+    const namePiece = { text: first.text.slice(r.nameOffset), offset: r.nameOffset };
+    return { hosts: [EVERY_ADDRESS], hostWord: null, fields: words, nameWord: first, namePiece, socketPerms: r.perms };
   }
 
-  /**
-   * The socket file of a `unix` entry, or null when its path cannot be one (reported). The
-   * path is the service field; it must be absolute (a relative one would depend on the daemon's
-   * working directory) and fit in a sockaddr_un.
-   */
+  /** The socket file of a `unix` entry (inetd-unix.ts), or null when its path cannot be one (reported). */
   private unixSocket(head: EntryHead): UnixSocket | null {
     const { nameWord, namePiece, hostWord, socketPerms } = head;
-    const path = namePiece.text;
-    const at = this.pos(nameWord, namePiece.offset);
     if (hostWord !== null) {
       this.report('inetd-bad-field', 'error', this.pos(hostWord), 'a unix-domain socket has no host address: write the path alone', hostWord.text.length);
       return null;
     }
-    if (!isAbsolute(path)) {
-      this.report(
-        'inetd-bad-field',
-        'error',
-        at,
-        `the path of a unix-domain socket must be absolute (\`${path}\` would depend on the daemon's working directory)`,
-        Math.max(1, path.length),
-      );
+    const r = unixSocketOf(namePiece.text, socketPerms, this.dialect);
+    if (!r.ok) {
+      this.report('inetd-bad-field', 'error', this.pos(nameWord, namePiece.offset), r.message, Math.max(1, namePiece.text.length));
       return null;
     }
-    if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
-      this.report('inetd-bad-field', 'error', at, `unix-domain socket path too long (${Buffer.byteLength(path)} bytes; at most ${UNIX_PATH_MAX})`, path.length);
-      return null;
-    }
-    if (socketPerms !== null) return { path, ...socketPerms };
-    return { path, owner: null, group: null, mode: UNIX_DEFAULT_MODE[this.dialect] };
+    return r.socket;
   }
 
   private readEntry(node: InetdEntryNode): Unit[] {

@@ -1,0 +1,83 @@
+// The unix-domain socket of an inetd.conf entry (protocol `unix`), read as the inetds read it
+// (pure): the service field is the socket's path; FreeBSD's `:user:group:mode:service` prefix
+// gives the file's owner, group and mode (FreeBSD inetd.c getconfigent: user and group looked
+// up by name, the mode octal up to the colon; anything wrong skips the entry). Without a prefix,
+// each inetd's own default: FreeBSD 0200 (its se_sockmode), OpenBSD (and Debian's
+// openbsd-inetd, measured) 0666, owned by the daemon's user and group.
+
+import { isAbsolute } from 'node:path';
+import type { ResolvedInetdDialect } from './inetd-dialect.js';
+import type { SysDb } from '../../sys/sysdb.js';
+import type { UnixSocket } from '../../table.js';
+
+/** Linux's sun_path holds 108 bytes, the terminating NUL included. */
+export const UNIX_PATH_MAX = 107;
+
+/** The mode each inetd gives a unix socket file it binds (FreeBSD: without a prefix). */
+const UNIX_DEFAULT_MODE: Readonly<Record<ResolvedInetdDialect, number>> = { freebsd: 0o200, openbsd: 0o666, gnu: 0o666 };
+
+/** The owner, group and mode a FreeBSD prefix gives. */
+export interface SocketPerms {
+  owner: string;
+  group: string;
+  mode: number;
+}
+
+/** What went wrong, where in the word (offset, length). */
+export interface Problem {
+  ok: false;
+  offset: number;
+  length: number;
+  message: string;
+}
+
+/** Reads `:user:group:mode:service` (the whole first word); `nameOffset` is where the service starts. */
+export function readSocketPrefix(text: string, db: SysDb): { ok: true; perms: SocketPerms; nameOffset: number } | Problem {
+  const parts = text.slice(1).split(':');
+  const [owner, group, modeText] = parts;
+  if (owner === undefined || group === undefined || modeText === undefined || parts.length < 4) {
+    const missing = ['group', 'mode', 'service'][parts.length - 1] ?? 'service';
+    return { ok: false, offset: 0, length: text.length, message: `incomplete \`:user:group:mode:\` prefix: no ${missing} (FreeBSD inetd skips the entry)` };
+  }
+  const at = (index: number): number => 1 + parts.slice(0, index).reduce((n, p) => n + p.length + 1, 0);
+  // FreeBSD looks both up by name only (getpwnam, getgrnam).
+  if (db.user(owner) === undefined || /^[0-9]+$/.test(owner)) {
+    return {
+      ok: false,
+      offset: at(0),
+      length: Math.max(1, owner.length),
+      message: `no such user \`${owner}\` for the socket's owner (FreeBSD inetd skips the entry)`,
+    };
+  }
+  if (db.group(group) === undefined || /^[0-9]+$/.test(group)) {
+    return {
+      ok: false,
+      offset: at(1),
+      length: Math.max(1, group.length),
+      message: `no such group \`${group}\` for the socket's group (FreeBSD inetd skips the entry)`,
+    };
+  }
+  if (!/^[0-7]{1,4}$/.test(modeText)) {
+    return { ok: false, offset: at(2), length: Math.max(1, modeText.length), message: `bad mode \`${modeText}\` (an octal number such as 0660)` };
+  }
+  return { ok: true, perms: { owner, group, mode: Number.parseInt(modeText, 8) }, nameOffset: at(3) };
+}
+
+/**
+ * The socket of a `unix` entry whose service field is `path`: it must be absolute (a relative
+ * one would depend on the daemon's working directory) and fit in a sockaddr_un.
+ */
+export function unixSocketOf(path: string, perms: SocketPerms | null, dialect: ResolvedInetdDialect): { ok: true; socket: UnixSocket } | Problem {
+  const length = Math.max(1, path.length);
+  if (!isAbsolute(path)) {
+    return {
+      ok: false,
+      offset: 0,
+      length,
+      message: `the path of a unix-domain socket must be absolute (\`${path}\` would depend on the daemon's working directory)`,
+    };
+  }
+  const bytes = Buffer.byteLength(path);
+  if (bytes > UNIX_PATH_MAX) return { ok: false, offset: 0, length, message: `unix-domain socket path too long (${bytes} bytes; at most ${UNIX_PATH_MAX})` };
+  return { ok: true, socket: perms !== null ? { path, ...perms } : { path, owner: null, group: null, mode: UNIX_DEFAULT_MODE[dialect] } };
+}
