@@ -41,22 +41,14 @@ export function readSocketPrefix(text: string, db: SysDb): { ok: true; perms: So
   }
   const at = (index: number): number => 1 + parts.slice(0, index).reduce((n, p) => n + p.length + 1, 0);
   // FreeBSD looks both up by name only (getpwnam, getgrnam).
-  if (db.user(owner) === undefined || /^[0-9]+$/.test(owner)) {
-    return {
-      ok: false,
-      offset: at(0),
-      length: Math.max(1, owner.length),
-      message: `no such user \`${owner}\` for the socket's owner (FreeBSD inetd skips the entry)`,
-    };
-  }
-  if (db.group(group) === undefined || /^[0-9]+$/.test(group)) {
-    return {
-      ok: false,
-      offset: at(1),
-      length: Math.max(1, group.length),
-      message: `no such group \`${group}\` for the socket's group (FreeBSD inetd skips the entry)`,
-    };
-  }
+  const unknown = (what: 'user' | 'group', name: string, index: number): Problem => ({
+    ok: false,
+    offset: at(index),
+    length: Math.max(1, name.length),
+    message: `no such ${what} \`${name}\` for the socket's ${what === 'user' ? 'owner' : 'group'} (FreeBSD inetd skips the entry)`,
+  });
+  if (db.user(owner) === undefined || /^[0-9]+$/.test(owner)) return unknown('user', owner, 0);
+  if (db.group(group) === undefined || /^[0-9]+$/.test(group)) return unknown('group', group, 1);
   if (!/^[0-7]{1,4}$/.test(modeText)) {
     return { ok: false, offset: at(2), length: Math.max(1, modeText.length), message: `bad mode \`${modeText}\` (an octal number such as 0660)` };
   }
