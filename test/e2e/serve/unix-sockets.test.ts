@@ -9,7 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
@@ -171,6 +171,26 @@ describe('unix-domain stream services', { skip: noPython }, () => {
     );
     assert.match(r.stderr, new RegExp(`${conf}:3:1: warning: service ${dir}/d\\.sock: unix-domain datagram sockets are not supported`));
     assert.equal(existsSync(join(dir, 'a.sock')), false, '--check binds nothing');
+
+    // --dump shows the socket; --convert leaves a comment-only file (xinetd has no unix sockets)
+    const dump = await runCli(['--dump', '-f', xconf, '--inetd', conf, '--dialect', 'openbsd']);
+    const table = JSON.parse(dump.stdout) as { services: { id: string; protocol: string; unix: unknown }[] };
+    const a = table.services.find((s) => s.id === join(dir, 'a.sock'));
+    assert.deepEqual([a?.protocol, a?.unix], ['unix', { path: join(dir, 'a.sock'), owner: null, group: null, mode: 0o666 }]);
+    const out = join(dir, 'xinetd.d');
+    const converted = await runCli(['--convert', conf, '--dialect', 'openbsd', '-o', out]);
+    assert.match(converted.stderr, new RegExp(`${conf}:2:1: warning: xinetd has no unix-domain sockets: service ${dir}/a\\.sock`));
+    const files = readdirSync(out);
+    assert.equal(files.length, 2, files.join(' '));
+    for (const f of files) {
+      const text = readFileSync(join(out, f), 'utf8');
+      assert.match(text, /^# xinetd has no unix-domain sockets: service .* is not converted/m);
+      assert.deepEqual(
+        text.split('\n').filter((l) => l !== '' && !l.startsWith('#')),
+        [],
+        'only comments',
+      );
+    }
   });
 });
 
