@@ -14,6 +14,7 @@
 // What to serve from a configuration is daemon-services.ts, one reload pass daemon-reload.ts,
 // the consistency check and the dump daemon-reports.ts.
 
+import { RPCBIND_SOCKET, rpcbindClient } from '../serve/rpcbind-client.js';
 import { spawn } from 'node:child_process';
 import { closeSync, unlinkSync, writeSync } from 'node:fs';
 import { AdmissionController } from '../admission/admission.js';
@@ -225,6 +226,10 @@ class Daemon {
         admission: this.admission,
         ident: { logprocs: this.opts.logprocs, ...(this.env.identPort !== undefined ? { port: this.env.identPort } : {}) },
         bindRetryMs: this.env.bindRetryMs,
+        rpcbind: {
+          calls: rpcbindClient(this.env.rpcbindSocket ?? RPCBIND_SOCKET),
+          ...(this.env.rpcbindCheckMs !== undefined ? { checkMs: this.env.rpcbindCheckMs } : {}),
+        },
         ...(metrics !== undefined ? { metrics } : {}),
       });
     } catch (err) {

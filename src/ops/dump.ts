@@ -17,6 +17,8 @@ export interface DumpOptions {
   /** Protocol number lookup (default: /etc/protocols). */
   protocolNumber?: (name: string) => number | undefined;
   version?: string;
+  /** What an RPC service has registered with rpcbind now (the running daemon knows). */
+  rpcRegistrations?: (service: Service) => Array<{ vers: number; netid: string; addr: string }>;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -133,6 +135,10 @@ function serviceBlock(s: Service, opts: DumpOptions): string[] {
   if (s.libwrap !== null) a(`Libwrap = ${s.libwrap}`);
   if (s.rpc_number !== null) a(`RPC number = ${s.rpc_number}`);
   if (s.rpc_version !== null) a(`RPC version = ${s.rpc_version[0]}-${s.rpc_version[1]}`);
+  if (s.type.includes('RPC') && opts.rpcRegistrations !== undefined) {
+    const regs = opts.rpcRegistrations(s);
+    a(`RPC registered =${regs.length === 0 ? ' none' : regs.map((r) => ` v${r.vers} ${r.netid} ${r.addr}`).join(',')}`);
+  }
   a(`Defined at = ${s.source.file}:${s.source.line} (${s.dialect})`);
   for (const p of s.problems) a(`Problem: ${p}`);
   if (opts.runningServers !== undefined) out.push(`\trunning servers = ${opts.runningServers(s)}`);

@@ -20,6 +20,8 @@ const UNSET: EnvOptions = {
   loadavgFile: null,
   keepV8Defaults: false,
   daemonChild: false,
+  rpcbindSocket: null,
+  rpcbindCheckMs: undefined,
 };
 
 test('with nothing set, or everything set empty, every field has its default', () => {
@@ -56,6 +58,10 @@ test('each variable, with the values its reader takes and those it ignores', () 
     [{ TSINETD_V8_DEFAULTS: '1' }, { keepV8Defaults: true }],
     [{ TSINETD_DAEMON_CHILD: '1' }, { daemonChild: true }],
     [{ TSINETD_DAEMON_CHILD: 'true' }, {}],
+    [{ TSINETD_RPCBIND_SOCKET: '/tmp/rpcbind.sock' }, { rpcbindSocket: '/tmp/rpcbind.sock' }],
+    [{ TSINETD_RPCBIND_CHECK_MS: '500' }, { rpcbindCheckMs: 500 }],
+    [{ TSINETD_RPCBIND_CHECK_MS: '1' }, { rpcbindCheckMs: 10 }],
+    [{ TSINETD_RPCBIND_CHECK_MS: 'often' }, {}],
   ];
   for (const [env, changed] of cases) assert.deepEqual(fromEnv(env), { ...UNSET, ...changed }, JSON.stringify(env));
 });
