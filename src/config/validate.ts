@@ -110,6 +110,13 @@ export const checkRequiredAttributes: Check = (b, i) => {
   return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
 };
 
+/** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
+export const checkRpcProgram: Check = (b, i) => {
+  if (!isRpc(b) || isUnlisted(b) || b.service.rpc_number !== null) return [];
+  // xinetd's words (confparse.c): "unknown RPC service: NAME", and the service is dropped.
+  return [finding('not-in-rpc', i, 'error', b.node.name, `unknown RPC service: ${b.service.name} (not in /etc/rpc, by name or alias); xinetd disables ${label(b)}`, 'disable')];
+};
+
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
 export const checkPort: Check = (b, i, env) => {
   const s = b.service;
@@ -270,7 +277,6 @@ export const checkUnsupported: Check = (b, i) => {
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
-  if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
@@ -298,6 +304,7 @@ export const checkUnsupported: Check = (b, i) => {
 
 export const SERVICE_CHECKS: readonly Check[] = [
   checkRequiredAttributes,
+  checkRpcProgram,
   checkPort,
   checkInternal,
   checkRedirect,

@@ -114,7 +114,7 @@ export class FieldReader {
   protected protocol(
     word: InetdWord,
     socketType: SocketType | null,
-  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string } | null {
+  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; rpc: boolean } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -170,11 +170,14 @@ export class FieldReader {
         );
       }
     }
-    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(name);
+    // RPC: `rpc/` before the protocol, which keeps its own meaning (families and all), as both inetds read it.
+    const rpc = name.startsWith('rpc/');
+    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(rpc ? name.slice(4) : name);
     if (m === null) {
       if (name === 'unix') this.unsupported(word, 'unix-domain sockets (protocol `unix`)', name.length);
-      else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
-      else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
+      else if (rpc) {
+        this.report('inetd-bad-field', 'error', this.pos(word), `unknown RPC protocol \`${name}\` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)`, name.length);
+      } else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
           'inetd-bad-field', 'error',
@@ -210,7 +213,38 @@ export class FieldReader {
     else if (suffix === '46' || suffix === '64') families = new Set(['46']);
     // FreeBSD and GNU inetutils ("We default to IPv4") bind plain tcp/udp to IPv4 only.
     else families = this.dialect === 'openbsd' ? new Set(['4', '6']) : new Set(['4']);
-    return { base, families, written: name };
+    return { base, families, written: name, rpc };
+  }
+
+  /**
+   * The service field of an RPC entry: `NAME/VERSION` or `NAME/LOW-HIGH`, the program found in
+   * /etc/rpc by name or alias (getrpcbyname, as both inetds do; a number is not looked up:
+   * openbsd-inetd 0.20221205 registers nothing for `100002/3`).
+   */
+  protected rpcProgram(word: InetdWord, piece: WordPiece): { name: string; prog: number; versions: [number, number] } | null {
+    const at = (offset: number): SourcePosition => this.pos(word, piece.offset + offset);
+    const text = piece.text;
+    const slash = text.indexOf('/');
+    if (slash < 0) {
+      // openbsd-inetd's words: "%s: no rpc version".
+      this.report('inetd-bad-field', 'error', at(0), `${text}: no rpc version (an RPC entry names \`NAME/VERSION\` or \`NAME/LOW-HIGH\`)`, text.length);
+      return null;
+    }
+    const name = text.slice(0, slash);
+    const vers = text.slice(slash + 1);
+    const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(vers);
+    const lo = m === null ? Number.NaN : Number(m[1]);
+    const hi = m === null ? Number.NaN : Number(m[2] ?? m[1]);
+    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo > hi || hi > 0xffffffff) {
+      this.report('inetd-bad-field', 'error', at(slash + 1), `bad RPC version \`${vers}\` (a number, or LOW-HIGH with LOW <= HIGH)`, Math.max(1, vers.length));
+      return null;
+    }
+    const entry = this.env.db.rpcByName(name);
+    if (entry === undefined) {
+      this.report('inetd-bad-field', 'error', at(0), `unknown RPC service \`${name}\`: not in /etc/rpc (by name or alias)`, Math.max(1, name.length));
+      return null;
+    }
+    return { name, prog: entry.number, versions: [lo, hi] };
   }
 
   protected port(word: InetdWord, piece: WordPiece, base: 'tcp' | 'udp'): number | null {
@@ -234,7 +268,7 @@ export class FieldReader {
     }
     const entry = this.env.db.serviceByName(name, base);
     if (entry === undefined) {
-      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax, which tsinetd does not support)' : '';
+      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax: the protocol would be rpc/tcp or rpc/udp)' : '';
       this.report(
         'inetd-bad-field', 'error',
         at,
