@@ -111,8 +111,16 @@ function serviceBlock(s: Service, opts: DumpOptions): string[] {
     a(`Deny Time: ${dt === null ? 0 : dt}`);
   }
   a(loggingLine(s));
-  a(`Log_on_success flags =${orderedFlags(s.log_on_success).map((f) => ' ' + f).join('')}`);
-  a(`Log_on_failure flags =${orderedFlags(s.log_on_failure).map((f) => ' ' + f).join('')}`);
+  a(
+    `Log_on_success flags =${orderedFlags(s.log_on_success)
+      .map((f) => ' ' + f)
+      .join('')}`,
+  );
+  a(
+    `Log_on_failure flags =${orderedFlags(s.log_on_failure)
+      .map((f) => ' ' + f)
+      .join('')}`,
+  );
   if (s.passenv !== null) a(`Passenv =${s.passenv.map((p) => ' ' + p).join('')}`);
   if (s.env.length > 0) {
     a('Environment additions:');

@@ -83,7 +83,9 @@ export function listenPlans(service: Service): PlansResult {
     mode,
     transport,
     port: rpc ? 0 : (service.port ?? 0),
-    ...(rpc && service.rpc_number !== null && service.rpc_version !== null ? { rpc: `${service.rpc_number}/${service.rpc_version[0]}-${service.rpc_version[1]}` } : {}),
+    ...(rpc && service.rpc_number !== null && service.rpc_version !== null
+      ? { rpc: `${service.rpc_number}/${service.rpc_version[0]}-${service.rpc_version[1]}` }
+      : {}),
   } as const;
   if (service.family_sockets && (service.bind === null || isIP(service.bind) === 0)) {
     return {

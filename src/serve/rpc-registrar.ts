@@ -50,9 +50,12 @@ export class RpcRegistrar {
     opts: RegistrarOptions = {},
   ) {
     this.retryBaseMs = opts.retryBaseMs ?? DEFAULT_BIND_RETRY_MS;
-    this.checkTimer = setInterval(() => {
-      if (this.failures === 0 && (this.wanted.length > 0 || this.ours.size > 0)) void this.sync();
-    }, Math.max(10, opts.checkMs ?? DEFAULT_RPCBIND_CHECK_MS));
+    this.checkTimer = setInterval(
+      () => {
+        if (this.failures === 0 && (this.wanted.length > 0 || this.ours.size > 0)) void this.sync();
+      },
+      Math.max(10, opts.checkMs ?? DEFAULT_RPCBIND_CHECK_MS),
+    );
     this.checkTimer.unref();
   }
 
@@ -85,14 +88,20 @@ export class RpcRegistrar {
       return this.running;
     }
     this.running = (async () => {
-      do {
-        this.again = false;
-        await this.syncOnce();
-      } while (this.again);
+      this.again = false;
+      do await this.syncOnce();
+      while (this.takeAgain());
     })().finally(() => {
       this.running = null;
     });
     return this.running;
+  }
+
+  /** Whether a sync was asked for while one ran (and forgets it). */
+  private takeAgain(): boolean {
+    const again = this.again;
+    this.again = false;
+    return again;
   }
 
   private async syncOnce(): Promise<void> {
@@ -113,7 +122,11 @@ export class RpcRegistrar {
       }
       if (plan.lost.length > 0) {
         const ids = [...new Set(plan.lost.map((w) => w.serviceId))].join(', ');
-        this.log('notice', `rpcbind at ${where} lost ${plan.lost.length} mapping${plan.lost.length === 1 ? '' : 's'} (restarted?): registering ${ids} again`, 'rpc_register');
+        this.log(
+          'notice',
+          `rpcbind at ${where} lost ${plan.lost.length} mapping${plan.lost.length === 1 ? '' : 's'} (restarted?): registering ${ids} again`,
+          'rpc_register',
+        );
       }
       const counts = new Map<string, number>();
       for (const w of plan.set) {
@@ -140,7 +153,11 @@ export class RpcRegistrar {
       }
       for (const key of [...this.conflictsLogged.keys()]) if (!plan.conflicts.some((c) => mappingKey(c.wanted.rpcb) === key)) this.conflictsLogged.delete(key);
       if (this.failures > 0) {
-        this.log('notice', `rpcbind at ${where} answers again after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'}: ${this.ours.size} mapping${this.ours.size === 1 ? '' : 's'} registered`, 'rpc_register');
+        this.log(
+          'notice',
+          `rpcbind at ${where} answers again after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'}: ${this.ours.size} mapping${this.ours.size === 1 ? '' : 's'} registered`,
+          'rpc_register',
+        );
         this.failures = 0;
       }
     } catch (err) {

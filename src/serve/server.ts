@@ -166,7 +166,11 @@ class Server implements ServerHandle {
       const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
       // The detail is for the daemon log; xinetd itself writes one for an excessive load.
       if (written && decision.detail !== undefined && decision.suspendSeconds === undefined) {
-        this.ctx.daemon(decision.level ?? (decision.reason === 'load' ? 'error' : 'info'), decision.detail, decision.reason === 'libwrap' ? 'libwrap' : 'access_control');
+        this.ctx.daemon(
+          decision.level ?? (decision.reason === 'load' ? 'error' : 'info'),
+          decision.detail,
+          decision.reason === 'libwrap' ? 'libwrap' : 'access_control',
+        );
       }
     }
     if (decision.suspendSeconds !== undefined) {
@@ -209,13 +213,21 @@ class Server implements ServerHandle {
   private bindRetried(l: Listener, outcome: BindRetryOutcome): void {
     const id = l.service.id;
     if (outcome.ok) {
-      this.ctx.daemon('notice', `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`, 'activate_normal');
+      this.ctx.daemon(
+        'notice',
+        `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`,
+        'activate_normal',
+      );
       void this.syncRpc();
       return;
     }
     if (!shouldLogBindRetry(outcome.attempt, this.bindRetryMs ?? undefined)) return;
     const next = formatPause(outcome.nextMs);
-    this.ctx.daemon('error', `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`, 'activate_normal');
+    this.ctx.daemon(
+      'error',
+      `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`,
+      'activate_normal',
+    );
   }
 
   /**
@@ -256,14 +268,26 @@ class Server implements ServerHandle {
       if (l.state !== 'active' || l.bound === null || l.port === 0 || s.rpc_number === null || s.rpc_version === null || l.plan.rpc === undefined) continue;
       const transport = l.plan.transport;
       wanted.push(
-        ...wantedOf({ serviceId: s.id, prog: s.rpc_number, versions: s.rpc_version, transport, host: l.bound.host, family: l.bound.family, v6only: l.plan.v6only, port: l.port }, owner),
+        ...wantedOf(
+          {
+            serviceId: s.id,
+            prog: s.rpc_number,
+            versions: s.rpc_version,
+            transport,
+            host: l.bound.host,
+            family: l.bound.family,
+            v6only: l.plan.v6only,
+            port: l.port,
+          },
+          owner,
+        ),
       );
     }
     this.rpcWanted = wanted;
     if (this.registrar === null) {
       if (wanted.length === 0) return Promise.resolve();
       const o = this.deps.rpcbind ?? {};
-      this.registrar = new RpcRegistrar(o.calls ?? rpcbindClient(), this.ctx.daemon, {
+      this.registrar = new RpcRegistrar(o.calls ?? rpcbindClient(), (level, message, func) => this.ctx.daemon(level, message, func), {
         ...(o.checkMs !== undefined ? { checkMs: o.checkMs } : {}),
         ...(this.bindRetryMs !== null ? { retryBaseMs: this.bindRetryMs } : {}),
       });
@@ -281,7 +305,11 @@ class Server implements ServerHandle {
 
   /** A server program ended: xinetd's EXIT line, and admission's count given back. */
   private serverEnded(s: RunningServer, info: ExitInfo): void {
-    this.ctx.daemon('debug', `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`, 'child_exit');
+    this.ctx.daemon(
+      'debug',
+      `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`,
+      'child_exit',
+    );
     this.ctx.log({
       kind: 'EXIT',
       service: s.service,
@@ -352,7 +380,11 @@ class Server implements ServerHandle {
     return this.running.killAll(signal, settleMs);
   }
 
-  endServersOf(ids: ReadonlySet<string>, signal: NodeJS.Signals = 'SIGKILL', settleMs = 2000): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
+  endServersOf(
+    ids: ReadonlySet<string>,
+    signal: NodeJS.Signals = 'SIGKILL',
+    settleMs = 2000,
+  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
     return this.running.endServersOf(ids, signal, settleMs);
   }
 

@@ -32,7 +32,9 @@ export interface Netns {
 
 /** Makes the namespaces; they end with the test. */
 export async function privateNetns(t: TestContext): Promise<Netns> {
-  const holder = spawn('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', 'ip link set lo up && mount -t tmpfs tmpfs /run && exec sleep 3600'], { stdio: 'ignore' });
+  const holder = spawn('unshare', ['-m', '-n', '--propagation', 'private', 'sh', '-c', 'ip link set lo up && mount -t tmpfs tmpfs /run && exec sleep 3600'], {
+    stdio: 'ignore',
+  });
   const pid = holder.pid ?? 0;
   const started: ChildProcess[] = [];
   t.after(() => {

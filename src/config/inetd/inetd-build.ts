@@ -269,7 +269,7 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin! : (rpc?.name ?? namePiece.text),
+        name: server.builtin ?? rpc?.name ?? namePiece.text,
         protoWritten: proto.written,
         base: proto.base,
         families,

@@ -10,6 +10,7 @@ import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { INETD_RATE_RULES } from '../../admission/limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from '../../sys/sysdb.js';
+import { readRpcServiceField, type RpcServiceField } from './inetd-rpc.js';
 import type { InetdRateFlavour, SocketType } from '../../table.js';
 
 /** Whose `.N` rule a dialect follows (FreeBSD has no `.N`, but its global rate is OpenBSD's). */
@@ -216,35 +217,11 @@ export class FieldReader {
     return { base, families, written: name, rpc };
   }
 
-  /**
-   * The service field of an RPC entry: `NAME/VERSION` or `NAME/LOW-HIGH`, the program found in
-   * /etc/rpc by name or alias (getrpcbyname, as both inetds do; a number is not looked up:
-   * openbsd-inetd 0.20221205 registers nothing for `100002/3`).
-   */
-  protected rpcProgram(word: InetdWord, piece: WordPiece): { name: string; prog: number; versions: [number, number] } | null {
-    const at = (offset: number): SourcePosition => this.pos(word, piece.offset + offset);
-    const text = piece.text;
-    const slash = text.indexOf('/');
-    if (slash < 0) {
-      // openbsd-inetd's words: "%s: no rpc version".
-      this.report('inetd-bad-field', 'error', at(0), `${text}: no rpc version (an RPC entry names \`NAME/VERSION\` or \`NAME/LOW-HIGH\`)`, text.length);
-      return null;
-    }
-    const name = text.slice(0, slash);
-    const vers = text.slice(slash + 1);
-    const m = /^([0-9]+)(?:-([0-9]+))?$/.exec(vers);
-    const lo = m === null ? Number.NaN : Number(m[1]);
-    const hi = m === null ? Number.NaN : Number(m[2] ?? m[1]);
-    if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || lo > hi || hi > 0xffffffff) {
-      this.report('inetd-bad-field', 'error', at(slash + 1), `bad RPC version \`${vers}\` (a number, or LOW-HIGH with LOW <= HIGH)`, Math.max(1, vers.length));
-      return null;
-    }
-    const entry = this.env.db.rpcByName(name);
-    if (entry === undefined) {
-      this.report('inetd-bad-field', 'error', at(0), `unknown RPC service \`${name}\`: not in /etc/rpc (by name or alias)`, Math.max(1, name.length));
-      return null;
-    }
-    return { name, prog: entry.number, versions: [lo, hi] };
+  /** The service field of an RPC entry (inetd-rpc.ts), its problem reported at its place. */
+  protected rpcProgram(word: InetdWord, piece: WordPiece): RpcServiceField | null {
+    const r = readRpcServiceField(piece.text, this.env.db);
+    if ('problem' in r) this.report('inetd-bad-field', 'error', this.pos(word, piece.offset + r.offset), r.problem, r.length);
+    return 'problem' in r ? null : r;
   }
 
   protected port(word: InetdWord, piece: WordPiece, base: 'tcp' | 'udp'): number | null {

@@ -79,7 +79,8 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
       if (first !== undefined) {
         report(
           diag(
-            'duplicate-defaults', 'error',
+            'duplicate-defaults',
+            'error',
             at(node.keyword),
             `only one 'defaults' entry is allowed per file (the first is on line ${first.loc.line}): this one is ignored, as xinetd does`,
             len(node.keyword),
@@ -191,14 +192,30 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   if (kind === 'redirect') {
     if (d.set.has('server') && !quiet) {
       const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`, len(a.name)));
+      report(
+        diag(
+          'server-unused',
+          'warning',
+          at(a.name),
+          `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`,
+          len(a.name),
+        ),
+      );
     }
     s.server = null;
     s.server_argv = [];
   } else if (kind === 'internal' || kind === 'sensor') {
     if (d.set.has('server') && !quiet) {
       const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
+      report(
+        diag(
+          'server-unused',
+          'warning',
+          at(a.name),
+          `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`,
+          len(a.name),
+        ),
+      );
     }
     s.server = null;
     s.server_argv = [];

@@ -62,7 +62,7 @@ test('RPC: the program number is /etc/rpc\'s for the name or an alias, unless UN
   const number = (text: string): number | null => buildText(text).services[0]!.service.rpc_number;
   assert.equal(number(rpc('rstatd')), 100001);
   assert.equal(number(rpc('rup')), 100001, 'an alias');
-  assert.equal(number(rpc('rusersd') + ''), 100002);
+  assert.equal(number(rpc('rusersd')), 100002);
   // xinetd takes /etc/rpc's number even when rpc_number is set (confparse.c).
   assert.equal(number(rpc('rstatd').replace('\twait', '\trpc_number = 300000\n\twait')), 100001);
   assert.equal(number(rpc('mine', ' UNLISTED').replace('\twait', '\trpc_number = 300000\n\twait')), 300000);

@@ -53,7 +53,13 @@ test('record marking: one last fragment out; fragments joined in; incomplete rec
   assert.equal(hex(framed.subarray(0, 4)), '80000008');
   assert.deepEqual(takeRecord(framed), { record: msg, rest: Buffer.alloc(0) });
   // Two fragments (the first without the last-fragment bit), then the start of the next record.
-  const two = Buffer.concat([Buffer.from('00000003', 'hex'), Buffer.from('abc'), Buffer.from('80000002', 'hex'), Buffer.from('de'), Buffer.from('8000', 'hex')]);
+  const two = Buffer.concat([
+    Buffer.from('00000003', 'hex'),
+    Buffer.from('abc'),
+    Buffer.from('80000002', 'hex'),
+    Buffer.from('de'),
+    Buffer.from('8000', 'hex'),
+  ]);
   const got = takeRecord(two);
   assert.ok(got !== null);
   assert.equal(got.record.toString(), 'abcde');
