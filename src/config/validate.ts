@@ -10,6 +10,7 @@
 // The checks are pure: the file system and the user database come in through `CheckEnv`.
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
+import { MAX_RPC_VERSIONS } from '../serve/rpc-plan.js';
 import { isIP } from 'node:net';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attributes.js';
 import type { BuiltService } from './xinetd/build.js';
@@ -278,6 +279,10 @@ export const checkUnsupported: Check = (b, i) => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
+  const vers = s.rpc_version;
+  if (isRpc(b) && vers !== null && vers[1] - vers[0] + 1 > MAX_RPC_VERSIONS) {
+    ignored(anchor(b, 'rpc_version'), `rpc_version ${vers[0]}-${vers[1]}: only the first ${MAX_RPC_VERSIONS} versions are registered`);
+  }
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
   else if ((s.socket_type === 'stream' && s.protocol === 'udp') || (s.socket_type === 'dgram' && s.protocol === 'tcp')) {

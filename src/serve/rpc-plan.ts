@@ -16,6 +16,12 @@
 import { isIP } from 'node:net';
 import { universalAddress, type Rpcb } from './rpc-xdr.js';
 
+/**
+ * The most versions one service registers: a range like 1-4294967295 would otherwise mean
+ * billions of mappings (xinetd tries them one a second). validate.ts warns past it.
+ */
+export const MAX_RPC_VERSIONS = 256;
+
 /** A bound socket of an RPC service. */
 export interface RpcSocket {
   serviceId: string;
@@ -53,7 +59,8 @@ function endpoints(s: RpcSocket): Array<{ netid: string; host: string }> {
 /** Every mapping `s` wants: each version of its range, on each netid its socket serves. */
 export function wantedOf(s: RpcSocket, owner: string): Wanted[] {
   const out: Wanted[] = [];
-  for (let vers = s.versions[0]; vers <= s.versions[1]; vers++) {
+  const last = Math.min(s.versions[1], s.versions[0] + MAX_RPC_VERSIONS - 1);
+  for (let vers = s.versions[0]; vers <= last; vers++) {
     for (const e of endpoints(s)) {
       out.push({ serviceId: s.serviceId, rpcb: { prog: s.prog, vers, netid: e.netid, addr: universalAddress(e.host, s.port), owner } });
     }

@@ -73,6 +73,9 @@ test('RPC: the program number is /etc/rpc\'s for the name or an alias, unless UN
   assert.deepEqual(run(checkRpcProgram, rpc('nosuchprog', ' UNLISTED')), [], 'UNLISTED: rpc_number is required instead');
   assert.deepEqual(run(checkPort, rpc('rstatd')), [], 'no port: an ephemeral one, registered with rpcbind');
   assert.deepEqual(run(checkUnsupported, rpc('rstatd')), []);
+  assert.deepEqual(run(checkUnsupported, rpc('rstatd').replace('2-4', '1-300')), [
+    '6:16 warning none not supported by tsinetd: rpc_version 1-300: only the first 256 versions are registered [versus xinetd: the same clients are admitted]',
+  ]);
 });
 
 test('port: the name must be in /etc/services unless UNLISTED, and a given port must match it', () => {

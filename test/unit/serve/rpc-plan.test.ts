@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mappingKey, planSync, wantedOf, type RpcSocket, type Wanted } from '../../../src/serve/rpc-plan.js';
+import { mappingKey, MAX_RPC_VERSIONS, planSync, wantedOf, type RpcSocket, type Wanted } from '../../../src/serve/rpc-plan.js';
 import type { Rpcb } from '../../../src/serve/rpc-xdr.js';
 
 const sock = (o: Partial<RpcSocket>): RpcSocket => ({
@@ -29,6 +29,7 @@ test('every version of the range, on the netids the socket serves', () => {
   assert.deepEqual(brief(wantedOf(sock({ versions: [3, 3], host: '::', family: 6, v6only: true }), '0')), ['3 udp6 ::.201.12']);
   assert.deepEqual(brief(wantedOf(sock({ versions: [3, 3], host: '::1', family: 6 }), '0')), ['3 udp6 ::1.201.12']);
   assert.deepEqual(brief(wantedOf(sock({ versions: [3, 3], host: '::ffff:127.0.0.1', family: 6 }), '0')), ['3 udp 127.0.0.1.201.12']);
+  assert.equal(wantedOf(sock({ versions: [1, 4294967295] }), '0').length, MAX_RPC_VERSIONS, 'a huge range is cut');
   const w = wantedOf(sock({ versions: [1, 1] }), '0')[0];
   assert.deepEqual(w, { serviceId: 'rstatd', rpcb: { prog: 100001, vers: 1, netid: 'udp', addr: '0.0.0.0.201.12', owner: '0' } });
 });
