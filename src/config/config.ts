@@ -60,7 +60,12 @@ export interface LoadDeps {
  */
 function serverAccess(deps: LoadDeps): (s: Service) => string | null {
   if (deps.probe !== undefined && deps.paths === undefined) return () => null;
-  const ctx = { db: deps.db ?? systemDb, identity: deps.identity ?? currentIdentity(), mode: deps.privileges ?? 'refuse', lookup: deps.paths ?? systemPathLookup };
+  const ctx = {
+    db: deps.db ?? systemDb,
+    identity: deps.identity ?? currentIdentity(),
+    mode: deps.privileges ?? 'refuse',
+    lookup: deps.paths ?? systemPathLookup,
+  };
   return (s) => serverAccessWarning(s, ctx);
 }
 
@@ -117,14 +122,25 @@ interface XinetdPart {
 
 function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
+  const env: CheckEnv = {
+    db,
+    probe: deps.probe ?? probePath,
+    identity: deps.identity ?? currentIdentity(),
+    privileges: deps.privileges ?? 'refuse',
+    serverAccess: serverAccess(deps),
+  };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   if (tree.startsNothing) startNone(built.services);
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, built.services[f.index]!.service.id))], files: tree.files, defaults: built.defaults };
+  return {
+    built: built.services,
+    diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, built.services[f.index]!.service.id))],
+    files: tree.files,
+    defaults: built.defaults,
+  };
 }
 
 /**

@@ -108,14 +108,32 @@ export const checkRequiredAttributes: Check = (b, i) => {
   const missing = [...new Set(must)].filter((k) => !has(k));
   if (missing.length === 0) return [];
   const list = missing.map((k) => `'${k}'`).join(', ');
-  return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
+  return [
+    finding(
+      'missing-attribute',
+      i,
+      'error',
+      b.node.name,
+      `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`,
+      'disable',
+    ),
+  ];
 };
 
 /** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
 export const checkRpcProgram: Check = (b, i) => {
   if (!isRpc(b) || isUnlisted(b) || b.service.rpc_number !== null) return [];
   // xinetd's words (confparse.c): "unknown RPC service: NAME", and the service is dropped.
-  return [finding('not-in-rpc', i, 'error', b.node.name, `unknown RPC service: ${b.service.name} (not in /etc/rpc, by name or alias); xinetd disables ${label(b)}`, 'disable')];
+  return [
+    finding(
+      'not-in-rpc',
+      i,
+      'error',
+      b.node.name,
+      `unknown RPC service: ${b.service.name} (not in /etc/rpc, by name or alias); xinetd disables ${label(b)}`,
+      'disable',
+    ),
+  ];
 };
 
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
@@ -128,7 +146,8 @@ export const checkPort: Check = (b, i, env) => {
       // xinetd looks the name up with the protocol as written, and names are compared exactly.
       return [
         finding(
-          'not-in-services', i,
+          'not-in-services',
+          i,
           'error',
           anchor(b, 'protocol'),
           `'${s.name}/${b.protocolName}' is not in /etc/services (it lists ${s.name}/${s.protocol}; the protocol is looked up as written): write 'protocol = ${s.protocol}'; xinetd disables ${label(b)}`,
@@ -139,12 +158,22 @@ export const checkPort: Check = (b, i, env) => {
     const how = b.set.has('port')
       ? "add 'type = UNLISTED' to use a name /etc/services does not list"
       : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
-    return [finding('not-in-services', i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+    return [
+      finding(
+        'not-in-services',
+        i,
+        'error',
+        b.node.name,
+        `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`,
+        'disable',
+      ),
+    ];
   }
   if (b.set.has('port') && s.port !== b.listedPort) {
     return [
       finding(
-        'port-mismatch', i,
+        'port-mismatch',
+        i,
         'error',
         anchor(b, 'port'),
         `/etc/services gives ${s.name}/${b.protocolName} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
@@ -167,7 +196,8 @@ export const checkInternal: Check = (b, i) => {
   if (types === undefined || !types.includes(s.socket_type)) {
     out.push(
       finding(
-        'unknown-internal', i,
+        'unknown-internal',
+        i,
         'error',
         b.node.name,
         `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
@@ -177,7 +207,8 @@ export const checkInternal: Check = (b, i) => {
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
       finding(
-        'unsupported', i,
+        'unsupported',
+        i,
         'error',
         b.node.name,
         `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
@@ -195,13 +226,22 @@ export const checkRedirect: Check = (b, i) => {
   const out: Finding[] = [];
   if (s.redirect !== null) {
     const at = anchor(b, 'redirect');
-    if (s.socket_type !== 'stream') out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
+    if (s.socket_type !== 'stream')
+      out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
     if (s.wait) out.push(finding('bad-combination', i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
-    if (s.flags.includes('NAMEINARGS')) out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
+    if (s.flags.includes('NAMEINARGS'))
+      out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
   } else if (s.log_on_success.includes('TRAFFIC')) {
     const inherited = !b.set.has('log_on_success') ? ' (inherited from defaults)' : '';
     out.push(
-      finding('bad-combination', i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'log_on_success'),
+        `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`,
+        'disable',
+      ),
     );
   }
   return out;
@@ -212,7 +252,16 @@ export const checkNameInArgs: Check = (b, i) => {
   const s = b.service;
   if (!s.flags.includes('NAMEINARGS') || isInternal(b) || s.redirect !== null) return [];
   if (b.set.has('server_args')) return [];
-  return [finding('bad-combination', i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
+  return [
+    finding(
+      'bad-combination',
+      i,
+      'error',
+      anchor(b, 'flags'),
+      `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`,
+      'disable',
+    ),
+  ];
 };
 
 /** The server program must be an absolute path to an executable regular file. */
@@ -243,11 +292,31 @@ export const checkUserGroup: Check = (b, i, env) => {
   const out: Finding[] = [];
   if (s.user !== null && !/^\d+$/.test(s.user) && env.db.user(s.user) === undefined) {
     const reason = `unknown user '${s.user}'`;
-    out.push(finding('unknown-user', i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-user',
+        i,
+        'error',
+        anchor(b, 'user'),
+        `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   if (s.group !== null && !/^\d+$/.test(s.group) && env.db.group(s.group) === undefined) {
     const reason = `unknown group '${s.group}'`;
-    out.push(finding('unknown-group', i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-group',
+        i,
+        'error',
+        anchor(b, 'group'),
+        `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   return out;
 };
@@ -273,7 +342,17 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding('unsupported', i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(
+      finding(
+        'unsupported',
+        i,
+        'error',
+        w,
+        `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`,
+        'problem',
+        `not supported by tsinetd: ${what}`,
+      ),
+    );
   };
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
@@ -289,7 +368,8 @@ export const checkUnsupported: Check = (b, i) => {
     // xinetd: "socket creation failed (Protocol not supported ...)", and the service does not start.
     out.push(
       finding(
-        'bad-combination', i,
+        'bad-combination',
+        i,
         'error',
         anchor(b, 'protocol'),
         `socket_type = ${s.socket_type} does not go with protocol ${s.protocol}: xinetd cannot create the socket and does not start ${label(b)}; tsinetd will not start it${versus('same')}`,
@@ -301,7 +381,16 @@ export const checkUnsupported: Check = (b, i) => {
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
   // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
   if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {
-    out.push(finding('no-effect', i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
+    out.push(
+      finding(
+        'no-effect',
+        i,
+        'warning',
+        anchor(b, 'flags'),
+        'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
+        'none',
+      ),
+    );
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
   return out;
@@ -471,7 +560,8 @@ export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i
     const other = services[first]!;
     out.push(
       finding(
-        'duplicate-id', i,
+        'duplicate-id',
+        i,
         'warning',
         b.set.get('id')?.values[0] ?? b.node.name,
         `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,

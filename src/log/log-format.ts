@@ -124,7 +124,14 @@ function serviceFields(e: ServiceEvent): { entry: string; head: string | null; f
     }
     case 'TRAFFIC':
       if (!logsTraffic(s)) return null;
-      return { entry: 'TRAFFIC', head: null, fields: [['in', e.inBytes], ['out', e.outBytes]] };
+      return {
+        entry: 'TRAFFIC',
+        head: null,
+        fields: [
+          ['in', e.inBytes],
+          ['out', e.outBytes],
+        ],
+      };
     case 'USERID':
       if (!logsUserid(s)) return null;
       return { entry: 'USERID', head: e.text, fields: [] };

@@ -34,14 +34,7 @@ function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: s
 }
 
 /** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
-async function refuseStream(
-  ctx: ServeContext,
-  listener: Listener,
-  service: Service,
-  peer: Peer,
-  socket: net.Socket,
-  decision: Refusal,
-): Promise<void> {
+async function refuseStream(ctx: ServeContext, listener: Listener, service: Service, peer: Peer, socket: net.Socket, decision: Refusal): Promise<void> {
   ctx.refused(listener, service, peer, decision);
   await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
   // log_on_failure USERID: the connection stays open while the client's identd is asked.

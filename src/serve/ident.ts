@@ -32,14 +32,7 @@ export const IDENT_MAX_REPLY = 1024;
 export const IDENT_PORT = 113;
 
 /** The refusals xinetd decides in the daemon (before forking): only these get a USERID lookup. */
-export const PARENT_REFUSALS: ReadonlySet<string> = new Set([
-  'connections per second',
-  'load',
-  'time',
-  'service_limit',
-  'per_source_limit',
-  'process_limit',
-]);
+export const PARENT_REFUSALS: ReadonlySet<string> = new Set(['connections per second', 'load', 'time', 'service_limit', 'per_source_limit', 'process_limit']);
 
 export type IdentResult =
   | { kind: 'ok'; text: string }

@@ -113,7 +113,6 @@ export function describeSpawner(view: SpawnerView): string {
 
 // ---- end of the choice of spawner ----
 
-
 /** Whether one of these services is a SENSOR (whose global no_access list applies to every service). */
 export function hasSensor(services: readonly Service[]): boolean {
   return services.some((s) => serviceKind(s) === 'sensor');

@@ -68,7 +68,17 @@ function transcripts(): string[] {
 
 /** The SpawnSpec a spawn request was encoded from. */
 function specOf(r: SpawnRequest): SpawnSpec {
-  const spec: SpawnSpec = { path: r.path, argv: r.argv, env: r.env, uid: r.uid, gid: r.gid, groups: r.groups, umask: r.umask, nice: r.nice, rlimits: r.rlimits };
+  const spec: SpawnSpec = {
+    path: r.path,
+    argv: r.argv,
+    env: r.env,
+    uid: r.uid,
+    gid: r.gid,
+    groups: r.groups,
+    umask: r.umask,
+    nice: r.nice,
+    rlimits: r.rlimits,
+  };
   if (r.keepalive !== undefined || r.linger !== undefined || r.pre !== undefined) {
     spec.socketSetup = { keepalive: r.keepalive === true, lingerSeconds: r.linger ?? null, pre: r.pre === undefined ? null : Buffer.from(r.pre, 'hex') };
   }
@@ -136,7 +146,10 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
       assert.ok(requestBytes(again) <= MAX_REQUEST_BYTES);
       const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined);
       if (needsOne !== (step.kind === 'send-fd')) {
-        assert.ok(next !== undefined && isRefusal(next.json), `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`);
+        assert.ok(
+          next !== undefined && isRefusal(next.json),
+          `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`,
+        );
       }
     }
   }
@@ -236,7 +249,8 @@ for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => 
 /** A spawn request whose JSON text is exactly `size` bytes. */
 function requestOfSize(size: number): { spec: SpawnSpec; bytes: (spec: SpawnSpec) => number } {
   const spec: SpawnSpec = { path: '/bin/true', argv: ['true'], env: ['PAD='], uid: null, gid: null, groups: null, umask: 0o22, nice: null, rlimits: {} };
-  const bytes = (s: SpawnSpec): number => requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
+  const bytes = (s: SpawnSpec): number =>
+    requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
   spec.env = [`PAD=${'x'.repeat(size - bytes(spec))}`];
   assert.equal(bytes(spec), size);
   return { spec, bytes };

@@ -112,10 +112,7 @@ export class FieldReader {
     return null;
   }
 
-  protected protocol(
-    word: InetdWord,
-    socketType: SocketType | null,
-  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; rpc: boolean } | null {
+  protected protocol(word: InetdWord, socketType: SocketType | null): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; rpc: boolean } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -129,26 +126,23 @@ export class FieldReader {
       const rest = name.slice(slash + 1);
       if (rest === 'faith') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, slash),
           '`/faith` (IPv6-to-IPv4 translation) is deprecated and FreeBSD inetd rejects it',
           rest.length + 1,
         );
         return null;
       }
-      this.report(
-        'inetd-field-note', 'warning',
-        this.pos(word, slash),
-        `\`/${rest}\` after the protocol is ignored, as FreeBSD inetd does`,
-        rest.length + 1,
-      );
+      this.report('inetd-field-note', 'warning', this.pos(word, slash), `\`/${rest}\` after the protocol is ignored, as FreeBSD inetd does`, rest.length + 1);
       name = name.slice(0, slash);
     }
     for (const opt of shape.options) {
       const text = word.text.slice(opt.offset, opt.offset + opt.length);
       if (opt.key !== 'sndbuf' && opt.key !== 'rcvbuf') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, opt.offset),
           `unknown protocol option \`${text}\` (expected sndbuf=SIZE or rcvbuf=SIZE)`,
           Math.max(1, opt.length),
@@ -156,19 +150,15 @@ export class FieldReader {
         ok = false;
       } else if (opt.value === null || !/^[0-9]+[kKmM]?$/.test(opt.value.text)) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, opt.offset),
           `bad size in \`${text}\` (a number, optionally followed by k or m)`,
           Math.max(1, opt.length),
         );
         ok = false;
       } else {
-        this.report(
-          'inetd-unsupported', 'warning',
-          this.pos(word, opt.offset),
-          `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`,
-          opt.length,
-        );
+        this.report('inetd-unsupported', 'warning', this.pos(word, opt.offset), `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`, opt.length);
       }
     }
     // RPC: `rpc/` before the protocol, which keeps its own meaning (families and all), as both inetds read it.
@@ -177,18 +167,26 @@ export class FieldReader {
     if (m === null) {
       if (name === 'unix') this.unsupported(word, 'unix-domain sockets (protocol `unix`)', name.length);
       else if (rpc) {
-        this.report('inetd-bad-field', 'error', this.pos(word), `unknown RPC protocol \`${name}\` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)`, name.length);
+        this.report(
+          'inetd-bad-field',
+          'error',
+          this.pos(word),
+          `unknown RPC protocol \`${name}\` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)`,
+          name.length,
+        );
       } else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word),
           `protocol \`${name}\` is not supported by tsinetd (tcp or udp, optionally with 4, 6 or 46)`,
           name.length,
         );
       } else {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word),
           `unknown protocol \`${name}\` (expected tcp, udp, tcp4, tcp6, tcp46, udp4, udp6 or udp46)`,
           name.length,
@@ -199,7 +197,8 @@ export class FieldReader {
     const base = m[1] as 'tcp' | 'udp';
     if (socketType !== null && (socketType === 'stream') !== (base === 'tcp')) {
       this.report(
-        'inetd-bad-field', 'error',
+        'inetd-bad-field',
+        'error',
         this.pos(word),
         `protocol \`${name}\` does not go with socket type ${socketType} (stream needs tcp, dgram needs udp)`,
         name.length,
@@ -246,12 +245,7 @@ export class FieldReader {
     const entry = this.env.db.serviceByName(name, base);
     if (entry === undefined) {
       const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax: the protocol would be rpc/tcp or rpc/udp)' : '';
-      this.report(
-        'inetd-bad-field', 'error',
-        at,
-        `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`,
-        name.length,
-      );
+      this.report('inetd-bad-field', 'error', at, `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`, name.length);
       return null;
     }
     return entry.port;
@@ -272,12 +266,7 @@ export class FieldReader {
     };
     let ok = true;
     if (shape.mode !== 'wait' && shape.mode !== 'nowait') {
-      this.report(
-        'inetd-bad-field', 'error',
-        this.pos(word),
-        `expected \`wait\` or \`nowait\`, found \`${shape.mode}\``,
-        Math.max(1, shape.mode.length),
-      );
+      this.report('inetd-bad-field', 'error', this.pos(word), `expected \`wait\` or \`nowait\`, found \`${shape.mode}\``, Math.max(1, shape.mode.length));
       ok = false;
     }
     const suffix = shape.suffix;
@@ -285,7 +274,8 @@ export class FieldReader {
       const v = suffix.value;
       if (this.dialect === 'freebsd') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, v.offset - 1),
           '`.MAX` is OpenBSD/Linux syntax; FreeBSD writes limits as /max-child/max-connections-per-ip-per-minute/max-child-per-ip',
           v.text.length + 1,
@@ -297,7 +287,8 @@ export class FieldReader {
       const firstPart = suffix.parts[0]!;
       if (this.dialect !== 'freebsd') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, firstPart.offset - 1),
           '`/...` limits are FreeBSD syntax; in an OpenBSD/Linux inetd.conf write `wait.MAX` or `nowait.MAX` (starts per minute)',
           word.text.length - firstPart.offset + 1,
@@ -310,7 +301,8 @@ export class FieldReader {
         if (i >= names.length) {
           if (i === names.length) {
             this.report(
-              'inetd-field-note', 'warning',
+              'inetd-field-note',
+              'warning',
               this.pos(word, part.offset - 1),
               'FreeBSD inetd reads at most three `/` limits; the rest is ignored',
               word.text.length - part.offset + 1,
@@ -326,7 +318,8 @@ export class FieldReader {
         if (!/^[0-9]+$/.test(part.text) || Number(part.text) > max) {
           const range = i === 0 ? ` from 0 to ${FREEBSD_MAX_CHILD}` : '';
           this.report(
-            'inetd-bad-field', 'error',
+            'inetd-bad-field',
+            'error',
             this.pos(word, part.offset),
             `bad ${names[i]} \`${part.text}\` (a number${range}; 0 or empty = no limit)`,
             Math.max(1, part.text.length),
@@ -349,7 +342,8 @@ export class FieldReader {
     if (!Number.isNaN(n) && n >= 1) return n;
     const d = INETD_RATE_RULES.openbsd.defaultMax;
     this.report(
-      'inetd-field-note', 'warning',
+      'inetd-field-note',
+      'warning',
       this.pos(word, v.offset),
       `illegal max \`${v.text}\` (a number of at least 1): using ${d}, as inetd does`,
       Math.max(1, v.text.length),
@@ -367,7 +361,8 @@ export class FieldReader {
     const d = INETD_RATE_RULES.gnu.defaultMax;
     if (digits.length < v.text.length) {
       this.report(
-        'inetd-field-note', 'warning',
+        'inetd-field-note',
+        'warning',
         this.pos(word, v.offset + digits.length),
         `invalid number \`${v.text}\`: GNU inetd reads ${n === 0 ? `no limit from it (its default of ${d} applies)` : `it as ${n}`}`,
         Math.max(1, v.text.length - digits.length),
@@ -388,18 +383,14 @@ export class FieldReader {
       return null;
     }
     if (shape.group !== null && shape.group.text === '') {
-      this.report(
-        'inetd-bad-field', 'error',
-        this.pos(word, shape.group.offset - 1),
-        `missing group name after \`${shape.separator}\``,
-        1,
-      );
+      this.report('inetd-bad-field', 'error', this.pos(word, shape.group.offset - 1), `missing group name after \`${shape.separator}\``, 1);
       return null;
     }
     if (shape.loginClass !== null) {
       const c = shape.loginClass;
       this.report(
-        'inetd-unsupported', 'warning',
+        'inetd-unsupported',
+        'warning',
         this.pos(word, c.offset - 1),
         `login classes are not supported by tsinetd: \`/${c.text}\` is ignored`,
         c.text.length + 1,
@@ -409,20 +400,12 @@ export class FieldReader {
       const p = `unknown user ${shape.user.text}`;
       problems.push(p);
       const hint = shape.user.text.includes('/') ? ' (`user/login-class` is FreeBSD syntax)' : '';
-      this.problem(
-        'inetd-cannot-run', this.pos(word, shape.user.offset),
-        `${p}: the service cannot start its server${hint}`,
-        shape.user.text.length,
-      );
+      this.problem('inetd-cannot-run', this.pos(word, shape.user.offset), `${p}: the service cannot start its server${hint}`, shape.user.text.length);
     }
     if (shape.group !== null && this.env.db.group(shape.group.text) === undefined) {
       const p = `unknown group ${shape.group.text}`;
       problems.push(p);
-      this.problem(
-        'inetd-cannot-run', this.pos(word, shape.group.offset),
-        `${p}: the service cannot start its server`,
-        shape.group.text.length,
-      );
+      this.problem('inetd-cannot-run', this.pos(word, shape.group.offset), `${p}: the service cannot start its server`, shape.group.text.length);
     }
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
@@ -445,7 +428,8 @@ export class FieldReader {
         this.unsupported(nameWord, 'the internal auth (ident) service and its options', name.length, namePiece.offset);
       } else {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           at,
           `unknown internal service \`${name}\` (inetd's are echo, discard, chargen, daytime and time, named as in /etc/services)`,
           Math.max(1, name.length),
@@ -475,13 +459,7 @@ export class FieldReader {
   }
 
   /** The address families the entry gets on host `h` (an address literal keeps only its own). */
-  protected familiesFor(
-    h: HostPiece,
-    hostWord: InetdWord | null,
-    families: Set<Family>,
-    protoName: string,
-    protoWord: InetdWord,
-  ): Set<Family> | null {
+  protected familiesFor(h: HostPiece, hostWord: InetdWord | null, families: Set<Family>, protoName: string, protoWord: InetdWord): Set<Family> | null {
     const kind = isIP(h.text);
     if (kind === 0) return new Set(families);
     const allowed: Family[] = kind === 4 ? ['4'] : ['6', '46'];
@@ -489,7 +467,8 @@ export class FieldReader {
     if (kept.size > 0) return kept;
     const at = hostWord !== null ? this.pos(hostWord, h.offset) : this.pos(protoWord);
     this.report(
-      'inetd-bad-field', 'error',
+      'inetd-bad-field',
+      'error',
       at,
       `address ${h.text} is IPv${kind}, but protocol \`${protoName}\` needs an IPv${kind === 4 ? '6' : '4'} address`,
       hostWord !== null ? Math.max(1, h.length) : protoName.length,

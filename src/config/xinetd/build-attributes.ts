@@ -4,7 +4,16 @@
 // error). The draft is what build.ts completes into a Service.
 
 import { checkAclWords } from '../../admission/addresses.js';
-import { attributeSpec, LOG_ON_FAILURE, LOG_ON_SUCCESS, SERVICE_FLAGS, SERVICE_TYPES, SOCKET_TYPES, suggestAttribute, type AttributeSpec } from './attributes.js';
+import {
+  attributeSpec,
+  LOG_ON_FAILURE,
+  LOG_ON_SUCCESS,
+  SERVICE_FLAGS,
+  SERVICE_TYPES,
+  SOCKET_TYPES,
+  suggestAttribute,
+  type AttributeSpec,
+} from './attributes.js';
 import { diag, type Diagnostic } from '../../diagnostics.js';
 import type { AttributeNode, Word } from './syntax.js';
 import type { SysDb } from '../../sys/sysdb.js';
@@ -44,7 +53,6 @@ export function newDraft(svc: Service, isDefaults: boolean): Draft {
   return { svc, isDefaults, set: new Map(), serverArgs: null, enabledList: null, disabledList: null, disable: null, failed: null, dropped: false };
 }
 
-
 // ---- Attributes --------------------------------------------------------------------------------
 
 export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Report): void {
@@ -55,7 +63,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const hint = suggestAttribute(name);
     report(
       diag(
-        'unknown-attribute', 'warning',
+        'unknown-attribute',
+        'warning',
         where,
         `unknown attribute '${name}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}: ignored, as xinetd does ("bad service attribute")`,
         len(a.name),
@@ -67,7 +76,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
   if (arity === null) {
     report(
       diag(
-        'misplaced-attribute', 'warning',
+        'misplaced-attribute',
+        'warning',
         where,
         d.isDefaults
           ? `'${spec.name}' cannot be set in defaults (set it in each service): ignored, as xinetd does ("should not be in default section")`
@@ -78,20 +88,37 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     return;
   }
   if (spec.undocumentedInXinetd === true) {
-    report(diag('unsupported-attribute', 'warning', where, `not supported by tsinetd: '${spec.name}' (service registration over multicast DNS) is ignored; xinetd 2.3.15 ignores it too`, len(a.name)));
+    report(
+      diag(
+        'unsupported-attribute',
+        'warning',
+        where,
+        `not supported by tsinetd: '${spec.name}' (service registration over multicast DNS) is ignored; xinetd 2.3.15 ignores it too`,
+        len(a.name),
+      ),
+    );
     return;
   }
   let op = a.op.text;
   if (arity !== 'list') {
     const earlier = d.set.get(spec.key);
     if (earlier !== undefined) {
-      report(diag('duplicate-attribute', 'warning', where, `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`, len(a.name)));
+      report(
+        diag(
+          'duplicate-attribute',
+          'warning',
+          where,
+          `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`,
+          len(a.name),
+        ),
+      );
       return;
     }
     if (op !== '=') {
       report(
         diag(
-          'operator-on-scalar', 'warning',
+          'operator-on-scalar',
+          'warning',
           at(a.op),
           `'${op}' works only on the list attributes (only_from, no_access, log_on_success, log_on_failure, passenv, env): this line is ignored, as xinetd does; use '='`,
           op.length,
@@ -106,7 +133,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const expects = `${arity} value${arity === 1 ? '' : 's'}`;
     report(
       diag(
-        'value-count', 'warning',
+        'value-count',
+        'warning',
         where,
         `'${spec.name}' expects ${expects}, found ${a.values.length}${V.commentHint(a.values)}: this line is ignored, as xinetd does`,
         len(a.name),
@@ -193,7 +221,8 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       if (cleared === null) return done();
       return done([
         diag(
-          're-enabled', 'warning',
+          're-enabled',
+          'warning',
           at(a.name),
           `'disable = no' re-enables service '${d.svc.name}' after the error on line ${cleared.loc.line}, as xinetd does (an error disables a service ` +
             `only until a later 'disable = no'): ${
@@ -241,7 +270,8 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       const rest = w.slice(w.indexOf(hash)).map((x) => x.text);
       return done([
         diag(
-          'comment-inside-value', 'warning',
+          'comment-inside-value',
+          'warning',
           at(hash),
           `'#' starts a comment only at the beginning of a line: the server gets ${rest.map((x) => `'${x}'`).join(' ')} as arguments (as with xinetd)`,
           rest.join(' ').length,
@@ -287,7 +317,12 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
     case 'env':
       return take(V.envEntries(w), (v) => (s.env = op === '=' ? [...v] : [...s.env, ...v]));
     case 'passenv':
-      s.passenv = modify(s.passenv, op, w.map((x) => x.text), false);
+      s.passenv = modify(
+        s.passenv,
+        op,
+        w.map((x) => x.text),
+        false,
+      );
       return done();
     case 'port':
       return take(V.numberWord('port', one), (v) => (s.port = v));
@@ -334,7 +369,15 @@ function applyValue(d: Draft, spec: AttributeSpec, a: AttributeNode, op: string,
       if (spec.key === 'enabled') d.enabledList = [...(d.enabledList ?? []), ...w];
       else d.disabledList = [...(d.disabledList ?? []), ...w];
       if (spec.key === 'enabled' && w.length === 0 && (d.enabledList ?? []).length === 0) {
-        warnings.push(diag('enables-nothing', 'warning', at(a.name), "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd", len(a.name)));
+        warnings.push(
+          diag(
+            'enables-nothing',
+            'warning',
+            at(a.name),
+            "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd",
+            len(a.name),
+          ),
+        );
       }
       return done(warnings);
     }

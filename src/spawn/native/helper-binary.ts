@@ -76,7 +76,10 @@ export function parseVersionLine(text: string): HelperIdentity | null {
  * or its directory.
  */
 export function trustProblem(file: FileAccess, dir: FileAccess, euid: number): string | null {
-  for (const [what, f] of [['it', file], ['its directory', dir]] as const) {
+  for (const [what, f] of [
+    ['it', file],
+    ['its directory', dir],
+  ] as const) {
     if (f.uid !== 0 && f.uid !== euid) return `${what} belongs to uid ${f.uid}, not to root or to tsinetd's user`;
     if ((f.mode & 0o022) !== 0) return `${what} is writable by ${(f.mode & 0o002) !== 0 ? 'everyone' : 'its group'}`;
   }

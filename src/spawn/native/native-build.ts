@@ -64,7 +64,14 @@ export function buildLabel(tc: Toolchain, compilerVersion: string): string {
  * The compiler's arguments for the helper: warnings on and fatal, optimised, the build label
  * compiled in, the generated protocol header (spawnd-protocol.h) found in `includeDir`.
  */
-export function compileArgs(sources: readonly string[], output: string, tc: Toolchain, label: string, includeDir: string, extraFlags: readonly string[] = []): string[] {
+export function compileArgs(
+  sources: readonly string[],
+  output: string,
+  tc: Toolchain,
+  label: string,
+  includeDir: string,
+  extraFlags: readonly string[] = [],
+): string[] {
   return [
     '-O2',
     '-Wall',

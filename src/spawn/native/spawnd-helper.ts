@@ -291,10 +291,7 @@ export class HelperProcess {
       const onError = (err: Error) => finish(helperStartError(this.helperPath, err));
       const onClose = (code: number | null, signal: NodeJS.Signals | null) =>
         finish(new Error(`the spawn helper ${this.helperPath} exited at start (${describeExit(code, signal)})`));
-      const timer = setTimeout(
-        () => finish(new Error(`the spawn helper did not become ready within ${this.readyTimeoutMs} ms`)),
-        this.readyTimeoutMs,
-      );
+      const timer = setTimeout(() => finish(new Error(`the spawn helper did not become ready within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
       child.on('message', onMessage);
       child.once('error', onError);
       child.once('close', onClose);

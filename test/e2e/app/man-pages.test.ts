@@ -57,12 +57,35 @@ describe('man pages', { skip: renderer === null ? 'neither man(1) nor groff(1) i
   test('tsinetd.8 documents every option of the command line and every signal', () => {
     const text = render('tsinetd.8').stdout.replace(/.\x08/g, '');
     const options = [
-      '-d', '-f', '-filelog', '-syslog', '-pidfile', '-dontfork', '-stayalive', '-limit', '-logprocs', '-cc',
-      '-inetd_compat', '-version', '-reuse', '-shutdownprocs', '-inetd_ipv6',
-      '--check', '--dump', '--inetd', '--log-format', '--dump-file', '--metrics', '--ready-fd', '--convert', '--dialect', '--help',
+      '-d',
+      '-f',
+      '-filelog',
+      '-syslog',
+      '-pidfile',
+      '-dontfork',
+      '-stayalive',
+      '-limit',
+      '-logprocs',
+      '-cc',
+      '-inetd_compat',
+      '-version',
+      '-reuse',
+      '-shutdownprocs',
+      '-inetd_ipv6',
+      '--check',
+      '--dump',
+      '--inetd',
+      '--log-format',
+      '--dump-file',
+      '--metrics',
+      '--ready-fd',
+      '--convert',
+      '--dialect',
+      '--help',
     ];
     for (const o of options) assert.ok(new RegExp(`(^|\\s)${o.replace(/-/g, '\\-')}\\b`, 'm').test(text), `tsinetd.8 mentions ${o}`);
-    for (const s of ['SIGHUP', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGABRT', 'SIGIOT']) assert.ok(text.includes(s), `tsinetd.8 mentions ${s}`);
+    for (const s of ['SIGHUP', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGABRT', 'SIGIOT'])
+      assert.ok(text.includes(s), `tsinetd.8 mentions ${s}`);
     for (const e of ['REMOTE_HOST', 'TSINETD_SPAWNER', 'TSINETD_SYSLOG_SOCKET', 'TSINETD_SYSLOG_IDENT', 'TSINETD_IDENT_PORT']) {
       assert.ok(text.includes(e), `tsinetd.8 mentions ${e}`);
     }

@@ -61,7 +61,11 @@ test('the daemon: the xinetd service keeps the port, the inetd.conf one is turne
   const inetd = join(dir, 'inetd.conf');
   writeFileSync(inetd, catLine(port));
   // Retries 20 ms apart: a daemon retrying against its own socket would log within the wait below.
-  const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['--inetd', inetd], env: { ...process.env, TSINETD_BIND_RETRY_MS: '20' } });
+  const d = await startDaemon(t, {
+    services: [internalService('daytime', port, 'stream')],
+    args: ['--inetd', inetd],
+    env: { ...process.env, TSINETD_BIND_RETRY_MS: '20' },
+  });
   await d.waitForDaemonLog(/Started working: 1 available service$/m);
   await new Promise((r) => setTimeout(r, 400));
   const log = d.daemonLog().split('\n');
@@ -76,45 +80,56 @@ test('the daemon: the xinetd service keeps the port, the inetd.conf one is turne
   assert.ok(isDaytime((await tcpRequest({ port })).data.toString()));
 });
 
-test('as real xinetd -inetd_compat: the /etc/inetd.conf service on the port of an xinetd.d one is the one left out', { skip: noXinetd || noNamespace, timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t, 'table-xinetd');
-  const name = 'tsinetd-clash';
-  const started = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
-    const log = join(dir, `${tag}.log`);
-    const conf = join(dir, `${tag}.conf`);
-    writeFileSync(conf, renderConfig([internalService('daytime', port, 'stream')], { log_type: `FILE ${join(dir, `${tag}-services.log`)}` }));
-    const etc = { 'inetd.conf': catLine(name), services: `${readFileSync('/etc/services', 'utf8')}\n${name}\t${port}/tcp\n` };
-    await startWithEtc(t, dir, tag, etc, [...argv0, '-dontfork', '-inetd_compat', '-f', conf, '-filelog', log], log);
-    assert.ok(isDaytime((await tcpRequest({ port })).data.toString()), `${tag} serves daytime on ${port}`);
-    return readFileSync(log, 'utf8');
-  };
-  const theirs = await started('xinetd', [XINETD], await freePort());
-  assert.match(theirs, new RegExp(`ERROR: Service ${name} failed to start and is deactivated\\.`));
-  assert.match(theirs, /Started working: 1 available service$/m);
-  const ours = await started('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
-  assert.match(ours, new RegExp(`ERROR: ${COMPAT}:1:1: error: port \\d+/tcp on all addresses is already used by service 'daytime' .* service '${name}' either`));
-  assert.match(ours, /Started working: 1 available service$/m);
-});
+test(
+  'as real xinetd -inetd_compat: the /etc/inetd.conf service on the port of an xinetd.d one is the one left out',
+  { skip: noXinetd || noNamespace, timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t, 'table-xinetd');
+    const name = 'tsinetd-clash';
+    const started = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
+      const log = join(dir, `${tag}.log`);
+      const conf = join(dir, `${tag}.conf`);
+      writeFileSync(conf, renderConfig([internalService('daytime', port, 'stream')], { log_type: `FILE ${join(dir, `${tag}-services.log`)}` }));
+      const etc = { 'inetd.conf': catLine(name), services: `${readFileSync('/etc/services', 'utf8')}\n${name}\t${port}/tcp\n` };
+      await startWithEtc(t, dir, tag, etc, [...argv0, '-dontfork', '-inetd_compat', '-f', conf, '-filelog', log], log);
+      assert.ok(isDaytime((await tcpRequest({ port })).data.toString()), `${tag} serves daytime on ${port}`);
+      return readFileSync(log, 'utf8');
+    };
+    const theirs = await started('xinetd', [XINETD], await freePort());
+    assert.match(theirs, new RegExp(`ERROR: Service ${name} failed to start and is deactivated\\.`));
+    assert.match(theirs, /Started working: 1 available service$/m);
+    const ours = await started('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
+    assert.match(
+      ours,
+      new RegExp(`ERROR: ${COMPAT}:1:1: error: port \\d+/tcp on all addresses is already used by service 'daytime' .* service '${name}' either`),
+    );
+    assert.match(ours, /Started working: 1 available service$/m);
+  },
+);
 
-test('-inetd_compat without /etc/inetd.conf: --check, --dump and the daemon read the same files, without a word about it', { skip: existsSync(COMPAT) ? `${COMPAT} exists on this machine` : false }, async (t) => {
-  const dir = tempDir(t, 'table-absent');
-  const port = await freePort();
-  const { conf } = daytimeConf(dir, port, join(dir, 'services.log'));
-  const check = await runCli(['--check', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
-  assert.equal(check.code, 0, check.stderr);
-  assert.doesNotMatch(check.stderr, /inetd\.conf/);
-  assert.match(check.stderr, /tsinetd: 1 service \(1 enabled\), 0 errors/);
-  const dump = await runCli(['--dump', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
-  assert.equal(dump.code, 0, dump.stderr);
-  const services = (JSON.parse(dump.stdout) as { services: { id: string; enabled: boolean }[] }).services;
-  assert.deepEqual(
-    services.map((s) => [s.id, s.enabled]),
-    [['daytime-stream', true]],
-  );
-  const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['-inetd_compat'] });
-  await d.waitForDaemonLog(/Started working: 1 available service$/m);
-  assert.doesNotMatch(d.daemonLog(), /inetd\.conf/);
-});
+test(
+  '-inetd_compat without /etc/inetd.conf: --check, --dump and the daemon read the same files, without a word about it',
+  { skip: existsSync(COMPAT) ? `${COMPAT} exists on this machine` : false },
+  async (t) => {
+    const dir = tempDir(t, 'table-absent');
+    const port = await freePort();
+    const { conf } = daytimeConf(dir, port, join(dir, 'services.log'));
+    const check = await runCli(['--check', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.doesNotMatch(check.stderr, /inetd\.conf/);
+    assert.match(check.stderr, /tsinetd: 1 service \(1 enabled\), 0 errors/);
+    const dump = await runCli(['--dump', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
+    assert.equal(dump.code, 0, dump.stderr);
+    const services = (JSON.parse(dump.stdout) as { services: { id: string; enabled: boolean }[] }).services;
+    assert.deepEqual(
+      services.map((s) => [s.id, s.enabled]),
+      [['daytime-stream', true]],
+    );
+    const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['-inetd_compat'] });
+    await d.waitForDaemonLog(/Started working: 1 available service$/m);
+    assert.doesNotMatch(d.daemonLog(), /inetd\.conf/);
+  },
+);
 
 test('-inetd_compat with an /etc/inetd.conf: --check and the daemon both read it', { skip: noNamespace, timeout: 30_000 }, async (t) => {
   const dir = tempDir(t, 'table-present');

@@ -40,7 +40,11 @@ function parseIds(text: string): Ids {
   const field = (name: string): string[] => {
     const line = text.split('\n').find((l) => l.startsWith(`${name}:`));
     assert.ok(line !== undefined, `no ${name} line in ${JSON.stringify(text)}`);
-    return line.slice(name.length + 1).trim().split(/\s+/).filter((w) => w !== '');
+    return line
+      .slice(name.length + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
   };
   return {
     uid: field('Uid').map(Number),
@@ -69,7 +73,9 @@ function setup(t: TestContext, services: ServiceDef[], owner: number | null = nu
   chmodSync(dir, 0o755);
   if (owner !== null) chownSync(dir, owner, owner);
   const conf = join(dir, 'xinetd.conf');
-  writeFileSync(conf, renderConfig(services, { log_type: `FILE ${join(dir, 'services.log')}`, log_on_success: 'PID HOST EXIT', log_on_failure: 'HOST' }), { mode: 0o644 });
+  writeFileSync(conf, renderConfig(services, { log_type: `FILE ${join(dir, 'services.log')}`, log_on_success: 'PID HOST EXIT', log_on_failure: 'HOST' }), {
+    mode: 0o644,
+  });
   return { dir, conf, log: join(dir, 'daemon.log') };
 }
 
@@ -132,7 +138,10 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
     const uid = db.user(member.name)!.uid;
     const a = await idsAt(withGroups);
     assert.deepEqual(a.uid, ALL_UID(uid));
-    assert.deepEqual([...a.groups].sort((x, y) => x - y), [...member.groups].sort((x, y) => x - y));
+    assert.deepEqual(
+      [...a.groups].sort((x, y) => x - y),
+      [...member.groups].sort((x, y) => x - y),
+    );
     const b = await idsAt(without);
     assert.deepEqual(b.uid, ALL_UID(uid));
     assert.deepEqual(b.groups, []);
@@ -197,7 +206,10 @@ describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
-      new RegExp(`^${s.conf.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: tsinetd runs as uid 65534 \\(nobody\\), not as root: it cannot start servers as user 'root'; a daemon started by this user would refuse the service`, 'm'),
+      new RegExp(
+        `^${s.conf.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: tsinetd runs as uid 65534 \\(nobody\\), not as root: it cannot start servers as user 'root'; a daemon started by this user would refuse the service`,
+        'm',
+      ),
     );
   });
 });
