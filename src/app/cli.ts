@@ -21,7 +21,7 @@ import { explain, formatExplanation } from './explain.js';
 import { lintRuleFiles, systemWrappers, wrapsService } from '../admission/wrappers/wrappers.js';
 
 /** xinetd's multi-letter options, written with one dash; we accept them with one or two. */
-const XINETD_LONG_FLAGS = new Set([
+export const XINETD_LONG_FLAGS = new Set([
   'dontfork',
   'stayalive',
   'pidfile',
@@ -40,14 +40,13 @@ const XINETD_LONG_FLAGS = new Set([
 /** Rewrites `-dontfork` into `--dontfork` (commander reads single-dash words as bundled short flags). */
 export function normalizeArgv(args: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+  for (const [i, a] of args.entries()) {
     if (a === '--') {
       out.push(...args.slice(i));
       break;
     }
-    const m = /^-([a-z_][a-z_0-9]*)(=.*)?$/.exec(a);
-    if (m !== null && XINETD_LONG_FLAGS.has(m[1]!)) out.push('-' + a);
+    const flag = /^-([a-z_][a-z_0-9]*)(=.*)?$/.exec(a)?.[1];
+    if (flag !== undefined && XINETD_LONG_FLAGS.has(flag)) out.push('-' + a);
     else out.push(a);
   }
   return out;
@@ -76,7 +75,8 @@ export interface CliIo {
 const defaultIo: CliIo = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
-  stderrIsTty: process.stderr.isTTY === true,
+  // Typed boolean, but undefined at run time when stderr is not a terminal.
+  stderrIsTty: (process.stderr.isTTY as boolean | undefined) === true,
 };
 
 export type Action =
@@ -89,8 +89,19 @@ export type Action =
 /** `tsinetd convert FILE ...` is `tsinetd --convert FILE ...`. */
 export function convertCommand(args: readonly string[]): string[] {
   if (args[0] !== 'convert') return [...args];
-  if (args.length < 2 || args[1]!.startsWith('-')) throw new CommanderError(2, 'tsinetd.usage', "'convert' needs the inetd.conf file to convert");
+  const file = args[1];
+  if (file === undefined || file.startsWith('-')) throw new CommanderError(2, 'tsinetd.usage', "'convert' needs the inetd.conf file to convert");
   return ['--convert', ...args.slice(1)];
+}
+
+/** `--explain SERVICE ADDRESS`: exactly those two words. */
+function explainTarget(args: readonly string[] | undefined): { service: string; address: string } | undefined {
+  if (args === undefined) return undefined;
+  const [service, address, ...more] = args;
+  if (service === undefined || address === undefined || more.length > 0) {
+    throw new CommanderError(2, 'tsinetd.usage', '--explain needs a service and a client address: --explain SERVICE ADDRESS');
+  }
+  return { service, address };
 }
 
 export interface ParsedCommandLine {
@@ -98,25 +109,28 @@ export interface ParsedCommandLine {
   options: DaemonOptions;
 }
 
-/** Parses argv (without node and script) into options; throws CommanderError on usage errors. */
-export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo): ParsedCommandLine {
+/**
+ * The commander definition of the command line: the one list of options, which --help prints
+ * and tsinetd(8)'s OPTIONS follow (test/unit/cli-man-options.test.ts checks both ways).
+ */
+export function commandLineProgram(io: CliIo = defaultIo): Command {
   const d = defaultOptions();
-  const program = new Command('tsinetd')
+  return new Command('tsinetd')
     .description('xinetd-compatible inet super-server')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .helpOption('-h, --help', 'show this help')
-    .option('-f <file>', 'configuration file', d.configFile)
+    .option('-f <config_file>', 'configuration file', d.configFile)
     .option('-d', 'debug mode: stay in the foreground, debug messages to stderr')
     .option('--dontfork', 'stay in the foreground (implies -stayalive)')
     .option('--stayalive', 'keep running when no service is left')
     .option('--pidfile <file>', 'write the process id to this file')
     .option('--filelog <file>', 'daemon messages to this file')
     .option('--syslog <facility>', 'daemon messages to syslog with this facility')
-    .option('--limit <n>', 'limit on concurrently running servers (process_limit)', intArg('-limit'))
-    .option('--logprocs <n>', 'limit on concurrent USERID lookups for refused clients (default 15)', intArg('-logprocs'))
+    .option('--limit <proc_limit>', 'limit on concurrently running servers (process_limit)', intArg('-limit'))
+    .option('--logprocs <limit>', 'limit on concurrent USERID lookups for refused clients (default 15)', intArg('-logprocs'))
     .option('--shutdownprocs <n>', 'accepted for compatibility; ignored', intArg('-shutdownprocs'))
-    .option('--cc <seconds>', 'consistency check of the internal state every N seconds (0: none)', intArg('-cc'))
+    .option('--cc <interval>', 'consistency check of the internal state every N seconds (0: none)', intArg('-cc'))
     .option('--reuse', 'accepted for compatibility (SO_REUSEADDR is always set)')
     .option('--inetd_compat', 'also read /etc/inetd.conf')
     .option('--inetd_ipv6', 'accepted for compatibility; inetd services listen dual-stack anyway')
@@ -132,11 +146,11 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
       metricsArg,
     )
     .option('--ready-fd <n>', 'once every listener is bound, write READY to descriptor N and close it', intArg('--ready-fd'))
-    .option('--explain <service-and-address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
+    .option('--explain <service address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
     .option('--json', 'with --explain: the explanation as JSON')
     .option('--hosts-allow <file>', 'TCP wrappers: the hosts.allow file', d.hostsAllow)
     .option('--hosts-deny <file>', 'TCP wrappers: the hosts.deny file', d.hostsDeny)
-    .option('--convert <file>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
+    .option('--convert <inetd.conf>', 'convert a classic inetd.conf into xinetd.d service files (printed, or written with -o)')
     .option('-o, --output-dir <dir>', 'with --convert: write one file per service into this directory')
     .addOption(
       new Option('--dialect <dialect>', 'how to read inetd.conf files (--inetd, --inetd_compat, --convert); auto: decided per file').choices([
@@ -147,7 +161,12 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
       ]),
     )
     .allowExcessArguments(false);
+}
 
+/** Parses argv (without node and script) into options; throws CommanderError on usage errors. */
+export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo): ParsedCommandLine {
+  const d = defaultOptions();
+  const program = commandLineProgram(io);
   program.parse(normalizeArgv(convertCommand(argv)), { from: 'user' });
   const o = program.opts<Record<string, unknown>>();
 
@@ -192,17 +211,14 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     hostsAllow: o['hostsAllow'] as string,
     hostsDeny: o['hostsDeny'] as string,
   };
-  const explainArgs = o['explain'] as string[] | undefined;
-  if (explainArgs !== undefined && explainArgs.length !== 2) {
-    throw new CommanderError(2, 'tsinetd.usage', '--explain needs a service and a client address: --explain SERVICE ADDRESS');
-  }
-  if (explainArgs !== undefined && (o['check'] === true || o['dump'] === true || convert !== undefined)) {
+  const explain = explainTarget(o['explain'] as string[] | undefined);
+  if (explain !== undefined && (o['check'] === true || o['dump'] === true || convert !== undefined)) {
     throw new CommanderError(2, 'tsinetd.usage', '--explain cannot be used with --check, --dump or --convert');
   }
-  if (explainArgs === undefined && o['json'] === true) throw new CommanderError(2, 'tsinetd.usage', '--json is only used with --explain');
+  if (explain === undefined && o['json'] === true) throw new CommanderError(2, 'tsinetd.usage', '--json is only used with --explain');
   const action: Action =
-    explainArgs !== undefined
-      ? { kind: 'explain', service: explainArgs[0]!, address: explainArgs[1]!, json: o['json'] === true }
+    explain !== undefined
+      ? { kind: 'explain', ...explain, json: o['json'] === true }
       : convert !== undefined
         ? {
             kind: 'convert',

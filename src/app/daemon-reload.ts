@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { message, type ServicePreparer } from './daemon-services.js';
 import type { XinetdEventLog } from '../log/log.js';
-import type { DaemonLevel } from '../log/log-types.js';
-import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
+import type { Say } from '../message-codes.js';
+import { keepsSockets, mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
 import type { ServerHandle } from '../serve/server-types.js';
 import type { Spawner } from '../spawn/spawn-types.js';
 import type { Service, ServiceTable } from '../table.js';
@@ -22,7 +22,7 @@ export interface ReloadContext {
   readonly spawner: Spawner | null;
   readonly services: ServicePreparer;
   readonly log: XinetdEventLog;
-  daemon(level: DaemonLevel, text: string, func?: string): void;
+  readonly daemon: Say;
   /** The pass's services and table are served from now on. */
   commit(served: Service[], table: ServiceTable): void;
   /** For the metrics endpoint. */
@@ -34,7 +34,8 @@ export interface ReloadContext {
 /** One reload pass; 'end' when the daemon stops (or is stopping), so no further pass may run. */
 export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promise<'end' | 'done'> {
   try {
-    const next = await c.services.load();
+    // What is bound now binds first: it keeps its port in a clash with a new service, as in xinetd.
+    const next = await c.services.load(keepsSockets(c.served));
     if (c.stopping) return 'end';
     const merged = mergeReload(c.served, next, { fileExists: existsSync });
     c.services.reportUnstarted(merged.table);
@@ -45,28 +46,28 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
     const services = restored.serve;
     const plan = planReload(c.served, services);
     c.log.open(services);
-    for (const s of plan.keep) c.daemon('notice', `readjusting service ${s.id}`, 'readjust');
+    for (const s of plan.keep) c.daemon('readjusting', 'notice', `readjusting service ${s.id}`, 'readjust');
     await handle.reload(services);
     await endRemoved(c, handle, plan.remove);
     for (const { to } of plan.restart) {
-      c.daemon('notice', `service ${to.id}: listening parameters changed, new socket (running servers are kept)`, 'readjust');
+      c.daemon('new-socket', 'notice', `service ${to.id}: listening parameters changed, new socket (running servers are kept)`, 'readjust');
     }
     c.commit(services, merged.table);
     const states = handle.listenerStates();
     const started = plan.add.filter((s) => states.has(s.id)).length;
     const old = plan.keep.length + plan.restart.length;
-    c.daemon('notice', `Reconfigured: new=${started} old=${old} dropped=${plan.remove.length} (services)`, 'hard_reconfig');
+    c.daemon('reconfigured', 'notice', `Reconfigured: new=${started} old=${old} dropped=${plan.remove.length} (services)`, 'hard_reconfig');
     c.reloaded('ok');
     const serving = [...states.values()].some((st) => st === 'active' || st === 'suspended' || st === 'retrying');
     if (!serving && !c.stayalive) {
       // As xinetd: without -stayalive (or -dontfork), a reload that leaves nothing ends the daemon
       // (a service switched off for a while by cps still counts).
-      c.daemon('error', 'No available services. Exiting', 'hard_reconfig');
+      c.daemon('no-services', 'error', 'No available services. Exiting', 'hard_reconfig');
       c.stop();
       return 'end';
     }
   } catch (err) {
-    c.daemon('error', `reconfiguration failed, the previous configuration stays: ${message(err)}`, 'hard_reconfig');
+    c.daemon('reload-failed', 'error', `reconfiguration failed, the previous configuration stays: ${message(err)}`, 'hard_reconfig');
     c.reloaded('failed');
   }
   return 'done';
@@ -74,7 +75,12 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
 
 function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
   for (const k of kept) {
-    c.daemon('error', `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`, 'hard_reconfig');
+    c.daemon(
+      'definition-kept',
+      'error',
+      `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`,
+      'hard_reconfig',
+    );
   }
 }
 
@@ -82,9 +88,9 @@ function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
 async function endRemoved(c: ReloadContext, handle: ServerHandle, removed: readonly Service[]): Promise<void> {
   if (removed.length === 0) return;
   const ended = await handle.endServersOf(new Set(removed.map((s) => s.id)), 'SIGKILL');
-  for (const p of ended.programs) c.daemon('warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
+  for (const p of ended.programs) c.daemon('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
   if (ended.inProcess > 0) {
-    c.daemon('warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
+    c.daemon('connections-closed', 'warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
   }
-  for (const s of removed) c.daemon('notice', `service ${s.id} deactivated`, 'hard_reconfig');
+  for (const s of removed) c.daemon('service-deactivated', 'notice', `service ${s.id} deactivated`, 'hard_reconfig');
 }

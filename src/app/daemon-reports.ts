@@ -5,7 +5,7 @@
 import { reportConsistency, runConsistencyCheck, type CheckKind, type ConsistencyInput } from '../ops/consistency.js';
 import { message } from './daemon-services.js';
 import { formatServiceDump } from '../ops/dump.js';
-import type { DaemonLevel } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import type { DaemonOptions } from './options.js';
 import { appendFileForDaemon } from '../sys/safe-open.js';
 import type { ServerHandle } from '../serve/server-types.js';
@@ -28,7 +28,7 @@ export class DaemonReports {
   constructor(
     private readonly opts: DaemonOptions,
     private readonly source: ReportSource,
-    private readonly daemon: (level: DaemonLevel, text: string, func?: string) => void,
+    private readonly daemon: Say,
   ) {}
 
   /** Starts the periodic check of -cc N. */
@@ -48,15 +48,17 @@ export class DaemonReports {
     this.checking = true;
     try {
       const problems = await runConsistencyCheck(() => this.source.consistencyInput());
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the daemon may have begun to stop during the await; TypeScript keeps the narrowing from before it
       if (this.source.stopping) return;
       if (problems === null) {
-        if (kind === 'requested') this.daemon('info', 'Consistency check skipped: reconfiguration in progress', 'consistency_check');
+        if (kind === 'requested') this.daemon('consistency-skipped', 'info', 'Consistency check skipped: reconfiguration in progress', 'consistency_check');
         return;
       }
       reportConsistency(problems, kind, this.opts.debug, {
-        error: (m, func) => this.daemon('error', m, func),
-        warning: (m, func) => this.daemon('warning', m, func),
-        info: (m, func) => this.daemon('info', m, func),
+        // Each problem found, then the outcome in xinetd's words.
+        error: (m, func) => this.daemon('consistency-problem', 'error', m, func),
+        warning: (m, func) => this.daemon('consistency-check', 'warning', m, func),
+        info: (m, func) => this.daemon('consistency-check', 'info', m, func),
       });
     } finally {
       this.checking = false;
@@ -75,10 +77,10 @@ export class DaemonReports {
         rpcRegistrations: (s) => regs.filter((r) => r.serviceId === s.id).map((r) => r.rpcb),
       });
       const written = appendFileForDaemon(file, text);
-      if (written.ok) this.daemon('info', `generated state dump in file ${file}`, 'dump_internal_state');
-      else this.daemon('error', `cannot write the state dump to ${file}: ${written.reason}`, 'dump_internal_state');
+      if (written.ok) this.daemon('state-dump', 'info', `generated state dump in file ${file}`, 'dump_internal_state');
+      else this.daemon('state-dump-failed', 'error', `cannot write the state dump to ${file}: ${written.reason}`, 'dump_internal_state');
     } catch (err) {
-      this.daemon('error', `cannot write the state dump to ${file}: ${message(err)}`, 'dump_internal_state');
+      this.daemon('state-dump-failed', 'error', `cannot write the state dump to ${file}: ${message(err)}`, 'dump_internal_state');
     }
   }
 }

@@ -8,14 +8,15 @@ import type { AclProblem } from '../admission/acl.js';
 import { limitationDiagnostics } from './check-limitations.js';
 import { loadConfig, type LoadRequest } from '../config/config.js';
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
-import type { DaemonLevel } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import { loadRequestOf, type DaemonOptions } from './options.js';
 import { servableServices } from '../serve/server-types.js';
 import type { Spawner } from '../spawn/spawn-types.js';
 import type { Service, ServiceTable } from '../table.js';
 import { wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
 
-export function diagnosticLevel(d: Diagnostic): DaemonLevel {
+/** The daemon level of a diagnostic logged by the daemon. */
+export function diagnosticLevel(d: Diagnostic): 'error' | 'warning' | 'info' {
   return d.severity === 'error' ? 'error' : d.severity === 'warning' ? 'warning' : 'info';
 }
 
@@ -29,13 +30,14 @@ export class ServicePreparer {
     private readonly loadTable: ((req: LoadRequest) => Promise<ServiceTable>) | undefined,
     private readonly admission: AdmissionController,
     private readonly wrappers: Wrappers,
-    private readonly log: (level: DaemonLevel, text: string, func?: string) => void,
+    private readonly log: Say,
   ) {}
 
-  async load(): Promise<ServiceTable> {
+  /** Loads the configuration and logs its diagnostics; `boundFirst`: on a reload, see LoadRequest. */
+  async load(boundFirst?: (s: Service) => boolean): Promise<ServiceTable> {
     const load = this.loadTable ?? loadConfig;
-    const table = await load(loadRequestOf(this.opts));
-    for (const d of table.diagnostics) this.log(diagnosticLevel(d), formatDiagnostic(d), 'parse');
+    const table = await load({ ...loadRequestOf(this.opts), ...(boundFirst !== undefined ? { boundFirst } : {}) });
+    for (const d of table.diagnostics) this.log('config-problem', diagnosticLevel(d), formatDiagnostic(d), 'parse', d.code);
     return table;
   }
 
@@ -43,7 +45,7 @@ export class ServicePreparer {
   reportUnstarted(table: ServiceTable): void {
     for (const s of table.services) {
       if (s.enabled && s.problems.length > 0) {
-        this.log('error', `service ${s.id} is not started: ${s.problems.join('; ')}`, 'svc_activate');
+        this.log('service-not-started', 'error', `service ${s.id} is not started: ${s.problems.join('; ')}`, 'svc_activate');
       }
     }
   }
@@ -58,7 +60,7 @@ export class ServicePreparer {
     try {
       problems = await this.admission.prepare(services);
     } catch (err) {
-      this.log('error', `cannot prepare the access lists: ${message(err)}`, 'access_control');
+      this.log('internal-error', 'error', `cannot prepare the access lists: ${message(err)}`, 'access_control');
       return services;
     }
     // Read (and compile) the TCP wrappers' files now rather than on the first client's time;
@@ -66,9 +68,9 @@ export class ServicePreparer {
     if (services.some(wrapsService)) this.wrappers.tables();
     return services.filter((s) => {
       const list = problems.get(s.id) ?? [];
-      for (const p of list) this.log(p.severity, `service ${s.id}: ${p.message}`, 'addrlist');
+      for (const p of list) this.log('address-list', p.severity, `service ${s.id}: ${p.message}`, 'addrlist');
       const fatal = list.find((p) => p.disablesService === true);
-      if (fatal !== undefined) this.log('error', `service ${s.id} is not started: ${fatal.message}`, 'svc_activate');
+      if (fatal !== undefined) this.log('service-not-started', 'error', `service ${s.id} is not started: ${fatal.message}`, 'svc_activate');
       return fatal === undefined;
     });
   }
@@ -76,6 +78,6 @@ export class ServicePreparer {
   /** Warns about what the configuration asks that this run cannot do. */
   warnLimitations(table: ServiceTable, spawner: Spawner): void {
     // The same findings as --check's, for the spawner this run really got.
-    for (const d of limitationDiagnostics(table, spawner)) this.log('warning', d.message, 'svc_activate');
+    for (const d of limitationDiagnostics(table, spawner)) this.log('limitation', 'warning', d.message, 'svc_activate');
   }
 }

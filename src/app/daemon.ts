@@ -23,7 +23,7 @@ import type { LoadRequest } from '../config/config.js';
 import { fdTransitionText, watchFds } from '../ops/fd-watch.js';
 import { tuneHeapForDaemon } from './heap-tuning.js';
 import { createEventLog, type XinetdEventLog } from '../log/log.js';
-import type { DaemonLevel } from '../log/log-types.js';
+import { daemonMessage, type Say } from '../message-codes.js';
 import { serviceStates } from '../ops/metrics.js';
 import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from '../ops/metrics-http.js';
 import { ENV_NAMES, fromEnv, type DaemonOptions, type EnvOptions } from './options.js';
@@ -41,6 +41,7 @@ import { VERSION } from './version.js';
 import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js';
 import { reloadOnce, type ReloadContext } from './daemon-reload.js';
 import { DaemonReports } from './daemon-reports.js';
+import { useNodeInternals } from '../sys/uv-handles.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
 export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
@@ -54,7 +55,7 @@ interface Readiness {
 
 function readinessChannel(env: EnvOptions): Readiness | null {
   if (!env.daemonChild) return null;
-  delete process.env[DAEMON_CHILD_ENV];
+  Reflect.deleteProperty(process.env, DAEMON_CHILD_ENV);
   let sent = false;
   const send = (line: string): void => {
     if (sent) return;
@@ -158,8 +159,8 @@ class Daemon {
     this.wrappers = systemWrappers(
       opts.hostsAllow,
       opts.hostsDeny,
-      (d) => this.daemon(diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap'),
-      (text) => this.daemon('warning', text, 'libwrap'),
+      (d) => this.daemon('hosts-problem', diagnosticLevel(d), `${d.file}, line ${d.line}: ${d.message}`, 'libwrap', d.code),
+      (text) => this.daemon('libwrap-warning', 'warning', text, 'libwrap'),
       env.identPort,
     );
     this.admission = new AdmissionController({ processLimit: opts.limit, resolver: this.wrappers.lookups.resolver, wrappers: this.wrappers });
@@ -178,43 +179,46 @@ class Daemon {
         },
         consistencyInput: () => this.consistencyInput(),
       },
-      (level, text, func) => this.daemon(level, text, func),
+      this.daemon,
     );
-    this.services = new ServicePreparer(opts, deps.loadTable, this.admission, this.wrappers, (level, text, func) => this.daemon(level, text, func));
+    this.services = new ServicePreparer(opts, deps.loadTable, this.admission, this.wrappers, this.daemon);
   }
 
-  private daemon(level: DaemonLevel, text: string, func?: string): void {
-    this.log.log(func === undefined ? { kind: 'daemon', level, message: text } : { kind: 'daemon', level, message: text, func });
-  }
+  /** Logs a daemon message (message-codes.ts). */
+  private readonly daemon: Say = (code, level, text, func, diagnostic) => this.log.log(daemonMessage(code, level, text, func, diagnostic));
 
   async run(): Promise<number> {
     let table: ServiceTable;
     try {
       table = await this.services.load();
     } catch (err) {
-      return this.abort(`cannot load the configuration: ${message(err)}`);
+      return this.abort('start-failed', `cannot load the configuration: ${message(err)}`);
     }
     this.table = table;
     this.services.reportUnstarted(table);
     let spawner: Spawner;
+    useNodeInternals(this.env.nodeInternals);
     try {
-      spawner = await createSpawner({ onWarning: (m) => this.daemon('warning', m, 'spawner'), onNotice: (m) => this.daemon('notice', m, 'spawner') }, this.env);
+      spawner = await createSpawner(
+        { onWarning: (m) => this.daemon('spawn-helper', 'warning', m, 'spawner'), onNotice: (code, m) => this.daemon(code, 'notice', m, 'spawner') },
+        this.env,
+      );
     } catch (err) {
-      return this.abort(`cannot start servers: ${message(err)}`);
+      return this.abort('start-failed', `cannot start servers: ${message(err)}`);
     }
     this.spawner = spawner;
     this.services.warnLimitations(table, spawner);
     const services = await this.services.prepare(table);
     this.served = services;
     this.log.open(services);
-    this.daemon('notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
+    this.daemon('started', 'notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
     if (this.opts.metrics !== null) {
       try {
         this.observed = await startDaemonMetrics(this.opts.metrics, VERSION);
       } catch (err) {
-        return this.abort(`cannot start the metrics endpoint: ${message(err)}`, 'metrics');
+        return this.abort('start-failed', `cannot start the metrics endpoint: ${message(err)}`, 'metrics');
       }
-      this.daemon('notice', `metrics endpoint on ${describeEndpoint(this.observed.endpoint.address)}`, 'metrics');
+      this.daemon('metrics-endpoint', 'notice', `metrics endpoint on ${describeEndpoint(this.observed.endpoint.address)}`, 'metrics');
     }
 
     let handle: ServerHandle;
@@ -233,7 +237,7 @@ class Daemon {
         ...(metrics !== undefined ? { metrics } : {}),
       });
     } catch (err) {
-      return this.abort(`cannot start serving: ${message(err)}`);
+      return this.abort('start-failed', `cannot start serving: ${message(err)}`);
     }
     this.handle = handle;
     this.observed?.metrics.setSource({
@@ -243,35 +247,35 @@ class Daemon {
     // A service whose port is taken keeps trying (bind-retry.ts): it keeps the daemon up.
     if (handle.available === 0 && handle.pending === 0 && !this.opts.stayalive) {
       await handle.close();
-      return this.abort('no services. Exiting...', 'init_services');
+      return this.abort('no-services', 'no services. Exiting...', 'init_services');
     }
 
     const done = new Promise<number>((resolve) => {
       this.finish = resolve;
     });
     this.keepAlive = setInterval(() => {}, 1 << 30);
-    this.stopFdWatch = watchFds((t) => this.daemon(t.kind === 'exhausted' ? 'error' : 'notice', fdTransitionText(t), 'fd_watch'));
+    this.stopFdWatch = watchFds((t) => this.daemon('file-descriptors', t.kind === 'exhausted' ? 'error' : 'notice', fdTransitionText(t), 'fd_watch'));
     this.installSignals();
     this.installFatalHandler();
     this.reports.startPeriodic();
     // One pass: a lookup per service made 10,000 services cost seconds (#16).
-    for (const [id, port] of handle.activePorts()) this.daemon('debug', `service ${id}: listening on port ${port}`, 'activate_normal');
+    for (const [id, port] of handle.activePorts()) this.daemon('listening', 'debug', `service ${id}: listening on port ${port}`, 'activate_normal');
     if (this.opts.pidfile !== null) {
       // Never through a symlink or someone else's file planted in a shared directory (safe-open.ts).
       const written = writeFileForDaemon(this.opts.pidfile, `${process.pid}\n`);
       if (written.ok) this.pidfileWritten = true;
-      else this.daemon('error', `cannot write the pid file ${this.opts.pidfile}: ${written.reason}`, 'main');
+      else this.daemon('pidfile', 'error', `cannot write the pid file ${this.opts.pidfile}: ${written.reason}`, 'main');
     }
     const n = handle.available;
-    this.daemon('notice', `Started working: ${n} available service${n === 1 ? '' : 's'}`, 'main');
+    this.daemon('started-working', 'notice', `Started working: ${n} available service${n === 1 ? '' : 's'}`, 'main');
     this.ready?.ok();
     if (this.observed !== null) this.observed.serving = true;
     this.signals?.ready(`Serving ${n} service${n === 1 ? '' : 's'}`);
     return done;
   }
 
-  private async abort(text: string, func = 'main'): Promise<number> {
-    this.daemon('error', text, func);
+  private async abort(code: 'start-failed' | 'no-services', text: string, func = 'main'): Promise<number> {
+    this.daemon(code, 'error', text, func);
     this.ready?.fail(text);
     // In the foreground the daemon log may already be stderr; say it there once in any case.
     const logOnStderr = this.opts.debug || (this.opts.filelog === null && this.opts.syslog === null);
@@ -306,7 +310,7 @@ class Daemon {
    */
   private installFatalHandler(): void {
     const fatal = (err: unknown): void => {
-      this.daemon('error', `internal error: ${describeFatal(err)}; stopping`, 'main');
+      this.daemon('internal-error', 'error', `internal error: ${describeFatal(err)}; stopping`, 'main');
       if (this.stopping) return;
       // The stop itself may meet the same fault: it gets a deadline.
       setTimeout(() => process.exit(1), FATAL_STOP_DEADLINE_MS).unref();
@@ -353,7 +357,7 @@ class Daemon {
     this.reloading = (async () => {
       do {
         this.reloadAgain = false;
-        this.daemon('notice', 'Starting reconfiguration', 'hard_reconfig');
+        this.daemon('reconfiguring', 'notice', 'Starting reconfiguration', 'hard_reconfig');
         this.signals?.reloading();
         // Log files first, whatever becomes of the reload: logrotate has renamed them and sent
         // this SIGHUP, and a file left open would be compressed under the daemon at the next
@@ -361,6 +365,7 @@ class Daemon {
         await this.log.reopen();
         if ((await reloadOnce(this.reloadContext(), handle)) === 'end') return;
         if (!this.stopping) this.signals?.ready(`Serving ${handle.available} service${handle.available === 1 ? '' : 's'}`);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- reload() may have asked again during the awaits; TypeScript keeps the narrowing from the loop's start
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
       this.reloading = null;
@@ -382,7 +387,7 @@ class Daemon {
       spawner: this.spawner,
       services: this.services,
       log: this.log,
-      daemon: (level, text, func) => this.daemon(level, text, func),
+      daemon: this.daemon,
       commit: (served, table) => {
         this.served = served;
         this.table = table;
@@ -405,7 +410,7 @@ class Daemon {
   private async stop(killServers: boolean, code = 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.daemon('warning', 'Exiting...', 'main');
+    this.daemon('exiting', 'warning', 'Exiting...', 'main');
     for (const [signal, action] of this.handlers) process.off(signal, action);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.reports.stopPeriodic();
@@ -489,12 +494,12 @@ export async function runDaemon(opts: DaemonOptions, deps: DaemonDeps = {}): Pro
     format: opts.logFormat,
     debug: opts.debug,
   });
-  if (badFacility !== null) log.log({ kind: 'daemon', level: 'error', message: `Bad syslog facility: ${badFacility}`, func: 'msg_init' });
+  if (badFacility !== null) log.log(daemonMessage('bad-syslog-facility', 'error', `Bad syslog facility: ${badFacility}`, 'msg_init'));
   const signals = createReadinessSignals({
     // In the detached copy the descriptor number means nothing (the starting process signals).
     readyFd: ready === null ? opts.readyFd : null,
     env: process.env,
-    warn: (m) => log.log({ kind: 'daemon', level: 'warning', message: m, func: 'readiness' }),
+    warn: (m) => log.log(daemonMessage('readiness', 'warning', m, 'readiness')),
   });
   return new Daemon(opts, log, ready, deps, signals, env).run();
 }

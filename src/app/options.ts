@@ -127,6 +127,8 @@ export interface EnvOptions {
   rpcbindSocket: string | null;
   /** TSINETD_RPCBIND_CHECK_MS: how often rpcbind's table is checked for lost mappings (undefined: 10 s). */
   rpcbindCheckMs: number | undefined;
+  /** TSINETD_NODE_INTERNALS=0: run as on a Node without the internals uv-handles.ts uses (its fallbacks). */
+  nodeInternals: boolean;
 }
 
 /** The variable behind each field of EnvOptions. */
@@ -145,6 +147,7 @@ export const ENV_NAMES = {
   daemonChild: 'TSINETD_DAEMON_CHILD',
   rpcbindSocket: 'TSINETD_RPCBIND_SOCKET',
   rpcbindCheckMs: 'TSINETD_RPCBIND_CHECK_MS',
+  nodeInternals: 'TSINETD_NODE_INTERNALS',
 } as const satisfies Record<keyof EnvOptions, `TSINETD_${string}`>;
 
 /** The TSINETD_* variables of `env`, each as its reader has always taken it (an empty value is unset). */
@@ -172,5 +175,6 @@ export function fromEnv(env: NodeJS.ProcessEnv = process.env): EnvOptions {
     daemonChild: text('daemonChild') === '1',
     rpcbindSocket: text('rpcbindSocket'),
     rpcbindCheckMs: rpcbindCheck !== null && /^\d+$/.test(rpcbindCheck) ? Math.max(10, Number(rpcbindCheck)) : undefined,
+    nodeInternals: text('nodeInternals') !== '0',
   };
 }

@@ -11,7 +11,9 @@
 //   syslog:    "Started working: 2 available services"
 
 import type { DaemonLevel, LogEvent } from './log-types.js';
+import { daemonMessage, shownCode } from '../message-codes.js';
 import type { Service } from '../table.js';
+import { present } from '../util/invariant.js';
 
 export type ServiceEvent = Exclude<LogEvent, { kind: 'daemon' }>;
 export type DaemonEvent = Extract<LogEvent, { kind: 'daemon' }>;
@@ -26,7 +28,7 @@ export const DEFAULT_IDENT = 'xinetd';
 export const LOG_EXTRA_MIN = 5 * 1024;
 export const LOG_EXTRA_MAX = 20 * 1024;
 
-const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
 /** The stamp of the latest second formatted: a busy daemon writes many lines per second. */
 let stampCache = { second: NaN, offset: NaN, text: '' };
@@ -183,9 +185,13 @@ export interface DaemonFormatOptions {
   ident?: string;
 }
 
-/** A daemon message in the shape xinetd uses for that destination (see the file header). */
+/**
+ * A daemon message in the shape xinetd uses for that destination (see the file header). A message
+ * in tsinetd's own words ends with its code in brackets (message-codes.ts); xinetd's stay as is.
+ */
 export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOptions): string {
-  const message = sanitize(e.message);
+  const code = shownCode(e);
+  const message = code === null ? sanitize(e.message) : `${sanitize(e.message)} [${code}]`;
   switch (opts.style) {
     case 'file':
       return `${xinetdTimestamp(now)} ${opts.ident ?? DEFAULT_IDENT}[${opts.pid}]: ${LEVEL_WORD[e.level]}: ${message}`;
@@ -203,13 +209,18 @@ export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOption
  *   {"time",...,"event":"EXIT","service",["status"|"signal"],"pid","duration"}
  *   {"time",...,"event":"FAIL","service","reason","from"}
  *   {"time",...,"event":"TRAFFIC","service","in","out"}   {"time",...,"event":"USERID","service","text"}
- * Daemon events: {"time","event":"daemon","level","pid","func"?,"message"}.
+ * Daemon events: {"time","event":"daemon","level","code","diagnostic"?,"pid","func"?,"message"}
+ * (code: message-codes.ts; diagnostic: the tsinetd.conf(5) code of a configuration problem).
  * Returns null when the text line would not be written either.
  */
+export function formatJson(e: DaemonEvent, now: Date, daemonPid: number): string;
+export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null;
 export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null {
   const time = now.toISOString();
   if (e.kind === 'daemon') {
-    const o: Record<string, string | number> = { time, event: 'daemon', level: e.level, pid: daemonPid };
+    const o: Record<string, string | number> = { time, event: 'daemon', level: e.level, code: e.code };
+    if (e.diagnostic !== undefined) o['diagnostic'] = e.diagnostic;
+    o['pid'] = daemonPid;
     if (e.func !== undefined) o['func'] = e.func;
     o['message'] = e.message;
     return JSON.stringify(o);
@@ -228,12 +239,12 @@ export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | 
  * held back with this event once the burst is over.
  */
 export function suppressedEvent(service: Service, count: number, entry = 'FAIL'): DaemonEvent {
-  return {
-    kind: 'daemon',
-    level: 'warning',
-    func: 'log_flood',
-    message: `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`,
-  };
+  return daemonMessage(
+    'fail-lines-suppressed',
+    'warning',
+    `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`,
+    'log_flood',
+  );
 }
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {
@@ -276,7 +287,7 @@ export const SYSLOG_LEVELS: Readonly<Record<string, number>> = {
 export function syslogPriority(facility: string, level: string): number {
   const f = facility.toLowerCase();
   const l = level.toLowerCase();
-  const fac = Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f]! : SYSLOG_FACILITIES['daemon']!;
-  const sev = Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l]! : SYSLOG_LEVELS['info']!;
+  const fac = present(Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f] : SYSLOG_FACILITIES['daemon'], 'a facility of the table');
+  const sev = present(Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l] : SYSLOG_LEVELS['info'], 'a level of the table');
   return fac * 8 + sev;
 }

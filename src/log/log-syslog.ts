@@ -3,9 +3,9 @@
 // (log-transports.ts), it never throws: problems are reported once through `onProblem`, the
 // lines concerned are dropped and counted, and writing resumes when logger(1) is back.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { stat } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { LineBatch } from './line-batch.js';
 import { DEFAULT_MAX_BACKLOG, errText, plural, Transport, type LineInfo, type ProblemReporter } from './log-transports.js';
 
@@ -61,6 +61,7 @@ export class SyslogTransport extends Transport {
     stat(this.opts.socketPath, (err, st) => {
       if (err !== null || !st.isSocket()) {
         this.opts.onProblem(
+          'log-lines-lost',
           'warning',
           `syslog socket ${this.opts.socketPath} ${err !== null ? 'does not exist' : 'is not a socket'}: ` +
             'syslog lines are lost until a syslog daemon listens there',
@@ -74,25 +75,26 @@ export class SyslogTransport extends Transport {
     this.start();
   }
 
-  private start(): boolean {
-    if (this.stdin !== null) return true;
-    if (this.closing || this.opts.nowMs() < this.restartAt) return false;
+  /** The pipe to logger(1), started if need be; null while it cannot run. */
+  private start(): Writable | null {
+    if (this.stdin !== null) return this.stdin;
+    if (this.closing || this.opts.nowMs() < this.restartAt) return null;
     this.checkSocket();
     const args = ['--prio-prefix', '-u', this.opts.socketPath, `--id=${this.opts.pid}`, '-t', this.opts.ident];
-    let child: ChildProcess;
+    let child: ChildProcessByStdio<Writable, null, Readable>;
     try {
       // Own process group: a terminal's Ctrl-C must not kill it before our last lines are out.
       child = spawn(this.opts.loggerProgram, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     } catch (err) {
       this.broken(`cannot run ${this.opts.loggerProgram}(1) for syslog: ${errText(err)}`);
-      return false;
+      return null;
     }
-    const stdin = child.stdin!;
+    const stdin = child.stdin;
     this.child = child;
     this.stdin = stdin;
     let stderrText = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
       if (stderrText.length < 500) stderrText += d;
     });
     stdin.on('error', () => {
@@ -100,7 +102,7 @@ export class SyslogTransport extends Transport {
     });
     stdin.on('drain', () => {
       if (this.backlogDropped > 0) {
-        this.opts.onProblem('warning', `syslog was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
+        this.opts.onProblem('log-lines-lost', 'warning', `syslog was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
         this.backlogDropped = 0;
       }
     });
@@ -110,7 +112,7 @@ export class SyslogTransport extends Transport {
       const t = setTimeout(() => {
         if (this.child !== child || !this.failing) return;
         this.failing = false;
-        if (this.lost > 0) this.opts.onProblem('notice', `syslog is back; ${plural(this.lost, 'line')} lost`);
+        if (this.lost > 0) this.opts.onProblem('log-lines-lost', 'notice', `syslog is back; ${plural(this.lost, 'line')} lost`);
         this.lost = 0;
       }, LOGGER_RESTART_MS);
       t.unref();
@@ -128,7 +130,7 @@ export class SyslogTransport extends Transport {
       const why = stderrText.trim() === '' ? '' : `: ${stderrText.trim().split('\n')[0]}`;
       this.broken(`${this.opts.loggerProgram}(1) for syslog exited with ${how}${why}`);
     });
-    return true;
+    return stdin;
   }
 
   private detach(): void {
@@ -140,7 +142,7 @@ export class SyslogTransport extends Transport {
     this.restartAt = this.opts.nowMs() + LOGGER_RESTART_MS;
     if (this.failing) return;
     this.failing = true;
-    this.opts.onProblem('error', `${message}; syslog lines are dropped, retrying in ${LOGGER_RESTART_MS / 1000} s`);
+    this.opts.onProblem('log-lines-lost', 'error', `${message}; syslog lines are dropped, retrying in ${LOGGER_RESTART_MS / 1000} s`);
   }
 
   override log(info: LineInfo, next: () => void): void {
@@ -150,11 +152,11 @@ export class SyslogTransport extends Transport {
 
   /** Sends one message at the given PRI; never throws. */
   writeLine(pri: number, message: string): void {
-    if (!this.start()) {
+    const stdin = this.start();
+    if (stdin === null) {
       this.lost++;
       return;
     }
-    const stdin = this.stdin!;
     if (stdin.writableLength + this.batch.pendingBytes > this.opts.maxBacklog) {
       this.backlogDropped++;
       return;
@@ -177,7 +179,10 @@ export class SyslogTransport extends Transport {
     this.closing = true;
     const child = this.child;
     const stdin = this.stdin;
-    if (child === null || stdin === null) return callback();
+    if (child === null || stdin === null) {
+      callback();
+      return;
+    }
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
     }, 3000);

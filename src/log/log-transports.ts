@@ -13,7 +13,7 @@ import { createWriteStream, fstat, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
 import type TransportStream from 'winston-transport';
-import type { DaemonLevel } from './log-types.js';
+import type { Say } from '../message-codes.js';
 import { defaultHardLimit } from './log-format.js';
 import { LineBatch } from './line-batch.js';
 import { openForDaemonWrite } from '../sys/safe-open.js';
@@ -31,7 +31,8 @@ export interface LineInfo {
   serviceId?: string;
 }
 
-export type ProblemReporter = (level: DaemonLevel, message: string) => void;
+/** A transport's own trouble, as a daemon message (its code: log-lines-lost or log-size-limit). */
+export type ProblemReporter = Say;
 
 /** Above this many buffered bytes a destination is considered stuck and new lines are dropped. */
 export const DEFAULT_MAX_BACKLOG = 16 * 1024 * 1024;
@@ -178,12 +179,12 @@ export class FileTransport extends Transport {
       return;
     }
     this.broken = { retryAt, lost: 0 };
-    this.onProblem('error', `cannot write log file ${this.path}: ${reason}; its lines are dropped until it can be written again`);
+    this.onProblem('log-lines-lost', 'error', `cannot write log file ${this.path}: ${reason}; its lines are dropped until it can be written again`);
   }
 
   private drained(): void {
     if (this.backlogDropped > 0) {
-      this.onProblem('warning', `log file ${this.path} was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
+      this.onProblem('log-lines-lost', 'warning', `log file ${this.path} was too slow: ${plural(this.backlogDropped, 'line')} dropped`);
       this.backlogDropped = 0;
     }
     this.backlogWarned = false;
@@ -199,11 +200,11 @@ export class FileTransport extends Transport {
     const who = this.lastServiceId === '' ? this.path : this.lastServiceId;
     if (this.soft !== null && !this.softWarned && size > this.soft) {
       this.softWarned = true;
-      this.onProblem('warning', `Size of ${who} log exceeded soft limit`);
+      this.onProblem('log-size-limit', 'warning', `Size of ${who} log exceeded soft limit`);
     }
     if (this.hard !== null && !this.hardReached && size > this.hard) {
       this.hardReached = true;
-      this.onProblem('error', `Size of ${who} log exceeded hard limit`);
+      this.onProblem('log-size-limit', 'error', `Size of ${who} log exceeded hard limit`);
     }
   }
 
@@ -223,6 +224,7 @@ export class FileTransport extends Transport {
       this.broken = null;
       this.openStream();
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the openStream() above may have marked the file broken; TypeScript does not follow a method's effect on `this`
     if (this.stream === null && this.broken === null) this.openStream();
     const stream = this.stream;
     // The open was refused or failed: as with a write error, the line that met it is not counted.
@@ -232,7 +234,7 @@ export class FileTransport extends Transport {
       this.backlogDropped++;
       if (!this.backlogWarned) {
         this.backlogWarned = true;
-        this.onProblem('warning', `log file ${this.path} cannot keep up; lines are dropped until it catches up`);
+        this.onProblem('log-lines-lost', 'warning', `log file ${this.path} cannot keep up; lines are dropped until it catches up`);
       }
       return;
     }
@@ -250,7 +252,7 @@ export class FileTransport extends Transport {
       if (err == null && this.recovering !== null && this.stream === stream) {
         const lost = this.recovering.lost;
         this.recovering = null;
-        this.onProblem('notice', `log file ${this.path} is writable again; ${plural(lost, 'line')} lost`);
+        this.onProblem('log-lines-lost', 'notice', `log file ${this.path} is writable again; ${plural(lost, 'line')} lost`);
       }
     });
   }
@@ -271,15 +273,21 @@ export class FileTransport extends Transport {
     this.batch.flush();
     const s = this.stream;
     this.stream = null;
-    if (s === null) return callback();
-    endStream(s).then(() => callback());
+    if (s === null) {
+      callback();
+      return;
+    }
+    void endStream(s).then(() => callback()); // endStream never rejects
   }
 }
 
 /** Ends a write stream and resolves once its data is flushed and the fd closed (or it failed). */
 function endStream(s: WriteStream, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve) => {
-    if (s.destroyed || s.closed) return resolve();
+    if (s.destroyed || s.closed) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(() => {
       s.destroy();
       resolve();
@@ -327,7 +335,10 @@ export class LineStreamTransport extends Transport {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.batch.flush();
-    if (this.out.writableLength === 0 || this.out.destroyed) return callback();
+    if (this.out.writableLength === 0 || this.out.destroyed) {
+      callback();
+      return;
+    }
     const timer = setTimeout(() => callback(), 2000);
     this.out.write('', () => {
       clearTimeout(timer);

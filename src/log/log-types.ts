@@ -1,9 +1,10 @@
 // The log vocabulary: events the server emits; log.ts turns them into xinetd lines or JSON.
 
+import type { DaemonLevel, DaemonMessage } from '../message-codes.js';
 import type { Peer } from '../peer.js';
 import type { Service } from '../table.js';
 
-export type DaemonLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
+export type { DaemonLevel };
 
 export type LogEvent =
   | { kind: 'START'; service: Service; pid: number | null; peer: Peer | null }
@@ -19,8 +20,8 @@ export type LogEvent =
   | { kind: 'FAIL'; service: Service; reason: string; peer: Peer | null }
   | { kind: 'TRAFFIC'; service: Service; inBytes: number; outBytes: number }
   | { kind: 'USERID'; service: Service; text: string }
-  /** A daemon message (start-up, reload, errors), with the function-like tag xinetd prints in braces. */
-  | { kind: 'daemon'; level: DaemonLevel; message: string; func?: string };
+  /** A daemon message (start-up, reload, errors): a code of message-codes.ts, the tag xinetd prints in braces. */
+  | DaemonMessage;
 
 export interface EventLog {
   log(event: LogEvent): void;

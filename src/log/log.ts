@@ -23,7 +23,8 @@ import {
 } from './log-format.js';
 import { SyslogTransport } from './log-syslog.js';
 import { FileTransport, LineStreamTransport, type LineInfo } from './log-transports.js';
-import type { DaemonLevel, EventLog, LogEvent } from './log-types.js';
+import type { EventLog, LogEvent } from './log-types.js';
+import { daemonMessage, type MessageCode, type MessageLevel } from '../message-codes.js';
 import { fromEnv, type LogFormat } from '../app/options.js';
 import type { LogTarget, Service } from '../table.js';
 
@@ -141,6 +142,7 @@ class EventLogImpl implements XinetdEventLog {
       levels: winston.config.syslog.levels,
       level: 'debug',
       format: passthrough,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- our transports extend winston's Transport, which is TransportStream at run time (log-transports.ts): the rule cannot see through the typing of that export
       transports: [transport],
       exitOnError: false,
     });
@@ -165,7 +167,7 @@ class EventLogImpl implements XinetdEventLog {
     const sink: Sink = this.addSink(
       key,
       'file',
-      new FileTransport({ path, soft, hard, label, onProblem: (level, message) => this.problem(key, level, message) }),
+      new FileTransport({ path, soft, hard, label, onProblem: (code, level, message) => this.problem(key, code, level, message) }),
     );
     return sink;
   }
@@ -182,7 +184,7 @@ class EventLogImpl implements XinetdEventLog {
           ident: this.ident,
           pid: this.pid,
           ...(this.opts.loggerProgram !== undefined ? { loggerProgram: this.opts.loggerProgram } : {}),
-          onProblem: (level, message) => this.problem(key, level, message),
+          onProblem: (code, level, message) => this.problem(key, code, level, message),
         }),
       )
     );
@@ -212,7 +214,7 @@ class EventLogImpl implements XinetdEventLog {
       if (sink.key === skipKey) continue;
       this.emit(sink, {
         level: e.level,
-        message: this.opts.format === 'json' ? formatJson(e, now, this.pid)! : formatDaemon(e, now, { style, pid: this.pid, ident: this.ident }),
+        message: this.opts.format === 'json' ? formatJson(e, now, this.pid) : formatDaemon(e, now, { style, pid: this.pid, ident: this.ident }),
         pri: syslogPriority(this.daemonFacility, e.level),
       });
     }
@@ -236,17 +238,17 @@ class EventLogImpl implements XinetdEventLog {
   }
 
   /** A transport's own trouble, as a daemon message (to stderr when the daemon log itself is the trouble). */
-  private problem(originKey: string, level: DaemonLevel, message: string): void {
+  private problem<C extends MessageCode>(originKey: string, code: C, level: MessageLevel<C>, message: string): void {
     if (this.reporting || this.closed) return;
     this.reporting = true;
     try {
-      const e: DaemonEvent = { kind: 'daemon', level, message, func: 'log' };
+      const e: DaemonEvent = daemonMessage(code, level, message, 'log');
       const now = this.now();
       this.writeDaemon(e, now, originKey);
       const daemonHitItself = this.daemonSinks.some((d) => d.sink.key === originKey);
       const stderrIsDaemon = this.daemonSinks.some((d) => d.sink.key === 'fd:2');
       if (daemonHitItself && !stderrIsDaemon) {
-        const line = this.opts.format === 'json' ? formatJson(e, now, this.pid)! : formatDaemon(e, now, { style: 'terminal', pid: this.pid });
+        const line = this.opts.format === 'json' ? formatJson(e, now, this.pid) : formatDaemon(e, now, { style: 'terminal', pid: this.pid });
         const stderr = this.streamSink(2).transport;
         if (stderr instanceof LineStreamTransport) stderr.writeLine(line + '\n');
       }

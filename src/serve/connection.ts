@@ -30,7 +30,7 @@ const ignoreError = (): void => {};
 
 function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: string | null, func: string): Promise<void> {
   if (path === null) return Promise.resolve();
-  return sendBanner(socket, path, service.id, (message) => ctx.daemon('error', message, func));
+  return sendBanner(socket, path, service.id, (message) => ctx.daemon('banner', 'error', message, func));
 }
 
 /** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
@@ -43,8 +43,7 @@ async function refuseStream(ctx: ServeContext, listener: Listener, service: Serv
 }
 
 /** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
-async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
-  const target = service.redirect!;
+async function redirect(ctx: ServeContext, service: Service, target: NonNullable<Service['redirect']>, peer: Peer, socket: net.Socket): Promise<void> {
   const release = ctx.hold(socket, service);
   const t0 = performance.now();
   ctx.log({ kind: 'START', service, pid: 0, peer });
@@ -52,7 +51,7 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
   try {
     host = await ctx.redirects.resolve(target.host);
   } catch (err) {
-    ctx.daemon('error', `redirect of service ${service.id}: cannot resolve ${target.host}: ${describe(err)}`, 'redir_handler');
+    ctx.daemon('redirect-failed', 'error', `redirect of service ${service.id}: cannot resolve ${target.host}: ${describe(err)}`, 'redir_handler');
     socket.destroy();
     release();
     ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
@@ -61,7 +60,7 @@ async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket:
   }
   const result = await proxy(socket, { host, port: target.port });
   release();
-  if (result.error !== null) ctx.daemon('error', `redirect of service ${service.id}: ${result.error}`, 'redir_handler');
+  if (result.error !== null) ctx.daemon('redirect-failed', 'error', `redirect of service ${service.id}: ${result.error}`, 'redir_handler');
   ctx.log({ kind: 'TRAFFIC', service, inBytes: result.inBytes, outBytes: result.outBytes });
   ctx.log({ kind: 'EXIT', service, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
   finished(ctx, service, peer);
@@ -95,6 +94,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (counted && ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
     // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in
     // xinetd, whose forked child asks; services served without a fork are not looked up).
@@ -126,7 +126,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     return;
   }
   if (service.redirect !== null && !twist) {
-    await redirect(ctx, service, peer, socket);
+    await redirect(ctx, service, service.redirect, peer, socket);
     return;
   }
   await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt, wrap);
@@ -161,7 +161,12 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
   if ((builtin === 'daytime' || builtin === 'time') && wrap !== null) {
     // A banner or socket option must reach the connection first: not a plain reply any more.
     if (wrap.banner !== null || wrap.plan.keepalive || wrap.plan.lingerSeconds !== null) {
-      ctx.daemon('warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
+      ctx.daemon(
+        'wrap-options-ignored',
+        'warning',
+        `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`,
+        'libwrap',
+      );
     }
   }
   if (builtin === 'daytime' || builtin === 'time') {
@@ -170,6 +175,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     conn.reply(builtin === 'daytime' ? daytimeBytes(now) : timeBytes(now));
     return;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (builtin !== null || ctx.stopping) {
     conn.drop(); // not a service the helper accepts for (helperAccepts)
     return;

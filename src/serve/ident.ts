@@ -19,6 +19,7 @@
 
 import * as net from 'node:net';
 import type { LogEvent } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import type { Peer } from '../peer.js';
 import type { Service } from '../table.js';
 import { requiresIdentification } from '../service-needs.js';
@@ -89,9 +90,10 @@ export function parseIdentReply(line: string, clientPort: number, ourPort: numbe
 
 /**
  * Reads one CR-LF terminated line from `chunks` so far: the line (without CR-LF), 'more' when
- * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes.
+ * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes (the two words are in-band:
+ * a reply line of exactly `more` or `toolong` reads as them).
  */
-export function replyLine(buffered: string): string | 'more' | 'toolong' {
+export function replyLine(buffered: string): string {
   const end = buffered.indexOf('\r\n');
   if (end >= 0 && end < IDENT_MAX_REPLY) return buffered.slice(0, end);
   return buffered.length >= IDENT_MAX_REPLY ? 'toolong' : 'more';
@@ -188,7 +190,7 @@ export class IdentLimiter {
 /** What identification needs from the serving context (see connection.ts / server.ts). */
 export interface IdentContext {
   log(event: LogEvent): void;
-  daemon(level: 'error' | 'warning' | 'info' | 'debug', message: string, func?: string): void;
+  readonly daemon: Say;
   /** The lookup (lookupIdent by default; tests may replace it). */
   lookup(req: IdentRequest): Promise<IdentResult>;
   limiter: IdentLimiter;
@@ -212,8 +214,8 @@ function request(ctx: IdentContext, socket: net.Socket, peer: Peer, timeoutMs: n
 }
 
 function reportBadLine(ctx: IdentContext, peer: Peer, r: IdentResult): void {
-  if (r.kind === 'badresp') ctx.daemon('error', `Bad line received from identity server at ${peer.address}: ${r.line}`, 'log_remote_user');
-  else if (r.kind === 'resperr') ctx.daemon('error', r.message, 'get_line');
+  if (r.kind === 'badresp') ctx.daemon('ident-bad-line', 'error', `Bad line received from identity server at ${peer.address}: ${r.line}`, 'log_remote_user');
+  else if (r.kind === 'resperr') ctx.daemon('ident-failed', 'error', r.message, 'get_line');
 }
 
 /** The outcome of identifying an admitted client. */
@@ -235,7 +237,7 @@ export async function identifyAdmitted(ctx: IdentContext, service: Service, peer
   reportBadLine(ctx, peer, r);
   if (r.kind === 'ok') return { proceed: true, userid: { kind: 'USERID', service, text: r.text } };
   if (idOnly) {
-    ctx.daemon('warning', `NOID: ${service.id} ${peer.address} ${explainIdent(r)}`, 'child_process');
+    ctx.daemon('noid', 'warning', `NOID: ${service.id} ${peer.address} ${explainIdent(r)}`, 'child_process');
     return { proceed: false, userid: null };
   }
   return { proceed: true, userid: null };
@@ -248,14 +250,20 @@ export async function identifyAdmitted(ctx: IdentContext, service: Service, peer
 export async function identifyRefused(ctx: IdentContext, service: Service, peer: Peer, socket: net.Socket, reason: string): Promise<void> {
   if (!PARENT_REFUSALS.has(reason)) return;
   if (!ctx.limiter.tryAcquire()) {
-    ctx.daemon('debug', `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`, 'svc_request');
+    ctx.daemon(
+      'ident-limit',
+      'debug',
+      `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`,
+      'svc_request',
+    );
     return;
   }
   try {
     const r = await ctx.lookup(request(ctx, socket, peer, ctx.failureTimeoutMs));
     reportBadLine(ctx, peer, r);
     if (r.kind === 'ok') ctx.log({ kind: 'USERID', service, text: r.text });
-    else if (r.kind !== 'noserver') ctx.daemon('error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
+    else if (r.kind !== 'noserver')
+      ctx.daemon('ident-failed', 'error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
   } finally {
     ctx.limiter.release();
   }

@@ -13,7 +13,7 @@
 // the same across a restart of rpcbind.
 
 import { bindRetryDelayMs, DEFAULT_BIND_RETRY_MS } from './bind-retry.js';
-import type { DaemonLevel } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import { mappingKey, planSync, type Wanted } from './rpc-plan.js';
 import type { RpcbindCalls } from './rpcbind-client.js';
 import type { Rpcb } from './rpc-xdr.js';
@@ -21,7 +21,7 @@ import type { Rpcb } from './rpc-xdr.js';
 /** How often rpcbind's table is checked for lost mappings; TSINETD_RPCBIND_CHECK_MS changes it. */
 export const DEFAULT_RPCBIND_CHECK_MS = 10_000;
 
-export type DaemonLog = (level: DaemonLevel, message: string, func?: string) => void;
+export type DaemonLog = Say;
 
 export interface RegistrarOptions {
   checkMs?: number;
@@ -123,6 +123,7 @@ export class RpcRegistrar {
       if (plan.lost.length > 0) {
         const ids = [...new Set(plan.lost.map((w) => w.serviceId))].join(', ');
         this.log(
+          'rpcbind-lost',
           'notice',
           `rpcbind at ${where} lost ${plan.lost.length} mapping${plan.lost.length === 1 ? '' : 's'} (restarted?): registering ${ids} again`,
           'rpc_register',
@@ -137,15 +138,16 @@ export class RpcRegistrar {
           counts.set(w.serviceId, (counts.get(w.serviceId) ?? 0) + 1);
         } else {
           // xinetd's words (activate_rpc), for a SET that rpcbind refused.
-          this.log('error', `pmap_set failed. service=${w.serviceId} program=${w.rpcb.prog} version=${w.rpcb.vers}`, 'activate_rpc');
+          this.log('pmap-set-failed', 'error', `pmap_set failed. service=${w.serviceId} program=${w.rpcb.prog} version=${w.rpcb.vers}`, 'activate_rpc');
         }
       }
-      for (const [id, n] of counts) this.log('debug', `Registered ${n} versions of ${id}`, 'activate_rpc');
+      for (const [id, n] of counts) this.log('rpc-registered', 'debug', `Registered ${n} versions of ${id}`, 'activate_rpc');
       for (const c of plan.conflicts) {
         const key = mappingKey(c.wanted.rpcb);
         if (this.conflictsLogged.get(key) === c.held.addr) continue;
         this.conflictsLogged.set(key, c.held.addr);
         this.log(
+          'pmap-set-failed',
           'error',
           `pmap_set failed. service=${c.wanted.serviceId} program=${c.wanted.rpcb.prog} version=${c.wanted.rpcb.vers} (rpcbind already maps it for ${c.held.netid} to ${c.held.addr}, owner ${c.held.owner})`,
           'activate_rpc',
@@ -154,6 +156,7 @@ export class RpcRegistrar {
       for (const key of [...this.conflictsLogged.keys()]) if (!plan.conflicts.some((c) => mappingKey(c.wanted.rpcb) === key)) this.conflictsLogged.delete(key);
       if (this.failures > 0) {
         this.log(
+          'rpcbind-back',
           'notice',
           `rpcbind at ${where} answers again after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'}: ${this.ours.size} mapping${this.ours.size === 1 ? '' : 's'} registered`,
           'rpc_register',
@@ -168,6 +171,7 @@ export class RpcRegistrar {
       const next = bindRetryDelayMs(this.failures, this.retryBaseMs);
       if (this.failures === 1) {
         this.log(
+          'rpcbind-unreachable',
           'error',
           `rpcbind at ${where} cannot be reached (${why}): RPC services are served but not registered; trying again in ${next / 1000} s, then less often`,
           'rpc_register',

@@ -9,7 +9,8 @@ import { NO_ADDRESS, type ChildContext } from '../spawn/child-env.js';
 import { type IdentContext } from './ident.js';
 import type { NameResolver } from '../admission/acl-resolver.js';
 import type { Listener } from './listener.js';
-import type { DaemonLevel, LogEvent } from '../log/log-types.js';
+import type { LogEvent } from '../log/log-types.js';
+import type { Say } from '../message-codes.js';
 import type { ServeMetrics } from '../ops/metrics.js';
 import type { Peer } from '../peer.js';
 import { type RedirectResolver } from './redirect.js';
@@ -32,7 +33,7 @@ export interface RunningServer {
 /** What serving needs from the daemon around it. */
 export interface ServeContext {
   log(event: LogEvent): void;
-  daemon(level: DaemonLevel, message: string, func?: string): void;
+  readonly daemon: Say;
   admission: Admission;
   /** Starts a program (through the spawner; the daemon keeps track of starts in flight). */
   spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number>;
@@ -72,7 +73,12 @@ export interface ServeContext {
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
 function admissionFailed(ctx: ServeContext, service: Service, err: unknown): Decision {
-  ctx.daemon('error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+  ctx.daemon(
+    'internal-error',
+    'error',
+    `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+    'access_control',
+  );
   // Undecided is refused, with or without an address: letting in a client xinetd might have
   // refused is worse than turning one away. The reason says it is the daemon's own failure.
   return { allow: false, reason: 'internal_error' };
@@ -97,7 +103,7 @@ export function started(ctx: ServeContext, service: Service, peer: Peer | null):
   try {
     ctx.admission.started(service, peer ?? NO_PEER);
   } catch (err) {
-    ctx.daemon('error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+    ctx.daemon('internal-error', 'error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -106,7 +112,7 @@ export function finished(ctx: Pick<ServeContext, 'admission' | 'daemon'>, servic
   try {
     ctx.admission.finished(service, peer ?? NO_PEER);
   } catch (err) {
-    ctx.daemon('error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
+    ctx.daemon('internal-error', 'error', `accounting of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

@@ -38,7 +38,7 @@ export async function serveDatagram(ctx: ServeContext, listener: Listener, messa
   ctx.metrics?.accepted(service);
   ctx.log({ kind: 'START', service, pid: 0, peer });
   if (refusesSourcePort(builtin, remote.port)) {
-    ctx.daemon('warning', `Possible Denial of Service attack from ${remote.address} ${remote.port}`, `dgram_${builtin}`);
+    ctx.daemon('dos-attack', 'warning', `Possible Denial of Service attack from ${remote.address} ${remote.port}`, `dgram_${builtin}`);
     return;
   }
   const reply = datagramReply(builtin, message, { now: () => ctx.now(), ring: listener.ring });

@@ -43,7 +43,7 @@ export async function spawnServer(
       problem = `execv( ${spec.spec.path} ) failed: ${describe(err)}`;
     }
   }
-  ctx.daemon('error', problem, 'exec_server');
+  ctx.daemon(spec.ok ? 'exec-failed' : 'spawn-failed', 'error', problem, 'exec_server');
   ctx.metrics?.spawnFailed(service);
   ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
   finished(ctx, service, peer);
@@ -73,7 +73,7 @@ export async function startProgram(
   // START first: a server that has already exited is reported (EXIT) as soon as it is tracked.
   ctx.log({ kind: 'START', service, pid, peer });
   ctx.track({ pid, service, peer, startedAt: performance.now() });
-  if (wrap?.plan.twist != null) ctx.daemon('info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
+  if (wrap?.plan.twist != null) ctx.daemon('twist', 'info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
   release(true);
 }
 
@@ -88,7 +88,7 @@ export interface PreparedWrap {
  * runs its spawn commands (the connection waits, the daemon does not) and reads its banner.
  */
 export async function prepareWrap(ctx: ServeContext, service: Service, peer: Peer, grant: WrapGrant): Promise<PreparedWrap> {
-  const problem = (message: string): void => ctx.daemon('error', `service ${service.id}: ${message}`, 'libwrap');
+  const problem = (message: string): void => ctx.daemon('wrap-problem', 'error', `service ${service.id}: ${message}`, 'libwrap');
   const bannerText = await readBanner(bannerFileOf(grant), problem);
   const needs = grantNeeds(grant, bannerText);
   let g = grant;

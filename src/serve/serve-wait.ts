@@ -31,7 +31,11 @@ export class SpawnRateGuard {
   /** Records one server start at `nowMs`; true when the rate is exceeded (the count restarts). */
   record(nowMs: number): boolean {
     this.times.push(nowMs);
-    while (this.times.length > 0 && nowMs - this.times[0]! > this.windowMs) this.times.shift();
+    let first = this.times[0];
+    while (first !== undefined && nowMs - first > this.windowMs) {
+      this.times.shift();
+      first = this.times[0];
+    }
     if (this.times.length < this.max) return false;
     this.times = [];
     return true;
@@ -63,7 +67,7 @@ async function senderOf(ctx: ServeContext, service: Service, fd: number): Promis
   try {
     return (await ctx.peekSender(fd)) ?? 'empty';
   } catch (err) {
-    ctx.daemon('warning', `service ${service.id}: ${describe(err)}`, 'get_connection');
+    ctx.daemon('wait-accept', 'warning', `service ${service.id}: ${describe(err)}`, 'get_connection');
     return null;
   }
 }
@@ -89,7 +93,12 @@ function refuseUnknownSender(ctx: ServeContext, listener: Listener, service: Ser
   const checks = addressChecks(service);
   const what = checks.length > 0 ? checks.join(', ') : 'the global no_access list (SENSOR)';
   const why = ctx.peekSender === undefined ? 'cannot be known without the spawn helper' : 'could not be learnt';
-  ctx.daemon('warning', `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`, 'access_control');
+  ctx.daemon(
+    'datagram-refused',
+    'warning',
+    `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`,
+    'access_control',
+  );
 }
 
 /**
@@ -110,6 +119,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   if (datagram) {
     const sender = await senderOf(ctx, service, ws.fd);
     // Closed (reload, cps suspension, stop) while the helper looked.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the socket may have closed or a stop begun while the helper looked; TypeScript keeps the narrowing from before the await
     if (ws.isClosed || listener.wait !== ws || ctx.stopping) return;
     if (sender === 'empty') {
       rearmLater(listener, EMPTY_WAKE_RETRY_MS);
@@ -161,7 +171,12 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
       ws.restoreNonBlocking();
       if (datagram && looping) {
         void ws.drain().then((n) => {
-          ctx.daemon('warning', `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`, 'svc_postmortem');
+          ctx.daemon(
+            'datagrams-discarded',
+            'warning',
+            `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`,
+            'svc_postmortem',
+          );
           listener.rearm();
         });
         return;

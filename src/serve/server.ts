@@ -14,7 +14,8 @@ import type { Peer } from '../peer.js';
 import { bindErrorText, bindRetryDelayMs, DEFAULT_BIND_RETRY_MS, MAX_BIND_RETRY_MS, shouldLogBindRetry } from './bind-retry.js';
 import type { BindRetryOutcome, Listener, ListenerEvents, ListenerState } from './listener.js';
 import { ListenerSet } from './listeners.js';
-import type { DaemonLevel, LogEvent } from '../log/log-types.js';
+import type { LogEvent } from '../log/log-types.js';
+import { daemonMessage, type Say } from '../message-codes.js';
 import { FailLogLimiter } from '../log/fail-log-limiter.js';
 import { DEFAULT_LOGPROCS, IDENT_PORT, IDENT_TIMEOUT_MS, IdentLimiter, lookupIdent, type IdentContext } from './ident.js';
 import { suppressedEvent } from '../log/log-format.js';
@@ -59,6 +60,9 @@ class Server implements ServerHandle {
   private registrar: RpcRegistrar | null = null;
   private rpcWanted: Wanted[] = [];
 
+  /** Logs a daemon message (message-codes.ts). */
+  private readonly say: Say = (code, level, message, func, diagnostic) => this.deps.log.log(daemonMessage(code, level, message, func, diagnostic));
+
   constructor(private readonly deps: ServerDeps) {
     const child: ChildContext = {
       env: deps.env ?? process.env,
@@ -73,8 +77,7 @@ class Server implements ServerHandle {
     this.failFlush.unref();
     this.ctx = {
       log: (e: LogEvent) => this.logEvent(e),
-      daemon: (level: DaemonLevel, message: string, func?: string) =>
-        deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
+      daemon: this.say,
       // Servers are counted here too, for the queueing limits (FreeBSD max-child): see queue-limit.ts.
       admission: {
         admit: (service, peer, local) => admission.admit(service, peer, local),
@@ -98,7 +101,7 @@ class Server implements ServerHandle {
       now: deps.now ?? (() => new Date()),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
       ident: this.identContext(deps.ident ?? {}),
-      ...(deps.spawner.peekSender !== undefined ? { peekSender: (fd: number) => deps.spawner.peekSender!(fd) } : {}),
+      ...(deps.spawner.peekSender !== undefined ? { peekSender: deps.spawner.peekSender.bind(deps.spawner) } : {}),
       get stopping() {
         return self.stopping;
       },
@@ -129,13 +132,17 @@ class Server implements ServerHandle {
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
     this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
-    this.queue = new QueueingLimits(this.listeners, this.ctx.daemon, (l, work) => this.guard(l, work));
+    this.queue = new QueueingLimits(
+      this.listeners,
+      (code, level, message, func) => this.ctx.daemon(code, level, message, func),
+      (l, work) => this.guard(l, work),
+    );
   }
 
   private identContext(o: IdentOptions): IdentContext {
     return {
       log: (e) => this.logEvent(e),
-      daemon: (level, message, func) => this.deps.log.log(func === undefined ? { kind: 'daemon', level, message } : { kind: 'daemon', level, message, func }),
+      daemon: this.say,
       lookup: o.lookup ?? lookupIdent,
       limiter: new IdentLimiter(o.logprocs ?? DEFAULT_LOGPROCS),
       identPort: o.port ?? IDENT_PORT,
@@ -166,11 +173,9 @@ class Server implements ServerHandle {
       const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
       // The detail is for the daemon log; xinetd itself writes one for an excessive load.
       if (written && decision.detail !== undefined && decision.suspendSeconds === undefined) {
-        this.ctx.daemon(
-          decision.level ?? (decision.reason === 'load' ? 'error' : 'info'),
-          decision.detail,
-          decision.reason === 'libwrap' ? 'libwrap' : 'access_control',
-        );
+        if (decision.reason === 'libwrap') this.ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
+        else if (decision.reason === 'load') this.ctx.daemon('load-refused', 'error', decision.detail, 'access_control');
+        else this.ctx.daemon('refusal-detail', 'info', decision.detail, 'access_control');
       }
     }
     if (decision.suspendSeconds !== undefined) {
@@ -182,7 +187,7 @@ class Server implements ServerHandle {
       this.deactivate(l, message, decision.suspendSeconds);
       // inetd's own line ("server failing (looping), service terminated") does not say for how long.
       if (wasActive && message === decision.detail) {
-        this.ctx.daemon('notice', `service ${l.service.id} is off; restarting in ${decision.suspendSeconds} seconds`, 'service_stop');
+        this.ctx.daemon('service-off', 'notice', `service ${l.service.id} is off; restarting in ${decision.suspendSeconds} seconds`, 'service_stop');
       }
     }
   }
@@ -197,7 +202,7 @@ class Server implements ServerHandle {
   /** A bug in serving one client must not take the daemon down. */
   private guard(l: Listener, work: Promise<void>): void {
     work.catch((err: unknown) => {
-      this.ctx.daemon('error', `service ${l.service.id}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.ctx.daemon('internal-error', 'error', `service ${l.service.id}: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     });
   }
 
@@ -207,13 +212,14 @@ class Server implements ServerHandle {
       this.deactivate(l, `Deactivating service ${l.service.name} due to no available descriptors.  Restarting in ${seconds} seconds.`, seconds);
       return;
     }
-    this.ctx.daemon('error', `service ${l.service.id}, ${err.syscall ?? 'socket'}: ${err.message}`);
+    this.ctx.daemon('listener-error', 'error', `service ${l.service.id}, ${err.syscall ?? 'socket'}: ${err.message}`);
   }
 
   private bindRetried(l: Listener, outcome: BindRetryOutcome): void {
     const id = l.service.id;
     if (outcome.ok) {
       this.ctx.daemon(
+        'bound-after-retry',
         'notice',
         `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`,
         'activate_normal',
@@ -224,6 +230,7 @@ class Server implements ServerHandle {
     if (!shouldLogBindRetry(outcome.attempt, this.bindRetryMs ?? undefined)) return;
     const next = formatPause(outcome.nextMs);
     this.ctx.daemon(
+      'bind-retry',
       'error',
       `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`,
       'activate_normal',
@@ -237,16 +244,21 @@ class Server implements ServerHandle {
   private deactivate(l: Listener, message: string, seconds: number): void {
     if (l.state !== 'active') return;
     const name = l.service.name;
-    this.ctx.daemon('error', message, 'service_stop');
+    this.ctx.daemon('service-suspended', 'error', message, 'service_stop');
     void l.suspend(
       seconds,
       (ok, err) => {
         if (ok) {
-          this.ctx.daemon('error', `Activating service ${name}`, 'cps_service_restart');
+          this.ctx.daemon('service-reactivated', 'error', `Activating service ${name}`, 'cps_service_restart');
           void this.syncRpc();
           return;
         }
-        this.ctx.daemon('error', `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`, 'cps_service_restart');
+        this.ctx.daemon(
+          'service-reactivated',
+          'error',
+          `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`,
+          'cps_service_restart',
+        );
         // The address was taken meanwhile: retried in the background, as a bind failure at start.
         if (l.state === 'retrying') this.retryNotice(l.service.id);
       },
@@ -287,7 +299,7 @@ class Server implements ServerHandle {
     if (this.registrar === null) {
       if (wanted.length === 0) return Promise.resolve();
       const o = this.deps.rpcbind ?? {};
-      this.registrar = new RpcRegistrar(o.calls ?? rpcbindClient(), (level, message, func) => this.ctx.daemon(level, message, func), {
+      this.registrar = new RpcRegistrar(o.calls ?? rpcbindClient(), (code, level, message, func) => this.ctx.daemon(code, level, message, func), {
         ...(o.checkMs !== undefined ? { checkMs: o.checkMs } : {}),
         ...(this.bindRetryMs !== null ? { retryBaseMs: this.bindRetryMs } : {}),
       });
@@ -300,12 +312,18 @@ class Server implements ServerHandle {
     if (this.bindRetryMs === null) return;
     const first = formatPause(bindRetryDelayMs(1, this.bindRetryMs));
     const last = formatPause(MAX_BIND_RETRY_MS);
-    this.ctx.daemon('notice', `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
+    this.ctx.daemon(
+      'bind-retry',
+      'notice',
+      `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`,
+      'activate_normal',
+    );
   }
 
   /** A server program ended: xinetd's EXIT line, and admission's count given back. */
   private serverEnded(s: RunningServer, info: ExitInfo): void {
     this.ctx.daemon(
+      'server-exited',
       'debug',
       `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`,
       'child_exit',
@@ -366,10 +384,10 @@ class Server implements ServerHandle {
     this.queue.reloaded();
     for (const f of r.failed) {
       if (f.error !== undefined) {
-        this.ctx.daemon('error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
+        this.ctx.daemon('bind-failed', 'error', `bind failed (${bindErrorText(f.error)}). service = ${f.service.id}`, 'activate_normal');
         if (f.retrying === true) this.retryNotice(f.service.id);
       } else {
-        this.ctx.daemon('error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
+        this.ctx.daemon('service-not-started', 'error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
       }
     }
     await this.syncRpc();

@@ -60,7 +60,8 @@ export function rpcOverTcp(service: Pick<Service, 'type' | 'protocol'>): boolean
 export function wrapDaemonName(service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>): string {
   if (service.libwrap !== null) return service.libwrap;
   if (serviceKind(service) !== 'program') return service.name;
-  if (service.flags.includes('NAMEINARGS') && service.server_argv.length > 0) return basename(service.server_argv[0]!);
+  const [program] = service.server_argv;
+  if (service.flags.includes('NAMEINARGS') && program !== undefined) return basename(program);
   if (service.server !== null) return basename(service.server);
   return service.id;
 }
@@ -163,7 +164,6 @@ export class RuleFiles {
 
   private table(path: string, reader: Reader | undefined): HostsTable {
     let st: Stats | undefined;
-    let entry: CachedTable;
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
@@ -182,7 +182,7 @@ export class RuleFiles {
         () => emptyTable(path),
       ).table;
     const file = { mode: st.mode, uid: st.uid, gid: st.gid };
-    entry = this.remember(
+    const entry = this.remember(
       path,
       identity(st),
       () => ({ file, dirs: directoriesAbove(path) }),
@@ -235,9 +235,8 @@ export function lintRuleFiles(allowPath: string, denyPath: string): Diagnostic[]
 }
 
 function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EACCES') return 'Permission denied';
-  return e.message ?? String(err);
+  if (!(err instanceof Error)) return String(err);
+  return (err as NodeJS.ErrnoException).code === 'EACCES' ? 'Permission denied' : err.message;
 }
 
 // ---- one check, with its lookups --------------------------------------------------------------
@@ -379,7 +378,7 @@ export function evaluateNow(
 
 /** Whether an answer is a verdict (not a request for a lookup). */
 export function isVerdict(a: WrapAnswer): a is WrapVerdict {
-  return !('kind' in a && a.kind === 'need');
+  return !('kind' in a);
 }
 
 /** Continues a check whose first evaluation (`first`) may need lookups or an aclexec run. */
@@ -402,7 +401,7 @@ export async function finishWrappers(
     } else {
       const verdict: WrapVerdict = carried.length === 0 ? result : { ...result, options: [...carried, ...result.options] };
       const aclexec = [...result.options].reverse().find((o) => o.kind === 'aclexec');
-      if (result.aclexec === undefined || aclexec === undefined || aclexec.kind !== 'aclexec') return { verdict, request };
+      if (result.aclexec === undefined || aclexec === undefined) return { verdict, request };
       const command = expandOptionText(aclexec.command, { daemon: request.daemon, pid: process.pid, client: request.client, server: request.server });
       const status = await (lookups.aclexec ?? runAclexec)(command);
       if (status === 0) return { verdict, request };

@@ -17,6 +17,7 @@ import { tempDir } from '../../helpers/temp.js';
 import { collectDatagrams, syslogUnavailable } from '../../helpers/unix-dgram.js';
 import { startIdentd, type Identd } from '../../helpers/identd.js';
 import { usableHelper } from '../../helpers/spawnd.js';
+import { MESSAGE_CODES, type MessageCode } from '../../../src/message-codes.js';
 
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
 const run = runCli;
@@ -28,8 +29,8 @@ function background(
 ): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => (err += d));
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -152,7 +153,7 @@ describe('running in the foreground', () => {
       5000,
       `Started working on stderr\n${d.stderr()}`,
     );
-    assert.match(d.stderr(), /^\d\d\/\d+\/\d+@\d\d:\d\d:\d\d: DEBUG: \d+ \{activate_normal\} service echo-stream: listening on port \d+$/m);
+    assert.match(d.stderr(), /^\d\d\/\d+\/\d+@\d\d:\d\d:\d\d: DEBUG: \d+ \{activate_normal\} service echo-stream: listening on port \d+ \[listening\]$/m);
     assert.equal(d.daemonLog(), '', 'debug mode writes daemon messages to the terminal only (xinetd)');
   });
 
@@ -349,11 +350,26 @@ describe('--log-format json', () => {
     const started = JSON.parse(await d.waitForDaemonLog(/Started working/)) as Record<string, unknown>;
     assert.equal(started['message'], 'Started working: 1 available service');
     assert.equal(started['level'], 'notice');
+    assert.equal(started['code'], 'started-working');
     await tcpRequest({ port, send: 'x' });
     const start = JSON.parse(await d.waitForServiceLog(/"START"/)) as Record<string, unknown>;
     assert.equal(start['service'], 'echo-stream');
     assert.equal(start['event'], 'START');
-    for (const line of d.daemonLog().trim().split('\n')) assert.doesNotThrow(() => JSON.parse(line), line);
+    assert.equal('code' in start, false, 'service lines carry no code');
+    // Every daemon line has the code of its class (message-codes.ts), at a level of its row.
+    const daemonLines = d
+      .daemonLog()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const o of daemonLines) {
+      const row = Object.hasOwn(MESSAGE_CODES, String(o['code'])) ? MESSAGE_CODES[o['code'] as MessageCode] : undefined;
+      assert.ok(row !== undefined && (row.levels as readonly string[]).includes(String(o['level'])), JSON.stringify(o));
+    }
+    assert.ok(
+      daemonLines.some((o) => o['code'] === 'started'),
+      'the start-up line has its code',
+    );
   });
 });
 

@@ -161,7 +161,7 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
       assert.ok(version.includes(`spawner: native, helper ${shipped} (prebuilt; protocol ${HELPER_PROTOCOL_VERSION}; linux-x64 static musl-gcc`), version);
       const served = await serveOnce(t, prefix, bare);
       assert.equal(served.reply, 'hello package\n');
-      assert.equal(count(served.log, /NOTICE: tsinetd \S+ started with the native spawner$/), 1, served.log);
+      assert.equal(count(served.log, /NOTICE: tsinetd \S+ started with the native spawner \[started\]$/), 1, served.log);
       assert.equal(count(served.log, /spawn helper/), 0, served.log);
       if (have('man')) {
         for (const [page, section] of [
@@ -235,7 +235,7 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
       fallback.log,
       /servers are started by the Node spawner; groups = yes, the rlimit_\* attributes, .* cannot be applied, .*To get the helper back, .*install a C compiler \(musl-tools or gcc\) and restart tsinetd/,
     );
-    assert.equal(count(fallback.log, /NOTICE: tsinetd \S+ started with the node spawner$/), 1, fallback.log);
+    assert.equal(count(fallback.log, /NOTICE: tsinetd \S+ started with the node spawner \[started\]$/), 1, fallback.log);
     assert.match(versionOf(prefix, bare), /^spawner: node \(no usable helper: .*native\/prebuilt\/linux-x64\/tsinetd-spawnd: missing/m);
 
     // A machine with a compiler: the daemon builds the helper into the package at start, once.
@@ -243,10 +243,10 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
     const built = await serveOnce(t, prefix, withCompiler);
     assert.equal(built.reply, 'hello package\n');
     assert.equal(count(built.log, /NOTICE: built the native spawn helper at .*\/native\/build\/tsinetd-spawnd \(linux-x64 /), 1, built.log);
-    assert.equal(count(built.log, /started with the native spawner$/), 1, built.log);
+    assert.equal(count(built.log, /started with the native spawner \[started\]$/), 1, built.log);
     const again = await serveOnce(t, prefix, bare);
     assert.equal(count(again.log, /built the native spawn helper/), 0, again.log);
-    assert.equal(count(again.log, /started with the native spawner$/), 1, again.log);
+    assert.equal(count(again.log, /started with the native spawner \[started\]$/), 1, again.log);
 
     // A helper that speaks another protocol (left from an older tsinetd) is passed over.
     const own = join(pkg, 'native', 'build', 'tsinetd-spawnd');

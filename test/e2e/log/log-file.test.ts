@@ -70,11 +70,11 @@ test('service lines land in the FILE exactly as xinetd writes them; daemon lines
   const s = svc('t1', file(svcLog));
   const log = newLog(t, options({ filelog: daemonLog }));
   log.open([s]);
-  log.log({ kind: 'daemon', level: 'notice', message: 'Started working: 1 available service', func: 'main' });
+  log.log({ kind: 'daemon', code: 'started-working', level: 'notice', message: 'Started working: 1 available service', func: 'main' });
   log.log({ kind: 'START', service: s, pid: 4888, peer });
   log.log({ kind: 'FAIL', service: s, reason: 'address', peer });
   log.log({ kind: 'EXIT', service: s, pid: 4888, status: 0, signal: null, durationSeconds: 0 });
-  log.log({ kind: 'daemon', level: 'debug', message: 'not shown without -d' });
+  log.log({ kind: 'daemon', code: 'listening', level: 'debug', message: 'not shown without -d' });
   await log.close();
   assert.equal(
     read(svcLog),
@@ -221,7 +221,7 @@ test('when -filelog itself fails, the complaint goes to stderr', async (t) => {
   writeFileSync(join(dir, 'plain'), '');
   const err = textSink();
   const log = newLog(t, options({ filelog: join(dir, 'plain', 'daemon.log'), stderr: err }));
-  log.log({ kind: 'daemon', level: 'notice', message: 'hello' });
+  log.log({ kind: 'daemon', code: 'reconfiguring', level: 'notice', message: 'hello' });
   await waitFor('stderr complaint', () => err.text().includes('cannot write log file'));
   await log.close();
   assert.match(err.text(), /ERROR: 4242 \{log\} cannot write log file .*daemon\.log: ENOTDIR/);
@@ -230,19 +230,19 @@ test('when -filelog itself fails, the complaint goes to stderr', async (t) => {
 test('a failed file is retried and reports how many lines were lost', async (t) => {
   const dir = tempDir(t);
   const p = join(dir, 'later', 'x.log');
-  const problems: Array<[DaemonLevel, string]> = [];
+  const problems: Array<[string, DaemonLevel, string]> = [];
   let clock = 0;
-  const tr = new FileTransport({ path: p, soft: null, hard: null, retryMs: 1000, nowMs: () => clock, onProblem: (l, m) => problems.push([l, m]) });
+  const tr = new FileTransport({ path: p, soft: null, hard: null, retryMs: 1000, nowMs: () => clock, onProblem: (c, l, m) => problems.push([c, l, m]) });
   tr.writeLine('one\n');
   await waitFor('open failure', () => problems.length === 1);
-  assert.equal(problems[0]![0], 'error');
+  assert.deepEqual(problems[0]!.slice(0, 2), ['log-lines-lost', 'error']);
   tr.writeLine('two\n');
   tr.writeLine('three\n');
   mkdirSync(join(dir, 'later'));
   clock = 1500;
   tr.writeLine('four\n');
   await waitFor('recovery notice', () => problems.length === 2);
-  assert.deepEqual(problems[1], ['notice', `log file ${p} is writable again; 2 lines lost`]);
+  assert.deepEqual(problems[1], ['log-lines-lost', 'notice', `log file ${p} is writable again; 2 lines lost`]);
   await new Promise<void>((r) => tr.end(r));
   assert.equal(read(p), 'four\n');
 });
@@ -255,9 +255,10 @@ test('FILE /dev/stderr writes through the process stream (works when fd 2 is a s
   const log = newLog(t, options({ stderr: err, stdout: out }));
   log.log({ kind: 'START', service: s, pid: 1, peer });
   log.log({ kind: 'START', service: o, pid: 2, peer: null });
-  log.log({ kind: 'daemon', level: 'warning', message: 'careful', func: 'main' });
+  log.log({ kind: 'daemon', code: 'readiness', level: 'warning', message: 'careful', func: 'main' });
   await log.close();
-  assert.equal(err.text(), `${TS}: START: std pid=1 from=::ffff:127.0.0.2\n${TS}: WARNING: 4242 {main} careful\n`);
+  // A message in tsinetd's own words ends with its code.
+  assert.equal(err.text(), `${TS}: START: std pid=1 from=::ffff:127.0.0.2\n${TS}: WARNING: 4242 {main} careful [readiness]\n`);
   assert.equal(out.text(), `${TS}: START: out pid=2\n`);
 });
 
@@ -266,10 +267,13 @@ test('-d: every daemon message, debug ones too, goes to stderr only', async (t) 
   const err = textSink();
   const daemonLog = join(dir, 'd.log');
   const log = newLog(t, options({ debug: true, filelog: daemonLog, stderr: err }));
-  log.log({ kind: 'daemon', level: 'debug', message: 'active_services = 2', func: 'main_loop' });
-  log.log({ kind: 'daemon', level: 'notice', message: 'Started working: 2 available services' });
+  log.log({ kind: 'daemon', code: 'listening', level: 'debug', message: 'active_services = 2', func: 'main_loop' });
+  log.log({ kind: 'daemon', code: 'started-working', level: 'notice', message: 'Started working: 2 available services' });
   await log.close();
-  assert.equal(err.text(), `${TS}: DEBUG: 4242 {main_loop} active_services = 2\n${TS}: NOTICE: 4242 {main} Started working: 2 available services\n`);
+  assert.equal(
+    err.text(),
+    `${TS}: DEBUG: 4242 {main_loop} active_services = 2 [listening]\n${TS}: NOTICE: 4242 {main} Started working: 2 available services\n`,
+  );
   assert.equal(existsSync(daemonLog), false);
 });
 
@@ -281,7 +285,7 @@ test('--log-format json: one parseable object per line, in files and on stderr',
   const log = newLog(t, options({ format: 'json', stderr: err }));
   log.log({ kind: 'START', service: s, pid: 12, peer });
   log.log({ kind: 'EXIT', service: s, pid: 12, status: 3, signal: null, durationSeconds: 4 });
-  log.log({ kind: 'daemon', level: 'error', message: 'oops', func: 'f' });
+  log.log({ kind: 'daemon', code: 'internal-error', level: 'error', message: 'oops', func: 'f' });
   await log.close();
   const objs = read(p)
     .trimEnd()
@@ -291,7 +295,15 @@ test('--log-format json: one parseable object per line, in files and on stderr',
     { time: fixed.toISOString(), event: 'START', service: 'j', pid: 12, from: '::ffff:127.0.0.2' },
     { time: fixed.toISOString(), event: 'EXIT', service: 'j', status: 3, pid: 12, duration: 4 },
   ]);
-  assert.deepEqual(JSON.parse(err.text()), { time: fixed.toISOString(), event: 'daemon', level: 'error', pid: 4242, func: 'f', message: 'oops' });
+  assert.deepEqual(JSON.parse(err.text()), {
+    time: fixed.toISOString(),
+    event: 'daemon',
+    level: 'error',
+    code: 'internal-error',
+    pid: 4242,
+    func: 'f',
+    message: 'oops',
+  });
 });
 
 test('open() on reload closes files no service uses any more', async (t) => {
@@ -314,8 +326,8 @@ test('open() on reload closes files no service uses any more', async (t) => {
 test('a file that cannot keep up: lines beyond the backlog cap are dropped and counted', async (t) => {
   const dir = tempDir(t);
   const p = join(dir, 'slow.log');
-  const problems: Array<[DaemonLevel, string]> = [];
-  const tr = new FileTransport({ path: p, soft: null, hard: null, maxBacklog: 1000, onProblem: (l, m) => problems.push([l, m]) });
+  const problems: Array<[string, DaemonLevel, string]> = [];
+  const tr = new FileTransport({ path: p, soft: null, hard: null, maxBacklog: 1000, onProblem: (c, l, m) => problems.push([c, l, m]) });
   let ended = false;
   t.after(() => (ended ? undefined : new Promise<void>((r) => tr.end(r))));
   const line = 'y'.repeat(99) + '\n';
@@ -323,8 +335,8 @@ test('a file that cannot keep up: lines beyond the backlog cap are dropped and c
   await waitFor('drop report', () => problems.length === 2);
   // 11 lines fit under the 1000-byte cap (the check is made before each write); 39 were dropped.
   assert.deepEqual(problems, [
-    ['warning', `log file ${p} cannot keep up; lines are dropped until it catches up`],
-    ['warning', `log file ${p} was too slow: 39 lines dropped`],
+    ['log-lines-lost', 'warning', `log file ${p} cannot keep up; lines are dropped until it catches up`],
+    ['log-lines-lost', 'warning', `log file ${p} was too slow: 39 lines dropped`],
   ]);
   ended = true;
   await new Promise<void>((r) => tr.end(r));

@@ -59,12 +59,12 @@ test('service and daemon messages reach the syslog socket as xinetd sends them',
   const d = svc('t2', 'daemon', 'info');
   const log = newLog(t, { syslog: 'local5', syslogSocket: l.path });
   log.open([s, d]);
-  log.log({ kind: 'daemon', level: 'notice', message: 'Started working: 2 available services' });
+  log.log({ kind: 'daemon', code: 'started-working', level: 'notice', message: 'Started working: 2 available services' });
   log.log({ kind: 'START', service: s, pid: 6061, peer: p2 });
   log.log({ kind: 'FAIL', service: s, reason: 'address', peer: p2 });
   log.log({ kind: 'EXIT', service: s, pid: 6061, status: 0, signal: null, durationSeconds: 0 });
   log.log({ kind: 'START', service: d, pid: 5977, peer: p2 });
-  log.log({ kind: 'daemon', level: 'warning', message: 'Exiting...' });
+  log.log({ kind: 'daemon', code: 'exiting', level: 'warning', message: 'Exiting...' });
   await log.close();
   await waitFor('6 datagrams', () => l.messages.length >= 6);
   const expected = [
@@ -89,8 +89,8 @@ test('TSINETD_SYSLOG_SOCKET chooses the socket; background daemon messages defau
     else process.env['TSINETD_SYSLOG_SOCKET'] = saved;
   });
   const log = newLog(t, { foreground: false, ident: 'tsinetd' });
-  log.log({ kind: 'daemon', level: 'notice', message: 'hello' });
-  log.log({ kind: 'daemon', level: 'error', message: 'bad' });
+  log.log({ kind: 'daemon', code: 'reconfiguring', level: 'notice', message: 'hello' });
+  log.log({ kind: 'daemon', code: 'bind-failed', level: 'error', message: 'bad' });
   await log.close();
   await waitFor('2 datagrams', () => l.messages.length >= 2);
   assert.match(l.messages[0]!, new RegExp(`^<29>${HEADER} tsinetd\\[4242\\]: hello$`));
@@ -151,5 +151,8 @@ test('a missing syslog socket is reported once', { skip }, async (t) => {
   log.log({ kind: 'FAIL', service: s, reason: 'address', peer: p2 });
   await waitFor('the warning', () => err.text().includes('absent.sock'));
   await log.close();
-  assert.match(err.text(), /WARNING: 4242 \{log\} syslog socket .*absent\.sock does not exist: syslog lines are lost until a syslog daemon listens there\n$/);
+  assert.match(
+    err.text(),
+    /WARNING: 4242 \{log\} syslog socket .*absent\.sock does not exist: syslog lines are lost until a syslog daemon listens there \[log-lines-lost\]\n$/,
+  );
 });

@@ -156,7 +156,7 @@ service terse
   const ourDaemon = join(dir, 'our-daemon.log');
   const log = createEventLog({ filelog: ourDaemon, syslog: null, foreground: true, format: 'text', debug: false, daemonPid: 777 });
   for (const e of events) log.log(e);
-  log.log({ kind: 'daemon', level: 'notice', message: 'Started working: 2 available services' });
+  log.log({ kind: 'daemon', code: 'started-working', level: 'notice', message: 'Started working: 2 available services' });
   await log.close();
 
   const mask = (l: string): string => l.replace(STAMP, 'TIME');

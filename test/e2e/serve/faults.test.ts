@@ -607,7 +607,7 @@ for (const [signal, message] of [
     const fatal = log.split('\n').find((l) => l.includes('internal error:'));
     assert.ok(fatal !== undefined, log);
     assert.ok(fatal.includes(`internal error: ${message} | at `), fatal);
-    assert.match(fatal, /; stopping$/);
+    assert.match(fatal, /; stopping \[internal-error\]$/);
     assert.match(log.trimEnd().split('\n').at(-1) ?? '', /WARNING: Exiting\.\.\./);
     assert.equal(existsSync(d.pidfile), false);
     for (const pid of pids) assert.match(d.serviceLog(), new RegExp(`START: slow pid=${pid} from=`));

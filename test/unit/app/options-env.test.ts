@@ -22,6 +22,7 @@ const UNSET: EnvOptions = {
   daemonChild: false,
   rpcbindSocket: null,
   rpcbindCheckMs: undefined,
+  nodeInternals: true,
 };
 
 test('with nothing set, or everything set empty, every field has its default', () => {
@@ -62,6 +63,8 @@ test('each variable, with the values its reader takes and those it ignores', () 
     [{ TSINETD_RPCBIND_CHECK_MS: '500' }, { rpcbindCheckMs: 500 }],
     [{ TSINETD_RPCBIND_CHECK_MS: '1' }, { rpcbindCheckMs: 10 }],
     [{ TSINETD_RPCBIND_CHECK_MS: 'often' }, {}],
+    [{ TSINETD_NODE_INTERNALS: '0' }, { nodeInternals: false }],
+    [{ TSINETD_NODE_INTERNALS: 'no' }, {}],
   ];
   for (const [env, changed] of cases) assert.deepEqual(fromEnv(env), { ...UNSET, ...changed }, JSON.stringify(env));
 });

@@ -8,13 +8,9 @@ import { join } from 'node:path';
 import type { BuiltService } from '../../../src/config/xinetd/build.js';
 import { loadXinetdConfig } from '../../../src/config/config.js';
 import {
-  checkDuplicateIds,
   checkInternal,
   checkNameInArgs,
   checkPort,
-  checkPortClashes,
-  placedBlock,
-  placedLine,
   checkRedirect,
   checkRequiredAttributes,
   checkRpcProgram,
@@ -24,6 +20,7 @@ import {
   type CheckEnv,
   type Finding,
 } from '../../../src/config/validate.js';
+import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from '../../../src/config/validate-across.js';
 import { loadInetdText } from '../../../src/config/inetd/inetd.js';
 import { fixtureEnv } from './inetd/inetd-fixture-env.js';
 import { AS_ROOT, buildText, fakeProbe, fixtureDb } from './xinetd/xinetd-fixture-env.js';

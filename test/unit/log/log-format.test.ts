@@ -20,6 +20,7 @@ import {
   xinetdTimestamp,
   type ServiceEvent,
 } from '../../../src/log/log-format.js';
+import { daemonMessage, MESSAGE_CODES, shownCode, type MessageCode } from '../../../src/message-codes.js';
 import type { Peer } from '../../../src/peer.js';
 import { newService } from '../../../src/service-defaults.js';
 import type { Service } from '../../../src/table.js';
@@ -170,20 +171,36 @@ test('every flag combination gives lines matching xinetd.log(5)', () => {
 });
 
 test('daemon lines: -filelog, terminal (-d) and syslog shapes as xinetd writes them', () => {
-  const e = { kind: 'daemon' as const, level: 'notice' as const, message: 'Started working: 3 available services', func: 'main' };
+  const e = daemonMessage('started-working', 'notice', 'Started working: 3 available services', 'main');
   assert.equal(formatDaemon(e, at, { style: 'file', pid: 5406 }), `${TS} xinetd[5406]: NOTICE: Started working: 3 available services`);
   assert.equal(formatDaemon(e, at, { style: 'terminal', pid: 6145 }), `${TS}: NOTICE: 6145 {main} Started working: 3 available services`);
   assert.equal(formatDaemon(e, at, { style: 'syslog', pid: 6145 }), 'Started working: 3 available services');
   assert.equal(
-    formatDaemon({ kind: 'daemon', level: 'warning', message: 'bad service attribute: bogus [file=f.conf] [line=22]', func: 'attr_lookup' }, at, {
+    formatDaemon(daemonMessage('libwrap-warning', 'warning', 'bad service attribute: bogus [file=f.conf] [line=22]', 'attr_lookup'), at, {
       style: 'terminal',
       pid: 6145,
     }),
     `${TS}: WARNING: 6145 {attr_lookup} bad service attribute: bogus [file=f.conf] [line=22]`,
   );
-  assert.equal(formatDaemon({ kind: 'daemon', level: 'error', message: 'x' }, at, { style: 'file', pid: 1, ident: 'tsinetd' }), `${TS} tsinetd[1]: ERROR: x`);
-  assert.equal(formatDaemon({ kind: 'daemon', level: 'info', message: 'y' }, at, { style: 'terminal', pid: 2 }), `${TS}: INFO: 2 {main} y`);
-  assert.equal(formatDaemon({ kind: 'daemon', level: 'debug', message: 'a\nb' }, at, { style: 'syslog', pid: 2 }), 'a\\x0ab');
+  assert.equal(formatDaemon(daemonMessage('bind-failed', 'error', 'x'), at, { style: 'file', pid: 1, ident: 'tsinetd' }), `${TS} tsinetd[1]: ERROR: x`);
+  assert.equal(formatDaemon(daemonMessage('state-dump', 'info', 'y'), at, { style: 'terminal', pid: 2 }), `${TS}: INFO: 2 {main} y`);
+  assert.equal(formatDaemon(daemonMessage('exiting', 'warning', 'a\nb'), at, { style: 'syslog', pid: 2 }), 'a\\x0ab');
+});
+
+test("daemon lines in tsinetd's own words end with their code; xinetd's words stay as xinetd writes them", () => {
+  const own = daemonMessage('bind-retry', 'notice', 'service x will try to bind again', 'activate_normal');
+  assert.equal(formatDaemon(own, at, { style: 'file', pid: 7 }), `${TS} xinetd[7]: NOTICE: service x will try to bind again [bind-retry]`);
+  assert.equal(formatDaemon(own, at, { style: 'terminal', pid: 7 }), `${TS}: NOTICE: 7 {activate_normal} service x will try to bind again [bind-retry]`);
+  assert.equal(formatDaemon(own, at, { style: 'syslog', pid: 7 }), 'service x will try to bind again [bind-retry]');
+  // A configuration problem shows its tsinetd.conf(5) code, as --check does.
+  const conf = daemonMessage('config-problem', 'error', 'a.conf:3:9: error: bad port', 'parse', 'bad-value');
+  assert.equal(formatDaemon(conf, at, { style: 'syslog', pid: 7 }), 'a.conf:3:9: error: bad port [bad-value]');
+  // Every row of the catalogue: a code in the text exactly when the row says the words are tsinetd's.
+  for (const [code, row] of Object.entries(MESSAGE_CODES)) {
+    const m = daemonMessage(code as MessageCode, row.levels[0] as never, 'text');
+    assert.equal(shownCode(m), row.text === 'own' ? code : null, code);
+    assert.equal(formatDaemon(m, at, { style: 'syslog', pid: 1 }), row.text === 'own' ? `text [${code}]` : 'text', code);
+  }
 });
 
 test("JSON lines: one object per event with the text line's fields", () => {
@@ -216,15 +233,26 @@ test("JSON lines: one object per event with the text line's fields", () => {
   assert.deepEqual(parse({ kind: 'TRAFFIC', service: r, inBytes: 10, outBytes: 20 }), { time: iso, event: 'TRAFFIC', service: 'r', in: 10, out: 20 });
   assert.deepEqual(parse({ kind: 'USERID', service: r, text: 'UNIX : bob\n' }), { time: iso, event: 'USERID', service: 'r', text: 'UNIX : bob\n' });
   assert.equal(formatJson({ kind: 'START', service: svc('q', [], []), pid: 1, peer: null }, at, 99), null);
-  assert.deepEqual(parse({ kind: 'daemon', level: 'error', message: 'boom', func: 'f' }), {
+  assert.deepEqual(parse(daemonMessage('bind-failed', 'error', 'boom', 'f')), {
     time: iso,
     event: 'daemon',
     level: 'error',
+    code: 'bind-failed',
     pid: 99,
     func: 'f',
     message: 'boom',
   });
-  assert.equal(formatJson({ kind: 'daemon', level: 'error', message: 'a\nb' }, at, 1)!.includes('\n'), false);
+  assert.deepEqual(parse(daemonMessage('config-problem', 'warning', 'f:1:1: warning: m', 'parse', 'bad-value')), {
+    time: iso,
+    event: 'daemon',
+    level: 'warning',
+    code: 'config-problem',
+    diagnostic: 'bad-value',
+    pid: 99,
+    func: 'parse',
+    message: 'f:1:1: warning: m',
+  });
+  assert.equal(formatJson(daemonMessage('internal-error', 'error', 'a\nb'), at, 1).includes('\n'), false);
 });
 
 test('default hard limit: soft + 1%, the extra within 5K..20K (xinetd printed soft=1000 hard=6120)', () => {

@@ -119,6 +119,7 @@ describe('the -logprocs limiter', () => {
 
 describe('identifying clients', () => {
   const peer: Peer = { address: '::ffff:127.0.0.1', port: 40000, family: 'IPv6' };
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a stand-in with only the two fields the ident query reads
   const socket = { localAddress: '::ffff:127.0.0.1', localPort: 7 } as net.Socket;
 
   function context(result: IdentResult, limit = 15): { ctx: IdentContext; events: LogEvent[]; daemon: string[]; asked: number[] } {
@@ -127,7 +128,7 @@ describe('identifying clients', () => {
     const asked: number[] = [];
     const ctx: IdentContext = {
       log: (e) => events.push(e),
-      daemon: (level, message) => daemon.push(`${level}: ${message}`),
+      daemon: (code, level, message) => daemon.push(`${level} [${code}]: ${message}`),
       lookup: async (req) => {
         asked.push(req.timeoutMs ?? 0);
         return result;
@@ -154,7 +155,7 @@ describe('identifying clients', () => {
     const c = context({ kind: 'timeout' });
     assert.equal((await identifyAdmitted(c.ctx, idonly, peer, socket)).proceed, false);
     assert.deepEqual(c.asked, [0], 'IDONLY waits without a time limit (xinetd)');
-    assert.deepEqual(c.daemon, ['warning: NOID: svc ::ffff:127.0.0.1 timeout']);
+    assert.deepEqual(c.daemon, ['warning [noid]: NOID: svc ::ffff:127.0.0.1 timeout']);
   });
 
   test('refused: only refusals decided before forking are looked up; failures reported as xinetd does', async () => {
@@ -168,8 +169,8 @@ describe('identifying clients', () => {
     const b = context({ kind: 'badresp', line: '1,2 : ERROR : X' });
     await identifyRefused(b.ctx, s, peer, socket, 'per_source_limit');
     assert.deepEqual(b.daemon, [
-      'error: Bad line received from identity server at ::ffff:127.0.0.1: 1,2 : ERROR : X',
-      'error: Failed to contact identity server at ::ffff:127.0.0.1: bad response',
+      'error [ident-bad-line]: Bad line received from identity server at ::ffff:127.0.0.1: 1,2 : ERROR : X',
+      'error [ident-failed]: Failed to contact identity server at ::ffff:127.0.0.1: bad response',
     ]);
 
     const c = context({ kind: 'noserver' });
