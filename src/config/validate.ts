@@ -10,6 +10,7 @@
 // The checks are pure: the file system and the user database come in through `CheckEnv`.
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
+import { MAX_RPC_VERSIONS } from '../serve/rpc-plan.js';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attribute-words.js';
 import type { BuiltService } from './xinetd/build.js';
 import type { DiagnosticCode } from '../diagnostic-codes.js';
@@ -113,6 +114,22 @@ export const checkRequiredAttributes: Check = (b, i) => {
       'error',
       b.node.name,
       `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`,
+      'disable',
+    ),
+  ];
+};
+
+/** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
+export const checkRpcProgram: Check = (b, i) => {
+  if (!isRpc(b) || isUnlisted(b) || b.service.rpc_number !== null) return [];
+  // xinetd's words (confparse.c): "unknown RPC service: NAME", and the service is dropped.
+  return [
+    finding(
+      'not-in-rpc',
+      i,
+      'error',
+      b.node.name,
+      `unknown RPC service: ${b.service.name} (not in /etc/rpc, by name or alias); xinetd disables ${label(b)}`,
       'disable',
     ),
   ];
@@ -339,8 +356,11 @@ export const checkUnsupported: Check = (b, i) => {
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
-  if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
   if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
+  const vers = s.rpc_version;
+  if (isRpc(b) && vers !== null && vers[1] - vers[0] + 1 > MAX_RPC_VERSIONS) {
+    ignored(anchor(b, 'rpc_version'), `rpc_version ${vers[0]}-${vers[1]}: only the first ${MAX_RPC_VERSIONS} versions are registered`);
+  }
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
   else if ((s.socket_type === 'stream' && s.protocol === 'udp') || (s.socket_type === 'dgram' && s.protocol === 'tcp')) {
@@ -377,6 +397,7 @@ export const checkUnsupported: Check = (b, i) => {
 
 export const SERVICE_CHECKS: readonly Check[] = [
   checkRequiredAttributes,
+  checkRpcProgram,
   checkPort,
   checkInternal,
   checkRedirect,

@@ -75,7 +75,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   const acceptedAt = performance.now();
   const service = listener.service;
   socket.on('error', ignoreError);
-  const unixPeer = listener.plan.unix !== null;
+  const unixPeer = listener.plan.unix !== undefined;
   const peer = unixPeer ? null : peerOfSocket(socket);
   if ((peer === null && !unixPeer) || ctx.stopping) {
     socket.destroy();

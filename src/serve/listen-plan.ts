@@ -30,8 +30,13 @@ export interface ListenPlan {
   /** 4 or 6 for address literals; for host names the family asked of the resolver (0 = any). */
   family: 0 | 4 | 6;
   v6only: boolean;
-  /** The socket file of a unix-domain socket (host '', family 0); null for the others. */
-  unix: UnixSocket | null;
+  /**
+   * RPC services: `PROGRAM/LO-HI`. Their port is 0, an ephemeral one chosen at bind and
+   * registered with rpcbind (rpc-plan.ts), so the program names the socket instead.
+   */
+  rpc?: string;
+  /** The socket file of a unix-domain socket (host '', family 0, port 0); absent for the others. */
+  unix?: UnixSocket;
 }
 
 export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
@@ -52,7 +57,8 @@ export function listenPlan(service: Service): PlanResult {
  */
 export function listenPlans(service: Service): PlansResult {
   const no = (reason: string): PlansResult => ({ ok: false, reason });
-  if (service.type.includes('RPC')) return no('RPC services are not supported');
+  const rpc = service.type.includes('RPC');
+  if (rpc && (service.rpc_number === null || service.rpc_version === null)) return no('RPC service without a program number or version');
   if (service.type.includes('TCPMUX') || service.type.includes('TCPMUXPLUS')) return no('TCPMUX services are not supported');
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
     return no(`socket_type ${service.socket_type} is not supported`);
@@ -60,7 +66,7 @@ export function listenPlans(service: Service): PlansResult {
   if (service.protocol === 'unix') return unixPlans(service);
   const transport = service.socket_type === 'stream' ? 'tcp' : 'udp';
   if (service.protocol !== transport) return no(`protocol ${service.protocol} is not supported with socket_type ${service.socket_type}`);
-  if (service.port === null) return no('no port');
+  if (service.port === null && !rpc) return no('no port');
 
   const kind = serviceKind(service);
   let mode: ListenMode;
@@ -79,7 +85,14 @@ export function listenPlans(service: Service): PlansResult {
     mode = transport === 'udp' ? 'dgram-wait' : service.wait ? 'stream-wait' : 'stream';
   }
 
-  const base = { mode, transport, port: service.port, unix: null } as const;
+  const base = {
+    mode,
+    transport,
+    port: rpc ? 0 : (service.port ?? 0),
+    ...(rpc && service.rpc_number !== null && service.rpc_version !== null
+      ? { rpc: `${service.rpc_number}/${service.rpc_version[0]}-${service.rpc_version[1]}` }
+      : {}),
+  } as const;
   if (service.family_sockets && (service.bind === null || isIP(service.bind) === 0)) {
     return {
       ok: true,
@@ -145,12 +158,13 @@ export function needsPausable(service: Service, plan: ListenPlan, helperAccepts:
  * change on a kept socket (Listener.reassign).
  */
 export function socketKey(plan: ListenPlan): string {
-  if (plan.unix !== null) {
+  if (plan.unix !== undefined) {
     // The file's owner, group and mode are part of it: a change makes a new socket file.
     const u = plan.unix;
     return `${plan.mode} unix ${u.path} ${u.owner ?? '-'}:${u.group ?? '-'}:${u.mode.toString(8).padStart(4, '0')}`;
   }
-  return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
+  const rpc = plan.rpc !== undefined ? ` rpc ${plan.rpc}` : '';
+  return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}${rpc}`;
 }
 
 /**

@@ -60,8 +60,10 @@ export class Listener {
   state: ListenerState = 'new';
   /** The chargen ring of an in-process datagram service. */
   readonly ring = new ChargenRing();
-  /** Port actually bound (differs from plan.port only for port 0, in tests). */
+  /** Port actually bound (differs from plan.port only for port 0: RPC services, tests). */
   port = 0;
+  /** The address literal the socket was last bound to (a `bind` host name resolved), and its family. */
+  bound: { host: string; family: 4 | 6 } | null = null;
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
   private waitSocket: WaitSocket | null = null;
@@ -185,7 +187,7 @@ export class Listener {
   /** Opens the socket; rejects with the bind error. */
   async open(): Promise<void> {
     if (this.state === 'closed') throw new Error('listener closed');
-    if (this.plan.unix !== null) {
+    if (this.plan.unix !== undefined) {
       this.openUnix();
     } else {
       await this.openInet();
@@ -203,6 +205,7 @@ export class Listener {
 
   private async openInet(): Promise<void> {
     const { host, family } = await this.address();
+    this.bound = { host, family };
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
       case 'stream':
@@ -227,7 +230,7 @@ export class Listener {
    */
   private openUnix(): void {
     const unix = this.plan.unix;
-    if (unix === null) return;
+    if (unix === undefined) return;
     if (!WaitSocket.supported() && this.plan.mode === 'stream') {
       const server = this.daemonServer();
       const { file } = bindSocketFile(

@@ -27,9 +27,11 @@
 //   plus IPv4 or IPv6 for single-family services.
 // A later entry for the same host, service, protocol and address family replaces the earlier
 // one (inetd's reconfiguration does the same): `ftp tcp` then `ftp tcp6` leaves the first one
-// IPv4 only. Protocol `unix`: the service field is the socket's path, with FreeBSD's
+// IPv4 only. RPC entries (`NAME/VERS` or `NAME/LOW-HIGH` with `rpc/tcp`, `rpc/udp` and their
+// family suffixes) take their program from /etc/rpc and an ephemeral port registered with
+// rpcbind. Protocol `unix`: the service field is the socket's path, with FreeBSD's
 // `:user:group:mode:` prefix (inetd-unix.ts); one socket per path, a later entry replaces an
-// earlier one. Unsupported entries (RPC, TCPMUX, raw/rdm/seqpacket, entries under
+// earlier one. Unsupported entries (TCPMUX, raw/rdm/seqpacket, entries under
 // a FreeBSD `#@` IPsec policy) are skipped with an error that says so; so are entries that
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
@@ -64,6 +66,8 @@ interface Unit {
   families: Set<Family>;
   socketType: SocketType;
   port: number;
+  /** RPC entries (`rpc/tcp`, `rpc/udp`...): the program and its versions; the port is then 0. */
+  rpc: { prog: number; versions: [number, number] } | null;
   wait: boolean;
   user: string;
   group: string | null;
@@ -278,7 +282,9 @@ class EntryReader extends FieldReader {
     const server = this.serverField(serverWord, nameWord, builtinPiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
     // An unknown internal service has already been reported on the service name.
     const badInternal = serverWord.text === 'internal' && server === null;
-    const port = proto === null || badInternal ? null : proto.unix ? 0 : this.port(nameWord, namePiece, proto.base);
+    const rpc = proto?.rpc === true && !badInternal ? this.rpcProgram(nameWord, namePiece) : null;
+    // An RPC service's port is an ephemeral one, registered with rpcbind (rpc-plan.ts); a unix socket has none.
+    const port = proto === null || badInternal ? null : proto.unix ? 0 : proto.rpc ? (rpc === null ? null : 0) : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
     const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
@@ -296,12 +302,13 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin : namePiece.text,
+        name: server.internal ? server.builtin : (rpc?.name ?? namePiece.text),
         protoWritten: proto.written,
         base: proto.base,
         families,
         socketType,
         port,
+        rpc: rpc === null ? null : { prog: rpc.prog, versions: rpc.versions },
         wait: server.internal ? socketType === 'dgram' : wait.wait,
         user: user.user,
         group: user.group,
@@ -425,7 +432,12 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.groups = true; // both inetds call initgroups() for non-root users
   s.server = u.server;
   s.server_argv = u.internal ? [] : u.argv;
-  s.type = u.internal ? ['INTERNAL'] : [];
+  s.type = u.internal ? ['INTERNAL'] : u.rpc !== null ? ['RPC'] : [];
+  if (u.rpc !== null) {
+    s.port = null;
+    s.rpc_number = u.rpc.prog;
+    s.rpc_version = u.rpc.versions;
+  }
   const flags = u.internal ? ['NOLIBWRAP'] : ['NAMEINARGS', 'NOLIBWRAP'];
   const fam = u.families;
   if (fam.size === 1 && fam.has('4')) flags.push('IPv4');

@@ -10,6 +10,7 @@ import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { INETD_RATE_RULES } from '../../admission/limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from '../../sys/sysdb.js';
+import { readRpcServiceField, type RpcServiceField } from './inetd-rpc.js';
 import type { InetdRateFlavour, SocketType } from '../../table.js';
 import { present } from '../../util/invariant.js';
 
@@ -112,7 +113,10 @@ export class FieldReader {
     return null;
   }
 
-  protected protocol(word: InetdWord, socketType: SocketType | null): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; unix: boolean } | null {
+  protected protocol(
+    word: InetdWord,
+    socketType: SocketType | null,
+  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; unix: boolean; rpc: boolean } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -163,14 +167,23 @@ export class FieldReader {
     }
     if (name === 'unix' && ok) {
       // A unix-domain socket: the service field is its path; no address family.
-      return { base: socketType === 'dgram' ? 'udp' : 'tcp', families: new Set(), written: name, unix: true };
+      return { base: socketType === 'dgram' ? 'udp' : 'tcp', families: new Set(), written: name, unix: true, rpc: false };
     }
-    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(name);
+    // RPC: `rpc/` before the protocol, which keeps its own meaning (families and all), as both inetds read it.
+    const rpc = name.startsWith('rpc/');
+    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(rpc ? name.slice(4) : name);
     if (m === null) {
       if (name === 'unix') {
         // a unix socket whose protocol options are wrong: reported above
-      } else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
-      else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
+      } else if (rpc) {
+        this.report(
+          'inetd-bad-field',
+          'error',
+          this.pos(word),
+          `unknown RPC protocol \`${name}\` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)`,
+          name.length,
+        );
+      } else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
           'inetd-bad-field',
@@ -209,7 +222,14 @@ export class FieldReader {
     else if (suffix === '46' || suffix === '64') families = new Set(['46']);
     // FreeBSD and GNU inetutils ("We default to IPv4") bind plain tcp/udp to IPv4 only.
     else families = this.dialect === 'openbsd' ? new Set(['4', '6']) : new Set(['4']);
-    return { base, families, written: name, unix: false };
+    return { base, families, written: name, unix: false, rpc };
+  }
+
+  /** The service field of an RPC entry (inetd-rpc.ts), its problem reported at its place. */
+  protected rpcProgram(word: InetdWord, piece: WordPiece): RpcServiceField | null {
+    const r = readRpcServiceField(piece.text, this.env.db);
+    if ('problem' in r) this.report('inetd-bad-field', 'error', this.pos(word, piece.offset + r.offset), r.problem, r.length);
+    return 'problem' in r ? null : r;
   }
 
   protected port(word: InetdWord, piece: WordPiece, base: 'tcp' | 'udp'): number | null {
@@ -233,7 +253,7 @@ export class FieldReader {
     }
     const entry = this.env.db.serviceByName(name, base);
     if (entry === undefined) {
-      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax, which tsinetd does not support)' : '';
+      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax: the protocol would be rpc/tcp or rpc/udp)' : '';
       this.report('inetd-bad-field', 'error', at, `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`, name.length);
       return null;
     }

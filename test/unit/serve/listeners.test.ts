@@ -35,13 +35,13 @@ function plan(attrs: Partial<Service>): ListenPlan {
 
 describe('addresses', () => {
   test('default: the IPv6 wildcard, dual-stack', () => {
-    assert.deepEqual(plan({}), { mode: 'stream', transport: 'tcp', port: 7000, host: '::', family: 6, v6only: false, unix: null });
+    assert.deepEqual(plan({}), { mode: 'stream', transport: 'tcp', port: 7000, host: '::', family: 6, v6only: false });
   });
   test('v6only = yes keeps IPv4 clients out of the wildcard socket', () => {
     assert.equal(plan({ v6only: true }).v6only, true);
   });
   test('flags = IPv4: the IPv4 wildcard', () => {
-    assert.deepEqual(plan({ flags: ['IPv4'] }), { mode: 'stream', transport: 'tcp', port: 7000, host: '0.0.0.0', family: 4, v6only: false, unix: null });
+    assert.deepEqual(plan({ flags: ['IPv4'] }), { mode: 'stream', transport: 'tcp', port: 7000, host: '0.0.0.0', family: 4, v6only: false });
   });
   test('an IPv4 bind address gives a plain IPv4 socket, an IPv6 one an IPv6 socket', () => {
     assert.deepEqual([plan({ bind: '127.0.0.1' }).host, plan({ bind: '127.0.0.1' }).family], ['127.0.0.1', 4]);
@@ -129,8 +129,9 @@ describe('what cannot be served', () => {
     assert.equal(r.ok, false);
     return r.reason;
   };
-  test('RPC, TCPMUX, the internal tcpmux, unknown internal services', () => {
-    assert.match(reason({ type: ['RPC'] }), /RPC/);
+  test('RPC without its program or versions, TCPMUX, the internal tcpmux, unknown internal services', () => {
+    assert.match(reason({ type: ['RPC'] }), /RPC service without a program number or version/);
+    assert.match(reason({ type: ['RPC'], rpc_number: 100001 }), /RPC service without/);
     assert.match(reason({ type: ['TCPMUX'] }), /TCPMUX/);
     assert.match(reason({ name: 'tcpmux', type: ['INTERNAL'], server: null }), /tcpmux/);
     assert.equal(reason({ name: 'qotd', type: ['INTERNAL'], server: null }), 'No such internal service: qotd/stream');
@@ -158,7 +159,7 @@ describe('what cannot be served', () => {
     assert.match(both[0]!, /^only_from refuses every client of a wait = yes stream service/);
     assert.match(both[1]!, /^no_access cannot be checked/);
     assert.deepEqual(servingLimitations(service({ wait: true })), []);
-    assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported [versus xinetd: tsinetd starts less]']);
+    assert.deepEqual(servingLimitations(service({ type: ['RPC'], rpc_number: 100001, rpc_version: [2, 4], port: null })), []);
     // FreeBSD wait/3: the socket itself goes to the server, one at a time
     assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);
     assert.deepEqual(servingLimitations(service({ instances: 3, instances_at_limit: 'queue' })), [], 'nowait: queued as FreeBSD does');
@@ -213,6 +214,14 @@ describe('plan keys (reload keeps a socket when its key is unchanged)', () => {
     assert.notEqual(socketKey(plan({})), socketKey(plan({ wait: true })));
     assert.notEqual(socketKey(plan({})), socketKey(plan({ v6only: true })));
     assert.notEqual(socketKey(plan({ bind: '127.0.0.1' })), socketKey(plan({ bind: '127.0.0.2' })));
+    // RPC services bind port 0 (an ephemeral port, registered with rpcbind): the program and versions name the socket.
+    const rpc = (o: Partial<Service>): ListenPlan => plan({ type: ['RPC'], port: null, rpc_number: 100001, rpc_version: [2, 4], ...o });
+    assert.equal(rpc({}).port, 0);
+    assert.equal(rpc({}).rpc, '100001/2-4');
+    assert.equal(socketKey(rpc({})), socketKey(rpc({ server: '/bin/other' })));
+    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_number: 100002 })));
+    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_version: [3, 3] })));
+    assert.notEqual(socketKey(rpc({})), socketKey(plan({ port: 0 })));
   });
 
   test('who accepts is not part of the identity: a banner (daemon accepts) or none (helper accepts) is the same socket', () => {

@@ -178,7 +178,7 @@ test("without the internals a stream listener still serves, by Node's own listen
     error: (_l: Listener, err: Error) => assert.fail(err),
     bindRetried: () => {},
   } satisfies ListenerEvents;
-  const plan = (mode: ListenPlan['mode']): ListenPlan => ({ mode, transport: 'tcp', port: 0, host: '127.0.0.1', family: 4, v6only: false, unix: null });
+  const plan = (mode: ListenPlan['mode']): ListenPlan => ({ mode, transport: 'tcp', port: 0, host: '127.0.0.1', family: 4, v6only: false });
   // A service whose limit queues (FreeBSD max-child), so that its listener would pause if it could.
   const service: Service = Object.assign(newService('fallback', 'inetd', { file: 't.conf', line: 1 }), {
     server: '/bin/cat',
