@@ -132,7 +132,7 @@ describe('unix-domain stream services', { skip: noPython }, () => {
 
   test('FreeBSD: the :user:group:mode: prefix, else mode 0200; internal echo found by the last path component; nc -U', async (t) => {
     const dir = tempDir(t, 'unix-freebsd');
-    const [owned, plain, echo] = [join(dir, 'owned.sock'), join(dir, 'plain.sock'), join(dir, 'echo')];
+    const [owned, plain, echo, one] = [join(dir, 'owned.sock'), join(dir, 'plain.sock'), join(dir, 'echo'), join(dir, 'one.sock')];
     const owner = uid === 0 ? 'nobody' : TEST_USER;
     const group = uid === 0 ? 'nogroup' : primaryGroup();
     await serveInetd(
@@ -140,7 +140,8 @@ describe('unix-domain stream services', { skip: noPython }, () => {
       dir,
       `:${owner}:${group}:0640:${owned}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n` +
         `${plain}\tstream\tunix\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n` +
-        `:${owner}:${group}:0666:${echo}\tstream\tunix\tnowait\troot\tinternal\n`,
+        `:${owner}:${group}:0666:${echo}\tstream\tunix\tnowait\troot\tinternal\n` +
+        `:${owner}:${group}:0666:${one}\tstream\tunix\tnowait/1\t${TEST_USER}\t/bin/sh\tsh -c "echo start; sleep 0.4; echo end"\n`,
       'freebsd',
     );
     const expectUid = uid === 0 ? 65534 : uid;
@@ -151,6 +152,11 @@ describe('unix-domain stream services', { skip: noPython }, () => {
     if (uid === 0) assert.equal(await unixRequest(plain), 'family=AF_UNIX peer=\n');
     assert.equal(await unixRequest(echo, 'hello over unix\n'), 'hello over unix\n');
     if (have('nc')) assert.equal(ncU(echo, 'via nc\n'), 'via nc\n');
+    // max-child 1: the second client waits in the listen queue until the first server ends
+    const t0 = performance.now();
+    const both = await Promise.all([unixRequest(one), unixRequest(one)]);
+    assert.deepEqual(both, ['start\nend\n', 'start\nend\n']);
+    assert.ok(performance.now() - t0 >= 750, `two 0.4 s servers one after the other took ${Math.round(performance.now() - t0)} ms`);
   });
 
   test('--check: address checks the xinetd defaults give an inetd unix service cannot apply, said at its line', async (t) => {
