@@ -268,11 +268,18 @@ test('corpus: every converted service reads back as the same Service', { skip: N
   let exact = 0;
   const unlisted: string[] = [];
   const familyClash: string[] = [];
+  const unix: string[] = [];
   const unexplained: string[] = [];
   for (const c of convertCorpus(t)) {
     for (const s of c.services) {
       total++;
       const back = c.back.get(s.id);
+      if (s.unix !== null) {
+        // xinetd has no unix-domain sockets: not converted (its file holds only comments).
+        if (back !== undefined) unexplained.push(`${c.file}: unix service ${s.id} was converted`);
+        unix.push(`${c.file}: ${s.id}`);
+        continue;
+      }
       if (back === undefined) {
         unexplained.push(`${c.file}: ${s.id} is missing after conversion`);
         continue;
@@ -296,7 +303,8 @@ test('corpus: every converted service reads back as the same Service', { skip: N
   t.diagnostic(
     `${total} services converted; ${exact} read back identical (besides the documented differences: inetd rate as a comment, ` +
       `NAMEINARGS only where needed, one dual-stack socket for inetd's socket per family, UNLISTED added for ${unlisted.length} numeric services); ` +
-      `${familyClash.length} IPv6 halves turned off by tsinetd's port-clash check (see the todo test)`,
+      `${familyClash.length} IPv6 halves turned off by tsinetd's port-clash check (see the todo test); ` +
+      `${unix.length} unix-domain services not converted (${unix.join(', ')})`,
   );
   t.diagnostic(`UNLISTED added: ${unlisted.join(', ')}`);
   t.diagnostic(`turned off by the port-clash check: ${familyClash.join(', ')}`);
