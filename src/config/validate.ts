@@ -110,6 +110,22 @@ export const checkRequiredAttributes: Check = (b, i) => {
   return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
 };
 
+/**
+ * xinetd's service_attr_check for TCPMUX services (they are reached through tcpmux by name, so
+ * /etc/services has no say): `type` must include UNLISTED and the protocol must be tcp, or the
+ * service is disabled ("Service: NAME (tcpmux) should have UNLISTED in type.").
+ */
+export const checkMux: Check = (b, i) => {
+  if (!isMux(b)) return [];
+  if (!isUnlisted(b)) {
+    return [finding('bad-combination', i, 'error', anchor(b, 'type'), `${label(b)} is a TCPMUX service and should have UNLISTED in type; xinetd disables it`, 'disable')];
+  }
+  if (b.protocolName !== 'tcp') {
+    return [finding('bad-combination', i, 'error', anchor(b, 'protocol'), `${label(b)} is a TCPMUX service and should have tcp in protocol; xinetd disables it`, 'disable')];
+  }
+  return [];
+};
+
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
 export const checkPort: Check = (b, i, env) => {
   const s = b.service;
@@ -162,7 +178,7 @@ export const checkInternal: Check = (b, i) => {
         'unknown-internal', i,
         'error',
         b.node.name,
-        `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
+        `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time, and tcpmux for stream); xinetd disables ${label(b)}`,
         'disable',
       ),
     );
@@ -271,7 +287,6 @@ export const checkUnsupported: Check = (b, i) => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
   if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
-  if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
   else if ((s.socket_type === 'stream' && s.protocol === 'udp') || (s.socket_type === 'dgram' && s.protocol === 'tcp')) {
@@ -298,6 +313,7 @@ export const checkUnsupported: Check = (b, i) => {
 
 export const SERVICE_CHECKS: readonly Check[] = [
   checkRequiredAttributes,
+  checkMux,
   checkPort,
   checkInternal,
   checkRedirect,

@@ -14,7 +14,10 @@ import { addressChecks, useridOnFailure, useridOnSuccess } from '../service-need
 import { builtinOf } from './builtins.js';
 import type { Service } from '../table.js';
 import { versus } from '../app/versus.js';
-import { serviceKind } from '../service-kind.js';
+import { muxClient, serviceKind } from '../service-kind.js';
+
+/** Why a TCPMUX service has no socket: not a problem, it is served through `tcpmux`. */
+const MUX_CLIENT = 'a TCPMUX service has no socket of its own: the tcpmux service hands it its connections';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
 
@@ -48,7 +51,7 @@ export function listenPlan(service: Service): PlanResult {
 export function listenPlans(service: Service): PlansResult {
   const no = (reason: string): PlansResult => ({ ok: false, reason });
   if (service.type.includes('RPC')) return no('RPC services are not supported');
-  if (service.type.includes('TCPMUX') || service.type.includes('TCPMUXPLUS')) return no('TCPMUX services are not supported');
+  if (muxClient(service) !== null) return no(MUX_CLIENT);
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
     return no(`socket_type ${service.socket_type} is not supported`);
   }
@@ -60,7 +63,6 @@ export function listenPlans(service: Service): PlansResult {
   let mode: ListenMode;
   if (kind === 'internal' || kind === 'sensor') {
     if (builtinOf(service) === null) {
-      if (service.name === 'tcpmux') return no('the internal tcpmux service is not supported');
       return no(`No such internal service: ${service.name}/${service.socket_type}`);
     }
     mode = transport === 'tcp' ? 'stream' : 'dgram';
@@ -126,7 +128,7 @@ export function socketKey(plan: ListenPlan): string {
  * Whether the spawner's helper may accept `service`'s connections (when it can: see Acceptor in
  * spawn-types.ts), because the daemon needs nothing of them but the peer's address: a nowait
  * program, or daytime/time (a reply the daemon computes), without banners (written to the
- * socket) and USERID lookups (which watch it).
+ * socket) and USERID lookups (which watch it). Never tcpmux: the daemon reads the name line.
  */
 export function helperAccepts(service: Service): boolean {
   const r = listenPlan(service);
@@ -143,6 +145,7 @@ export function helperAccepts(service: Service): boolean {
  * the reasons listenPlan() refuses it.
  */
 export function servingLimitations(service: Service): string[] {
+  if (muxClient(service) !== null) return [];
   const r = listenPlan(service);
   if (!r.ok) return [r.reason + versus('starts less')];
   const out: string[] = [];

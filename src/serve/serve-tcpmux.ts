@@ -1,0 +1,137 @@
+// The internal `tcpmux` service on an admitted connection (the decisions are tcpmux.ts's): read
+// the client's first bytes, find the TCPMUX service they name, run that service's own access
+// checks, answer, and start its program on the same socket. As in xinetd (measured):
+// - everything is logged under tcpmux: START and EXIT of the tcpmux service (the EXIT status is
+//   the program's), in tcpmux's log; the TCPMUX service's own log and log_on_* are not used;
+// - tcpmux's own checks (rates, instances, only_from, TCP wrappers under the name `tcpmux`)
+//   ran when the connection was accepted (connection.ts); the TCPMUX service adds only what
+//   xinetd's child checks: its address lists and TCP wrappers under its server's name. Its
+//   refusal closes the connection without a reply (not even the "+Go" of a TCPMUXPLUS
+//   service) and without a FAIL line; TCP wrappers' refusal line goes to the daemon log;
+// - the program runs with the TCPMUX service's user, group, arguments and environment.
+// Where xinetd writes no service line at all (no name, an unknown name, a refusal), tsinetd
+// writes START and EXIT with pid 0 for its in-process handling, and says why in the daemon log.
+
+import type * as net from 'node:net';
+import type { Decision, LocalEnd } from '../admission/admission-types.js';
+import type { Peer } from '../peer.js';
+import { muxClient } from '../service-kind.js';
+import type { Service } from '../table.js';
+import { durationSince, finished, type ServeContext } from './serve-context.js';
+import { prepareWrap, startProgram } from './serve-program.js';
+import { MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
+
+/** Stops the socket reading (libuv), so that what the client sends next stays for the program. */
+function stopReading(socket: net.Socket): void {
+  socket.pause();
+  const handle = (socket as unknown as { _handle?: { readStop?: () => number } | null })._handle;
+  handle?.readStop?.();
+}
+
+/** The first bytes the client sends (one read, as xinetd's read(2)), or null when it closes first. */
+function firstRead(socket: net.Socket): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const done = (bytes: Buffer | null): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      resolve(bytes);
+    };
+    const onData = (bytes: Buffer): void => {
+      stopReading(socket);
+      done(bytes);
+    };
+    const onEnd = (): void => done(null);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  });
+}
+
+/** Writes `bytes`; resolves once they are with the kernel (false: the connection is gone). */
+function send(socket: net.Socket, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) {
+      resolve(false);
+      return;
+    }
+    socket.write(bytes, (err) => resolve(err == null));
+  });
+}
+
+/** The TCPMUX service's checks; a fault inside them refuses (internal_error), never admits. */
+async function handedOver(ctx: ServeContext, target: Service, peer: Peer, local: LocalEnd | undefined): Promise<Decision> {
+  try {
+    return await ctx.admission.handedOver(target, peer, local);
+  } catch (err) {
+    ctx.daemon('internal-error', 'error', `access control of service ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+    return { allow: false, reason: 'internal_error' };
+  }
+}
+
+/**
+ * Serves one admitted tcpmux connection (`mux`, already counted as started) to its end or to
+ * the start of the program it asks for.
+ */
+export async function serveMux(ctx: ServeContext, mux: Service, peer: Peer, socket: net.Socket, local: LocalEnd | undefined, acceptedAt: number): Promise<void> {
+  const release = ctx.hold(socket, mux);
+  const t0 = performance.now();
+  const closed = (): void => {
+    socket.destroy();
+    release();
+    ctx.log({ kind: 'START', service: mux, pid: 0, peer });
+    ctx.log({ kind: 'EXIT', service: mux, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
+    finished(ctx, mux, peer);
+  };
+  const why = (level: 'debug' | 'info', text: string): void => ctx.daemon('tcpmux-request', level, `tcpmux from ${peer.address}: ${text}`, 'tcpmux_handler');
+
+  const first = await firstRead(socket);
+  if (first === null) {
+    ctx.daemon('tcpmux-read-failed', 'error', 'read failed', 'tcpmux_handler');
+    closed();
+    return;
+  }
+  const request = muxRequest(first);
+  if (request.kind === 'malformed') {
+    why('debug', request.overread ? 'a 1022-byte name with more data in the same read; closed' : 'not a service name ending in CR LF; closed without a reply');
+    closed();
+    return;
+  }
+  const target = ctx.stopping ? null : muxTarget(request.name, ctx.muxServices());
+  if (target === null) {
+    why('debug', `no TCPMUX service named '${request.name.toString('latin1')}'`);
+    await send(socket, MUX_NOT_FOUND);
+    closed();
+    return;
+  }
+  const decision = await handedOver(ctx, target, peer, local);
+  if (!decision.allow) {
+    if (decision.reason === 'libwrap' && decision.detail !== undefined) ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
+    else why('info', `service ${target.id} refused it (${decision.reason}${decision.detail !== undefined ? `: ${decision.detail}` : ''}); closed without a reply`);
+    closed();
+    return;
+  }
+  const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, target, peer, decision.wrap);
+  if (muxClient(target) === 'plus' && !(await send(socket, MUX_ACK))) {
+    closed();
+    return;
+  }
+  if (ctx.stopping || socket.destroyed) {
+    closed();
+    return;
+  }
+  await startProgram(
+    ctx,
+    target,
+    peer,
+    socket,
+    () => {
+      socket.destroy();
+      release();
+    },
+    acceptedAt,
+    wrap,
+    mux,
+  );
+}
