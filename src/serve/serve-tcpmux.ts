@@ -65,7 +65,12 @@ async function handedOver(ctx: ServeContext, target: Service, peer: Peer, local:
   try {
     return await ctx.admission.handedOver(target, peer, local);
   } catch (err) {
-    ctx.daemon('internal-error', 'error', `access control of service ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+    ctx.daemon(
+      'internal-error',
+      'error',
+      `access control of service ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+      'access_control',
+    );
     return { allow: false, reason: 'internal_error' };
   }
 }
@@ -74,7 +79,14 @@ async function handedOver(ctx: ServeContext, target: Service, peer: Peer, local:
  * Serves one admitted tcpmux connection (`mux`, already counted as started) to its end or to
  * the start of the program it asks for.
  */
-export async function serveMux(ctx: ServeContext, mux: Service, peer: Peer, socket: net.Socket, local: LocalEnd | undefined, acceptedAt: number): Promise<void> {
+export async function serveMux(
+  ctx: ServeContext,
+  mux: Service,
+  peer: Peer,
+  socket: net.Socket,
+  local: LocalEnd | undefined,
+  acceptedAt: number,
+): Promise<void> {
   const release = ctx.hold(socket, mux);
   const t0 = performance.now();
   const closed = (): void => {
@@ -108,7 +120,8 @@ export async function serveMux(ctx: ServeContext, mux: Service, peer: Peer, sock
   const decision = await handedOver(ctx, target, peer, local);
   if (!decision.allow) {
     if (decision.reason === 'libwrap' && decision.detail !== undefined) ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
-    else why('info', `service ${target.id} refused it (${decision.reason}${decision.detail !== undefined ? `: ${decision.detail}` : ''}); closed without a reply`);
+    else
+      why('info', `service ${target.id} refused it (${decision.reason}${decision.detail !== undefined ? `: ${decision.detail}` : ''}); closed without a reply`);
     closed();
     return;
   }
