@@ -15,6 +15,11 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
       // `(x) => resolve(x)` returning a void call is an idiom, not a confusion.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // A getter in an object literal (a live view of the daemon's state handed to a part) has
+      // the literal as its `this`; the instance it reads is named `self`, and only that name.
+      '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['self'] }],
+      // `const { a: _, ...rest } = o` is how a copy of `o` without `a` is written.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
     },
   },
   {
@@ -27,6 +32,9 @@ export default tseslint.config(
       ],
       // A test states what it expects to exist; a wrong `!` fails the test at once.
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Fakes of asynchronous interfaces (resolvers, readers) are written `async` without an
+      // await so that what they throw rejects, as the real ones' failures do.
+      '@typescript-eslint/require-await': 'off',
     },
   },
 );

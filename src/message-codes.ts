@@ -45,6 +45,7 @@ export const MESSAGE_CODES = {
   'metrics-endpoint': { levels: ['notice'], text: 'own', meaning: 'where the --metrics endpoint listens' },
   'file-descriptors': { levels: ['error', 'notice'], text: 'own', meaning: 'the daemon ran out of file descriptors (error), or has some again (notice)' },
   // Starting servers
+  'node-internals-missing': { levels: ['notice'], text: 'own', meaning: "Node's libuv handle internals are not available: the Node spawner starts servers; the line says what is not served" },
   'helper-missing': { levels: ['notice'], text: 'own', meaning: 'no native spawn helper: the Node spawner starts servers; the line says what is lost and how to get it back' },
   'helper-built': { levels: ['notice'], text: 'own', meaning: 'the daemon built the native spawn helper at start' },
   'spawn-helper': { levels: ['warning'], text: 'own', meaning: 'the spawn helper cannot start, failed, or sent what it should not; the Node spawner may stand in' },

@@ -4,6 +4,7 @@
 // (dual-stack socket), and a mapped IPv6 entry matches the plain IPv4 client too.
 
 import { isIPv6 } from 'node:net';
+import { present } from '../util/invariant.js';
 
 const MAPPED_PREFIX = 0xffffn << 32n;
 export const ALL_ONES = (1n << 128n) - 1n;
@@ -40,13 +41,13 @@ export function parseInetAton(text: string): { value: number; parts: number } | 
     if (n === null) return null;
     nums.push(n);
   }
-  const lastMax = [0xffffffff, 0xffffff, 0xffff, 0xff][parts.length - 1]!;
+  const last = present(nums.pop(), 'split() to give at least one part');
+  const lastMax = present([0xffffffff, 0xffffff, 0xffff, 0xff][nums.length], 'at most 4 parts');
   let value = 0;
-  for (let i = 0; i < nums.length - 1; i++) {
-    if (nums[i]! > 0xff) return null;
-    value = value * 256 + nums[i]!;
+  for (const n of nums) {
+    if (n > 0xff) return null;
+    value = value * 256 + n;
   }
-  const last = nums[nums.length - 1]!;
   if (last > lastMax) return null;
   value = value * (lastMax + 1) + last;
   return { value: value >>> 0, parts: parts.length };

@@ -40,7 +40,7 @@ export async function resolveAclNames(
   const out = new Map<string, NameResolution>();
   await Promise.all(
     aclNames(service).map(async (name) => {
-      let addresses: readonly string[] = [];
+      let addresses: readonly string[];
       try {
         addresses = (await resolver.lookupHost(name)).filter((a) => parsePeerAddress(a) !== null);
       } catch {
@@ -50,7 +50,7 @@ export async function resolveAclNames(
         out.set(name, { kind: 'host', addresses });
         return;
       }
-      let network: string | null = null;
+      let network: string | null;
       try {
         network = await resolver.lookupNetwork(name);
       } catch {
@@ -97,9 +97,9 @@ export function parseNetworks(text: string): Map<string, string> {
   for (const line of text.split('\n')) {
     const hash = line.indexOf('#');
     const fields = (hash >= 0 ? line.slice(0, hash) : line).trim().split(/\s+/).filter((f) => f !== '');
-    if (fields.length < 2) continue;
-    const number = fields[1]!;
-    for (const n of [fields[0]!, ...fields.slice(2)]) {
+    const [name, number, ...aliases] = fields;
+    if (name === undefined || number === undefined) continue;
+    for (const n of [name, ...aliases]) {
       const key = n.toLowerCase();
       if (!out.has(key)) out.set(key, number);
     }

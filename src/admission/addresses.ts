@@ -35,8 +35,7 @@ function at(w: Word): { file: string; line: number; column: number } {
 /** Checks the address words of one only_from / no_access line. */
 export function checkAclWords(words: readonly Word[], attribute: string): AclWords {
   const out: AclWords = { entries: [], diagnostics: [], fatal: null };
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
+  for (const [i, w] of words.entries()) {
     const text = w.text;
     const commentLike = text.startsWith('#') && !words.slice(0, i).some((x) => x.text.startsWith('#'));
     if (commentLike) {
@@ -82,7 +81,7 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
       continue;
     }
     if (v.kind === 'ipv4' && v.octets.length > 1 && v.octets.length < 4) {
-      const full = [...v.octets.slice(0, -1), ...Array<number>(4 - v.octets.length).fill(0), v.octets[v.octets.length - 1]!].join('.');
+      const full = [...v.octets.slice(0, -1), ...Array<number>(4 - v.octets.length).fill(0), ...v.octets.slice(-1)].join('.');
       out.diagnostics.push(
         diag(
           'value-note', 'warning',

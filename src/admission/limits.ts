@@ -139,15 +139,11 @@ export function perMinuteFresh(): PerMinuteState {
 export function perMinuteStep(state: PerMinuteState, max: number, nowSec: number): boolean {
   const tick = Math.floor(nowSec / PER_MINUTE_SLOT_SECONDS);
   const slot = tick % PER_MINUTE_SLOTS;
-  if (state.ticks[slot] !== tick) {
-    state.ticks[slot] = tick;
-    state.counts[slot] = 0;
-  }
-  state.counts[slot]! += 1;
+  state.counts[slot] = (state.ticks[slot] === tick ? (state.counts[slot] ?? 0) : 0) + 1;
+  state.ticks[slot] = tick;
   let total = 0;
-  for (let i = 0; i < PER_MINUTE_SLOTS; i++) {
-    const t = state.ticks[i]!;
-    if (t <= tick && t > tick - PER_MINUTE_SLOTS) total += state.counts[i]!;
+  for (const [i, t] of state.ticks.entries()) {
+    if (t <= tick && t > tick - PER_MINUTE_SLOTS) total += state.counts[i] ?? 0;
   }
   return max > 0 && total > max;
 }

@@ -40,14 +40,13 @@ export const XINETD_LONG_FLAGS = new Set([
 /** Rewrites `-dontfork` into `--dontfork` (commander reads single-dash words as bundled short flags). */
 export function normalizeArgv(args: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
+  for (const [i, a] of args.entries()) {
     if (a === '--') {
       out.push(...args.slice(i));
       break;
     }
-    const m = /^-([a-z_][a-z_0-9]*)(=.*)?$/.exec(a);
-    if (m !== null && XINETD_LONG_FLAGS.has(m[1]!)) out.push('-' + a);
+    const flag = /^-([a-z_][a-z_0-9]*)(=.*)?$/.exec(a)?.[1];
+    if (flag !== undefined && XINETD_LONG_FLAGS.has(flag)) out.push('-' + a);
     else out.push(a);
   }
   return out;
@@ -76,7 +75,8 @@ export interface CliIo {
 const defaultIo: CliIo = {
   stdout: (s) => process.stdout.write(s),
   stderr: (s) => process.stderr.write(s),
-  stderrIsTty: process.stderr.isTTY === true,
+  // Typed boolean, but undefined at run time when stderr is not a terminal.
+  stderrIsTty: (process.stderr.isTTY as boolean | undefined) === true,
 };
 
 export type Action =
@@ -89,8 +89,19 @@ export type Action =
 /** `tsinetd convert FILE ...` is `tsinetd --convert FILE ...`. */
 export function convertCommand(args: readonly string[]): string[] {
   if (args[0] !== 'convert') return [...args];
-  if (args.length < 2 || args[1]!.startsWith('-')) throw new CommanderError(2, 'tsinetd.usage', "'convert' needs the inetd.conf file to convert");
+  const file = args[1];
+  if (file === undefined || file.startsWith('-')) throw new CommanderError(2, 'tsinetd.usage', "'convert' needs the inetd.conf file to convert");
   return ['--convert', ...args.slice(1)];
+}
+
+/** `--explain SERVICE ADDRESS`: exactly those two words. */
+function explainTarget(args: readonly string[] | undefined): { service: string; address: string } | undefined {
+  if (args === undefined) return undefined;
+  const [service, address, ...more] = args;
+  if (service === undefined || address === undefined || more.length > 0) {
+    throw new CommanderError(2, 'tsinetd.usage', '--explain needs a service and a client address: --explain SERVICE ADDRESS');
+  }
+  return { service, address };
 }
 
 export interface ParsedCommandLine {
@@ -196,17 +207,14 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     hostsAllow: o['hostsAllow'] as string,
     hostsDeny: o['hostsDeny'] as string,
   };
-  const explainArgs = o['explain'] as string[] | undefined;
-  if (explainArgs !== undefined && explainArgs.length !== 2) {
-    throw new CommanderError(2, 'tsinetd.usage', '--explain needs a service and a client address: --explain SERVICE ADDRESS');
-  }
-  if (explainArgs !== undefined && (o['check'] === true || o['dump'] === true || convert !== undefined)) {
+  const explain = explainTarget(o['explain'] as string[] | undefined);
+  if (explain !== undefined && (o['check'] === true || o['dump'] === true || convert !== undefined)) {
     throw new CommanderError(2, 'tsinetd.usage', '--explain cannot be used with --check, --dump or --convert');
   }
-  if (explainArgs === undefined && o['json'] === true) throw new CommanderError(2, 'tsinetd.usage', '--json is only used with --explain');
+  if (explain === undefined && o['json'] === true) throw new CommanderError(2, 'tsinetd.usage', '--json is only used with --explain');
   const action: Action =
-    explainArgs !== undefined
-      ? { kind: 'explain', service: explainArgs[0]!, address: explainArgs[1]!, json: o['json'] === true }
+    explain !== undefined
+      ? { kind: 'explain', ...explain, json: o['json'] === true }
       : convert !== undefined
       ? { kind: 'convert', file: convert, outputDir: (o['outputDir'] as string | undefined) ?? null, dialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto' }
       : o['check'] === true

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { message, type ServicePreparer } from './daemon-services.js';
 import type { XinetdEventLog } from '../log/log.js';
 import type { Say } from '../message-codes.js';
-import { mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
+import { keepsSockets, mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
 import type { ServerHandle } from '../serve/server-types.js';
 import type { Spawner } from '../spawn/spawn-types.js';
 import type { Service, ServiceTable } from '../table.js';
@@ -34,7 +34,8 @@ export interface ReloadContext {
 /** One reload pass; 'end' when the daemon stops (or is stopping), so no further pass may run. */
 export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promise<'end' | 'done'> {
   try {
-    const next = await c.services.load();
+    // What is bound now binds first: it keeps its port in a clash with a new service, as in xinetd.
+    const next = await c.services.load(keepsSockets(c.served));
     if (c.stopping) return 'end';
     const merged = mergeReload(c.served, next, { fileExists: existsSync });
     c.services.reportUnstarted(merged.table);

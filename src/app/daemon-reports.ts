@@ -48,6 +48,7 @@ export class DaemonReports {
     this.checking = true;
     try {
       const problems = await runConsistencyCheck(() => this.source.consistencyInput());
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the daemon may have begun to stop during the await; TypeScript keeps the narrowing from before it
       if (this.source.stopping) return;
       if (problems === null) {
         if (kind === 'requested') this.daemon('consistency-skipped', 'info', 'Consistency check skipped: reconfiguration in progress', 'consistency_check');

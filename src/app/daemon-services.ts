@@ -33,9 +33,10 @@ export class ServicePreparer {
     private readonly log: Say,
   ) {}
 
-  async load(): Promise<ServiceTable> {
+  /** Loads the configuration and logs its diagnostics; `boundFirst`: on a reload, see LoadRequest. */
+  async load(boundFirst?: (s: Service) => boolean): Promise<ServiceTable> {
     const load = this.loadTable ?? loadConfig;
-    const table = await load(loadRequestOf(this.opts));
+    const table = await load({ ...loadRequestOf(this.opts), ...(boundFirst !== undefined ? { boundFirst } : {}) });
     for (const d of table.diagnostics) this.log('config-problem', diagnosticLevel(d), formatDiagnostic(d), 'parse', d.code);
     return table;
   }

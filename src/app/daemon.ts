@@ -40,6 +40,7 @@ import { VERSION } from './version.js';
 import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js';
 import { reloadOnce, type ReloadContext } from './daemon-reload.js';
 import { DaemonReports } from './daemon-reports.js';
+import { useNodeInternals } from '../sys/uv-handles.js';
 
 /** Set in the environment of the detached copy started by daemonize(); removed at once. */
 export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
@@ -53,7 +54,7 @@ interface Readiness {
 
 function readinessChannel(env: EnvOptions): Readiness | null {
   if (!env.daemonChild) return null;
-  delete process.env[DAEMON_CHILD_ENV];
+  Reflect.deleteProperty(process.env, DAEMON_CHILD_ENV);
   let sent = false;
   const send = (line: string): void => {
     if (sent) return;
@@ -195,6 +196,7 @@ class Daemon {
     this.table = table;
     this.services.reportUnstarted(table);
     let spawner: Spawner;
+    useNodeInternals(this.env.nodeInternals);
     try {
       spawner = await createSpawner({ onWarning: (m) => this.daemon('spawn-helper', 'warning', m, 'spawner'), onNotice: (code, m) => this.daemon(code, 'notice', m, 'spawner') }, this.env);
     } catch (err) {
@@ -355,6 +357,7 @@ class Daemon {
         await this.log.reopen();
         if ((await reloadOnce(this.reloadContext(), handle)) === 'end') return;
         if (!this.stopping) this.signals?.ready(`Serving ${handle.available} service${handle.available === 1 ? '' : 's'}`);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- reload() may have asked again during the awaits; TypeScript keeps the narrowing from the loop's start
       } while (this.reloadAgain && !this.stopping);
     })().finally(() => {
       this.reloading = null;

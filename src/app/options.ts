@@ -123,6 +123,8 @@ export interface EnvOptions {
   keepV8Defaults: boolean;
   /** TSINETD_DAEMON_CHILD=1: this process is the detached copy a daemonizing start made (internal). */
   daemonChild: boolean;
+  /** TSINETD_NODE_INTERNALS=0: run as on a Node without the internals uv-handles.ts uses (its fallbacks). */
+  nodeInternals: boolean;
 }
 
 /** The variable behind each field of EnvOptions. */
@@ -139,6 +141,7 @@ export const ENV_NAMES = {
   loadavgFile: 'TSINETD_LOADAVG_FILE',
   keepV8Defaults: 'TSINETD_V8_DEFAULTS',
   daemonChild: 'TSINETD_DAEMON_CHILD',
+  nodeInternals: 'TSINETD_NODE_INTERNALS',
 } as const satisfies Record<keyof EnvOptions, `TSINETD_${string}`>;
 
 /** The TSINETD_* variables of `env`, each as its reader has always taken it (an empty value is unset). */
@@ -163,5 +166,6 @@ export function fromEnv(env: NodeJS.ProcessEnv = process.env): EnvOptions {
     loadavgFile: text('loadavgFile'),
     keepV8Defaults: text('keepV8Defaults') === '1',
     daemonChild: text('daemonChild') === '1',
+    nodeInternals: text('nodeInternals') !== '0',
   };
 }

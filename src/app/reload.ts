@@ -191,15 +191,26 @@ export interface ReloadPlan {
 }
 
 
+/**
+ * Whether a reload from `current` keeps the sockets of a new definition: a service of the same
+ * id is served now on the same sockets (socketsKey). Those are bound already, so they bind
+ * before anything new (the order port clashes are decided in, config.ts).
+ */
+export function keepsSockets(current: readonly Service[]): (s: Service) => boolean {
+  const before = new Map(current.map((s) => [s.id, socketsKey(s)]));
+  return (s) => before.get(s.id) === socketsKey(s);
+}
+
 /** By service id: what a reload from `current` to `next` keeps, restarts, adds and removes. */
 export function planReload(current: readonly Service[], next: readonly Service[]): ReloadPlan {
   const plan: ReloadPlan = { keep: [], restart: [], add: [], remove: [] };
   const before = new Map(current.map((s) => [s.id, s]));
   const after = new Set(next.map((s) => s.id));
+  const kept = keepsSockets(current);
   for (const s of next) {
     const old = before.get(s.id);
     if (old === undefined) plan.add.push(s);
-    else if (socketsKey(old) === socketsKey(s)) plan.keep.push(s);
+    else if (kept(s)) plan.keep.push(s);
     else plan.restart.push({ from: old, to: s });
   }
   for (const s of current) if (!after.has(s.id)) plan.remove.push(s);

@@ -25,6 +25,7 @@ import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from '../sys/sysdb.js';
 import type { Service, ServiceTable } from '../table.js';
 import { checkDuplicateIds, checkPortClashes, checkServices, placedBlock, placedLine, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { present } from '../util/invariant.js';
 
 export interface LoadRequest {
   /** The xinetd configuration file (`-f`); null to load only inetd files. */
@@ -38,6 +39,11 @@ export interface LoadRequest {
    * completely, its implicit connection rate included (inetd-defaults.ts).
    */
   inetdCompatFile?: string;
+  /**
+   * A reload: the services bound already (reload.ts keepsSockets). They bind before the others,
+   * so in a port clash they keep the port, as under xinetd, whose reload binds only what is new.
+   */
+  boundFirst?: (s: Service) => boolean;
 }
 
 export interface LoadDeps {
@@ -124,21 +130,28 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, built.services[f.index]!.service.id))], files: tree.files, defaults: built.defaults };
+  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, entryOf(built.services, f.index).service.id))], files: tree.files, defaults: built.defaults };
 }
 
 /**
  * The checks across services, over the whole table: port clashes between every service the run
- * loads (xinetd's, then each inetd.conf file's, in binding order), then duplicate ids among the
- * xinetd services. Turns the losers of a clash off; returns the diagnostics.
+ * loads, in binding order (xinetd's, then each inetd.conf file's; on a reload those bound
+ * already, `boundFirst`, before all of them), then duplicate ids among the xinetd services.
+ * Turns the losers of a clash off; returns the diagnostics.
  */
-function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[]): Diagnostic[] {
-  const placed = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
-  const on = (i: number): boolean => placed[i]!.service.enabled;
+function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[], boundFirst?: (s: Service) => boolean): Diagnostic[] {
+  const inFileOrder = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+  const placed = boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
+  const on = (i: number): boolean => entryOf(placed, i).service.enabled;
   const clashes = checkPortClashes(placed, on);
-  for (const f of clashes) if (f.effect === 'disable') placed[f.index]!.service.enabled = false;
+  for (const f of clashes) if (f.effect === 'disable') entryOf(placed, f.index).service.enabled = false;
   const duplicates = checkDuplicateIds(xinetd, on);
-  return [...clashes.map((f) => about(f.diagnostic, placed[f.index]!.service.id)), ...duplicates.map((f) => about(f.diagnostic, xinetd[f.index]!.service.id))];
+  return [...clashes.map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)), ...duplicates.map((f) => about(f.diagnostic, entryOf(xinetd, f.index).service.id))];
+}
+
+/** The entry a finding names by index: a check's findings index the very list it was given. */
+function entryOf<T>(list: readonly T[], index: number): T {
+  return present(list[index], `entry ${index} of the list the check was given`);
 }
 
 /** Loads an xinetd configuration tree (main file and includes). Never throws. */
@@ -155,7 +168,7 @@ export function loadXinetdConfig(configFile: string, deps: LoadDeps = {}): Xinet
 
 function applyFindings(services: BuiltService[], findings: readonly Finding[]): void {
   for (const f of findings) {
-    const b = services[f.index]!;
+    const b = entryOf(services, f.index);
     if (f.effect === 'disable') {
       b.service.enabled = false;
       b.off ??= { kind: 'error' };
@@ -178,7 +191,8 @@ function sortByFile(diagnostics: Diagnostic[], files: readonly string[]): Diagno
     .map((x) => x.d);
 }
 
-export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
+/** Loads the whole table. It reads synchronously; the Promise is the shape of every table loader (daemon.ts's loadTable). */
+export function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise<ServiceTable> {
   const table: ServiceTable = { services: [], diagnostics: [], files: [] };
   const x = req.configFile === null ? null : readXinetdTree(req.configFile, deps);
   if (x !== null) {
@@ -194,10 +208,10 @@ export async function loadConfig(req: LoadRequest, deps: LoadDeps = {}): Promise
     table.diagnostics.push(...permissionDiagnostics([file], [], deps.db ?? systemDb, deps), ...r.diagnostics, ...inetdPrivileges(r.services, deps));
     table.files.push(file);
   }
-  const across = checkAcross(x?.built ?? [], inetd);
+  const across = checkAcross(x?.built ?? [], inetd, req.boundFirst);
   table.services.push(...(x?.built ?? []).map((b) => b.service), ...inetd);
   table.diagnostics = sortByFile([...table.diagnostics, ...across], table.files);
-  return table;
+  return Promise.resolve(table);
 }
 
 /** The privilege check (privileges.ts) and exec-access.ts's for inetd.conf services, located at their line. */

@@ -11,7 +11,7 @@
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
 import { isIP } from 'node:net';
-import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attributes.js';
+import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attribute-words.js';
 import type { BuiltService } from './xinetd/build.js';
 import type { DiagnosticCode } from '../diagnostic-codes.js';
 import { diag, type Diagnostic, type Severity, type SourcePosition } from '../diagnostics.js';
@@ -21,6 +21,7 @@ import type { Loc, Word } from './xinetd/syntax.js';
 import { versus } from '../app/versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from '../sys/privileges.js';
 import { servedInternally, serviceKind } from '../service-kind.js';
+import { present } from '../util/invariant.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
 
@@ -404,8 +405,9 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
   const out: Finding[] = [];
   const seen = new Map<string, number>();
   const off = new Set<number>();
+  const placed = (i: number): PlacedService => present(services[i], `service ${i} of the ones checked`);
   const report = (i: number, severity: Severity, message: string, effect: Effect): void => {
-    const p = services[i]!;
+    const p = placed(i);
     out.push({ index: i, diagnostic: diag('port-clash', severity, p.at, message, p.length), effect });
   };
   const bound = new Map<string, number[]>(); // earlier services with a bind address, by protocol and port
@@ -414,9 +416,9 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
     const earlier = bound.get(slot) ?? [];
     if (s.bind !== null && s.port !== null) bound.set(slot, [...earlier, i]);
     if (!enabled(i) || s.port === null || s.port === 0) return;
-    const twin = boundTwin(services, i, earlier, (j) => enabled(j) && !off.has(j));
+    const twin = boundTwin(services, s, earlier, (j) => enabled(j) && !off.has(j));
     if (twin !== null) {
-      const other = services[twin]!.service;
+      const other = placed(twin).service;
       const how = s.bind === null ? 'on all addresses' : 'on the same address';
       off.add(i);
       const message = `port ${s.port}/${s.protocol} ${how} as ${serviceLabel(other)} (${sourceOf(other)}, bound to ${String(other.bind)}): xinetd calls ${serviceLabel(s)} identical to it and disables it; so does tsinetd`;
@@ -427,7 +429,7 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
     const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
     if (first === undefined || s.protocol === 'udp') for (const k of keys) seen.set(k, i);
     if (first === undefined) return;
-    const other = services[first]!.service;
+    const other = placed(first).service;
     const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
     const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${serviceLabel(other)} (${sourceOf(other)})`;
     if (s.protocol === 'udp') {
@@ -450,10 +452,9 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
  * service: Y id: Y - DISABLING"). `earlierBound`: the earlier services with a bind address on
  * the same protocol and port, in order (so that a large table is not scanned once per service).
  */
-function boundTwin(services: readonly PlacedService[], i: number, earlierBound: readonly number[], on: (j: number) => boolean): number | null {
-  const s = services[i]!.service;
+function boundTwin(services: readonly PlacedService[], s: Service, earlierBound: readonly number[], on: (j: number) => boolean): number | null {
   for (const j of earlierBound) {
-    const t = services[j]!.service;
+    const t = present(services[j], `earlier service ${j}`).service;
     if (!on(j) || t.bind === null) continue;
     if (s.bind === null || s.bind.toLowerCase() === t.bind.toLowerCase()) return j;
   }
@@ -472,7 +473,7 @@ export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i
       seen.set(key, i);
       return;
     }
-    const other = services[first]!;
+    const other = present(services[first], `service ${first}, seen before`);
     out.push(
       finding(
         'duplicate-id', i,

@@ -166,9 +166,10 @@ function limitSpan(wait: string, field: 'inetd_rate' | 'per_source_per_minute' |
   }
   const parts = wait.split('/');
   const k = field === 'instances_at_limit' ? 1 : 2;
-  if (parts.length <= k) return { offset: 0, length: wait.length };
+  const part = parts[k];
+  if (part === undefined) return { offset: 0, length: wait.length };
   const offset = parts.slice(0, k).reduce((n, p) => n + p.length + 1, 0);
-  return { offset, length: Math.max(1, parts[k]!.length) };
+  return { offset, length: Math.max(1, part.length) };
 }
 
 /** Converts inetd.conf text. Pure apart from the system lookups of `opts.env`. */

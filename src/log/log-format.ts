@@ -13,6 +13,7 @@
 import type { DaemonLevel, LogEvent } from './log-types.js';
 import { daemonMessage, shownCode } from '../message-codes.js';
 import type { Service } from '../table.js';
+import { present } from '../util/invariant.js';
 
 export type ServiceEvent = Exclude<LogEvent, { kind: 'daemon' }>;
 export type DaemonEvent = Extract<LogEvent, { kind: 'daemon' }>;
@@ -27,7 +28,7 @@ export const DEFAULT_IDENT = 'xinetd';
 export const LOG_EXTRA_MIN = 5 * 1024;
 export const LOG_EXTRA_MAX = 20 * 1024;
 
-const pad2 = (n: number): string => (n < 10 ? '0' + n : String(n));
+const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
 /** The stamp of the latest second formatted: a busy daemon writes many lines per second. */
 let stampCache = { second: NaN, offset: NaN, text: '' };
@@ -205,6 +206,8 @@ export function formatDaemon(e: DaemonEvent, now: Date, opts: DaemonFormatOption
  * (code: message-codes.ts; diagnostic: the tsinetd.conf(5) code of a configuration problem).
  * Returns null when the text line would not be written either.
  */
+export function formatJson(e: DaemonEvent, now: Date, daemonPid: number): string;
+export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null;
 export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | null {
   const time = now.toISOString();
   if (e.kind === 'daemon') {
@@ -272,7 +275,7 @@ export const SYSLOG_LEVELS: Readonly<Record<string, number>> = {
 export function syslogPriority(facility: string, level: string): number {
   const f = facility.toLowerCase();
   const l = level.toLowerCase();
-  const fac = Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f]! : SYSLOG_FACILITIES['daemon']!;
-  const sev = Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l]! : SYSLOG_LEVELS['info']!;
+  const fac = present(Object.hasOwn(SYSLOG_FACILITIES, f) ? SYSLOG_FACILITIES[f] : SYSLOG_FACILITIES['daemon'], 'a facility of the table');
+  const sev = present(Object.hasOwn(SYSLOG_LEVELS, l) ? SYSLOG_LEVELS[l] : SYSLOG_LEVELS['info'], 'a level of the table');
   return fac * 8 + sev;
 }

@@ -3,9 +3,9 @@
 // (log-transports.ts), it never throws: problems are reported once through `onProblem`, the
 // lines concerned are dropped and counted, and writing resumes when logger(1) is back.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
 import { stat } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { LineBatch } from './line-batch.js';
 import { DEFAULT_MAX_BACKLOG, errText, plural, Transport, type LineInfo, type ProblemReporter } from './log-transports.js';
 
@@ -75,25 +75,26 @@ export class SyslogTransport extends Transport {
     this.start();
   }
 
-  private start(): boolean {
-    if (this.stdin !== null) return true;
-    if (this.closing || this.opts.nowMs() < this.restartAt) return false;
+  /** The pipe to logger(1), started if need be; null while it cannot run. */
+  private start(): Writable | null {
+    if (this.stdin !== null) return this.stdin;
+    if (this.closing || this.opts.nowMs() < this.restartAt) return null;
     this.checkSocket();
     const args = ['--prio-prefix', '-u', this.opts.socketPath, `--id=${this.opts.pid}`, '-t', this.opts.ident];
-    let child: ChildProcess;
+    let child: ChildProcessByStdio<Writable, null, Readable>;
     try {
       // Own process group: a terminal's Ctrl-C must not kill it before our last lines are out.
       child = spawn(this.opts.loggerProgram, args, { stdio: ['pipe', 'ignore', 'pipe'], detached: true });
     } catch (err) {
       this.broken(`cannot run ${this.opts.loggerProgram}(1) for syslog: ${errText(err)}`);
-      return false;
+      return null;
     }
-    const stdin = child.stdin!;
+    const stdin = child.stdin;
     this.child = child;
     this.stdin = stdin;
     let stderrText = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
       if (stderrText.length < 500) stderrText += d;
     });
     stdin.on('error', () => {
@@ -129,7 +130,7 @@ export class SyslogTransport extends Transport {
       const why = stderrText.trim() === '' ? '' : `: ${stderrText.trim().split('\n')[0]}`;
       this.broken(`${this.opts.loggerProgram}(1) for syslog exited with ${how}${why}`);
     });
-    return true;
+    return stdin;
   }
 
   private detach(): void {
@@ -151,11 +152,11 @@ export class SyslogTransport extends Transport {
 
   /** Sends one message at the given PRI; never throws. */
   writeLine(pri: number, message: string): void {
-    if (!this.start()) {
+    const stdin = this.start();
+    if (stdin === null) {
       this.lost++;
       return;
     }
-    const stdin = this.stdin!;
     if (stdin.writableLength + this.batch.pendingBytes > this.opts.maxBacklog) {
       this.backlogDropped++;
       return;
@@ -178,7 +179,7 @@ export class SyslogTransport extends Transport {
     this.closing = true;
     const child = this.child;
     const stdin = this.stdin;
-    if (child === null || stdin === null) return callback();
+    if (child === null || stdin === null) { callback(); return; }
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
     }, 3000);

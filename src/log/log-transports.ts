@@ -224,6 +224,7 @@ export class FileTransport extends Transport {
       this.broken = null;
       this.openStream();
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the openStream() above may have marked the file broken; TypeScript does not follow a method's effect on `this`
     if (this.stream === null && this.broken === null) this.openStream();
     const stream = this.stream;
     // The open was refused or failed: as with a write error, the line that met it is not counted.
@@ -272,15 +273,15 @@ export class FileTransport extends Transport {
     this.batch.flush();
     const s = this.stream;
     this.stream = null;
-    if (s === null) return callback();
-    endStream(s).then(() => callback());
+    if (s === null) { callback(); return; }
+    void endStream(s).then(() => callback()); // endStream never rejects
   }
 }
 
 /** Ends a write stream and resolves once its data is flushed and the fd closed (or it failed). */
 function endStream(s: WriteStream, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve) => {
-    if (s.destroyed || s.closed) return resolve();
+    if (s.destroyed || s.closed) { resolve(); return; }
     const timer = setTimeout(() => {
       s.destroy();
       resolve();
@@ -328,7 +329,7 @@ export class LineStreamTransport extends Transport {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.batch.flush();
-    if (this.out.writableLength === 0 || this.out.destroyed) return callback();
+    if (this.out.writableLength === 0 || this.out.destroyed) { callback(); return; }
     const timer = setTimeout(() => callback(), 2000);
     this.out.write('', () => {
       clearTimeout(timer);

@@ -142,6 +142,7 @@ class EventLogImpl implements XinetdEventLog {
       levels: winston.config.syslog.levels,
       level: 'debug',
       format: passthrough,
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- our transports extend winston's Transport, which is TransportStream at run time (log-transports.ts): the rule cannot see through the typing of that export
       transports: [transport],
       exitOnError: false,
     });
@@ -213,7 +214,7 @@ class EventLogImpl implements XinetdEventLog {
       if (sink.key === skipKey) continue;
       this.emit(sink, {
         level: e.level,
-        message: this.opts.format === 'json' ? formatJson(e, now, this.pid)! : formatDaemon(e, now, { style, pid: this.pid, ident: this.ident }),
+        message: this.opts.format === 'json' ? formatJson(e, now, this.pid) : formatDaemon(e, now, { style, pid: this.pid, ident: this.ident }),
         pri: syslogPriority(this.daemonFacility, e.level),
       });
     }
@@ -247,7 +248,7 @@ class EventLogImpl implements XinetdEventLog {
       const daemonHitItself = this.daemonSinks.some((d) => d.sink.key === originKey);
       const stderrIsDaemon = this.daemonSinks.some((d) => d.sink.key === 'fd:2');
       if (daemonHitItself && !stderrIsDaemon) {
-        const line = this.opts.format === 'json' ? formatJson(e, now, this.pid)! : formatDaemon(e, now, { style: 'terminal', pid: this.pid });
+        const line = this.opts.format === 'json' ? formatJson(e, now, this.pid) : formatDaemon(e, now, { style: 'terminal', pid: this.pid });
         const stderr = this.streamSink(2).transport;
         if (stderr instanceof LineStreamTransport) stderr.writeLine(line + '\n');
       }

@@ -50,12 +50,12 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
 
   // Sockets.
   // Per service and address (a service may have one socket per address family).
-  const sockets = new Map<string, number>();
-  const idOf = new Map<string, string>();
+  const sockets = new Map<string, { id: string; count: number }>();
   for (const l of input.serving.listeners) {
     const where = `${l.id}\n${l.socket ?? ''}`;
-    add(sockets, where);
-    idOf.set(where, l.id);
+    const seen = sockets.get(where);
+    if (seen === undefined) sockets.set(where, { id: l.id, count: 1 });
+    else seen.count++;
     if (!served.has(l.id)) {
       out.push({ key: `orphan ${l.id}`, func: 'consistency_check', message: `a socket is open for service ${l.id}, which is not served` });
     }
@@ -67,8 +67,7 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
       out.push({ key: `state ${l.id}`, func: 'thread_check', message: `service ${l.id} not started (socket state ${l.state})` });
     }
   }
-  for (const [where, n] of sockets) {
-    const id = idOf.get(where)!;
+  for (const { id, count: n } of sockets.values()) {
     if (n > 1) out.push({ key: `dup ${id}`, func: 'consistency_check', message: `service ${id} has ${n} sockets` });
   }
 

@@ -11,6 +11,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { PROMETHEUS_CONTENT_TYPE, TsinetdMetrics } from './metrics.js';
+import { present } from '../util/invariant.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string | null; port: number } | { kind: 'unix'; path: string };
 
@@ -35,13 +36,13 @@ export function parseListenAddress(text: string): ParsedAddress {
   if (bare !== null) return { ok: true, address: { kind: 'tcp', host: '127.0.0.1', port: bare } };
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):([^:]*)$/.exec(text);
   if (m === null) return fail('expected HOST:PORT, [IPV6]:PORT, :PORT, PORT or /path/to/socket');
-  const port = parsePort(m[3]!);
+  const port = parsePort(present(m[3], 'the port group, which always takes part'));
   if (port === null) return fail(`'${m[3]}' is not a port number (0-65535)`);
   if (m[1] !== undefined) {
     if (net.isIPv6(m[1])) return { ok: true, address: { kind: 'tcp', host: m[1], port } };
     return fail(`'${m[1]}' is not an IPv6 address`);
   }
-  const host = m[2]!;
+  const host = present(m[2], 'the host group, when the [IPv6] one did not take part');
   if (host === '') return { ok: true, address: { kind: 'tcp', host: null, port } };
   if (net.isIPv4(host) || HOST_NAME.test(host)) return { ok: true, address: { kind: 'tcp', host, port } };
   return fail(`'${host}' is not a host name or address`);

@@ -211,9 +211,12 @@ export class HistogramCell {
   }
 
   observe(v: number): void {
-    let i = 0;
-    while (i < this.bounds.length && v > this.bounds[i]!) i++;
-    this.counts[i]!++;
+    let i = 0; // the first bucket whose bound is at least v; the last (+Inf) when none is
+    for (const bound of this.bounds) {
+      if (v <= bound) break;
+      i++;
+    }
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
     this.sum += v;
   }
 }
@@ -228,10 +231,10 @@ export class Histogram implements Metric {
     bounds: readonly number[],
     readonly labelNames: readonly string[] = [],
   ) {
-    for (let i = 0; i < bounds.length; i++) {
-      if (!Number.isFinite(bounds[i]!) || (i > 0 && bounds[i]! <= bounds[i - 1]!)) {
-        throw new Error(`metric ${name}: bucket bounds must be finite and increasing`);
-      }
+    let previous = -Infinity;
+    for (const bound of bounds) {
+      if (!Number.isFinite(bound) || bound <= previous) throw new Error(`metric ${name}: bucket bounds must be finite and increasing`);
+      previous = bound;
     }
     this.bounds = [...bounds];
     this.cells = new LabelledCells(name, labelNames, () => new HistogramCell(this.bounds));

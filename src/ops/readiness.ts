@@ -127,8 +127,8 @@ export function checkReadyFd(fd: number, proc = '/proc/self'): string | null {
   let flags: number;
   try {
     target = readlinkSync(`${proc}/fd/${fd}`);
-    const m = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`${proc}/fdinfo/${fd}`, 'utf8'));
-    flags = m === null ? 2 : parseInt(m[1]!, 8);
+    const octal = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`${proc}/fdinfo/${fd}`, 'utf8'))?.[1];
+    flags = octal === undefined ? 2 : parseInt(octal, 8);
   } catch {
     return null; // no /proc: nothing more to check
   }
@@ -176,7 +176,7 @@ export interface ReadinessOptions {
   readyFd: number | null;
   /** The environment to take NOTIFY_SOCKET from (it is removed from it). */
   env: NodeJS.ProcessEnv;
-  warn(message: string): void;
+  warn: (message: string) => void;
   /** For tests: the systemd-notify program. */
   notifyCommand?: string;
 }
@@ -187,7 +187,7 @@ const STOPPING_WAIT_MS = 2000;
 /** The readiness signals this run sends: systemd (when NOTIFY_SOCKET is set) and --ready-fd. */
 export function createReadinessSignals(opts: ReadinessOptions): ReadinessSignals {
   const socket = opts.env[NOTIFY_SOCKET_ENV];
-  delete opts.env[NOTIFY_SOCKET_ENV];
+  Reflect.deleteProperty(opts.env, NOTIFY_SOCKET_ENV);
   const notifier =
     socket !== undefined && socket !== ''
       ? new SystemdNotifier(socket, { warn: opts.warn, ...(opts.notifyCommand !== undefined ? { command: opts.notifyCommand } : {}) })

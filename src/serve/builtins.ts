@@ -61,30 +61,34 @@ export function daytimeText(date: Date, zone: string): string {
  */
 export function tzifAbbreviation(data: Buffer, utcOffsetSeconds: number): string | null {
   if (data.length < 44 || data.toString('latin1', 0, 4) !== 'TZif') return null;
-  const counts = (at: number): number[] => [0, 1, 2, 3, 4, 5].map((i) => data.readUInt32BE(at + 20 + 4 * i));
+  const header = (at: number): { isut: number; isstd: number; leap: number; timecnt: number; typecnt: number; charcnt: number } => {
+    const n = (i: number): number => data.readUInt32BE(at + 20 + 4 * i);
+    return { isut: n(0), isstd: n(1), leap: n(2), timecnt: n(3), typecnt: n(4), charcnt: n(5) };
+  };
   let base = 0;
-  let [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(0) as [number, number, number, number, number, number];
+  let h = header(0);
   let timeSize = 4;
   if (data[4] !== 0 && data[4] !== undefined) {
     // Version 2+: skip the 32-bit block; the 64-bit one follows with its own header.
-    base = 44 + timecnt * 5 + typecnt * 6 + charcnt + leap * 8 + isstd + isut;
+    base = 44 + h.timecnt * 5 + h.typecnt * 6 + h.charcnt + h.leap * 8 + h.isstd + h.isut;
     if (data.length < base + 44 || data.toString('latin1', base, base + 4) !== 'TZif') return null;
-    [isut, isstd, leap, timecnt, typecnt, charcnt] = counts(base) as [number, number, number, number, number, number];
+    h = header(base);
     timeSize = 8;
   }
+  const { timecnt, typecnt, charcnt } = h;
   const idxAt = base + 44 + timecnt * timeSize;
   const typesAt = idxAt + timecnt;
   const charsAt = typesAt + typecnt * 6;
   if (data.length < charsAt + charcnt || typecnt === 0) return null;
   const abbrev = (type: number): string | null => {
     if (type >= typecnt) return null;
-    const desig = data[typesAt + type * 6 + 5]!;
+    const desig = data.readUInt8(typesAt + type * 6 + 5);
     const end = data.indexOf(0, charsAt + desig);
     return data.toString('latin1', charsAt + desig, end < 0 || end > charsAt + charcnt ? charsAt + charcnt : end);
   };
   const utoff = (type: number): number => data.readInt32BE(typesAt + type * 6);
   for (let i = timecnt - 1; i >= 0; i--) {
-    const type = data[idxAt + i]!;
+    const type = data.readUInt8(idxAt + i);
     if (type < typecnt && utoff(type) === utcOffsetSeconds) return abbrev(type);
   }
   for (let type = typecnt - 1; type >= 0; type--) if (utoff(type) === utcOffsetSeconds) return abbrev(type);
@@ -118,7 +122,7 @@ export function localZoneAbbreviation(date: Date): string {
   const known = abbreviationCache.get(key);
   if (known !== undefined) return known;
   if (!zoneCache.has(file)) {
-    let data: Buffer | null = null;
+    let data: Buffer | null;
     try {
       data = readFileSync(file);
     } catch {
@@ -180,6 +184,8 @@ export class ChargenRing {
   private pos = 0;
 
   /** The next line, `len` bytes at most (72 characters + CRLF when len >= 74); null when len < 2. */
+  line(): Buffer;
+  line(len: number): Buffer | null;
   line(len = LINE_LENGTH + 2): Buffer | null {
     if (len < 2) return null;
     const n = Math.min(LINE_LENGTH, len - 2);
@@ -195,7 +201,7 @@ export class ChargenRing {
   /** `count` consecutive full lines in one buffer. */
   lines(count: number): Buffer {
     const parts: Buffer[] = [];
-    for (let i = 0; i < count; i++) parts.push(this.line()!);
+    for (let i = 0; i < count; i++) parts.push(this.line());
     return Buffer.concat(parts);
   }
 }

@@ -51,8 +51,7 @@ async function refuseStream(
 }
 
 /** An in-process redirect: START, proxy, TRAFFIC, EXIT. */
-async function redirect(ctx: ServeContext, service: Service, peer: Peer, socket: net.Socket): Promise<void> {
-  const target = service.redirect!;
+async function redirect(ctx: ServeContext, service: Service, target: NonNullable<Service['redirect']>, peer: Peer, socket: net.Socket): Promise<void> {
   const release = ctx.hold(socket, service);
   const t0 = performance.now();
   ctx.log({ kind: 'START', service, pid: 0, peer });
@@ -103,6 +102,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
   const counted = builtin === null || builtinForks(builtin, service.socket_type);
   if (counted) started(ctx, service, peer);
   if (service.banner_success !== null) await banner(ctx, socket, service, service.banner_success, 'banner_success');
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (counted && ctx.ident !== undefined && useridOnSuccess(service) && !ctx.stopping && !socket.destroyed) {
     // log_on_success USERID: the server waits for the client's identd (at most 30 s, as in
     // xinetd, whose forked child asks; services served without a fork are not looked up).
@@ -138,7 +138,7 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     return;
   }
   if (service.redirect !== null && !twist) {
-    await redirect(ctx, service, peer, socket);
+    await redirect(ctx, service, service.redirect, peer, socket);
     return;
   }
   await startProgram(ctx, service, peer, socket, () => socket.destroy(), acceptedAt, wrap);
@@ -182,6 +182,7 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
     conn.reply(builtin === 'daytime' ? daytimeBytes(now) : timeBytes(now));
     return;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a stop may have begun during the awaits above; TypeScript keeps the narrowing from before them
   if (builtin !== null || ctx.stopping) {
     conn.drop(); // not a service the helper accepts for (helperAccepts)
     return;

@@ -97,9 +97,10 @@ export function parseIdentReply(line: string, clientPort: number, ourPort: numbe
 
 /**
  * Reads one CR-LF terminated line from `chunks` so far: the line (without CR-LF), 'more' when
- * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes.
+ * none is complete yet, or 'toolong' past IDENT_MAX_REPLY bytes (the two words are in-band:
+ * a reply line of exactly `more` or `toolong` reads as them).
  */
-export function replyLine(buffered: string): string | 'more' | 'toolong' {
+export function replyLine(buffered: string): string {
   const end = buffered.indexOf('\r\n');
   if (end >= 0 && end < IDENT_MAX_REPLY) return buffered.slice(0, end);
   return buffered.length >= IDENT_MAX_REPLY ? 'toolong' : 'more';

@@ -33,7 +33,7 @@ export interface ListenPlan {
 }
 
 export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
-export type PlansResult = { ok: true; plans: ListenPlan[] } | { ok: false; reason: string };
+export type PlansResult = { ok: true; plans: [ListenPlan, ...ListenPlan[]] } | { ok: false; reason: string };
 
 /**
  * Where and how `service` listens (its first socket: the IPv4 one of a service with one
@@ -41,7 +41,7 @@ export type PlansResult = { ok: true; plans: ListenPlan[] } | { ok: false; reaso
  */
 export function listenPlan(service: Service): PlanResult {
   const r = listenPlans(service);
-  return r.ok ? { ok: true, plan: r.plans[0]! } : r;
+  return r.ok ? { ok: true, plan: r.plans[0] } : r;
 }
 
 /**

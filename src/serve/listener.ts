@@ -9,6 +9,9 @@
 // which is watched without being read (wait-socket.ts). When the spawner's helper can accept
 // (helperAccepts(): nowait programs, daytime, time), the daemon only binds and listens and hands
 // the socket over; the helper reports each connection's peer for the daemon to decide about.
+// Without Node's internals (uv-handles.ts) a stream socket is listened on by Node's listen()
+// (pausable-accept.ts listenPlain(): the daemon accepts, and cannot pause), and a wait = yes
+// socket cannot be made: open() fails with ENOTSUP, which is not retried (listeners.ts).
 
 import { lookup } from 'node:dns/promises';
 import * as dgram from 'node:dgram';
@@ -17,7 +20,7 @@ import { bindRetryDelayMs } from './bind-retry.js';
 import { ChargenRing } from './builtins.js';
 import type { AcceptedConnection, Acceptor } from '../spawn/spawn-types.js';
 import type { Service } from '../table.js';
-import { acceptOn, setAccepting as setServerAccepting } from './pausable-accept.js';
+import { acceptOn, listenPlain, setAccepting as setServerAccepting } from './pausable-accept.js';
 import { WaitSocket } from './wait-socket.js';
 import { needsPausable, socketKey, type ListenPlan } from './listen-plan.js';
 
@@ -185,7 +188,8 @@ export class Listener {
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
       case 'stream':
-        this.openStream(host, family, port);
+        if (WaitSocket.supported()) this.openStream(host, family, port);
+        else await this.openPlain(host, port);
         break;
       case 'dgram':
         this.udp = await this.openDgram(host, family, port);
@@ -222,8 +226,9 @@ export class Listener {
       const failures = this.bindFailures;
       this.open().then(
         () => this.events.bindRetried(this, { ok: true, attempts: failures }),
-        (err: NodeJS.ErrnoException) => {
-          if ((this.state as ListenerState) === 'closed') return;
+        (reason: unknown) => {
+          if (this.state === 'closed') return;
+          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
           const failed = this.bindFailures;
           this.state = 'retrying';
           this.bindFailures++;
@@ -260,16 +265,39 @@ export class Listener {
 
   /** A server of the daemon's accepting on `ws`, which it owns from then on. */
   private adopt(ws: WaitSocket): net.Server {
-    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
-    server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
+    const server = this.daemonServer();
     server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
     acceptOn(server, ws);
     return server;
   }
 
+  /** A server whose connections are the daemon's (paused, half-open allowed); errors not yet listened for. */
+  private daemonServer(options: net.ServerOpts = {}): net.Server {
+    const server = net.createServer({ ...options, pauseOnConnect: true, allowHalfOpen: true });
+    server.on('connection', (socket: net.Socket) => this.events.stream(this, socket));
+    return server;
+  }
+
+  /**
+   * Without Node's internals: a server of the daemon's listening by Node's own listen()
+   * (listenPlain). The daemon accepts even when the spawner's helper could; accepting does not
+   * pause (connections accepted at a queueing limit are held by queue-limit.ts).
+   */
+  private async openPlain(host: string, port: number): Promise<void> {
+    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    this.helper = null;
+    this.pausable = false;
+    const server = this.daemonServer({ noDelay: this.service.flags.includes('NODELAY'), keepAlive: this.service.flags.includes('KEEPALIVE') });
+    await listenPlain(server, { host, port, v6only: this.plan.v6only });
+    server.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
+    const addr = server.address();
+    this.port = typeof addr === 'object' && addr !== null ? addr.port : port;
+    this.server = server;
+  }
+
   /** A socket bound (and for TCP listening) that the daemon itself never reads or accepts on. */
   private openUnread(host: string, family: 4 | 6, port: number): WaitSocket {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if (this.state === 'closed') throw new Error('listener closed');
     const ws = WaitSocket.open({
       transport: this.plan.transport,
       host,
@@ -373,9 +401,10 @@ export class Listener {
       this.state = 'new';
       this.open().then(
         () => onResume(true),
-        (err: NodeJS.ErrnoException) => {
+        (reason: unknown) => {
           // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
-          if ((this.state as ListenerState) === 'closed') return;
+          if (this.state === 'closed') return;
+          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
           this.state = 'suspended';
           if (retryBaseMs !== null) this.retryBind(retryBaseMs);
           onResume(false, err);

@@ -139,7 +139,11 @@ export class ListenerSet {
         next.push(l);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        if (this.opts.bindRetryMs !== null) {
+        if (e.code === 'ENOTSUP') {
+          // This process cannot make such a socket at all (listener.ts): not a bind error, and not retried.
+          await l.close();
+          result.failed.push({ service: l.service, reason: e.message });
+        } else if (this.opts.bindRetryMs !== null) {
           l.retryBind(this.opts.bindRetryMs);
           next.push(l);
           result.failed.push({ service: l.service, reason: e.message, error: e, retrying: true });

@@ -9,6 +9,7 @@ import type { Listener } from './listener.js';
 import type { ListenerSet } from './listeners.js';
 import type { Say } from '../message-codes.js';
 import type { Service } from '../table.js';
+import { present } from '../util/invariant.js';
 
 export class QueueingLimits {
   /** Running servers per service id for the queueing limits (countServer()). */
@@ -81,7 +82,7 @@ export class QueueingLimits {
   }
 
   private firstToRebalance(): string | undefined {
-    const id = this.toRebalance.values().next().value as string | undefined;
+    const id = this.toRebalance.values().next().value;
     if (id !== undefined) this.toRebalance.delete(id);
     return id;
   }
@@ -93,7 +94,7 @@ export class QueueingLimits {
     const running = (): number => this.counted.get(id) ?? 0;
     // A limit that no longer queues (reload) lets every held connection go.
     let room = service.instances === null || service.instances_at_limit !== 'queue' ? l.heldCount : Math.max(0, service.instances - running());
-    for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) l.takeHeld()!.serve();
+    for (; room > 0 && l.heldCount > 0 && !acceptPaused(service, running()); room--) present(l.takeHeld(), 'a held connection, heldCount being > 0').serve();
     const on = !acceptPaused(service, running()) && l.heldCount === 0;
     // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
     if (l.setAccepting(on)) {

@@ -16,17 +16,11 @@ import type * as net from 'node:net';
 import type { Decision, LocalEnd } from '../admission/admission-types.js';
 import type { Peer } from '../peer.js';
 import { muxClient } from '../service-kind.js';
+import { stopReading } from '../sys/uv-handles.js';
 import type { Service } from '../table.js';
 import { durationSince, finished, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
 import { MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
-
-/** Stops the socket reading (libuv), so that what the client sends next stays for the program. */
-function stopReading(socket: net.Socket): void {
-  socket.pause();
-  const handle = (socket as unknown as { _handle?: { readStop?: () => number } | null })._handle;
-  handle?.readStop?.();
-}
 
 /** The first bytes the client sends (one read, as xinetd's read(2)), or null when it closes first. */
 function firstRead(socket: net.Socket): Promise<Buffer | null> {
@@ -38,6 +32,8 @@ function firstRead(socket: net.Socket): Promise<Buffer | null> {
       resolve(bytes);
     };
     const onData = (bytes: Buffer): void => {
+      // What the client sends next is the program's: it must stay in the kernel.
+      socket.pause();
       stopReading(socket);
       done(bytes);
     };

@@ -31,7 +31,11 @@ export class SpawnRateGuard {
   /** Records one server start at `nowMs`; true when the rate is exceeded (the count restarts). */
   record(nowMs: number): boolean {
     this.times.push(nowMs);
-    while (this.times.length > 0 && nowMs - this.times[0]! > this.windowMs) this.times.shift();
+    let first = this.times[0];
+    while (first !== undefined && nowMs - first > this.windowMs) {
+      this.times.shift();
+      first = this.times[0];
+    }
     if (this.times.length < this.max) return false;
     this.times = [];
     return true;
@@ -110,6 +114,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   if (datagram) {
     const sender = await senderOf(ctx, service, ws.fd);
     // Closed (reload, cps suspension, stop) while the helper looked.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the socket may have closed or a stop begun while the helper looked; TypeScript keeps the narrowing from before the await
     if (ws.isClosed || listener.wait !== ws || ctx.stopping) return;
     if (sender === 'empty') {
       rearmLater(listener, EMPTY_WAKE_RETRY_MS);

@@ -98,7 +98,7 @@ class Server implements ServerHandle {
       now: deps.now ?? (() => new Date()),
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
       ident: this.identContext(deps.ident ?? {}),
-      ...(deps.spawner.peekSender !== undefined ? { peekSender: (fd: number) => deps.spawner.peekSender!(fd) } : {}),
+      ...(deps.spawner.peekSender !== undefined ? { peekSender: deps.spawner.peekSender.bind(deps.spawner) } : {}),
       muxServices: () => this.muxClients,
       get stopping() {
         return self.stopping;
@@ -130,7 +130,7 @@ class Server implements ServerHandle {
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
     this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
-    this.queue = new QueueingLimits(this.listeners, this.ctx.daemon, (l, work) => this.guard(l, work));
+    this.queue = new QueueingLimits(this.listeners, (level, message, func) => this.ctx.daemon(level, message, func), (l, work) => this.guard(l, work));
   }
 
   private identContext(o: IdentOptions): IdentContext {

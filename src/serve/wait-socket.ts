@@ -5,7 +5,7 @@
 //
 // Node's dgram and net objects start reading (recvmsg, accept) as soon as they are bound or
 // listening, and cannot be told to stop without closing. So the socket is built on libuv handles
-// directly (process.binding, the same ones dgram and net use):
+// directly (uv-handles.ts uvBindings(), the same ones dgram and net use):
 // - a UDP handle bound without recvStart(), or a TCP handle bound, put into the listening state
 //   through a pipe handle whose watcher is stopped again before the event loop ever polls it;
 // - a "watcher": a pipe handle opened on the same descriptor, reading into a zero-length buffer.
@@ -14,73 +14,12 @@
 // Several handles share one descriptor, so only the owning UDP/TCP handle is ever closed; the
 // others are stopped and dropped. The child clears O_NONBLOCK on the shared file description
 // (libuv does for fds 0-2), so it is restored after each server.
+//
+// Without those handles (uv-handles.ts: missing, changed, or switched off) no such socket can
+// be made: WaitSocket.supported() is false and open() throws an error with code ENOTSUP.
 
 import { getSystemErrorName } from 'node:util';
-
-interface UvHandle {
-  readonly fd: number;
-  close(cb?: () => void): void;
-}
-
-interface RawUdp extends UvHandle {
-  bind(address: string, port: number, flags: number): number;
-  bind6(address: string, port: number, flags: number): number;
-  getsockname(out: Record<string, unknown>): number;
-  recvStart(): number;
-  recvStop(): number;
-  onmessage: ((...args: unknown[]) => void) | undefined;
-}
-
-interface RawTcp extends UvHandle {
-  bind(address: string, port: number): number;
-  setNoDelay(enable: boolean): number;
-  setKeepAlive(enable: boolean, delaySeconds: number): number;
-  bind6(address: string, port: number, flags: number): number;
-  getsockname(out: Record<string, unknown>): number;
-}
-
-interface RawPipe extends UvHandle {
-  open(fd: number): number;
-  listen(backlog: number): number;
-  readStart(): number;
-  readStop(): number;
-  useUserBuffer(buffer: Uint8Array): void;
-  setBlocking(blocking: boolean): number;
-  onread: ((...args: unknown[]) => void) | undefined;
-  onconnection: ((...args: unknown[]) => void) | undefined;
-}
-
-interface Bindings {
-  UDP: new () => RawUdp;
-  TCP: new (type: number) => RawTcp;
-  Pipe: new (type: number) => RawPipe;
-  tcpServer: number;
-  tcpIpv6Only: number;
-  udpIpv6Only: number;
-  udpReuseAddr: number;
-  pipeSocket: number;
-}
-
-let bindings: Bindings | null = null;
-
-function load(): Bindings {
-  if (bindings !== null) return bindings;
-  const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-  const udp = binding('udp_wrap') as { UDP: Bindings['UDP']; constants: Record<string, number> };
-  const tcp = binding('tcp_wrap') as { TCP: Bindings['TCP']; constants: Record<string, number> };
-  const pipe = binding('pipe_wrap') as { Pipe: Bindings['Pipe']; constants: Record<string, number> };
-  bindings = {
-    UDP: udp.UDP,
-    TCP: tcp.TCP,
-    Pipe: pipe.Pipe,
-    tcpServer: tcp.constants['SERVER'] ?? 1,
-    tcpIpv6Only: tcp.constants['UV_TCP_IPV6ONLY'] ?? 1,
-    udpIpv6Only: udp.constants['UV_UDP_IPV6ONLY'] ?? 1,
-    udpReuseAddr: udp.constants['UV_UDP_REUSEADDR'] ?? 4,
-    pipeSocket: pipe.constants['SOCKET'] ?? 0,
-  };
-  return bindings;
-}
+import { uvBindings, type RawPipe, type RawTcp, type RawUdp, type UvBindings } from '../sys/uv-handles.js';
 
 /** xinetd's listen(2) backlog. */
 export const LISTEN_BACKLOG = 64;
@@ -109,6 +48,15 @@ export interface WaitSocketAddress {
   keepAlive?: boolean;
 }
 
+/** The handles, or the error every WaitSocket needs when there are none. */
+function bindings(): UvBindings {
+  const b = uvBindings();
+  if (b !== null) return b;
+  const err: NodeJS.ErrnoException = new Error("a socket watched without being read needs Node's libuv handles, which this Node does not give (or TSINETD_NODE_INTERNALS=0)");
+  err.code = 'ENOTSUP';
+  throw err;
+}
+
 export class WaitSocket {
   private watcher: RawPipe | null = null;
   private closed = false;
@@ -121,9 +69,17 @@ export class WaitSocket {
     readonly port: number,
   ) {}
 
-  /** Binds (and for TCP, listens on) the address. Throws an Error with `code` on failure. */
+  /** Whether open() can work in this process (uv-handles.ts uvBindings()). */
+  static supported(): boolean {
+    return uvBindings() !== null;
+  }
+
+  /**
+   * Binds (and for TCP, listens on) the address. Throws an Error with `code` on failure:
+   * ENOTSUP when this process has no libuv handles to build it from (supported()).
+   */
   static open(addr: WaitSocketAddress): WaitSocket {
-    const b = load();
+    const b = bindings();
     const out: Record<string, unknown> = {};
     if (addr.transport === 'udp') {
       const h = new b.UDP();
@@ -178,7 +134,7 @@ export class WaitSocket {
    */
   watch(onReadable: () => void): void {
     if (this.closed) return;
-    const b = load();
+    const b = bindings();
     if (this.watcher === null) {
       const w = new b.Pipe(b.pipeSocket);
       const err = w.open(this.fd);

@@ -16,31 +16,16 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { constants as osConstants, getPriority, setPriority } from 'node:os';
 import { applyNice } from './child-env.js';
+import { descriptorOf } from '../sys/uv-handles.js';
 import type { ChildStdio, ExitInfo, SpawnCapabilities, SpawnSpec, Spawner } from './spawn-types.js';
 
 const SIGNAL_NUMBERS: Readonly<Record<string, number>> = osConstants.signals;
 
-/** The fd behind a dgram socket, without the deprecated `_handle` getter (DEP0112). */
-function dgramFd(socket: dgram.Socket): number | null {
-  for (const sym of Object.getOwnPropertySymbols(socket)) {
-    const state = (socket as unknown as Record<symbol, unknown>)[sym];
-    if (typeof state === 'object' && state !== null && 'handle' in state) {
-      const handle = (state as { handle?: { fd?: unknown } }).handle;
-      if (handle !== undefined && typeof handle.fd === 'number') return handle.fd;
-    }
-  }
-  return null;
-}
-
 /** How one ChildStdio is handed to child_process.spawn. */
 function stdioEntry(stdio: ChildStdio): net.Socket | { fd: number } | null {
   if (stdio instanceof net.Socket) return stdio;
-  if (stdio instanceof net.Server) {
-    const handle = (stdio as unknown as { _handle?: { fd?: unknown } | null })._handle;
-    return handle !== null && handle !== undefined && typeof handle.fd === 'number' ? { fd: handle.fd } : null;
-  }
-  if (stdio instanceof dgram.Socket) {
-    const fd = dgramFd(stdio);
+  if (stdio instanceof net.Server || stdio instanceof dgram.Socket) {
+    const fd = descriptorOf(stdio);
     return fd === null ? null : { fd };
   }
   // A connection held by a native helper cannot reach child_process.spawn (this spawner has
@@ -152,9 +137,11 @@ export class NodeSpawner implements Spawner {
     }
   }
 
-  async close(): Promise<void> {
+  /** Nothing to wait for (the Spawner contract's close() is asynchronous for the helper's sake). */
+  close(): Promise<void> {
     this.closed = true;
     // Servers outlive the daemon (xinetd's SIGQUIT); they must not keep it running.
     for (const child of this.children.values()) child.unref();
+    return Promise.resolve();
   }
 }

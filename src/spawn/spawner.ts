@@ -10,6 +10,7 @@ import { platformTag } from './native/native-build.js';
 import { NATIVE_SPAWNER_CAPABILITIES, startNativeSpawner } from './native/spawn-native.js';
 import { spawnerError } from './native/spawn-native-errors.js';
 import { fromEnv, type EnvOptions } from '../app/options.js';
+import { nodeInternals } from '../sys/uv-handles.js';
 import type { Rlimits, Service } from '../table.js';
 import { versus } from '../app/versus.js';
 import { serviceKind, startsProgram } from '../service-kind.js';
@@ -25,7 +26,7 @@ export interface SpawnerChoice {
   /** Problems that are not one spawn's own: the helper failing to start, dying, protocol warnings. */
   onWarning?: (message: string) => void;
   /** Notices: the Node spawner stands in for a missing helper (what is lost, how to get it back), or the helper was built. */
-  onNotice?: (code: 'helper-missing' | 'helper-built', message: string) => void;
+  onNotice?: (code: 'helper-missing' | 'helper-built' | 'node-internals-missing', message: string) => void;
 }
 
 /** The choice in effect: env TSINETD_SPAWNER=node|native overrides `prefer` (tests, benchmarks). */
@@ -59,9 +60,32 @@ export function fallbackNotice(r: HelperResolution, tag: string = platformTag())
   );
 }
 
+/**
+ * Whether this run is without Node's internals (uv-handles.ts: missing, or TSINETD_NODE_INTERNALS=0).
+ * The native spawner needs them to pass sockets to its helper; the Node spawner does not.
+ */
+export function withoutNodeInternals(env: EnvOptions): boolean {
+  return !env.nodeInternals || !nodeInternals();
+}
+
+/** The notice for a run without Node's internals: what the daemon does instead. */
+export function noInternalsNotice(): string {
+  return (
+    "Node's libuv handle internals are not available (this Node does not give them, or TSINETD_NODE_INTERNALS=0): " +
+    `servers are started by the Node spawner (${lostWithoutHelper()}); wait = yes services and datagram services ` +
+    'that start a program are not served; stream sockets are listened on by Node, and at a max-child limit ' +
+    "clients are accepted and held by the daemon instead of waiting in the kernel's listen queue"
+  );
+}
+
 /** The spawner for this run. Rejects only when 'native' is required and cannot run. */
 export async function createSpawner(choice: SpawnerChoice = {}, env: EnvOptions = fromEnv()): Promise<Spawner> {
   const prefer = spawnerPreference(choice, env);
+  if (withoutNodeInternals(env)) {
+    if (prefer === 'native') throw spawnerError('ENOTSUP', "the native spawner needs Node's libuv handle internals, which are not available");
+    choice.onNotice?.('node-internals-missing', noInternalsNotice());
+    return new NodeSpawner();
+  }
   if (prefer === 'node') return new NodeSpawner();
   const resolution = resolveHelper({ build: true });
   if (resolution.helper === null) {
@@ -97,7 +121,8 @@ export interface SpawnerView {
 
 /** The spawner the daemon would start with, without starting or building anything (--check, -version). */
 export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
-  if (spawnerPreference({}, fromEnv(env)) === 'node') return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
+  const options = fromEnv(env);
+  if (spawnerPreference({}, options) === 'node' || withoutNodeInternals(options)) return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
   const resolution = resolveHelper({ build: false, env });
   return resolution.helper !== null
     ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES, resolution }

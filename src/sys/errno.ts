@@ -119,7 +119,7 @@ const FILE_REASONS: Readonly<Record<string, string>> = {
 
 /** A short readable reason for a failed file-system call ('no such file or directory'). */
 export function fsReason(err: unknown): string {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
   const own = FILE_REASONS[code];
   if (own !== undefined) return own;
   const errno = code === '' ? undefined : errnoOf(code);

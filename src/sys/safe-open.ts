@@ -56,9 +56,9 @@ function ancestry(dir: string): string[] {
  */
 export function unsafeDirectoryChain(dir: string, euid: number): string | null {
   const chain = ancestry(dir);
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1]!;
-    const entry = chain[i]!;
+  for (const [i, entry] of chain.entries()) {
+    const parent = chain[i - 1];
+    if (parent === undefined) continue; // the top of the chain: nothing above it to check
     let parentSt: Stats;
     let entrySt: Stats;
     try {
@@ -86,7 +86,7 @@ function describeType(st: Stats): string {
 }
 
 function errnoCode(err: unknown): string {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+  return typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
 }
 
 function errText(err: unknown): string {

@@ -4,6 +4,7 @@
 // what the C library reads on the machines we target.
 
 import { readFileSync } from 'node:fs';
+import { present } from '../util/invariant.js';
 
 export interface ServiceEntry {
   name: string;
@@ -40,13 +41,10 @@ function fieldsOf(line: string): string[] {
 }
 
 export class SysDb {
-  private servicesByKey: Map<string, ServiceEntry> | null = null;
-  private servicesByPort: Map<string, ServiceEntry> | null = null;
+  private servicesTables: { byKey: Map<string, ServiceEntry>; byPort: Map<string, ServiceEntry> } | null = null;
   private protocols: Map<string, number> | null = null;
-  private users: Map<string, UserEntry> | null = null;
-  private usersById: Map<number, UserEntry> | null = null;
-  private groups: Map<string, GroupEntry> | null = null;
-  private groupsById: Map<number, GroupEntry> | null = null;
+  private usersTables: { byName: Map<string, UserEntry>; byId: Map<number, UserEntry> } | null = null;
+  private groupsTables: { byName: Map<string, GroupEntry>; byId: Map<number, GroupEntry> } | null = null;
 
   constructor(
     readonly paths = {
@@ -57,35 +55,33 @@ export class SysDb {
     },
   ) {}
 
-  private loadServices(): void {
-    if (this.servicesByKey !== null) return;
-    this.servicesByKey = new Map();
-    this.servicesByPort = new Map();
+  private services(): { byKey: Map<string, ServiceEntry>; byPort: Map<string, ServiceEntry> } {
+    if (this.servicesTables !== null) return this.servicesTables;
+    const t = (this.servicesTables = { byKey: new Map<string, ServiceEntry>(), byPort: new Map<string, ServiceEntry>() });
     for (const line of readLines(this.paths.services)) {
-      const f = fieldsOf(line);
-      if (f.length < 2) continue;
-      const m = /^(\d+)\/(\w+)$/.exec(f[1]!);
+      const [name, portProtocol, ...aliases] = fieldsOf(line);
+      if (name === undefined || portProtocol === undefined) continue;
+      const m = /^(\d+)\/(\w+)$/.exec(portProtocol);
       if (m === null) continue;
-      const entry: ServiceEntry = { name: f[0]!, port: Number(m[1]), protocol: m[2]!, aliases: f.slice(2) };
+      const entry: ServiceEntry = { name, port: Number(m[1]), protocol: present(m[2], 'the protocol group, which always takes part'), aliases };
       for (const n of [entry.name, ...entry.aliases]) {
         const key = `${n}/${entry.protocol}`;
-        if (!this.servicesByKey.has(key)) this.servicesByKey.set(key, entry);
+        if (!t.byKey.has(key)) t.byKey.set(key, entry);
       }
       const pk = `${entry.port}/${entry.protocol}`;
-      if (!this.servicesByPort!.has(pk)) this.servicesByPort!.set(pk, entry);
+      if (!t.byPort.has(pk)) t.byPort.set(pk, entry);
     }
+    return t;
   }
 
   /** getservbyname(name, protocol). */
   serviceByName(name: string, protocol: string): ServiceEntry | undefined {
-    this.loadServices();
-    return this.servicesByKey!.get(`${name}/${protocol}`);
+    return this.services().byKey.get(`${name}/${protocol}`);
   }
 
   /** getservbyport(port, protocol). */
   serviceByPort(port: number, protocol: string): ServiceEntry | undefined {
-    this.loadServices();
-    return this.servicesByPort!.get(`${port}/${protocol}`);
+    return this.services().byPort.get(`${port}/${protocol}`);
   }
 
   /** getprotobyname: the protocol number, or undefined when unknown. Accepts aliases (e.g. TCP). */
@@ -93,59 +89,60 @@ export class SysDb {
     if (this.protocols === null) {
       this.protocols = new Map();
       for (const line of readLines(this.paths.protocols)) {
-        const f = fieldsOf(line);
-        if (f.length < 2 || !/^\d+$/.test(f[1]!)) continue;
-        for (const n of [f[0]!, ...f.slice(2)]) if (!this.protocols.has(n)) this.protocols.set(n, Number(f[1]));
+        const [official, number, ...aliases] = fieldsOf(line);
+        if (official === undefined || number === undefined || !/^\d+$/.test(number)) continue;
+        for (const n of [official, ...aliases]) if (!this.protocols.has(n)) this.protocols.set(n, Number(number));
       }
     }
     return this.protocols.get(name);
   }
 
-  private loadUsers(): void {
-    if (this.users !== null) return;
-    this.users = new Map();
-    this.usersById = new Map();
+  private users(): { byName: Map<string, UserEntry>; byId: Map<number, UserEntry> } {
+    if (this.usersTables !== null) return this.usersTables;
+    const t = (this.usersTables = { byName: new Map<string, UserEntry>(), byId: new Map<number, UserEntry>() });
     for (const line of readLines(this.paths.passwd)) {
       const f = line.split(':');
-      if (f.length < 7 || !/^\d+$/.test(f[2]!) || !/^\d+$/.test(f[3]!)) continue;
-      const u: UserEntry = { name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! };
-      if (!this.users.has(u.name)) this.users.set(u.name, u);
-      if (!this.usersById.has(u.uid)) this.usersById.set(u.uid, u);
+      const [name, , uid, gid, , home] = f;
+      if (f.length < 7 || name === undefined || uid === undefined || gid === undefined || home === undefined) continue;
+      if (!/^\d+$/.test(uid) || !/^\d+$/.test(gid)) continue;
+      const u: UserEntry = { name, uid: Number(uid), gid: Number(gid), home };
+      if (!t.byName.has(u.name)) t.byName.set(u.name, u);
+      if (!t.byId.has(u.uid)) t.byId.set(u.uid, u);
     }
+    return t;
   }
 
   /** getpwnam, or getpwuid for an all-digits name. */
   user(nameOrId: string): UserEntry | undefined {
-    this.loadUsers();
-    if (/^\d+$/.test(nameOrId)) return this.usersById!.get(Number(nameOrId));
-    return this.users!.get(nameOrId);
+    const t = this.users();
+    if (/^\d+$/.test(nameOrId)) return t.byId.get(Number(nameOrId));
+    return t.byName.get(nameOrId);
   }
 
-  private loadGroups(): void {
-    if (this.groups !== null) return;
-    this.groups = new Map();
-    this.groupsById = new Map();
+  private groups(): { byName: Map<string, GroupEntry>; byId: Map<number, GroupEntry> } {
+    if (this.groupsTables !== null) return this.groupsTables;
+    const t = (this.groupsTables = { byName: new Map<string, GroupEntry>(), byId: new Map<number, GroupEntry>() });
     for (const line of readLines(this.paths.group)) {
-      const f = line.split(':');
-      if (f.length < 4 || !/^\d+$/.test(f[2]!)) continue;
-      const g: GroupEntry = { name: f[0]!, gid: Number(f[2]), members: f[3]!.split(',').filter((m) => m.length > 0) };
-      if (!this.groups.has(g.name)) this.groups.set(g.name, g);
-      if (!this.groupsById.has(g.gid)) this.groupsById.set(g.gid, g);
+      const [name, , gid, members] = line.split(':');
+      if (name === undefined || gid === undefined || members === undefined || !/^\d+$/.test(gid)) continue;
+      const g: GroupEntry = { name, gid: Number(gid), members: members.split(',').filter((m) => m.length > 0) };
+      if (!t.byName.has(g.name)) t.byName.set(g.name, g);
+      if (!t.byId.has(g.gid)) t.byId.set(g.gid, g);
     }
+    return t;
   }
 
   /** getgrnam, or getgrgid for an all-digits name. */
   group(nameOrId: string): GroupEntry | undefined {
-    this.loadGroups();
-    if (/^\d+$/.test(nameOrId)) return this.groupsById!.get(Number(nameOrId));
-    return this.groups!.get(nameOrId);
+    const t = this.groups();
+    if (/^\d+$/.test(nameOrId)) return t.byId.get(Number(nameOrId));
+    return t.byName.get(nameOrId);
   }
 
   /** The supplementary group ids of a user, as initgroups(3) would set them (primary gid first). */
   supplementaryGroups(user: UserEntry): number[] {
-    this.loadGroups();
     const ids = [user.gid];
-    for (const g of this.groups!.values()) if (g.members.includes(user.name) && !ids.includes(g.gid)) ids.push(g.gid);
+    for (const g of this.groups().byName.values()) if (g.members.includes(user.name) && !ids.includes(g.gid)) ids.push(g.gid);
     return ids;
   }
 }

@@ -18,7 +18,7 @@ const FOLDERS = new Set([
 ]);
 
 /** What stays at the top of src/: the contracts every layer shares, and their decisions. */
-const TOP = new Set(['table', 'peer', 'diagnostics', 'diagnostic-codes', 'service-defaults', 'service-kind', 'service-needs']);
+const TOP = new Set(['table', 'peer', 'diagnostics', 'diagnostic-codes', 'message-codes', 'service-defaults', 'service-kind', 'service-needs']);
 
 const modules = tsFilesUnder(SRC);
 const nameOf = (f: string): string => basename(f, '.ts');

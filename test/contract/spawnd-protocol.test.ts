@@ -2,7 +2,9 @@
 // transcripts (test/contract/transcripts/) are checked against the TypeScript encoder and
 // decoder, then replayed against the real helper binary over Node's IPC channel; the request
 // size limit is the same on both sides; the C sources take every shared name and limit from the
-// generated header, none written out again.
+// generated header, none written out again. A transcript may also say what a client does
+// (`! ACTION`: connect to a listener given to the helper, receive what it is sent), for the
+// accepting requests; the ids and ports that vary by run are scrubbed (see accepting.txt).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn as startProcess, type ChildProcess } from 'node:child_process';
@@ -22,7 +24,9 @@ import {
 } from '../../src/spawn/native/spawnd-messages.js';
 import { CHILD_STARTS, MAX_REQUEST_BYTES, protocolHeader, REPLIES, REQUESTS, STAGES, VERSION } from '../../src/spawn/native/spawnd-protocol.js';
 import type { SpawnSpec } from '../../src/spawn/spawn-types.js';
-import { SEND_OPTIONS, socketHandle } from '../../src/sys/uv-handles.js';
+import { rawDescriptorHandle, SEND_OPTIONS, socketHandle } from '../../src/sys/uv-handles.js';
+import { WaitSocket } from '../../src/serve/wait-socket.js';
+import { withTimeout } from '../helpers/net.js';
 import { noHelper, usableHelper } from '../helpers/spawnd.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -31,7 +35,7 @@ const NOT_BUILT = noHelper();
 const WAIT_MS = 5000;
 
 interface Step {
-  kind: 'send' | 'send-fd' | 'expect';
+  kind: 'send' | 'send-fd' | 'expect' | 'act';
   json: Record<string, unknown>;
   text: string;
   /** Fields whose value varies by run (expect steps). */
@@ -51,10 +55,10 @@ function readTranscript(name: string): Step[] {
         any = new Set(line.slice(4).trim().split(/\s+/).filter(Boolean));
         return;
       }
-      const m = /^(@>|>|<) (.*)$/.exec(line);
+      const m = /^(@>|>|<|!) (.*)$/.exec(line);
       assert.ok(m, `${name}:${i + 1}: not a transcript line`);
       const text = m[2]!;
-      const kind = m[1] === '<' ? 'expect' : m[1] === '@>' ? 'send-fd' : 'send';
+      const kind = m[1] === '<' ? 'expect' : m[1] === '@>' ? 'send-fd' : m[1] === '!' ? 'act' : 'send';
       steps.push({ kind, json: JSON.parse(text) as Record<string, unknown>, text, any, line: i + 1 });
     });
   return steps;
@@ -118,6 +122,7 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
     for (const [i, step] of steps.entries()) {
       const where = `${name}:${step.line}`;
       assert.equal(JSON.stringify(step.json), step.text, `${where}: written as Node writes it (JSON.stringify)`);
+      if (step.kind === 'act') continue;
       if (step.kind === 'expect') {
         const parsed = parseHelperMessage(step.json);
         assert.ok(parsed !== null, `${where}: the decoder reads this reply`);
@@ -143,7 +148,7 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
 });
 
 /** The helper over a real IPC channel, its messages queued for the test to take in order. */
-async function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; next(): Promise<Record<string, unknown>> }> {
+function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; next: () => Promise<Record<string, unknown>> } {
   const child = startProcess(usableHelper()!, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env, serialization: 'json' });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -169,8 +174,21 @@ async function startHelper(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise
   return { child, next };
 }
 
-/** A descriptor for a request: a connected TCP socket's server end (spawn), a bound UDP socket (peek). */
-async function descriptorFor(t: TestContext, cmd: unknown): Promise<object> {
+/**
+ * A descriptor for a request: a connected TCP socket's server end (spawn), a bound UDP socket
+ * (peek), a listening TCP socket the event loop does not watch (listen: its port is kept in
+ * `ports` under the request's lid, for the clients of the transcript).
+ */
+async function descriptorFor(t: TestContext, request: Record<string, unknown>, ports: Map<unknown, number>): Promise<object> {
+  const cmd = request['cmd'];
+  if (cmd === 'listen') {
+    const ws = WaitSocket.open({ transport: 'tcp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
+    t.after(() => ws.close());
+    ports.set(request['lid'], ws.port);
+    const raw = rawDescriptorHandle(ws.fd);
+    assert.ok(raw.ok, JSON.stringify(raw));
+    return raw.handle;
+  }
   if (cmd === 'peek') {
     const udp = dgram.createSocket('udp4');
     t.after(() => udp.close());
@@ -193,17 +211,72 @@ async function descriptorFor(t: TestContext, cmd: unknown): Promise<object> {
   return handle;
 }
 
-/** Compares a reply with the transcript's; `pids` binds the transcript's sample pids to real ones. */
-function matchReply(where: string, got: Record<string, unknown>, step: Step, pids: Map<unknown, unknown>): void {
+/** A client of the transcript (`! connect`): its local port, and what it has received so far. */
+interface Client {
+  from: string;
+  port: number;
+  data: Buffer[];
+  ended: Promise<void>;
+}
+
+/** Does what an `! ACTION` line says. */
+async function act(t: TestContext, where: string, a: Record<string, unknown>, clients: Map<unknown, Client>, ports: Map<unknown, number>): Promise<void> {
+  if (a['act'] === 'wait') {
+    await new Promise((resolve) => setTimeout(resolve, a['ms'] as number));
+  } else if (a['act'] === 'connect') {
+    const port = ports.get(a['lid']);
+    assert.ok(port !== undefined, `${where}: no listener ${String(a['lid'])} was given to the helper`);
+    const socket = net.connect({ port, host: '127.0.0.1', localAddress: a['from'] as string });
+    t.after(() => socket.destroy());
+    const data: Buffer[] = [];
+    socket.on('data', (d: Buffer) => data.push(d));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    clients.set(a['client'], { from: a['from'] as string, port: socket.localPort!, data, ended });
+  } else if (a['act'] === 'receive') {
+    const c = clients.get(a['client']);
+    assert.ok(c !== undefined, `${where}: no client ${String(a['client'])}`);
+    await withTimeout(c.ended, WAIT_MS, `${where}: the helper's end of the connection to close`);
+    assert.equal(Buffer.concat(c.data).toString('hex'), a['hex'], `${where}: what client ${String(a['client'])} received`);
+  } else {
+    assert.fail(`${where}: unknown action ${JSON.stringify(a)}`);
+  }
+}
+
+/** A request with every sample cid already bound (by a conn reply) replaced by the real one. */
+function withRealIds(json: Record<string, unknown>, cids: Map<unknown, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...json };
+  if (cids.has(out['cid'])) out['cid'] = cids.get(out['cid']);
+  if (Array.isArray(out['list'])) out['list'] = (out['list'] as Array<Record<string, unknown>>).map((r) => withRealIds(r, cids));
+  return out;
+}
+
+/**
+ * Compares a reply with the transcript's. Scrubbed fields (`any:`): `pids` and `cids` bind the
+ * transcript's sample pids and connection ids to real ones, the same real one each time; a
+ * conn's `port` is that of a client connected from its `addr`; others only keep their type.
+ */
+function matchReply(where: string, got: Record<string, unknown>, step: Step, bound: { pids: Map<unknown, unknown>; cids: Map<unknown, unknown> }, clients: ReadonlyMap<unknown, Client>): void {
   const want = step.json;
   assert.deepEqual(Object.keys(got), Object.keys(want), `${where}: fields of ${JSON.stringify(got)}`);
   for (const [k, v] of Object.entries(want)) {
     if (!step.any.has(k)) {
       assert.deepEqual(got[k], v, `${where}: ${k} of ${JSON.stringify(got)}`);
-    } else if (k === 'pid' && v !== null) {
-      assert.ok(Number.isInteger(got[k]) && (got[k] as number) > 0, `${where}: pid of ${JSON.stringify(got)}`);
-      if (!pids.has(v)) pids.set(v, got[k]);
-      assert.equal(got[k], pids.get(v), `${where}: the same process as before`);
+    } else if ((k === 'pid' || k === 'cid') && v !== null) {
+      const ids = k === 'pid' ? bound.pids : bound.cids;
+      assert.ok(Number.isInteger(got[k]) && (got[k] as number) >= 0, `${where}: ${k} of ${JSON.stringify(got)}`);
+      if (!ids.has(v)) {
+        assert.ok(![...ids.values()].includes(got[k]), `${where}: ${k} ${String(got[k])} stands for another sample already`);
+        ids.set(v, got[k]);
+      }
+      assert.equal(got[k], ids.get(v), `${where}: the same ${k} as before`);
+    } else if (k === 'port' && got['t'] === 'conn') {
+      const from = [...clients.values()].filter((c) => c.from === got['addr']).map((c) => c.port);
+      assert.ok(from.includes(got[k] as number), `${where}: port ${String(got[k])} is not that of a client from ${String(got['addr'])} (${from.join(', ')})`);
     } else {
       assert.equal(typeof got[k], typeof v, `${where}: ${k} of ${JSON.stringify(got)}`);
     }
@@ -217,16 +290,20 @@ const MODES: Array<[string, NodeJS.ProcessEnv]> = [
 ];
 for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => [n, m] as const))) {
   test(`the real helper answers as transcript ${name} says${mode}`, { skip: NOT_BUILT }, async (t) => {
-    const { child, next } = await startHelper(t, env);
-    const pids = new Map<unknown, unknown>();
+    const { child, next } = startHelper(t, env);
+    const bound = { pids: new Map<unknown, unknown>(), cids: new Map<unknown, unknown>() };
+    const clients = new Map<unknown, Client>();
+    const ports = new Map<unknown, number>();
     for (const step of readTranscript(name)) {
       const where = `${name}:${step.line}`;
       if (step.kind === 'expect') {
-        matchReply(where, await next(), step, pids);
+        matchReply(where, await next(), step, bound, clients);
+      } else if (step.kind === 'act') {
+        await act(t, where, step.json, clients, ports);
       } else if (step.kind === 'send') {
-        child.send(step.json);
+        child.send(withRealIds(step.json, bound.cids));
       } else {
-        const handle = await descriptorFor(t, step.json['cmd']);
+        const handle = await descriptorFor(t, step.json, ports);
         child.send(step.json, handle as net.Socket, SEND_OPTIONS);
       }
     }
@@ -249,11 +326,11 @@ test('a request of MAX_REQUEST_BYTES is encoded, one byte more is refused with t
   assert.equal(requestBytes(ok.request), MAX_REQUEST_BYTES);
   const over = encodeSpawnRequest(1, { ...spec, env: [`${spec.env[0]!}x`] });
   assert.equal(over.ok, false);
-  if (!over.ok) assert.match(over.error, new RegExp(`larger than ${MAX_REQUEST_BYTES} bytes`));
+  assert.match(over.error, new RegExp(`larger than ${MAX_REQUEST_BYTES} bytes`));
 });
 
 test('the helper reads a request of MAX_REQUEST_BYTES and refuses one byte more, as the encoder does', { skip: NOT_BUILT, timeout: 30_000 }, async (t) => {
-  const { child, next } = await startHelper(t);
+  const { child, next } = startHelper(t);
   assert.equal((await next())['t'], 'ready');
   const { spec } = requestOfSize(MAX_REQUEST_BYTES);
   const at = { cmd: 'spawn', id: 1, ...spec };

@@ -78,7 +78,7 @@ export function importsOf(file: string, text: string, files: ReadonlySet<string>
       if (clause === undefined) add(n, n.moduleSpecifier.text, false, []);
       else {
         const names: string[] = [];
-        if (!clause.isTypeOnly) {
+        if (clause.phaseModifier !== ts.SyntaxKind.TypeKeyword) {
           if (clause.name !== undefined) names.push('*');
           const b = clause.namedBindings;
           if (b !== undefined && ts.isNamespaceImport(b)) names.push('*');

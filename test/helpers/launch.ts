@@ -46,8 +46,8 @@ export async function launch(t: TestContext, opts: LaunchOptions): Promise<Launc
   const cmd = [...(opts.wrapper ?? []), ...argv];
   const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: opts.env ?? process.env });
   let err = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (d: string) => {
     err += d;
   });
   let exited = false;

@@ -5,6 +5,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { withTimeout as withDeadline } from '../../src/util/with-timeout.js';
 
 /** Rejects with `what` if `p` has not settled after `ms`. */
@@ -246,4 +247,34 @@ export async function udpRequest(port: number, data: string | Buffer, opts: { ho
   } finally {
     c.close();
   }
+}
+
+/**
+ * A client of a `cat` server (an echo): `admitted` resolves true once its "ping" comes back,
+ * false when the connection closes first (refused). Destroyed when the test ends.
+ */
+export function catClient(t: TestContext, port: number, localAddress = '127.0.0.1'): { socket: net.Socket; admitted: Promise<boolean> } {
+  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
+  t.after(() => socket.destroy());
+  socket.on('error', () => {});
+  const admitted = withTimeout(
+    new Promise<boolean>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        if (d.toString().includes('ping')) resolve(true);
+      });
+      socket.once('close', () => resolve(false));
+      socket.once('connect', () => socket.write('ping\n'));
+    }),
+    5000,
+    `an answer from port ${port}`,
+  );
+  return { socket, admitted };
+}
+
+/** Whether `p` settles (either way) within `ms`; it is left to run on. */
+export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const settled = p.then(() => true, () => true);
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer));
 }

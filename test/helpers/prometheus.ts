@@ -144,8 +144,8 @@ export function parsePrometheusText(text: string): Map<string, ParsedFamily> {
       if (m === null) return; // a plain comment
       const [, kind, name, rest] = m;
       if (!METRIC_NAME.test(name!) || METRIC_NAME.exec(name!)![0] !== name) throw new Error(`${where}: bad metric name ${name}`);
-      enter(name!, where);
-      const f = family(name!);
+      enter(name, where);
+      const f = family(name);
       if (kind === 'HELP') {
         if (f.help !== null) throw new Error(`${where}: second HELP for ${name}`);
         f.help = unescapeHelp(rest ?? '', where);

@@ -49,7 +49,8 @@ interface ListenerLine {
 
 const runs = (cmd: string, args: string[]): { ok: boolean; stdout: string } => {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
-  return { ok: r.status === 0, stdout: r.stdout ?? '' };
+  const stdout = (r.stdout as string | null) ?? ''; // null when the program could not run, whatever the typings say
+  return { ok: r.status === 0, stdout };
 };
 
 /** Why the listener cannot run on this machine (no python3 with AF_UNIX), or false. */

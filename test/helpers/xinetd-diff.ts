@@ -358,10 +358,10 @@ function xinetdAclWords(line: string): string[] {
 function maskBits(mask: string): number {
   if (mask.includes(':')) {
     let bits = 0;
-    for (const g of mask.split(':')) if (g !== '') bits += [...parseInt(g, 16).toString(2)].filter((c) => c === '1').length;
+    for (const g of mask.split(':')) if (g !== '') bits += parseInt(g, 16).toString(2).split('1').length - 1;
     return bits;
   }
-  return mask.split('.').reduce((s, o) => s + [...Number(o).toString(2)].filter((c) => c === '1').length, 0);
+  return mask.split('.').reduce((s, o) => s + (Number(o).toString(2).split('1').length - 1), 0);
 }
 
 /** The services xinetd started, from its `-d` output. */

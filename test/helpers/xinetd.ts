@@ -45,10 +45,10 @@ export function withEtc(dir: string, tag: string, etc: Readonly<Record<string, s
 }
 
 /**
- * Starts `argv` as withEtc says; resolves once `daemonLog` says "Started working". The process
- * is killed when `t` ends.
+ * Starts `argv` as withEtc says; resolves with its pid (unshare and sh exec it in their place)
+ * once `daemonLog` says "Started working". The process is killed when `t` ends.
  */
-export async function startWithEtc(t: TestContext, dir: string, tag: string, etc: Readonly<Record<string, string>>, argv: readonly string[], daemonLog: string): Promise<void> {
+export async function startWithEtc(t: TestContext, dir: string, tag: string, etc: Readonly<Record<string, string>>, argv: readonly string[], daemonLog: string): Promise<number> {
   const [cmd, ...args] = withEtc(dir, tag, etc, argv);
   const child = spawn(cmd!, args, { stdio: 'ignore' });
   t.after(() => {
@@ -63,6 +63,7 @@ export async function startWithEtc(t: TestContext, dir: string, tag: string, etc
     15_000,
     `${tag} to start`,
   );
+  return child.pid!;
 }
 
 export interface XinetdRun {

@@ -27,8 +27,9 @@ function confFiles(dir: string): string[] {
 
 function checkSeverities(diagnostics: readonly Diagnostic[], seen: Map<DiagnosticCode, Set<Severity>>): void {
   for (const d of diagnostics) {
-    const row = DIAGNOSTIC_CODES[d.code];
-    assert.ok(row !== undefined, `${d.file}:${d.line}: code ${String(d.code)} is in the catalogue`);
+    // A code missing from the catalogue reads as undefined at run time, whatever the types say.
+    const row = (DIAGNOSTIC_CODES as Partial<typeof DIAGNOSTIC_CODES>)[d.code];
+    assert.ok(row !== undefined, `${d.file}:${d.line}: code ${d.code} is in the catalogue`);
     assert.ok((row.severities as readonly Severity[]).includes(d.severity), `${d.file}:${d.line}: ${d.code} at severity ${d.severity} (catalogue: ${row.severities.join(', ')}): ${d.message}`);
     const s = seen.get(d.code) ?? new Set<Severity>();
     s.add(d.severity);

@@ -2,6 +2,8 @@
 // dot_quad_addr(), inet_pton() behind getaddrinfo(AF_INET6, AI_NUMERICHOST), atoi() and
 // sscanf("%u"). Pure; shared by the matcher (hosts-match.ts) and the checker (hosts-lint.ts).
 
+import { present } from '../../util/invariant.js';
+
 /** glibc inet_aton(): parts in C notation (0x hex, leading 0 octal), 1 to 4 of them. */
 function inetAton(s: string): number | null {
   const parts: number[] = [];
@@ -39,9 +41,9 @@ function inetAton(s: string): number | null {
     const rest = s.charCodeAt(i);
     if (i < s.length && !isCSpace(rest)) return null;
     const limits = [0xffffffff, 0xffffff, 0xffff, 0xff];
-    if (value > limits[parts.length]!) return null;
+    if (value > present(limits[parts.length], 'at most 3 parts before the last')) return null;
     let result = 0;
-    for (let k = 0; k < parts.length; k++) result += parts[k]! * 2 ** (24 - 8 * k);
+    for (const [k, part] of parts.entries()) result += part * 2 ** (24 - 8 * k);
     return result + value;
   }
 }
@@ -135,17 +137,11 @@ export function scanInt(s: string): number | null {
 }
 
 /** inet_pton(AF_INET) as glibc's: four decimal parts, no leading zeros. */
-function pton4(s: string): number[] | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out.push(v);
-  }
-  return out;
+function pton4(s: string): [number, number, number, number] | null {
+  const part = (p: string): number | undefined => (/^[0-9]{1,3}$/.test(p) && !(p.length > 1 && p[0] === '0') && Number(p) <= 255 ? Number(p) : undefined);
+  const [a, b, c, d, ...more] = s.split('.').map(part);
+  if (a === undefined || b === undefined || c === undefined || d === undefined || more.length > 0) return null;
+  return [a, b, c, d];
 }
 
 /**
@@ -176,16 +172,12 @@ export function parseIPv6(text: string): Uint8Array | null {
       if (colon >= 0 || words.length > 6) return null;
       const v4 = pton4(part);
       if (v4 === null) return null;
-      words.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      i = s.length;
+      words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
       break;
     }
     if (!/^[0-9a-fA-F]{1,4}$/.test(part)) return null;
     words.push(parseInt(part, 16));
-    if (colon < 0) {
-      i = s.length;
-      break;
-    }
+    if (colon < 0) break;
     if (s[colon + 1] === ':') {
       if (gap >= 0) return null;
       gap = words.length;
@@ -197,9 +189,9 @@ export function parseIPv6(text: string): Uint8Array | null {
   }
   if (gap < 0 ? words.length !== 8 : words.length > 7) return null;
   const full = gap < 0 ? words : [...words.slice(0, gap), ...new Array<number>(8 - words.length).fill(0), ...words.slice(gap)];
-  for (let k = 0; k < 8; k++) {
-    out[2 * k] = full[k]! >> 8;
-    out[2 * k + 1] = full[k]! & 0xff;
+  for (const [k, word] of full.entries()) {
+    out[2 * k] = word >> 8;
+    out[2 * k + 1] = word & 0xff;
   }
   return out;
 }
@@ -210,5 +202,6 @@ export function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean 
   for (; bits >= 8; bits -= 8, k++) if (a[k] !== b[k]) return false;
   if (bits === 0) return true;
   const mask = (0xff << (8 - bits)) & 0xff;
-  return (a[k]! & mask) === (b[k]! & mask);
+  // Past the end of either address (bits > 128) a byte reads as 0, as `undefined & mask` did.
+  return ((a[k] ?? 0) & mask) === ((b[k] ?? 0) & mask);
 }

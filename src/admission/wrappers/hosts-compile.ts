@@ -7,6 +7,7 @@
 
 import { cAtoi, dotQuad, parseIPv6, scanUnsigned } from './hosts-addr.js';
 import type { HostsTable, HostsToken } from './hosts-syntax.js';
+import { present } from '../../util/invariant.js';
 
 // ---------------------------------------------------------------------------------------------
 // Compiled patterns
@@ -88,7 +89,7 @@ export const MAX_FILE_DEPTH = 8;
 /** libwrap copies names, addresses, users and the daemon name into 128-byte fields. */
 const STRING_LENGTH = 128;
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\x80-\uffff]/;
 
 /** strcasecmp's folding: ASCII letters only. */
 export function fold(s: string): string {
@@ -182,18 +183,20 @@ function compileDaemon(tok: string): DaemonPattern {
 }
 
 function compileList<P>(tokens: HostsToken[], one: (t: string) => P): PatternList<P> {
-  const out: P[][] = [[]];
+  let segment: P[] = [];
+  const out: P[][] = [segment];
   for (const t of tokens) {
-    if (fold(t.text) === 'except') out.push([]);
-    else out[out.length - 1]!.push(one(t.text));
+    if (fold(t.text) === 'except') out.push((segment = []));
+    else segment.push(one(t.text));
   }
   return out;
 }
 
 function addressKeys(rule: CompiledRule): AddressKeys | null {
-  if (rule.clients.length !== 1 || rule.daemons.some((seg) => seg.some((d) => d.host !== null))) return null;
+  const [clients, ...except] = rule.clients;
+  if (clients === undefined || except.length > 0 || rule.daemons.some((seg) => seg.some((d) => d.host !== null))) return null;
   const keys: AddressKeys = { exact: [], prefix: [], masked: [], masked6: [] };
-  for (const c of rule.clients[0]!) {
+  for (const c of clients) {
     if (c.user !== null) return null;
     const h = c.host;
     if (h.k === 'masked') {
@@ -223,24 +226,28 @@ export function v6Key(addr: Uint8Array): string {
 /** The first `bits` bits of an IPv6 address, as a map key. */
 export function prefixKey(addr: Uint8Array, bits: number): string {
   let key = '';
-  for (let k = 0; bits > 0; k++, bits -= 8) key += (bits >= 8 ? addr[k]! : addr[k]! & ((0xff << (8 - bits)) & 0xff)).toString(16).padStart(2, '0');
+  for (let k = 0; bits > 0; k++, bits -= 8) {
+    const byte = present(addr[k], 'a prefix of at most 128 bits');
+    key += (bits >= 8 ? byte : byte & ((0xff << (8 - bits)) & 0xff)).toString(16).padStart(2, '0');
+  }
   return key;
 }
 
 function indexRun(rules: CompiledRule[], start: number, end: number): AddressRun {
   const run: AddressRun = { end, exact: new Map(), prefix: new Map(), masks: new Map(), masks6: new Map() };
-  for (let k = start; k < end; k++) {
-    const keys = rules[k]!.keys!;
+  for (const [n, rule] of rules.slice(start, end).entries()) {
+    const k = start + n;
+    const keys = present(rule.keys, 'address keys on every rule of a run');
     for (const a of keys.exact) addTo(run.exact, a, k);
     for (const p of keys.prefix) addTo(run.prefix, p, k);
     for (const { net, mask } of keys.masked) {
       let nets = run.masks.get(mask);
-      if (nets === undefined) run.masks.set(mask, (nets = new Map()));
+      if (nets === undefined) run.masks.set(mask, (nets = new Map<number, number[]>()));
       addTo(nets, net, k);
     }
     for (const { net, bits } of keys.masked6) {
       let nets = run.masks6.get(bits);
-      if (nets === undefined) run.masks6.set(bits, (nets = new Map()));
+      if (nets === undefined) run.masks6.set(bits, (nets = new Map<string, number[]>()));
       addTo(nets, prefixKey(net, bits), k);
     }
   }
@@ -253,10 +260,10 @@ function compileTable(table: HostsTable): CompiledTable {
     c.keys = addressKeys(c);
     return c;
   });
-  const runAt: (AddressRun | undefined)[] = new Array(rules.length);
+  const runAt = new Array<AddressRun | undefined>(rules.length);
   for (let i = 0; i < rules.length; ) {
     let j = i;
-    while (j < rules.length && rules[j]!.keys !== null) j++;
+    while (j < rules.length && rules[j]?.keys !== null) j++;
     if (j - i >= MIN_RUN) {
       const run = indexRun(rules, i, j);
       for (let k = i; k < j; k++) runAt[k] = run;

@@ -119,8 +119,9 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
   }
   for (const rule of table.rules) {
     for (const [name, list] of [['daemon', rule.daemons], ['client', rule.clients]] as const) {
-      if (list.length > 0 && list[0]!.text.toUpperCase() === 'EXCEPT') {
-        out.push(at('hosts-never-matches', rule, list[0]!, 'warning', `the ${name} list starts with EXCEPT: libwrap never matches this rule`, 6));
+      const [first] = list;
+      if (first !== undefined && first.text.toUpperCase() === 'EXCEPT') {
+        out.push(at('hosts-never-matches', rule, first, 'warning', `the ${name} list starts with EXCEPT: libwrap never matches this rule`, 6));
       }
       for (const t of list) {
         if (name === 'client') {

@@ -28,6 +28,7 @@ import {
   type PatternList,
   type StringPattern,
 } from './hosts-compile.js';
+import { present } from '../../util/invariant.js';
 
 export interface WrapRequest {
   /** The daemon (process) name the rules' daemon lists are matched against. */
@@ -62,7 +63,7 @@ export interface EvaluateOptions extends OptionChecks {
    * for the whole request: a later matching rule that has options then counts as not matched). */
   aclexecFailed?: boolean;
   /** Reads a `/path` client pattern file. Absent: such patterns never match. */
-  readPatternFile?(path: string): PatternFile;
+  readPatternFile?: (path: string) => PatternFile;
 }
 
 export interface WrapVerdict {
@@ -88,8 +89,10 @@ export type WrapAnswer = WrapVerdict | { kind: 'need'; what: Need };
 // ---------------------------------------------------------------------------------------------
 // Matching
 
-class NeedSignal {
-  constructor(readonly what: Need) {}
+class NeedSignal extends Error {
+  constructor(readonly what: Need) {
+    super(`the request needs ${what}`);
+  }
 }
 
 /** string_match's view of a string: `::ffff:a.b.c.d` read as `a.b.c.d`, then folded for comparing. */
@@ -269,21 +272,12 @@ function fileMatch(path: string, side: Side, r: Req, depth: number): boolean {
 
 /** libwrap's list_match(): first match in a segment, then the EXCEPT part decides (right-associative). */
 function listMatch<P>(list: PatternList<P>, one: (p: P) => boolean): boolean {
-  let depth = 0;
-  let value = false;
-  for (; depth < list.length; depth++) {
-    const hit = list[depth]!.some(one);
-    if (!hit) {
-      value = false;
-      break;
-    }
-    if (depth === list.length - 1) {
-      value = true;
-      break;
-    }
-  }
   // Each enclosing level inverts its exception's answer.
-  return depth % 2 === 0 ? value : !value;
+  for (const [depth, segment] of list.entries()) {
+    if (!segment.some(one)) return depth % 2 !== 0;
+    if (depth === list.length - 1) return depth % 2 === 0;
+  }
+  return false; // an empty list
 }
 
 function daemonMatch(d: DaemonPattern, r: Req): boolean {
@@ -328,12 +322,14 @@ function scan(table: HostsTable, r: Req, from: number): TableScan {
       const run = ct.runAt[i];
       if (run !== undefined) {
         for (const k of runCandidates(run, r.client, i)) {
-          if (listMatch(ct.rules[k]!.daemons, (d) => daemonMatch(d, r))) return { kind: 'match', index: k, rule: table.rules[k]! };
+          if (listMatch(present(ct.rules[k], 'a candidate inside the table').daemons, (d) => daemonMatch(d, r))) {
+            return { kind: 'match', index: k, rule: present(table.rules[k], 'a rule for each compiled rule') };
+          }
         }
         i = run.end;
         continue;
       }
-      if (ruleMatches(ct.rules[i]!, r)) return { kind: 'match', index: i, rule: table.rules[i]! };
+      if (ruleMatches(present(ct.rules[i], 'i inside the table'), r)) return { kind: 'match', index: i, rule: present(table.rules[i], 'a rule for each compiled rule') };
       i++;
     }
   } catch (err) {
@@ -356,7 +352,7 @@ export function scanTable(table: HostsTable, req: WrapRequest, from = 0, opts: E
 // The two tables
 
 function faultProblem(table: HostsTable): Diagnostic {
-  const f = table.fault!;
+  const f = present(table.fault, 'a fault on a table whose scan ended in error');
   const text = f.reason === 'unreadable' ? f.message : `${f.message}: all the subsequent rules will be ignored`;
   return diag('hosts-fault', 'warning', { file: table.path, line: f.line, column: f.column }, text);
 }
@@ -402,7 +398,7 @@ export function evaluateAccess(allow: HostsTable, deny: HostsTable, req: WrapReq
     const ro = processRuleOptions(s.rule, opts);
     options.push(...ro.options);
     if (ro.end === 'error') {
-      r.problems.push(ro.error!);
+      r.problems.push(present(ro.error, 'the error of options that ended in error'));
       return verdict('denied', which, s.rule);
     }
     if (ro.end === 'allow') return verdict('granted', which, s.rule);

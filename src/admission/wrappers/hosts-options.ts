@@ -108,17 +108,17 @@ export interface SplitOption {
 export function splitOptionField(field: string): SplitOption {
   const { text, lead } = chop(field);
   let k = 0;
-  while (k < text.length && !'= \t\r\n'.includes(text[k]!)) k++;
+  while (k < text.length && !'= \t\r\n'.includes(text.charAt(k))) k++;
   const key = text.slice(0, k);
   let v = k;
   if (v < text.length) {
     if (text[v] !== '=') {
       v++;
-      while (v < text.length && WHITESPACE.includes(text[v]!)) v++;
+      while (v < text.length && WHITESPACE.includes(text.charAt(v))) v++;
     }
     if (text[v] === '=') {
       v++;
-      while (v < text.length && WHITESPACE.includes(text[v]!)) v++;
+      while (v < text.length && WHITESPACE.includes(text.charAt(v))) v++;
     }
   }
   const value = text.slice(v);
@@ -136,8 +136,7 @@ function lower(s: string): string {
 export function processRuleOptions(rule: HostsRule, checks: OptionChecks = {}): RuleOptions {
   const options: WrapOption[] = [];
   const fields = rule.options;
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!;
+  for (const [i, field] of fields.entries()) {
     const { key, value, keyOffset } = splitOptionField(field.text);
     const at: At = { line: field.line, column: field.column + keyOffset };
     const fail = (message: string): RuleOptions => ({
@@ -316,7 +315,7 @@ export function unknownPercentLetters(template: string): string[] {
   const out: string[] = [];
   for (let i = 0; i + 1 < template.length; i++) {
     if (template[i] !== '%') continue;
-    const c = template[++i]!;
+    const c = template.charAt(++i);
     if (!PERCENT_LETTERS.includes(c)) out.push(c);
   }
   return out;
@@ -338,12 +337,12 @@ export function expandPercentDetailed(template: string, ctx: PercentContext): Ex
   let out = '';
   const unrecognized: string[] = [];
   for (let i = 0; i < template.length; i++) {
-    const ch = template[i]!;
+    const ch = template.charAt(i);
     if (ch !== '%' || i + 1 >= template.length) {
       out += ch;
       continue;
     }
-    const c = template[++i]!;
+    const c = template.charAt(++i);
     let e: string;
     switch (c) {
       case 'a': e = ctx.client.address; break;
@@ -403,6 +402,6 @@ export function expandBanner(text: string, ctx: PercentContext): string {
 /** setenv's expanded text cut into name and value at the first blank (libwrap's setenv_option). */
 export function setenvFrom(expanded: string): { name: string; value: string } {
   let k = 0;
-  while (k < expanded.length && !WHITESPACE.includes(expanded[k]!)) k++;
+  while (k < expanded.length && !WHITESPACE.includes(expanded.charAt(k))) k++;
   return { name: chop(expanded.slice(0, k)).text, value: chop(expanded.slice(k + (k < expanded.length ? 1 : 0))).text };
 }

@@ -16,6 +16,7 @@
 import * as grammar from '../../../grammar/hosts.js';
 import type { HostsLine, HostsLineToken } from '../../../grammar/hosts.js';
 import { diag, type Diagnostic } from '../../diagnostics.js';
+import { present } from '../../util/invariant.js';
 
 /** A pattern, an option field or a keyword, where it was written. */
 export interface HostsToken {
@@ -171,32 +172,33 @@ class Locator {
   /** 1-based line and byte column of a file offset. Offsets mostly grow, so search from the last answer. */
   at(offset: number): { line: number; column: number } {
     const s = this.starts;
+    const start = (k: number): number => present(s[k], 'a start for each line below s.length');
     let i = this.hint;
-    if (s[i]! > offset) i = 0;
-    if (i + 1 < s.length && s[i + 1]! <= offset) {
+    if (start(i) > offset) i = 0;
+    if (i + 1 < s.length && start(i + 1) <= offset) {
       let lo = i + 1;
       let hi = s.length - 1;
       while (lo < hi) {
         const mid = (lo + hi + 1) >> 1;
-        if (s[mid]! <= offset) lo = mid;
+        if (start(mid) <= offset) lo = mid;
         else hi = mid - 1;
       }
       i = lo;
     }
     this.hint = i;
-    return { line: i + 1, column: offset - s[i]! + 1 };
+    return { line: i + 1, column: offset - start(i) + 1 };
   }
 }
 
 function fileOffset(line: LogicalLine, logical: number): number {
   const segs = line.segments;
-  let k = segs.length - 1;
-  while (k > 0 && segs[k]!.logicalStart > logical) k--;
-  const seg = segs[k]!;
+  // The last segment starting at or before `logical`; the first one if none does.
+  let seg = present(segs[0], 'a line of at least one segment');
+  for (const s of segs) if (s.logicalStart <= logical) seg = s;
   return seg.fileOffset + (logical - seg.logicalStart);
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\x80-\uffff]/;
 
 /** Bytes of the logical line (as a one-char-per-byte string) to text: UTF-8 when not ASCII. */
 function decode(binary: string): string {

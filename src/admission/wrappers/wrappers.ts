@@ -55,7 +55,8 @@ export function wrapDaemonName(
 ): string {
   if (service.libwrap !== null) return service.libwrap;
   if (serviceKind(service) !== 'program') return service.name;
-  if (service.flags.includes('NAMEINARGS') && service.server_argv.length > 0) return basename(service.server_argv[0]!);
+  const [program] = service.server_argv;
+  if (service.flags.includes('NAMEINARGS') && program !== undefined) return basename(program);
   if (service.server !== null) return basename(service.server);
   return service.id;
 }
@@ -158,7 +159,6 @@ export class RuleFiles {
 
   private table(path: string, reader: Reader | undefined): HostsTable {
     let st: Stats | undefined;
-    let entry: CachedTable;
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
@@ -166,7 +166,7 @@ export class RuleFiles {
     }
     if (st === undefined) return this.remember(path, 'missing', () => null, () => emptyTable(path)).table;
     const file = { mode: st.mode, uid: st.uid, gid: st.gid };
-    entry = this.remember(path, identity(st), () => ({ file, dirs: directoriesAbove(path) }), () => {
+    const entry = this.remember(path, identity(st), () => ({ file, dirs: directoriesAbove(path) }), () => {
       try {
         return parseHostsFile(path, readFileSync(path, 'latin1'));
       } catch (err) {
@@ -214,9 +214,8 @@ export function lintRuleFiles(allowPath: string, denyPath: string): Diagnostic[]
 }
 
 function errorText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e.code === 'EACCES') return 'Permission denied';
-  return e.message ?? String(err);
+  if (!(err instanceof Error)) return String(err);
+  return (err as NodeJS.ErrnoException).code === 'EACCES' ? 'Permission denied' : err.message;
 }
 
 // ---- one check, with its lookups --------------------------------------------------------------
@@ -359,7 +358,7 @@ export function evaluateNow(
 
 /** Whether an answer is a verdict (not a request for a lookup). */
 export function isVerdict(a: WrapAnswer): a is WrapVerdict {
-  return !('kind' in a && a.kind === 'need');
+  return !('kind' in a);
 }
 
 /** Continues a check whose first evaluation (`first`) may need lookups or an aclexec run. */
@@ -382,7 +381,7 @@ export async function finishWrappers(
     } else {
       const verdict: WrapVerdict = carried.length === 0 ? result : { ...result, options: [...carried, ...result.options] };
       const aclexec = [...result.options].reverse().find((o) => o.kind === 'aclexec');
-      if (result.aclexec === undefined || aclexec === undefined || aclexec.kind !== 'aclexec') return { verdict, request };
+      if (result.aclexec === undefined || aclexec === undefined) return { verdict, request };
       const command = expandOptionText(aclexec.command, { daemon: request.daemon, pid: process.pid, client: request.client, server: request.server });
       const status = await (lookups.aclexec ?? runAclexec)(command);
       if (status === 0) return { verdict, request };

@@ -55,6 +55,7 @@ import {
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
 import type { Service, SocketType } from '../../table.js';
+import { present } from '../../util/invariant.js';
 
 export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inetd-fields.js';
 
@@ -136,7 +137,7 @@ class EntryReader extends FieldReader {
    * the entry stops here (a default-host line, or an error already reported).
    */
   private hostsAndService(words: InetdWord[]): EntryHead | null {
-    const first = words[0]!;
+    const first = present(words[0], 'an entry of at least one word');
     if (this.dialect === 'freebsd') {
       if (first.text.startsWith(':')) {
         this.unsupported(first, 'unix-domain sockets (`:user:group:mode:` prefix)', first.text.length);
@@ -168,12 +169,12 @@ class EntryReader extends FieldReader {
       }
     }
     if (shape.hosts !== null && shape.name.text === '') {
-      if (words.length === 1) {
-        this.defaultHosts = shape.hosts.length === 1 && shape.hosts[0]!.text === '*' ? null : shape.hosts;
+      // `host: service ...`: inetd takes the next word as the service.
+      const nameWord = words[1];
+      if (nameWord === undefined) {
+        this.defaultHosts = shape.hosts.length === 1 && shape.hosts[0]?.text === '*' ? null : shape.hosts;
         return null;
       }
-      // `host: service ...`: inetd takes the next word as the service.
-      const nameWord = words[1]!;
       const namePiece = { text: nameWord.text, offset: 0 };
       return { hosts: shape.hosts, hostWord: first, fields: words.slice(1), nameWord, namePiece };
     }
@@ -188,7 +189,7 @@ class EntryReader extends FieldReader {
 
   private readEntry(node: InetdEntryNode): Unit[] {
     const words = node.words;
-    const first = words[0]!;
+    const first = present(words[0], 'an entry of at least one word');
     if (node.indented && first.text.startsWith('#')) {
       this.report(
         'inetd-continuation', 'warning',
@@ -223,7 +224,7 @@ class EntryReader extends FieldReader {
     }
 
     if (fields.length < 6) {
-      const last = fields[fields.length - 1]!;
+      const last = present(fields.at(-1), 'the service field');
       this.report(
         'inetd-incomplete', 'error',
         positionAfter(this.file, last),
@@ -250,7 +251,7 @@ class EntryReader extends FieldReader {
     const port = proto === null || badInternal ? null : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
-    const argv = server === null || server.internal ? [] : this.argvOf(args, server.path!);
+    const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
 
     if (this.errorCount() > errorsBefore || socketType === null || proto === null || port === null) return [];
     if (wait === null || user === null || server === null) return [];
@@ -263,7 +264,7 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin! : namePiece.text,
+        name: server.internal ? server.builtin : namePiece.text,
         protoWritten: proto.written,
         base: proto.base,
         families,
@@ -289,7 +290,7 @@ class EntryReader extends FieldReader {
   private argvOf(args: InetdWord[], path: string): string[] {
     let kept = args;
     if (args.length > INETD_MAX_ARGS) {
-      const extra = args[INETD_MAX_ARGS]!;
+      const extra = present(args[INETD_MAX_ARGS], 'an argument past the limit');
       if (this.dialect === 'freebsd') {
         this.report('inetd-arguments', 'error', this.pos(extra), `too many arguments: FreeBSD inetd takes at most ${INETD_MAX_ARGS} and skips this entry`);
       } else {
@@ -348,13 +349,12 @@ export function inetdIds(units: readonly { name: string; protoWritten: string; h
   const byName = count(units.map((u) => u.name));
   const byProto = count(units.map((u) => `${u.name}/${u.protoWritten}`));
   const ids = units.map((u) => {
-    if (byName.get(u.name) === 1) return u.name;
     const withProto = `${u.name}/${u.protoWritten}`;
-    if (byProto.get(withProto) === 1) return withProto;
-    return `${hostLabel(u.host)}:${withProto}`;
+    const id = byName.get(u.name) === 1 ? u.name : byProto.get(withProto) === 1 ? withProto : `${hostLabel(u.host)}:${withProto}`;
+    return { id, line: u.line };
   });
-  const byId = count(ids);
-  return ids.map((id, i) => (byId.get(id)! > 1 ? `${id}@${units[i]!.line}` : id));
+  const byId = count(ids.map((x) => x.id));
+  return ids.map(({ id, line }) => ((byId.get(id) ?? 0) > 1 ? `${id}@${line}` : id));
 }
 
 function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string): Service {
@@ -412,5 +412,5 @@ export function buildInetdServices(
   const diagnostics = reader.diagnostics;
   const kept = resolveReplacements(units, diagnostics);
   const ids = inetdIds(kept);
-  return { services: kept.map((u, i) => toService(file, dialect, u, ids[i]!)), diagnostics };
+  return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'))), diagnostics };
 }

@@ -19,17 +19,16 @@
 // tsinetd never serves a burst xinetd would refuse); other inetd.conf files keep no cps limit,
 // as their inetd has none.
 
+import { ATTRIBUTES, handled, type Inheritance } from '../xinetd/attributes.js';
 import { fillFromDefaults, type XinetdDefaults } from '../xinetd/build.js';
-import { DEFAULT_CPS } from '../../service-defaults.js';
 import type { Service } from '../../table.js';
+
+/** The rows' inheritance, where an attribute has any. */
+const INHERITED: readonly { key: string; inherit: Inheritance }[] = ATTRIBUTES.flatMap((r) => (handled(r.inherit) ? [{ key: r.key, inherit: r.inherit }] : []));
 
 /** The attributes an inetd.conf service set from its own line (not replaced by defaults). */
 export function inetdOwnAttributes(s: Service): Set<string> {
-  const own = new Set(['groups', 'v6only']);
-  if (s.bind !== null) own.add('bind');
-  if (s.instances !== null) own.add('instances');
-  if (s.per_source !== null) own.add('per_source');
-  return own;
+  return new Set(INHERITED.filter(({ inherit }) => inherit.inetdOwn?.(s) === true).map(({ key }) => key));
 }
 
 /**
@@ -39,8 +38,6 @@ export function inetdOwnAttributes(s: Service): Set<string> {
 export function applyDefaultsToInetd(services: readonly Service[], def: XinetdDefaults, compat: boolean): void {
   for (const s of services) {
     fillFromDefaults(s, inetdOwnAttributes(s), def);
-    if (compat && !def.set.has('cps')) s.cps = [DEFAULT_CPS[0], DEFAULT_CPS[1]];
-    // setup_environ: without a passenv of its own, a service passes what defaults pass.
-    if (s.passenv === null && def.set.has('passenv')) s.passenv = def.svc.passenv === null ? [] : [...def.svc.passenv];
+    for (const { inherit } of INHERITED) inherit.inetd?.(s, def, compat);
   }
 }

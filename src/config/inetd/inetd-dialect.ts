@@ -109,11 +109,12 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
   const openbsd = strong.filter((e) => e.dialect === 'openbsd');
   const diagnostics: Diagnostic[] = [];
   let evidence: Evidence | null;
-  if (freebsd.length > 0 && openbsd.length > 0) {
-    const winner = freebsd.length > openbsd.length ? freebsd : openbsd;
-    const loser = winner === freebsd ? openbsd : freebsd;
-    evidence = winner[0]!;
-    const loserFirst = loser[0]!;
+  const [firstFreebsd] = freebsd;
+  const [firstOpenbsd] = openbsd;
+  if (firstFreebsd !== undefined && firstOpenbsd !== undefined) {
+    const freebsdWins = freebsd.length > openbsd.length;
+    evidence = freebsdWins ? firstFreebsd : firstOpenbsd;
+    const loserFirst = freebsdWins ? firstOpenbsd : firstFreebsd;
     diagnostics.push(
       diag(
         'inetd-dialect', 'warning',
@@ -123,7 +124,7 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
       ),
     );
   } else {
-    evidence = freebsd[0] ?? openbsd[0] ?? tags[0] ?? null;
+    evidence = firstFreebsd ?? firstOpenbsd ?? tags[0] ?? null;
   }
   const dialect = evidence?.dialect ?? 'openbsd';
   if (dialect === 'freebsd' && evidence !== null) {

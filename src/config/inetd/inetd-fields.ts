@@ -11,6 +11,7 @@ import { INETD_RATE_RULES } from '../../admission/limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from '../../sys/sysdb.js';
 import type { InetdRateFlavour, SocketType } from '../../table.js';
+import { present } from '../../util/invariant.js';
 
 /** Whose `.N` rule a dialect follows (FreeBSD has no `.N`, but its global rate is OpenBSD's). */
 export function rateFlavourOf(dialect: ResolvedInetdDialect): InetdRateFlavour {
@@ -283,7 +284,7 @@ export class FieldReader {
       }
       out.rateMax = this.dialect === 'gnu' ? this.gnuMax(word, v) : this.openbsdMax(word, v);
     } else if (suffix?.kind === 'limits') {
-      const firstPart = suffix.parts[0]!;
+      const firstPart = present(suffix.parts[0], 'a limits suffix of at least one part');
       if (this.dialect !== 'freebsd') {
         this.report(
           'inetd-bad-field', 'error',
@@ -351,7 +352,7 @@ export class FieldReader {
    * number is kept; 0 (or no digits) means no `.N` at all, so only its default of 1000 applies.
    */
   private gnuMax(word: InetdWord, v: WordPiece): number | null {
-    const digits = /^[0-9]*/.exec(v.text)![0];
+    const digits = /^[0-9]*/.exec(v.text)?.[0] ?? '';
     const n = digits === '' ? 0 : Number(digits);
     const d = INETD_RATE_RULES.gnu.defaultMax;
     if (digits.length < v.text.length) {
@@ -421,7 +422,7 @@ export class FieldReader {
     nameWord: InetdWord,
     namePiece: WordPiece,
     base: 'tcp' | 'udp',
-  ): { internal: boolean; builtin: string | null; path: string | null; problems: string[] } | null {
+  ): { internal: true; builtin: string; path: null; problems: string[] } | { internal: false; builtin: null; path: string; problems: string[] } | null {
     const text = word.text;
     if (text === 'internal') {
       const name = namePiece.text;

@@ -4,9 +4,10 @@
 //   `+=`/`-=` work only on lists, a wrong number of values makes the line ignored (a warning), a
 //   value that cannot be parsed disables the service (an error);
 // - `defaults`: one per file; there `=` on a list adds to it. When a service starts, it copies
-//   the lists the defaults hold at that point (only_from, no_access, log_on_*, passenv, banners);
-//   after the whole tree is read, unset scalars (instances, cps, per_source, umask, groups,
-//   max_load, bind, v6only, log_type) and unset log_on_* come from the final defaults;
+//   what the defaults hold at that point of the attributes whose row says `atStart` (the access
+//   lists, log_on_*, passenv, banners); after the whole tree is read, what it did not set of the
+//   attributes whose row says `atEnd` (the limits, bind, v6only, logging) comes from the final
+//   defaults (src/config/xinetd/attributes.ts);
 // - `disable = yes` ends the entry; `enabled` / `disabled` lists in defaults turn services off;
 // - protocol follows from socket_type and back (stream/tcp, dgram/udp); the port comes from
 //   `port` or from /etc/services; argv[0] is the basename of `server`, or with NAMEINARGS the
@@ -23,7 +24,10 @@ import type { SysDb } from '../../sys/sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Service } from '../../table.js';
 import { serviceKind } from '../../service-kind.js';
-import { applyAttribute, at, len, newDraft, type Draft, type Report } from './build-attributes.js';
+import { present } from '../../util/invariant.js';
+import { at, len, newDraft, type Draft } from './attribute-apply.js';
+import { ATTRIBUTES, attributeSpec, handled, type Copy, type DefaultsView } from './attributes.js';
+import { applyAttribute, type Report } from './build-attributes.js';
 
 /** Why the configuration itself turns a service off. */
 export type OffReason =
@@ -101,7 +105,7 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
       applyAttribute(draft, a, db, report);
       if (draft.disable !== null) break;
       // parse.c: after any `disable` line, a service that is disabled at that point is dropped.
-      if (draft.failed !== null && a.name.text.toLowerCase() === 'disable') {
+      if (draft.failed !== null && attributeSpec(a.name.text)?.dropsFailedEntry === true) {
         draft.dropped = true;
         break;
       }
@@ -117,25 +121,24 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
 
 // ---- Inheritance -------------------------------------------------------------------------------
 
+/** The rows' copies of one kind, with the key each copies (interface inherits through bind's row). */
+function copies(kind: 'atStart' | 'atEnd'): { key: string; copy: Copy }[] {
+  return ATTRIBUTES.flatMap((r) => {
+    const copy = handled(r.inherit) ? r.inherit[kind] : undefined;
+    return copy === undefined ? [] : [{ key: r.key, copy }];
+  });
+}
+
+const AT_START = copies('atStart');
+const AT_END = copies('atEnd');
+
 /** What a service copies from the defaults when its entry starts (xinetd's fill_attribute). */
 function inheritLists(d: Draft, def: Draft): void {
-  const s = d.svc;
-  const ds = def.svc;
-  if (def.set.has('log_on_success')) s.log_on_success = [...ds.log_on_success];
-  if (def.set.has('log_on_failure')) s.log_on_failure = [...ds.log_on_failure];
-  if (def.set.has('only_from')) s.only_from = ds.only_from === null ? [] : [...ds.only_from];
-  if (def.set.has('no_access')) s.no_access = ds.no_access === null ? [] : [...ds.no_access];
-  if (def.set.has('passenv')) s.passenv = ds.passenv === null ? [] : [...ds.passenv];
-  if (def.set.has('banner')) s.banner = ds.banner;
-  if (def.set.has('banner_success')) s.banner_success = ds.banner_success;
-  if (def.set.has('banner_fail')) s.banner_fail = ds.banner_fail;
+  for (const { key, copy } of AT_START) if (def.set.has(key)) copy(d.svc, def.svc);
 }
 
 /** The final `defaults` of a configuration: its values, and which attributes it set. */
-export interface XinetdDefaults {
-  svc: Service;
-  set: { has(key: string): boolean };
-}
+export type XinetdDefaults = DefaultsView;
 
 /** What a service takes from the final defaults when it did not set it (xinetd's service_fill). */
 function inheritScalars(d: Draft, def: Draft): void {
@@ -148,20 +151,7 @@ function inheritScalars(d: Draft, def: Draft): void {
  * (-inetd_compat) included (see inetd-defaults.ts).
  */
 export function fillFromDefaults(s: Service, own: { has(key: string): boolean }, def: XinetdDefaults): void {
-  const ds = def.svc;
-  const use = (key: string): boolean => !own.has(key) && def.set.has(key);
-  if (use('instances')) s.instances = ds.instances;
-  if (use('umask')) s.umask = ds.umask;
-  if (use('per_source')) s.per_source = ds.per_source;
-  if (use('groups')) s.groups = ds.groups;
-  if (use('cps')) s.cps = [ds.cps[0], ds.cps[1]];
-  if (use('max_load')) s.max_load = ds.max_load;
-  if (use('bind')) s.bind = ds.bind;
-  if (use('v6only')) s.v6only = ds.v6only;
-  if (use('log_type')) s.log_type = ds.log_type === null ? null : { ...ds.log_type };
-  if (use('log_on_success')) s.log_on_success = [...ds.log_on_success];
-  if (use('log_on_failure')) s.log_on_failure = [...ds.log_on_failure];
-  if (use('per_source_cps')) s.per_source_cps = ds.per_source_cps === null ? null : [ds.per_source_cps[0], ds.per_source_cps[1]];
+  for (const { key, copy } of AT_END) if (!own.has(key) && def.set.has(key)) copy(s, def.svc);
 }
 
 // ---- Completing a service ------------------------------------------------------------------------
@@ -189,15 +179,16 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   const kind = serviceKind(s);
   const quiet = off !== null;
   if (kind === 'redirect') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${d.set.get('redirect')!.loc.line}) takes priority, as in xinetd`, len(a.name)));
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
+      const redirect = present(d.set.get('redirect'), "the 'redirect' attribute of a redirect service");
+      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${redirect.loc.line}) takes priority, as in xinetd`, len(a.name)));
     }
     s.server = null;
     s.server_argv = [];
   } else if (kind === 'internal' || kind === 'sensor') {
-    if (d.set.has('server') && !quiet) {
-      const a = d.set.get('server')!;
+    const a = d.set.get('server');
+    if (a !== undefined && !quiet) {
       report(diag('server-unused', 'warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
     }
     s.server = null;

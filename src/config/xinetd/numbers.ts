@@ -19,6 +19,8 @@
 // The few places where tsinetd's value differs are marked "differs:" and listed in the
 // COMPATIBILITY section of tsinetd.conf(5).
 
+import { present } from '../../util/invariant.js';
+
 export type NumberRead<T> = { ok: true; value: T; notes: string[] } | { ok: false; message: string };
 
 const good = <T>(value: T, notes: string[] = []): NumberRead<T> => ({ ok: true, value, notes });
@@ -34,7 +36,8 @@ const ULLONG_MAX = 2n ** 64n - 1n;
 function cDigits(text: string, base: 8 | 10): { negative: boolean; magnitude: bigint; rest: string } | null {
   const m = (base === 8 ? /^([+-]?)([0-7]+)/ : /^([+-]?)([0-9]+)/).exec(text);
   if (m === null) return null;
-  const magnitude = base === 8 ? BigInt(`0o${m[2]!}`) : BigInt(m[2]!);
+  const digits = present(m[2], 'the digits group, which always takes part');
+  const magnitude = base === 8 ? BigInt(`0o${digits}`) : BigInt(digits);
   return { negative: m[1] === '-', magnitude, rest: text.slice(m[0].length) };
 }
 
@@ -66,7 +69,7 @@ export function cScanDouble(text: string): { value: number; used: string } | nul
   }
   const hex = /^([+-]?)0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p([+-]?[0-9]+))?/i.exec(text);
   if (hex !== null) {
-    const [whole = '', fraction = ''] = hex[2]!.split('.');
+    const [whole = '', fraction = ''] = present(hex[2], 'the digits group, which always takes part').split('.');
     let value = 0;
     for (const c of whole + fraction) value = value * 16 + parseInt(c, 16);
     value = value / 16 ** fraction.length * 2 ** Number(hex[3] ?? '0');
@@ -90,7 +93,8 @@ function base10(text: string, check: (v: number) => string | null): NumberRead<n
   if (!r.ok) return bad(`'${text}' cannot be read: ${r.why} (xinetd reads it with strtol, base 10)`);
   const notes = wrapNote(text, r, 'parse_base10');
   const problem = check(r.value);
-  if (problem !== null) return bad(notes.length > 0 ? `${notes[0]!}, and ${problem}` : problem);
+  const [note] = notes;
+  if (problem !== null) return bad(note !== undefined ? `${note}, and ${problem}` : problem);
   return good(r.value, notes);
 }
 
@@ -183,7 +187,8 @@ export const NUMBER_READERS = {
     const r = cParseInt(t, 8);
     if (!r.ok) return bad(`'${t}' cannot be read as a umask: ${r.why} (xinetd reads it with strtol, base 8)`);
     const notes = wrapNote(t, r, 'parse_int').map((n) => `${n} (0${r.value.toString(8)})`);
-    if (r.value < 0 || r.value > 0o777) return bad(`umask ${t} is outside 0-0777${notes.length > 0 ? ` (${notes[0]!})` : ''}`);
+    const [note] = notes;
+    if (r.value < 0 || r.value > 0o777) return bad(`umask ${t} is outside 0-0777${note !== undefined ? ` (${note})` : ''}`);
     return good(r.value, notes);
   }),
   max_load: row('sscanf("%lf"), not 0', (t): NumberRead<number> => {

@@ -21,6 +21,7 @@ import type {
   ValueRules,
   Word,
 } from './syntax.js';
+import { present } from '../../util/invariant.js';
 
 export interface ParsedFile {
   file: string;
@@ -165,10 +166,12 @@ function itemDiagnostics(item: TopNode): Diagnostic[] {
     case 'defaults':
       return entryDiagnostics(item);
     case 'include':
-    case 'includedir':
-      return item.extra.length > 0
-        ? [diag('extra-text', 'warning', at(item.extra[0]!.loc), `extra text after the ${item.kind === 'include' ? 'file' : 'directory'} name is ignored (as xinetd does)`, width(item.extra[0]!.loc))]
+    case 'includedir': {
+      const [extra] = item.extra;
+      return extra !== undefined
+        ? [diag('extra-text', 'warning', at(extra.loc), `extra text after the ${item.kind === 'include' ? 'file' : 'directory'} name is ignored (as xinetd does)`, width(extra.loc))]
         : [];
+    }
     case 'bad-entry': {
       const what = item.code === 'missing-name' ? 'a service name' : item.keyword.text.toLowerCase() === 'include' ? 'a file name' : 'a directory name';
       const d = diag('bad-directive', 'error', at(item.keyword.loc), `'${item.keyword.text}' needs ${what}; xinetd ignores everything from here to ${skipEnd(item.skip)}`, width(item.keyword.loc));
@@ -197,8 +200,8 @@ function entryDiagnostics(entry: ServiceNode | DefaultsNode): Diagnostic[] {
   // After `disable = yes` xinetd stops reading the entry and skips to the next lone '}': a broken
   // end of a disabled service costs nothing more, so it is only a warning.
   const disabled = entry.kind === 'service' ? entry.attributes.find(isDisableYes) : undefined;
-  if (disabled !== undefined && ends.length > 0 && ends[0]!.severity === 'error') {
-    const first = ends[0]!;
+  const [first] = ends;
+  if (disabled !== undefined && first !== undefined && first.severity === 'error') {
     ends[0] = { ...first, severity: 'warning', message: `${first.message} (the service is disabled on line ${disabled.loc.line} anyway)` };
   }
   out.push(...ends);
@@ -206,7 +209,7 @@ function entryDiagnostics(entry: ServiceNode | DefaultsNode): Diagnostic[] {
 }
 
 function isDisableYes(a: AttributeNode): boolean {
-  return a.name.text.toLowerCase() === 'disable' && a.op.text === '=' && a.values.length === 1 && a.values[0]!.text.toLowerCase() === 'yes';
+  return a.name.text.toLowerCase() === 'disable' && a.op.text === '=' && a.values.length === 1 && a.values[0]?.text.toLowerCase() === 'yes';
 }
 
 function endDiagnostics(entry: ServiceNode | DefaultsNode, end: EntryEnd, brace: Word | undefined): Diagnostic[] {
@@ -340,7 +343,7 @@ export function parseWords<R extends ValueRule>(rule: R, words: readonly Word[])
     }
     start += w.text.length + 1;
   }
-  const last = words[words.length - 1]!;
+  const last = present(words.at(-1), 'a word (the first was there)');
   return { ok: false, diagnostic: { ...r.diagnostic, column: last.loc.column + last.text.length } };
 }
 

@@ -5,13 +5,14 @@
 // character-level work (src/config/xinetd/parse.ts); this module handles value counts, enumerations and the
 // relations between values.
 
-import { editDistance } from './attributes.js';
+import { editDistance } from './attribute-words.js';
 import { cParseInt, NUMBER_READERS, type NumericAttribute } from './numbers.js';
 import { diag, type Diagnostic } from '../../diagnostics.js';
 import { parseWord, parseWords } from './parse.js';
 import type { SysDb } from '../../sys/sysdb.js';
 import type { LogTarget, TimeInterval } from '../../table.js';
 import type { ValueRule, ValueRules, Word } from './syntax.js';
+import { present } from '../../util/invariant.js';
 
 /**
  * A parsed value, or an error. `partial` is what xinetd's parser had already stored when it met
@@ -92,9 +93,14 @@ export function defaultHardLimit(soft: number): number {
   return soft + extra;
 }
 
+/** Value `i` of an attribute: the caller has counted them (build-attributes.ts, and the checks above each use). */
+function counted(words: readonly Word[], i: number): Word {
+  return present(words[i], `value ${i + 1}, counted before`);
+}
+
 /** log_type = FILE path [soft [hard]] | SYSLOG facility [level] */
 export function logType(words: readonly Word[]): Parsed<LogTarget> {
-  const first = words[0]!;
+  const first = counted(words, 0);
   const kind = first.text.toUpperCase();
   if (kind === 'FILE' && (words.length < 2 || words.length > 4)) {
     return fail(diag('bad-value', 'error', at(first), `log_type FILE expects a file name and at most two size limits: FILE path [soft [hard]]${commentHint(words)}`, first.text.length));
@@ -119,10 +125,10 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   }
   const [soft = null, given = null] = sizes;
   if (!v.path.startsWith('/')) {
-    warnings.push(diag('relative-path', 'warning', at(words[1]!), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
+    warnings.push(diag('relative-path', 'warning', at(counted(words, 1)), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
   }
   if (soft !== null && given !== null && given < soft) {
-    const w = words[3]!;
+    const w = counted(words, 3);
     return fail(diag('bad-value', 'error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
   }
   const hard = soft === null ? null : (given ?? defaultHardLimit(soft));
@@ -131,7 +137,7 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
 
 /** redirect = host port */
 export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: string; port: number }> {
-  const [hostWord, portWord] = [words[0]!, words[1]!];
+  const [hostWord, portWord] = [counted(words, 0), counted(words, 1)];
   const host = single('HostAddress', hostWord, 'redirect');
   if (!host.ok) return fail(host.error, host.warnings);
   const warnings: Diagnostic[] = [];
@@ -166,16 +172,16 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
 
 /** cps = connections-per-second seconds-off */
 export function cps(words: readonly Word[]): Parsed<[number, number]> {
-  const a = numberWord('cps', words[0]!);
+  const a = numberWord('cps', counted(words, 0));
   if (!a.ok) return fail(a.error, a.warnings);
-  const b = numberWord('cps', words[1]!);
+  const b = numberWord('cps', counted(words, 1));
   if (!b.ok) return fail(b.error, b.warnings);
   return ok([a.value, b.value], [...a.warnings, ...b.warnings]);
 }
 
 /** per_source_cps = rate burst (tsinetd extension: a token bucket per source address) */
 export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
-  const [rw, bw] = [words[0]!, words[1]!];
+  const [rw, bw] = [counted(words, 0), counted(words, 1)];
   const rate = single('Decimal', rw, 'per_source_cps');
   if (!rate.ok) return fail(rate.error, rate.warnings);
   if (!(rate.value > 0) || !Number.isFinite(rate.value)) {

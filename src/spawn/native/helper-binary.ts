@@ -16,6 +16,7 @@ import { fromEnv } from '../../app/options.js';
 import { VERSION as PROTOCOL_VERSION } from './spawnd-protocol.js';
 import { VERSION } from '../../app/version.js';
 import { thisPackage } from '../../sys/package-root.js';
+import { present } from '../../util/invariant.js';
 
 /** The protocol this tsinetd speaks with the helper (spawnd-protocol.ts, native/PROTOCOL.md). */
 
@@ -67,7 +68,7 @@ export function helperCandidates(root: string = packageRoot(), env: NodeJS.Proce
 /** The helper's `--version` line: `tsinetd-spawnd protocol N build TEXT`. */
 export function parseVersionLine(text: string): HelperIdentity | null {
   const m = /^tsinetd-spawnd protocol (\d+) build (.+)$/m.exec(text);
-  return m ? { protocol: Number(m[1]), build: m[2]!.trim() } : null;
+  return m ? { protocol: Number(m[1]), build: present(m[2], 'the build group, which always takes part').trim() } : null;
 }
 
 /**
@@ -109,7 +110,8 @@ export function probeHelper(path: string, euid: number = process.geteuid?.() ?? 
   if (distrust !== null) return { ok: false, why: distrust };
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'pipe'] });
   const code = r.error ? ((r.error as NodeJS.ErrnoException).code ?? r.error.message) : undefined;
-  return judgeAnswer({ ...(code !== undefined ? { error: code } : {}), status: r.status, stdout: r.stdout ?? '' });
+  const stdout = (r.stdout as string | null) ?? ''; // null when it could not run, whatever the typings say
+  return judgeAnswer({ ...(code !== undefined ? { error: code } : {}), status: r.status, stdout });
 }
 
 export interface HelperResolution {
@@ -153,8 +155,8 @@ export function resolveHelper(options: { build: boolean; root?: string; env?: No
   const candidates = helperCandidates(root, env);
   const first = chooseHelper(candidates, (p) => probeHelper(p));
   if (first.helper !== null || !options.build || candidates[0]?.origin === 'env') return first;
-  const own = candidates.find((c) => c.origin === 'built')!;
-  const cache = candidates.find((c) => c.origin === 'cache')!;
+  const own = present(candidates.find((c) => c.origin === 'built'), 'the built candidate, always listed (helperCandidates)');
+  const cache = present(candidates.find((c) => c.origin === 'cache'), 'the cache candidate, always listed (helperCandidates)');
   const target = writableDirectory(dirname(own.path)) ? own : writableDirectory(dirname(cache.path)) ? cache : null;
   if (target === null) return { ...first, built: { ok: false, why: `neither ${dirname(own.path)} nor ${dirname(cache.path)} can be written` } };
   // Warnings do not stop a build at start (native-build.ts Toolchain.fatalWarnings).

@@ -175,7 +175,7 @@ export function compileHelper(nativeDir: string, output: string, toolchains: rea
     rmSync(includeDir, { recursive: true, force: true });
     if (r.error || r.status !== 0) {
       rmSync(tmp, { force: true });
-      const details = `${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim().split('\n').slice(-3).join(' / ');
+      const details = `${(r.stderr as string | null) ?? '' /* null when it could not run, whatever the typings say */}${r.error ? String(r.error) : ''}`.trim().split('\n').slice(-3).join(' / ');
       tried.push(`${tc.cc}: compiling failed${details ? ` (${details})` : ''}`);
       continue;
     }

@@ -49,7 +49,7 @@ export interface HelperProcessOptions {
   helperPath: string;
   readyTimeoutMs: number;
   forkChildren: boolean;
-  warn(message: string): void;
+  warn: (message: string) => void;
 }
 
 /** What the users of the helper learn from it and tell it. */
@@ -330,7 +330,7 @@ export class HelperProcess {
   private onMessage(raw: unknown): void {
     const msg = parseHelperMessage(raw);
     if (msg === null) {
-      this.warn(`spawn helper sent an unexpected message: ${JSON.stringify(raw)?.slice(0, 200)}`);
+      this.warn(`spawn helper sent an unexpected message: ${(JSON.stringify(raw) as string | undefined)?.slice(0, 200) /* undefined for undefined, whatever the typings say */}`);
       return;
     }
     if (msg.t === 'pong') this.pongWaiters.get(msg.id)?.();
@@ -368,7 +368,7 @@ export class HelperProcess {
     if (this.relaunchTimer !== null) clearTimeout(this.relaunchTimer);
     this.relaunchTimer = null;
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
-    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) return cancel();
+    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) { cancel(); return; }
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
     // Listened for from now on: the helper may die meanwhile (a signal to the whole process
     // group, as tini -g sends), and 'exit' is not emitted twice.
@@ -378,6 +378,7 @@ export class HelperProcess {
     // far. Spawns it answers meanwhile are started servers, not cancelled ones.
     await Promise.race([this.drained(helper, CLOSE_TIMEOUT_MS), exited]);
     cancel();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the helper may have exited during the await; TypeScript keeps the narrowing from before it
     if (helper.exitCode !== null || helper.signalCode !== null) return;
     // 'exit', not 'close': Node never reports 'close' after a disconnect() of its own.
     const timer = setTimeout(() => helper.kill('SIGKILL'), CLOSE_TIMEOUT_MS);

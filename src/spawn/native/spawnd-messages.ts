@@ -182,7 +182,8 @@ export function batchMessages(items: ReadonlyArray<Sized<PlainRequest>>, maxCoun
 
 /** What one group of batchMessages() is sent as. */
 export function batchMessage(list: PlainRequest[]): PlainRequest | BatchRequest {
-  return list.length === 1 ? list[0]! : { cmd: 'batch', list };
+  const [only, ...more] = list;
+  return only !== undefined && more.length === 0 ? only : { cmd: 'batch', list };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

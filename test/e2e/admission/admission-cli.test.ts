@@ -134,7 +134,7 @@ describe('admission through the CLI', () => {
     }
     assert.ok(trippedAt > 0 && ok >= 2, `${ok} served, never refused`);
     await d.waitForServiceLog(/: FAIL: rate connections per second from=127\.0\.0\.1$/);
-    await d.waitForDaemonLog(/ERROR: Deactivating service rate due to excessive incoming connections\.  Restarting in 2 seconds\./);
+    await d.waitForDaemonLog(/ERROR: Deactivating service rate due to excessive incoming connections\. {2}Restarting in 2 seconds\./);
     // Off: the socket is closed, so a client is refused by the kernel.
     assert.equal((await tcpRequest({ port })).ended, 'ECONNREFUSED');
     await d.waitForDaemonLog(/ERROR: Activating service rate/, 5000);

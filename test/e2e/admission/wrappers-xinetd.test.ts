@@ -118,8 +118,8 @@ test('TCP wrappers: decisions and log lines as the real xinetd', { skip, timeout
   const lines = (text: string, re: RegExp) => [...new Set(text.split('\n').filter((l) => re.test(l)).map(stamp))].sort();
   const failRe = /FAIL: \S+ libwrap/;
   const refusedRe = /libwrap refused connection/;
-  let ours: string[] = [];
-  let theirs: string[] = [];
+  let ours: string[];
+  let theirs: string[];
   const until = Date.now() + 5000;
   do {
     await new Promise((r) => setTimeout(r, 100));

@@ -80,6 +80,7 @@ function hammer(port: number): { stop(): Promise<{ ok: number; failures: string[
   let ok = 0;
   const failures: string[] = [];
   const loop = (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() clears it while this loop runs
     for (let i = 0; running; i++) {
       const r = await tcpRequest({ port, send: `n${i}\n`, timeoutMs: 3000 });
       if (r.data.toString() === `n${i}\n`) ok++;

@@ -342,19 +342,21 @@ async function xinetdReads(conf: string, log: string): Promise<string> {
     stdio: 'ignore',
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let gone = false;
-  void exited.then(() => (gone = true));
+  const state = { gone: false };
+  void exited.then(() => (state.gone = true));
+  // xinetd is stopped whatever the wait gave; a failure to stop outranks the wait's own error.
+  const waited = await waitFor(() => (state.gone || (existsSync(log) && /Started working|Exiting/.test(readFileSync(log, 'utf8'))) ? true : undefined), 10_000, `xinetd reading ${conf}`).then(
+    () => null,
+    (err: unknown) => ({ err }),
+  );
+  if (!state.gone) child.kill('SIGTERM');
   try {
-    await waitFor(() => (gone || (existsSync(log) && /Started working|Exiting/.test(readFileSync(log, 'utf8'))) ? true : undefined), 10_000, `xinetd reading ${conf}`);
-  } finally {
-    if (!gone) child.kill('SIGTERM');
-    try {
-      await withTimeout(exited, 5000, 'xinetd to exit');
-    } catch (err) {
-      child.kill('SIGKILL');
-      throw err;
-    }
+    await withTimeout(exited, 5000, 'xinetd to exit');
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
+  if (waited !== null) throw waited.err;
   return readFileSync(log, 'utf8');
 }
 

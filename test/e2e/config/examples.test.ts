@@ -45,7 +45,7 @@ function dockerInstructions(text: string): Array<{ op: string; args: string }> {
 function execForm(args: string): string[] {
   const v = JSON.parse(args) as unknown;
   assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `exec form expected: ${args}`);
-  return v as string[];
+  return v;
 }
 
 function findTini(): string | null {
@@ -185,7 +185,7 @@ test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metri
   // docker stop: SIGTERM to PID 1.
   const tiniPid = canUnshare ? await waitFor(() => childOf(child.pid!), 2000, 'tini') : child.pid!;
   process.kill(tiniPid, 'SIGTERM');
-  assert.equal(await withTimeout(exited, 10_000, 'the container to stop').catch((err: Error) => assert.fail(`${err.message}\n${stderr}`)), 0);
+  assert.equal(await withTimeout(exited, 10_000, 'the container to stop').catch((err: unknown) => assert.fail(`${String(err)}\n${stderr}`)), 0);
   assert.match(stderr, /Exiting\.\.\./);
 });
 
@@ -246,7 +246,7 @@ test('tsinetd.service: systemd-analyze verify accepts it; its ExecStart reports 
   assert.equal((await tcpRequest({ port, send: 'unit' })).data.toString(), 'unit');
 
   // ExecReload, with $MAINPID as systemd fills it in.
-  const reload = unitValue(unit, 'ExecReload').replace('$MAINPID', ready.vars['MAINPID']!).split(/\s+/);
+  const reload = unitValue(unit, 'ExecReload').replace('$MAINPID', ready.vars['MAINPID']).split(/\s+/);
   assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0);
   await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length === 2 ? true : undefined), 5000, 'READY=1 after the reload');
   assert.equal(fake.messages[1]!.vars['RELOADING'], '1');
@@ -295,7 +295,7 @@ const SETTINGS_SERVERS_CANNOT_BEAR: Array<[string, RegExp]> = [
   ['DynamicUser', /^(no|false)$/],
 ];
 
-test(`tsinetd.service: systemd-analyze security --offline scores its exposure at most ${EXPOSURE_MAX}, without taking from servers what they need`, async (t) => {
+test(`tsinetd.service: systemd-analyze security --offline scores its exposure at most ${EXPOSURE_MAX}, without taking from servers what they need`, (t) => {
   const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
   // What servers need stays, whatever the score (these checks need no systemd).
   const caps = boundingSet(unit);
@@ -435,7 +435,7 @@ test('fail2ban/jail.local: fail2ban loads it, and its tsinetd-file jail finds th
   assert.match(dump.stdout, /\['start', 'xinetd-fail'\]/);
 
   // What that jail matches in the log: the refused address, three times, each with its time.
-  const r = spawnSync('fail2ban-regex', ['-o', 'row', '-d', datepattern!, d.serviceLogPath, join(conf, 'filter.d', 'xinetd-fail.conf')], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('fail2ban-regex', ['-o', 'row', '-d', datepattern, d.serviceLogPath, join(conf, 'filter.d', 'xinetd-fail.conf')], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('['));
   assert.equal(rows.length, 3, r.stdout);

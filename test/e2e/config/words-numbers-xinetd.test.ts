@@ -82,7 +82,7 @@ async function sideBySide(
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-words-xinetd-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const xPorts: number[] = [];
-  for (const _ of list) xPorts.push(await freePort());
+  for (let i = 0; i < list.length; i++) xPorts.push(await freePort());
   const conf = join(dir, 'xinetd.conf');
   const log = join(dir, 'xinetd.log');
   writeFileSync(conf, renderConfig(services(list, xPorts), {}));
@@ -94,7 +94,7 @@ async function sideBySide(
   child.kill('SIGKILL');
 
   const tPorts: number[] = [];
-  for (const _ of list) tPorts.push(await freePort());
+  for (let i = 0; i < list.length; i++) tPorts.push(await freePort());
   const d = await startDaemon(t, { services: services(list, tPorts) });
   const ours = await look(tPorts);
   return { real, ours, logs: `xinetd's log:\n${text()}\ntsinetd's:\n${d.daemonLog()}` };

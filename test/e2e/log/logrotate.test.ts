@@ -144,9 +144,9 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
   const worker = async (): Promise<void> => {
     while (next < CONNECTIONS && Date.now() < deadline) {
       const i = next++;
-      await withTimeout(one(i), 20_000, `connection ${i}`).catch((err: Error) => {
+      await withTimeout(one(i), 20_000, `connection ${i}`).catch((err: unknown) => {
         const tail = d.serviceLog().split('\n').slice(-6).join('\n');
-        throw new Error(`${err.message}; ident queries: ${identd.queries.slice(-4).join(' | ')}; service log ends:\n${tail}`);
+        throw new Error(`${err instanceof Error ? err.message : String(err)}; ident queries: ${identd.queries.slice(-4).join(' | ')}; service log ends:\n${tail}`);
       });
     }
   };
@@ -165,6 +165,7 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
   );
   for (let k = 1; k <= ROTATIONS; k++) {
     await waitFor(() => (accepted.length + refused.length >= (k * CONNECTIONS) / (ROTATIONS + 1) || loadDone ? true : undefined), LOAD_SECONDS * 1000, `load step ${k}`);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the load's callbacks during the awaits
     if (loadDone) break;
     const before = accepted.length + refused.length;
     const r = await logrotate(['-f', '-s', state, config]);
@@ -172,6 +173,7 @@ test('logrotate rotates the service and daemon logs of a live tsinetd under load
     rotations++;
     await waitFor(() => (/Reconfigured: /.test(d.daemonLog()) ? true : undefined), 10_000, `tsinetd to reopen its logs after rotation ${k}\n${d.daemonLog()}`);
     // Under load: clients were served between the rename and the reopen.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by the load's callbacks during the awaits
     if (!loadDone) assert.ok(accepted.length + refused.length > before, `connections during rotation ${k}`);
     duringRotation += accepted.length + refused.length - before;
   }

@@ -9,7 +9,7 @@ import { AdmissionController } from '../../../src/admission/admission.js';
 import { checkConsistency, processExists } from '../../../src/ops/consistency.js';
 import { startServer } from '../../../src/serve/server.js';
 import { newService } from '../../../src/service-defaults.js';
-import type { ExitInfo, Spawner } from '../../../src/spawn/spawn-types.js';
+import type { Spawner } from '../../../src/spawn/spawn-types.js';
 import type { Service } from '../../../src/table.js';
 import { MemoryLog } from '../../helpers/daemon.js';
 import { tcpConnect, waitFor } from '../../helpers/net.js';
@@ -26,7 +26,7 @@ class ForgetfulSpawner implements Spawner {
     this.pids.push(child.pid!);
     return Promise.resolve(child.pid!);
   }
-  onExit(_handler: (info: ExitInfo) => void): void {}
+  onExit(): void {}
   kill(pid: number, signal: NodeJS.Signals | number): void {
     try {
       process.kill(pid, signal);

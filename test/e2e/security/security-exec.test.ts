@@ -45,7 +45,7 @@ for (const spawner of SPAWNERS) {
       const marker = join(daemon.dir, 'pwned');
       // The daemon's directory is only known once it runs: the services come with a reload.
       // server_args is split on blanks only (as xinetd does); printf prints each word in brackets.
-      const words = ['$(touch', `${marker})`, `;touch`, `${marker}`, `\`touch`, `${marker}\``, '|', 'id', '&&', '>', `${marker}`, '*', '~', '$HOME', "'quoted'", '"dq"', '\\n'];
+      const words = ['$(touch', `${marker})`, `;touch`, marker, `\`touch`, `${marker}\``, '|', 'id', '&&', '>', marker, '*', '~', '$HOME', "'quoted'", '"dq"', '\\n'];
       const port2 = await freePort();
       daemon.rewrite([
         programService('args', port, '/usr/bin/printf', { server_args: `[%s]\\n ${words.join(' ')}` }),

@@ -81,7 +81,7 @@ const ALL_UID = (n: number): number[] => [n, n, n, n];
 
 /** A user listed as a member of some group in /etc/group (so that groups = yes adds a group). */
 function userWithSupplementaryGroups(): { name: string; groups: number[] } | null {
-  const text = spawnSync('getent', ['group'], { encoding: 'utf8' }).stdout ?? '';
+  const text = (spawnSync('getent', ['group'], { encoding: 'utf8' }).stdout as string | null) ?? ''; // null when getent cannot run
   for (const line of text.split('\n')) {
     const members = (line.split(':')[3] ?? '').split(',').filter((m) => m !== '');
     for (const m of members) {
@@ -113,7 +113,7 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
     test(`${spawner} spawner: group overrides the user's primary group`, async (t) => {
       const port = await freePort();
       const daemonGid = db.group('daemon')?.gid;
-      if (daemonGid === undefined) return t.skip('no group daemon');
+      if (daemonGid === undefined) { t.skip('no group daemon'); return; }
       const s = setup(t, [idService('grp', port, { user: 'nobody', group: 'daemon' })]);
       await launch(t, { args: args(s), daemonLog: s.log, env: { ...process.env, TSINETD_SPAWNER: spawner } });
       const ids = await idsAt(port);
@@ -125,7 +125,7 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
 
   test("native spawner: groups = yes gives the user's groups from /etc/group, and nothing else", async (t) => {
     const member = userWithSupplementaryGroups();
-    if (member === null) return t.skip('no user with supplementary groups in /etc/group');
+    if (member === null) { t.skip('no user with supplementary groups in /etc/group'); return; }
     const [withGroups, without] = [await freePort(), await freePort()];
     const s = setup(t, [idService('with', withGroups, { user: member.name, groups: 'yes' }), idService('without', without, { user: member.name })]);
     await launch(t, { args: args(s), daemonLog: s.log, wrapper: ['setpriv', '--groups=4,27'], env: { ...process.env, TSINETD_SPAWNER: 'native' } });
@@ -140,7 +140,7 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
 
   test('node spawner: groups = yes cannot be applied; it is said at start and the server gets no group at all', async (t) => {
     const member = userWithSupplementaryGroups();
-    if (member === null) return t.skip('no user with supplementary groups in /etc/group');
+    if (member === null) { t.skip('no user with supplementary groups in /etc/group'); return; }
     const port = await freePort();
     const s = setup(t, [idService('with', port, { user: member.name, groups: 'yes' })]);
     const d = await launch(t, { args: args(s), daemonLog: s.log, wrapper: ['setpriv', '--groups=4,27'], env: { ...process.env, TSINETD_SPAWNER: 'node' } });

@@ -217,7 +217,7 @@ describe('accepting in the native helper', () => {
       clients.push(...burst);
       const answers = burst.map(() => '');
       burst.forEach((c, i) => {
-        c.on('data', (d: Buffer) => (answers[i] += d.toString()));
+        c.on('data', (d: Buffer) => (answers[i] = (answers[i] ?? '') + d.toString()));
         c.write('ping\n');
       });
       await waitFor(() => (answers.filter((x) => x !== '').length === 2 ? true : undefined), 5000, 'two of the three served');
@@ -252,6 +252,7 @@ describe('accepting in the native helper', () => {
     const failures: string[] = [];
     let ok = 0;
     const clients = (async () => {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the test sets it while this loop runs
       for (let i = 0; !stop && i < 2000; i++) {
         const r = await tcpRequest({ port, send: `n${i}\n`, timeoutMs: 3000 });
         if (r.data.toString().endsWith(`n${i}\n`)) ok++;

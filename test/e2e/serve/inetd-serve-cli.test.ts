@@ -11,36 +11,17 @@ import * as net from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { FIXTURES, internalService, ROOT, startDaemon, TEST_USER } from '../../helpers/daemon.js';
-import { freePort, tcpRequest, withTimeout } from '../../helpers/net.js';
+import { catClient, freePort, settlesWithin, tcpRequest } from '../../helpers/net.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const HOST2 = '127.0.0.2';
 const SHARED = join(ROOT, '..', 'shared');
 
 /** Served by exit-with ("bye"), or closed at once (refused), or 'ECONNREFUSED' (no socket). */
-async function attempt(port: number, localAddress = '127.0.0.1'): Promise<'served' | 'refused' | string> {
+async function attempt(port: number, localAddress = '127.0.0.1'): Promise<string> {
   const r = await tcpRequest({ port, localAddress, timeoutMs: 3000 });
   if (r.ended !== 'eof') return r.ended;
   return r.data.toString() === 'bye\n' ? 'served' : 'refused';
-}
-
-/** A client on a `cat` server: resolves true when echoed (admitted), false when closed (refused). */
-function hold(t: TestContext, port: number, localAddress = '127.0.0.1'): { socket: net.Socket; admitted: Promise<boolean> } {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-  t.after(() => socket.destroy());
-  socket.on('error', () => {});
-  const admitted = withTimeout(
-    new Promise<boolean>((resolve) => {
-      socket.on('data', (d: Buffer) => {
-        if (d.toString().includes('ping')) resolve(true);
-      });
-      socket.once('close', () => resolve(false));
-      socket.once('connect', () => socket.write('ping\n'));
-    }),
-    5000,
-    `an answer from port ${port}`,
-  );
-  return { socket, admitted };
 }
 
 /** Writes an inetd.conf into a temporary directory removed after the test. */
@@ -110,22 +91,19 @@ describe('inetd.conf services served through the CLI', () => {
 
     // max-child 2: two servers run, the third client waits (not accepted: see helper-accept.test.ts)
     // and is served once one ends.
-    const a = hold(t, child);
-    const b = hold(t, child, HOST2);
+    const a = catClient(t, child);
+    const b = catClient(t, child, HOST2);
     assert.equal(await a.admitted, true);
     assert.equal(await b.admitted, true);
-    const c = hold(t, child);
-    let cSettled = false;
-    void c.admitted.finally(() => (cSettled = true)).catch(() => {});
-    await new Promise((r) => setTimeout(r, 500));
-    assert.equal(cSettled, false, 'the third client neither served nor closed while two servers run');
+    const c = catClient(t, child);
+    assert.equal(await settlesWithin(c.admitted, 500), false, 'the third client neither served nor closed while two servers run');
     a.socket.end();
     assert.equal(await c.admitted, true);
 
     // max-child-per-ip 1: per host.
-    assert.equal(await hold(t, perIp).admitted, true);
-    assert.equal(await hold(t, perIp).admitted, false);
-    assert.equal(await hold(t, perIp, HOST2).admitted, true);
+    assert.equal(await catClient(t, perIp).admitted, true);
+    assert.equal(await catClient(t, perIp).admitted, false);
+    assert.equal(await catClient(t, perIp, HOST2).admitted, true);
 
     // max-connections-per-ip-per-minute 2: the third connection of a host within the minute is refused.
     assert.equal(await attempt(perMinute), 'served');

@@ -283,8 +283,8 @@ describe('correctness under load', () => {
     });
     while (next < WINDOW) socket.send(payload(next++), port, '127.0.0.1');
     // No retransmission: a lost datagram would stall its slot and the run would time out.
-    await withTimeout(done, 20_000, `all replies (${answered.size} of ${TOTAL} so far)`).catch((err: Error) => {
-      assert.fail(`${err.message}; answered ${answered.size}, wrong ${wrong}`);
+    await withTimeout(done, 20_000, `all replies (${answered.size} of ${TOTAL} so far)`).catch((err: unknown) => {
+      assert.fail(`${err instanceof Error ? err.message : String(err)}; answered ${answered.size}, wrong ${wrong}`);
     });
     assert.equal(wrong, 0);
     assert.equal(answered.size, TOTAL);

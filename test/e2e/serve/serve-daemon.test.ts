@@ -147,7 +147,7 @@ describe('the daemon process', () => {
       served++;
     }
     assert.ok(served >= 2 && served < 10, `${served} served before the trip`);
-    await daemon.waitForDaemonLog(/ERROR: Deactivating service daytime due to excessive incoming connections\.  Restarting in 2 seconds\./);
+    await daemon.waitForDaemonLog(/ERROR: Deactivating service daytime due to excessive incoming connections\. {2}Restarting in 2 seconds\./);
     await daemon.waitForServiceLog(/FAIL: daytime-stream connections per second from=::ffff:127\.0\.0\.1/);
     await daemon.waitForDaemonLog(/ERROR: Activating service daytime/, 5000);
     assert.match((await tcpRequest({ port })).data.toString(), /^\d\d [A-Z]{3}/);
@@ -200,7 +200,7 @@ describe('the daemon process', () => {
     for (let i = 0; i < 10; i++) {
       if ((await tcpRequest({ port })).data.length === 0) break;
     }
-    await daemon.waitForDaemonLog(/ERROR: Deactivating service daytime due to excessive incoming connections\.  Restarting in 2 seconds\./);
+    await daemon.waitForDaemonLog(/ERROR: Deactivating service daytime due to excessive incoming connections\. {2}Restarting in 2 seconds\./);
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', r));
     t.after(() => blocker.close());

@@ -538,7 +538,7 @@ async function rawHelper(t: TestContext, command: string, args: string[] = [], e
         const look = () => {
           while (seen < messages.length) {
             const m = messages[seen++] as Record<string, unknown>;
-            if (pred(m)) return resolve(m);
+            if (pred(m)) { resolve(m); return; }
           }
           waiters.push(look);
         };

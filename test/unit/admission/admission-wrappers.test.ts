@@ -10,7 +10,6 @@ import { parseHostsFile } from '../../../src/admission/wrappers/hosts-syntax.js'
 import type { Peer } from '../../../src/peer.js';
 import { newService } from '../../../src/service-defaults.js';
 import type { Service } from '../../../src/table.js';
-import type { RuleTables } from '../../../src/admission/wrappers/wrappers.js';
 
 function svc(over: Partial<Service> = {}): Service {
   return { ...newService('ext', 'xinetd', { file: 'test.conf', line: 1 }), server: '/usr/sbin/in.tftpd', ...over };
@@ -20,7 +19,7 @@ const peer = (address: string): Peer => ({ address, port: 40000, family: address
 const LOCAL = { address: '::', port: 69 };
 
 function setup(allow: string, deny: string, dns: { reverse?: Record<string, string[]>; hosts?: Record<string, string[]> } = {}) {
-  const rules = { tables: { allow: parseHostsFile('/etc/hosts.allow', allow), deny: parseHostsFile('/etc/hosts.deny', deny) } as RuleTables };
+  const rules = { tables: { allow: parseHostsFile('/etc/hosts.allow', allow), deny: parseHostsFile('/etc/hosts.deny', deny) } };
   const warnings: string[] = [];
   const lookups: string[] = [];
   const resolver: NameResolver = {

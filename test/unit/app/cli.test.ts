@@ -84,11 +84,13 @@ test('--check diagnostics: on a terminal coloured, with the offending line and a
   const plain = capture();
   assert.equal(await main(['--check', '-f', file], plain), 1);
   assert.match(plain.err, new RegExp(`^${file}:3:16: error: unknown socket type 'strem'.*\\[unknown-value\\]\n`));
+  /* eslint-disable no-control-regex -- the terminal's colour escapes are what is checked */
   assert.doesNotMatch(plain.err, /\x1b\[|socket_type = strem/);
   const tty = capture(true);
   assert.equal(await main(['--check', '-f', file], tty), 1);
   assert.match(tty.err, /\x1b\[/);
-  assert.match(tty.err, /\n  \tsocket_type = strem\n  \t {14}\x1b\[[0-9;]*m\^~~~~\x1b\[/);
+  assert.match(tty.err, /\n {2}\tsocket_type = strem\n {2}\t {14}\x1b\[[0-9;]*m\^~~~~\x1b\[/);
+  /* eslint-enable no-control-regex */
 });
 
 test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exists (one decision for --check and the daemon)', () => {

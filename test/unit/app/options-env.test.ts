@@ -20,6 +20,7 @@ const UNSET: EnvOptions = {
   loadavgFile: null,
   keepV8Defaults: false,
   daemonChild: false,
+  nodeInternals: true,
 };
 
 test('with nothing set, or everything set empty, every field has its default', () => {
@@ -56,6 +57,8 @@ test('each variable, with the values its reader takes and those it ignores', () 
     [{ TSINETD_V8_DEFAULTS: '1' }, { keepV8Defaults: true }],
     [{ TSINETD_DAEMON_CHILD: '1' }, { daemonChild: true }],
     [{ TSINETD_DAEMON_CHILD: 'true' }, {}],
+    [{ TSINETD_NODE_INTERNALS: '0' }, { nodeInternals: false }],
+    [{ TSINETD_NODE_INTERNALS: 'no' }, {}],
   ];
   for (const [env, changed] of cases) assert.deepEqual(fromEnv(env), { ...UNSET, ...changed }, JSON.stringify(env));
 });

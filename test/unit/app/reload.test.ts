@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../../src/config/config.js';
 import { about, diag, type Diagnostic } from '../../../src/diagnostics.js';
-import { mergeReload, planReload, reinstate, type MergeEnv } from '../../../src/app/reload.js';
+import { keepsSockets, mergeReload, planReload, reinstate, type MergeEnv } from '../../../src/app/reload.js';
 import { newService } from '../../../src/service-defaults.js';
 import type { Service, ServiceTable } from '../../../src/table.js';
 import { AS_ROOT } from '../config/xinetd/xinetd-fixture-env.js';
@@ -197,5 +197,35 @@ describe('mergeReload: tables the loader makes of broken edits', () => {
     const p = planReload(current, m.serve);
     assert.deepEqual(ids(p.remove), ['deleted', 'disabled']);
     assert.deepEqual(ids(p.keep), ['badvalue', 'fine', 'noprog', 'nouser', 'swallowed']);
+  });
+});
+
+describe('a port clash on a reload: what is bound already binds first (keepsSockets)', () => {
+  const block = (name: string, port: number): string =>
+    `service ${name}\n{\n\ttype = UNLISTED\n\tport = ${port}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tuser = root\n\tserver = /bin/cat\n}\n`;
+
+  test('the served service keeps its port against a new one written before it; at start the file order decides', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsinetd-reload-clash-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(conf, block('old', 41100));
+    const current = (await loadConfig({ configFile: conf, inetdFiles: [] }, { ...AS_ROOT })).services;
+    writeFileSync(conf, block('new', 41100) + block('old', 41100));
+    const enabled = (tbl: ServiceTable): string[] => tbl.services.filter((s) => s.enabled).map((s) => s.id);
+    const clashes = (tbl: ServiceTable): string[] => tbl.diagnostics.filter((d) => d.code === 'port-clash').map((d) => `${d.line}: ${d.message}`);
+
+    const atStart = await loadConfig({ configFile: conf, inetdFiles: [] }, { ...AS_ROOT });
+    assert.deepEqual(enabled(atStart), ['new']);
+    assert.equal(clashes(atStart).length, 1);
+    assert.match(clashes(atStart)[0]!, /^11: port 41100\/tcp on all addresses is already used by service 'new'/);
+
+    const kept = keepsSockets(current);
+    const onReload = await loadConfig({ configFile: conf, inetdFiles: [], boundFirst: kept }, { ...AS_ROOT });
+    assert.deepEqual(enabled(onReload), ['old']);
+    assert.equal(clashes(onReload).length, 1);
+    assert.match(clashes(onReload)[0]!, /^1: port 41100\/tcp on all addresses is already used by service 'old'/);
+    // A service served now but moved to other sockets is not bound there yet.
+    assert.equal(kept({ ...current[0]!, port: 41101 }), false);
+    assert.equal(kept(current[0]!), true);
   });
 });

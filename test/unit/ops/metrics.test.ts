@@ -131,7 +131,7 @@ test('property: any label values and numbers survive rendering and strict parsin
       const parsed = parsePrometheusText(renderPrometheus(r));
       const f = parsed.get('prop_value');
       assert.equal(f?.help, help);
-      assert.equal(f?.samples.length, rows.length);
+      assert.equal(f.samples.length, rows.length);
       for (const [a, b, v] of rows) {
         const got = sampleValue(parsed, 'prop_value', { a, b });
         if (Number.isNaN(v)) assert.ok(Number.isNaN(got));
@@ -264,14 +264,14 @@ test('--metrics addresses', () => {
   for (const [text, canonical] of ok) {
     const r = parseListenAddress(text);
     assert.ok(r.ok, text);
-    if (r.ok) assert.equal(formatListenAddress(r.address), canonical);
+    assert.equal(formatListenAddress(r.address), canonical);
   }
   const r = parseListenAddress(':9105');
   assert.deepEqual(r, { ok: true, address: { kind: 'tcp', host: null, port: 9105 } });
   for (const text of ['', '127.0.0.1', '127.0.0.1:', '127.0.0.1:70000', '::1:9105', '[nothex]:1', 'a b:1', 'host:-1', '[::1]9105']) {
     const bad = parseListenAddress(text);
     assert.equal(bad.ok, false, text);
-    if (!bad.ok) assert.match(bad.error, /invalid metrics address/);
+    assert.match(bad.error, /invalid metrics address/);
   }
 });
 

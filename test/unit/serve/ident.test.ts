@@ -119,6 +119,7 @@ describe('the -logprocs limiter', () => {
 
 describe('identifying clients', () => {
   const peer: Peer = { address: '::ffff:127.0.0.1', port: 40000, family: 'IPv6' };
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a stand-in with only the two fields the ident query reads
   const socket = { localAddress: '::ffff:127.0.0.1', localPort: 7 } as net.Socket;
 
   function context(result: IdentResult, limit = 15): { ctx: IdentContext; events: LogEvent[]; daemon: string[]; asked: number[] } {

@@ -114,7 +114,7 @@ describe('what cannot be served', () => {
   const reason = (attrs: Partial<Service>): string => {
     const r = listenPlan(service(attrs));
     assert.equal(r.ok, false);
-    return r.ok ? '' : r.reason;
+    return r.reason;
   };
   test('RPC, TCPMUX services (reached through tcpmux), unknown internal services', () => {
     assert.match(reason({ type: ['RPC'] }), /RPC/);

@@ -27,7 +27,7 @@ test('root may start servers as anyone: nothing to say', () => {
 test('not root: another user (by name or number) is refused; its own user is fine', () => {
   const [root] = privilegeFindings(svc({ user: 'root' }), NOBODY, db);
   assert.equal(root?.kind, 'refuse');
-  assert.match(root!.message, /^tsinetd runs as uid 65534 \(nobody\), not as root: it cannot start servers as user 'root'; the service is not started/);
+  assert.match(root.message, /^tsinetd runs as uid 65534 \(nobody\), not as root: it cannot start servers as user 'root'; the service is not started/);
   assert.equal(privilegeFindings(svc({ user: '0' }), NOBODY, db)[0]?.kind, 'refuse');
   assert.equal(privilegeFindings(svc({ user: '4242' }), NOBODY, db)[0]?.kind, 'refuse'); // a uid without a name
   assert.deepEqual(privilegeFindings(svc({ user: 'nobody' }), NOBODY, db), []);
@@ -48,7 +48,7 @@ test('services that start no program are not concerned; warn mode only warns', (
   assert.deepEqual(privilegeFindings(svc({ redirect: { host: '127.0.0.1', port: 1 }, server: null }), NOBODY, db), []);
   const [w] = privilegeFindings(svc({ user: 'root' }), NOBODY, db, 'warn');
   assert.equal(w?.kind, 'warning');
-  assert.match(w!.message, /a daemon started by this user would refuse the service \(as root it is served\)$/);
+  assert.match(w.message, /a daemon started by this user would refuse the service \(as root it is served\)$/);
 });
 
 function tempFile(t: TestContext, name: string, text: string): string {

@@ -1,12 +1,31 @@
-// The handles the native spawner sends (src/sys/uv-handles.ts), with Node's pipe_wrap binding and
-// with the public fallback used when that binding is gone: a real descriptor is sent to a real
-// child process, which sees the same listening socket, and the daemon's copy stays open.
+// Node's internals behind src/sys/uv-handles.ts. The handles the native spawner sends, with Node's
+// pipe_wrap binding and with the public fallback used when that binding is gone: a real
+// descriptor is sent to a real child process, which sees the same listening socket, and the
+// daemon's copy stays open. The switch that makes this process act as a Node without the
+// internals, and a listener that then still serves a real connection.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { nodePipeBinding, rawDescriptorHandle, SEND_OPTIONS, socketHandle } from '../../../src/sys/uv-handles.js';
+import type { ListenPlan } from '../../../src/serve/listen-plan.js';
+import { Listener, type ListenerEvents } from '../../../src/serve/listener.js';
+import { newService } from '../../../src/service-defaults.js';
+import type { Service } from '../../../src/table.js';
+import {
+  descriptorOf,
+  loadBindings,
+  nodeInternals,
+  nodePipeBinding,
+  pausableHandle,
+  rawDescriptorHandle,
+  SEND_OPTIONS,
+  socketHandle,
+  useNodeInternals,
+  uvBindings,
+} from '../../../src/sys/uv-handles.js';
 import { WaitSocket } from '../../../src/serve/wait-socket.js';
+import { tcpRequest } from '../../helpers/net.js';
 
 const NO_BINDING = () => null;
 
@@ -95,11 +114,103 @@ test('a descriptor the event loop watches is busy either way; the fallback canno
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => server.close());
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = descriptorOf(server);
+  assert.ok(fd !== null);
   if (nodePipeBinding() !== null) assert.deepEqual(rawDescriptorHandle(fd), { ok: false, why: 'busy' });
   assert.deepEqual(rawDescriptorHandle(fd, NO_BINDING), { ok: false, why: 'busy' });
   const udp = WaitSocket.open({ transport: 'udp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
   t.after(() => udp.close());
   assert.deepEqual(rawDescriptorHandle(udp.fd, NO_BINDING), { ok: false, why: 'unsupported' });
   if (nodePipeBinding() !== null) assert.equal(rawDescriptorHandle(udp.fd).ok, true);
+});
+
+test('switched off (as on a Node without them), every internal answers "none", and switching back restores them', async (t) => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const udp = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
+  t.after(() => udp.close());
+  const on = {
+    bindings: uvBindings() !== null,
+    pausable: pausableHandle(server) !== null,
+    serverFd: descriptorOf(server),
+    udpFd: descriptorOf(udp),
+  };
+  if (!on.bindings) {
+    t.skip('this Node has no libuv handle bindings: only the fallbacks run');
+    return;
+  }
+  assert.ok(on.pausable && on.serverFd !== null && on.udpFd !== null && on.serverFd !== on.udpFd, JSON.stringify(on));
+  useNodeInternals(false);
+  try {
+    assert.equal(nodeInternals(), false);
+    assert.equal(uvBindings(), null);
+    assert.equal(nodePipeBinding(), null);
+    assert.equal(pausableHandle(server), null);
+    assert.equal(descriptorOf(server), null);
+    assert.equal(descriptorOf(udp), null);
+    assert.equal(WaitSocket.supported(), false);
+    assert.throws(() => WaitSocket.open({ transport: 'udp', host: '127.0.0.1', family: 4, port: 0, v6only: false }), { code: 'ENOTSUP' });
+  } finally {
+    useNodeInternals(true);
+  }
+  assert.equal(nodeInternals(), true);
+  assert.deepEqual({ bindings: uvBindings() !== null, pausable: pausableHandle(server) !== null, serverFd: descriptorOf(server), udpFd: descriptorOf(udp) }, on);
+});
+
+test('without the internals a stream listener still serves, by Node\'s own listen(), and cannot pause; a wait = yes one is not made', async (t) => {
+  useNodeInternals(false);
+  t.after(() => useNodeInternals(true));
+  const streams: net.Socket[] = [];
+  const events = {
+    stream: (_l: Listener, socket: net.Socket) => {
+      streams.push(socket);
+      socket.resume();
+      socket.end('served\n');
+    },
+    accepted: () => assert.fail('nothing accepts for this listener but the daemon'),
+    datagram: () => {},
+    waitReady: () => {},
+    error: (_l: Listener, err: Error) => assert.fail(err),
+    bindRetried: () => {},
+  } satisfies ListenerEvents;
+  const plan = (mode: ListenPlan['mode']): ListenPlan => ({ mode, transport: 'tcp', port: 0, host: '127.0.0.1', family: 4, v6only: false });
+  // A service whose limit queues (FreeBSD max-child), so that its listener would pause if it could.
+  const service: Service = Object.assign(newService('fallback', 'inetd', { file: 't.conf', line: 1 }), { server: '/bin/cat', server_argv: ['cat'], instances: 1, instances_at_limit: 'queue' as const });
+  const stream = new Listener(service, plan('stream'), events);
+  t.after(() => stream.close());
+  await stream.open();
+  assert.equal(stream.state, 'active');
+  assert.ok(stream.port > 0);
+  const reply = await tcpRequest({ port: stream.port });
+  assert.equal(reply.data.toString(), 'served\n');
+  assert.equal(streams.length, 1);
+  // A pause is recorded but cannot stop Node's accepting: the next client is still accepted here
+  // (queue-limit.ts then holds it in the daemon).
+  stream.setAccepting(false);
+  assert.equal((await tcpRequest({ port: stream.port })).data.toString(), 'served\n');
+  assert.equal(streams.length, 2);
+
+  const wait = new Listener(service, plan('stream-wait'), events);
+  t.after(() => wait.close());
+  await assert.rejects(wait.open(), { code: 'ENOTSUP' });
+});
+
+test('libuv bindings of another shape, or none, count as missing', { skip: loadBindings() === null ? 'this Node has no libuv handle bindings' : false }, () => {
+  const real = (process as unknown as { binding(name: string): Record<string, unknown> }).binding.bind(process);
+  assert.ok(loadBindings(real) !== null);
+  assert.equal(loadBindings(null), null);
+  assert.equal(loadBindings(() => {
+    throw new Error('No such module: udp_wrap');
+  }), null);
+  // pipe_wrap's Pipe without one method wait-socket.ts calls (a changed Node).
+  class Pipe {
+    open(): number {
+      return 0;
+    }
+  }
+  assert.equal(loadBindings((name) => (name === 'pipe_wrap' ? { Pipe, constants: {} } : real(name))), null);
+  // A constructor missing altogether.
+  assert.equal(loadBindings((name) => (name === 'tcp_wrap' ? { constants: {} } : real(name))), null);
 });

@@ -360,7 +360,7 @@ describe('aclexec and resume', () => {
     assert.ok(!('kind' in v));
     assert.equal(v.access, 'denied');
     assert.deepEqual(v.aclexec, { resume: { table: 'end', index: 0 } });
-    assert.equal(outcome(evaluateAccess(a, d, req('x', '127.0.0.1'), { resume: v.aclexec!.resume, aclexecFailed: true })), 'granted');
+    assert.equal(outcome(evaluateAccess(a, d, req('x', '127.0.0.1'), { resume: v.aclexec.resume, aclexecFailed: true })), 'granted');
   });
 
   test('after a failed aclexec, a later rule with options counts as not matched; one without options still counts', () => {
@@ -426,7 +426,7 @@ describe('the address index agrees with rule-by-rule matching', () => {
         // One rule per table: never indexed.
         let expected = -1;
         for (let i = from; i < rules.length && expected < 0; i++) {
-          if (scanTable(parseHostsFile('d', rules[i] + '\n'), r).kind === 'match') expected = i;
+          if (scanTable(parseHostsFile('d', `${rules[i]!}\n`), r).kind === 'match') expected = i;
         }
         const got = scanTable(whole, r, from);
         assert.equal(got.kind === 'match' ? got.index : -1, expected);

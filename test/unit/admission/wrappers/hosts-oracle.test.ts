@@ -141,7 +141,7 @@ function readReport(stdout: string, daemonArg: string, clientArg: string): Decid
 
 function runTcpdmatch(dir: string, daemon: string, client: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => (err !== null ? reject(err) : resolve(stdout)));
+    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => (err !== null ? reject(new Error(`tcpdmatch: ${err.message}`, { cause: err })) : resolve(stdout)));
   });
 }
 

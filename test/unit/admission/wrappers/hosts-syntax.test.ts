@@ -149,7 +149,7 @@ describe('where libwrap stops trusting the table', () => {
     const half = 'x'.repeat(1100);
     const t = parseHostsFile(F, `ALL: ${half}\\\n${half}\n`);
     assert.equal(t.fault?.reason, 'line-too-long');
-    assert.equal(t.fault?.line, 2);
+    assert.equal(t.fault.line, 2);
   });
 
   test('unreadable and missing tables', () => {
@@ -180,7 +180,7 @@ describe('bad input', () => {
     const t = parseHostsFile(F, `sshd: 10.0.0.1\nALL: ${'a,'.repeat(50_000)}\nALL: ALL\n`);
     assert.equal(t.rules.length, 1);
     assert.equal(t.fault?.reason, 'line-too-long');
-    assert.equal(t.fault?.line, 2);
+    assert.equal(t.fault.line, 2);
   });
 
   test('a 10,000-line DenyHosts-style block-list parses fast and is evaluated', (t) => {

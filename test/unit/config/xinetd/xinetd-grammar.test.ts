@@ -135,7 +135,7 @@ test('Config: a bad line in defaults ends the defaults; the next line is read at
   ]);
   const d = r.config.items[0];
   assert.equal(d?.kind, 'defaults');
-  assert.deepEqual(d.kind === 'defaults' ? d.attributes.map((a) => a.name.text) : [], ['instances']);
+  assert.deepEqual(d.attributes.map((a) => a.name.text), ['instances']);
 });
 
 test("Config: CRLF line ends: the '\\r' stays in the last word of its line, as xinetd reads it", () => {
@@ -256,7 +256,7 @@ test('parseWords maps an error back onto the word it falls in', () => {
   });
   const r = parseWords('LogType', [w('SYSLOG', 13), w('daemon', 22), w('loud', 31)]);
   assert.equal(r.ok, false);
-  if (!r.ok) assert.deepEqual([r.diagnostic.line, r.diagnostic.column], [7, 31]);
+  assert.deepEqual([r.diagnostic.line, r.diagnostic.column], [7, 31]);
 });
 
 test('AclAddress: every form xinetd accepts', () => {
