@@ -9,6 +9,8 @@
 //   refusal closes the connection without a reply (not even the "+Go" of a TCPMUXPLUS
 //   service) and without a FAIL line; TCP wrappers' refusal line goes to the daemon log;
 // - the program runs with the TCPMUX service's user, group, arguments and environment.
+// A FreeBSD inetd.conf's tcpmux reads and answers as FreeBSD inetd does (tcpmux.ts: `help`, its
+// texts, its 10 s per read), with the same handing over and lines.
 // Where xinetd writes no service line at all (no name, an unknown name, a refusal), tsinetd
 // writes START and EXIT with pid 0 for its in-process handling, and says why in the daemon log.
 
@@ -20,7 +22,7 @@ import { stopReading } from '../sys/uv-handles.js';
 import type { Service } from '../table.js';
 import { durationSince, finished, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
-import { MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
+import { BSD_MUX_ACK, BSD_MUX_READ_TIMEOUT_MS, bsdMuxAnswer, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
 
 /** The first bytes the client sends (one read, as xinetd's read(2)), or null when it closes first. */
 function firstRead(socket: net.Socket): Promise<Buffer | null> {
@@ -41,6 +43,46 @@ function firstRead(socket: net.Socket): Promise<Buffer | null> {
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);
+    socket.resume();
+  });
+}
+
+/**
+ * FreeBSD inetd's name line (tcpmux.ts bsdMuxName): read until it is complete, the client ends,
+ * or a read waits 10 s (null: inetd's alarm ends the connection without a word).
+ */
+function bsdNameRead(socket: net.Socket): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    let sofar = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const done = (name: Buffer | null): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+      resolve(name);
+    };
+    const wait = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => done(null), BSD_MUX_READ_TIMEOUT_MS);
+    };
+    const onData = (bytes: Buffer): void => {
+      sofar = Buffer.concat([sofar, bytes]);
+      const name = bsdMuxName(sofar, false);
+      if (name === null) {
+        wait();
+        return;
+      }
+      socket.pause();
+      stopReading(socket);
+      done(name);
+    };
+    const onEnd = (): void => done(bsdMuxName(sofar, true));
+    const onClose = (): void => done(null);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
+    wait();
     socket.resume();
   });
 }
@@ -94,24 +136,49 @@ export async function serveMux(
   };
   const why = (level: 'debug' | 'info', text: string): void => ctx.daemon('tcpmux-request', level, `tcpmux from ${peer.address}: ${text}`, 'tcpmux_handler');
 
-  const first = await firstRead(socket);
-  if (first === null) {
-    ctx.daemon('tcpmux-read-failed', 'error', 'read failed', 'tcpmux_handler');
-    closed();
-    return;
-  }
-  const request = muxRequest(first);
-  if (request.kind === 'malformed') {
-    why('debug', request.overread ? 'a 1022-byte name with more data in the same read; closed' : 'not a service name ending in CR LF; closed without a reply');
-    closed();
-    return;
-  }
-  const target = ctx.stopping ? null : muxTarget(request.name, ctx.muxServices());
-  if (target === null) {
-    why('debug', `no TCPMUX service named '${request.name.toString('latin1')}'`);
-    await send(socket, MUX_NOT_FOUND);
-    closed();
-    return;
+  // Each tcpmux serves the TCPMUX services of its own kind of file.
+  const services = ctx.muxServices().filter((s) => s.dialect === mux.dialect);
+  const bsd = mux.dialect === 'inetd-freebsd';
+  let target: Service;
+  if (bsd) {
+    const name = await bsdNameRead(socket);
+    if (name === null) {
+      why('debug', 'no complete name within 10 s; closed');
+      closed();
+      return;
+    }
+    const answer = bsdMuxAnswer(name, services);
+    if (answer.kind !== 'target' || ctx.stopping) {
+      if (answer.kind === 'unknown') why('debug', `no TCPMUX service named '${name.toString('latin1')}'`);
+      if (answer.kind !== 'target') await send(socket, answer.reply);
+      closed();
+      return;
+    }
+    target = answer.service;
+  } else {
+    const first = await firstRead(socket);
+    if (first === null) {
+      ctx.daemon('tcpmux-read-failed', 'error', 'read failed', 'tcpmux_handler');
+      closed();
+      return;
+    }
+    const request = muxRequest(first);
+    if (request.kind === 'malformed') {
+      why(
+        'debug',
+        request.overread ? 'a 1022-byte name with more data in the same read; closed' : 'not a service name ending in CR LF; closed without a reply',
+      );
+      closed();
+      return;
+    }
+    const found = ctx.stopping ? null : muxTarget(request.name, services);
+    if (found === null) {
+      why('debug', `no TCPMUX service named '${request.name.toString('latin1')}'`);
+      await send(socket, MUX_NOT_FOUND);
+      closed();
+      return;
+    }
+    target = found;
   }
   const decision = await handedOver(ctx, target, peer, local);
   if (!decision.allow) {
@@ -122,7 +189,7 @@ export async function serveMux(
     return;
   }
   const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, target, peer, decision.wrap);
-  if (muxClient(target) === 'plus' && !(await send(socket, MUX_ACK))) {
+  if (muxClient(target) === 'plus' && !(await send(socket, bsd ? BSD_MUX_ACK : MUX_ACK))) {
     closed();
     return;
   }

@@ -15,6 +15,15 @@
 // - Found, TCPMUXPLUS: "+Go\r\n" and a NUL, before the server starts; TCPMUX: nothing (the
 //   server answers itself).
 
+//
+// FreeBSD inetd's tcpmux (builtins.c tcpmux and get_line; read from its source, there being no
+// FreeBSD inetd here to measure) serves the `tcpmux/NAME` lines of a FreeBSD inetd.conf:
+// - It reads until CR, LF or NUL, or 258 bytes, or the end of the stream (the name is what
+//   came before); each read may wait 10 s (alarm), after which the connection just closes.
+// - `help` (any case) lists the TCPMUX services' names, one per line ending CR LF, in the order
+//   inetd keeps them (the last entry of the file first), then closes.
+// - Unknown: "-Service not available\r\n"; a `tcpmux/+NAME` service: "+Go\r\n"; no NUL.
+
 import type { Service } from '../table.js';
 import { muxClient } from '../service-kind.js';
 
@@ -67,4 +76,43 @@ export function muxTarget(name: Buffer, services: readonly Service[]): Service |
     if (muxClient(s) !== null && sameNameIgnoringCase(name, Buffer.from(s.name, 'utf8'))) return s;
   }
   return null;
+}
+
+// ---- FreeBSD inetd --------------------------------------------------------------------------
+
+/** FreeBSD's MAX_SERV_LEN: the longest name it reads (256 + 2 for CR LF). */
+export const BSD_MUX_MAX = 258;
+
+/** FreeBSD's alarm(10) around each read of the name. */
+export const BSD_MUX_READ_TIMEOUT_MS = 10_000;
+
+export const BSD_MUX_ACK = Buffer.from('+Go\r\n', 'latin1');
+export const BSD_MUX_NOT_AVAILABLE = Buffer.from('-Service not available\r\n', 'latin1');
+
+/**
+ * The name in what a FreeBSD tcpmux client has sent so far (`ended`: the client closed its side),
+ * or null while more is needed.
+ */
+export function bsdMuxName(sofar: Buffer, ended: boolean): Buffer | null {
+  const limit = Math.min(sofar.length, BSD_MUX_MAX);
+  for (let i = 0; i < limit; i++) {
+    const c = sofar.readUInt8(i);
+    if (c === 0x0d || c === 0x0a || c === 0) return sofar.subarray(0, i);
+  }
+  if (sofar.length >= BSD_MUX_MAX) return sofar.subarray(0, BSD_MUX_MAX);
+  return ended ? sofar : null;
+}
+
+/** What FreeBSD's tcpmux answers `name` with: the help listing, a TCPMUX service, or "not available". */
+export function bsdMuxAnswer(
+  name: Buffer,
+  services: readonly Service[],
+): { kind: 'help'; reply: Buffer } | { kind: 'target'; service: Service } | { kind: 'unknown'; reply: Buffer } {
+  // inetd's servtab: each entry is put first, so the file's last entry comes first.
+  const servtab = services.filter((s) => muxClient(s) !== null).reverse();
+  if (sameNameIgnoringCase(name, Buffer.from('help', 'latin1'))) {
+    return { kind: 'help', reply: Buffer.concat(servtab.map((s) => Buffer.from(`${s.name}\r\n`, 'utf8'))) };
+  }
+  const target = muxTarget(name, servtab);
+  return target === null ? { kind: 'unknown', reply: BSD_MUX_NOT_AVAILABLE } : { kind: 'target', service: target };
 }

@@ -27,7 +27,9 @@
 //   plus IPv4 or IPv6 for single-family services.
 // A later entry for the same host, service, protocol and address family replaces the earlier
 // one (inetd's reconfiguration does the same): `ftp tcp` then `ftp tcp6` leaves the first one
-// IPv4 only. Unsupported entries (unix sockets, RPC, TCPMUX, raw/rdm/seqpacket, entries under
+// IPv4 only. FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` are TCPMUX services (no port) and its
+// internal `tcpmux` serves them. Unsupported entries (unix sockets, RPC, TCPMUX outside the
+// FreeBSD dialect, raw/rdm/seqpacket, entries under
 // a FreeBSD `#@` IPsec policy) are skipped with an error that says so; so are entries that
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
@@ -75,7 +77,10 @@ interface Unit {
   base: 'tcp' | 'udp';
   families: Set<Family>;
   socketType: SocketType;
+  /** 0 for a TCPMUX service (FreeBSD's `tcpmux/NAME`), which has none. */
   port: number;
+  /** FreeBSD's `tcpmux/NAME` ('plain') and `tcpmux/+NAME` ('plus'). */
+  mux: 'plain' | 'plus' | null;
   wait: boolean;
   user: string;
   group: string | null;
@@ -248,7 +253,10 @@ class EntryReader extends FieldReader {
     const server = this.serverField(serverWord, nameWord, namePiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
     // An unknown internal service has already been reported on the service name.
     const badInternal = serverWord.text === 'internal' && server === null;
-    const port = proto === null || badInternal ? null : this.port(nameWord, namePiece, proto.base);
+    const mux = this.muxService(nameWord, namePiece, proto?.written ?? null, socketType);
+    if (mux === 'bad') return [];
+    // A TCPMUX service has no port: tcpmux hands it its connections.
+    const port = proto === null || badInternal ? null : mux !== null ? 0 : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
     const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
@@ -264,13 +272,15 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin : namePiece.text,
+        name: server.internal ? server.builtin : mux !== null ? mux.name : namePiece.text,
+        mux: mux?.kind ?? null,
         protoWritten: proto.written,
         base: proto.base,
         families,
         socketType,
         port,
-        wait: server.internal ? socketType === 'dgram' : wait.wait,
+        // Built-ins, and TCPMUX services (which have no socket to wait on), are nowait.
+        wait: server.internal || mux !== null ? socketType === 'dgram' : wait.wait,
         user: user.user,
         group: user.group,
         internal: server.internal,
@@ -363,14 +373,14 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.problems = u.problems;
   s.socket_type = u.socketType;
   s.protocol = u.base;
-  s.port = u.port;
+  s.port = u.mux !== null ? null : u.port;
   s.wait = u.wait;
   s.user = u.user;
   s.group = u.group;
   s.groups = true; // both inetds call initgroups() for non-root users
   s.server = u.server;
   s.server_argv = u.internal ? [] : u.argv;
-  s.type = u.internal ? ['INTERNAL'] : [];
+  s.type = u.internal ? ['INTERNAL'] : u.mux === 'plus' ? ['TCPMUXPLUS', 'UNLISTED'] : u.mux === 'plain' ? ['TCPMUX', 'UNLISTED'] : [];
   const flags = u.internal ? ['NOLIBWRAP'] : ['NAMEINARGS', 'NOLIBWRAP'];
   const fam = u.families;
   if (fam.size === 1 && fam.has('4')) flags.push('IPv4');

@@ -222,7 +222,8 @@ export class FieldReader {
       return null;
     }
     if (name.startsWith('tcpmux/')) {
-      this.unsupported(word, 'TCPMUX services (`tcpmux/NAME`)', name.length, piece.offset);
+      // FreeBSD's are read by muxService(); OpenBSD's inetd has none ("unknown service").
+      this.unsupported(word, `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect`, name.length, piece.offset);
       return null;
     }
     if (/^[0-9]+$/.test(name)) {
@@ -417,6 +418,33 @@ export class FieldReader {
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
 
+  /**
+   * FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` (getconfigent): a TCPMUX service named NAME, with
+   * no socket of its own, always nowait; its protocol must be `tcp` and its socket stream, else
+   * the entry is skipped. Null when the field is not a TCPMUX one (or not in this dialect);
+   * 'bad' when the entry is skipped.
+   */
+  protected muxService(
+    word: InetdWord,
+    piece: WordPiece,
+    protoWritten: string | null,
+    socketType: SocketType | null,
+  ): { kind: 'plain' | 'plus'; name: string } | 'bad' | null {
+    if (this.dialect !== 'freebsd' || !piece.text.startsWith('tcpmux/')) return null;
+    const rest = piece.text.slice('tcpmux/'.length);
+    const kind = rest.startsWith('+') ? 'plus' : 'plain';
+    const name = kind === 'plus' ? rest.slice(1) : rest;
+    const at = this.pos(word, piece.offset);
+    const bad = (message: string): 'bad' => {
+      this.report('inetd-bad-field', 'error', at, message, piece.text.length);
+      return 'bad';
+    };
+    if (name === '') return bad('a TCPMUX service needs a name after `tcpmux/`');
+    if (protoWritten !== null && protoWritten !== 'tcp') return bad(`bad protocol for tcpmux service ${name}: FreeBSD inetd takes \`tcp\` only and skips this entry`);
+    if (socketType !== null && socketType !== 'stream') return bad(`bad socket type for tcpmux service ${name}: FreeBSD inetd takes \`stream\` only and skips this entry`);
+    return { kind, name };
+  }
+
   protected serverField(
     word: InetdWord,
     nameWord: InetdWord,
@@ -428,6 +456,8 @@ export class FieldReader {
       const name = namePiece.text;
       const builtin = BUILTINS.find((b) => b === name || (this.dialect === 'freebsd' && this.isAliasOf(name, b, base)));
       if (builtin !== undefined) return { internal: true, builtin, path: null, problems: [] };
+      // FreeBSD's internal tcpmux (stream only: its builtin table has no datagram one).
+      if (this.dialect === 'freebsd' && name === 'tcpmux' && base === 'tcp') return { internal: true, builtin: 'tcpmux', path: null, problems: [] };
       const at = this.pos(nameWord, namePiece.offset);
       if (name === 'tcpmux') {
         this.unsupported(nameWord, 'the internal tcpmux service and TCPMUX services', name.length, namePiece.offset);

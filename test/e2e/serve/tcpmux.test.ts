@@ -2,14 +2,20 @@
 // services started on the connection, what an unknown name, `help` and a malformed line get,
 // the TCPMUX service's own only_from (a client bound to 127.0.0.2), tcpmux's own, a reload,
 // and the lines logged. The bytes are real xinetd's (test/e2e/parity/tcpmux-xinetd.test.ts
-// compares the two side by side).
+// compares the two side by side). Then a FreeBSD inetd.conf's tcpmux (`tcpmux/+NAME` lines),
+// with /etc/services naming tcpmux on a port of the test's in a mount namespace of its own:
+// FreeBSD's `help`, its replies, and its reading up to CR or LF.
 
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { startDaemon, TEST_USER, type RunningDaemon } from '../../helpers/daemon.js';
+import { CLI, renderConfig, startDaemon, TEST_USER, type RunningDaemon } from '../../helpers/daemon.js';
 import { freePort, waitFor } from '../../helpers/net.js';
-import { muxExchange, muxLineService, tcpmuxService } from '../../helpers/tcpmux.js';
+import { MUX_LINE, muxExchange, muxLineService, tcpmuxService } from '../../helpers/tcpmux.js';
+import { tempDir } from '../../helpers/temp.js';
+import { noMountNamespace, startWithEtc } from '../../helpers/xinetd.js';
 
 const ACK = '+Go\r\n\0';
 const NOT_FOUND = '-Service name not found\r\n\0';
@@ -106,5 +112,62 @@ describe('the internal tcpmux service', () => {
       await logged(d, ++n);
       assert.equal(lines(d).at(-1), 'FAIL: tcpmux address from=::ffff:127.0.0.2');
     });
+  });
+});
+
+describe("a FreeBSD inetd.conf's tcpmux", () => {
+  test("help, tcpmux/+NAME and tcpmux/NAME, an unknown name: FreeBSD inetd's bytes", { skip: noMountNamespace() }, async (t) => {
+    const port = await freePort();
+    const dir = tempDir(t, 'tcpmux-freebsd');
+    const inetd = join(dir, 'inetd.conf');
+    writeFileSync(
+      inetd,
+      `tcpmux\tstream\ttcp\tnowait\troot\tinternal\n` +
+        `tcpmux/+plus\tstream\ttcp\tnowait\t${TEST_USER}\t${MUX_LINE}\tmux-line\n` +
+        `tcpmux/plain\tstream\ttcp\tnowait\t${TEST_USER}\t${MUX_LINE}\tmux-line answer\n`,
+    );
+    const log = join(dir, 'services.log');
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(conf, renderConfig([], { log_type: `FILE ${log}`, log_on_success: 'PID HOST EXIT DURATION', log_on_failure: 'HOST' }));
+    const services = readFileSync('/etc/services', 'utf8').replace(/^tcpmux\s.*$/m, `tcpmux\t${port}/tcp`);
+    const daemonLog = join(dir, 'daemon.log');
+    await startWithEtc(
+      t,
+      dir,
+      'tsinetd',
+      { services },
+      [process.execPath, CLI, '-dontfork', '-f', conf, '--inetd', inetd, '--dialect', 'freebsd', '-filelog', daemonLog],
+      daemonLog,
+    );
+    const exchange = async (request: string, then?: string): Promise<string> => {
+      const r = await muxExchange(port, request, then !== undefined ? { then } : {});
+      return `${JSON.stringify(r.data.toString('latin1'))} ${r.ended}`;
+    };
+    // The last entry first, as FreeBSD keeps its table.
+    assert.equal(await exchange('HELP\r\n'), '"plain\\r\\nplus\\r\\n" eof');
+    // FreeBSD reads up to a LF too; +Go without a NUL.
+    assert.equal(await exchange('plus\n', 'hello\n'), `"+Go\\r\\ngot hello as ${TEST_USER}\\n" eof`);
+    assert.equal(await exchange('Plain\r\n', 'hi\n'), `"+ready\\r\\ngot hi as ${TEST_USER}\\n" eof`);
+    assert.equal(await exchange('nosuch\r\n'), '"-Service not available\\r\\n" eof');
+    // A name in two segments is read whole.
+    const split = await new Promise<string>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.write('no');
+        setTimeout(() => s.write('such\r\n'), 200);
+      });
+      const got: Buffer[] = [];
+      s.on('data', (d: Buffer) => got.push(d));
+      s.on('close', () => resolve(Buffer.concat(got).toString('latin1')));
+      s.on('error', () => {});
+    });
+    assert.equal(split, '-Service not available\r\n');
+    const lines = (): string[] =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter((l) => /: (START|EXIT): /.test(l))
+        : [];
+    await waitFor(() => (lines().length >= 10 ? true : undefined), 5000, `ten service lines:\n${lines().join('\n')}`);
+    assert.match(lines().join('\n'), /START: tcpmux pid=[1-9]\d* from=127\.0\.0\.1\n.*EXIT: tcpmux status=3 pid=[1-9]\d* duration=\d+\(sec\)/);
   });
 });

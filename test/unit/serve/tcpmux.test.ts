@@ -2,7 +2,17 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MUX_ACK, MUX_NOT_FOUND, MUX_READ_SIZE, muxRequest, muxTarget, sameNameIgnoringCase } from '../../../src/serve/tcpmux.js';
+import {
+  BSD_MUX_ACK,
+  bsdMuxAnswer,
+  bsdMuxName,
+  MUX_ACK,
+  MUX_NOT_FOUND,
+  MUX_READ_SIZE,
+  muxRequest,
+  muxTarget,
+  sameNameIgnoringCase,
+} from '../../../src/serve/tcpmux.js';
 import { newService } from '../../../src/service-defaults.js';
 import type { Service } from '../../../src/table.js';
 
@@ -60,4 +70,33 @@ test('the target: the first TCPMUX or TCPMUXPLUS service of that name (not id), 
   assert.equal(muxTarget(b('daily'), table), null, 'ids are not names');
   assert.equal(muxTarget(b('echo'), table), null, 'not a TCPMUX service');
   assert.equal(muxTarget(b('help'), table), null, 'xinetd has no help');
+});
+
+test('FreeBSD inetd: the name ends at CR, LF or NUL, at 258 bytes, or at the end of the stream', () => {
+  const bsd = (sofar: string, ended = false): string | null => bsdMuxName(b(sofar), ended)?.toString('latin1') ?? null;
+  assert.equal(bsd('date\r\n'), 'date');
+  assert.equal(bsd('date\n'), 'date');
+  assert.equal(bsd('date\rmore'), 'date');
+  assert.equal(bsd('da\0te'), 'da');
+  assert.equal(bsd('\r\n'), '');
+  assert.equal(bsd('dat'), null, 'more to come');
+  assert.equal(bsd('dat', true), 'dat', 'the client ended');
+  assert.equal(bsd('', true), '');
+  assert.equal(bsd('x'.repeat(257)), null);
+  assert.equal(bsd('x'.repeat(300)), 'x'.repeat(258));
+  assert.equal(bsd(`${'x'.repeat(258)}\r\n`), 'x'.repeat(258));
+});
+
+test('FreeBSD inetd: help lists the TCPMUX services, last entry first; unknown names are not available', () => {
+  const svc = (n: string, type: Service['type']): Service => ({ ...newService(n, 'inetd-freebsd', { file: 'i.conf', line: 1 }), type });
+  const table = [svc('tcpmux', ['INTERNAL']), svc('date', ['TCPMUXPLUS', 'UNLISTED']), svc('echo', ['INTERNAL']), svc('who', ['TCPMUX', 'UNLISTED'])];
+  const help = bsdMuxAnswer(b('Help'), table);
+  assert.deepEqual(help.kind === 'help' ? help.reply.toString('latin1') : help.kind, 'who\r\ndate\r\n');
+  const date = bsdMuxAnswer(b('DATE'), table);
+  assert.equal(date.kind === 'target' ? date.service.name : date.kind, 'date');
+  for (const name of ['echo', 'tcpmux', '']) {
+    const r = bsdMuxAnswer(b(name), table);
+    assert.deepEqual(r.kind === 'unknown' ? r.reply.toString('latin1') : r.kind, '-Service not available\r\n', name);
+  }
+  assert.equal(BSD_MUX_ACK.toString('latin1'), '+Go\r\n');
 });
