@@ -45,7 +45,7 @@ export const DIAGNOSTIC_CODES = {
   'value-count': { severities: ['warning'], meaning: 'the wrong number of values; the line is ignored' },
   'missing-value': { severities: ['error'], meaning: 'an attribute without the value it needs' },
   'bad-value': { severities: ['error'], meaning: 'a value that cannot be read; xinetd disables the service' },
-  'unknown-value': { severities: ['error'], meaning: 'a word that is not one of the attribute\'s choices' },
+  'unknown-value': { severities: ['error'], meaning: "a word that is not one of the attribute's choices" },
   'value-note': { severities: ['warning'], meaning: 'a value read in a way the writer may not expect (wrapped, rounded, a short form)' },
   'comment-inside-value': { severities: ['warning'], meaning: "'#' after the start of a line is a value, not a comment" },
   'bad-address': { severities: ['error'], meaning: 'an address of only_from, no_access or bind that cannot be read; it is ignored' },
@@ -83,7 +83,10 @@ export const DIAGNOSTIC_CODES = {
   // hosts.allow / hosts.deny
   'hosts-syntax': { severities: ['warning', 'error'], meaning: "a hosts_access line libwrap cannot read (missing ':', too long, unreadable)" },
   'hosts-option': { severities: ['error'], meaning: 'a hosts_access option that is unknown or has a bad value; libwrap refuses the client' },
-  'hosts-never-matches': { severities: ['warning', 'error', 'note'], meaning: 'a pattern libwrap accepts but that can never match (an error when it also refuses clients)' },
+  'hosts-never-matches': {
+    severities: ['warning', 'error', 'note'],
+    meaning: 'a pattern libwrap accepts but that can never match (an error when it also refuses clients)',
+  },
   'hosts-note': { severities: ['note', 'warning'], meaning: 'a hosts_access option or expansion that does nothing here' },
   'hosts-fault': { severities: ['warning'], meaning: 'a problem libwrap meets while deciding (a pattern file that cannot be opened, a fault)' },
   // tsinetd itself

@@ -30,13 +30,7 @@ export interface Diagnostic extends SourcePosition {
   length?: number;
 }
 
-export function diag(
-  code: DiagnosticCode,
-  severity: Severity,
-  at: SourcePosition,
-  message: string,
-  length?: number,
-): Diagnostic {
+export function diag(code: DiagnosticCode, severity: Severity, at: SourcePosition, message: string, length?: number): Diagnostic {
   const d: Diagnostic = { severity, code, file: at.file, line: at.line, column: at.column, message };
   if (length !== undefined && length > 0) d.length = length;
   return d;

@@ -18,9 +18,7 @@ export interface SourceRef {
 }
 
 /** `log_type`: FILE path [soft [hard]] or SYSLOG facility [level]. Sizes in bytes, null = no limit. */
-export type LogTarget =
-  | { kind: 'file'; path: string; soft: number | null; hard: number | null }
-  | { kind: 'syslog'; facility: string; level: string };
+export type LogTarget = { kind: 'file'; path: string; soft: number | null; hard: number | null } | { kind: 'syslog'; facility: string; level: string };
 
 /** One `access_times` interval, in minutes since midnight, start < end. */
 export interface TimeInterval {

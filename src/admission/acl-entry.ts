@@ -35,7 +35,6 @@ export interface AclNet {
   prefix: number;
 }
 
-
 /** What one written entry means before names are resolved. */
 export type ParsedEntry =
   | { kind: 'nets'; nets: AclNet[]; warnings: string[] }
@@ -62,8 +61,7 @@ function parseNumeric(entry: string): ParsedEntry | null {
   if (entry.includes(':')) {
     const v6 = parseIPv6(entry);
     if (v6 === null) return { kind: 'invalid', message: 'not a valid IPv6 address' };
-    const warnings =
-      v6 === 0n ? ['`::` is the unspecified address and matches no client (as in xinetd); write ::/0 for every address'] : [];
+    const warnings = v6 === 0n ? ['`::` is the unspecified address and matches no client (as in xinetd); write ::/0 for every address'] : [];
     return { kind: 'nets', nets: [{ entry, network: v6, mask: ALL_ONES, prefix: 128 }], warnings };
   }
   if (!/^[0-9a-fA-FxX.]+$/.test(entry) || !/^[0-9]/.test(entry)) return null;

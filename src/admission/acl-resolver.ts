@@ -12,10 +12,7 @@ import type { Service } from '../table.js';
 import { withTimeout } from '../util/with-timeout.js';
 
 /** How a name entry was resolved before compiling. */
-export type NameResolution =
-  | { kind: 'host'; addresses: readonly string[] }
-  | { kind: 'network'; number: string }
-  | { kind: 'unresolved'; message: string };
+export type NameResolution = { kind: 'host'; addresses: readonly string[] } | { kind: 'network'; number: string } | { kind: 'unresolved'; message: string };
 
 export type ResolvedNames = ReadonlyMap<string, NameResolution>;
 
@@ -33,10 +30,7 @@ export interface NameResolver {
  * Resolves the host and network names of a service's lists, as xinetd does at load (host
  * first, then /etc/networks). Run it at load and on reload; never per connection.
  */
-export async function resolveAclNames(
-  service: Pick<Service, 'only_from' | 'no_access'>,
-  resolver: NameResolver,
-): Promise<Map<string, NameResolution>> {
+export async function resolveAclNames(service: Pick<Service, 'only_from' | 'no_access'>, resolver: NameResolver): Promise<Map<string, NameResolution>> {
   const out = new Map<string, NameResolution>();
   await Promise.all(
     aclNames(service).map(async (name) => {
@@ -96,7 +90,10 @@ export function parseNetworks(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const hash = line.indexOf('#');
-    const fields = (hash >= 0 ? line.slice(0, hash) : line).trim().split(/\s+/).filter((f) => f !== '');
+    const fields = (hash >= 0 ? line.slice(0, hash) : line)
+      .trim()
+      .split(/\s+/)
+      .filter((f) => f !== '');
     const [name, number, ...aliases] = fields;
     if (name === undefined || number === undefined) continue;
     for (const n of [name, ...aliases]) {

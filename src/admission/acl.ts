@@ -34,11 +34,7 @@ export const UNSET_ACL: CompiledAcl = { set: false, nets: [], domains: [], probl
  * Name entries take their addresses from `names` (see resolveAclNames); a name missing
  * there is reported and ignored. Never throws.
  */
-export function compileAcl(
-  entries: readonly string[] | null,
-  names: ResolvedNames = new Map(),
-  listName = 'address list',
-): CompiledAcl {
+export function compileAcl(entries: readonly string[] | null, names: ResolvedNames = new Map(), listName = 'address list'): CompiledAcl {
   if (entries === null) return UNSET_ACL;
   const nets: AclNet[] = [];
   const domains: string[] = [];
@@ -60,7 +56,12 @@ export function compileAcl(
         domains.push(p.suffix);
         break;
       case 'invalid':
-        problem(entry, 'error', p.disablesService === true ? `${p.message}; the service is disabled (as xinetd does)` : `${p.message}; entry ignored`, p.disablesService === true);
+        problem(
+          entry,
+          'error',
+          p.disablesService === true ? `${p.message}; the service is disabled (as xinetd does)` : `${p.message}; entry ignored`,
+          p.disablesService === true,
+        );
         break;
       case 'name': {
         const r = names.get(p.name);
@@ -105,19 +106,14 @@ export interface ServiceAcl {
   noAccess: CompiledAcl;
 }
 
-export function compileServiceAcl(
-  service: Pick<Service, 'only_from' | 'no_access'>,
-  names: ResolvedNames = new Map(),
-): ServiceAcl {
+export function compileServiceAcl(service: Pick<Service, 'only_from' | 'no_access'>, names: ResolvedNames = new Map()): ServiceAcl {
   return {
     onlyFrom: compileAcl(service.only_from, names, 'only_from'),
     noAccess: compileAcl(service.no_access, names, 'no_access'),
   };
 }
 
-export type AccessVerdict =
-  | { allow: true }
-  | { allow: false; why: 'no_access' | 'only_from' | 'both' };
+export type AccessVerdict = { allow: true } | { allow: false; why: 'no_access' | 'only_from' | 'both' };
 
 /**
  * xinetd's rule: an address on both lists is refused ("match equally"), even when the

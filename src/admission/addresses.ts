@@ -39,10 +39,14 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
     const text = w.text;
     const commentLike = text.startsWith('#') && !words.slice(0, i).some((x) => x.text.startsWith('#'));
     if (commentLike) {
-      const rest = words.slice(i).map((x) => x.text).join(' ');
+      const rest = words
+        .slice(i)
+        .map((x) => x.text)
+        .join(' ');
       out.diagnostics.push(
         diag(
-          'comment-inside-value', 'warning',
+          'comment-inside-value',
+          'warning',
           at(w),
           `'#' starts a comment only at the beginning of a line: '${rest}' are more values of ${attribute}; ` +
             'xinetd tries each as an address and keeps those it can read, and so does tsinetd',
@@ -77,14 +81,17 @@ export function checkAclWords(words: readonly Word[], attribute: string): AclWor
       );
     }
     if ((v.kind === 'ipv6' && !isIPv6(v.text)) || (v.kind === 'cidr6' && !isIPv6(v.address))) {
-      out.diagnostics.push(diag('bad-address', 'error', at(w), `'${text}' is not a valid IPv6 address; xinetd ignores it ("failed to parse") and so does tsinetd`, text.length));
+      out.diagnostics.push(
+        diag('bad-address', 'error', at(w), `'${text}' is not a valid IPv6 address; xinetd ignores it ("failed to parse") and so does tsinetd`, text.length),
+      );
       continue;
     }
     if (v.kind === 'ipv4' && v.octets.length > 1 && v.octets.length < 4) {
       const full = [...v.octets.slice(0, -1), ...Array<number>(4 - v.octets.length).fill(0), ...v.octets.slice(-1)].join('.');
       out.diagnostics.push(
         diag(
-          'value-note', 'warning',
+          'value-note',
+          'warning',
           at(w),
           `'${text}' is a short IPv4 form that xinetd reads as the single address ${full}; write the network with all four parts ` +
             `(e.g. ${[...v.octets, ...Array<number>(4 - v.octets.length).fill(0)].join('.')}) or as a CIDR if that is what you mean`,

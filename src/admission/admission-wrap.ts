@@ -88,7 +88,6 @@ export class WrapperCheck {
     };
   }
 
-
   /** The rule tables when TCP wrappers apply to `service` and have something to say; else null. */
   wrapped(service: Service): RuleTables | null {
     if (this.wrappers === null || !wrapsService(service)) return null;

@@ -82,7 +82,6 @@ export interface AdmissionOptions {
   wrappers?: Wrappers | null;
 }
 
-
 /** How many peer addresses admission keeps parsed (cleared all at once when full). */
 const PARSED_PEERS_MAX = 1024;
 
@@ -110,7 +109,6 @@ export interface AdmissionSnapshot {
   /** SENSOR offenders: seconds left, or 'forever'. */
   denied: Record<string, number | 'forever'>;
 }
-
 
 export class AdmissionController implements Admission {
   processLimit: number | null;
@@ -221,7 +219,11 @@ export class AdmissionController implements Admission {
    */
   private unknownAddress(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
     if (service.only_from !== null) {
-      return { allow: false, reason: 'address', detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address` };
+      return {
+        allow: false,
+        reason: 'address',
+        detail: `service ${service.id}: the client address is not known (wait = yes), and only_from admits no unknown address`,
+      };
     }
     return this.wrap.wrapperStep(service, peer, local, true);
   }

@@ -104,11 +104,7 @@ export interface InetdRateState {
 
 export const INETD_RATE_FRESH: InetdRateState = { count: 0, windowStart: 0 };
 
-export function inetdRateStep(
-  state: InetdRateState,
-  rate: InetdRate,
-  nowSec: number,
-): { state: InetdRateState; trip: boolean } {
+export function inetdRateStep(state: InetdRateState, rate: InetdRate, nowSec: number): { state: InetdRateState; trip: boolean } {
   if (rate.max <= 0) return { state, trip: false };
   if (state.count === 0) return { state: { count: 1, windowStart: nowSec }, trip: false };
   const count = state.count + 1;
@@ -246,12 +242,7 @@ export function sensorBanMs(denyTime: Service['deny_time']): number | 'forever' 
 export type DenyListChange = 'added' | 'extended' | 'unchanged' | 'full' | 'log-only';
 
 /** Records a SENSOR hit; a later hit only ever lengthens the ban. Mutates `list`. */
-export function denyListAdd(
-  list: DenyList,
-  key: string,
-  ban: number | 'forever' | null,
-  nowMs: number,
-): DenyListChange {
+export function denyListAdd(list: DenyList, key: string, ban: number | 'forever' | null, nowMs: number): DenyListChange {
   if (ban === null) return 'log-only';
   const until = ban === 'forever' ? 'forever' : nowMs + ban;
   const old = list.get(key);
@@ -280,4 +271,3 @@ export function denyListHas(list: DenyList, key: string, nowMs: number): boolean
 export function denyListExpire(list: DenyList, nowMs: number): void {
   for (const [k, until] of list) if (until !== 'forever' && until <= nowMs) list.delete(k);
 }
-

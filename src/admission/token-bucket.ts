@@ -18,12 +18,7 @@ function refilled(b: Bucket, rate: number, burst: number, nowMs: number): number
 }
 
 /** Takes one token if there is one. A source seen for the first time starts full. */
-export function bucketTake(
-  bucket: Bucket | undefined,
-  rate: number,
-  burst: number,
-  nowMs: number,
-): { bucket: Bucket; ok: boolean } {
+export function bucketTake(bucket: Bucket | undefined, rate: number, burst: number, nowMs: number): { bucket: Bucket; ok: boolean } {
   const tokens = bucket === undefined ? capacity(burst) : refilled(bucket, rate, burst, nowMs);
   if (tokens >= 1) return { bucket: { tokens: tokens - 1, last: nowMs }, ok: true };
   return { bucket: { tokens, last: nowMs }, ok: false };

@@ -140,7 +140,11 @@ export function commandLineProgram(io: CliIo = defaultIo): Command {
     .option('--inetd <file>', 'load a classic inetd.conf (any dialect); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .addOption(new Option('--log-format <format>', 'daemon and service log format').choices(['text', 'json']).default('text'))
     .option('--dump-file <file>', 'where SIGUSR1 writes the text dump', d.dumpFile)
-    .option('--metrics <address>', 'serve Prometheus /metrics, /healthz and /ready on HOST:PORT, [IPV6]:PORT, :PORT (all interfaces), PORT (127.0.0.1) or /unix/socket', metricsArg)
+    .option(
+      '--metrics <address>',
+      'serve Prometheus /metrics, /healthz and /ready on HOST:PORT, [IPV6]:PORT, :PORT (all interfaces), PORT (127.0.0.1) or /unix/socket',
+      metricsArg,
+    )
     .option('--ready-fd <n>', 'once every listener is bound, write READY to descriptor N and close it', intArg('--ready-fd'))
     .option('--explain <service address...>', 'explain the admission of a client: --explain SERVICE ADDRESS')
     .option('--json', 'with --explain: the explanation as JSON')
@@ -216,16 +220,19 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
     explain !== undefined
       ? { kind: 'explain', ...explain, json: o['json'] === true }
       : convert !== undefined
-      ? { kind: 'convert', file: convert, outputDir: (o['outputDir'] as string | undefined) ?? null, dialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto' }
-      : o['check'] === true
-        ? { kind: 'check' }
-        : o['dump'] === true
-          ? { kind: 'dump' }
-          : { kind: 'serve' };
+        ? {
+            kind: 'convert',
+            file: convert,
+            outputDir: (o['outputDir'] as string | undefined) ?? null,
+            dialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto',
+          }
+        : o['check'] === true
+          ? { kind: 'check' }
+          : o['dump'] === true
+            ? { kind: 'dump' }
+            : { kind: 'serve' };
   return { action, options };
 }
-
-
 
 function readSources(files: readonly string[]): Map<string, string> {
   const m = new Map<string, string>();
@@ -268,7 +275,12 @@ async function runExplain(
   table: Awaited<ReturnType<typeof loadConfig>>,
   io: CliIo,
 ): Promise<number> {
-  const wrappers = systemWrappers(options.hostsAllow, options.hostsDeny, () => {}, (text) => io.stderr(`tsinetd: ${text}\n`));
+  const wrappers = systemWrappers(
+    options.hostsAllow,
+    options.hostsDeny,
+    () => {},
+    (text) => io.stderr(`tsinetd: ${text}\n`),
+  );
   const e = await explain(table, action.service, action.address, { resolver: wrappers.lookups.resolver, wallClock: () => new Date(), wrappers });
   if ('error' in e) {
     io.stderr(`tsinetd: --explain: ${e.error}\n`);

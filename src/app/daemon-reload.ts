@@ -75,7 +75,12 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
 
 function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
   for (const k of kept) {
-    c.daemon('definition-kept', 'error', `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`, 'hard_reconfig');
+    c.daemon(
+      'definition-kept',
+      'error',
+      `service ${k.service.id}: the new definition is not used, the previous one stays in service: ${k.why}`,
+      'hard_reconfig',
+    );
   }
 }
 

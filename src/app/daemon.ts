@@ -97,7 +97,7 @@ function daemonize(): Promise<number> {
       child.unref();
       resolve(code);
     };
-    const channel = child.stdio[READY_FD] as NodeJS.ReadableStream & { destroy(): void } | null | undefined;
+    const channel = child.stdio[READY_FD] as (NodeJS.ReadableStream & { destroy(): void }) | null | undefined;
     channel?.setEncoding('utf8');
     channel?.on('data', (chunk: string) => {
       text += chunk;
@@ -198,7 +198,10 @@ class Daemon {
     let spawner: Spawner;
     useNodeInternals(this.env.nodeInternals);
     try {
-      spawner = await createSpawner({ onWarning: (m) => this.daemon('spawn-helper', 'warning', m, 'spawner'), onNotice: (code, m) => this.daemon(code, 'notice', m, 'spawner') }, this.env);
+      spawner = await createSpawner(
+        { onWarning: (m) => this.daemon('spawn-helper', 'warning', m, 'spawner'), onNotice: (code, m) => this.daemon(code, 'notice', m, 'spawner') },
+        this.env,
+      );
     } catch (err) {
       return this.abort('start-failed', `cannot start servers: ${message(err)}`);
     }
@@ -441,7 +444,11 @@ const FATAL_STOP_DEADLINE_MS = 10_000;
 export function describeFatal(err: unknown, frames = 4): string {
   const oneLine = (text: string): string => text.replace(/\s*[\r\n]+\s*/g, ' ');
   if (!(err instanceof Error)) return `non-error value thrown: ${oneLine(String(err))}`;
-  const stack = (err.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)).slice(0, frames).map((l) => l.trim());
+  const stack = (err.stack ?? '')
+    .split('\n')
+    .filter((l) => /^\s+at /.test(l))
+    .slice(0, frames)
+    .map((l) => l.trim());
   return [`${err.name}: ${oneLine(err.message)}`, ...stack].join(' | ');
 }
 

@@ -48,7 +48,9 @@ export interface ExplainDeps {
 
 /** Finds the service by id, else by name (the first enabled one). */
 export function findService(table: ServiceTable, key: string): Service | null {
-  return table.services.find((s) => s.id === key) ?? table.services.find((s) => s.name === key && s.enabled) ?? table.services.find((s) => s.name === key) ?? null;
+  return (
+    table.services.find((s) => s.id === key) ?? table.services.find((s) => s.name === key && s.enabled) ?? table.services.find((s) => s.name === key) ?? null
+  );
 }
 
 /** The peer a client at `address` would be, on the socket this service listens on. */
@@ -90,7 +92,11 @@ export async function explain(table: ServiceTable, key: string, address: string,
   if (service.access_times.length === 0) steps.push({ check: 'access_times', outcome: 'not applicable', detail: 'not set' });
   else {
     const inside = withinAccessTimes(service.access_times, deps.wallClock());
-    steps.push({ check: 'access_times', outcome: inside ? 'pass' : 'refuse', detail: inside ? 'now is inside the allowed times' : 'now is outside the allowed times' });
+    steps.push({
+      check: 'access_times',
+      outcome: inside ? 'pass' : 'refuse',
+      detail: inside ? 'now is inside the allowed times' : 'now is outside the allowed times',
+    });
   }
 
   const addr = parsePeerAddress(peer.address);
@@ -104,14 +110,20 @@ export async function explain(table: ServiceTable, key: string, address: string,
     steps.push({
       check: 'only_from / no_access',
       outcome: v.allow ? 'pass' : 'refuse',
-      detail: v.allow ? `allowed (${lists})` : `${v.why === 'both' ? 'on both lists' : v.why === 'no_access' ? 'matches no_access' : 'not in only_from'} (${lists})`,
+      detail: v.allow
+        ? `allowed (${lists})`
+        : `${v.why === 'both' ? 'on both lists' : v.why === 'no_access' ? 'matches no_access' : 'not in only_from'} (${lists})`,
       where,
     });
   }
 
   let daemon: string | null = null;
   if (!wrapsService(service)) {
-    steps.push({ check: 'TCP wrappers', outcome: 'not applicable', detail: service.dialect === 'xinetd' ? 'flags = NOLIBWRAP' : 'not applied to inetd.conf services' });
+    steps.push({
+      check: 'TCP wrappers',
+      outcome: 'not applicable',
+      detail: service.dialect === 'xinetd' ? 'flags = NOLIBWRAP' : 'not applied to inetd.conf services',
+    });
   } else {
     daemon = wrapDaemonName(service);
     const tables = deps.wrappers.tables(service);
@@ -155,7 +167,9 @@ export async function explain(table: ServiceTable, key: string, address: string,
 
 /** The explanation as text, one step a line. */
 export function formatExplanation(e: Explanation): string {
-  const lines = [`service ${e.service.id} (${e.service.file}:${e.service.line}), client ${e.client}${e.daemon !== null ? `, TCP wrappers daemon name ${e.daemon}` : ''}`];
+  const lines = [
+    `service ${e.service.id} (${e.service.file}:${e.service.line}), client ${e.client}${e.daemon !== null ? `, TCP wrappers daemon name ${e.daemon}` : ''}`,
+  ];
   for (const s of e.steps) {
     const at = s.where !== undefined ? ` [${s.where.file}:${s.where.line}${s.where.column !== undefined ? `:${s.where.column}` : ''}]` : '';
     lines.push(`  ${s.check}: ${s.outcome}: ${s.detail}${at}`);

@@ -125,9 +125,7 @@ function whyKeep(
   }
   // Gone from the new table.
   const file = old.source.file;
-  const unexplained = errors.filter(
-    (d) => d.file === file && (refersTo(d, old) || ![...ranges.values()].some((r) => inRange(d, r))),
-  );
+  const unexplained = errors.filter((d) => d.file === file && (refersTo(d, old) || ![...ranges.values()].some((r) => inRange(d, r))));
   if (unexplained.length > 0) return reasonOf(unexplained);
   if (!next.files.includes(file) && errors.length > 0 && env.fileExists(file)) {
     return `${file} was not read: ${reasonOf(errors)}`;
@@ -189,7 +187,6 @@ export interface ReloadPlan {
   add: Service[];
   remove: Service[];
 }
-
 
 /**
  * Whether a reload from `current` keeps the sockets of a new definition: a service of the same

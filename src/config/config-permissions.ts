@@ -71,7 +71,8 @@ export function permissionWarnings(files: readonly string[], includeDirs: readon
     if (worldWritable(m)) {
       out.push(
         diag(
-          'unsafe-permissions', 'warning',
+          'unsafe-permissions',
+          'warning',
           start(file),
           `${file} can be written by any user (mode ${octal(m.mode)}): anyone could choose the programs tsinetd starts and their user; remove write access for others (chmod o-w ${file})`,
         ),
@@ -79,7 +80,8 @@ export function permissionWarnings(files: readonly string[], includeDirs: readon
     } else if (m.uid !== 0 && m.uid !== ctx.euid) {
       out.push(
         diag(
-          'unsafe-permissions', 'warning',
+          'unsafe-permissions',
+          'warning',
           start(file),
           `${file} belongs to ${owner(m.uid, ctx)}, who can choose the programs tsinetd (${owner(ctx.euid, ctx)}) starts and their user; give it to root or to the user tsinetd runs as`,
         ),
@@ -90,7 +92,8 @@ export function permissionWarnings(files: readonly string[], includeDirs: readon
     if (d !== null && worldWritable(d) && !sticky(d)) {
       out.push(
         diag(
-          'unsafe-permissions', 'warning',
+          'unsafe-permissions',
+          'warning',
           start(file),
           `the directory ${dir} can be written by any user (mode ${octal(d.mode)}, no sticky bit): anyone could replace ${file}`,
         ),
@@ -105,7 +108,8 @@ export function permissionWarnings(files: readonly string[], includeDirs: readon
     if (d === null || !worldWritable(d)) continue;
     out.push(
       diag(
-        'unsafe-permissions', 'warning',
+        'unsafe-permissions',
+        'warning',
         ref.at,
         `the directory ${ref.dir} can be written by any user (mode ${octal(d.mode)}): anyone could add a service to the configuration`,
         ref.length,

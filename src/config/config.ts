@@ -66,7 +66,12 @@ export interface LoadDeps {
  */
 function serverAccess(deps: LoadDeps): (s: Service) => string | null {
   if (deps.probe !== undefined && deps.paths === undefined) return () => null;
-  const ctx = { db: deps.db ?? systemDb, identity: deps.identity ?? currentIdentity(), mode: deps.privileges ?? 'refuse', lookup: deps.paths ?? systemPathLookup };
+  const ctx = {
+    db: deps.db ?? systemDb,
+    identity: deps.identity ?? currentIdentity(),
+    mode: deps.privileges ?? 'refuse',
+    lookup: deps.paths ?? systemPathLookup,
+  };
   return (s) => serverAccessWarning(s, ctx);
 }
 
@@ -123,14 +128,30 @@ interface XinetdPart {
 
 function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
-  const env: CheckEnv = { db, probe: deps.probe ?? probePath, identity: deps.identity ?? currentIdentity(), privileges: deps.privileges ?? 'refuse', serverAccess: serverAccess(deps) };
+  const env: CheckEnv = {
+    db,
+    probe: deps.probe ?? probePath,
+    identity: deps.identity ?? currentIdentity(),
+    privileges: deps.privileges ?? 'refuse',
+    serverAccess: serverAccess(deps),
+  };
   const tree = loadConfigTree(configFile);
   const built = buildServices(tree.entries, db);
   if (tree.startsNothing) startNone(built.services);
   const findings = checkServices(built.services, env);
   applyFindings(built.services, findings);
   const permissions = permissionDiagnostics(tree.files, includeDirsOf(tree), db, deps);
-  return { built: built.services, diagnostics: [...tree.diagnostics, ...permissions, ...built.diagnostics, ...findings.map((f) => about(f.diagnostic, entryOf(built.services, f.index).service.id))], files: tree.files, defaults: built.defaults };
+  return {
+    built: built.services,
+    diagnostics: [
+      ...tree.diagnostics,
+      ...permissions,
+      ...built.diagnostics,
+      ...findings.map((f) => about(f.diagnostic, entryOf(built.services, f.index).service.id)),
+    ],
+    files: tree.files,
+    defaults: built.defaults,
+  };
 }
 
 /**
@@ -141,12 +162,16 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
  */
 function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[], boundFirst?: (s: Service) => boolean): Diagnostic[] {
   const inFileOrder = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
-  const placed = boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
+  const placed =
+    boundFirst === undefined ? inFileOrder : [...inFileOrder.filter((p) => boundFirst(p.service)), ...inFileOrder.filter((p) => !boundFirst(p.service))];
   const on = (i: number): boolean => entryOf(placed, i).service.enabled;
   const clashes = checkPortClashes(placed, on);
   for (const f of clashes) if (f.effect === 'disable') entryOf(placed, f.index).service.enabled = false;
   const duplicates = checkDuplicateIds(xinetd, on);
-  return [...clashes.map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)), ...duplicates.map((f) => about(f.diagnostic, entryOf(xinetd, f.index).service.id))];
+  return [
+    ...clashes.map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)),
+    ...duplicates.map((f) => about(f.diagnostic, entryOf(xinetd, f.index).service.id)),
+  ];
 }
 
 /** The entry a finding names by index: a check's findings index the very list it was given. */

@@ -39,7 +39,6 @@ export interface ConfigTree {
 /** Nesting depth at which include chains are cut (xinetd has no limit and would recurse forever). */
 export const MAX_INCLUDE_DEPTH = 16;
 
-
 export type ReadResult = { ok: true; text: string } | { ok: false; reason: string };
 
 /** Reads one configuration file as text. */
@@ -72,7 +71,9 @@ export interface IncludeDirListing {
 
 /** The files includedir reads from `dir`, in order; throws the fs error if `dir` cannot be read. */
 export function listIncludeDir(dir: string): IncludeDirListing {
-  const names = readdirSync(dir).filter((n) => !skippedByName(n)).sort(compareCLocale);
+  const names = readdirSync(dir)
+    .filter((n) => !skippedByName(n))
+    .sort(compareCLocale);
   const out: IncludeDirListing = { files: [], problems: [] };
   for (const name of names) {
     const path = join(dir, name);
@@ -125,7 +126,15 @@ function readInto(tree: ConfigTree, file: string, text: string, chain: string[])
       tree.diagnostics.push(diag('relative-path', 'warning', where, message, item.path.text.length));
     }
     if (chain.length >= MAX_INCLUDE_DEPTH) {
-      tree.diagnostics.push(diag('include-depth', 'error', where, `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`, item.path.text.length));
+      tree.diagnostics.push(
+        diag(
+          'include-depth',
+          'error',
+          where,
+          `includes are nested more than ${MAX_INCLUDE_DEPTH} deep: '${item.path.text}' is not read`,
+          item.path.text.length,
+        ),
+      );
       continue;
     }
     if (item.kind === 'include') {

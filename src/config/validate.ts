@@ -108,7 +108,16 @@ export const checkRequiredAttributes: Check = (b, i) => {
   const missing = [...new Set(must)].filter((k) => !has(k));
   if (missing.length === 0) return [];
   const list = missing.map((k) => `'${k}'`).join(', ');
-  return [finding('missing-attribute', i, 'error', b.node.name, `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`, 'disable')];
+  return [
+    finding(
+      'missing-attribute',
+      i,
+      'error',
+      b.node.name,
+      `${label(b)} is missing ${missing.length === 1 ? 'the required attribute' : 'the required attributes'} ${list}; xinetd disables it`,
+      'disable',
+    ),
+  ];
 };
 
 /**
@@ -119,10 +128,28 @@ export const checkRequiredAttributes: Check = (b, i) => {
 export const checkMux: Check = (b, i) => {
   if (!isMux(b)) return [];
   if (!isUnlisted(b)) {
-    return [finding('bad-combination', i, 'error', anchor(b, 'type'), `${label(b)} is a TCPMUX service and should have UNLISTED in type; xinetd disables it`, 'disable')];
+    return [
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'type'),
+        `${label(b)} is a TCPMUX service and should have UNLISTED in type; xinetd disables it`,
+        'disable',
+      ),
+    ];
   }
   if (b.protocolName !== 'tcp') {
-    return [finding('bad-combination', i, 'error', anchor(b, 'protocol'), `${label(b)} is a TCPMUX service and should have tcp in protocol; xinetd disables it`, 'disable')];
+    return [
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'protocol'),
+        `${label(b)} is a TCPMUX service and should have tcp in protocol; xinetd disables it`,
+        'disable',
+      ),
+    ];
   }
   return [];
 };
@@ -137,7 +164,8 @@ export const checkPort: Check = (b, i, env) => {
       // xinetd looks the name up with the protocol as written, and names are compared exactly.
       return [
         finding(
-          'not-in-services', i,
+          'not-in-services',
+          i,
           'error',
           anchor(b, 'protocol'),
           `'${s.name}/${b.protocolName}' is not in /etc/services (it lists ${s.name}/${s.protocol}; the protocol is looked up as written): write 'protocol = ${s.protocol}'; xinetd disables ${label(b)}`,
@@ -148,12 +176,22 @@ export const checkPort: Check = (b, i, env) => {
     const how = b.set.has('port')
       ? "add 'type = UNLISTED' to use a name /etc/services does not list"
       : "add 'type = UNLISTED' and 'port = N', or add the service to /etc/services";
-    return [finding('not-in-services', i, 'error', b.node.name, `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`, 'disable')];
+    return [
+      finding(
+        'not-in-services',
+        i,
+        'error',
+        b.node.name,
+        `'${s.name}/${b.protocolName}' is not in /etc/services: ${how}; xinetd disables ${label(b)}`,
+        'disable',
+      ),
+    ];
   }
   if (b.set.has('port') && s.port !== b.listedPort) {
     return [
       finding(
-        'port-mismatch', i,
+        'port-mismatch',
+        i,
         'error',
         anchor(b, 'port'),
         `/etc/services gives ${s.name}/${b.protocolName} port ${b.listedPort}, not ${String(s.port)}: add 'type = UNLISTED' to run it on another port; xinetd disables ${label(b)}`,
@@ -176,7 +214,8 @@ export const checkInternal: Check = (b, i) => {
   if (types === undefined || !types.includes(s.socket_type)) {
     out.push(
       finding(
-        'unknown-internal', i,
+        'unknown-internal',
+        i,
         'error',
         b.node.name,
         `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time, and tcpmux for stream); xinetd disables ${label(b)}`,
@@ -186,7 +225,8 @@ export const checkInternal: Check = (b, i) => {
   } else if (!TSINETD_BUILTINS.has(s.name.toLowerCase())) {
     out.push(
       finding(
-        'unsupported', i,
+        'unsupported',
+        i,
         'error',
         b.node.name,
         `not supported by tsinetd: xinetd's internal service '${s.name}'${versus('starts less')}`,
@@ -204,13 +244,22 @@ export const checkRedirect: Check = (b, i) => {
   const out: Finding[] = [];
   if (s.redirect !== null) {
     const at = anchor(b, 'redirect');
-    if (s.socket_type !== 'stream') out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
+    if (s.socket_type !== 'stream')
+      out.push(finding('bad-combination', i, 'error', at, `only stream (tcp) services can be redirected; xinetd disables ${label(b)}`, 'disable'));
     if (s.wait) out.push(finding('bad-combination', i, 'error', at, `a redirected service must have 'wait = no'; xinetd disables ${label(b)}`, 'disable'));
-    if (s.flags.includes('NAMEINARGS')) out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
+    if (s.flags.includes('NAMEINARGS'))
+      out.push(finding('bad-combination', i, 'error', at, `a redirected service cannot have the NAMEINARGS flag; xinetd disables ${label(b)}`, 'disable'));
   } else if (s.log_on_success.includes('TRAFFIC')) {
     const inherited = !b.set.has('log_on_success') ? ' (inherited from defaults)' : '';
     out.push(
-      finding('bad-combination', i, 'error', anchor(b, 'log_on_success'), `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`, 'disable'),
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'log_on_success'),
+        `log_on_success TRAFFIC${inherited} is only for redirected services; xinetd disables ${label(b)}`,
+        'disable',
+      ),
     );
   }
   return out;
@@ -221,7 +270,16 @@ export const checkNameInArgs: Check = (b, i) => {
   const s = b.service;
   if (!s.flags.includes('NAMEINARGS') || isInternal(b) || s.redirect !== null) return [];
   if (b.set.has('server_args')) return [];
-  return [finding('bad-combination', i, 'error', anchor(b, 'flags'), `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`, 'disable')];
+  return [
+    finding(
+      'bad-combination',
+      i,
+      'error',
+      anchor(b, 'flags'),
+      `the NAMEINARGS flag needs 'server_args' (its first word is argv[0]); xinetd disables ${label(b)}`,
+      'disable',
+    ),
+  ];
 };
 
 /** The server program must be an absolute path to an executable regular file. */
@@ -252,11 +310,31 @@ export const checkUserGroup: Check = (b, i, env) => {
   const out: Finding[] = [];
   if (s.user !== null && !/^\d+$/.test(s.user) && env.db.user(s.user) === undefined) {
     const reason = `unknown user '${s.user}'`;
-    out.push(finding('unknown-user', i, 'error', anchor(b, 'user'), `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-user',
+        i,
+        'error',
+        anchor(b, 'user'),
+        `${reason} (not in /etc/passwd); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   if (s.group !== null && !/^\d+$/.test(s.group) && env.db.group(s.group) === undefined) {
     const reason = `unknown group '${s.group}'`;
-    out.push(finding('unknown-group', i, 'error', anchor(b, 'group'), `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`, 'problem', reason));
+    out.push(
+      finding(
+        'unknown-group',
+        i,
+        'error',
+        anchor(b, 'group'),
+        `${reason} (not in /etc/group); xinetd disables such a service; tsinetd will not start it`,
+        'problem',
+        reason,
+      ),
+    );
   }
   return out;
 };
@@ -282,7 +360,17 @@ export const checkUnsupported: Check = (b, i) => {
   const s = b.service;
   const out: Finding[] = [];
   const cannot = (w: Word, what: string): void => {
-    out.push(finding('unsupported', i, 'error', w, `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`, 'problem', `not supported by tsinetd: ${what}`));
+    out.push(
+      finding(
+        'unsupported',
+        i,
+        'error',
+        w,
+        `not supported by tsinetd: ${what}; ${label(b)} will not be started${versus('starts less')}`,
+        'problem',
+        `not supported by tsinetd: ${what}`,
+      ),
+    );
   };
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
@@ -294,7 +382,8 @@ export const checkUnsupported: Check = (b, i) => {
     // xinetd: "socket creation failed (Protocol not supported ...)", and the service does not start.
     out.push(
       finding(
-        'bad-combination', i,
+        'bad-combination',
+        i,
         'error',
         anchor(b, 'protocol'),
         `socket_type = ${s.socket_type} does not go with protocol ${s.protocol}: xinetd cannot create the socket and does not start ${label(b)}; tsinetd will not start it${versus('same')}`,
@@ -306,7 +395,16 @@ export const checkUnsupported: Check = (b, i) => {
   if (s.flags.includes('LABELED')) cannot(anchor(b, 'flags'), 'flags = LABELED (SELinux labeled networking)');
   // xinetd: IDONLY has an effect only when USERID is logged (served by ident.ts).
   if (s.flags.includes('IDONLY') && !s.log_on_success.includes('USERID') && !s.log_on_failure.includes('USERID')) {
-    out.push(finding('no-effect', i, 'warning', anchor(b, 'flags'), 'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)', 'none'));
+    out.push(
+      finding(
+        'no-effect',
+        i,
+        'warning',
+        anchor(b, 'flags'),
+        'flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
+        'none',
+      ),
+    );
   }
   if (s.flags.includes('INTERCEPT')) ignored(anchor(b, 'flags'), 'flags = INTERCEPT is ignored (addresses are checked on every connection anyway)');
   return out;
@@ -476,7 +574,8 @@ export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i
     const other = present(services[first], `service ${first}, seen before`);
     out.push(
       finding(
-        'duplicate-id', i,
+        'duplicate-id',
+        i,
         'warning',
         b.set.get('id')?.values[0] ?? b.node.name,
         `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,

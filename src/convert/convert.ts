@@ -212,7 +212,8 @@ function fromLoaded(
     const r = defaultRate.inetd_rate;
     diagnostics.push(
       diag(
-        'convert-limitation', 'note',
+        'convert-limitation',
+        'note',
         where.at(defaultRate),
         `inetd stops a service for ${r.shutdown_seconds / 60} minutes when more than ${inetdRateServed(r)} start in ${r.per_seconds} s; xinetd has no such limit, ` +
           `so the services converted from this file have none (and, as in inetd, no per-second limit: cps = 0 0); each block says so in a comment`,
@@ -246,23 +247,23 @@ function reason(err: unknown): string {
  * the same name has other contents, nothing is written and each such file is an error at the
  * inetd line it came from. Files that already hold the same text are left alone.
  */
-export function writeConvertedFiles(
-  source: string,
-  dir: string,
-  files: readonly ConvertedFile[],
-): { diagnostics: Diagnostic[]; written: string[] } {
+export function writeConvertedFiles(source: string, dir: string, files: readonly ConvertedFile[]): { diagnostics: Diagnostic[]; written: string[] } {
   const out: Diagnostic[] = [];
   const written: string[] = [];
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    return { diagnostics: [diag('convert-write', 'error', { file: source, line: 1, column: 1 }, `cannot create the output directory ${dir}: ${reason(err)}`)], written };
+    return {
+      diagnostics: [diag('convert-write', 'error', { file: source, line: 1, column: 1 }, `cannot create the output directory ${dir}: ${reason(err)}`)],
+      written,
+    };
   }
   const conflicts = files.filter((f) => outcome(join(dir, f.name), f.text) === 'different');
   for (const f of conflicts) {
     out.push(
       diag(
-        'convert-write', 'error',
+        'convert-write',
+        'error',
         { file: source, line: f.service.source.line, column: 1 },
         `${join(dir, f.name)} already exists with other contents: nothing was written (remove it, or convert into another directory)`,
       ),

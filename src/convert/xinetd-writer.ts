@@ -60,9 +60,9 @@ export function isWritableWord(word: string): boolean {
 }
 
 /** The attributes' writers (src/config/xinetd/attributes.ts), in write order. */
-const WRITERS: readonly { attr: string; order: number; handler: Writer }[] = ATTRIBUTES.flatMap((r) => (handled(r.write) ? [{ attr: r.name, ...r.write }] : [])).sort(
-  (a, b) => a.order - b.order,
-);
+const WRITERS: readonly { attr: string; order: number; handler: Writer }[] = ATTRIBUTES.flatMap((r) =>
+  handled(r.write) ? [{ attr: r.name, ...r.write }] : [],
+).sort((a, b) => a.order - b.order);
 
 /** Whether xinetd needs `type = UNLISTED` to run this service on its port. */
 export function needsUnlisted(s: Service, db: SysDb): boolean {
@@ -144,7 +144,8 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
     });
   }
   if (s.dialect === 'inetd-freebsd' && builtinOf(s) === 'tcpmux') {
-    const how = "no `help`, `-Service name not found` for an unknown name, `+Go` followed by a NUL byte, and a request must come in one segment ending in CR LF";
+    const how =
+      'no `help`, `-Service name not found` for an unknown name, `+Go` followed by a NUL byte, and a request must come in one segment ending in CR LF';
     notes.push(`xinetd's tcpmux is not FreeBSD's: ${how}`);
     lost.push({ field: 'type', severity: 'warning', message: `xinetd's tcpmux answers differently from FreeBSD's: ${how} (kept as a comment)` });
   }

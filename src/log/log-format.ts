@@ -126,7 +126,14 @@ function serviceFields(e: ServiceEvent): { entry: string; head: string | null; f
     }
     case 'TRAFFIC':
       if (!logsTraffic(s)) return null;
-      return { entry: 'TRAFFIC', head: null, fields: [['in', e.inBytes], ['out', e.outBytes]] };
+      return {
+        entry: 'TRAFFIC',
+        head: null,
+        fields: [
+          ['in', e.inBytes],
+          ['out', e.outBytes],
+        ],
+      };
     case 'USERID':
       if (!logsUserid(s)) return null;
       return { entry: 'USERID', head: e.text, fields: [] };
@@ -232,7 +239,12 @@ export function formatJson(e: LogEvent, now: Date, daemonPid: number): string | 
  * held back with this event once the burst is over.
  */
 export function suppressedEvent(service: Service, count: number, entry = 'FAIL'): DaemonEvent {
-  return daemonMessage('fail-lines-suppressed', 'warning', `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`, 'log_flood');
+  return daemonMessage(
+    'fail-lines-suppressed',
+    'warning',
+    `${count} similar ${entry} line${count === 1 ? '' : 's'} of service ${service.id} suppressed`,
+    'log_flood',
+  );
 }
 
 export const SYSLOG_FACILITIES: Readonly<Record<string, number>> = {

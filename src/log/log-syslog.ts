@@ -179,7 +179,10 @@ export class SyslogTransport extends Transport {
     this.closing = true;
     const child = this.child;
     const stdin = this.stdin;
-    if (child === null || stdin === null) { callback(); return; }
+    if (child === null || stdin === null) {
+      callback();
+      return;
+    }
     const timer = setTimeout(() => {
       child.kill('SIGTERM');
     }, 3000);

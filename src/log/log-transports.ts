@@ -273,7 +273,10 @@ export class FileTransport extends Transport {
     this.batch.flush();
     const s = this.stream;
     this.stream = null;
-    if (s === null) { callback(); return; }
+    if (s === null) {
+      callback();
+      return;
+    }
     void endStream(s).then(() => callback()); // endStream never rejects
   }
 }
@@ -281,7 +284,10 @@ export class FileTransport extends Transport {
 /** Ends a write stream and resolves once its data is flushed and the fd closed (or it failed). */
 function endStream(s: WriteStream, timeoutMs = 5000): Promise<void> {
   return new Promise((resolve) => {
-    if (s.destroyed || s.closed) { resolve(); return; }
+    if (s.destroyed || s.closed) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(() => {
       s.destroy();
       resolve();
@@ -329,7 +335,10 @@ export class LineStreamTransport extends Transport {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.batch.flush();
-    if (this.out.writableLength === 0 || this.out.destroyed) { callback(); return; }
+    if (this.out.writableLength === 0 || this.out.destroyed) {
+      callback();
+      return;
+    }
     const timer = setTimeout(() => callback(), 2000);
     this.out.write('', () => {
       clearTimeout(timer);

@@ -93,7 +93,11 @@ export function checkConsistency(input: ConsistencyInput): ConsistencyProblem[] 
       });
     }
     if (input.processLimit !== null && input.processLimit > 0 && a.runningTotal > input.processLimit) {
-      out.push({ key: 'limit', func: 'consistency_check', message: `${a.runningTotal} running servers exceed the process limit (-limit ${input.processLimit})` });
+      out.push({
+        key: 'limit',
+        func: 'consistency_check',
+        message: `${a.runningTotal} running servers exceed the process limit (-limit ${input.processLimit})`,
+      });
     }
     const ids = new Set([...programs.keys(), ...input.serving.inProcess.keys()]);
     for (const id of ids) {

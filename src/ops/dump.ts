@@ -41,7 +41,11 @@ const INETD_LINES: readonly { order: number; handler: DumpLine }[] = [
     order: 341,
     handler: (s) => {
       const r = s.inetd_rate;
-      return r === null ? [] : [`Inetd rate = ${r.flavour} max:${r.max}${r.written ? '' : ' (default)'} served:${inetdRateServed(r)} per:${r.per_seconds}s off:${r.shutdown_seconds}s`];
+      return r === null
+        ? []
+        : [
+            `Inetd rate = ${r.flavour} max:${r.max}${r.written ? '' : ' (default)'} served:${inetdRateServed(r)} per:${r.per_seconds}s off:${r.shutdown_seconds}s`,
+          ];
     },
   },
   { order: 342, handler: (s) => (s.per_source_per_minute === null ? [] : [`Per-source per minute = ${s.per_source_per_minute}`]) },

@@ -365,13 +365,21 @@ export class TsinetdMetrics implements ServeMetrics {
 
   constructor(opts: TsinetdMetricsOptions) {
     const r = this.registry;
-    this.connections = r.counter('tsinetd_connections_total', 'Clients handled per service, by result (accepted: passed admission; refused: see tsinetd_refused_total).', ['service', 'result']);
+    this.connections = r.counter(
+      'tsinetd_connections_total',
+      'Clients handled per service, by result (accepted: passed admission; refused: see tsinetd_refused_total).',
+      ['service', 'result'],
+    );
     this.refusals = r.counter('tsinetd_refused_total', 'Clients refused per service, by the reason of the FAIL line.', ['service', 'reason']);
     const running = r.gauge('tsinetd_running_servers', 'Servers running now per service (programs, internal services, redirects).', ['service']);
     const spawn = r.histogram('tsinetd_spawn_seconds', 'Time from accepting a client to knowing the pid of its server program.', SPAWN_BUCKETS);
     this.spawnSeconds = spawn.cell();
     this.spawnFailures = r.counter('tsinetd_spawn_failures_total', 'Server programs that could not be started, per service.', ['service']);
-    const services = r.gauge('tsinetd_services', 'Services of the configuration by state (active: listening; suspended: deactivated for a while; disabled; failed: not served because of a problem).', ['state']);
+    const services = r.gauge(
+      'tsinetd_services',
+      'Services of the configuration by state (active: listening; suspended: deactivated for a while; disabled; failed: not served because of a problem).',
+      ['state'],
+    );
     const reloads = r.counter('tsinetd_reloads_total', 'Configuration reloads (SIGHUP) by result.', ['result']);
     this.reloadCells = { ok: reloads.cell('ok'), failed: reloads.cell('failed') };
     r.gauge('tsinetd_build_info', 'Always 1; the version label says which tsinetd runs.', ['version']).set([opts.version], 1);

@@ -103,7 +103,11 @@ export class SystemdNotifier {
       });
       child.once('close', (code, signal) => {
         if (code === 0) finish(true);
-        else finish(false, `${command} ${args.join(' ')} failed (${signal !== null ? `signal ${signal}` : `status ${code}`})${stderr.trim() !== '' ? `: ${stderr.trim()}` : ''}`);
+        else
+          finish(
+            false,
+            `${command} ${args.join(' ')} failed (${signal !== null ? `signal ${signal}` : `status ${code}`})${stderr.trim() !== '' ? `: ${stderr.trim()}` : ''}`,
+          );
       });
     });
   }

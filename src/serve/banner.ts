@@ -22,12 +22,7 @@ export function writeAll(socket: net.Socket, data: Buffer): Promise<void> {
  * Sends the banner file at `path` to `socket`. Problems with the file are reported through
  * `report` (xinetd's wording) and do not stop the connection.
  */
-export async function sendBanner(
-  socket: net.Socket,
-  path: string,
-  serviceId: string,
-  report: (message: string) => void,
-): Promise<void> {
+export async function sendBanner(socket: net.Socket, path: string, serviceId: string, report: (message: string) => void): Promise<void> {
   let data: Buffer;
   try {
     data = await readFile(path);

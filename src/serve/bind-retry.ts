@@ -36,7 +36,6 @@ export function shouldLogBindRetry(attempt: number, baseMs = DEFAULT_BIND_RETRY_
   return (attempt - firstAtCap) % LOG_EVERY_AT_CAP === 0;
 }
 
-
 /**
  * The bind error as xinetd words it: "Address already in use (errno = 98)". Errors that are
  * not an errno (a host name that does not resolve) keep Node's code and message.

@@ -35,14 +35,7 @@ function banner(ctx: ServeContext, socket: net.Socket, service: Service, path: s
 }
 
 /** A refused client: FAIL, maybe a deactivation, banner_fail, close. */
-async function refuseStream(
-  ctx: ServeContext,
-  listener: Listener,
-  service: Service,
-  peer: Peer,
-  socket: net.Socket,
-  decision: Refusal,
-): Promise<void> {
+async function refuseStream(ctx: ServeContext, listener: Listener, service: Service, peer: Peer, socket: net.Socket, decision: Refusal): Promise<void> {
   ctx.refused(listener, service, peer, decision);
   await banner(ctx, socket, service, service.banner_fail, 'banner_fail');
   // log_on_failure USERID: the connection stays open while the client's identd is asked.
@@ -173,7 +166,12 @@ export async function serveAccepted(ctx: ServeContext, listener: Listener, conn:
   if ((builtin === 'daytime' || builtin === 'time') && wrap !== null) {
     // A banner or socket option must reach the connection first: not a plain reply any more.
     if (wrap.banner !== null || wrap.plan.keepalive || wrap.plan.lingerSeconds !== null) {
-      ctx.daemon('wrap-options-ignored', 'warning', `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`, 'libwrap');
+      ctx.daemon(
+        'wrap-options-ignored',
+        'warning',
+        `service ${service.id}: TCP wrappers options other than spawn and twist do not apply to a helper-answered ${builtin}`,
+        'libwrap',
+      );
     }
   }
   if (builtin === 'daytime' || builtin === 'time') {

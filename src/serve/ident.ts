@@ -33,14 +33,7 @@ export const IDENT_MAX_REPLY = 1024;
 export const IDENT_PORT = 113;
 
 /** The refusals xinetd decides in the daemon (before forking): only these get a USERID lookup. */
-export const PARENT_REFUSALS: ReadonlySet<string> = new Set([
-  'connections per second',
-  'load',
-  'time',
-  'service_limit',
-  'per_source_limit',
-  'process_limit',
-]);
+export const PARENT_REFUSALS: ReadonlySet<string> = new Set(['connections per second', 'load', 'time', 'service_limit', 'per_source_limit', 'process_limit']);
 
 export type IdentResult =
   | { kind: 'ok'; text: string }
@@ -257,14 +250,20 @@ export async function identifyAdmitted(ctx: IdentContext, service: Service, peer
 export async function identifyRefused(ctx: IdentContext, service: Service, peer: Peer, socket: net.Socket, reason: string): Promise<void> {
   if (!PARENT_REFUSALS.has(reason)) return;
   if (!ctx.limiter.tryAcquire()) {
-    ctx.daemon('ident-limit', 'debug', `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`, 'svc_request');
+    ctx.daemon(
+      'ident-limit',
+      'debug',
+      `service ${service.id}: no USERID lookup for ${peer.address}: ${ctx.limiter.limit} lookups running (-logprocs)`,
+      'svc_request',
+    );
     return;
   }
   try {
     const r = await ctx.lookup(request(ctx, socket, peer, ctx.failureTimeoutMs));
     reportBadLine(ctx, peer, r);
     if (r.kind === 'ok') ctx.log({ kind: 'USERID', service, text: r.text });
-    else if (r.kind !== 'noserver') ctx.daemon('ident-failed', 'error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
+    else if (r.kind !== 'noserver')
+      ctx.daemon('ident-failed', 'error', `Failed to contact identity server at ${peer.address}: ${explainIdent(r)}`, 'stream_logging');
   } finally {
     ctx.limiter.release();
   }

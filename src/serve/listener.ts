@@ -46,9 +46,7 @@ export interface ListenerEvents {
 }
 
 /** How a background bind attempt went: bound, or failed with the pause before the next one. */
-export type BindRetryOutcome =
-  | { ok: true; attempts: number }
-  | { ok: false; attempt: number; error: NodeJS.ErrnoException; nextMs: number };
+export type BindRetryOutcome = { ok: true; attempts: number } | { ok: false; attempt: number; error: NodeJS.ErrnoException; nextMs: number };
 
 /** `retrying`: the socket could not be bound; attempts go on in the background. */
 export type ListenerState = 'new' | 'active' | 'suspended' | 'retrying' | 'closed';
@@ -385,32 +383,31 @@ export class Listener {
    * (retryBind), as a socket that could not be bound at start or reload does; with null it stays
    * suspended, as in xinetd. Nothing is reported if the listener is closed meanwhile.
    */
-  async suspend(
-    seconds: number,
-    onResume: (ok: boolean, err?: NodeJS.ErrnoException) => void,
-    retryBaseMs: number | null = null,
-  ): Promise<void> {
+  async suspend(seconds: number, onResume: (ok: boolean, err?: NodeJS.ErrnoException) => void, retryBaseMs: number | null = null): Promise<void> {
     if (this.state !== 'active') return;
     this.state = 'suspended';
     await this.shut();
     // Closed while the socket was being closed: there is nothing to reopen.
     if ((this.state as ListenerState) !== 'suspended') return;
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = null;
-      if (this.state !== 'suspended') return;
-      this.state = 'new';
-      this.open().then(
-        () => onResume(true),
-        (reason: unknown) => {
-          // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
-          if (this.state === 'closed') return;
-          const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
-          this.state = 'suspended';
-          if (retryBaseMs !== null) this.retryBind(retryBaseMs);
-          onResume(false, err);
-        },
-      );
-    }, Math.max(0, seconds) * 1000);
+    this.resumeTimer = setTimeout(
+      () => {
+        this.resumeTimer = null;
+        if (this.state !== 'suspended') return;
+        this.state = 'new';
+        this.open().then(
+          () => onResume(true),
+          (reason: unknown) => {
+            // Closed (a reload dropped the service, the daemon stops) while the socket was reopened.
+            if (this.state === 'closed') return;
+            const err = reason as NodeJS.ErrnoException; // open() rejects with the socket's system errors
+            this.state = 'suspended';
+            if (retryBaseMs !== null) this.retryBind(retryBaseMs);
+            onResume(false, err);
+          },
+        );
+      },
+      Math.max(0, seconds) * 1000,
+    );
   }
 
   async close(): Promise<void> {

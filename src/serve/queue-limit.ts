@@ -98,7 +98,12 @@ export class QueueingLimits {
     const on = !acceptPaused(service, running()) && l.heldCount === 0;
     // FreeBSD says nothing at the limit (only its debug mode does): a debug line here too.
     if (l.setAccepting(on)) {
-      this.daemon('max-child', 'debug', `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`, on ? 'svc_resume' : 'svc_suspend');
+      this.daemon(
+        'max-child',
+        'debug',
+        `service ${id}: ${running()} server(s) running, max-child ${service.instances ?? 'none'}: ${on ? 'accepting again' : 'not accepting'}`,
+        on ? 'svc_resume' : 'svc_suspend',
+      );
     }
   }
 }

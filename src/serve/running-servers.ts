@@ -99,7 +99,11 @@ export class RunningServers {
     return pids.length;
   }
 
-  async endServersOf(ids: ReadonlySet<string>, signal: NodeJS.Signals, settleMs: number): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
+  async endServersOf(
+    ids: ReadonlySet<string>,
+    signal: NodeJS.Signals,
+    settleMs: number,
+  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
     const programs: Array<{ id: string; pid: number }> = [];
     const signalled = new Set<number>();
     const kill = (): void => {

@@ -75,7 +75,12 @@ export interface ServeContext {
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
 function admissionFailed(ctx: ServeContext, service: Service, err: unknown): Decision {
-  ctx.daemon('internal-error', 'error', `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`, 'access_control');
+  ctx.daemon(
+    'internal-error',
+    'error',
+    `access control of service ${service.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+    'access_control',
+  );
   // Undecided is refused, with or without an address: letting in a client xinetd might have
   // refused is worse than turning one away. The reason says it is the daemon's own failure.
   return { allow: false, reason: 'internal_error' };

@@ -7,7 +7,17 @@ import { lookupIdent } from './ident.js';
 import type { Peer } from '../peer.js';
 import { cachedSpawnSpec } from '../spawn/spawn-spec-cache.js';
 import type { ChildStdio, SpawnSpec } from '../spawn/spawn-types.js';
-import { bannerBytes, bannerFileOf, grantNeeds, identTimeoutOf, percentContext, planWrapGrant, readBanner, runWrapSpawns, type WrapPlan } from '../admission/wrappers/wrap-grant.js';
+import {
+  bannerBytes,
+  bannerFileOf,
+  grantNeeds,
+  identTimeoutOf,
+  percentContext,
+  planWrapGrant,
+  readBanner,
+  runWrapSpawns,
+  type WrapPlan,
+} from '../admission/wrappers/wrap-grant.js';
 import { wrapHostname, wrapUser } from '../admission/wrappers/wrappers.js';
 import type { Service } from '../table.js';
 import { durationSince, describe, finished, type ServeContext } from './serve-context.js';

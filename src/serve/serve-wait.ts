@@ -93,7 +93,12 @@ function refuseUnknownSender(ctx: ServeContext, listener: Listener, service: Ser
   const checks = addressChecks(service);
   const what = checks.length > 0 ? checks.join(', ') : 'the global no_access list (SENSOR)';
   const why = ctx.peekSender === undefined ? 'cannot be known without the spawn helper' : 'could not be learnt';
-  ctx.daemon('datagram-refused', 'warning', `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`, 'access_control');
+  ctx.daemon(
+    'datagram-refused',
+    'warning',
+    `service ${service.id}: datagram refused and dropped: its sender ${why}, and ${what} need(s) the address`,
+    'access_control',
+  );
 }
 
 /**
@@ -166,7 +171,12 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
       ws.restoreNonBlocking();
       if (datagram && looping) {
         void ws.drain().then((n) => {
-          ctx.daemon('datagrams-discarded', 'warning', `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`, 'svc_postmortem');
+          ctx.daemon(
+            'datagrams-discarded',
+            'warning',
+            `service ${service.id}: servers exit without reading their datagram; ${n} pending datagram(s) discarded`,
+            'svc_postmortem',
+          );
           listener.rearm();
         });
         return;

@@ -96,7 +96,11 @@ export interface ServerHandle {
    * `signal`, in-process connections (internal services, redirects) are closed. Returns the
    * programs signalled and how many in-process connections were closed.
    */
-  endServersOf(ids: ReadonlySet<string>, signal?: NodeJS.Signals, settleMs?: number): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }>;
+  endServersOf(
+    ids: ReadonlySet<string>,
+    signal?: NodeJS.Signals,
+    settleMs?: number,
+  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }>;
   /** What the consistency check looks at (see consistency.ts). */
   servingState(): ServingState;
   /** Stops listening and ends in-process connections; server programs are left alone. */

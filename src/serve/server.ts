@@ -130,7 +130,11 @@ class Server implements ServerHandle {
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
     this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
-    this.queue = new QueueingLimits(this.listeners, (level, message, func) => this.ctx.daemon(level, message, func), (l, work) => this.guard(l, work));
+    this.queue = new QueueingLimits(
+      this.listeners,
+      (level, message, func) => this.ctx.daemon(level, message, func),
+      (l, work) => this.guard(l, work),
+    );
   }
 
   private identContext(o: IdentOptions): IdentContext {
@@ -212,12 +216,22 @@ class Server implements ServerHandle {
   private bindRetried(l: Listener, outcome: BindRetryOutcome): void {
     const id = l.service.id;
     if (outcome.ok) {
-      this.ctx.daemon('bound-after-retry', 'notice', `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`, 'activate_normal');
+      this.ctx.daemon(
+        'bound-after-retry',
+        'notice',
+        `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`,
+        'activate_normal',
+      );
       return;
     }
     if (!shouldLogBindRetry(outcome.attempt, this.bindRetryMs ?? undefined)) return;
     const next = formatPause(outcome.nextMs);
-    this.ctx.daemon('bind-retry', 'error', `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`, 'activate_normal');
+    this.ctx.daemon(
+      'bind-retry',
+      'error',
+      `bind retry attempt ${outcome.attempt} failed (${bindErrorText(outcome.error)}). service = ${id}; next attempt in ${next}`,
+      'activate_normal',
+    );
   }
 
   /**
@@ -235,7 +249,12 @@ class Server implements ServerHandle {
           this.ctx.daemon('service-reactivated', 'error', `Activating service ${name}`, 'cps_service_restart');
           return;
         }
-        this.ctx.daemon('service-reactivated', 'error', `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`, 'cps_service_restart');
+        this.ctx.daemon(
+          'service-reactivated',
+          'error',
+          `Error activating service ${name}${err !== undefined ? ` (${err.message})` : ''}`,
+          'cps_service_restart',
+        );
         // The address was taken meanwhile: retried in the background, as a bind failure at start.
         if (l.state === 'retrying') this.retryNotice(l.service.id);
       },
@@ -248,12 +267,22 @@ class Server implements ServerHandle {
     if (this.bindRetryMs === null) return;
     const first = formatPause(bindRetryDelayMs(1, this.bindRetryMs));
     const last = formatPause(MAX_BIND_RETRY_MS);
-    this.ctx.daemon('bind-retry', 'notice', `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`, 'activate_normal');
+    this.ctx.daemon(
+      'bind-retry',
+      'notice',
+      `service ${id} will try to bind again in ${first}, then less often (at most every ${last}) until it can`,
+      'activate_normal',
+    );
   }
 
   /** A server program ended: xinetd's EXIT line, and admission's count given back. */
   private serverEnded(s: RunningServer, info: ExitInfo): void {
-    this.ctx.daemon('server-exited', 'debug', `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`, 'child_exit');
+    this.ctx.daemon(
+      'server-exited',
+      'debug',
+      `server ${info.pid} of service ${s.service.id} exited (${info.signal !== null ? `signal ${info.signal}` : `status ${info.code}`})`,
+      'child_exit',
+    );
     this.ctx.log({
       kind: 'EXIT',
       service: s.service,
@@ -325,7 +354,11 @@ class Server implements ServerHandle {
     return this.running.killAll(signal, settleMs);
   }
 
-  endServersOf(ids: ReadonlySet<string>, signal: NodeJS.Signals = 'SIGKILL', settleMs = 2000): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
+  endServersOf(
+    ids: ReadonlySet<string>,
+    signal: NodeJS.Signals = 'SIGKILL',
+    settleMs = 2000,
+  ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }> {
     return this.running.endServersOf(ids, signal, settleMs);
   }
 

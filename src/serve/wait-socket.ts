@@ -52,7 +52,9 @@ export interface WaitSocketAddress {
 function bindings(): UvBindings {
   const b = uvBindings();
   if (b !== null) return b;
-  const err: NodeJS.ErrnoException = new Error("a socket watched without being read needs Node's libuv handles, which this Node does not give (or TSINETD_NODE_INTERNALS=0)");
+  const err: NodeJS.ErrnoException = new Error(
+    "a socket watched without being read needs Node's libuv handles, which this Node does not give (or TSINETD_NODE_INTERNALS=0)",
+  );
   err.code = 'ENOTSUP';
   throw err;
 }

@@ -93,7 +93,8 @@ export async function createSpawner(choice: SpawnerChoice = {}, env: EnvOptions 
     choice.onNotice?.('helper-missing', fallbackNotice(resolution));
     return new NodeSpawner();
   }
-  if (resolution.built?.ok === true) choice.onNotice?.('helper-built', `built the native spawn helper at ${resolution.built.path} (${resolution.helper.identity.build})`);
+  if (resolution.built?.ok === true)
+    choice.onNotice?.('helper-built', `built the native spawn helper at ${resolution.built.path} (${resolution.helper.identity.build})`);
   try {
     return await startNativeSpawner({
       helperPath: resolution.helper.candidate.path,
@@ -122,7 +123,8 @@ export interface SpawnerView {
 /** The spawner the daemon would start with, without starting or building anything (--check, -version). */
 export function expectedSpawner(env: NodeJS.ProcessEnv = process.env): SpawnerView {
   const options = fromEnv(env);
-  if (spawnerPreference({}, options) === 'node' || withoutNodeInternals(options)) return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
+  if (spawnerPreference({}, options) === 'node' || withoutNodeInternals(options))
+    return { name: 'node', capabilities: NODE_SPAWNER_CAPABILITIES, resolution: null };
   const resolution = resolveHelper({ build: false, env });
   return resolution.helper !== null
     ? { name: 'native', capabilities: NATIVE_SPAWNER_CAPABILITIES, resolution }
@@ -137,7 +139,6 @@ export function describeSpawner(view: SpawnerView): string {
 }
 
 // ---- end of the choice of spawner ----
-
 
 /** Whether one of these services is a SENSOR (whose global no_access list applies to every service). */
 export function hasSensor(services: readonly Service[]): boolean {

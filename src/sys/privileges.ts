@@ -52,8 +52,7 @@ function describeUid(uid: number, db: Pick<SysDb, 'user'>): string {
 
 /** A refusal, or a warning; `attribute` is the one the finding is about (where to locate it). */
 export type PrivilegeFinding =
-  | { kind: 'refuse'; attribute: 'user'; message: string; problem: string }
-  | { kind: 'warning'; attribute: 'user' | 'group'; message: string };
+  { kind: 'refuse'; attribute: 'user'; message: string; problem: string } | { kind: 'warning'; attribute: 'user' | 'group'; message: string };
 
 /** 'refuse': the daemon's own load (services are refused); 'warn': --check/--dump. */
 export type PrivilegeMode = 'refuse' | 'warn';
@@ -63,7 +62,12 @@ export type PrivilegeMode = 'refuse' | 'warn';
  * have to run as another user, a warning when its `group` is ignored; [] when all is well.
  * Unknown users and groups are left to the other checks.
  */
-export function privilegeFindings(service: Service, who: DaemonIdentity, db: Pick<SysDb, 'user' | 'group'>, mode: PrivilegeMode = 'refuse'): PrivilegeFinding[] {
+export function privilegeFindings(
+  service: Service,
+  who: DaemonIdentity,
+  db: Pick<SysDb, 'user' | 'group'>,
+  mode: PrivilegeMode = 'refuse',
+): PrivilegeFinding[] {
   if (who.uid === 0 || !startsProgram(service)) return [];
   const out: PrivilegeFinding[] = [];
   if (service.user !== null) {

@@ -119,11 +119,7 @@ export function openForDaemonWrite(path: string, opts: SafeOpenOptions): SafeOpe
   } catch {
     // as above
   }
-  const flags =
-    constants.O_WRONLY |
-    constants.O_CREAT |
-    (opts.append ? constants.O_APPEND : 0) |
-    (shared ? constants.O_NOFOLLOW | constants.O_NONBLOCK : 0);
+  const flags = constants.O_WRONLY | constants.O_CREAT | (opts.append ? constants.O_APPEND : 0) | (shared ? constants.O_NOFOLLOW | constants.O_NONBLOCK : 0);
   let fd: number;
   try {
     fd = openSync(abs, flags, opts.mode ?? 0o644);

@@ -37,7 +37,10 @@ function readLines(path: string): string[] {
 function fieldsOf(line: string): string[] {
   const hash = line.indexOf('#');
   const body = hash >= 0 ? line.slice(0, hash) : line;
-  return body.trim().split(/\s+/).filter((f) => f.length > 0);
+  return body
+    .trim()
+    .split(/\s+/)
+    .filter((f) => f.length > 0);
 }
 
 export class SysDb {

@@ -23,22 +23,82 @@ const MIN_MODULES = 60;
  * nothing they import at run time reaches a module that does socket or process I/O.
  */
 const PURE = [
-  'limits', 'acl', 'reload', 'validate', 'service-kind', 'errno', 'build', 'values', 'attributes', 'service-defaults',
-  'hosts-addr', 'hosts-syntax', 'hosts-options', 'hosts-match', 'hosts-lint',
-  'admission-types', 'table', 'peer', 'diagnostics', 'syntax', 'log-types', 'log-format',
-  'token-bucket', 'fail-log-limiter', 'versus', 'numbers', 'spawnd-protocol', 'spawnd-messages',
-  'listen-plan', 'service-needs', 'acl-address', 'acl-entry', 'hosts-compile', 'build-attributes', 'diagnostic-codes', 'message-codes', 'bounded-table', 'invariant',
-  'attribute-words', 'attribute-apply', 'attribute-write', 'attribute-dump',
+  'limits',
+  'acl',
+  'reload',
+  'validate',
+  'service-kind',
+  'errno',
+  'build',
+  'values',
+  'attributes',
+  'service-defaults',
+  'hosts-addr',
+  'hosts-syntax',
+  'hosts-options',
+  'hosts-match',
+  'hosts-lint',
+  'admission-types',
+  'table',
+  'peer',
+  'diagnostics',
+  'syntax',
+  'log-types',
+  'log-format',
+  'token-bucket',
+  'fail-log-limiter',
+  'versus',
+  'numbers',
+  'spawnd-protocol',
+  'spawnd-messages',
+  'listen-plan',
+  'service-needs',
+  'acl-address',
+  'acl-entry',
+  'hosts-compile',
+  'build-attributes',
+  'diagnostic-codes',
+  'message-codes',
+  'bounded-table',
+  'invariant',
+  'attribute-words',
+  'attribute-apply',
+  'attribute-write',
+  'attribute-dump',
 ];
 
 /** The shared contracts: types that the layers exchange, no behaviour, so every import is type-only. */
 const CONTRACTS = ['table', 'peer', 'diagnostics', 'log-types', 'spawn-types', 'admission-types', 'syntax'];
 
 /** Built-in modules that do I/O. A pure module may take node:net's address helpers, nothing else of it. */
-const IO_BUILTINS = ['node:net', 'node:dgram', 'node:child_process', 'node:http', 'node:https', 'node:tls', 'node:dns', 'node:dns/promises', 'node:fs', 'node:fs/promises', 'node:cluster', 'node:worker_threads', 'winston'];
+const IO_BUILTINS = [
+  'node:net',
+  'node:dgram',
+  'node:child_process',
+  'node:http',
+  'node:https',
+  'node:tls',
+  'node:dns',
+  'node:dns/promises',
+  'node:fs',
+  'node:fs/promises',
+  'node:cluster',
+  'node:worker_threads',
+  'winston',
+];
 const NET_ADDRESS_HELPERS = new Set(['isIP', 'isIPv4', 'isIPv6']);
 /** Built-in modules whose run-time import makes a module one that does socket or process I/O. */
-const SOCKET_OR_PROCESS = ['node:net', 'node:dgram', 'node:child_process', 'node:http', 'node:https', 'node:tls', 'node:dns', 'node:dns/promises', 'node:cluster'];
+const SOCKET_OR_PROCESS = [
+  'node:net',
+  'node:dgram',
+  'node:child_process',
+  'node:http',
+  'node:https',
+  'node:tls',
+  'node:dns',
+  'node:dns/promises',
+  'node:cluster',
+];
 
 /** Cycles allowed today (sorted member names), each with why. None today: keep it that way. */
 const ALLOWED_CYCLES: ReadonlyArray<{ members: string[]; why: string }> = [];
@@ -114,8 +174,16 @@ describe('the layering of src/', () => {
     const cycles = importCycles(graph).map((c) => c.map(nameOf).sort());
     const allowed = ALLOWED_CYCLES.map((c) => [...c.members].sort().join(' '));
     const found = cycles.map((c) => c.join(' '));
-    assert.deepEqual(found.filter((c) => !allowed.includes(c)), [], 'import cycles (break them, or list them with a reason)');
-    assert.deepEqual(allowed.filter((c) => !found.includes(c)), [], 'listed cycles that are gone: remove them from ALLOWED_CYCLES');
+    assert.deepEqual(
+      found.filter((c) => !allowed.includes(c)),
+      [],
+      'import cycles (break them, or list them with a reason)',
+    );
+    assert.deepEqual(
+      allowed.filter((c) => !found.includes(c)),
+      [],
+      'listed cycles that are gone: remove them from ALLOWED_CYCLES',
+    );
   });
 
   test('pure decision modules do no I/O of their own', () => {
@@ -131,7 +199,11 @@ describe('the layering of src/', () => {
       }
     }
     assert.deepEqual(bad, []);
-    assert.deepEqual([...ALLOWED_IO.keys()].filter((k) => !used.has(k)), [], 'ALLOWED_IO entries no longer needed: remove them');
+    assert.deepEqual(
+      [...ALLOWED_IO.keys()].filter((k) => !used.has(k)),
+      [],
+      'ALLOWED_IO entries no longer needed: remove them',
+    );
   });
 
   test('pure decision modules reach no module that does socket or process I/O, through any chain of run-time imports', () => {
@@ -157,13 +229,20 @@ describe('the layering of src/', () => {
       }
     }
     assert.deepEqual(bad, []);
-    assert.deepEqual([...ALLOWED_REACH.keys()].filter((k) => !used.has(k)), [], 'ALLOWED_REACH entries no longer needed: remove them');
+    assert.deepEqual(
+      [...ALLOWED_REACH.keys()].filter((k) => !used.has(k)),
+      [],
+      'ALLOWED_REACH entries no longer needed: remove them',
+    );
   });
 
   test('the entry points are imported only from above: bin by nobody, cli by bin, daemon by cli', () => {
     for (const [name, importers] of IMPORTED_ONLY_BY) {
       const file = mod(name).file;
-      const by = [...graph.values()].filter((m) => m.imports.some((e) => e.target === file)).map((m) => nameOf(m.file)).sort();
+      const by = [...graph.values()]
+        .filter((m) => m.imports.some((e) => e.target === file))
+        .map((m) => nameOf(m.file))
+        .sort();
       assert.deepEqual(by, [...importers].sort(), `${name} is imported by`);
     }
   });
@@ -176,10 +255,7 @@ describe('the layering of src/', () => {
         if (g !== null && e.target === null) importers.set(g[1]!, (importers.get(g[1]!) ?? new Set()).add(nameOf(m.file)));
       }
     }
-    assert.deepEqual(
-      new Map([...importers].map(([g, s]) => [g, [...s].sort().join(' ')])),
-      new Map([...GRAMMAR_WRAPPERS].map(([g, w]) => [g, w])),
-    );
+    assert.deepEqual(new Map([...importers].map(([g, s]) => [g, [...s].sort().join(' ')])), new Map([...GRAMMAR_WRAPPERS].map(([g, w]) => [g, w])));
   });
 
   test('the TSINETD_* variables are read in one place, options.ts fromEnv()', () => {
@@ -189,7 +265,8 @@ describe('the layering of src/', () => {
       if (nameOf(file) === 'options') continue;
       const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
       const visit = (n: ts.Node): void => {
-        if (ts.isStringLiteralLike(n) && /^TSINETD_[A-Z0-9_]+$/.test(n.text)) bad.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}: '${n.text}'`);
+        if (ts.isStringLiteralLike(n) && /^TSINETD_[A-Z0-9_]+$/.test(n.text))
+          bad.push(`${file}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}: '${n.text}'`);
         ts.forEachChild(n, visit);
       };
       visit(sf);
@@ -218,7 +295,11 @@ describe('the layering of src/', () => {
   });
 
   test('the shared contracts import types only', () => {
-    const bad = CONTRACTS.flatMap((name) => mod(name).imports.filter((e) => !e.typeOnly).map((e) => `${mod(name).file}:${e.line}: ${e.specifier}`));
+    const bad = CONTRACTS.flatMap((name) =>
+      mod(name)
+        .imports.filter((e) => !e.typeOnly)
+        .map((e) => `${mod(name).file}:${e.line}: ${e.specifier}`),
+    );
     assert.deepEqual(bad, []);
   });
 });
@@ -255,7 +336,10 @@ describe('the import reader', () => {
       ['./side.js', 'side.ts', false, ''],
     ]);
     const b = g.get('sub/b.ts')!;
-    assert.deepEqual(b.imports.map((e) => e.names.join(',')), ['isIP', '*']);
+    assert.deepEqual(
+      b.imports.map((e) => e.names.join(',')),
+      ['isIP', '*'],
+    );
     assert.deepEqual(b.unfollowable, [3]);
   });
 

@@ -13,8 +13,21 @@ const MAX_LINES = 500;
 
 /** The folders of src/, each a step of the data flow (README, Architecture). */
 const FOLDERS = new Set([
-  '.', 'app', 'config', 'config/xinetd', 'config/inetd', 'admission', 'admission/wrappers', 'serve',
-  'spawn', 'spawn/native', 'log', 'ops', 'convert', 'sys', 'util',
+  '.',
+  'app',
+  'config',
+  'config/xinetd',
+  'config/inetd',
+  'admission',
+  'admission/wrappers',
+  'serve',
+  'spawn',
+  'spawn/native',
+  'log',
+  'ops',
+  'convert',
+  'sys',
+  'util',
 ]);
 
 /** What stays at the top of src/: the contracts every layer shares, and their decisions. */
@@ -39,7 +52,11 @@ test(`no module of src/ is over ${MAX_LINES} lines`, () => {
 test('every module sits in one of the data-flow folders, the shared contracts alone at the top', () => {
   const misplaced = modules.filter((f) => !FOLDERS.has(folderOf(f)) || (folderOf(f) === '.') !== TOP.has(nameOf(f)));
   assert.deepEqual(misplaced, []);
-  assert.deepEqual(modules.filter((f) => nameOf(f) === 'index'), [], 'no barrel index.ts files');
+  assert.deepEqual(
+    modules.filter((f) => nameOf(f) === 'index'),
+    [],
+    'no barrel index.ts files',
+  );
 });
 
 test('module names are unique across folders (the layering test names modules by name)', () => {

@@ -72,7 +72,17 @@ function transcripts(): string[] {
 
 /** The SpawnSpec a spawn request was encoded from. */
 function specOf(r: SpawnRequest): SpawnSpec {
-  const spec: SpawnSpec = { path: r.path, argv: r.argv, env: r.env, uid: r.uid, gid: r.gid, groups: r.groups, umask: r.umask, nice: r.nice, rlimits: r.rlimits };
+  const spec: SpawnSpec = {
+    path: r.path,
+    argv: r.argv,
+    env: r.env,
+    uid: r.uid,
+    gid: r.gid,
+    groups: r.groups,
+    umask: r.umask,
+    nice: r.nice,
+    rlimits: r.rlimits,
+  };
   if (r.keepalive !== undefined || r.linger !== undefined || r.pre !== undefined) {
     spec.socketSetup = { keepalive: r.keepalive === true, lingerSeconds: r.linger ?? null, pre: r.pre === undefined ? null : Buffer.from(r.pre, 'hex') };
   }
@@ -141,7 +151,10 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
       assert.ok(requestBytes(again) <= MAX_REQUEST_BYTES);
       const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined);
       if (needsOne !== (step.kind === 'send-fd')) {
-        assert.ok(next !== undefined && isRefusal(next.json), `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`);
+        assert.ok(
+          next !== undefined && isRefusal(next.json),
+          `${where}: sent ${needsOne ? 'without the descriptor it needs' : 'with a descriptor it does not take'}, so the helper must refuse it`,
+        );
       }
     }
   }
@@ -260,7 +273,13 @@ function withRealIds(json: Record<string, unknown>, cids: Map<unknown, unknown>)
  * transcript's sample pids and connection ids to real ones, the same real one each time; a
  * conn's `port` is that of a client connected from its `addr`; others only keep their type.
  */
-function matchReply(where: string, got: Record<string, unknown>, step: Step, bound: { pids: Map<unknown, unknown>; cids: Map<unknown, unknown> }, clients: ReadonlyMap<unknown, Client>): void {
+function matchReply(
+  where: string,
+  got: Record<string, unknown>,
+  step: Step,
+  bound: { pids: Map<unknown, unknown>; cids: Map<unknown, unknown> },
+  clients: ReadonlyMap<unknown, Client>,
+): void {
   const want = step.json;
   assert.deepEqual(Object.keys(got), Object.keys(want), `${where}: fields of ${JSON.stringify(got)}`);
   for (const [k, v] of Object.entries(want)) {
@@ -313,7 +332,8 @@ for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => 
 /** A spawn request whose JSON text is exactly `size` bytes. */
 function requestOfSize(size: number): { spec: SpawnSpec; bytes: (spec: SpawnSpec) => number } {
   const spec: SpawnSpec = { path: '/bin/true', argv: ['true'], env: ['PAD='], uid: null, gid: null, groups: null, umask: 0o22, nice: null, rlimits: {} };
-  const bytes = (s: SpawnSpec): number => requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
+  const bytes = (s: SpawnSpec): number =>
+    requestBytes({ cmd: 'spawn', id: 1, path: s.path, argv: s.argv, env: s.env, uid: null, gid: null, groups: null, umask: s.umask, nice: null, rlimits: {} });
   spec.env = [`PAD=${'x'.repeat(size - bytes(spec))}`];
   assert.equal(bytes(spec), size);
   return { spec, bytes };

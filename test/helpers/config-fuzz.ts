@@ -121,15 +121,119 @@ export function checkInetdText(text: string, db: SysDb): void {
 
 /** Values good and bad for any attribute. */
 const VALUES = [
-  'stream', 'dgram', 'raw', 'seqpacket', 'tcp', 'udp', 'icmp', 'yes', 'no', 'root', 'nobody', '0', '1', '-1', '7', '65535', '65536',
-  '99999999999999999999999', '1e3', '0x10', '077', '0999', '-0', '127.0.0.1', '127.0.0.{1,2}', '127.0.{1', '::1', '::ffff:1.2.3.4',
-  '10.0.0.0/8', '1.2.3.4/33', 'fe80::/10', '0.0.0.0', '0', 'localhost', '.example.com', 'host.invalid', '12:00-24:00', '08:00-17:00',
-  '23:59-00:00', '00:00-23:59', 'FILE', 'SYSLOG', 'daemon', 'authpriv', 'info', 'bogus', '/tmp/x.log', '1K', '10M', '5G', '3X',
-  'UNLIMITED', 'FOREVER', 'NEVER', 'INTERNAL', 'UNLISTED', 'RPC', 'TCPMUX', 'TCPMUXPLUS', 'SPECIAL', 'NAMEINARGS', 'IPv4', 'IPv6',
-  'REUSE', 'NODELAY', 'KEEPALIVE', 'SENSOR', 'NORETRY', 'PID', 'HOST', 'EXIT', 'DURATION', 'TRAFFIC', 'USERID', 'ATTEMPT',
-  '/bin/true', '/usr/bin/env', '/missing/prog', 'relative/prog', 'PATH', 'FOO=bar', '=x', 'A=', '{', '}', '=', '+=', '-=', '#',
-  '#x', '"quoted"', "'q'", '\\', '$(id)', ';', '`id`', '1-3', '2/3', 'echo', 'ftp', 'x'.repeat(300), 'ü', '\u0000', '\r', '\t',
-  '\uFEFF', '\u2028', '\u{1F4A5}', '\\n', 'include', 'includedir', 'service', 'defaults',
+  'stream',
+  'dgram',
+  'raw',
+  'seqpacket',
+  'tcp',
+  'udp',
+  'icmp',
+  'yes',
+  'no',
+  'root',
+  'nobody',
+  '0',
+  '1',
+  '-1',
+  '7',
+  '65535',
+  '65536',
+  '99999999999999999999999',
+  '1e3',
+  '0x10',
+  '077',
+  '0999',
+  '-0',
+  '127.0.0.1',
+  '127.0.0.{1,2}',
+  '127.0.{1',
+  '::1',
+  '::ffff:1.2.3.4',
+  '10.0.0.0/8',
+  '1.2.3.4/33',
+  'fe80::/10',
+  '0.0.0.0',
+  '0',
+  'localhost',
+  '.example.com',
+  'host.invalid',
+  '12:00-24:00',
+  '08:00-17:00',
+  '23:59-00:00',
+  '00:00-23:59',
+  'FILE',
+  'SYSLOG',
+  'daemon',
+  'authpriv',
+  'info',
+  'bogus',
+  '/tmp/x.log',
+  '1K',
+  '10M',
+  '5G',
+  '3X',
+  'UNLIMITED',
+  'FOREVER',
+  'NEVER',
+  'INTERNAL',
+  'UNLISTED',
+  'RPC',
+  'TCPMUX',
+  'TCPMUXPLUS',
+  'SPECIAL',
+  'NAMEINARGS',
+  'IPv4',
+  'IPv6',
+  'REUSE',
+  'NODELAY',
+  'KEEPALIVE',
+  'SENSOR',
+  'NORETRY',
+  'PID',
+  'HOST',
+  'EXIT',
+  'DURATION',
+  'TRAFFIC',
+  'USERID',
+  'ATTEMPT',
+  '/bin/true',
+  '/usr/bin/env',
+  '/missing/prog',
+  'relative/prog',
+  'PATH',
+  'FOO=bar',
+  '=x',
+  'A=',
+  '{',
+  '}',
+  '=',
+  '+=',
+  '-=',
+  '#',
+  '#x',
+  '"quoted"',
+  "'q'",
+  '\\',
+  '$(id)',
+  ';',
+  '`id`',
+  '1-3',
+  '2/3',
+  'echo',
+  'ftp',
+  'x'.repeat(300),
+  'ü',
+  '\u0000',
+  '\r',
+  '\t',
+  '\uFEFF',
+  '\u2028',
+  '\u{1F4A5}',
+  '\\n',
+  'include',
+  'includedir',
+  'service',
+  'defaults',
 ];
 const UNKNOWN_ATTRIBUTES = ['bogus', 'Server', 'SERVICE', 'only-from', 'x'.repeat(100), '', '{', 'include', 'service'];
 const NAMES = ['echo', 'ftp', 'telnet', 'tftp', 'daytime', 'time', 'chargen', 'discard', 'git', 'my svc', 'x'.repeat(80), '', '{', '1'];
@@ -137,10 +241,20 @@ const OPERATORS = ['=', '+=', '-=', '==', '=+', ''];
 const BLANKS = [' ', '\t', '  ', ' \t ', ''];
 
 const valueArb = fc.oneof({ weight: 5, arbitrary: fc.constantFrom(...VALUES) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) });
-const attrNameArb = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...ATTRIBUTES.map((a) => a.name)) }, { weight: 1, arbitrary: fc.constantFrom(...UNKNOWN_ATTRIBUTES) });
+const attrNameArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(...ATTRIBUTES.map((a) => a.name)) },
+  { weight: 1, arbitrary: fc.constantFrom(...UNKNOWN_ATTRIBUTES) },
+);
 
 const attrLineArb = fc
-  .tuple(fc.constantFrom(...BLANKS), attrNameArb, fc.constantFrom(...BLANKS), fc.constantFrom(...OPERATORS), fc.array(valueArb, { maxLength: 5 }), fc.constantFrom(...BLANKS))
+  .tuple(
+    fc.constantFrom(...BLANKS),
+    attrNameArb,
+    fc.constantFrom(...BLANKS),
+    fc.constantFrom(...OPERATORS),
+    fc.array(valueArb, { maxLength: 5 }),
+    fc.constantFrom(...BLANKS),
+  )
   .map(([indent, name, sp, op, values, sep]) => `${indent}${name}${sp}${op} ${values.join(sep === '' ? ' ' : sep)}`);
 
 /** A file name of the tree: the main file, a file beside it, or one in the include directory. */
@@ -233,7 +347,8 @@ function filesUnder(dir: string): string[] {
 
 /** Real configuration texts to mutate: the repository's fixtures, and the shared corpus if present. */
 export function seedTexts(dialect: 'xinetd' | 'inetd'): { texts: string[]; corpus: boolean } {
-  const dirs = dialect === 'xinetd' ? [join(REPO, 'fixtures', 'conf', 'xinetd'), join(REPO, 'fixtures', 'conf', 'bad')] : [join(REPO, 'fixtures', 'conf', 'inetd')];
+  const dirs =
+    dialect === 'xinetd' ? [join(REPO, 'fixtures', 'conf', 'xinetd'), join(REPO, 'fixtures', 'conf', 'bad')] : [join(REPO, 'fixtures', 'conf', 'inetd')];
   const corpusDir = join(CORPUS, dialect);
   const corpus = existsSync(corpusDir);
   if (corpus) dirs.push(corpusDir);
@@ -254,7 +369,10 @@ const INETD_FIELDS = [
   ['in.ftpd', 'ftpd -l', 'tcpd /usr/sbin/in.telnetd', '$(id)', '"a b"', ''],
 ];
 const inetdLineArb = fc.oneof(
-  { weight: 6, arbitrary: fc.tuple(...INETD_FIELDS.map((f) => fc.constantFrom(...f)), fc.constantFrom(' ', '\t', '  ')).map((a) => a.slice(0, 7).join(a[7] as string)) },
+  {
+    weight: 6,
+    arbitrary: fc.tuple(...INETD_FIELDS.map((f) => fc.constantFrom(...f)), fc.constantFrom(' ', '\t', '  ')).map((a) => a.slice(0, 7).join(a[7] as string)),
+  },
   { weight: 1, arbitrary: fc.constantFrom('#', '#@ rest', '127.0.0.1:', '*:', '[::1]:', 'on', ' \tcontinued', '\\', '') },
   { weight: 1, arbitrary: fc.string({ maxLength: 30 }) },
 );
@@ -307,7 +425,11 @@ export function runFuzz(opts: FuzzOptions): void {
       opts.kind === 'xinetd-generated'
         ? xinetdTreeArb.map(([main, others]) => [main, others.map(([n, t]) => [n, t] as [string, string])])
         : fc
-            .tuple(fc.constantFrom(...seeds), mutationsArb, fc.array(fc.tuple(fc.constantFrom(...TREE_FILES.slice(1)), fc.constantFrom(...seeds), mutationsArb), { maxLength: 2 }))
+            .tuple(
+              fc.constantFrom(...seeds),
+              mutationsArb,
+              fc.array(fc.tuple(fc.constantFrom(...TREE_FILES.slice(1)), fc.constantFrom(...seeds), mutationsArb), { maxLength: 2 }),
+            )
             .map(([t, m, others]) => [mutate(t, m), others.map(([n, o, om]) => [n, mutate(o, om)] as [string, string])]);
     fc.assert(
       fc.property(arb, ([main, others]) => {

@@ -157,12 +157,26 @@ export class RunningDaemon {
 
   /** Waits until the service log has a line matching `re`; returns that line. */
   waitForServiceLog(re: RegExp, timeoutMs = 5000): Promise<string> {
-    return waitFor(() => this.serviceLog().split('\n').find((l) => re.test(l)), timeoutMs, `service log line ${re}\n${this.serviceLog()}`);
+    return waitFor(
+      () =>
+        this.serviceLog()
+          .split('\n')
+          .find((l) => re.test(l)),
+      timeoutMs,
+      `service log line ${re}\n${this.serviceLog()}`,
+    );
   }
 
   /** Waits until the daemon log has a line matching `re`; returns that line. */
   waitForDaemonLog(re: RegExp, timeoutMs = 5000): Promise<string> {
-    return waitFor(() => this.daemonLog().split('\n').find((l) => re.test(l)), timeoutMs, `daemon log line ${re}\n${this.daemonLog()}`);
+    return waitFor(
+      () =>
+        this.daemonLog()
+          .split('\n')
+          .find((l) => re.test(l)),
+      timeoutMs,
+      `daemon log line ${re}\n${this.daemonLog()}`,
+    );
   }
 
   signal(sig: NodeJS.Signals): void {
@@ -274,7 +288,10 @@ export async function startDaemon(t: TestContext, opts: StartOptions): Promise<R
   let child: ChildProcess;
   try {
     const wrap = opts.wrap ?? [];
-    child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length > 0 ? [process.execPath] : []), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length > 0 ? [process.execPath] : []), ...argv], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: opts.env ?? process.env,
+    });
   } finally {
     if (previousUmask !== null) process.umask(previousUmask);
   }
@@ -330,7 +347,9 @@ export const TEST_USER = userInfo().username;
  * None as root.
  */
 export function notRootWarnings(report: string): string[] {
-  return report.split('\n').filter((l) => /: warning: (tsinetd runs as uid \d+ .*not as root: it cannot start servers as user|group '[^']*' is ignored: tsinetd is not root)/.test(l));
+  return report
+    .split('\n')
+    .filter((l) => /: warning: (tsinetd runs as uid \d+ .*not as root: it cannot start servers as user|group '[^']*' is ignored: tsinetd is not root)/.test(l));
 }
 
 /**

@@ -100,7 +100,10 @@ export function importsOf(file: string, text: string, files: ReadonlySet<string>
       const e = n.moduleReference.expression;
       if (ts.isStringLiteral(e)) add(n, e.text, n.isTypeOnly, n.isTypeOnly ? [] : ['*']);
       else unfollowable.push(lineOf(n));
-    } else if (ts.isCallExpression(n) && (n.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(n.expression) && n.expression.text === 'require'))) {
+    } else if (
+      ts.isCallExpression(n) &&
+      (n.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(n.expression) && n.expression.text === 'require'))
+    ) {
       const a = n.arguments[0];
       if (a !== undefined && ts.isStringLiteralLike(a)) add(n, a.text, false, ['*']);
       else unfollowable.push(lineOf(n));
@@ -139,7 +142,10 @@ export function importGraph(tree: ReadonlyMap<string, string>): Map<string, Modu
 export function importCycles(graph: ReadonlyMap<string, ModuleImports>, runtimeOnly = false): string[][] {
   const edges = new Map<string, string[]>();
   for (const [f, m] of graph) {
-    edges.set(f, m.imports.filter((e) => e.target !== null && !(runtimeOnly && e.typeOnly)).map((e) => e.target as string));
+    edges.set(
+      f,
+      m.imports.filter((e) => e.target !== null && !(runtimeOnly && e.typeOnly)).map((e) => e.target as string),
+    );
   }
   let counter = 0;
   const index = new Map<string, number>();

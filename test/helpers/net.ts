@@ -14,12 +14,7 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
 }
 
 /** Polls `check` every `everyMs` until it returns a non-undefined value, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  timeoutMs: number,
-  what: string,
-  everyMs = 20,
-): Promise<T> {
+export async function waitFor<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
@@ -238,7 +233,11 @@ export async function udpClient(opts: { family?: 4 | 6; localAddress?: string } 
 }
 
 /** One datagram, one reply (or null after the timeout). */
-export async function udpRequest(port: number, data: string | Buffer, opts: { host?: string; timeoutMs?: number; family?: 4 | 6 } = {}): Promise<Buffer | null> {
+export async function udpRequest(
+  port: number,
+  data: string | Buffer,
+  opts: { host?: string; timeoutMs?: number; family?: 4 | 6 } = {},
+): Promise<Buffer | null> {
   const c = await udpClient({ family: opts.family ?? (opts.host !== undefined && net.isIPv6(opts.host) ? 6 : 4) });
   try {
     c.send(data, port, opts.host);
@@ -275,6 +274,9 @@ export function catClient(t: TestContext, port: number, localAddress = '127.0.0.
 export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  const settled = p.then(() => true, () => true);
+  const settled = p.then(
+    () => true,
+    () => true,
+  );
   return Promise.race([settled, late]).finally(() => clearTimeout(timer));
 }

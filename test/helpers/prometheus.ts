@@ -91,7 +91,11 @@ function familyOf(sampleName: string, families: Map<string, ParsedFamily>): stri
 function checkHistogram(f: ParsedFamily): void {
   const groups = new Map<string, { buckets: Array<[number, number]>; count: number | null }>();
   const keyOf = (labels: Record<string, string>): string =>
-    JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort(([a], [b]) => (a < b ? -1 : 1)));
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   for (const s of f.samples) {
     const key = keyOf(s.labels);
     const g = groups.get(key) ?? { buckets: [], count: null };

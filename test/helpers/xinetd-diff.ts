@@ -54,16 +54,59 @@ const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const mostly = (good: readonly string[], bad: readonly string[]) => fc.oneof({ weight: 12, arbitrary: pick(good) }, { weight: 1, arbitrary: pick(bad) });
 
 /** Address-list words: valid forms, forms xinetd reads differently, junk and comments. */
-const ACL_WORDS = ['127.0.0.1', '127.0.0.2', '10.0.0.0/8', '10.0.0.5', '127.0.0.{1,2}', '::1', '0.0.0.0', '192.168.1.0', '1.2.3.4/33', 'localhost', '.example.com', '#', '# was', '#x', 'junk!', '127.1', '::ffff:127.0.0.2'];
+const ACL_WORDS = [
+  '127.0.0.1',
+  '127.0.0.2',
+  '10.0.0.0/8',
+  '10.0.0.5',
+  '127.0.0.{1,2}',
+  '::1',
+  '0.0.0.0',
+  '192.168.1.0',
+  '1.2.3.4/33',
+  'localhost',
+  '.example.com',
+  '#',
+  '# was',
+  '#x',
+  'junk!',
+  '127.1',
+  '::ffff:127.0.0.2',
+];
 const NUMBERS = ['0', '1', '5', '10', '0x50', '2.5x', '077', '-1', '99999999999', 'UNLIMITED', '1e3', ' '];
 
 const attrArb: fc.Arbitrary<string> = fc.oneof(
-  fc.tuple(pick(['only_from', 'no_access']), pick(['=', '+=', '-=']), fc.array(pick(ACL_WORDS), { minLength: 0, maxLength: 4 })).map(([a, op, ws]) => `${a} ${op} ${ws.join(' ')}`),
-  fc.tuple(pick(['instances', 'per_source', 'max_load', 'nice', 'umask', 'rlimit_cpu', 'groups']), fc.oneof(pick(NUMBERS), pick(['yes', 'no']))).map(([a, v]) => `${a} = ${v}`),
+  fc
+    .tuple(pick(['only_from', 'no_access']), pick(['=', '+=', '-=']), fc.array(pick(ACL_WORDS), { minLength: 0, maxLength: 4 }))
+    .map(([a, op, ws]) => `${a} ${op} ${ws.join(' ')}`),
+  fc
+    .tuple(pick(['instances', 'per_source', 'max_load', 'nice', 'umask', 'rlimit_cpu', 'groups']), fc.oneof(pick(NUMBERS), pick(['yes', 'no'])))
+    .map(([a, v]) => `${a} = ${v}`),
   fc.tuple(pick(['cps']), pick(['10 5', '0x10 1', '1', '2 x'])).map(([a, v]) => `${a} = ${v}`),
-  fc.tuple(pick(['log_on_success', 'log_on_failure']), pick(['=', '+=']), pick(['HOST', 'PID HOST EXIT', 'USERID#x', 'HOST ATTEMPT', 'BOGUS'])).map(([a, op, v]) => `${a} ${op} ${v}`),
-  pick(['flags = IPv4', 'flags = IPv6', 'flags = REUSE', 'flags = NAMEINARGS', 'flags = BOGUS', 'bind = 127.0.0.1', 'bind = 127.0.0.2', 'bind = ::1', 'interface = 127.0.0.1']),
-  pick(['disable = no', 'disable = yes', 'disable = maybe', 'access_times = 00:00-23:59', 'access_times = 25:00-26:00', 'env = A=1', 'passenv = PATH', 'banner = /etc/issue']),
+  fc
+    .tuple(pick(['log_on_success', 'log_on_failure']), pick(['=', '+=']), pick(['HOST', 'PID HOST EXIT', 'USERID#x', 'HOST ATTEMPT', 'BOGUS']))
+    .map(([a, op, v]) => `${a} ${op} ${v}`),
+  pick([
+    'flags = IPv4',
+    'flags = IPv6',
+    'flags = REUSE',
+    'flags = NAMEINARGS',
+    'flags = BOGUS',
+    'bind = 127.0.0.1',
+    'bind = 127.0.0.2',
+    'bind = ::1',
+    'interface = 127.0.0.1',
+  ]),
+  pick([
+    'disable = no',
+    'disable = yes',
+    'disable = maybe',
+    'access_times = 00:00-23:59',
+    'access_times = 25:00-26:00',
+    'env = A=1',
+    'passenv = PATH',
+    'banner = /etc/issue',
+  ]),
 );
 
 /** Sometimes (1 in `oneIn`) a value, else nothing. */
@@ -78,16 +121,32 @@ const serviceArb: fc.Arbitrary<string> = fc
   .record({
     name: pick(['echo', 'daytime', 'ftp', 'telnet', 'finger', 'rsync', 'svc-a', 'svc-b', 'svc-c', 'svc-d']),
     id: sometimes(pick(['one', 'two', 'echo-stream']), 6),
-    type: fc.oneof({ weight: 12, arbitrary: fc.constant('UNLISTED') }, { weight: 1, arbitrary: pick(['INTERNAL', 'INTERNAL UNLISTED', 'BOGUS']) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+    type: fc.oneof(
+      { weight: 12, arbitrary: fc.constant('UNLISTED') },
+      { weight: 1, arbitrary: pick(['INTERNAL', 'INTERNAL UNLISTED', 'BOGUS']) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+    ),
     dgram: fc.boolean(),
     st: sometimes(pick(['raw', 'bogus', 'stream', 'dgram']), 14),
-    proto: fc.oneof({ weight: 6, arbitrary: fc.constant('right') }, { weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: pick(['TCP', 'tcp6', 'bogus', 'udp', 'tcp']) }),
+    proto: fc.oneof(
+      { weight: 6, arbitrary: fc.constant('right') },
+      { weight: 2, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: pick(['TCP', 'tcp6', 'bogus', 'udp', 'tcp']) },
+    ),
     wait: fc.oneof({ weight: 12, arbitrary: fc.constant('right') }, { weight: 1, arbitrary: pick(['maybe', 'yes', 'no']) }),
     user: mostly(['root', 'nobody', 'ctf', 'daemon'], ['1234', 'ghost-user']),
     group: sometimes(pick(['nogroup', 'ctf', 'root']), 3),
-    server: fc.oneof({ weight: 12, arbitrary: pick(['/bin/cat', '/usr/sbin/in.diffd', '/usr/bin/env']) }, { weight: 1, arbitrary: pick(['/no/such/dir/prog', 'relative-prog']) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+    server: fc.oneof(
+      { weight: 12, arbitrary: pick(['/bin/cat', '/usr/sbin/in.diffd', '/usr/bin/env']) },
+      { weight: 1, arbitrary: pick(['/no/such/dir/prog', 'relative-prog']) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+    ),
     args: sometimes(pick(['-n', 'a b  c', '--daemon --config=/etc/x.conf', 'in.diffd -l', '"quoted arg"']), 2),
-    port: fc.oneof({ weight: 14, arbitrary: fc.integer({ min: 30001, max: 30040 }).map(String) }, { weight: 1, arbitrary: pick(['0', '65536', '0x10', '30001x']) }, { weight: 1, arbitrary: fc.constant(undefined) }),
+    port: fc.oneof(
+      { weight: 14, arbitrary: fc.integer({ min: 30001, max: 30040 }).map(String) },
+      { weight: 1, arbitrary: pick(['0', '65536', '0x10', '30001x']) },
+      { weight: 1, arbitrary: fc.constant(undefined) },
+    ),
     extra: fc.array(attrArb, { maxLength: 3 }),
     disable: sometimes(pick(['no', 'yes']), 4),
   })
@@ -114,9 +173,16 @@ const defaultsArb = fc.array(attrArb, { maxLength: 3 }).map((as) => ['defaults',
 
 /** A tree of plausible services: a main file, sometimes with defaults and an included directory. */
 export const grammarTreeArb: fc.Arbitrary<[string, Array<[string, string]>]> = fc
-  .tuple(sometimes(defaultsArb, 3), fc.array(serviceArb, { minLength: 1, maxLength: 4 }), fc.array(serviceArb, { maxLength: 2 }), pick(['\n', '\n', '\n', '\n', '\n', '\n', '\n', '\r\n']))
+  .tuple(
+    sometimes(defaultsArb, 3),
+    fc.array(serviceArb, { minLength: 1, maxLength: 4 }),
+    fc.array(serviceArb, { maxLength: 2 }),
+    pick(['\n', '\n', '\n', '\n', '\n', '\n', '\n', '\r\n']),
+  )
   .map(([defaults, services, included, nl]) => {
-    const main = [...(defaults === undefined ? [] : [defaults]), ...services, ...(included.length > 0 ? ['includedir d'] : []), ''].join('\n\n').replace(/\n/g, nl);
+    const main = [...(defaults === undefined ? [] : [defaults]), ...services, ...(included.length > 0 ? ['includedir d'] : []), '']
+      .join('\n\n')
+      .replace(/\n/g, nl);
     return [main, included.map((text, i) => [`d/s${i}`, `${text}\n`] as [string, string])];
   });
 
@@ -271,7 +337,12 @@ export async function runCase(c: DiffCase, limitMs = 10_000): Promise<CaseRun> {
     const out = await runUntilStarted(['unshare', '-m', '-n', '-p', '--fork', '--kill-child', '--propagation', 'private', 'sh', '-c', script], limitMs);
     const text = out.text.replace(/\r/g, '');
     const passwd = readFileSync(join(scratch, 'passwd'), 'utf8');
-    const uids = new Map(passwd.split('\n').map((l) => l.split(':')).map((f) => [f[0]!, Number(f[2])]));
+    const uids = new Map(
+      passwd
+        .split('\n')
+        .map((l) => l.split(':'))
+        .map((f) => [f[0]!, Number(f[2])]),
+    );
     const dumped = existsSync(dump) ? readFileSync(dump, 'utf8') : '';
     const ours = parseOurDump(dumped, uids);
     const normal = existsSync(normalLog) ? readFileSync(normalLog, 'latin1') : '';
@@ -280,8 +351,16 @@ export async function runCase(c: DiffCase, limitMs = 10_000): Promise<CaseRun> {
       xinetd: normalExit ? [] : parseXinetdDump(text),
       tsinetd: ours.started,
       xinetdErrors: [
-        ...text.split('\n').filter((l) => / (ERROR|WARNING): /.test(l)).map((l) => l.replace(/^.*?(ERROR|WARNING): \d+ /, '$1 ')),
-        ...(normalExit ? normal.split('\n').filter((l) => /will exit/.test(l)).map((l) => l.replace(/^.*?ERROR: /, 'ERROR (without -d) ')) : []),
+        ...text
+          .split('\n')
+          .filter((l) => / (ERROR|WARNING): /.test(l))
+          .map((l) => l.replace(/^.*?(ERROR|WARNING): \d+ /, '$1 ')),
+        ...(normalExit
+          ? normal
+              .split('\n')
+              .filter((l) => /will exit/.test(l))
+              .map((l) => l.replace(/^.*?ERROR: /, 'ERROR (without -d) '))
+          : []),
       ],
       tsinetdDiagnostics: ours.diagnostics,
       xinetdHung: out.hung,
@@ -484,8 +563,7 @@ export function compareRun(run: CaseRun): Disagreement[] {
       else unmatched.push(x);
     }
     const rest = left.map((o) => JSON.parse(o) as Started);
-    const sameSocket = (x: Started, o: Started) =>
-      x.socket_type === o.socket_type && x.protocol === o.protocol && x.port === o.port && x.server === o.server;
+    const sameSocket = (x: Started, o: Started) => x.socket_type === o.socket_type && x.protocol === o.protocol && x.port === o.port && x.server === o.server;
     for (const x of unmatched) {
       const i = rest.findIndex((o) => sameSocket(x, o));
       if (i >= 0) fields(x, rest.splice(i, 1)[0]!);
@@ -538,14 +616,17 @@ export const KNOWN: readonly KnownRule[] = [
     // Documented in tsinetd.conf(5), BUGS: raw and seqpacket sockets are not supported.
     item: 'documented: raw and seqpacket sockets are not supported',
     explains: (d, _c, run) =>
-      d.what === 'only-xinetd' && /^(raw|seqpacket)$/.test((d.xinetd as Started).socket_type) && run.tsinetdDiagnostics.some((m) => /not supported by tsinetd: socket_type = (raw|seqpacket)/.test(m)),
+      d.what === 'only-xinetd' &&
+      /^(raw|seqpacket)$/.test((d.xinetd as Started).socket_type) &&
+      run.tsinetdDiagnostics.some((m) => /not supported by tsinetd: socket_type = (raw|seqpacket)/.test(m)),
   },
   {
     // Documented in tsinetd.conf(5), BUGS (and warned by --check): a relative include path is
     // read next to the including file by tsinetd, from the working directory by xinetd.
     item: 'documented: relative include paths (tsinetd reads them next to the including file)',
     explains: (_d, c, run) =>
-      /^[ \t]*include(dir)?[ \t]+[^/\s]/m.test(texts(c)) && run.xinetdErrors.some((e) => /Unable to open included configuration file: [^/]/.test(e) || /Unable to open included directory: [^/]/i.test(e)),
+      /^[ \t]*include(dir)?[ \t]+[^/\s]/m.test(texts(c)) &&
+      run.xinetdErrors.some((e) => /Unable to open included configuration file: [^/]/.test(e) || /Unable to open included directory: [^/]/i.test(e)),
   },
   {
     // Not understood yet (found after items 1-6 were fixed, seed 91): two services share an id,

@@ -48,7 +48,14 @@ export function withEtc(dir: string, tag: string, etc: Readonly<Record<string, s
  * Starts `argv` as withEtc says; resolves with its pid (unshare and sh exec it in their place)
  * once `daemonLog` says "Started working". The process is killed when `t` ends.
  */
-export async function startWithEtc(t: TestContext, dir: string, tag: string, etc: Readonly<Record<string, string>>, argv: readonly string[], daemonLog: string): Promise<number> {
+export async function startWithEtc(
+  t: TestContext,
+  dir: string,
+  tag: string,
+  etc: Readonly<Record<string, string>>,
+  argv: readonly string[],
+  daemonLog: string,
+): Promise<number> {
   const [cmd, ...args] = withEtc(dir, tag, etc, argv);
   const child = spawn(cmd!, args, { stdio: 'ignore' });
   t.after(() => {
@@ -112,7 +119,10 @@ export function tsinetdStarts(conf: string, mounts: Mounts = []): { started: Dum
   const [cmd, ...args] = inNamespace([process.execPath, CLI, '--dump', '-f', conf], mounts);
   const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 20_000 });
   if (r.stdout === '') throw new Error(`tsinetd --dump printed nothing (status ${String(r.status)}):\n${r.stderr}`);
-  const dump = JSON.parse(r.stdout) as { services: DumpedService[]; diagnostics: { severity: string; file: string; line: number; column: number; message: string }[] };
+  const dump = JSON.parse(r.stdout) as {
+    services: DumpedService[];
+    diagnostics: { severity: string; file: string; line: number; column: number; message: string }[];
+  };
   return {
     started: dump.services.filter((s) => s.enabled && s.problems.length === 0),
     diagnostics: dump.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`),

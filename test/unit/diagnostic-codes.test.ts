@@ -30,7 +30,10 @@ function checkSeverities(diagnostics: readonly Diagnostic[], seen: Map<Diagnosti
     // A code missing from the catalogue reads as undefined at run time, whatever the types say.
     const row = (DIAGNOSTIC_CODES as Partial<typeof DIAGNOSTIC_CODES>)[d.code];
     assert.ok(row !== undefined, `${d.file}:${d.line}: code ${d.code} is in the catalogue`);
-    assert.ok((row.severities as readonly Severity[]).includes(d.severity), `${d.file}:${d.line}: ${d.code} at severity ${d.severity} (catalogue: ${row.severities.join(', ')}): ${d.message}`);
+    assert.ok(
+      (row.severities as readonly Severity[]).includes(d.severity),
+      `${d.file}:${d.line}: ${d.code} at severity ${d.severity} (catalogue: ${row.severities.join(', ')}): ${d.message}`,
+    );
     const s = seen.get(d.code) ?? new Set<Severity>();
     s.add(d.severity);
     seen.set(d.code, s);
@@ -57,5 +60,8 @@ test('syntax and hosts files: the codes of a few located problems', () => {
   const hosts = parseHostsFile('hosts.allow', 'in.telnetd 10.0.0.1\nALL: [::1/200]\nALL EXCEPT sshd: ALL\n');
   const all = [...hosts.diagnostics, ...lintHostsTable(hosts)];
   checkSeverities(all, seen);
-  assert.ok(all.some((d) => d.line === 1 && d.code === 'hosts-syntax'), JSON.stringify(all));
+  assert.ok(
+    all.some((d) => d.line === 1 && d.code === 'hosts-syntax'),
+    JSON.stringify(all),
+  );
 });

@@ -261,7 +261,7 @@ function compileTable(table: HostsTable): CompiledTable {
     return c;
   });
   const runAt = new Array<AddressRun | undefined>(rules.length);
-  for (let i = 0; i < rules.length; ) {
+  for (let i = 0; i < rules.length;) {
     let j = i;
     while (j < rules.length && rules[j]?.keys !== null) j++;
     if (j - i >= MIN_RUN) {

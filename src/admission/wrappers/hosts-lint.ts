@@ -14,7 +14,14 @@ export interface LintOptions extends OptionChecks {
   role?: 'allow' | 'deny';
 }
 
-function at(code: DiagnosticCode, rule: { file: string }, t: { line: number; column: number }, severity: Severity, message: string, length?: number): Diagnostic {
+function at(
+  code: DiagnosticCode,
+  rule: { file: string },
+  t: { line: number; column: number },
+  severity: Severity,
+  message: string,
+  length?: number,
+): Diagnostic {
   return diag(code, severity, { file: rule.file, line: t.line, column: t.column }, message, length);
 }
 
@@ -58,7 +65,7 @@ function maskedProblem(text: string): string | null {
     }
     mask = (0xffffffff << (32 - bits)) >>> 0;
   }
-  if (((net & mask) >>> 0) !== net) {
+  if ((net & mask) >>> 0 !== net) {
     return `host bits set: libwrap compares (address & ${v4Text(mask)}) with ${v4Text(net)}, so ${text} never matches; write ${v4Text((net & mask) >>> 0)}/${maskTok}`;
   }
   return null;
@@ -118,7 +125,10 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
     }
   }
   for (const rule of table.rules) {
-    for (const [name, list] of [['daemon', rule.daemons], ['client', rule.clients]] as const) {
+    for (const [name, list] of [
+      ['daemon', rule.daemons],
+      ['client', rule.clients],
+    ] as const) {
       const [first] = list;
       if (first !== undefined && first.text.toUpperCase() === 'EXCEPT') {
         out.push(at('hosts-never-matches', rule, first, 'warning', `the ${name} list starts with EXCEPT: libwrap never matches this rule`, 6));
@@ -156,10 +166,28 @@ export function lintHostsTable(table: HostsTable, opts: LintOptions = {}): Diagn
       for (const o of ro.options) {
         const letters = unknownPercentLetters(optionTemplate(o) ?? '');
         if (letters.length > 0) {
-          out.push(at('hosts-note', rule, o, 'warning', `${letters.map((c) => `%${c}`).join(', ')}: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)`, o.kind.length));
+          out.push(
+            at(
+              'hosts-note',
+              rule,
+              o,
+              'warning',
+              `${letters.map((c) => `%${c}`).join(', ')}: not a % expansion libwrap knows; it expands to nothing (write %% for a percent sign)`,
+              o.kind.length,
+            ),
+          );
         }
         if (o.kind === 'user' || o.kind === 'group') {
-          out.push(at('hosts-note', rule, o, 'note', `option "${o.kind}" does nothing under Debian's libwrap (the server keeps the service's user); an unknown name still refuses the client`, o.kind.length));
+          out.push(
+            at(
+              'hosts-note',
+              rule,
+              o,
+              'note',
+              `option "${o.kind}" does nothing under Debian's libwrap (the server keeps the service's user); an unknown name still refuses the client`,
+              o.kind.length,
+            ),
+          );
         }
       }
       if (ro.error !== null) {

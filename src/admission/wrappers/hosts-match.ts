@@ -221,7 +221,7 @@ function nameKnown(n: string): boolean {
 
 function maskedMatch(p: Extract<HostPattern, { k: 'masked' }>, side: Side): boolean {
   const a = side.v4();
-  if (a !== null) return p.v4 !== null && ((a & p.v4.mask) >>> 0) === p.v4.net;
+  if (a !== null) return p.v4 !== null && (a & p.v4.mask) >>> 0 === p.v4.net;
   if (p.v6 === null) return false;
   const b = side.v6();
   return b !== null && samePrefix(b, p.v6.net, p.v6.bits);
@@ -318,7 +318,7 @@ function runCandidates(run: AddressRun, client: Side, from: number): number[] {
 function scan(table: HostsTable, r: Req, from: number): TableScan {
   const ct = compiledTable(table);
   try {
-    for (let i = Math.max(0, from); i < ct.rules.length; ) {
+    for (let i = Math.max(0, from); i < ct.rules.length;) {
       const run = ct.runAt[i];
       if (run !== undefined) {
         for (const k of runCandidates(run, r.client, i)) {
@@ -329,7 +329,8 @@ function scan(table: HostsTable, r: Req, from: number): TableScan {
         i = run.end;
         continue;
       }
-      if (ruleMatches(present(ct.rules[i], 'i inside the table'), r)) return { kind: 'match', index: i, rule: present(table.rules[i], 'a rule for each compiled rule') };
+      if (ruleMatches(present(ct.rules[i], 'i inside the table'), r))
+        return { kind: 'match', index: i, rule: present(table.rules[i], 'a rule for each compiled rule') };
       i++;
     }
   } catch (err) {

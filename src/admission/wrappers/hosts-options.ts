@@ -81,8 +81,23 @@ const KEYWORDS: ReadonlyMap<string, number> = new Map([
 ]);
 
 export const SYSLOG_FACILITIES: readonly string[] = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'lpr', 'news', 'uucp', 'cron',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
 ];
 export const SYSLOG_LEVELS: readonly string[] = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'];
 
@@ -345,29 +360,53 @@ export function expandPercentDetailed(template: string, ctx: PercentContext): Ex
     const c = template.charAt(++i);
     let e: string;
     switch (c) {
-      case 'a': e = ctx.client.address; break;
-      case 'A': e = ctx.server.address; break;
+      case 'a':
+        e = ctx.client.address;
+        break;
+      case 'A':
+        e = ctx.server.address;
+        break;
       case 'c': {
         const host = hostInfo(ctx.client);
         const user = ctx.client.user;
         e = user !== undefined && lower(user) !== 'unknown' ? `${user}@${host}` : host;
         break;
       }
-      case 'd': e = ctx.daemon; break;
-      case 'h': e = hostInfo(ctx.client); break;
-      case 'H': e = hostInfo(ctx.server); break;
-      case 'n': e = ctx.client.hostname ?? 'unknown'; break;
-      case 'N': e = ctx.server.hostname ?? 'unknown'; break;
-      case 'p': e = String(ctx.pid); break;
-      case 'r': e = String(ctx.client.port ?? 0); break;
-      case 'R': e = String(ctx.server.port ?? 0); break;
+      case 'd':
+        e = ctx.daemon;
+        break;
+      case 'h':
+        e = hostInfo(ctx.client);
+        break;
+      case 'H':
+        e = hostInfo(ctx.server);
+        break;
+      case 'n':
+        e = ctx.client.hostname ?? 'unknown';
+        break;
+      case 'N':
+        e = ctx.server.hostname ?? 'unknown';
+        break;
+      case 'p':
+        e = String(ctx.pid);
+        break;
+      case 'r':
+        e = String(ctx.client.port ?? 0);
+        break;
+      case 'R':
+        e = String(ctx.server.port ?? 0);
+        break;
       case 's': {
         const host = hostInfo(ctx.server);
         e = lower(host) !== 'unknown' ? `${ctx.daemon}@${host}` : ctx.daemon;
         break;
       }
-      case 'u': e = ctx.client.user ?? 'unknown'; break;
-      case '%': e = '%'; break;
+      case 'u':
+        e = ctx.client.user ?? 'unknown';
+        break;
+      case '%':
+        e = '%';
+        break;
       default:
         unrecognized.push(c);
         e = '';

@@ -18,7 +18,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WrapGrant } from '../admission-types.js';
-import { expandBanner, expandOptionText, expandPercent, optionNeeds, percentNeeds, setenvFrom, type PercentContext, type PercentNeed } from './hosts-options.js';
+import {
+  expandBanner,
+  expandOptionText,
+  expandPercent,
+  optionNeeds,
+  percentNeeds,
+  setenvFrom,
+  type PercentContext,
+  type PercentNeed,
+} from './hosts-options.js';
 import type { Peer } from '../../peer.js';
 import { runShell } from './wrappers.js';
 

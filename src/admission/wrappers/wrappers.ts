@@ -50,9 +50,7 @@ export function wrapsService(service: Pick<Service, 'flags'>): boolean {
  * id, whatever xinetd.conf(5) says); NAMEINARGS by the basename of the first word of
  * server_args; else the basename of `server`; a service with none of these by its id.
  */
-export function wrapDaemonName(
-  service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>,
-): string {
+export function wrapDaemonName(service: Pick<Service, 'id' | 'name' | 'libwrap' | 'redirect' | 'type' | 'flags' | 'server' | 'server_argv'>): string {
   if (service.libwrap !== null) return service.libwrap;
   if (serviceKind(service) !== 'program') return service.name;
   const [program] = service.server_argv;
@@ -162,19 +160,35 @@ export class RuleFiles {
     try {
       st = statSync(path, { throwIfNoEntry: false });
     } catch (err) {
-      return this.remember(path, `error:${errorText(err)}`, () => null, () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`)).table;
+      return this.remember(
+        path,
+        `error:${errorText(err)}`,
+        () => null,
+        () => unreadableTable(path, `cannot open ${path}: ${errorText(err)}`),
+      ).table;
     }
-    if (st === undefined) return this.remember(path, 'missing', () => null, () => emptyTable(path)).table;
+    if (st === undefined)
+      return this.remember(
+        path,
+        'missing',
+        () => null,
+        () => emptyTable(path),
+      ).table;
     const file = { mode: st.mode, uid: st.uid, gid: st.gid };
-    const entry = this.remember(path, identity(st), () => ({ file, dirs: directoriesAbove(path) }), () => {
-      try {
-        return parseHostsFile(path, readFileSync(path, 'latin1'));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return emptyTable(path);
-        return unreadableTable(path, `cannot open ${path}: ${errorText(err)}`);
-      }
-    });
+    const entry = this.remember(
+      path,
+      identity(st),
+      () => ({ file, dirs: directoriesAbove(path) }),
+      () => {
+        try {
+          return parseHostsFile(path, readFileSync(path, 'latin1'));
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') return emptyTable(path);
+          return unreadableTable(path, `cannot open ${path}: ${errorText(err)}`);
+        }
+      },
+    );
     if (reader === undefined || entry.access === null || mayRead(entry.access.file, entry.access.dirs, reader)) return entry.table;
     if (entry.denied === null) {
       entry.denied = unreadableTable(path, `cannot open ${path}: Permission denied (for uid ${reader.uid})`);
@@ -219,7 +233,6 @@ function errorText(err: unknown): string {
 }
 
 // ---- one check, with its lookups --------------------------------------------------------------
-
 
 /** What a check needs besides the tables (all injected; tests replace them). */
 export interface WrapLookups {

@@ -37,23 +37,8 @@
 import { basename } from 'node:path';
 import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
-import {
-  defaultInetdBuildEnv,
-  FieldReader,
-  INETD_MAX_ARGS,
-  rateFlavourOf,
-  type Family,
-  type InetdBuildEnv,
-} from './inetd-fields.js';
-import {
-  parseField,
-  positionAfter,
-  type HostPiece,
-  type InetdEntryNode,
-  type InetdNode,
-  type InetdWord,
-  type WordPiece,
-} from './inetd-syntax.js';
+import { defaultInetdBuildEnv, FieldReader, INETD_MAX_ARGS, rateFlavourOf, type Family, type InetdBuildEnv } from './inetd-fields.js';
+import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
 import type { Service, SocketType } from '../../table.js';
@@ -122,7 +107,8 @@ class EntryReader extends FieldReader {
     }
     this.policy = { line, text };
     this.report(
-      'inetd-unsupported', 'warning',
+      'inetd-unsupported',
+      'warning',
       { file: this.file, line, column: 1 },
       `IPsec policies (\`#@\`) are not supported by tsinetd: the entries that follow are skipped until a \`#@\` line with no policy`,
       2,
@@ -150,7 +136,8 @@ class EntryReader extends FieldReader {
       }
       if (first.text.includes(':')) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(first),
           'FreeBSD inetd.conf has no `host:` prefix (FreeBSD inetd binds every service to its -a address)',
           first.text.length,
@@ -197,7 +184,8 @@ class EntryReader extends FieldReader {
     const first = present(words[0], 'an entry of at least one word');
     if (node.indented && first.text.startsWith('#')) {
       this.report(
-        'inetd-continuation', 'warning',
+        'inetd-continuation',
+        'warning',
         this.pos(first),
         'a comment must start in column 1: inetd would read this line as an entry; tsinetd ignores it',
       );
@@ -207,7 +195,8 @@ class EntryReader extends FieldReader {
       const lead = c.words[0];
       if (lead !== undefined && lead.text.startsWith('#')) {
         this.report(
-          'inetd-continuation', 'warning',
+          'inetd-continuation',
+          'warning',
           this.pos(lead),
           `not a comment: a line that starts with a blank continues the entry of line ${node.line}, so these words are part of it`,
         );
@@ -220,7 +209,8 @@ class EntryReader extends FieldReader {
 
     if (this.policy !== null) {
       this.report(
-        'inetd-unsupported', 'error',
+        'inetd-unsupported',
+        'error',
         this.pos(nameWord, namePiece.offset),
         `entry skipped: it is under the IPsec policy of line ${this.policy.line} (\`#@ ${this.policy.text}\`), which tsinetd cannot apply`,
         namePiece.text.length,
@@ -231,20 +221,14 @@ class EntryReader extends FieldReader {
     if (fields.length < 6) {
       const last = present(fields.at(-1), 'the service field');
       this.report(
-        'inetd-incomplete', 'error',
+        'inetd-incomplete',
+        'error',
         positionAfter(this.file, last),
         `incomplete entry: the ${FIELD_NAMES[fields.length]} field is missing (an entry needs service, socket type, protocol, wait/nowait, user and server program)`,
       );
       return [];
     }
-    const [, typeWord, protoWord, waitWord, userWord, serverWord] = fields as [
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-      InetdWord,
-    ];
+    const [, typeWord, protoWord, waitWord, userWord, serverWord] = fields as [InetdWord, InetdWord, InetdWord, InetdWord, InetdWord, InetdWord];
     const args = fields.slice(6);
     const errorsBefore = this.errorCount();
 
@@ -328,7 +312,8 @@ function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
       if (before > 0 && earlier.families.size === 0) {
         diagnostics.push(
           diag(
-            'inetd-replaced', 'warning',
+            'inetd-replaced',
+            'warning',
             u.at,
             `this entry replaces the one of line ${earlier.line} (inetd keeps the last entry for a service)`,
             u.name.length,

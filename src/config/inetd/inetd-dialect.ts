@@ -117,7 +117,8 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
     const loserFirst = freebsdWins ? firstOpenbsd : firstFreebsd;
     diagnostics.push(
       diag(
-        'inetd-dialect', 'warning',
+        'inetd-dialect',
+        'warning',
         { file, line: loserFirst.line, column: loserFirst.column },
         `this file mixes inetd.conf dialects: ${describe(loserFirst)} is ${dialectName(loserFirst.dialect)} syntax, ` +
           `${describe(evidence)} is ${dialectName(evidence.dialect)} syntax; reading the file as ${dialectName(evidence.dialect)}`,
@@ -130,7 +131,8 @@ export function detectDialect(file: string, nodes: readonly InetdNode[]): Dialec
   if (dialect === 'freebsd' && evidence !== null) {
     diagnostics.push(
       diag(
-        'inetd-dialect', 'note',
+        'inetd-dialect',
+        'note',
         { file, line: evidence.line, column: evidence.column },
         `reading this file as FreeBSD inetd.conf because of ${evidence.what} (so \`tcp\` and \`udp\` mean IPv4 only)`,
       ),
@@ -149,13 +151,19 @@ export function readingSummary(d: ResolvedInetdDialect): string {
   const o = INETD_RATE_RULES.openbsd;
   const g = INETD_RATE_RULES.gnu;
   if (d === 'freebsd') {
-    return `read as FreeBSD inetd.conf: /max-child queues clients at the limit (they wait to be accepted), ` +
-      `and ${o.defaultMax} starts within ${o.windowSeconds} s stop a service for ${o.shutdownSeconds / 60} minutes`;
+    return (
+      `read as FreeBSD inetd.conf: /max-child queues clients at the limit (they wait to be accepted), ` +
+      `and ${o.defaultMax} starts within ${o.windowSeconds} s stop a service for ${o.shutdownSeconds / 60} minutes`
+    );
   }
   if (d === 'gnu') {
-    return `read as GNU inetutils inetd.conf: \`.N\` serves N starts within ${g.windowSeconds} s and the next one stops the service ` +
-      `for ${g.shutdownSeconds / 60} minutes (default and ceiling ${g.defaultMax}); plain tcp/udp are IPv4 only`;
+    return (
+      `read as GNU inetutils inetd.conf: \`.N\` serves N starts within ${g.windowSeconds} s and the next one stops the service ` +
+      `for ${g.shutdownSeconds / 60} minutes (default and ceiling ${g.defaultMax}); plain tcp/udp are IPv4 only`
+    );
   }
-  return `read as OpenBSD/Linux inetd.conf: the N-th start within ${o.windowSeconds} s of \`.N\` stops the service ` +
-    `for ${o.shutdownSeconds / 60} minutes (default ${o.defaultMax}); for GNU inetutils' counting use --dialect gnu`;
+  return (
+    `read as OpenBSD/Linux inetd.conf: the N-th start within ${o.windowSeconds} s of \`.N\` stops the service ` +
+    `for ${o.shutdownSeconds / 60} minutes (default ${o.defaultMax}); for GNU inetutils' counting use --dialect gnu`
+  );
 }

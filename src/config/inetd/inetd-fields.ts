@@ -112,10 +112,7 @@ export class FieldReader {
     return null;
   }
 
-  protected protocol(
-    word: InetdWord,
-    socketType: SocketType | null,
-  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string } | null {
+  protected protocol(word: InetdWord, socketType: SocketType | null): { base: 'tcp' | 'udp'; families: Set<Family>; written: string } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -129,26 +126,23 @@ export class FieldReader {
       const rest = name.slice(slash + 1);
       if (rest === 'faith') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, slash),
           '`/faith` (IPv6-to-IPv4 translation) is deprecated and FreeBSD inetd rejects it',
           rest.length + 1,
         );
         return null;
       }
-      this.report(
-        'inetd-field-note', 'warning',
-        this.pos(word, slash),
-        `\`/${rest}\` after the protocol is ignored, as FreeBSD inetd does`,
-        rest.length + 1,
-      );
+      this.report('inetd-field-note', 'warning', this.pos(word, slash), `\`/${rest}\` after the protocol is ignored, as FreeBSD inetd does`, rest.length + 1);
       name = name.slice(0, slash);
     }
     for (const opt of shape.options) {
       const text = word.text.slice(opt.offset, opt.offset + opt.length);
       if (opt.key !== 'sndbuf' && opt.key !== 'rcvbuf') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, opt.offset),
           `unknown protocol option \`${text}\` (expected sndbuf=SIZE or rcvbuf=SIZE)`,
           Math.max(1, opt.length),
@@ -156,19 +150,15 @@ export class FieldReader {
         ok = false;
       } else if (opt.value === null || !/^[0-9]+[kKmM]?$/.test(opt.value.text)) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, opt.offset),
           `bad size in \`${text}\` (a number, optionally followed by k or m)`,
           Math.max(1, opt.length),
         );
         ok = false;
       } else {
-        this.report(
-          'inetd-unsupported', 'warning',
-          this.pos(word, opt.offset),
-          `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`,
-          opt.length,
-        );
+        this.report('inetd-unsupported', 'warning', this.pos(word, opt.offset), `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`, opt.length);
       }
     }
     const m = /^(tcp|udp)(4|6|46|64)?$/.exec(name);
@@ -178,14 +168,16 @@ export class FieldReader {
       else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word),
           `protocol \`${name}\` is not supported by tsinetd (tcp or udp, optionally with 4, 6 or 46)`,
           name.length,
         );
       } else {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word),
           `unknown protocol \`${name}\` (expected tcp, udp, tcp4, tcp6, tcp46, udp4, udp6 or udp46)`,
           name.length,
@@ -196,7 +188,8 @@ export class FieldReader {
     const base = m[1] as 'tcp' | 'udp';
     if (socketType !== null && (socketType === 'stream') !== (base === 'tcp')) {
       this.report(
-        'inetd-bad-field', 'error',
+        'inetd-bad-field',
+        'error',
         this.pos(word),
         `protocol \`${name}\` does not go with socket type ${socketType} (stream needs tcp, dgram needs udp)`,
         name.length,
@@ -237,12 +230,7 @@ export class FieldReader {
     const entry = this.env.db.serviceByName(name, base);
     if (entry === undefined) {
       const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax, which tsinetd does not support)' : '';
-      this.report(
-        'inetd-bad-field', 'error',
-        at,
-        `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`,
-        name.length,
-      );
+      this.report('inetd-bad-field', 'error', at, `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`, name.length);
       return null;
     }
     return entry.port;
@@ -263,12 +251,7 @@ export class FieldReader {
     };
     let ok = true;
     if (shape.mode !== 'wait' && shape.mode !== 'nowait') {
-      this.report(
-        'inetd-bad-field', 'error',
-        this.pos(word),
-        `expected \`wait\` or \`nowait\`, found \`${shape.mode}\``,
-        Math.max(1, shape.mode.length),
-      );
+      this.report('inetd-bad-field', 'error', this.pos(word), `expected \`wait\` or \`nowait\`, found \`${shape.mode}\``, Math.max(1, shape.mode.length));
       ok = false;
     }
     const suffix = shape.suffix;
@@ -276,7 +259,8 @@ export class FieldReader {
       const v = suffix.value;
       if (this.dialect === 'freebsd') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, v.offset - 1),
           '`.MAX` is OpenBSD/Linux syntax; FreeBSD writes limits as /max-child/max-connections-per-ip-per-minute/max-child-per-ip',
           v.text.length + 1,
@@ -288,7 +272,8 @@ export class FieldReader {
       const firstPart = present(suffix.parts[0], 'a limits suffix of at least one part');
       if (this.dialect !== 'freebsd') {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           this.pos(word, firstPart.offset - 1),
           '`/...` limits are FreeBSD syntax; in an OpenBSD/Linux inetd.conf write `wait.MAX` or `nowait.MAX` (starts per minute)',
           word.text.length - firstPart.offset + 1,
@@ -301,7 +286,8 @@ export class FieldReader {
         if (i >= names.length) {
           if (i === names.length) {
             this.report(
-              'inetd-field-note', 'warning',
+              'inetd-field-note',
+              'warning',
               this.pos(word, part.offset - 1),
               'FreeBSD inetd reads at most three `/` limits; the rest is ignored',
               word.text.length - part.offset + 1,
@@ -317,7 +303,8 @@ export class FieldReader {
         if (!/^[0-9]+$/.test(part.text) || Number(part.text) > max) {
           const range = i === 0 ? ` from 0 to ${FREEBSD_MAX_CHILD}` : '';
           this.report(
-            'inetd-bad-field', 'error',
+            'inetd-bad-field',
+            'error',
             this.pos(word, part.offset),
             `bad ${names[i]} \`${part.text}\` (a number${range}; 0 or empty = no limit)`,
             Math.max(1, part.text.length),
@@ -340,7 +327,8 @@ export class FieldReader {
     if (!Number.isNaN(n) && n >= 1) return n;
     const d = INETD_RATE_RULES.openbsd.defaultMax;
     this.report(
-      'inetd-field-note', 'warning',
+      'inetd-field-note',
+      'warning',
       this.pos(word, v.offset),
       `illegal max \`${v.text}\` (a number of at least 1): using ${d}, as inetd does`,
       Math.max(1, v.text.length),
@@ -358,7 +346,8 @@ export class FieldReader {
     const d = INETD_RATE_RULES.gnu.defaultMax;
     if (digits.length < v.text.length) {
       this.report(
-        'inetd-field-note', 'warning',
+        'inetd-field-note',
+        'warning',
         this.pos(word, v.offset + digits.length),
         `invalid number \`${v.text}\`: GNU inetd reads ${n === 0 ? `no limit from it (its default of ${d} applies)` : `it as ${n}`}`,
         Math.max(1, v.text.length - digits.length),
@@ -379,18 +368,14 @@ export class FieldReader {
       return null;
     }
     if (shape.group !== null && shape.group.text === '') {
-      this.report(
-        'inetd-bad-field', 'error',
-        this.pos(word, shape.group.offset - 1),
-        `missing group name after \`${shape.separator}\``,
-        1,
-      );
+      this.report('inetd-bad-field', 'error', this.pos(word, shape.group.offset - 1), `missing group name after \`${shape.separator}\``, 1);
       return null;
     }
     if (shape.loginClass !== null) {
       const c = shape.loginClass;
       this.report(
-        'inetd-unsupported', 'warning',
+        'inetd-unsupported',
+        'warning',
         this.pos(word, c.offset - 1),
         `login classes are not supported by tsinetd: \`/${c.text}\` is ignored`,
         c.text.length + 1,
@@ -400,20 +385,12 @@ export class FieldReader {
       const p = `unknown user ${shape.user.text}`;
       problems.push(p);
       const hint = shape.user.text.includes('/') ? ' (`user/login-class` is FreeBSD syntax)' : '';
-      this.problem(
-        'inetd-cannot-run', this.pos(word, shape.user.offset),
-        `${p}: the service cannot start its server${hint}`,
-        shape.user.text.length,
-      );
+      this.problem('inetd-cannot-run', this.pos(word, shape.user.offset), `${p}: the service cannot start its server${hint}`, shape.user.text.length);
     }
     if (shape.group !== null && this.env.db.group(shape.group.text) === undefined) {
       const p = `unknown group ${shape.group.text}`;
       problems.push(p);
-      this.problem(
-        'inetd-cannot-run', this.pos(word, shape.group.offset),
-        `${p}: the service cannot start its server`,
-        shape.group.text.length,
-      );
+      this.problem('inetd-cannot-run', this.pos(word, shape.group.offset), `${p}: the service cannot start its server`, shape.group.text.length);
     }
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
@@ -440,8 +417,10 @@ export class FieldReader {
       return 'bad';
     };
     if (name === '') return bad('a TCPMUX service needs a name after `tcpmux/`');
-    if (protoWritten !== null && protoWritten !== 'tcp') return bad(`bad protocol for tcpmux service ${name}: FreeBSD inetd takes \`tcp\` only and skips this entry`);
-    if (socketType !== null && socketType !== 'stream') return bad(`bad socket type for tcpmux service ${name}: FreeBSD inetd takes \`stream\` only and skips this entry`);
+    if (protoWritten !== null && protoWritten !== 'tcp')
+      return bad(`bad protocol for tcpmux service ${name}: FreeBSD inetd takes \`tcp\` only and skips this entry`);
+    if (socketType !== null && socketType !== 'stream')
+      return bad(`bad socket type for tcpmux service ${name}: FreeBSD inetd takes \`stream\` only and skips this entry`);
     return { kind, name };
   }
 
@@ -465,7 +444,8 @@ export class FieldReader {
         this.unsupported(nameWord, 'the internal auth (ident) service and its options', name.length, namePiece.offset);
       } else {
         this.report(
-          'inetd-bad-field', 'error',
+          'inetd-bad-field',
+          'error',
           at,
           `unknown internal service \`${name}\` (inetd's are echo, discard, chargen, daytime and time, named as in /etc/services)`,
           Math.max(1, name.length),
@@ -495,13 +475,7 @@ export class FieldReader {
   }
 
   /** The address families the entry gets on host `h` (an address literal keeps only its own). */
-  protected familiesFor(
-    h: HostPiece,
-    hostWord: InetdWord | null,
-    families: Set<Family>,
-    protoName: string,
-    protoWord: InetdWord,
-  ): Set<Family> | null {
+  protected familiesFor(h: HostPiece, hostWord: InetdWord | null, families: Set<Family>, protoName: string, protoWord: InetdWord): Set<Family> | null {
     const kind = isIP(h.text);
     if (kind === 0) return new Set(families);
     const allowed: Family[] = kind === 4 ? ['4'] : ['6', '46'];
@@ -509,7 +483,8 @@ export class FieldReader {
     if (kept.size > 0) return kept;
     const at = hostWord !== null ? this.pos(hostWord, h.offset) : this.pos(protoWord);
     this.report(
-      'inetd-bad-field', 'error',
+      'inetd-bad-field',
+      'error',
       at,
       `address ${h.text} is IPv${kind}, but protocol \`${protoName}\` needs an IPv${kind === 4 ? '6' : '4'} address`,
       hostWord !== null ? Math.max(1, h.length) : protoName.length,

@@ -3,26 +3,10 @@
 // input, and a failure of the generated code itself becomes a diagnostic).
 
 import * as grammar from '../../../grammar/inetd.js';
-import type {
-  InetdNode,
-  InetdWord,
-  ServiceFieldShape,
-  ProtocolShape,
-  StartRuleResults,
-  UserFieldShape,
-  WaitFieldShape,
-} from '../../../grammar/inetd.js';
+import type { InetdNode, InetdWord, ServiceFieldShape, ProtocolShape, StartRuleResults, UserFieldShape, WaitFieldShape } from '../../../grammar/inetd.js';
 import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
 
-export type {
-  InetdNode,
-  InetdWord,
-  InetdEntryNode,
-  InetdCommentNode,
-  InetdPolicyNode,
-  WordPiece,
-  HostPiece,
-} from '../../../grammar/inetd.js';
+export type { InetdNode, InetdWord, InetdEntryNode, InetdCommentNode, InetdPolicyNode, WordPiece, HostPiece } from '../../../grammar/inetd.js';
 export type { ServiceFieldShape, ProtocolShape, UserFieldShape, WaitFieldShape };
 
 export interface InetdSyntax {

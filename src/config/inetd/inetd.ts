@@ -33,12 +33,7 @@ export interface InetdLoadResult {
 }
 
 /** Parses inetd.conf text; `env` supplies the system lookups (tests pass their own). */
-export function loadInetdText(
-  path: string,
-  text: string,
-  dialect: InetdDialect = 'auto',
-  env: InetdBuildEnv = defaultInetdBuildEnv,
-): InetdLoadResult {
+export function loadInetdText(path: string, text: string, dialect: InetdDialect = 'auto', env: InetdBuildEnv = defaultInetdBuildEnv): InetdLoadResult {
   let syntax = parseInetdText(path, text, dialect === 'freebsd');
   const decision = dialect === 'auto' ? detectDialect(path, syntax.nodes) : { dialect, diagnostics: [] };
   if (dialect === 'auto' && decision.dialect === 'freebsd') syntax = parseInetdText(path, text, true);
@@ -74,4 +69,3 @@ export function loadInetdFile(path: string, text?: string, dialect: InetdDialect
     };
   }
 }
-

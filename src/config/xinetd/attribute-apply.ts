@@ -147,7 +147,8 @@ export const disable: Applier = (x) => {
   if (cleared === null) return done();
   return done([
     diag(
-      're-enabled', 'warning',
+      're-enabled',
+      'warning',
       at(a.name),
       `'disable = no' re-enables service '${d.svc.name}' after the error on line ${cleared.loc.line}, as xinetd does (an error disables a service ` +
         `only until a later 'disable = no'): ${
@@ -180,7 +181,8 @@ export const serverArgs: Applier = (x) => {
   const rest = w.slice(w.indexOf(hash)).map((v) => v.text);
   return done([
     diag(
-      'comment-inside-value', 'warning',
+      'comment-inside-value',
+      'warning',
       at(hash),
       `'#' starts a comment only at the beginning of a line: the server gets ${rest.map((v) => `'${v}'`).join(' ')} as arguments (as with xinetd)`,
       rest.join(' ').length,
@@ -204,7 +206,8 @@ export const noAccess = addressList('no_access');
 export const accessTimes: Applier = (x) => take(V.accessTimes(x.a.values), (v) => (x.d.svc.access_times = v));
 
 export const logType: Applier = (x) => {
-  if (x.a.values.length === 0) return { error: diag('missing-value', 'error', at(x.a.name), "'log_type' needs at least one value", len(x.a.name)), warnings: [] };
+  if (x.a.values.length === 0)
+    return { error: diag('missing-value', 'error', at(x.a.name), "'log_type' needs at least one value", len(x.a.name)), warnings: [] };
   return take(V.logType(x.a.values), (v) => (x.d.svc.log_type = v));
 };
 
@@ -258,10 +261,20 @@ const idList =
   (x) => {
     const { d, a } = x;
     const warnings =
-      x.op === '-=' ? [diag('operator-ignored', 'warning', at(a.op), `xinetd ignores '-=' on '${name}' and adds these ids to the list; tsinetd does the same`, 2)] : [];
+      x.op === '-='
+        ? [diag('operator-ignored', 'warning', at(a.op), `xinetd ignores '-=' on '${name}' and adds these ids to the list; tsinetd does the same`, 2)]
+        : [];
     d[list] = [...(d[list] ?? []), ...a.values];
     if (list === 'enabledList' && a.values.length === 0 && (d.enabledList ?? []).length === 0) {
-      warnings.push(diag('enables-nothing', 'warning', at(a.name), "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd", len(a.name)));
+      warnings.push(
+        diag(
+          'enables-nothing',
+          'warning',
+          at(a.name),
+          "'enabled' is set but lists no service: xinetd then disables every service, and so does tsinetd",
+          len(a.name),
+        ),
+      );
     }
     return done(warnings);
   };

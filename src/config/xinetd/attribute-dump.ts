@@ -58,12 +58,17 @@ export const type: DumpLine = (s) => (s.type.length > 0 ? [`type = ${s.type.join
 export const socketType: DumpLine = (s) => [`socket_type = ${s.socket_type}`];
 export const protocol: DumpLine = (s, c) => [`Protocol (name,number) = (${s.protocol},${c.protocolNumber(s.protocol) ?? '?'})`];
 export const port = when('port', (s) => s.port);
-export const instances: DumpLine = (s) => (s.instances === null ? [] : [`Instances = ${s.instances}${s.instances_at_limit === 'queue' ? ' (queued at the limit)' : ''}`]);
+export const instances: DumpLine = (s) =>
+  s.instances === null ? [] : [`Instances = ${s.instances}${s.instances_at_limit === 'queue' ? ' (queued at the limit)' : ''}`];
 export const wait: DumpLine = (s) => [`wait = ${yesNo(s.wait)}`];
 export const user = when('user', (s) => s.user);
 export const group = when('group', (s) => s.group);
 export const groups: DumpLine = (s) => [`Groups = ${yesNo(s.groups)}`];
-export const umask = when('umask', (s) => s.umask, (n) => n.toString(8));
+export const umask = when(
+  'umask',
+  (s) => s.umask,
+  (n) => n.toString(8),
+);
 export const nice = when('Nice', (s) => s.nice);
 /** CPS only when it is not xinetd's implicit limit. */
 export const cps: DumpLine = (s) => (s.cps[0] !== DEFAULT_CPS[0] || s.cps[1] !== DEFAULT_CPS[1] ? [`CPS = max conn:${s.cps[0]} wait:${s.cps[1]}`] : []);
@@ -72,7 +77,11 @@ export const perSource: DumpLine = (s) => [`PER_SOURCE = ${s.per_source ?? -1}`]
 export const bind: DumpLine = (s) => [`Bind = ${s.bind ?? 'All addresses.'}`];
 export const server = when('Server', (s) => s.server);
 export const serverArgs: DumpLine = (s) => (s.server_argv.length > 0 ? [`Server argv = ${s.server_argv.join(' ')}`] : []);
-export const redirect = when('Redirect', (s) => s.redirect, (r) => `${r.host}:${r.port}`);
+export const redirect = when(
+  'Redirect',
+  (s) => s.redirect,
+  (r) => `${r.host}:${r.port}`,
+);
 export const accessTimes: DumpLine = (s) => (s.access_times.length > 0 ? [`Access times = ${s.access_times.map(interval).join(' ')}`] : []);
 export const onlyFrom: DumpLine = (s) => [`Only from:${addressList(s.only_from, 'All sites', 'No sites')}`];
 export const noAccess: DumpLine = (s) => [`No access:${addressList(s.no_access, 'No blocked sites', 'No blocked sites')}`];
@@ -106,8 +115,16 @@ export const rlimits: DumpLine = (s) => {
 export const banner = when('Banner', (s) => s.banner);
 export const bannerSuccess = when('Banner success', (s) => s.banner_success);
 export const bannerFail = when('Banner fail', (s) => s.banner_fail);
-export const perSourceCps = when('Per-source CPS', (s) => s.per_source_cps, ([rate, burst]) => `rate:${rate} burst:${burst}`);
+export const perSourceCps = when(
+  'Per-source CPS',
+  (s) => s.per_source_cps,
+  ([rate, burst]) => `rate:${rate} burst:${burst}`,
+);
 export const v6only = when('v6only', (s) => s.v6only, yesNo);
 export const libwrap = when('Libwrap', (s) => s.libwrap);
 export const rpcNumber = when('RPC number', (s) => s.rpc_number);
-export const rpcVersion = when('RPC version', (s) => s.rpc_version, ([lo, hi]) => `${lo}-${hi}`);
+export const rpcVersion = when(
+  'RPC version',
+  (s) => s.rpc_version,
+  ([lo, hi]) => `${lo}-${hi}`,
+);

@@ -17,7 +17,6 @@ import { DEFAULT_CPS } from '../../service-defaults.js';
 import { editDistance } from './attribute-words.js';
 import type { Service } from '../../table.js';
 
-
 /**
  * Value count: a number = exactly that many values; 'any' = zero or more values, `=` only;
  * 'list' = zero or more values, `=`, `+=` and `-=`, may repeat (a set that accumulates).
@@ -170,8 +169,18 @@ export const ATTRIBUTES: readonly AttributeSpec[] = [
   A('server', 1, null, { apply: apply.server, write: [110, write.server], dump: [170, dump.server] }),
   A('server_args', 'any', null, { apply: apply.serverArgs, write: [120, write.serverArgs], dump: [180, dump.serverArgs] }),
   A('libwrap', 1, null, { apply: apply.libwrap, write: [410, write.libwrap], dump: [360, dump.libwrap] }),
-  A('only_from', 'list', 'list', { apply: apply.onlyFrom, inherit: { atStart: listCopy('only_from') }, write: [220, write.onlyFrom], dump: [210, dump.onlyFrom] }),
-  A('no_access', 'list', 'list', { apply: apply.noAccess, inherit: { atStart: listCopy('no_access') }, write: [230, write.noAccess], dump: [220, dump.noAccess] }),
+  A('only_from', 'list', 'list', {
+    apply: apply.onlyFrom,
+    inherit: { atStart: listCopy('only_from') },
+    write: [220, write.onlyFrom],
+    dump: [210, dump.onlyFrom],
+  }),
+  A('no_access', 'list', 'list', {
+    apply: apply.noAccess,
+    inherit: { atStart: listCopy('no_access') },
+    write: [230, write.noAccess],
+    dump: [220, dump.noAccess],
+  }),
   A('access_times', 'any', null, { apply: apply.accessTimes, write: [240, write.accessTimes], dump: [200, dump.accessTimes] }),
   A('log_type', 'any', 'list', {
     apply: apply.logType,
@@ -211,7 +220,12 @@ export const ATTRIBUTES: readonly AttributeSpec[] = [
   A('bind', 1, 1, { apply: apply.bind, inherit: { atEnd: same('bind'), inetdOwn: (s) => s.bind !== null }, write: [140, write.bind], dump: [160, dump.bind] }),
   A('interface', 1, 1, { apply: apply.bind, inherit: none(INTERFACE), write: none(INTERFACE), dump: [160, dump.bind] }, { key: 'bind' }),
   A('banner', 1, 1, { apply: apply.banner, inherit: { atStart: same('banner') }, write: [300, write.banner], dump: [310, dump.banner] }),
-  A('banner_success', 1, 1, { apply: apply.bannerSuccess, inherit: { atStart: same('banner_success') }, write: [310, write.bannerSuccess], dump: [320, dump.bannerSuccess] }),
+  A('banner_success', 1, 1, {
+    apply: apply.bannerSuccess,
+    inherit: { atStart: same('banner_success') },
+    write: [310, write.bannerSuccess],
+    dump: [320, dump.bannerSuccess],
+  }),
   A('banner_fail', 1, 1, { apply: apply.bannerFail, inherit: { atStart: same('banner_fail') }, write: [320, write.bannerFail], dump: [330, dump.bannerFail] }),
   A('per_source', 1, 1, {
     apply: apply.perSource,
@@ -244,12 +258,18 @@ export const ATTRIBUTES: readonly AttributeSpec[] = [
   A('enabled', null, 'list', { apply: apply.enabled, inherit: none(ID_LIST), write: none(ID_LIST), dump: none(ID_LIST) }),
   A('disabled', null, 'list', { apply: apply.disabled, inherit: none(ID_LIST), write: none(ID_LIST), dump: none(ID_LIST) }),
   A('mdns', 1, null, { apply: none('service registration over multicast DNS'), write: none(MDNS), dump: none(MDNS) }, { undocumentedInXinetd: true }),
-  A('per_source_cps', 2, 2, {
-    apply: apply.perSourceCps,
-    inherit: { atEnd: (to, from) => (to.per_source_cps = from.per_source_cps === null ? null : [from.per_source_cps[0], from.per_source_cps[1]]) },
-    write: [190, write.perSourceCps],
-    dump: [340, dump.perSourceCps],
-  }, { extension: true }),
+  A(
+    'per_source_cps',
+    2,
+    2,
+    {
+      apply: apply.perSourceCps,
+      inherit: { atEnd: (to, from) => (to.per_source_cps = from.per_source_cps === null ? null : [from.per_source_cps[0], from.per_source_cps[1]]) },
+      write: [190, write.perSourceCps],
+      dump: [340, dump.perSourceCps],
+    },
+    { extension: true },
+  ),
 ];
 
 const BY_NAME = new Map(ATTRIBUTES.map((a) => [a.name, a]));

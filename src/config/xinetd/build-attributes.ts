@@ -22,7 +22,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const hint = suggestAttribute(name);
     report(
       diag(
-        'unknown-attribute', 'warning',
+        'unknown-attribute',
+        'warning',
         where,
         `unknown attribute '${name}'${hint === undefined ? '' : ` (did you mean '${hint}'?)`}: ignored, as xinetd does ("bad service attribute")`,
         len(a.name),
@@ -34,7 +35,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
   if (arity === null) {
     report(
       diag(
-        'misplaced-attribute', 'warning',
+        'misplaced-attribute',
+        'warning',
         where,
         d.isDefaults
           ? `'${spec.name}' cannot be set in defaults (set it in each service): ignored, as xinetd does ("should not be in default section")`
@@ -53,13 +55,22 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
   if (arity !== 'list') {
     const earlier = d.set.get(spec.key);
     if (earlier !== undefined) {
-      report(diag('duplicate-attribute', 'warning', where, `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`, len(a.name)));
+      report(
+        diag(
+          'duplicate-attribute',
+          'warning',
+          where,
+          `'${spec.key}' is already set on line ${earlier.loc.line}: this line is ignored (xinetd keeps the first value)`,
+          len(a.name),
+        ),
+      );
       return;
     }
     if (op !== '=') {
       report(
         diag(
-          'operator-on-scalar', 'warning',
+          'operator-on-scalar',
+          'warning',
           at(a.op),
           `'${op}' works only on the list attributes (only_from, no_access, log_on_success, log_on_failure, passenv, env): this line is ignored, as xinetd does; use '='`,
           op.length,
@@ -74,7 +85,8 @@ export function applyAttribute(d: Draft, a: AttributeNode, db: SysDb, report: Re
     const expects = `${arity} value${arity === 1 ? '' : 's'}`;
     report(
       diag(
-        'value-count', 'warning',
+        'value-count',
+        'warning',
         where,
         `'${spec.name}' expects ${expects}, found ${a.values.length}${V.commentHint(a.values)}: this line is ignored, as xinetd does`,
         len(a.name),

@@ -83,7 +83,8 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
       if (first !== undefined) {
         report(
           diag(
-            'duplicate-defaults', 'error',
+            'duplicate-defaults',
+            'error',
             at(node.keyword),
             `only one 'defaults' entry is allowed per file (the first is on line ${first.loc.line}): this one is ignored, as xinetd does`,
             len(node.keyword),
@@ -182,14 +183,24 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
     const a = d.set.get('server');
     if (a !== undefined && !quiet) {
       const redirect = present(d.set.get('redirect'), "the 'redirect' attribute of a redirect service");
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${redirect.loc.line}) takes priority, as in xinetd`, len(a.name)));
+      report(
+        diag('server-unused', 'warning', at(a.name), `'server' is not used: 'redirect' (line ${redirect.loc.line}) takes priority, as in xinetd`, len(a.name)),
+      );
     }
     s.server = null;
     s.server_argv = [];
   } else if (kind === 'internal' || kind === 'sensor') {
     const a = d.set.get('server');
     if (a !== undefined && !quiet) {
-      report(diag('server-unused', 'warning', at(a.name), `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`, len(a.name)));
+      report(
+        diag(
+          'server-unused',
+          'warning',
+          at(a.name),
+          `'server' is not used by an internal service (xinetd does not run it either, but disables the service when it is not executable)`,
+          len(a.name),
+        ),
+      );
     }
     s.server = null;
     s.server_argv = [];

@@ -72,7 +72,7 @@ export function cScanDouble(text: string): { value: number; used: string } | nul
     const [whole = '', fraction = ''] = present(hex[2], 'the digits group, which always takes part').split('.');
     let value = 0;
     for (const c of whole + fraction) value = value * 16 + parseInt(c, 16);
-    value = value / 16 ** fraction.length * 2 ** Number(hex[3] ?? '0');
+    value = (value / 16 ** fraction.length) * 2 ** Number(hex[3] ?? '0');
     return { value: hex[1] === '-' ? -value : value, used: hex[0] };
   }
   const dec = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?/i.exec(text);
@@ -180,7 +180,8 @@ export const NUMBER_READERS = {
     if (upper === 'FOREVER' || upper === 'NEVER') return good(upper);
     const r = base10(t, () => null);
     if (!r.ok || r.value >= 0) return r;
-    const meaning = r.value === -1 ? 'xinetd stores FOREVER as -1: the ban is forever' : 'a ban that xinetd lifts at its next scrub of the list, within a minute';
+    const meaning =
+      r.value === -1 ? 'xinetd stores FOREVER as -1: the ban is forever' : 'a ban that xinetd lifts at its next scrub of the list, within a minute';
     return good(r.value, [...r.notes, `deny_time ${r.value} is ${meaning}`]);
   }),
   umask: row('parse_int, base 8, 0 to 0777', (t): NumberRead<number> => {

@@ -39,7 +39,10 @@ export function parseConfigText(text: string, file: string): ParsedFile {
     config = peggyParse(text, { grammarSource: file, startRule: 'Config' }) as ConfigNode;
   } catch (err) {
     // The Config rule accepts every input; this is a safety net, not an expected path.
-    const d = err instanceof PeggySyntaxError ? syntaxErrorDiagnostic(err, file) : diag('syntax', 'error', { file, line: 1, column: 1 }, `cannot parse: ${String(err)}`);
+    const d =
+      err instanceof PeggySyntaxError
+        ? syntaxErrorDiagnostic(err, file)
+        : diag('syntax', 'error', { file, line: 1, column: 1 }, `cannot parse: ${String(err)}`);
     return { file, config: emptyConfig(file), diagnostics: [d] };
   }
   const diagnostics: Diagnostic[] = [];
@@ -65,7 +68,8 @@ function crlfWarning(text: string, at: number, file: string): Diagnostic {
   const line = before.split('\n').length;
   const column = at - (before.lastIndexOf('\n') + 1) + 1;
   return diag(
-    'dos-line-ends', 'warning',
+    'dos-line-ends',
+    'warning',
     { file, line, column },
     "this file has DOS (CRLF) line ends: xinetd reads each '\\r' as part of the last word of its line ('stream\\r', 'no\\r', 'root\\r') " +
       'and rejects most such values, so it starts almost nothing from such a file; tsinetd reads the words the same way (convert the file with dos2unix)',
@@ -119,7 +123,8 @@ function keepCarriageReturns(config: ConfigNode, text: string): Diagnostic[] {
           const close = item.end.kind === 'close' ? `line ${item.end.loc.line}` : 'the end of the entry';
           out.push(
             diag(
-              'dos-line-ends', 'error',
+              'dos-line-ends',
+              'error',
               at(item.keyword.loc),
               `'${item.keyword.text}\r' is not the keyword 'defaults' (DOS line end): xinetd ignores these defaults up to ${close} ("missing service keyword"), and so does tsinetd`,
               width(item.keyword.loc),
@@ -169,12 +174,26 @@ function itemDiagnostics(item: TopNode): Diagnostic[] {
     case 'includedir': {
       const [extra] = item.extra;
       return extra !== undefined
-        ? [diag('extra-text', 'warning', at(extra.loc), `extra text after the ${item.kind === 'include' ? 'file' : 'directory'} name is ignored (as xinetd does)`, width(extra.loc))]
+        ? [
+            diag(
+              'extra-text',
+              'warning',
+              at(extra.loc),
+              `extra text after the ${item.kind === 'include' ? 'file' : 'directory'} name is ignored (as xinetd does)`,
+              width(extra.loc),
+            ),
+          ]
         : [];
     }
     case 'bad-entry': {
       const what = item.code === 'missing-name' ? 'a service name' : item.keyword.text.toLowerCase() === 'include' ? 'a file name' : 'a directory name';
-      const d = diag('bad-directive', 'error', at(item.keyword.loc), `'${item.keyword.text}' needs ${what}; xinetd ignores everything from here to ${skipEnd(item.skip)}`, width(item.keyword.loc));
+      const d = diag(
+        'bad-directive',
+        'error',
+        at(item.keyword.loc),
+        `'${item.keyword.text}' needs ${what}; xinetd ignores everything from here to ${skipEnd(item.skip)}`,
+        width(item.keyword.loc),
+      );
       return [d, ...skippedDiagnostics(item.skip, item.keyword.loc.line)];
     }
     case 'stray': {
@@ -194,7 +213,15 @@ function entryDiagnostics(entry: ServiceNode | DefaultsNode): Diagnostic[] {
   const brace = entry.extra.find((w) => w.text === '{' || w.text.startsWith('{'));
   const extra = entry.extra[0];
   if (extra !== undefined && !(brace !== undefined && entry.end.kind === 'missing-open')) {
-    out.push(diag('extra-text', 'warning', at(extra.loc), `extra text after ${entry.kind === 'service' ? "'service NAME'" : "'defaults'"} is ignored (as xinetd does)`, width(extra.loc)));
+    out.push(
+      diag(
+        'extra-text',
+        'warning',
+        at(extra.loc),
+        `extra text after ${entry.kind === 'service' ? "'service NAME'" : "'defaults'"} is ignored (as xinetd does)`,
+        width(extra.loc),
+      ),
+    );
   }
   const ends = endDiagnostics(entry, entry.end, brace);
   // After `disable = yes` xinetd stops reading the entry and skips to the next lone '}': a broken
@@ -220,7 +247,13 @@ function endDiagnostics(entry: ServiceNode | DefaultsNode, end: EntryEnd, brace:
       return [];
     case 'eof':
       return [
-        diag('unclosed-entry', 'error', at(entry.keyword.loc), `missing '}': ${label} is not closed before the end of the file; xinetd ignores it ("incomplete entry")`, width(entry.keyword.loc)),
+        diag(
+          'unclosed-entry',
+          'error',
+          at(entry.keyword.loc),
+          `missing '}': ${label} is not closed before the end of the file; xinetd ignores it ("incomplete entry")`,
+          width(entry.keyword.loc),
+        ),
       ];
     case 'missing-open': {
       const consequence =
@@ -229,11 +262,19 @@ function endDiagnostics(entry: ServiceNode | DefaultsNode, end: EntryEnd, brace:
           : `xinetd ignores these defaults` + (end.skip === null ? '' : ` and everything up to ${skipEnd(end.skip)}`);
       const skipped = end.skip === null ? [] : skippedDiagnostics(end.skip, end.loc.line);
       if (brace !== undefined) {
-        return [diag('brace-placement', 'error', at(brace.loc), `'{' must be on a line of its own, after the '${entry.keyword.text}' line; ${consequence}`, 1), ...skipped];
+        return [
+          diag('brace-placement', 'error', at(brace.loc), `'{' must be on a line of its own, after the '${entry.keyword.text}' line; ${consequence}`, 1),
+          ...skipped,
+        ];
       }
       const found = end.line === null ? 'the end of the file' : `'${end.line.first.text}'`;
       return [
-        diag('brace-placement', 'error', end.line === null ? at(entry.keyword.loc) : at(end.line.first.loc), `expected a line holding only '{' after the '${entry.keyword.text}' line, found ${found}; ${consequence}`),
+        diag(
+          'brace-placement',
+          'error',
+          end.line === null ? at(entry.keyword.loc) : at(end.line.first.loc),
+          `expected a line holding only '{' after the '${entry.keyword.text}' line, found ${found}; ${consequence}`,
+        ),
         ...skipped,
       ];
     }
@@ -255,7 +296,8 @@ function badLineDiagnostic(bad: BadLineNode, entry: ServiceNode | DefaultsNode, 
   if (ENTRY_KEYWORDS.has(lower) && bad.code !== 'no-space-before-operator') {
     const lost = bad.found === undefined ? `'${name}'` : `'${name} ${bad.found.text}'`;
     return diag(
-      'bad-line', 'error',
+      'bad-line',
+      'error',
       where,
       `missing '}' before '${name}': ${entryLabel(entry)} (line ${entry.loc.line}) is still open; ${consequence}, and ${lost} on this line with it`,
       width(bad.name.loc),
@@ -267,7 +309,8 @@ function badLineDiagnostic(bad: BadLineNode, entry: ServiceNode | DefaultsNode, 
       const trailing = /[+-]$/.test(name) ? name.slice(-1) : '';
       const shown = trailing === '' ? name : name.slice(0, -1);
       return diag(
-        'bad-line', 'error',
+        'bad-line',
+        'error',
         { file: where.file, line: where.line, column: trailing === '' ? opColumn : opColumn - 1 },
         `put a space between '${shown}' and '${trailing}='; xinetd rejects '${name}=' ("needs a space before operator"): ${consequence}`,
       );
@@ -278,11 +321,23 @@ function badLineDiagnostic(bad: BadLineNode, entry: ServiceNode | DefaultsNode, 
       return diag('bad-line', 'error', where, `'${name}' has no operator and value: expected '${name} = VALUE'; ${consequence}`, width(bad.name.loc));
     case 'bad-operator': {
       if (name === '}') {
-        return diag('brace-placement', 'error', where, `'}' must be alone on its line (xinetd reads '} ${bad.found?.text ?? ''}' as an attribute named '}'); ${consequence}`, 1);
+        return diag(
+          'brace-placement',
+          'error',
+          where,
+          `'}' must be alone on its line (xinetd reads '} ${bad.found?.text ?? ''}' as an attribute named '}'); ${consequence}`,
+          1,
+        );
       }
       const found = bad.found;
       const fwhere = found === undefined ? where : at(found.loc);
-      return diag('bad-line', 'error', fwhere, `expected '=', '+=' or '-=' after '${name}', found '${found?.text ?? ''}'; ${consequence}`, found === undefined ? 1 : width(found.loc));
+      return diag(
+        'bad-line',
+        'error',
+        fwhere,
+        `expected '=', '+=' or '-=' after '${name}', found '${found?.text ?? ''}'; ${consequence}`,
+        found === undefined ? 1 : width(found.loc),
+      );
     }
   }
 }
@@ -292,7 +347,8 @@ function skippedDiagnostics(skip: SkipRegion, errorLine: number): Diagnostic[] {
   return skip.skipped.map((s) => {
     const what = s.argument === null ? `'${s.keyword.text}'` : `'${s.keyword.text} ${s.argument.text}'`;
     return diag(
-      'skipped-line', 'warning',
+      'skipped-line',
+      'warning',
       at(s.keyword.loc),
       `${what} is ignored: it is inside the lines xinetd skips after the error on line ${errorLine} (up to ${skipEnd(skip)}); fix that error`,
       width(s.keyword.loc),

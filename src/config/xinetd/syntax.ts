@@ -135,9 +135,7 @@ export interface TimeIntervalValue {
   end: number;
 }
 
-export type LogTypeValue =
-  | { kind: 'file'; path: string; soft: string | null; hard: string | null }
-  | { kind: 'syslog'; facility: string; level: string };
+export type LogTypeValue = { kind: 'file'; path: string; soft: string | null; hard: string | null } | { kind: 'syslog'; facility: string; level: string };
 
 export type AclAddressValue =
   | { kind: 'factorized'; prefix: number[]; values: number[] }
@@ -148,10 +146,7 @@ export type AclAddressValue =
   | { kind: 'domain'; text: string }
   | { kind: 'host'; text: string };
 
-export type HostAddressValue =
-  | { kind: 'ipv4'; text: string; octets: number[] }
-  | { kind: 'ipv6'; text: string }
-  | { kind: 'host'; text: string };
+export type HostAddressValue = { kind: 'ipv4'; text: string; octets: number[] } | { kind: 'ipv6'; text: string } | { kind: 'host'; text: string };
 
 /** The value start rules of grammar/xinetd.peggy and what each returns. */
 export interface ValueRules {

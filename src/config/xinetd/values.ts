@@ -31,9 +31,7 @@ function at(w: Word): { file: string; line: number; column: number } {
 
 /** Advice when a value list contains a word starting with '#'. */
 export function commentHint(words: readonly Word[]): string {
-  return words.some((w) => w.text.startsWith('#'))
-    ? " ('#' starts a comment only at the beginning of a line: here it and the words after it are values)"
-    : '';
+  return words.some((w) => w.text.startsWith('#')) ? " ('#' starts a comment only at the beginning of a line: here it and the words after it are values)" : '';
 }
 
 /** One word through a value grammar; errors read "bad value for 'attr': ...". */
@@ -52,7 +50,13 @@ export function enumList(words: readonly Word[], choices: readonly string[], att
       const near = choices.find((x) => editDistance(x.toLowerCase(), w.text.toLowerCase()) <= 2);
       const hint = near === undefined || w.text.startsWith('#') ? '' : ` (did you mean '${near}'?)`;
       return fail(
-        diag('unknown-value', 'error', at(w), `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`, w.text.length),
+        diag(
+          'unknown-value',
+          'error',
+          at(w),
+          `unknown ${what} '${w.text}' in '${attribute}'${hint}: expected ${choices.join(', ')}${commentHint(words)}`,
+          w.text.length,
+        ),
         [],
         out,
       );
@@ -66,9 +70,14 @@ type NumberValue<A extends NumericAttribute> = (typeof NUMBER_READERS)[A] extend
 
 /** One word of a numeric attribute, read as xinetd reads it (src/config/xinetd/numbers.ts); notes become warnings. */
 export function numberWord<A extends NumericAttribute>(attribute: A, word: Word): Parsed<NumberValue<A>> {
-  const r = (NUMBER_READERS[attribute] as { read(t: string): { ok: true; value: NumberValue<A>; notes: string[] } | { ok: false; message: string } }).read(word.text);
+  const r = (NUMBER_READERS[attribute] as { read(t: string): { ok: true; value: NumberValue<A>; notes: string[] } | { ok: false; message: string } }).read(
+    word.text,
+  );
   if (!r.ok) return fail(diag('bad-value', 'error', at(word), `bad value for '${attribute}': ${r.message}`, word.text.length));
-  return ok(r.value, r.notes.map((n) => diag('value-note', 'warning', at(word), `${attribute}: ${n}`, word.text.length)));
+  return ok(
+    r.value,
+    r.notes.map((n) => diag('value-note', 'warning', at(word), `${attribute}: ${n}`, word.text.length)),
+  );
 }
 
 /** yes / no */
@@ -103,10 +112,26 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   const first = counted(words, 0);
   const kind = first.text.toUpperCase();
   if (kind === 'FILE' && (words.length < 2 || words.length > 4)) {
-    return fail(diag('bad-value', 'error', at(first), `log_type FILE expects a file name and at most two size limits: FILE path [soft [hard]]${commentHint(words)}`, first.text.length));
+    return fail(
+      diag(
+        'bad-value',
+        'error',
+        at(first),
+        `log_type FILE expects a file name and at most two size limits: FILE path [soft [hard]]${commentHint(words)}`,
+        first.text.length,
+      ),
+    );
   }
   if (kind === 'SYSLOG' && (words.length < 2 || words.length > 3)) {
-    return fail(diag('bad-value', 'error', at(first), `log_type SYSLOG expects a facility and at most a level: SYSLOG facility [level]${commentHint(words)}`, first.text.length));
+    return fail(
+      diag(
+        'bad-value',
+        'error',
+        at(first),
+        `log_type SYSLOG expects a facility and at most a level: SYSLOG facility [level]${commentHint(words)}`,
+        first.text.length,
+      ),
+    );
   }
   const r = parseWords('LogType', words);
   if (!r.ok) {
@@ -125,11 +150,21 @@ export function logType(words: readonly Word[]): Parsed<LogTarget> {
   }
   const [soft = null, given = null] = sizes;
   if (!v.path.startsWith('/')) {
-    warnings.push(diag('relative-path', 'warning', at(counted(words, 1)), `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`, v.path.length));
+    warnings.push(
+      diag(
+        'relative-path',
+        'warning',
+        at(counted(words, 1)),
+        `log file '${v.path}' is a relative path: it is opened relative to the daemon's working directory`,
+        v.path.length,
+      ),
+    );
   }
   if (soft !== null && given !== null && given < soft) {
     const w = counted(words, 3);
-    return fail(diag('bad-value', 'error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length));
+    return fail(
+      diag('bad-value', 'error', at(w), `bad value for 'log_type': the hard limit (${given} bytes) is less than the soft limit (${soft} bytes)`, w.text.length),
+    );
   }
   const hard = soft === null ? null : (given ?? defaultHardLimit(soft));
   return ok({ kind: 'file', path: v.path, soft, hard }, warnings);
@@ -152,7 +187,15 @@ export function redirect(words: readonly Word[], db: SysDb): Parsed<{ host: stri
   } else {
     const entry = db.serviceByName(portWord.text, 'tcp');
     if (entry === undefined) {
-      return fail(diag('bad-value', 'error', at(portWord), `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`, portWord.text.length));
+      return fail(
+        diag(
+          'bad-value',
+          'error',
+          at(portWord),
+          `bad value for 'redirect': '${portWord.text}' is neither a port number (1-65535) nor a tcp service of /etc/services`,
+          portWord.text.length,
+        ),
+      );
     }
     port = entry.port;
   }
@@ -164,7 +207,11 @@ export function envEntries(words: readonly Word[]): Parsed<string[]> {
   for (const [i, w] of words.entries()) {
     if (!w.text.includes('=')) {
       const before = words.slice(0, i).map((x) => x.text);
-      return fail(diag('bad-value', 'error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length), [], before);
+      return fail(
+        diag('bad-value', 'error', at(w), `bad value for 'env': '${w.text}' has no '=': expected NAME=value${commentHint(words)}`, w.text.length),
+        [],
+        before,
+      );
     }
   }
   return ok(words.map((w) => w.text));
@@ -185,7 +232,9 @@ export function perSourceCps(words: readonly Word[]): Parsed<[number, number]> {
   const rate = single('Decimal', rw, 'per_source_cps');
   if (!rate.ok) return fail(rate.error, rate.warnings);
   if (!(rate.value > 0) || !Number.isFinite(rate.value)) {
-    return fail(diag('bad-value', 'error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length));
+    return fail(
+      diag('bad-value', 'error', at(rw), `bad value for 'per_source_cps': the rate (connections per second) must be a number above 0`, rw.text.length),
+    );
   }
   const burst = single('Count', bw, 'per_source_cps');
   if (!burst.ok) return fail(burst.error, burst.warnings);

@@ -77,7 +77,10 @@ export function parseVersionLine(text: string): HelperIdentity | null {
  * or its directory.
  */
 export function trustProblem(file: FileAccess, dir: FileAccess, euid: number): string | null {
-  for (const [what, f] of [['it', file], ['its directory', dir]] as const) {
+  for (const [what, f] of [
+    ['it', file],
+    ['its directory', dir],
+  ] as const) {
     if (f.uid !== 0 && f.uid !== euid) return `${what} belongs to uid ${f.uid}, not to root or to tsinetd's user`;
     if ((f.mode & 0o022) !== 0) return `${what} is writable by ${(f.mode & 0o002) !== 0 ? 'everyone' : 'its group'}`;
   }
@@ -155,8 +158,14 @@ export function resolveHelper(options: { build: boolean; root?: string; env?: No
   const candidates = helperCandidates(root, env);
   const first = chooseHelper(candidates, (p) => probeHelper(p));
   if (first.helper !== null || !options.build || candidates[0]?.origin === 'env') return first;
-  const own = present(candidates.find((c) => c.origin === 'built'), 'the built candidate, always listed (helperCandidates)');
-  const cache = present(candidates.find((c) => c.origin === 'cache'), 'the cache candidate, always listed (helperCandidates)');
+  const own = present(
+    candidates.find((c) => c.origin === 'built'),
+    'the built candidate, always listed (helperCandidates)',
+  );
+  const cache = present(
+    candidates.find((c) => c.origin === 'cache'),
+    'the cache candidate, always listed (helperCandidates)',
+  );
   const target = writableDirectory(dirname(own.path)) ? own : writableDirectory(dirname(cache.path)) ? cache : null;
   if (target === null) return { ...first, built: { ok: false, why: `neither ${dirname(own.path)} nor ${dirname(cache.path)} can be written` } };
   // Warnings do not stop a build at start (native-build.ts Toolchain.fatalWarnings).

@@ -64,7 +64,14 @@ export function buildLabel(tc: Toolchain, compilerVersion: string): string {
  * The compiler's arguments for the helper: warnings on and fatal, optimised, the build label
  * compiled in, the generated protocol header (spawnd-protocol.h) found in `includeDir`.
  */
-export function compileArgs(sources: readonly string[], output: string, tc: Toolchain, label: string, includeDir: string, extraFlags: readonly string[] = []): string[] {
+export function compileArgs(
+  sources: readonly string[],
+  output: string,
+  tc: Toolchain,
+  label: string,
+  includeDir: string,
+  extraFlags: readonly string[] = [],
+): string[] {
   return [
     '-O2',
     '-Wall',
@@ -175,7 +182,11 @@ export function compileHelper(nativeDir: string, output: string, toolchains: rea
     rmSync(includeDir, { recursive: true, force: true });
     if (r.error || r.status !== 0) {
       rmSync(tmp, { force: true });
-      const details = `${(r.stderr as string | null) ?? '' /* null when it could not run, whatever the typings say */}${r.error ? String(r.error) : ''}`.trim().split('\n').slice(-3).join(' / ');
+      const details = `${(r.stderr as string | null) ?? '' /* null when it could not run, whatever the typings say */}${r.error ? String(r.error) : ''}`
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' / ');
       tried.push(`${tc.cc}: compiling failed${details ? ` (${details})` : ''}`);
       continue;
     }

@@ -291,10 +291,7 @@ export class HelperProcess {
       const onError = (err: Error) => finish(helperStartError(this.helperPath, err));
       const onClose = (code: number | null, signal: NodeJS.Signals | null) =>
         finish(new Error(`the spawn helper ${this.helperPath} exited at start (${describeExit(code, signal)})`));
-      const timer = setTimeout(
-        () => finish(new Error(`the spawn helper did not become ready within ${this.readyTimeoutMs} ms`)),
-        this.readyTimeoutMs,
-      );
+      const timer = setTimeout(() => finish(new Error(`the spawn helper did not become ready within ${this.readyTimeoutMs} ms`)), this.readyTimeoutMs);
       child.on('message', onMessage);
       child.once('error', onError);
       child.once('close', onClose);
@@ -330,7 +327,9 @@ export class HelperProcess {
   private onMessage(raw: unknown): void {
     const msg = parseHelperMessage(raw);
     if (msg === null) {
-      this.warn(`spawn helper sent an unexpected message: ${(JSON.stringify(raw) as string | undefined)?.slice(0, 200) /* undefined for undefined, whatever the typings say */}`);
+      this.warn(
+        `spawn helper sent an unexpected message: ${(JSON.stringify(raw) as string | undefined)?.slice(0, 200) /* undefined for undefined, whatever the typings say */}`,
+      );
       return;
     }
     if (msg.t === 'pong') this.pongWaiters.get(msg.id)?.();
@@ -368,7 +367,10 @@ export class HelperProcess {
     if (this.relaunchTimer !== null) clearTimeout(this.relaunchTimer);
     this.relaunchTimer = null;
     const helper = this.helper ?? (await this.starting?.catch(() => null)) ?? null;
-    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) { cancel(); return; }
+    if (helper === null || helper.exitCode !== null || helper.signalCode !== null) {
+      cancel();
+      return;
+    }
     helper.ref(); // wait for it even when nothing else keeps the event loop alive
     // Listened for from now on: the helper may die meanwhile (a signal to the whole process
     // group, as tini -g sends), and 'exit' is not emitted twice.

@@ -211,7 +211,8 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
         if (!(RLIMIT_KEYS as readonly string[]).includes(k) || !(v === 'unlimited' || isInt(v))) return null;
         limits[k as keyof Rlimits] = v;
       }
-      if ((keepalive !== undefined && keepalive !== true) || (linger !== undefined && !isInt(linger)) || (pre !== undefined && typeof pre !== 'string')) return null;
+      if ((keepalive !== undefined && keepalive !== true) || (linger !== undefined && !isInt(linger)) || (pre !== undefined && typeof pre !== 'string'))
+        return null;
       const r: SpawnRequest = { cmd: 'spawn', id, ...(cid !== undefined ? { cid } : {}), path, argv, env, uid, gid, groups, umask, nice, rlimits: limits };
       if (keepalive === true) r.keepalive = true;
       if (linger !== undefined) r.linger = linger;

@@ -90,7 +90,7 @@ export function protocolHeader(): string {
     '/* Error stages ("stage"). */',
     ...STAGES.map((s) => `#define STAGE_NAME_${macroName(s)} ${JSON.stringify(s)}`),
     '',
-    '/* Steps of a child\'s start that fail in the child (its report\'s code; 0: none failed). */',
+    "/* Steps of a child's start that fail in the child (its report's code; 0: none failed). */",
     `enum child_stage { STAGE_NONE = 0, ${CHILD_STAGES.map((s, i) => `STAGE_${macroName(s)} = ${i + 1}`).join(', ')} };`,
     '',
     '#endif',

@@ -161,10 +161,7 @@ describe('admission through the CLI', () => {
   test('SENSOR: the trapped host is refused by every service for deny_time; the other host is not', async (t) => {
     const [sensor, guarded] = [await freePort(), await freePort()];
     const d = await startDaemon(t, {
-      services: [
-        program('trap', sensor, EXIT_WITH, { user: 'root', flags: 'SENSOR', deny_time: '1' }),
-        program('guarded', guarded, EXIT_WITH),
-      ],
+      services: [program('trap', sensor, EXIT_WITH, { user: 'root', flags: 'SENSOR', deny_time: '1' }), program('guarded', guarded, EXIT_WITH)],
     });
     assert.equal(await served(guarded, HOST2), true, 'served before the trap');
     const trapped = await tcpRequest({ port: sensor, localAddress: HOST2 });

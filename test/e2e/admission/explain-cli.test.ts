@@ -70,7 +70,8 @@ test('--explain: the TCP wrappers verdict agrees with tcpdmatch', { skip: noTcpd
       // tcpdmatch's "delegated" (twist) is a grant whose command replaces the server.
       const oracle = tcpdmatch(s.dir, 'in.tftpd', client);
       const ours = step.outcome === 'pass' ? 'granted' : 'denied';
-      if ((oracle === 'delegated' ? 'granted' : oracle) !== ours) disagreements.push(`${JSON.stringify([allow, deny])} ${client}: tcpdmatch ${oracle}, tsinetd ${ours}`);
+      if ((oracle === 'delegated' ? 'granted' : oracle) !== ours)
+        disagreements.push(`${JSON.stringify([allow, deny])} ${client}: tcpdmatch ${oracle}, tsinetd ${ours}`);
       assert.equal(e.verdict.admitted, ours === 'granted');
       assert.equal(r.code, ours === 'granted' ? 0 : 1);
       checked++;
@@ -124,7 +125,10 @@ test('fail2ban-regex finds the address in libwrap FAIL lines', { skip: noFail2ba
   await waitFor(() => ((d.serviceLog().match(/FAIL: ext libwrap/g) ?? []).length === 3 ? true : undefined), 5000, '3 FAIL lines');
   const r = spawnSync('fail2ban-regex', ['-o', 'row', '-d', '^%y/%m/%d@%H:%M:%S', d.serviceLogPath, F2B_FILTER], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('['));
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('['));
   assert.equal(rows.length, 3, r.stdout);
   for (const row of rows) assert.match(row, /^\['(::ffff:)?127\.0\.0\.2'/);
 });

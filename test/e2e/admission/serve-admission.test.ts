@@ -21,7 +21,11 @@ import { FIXTURES, have, MemoryLog } from '../../helpers/daemon.js';
 import { tcpRequest, udpClient, waitFor } from '../../helpers/net.js';
 
 function svc(name: string, attrs: Partial<Service>): Service {
-  return Object.assign(newService(name, 'xinetd', { file: 'test.conf', line: 1 }), { port: 0, bind: '127.0.0.1', log_on_success: ['PID', 'HOST', 'EXIT'], log_on_failure: ['HOST'] }, attrs);
+  return Object.assign(
+    newService(name, 'xinetd', { file: 'test.conf', line: 1 }),
+    { port: 0, bind: '127.0.0.1', log_on_success: ['PID', 'HOST', 'EXIT'], log_on_failure: ['HOST'] },
+    attrs,
+  );
 }
 
 function program(name: string, server: string, attrs: Partial<Service> = {}): Service {
@@ -128,10 +132,8 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     assert.equal(admission.count('started', 'daytime-stream'), 0);
   });
 
-  test('suspendSeconds closes the socket for that long, with xinetd\'s messages', async (t) => {
-    const admission = new ScriptedAdmission((_s, _p, n) =>
-      n === 2 ? { allow: false, reason: 'connections per second', suspendSeconds: 1 } : { allow: true },
-    );
+  test("suspendSeconds closes the socket for that long, with xinetd's messages", async (t) => {
+    const admission = new ScriptedAdmission((_s, _p, n) => (n === 2 ? { allow: false, reason: 'connections per second', suspendSeconds: 1 } : { allow: true }));
     const daytime = svc('daytime', { type: ['INTERNAL'], id: 'daytime-stream' });
     const { log, handle } = await serve(t, [daytime], admission);
     const port = handle.portOf('daytime-stream')!;
@@ -178,7 +180,10 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     const { log, reply } = await oneDatagram(t, udpw, admission);
     assert.match(reply, /host=<no address> got=x$/);
     const noAddress = { address: '<no address>', port: 0, family: 'IPv6' };
-    assert.deepEqual(lifecycle(admission), ['admit', 'started', 'finished'].map((what) => [what, noAddress]));
+    assert.deepEqual(
+      lifecycle(admission),
+      ['admit', 'started', 'finished'].map((what) => [what, noAddress]),
+    );
     // The log has no address either (no from=).
     assert.equal(log.of('START')[0]?.peer, null);
   });
@@ -197,7 +202,10 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     const udpw = program('udpw', join(FIXTURES, 'udp-reply'), { socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] });
     const { log, reply } = await oneDatagram(t, udpw, admission, spawner);
     assert.match(reply, /host=127\.0\.0\.1 got=x$/);
-    assert.deepEqual(lifecycle(admission), ['admit', 'started', 'finished'].map((what) => [what, sender]));
+    assert.deepEqual(
+      lifecycle(admission),
+      ['admit', 'started', 'finished'].map((what) => [what, sender]),
+    );
     assert.deepEqual(log.of('START')[0]?.peer, sender);
     assert.equal(spawner.peeked.length, 1);
   });
@@ -219,7 +227,10 @@ describe('serving with admission', { skip: have('python3') ? false : 'python3 is
     assert.equal(log.of('FAIL')[0]?.reason, 'address');
     assert.equal(log.of('FAIL')[0]?.peer, null);
     assert.match(log.daemonText(), /warning: service guarded: the spawn helper exited/);
-    assert.match(log.daemonText(), /warning: service guarded: datagram refused and dropped: its sender could not be learnt, and per_source need\(s\) the address/);
+    assert.match(
+      log.daemonText(),
+      /warning: service guarded: datagram refused and dropped: its sender could not be learnt, and per_source need\(s\) the address/,
+    );
     // Admission was never asked: there was nobody to ask about.
     assert.equal(admission.count('admit', 'guarded'), 0);
     assert.equal(log.of('START').length, 0);

@@ -113,7 +113,8 @@ describe('wait = yes datagram services admit the sender (spawn helper)', { skip:
 
   test('SENSOR: a host on the global no_access list is refused by a wait datagram service too; without the helper, every datagram is', async (t) => {
     const [sensor, sensorNode, udp, udpNode] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const trap = (port: number): ServiceDef => programService('trap', port, join(FIXTURES, 'exit-with'), { bind: '127.0.0.1', flags: 'SENSOR', deny_time: '1' });
+    const trap = (port: number): ServiceDef =>
+      programService('trap', port, join(FIXTURES, 'exit-with'), { bind: '127.0.0.1', flags: 'SENSOR', deny_time: '1' });
     const d = await startDaemon(t, { services: [trap(sensor), udpService('udpt', udp)], env: NATIVE });
     assert.equal((await tcpRequest({ port: sensor, localAddress: '127.0.0.2' })).data.length, 0);
     await d.waitForDaemonLog(/Adding 127\.0\.0\.2 to the global_no_access list for 1 minutes/);
@@ -243,7 +244,12 @@ describe('side by side with xinetd', { skip: noHelper || (existsSync(XINETD) ? f
       defaults: { log_on_success: 'PID HOST EXIT' },
       env: NATIVE,
     });
-    const xlines = (): string[] => (existsSync(xlog) ? readFileSync(xlog, 'utf8').split('\n').filter((l) => l !== '') : []);
+    const xlines = (): string[] =>
+      existsSync(xlog)
+        ? readFileSync(xlog, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+        : [];
 
     const bad = await clientOn(t, '127.0.0.2');
     const good = await clientOn(t, '127.0.0.1');
@@ -275,7 +281,14 @@ describe('side by side with xinetd', { skip: noHelper || (existsSync(XINETD) ? f
       'T: EXIT: udpt status=0 pid=P',
     ]);
     // tsinetd decides before starting anything: the START and EXIT of xinetd's refusing fork are not written.
-    const ours = d.serviceLog().split('\n').filter((l) => l !== '').map(mask);
-    assert.deepEqual(ours, real.filter((_, i) => i !== 0 && i !== 2));
+    const ours = d
+      .serviceLog()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(mask);
+    assert.deepEqual(
+      ours,
+      real.filter((_, i) => i !== 0 && i !== 2),
+    );
   });
 });

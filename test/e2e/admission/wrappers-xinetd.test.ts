@@ -101,7 +101,8 @@ test('TCP wrappers: decisions and log lines as the real xinetd', { skip, timeout
     // The forking service first: see the note on twist at CASES.
     for (const local of ['127.0.0.1', '127.0.0.2']) {
       const [xe, te] = [await read(xExt, local), await read(tExt, local)];
-      if (xe !== te) mismatches.push(`allow ${JSON.stringify(a)} deny ${JSON.stringify(dn)} ext from ${local}: xinetd ${JSON.stringify(xe)}, tsinetd ${JSON.stringify(te)}`);
+      if (xe !== te)
+        mismatches.push(`allow ${JSON.stringify(a)} deny ${JSON.stringify(dn)} ext from ${local}: xinetd ${JSON.stringify(xe)}, tsinetd ${JSON.stringify(te)}`);
       else agreed++;
     }
     for (const local of ['127.0.0.1', '127.0.0.2']) {
@@ -110,12 +111,20 @@ test('TCP wrappers: decisions and log lines as the real xinetd', { skip, timeout
       else agreed++;
     }
   }
-  assert.deepEqual(mismatches, [], readFileSync(xLog, "utf8") + readFileSync(xDaemonLog, "utf8"));
+  assert.deepEqual(mismatches, [], readFileSync(xLog, 'utf8') + readFileSync(xDaemonLog, 'utf8'));
   assert.equal(agreed, CASES.length * 4);
 
   // The same FAIL lines and "libwrap refused" lines (each distinct line: tsinetd writes at most
   // 5 FAIL lines in a row for one client and reason, then one a second, tsinetd.log(5)).
-  const lines = (text: string, re: RegExp) => [...new Set(text.split('\n').filter((l) => re.test(l)).map(stamp))].sort();
+  const lines = (text: string, re: RegExp) =>
+    [
+      ...new Set(
+        text
+          .split('\n')
+          .filter((l) => re.test(l))
+          .map(stamp),
+      ),
+    ].sort();
   const failRe = /FAIL: \S+ libwrap/;
   const refusedRe = /libwrap refused connection/;
   let ours: string[];

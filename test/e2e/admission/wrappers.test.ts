@@ -132,9 +132,13 @@ test('user@host asks the client identd; rfc931 gives %u to twist', async (t) => 
     const [client, server] = q.split(',').map((x) => x.trim());
     answer(`${client} , ${server} : USERID : UNIX : ${client === undefined ? 'x' : 'alice'}\r\n`);
   });
-  const { d, port, dir } = await wrapped(t, { ...process.env, TSINETD_HELPER_ACCEPT: '0', TSINETD_IDENT_PORT: String(identd.port) }, {
-    deny: 'srv.sh: bob@127.0.0.1\n',
-  });
+  const { d, port, dir } = await wrapped(
+    t,
+    { ...process.env, TSINETD_HELPER_ACCEPT: '0', TSINETD_IDENT_PORT: String(identd.port) },
+    {
+      deny: 'srv.sh: bob@127.0.0.1\n',
+    },
+  );
   // alice is not bob: served, and her identd was asked.
   assert.equal(await reply(port, '127.0.0.1'), 'ok\n');
   assert.equal(identd.queries.length, 1);
@@ -148,7 +152,7 @@ test('user@host asks the client identd; rfc931 gives %u to twist', async (t) => 
 
 const asRoot = process.getuid?.() === 0 ? false : 'needs root (a service user other than the daemon)';
 
-test('the rule files are read with the service user\'s rights, as xinetd\'s child reads them', { skip: asRoot }, async (t) => {
+test("the rule files are read with the service user's rights, as xinetd's child reads them", { skip: asRoot }, async (t) => {
   // A directory everyone may search, rule files only root may read: libwrap in a `user = nobody`
   // child cannot open hosts.deny, and refuses (xinetd 2.3.15.3: FAIL libwrap, measured).
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-wrap-user-'));

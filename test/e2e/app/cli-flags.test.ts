@@ -22,7 +22,11 @@ import { MESSAGE_CODES, type MessageCode } from '../../../src/message-codes.js';
 /** A long-running CLI process whose stderr is collected; SIGKILLed at the end of the test. */
 const run = runCli;
 
-function background(t: TestContext, args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
+function background(
+  t: TestContext,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let err = '';
   child.stderr.setEncoding('utf8');
@@ -80,7 +84,8 @@ describe('information and usage', () => {
       assert.equal(r.code, 0);
       assert.match(r.stdout, /^tsinetd \d+\.\d+\.\d+\S* \(xinetd-compatible\)\n/);
       const spawner = r.stdout.split('\n')[1] ?? '';
-      if (helper !== null) assert.ok(spawner.startsWith(`spawner: native, helper ${helper} (`) && /; protocol \d+; linux-\w+ (static|dynamic) /.test(spawner), spawner);
+      if (helper !== null)
+        assert.ok(spawner.startsWith(`spawner: native, helper ${helper} (`) && /; protocol \d+; linux-\w+ (static|dynamic) /.test(spawner), spawner);
       else assert.match(spawner, /^spawner: node \(no usable helper: /);
       assert.equal(r.stderr, '');
     }
@@ -143,7 +148,11 @@ describe('running in the foreground', () => {
     const port = await freePort();
     const d = await startDaemon(t, { services: [internalService('echo', port, 'stream')], args: ['-d'], dontfork: false });
     assert.equal(d.pid, d.child.pid, '-d does not daemonize');
-    await waitFor(() => (/NOTICE: \d+ \{main\} Started working: 1 available service/.test(d.stderr()) ? true : undefined), 5000, `Started working on stderr\n${d.stderr()}`);
+    await waitFor(
+      () => (/NOTICE: \d+ \{main\} Started working: 1 available service/.test(d.stderr()) ? true : undefined),
+      5000,
+      `Started working on stderr\n${d.stderr()}`,
+    );
     assert.match(d.stderr(), /^\d\d\/\d+\/\d+@\d\d:\d\d:\d\d: DEBUG: \d+ \{activate_normal\} service echo-stream: listening on port \d+ \[listening\]$/m);
     assert.equal(d.daemonLog(), '', 'debug mode writes daemon messages to the terminal only (xinetd)');
   });
@@ -188,7 +197,11 @@ describe('-syslog FACILITY', () => {
 
     const a = background(t, ['-dontfork', '-f', conf, '-syslog', 'local3'], env);
     // local3 (19) * 8 + notice (5) = 157
-    await waitFor(() => messages.find((m) => /^<157>.*xinetd\[\d+\]: Started working: 1 available service$/.test(m)), 8000, `local3 notice\n${messages.join('\n')}`);
+    await waitFor(
+      () => messages.find((m) => /^<157>.*xinetd\[\d+\]: Started working: 1 available service$/.test(m)),
+      8000,
+      `local3 notice\n${messages.join('\n')}`,
+    );
     a.child.kill('SIGTERM');
     assert.equal(await withTimeout(a.exited, 5000, 'exit'), 0);
 
@@ -223,7 +236,7 @@ describe('limits', () => {
 });
 
 describe('USERID and -logprocs', () => {
-  test('log_on_success USERID: the client\'s identd is asked before the server starts; USERID follows START', async (t) => {
+  test("log_on_success USERID: the client's identd is asked before the server starts; USERID follows START", async (t) => {
     const identd = await fakeIdentd(t, 'ok');
     const port = await freePort();
     const d = await startDaemon(t, {
@@ -238,7 +251,11 @@ describe('USERID and -logprocs', () => {
     assert.equal(identd.queries[0], `${client.localPort},${port}`, 'query: client port, then our port (RFC 1413)');
     client.end();
     await d.waitForServiceLog(/EXIT: echo-stream/);
-    const lines = d.serviceLog().trim().split('\n').map((l) => l.replace(/^\S+: /, ''));
+    const lines = d
+      .serviceLog()
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^\S+: /, ''));
     assert.deepEqual(lines, ['START: echo-stream pid=0 from=::ffff:127.0.0.1', 'USERID: echo-stream UNIX : alice', 'EXIT: echo-stream status=0 pid=0']);
   });
 
@@ -292,7 +309,11 @@ describe('USERID and -logprocs', () => {
     identd.release();
     await closed(held, 3000);
     await d.waitForServiceLog(/USERID: lim UNIX : alice$/);
-    const lines = d.serviceLog().trim().split('\n').map((l) => l.replace(/^\S+: /, ''));
+    const lines = d
+      .serviceLog()
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^\S+: /, ''));
     const fails = lines.filter((l) => l.startsWith('FAIL:'));
     assert.deepEqual(fails, ['FAIL: lim service_limit from=::ffff:127.0.0.1', 'FAIL: lim service_limit from=::ffff:127.0.0.1']);
     assert.ok(lines.indexOf('USERID: lim UNIX : alice') > lines.indexOf(fails[0]!), 'USERID comes after the FAIL line');
@@ -314,7 +335,11 @@ describe('consistency checks', () => {
 
     const port2 = await freePort();
     const dbg = await startDaemon(t, { services: [internalService('echo', port2, 'stream')], args: ['-d', '-cc', '1'] });
-    await waitFor(() => (/INFO: \d+ \{consistency_check\} Consistency check passed/.test(dbg.stderr()) ? true : undefined), 5000, `periodic check in debug mode\n${dbg.stderr()}`);
+    await waitFor(
+      () => (/INFO: \d+ \{consistency_check\} Consistency check passed/.test(dbg.stderr()) ? true : undefined),
+      5000,
+      `periodic check in debug mode\n${dbg.stderr()}`,
+    );
   });
 });
 
@@ -332,12 +357,19 @@ describe('--log-format json', () => {
     assert.equal(start['event'], 'START');
     assert.equal('code' in start, false, 'service lines carry no code');
     // Every daemon line has the code of its class (message-codes.ts), at a level of its row.
-    const daemonLines = d.daemonLog().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const daemonLines = d
+      .daemonLog()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const o of daemonLines) {
       const row = Object.hasOwn(MESSAGE_CODES, String(o['code'])) ? MESSAGE_CODES[o['code'] as MessageCode] : undefined;
       assert.ok(row !== undefined && (row.levels as readonly string[]).includes(String(o['level'])), JSON.stringify(o));
     }
-    assert.ok(daemonLines.some((o) => o['code'] === 'started'), 'the start-up line has its code');
+    assert.ok(
+      daemonLines.some((o) => o['code'] === 'started'),
+      'the start-up line has its code',
+    );
   });
 });
 
@@ -374,7 +406,12 @@ describe('--check reports what this run cannot do', () => {
     );
     const r = await run(['--check', '-f', conf], { env: { ...process.env, TSINETD_SPAWNER: 'node' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stderr.includes(`${conf}:1:1: warning: service limited: rlimit_cpu cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less] [limitation]\n`), r.stderr);
+    assert.ok(
+      r.stderr.includes(
+        `${conf}:1:1: warning: service limited: rlimit_cpu cannot be applied by the node spawner [versus xinetd: tsinetd restricts the server less] [limitation]\n`,
+      ),
+      r.stderr,
+    );
     assert.ok(
       r.stderr.includes(
         `${conf}:11:1: warning: service udpprog: the sender of a datagram cannot be learnt by the node spawner ` +
@@ -397,7 +434,19 @@ describe('--check reports what this run cannot do', () => {
     const conf = join(dir, 'xinetd.conf');
     writeFileSync(
       conf,
-      ['service tcpwait', '{', '\ttype = UNLISTED', '\tport = 17097', '\tsocket_type = stream', '\twait = yes', `\tuser = ${TEST_USER}`, '\tserver = /bin/cat', '\tonly_from = 127.0.0.1', '}', ''].join('\n'),
+      [
+        'service tcpwait',
+        '{',
+        '\ttype = UNLISTED',
+        '\tport = 17097',
+        '\tsocket_type = stream',
+        '\twait = yes',
+        `\tuser = ${TEST_USER}`,
+        '\tserver = /bin/cat',
+        '\tonly_from = 127.0.0.1',
+        '}',
+        '',
+      ].join('\n'),
     );
     const r = await run(['--check', '-f', conf]);
     assert.equal(r.code, 0, r.stderr);

@@ -65,7 +65,8 @@ describe('man pages', { skip: renderer === null ? 'neither man(1) nor groff(1) i
     // The options: see the OPTIONS test below, against the commander definition.
     // eslint-disable-next-line no-control-regex -- removes the backspace overstrikes of a rendered man page
     const text = render('tsinetd.8').stdout.replace(/.\x08/g, '');
-    for (const s of ['SIGHUP', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGABRT', 'SIGIOT']) assert.ok(text.includes(s), `tsinetd.8 mentions ${s}`);
+    for (const s of ['SIGHUP', 'SIGUSR2', 'SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGABRT', 'SIGIOT'])
+      assert.ok(text.includes(s), `tsinetd.8 mentions ${s}`);
     for (const e of ['REMOTE_HOST', 'TSINETD_SPAWNER', 'TSINETD_SYSLOG_SOCKET', 'TSINETD_SYSLOG_IDENT', 'TSINETD_IDENT_PORT']) {
       assert.ok(text.includes(e), `tsinetd.8 mentions ${e}`);
     }
@@ -229,8 +230,16 @@ test("tsinetd.8's OPTIONS list exactly the commander options, with their argumen
   const defined = commanderOptions();
   // Not vacuous: both sides found the options.
   assert.ok(defined.rows.size >= 30 && documented.rows.size >= 30, `${defined.rows.size} defined, ${documented.rows.size} documented`);
-  assert.deepEqual([...documented.rows.keys()].filter((f) => !defined.rows.has(f)), [], 'tsinetd.8 lists options the command line does not have');
-  assert.deepEqual([...defined.rows.keys()].filter((f) => !documented.rows.has(f)), [], 'options missing from tsinetd.8');
+  assert.deepEqual(
+    [...documented.rows.keys()].filter((f) => !defined.rows.has(f)),
+    [],
+    'tsinetd.8 lists options the command line does not have',
+  );
+  assert.deepEqual(
+    [...defined.rows.keys()].filter((f) => !documented.rows.has(f)),
+    [],
+    'options missing from tsinetd.8',
+  );
   for (const [flag, arg] of defined.rows) assert.equal(documented.rows.get(flag), arg, `the argument of ${flag}`);
   for (const [flag, o] of defined.options) {
     assert.ok(o.description.length > 0, `${flag} has a --help line`);

@@ -88,7 +88,11 @@ async function serveOnce(t: TestContext, prefix: string, path: string, extra: No
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
   const text = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-  await waitFor(() => (/Started working/.test(text()) ? true : child.exitCode !== null ? true : undefined), 20_000, `the installed tsinetd to start (stderr: ${stderr})`);
+  await waitFor(
+    () => (/Started working/.test(text()) ? true : child.exitCode !== null ? true : undefined),
+    20_000,
+    `the installed tsinetd to start (stderr: ${stderr})`,
+  );
   const reply = child.exitCode === null ? (await tcpRequest({ port, send: 'hello package\n', timeoutMs: 5000 })).data.toString() : '';
   child.kill('SIGTERM');
   await exited;
@@ -128,7 +132,13 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
     const list = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).stdout.trim().split('\n');
     const strays = list.filter((e) => !ALLOWED.some((re) => re.test(e)));
     assert.deepEqual(strays, [], 'files that an installed tsinetd does not need');
-    for (const must of ['package/build/bin/tsinetd.mjs', 'package/native/prebuilt/linux-x64/tsinetd-spawnd', 'package/native/spawnd.c', 'package/man/tsinetd.conf.5', 'package/LICENSE']) {
+    for (const must of [
+      'package/build/bin/tsinetd.mjs',
+      'package/native/prebuilt/linux-x64/tsinetd-spawnd',
+      'package/native/spawnd.c',
+      'package/man/tsinetd.conf.5',
+      'package/LICENSE',
+    ]) {
       assert.ok(list.includes(must), `${must} is missing`);
     }
     const manifest = JSON.parse(spawnSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
@@ -154,7 +164,11 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
       assert.equal(count(served.log, /NOTICE: tsinetd \S+ started with the native spawner \[started\]$/), 1, served.log);
       assert.equal(count(served.log, /spawn helper/), 0, served.log);
       if (have('man')) {
-        for (const [page, section] of [['tsinetd', '8'], ['tsinetd.conf', '5'], ['tsinetd.log', '5']] as const) {
+        for (const [page, section] of [
+          ['tsinetd', '8'],
+          ['tsinetd.conf', '5'],
+          ['tsinetd.log', '5'],
+        ] as const) {
           const env = { PATH: process.env['PATH'] ?? '', MANPATH: join(prefix, 'share', 'man'), MANWIDTH: '80' };
           const r = spawnSync('man', ['-w', page], { encoding: 'utf8', env });
           assert.equal(r.status, 0, `man -w ${page}: ${r.stderr}`);
@@ -171,7 +185,10 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
   test('the shipped helpers are static: the x64 one starts in an empty root directory, the arm64 one answers under qemu', async (t) => {
     const x64 = join(ROOT, 'native', 'prebuilt', 'linux-x64', 'tsinetd-spawnd');
     if (have('file')) assert.match(spawnSync('file', ['-b', x64], { encoding: 'utf8' }).stdout, /statically linked/);
-    assert.match(spawnSync('ldd', [x64], { encoding: 'utf8' }).stdout + spawnSync('ldd', [x64], { encoding: 'utf8' }).stderr, /not a dynamic executable|statically linked/);
+    assert.match(
+      spawnSync('ldd', [x64], { encoding: 'utf8' }).stdout + spawnSync('ldd', [x64], { encoding: 'utf8' }).stderr,
+      /not a dynamic executable|statically linked/,
+    );
     if (AS_ROOT && have('chroot')) {
       const jail = join(work, 'jail');
       mkdirSync(jail);
@@ -214,7 +231,10 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
     const fallback = await serveOnce(t, prefix, bare);
     assert.equal(fallback.reply, 'hello package\n');
     assert.equal(count(fallback.log, /NOTICE: no native spawn helper for linux-x64 \(/), 1, fallback.log);
-    assert.match(fallback.log, /servers are started by the Node spawner; groups = yes, the rlimit_\* attributes, .* cannot be applied, .*To get the helper back, .*install a C compiler \(musl-tools or gcc\) and restart tsinetd/);
+    assert.match(
+      fallback.log,
+      /servers are started by the Node spawner; groups = yes, the rlimit_\* attributes, .* cannot be applied, .*To get the helper back, .*install a C compiler \(musl-tools or gcc\) and restart tsinetd/,
+    );
     assert.equal(count(fallback.log, /NOTICE: tsinetd \S+ started with the node spawner \[started\]$/), 1, fallback.log);
     assert.match(versionOf(prefix, bare), /^spawner: node \(no usable helper: .*native\/prebuilt\/linux-x64\/tsinetd-spawnd: missing/m);
 
@@ -243,6 +263,10 @@ describe('the npm tarball, installed as users install it', { skip: SKIP }, () =>
     writeFileSync(join(pkg, 'native', 'build'), 'not a directory\n');
     const cached = await serveOnce(t, prefix, withCompiler, { XDG_CACHE_HOME: cacheHome });
     assert.equal(cached.reply, 'hello package\n');
-    assert.equal(count(cached.log, new RegExp(`NOTICE: built the native spawn helper at ${cacheHome}/tsinetd/${VERSION.replace(/\./g, '\\.')}/linux-x64/tsinetd-spawnd`)), 1, cached.log);
+    assert.equal(
+      count(cached.log, new RegExp(`NOTICE: built the native spawn helper at ${cacheHome}/tsinetd/${VERSION.replace(/\./g, '\\.')}/linux-x64/tsinetd-spawnd`)),
+      1,
+      cached.log,
+    );
   });
 });

@@ -42,10 +42,14 @@ async function connect(t: TestContext, port: number, localAddress = '127.0.0.1')
     text += d.toString();
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  await withTimeout(new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('error', reject);
-  }), 3000, `connect to ${port}`);
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    }),
+    3000,
+    `connect to ${port}`,
+  );
   return {
     socket,
     closed,
@@ -64,7 +68,10 @@ async function served(port: number, localAddress = '127.0.0.1'): Promise<boolean
 }
 
 function reconfigurations(d: RunningDaemon): string[] {
-  return d.daemonLog().split('\n').filter((l) => /Reconfigured: /.test(l));
+  return d
+    .daemonLog()
+    .split('\n')
+    .filter((l) => /Reconfigured: /.test(l));
 }
 
 /** Sends SIGHUP and returns the "Reconfigured" line of that reload. */
@@ -120,11 +127,7 @@ describe('reload (SIGHUP) through the CLI', () => {
     const gonePid = Number(/pid=(\d+)/.exec(startLine)![1]);
 
     const load = hammer(keepEcho);
-    d.rewrite([
-      echo('kept-echo', keepEcho),
-      program('kept-prog', keepProg, '/bin/cat', { instances: '1' }),
-      program('added', added, EXIT_WITH),
-    ]);
+    d.rewrite([echo('kept-echo', keepEcho), program('kept-prog', keepProg, '/bin/cat', { instances: '1' }), program('added', added, EXIT_WITH)]);
     const line = await reload(d);
     await new Promise((r) => setTimeout(r, 100));
     const h = await load.stop();
@@ -172,7 +175,9 @@ describe('reload (SIGHUP) through the CLI', () => {
     assert.match(await reload(d), /Reconfigured: new=1 old=2 dropped=0/);
     const conf = d.config.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     await d.waitForDaemonLog(
-      new RegExp(`ERROR: service strict: the new definition is not used, the previous one stays in service: ${conf}:\\d+:\\d+: error: bad value for 'instances'`),
+      new RegExp(
+        `ERROR: service strict: the new definition is not used, the previous one stays in service: ${conf}:\\d+:\\d+: error: bad value for 'instances'`,
+      ),
     );
     await d.waitForDaemonLog(/ERROR: service other: the new definition is not used, the previous one stays in service: .*nonexistent\/tsinetd-server/);
     assert.doesNotMatch(d.daemonLog(), /service (strict|other) deactivated/);
@@ -256,13 +261,17 @@ describe('reload (SIGHUP) through the CLI', () => {
     d.signal('SIGHUP');
     await d.waitForDaemonLog(/ERROR: No available services\. Exiting/);
     await waitFor(() => (existsSync(d.pidfile) ? undefined : true), 5000, 'the pid file to be removed');
-    await waitFor(() => {
-      try {
-        process.kill(d.pid, 0);
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 5000, 'the daemon to exit');
+    await waitFor(
+      () => {
+        try {
+          process.kill(d.pid, 0);
+          return undefined;
+        } catch {
+          return true;
+        }
+      },
+      5000,
+      'the daemon to exit',
+    );
   });
 });

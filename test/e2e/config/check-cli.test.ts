@@ -33,7 +33,9 @@ test('--check on a good configuration: exit 0 and only the summary line', async 
   assert.equal(r.code, 0);
 });
 
-const badFiles = readdirSync(BAD).filter((f) => f.endsWith('.conf')).sort();
+const badFiles = readdirSync(BAD)
+  .filter((f) => f.endsWith('.conf'))
+  .sort();
 
 test('the bad fixtures are there', () => {
   assert.ok(badFiles.length >= 3, `expected fixtures in ${BAD}`);
@@ -41,7 +43,9 @@ test('the bad fixtures are there', () => {
 
 for (const file of badFiles) {
   test(`--check ${file}: exit 1 and exactly the expected diagnostics`, async () => {
-    const expected = readFileSync(join(BAD, file.replace(/\.conf$/, '.expected')), 'utf8').split('\n').filter((l) => l !== '');
+    const expected = readFileSync(join(BAD, file.replace(/\.conf$/, '.expected')), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     const r = await cli(['--check', '-f', file], BAD);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     const summary = lines.pop() ?? '';
@@ -92,11 +96,38 @@ test('--dump: the service table and diagnostics as JSON, exit 0', async () => {
     ],
   );
   const shell = json.services[1]!;
-  for (const key of ['name', 'problems', 'dialect', 'socket_type', 'protocol', 'port', 'wait', 'user', 'server', 'server_argv', 'type', 'flags', 'only_from', 'cps', 'per_source_cps', 'log_type', 'source']) {
+  for (const key of [
+    'name',
+    'problems',
+    'dialect',
+    'socket_type',
+    'protocol',
+    'port',
+    'wait',
+    'user',
+    'server',
+    'server_argv',
+    'type',
+    'flags',
+    'only_from',
+    'cps',
+    'per_source_cps',
+    'log_type',
+    'source',
+  ]) {
     assert.ok(key in shell, `service field ${key}`);
   }
   assert.deepEqual(
-    [shell['port'], shell['server'], shell['server_argv'], shell['only_from'], shell['cps'], shell['per_source_cps'], shell['instances'], shell['log_on_success']],
+    [
+      shell['port'],
+      shell['server'],
+      shell['server_argv'],
+      shell['only_from'],
+      shell['cps'],
+      shell['per_source_cps'],
+      shell['instances'],
+      shell['log_on_success'],
+    ],
     [17013, '/bin/sh', ['sh', '-c', 'date'], ['127.0.0.0/8', '::1'], [50, 10], [5, 10], 30, ['PID', 'HOST', 'DURATION']],
   );
   assert.deepEqual(shell['log_type'], { kind: 'syslog', facility: 'daemon', level: 'info' });
@@ -124,9 +155,15 @@ test('--check says how each inetd.conf was read; --dialect gnu reads `.N` as GNU
   const empty = join(tempDir(t, 'check-dialect'), 'empty.conf');
   writeFileSync(empty, '');
   const auto = await cli(['--check', '-f', empty, '--inetd', file]);
-  assert.match(auto.stderr, new RegExp(`^tsinetd: ${file}: read as OpenBSD/Linux inetd\\.conf: the N-th start within 60 s .* \\(default 256\\); .*--dialect gnu$`, 'm'));
+  assert.match(
+    auto.stderr,
+    new RegExp(`^tsinetd: ${file}: read as OpenBSD/Linux inetd\\.conf: the N-th start within 60 s .* \\(default 256\\); .*--dialect gnu$`, 'm'),
+  );
   const gnu = await cli(['--check', '-f', empty, '--inetd', file, '--dialect', 'gnu']);
-  assert.match(gnu.stderr, new RegExp(`^tsinetd: ${file}: read as GNU inetutils inetd\\.conf: \`\\.N\` serves N starts .* \\(default and ceiling 1000\\)`, 'm'));
+  assert.match(
+    gnu.stderr,
+    new RegExp(`^tsinetd: ${file}: read as GNU inetutils inetd\\.conf: \`\\.N\` serves N starts .* \\(default and ceiling 1000\\)`, 'm'),
+  );
   const dump = await cli(['--dump', '-f', empty, '--inetd', file, '--dialect', 'gnu']);
   const finger = (JSON.parse(dump.stdout) as { services: Array<{ id: string; inetd_rate: unknown }> }).services.find((s) => s.id === 'finger');
   assert.deepEqual(finger?.inetd_rate, { flavour: 'gnu', max: 40, written: true, per_seconds: 60, shutdown_seconds: 600 });

@@ -79,7 +79,7 @@ function differences(original: Service, back: Service): string[] {
     }
     if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${key}: ${JSON.stringify(x)} became ${JSON.stringify(y)}`);
   }
-  if ((original.problems.length > 0) !== (back.problems.length > 0)) {
+  if (original.problems.length > 0 !== back.problems.length > 0) {
     out.push(`problems: ${JSON.stringify(original.problems)} became ${JSON.stringify(back.problems)}`);
   }
   return out;
@@ -108,18 +108,7 @@ test('-o DIR writes one file per service with includedir-safe names; a rerun cha
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /tsinetd: 10 services converted \(10 files in .*xinetd\.d\), 0 errors, 1 warning\n$/);
   const names = readdirSync(out).sort();
-  assert.deepEqual(names, [
-    '127-0-0-1-41002-tcp',
-    '127-0-0-2-41002-tcp',
-    '41001-tcp',
-    '41001-tcp6',
-    'echo-tcp',
-    'echo-udp',
-    'finger',
-    'ftp',
-    'telnet',
-    'tftp',
-  ]);
+  assert.deepEqual(names, ['127-0-0-1-41002-tcp', '127-0-0-2-41002-tcp', '41001-tcp', '41001-tcp6', 'echo-tcp', 'echo-udp', 'finger', 'ftp', 'telnet', 'tftp']);
   for (const n of names) assert.doesNotMatch(n, /\.|~$/, 'xinetd skips such names');
   // Each file is the block printed for it on stdout.
   const printed = blocks(readFileSync(join(FIXTURES, 'inetd.stdout'), 'utf8'));
@@ -188,14 +177,20 @@ test('a FreeBSD file: limits become instances/per_source, what xinetd cannot say
   assert.match(r.stderr, /^fixtures\/conf\/convert\/freebsd\.conf:3:26: warning: service 'ftp': FreeBSD's limit of 5 connections a minute/m);
   assert.match(r.stderr, /^fixtures\/conf\/convert\/freebsd\.conf:3:50: error: service 'ftp': 'echo hi' contains a blank/m);
   assert.match(ftp, /\t# FreeBSD max-child 10: a client past it waited to be accepted; xinetd's instances refuses it instead\n/);
-  assert.match(r.stderr, /^fixtures\/conf\/convert\/freebsd\.conf:3:23: warning: service 'ftp': FreeBSD's max-child 10 made a client past the limit wait .* xinetd has no queueing/m);
+  assert.match(
+    r.stderr,
+    /^fixtures\/conf\/convert\/freebsd\.conf:3:23: warning: service 'ftp': FreeBSD's max-child 10 made a client past the limit wait .* xinetd has no queueing/m,
+  );
   assert.match(r.stderr, /2 services converted, 1 error, 2 warnings\n$/);
 });
 
 test('exit codes: 1 for an unreadable file or skipped entries, 2 for usage errors', () => {
   const missing = tsinetd(['--convert', 'fixtures/conf/convert/no-such-file']);
   assert.equal(missing.status, 1);
-  assert.match(missing.stderr, /^fixtures\/conf\/convert\/no-such-file:1:1: error: cannot read inetd configuration file: no such file or directory \[unreadable-file\]$/m);
+  assert.match(
+    missing.stderr,
+    /^fixtures\/conf\/convert\/no-such-file:1:1: error: cannot read inetd configuration file: no such file or directory \[unreadable-file\]$/m,
+  );
   assert.equal(missing.stdout, '');
   const bad = tsinetd(['--convert', 'fixtures/conf/inetd/bad.conf']);
   assert.equal(bad.status, 1);
@@ -309,12 +304,16 @@ test('corpus: every converted service reads back as the same Service', { skip: N
   assert.ok(total >= 100, `only ${total} services`);
 });
 
-test('corpus: an IPv4 half and an IPv6-only half of one service load without a port clash', {
-  skip: NO_CORPUS,
-}, (t) => {
-  const clashes = convertCorpus(t).flatMap((c) => c.errors.filter((e) => FAMILY_CLASH.test(e)).map((e) => `${c.file}: ${e}`));
-  assert.deepEqual(clashes, []);
-});
+test(
+  'corpus: an IPv4 half and an IPv6-only half of one service load without a port clash',
+  {
+    skip: NO_CORPUS,
+  },
+  (t) => {
+    const clashes = convertCorpus(t).flatMap((c) => c.errors.filter((e) => FAMILY_CLASH.test(e)).map((e) => `${c.file}: ${e}`));
+    assert.deepEqual(clashes, []);
+  },
+);
 
 test('split.conf (tcp + tcp6 lines): two services on one port, IPv4 and IPv6-only', (t) => {
   const dir = tempDir(t, 'convert');
@@ -345,7 +344,11 @@ async function xinetdReads(conf: string, log: string): Promise<string> {
   const state = { gone: false };
   void exited.then(() => (state.gone = true));
   // xinetd is stopped whatever the wait gave; a failure to stop outranks the wait's own error.
-  const waited = await waitFor(() => (state.gone || (existsSync(log) && /Started working|Exiting/.test(readFileSync(log, 'utf8'))) ? true : undefined), 10_000, `xinetd reading ${conf}`).then(
+  const waited = await waitFor(
+    () => (state.gone || (existsSync(log) && /Started working|Exiting/.test(readFileSync(log, 'utf8'))) ? true : undefined),
+    10_000,
+    `xinetd reading ${conf}`,
+  ).then(
     () => null,
     (err: unknown) => ({ err }),
   );

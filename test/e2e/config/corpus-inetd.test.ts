@@ -46,8 +46,8 @@ function silentEntries(path: string, text: string, r: InetdLoadResult): number[]
     const last = node.continuations.at(-1)?.line ?? first;
     if (node.words.length === 1 && node.words[0]!.text.endsWith(':')) continue; // default-host line
     const served = r.services.some((s) => s.source.line === first);
-    const said = r.diagnostics.some((d) => d.line >= first && d.line <= last) ||
-      r.diagnostics.some((d) => d.message.includes(`replaces the one of line ${first} `));
+    const said =
+      r.diagnostics.some((d) => d.line >= first && d.line <= last) || r.diagnostics.some((d) => d.message.includes(`replaces the one of line ${first} `));
     if (!served && !said) out.push(first);
   }
   return out;
@@ -120,11 +120,7 @@ test('what we make of each file matches openbsd-inetd (service, proto, wait.max,
     const ours = new Set(r.services.flatMap(asOpenbsd));
     const theirs = openbsdTable(entries);
     // "unknown service" on this machine: inetd prints ADD before it looks the port up.
-    const unknownHere = new Set(
-      r.diagnostics
-        .map((d) => /^unknown service `([^/`]+)\//.exec(d.message)?.[1])
-        .filter((n): n is string => n !== undefined),
-    );
+    const unknownHere = new Set(r.diagnostics.map((d) => /^unknown service `([^/`]+)\//.exec(d.message)?.[1]).filter((n): n is string => n !== undefined));
     const unsupported = r.diagnostics.some((d) => d.message.includes('not supported by tsinetd'));
     for (const line of theirs) {
       expectedTotal++;

@@ -82,7 +82,10 @@ function layOut(dir: string, source: string, layout: string): string {
     return main;
   }
   const main = join(dir, 'xinetd.conf');
-  const text = readFileSync(source, 'utf8').replace(/^([ \t]*include(?:dir)?[ \t]+)(\/\S*)/gim, (_m, head: string, path: string) => `${head}${join(dir, 'empty')}${path}`);
+  const text = readFileSync(source, 'utf8').replace(
+    /^([ \t]*include(?:dir)?[ \t]+)(\/\S*)/gim,
+    (_m, head: string, path: string) => `${head}${join(dir, 'empty')}${path}`,
+  );
   writeFileSync(main, text);
   return main;
 }
@@ -90,7 +93,9 @@ function layOut(dir: string, source: string, layout: string): string {
 test('xinetd corpus: enabled services match what real xinetd kept', { skip: SKIP }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'tsinetd-corpus-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
-  const files = readdirSync(join(CORPUS, 'expected', 'xinetd')).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(join(CORPUS, 'expected', 'xinetd'))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   assert.ok(files.length > 50, `expected the corpus to have many files, found ${files.length}`);
 
   const mismatches: string[] = [];
@@ -107,14 +112,20 @@ test('xinetd corpus: enabled services match what real xinetd kept', { skip: SKIP
     const main = layOut(dir, join(CORPUS, expected.file), run.layout);
     const table = await loadConfig({ configFile: main, inetdFiles: [] });
     comparable++;
-    const got = table.services.filter((s) => s.enabled).map(ours).sort();
+    const got = table.services
+      .filter((s) => s.enabled)
+      .map(ours)
+      .sort();
     const want = run.services.map(theirs).sort();
     if (JSON.stringify(got) === JSON.stringify(want)) {
       matching++;
       if (name in KNOWN_EXCEPTIONS) mismatches.push(`${name}: listed as a known exception but now matches: take it off the list`);
       continue;
     }
-    const diff = [...got.filter((r) => !want.includes(r)).map((r) => `  tsinetd only: ${r}`), ...want.filter((r) => !got.includes(r)).map((r) => `  xinetd only:  ${r}`)];
+    const diff = [
+      ...got.filter((r) => !want.includes(r)).map((r) => `  tsinetd only: ${r}`),
+      ...want.filter((r) => !got.includes(r)).map((r) => `  xinetd only:  ${r}`),
+    ];
     if (name in KNOWN_EXCEPTIONS) {
       exceptionsSeen.add(name);
       t.diagnostic(`known exception ${name} (${KNOWN_EXCEPTIONS[name]}):\n${diff.join('\n')}`);
@@ -123,7 +134,8 @@ test('xinetd corpus: enabled services match what real xinetd kept', { skip: SKIP
     mismatches.push(`${name}:\n${diff.join('\n')}`);
   }
   for (const name of Object.keys(KNOWN_EXCEPTIONS)) {
-    if (!exceptionsSeen.has(name) && !mismatches.some((m) => m.startsWith(name))) mismatches.push(`${name}: a known exception that is not in the corpus any more`);
+    if (!exceptionsSeen.has(name) && !mismatches.some((m) => m.startsWith(name)))
+      mismatches.push(`${name}: a known exception that is not in the corpus any more`);
   }
   t.diagnostic(`${matching} of ${comparable} files match; ${Object.keys(KNOWN_EXCEPTIONS).length} known exception(s)`);
   assert.deepEqual(mismatches, [], `files that differ from real xinetd:\n${mismatches.join('\n')}`);

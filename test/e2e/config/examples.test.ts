@@ -92,102 +92,113 @@ function findProcesses(needle: string, envVar: string): number[] {
   return out;
 }
 
-test('Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metrics; HEALTHCHECK follows the app; docker stop exits 0', { skip: tini === null ? 'tini is not installed (Debian package tini, or unpacked in /opt/tini-ref)' : false }, async (t) => {
-  const ins = dockerInstructions(readFileSync(join(EXAMPLES, 'Dockerfile'), 'utf8'));
-  const last = (op: string): string => ins.filter((i) => i.op === op).at(-1)!.args;
-  assert.deepEqual(ins.filter((i) => i.op === 'FROM').map((i) => i.args.split(/\s+/)[0]), ['node:20-bookworm', 'node:20-bookworm-slim']);
-  assert.equal(last('WORKDIR'), IMAGE_ROOT);
-  assert.equal(last('USER'), 'node');
-  assert.deepEqual(last('EXPOSE').split(/\s+/), ['7101', '9105']);
-  const entrypoint = execForm(last('ENTRYPOINT'));
-  const cmd = execForm(last('CMD'));
-  const healthcheck = execForm(/CMD\s+(\[.*\])$/.exec(last('HEALTHCHECK'))![1]!);
-  assert.equal(entrypoint[0], '/usr/bin/tini');
+test(
+  'Dockerfile: ENTRYPOINT + CMD under tini serve the health monitor and metrics; HEALTHCHECK follows the app; docker stop exits 0',
+  { skip: tini === null ? 'tini is not installed (Debian package tini, or unpacked in /opt/tini-ref)' : false },
+  async (t) => {
+    const ins = dockerInstructions(readFileSync(join(EXAMPLES, 'Dockerfile'), 'utf8'));
+    const last = (op: string): string => ins.filter((i) => i.op === op).at(-1)!.args;
+    assert.deepEqual(
+      ins.filter((i) => i.op === 'FROM').map((i) => i.args.split(/\s+/)[0]),
+      ['node:20-bookworm', 'node:20-bookworm-slim'],
+    );
+    assert.equal(last('WORKDIR'), IMAGE_ROOT);
+    assert.equal(last('USER'), 'node');
+    assert.deepEqual(last('EXPOSE').split(/\s+/), ['7101', '9105']);
+    const entrypoint = execForm(last('ENTRYPOINT'));
+    const cmd = execForm(last('CMD'));
+    const healthcheck = execForm(/CMD\s+(\[.*\])$/.exec(last('HEALTHCHECK'))![1]!);
+    assert.equal(entrypoint[0], '/usr/bin/tini');
 
-  // The image's files: exactly what the runtime stage's COPY lines take from the build stage (a
-  // checkout after `npm ci`: this one), so a file the runtime needs and does not get fails here.
-  // The ports made free ones; `node` (the image's user) → us.
-  const dir = tempDir(t, 'examples');
-  const image = join(dir, 'image');
-  const runtimeFrom = ins.map((i) => i.op).lastIndexOf('FROM');
-  for (const copy of ins.slice(runtimeFrom).filter((i) => i.op === 'COPY')) {
-    const [from, src, dest] = copy.args.split(/\s+/) as [string, string, string];
-    assert.equal(from, '--from=build');
-    assert.ok(src.startsWith(`${IMAGE_ROOT}/`), src);
-    const target = dest.endsWith('/') ? join(image, dest, basename(src)) : join(image, dest);
-    cpSync(join(ROOT, src.slice(IMAGE_ROOT.length + 1)), target, { recursive: true });
-  }
-  assert.ok(!existsSync(join(image, 'node_modules')), 'the bundle needs no node_modules');
-  const [monitorPort, appPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const conf = join(dir, 'xinetd.conf');
-  const confText = readFileSync(join(EXAMPLES, 'container', 'xinetd.conf'), 'utf8');
-  assert.match(confText, /port\s+= 7101\n/);
-  writeFileSync(
-    conf,
-    confText
-      .replaceAll(IMAGE_ROOT, image)
-      .replace(/port(\s+)= 7101\n/, `port$1= ${monitorPort}\n`)
-      .replace('HEALTH_PORT=8080', `HEALTH_PORT=${appPort}`)
-      .replace(/user(\s+)= node\n/, `user$1= ${userInfo().username}\n`),
-  );
-  const fromImage = (arg: string): string =>
-    arg === '/usr/bin/tini'
-      ? tini!
-      : arg === `${IMAGE_ROOT}/examples/container/xinetd.conf`
-        ? conf
-        : arg === ':9105'
-          ? `127.0.0.1:${metricsPort}`
-          : arg.replaceAll(IMAGE_ROOT, image);
-  // tini is PID 1 in the container; elsewhere it has to be made a subreaper (-s).
-  const argv = [...(canUnshare ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] : []), ...entrypoint.map(fromImage), ...cmd.map(fromImage)];
-  if (!canUnshare) argv.splice(1, 0, '-s');
-  const env = { ...process.env, APP_PORT: String(appPort) };
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const appMark = `APP_PORT=${appPort}`;
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    for (const pid of findProcesses('examples/container/app.mjs', appMark)) process.kill(pid, 'SIGKILL');
-  });
+    // The image's files: exactly what the runtime stage's COPY lines take from the build stage (a
+    // checkout after `npm ci`: this one), so a file the runtime needs and does not get fails here.
+    // The ports made free ones; `node` (the image's user) → us.
+    const dir = tempDir(t, 'examples');
+    const image = join(dir, 'image');
+    const runtimeFrom = ins.map((i) => i.op).lastIndexOf('FROM');
+    for (const copy of ins.slice(runtimeFrom).filter((i) => i.op === 'COPY')) {
+      const [from, src, dest] = copy.args.split(/\s+/) as [string, string, string];
+      assert.equal(from, '--from=build');
+      assert.ok(src.startsWith(`${IMAGE_ROOT}/`), src);
+      const target = dest.endsWith('/') ? join(image, dest, basename(src)) : join(image, dest);
+      cpSync(join(ROOT, src.slice(IMAGE_ROOT.length + 1)), target, { recursive: true });
+    }
+    assert.ok(!existsSync(join(image, 'node_modules')), 'the bundle needs no node_modules');
+    const [monitorPort, appPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const conf = join(dir, 'xinetd.conf');
+    const confText = readFileSync(join(EXAMPLES, 'container', 'xinetd.conf'), 'utf8');
+    assert.match(confText, /port\s+= 7101\n/);
+    writeFileSync(
+      conf,
+      confText
+        .replaceAll(IMAGE_ROOT, image)
+        .replace(/port(\s+)= 7101\n/, `port$1= ${monitorPort}\n`)
+        .replace('HEALTH_PORT=8080', `HEALTH_PORT=${appPort}`)
+        .replace(/user(\s+)= node\n/, `user$1= ${userInfo().username}\n`),
+    );
+    const fromImage = (arg: string): string =>
+      arg === '/usr/bin/tini'
+        ? tini!
+        : arg === `${IMAGE_ROOT}/examples/container/xinetd.conf`
+          ? conf
+          : arg === ':9105'
+            ? `127.0.0.1:${metricsPort}`
+            : arg.replaceAll(IMAGE_ROOT, image);
+    // tini is PID 1 in the container; elsewhere it has to be made a subreaper (-s).
+    const argv = [...(canUnshare ? ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc'] : []), ...entrypoint.map(fromImage), ...cmd.map(fromImage)];
+    if (!canUnshare) argv.splice(1, 0, '-s');
+    const env = { ...process.env, APP_PORT: String(appPort) };
+    const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const appMark = `APP_PORT=${appPort}`;
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      for (const pid of findProcesses('examples/container/app.mjs', appMark)) process.kill(pid, 'SIGKILL');
+    });
 
-  await waitFor(async () => ((await get(metricsPort, '/ready').catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 15_000, `/ready\n${stderr}`);
-  await waitFor(() => (findProcesses('examples/container/app.mjs', appMark).length > 0 ? true : undefined), 5000, 'the application');
-  const monitor = async (): Promise<{ status: string; message?: string }> => {
-    const text = (await tcpRequest({ port: monitorPort, timeoutMs: 10_000 })).data.toString();
-    assert.match(text, /^\{.*\}\n$/, 'one JSON line, nothing else');
-    return JSON.parse(text) as { status: string; message?: string };
-  };
-  await waitFor(async () => ((await monitor()).status === 'OK' ? true : undefined), 5000, 'the monitor to report OK');
-  const check = (): { status: number | null; out: string } => {
-    const r = spawnSync(healthcheck[0]!, healthcheck.slice(1).map(fromImage), { env: { ...process.env, HEALTH_MONITOR_PORT: String(monitorPort) }, encoding: 'utf8', timeout: 10_000 });
-    return { status: r.status, out: r.stdout };
-  };
-  assert.deepEqual(check(), { status: 0, out: 'healthy\n' });
+    await waitFor(async () => ((await get(metricsPort, '/ready').catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 15_000, `/ready\n${stderr}`);
+    await waitFor(() => (findProcesses('examples/container/app.mjs', appMark).length > 0 ? true : undefined), 5000, 'the application');
+    const monitor = async (): Promise<{ status: string; message?: string }> => {
+      const text = (await tcpRequest({ port: monitorPort, timeoutMs: 10_000 })).data.toString();
+      assert.match(text, /^\{.*\}\n$/, 'one JSON line, nothing else');
+      return JSON.parse(text) as { status: string; message?: string };
+    };
+    await waitFor(async () => ((await monitor()).status === 'OK' ? true : undefined), 5000, 'the monitor to report OK');
+    const check = (): { status: number | null; out: string } => {
+      const r = spawnSync(healthcheck[0]!, healthcheck.slice(1).map(fromImage), {
+        env: { ...process.env, HEALTH_MONITOR_PORT: String(monitorPort) },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
+      return { status: r.status, out: r.stdout };
+    };
+    assert.deepEqual(check(), { status: 0, out: 'healthy\n' });
 
-  const m = parsePrometheusText((await get(metricsPort, '/metrics')).body);
-  assert.ok((sampleValue(m, 'tsinetd_connections_total', { service: 'health-monitor', result: 'accepted' }) ?? 0) >= 2);
-  // Service lines go to the container log (standard output).
-  await waitFor(() => (/START: health-monitor pid=\d+ from=/.test(stdout) ? true : undefined), 5000, `START lines on stdout\n${stdout}`);
+    const m = parsePrometheusText((await get(metricsPort, '/metrics')).body);
+    assert.ok((sampleValue(m, 'tsinetd_connections_total', { service: 'health-monitor', result: 'accepted' }) ?? 0) >= 2);
+    // Service lines go to the container log (standard output).
+    await waitFor(() => (/START: health-monitor pid=\d+ from=/.test(stdout) ? true : undefined), 5000, `START lines on stdout\n${stdout}`);
 
-  // The application stops: the monitor and the HEALTHCHECK say so.
-  for (const pid of findProcesses('examples/container/app.mjs', appMark)) process.kill(pid, 'SIGTERM');
-  await waitFor(() => (findProcesses('examples/container/app.mjs', appMark).length === 0 ? true : undefined), 5000, 'the application to stop');
-  const down = await monitor();
-  assert.equal(down.status, 'ERROR');
-  const unhealthy = check();
-  assert.equal(unhealthy.status, 1);
-  assert.match(unhealthy.out, /^unhealthy: cannot connect to 127\.0\.0\.1:\d+\n$/);
+    // The application stops: the monitor and the HEALTHCHECK say so.
+    for (const pid of findProcesses('examples/container/app.mjs', appMark)) process.kill(pid, 'SIGTERM');
+    await waitFor(() => (findProcesses('examples/container/app.mjs', appMark).length === 0 ? true : undefined), 5000, 'the application to stop');
+    const down = await monitor();
+    assert.equal(down.status, 'ERROR');
+    const unhealthy = check();
+    assert.equal(unhealthy.status, 1);
+    assert.match(unhealthy.out, /^unhealthy: cannot connect to 127\.0\.0\.1:\d+\n$/);
 
-  // docker stop: SIGTERM to PID 1.
-  const tiniPid = canUnshare ? await waitFor(() => childOf(child.pid!), 2000, 'tini') : child.pid!;
-  process.kill(tiniPid, 'SIGTERM');
-  assert.equal(await withTimeout(exited, 10_000, 'the container to stop').catch((err: unknown) => assert.fail(`${String(err)}\n${stderr}`)), 0);
-  assert.match(stderr, /Exiting\.\.\./);
-});
+    // docker stop: SIGTERM to PID 1.
+    const tiniPid = canUnshare ? await waitFor(() => childOf(child.pid!), 2000, 'tini') : child.pid!;
+    process.kill(tiniPid, 'SIGTERM');
+    assert.equal(await withTimeout(exited, 10_000, 'the container to stop').catch((err: unknown) => assert.fail(`${String(err)}\n${stderr}`)), 0);
+    assert.match(stderr, /Exiting\.\.\./);
+  },
+);
 
 function childOf(pid: number): number | undefined {
   for (const n of readdirSync('/proc')) {
@@ -211,51 +222,64 @@ function unitValue(unit: string, key: string): string {
   return m[1]!;
 }
 
-test('tsinetd.service: systemd-analyze verify accepts it; its ExecStart reports READY=1 and its ExecReload reloads', { skip: !have('python3') || !have('systemd-notify') ? 'python3 or systemd-notify is not installed' : false }, async (t) => {
-  const dir = tempDir(t, 'examples');
-  const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
-  assert.equal(unitValue(unit, 'Type'), 'notify');
-  const execStart = unitValue(unit, 'ExecStart').split(/\s+/);
-  assert.equal(execStart[0], '/usr/bin/tsinetd');
-  const here = [process.execPath, CLI];
+test(
+  'tsinetd.service: systemd-analyze verify accepts it; its ExecStart reports READY=1 and its ExecReload reloads',
+  { skip: !have('python3') || !have('systemd-notify') ? 'python3 or systemd-notify is not installed' : false },
+  async (t) => {
+    const dir = tempDir(t, 'examples');
+    const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
+    assert.equal(unitValue(unit, 'Type'), 'notify');
+    const execStart = unitValue(unit, 'ExecStart').split(/\s+/);
+    assert.equal(execStart[0], '/usr/bin/tsinetd');
+    const here = [process.execPath, CLI];
 
-  if (have('systemd-analyze')) {
-    const copy = join(dir, 'tsinetd.service');
-    writeFileSync(copy, unit.replace('/usr/bin/tsinetd', here.join(' ')));
-    const r = spawnSync('systemd-analyze', ['verify', '--man=no', copy], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '');
-  } else {
-    t.diagnostic('systemd-analyze is not installed: the unit was not verified');
-  }
+    if (have('systemd-analyze')) {
+      const copy = join(dir, 'tsinetd.service');
+      writeFileSync(copy, unit.replace('/usr/bin/tsinetd', here.join(' ')));
+      const r = spawnSync('systemd-analyze', ['verify', '--man=no', copy], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '');
+    } else {
+      t.diagnostic('systemd-analyze is not installed: the unit was not verified');
+    }
 
-  // ExecStart with this checkout's tsinetd and test files in place of /etc and /run; daemon
-  // messages to a file instead of the syslog socket.
-  const port = await freePort();
-  const conf = join(dir, 'xinetd.conf');
-  writeFileSync(conf, `service echo\n{\n\ttype = INTERNAL UNLISTED\n\tport = ${port}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tbind = 127.0.0.1\n}\n`);
-  const args = execStart.slice(1).join(' ').replace('/etc/xinetd.conf', conf).replace('/run/tsinetd.pid', join(dir, 'tsinetd.pid')).replace('-syslog daemon', `-filelog ${join(dir, 'daemon.log')}`).split(' ');
-  const fake = await fakeSystemd(t, dir);
-  const child = spawn(here[0]!, [here[1]!, ...args], { env: { ...process.env, NOTIFY_SOCKET: fake.path }, stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const ready = await waitFor(() => fake.messages.find((m) => m.vars['READY'] === '1'), 15_000, 'READY=1');
-  assert.equal(ready.vars['MAINPID'], String(child.pid));
-  assert.equal((await tcpRequest({ port, send: 'unit' })).data.toString(), 'unit');
+    // ExecStart with this checkout's tsinetd and test files in place of /etc and /run; daemon
+    // messages to a file instead of the syslog socket.
+    const port = await freePort();
+    const conf = join(dir, 'xinetd.conf');
+    writeFileSync(
+      conf,
+      `service echo\n{\n\ttype = INTERNAL UNLISTED\n\tport = ${port}\n\tsocket_type = stream\n\tprotocol = tcp\n\twait = no\n\tbind = 127.0.0.1\n}\n`,
+    );
+    const args = execStart
+      .slice(1)
+      .join(' ')
+      .replace('/etc/xinetd.conf', conf)
+      .replace('/run/tsinetd.pid', join(dir, 'tsinetd.pid'))
+      .replace('-syslog daemon', `-filelog ${join(dir, 'daemon.log')}`)
+      .split(' ');
+    const fake = await fakeSystemd(t, dir);
+    const child = spawn(here[0]!, [here[1]!, ...args], { env: { ...process.env, NOTIFY_SOCKET: fake.path }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    t.after(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const ready = await waitFor(() => fake.messages.find((m) => m.vars['READY'] === '1'), 15_000, 'READY=1');
+    assert.equal(ready.vars['MAINPID'], String(child.pid));
+    assert.equal((await tcpRequest({ port, send: 'unit' })).data.toString(), 'unit');
 
-  // ExecReload, with $MAINPID as systemd fills it in.
-  const reload = unitValue(unit, 'ExecReload').replace('$MAINPID', ready.vars['MAINPID']).split(/\s+/);
-  assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0);
-  await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length === 2 ? true : undefined), 5000, 'READY=1 after the reload');
-  assert.equal(fake.messages[1]!.vars['RELOADING'], '1');
-  assert.match(readFileSync(join(dir, 'daemon.log'), 'utf8'), /Reconfigured: new=0 old=1 dropped=0/);
+    // ExecReload, with $MAINPID as systemd fills it in.
+    const reload = unitValue(unit, 'ExecReload').replace('$MAINPID', ready.vars['MAINPID']).split(/\s+/);
+    assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0);
+    await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length === 2 ? true : undefined), 5000, 'READY=1 after the reload');
+    assert.equal(fake.messages[1]!.vars['RELOADING'], '1');
+    assert.match(readFileSync(join(dir, 'daemon.log'), 'utf8'), /Reconfigured: new=0 old=1 dropped=0/);
 
-  child.kill('SIGTERM');
-  assert.equal(await withTimeout(exited, 5000, 'tsinetd to stop'), 0);
-  assert.equal(fake.messages.at(-1)!.vars['STOPPING'], '1');
-});
+    child.kill('SIGTERM');
+    assert.equal(await withTimeout(exited, 5000, 'tsinetd to stop'), 0);
+    assert.equal(fake.messages.at(-1)!.vars['STOPPING'], '1');
+  },
+);
 
 /** Every value of `key` in the unit (a key given on several lines accumulates, as systemd reads it). */
 function unitValues(unit: string, key: string): string[] {
@@ -277,8 +301,27 @@ const EXPOSURE_MAX = 8.2;
 
 /** What the servers of a super-server need (the unit's comment says which server needs what). */
 const CAPS_SERVERS_NEED = [
-  'setuid', 'setgid', 'setpcap', 'kill', 'net_bind_service', 'net_raw', 'chown', 'fowner', 'fsetid', 'dac_override', 'dac_read_search',
-  'mknod', 'sys_chroot', 'sys_nice', 'sys_resource', 'sys_tty_config', 'audit_write', 'audit_control', 'sys_admin', 'sys_rawio', 'sys_ptrace',
+  'setuid',
+  'setgid',
+  'setpcap',
+  'kill',
+  'net_bind_service',
+  'net_raw',
+  'chown',
+  'fowner',
+  'fsetid',
+  'dac_override',
+  'dac_read_search',
+  'mknod',
+  'sys_chroot',
+  'sys_nice',
+  'sys_resource',
+  'sys_tty_config',
+  'audit_write',
+  'audit_control',
+  'sys_admin',
+  'sys_rawio',
+  'sys_ptrace',
 ];
 /** Settings that would break servers (the unit's "Deliberately NOT set" list), with the value that is harmless. */
 const SETTINGS_SERVERS_CANNOT_BEAR: Array<[string, RegExp]> = [
@@ -307,9 +350,11 @@ test(`tsinetd.service: systemd-analyze security --offline scores its exposure at
   for (const f of filters) {
     assert.ok(f.startsWith('~'), `SystemCallFilter=${f}: a deny-list (an allow-list cannot know what servers call)`);
     // chroot() is in @mount, setuid() in @privileged, setrlimit() and nice in @resources.
-    for (const g of ['@mount', '@privileged', '@resources', '@system-service', '@basic-io', '@process']) assert.ok(!f.split(/\s+/).includes(g), `SystemCallFilter denies ${g}`);
+    for (const g of ['@mount', '@privileged', '@resources', '@system-service', '@basic-io', '@process'])
+      assert.ok(!f.split(/\s+/).includes(g), `SystemCallFilter denies ${g}`);
   }
-  if (filters.length > 0) assert.deepEqual(unitValues(unit, 'SystemCallErrorNumber'), ['EPERM'], 'a refused call fails with EPERM instead of killing the server');
+  if (filters.length > 0)
+    assert.deepEqual(unitValues(unit, 'SystemCallErrorNumber'), ['EPERM'], 'a refused call fails with EPERM instead of killing the server');
   assert.deepEqual(unitValues(unit, 'NotifyAccess'), ['main'], 'servers share the cgroup: only tsinetd may notify');
 
   if (!have('systemd-analyze')) {
@@ -332,16 +377,55 @@ test(`tsinetd.service: systemd-analyze security --offline scores its exposure at
   // The same unit without its hardening scores worse: the score measures what the unit sets.
   const bare = unit.replace(/^(CapabilityBoundingSet|SystemCallFilter|SystemCallErrorNumber|ProtectControlGroups|LockPersonality|RestrictRealtime)=.*\n/gm, '');
   writeFileSync(copy, bare);
-  const b = /Overall exposure level for tsinetd\.service: (\d+\.\d+)/.exec(spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', copy], { encoding: 'utf8', timeout: 30_000 }).stdout);
+  const b = /Overall exposure level for tsinetd\.service: (\d+\.\d+)/.exec(
+    spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', copy], { encoding: 'utf8', timeout: 30_000 }).stdout,
+  );
   assert.ok(b !== null && Number(b[1]) > exposure, `without its hardening: ${b?.[1]}`);
 });
 
 /** Capability names by number (linux/capability.h). */
 const CAP_NAMES = [
-  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap', 'linux_immutable', 'net_bind_service',
-  'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner', 'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin',
-  'sys_boot', 'sys_nice', 'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap', 'mac_override',
-  'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf', 'checkpoint_restore',
+  'chown',
+  'dac_override',
+  'dac_read_search',
+  'fowner',
+  'fsetid',
+  'kill',
+  'setgid',
+  'setuid',
+  'setpcap',
+  'linux_immutable',
+  'net_bind_service',
+  'net_broadcast',
+  'net_admin',
+  'net_raw',
+  'ipc_lock',
+  'ipc_owner',
+  'sys_module',
+  'sys_rawio',
+  'sys_chroot',
+  'sys_ptrace',
+  'sys_pacct',
+  'sys_admin',
+  'sys_boot',
+  'sys_nice',
+  'sys_resource',
+  'sys_time',
+  'sys_tty_config',
+  'mknod',
+  'lease',
+  'audit_write',
+  'audit_control',
+  'setfcap',
+  'mac_override',
+  'mac_admin',
+  'syslog',
+  'wake_alarm',
+  'block_suspend',
+  'audit_read',
+  'perfmon',
+  'bpf',
+  'checkpoint_restore',
 ];
 
 /** The bounding set of process `pid`, by name. */
@@ -357,58 +441,68 @@ const noCapsRun = !isRoot
     ? 'setpriv (util-linux), in.tftpd and tftp (tftpd-hpa, tftp-hpa) and rsync are needed'
     : false;
 
-test('tsinetd.service: under its capability bounding set, in.tftpd (chroot, then nobody) and a root rsync daemon (chroot, owners and set-uid bits kept) still serve', { skip: noCapsRun, timeout: 60_000 }, async (t) => {
-  const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
-  const caps = boundingSet(unit);
-  const known = CAP_NAMES.slice(0, Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')) + 1);
-  const wrap = ['setpriv', '--bounding-set', ['-all', ...[...caps].filter((c) => known.includes(c)).map((c) => `+${c}`)].join(',')];
-  t.diagnostic(wrap.join(' '));
+test(
+  'tsinetd.service: under its capability bounding set, in.tftpd (chroot, then nobody) and a root rsync daemon (chroot, owners and set-uid bits kept) still serve',
+  { skip: noCapsRun, timeout: 60_000 },
+  async (t) => {
+    const unit = readFileSync(join(EXAMPLES, 'tsinetd.service'), 'utf8');
+    const caps = boundingSet(unit);
+    const known = CAP_NAMES.slice(0, Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')) + 1);
+    const wrap = ['setpriv', '--bounding-set', ['-all', ...[...caps].filter((c) => known.includes(c)).map((c) => `+${c}`)].join(',')];
+    t.diagnostic(wrap.join(' '));
 
-  // in.tftpd as xinetd runs it: root, chroot to its directory (-s), then nobody. Its directory
-  // and file must be readable by all.
-  const root = tempDir(t, 'tftproot');
-  chmodSync(root, 0o755);
-  const content = `tftp under the unit's bounding set ${process.pid}\n`.repeat(30);
-  writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
-  // rsync's daemon as root receiving files of another owner with a set-uid bit, in a chroot.
-  const dir = tempDir(t, 'caps-rsync');
-  const src = join(dir, 'src');
-  const dest = join(dir, 'dest');
-  mkdirSync(src);
-  mkdirSync(dest, { mode: 0o755 });
-  writeFileSync(join(src, 'tool'), '#!/bin/sh\n');
-  chownSync(join(src, 'tool'), 65534, 65534);
-  chmodSync(join(src, 'tool'), 0o4755);
-  const conf = join(dir, 'rsyncd.conf');
-  writeFileSync(conf, `use chroot = yes\nuid = root\ngid = root\nnumeric ids = yes\n[mod]\n\tpath = ${dest}\n\tread only = no\n`);
+    // in.tftpd as xinetd runs it: root, chroot to its directory (-s), then nobody. Its directory
+    // and file must be readable by all.
+    const root = tempDir(t, 'tftproot');
+    chmodSync(root, 0o755);
+    const content = `tftp under the unit's bounding set ${process.pid}\n`.repeat(30);
+    writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
+    // rsync's daemon as root receiving files of another owner with a set-uid bit, in a chroot.
+    const dir = tempDir(t, 'caps-rsync');
+    const src = join(dir, 'src');
+    const dest = join(dir, 'dest');
+    mkdirSync(src);
+    mkdirSync(dest, { mode: 0o755 });
+    writeFileSync(join(src, 'tool'), '#!/bin/sh\n');
+    chownSync(join(src, 'tool'), 65534, 65534);
+    chmodSync(join(src, 'tool'), 0o4755);
+    const conf = join(dir, 'rsyncd.conf');
+    writeFileSync(conf, `use chroot = yes\nuid = root\ngid = root\nnumeric ids = yes\n[mod]\n\tpath = ${dest}\n\tread only = no\n`);
 
-  const [tftpPort, rsyncPort] = [await freePort(), await freePort()];
-  const d = await startDaemon(t, {
-    services: [tftpdService(tftpPort, root), programService('rsync', rsyncPort, '/usr/bin/rsync', { user: 'root', server_args: `--daemon --config=${conf}` })],
-    wrap,
-  });
-  // The daemon runs with the unit's set (its servers inherit it), less what this machine's own
-  // bounding set lacks (a container may lack CAP_SYS_RESOURCE: a bounding set only shrinks).
-  const ours = processBoundingSet(process.pid);
-  assert.deepEqual([...processBoundingSet(d.pid)].sort(), [...caps].filter((c) => ours.has(c)).sort());
+    const [tftpPort, rsyncPort] = [await freePort(), await freePort()];
+    const d = await startDaemon(t, {
+      services: [
+        tftpdService(tftpPort, root),
+        programService('rsync', rsyncPort, '/usr/bin/rsync', { user: 'root', server_args: `--daemon --config=${conf}` }),
+      ],
+      wrap,
+    });
+    // The daemon runs with the unit's set (its servers inherit it), less what this machine's own
+    // bounding set lacks (a container may lack CAP_SYS_RESOURCE: a bounding set only shrinks).
+    const ours = processBoundingSet(process.pid);
+    assert.deepEqual([...processBoundingSet(d.pid)].sort(), [...caps].filter((c) => ours.has(c)).sort());
 
-  const got = join(tempDir(t, 'tftpget'), 'got.txt');
-  const tftp = spawnSync(TFTP, ['-m', 'binary', '127.0.0.1', String(tftpPort), '-c', 'get', 'hello.txt', got], { encoding: 'utf8', timeout: 15_000 });
-  assert.equal(tftp.status, 0, tftp.stderr);
-  assert.equal(readFileSync(got, 'utf8'), content);
+    const got = join(tempDir(t, 'tftpget'), 'got.txt');
+    const tftp = spawnSync(TFTP, ['-m', 'binary', '127.0.0.1', String(tftpPort), '-c', 'get', 'hello.txt', got], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(tftp.status, 0, tftp.stderr);
+    assert.equal(readFileSync(got, 'utf8'), content);
 
-  const rsync = spawnSync('rsync', ['-a', '--numeric-ids', `${src}/`, `rsync://127.0.0.1:${rsyncPort}/mod/`], { encoding: 'utf8', timeout: 20_000 });
-  assert.equal(rsync.status, 0, rsync.stderr);
-  const st = statSync(join(dest, 'tool'));
-  assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [65534, 65534, '4755']);
-  await d.waitForServiceLog(/EXIT: rsync status=0 /);
-  await d.waitForServiceLog(/START: tftp pid=\d+ from=127\.0\.0\.1$/);
-});
+    const rsync = spawnSync('rsync', ['-a', '--numeric-ids', `${src}/`, `rsync://127.0.0.1:${rsyncPort}/mod/`], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(rsync.status, 0, rsync.stderr);
+    const st = statSync(join(dest, 'tool'));
+    assert.deepEqual([st.uid, st.gid, (st.mode & 0o7777).toString(8)], [65534, 65534, '4755']);
+    await d.waitForServiceLog(/EXIT: rsync status=0 /);
+    await d.waitForServiceLog(/START: tftp pid=\d+ from=127\.0\.0\.1$/);
+  },
+);
 
 // ---- fail2ban -----------------------------------------------------------------------------
 
 const F2B_CONF = '/etc/fail2ban';
-const noFail2ban = !have('fail2ban-client') || !have('fail2ban-regex') || !existsSync(join(F2B_CONF, 'filter.d', 'xinetd-fail.conf')) ? 'fail2ban (with its stock xinetd-fail filter) is not installed' : false;
+const noFail2ban =
+  !have('fail2ban-client') || !have('fail2ban-regex') || !existsSync(join(F2B_CONF, 'filter.d', 'xinetd-fail.conf'))
+    ? 'fail2ban (with its stock xinetd-fail filter) is not installed'
+    : false;
 
 test('fail2ban/jail.local: fail2ban loads it, and its tsinetd-file jail finds the refused addresses in a real FILE log', { skip: noFail2ban }, async (t) => {
   const dir = tempDir(t, 'examples');
@@ -416,7 +510,17 @@ test('fail2ban/jail.local: fail2ban loads it, and its tsinetd-file jail finds th
   const d = await startDaemon(t, { services: [internalService('echo', port, 'stream', { only_from: '127.0.0.1' })] });
   for (let i = 0; i < 3; i++) await tcpRequest({ port, localAddress: '127.0.0.2', send: 'x' });
   assert.equal((await tcpRequest({ port, send: 'ok' })).data.toString(), 'ok');
-  await waitFor(() => (d.serviceLog().split('\n').filter((l) => l.includes('FAIL: ')).length === 3 ? true : undefined), 5000, '3 FAIL lines');
+  await waitFor(
+    () =>
+      d
+        .serviceLog()
+        .split('\n')
+        .filter((l) => l.includes('FAIL: ')).length === 3
+        ? true
+        : undefined,
+    5000,
+    '3 FAIL lines',
+  );
   // The FILE log of tsinetd, as the jail's logpath would name it.
   assert.match(d.serviceLog(), /^\d{2}\/\d{1,2}\/\d{1,2}@\d{2}:\d{2}:\d{2}: FAIL: echo-stream address from=(::ffff:)?127\.0\.0\.2$/m);
 
@@ -435,9 +539,15 @@ test('fail2ban/jail.local: fail2ban loads it, and its tsinetd-file jail finds th
   assert.match(dump.stdout, /\['start', 'xinetd-fail'\]/);
 
   // What that jail matches in the log: the refused address, three times, each with its time.
-  const r = spawnSync('fail2ban-regex', ['-o', 'row', '-d', datepattern, d.serviceLogPath, join(conf, 'filter.d', 'xinetd-fail.conf')], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('fail2ban-regex', ['-o', 'row', '-d', datepattern, d.serviceLogPath, join(conf, 'filter.d', 'xinetd-fail.conf')], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
-  const rows = r.stdout.trim().split('\n').filter((l) => l.startsWith('['));
+  const rows = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('['));
   assert.equal(rows.length, 3, r.stdout);
   const now = Date.now() / 1000;
   for (const row of rows) {

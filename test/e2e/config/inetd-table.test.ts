@@ -63,7 +63,11 @@ test('the daemon: the xinetd service keeps the port, the inetd.conf one is turne
   const inetd = join(dir, 'inetd.conf');
   writeFileSync(inetd, catLine(port));
   // Retries 20 ms apart: a daemon retrying against its own socket would log within the wait below.
-  const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['--inetd', inetd], env: { ...process.env, TSINETD_BIND_RETRY_MS: '20' } });
+  const d = await startDaemon(t, {
+    services: [internalService('daytime', port, 'stream')],
+    args: ['--inetd', inetd],
+    env: { ...process.env, TSINETD_BIND_RETRY_MS: '20' },
+  });
   await d.waitForDaemonLog(/Started working: 1 available service$/m);
   await new Promise((r) => setTimeout(r, 400));
   const log = d.daemonLog().split('\n');
@@ -102,7 +106,11 @@ test('a reload adding an xinetd service on the port of a served inetd.conf one: 
     ],
     d.daemonLog(),
   );
-  assert.deepEqual(log.filter((l) => /bind failed|bind retry/.test(l)), [], d.daemonLog());
+  assert.deepEqual(
+    log.filter((l) => /bind failed|bind retry/.test(l)),
+    [],
+    d.daemonLog(),
+  );
   assert.match(reconfigured, /Reconfigured: new=0 old=1 dropped=0/);
   // The inetd.conf service goes on serving on the socket it had.
   assert.deepEqual([...listeningInodes(port)], before);
@@ -115,7 +123,15 @@ test('a reload adding an xinetd service on the port of a served inetd.conf one: 
  * `port` (named in its /etc/services). Resolves once it works: its log, pid, and a rewrite of
  * its configuration (send SIGHUP after).
  */
-async function startCompat(t: TestContext, dir: string, tag: string, argv0: readonly string[], name: string, port: number, services: ServiceDef[]): Promise<{ log: string; pid: number; rewrite(services: ServiceDef[]): void }> {
+async function startCompat(
+  t: TestContext,
+  dir: string,
+  tag: string,
+  argv0: readonly string[],
+  name: string,
+  port: number,
+  services: ServiceDef[],
+): Promise<{ log: string; pid: number; rewrite(services: ServiceDef[]): void }> {
   const log = join(dir, `${tag}.log`);
   const conf = join(dir, `${tag}.conf`);
   const defaults = { log_type: `FILE ${join(dir, `${tag}-services.log`)}` };
@@ -126,65 +142,85 @@ async function startCompat(t: TestContext, dir: string, tag: string, argv0: read
   return { log, pid, rewrite };
 }
 
-test('as real xinetd -inetd_compat: the /etc/inetd.conf service on the port of an xinetd.d one is the one left out', { skip: noXinetd || noNamespace, timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t, 'table-xinetd');
-  const name = 'tsinetd-clash';
-  const started = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
-    const { log } = await startCompat(t, dir, tag, argv0, name, port, [internalService('daytime', port, 'stream')]);
-    assert.ok(isDaytime((await tcpRequest({ port })).data.toString()), `${tag} serves daytime on ${port}`);
-    return readFileSync(log, 'utf8');
-  };
-  const theirs = await started('xinetd', [XINETD], await freePort());
-  assert.match(theirs, new RegExp(`ERROR: Service ${name} failed to start and is deactivated\\.`));
-  assert.match(theirs, /Started working: 1 available service$/m);
-  const ours = await started('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
-  assert.match(ours, new RegExp(`ERROR: ${COMPAT}:1:1: error: port \\d+/tcp on all addresses is already used by service 'daytime' .* service '${name}' either`));
-  assert.match(ours, /Started working: 1 available service$/m);
-});
+test(
+  'as real xinetd -inetd_compat: the /etc/inetd.conf service on the port of an xinetd.d one is the one left out',
+  { skip: noXinetd || noNamespace, timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t, 'table-xinetd');
+    const name = 'tsinetd-clash';
+    const started = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
+      const { log } = await startCompat(t, dir, tag, argv0, name, port, [internalService('daytime', port, 'stream')]);
+      assert.ok(isDaytime((await tcpRequest({ port })).data.toString()), `${tag} serves daytime on ${port}`);
+      return readFileSync(log, 'utf8');
+    };
+    const theirs = await started('xinetd', [XINETD], await freePort());
+    assert.match(theirs, new RegExp(`ERROR: Service ${name} failed to start and is deactivated\\.`));
+    assert.match(theirs, /Started working: 1 available service$/m);
+    const ours = await started('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
+    assert.match(
+      ours,
+      new RegExp(`ERROR: ${COMPAT}:1:1: error: port \\d+/tcp on all addresses is already used by service 'daytime' .* service '${name}' either`),
+    );
+    assert.match(ours, /Started working: 1 available service$/m);
+  },
+);
 
-test('as real xinetd -inetd_compat on a reload: a new xinetd.d service on the port of the served /etc/inetd.conf one is the one left out', { skip: noXinetd || noNamespace, timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t, 'table-reload-xinetd');
-  const name = 'tsinetd-clash';
-  const reloaded = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
-    const { log, pid, rewrite } = await startCompat(t, dir, tag, argv0, name, port, []);
-    rewrite([internalService('daytime', port, 'stream')]);
-    process.kill(pid, 'SIGHUP');
-    await waitFor(() => (readFileSync(log, 'utf8').includes('Reconfigured:') ? true : undefined), 10_000, `${tag} to reload`);
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal((await tcpRequest({ port, send: 'ping\n' })).data.toString(), 'ping\n', `${tag}: the inetd.conf service still serves ${port}`);
-    return readFileSync(log, 'utf8');
-  };
-  const theirs = await reloaded('xinetd', [XINETD], await freePort());
-  // xinetd keeps the bound service (readjusted), and gives the new one up after its bind retries.
-  assert.match(theirs, new RegExp(`NOTICE: readjusting service ${name}$`, 'm'));
-  assert.match(theirs, /ERROR: Service daytime-stream failed to start and is deactivated\.$/m);
-  assert.match(theirs, /Reconfigured: new=0 old=1 dropped=0 \(services\)$/m);
-  const ours = await reloaded('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
-  assert.match(ours, new RegExp(`NOTICE: readjusting service ${name}$`, 'm'));
-  assert.match(ours, new RegExp(`ERROR: .*:\\d+:9: error: port \\d+/tcp on all addresses is already used by service '${name}' \\(${COMPAT}:1\\); xinetd cannot start service 'daytime'`));
-  assert.match(ours, /Reconfigured: new=0 old=1 dropped=0 \(services\)$/m);
-  assert.doesNotMatch(ours, /bind retry|will try to bind again/);
-});
+test(
+  'as real xinetd -inetd_compat on a reload: a new xinetd.d service on the port of the served /etc/inetd.conf one is the one left out',
+  { skip: noXinetd || noNamespace, timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t, 'table-reload-xinetd');
+    const name = 'tsinetd-clash';
+    const reloaded = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
+      const { log, pid, rewrite } = await startCompat(t, dir, tag, argv0, name, port, []);
+      rewrite([internalService('daytime', port, 'stream')]);
+      process.kill(pid, 'SIGHUP');
+      await waitFor(() => (readFileSync(log, 'utf8').includes('Reconfigured:') ? true : undefined), 10_000, `${tag} to reload`);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal((await tcpRequest({ port, send: 'ping\n' })).data.toString(), 'ping\n', `${tag}: the inetd.conf service still serves ${port}`);
+      return readFileSync(log, 'utf8');
+    };
+    const theirs = await reloaded('xinetd', [XINETD], await freePort());
+    // xinetd keeps the bound service (readjusted), and gives the new one up after its bind retries.
+    assert.match(theirs, new RegExp(`NOTICE: readjusting service ${name}$`, 'm'));
+    assert.match(theirs, /ERROR: Service daytime-stream failed to start and is deactivated\.$/m);
+    assert.match(theirs, /Reconfigured: new=0 old=1 dropped=0 \(services\)$/m);
+    const ours = await reloaded('tsinetd', [process.execPath, CLI, ...hostsArgs(dir)], await freePort());
+    assert.match(ours, new RegExp(`NOTICE: readjusting service ${name}$`, 'm'));
+    assert.match(
+      ours,
+      new RegExp(
+        `ERROR: .*:\\d+:9: error: port \\d+/tcp on all addresses is already used by service '${name}' \\(${COMPAT}:1\\); xinetd cannot start service 'daytime'`,
+      ),
+    );
+    assert.match(ours, /Reconfigured: new=0 old=1 dropped=0 \(services\)$/m);
+    assert.doesNotMatch(ours, /bind retry|will try to bind again/);
+  },
+);
 
-test('-inetd_compat without /etc/inetd.conf: --check, --dump and the daemon read the same files, without a word about it', { skip: existsSync(COMPAT) ? `${COMPAT} exists on this machine` : false }, async (t) => {
-  const dir = tempDir(t, 'table-absent');
-  const port = await freePort();
-  const { conf } = daytimeConf(dir, port, join(dir, 'services.log'));
-  const check = await runCli(['--check', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
-  assert.equal(check.code, 0, check.stderr);
-  assert.doesNotMatch(check.stderr, /inetd\.conf/);
-  assert.match(check.stderr, /tsinetd: 1 service \(1 enabled\), 0 errors/);
-  const dump = await runCli(['--dump', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
-  assert.equal(dump.code, 0, dump.stderr);
-  const services = (JSON.parse(dump.stdout) as { services: { id: string; enabled: boolean }[] }).services;
-  assert.deepEqual(
-    services.map((s) => [s.id, s.enabled]),
-    [['daytime-stream', true]],
-  );
-  const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['-inetd_compat'] });
-  await d.waitForDaemonLog(/Started working: 1 available service$/m);
-  assert.doesNotMatch(d.daemonLog(), /inetd\.conf/);
-});
+test(
+  '-inetd_compat without /etc/inetd.conf: --check, --dump and the daemon read the same files, without a word about it',
+  { skip: existsSync(COMPAT) ? `${COMPAT} exists on this machine` : false },
+  async (t) => {
+    const dir = tempDir(t, 'table-absent');
+    const port = await freePort();
+    const { conf } = daytimeConf(dir, port, join(dir, 'services.log'));
+    const check = await runCli(['--check', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.doesNotMatch(check.stderr, /inetd\.conf/);
+    assert.match(check.stderr, /tsinetd: 1 service \(1 enabled\), 0 errors/);
+    const dump = await runCli(['--dump', '-f', conf, '-inetd_compat', ...hostsArgs(dir)]);
+    assert.equal(dump.code, 0, dump.stderr);
+    const services = (JSON.parse(dump.stdout) as { services: { id: string; enabled: boolean }[] }).services;
+    assert.deepEqual(
+      services.map((s) => [s.id, s.enabled]),
+      [['daytime-stream', true]],
+    );
+    const d = await startDaemon(t, { services: [internalService('daytime', port, 'stream')], args: ['-inetd_compat'] });
+    await d.waitForDaemonLog(/Started working: 1 available service$/m);
+    assert.doesNotMatch(d.daemonLog(), /inetd\.conf/);
+  },
+);
 
 test('-inetd_compat with an /etc/inetd.conf: --check and the daemon both read it', { skip: noNamespace, timeout: 30_000 }, async (t) => {
   const dir = tempDir(t, 'table-present');

@@ -89,7 +89,11 @@ async function sideBySide(
   const child = spawn(XINETD, ['-dontfork', '-f', conf, '-filelog', log], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
   const text = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-  await waitFor(() => (/Started working/.test(text()) ? true : child.exitCode !== null ? assert.fail(`xinetd exited:\n${text()}`) : undefined), 10_000, 'xinetd to start');
+  await waitFor(
+    () => (/Started working/.test(text()) ? true : child.exitCode !== null ? assert.fail(`xinetd exited:\n${text()}`) : undefined),
+    10_000,
+    'xinetd to start',
+  );
   const real = await look(xPorts);
   child.kill('SIGKILL');
 

@@ -78,7 +78,9 @@ test('service lines land in the FILE exactly as xinetd writes them; daemon lines
   await log.close();
   assert.equal(
     read(svcLog),
-    `${TS}: START: t1 pid=4888 from=::ffff:127.0.0.2\n` + `${TS}: FAIL: t1 address from=::ffff:127.0.0.2\n` + `${TS}: EXIT: t1 status=0 pid=4888 duration=0(sec)\n`,
+    `${TS}: START: t1 pid=4888 from=::ffff:127.0.0.2\n` +
+      `${TS}: FAIL: t1 address from=::ffff:127.0.0.2\n` +
+      `${TS}: EXIT: t1 status=0 pid=4888 duration=0(sec)\n`,
   );
   assert.equal(read(daemonLog), `${TS} xinetd[4242]: NOTICE: Started working: 1 available service\n`);
   assert.equal(statSync(svcLog).mode & 0o777, 0o644);
@@ -123,7 +125,9 @@ test('close() flushes everything; log() does not wait for the disk', async (t) =
   for (let i = 0; i < 20000; i++) log.log({ kind: 'START', service: s, pid: i, peer });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   await log.close();
-  const lines = read(p).split('\n').filter((l) => l !== '');
+  const lines = read(p)
+    .split('\n')
+    .filter((l) => l !== '');
   assert.equal(lines.length, 20000);
   assert.equal(lines[19999], `${TS}: START: big pid=19999 from=::ffff:127.0.0.2`);
   // Generous bound: 20000 lines are queued in memory, not written synchronously one by one.
@@ -146,7 +150,10 @@ test('soft limit: one message; hard limit: one message and no more lines (as xin
   const size = statSync(p).size;
   // The line that crosses the hard limit is still written, nothing after it.
   assert.equal(size, Math.ceil(501 / line.length) * line.length);
-  assert.equal(read(daemonLog), `${TS} xinetd[4242]: WARNING: Size of t1 log exceeded soft limit\n` + `${TS} xinetd[4242]: ERROR: Size of t1 log exceeded hard limit\n`);
+  assert.equal(
+    read(daemonLog),
+    `${TS} xinetd[4242]: WARNING: Size of t1 log exceeded soft limit\n` + `${TS} xinetd[4242]: ERROR: Size of t1 log exceeded hard limit\n`,
+  );
 });
 
 test('limits count the bytes already in the file; reopen (SIGHUP after rotation) starts afresh', async (t) => {
@@ -184,7 +191,10 @@ test('a FILE that cannot be opened: one daemon error, the daemon and other servi
   }
   await waitFor('the error message', () => err.text().includes('cannot write log file'));
   await log.close();
-  const errors = err.text().split('\n').filter((l) => l.includes('cannot write log file'));
+  const errors = err
+    .text()
+    .split('\n')
+    .filter((l) => l.includes('cannot write log file'));
   assert.equal(errors.length, 1, err.text());
   assert.match(errors[0]!, /^05\/3\/4@05:06:07: ERROR: 4242 \{log\} cannot write log file .*plain\/sub\.log: ENOTDIR/);
   assert.equal(read(join(dir, 'good.log')).split('\n').length, 51);
@@ -260,7 +270,10 @@ test('-d: every daemon message, debug ones too, goes to stderr only', async (t) 
   log.log({ kind: 'daemon', code: 'listening', level: 'debug', message: 'active_services = 2', func: 'main_loop' });
   log.log({ kind: 'daemon', code: 'started-working', level: 'notice', message: 'Started working: 2 available services' });
   await log.close();
-  assert.equal(err.text(), `${TS}: DEBUG: 4242 {main_loop} active_services = 2 [listening]\n${TS}: NOTICE: 4242 {main} Started working: 2 available services\n`);
+  assert.equal(
+    err.text(),
+    `${TS}: DEBUG: 4242 {main_loop} active_services = 2 [listening]\n${TS}: NOTICE: 4242 {main} Started working: 2 available services\n`,
+  );
   assert.equal(existsSync(daemonLog), false);
 });
 
@@ -274,12 +287,23 @@ test('--log-format json: one parseable object per line, in files and on stderr',
   log.log({ kind: 'EXIT', service: s, pid: 12, status: 3, signal: null, durationSeconds: 4 });
   log.log({ kind: 'daemon', code: 'internal-error', level: 'error', message: 'oops', func: 'f' });
   await log.close();
-  const objs = read(p).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const objs = read(p)
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(objs, [
     { time: fixed.toISOString(), event: 'START', service: 'j', pid: 12, from: '::ffff:127.0.0.2' },
     { time: fixed.toISOString(), event: 'EXIT', service: 'j', status: 3, pid: 12, duration: 4 },
   ]);
-  assert.deepEqual(JSON.parse(err.text()), { time: fixed.toISOString(), event: 'daemon', level: 'error', code: 'internal-error', pid: 4242, func: 'f', message: 'oops' });
+  assert.deepEqual(JSON.parse(err.text()), {
+    time: fixed.toISOString(),
+    event: 'daemon',
+    level: 'error',
+    code: 'internal-error',
+    pid: 4242,
+    func: 'f',
+    message: 'oops',
+  });
 });
 
 test('open() on reload closes files no service uses any more', async (t) => {

@@ -97,27 +97,31 @@ test('TSINETD_SYSLOG_SOCKET chooses the socket; background daemon messages defau
   assert.match(l.messages[1]!, new RegExp(`^<27>${HEADER} tsinetd\\[4242\\]: bad$`));
 });
 
-test("fail2ban's stock xinetd-fail filter matches our FAIL lines", { skip: skip || (!hasFail2ban && 'fail2ban-regex or its xinetd-fail filter is not installed') }, async (t) => {
-  const dir = tempDir(t, 'syslog');
-  const l = await listen(t, join(dir, 'f2b.sock'));
-  const s = svc('ssh-trap', 'authpriv', 'info');
-  const log = newLog(t, { syslogSocket: l.path });
-  log.log({ kind: 'FAIL', service: s, reason: 'address', peer: p2 });
-  log.log({ kind: 'FAIL', service: s, reason: 'address', peer: { address: '10.1.2.3', port: 2, family: 'IPv4' } });
-  log.log({ kind: 'FAIL', service: s, reason: 'address', peer: { address: '2001:db8::7', port: 2, family: 'IPv6' } });
-  log.log({ kind: 'FAIL', service: s, reason: 'time', peer: { address: '10.9.9.9', port: 2, family: 'IPv4' } });
-  log.log({ kind: 'START', service: s, pid: 12, peer: { address: '10.8.8.8', port: 2, family: 'IPv4' } });
-  await log.close();
-  await waitFor('5 datagrams', () => l.messages.length >= 5);
-  // What a syslog daemon writes to /var/log/auth.log: the datagram without <PRI>, host name added.
-  const fileLines = l.messages.map((m) => m.replace(new RegExp(`^<\\d+>(${HEADER}) `), '$1 testhost '));
-  const logFile = join(dir, 'auth.log');
-  writeFileSync(logFile, fileLines.join('\n') + '\n');
-  const r = spawnSync('fail2ban-regex', ['-r', '-o', 'ip', logFile, FILTER], { encoding: 'utf8', timeout: 30000 });
-  assert.equal(r.status, 0, r.stderr);
-  const ips = r.stdout.trim().split('\n').sort();
-  assert.deepEqual(ips, ['10.1.2.3', '127.0.0.2', '2001:db8::7']);
-});
+test(
+  "fail2ban's stock xinetd-fail filter matches our FAIL lines",
+  { skip: skip || (!hasFail2ban && 'fail2ban-regex or its xinetd-fail filter is not installed') },
+  async (t) => {
+    const dir = tempDir(t, 'syslog');
+    const l = await listen(t, join(dir, 'f2b.sock'));
+    const s = svc('ssh-trap', 'authpriv', 'info');
+    const log = newLog(t, { syslogSocket: l.path });
+    log.log({ kind: 'FAIL', service: s, reason: 'address', peer: p2 });
+    log.log({ kind: 'FAIL', service: s, reason: 'address', peer: { address: '10.1.2.3', port: 2, family: 'IPv4' } });
+    log.log({ kind: 'FAIL', service: s, reason: 'address', peer: { address: '2001:db8::7', port: 2, family: 'IPv6' } });
+    log.log({ kind: 'FAIL', service: s, reason: 'time', peer: { address: '10.9.9.9', port: 2, family: 'IPv4' } });
+    log.log({ kind: 'START', service: s, pid: 12, peer: { address: '10.8.8.8', port: 2, family: 'IPv4' } });
+    await log.close();
+    await waitFor('5 datagrams', () => l.messages.length >= 5);
+    // What a syslog daemon writes to /var/log/auth.log: the datagram without <PRI>, host name added.
+    const fileLines = l.messages.map((m) => m.replace(new RegExp(`^<\\d+>(${HEADER}) `), '$1 testhost '));
+    const logFile = join(dir, 'auth.log');
+    writeFileSync(logFile, fileLines.join('\n') + '\n');
+    const r = spawnSync('fail2ban-regex', ['-r', '-o', 'ip', logFile, FILTER], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+    const ips = r.stdout.trim().split('\n').sort();
+    assert.deepEqual(ips, ['10.1.2.3', '127.0.0.2', '2001:db8::7']);
+  },
+);
 
 test('no logger(1): one daemon error on stderr, no crash, service lines dropped', { skip: unixDgramUnavailable() }, async (t) => {
   const err = textSink();
@@ -131,7 +135,10 @@ test('no logger(1): one daemon error on stderr, no crash, service lines dropped'
   await log.close();
   const lines = err.text().trimEnd().split('\n');
   assert.equal(lines.filter((x) => x.includes('cannot run /nonexistent/logger(1) for syslog')).length, 1, err.text());
-  assert.ok(lines.every((x) => /^\d{2}\/\d{1,2}\/\d{1,2}@\d{2}:\d{2}:\d{2}: (ERROR|WARNING): 4242 \{log\} /.test(x)), err.text());
+  assert.ok(
+    lines.every((x) => /^\d{2}\/\d{1,2}\/\d{1,2}@\d{2}:\d{2}:\d{2}: (ERROR|WARNING): 4242 \{log\} /.test(x)),
+    err.text(),
+  );
 });
 
 test('a missing syslog socket is reported once', { skip }, async (t) => {
@@ -144,5 +151,8 @@ test('a missing syslog socket is reported once', { skip }, async (t) => {
   log.log({ kind: 'FAIL', service: s, reason: 'address', peer: p2 });
   await waitFor('the warning', () => err.text().includes('absent.sock'));
   await log.close();
-  assert.match(err.text(), /WARNING: 4242 \{log\} syslog socket .*absent\.sock does not exist: syslog lines are lost until a syslog daemon listens there \[log-lines-lost\]\n$/);
+  assert.match(
+    err.text(),
+    /WARNING: 4242 \{log\} syslog socket .*absent\.sock does not exist: syslog lines are lost until a syslog daemon listens there \[log-lines-lost\]\n$/,
+  );
 });

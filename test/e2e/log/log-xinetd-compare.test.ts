@@ -49,7 +49,12 @@ function session(local: string, port: number): Promise<void> {
   });
 }
 
-const lines = (p: string): string[] => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter((l) => l !== '') : []);
+const lines = (p: string): string[] =>
+  existsSync(p)
+    ? readFileSync(p, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
 
 function startXinetd(t: TestContext, conf: string, daemonLog: string): void {
   const child = spawn(XINETD, ['-dontfork', '-f', conf, '-filelog', daemonLog], { stdio: 'ignore' });

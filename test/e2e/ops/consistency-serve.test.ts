@@ -39,7 +39,17 @@ class ForgetfulSpawner implements Spawner {
 
 function service(): Service {
   const s = newService('sleepy', 'xinetd', { file: 'test.conf', line: 1 });
-  return { ...s, type: ['UNLISTED'], port: 0, socket_type: 'stream', protocol: 'tcp', wait: false, server: '/bin/sleep', server_argv: ['sleep', '30'], bind: '127.0.0.1' };
+  return {
+    ...s,
+    type: ['UNLISTED'],
+    port: 0,
+    socket_type: 'stream',
+    protocol: 'tcp',
+    wait: false,
+    server: '/bin/sleep',
+    server_argv: ['sleep', '30'],
+    bind: '127.0.0.1',
+  };
 }
 
 test('a served state is consistent; a server whose exit was lost is reported', async (t) => {

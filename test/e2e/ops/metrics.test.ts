@@ -112,7 +112,11 @@ test('metrics endpoint: counters, running servers, spawn latency and failures, s
   assert.equal(sampleValue(m, 'tsinetd_reloads_total', { result: 'ok' }), 0);
 
   // The EXIT of the short servers is accounted: nothing of hello keeps running.
-  await waitFor(async () => (sampleValue(await scrape(target), 'tsinetd_running_servers', { service: 'hello' }) === 0 ? true : undefined), 5000, 'hello servers to be reaped');
+  await waitFor(
+    async () => (sampleValue(await scrape(target), 'tsinetd_running_servers', { service: 'hello' }) === 0 ? true : undefined),
+    5000,
+    'hello servers to be reaped',
+  );
 
   // A reload adds a service: the counters go on, the reload is counted.
   d.rewrite([...services, programService('fresh', pNew, '/bin/echo')]);

@@ -14,44 +14,48 @@ import { tempDir } from '../../helpers/temp.js';
 
 const noNotify = !have('python3') ? 'python3 is not installed' : !have('systemd-notify') ? 'systemd-notify(1) is not installed' : false;
 
-test('systemd: READY=1 once serving, RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM; servers never see NOTIFY_SOCKET', { skip: noNotify }, async (t) => {
-  const dir = tempDir(t, 'ready');
-  const fake = await fakeSystemd(t, dir);
-  const port = await freePort();
-  const d = await startDaemon(t, {
-    services: [programService('env', port, join(FIXTURES, 'env-printer'))],
-    env: { ...process.env, NOTIFY_SOCKET: fake.path },
-  });
-  const ready = await waitFor(() => fake.messages.find((m) => m.vars['READY'] === '1'), 5000, 'READY=1');
-  assert.equal(ready.vars['MAINPID'], String(d.pid));
-  assert.equal(ready.vars['STATUS'], 'Serving 1 service');
-  if (process.getuid?.() === 0) {
-    // Measured: as root, systemd-notify --pid=PID sends with the daemon's pid as the sender, so
-    // NotifyAccess=main accepts it.
-    assert.equal(ready.pid, d.pid);
-  }
-  assert.equal(fake.messages.indexOf(ready), 0, 'READY=1 is the first message');
+test(
+  'systemd: READY=1 once serving, RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM; servers never see NOTIFY_SOCKET',
+  { skip: noNotify },
+  async (t) => {
+    const dir = tempDir(t, 'ready');
+    const fake = await fakeSystemd(t, dir);
+    const port = await freePort();
+    const d = await startDaemon(t, {
+      services: [programService('env', port, join(FIXTURES, 'env-printer'))],
+      env: { ...process.env, NOTIFY_SOCKET: fake.path },
+    });
+    const ready = await waitFor(() => fake.messages.find((m) => m.vars['READY'] === '1'), 5000, 'READY=1');
+    assert.equal(ready.vars['MAINPID'], String(d.pid));
+    assert.equal(ready.vars['STATUS'], 'Serving 1 service');
+    if (process.getuid?.() === 0) {
+      // Measured: as root, systemd-notify --pid=PID sends with the daemon's pid as the sender, so
+      // NotifyAccess=main accepts it.
+      assert.equal(ready.pid, d.pid);
+    }
+    assert.equal(fake.messages.indexOf(ready), 0, 'READY=1 is the first message');
 
-  const env = (await tcpRequest({ port })).data.toString();
-  assert.match(env, /^env:PATH=/m);
-  assert.doesNotMatch(env, /NOTIFY_SOCKET/);
+    const env = (await tcpRequest({ port })).data.toString();
+    assert.match(env, /^env:PATH=/m);
+    assert.doesNotMatch(env, /NOTIFY_SOCKET/);
 
-  d.signal('SIGHUP');
-  await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length >= 2 ? true : undefined), 5000, 'READY=1 after the reload');
-  const reloading = fake.messages[1]!;
-  assert.equal(reloading.vars['RELOADING'], '1');
-  // MONOTONIC_USEC is CLOCK_MONOTONIC, the clock python's time.monotonic() reads: at most a
-  // moment before the message arrived.
-  const usec = Number(reloading.vars['MONOTONIC_USEC']);
-  assert.ok(usec <= reloading.mono && reloading.mono - usec < 2_000_000, `MONOTONIC_USEC ${usec} vs arrival ${reloading.mono}`);
-  assert.equal(fake.messages[2]!.vars['READY'], '1');
+    d.signal('SIGHUP');
+    await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length >= 2 ? true : undefined), 5000, 'READY=1 after the reload');
+    const reloading = fake.messages[1]!;
+    assert.equal(reloading.vars['RELOADING'], '1');
+    // MONOTONIC_USEC is CLOCK_MONOTONIC, the clock python's time.monotonic() reads: at most a
+    // moment before the message arrived.
+    const usec = Number(reloading.vars['MONOTONIC_USEC']);
+    assert.ok(usec <= reloading.mono && reloading.mono - usec < 2_000_000, `MONOTONIC_USEC ${usec} vs arrival ${reloading.mono}`);
+    assert.equal(fake.messages[2]!.vars['READY'], '1');
 
-  const status = await d.stop('SIGTERM');
-  assert.equal(status.code, 0);
-  const last = fake.messages[fake.messages.length - 1]!;
-  assert.equal(last.vars['STOPPING'], '1');
-  assert.equal(fake.messages.length, 4);
-});
+    const status = await d.stop('SIGTERM');
+    assert.equal(status.code, 0);
+    const last = fake.messages[fake.messages.length - 1]!;
+    assert.equal(last.vars['STOPPING'], '1');
+    assert.equal(fake.messages.length, 4);
+  },
+);
 
 test('NOTIFY_SOCKET set but systemd-notify missing or failing: one warning each, serving goes on', { skip: noNotify }, async (t) => {
   const emptyPath = tempDir(t, 'ready');
@@ -194,8 +198,14 @@ test('--ready-fd naming a descriptor that was not passed: exit 1 before anything
   // 4 and 5 were not passed; Node's own start-up descriptors take such numbers (its epoll, eventfd, pipes).
   for (const [fd, expected] of [
     ['500', /^tsinetd: --ready-fd 500: the descriptor is not open \(EBADF\)\n$/],
-    ['4', /^tsinetd: --ready-fd 4: (descriptor 4 was not passed to tsinetd \(it is .*, one of Node's own\)|descriptor 4 \(.*\) is open for reading only|the descriptor is not open \(EBADF\))\n$/],
-    ['5', /^tsinetd: --ready-fd 5: (descriptor 5 was not passed to tsinetd \(it is .*, one of Node's own\)|descriptor 5 \(.*\) is open for reading only|the descriptor is not open \(EBADF\))\n$/],
+    [
+      '4',
+      /^tsinetd: --ready-fd 4: (descriptor 4 was not passed to tsinetd \(it is .*, one of Node's own\)|descriptor 4 \(.*\) is open for reading only|the descriptor is not open \(EBADF\))\n$/,
+    ],
+    [
+      '5',
+      /^tsinetd: --ready-fd 5: (descriptor 5 was not passed to tsinetd \(it is .*, one of Node's own\)|descriptor 5 \(.*\) is open for reading only|the descriptor is not open \(EBADF\))\n$/,
+    ],
   ] as const) {
     const run = runWithFd3(t, ['-dontfork', '-f', configFile(dir, port), '--ready-fd', fd]);
     assert.equal(await withTimeout(run.exited, 15_000, 'tsinetd to exit'), 1);

@@ -25,17 +25,28 @@ test('the harness sees what xinetd and tsinetd start for a plain tree, and both 
     kind: 'grammar',
     seed: 0,
     index: 0,
-    main: [service('alpha', 30101, '\tonly_from = 127.0.0.{1,2} 10.0.0.0/8\n'), service('beta', 30102, '\tno_access = ::1 .example.com\n'), service('gamma', 30103, '\tlog_on_failure = BOGUS\n')].join('\n'),
+    main: [
+      service('alpha', 30101, '\tonly_from = 127.0.0.{1,2} 10.0.0.0/8\n'),
+      service('beta', 30102, '\tno_access = ::1 .example.com\n'),
+      service('gamma', 30103, '\tlog_on_failure = BOGUS\n'),
+    ].join('\n'),
     others: [],
   };
   const run = await runCase(c);
-  assert.deepEqual(run.xinetd.map((s) => s.id), ['alpha', 'beta'], `xinetd: ${run.xinetdErrors.join('\n')}`);
+  assert.deepEqual(
+    run.xinetd.map((s) => s.id),
+    ['alpha', 'beta'],
+    `xinetd: ${run.xinetdErrors.join('\n')}`,
+  );
   assert.deepEqual(run.xinetd[0]!.argv, ['cat', '-n', '-v']);
   assert.equal(run.xinetd[0]!.only_from.length, 3);
   assert.deepEqual(compareRun(run), []);
   // A change on one side is seen: our access list without its last word.
   const tampered = { ...run, tsinetd: run.tsinetd.map((s) => (s.id === 'alpha' ? { ...s, only_from: s.only_from.slice(1) } : s)) };
-  assert.deepEqual(compareRun(tampered).map((d) => `${d.what} ${d.id}`), ['only_from alpha']);
+  assert.deepEqual(
+    compareRun(tampered).map((d) => `${d.what} ${d.id}`),
+    ['only_from alpha'],
+  );
 });
 
 test(`real xinetd and tsinetd --dump start the same services (seed ${SEED})`, { skip, timeout: 120_000 }, async (t) => {

@@ -22,7 +22,7 @@ import { XINETD } from '../../helpers/xinetd-diff.js';
 const noXinetd = existsSync(XINETD) ? false : `real xinetd not found at ${XINETD} (set TSINETD_XINETD_REF)`;
 /** What a package needs on this machine: false, or why the test skips. */
 /** Real xinetd serves the packages as deployed: run by root (its `user =` lines switch ids). */
-const notRoot = process.getuid?.() === 0 ? false : 'needs root (xinetd runs the packages\' servers as root and nobody, as deployed)';
+const notRoot = process.getuid?.() === 0 ? false : "needs root (xinetd runs the packages' servers as root and nobody, as deployed)";
 const needs = (...paths: string[]): string | false => {
   const missing = paths.filter((p) => !existsSync(p));
   return noXinetd || notRoot || (missing.length > 0 ? `not installed: ${missing.join(', ')}` : false);
@@ -73,7 +73,11 @@ const mask = (l: string): string =>
     .replace(/pid=\d+/g, 'pid=N')
     .replace(/duration=\d+/g, 'duration=N');
 
-const logLines = (s: Side): string[] => s.serviceLog().split('\n').filter((l) => l !== '');
+const logLines = (s: Side): string[] =>
+  s
+    .serviceLog()
+    .split('\n')
+    .filter((l) => l !== '');
 
 /** Waits until `n` lines of `kind` are in the log (xinetd writes EXIT when the server is reaped). */
 async function waitLines(s: Side, kind: RegExp, n: number): Promise<void> {
@@ -157,7 +161,7 @@ async function compare(
 
 const binaryOf = (name: string) => spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).stdout.trim();
 
-test('rsync --daemon under inetd: the module listing and the log lines equal xinetd\'s', { skip: needs('/usr/bin/rsync'), timeout: 60_000 }, async (t) => {
+test("rsync --daemon under inetd: the module listing and the log lines equal xinetd's", { skip: needs('/usr/bin/rsync'), timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, 'pkg-rsync');
   const data = join(dir, 'data');
   mkdirSync(data);
@@ -179,7 +183,7 @@ test('rsync --daemon under inetd: the module listing and the log lines equal xin
   );
 });
 
-test('git daemon --inetd: a clone and the log lines equal xinetd\'s', { skip: needs(binaryOf('git') || '/usr/bin/git'), timeout: 60_000 }, async (t) => {
+test("git daemon --inetd: a clone and the log lines equal xinetd's", { skip: needs(binaryOf('git') || '/usr/bin/git'), timeout: 60_000 }, async (t) => {
   const dir = tempDir(t, 'pkg-git');
   const repos = bareGitRepo(dir, 'served by both\n');
   const git = binaryOf('git');
@@ -198,10 +202,8 @@ test('git daemon --inetd: a clone and the log lines equal xinetd\'s', { skip: ne
   );
 });
 
-test('in.fingerd: the answer to a finger query and the log lines equal xinetd\'s', { skip: needs(FINGERD, FINGER), timeout: 60_000 }, async (t) => {
-  const both = await bothDaemons(t, (port) =>
-    programService('finger', port, FINGERD, { user: 'nobody', server_args: `-p ${FINGER}`, no_access: '127.0.0.2' }),
-  );
+test("in.fingerd: the answer to a finger query and the log lines equal xinetd's", { skip: needs(FINGERD, FINGER), timeout: 60_000 }, async (t) => {
+  const both = await bothDaemons(t, (port) => programService('finger', port, FINGERD, { user: 'nobody', server_args: `-p ${FINGER}`, no_access: '127.0.0.2' }));
   await compare(
     both,
     async (port) => {
@@ -235,15 +237,13 @@ function fingerQuery(port: number): Promise<string> {
 /** A tftp read request (RFC 1350). */
 const rrq = (file: string) => Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0`)]);
 
-test('tftpd-hpa with tftp-hpa: the file and the log lines equal xinetd\'s', { skip: needs(TFTPD, TFTP), timeout: 60_000 }, async (t) => {
+test("tftpd-hpa with tftp-hpa: the file and the log lines equal xinetd's", { skip: needs(TFTPD, TFTP), timeout: 60_000 }, async (t) => {
   const root = tempDir(t, 'pkg-tftproot');
   chmodSync(root, 0o755);
   const content = 'served by both daemons\n'.repeat(40);
   writeFileSync(join(root, 'hello.txt'), content, { mode: 0o644 });
   const out = tempDir(t, 'pkg-tftpget');
-  const both = await bothDaemons(t, (port) =>
-    tftpdService(port, root, { no_access: '127.0.0.2' }),
-  );
+  const both = await bothDaemons(t, (port) => tftpdService(port, root, { no_access: '127.0.0.2' }));
   await compare(
     both,
     async (port, side) => {
@@ -288,37 +288,44 @@ async function startWithEtc(t: TestContext, name: string, argv: string[], etc: R
   await waitFor(() => (/Started working: 1 available service/.test(read()) ? true : undefined), 15_000, `${name} to start:\n${read()}`);
 }
 
-test('in.fingerd from an inetd.conf line (-inetd_compat, logging from defaults): answer and log lines equal xinetd\'s', { skip: needs(FINGERD, FINGER, '/usr/sbin/tcpd') || (process.getuid?.() === 0 ? false : 'needs root (unshare -m)'), timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t, 'pkg-compat');
-  const services = readFileSync('/etc/services', 'utf8').replace(/^finger\s.*$/gm, '');
-  const sides: Side[] = [];
-  for (const name of ['xinetd', 'tsinetd'] as const) {
-    const port = await freePort();
-    const [conf, log, daemonLog] = [join(dir, `${name}.conf`), join(dir, `${name}-services.log`), join(dir, `${name}-daemon.log`)];
-    writeFileSync(conf, renderConfig([], LOG(log)));
-    const etc = {
-      services: `${services}\nfinger\t\t${port}/tcp\n`,
-      // Debian's fingerd line (update-inetd), with finger's program named for this machine.
-      'inetd.conf': `finger\tstream\ttcp\tnowait\tnobody\t/usr/sbin/tcpd\t${FINGERD} -p ${FINGER}\n`,
-      'hosts.allow': '',
-      'hosts.deny': '',
-    };
-    const argv = name === 'xinetd' ? [XINETD, '-dontfork', '-inetd_compat', '-f', conf, '-filelog', daemonLog] : [process.execPath, CLI, '-dontfork', '--inetd_compat', '-f', conf, '-filelog', daemonLog, '-pidfile', join(dir, 'pid')];
-    await startWithEtc(t, name, argv, etc, daemonLog);
-    const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-    sides.push({ port, serviceLog: read });
-  }
-  const answers: string[] = [];
-  for (const s of sides) answers.push(await fingerQuery(s.port));
-  assert.match(answers[0]!, /Login: root/);
-  assert.equal(answers[1], answers[0]);
-  await waitLines(sides[0]!, /EXIT:/, 1);
-  await new Promise((r) => setTimeout(r, 300));
-  const [real, got] = [sessions(logLines(sides[0]!)), sessions(logLines(sides[1]!))];
-  assert.equal(real.length, 2, `xinetd wrote START and EXIT:\n${real.join('\n')}`);
-  // The one difference, documented (tsinetd.conf(5), COMPATIBILITY): a `tcp` line of an OpenBSD
-  // inetd.conf gets an IPv4 socket of its own, as openbsd-inetd gives it, where xinetd opens
-  // one dual-stack socket; the same client is then named 127.0.0.1, not ::ffff:127.0.0.1.
-  const unmapped = (lines: string[]) => lines.map((l) => l.replace('from=::ffff:', 'from='));
-  assert.deepEqual(unmapped(got), unmapped(real));
-});
+test(
+  "in.fingerd from an inetd.conf line (-inetd_compat, logging from defaults): answer and log lines equal xinetd's",
+  { skip: needs(FINGERD, FINGER, '/usr/sbin/tcpd') || (process.getuid?.() === 0 ? false : 'needs root (unshare -m)'), timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir(t, 'pkg-compat');
+    const services = readFileSync('/etc/services', 'utf8').replace(/^finger\s.*$/gm, '');
+    const sides: Side[] = [];
+    for (const name of ['xinetd', 'tsinetd'] as const) {
+      const port = await freePort();
+      const [conf, log, daemonLog] = [join(dir, `${name}.conf`), join(dir, `${name}-services.log`), join(dir, `${name}-daemon.log`)];
+      writeFileSync(conf, renderConfig([], LOG(log)));
+      const etc = {
+        services: `${services}\nfinger\t\t${port}/tcp\n`,
+        // Debian's fingerd line (update-inetd), with finger's program named for this machine.
+        'inetd.conf': `finger\tstream\ttcp\tnowait\tnobody\t/usr/sbin/tcpd\t${FINGERD} -p ${FINGER}\n`,
+        'hosts.allow': '',
+        'hosts.deny': '',
+      };
+      const argv =
+        name === 'xinetd'
+          ? [XINETD, '-dontfork', '-inetd_compat', '-f', conf, '-filelog', daemonLog]
+          : [process.execPath, CLI, '-dontfork', '--inetd_compat', '-f', conf, '-filelog', daemonLog, '-pidfile', join(dir, 'pid')];
+      await startWithEtc(t, name, argv, etc, daemonLog);
+      const read = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+      sides.push({ port, serviceLog: read });
+    }
+    const answers: string[] = [];
+    for (const s of sides) answers.push(await fingerQuery(s.port));
+    assert.match(answers[0]!, /Login: root/);
+    assert.equal(answers[1], answers[0]);
+    await waitLines(sides[0]!, /EXIT:/, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const [real, got] = [sessions(logLines(sides[0]!)), sessions(logLines(sides[1]!))];
+    assert.equal(real.length, 2, `xinetd wrote START and EXIT:\n${real.join('\n')}`);
+    // The one difference, documented (tsinetd.conf(5), COMPATIBILITY): a `tcp` line of an OpenBSD
+    // inetd.conf gets an IPv4 socket of its own, as openbsd-inetd gives it, where xinetd opens
+    // one dual-stack socket; the same client is then named 127.0.0.1, not ::ffff:127.0.0.1.
+    const unmapped = (lines: string[]) => lines.map((l) => l.replace('from=::ffff:', 'from='));
+    assert.deepEqual(unmapped(got), unmapped(real));
+  },
+);

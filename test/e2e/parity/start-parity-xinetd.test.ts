@@ -16,7 +16,12 @@ import { tempDir } from '../../helpers/temp.js';
 import { noMountNamespace, noXinetd, startXinetd, tsinetdStarts, type Mounts } from '../../helpers/xinetd.js';
 
 const block = (name: string, lines: readonly string[]): string => `service ${name}\n{\n${lines.map((l) => `\t${l}\n`).join('')}}\n`;
-const program = (socketType: 'stream' | 'dgram'): string[] => [`socket_type = ${socketType}`, `wait = ${socketType === 'dgram' ? 'yes' : 'no'}`, `user = ${TEST_USER}`, 'server = /bin/echo'];
+const program = (socketType: 'stream' | 'dgram'): string[] => [
+  `socket_type = ${socketType}`,
+  `wait = ${socketType === 'dgram' ? 'yes' : 'no'}`,
+  `user = ${TEST_USER}`,
+  'server = /bin/echo',
+];
 
 describe('protocol names are looked up in /etc/services as written', { skip: noXinetd || noMountNamespace() }, () => {
   test('the same services start under xinetd and tsinetd', async (t) => {
@@ -30,7 +35,11 @@ describe('protocol names are looked up in /etc/services as written', { skip: noX
       { what: 'protocol = tcp', text: block('p19web', ['protocol = tcp', ...program('stream')]), starts: true },
       { what: 'protocol = TCP with the listed port', text: block('p19web', ['protocol = TCP', `port = ${web}`, ...program('stream')]), starts: false },
       { what: 'protocol = UDP', text: block('p19dg', ['protocol = UDP', ...program('dgram')]), starts: false },
-      { what: 'UNLISTED, protocol = TCP', text: block('p19other', ['type = UNLISTED', `port = ${other}`, 'protocol = TCP', ...program('stream')]), starts: true },
+      {
+        what: 'UNLISTED, protocol = TCP',
+        text: block('p19other', ['type = UNLISTED', `port = ${other}`, 'protocol = TCP', ...program('stream')]),
+        starts: true,
+      },
       { what: 'internal, protocol = TCP', text: block('echo', ['type = INTERNAL', 'protocol = TCP', 'socket_type = stream', 'wait = no']), starts: false },
       { what: 'internal, protocol = tcp', text: block('echo', ['type = INTERNAL', 'protocol = tcp', 'socket_type = stream', 'wait = no']), starts: true },
     ];
@@ -44,7 +53,11 @@ describe('protocol names are looked up in /etc/services as written', { skip: noX
       assert.equal(x.started, c.starts ? 1 : 0, `${c.what}: xinetd\n${x.log()}`);
       const said = ts.diagnostics.join('\n');
       assert.equal(ts.started.length, x.started, `${c.what}: tsinetd starts what xinetd starts\n${said}`);
-      if (!c.starts) assert.ok(ts.diagnostics.some((l) => l.startsWith(`${conf}:`) && / error: .*not in \/etc\/services/.test(l)), said);
+      if (!c.starts)
+        assert.ok(
+          ts.diagnostics.some((l) => l.startsWith(`${conf}:`) && / error: .*not in \/etc\/services/.test(l)),
+          said,
+        );
     }
   });
 });
@@ -54,13 +67,19 @@ describe("DOS line ends: the '\\r' is read as part of the line's last word", { s
     const dir = tempDir(t, 'parity-crlf');
     const ports = [await freePort(), await freePort()];
     const dos = (text: string): string => text.replace(/\n/g, '\r\n');
-    const unlisted = (name: string, port: number, more: string[] = []): string => block(name, ['type = UNLISTED', `port = ${port}`, ...program('stream'), ...more]);
+    const unlisted = (name: string, port: number, more: string[] = []): string =>
+      block(name, ['type = UNLISTED', `port = ${port}`, ...program('stream'), ...more]);
     const lf = join(dir, 'lf.d');
     mkdirSync(lf);
     writeFileSync(join(lf, 'svc'), unlisted('inlf', ports[0]!));
     const cases: { what: string; text: string; starts: number; argv?: string[] }[] = [
       { what: 'a whole CRLF file', text: dos(`defaults\n{\n\tinstances = 5\n}\n${unlisted('a', ports[0]!)}${unlisted('b', ports[1]!)}`), starts: 0 },
-      { what: "only 'server_args = ok' has CRLF", text: unlisted('a', ports[0]!, ['server_args = ok']).replace('ok\n', 'ok\r\n'), starts: 1, argv: ['echo', 'ok\r'] },
+      {
+        what: "only 'server_args = ok' has CRLF",
+        text: unlisted('a', ports[0]!, ['server_args = ok']).replace('ok\n', 'ok\r\n'),
+        starts: 1,
+        argv: ['echo', 'ok\r'],
+      },
       { what: "only 'flags = IPv4 ' has CRLF", text: unlisted('a', ports[0]!, ['flags = IPv4 ']).replace('IPv4 \n', 'IPv4 \r\n'), starts: 0 },
       { what: "only 'service a' has CRLF (UNLISTED)", text: unlisted('a', ports[0]!).replace('service a\n', 'service a\r\n'), starts: 1 },
       { what: "'includedir DIR' with CRLF", text: dos(`includedir ${lf}\n`), starts: 0 },
@@ -111,7 +130,10 @@ describe('an include cycle', { skip: noXinetd }, () => {
     assert.equal(x.started, 0);
     const ts = tsinetdStarts(conf);
     assert.equal(ts.started.length, 0, ts.diagnostics.join('\n'));
-    assert.ok(ts.diagnostics.some((l) => l.startsWith(`${conf}:1:9: error: ${conf} includes itself`)), ts.diagnostics.join('\n'));
+    assert.ok(
+      ts.diagnostics.some((l) => l.startsWith(`${conf}:1:9: error: ${conf} includes itself`)),
+      ts.diagnostics.join('\n'),
+    );
   });
 });
 
@@ -128,8 +150,14 @@ describe('two datagram services on one port', { skip: noXinetd }, () => {
   const layouts: { what: string; make: (port: number) => ServiceDef[] }[] = [
     { what: 'echo then daytime', make: (p) => [internalService('echo', p, 'dgram'), internalService('daytime', p, 'dgram')] },
     { what: 'daytime then echo', make: (p) => [internalService('daytime', p, 'dgram'), internalService('echo', p, 'dgram')] },
-    { what: 'IPv4-only echo then dual-stack daytime', make: (p) => [internalService('echo', p, 'dgram', { flags: 'IPv4' }), internalService('daytime', p, 'dgram')] },
-    { what: 'dual-stack echo then IPv4-only daytime', make: (p) => [internalService('echo', p, 'dgram'), internalService('daytime', p, 'dgram', { flags: 'IPv4' })] },
+    {
+      what: 'IPv4-only echo then dual-stack daytime',
+      make: (p) => [internalService('echo', p, 'dgram', { flags: 'IPv4' }), internalService('daytime', p, 'dgram')],
+    },
+    {
+      what: 'dual-stack echo then IPv4-only daytime',
+      make: (p) => [internalService('echo', p, 'dgram'), internalService('daytime', p, 'dgram', { flags: 'IPv4' })],
+    },
   ];
   for (const layout of layouts) {
     test(`${layout.what}: both start, and each datagram gets the answer it gets from xinetd`, async (t) => {

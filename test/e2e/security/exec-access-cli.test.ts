@@ -35,7 +35,12 @@ function layout(t: TestContext): Layout {
   writeFileSync(unsearchable, script, { mode: 0o755 });
   writeFileSync(ownerOnly, script, { mode: 0o744 });
   writeFileSync(fine, script, { mode: 0o755 });
-  for (const [p, m] of [[unsearchable, 0o755], [ownerOnly, 0o744], [fine, 0o755]] as const) chmodSync(p, m);
+  for (const [p, m] of [
+    [unsearchable, 0o755],
+    [ownerOnly, 0o744],
+    [fine, 0o755],
+  ] as const)
+    chmodSync(p, m);
   return { unsearchable, ownerOnly, missing: join(dir, 'missing'), fine };
 }
 
@@ -65,24 +70,40 @@ describe('the service user cannot execute its server', { skip: SKIP }, () => {
       [at(l.unsearchable), at(l.ownerOnly), at(l.missing)].map((w) => `${w}: warning`),
       r.stderr,
     );
-    assert.match(warnings[0]!, new RegExp(`cannot execute server ${esc(l.unsearchable)}: no search permission on directory ${esc(join(l.unsearchable, '..'))} \\(mode 0700, `));
+    assert.match(
+      warnings[0]!,
+      new RegExp(`cannot execute server ${esc(l.unsearchable)}: no search permission on directory ${esc(join(l.unsearchable, '..'))} \\(mode 0700, `),
+    );
     assert.match(warnings[1]!, new RegExp(`cannot execute server ${esc(l.ownerOnly)}: no execute permission on ${esc(l.ownerOnly)} for it \\(mode 0744, `));
-    assert.match(warnings[2]!, new RegExp(`cannot execute server ${esc(l.missing)}: ${esc(l.missing)} does not exist; every connection to service 'absent' would fail`));
+    assert.match(
+      warnings[2]!,
+      new RegExp(`cannot execute server ${esc(l.missing)}: ${esc(l.missing)} does not exist; every connection to service 'absent' would fail`),
+    );
     assert.doesNotMatch(r.stderr, /service 'good'/);
   });
 
-  test('the daemon (root) warns at load and again at each SIGHUP, once per service', { skip: UID === 0 ? false : 'needs root (a daemon that is not root runs servers as itself)' }, async (t) => {
-    const l = layout(t);
-    const [p1, p2] = [await freePort(), await freePort()];
-    const services = [programService('hidden', p1, l.unsearchable, { user: 'nobody' }), programService('good', p2, l.fine, { user: 'nobody' })];
-    const d = await startDaemon(t, { services });
-    const warning = new RegExp(`${esc(d.config)}:\\d+:\\d+: warning: user 'nobody' \\(uid \\d+\\) cannot execute server ${esc(l.unsearchable)}: no search permission`);
-    const count = (): number => d.daemonLog().split('\n').filter((x) => warning.test(x)).length;
-    await waitFor(() => (count() === 1 ? true : undefined), 5000, `the warning at load\n${d.daemonLog()}`);
-    d.rewrite(services);
-    d.signal('SIGHUP');
-    await waitFor(() => (count() === 2 ? true : undefined), 8000, `the warning again at SIGHUP\n${d.daemonLog()}`);
-    assert.doesNotMatch(d.daemonLog(), new RegExp(`cannot execute server ${esc(l.fine)}`));
-    assert.equal(count(), 2);
-  });
+  test(
+    'the daemon (root) warns at load and again at each SIGHUP, once per service',
+    { skip: UID === 0 ? false : 'needs root (a daemon that is not root runs servers as itself)' },
+    async (t) => {
+      const l = layout(t);
+      const [p1, p2] = [await freePort(), await freePort()];
+      const services = [programService('hidden', p1, l.unsearchable, { user: 'nobody' }), programService('good', p2, l.fine, { user: 'nobody' })];
+      const d = await startDaemon(t, { services });
+      const warning = new RegExp(
+        `${esc(d.config)}:\\d+:\\d+: warning: user 'nobody' \\(uid \\d+\\) cannot execute server ${esc(l.unsearchable)}: no search permission`,
+      );
+      const count = (): number =>
+        d
+          .daemonLog()
+          .split('\n')
+          .filter((x) => warning.test(x)).length;
+      await waitFor(() => (count() === 1 ? true : undefined), 5000, `the warning at load\n${d.daemonLog()}`);
+      d.rewrite(services);
+      d.signal('SIGHUP');
+      await waitFor(() => (count() === 2 ? true : undefined), 8000, `the warning again at SIGHUP\n${d.daemonLog()}`);
+      assert.doesNotMatch(d.daemonLog(), new RegExp(`cannot execute server ${esc(l.fine)}`));
+      assert.equal(count(), 2);
+    },
+  );
 });

@@ -45,7 +45,25 @@ for (const spawner of SPAWNERS) {
       const marker = join(daemon.dir, 'pwned');
       // The daemon's directory is only known once it runs: the services come with a reload.
       // server_args is split on blanks only (as xinetd does); printf prints each word in brackets.
-      const words = ['$(touch', `${marker})`, `;touch`, marker, `\`touch`, `${marker}\``, '|', 'id', '&&', '>', marker, '*', '~', '$HOME', "'quoted'", '"dq"', '\\n'];
+      const words = [
+        '$(touch',
+        `${marker})`,
+        `;touch`,
+        marker,
+        `\`touch`,
+        `${marker}\``,
+        '|',
+        'id',
+        '&&',
+        '>',
+        marker,
+        '*',
+        '~',
+        '$HOME',
+        "'quoted'",
+        '"dq"',
+        '\\n',
+      ];
       const port2 = await freePort();
       daemon.rewrite([
         programService('args', port, '/usr/bin/printf', { server_args: `[%s]\\n ${words.join(' ')}` }),
@@ -80,7 +98,12 @@ for (const spawner of SPAWNERS) {
     test('passenv names: only those (when set); env overrides them; REMOTE_HOST cannot be forged', async (t) => {
       const port = await freePort();
       await startDaemon(t, {
-        services: [programService('some', port, '/usr/bin/env', { passenv: 'PATH LANG_MARK NOT_SET_ANYWHERE', env: 'PATH=/override REMOTE_HOST=forged.example EXTRA=1' })],
+        services: [
+          programService('some', port, '/usr/bin/env', {
+            passenv: 'PATH LANG_MARK NOT_SET_ANYWHERE',
+            env: 'PATH=/override REMOTE_HOST=forged.example EXTRA=1',
+          }),
+        ],
         env: daemonEnv(spawner),
       });
       const env = envOf(await reply(port));

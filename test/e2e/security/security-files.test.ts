@@ -44,7 +44,11 @@ describe('files the daemon writes, in a directory other users can write', () => 
     for (const p of [pidfile, svcLog, dump]) symlinkSync(l.victim, p);
     writeConf(l, [internalService('echo', port, 'stream')], svcLog);
     const d = await launch(t, { args: ['-dontfork', '-f', l.conf, '-filelog', l.log, '-pidfile', pidfile, '--dump-file', dump], daemonLog: l.log });
-    await d.waitForLog(new RegExp(`ERROR: .*cannot write the pid file ${escape(pidfile)}: refused: it is a symbolic link in ${escape(l.shared)}, a directory other users can write`));
+    await d.waitForLog(
+      new RegExp(
+        `ERROR: .*cannot write the pid file ${escape(pidfile)}: refused: it is a symbolic link in ${escape(l.shared)}, a directory other users can write`,
+      ),
+    );
     const r = await tcpRequest({ port, send: 'still serving\n' });
     assert.equal(r.data.toString(), 'still serving\n');
     await d.waitForLog(new RegExp(`cannot write log file ${escape(svcLog)}: refused: it is a symbolic link`));
@@ -53,15 +57,19 @@ describe('files the daemon writes, in a directory other users can write', () => 
     assert.equal(readFileSync(l.victim, 'utf8'), 'precious\n');
   });
 
-  test('a FIFO planted at the pid file neither blocks start-up nor is written', { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' }, async (t) => {
-    const l = layout(t);
-    const port = await freePort();
-    const pidfile = join(l.shared, 'tsinetd.pid');
-    assert.equal(spawnSync('mkfifo', [pidfile]).status, 0);
-    writeConf(l, [internalService('echo', port, 'stream')]);
-    const d = await launch(t, { args: ['-dontfork', '-f', l.conf, '-filelog', l.log, '-pidfile', pidfile], daemonLog: l.log });
-    assert.match(d.daemonLog(), /cannot write the pid file .*: refused: it is a FIFO/);
-  });
+  test(
+    'a FIFO planted at the pid file neither blocks start-up nor is written',
+    { skip: spawnSync('mkfifo', ['--version']).status === 0 ? false : 'no mkfifo' },
+    async (t) => {
+      const l = layout(t);
+      const port = await freePort();
+      const pidfile = join(l.shared, 'tsinetd.pid');
+      assert.equal(spawnSync('mkfifo', [pidfile]).status, 0);
+      writeConf(l, [internalService('echo', port, 'stream')]);
+      const d = await launch(t, { args: ['-dontfork', '-f', l.conf, '-filelog', l.log, '-pidfile', pidfile], daemonLog: l.log });
+      assert.match(d.daemonLog(), /cannot write the pid file .*: refused: it is a FIFO/);
+    },
+  );
 
   test('our own pid file in such a directory is written, replacing a stale one, and removed at exit', async (t) => {
     const l = layout(t);
@@ -88,8 +96,18 @@ describe('configuration files other users can write', () => {
     const r = spawnSync(process.execPath, [CLI, '--check', '-f', l.conf], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(r.status, 0, r.stderr);
     const lines = r.stderr.split('\n');
-    assert.ok(lines.includes(`${l.conf}:1:1: warning: ${l.conf} can be written by any user (mode 0666): anyone could choose the programs tsinetd starts and their user; remove write access for others (chmod o-w ${l.conf}) [unsafe-permissions]`), r.stderr);
-    assert.ok(lines.includes(`${l.conf}:5:12: warning: the directory ${inc} can be written by any user (mode 1777): anyone could add a service to the configuration [unsafe-permissions]`), r.stderr);
+    assert.ok(
+      lines.includes(
+        `${l.conf}:1:1: warning: ${l.conf} can be written by any user (mode 0666): anyone could choose the programs tsinetd starts and their user; remove write access for others (chmod o-w ${l.conf}) [unsafe-permissions]`,
+      ),
+      r.stderr,
+    );
+    assert.ok(
+      lines.includes(
+        `${l.conf}:5:12: warning: the directory ${inc} can be written by any user (mode 1777): anyone could add a service to the configuration [unsafe-permissions]`,
+      ),
+      r.stderr,
+    );
   });
 
   test('a file owned by another user, and a directory anyone can write without the sticky bit', { skip: ROOT ? false : 'needs root (chown)' }, (t) => {
@@ -102,8 +120,17 @@ describe('configuration files other users can write', () => {
     chownSync(conf, 65534, 65534);
     const r = spawnSync(process.execPath, [CLI, '--check', '-f', conf], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`^${escape(conf)}:1:1: warning: ${escape(conf)} belongs to uid 65534 \\(nobody\\), who can choose the programs tsinetd`, 'm'));
-    assert.match(r.stderr, new RegExp(`^${escape(conf)}:1:1: warning: the directory ${escape(open)} can be written by any user \\(mode 0777, no sticky bit\\): anyone could replace`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^${escape(conf)}:1:1: warning: ${escape(conf)} belongs to uid 65534 \\(nobody\\), who can choose the programs tsinetd`, 'm'),
+    );
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^${escape(conf)}:1:1: warning: the directory ${escape(open)} can be written by any user \\(mode 0777, no sticky bit\\): anyone could replace`,
+        'm',
+      ),
+    );
   });
 
   test('the daemon logs the same warning when it starts (and inetd.conf files are checked too)', async (t) => {

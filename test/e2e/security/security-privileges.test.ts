@@ -40,7 +40,11 @@ function parseIds(text: string): Ids {
   const field = (name: string): string[] => {
     const line = text.split('\n').find((l) => l.startsWith(`${name}:`));
     assert.ok(line !== undefined, `no ${name} line in ${JSON.stringify(text)}`);
-    return line.slice(name.length + 1).trim().split(/\s+/).filter((w) => w !== '');
+    return line
+      .slice(name.length + 1)
+      .trim()
+      .split(/\s+/)
+      .filter((w) => w !== '');
   };
   return {
     uid: field('Uid').map(Number),
@@ -69,7 +73,9 @@ function setup(t: TestContext, services: ServiceDef[], owner: number | null = nu
   chmodSync(dir, 0o755);
   if (owner !== null) chownSync(dir, owner, owner);
   const conf = join(dir, 'xinetd.conf');
-  writeFileSync(conf, renderConfig(services, { log_type: `FILE ${join(dir, 'services.log')}`, log_on_success: 'PID HOST EXIT', log_on_failure: 'HOST' }), { mode: 0o644 });
+  writeFileSync(conf, renderConfig(services, { log_type: `FILE ${join(dir, 'services.log')}`, log_on_success: 'PID HOST EXIT', log_on_failure: 'HOST' }), {
+    mode: 0o644,
+  });
   return { dir, conf, log: join(dir, 'daemon.log') };
 }
 
@@ -113,7 +119,10 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
     test(`${spawner} spawner: group overrides the user's primary group`, async (t) => {
       const port = await freePort();
       const daemonGid = db.group('daemon')?.gid;
-      if (daemonGid === undefined) { t.skip('no group daemon'); return; }
+      if (daemonGid === undefined) {
+        t.skip('no group daemon');
+        return;
+      }
       const s = setup(t, [idService('grp', port, { user: 'nobody', group: 'daemon' })]);
       await launch(t, { args: args(s), daemonLog: s.log, env: { ...process.env, TSINETD_SPAWNER: spawner } });
       const ids = await idsAt(port);
@@ -125,14 +134,20 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
 
   test("native spawner: groups = yes gives the user's groups from /etc/group, and nothing else", async (t) => {
     const member = userWithSupplementaryGroups();
-    if (member === null) { t.skip('no user with supplementary groups in /etc/group'); return; }
+    if (member === null) {
+      t.skip('no user with supplementary groups in /etc/group');
+      return;
+    }
     const [withGroups, without] = [await freePort(), await freePort()];
     const s = setup(t, [idService('with', withGroups, { user: member.name, groups: 'yes' }), idService('without', without, { user: member.name })]);
     await launch(t, { args: args(s), daemonLog: s.log, wrapper: ['setpriv', '--groups=4,27'], env: { ...process.env, TSINETD_SPAWNER: 'native' } });
     const uid = db.user(member.name)!.uid;
     const a = await idsAt(withGroups);
     assert.deepEqual(a.uid, ALL_UID(uid));
-    assert.deepEqual([...a.groups].sort((x, y) => x - y), [...member.groups].sort((x, y) => x - y));
+    assert.deepEqual(
+      [...a.groups].sort((x, y) => x - y),
+      [...member.groups].sort((x, y) => x - y),
+    );
     const b = await idsAt(without);
     assert.deepEqual(b.uid, ALL_UID(uid));
     assert.deepEqual(b.groups, []);
@@ -140,7 +155,10 @@ describe('servers run exactly as the configured user (daemon as root)', { skip: 
 
   test('node spawner: groups = yes cannot be applied; it is said at start and the server gets no group at all', async (t) => {
     const member = userWithSupplementaryGroups();
-    if (member === null) { t.skip('no user with supplementary groups in /etc/group'); return; }
+    if (member === null) {
+      t.skip('no user with supplementary groups in /etc/group');
+      return;
+    }
     const port = await freePort();
     const s = setup(t, [idService('with', port, { user: member.name, groups: 'yes' })]);
     const d = await launch(t, { args: args(s), daemonLog: s.log, wrapper: ['setpriv', '--groups=4,27'], env: { ...process.env, TSINETD_SPAWNER: 'node' } });
@@ -197,7 +215,10 @@ describe('a daemon that is not root (run as nobody)', { skip: NOBODY === null ? 
     assert.equal(r.status, 0, r.stderr);
     assert.match(
       r.stderr,
-      new RegExp(`^${s.conf.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: tsinetd runs as uid 65534 \\(nobody\\), not as root: it cannot start servers as user 'root'; a daemon started by this user would refuse the service`, 'm'),
+      new RegExp(
+        `^${s.conf.replace(/[.]/g, '\\.')}:\\d+:\\d+: warning: tsinetd runs as uid 65534 \\(nobody\\), not as root: it cannot start servers as user 'root'; a daemon started by this user would refuse the service`,
+        'm',
+      ),
     );
   });
 });

@@ -179,7 +179,10 @@ function havePrlimit(): boolean {
 // ---- the daemon log -----------------------------------------------------------------------
 
 function linesOf(d: RunningDaemon, re: RegExp): string[] {
-  return d.daemonLog().split('\n').filter((l) => re.test(l));
+  return d
+    .daemonLog()
+    .split('\n')
+    .filter((l) => re.test(l));
 }
 
 /** Sends SIGHUP and returns the "Reconfigured" line of that reload. */
@@ -255,7 +258,11 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     await readUntil(first.socket, /still here\n/, 3000);
 
     release(held);
-    await waitFor(() => (descriptors(d.pid).length <= idle.length ? true : undefined), 5000, `descriptors back to ${idle.length}: ${descriptors(d.pid).length}`);
+    await waitFor(
+      () => (descriptors(d.pid).length <= idle.length ? true : undefined),
+      5000,
+      `descriptors back to ${idle.length}: ${descriptors(d.pid).length}`,
+    );
     // Served again (after the 1 s restart delay if the service was deactivated).
     await waitFor(async () => ((await echoes(echoPort)) && (await saysBye(byePort)) ? true : undefined), 5000, 'both services to serve again', 200);
     assert.equal(d.exitedStatus, null);
@@ -288,74 +295,88 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
   // The helper either starts servers on sockets the daemon accepted (a failure is a FAIL "fork")
   // or accepts on the daemon's behalf (a failure switches the service off for a while, as xinetd
   // does): both are accepted here, a client left hanging or a daemon gone are not.
-  test('when the spawn helper is at its descriptor limit the client is closed and logged, nothing leaks, and it serves again with descriptors free', { skip: NO_HELPER }, async (t) => {
-    const { d, helper, echoPort, byePort } = await withHelper(t);
-    const daemonIdle = descriptors(d.pid).length;
-    const helperFds = descriptors(helper);
-    const soft = softFdLimit(helper);
-    setSoftFdLimit(helper, limitLeaving(helperFds, 0));
+  test(
+    'when the spawn helper is at its descriptor limit the client is closed and logged, nothing leaks, and it serves again with descriptors free',
+    { skip: NO_HELPER },
+    async (t) => {
+      const { d, helper, echoPort, byePort } = await withHelper(t);
+      const daemonIdle = descriptors(d.pid).length;
+      const helperFds = descriptors(helper);
+      const soft = softFdLimit(helper);
+      setSoftFdLimit(helper, limitLeaving(helperFds, 0));
 
-    for (let i = 0; i < 3; i++) {
-      const r = await tcpRequest({ port: byePort, timeoutMs: 3000 });
-      assert.deepEqual([r.data.toString(), r.ended === 'timeout'], ['', false]);
-    }
-    await d.waitForDaemonLog(
-      new RegExp(`ERROR: (execv\\( ${escape(EXIT_WITH)} \\) failed: .*EMFILE|Deactivating service bye due to no available descriptors\\.  Restarting in 1 seconds\\.)`),
-    );
-    assert.equal(await echoes(echoPort), true);
-    // The helper survived and neither process kept a descriptor of the lost connections.
-    assert.equal(spawnHelper(d.pid), helper);
-    await waitFor(() => (descriptors(d.pid).length <= daemonIdle ? true : undefined), 3000, `daemon descriptors back to ${daemonIdle}`);
-    await waitFor(() => (descriptors(helper).length <= helperFds.length ? true : undefined), 3000, `helper descriptors back to ${helperFds.length}`);
+      for (let i = 0; i < 3; i++) {
+        const r = await tcpRequest({ port: byePort, timeoutMs: 3000 });
+        assert.deepEqual([r.data.toString(), r.ended === 'timeout'], ['', false]);
+      }
+      await d.waitForDaemonLog(
+        new RegExp(
+          `ERROR: (execv\\( ${escape(EXIT_WITH)} \\) failed: .*EMFILE|Deactivating service bye due to no available descriptors\\.  Restarting in 1 seconds\\.)`,
+        ),
+      );
+      assert.equal(await echoes(echoPort), true);
+      // The helper survived and neither process kept a descriptor of the lost connections.
+      assert.equal(spawnHelper(d.pid), helper);
+      await waitFor(() => (descriptors(d.pid).length <= daemonIdle ? true : undefined), 3000, `daemon descriptors back to ${daemonIdle}`);
+      await waitFor(() => (descriptors(helper).length <= helperFds.length ? true : undefined), 3000, `helper descriptors back to ${helperFds.length}`);
 
-    setSoftFdLimit(helper, soft);
-    await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'bye to serve again', 200);
-    assert.equal(spawnHelper(d.pid), helper);
-  });
+      setSoftFdLimit(helper, soft);
+      await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'bye to serve again', 200);
+      assert.equal(spawnHelper(d.pid), helper);
+    },
+  );
 
-  test('when the spawn helper dies while the daemon is at its descriptor limit, the daemon says why, loses no client, and recovers once descriptors are free', { skip: NO_HELPER }, async (t) => {
-    const { d, helper, echoPort, byePort } = await withHelper(t);
-    const idle = descriptors(d.pid).length;
-    const soft = softFdLimit(d.pid);
-    // One free number: enough to accept a client, not to start a process (it needs pipes).
-    setSoftFdLimit(d.pid, limitLeaving(descriptors(d.pid), 1));
-    process.kill(helper, 'SIGKILL');
-    await d.waitForDaemonLog(new RegExp(`WARNING: the spawn helper \\(pid ${helper}\\) exited \\(signal SIGKILL\\)`));
+  test(
+    'when the spawn helper dies while the daemon is at its descriptor limit, the daemon says why, loses no client, and recovers once descriptors are free',
+    { skip: NO_HELPER },
+    async (t) => {
+      const { d, helper, echoPort, byePort } = await withHelper(t);
+      const idle = descriptors(d.pid).length;
+      const soft = softFdLimit(d.pid);
+      // One free number: enough to accept a client, not to start a process (it needs pipes).
+      setSoftFdLimit(d.pid, limitLeaving(descriptors(d.pid), 1));
+      process.kill(helper, 'SIGKILL');
+      await d.waitForDaemonLog(new RegExp(`WARNING: the spawn helper \\(pid ${helper}\\) exited \\(signal SIGKILL\\)`));
 
-    // A client of the outage is closed at once, or waits and is served once the helper is back.
-    const during = tcpRequest({ port: byePort, timeoutMs: 10_000 });
-    const why = await d.waitForDaemonLog(/cannot start the spawn helper /);
-    assert.match(why, /EMFILE/);
-    assert.doesNotMatch(why, /\(ENOENT\)/);
-    assert.equal(await echoes(echoPort), true);
-    assert.equal(d.exitedStatus, null);
+      // A client of the outage is closed at once, or waits and is served once the helper is back.
+      const during = tcpRequest({ port: byePort, timeoutMs: 10_000 });
+      const why = await d.waitForDaemonLog(/cannot start the spawn helper /);
+      assert.match(why, /EMFILE/);
+      assert.doesNotMatch(why, /\(ENOENT\)/);
+      assert.equal(await echoes(echoPort), true);
+      assert.equal(d.exitedStatus, null);
 
-    setSoftFdLimit(d.pid, soft);
-    const r = await during;
-    assert.notEqual(r.ended, 'timeout');
-    assert.ok(['', 'bye\n'].includes(r.data.toString()), JSON.stringify(r.data.toString()));
-    // At most one start attempt a second: the next clients may still be turned away for a moment.
-    await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'the helper to be started again', 200);
-    const restarted = spawnHelper(d.pid);
-    assert.ok(restarted !== null && restarted !== helper);
-    await waitFor(() => (descriptors(d.pid).length <= idle ? true : undefined), 3000, `descriptors back to ${idle}: ${descriptors(d.pid).length}`);
-  });
+      setSoftFdLimit(d.pid, soft);
+      const r = await during;
+      assert.notEqual(r.ended, 'timeout');
+      assert.ok(['', 'bye\n'].includes(r.data.toString()), JSON.stringify(r.data.toString()));
+      // At most one start attempt a second: the next clients may still be turned away for a moment.
+      await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'the helper to be started again', 200);
+      const restarted = spawnHelper(d.pid);
+      assert.ok(restarted !== null && restarted !== helper);
+      await waitFor(() => (descriptors(d.pid).length <= idle ? true : undefined), 3000, `descriptors back to ${idle}: ${descriptors(d.pid).length}`);
+    },
+  );
 
   // ---- a log that cannot be written -------------------------------------------------------
 
-  test('a service log on a full disk: its clients are still served, one clear error, the other logs go on', { skip: !existsSync('/dev/full') && 'no /dev/full' }, async (t) => {
-    const [fullPort, okPort] = await Promise.all([freePort(), freePort()]);
-    const d = await startDaemon(t, {
-      services: [program('full', fullPort, EXIT_WITH, { log_type: 'FILE /dev/full' }), program('fine', okPort, EXIT_WITH)],
-    });
-    for (let i = 0; i < 20; i++) assert.equal(await saysBye(fullPort), true, `client ${i} of the service whose log is full`);
-    await d.waitForDaemonLog(/ERROR: cannot write log file \/dev\/full: ENOSPC/);
-    assert.equal(await saysBye(okPort), true);
-    await d.waitForServiceLog(/START: fine pid=\d+/);
-    await pause(300);
-    assert.equal(linesOf(d, /cannot write log file \/dev\/full/).length, 1, d.daemonLog());
-    assert.equal(d.exitedStatus, null);
-  });
+  test(
+    'a service log on a full disk: its clients are still served, one clear error, the other logs go on',
+    { skip: !existsSync('/dev/full') && 'no /dev/full' },
+    async (t) => {
+      const [fullPort, okPort] = await Promise.all([freePort(), freePort()]);
+      const d = await startDaemon(t, {
+        services: [program('full', fullPort, EXIT_WITH, { log_type: 'FILE /dev/full' }), program('fine', okPort, EXIT_WITH)],
+      });
+      for (let i = 0; i < 20; i++) assert.equal(await saysBye(fullPort), true, `client ${i} of the service whose log is full`);
+      await d.waitForDaemonLog(/ERROR: cannot write log file \/dev\/full: ENOSPC/);
+      assert.equal(await saysBye(okPort), true);
+      await d.waitForServiceLog(/START: fine pid=\d+/);
+      await pause(300);
+      assert.equal(linesOf(d, /cannot write log file \/dev\/full/).length, 1, d.daemonLog());
+      assert.equal(d.exitedStatus, null);
+    },
+  );
 
   // ---- a server program that loses its exec bit ------------------------------------------
 
@@ -459,13 +480,20 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     }
     const counts = await withTimeout(load, 15_000, 'the clients to finish');
     assert.deepEqual(failures, [], `${failures.length} failed exchanges of ${2 * counts.reduce((a, b) => a + b, 0)}`);
-    assert.ok(counts.every((c) => c > 0), `every client ran: ${counts.join(' ')}`);
+    assert.ok(
+      counts.every((c) => c > 0),
+      `every client ran: ${counts.join(' ')}`,
+    );
 
     // Settled: every reload that started has finished, on the final (original) configuration.
-    await waitFor(() => {
-      const started = linesOf(d, /NOTICE: Starting reconfiguration/).length;
-      return started > 0 && started === linesOf(d, /NOTICE: Reconfigured: /).length ? true : undefined;
-    }, 8000, `the reloads to finish\n${d.daemonLog()}`);
+    await waitFor(
+      () => {
+        const started = linesOf(d, /NOTICE: Starting reconfiguration/).length;
+        return started > 0 && started === linesOf(d, /NOTICE: Reconfigured: /).length ? true : undefined;
+      },
+      8000,
+      `the reloads to finish\n${d.daemonLog()}`,
+    );
     await waitFor(() => (descriptors(d.pid).length <= idle ? true : undefined), 8000, `descriptors back to ${idle}: ${descriptors(d.pid).length}`);
     assert.equal(d.exitedStatus, null);
     assert.match(d.daemonLog(), /NOTICE: service extra-a deactivated/);
@@ -583,7 +611,10 @@ for (const [signal, message] of [
     assert.match(log.trimEnd().split('\n').at(-1) ?? '', /WARNING: Exiting\.\.\./);
     assert.equal(existsSync(d.pidfile), false);
     for (const pid of pids) assert.match(d.serviceLog(), new RegExp(`START: slow pid=${pid} from=`));
-    assert.ok(pids.every((pid) => alive(pid)), 'servers keep running, as after SIGQUIT');
+    assert.ok(
+      pids.every((pid) => alive(pid)),
+      'servers keep running, as after SIGQUIT',
+    );
     assert.equal((await tcpRequest({ port: echoPort, timeoutMs: 3000 })).ended, 'ECONNREFUSED');
   });
 }

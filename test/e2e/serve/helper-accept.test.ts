@@ -101,7 +101,11 @@ describe('accepting in the native helper', () => {
       const before = socketFds(daemon.pid);
       const held = await holdSleepers(t, port, 6);
       if (helperAccepts) assert.equal(socketFds(daemon.pid), before, 'the daemon holds no connected socket');
-      await waitFor(() => (daemon.serviceLog().match(/START: sleeps pid=\d+ from=::ffff:127\.0\.0\.1/g)?.length === 6 ? true : undefined), 5000, '6 START lines');
+      await waitFor(
+        () => (daemon.serviceLog().match(/START: sleeps pid=\d+ from=::ffff:127\.0\.0\.1/g)?.length === 6 ? true : undefined),
+        5000,
+        '6 START lines',
+      );
       for (const s of held) s.destroy();
       await daemon.stop();
     }
@@ -156,15 +160,23 @@ describe('accepting in the native helper', () => {
     assert.ok(first !== null, 'the helper runs');
     process.kill(first, 'SIGKILL');
     await daemon.waitForDaemonLog(/spawn helper \(pid \d+\) exited \(signal SIGKILL\)/);
-    const second = await waitFor(() => {
-      const pid = helperPid(daemon);
-      return pid !== null && pid !== first ? pid : undefined;
-    }, 5000, 'a new helper');
+    const second = await waitFor(
+      () => {
+        const pid = helperPid(daemon);
+        return pid !== null && pid !== first ? pid : undefined;
+      },
+      5000,
+      'a new helper',
+    );
     assert.notEqual(second, first);
-    const again = await waitFor(async () => {
-      const r = await tcpRequest({ port, timeoutMs: 1000 });
-      return /^\d\d [A-Z]{3}/.test(r.data.toString()) ? r : undefined;
-    }, 5000, 'daytime served again');
+    const again = await waitFor(
+      async () => {
+        const r = await tcpRequest({ port, timeoutMs: 1000 });
+        return /^\d\d [A-Z]{3}/.test(r.data.toString()) ? r : undefined;
+      },
+      5000,
+      'daytime served again',
+    );
     assert.ok(again.data.length > 0);
   });
 
@@ -272,7 +284,11 @@ describe('accepting in the native helper', () => {
       await waitFor(() => ((daemon.daemonLog().match(/Reconfigured: /g) ?? []).length > reloads ? true : undefined), 8000, 'the reload');
       marks.push(`reloaded by ${Math.round(performance.now() - t0)} ms`);
       assert.deepEqual([...listeningInodes(port)], inode, 'the same listening socket');
-      await waitFor(() => (holdsListener(helper, port) === helperHolds ? true : undefined), 3000, `${helperHolds ? 'the helper' : 'the daemon alone'} to accept`);
+      await waitFor(
+        () => (holdsListener(helper, port) === helperHolds ? true : undefined),
+        3000,
+        `${helperHolds ? 'the helper' : 'the daemon alone'} to accept`,
+      );
       const r = await tcpRequest({ port, send: 'x\n', timeoutMs: 3000 });
       assert.equal(r.data.toString(), `${greeting}x\n`);
     }

@@ -40,7 +40,11 @@ async function serveInetd(t: TestContext, dialect: string, lines: string): Promi
 describe('the socket an inetd.conf program is given', () => {
   test('OpenBSD tcp/udp: AF_INET for an IPv4 client, AF_INET6 for an IPv6 one', async (t) => {
     const [tcp, udp] = [await freePort(), await freePort()];
-    const d = await serveInetd(t, 'openbsd', `${tcp}\tstream\ttcp\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n${udp}\tdgram\tudp\twait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`);
+    const d = await serveInetd(
+      t,
+      'openbsd',
+      `${tcp}\tstream\ttcp\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n${udp}\tdgram\tudp\twait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`,
+    );
     // Four sockets, two services.
     await d.waitForDaemonLog(/Started working: 2 available services$/);
     const check = async (): Promise<void> => {
@@ -59,7 +63,11 @@ describe('the socket an inetd.conf program is given', () => {
 
   test('OpenBSD tcp46: one dual-stack socket (IPv4 clients mapped); tcp6: IPv6 only; FreeBSD tcp: IPv4 only', async (t) => {
     const [dual, six] = [await freePort(), await freePort()];
-    await serveInetd(t, 'openbsd', `${dual}\tstream\ttcp46\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n${six}\tstream\ttcp6\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`);
+    await serveInetd(
+      t,
+      'openbsd',
+      `${dual}\tstream\ttcp46\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n${six}\tstream\ttcp6\tnowait\t${TEST_USER}\t${SOCK_FAMILY}\tsock-family\n`,
+    );
     assert.equal(await tcpFamily(dual, '127.0.0.1'), 'family=AF_INET6 peer=::ffff:127.0.0.1');
     assert.equal(await tcpFamily(six, '127.0.0.1'), 'ECONNREFUSED');
     assert.equal(await tcpFamily(six, '::1'), 'family=AF_INET6 peer=::1');

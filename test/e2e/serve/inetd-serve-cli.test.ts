@@ -132,14 +132,13 @@ describe('inetd.conf services served through the CLI', () => {
 
   describe('corpus files, unchanged', () => {
     const files = ['026-openbsd-inetd.conf', '016-lana.nono.com-etc-inetd.conf'].map((f) => join(SHARED, 'corpus', 'inetd', f));
-    const why =
-      !existsSync(SHARED)
-        ? `${SHARED} is absent: no corpus to serve`
-        : !files.every((f) => existsSync(f))
-          ? 'the corpus lacks 016/026 inetd.conf files'
-          : typeof process.geteuid === 'function' && process.geteuid() !== 0
-            ? 'their services listen on ports below 1024: needs root'
-            : false;
+    const why = !existsSync(SHARED)
+      ? `${SHARED} is absent: no corpus to serve`
+      : !files.every((f) => existsSync(f))
+        ? 'the corpus lacks 016/026 inetd.conf files'
+        : typeof process.geteuid === 'function' && process.geteuid() !== 0
+          ? 'their services listen on ports below 1024: needs root'
+          : false;
 
     test('026 (OpenBSD: daytime tcp/tcp6, comsat on localhost) and 016 (FreeBSD: echo, discard, chargen tcp/tcp6)', { skip: why }, async (t) => {
       for (const port of [7, 9, 13, 19]) {

@@ -78,7 +78,8 @@ function oneConnection(opts: HammerOptions, tally: Tally): Promise<void> {
       const reply = Buffer.concat(chunks, bytes);
       if (bytes === 0 && (error === null || error === 'ECONNRESET' || error === 'EPIPE')) tally.refused++;
       else if (error === null && opts.isComplete(reply)) tally.full++;
-      else if (tally.bad.length < 20) tally.bad.push(`${error ?? 'wrong reply'} after ${bytes} bytes: ${JSON.stringify(reply.subarray(0, 60).toString('latin1'))}`);
+      else if (tally.bad.length < 20)
+        tally.bad.push(`${error ?? 'wrong reply'} after ${bytes} bytes: ${JSON.stringify(reply.subarray(0, 60).toString('latin1'))}`);
       else tally.bad.push('...');
       resolve();
     });
@@ -200,18 +201,20 @@ describe('correctness under load', () => {
     // The server: waits 20 ms for input that never comes (so that servers overlap), then answers.
     // Its process name (comm) is the script's name, which is how /proc sampling finds it.
     const server = join(dir, 'loadsrv');
-    writeFileSync(
-      server,
-      `#!${bash}\nread -t 0.02 -r _\nprintf -v pad '%*s' ${PAD} ''\nprintf 'BEGIN %s\\n%s\\nEND\\n' "$$" "\${pad// /x}"\n`,
-      { mode: 0o755 },
-    );
+    writeFileSync(server, `#!${bash}\nread -t 0.02 -r _\nprintf -v pad '%*s' ${PAD} ''\nprintf 'BEGIN %s\\n%s\\nEND\\n' "$$" "\${pad// /x}"\n`, {
+      mode: 0o755,
+    });
     const d = await startDaemon(t, { services: [programService('loadsrv', port, server, { instances: String(INSTANCES), ...UNLIMITED_RATES })] });
 
     const sampler = sampleRunning(d.pid, 'loadsrv');
     let tally: Tally;
     let seen: { max: number; samples: number; busy: number };
     try {
-      tally = await withTimeout(hammer({ port, total: TOTAL, concurrency: CONCURRENCY, isComplete: (r) => SERVER_REPLY.test(r.toString('latin1')) }), RUN_TIMEOUT_MS, 'the load run');
+      tally = await withTimeout(
+        hammer({ port, total: TOTAL, concurrency: CONCURRENCY, isComplete: (r) => SERVER_REPLY.test(r.toString('latin1')) }),
+        RUN_TIMEOUT_MS,
+        'the load run',
+      );
     } finally {
       seen = sampler.stop();
     }

@@ -166,7 +166,10 @@ describe('the daemon process', () => {
     await daemon.waitForDaemonLog(/Started working: 1 available service$/m);
     assert.equal((await tcpRequest({ port: free })).data.length, 4);
     // Still taken: the attempts go on, each one logged while the pause grows.
-    await daemon.waitForDaemonLog(/bind retry attempt 2 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.6 s/m, 5000);
+    await daemon.waitForDaemonLog(
+      /bind retry attempt 2 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.6 s/m,
+      5000,
+    );
     await new Promise<void>((r) => blocker.close(() => r()));
     await daemon.waitForDaemonLog(/Activating service daytime-stream \(bound after \d+ failed attempts\)/, 5000);
     assert.match((await tcpRequest({ port: busy })).data.toString(), /^\d\d [A-Z]{3}/);
@@ -207,7 +210,10 @@ describe('the daemon process', () => {
     // xinetd's line for the failed restart, then the background attempts of a bind failure.
     await daemon.waitForDaemonLog(/ERROR: Error activating service daytime \(.*EADDRINUSE/, 5000);
     await daemon.waitForDaemonLog(/NOTICE: service daytime-stream will try to bind again in 0\.1 s, then less often \(at most every 60 s\) until it can/);
-    await daemon.waitForDaemonLog(/ERROR: bind retry attempt 1 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.2 s/, 5000);
+    await daemon.waitForDaemonLog(
+      /ERROR: bind retry attempt 1 failed \(Address already in use \(errno = 98\)\)\. service = daytime-stream; next attempt in 0\.2 s/,
+      5000,
+    );
     // A reload meanwhile keeps the unchanged service retrying, as for a bind failure at start.
     daemon.signal('SIGHUP');
     await daemon.waitForDaemonLog(/NOTICE: Reconfigured: new=0 old=1 dropped=0 \(services\)/);

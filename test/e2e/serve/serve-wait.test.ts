@@ -38,7 +38,10 @@ describe('wait = yes servers', { skip: have('python3') ? false : 'python3 is not
     assert.deepEqual(new Set(c.sourcePorts()), new Set([port]));
     await waitFor(() => (count(daemon.serviceLog(), /EXIT: udpw status=0/) === N ? true : undefined), 5000, 'all EXIT lines');
     // With the spawn helper, each START names the sender (udp-wait-sender.test.ts).
-    assert.equal(count(daemon.serviceLog(), expectedSpawner().capabilities.peekSender === true ? /START: udpw pid=\d+ from=127\.0\.0\.1$/ : /START: udpw pid=\d+$/), N);
+    assert.equal(
+      count(daemon.serviceLog(), expectedSpawner().capabilities.peekSender === true ? /START: udpw pid=\d+ from=127\.0\.0\.1$/ : /START: udpw pid=\d+$/),
+      N,
+    );
   });
 
   test('UDP: a server that lingers answers several datagrams; the next one starts when it exits', async (t) => {

@@ -143,7 +143,10 @@ function one(r: Map<string, string[]>, key: string): string {
 
 /** The helper's descriptors below 16 (those above may be inherited from whoever ran the tests). */
 function lowFds(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/fd`).map(Number).filter((fd) => fd < 16).sort((a, b) => a - b);
+  return readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .filter((fd) => fd < 16)
+    .sort((a, b) => a - b);
 }
 
 function fdCount(pid: number): number {
@@ -174,7 +177,10 @@ test('the accepted socket becomes fds 0, 1 and 2, blocking, and the caller may d
   assert.equal(one(r, 'SigBlk'), '0000000000000000');
   assert.equal(one(r, 'SigIgn'), '0000000000000000', 'the helper ignores SIGINT/SIGHUP/SIGPIPE; its servers must not');
   await until(() => h.exits.some((e) => e.pid === pid), 'exit report');
-  assert.deepEqual(h.exits.find((e) => e.pid === pid), { pid, code: 0, signal: null });
+  assert.deepEqual(
+    h.exits.find((e) => e.pid === pid),
+    { pid, code: 0, signal: null },
+  );
   assert.deepEqual(h.warnings, []);
 });
 
@@ -209,7 +215,13 @@ for (const forked of [false, true]) {
     const r1 = report(await withGroups.output);
     assert.equal(one(r1, 'Uid'), '65534 65534 65534 65534');
     assert.equal(one(r1, 'Gid'), '1 1 1 1');
-    assert.deepEqual(one(r1, 'Groups').split(' ').map(Number).sort((a, b) => a - b), [1, 4, 65534]);
+    assert.deepEqual(
+      one(r1, 'Groups')
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+      [1, 4, 65534],
+    );
 
     // A uid switch without a list drops the daemon's groups (xinetd: setgroups(0, NULL)).
     const dropped = await h.serve(spec(probe, ['native-probe'], { uid: 65534, gid: 65534, groups: null }), '\n');
@@ -508,7 +520,10 @@ test('a helper that dies is replaced on the next spawn; its servers are still re
   assert.equal(await again.output, 'restarted\n');
   assert.notEqual(h.spawner.helperPid, first);
   await until(() => h.exits.some((e) => e.pid === orphan.pid), 'orphan reported');
-  assert.deepEqual(h.exits.find((e) => e.pid === orphan.pid), { pid: orphan.pid, code: null, signal: null });
+  assert.deepEqual(
+    h.exits.find((e) => e.pid === orphan.pid),
+    { pid: orphan.pid, code: null, signal: null },
+  );
 });
 
 // ---- the helper's protocol, spoken directly ----------------------------------------------
@@ -538,7 +553,10 @@ async function rawHelper(t: TestContext, command: string, args: string[] = [], e
         const look = () => {
           while (seen < messages.length) {
             const m = messages[seen++] as Record<string, unknown>;
-            if (pred(m)) { resolve(m); return; }
+            if (pred(m)) {
+              resolve(m);
+              return;
+            }
           }
           waiters.push(look);
         };
@@ -565,7 +583,12 @@ test('the helper answers malformed requests with errors or warnings and keeps ev
   for (let i = 0; i < 4; i++) await raw.next((m) => m['t'] === 'warn', `warning ${i + 1}`);
   raw.child.send({ cmd: 'spawn', id: 3, path: '/bin/true', argv: ['true'], env: [], umask: 18 });
   assert.deepEqual(await raw.next((m) => m['t'] === 'error', 'no socket'), {
-    t: 'error', id: 3, pid: null, stage: 'request', errno: 9, message: 'spawn request without a socket',
+    t: 'error',
+    id: 3,
+    pid: null,
+    stage: 'request',
+    errno: 9,
+    message: 'spawn request without a socket',
   });
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ path: '' }, /path/],
@@ -580,7 +603,20 @@ test('the helper answers malformed requests with errors or warnings and keeps ev
   ];
   let id = 10;
   for (const [override, why] of bad) {
-    const msg = { cmd: 'spawn', id: ++id, path: '/bin/true', argv: ['true'], env: [], uid: null, gid: null, groups: null, umask: 18, nice: null, rlimits: {}, ...override };
+    const msg = {
+      cmd: 'spawn',
+      id: ++id,
+      path: '/bin/true',
+      argv: ['true'],
+      env: [],
+      uid: null,
+      gid: null,
+      groups: null,
+      umask: 18,
+      nice: null,
+      rlimits: {},
+      ...override,
+    };
     raw.child.send(msg, server);
     const answer = await raw.next((m) => m['t'] === 'error', `error for ${JSON.stringify(override)}`);
     assert.equal(answer['id'], id);
@@ -596,7 +632,19 @@ test('at its descriptor limit the helper reports EMFILE for the spawn and keeps 
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise((r) => server.close(r)));
-  const request = (id: number) => ({ cmd: 'spawn', id, path: '/bin/true', argv: ['true'], env: [], uid: null, gid: null, groups: null, umask: 18, nice: null, rlimits: {} });
+  const request = (id: number) => ({
+    cmd: 'spawn',
+    id,
+    path: '/bin/true',
+    argv: ['true'],
+    env: [],
+    uid: null,
+    gid: null,
+    groups: null,
+    umask: 18,
+    nice: null,
+    rlimits: {},
+  });
 
   // 0-2, the channel and the SIGCHLD signalfd use 0-4: with 5 the socket itself cannot arrive.
   const five = await rawHelper(t, '/bin/sh', ['-c', 'ulimit -n 5 && exec "$0"', HELPER]);

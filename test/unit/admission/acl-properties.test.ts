@@ -142,7 +142,11 @@ test('resolveAclNames with a fake resolver: every resolved address matches, noth
       assert.equal(lookups, names.length + 1);
       const acl = compileServiceAcl(service, resolved);
       assert.equal(acl.onlyFrom.problems.length, 1, 'only the missing name is reported');
-      const all = new Set(Object.values(hosts).flat().map((a) => peer(a)));
+      const all = new Set(
+        Object.values(hosts)
+          .flat()
+          .map((a) => peer(a)),
+      );
       for (const a of all) assert.deepEqual(decideAccess(acl, a), { allow: true });
       assert.equal(decideAccess(acl, probe).allow, all.has(probe));
       const mappedProbe = v4ToBig(Number(probe & 0xffffffffn));

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { compileAcl, compileServiceAcl, decideAccess, matchesAddress, matchesDomain, needsHostnames } from '../../../src/admission/acl.js';
 import { formatAddress, parseInetAton, parsePeerAddress, sourceKey } from '../../../src/admission/acl-address.js';
 import { parseAclEntry } from '../../../src/admission/acl-entry.js';
-import { parseNetworks, resolveAclNames, systemResolver, verifiedHostnames, type NameResolution, type NameResolver } from '../../../src/admission/acl-resolver.js';
+import {
+  parseNetworks,
+  resolveAclNames,
+  systemResolver,
+  verifiedHostnames,
+  type NameResolution,
+  type NameResolver,
+} from '../../../src/admission/acl-resolver.js';
 
 function peer(address: string): bigint {
   const a = parsePeerAddress(address);
@@ -263,10 +270,7 @@ function fakeResolver(hosts: Record<string, string[]>, reverse: Record<string, s
 
 test('resolveAclNames: host names first, then /etc/networks names, each resolved once', async () => {
   const { resolver, calls } = fakeResolver({ 'db.example': ['192.0.2.7', '2001:db8::7'] }, {}, { mynet: '10.1' });
-  const resolved = await resolveAclNames(
-    { only_from: ['db.example', 'mynet', '127.0.0.1', '.example.com', 'ghost'], no_access: ['db.example'] },
-    resolver,
-  );
+  const resolved = await resolveAclNames({ only_from: ['db.example', 'mynet', '127.0.0.1', '.example.com', 'ghost'], no_access: ['db.example'] }, resolver);
   assert.deepEqual(resolved.get('db.example'), { kind: 'host', addresses: ['192.0.2.7', '2001:db8::7'] });
   assert.deepEqual(resolved.get('mynet'), { kind: 'network', number: '10.1' });
   assert.equal(resolved.get('ghost')?.kind, 'unresolved');
@@ -335,7 +339,10 @@ test('systemResolver: networks from a file, localhost from the system', async (t
   assert.equal(await r.lookupNetwork('elsewhere'), null);
   assert.equal(await systemResolver({ networksPath: join(dir, 'missing') }).lookupNetwork('campus'), null);
   const addrs = await r.lookupHost('localhost');
-  assert.ok(addrs.some((a) => a === '127.0.0.1' || a === '::1'), `localhost resolved to ${addrs.join(' ')}`);
+  assert.ok(
+    addrs.some((a) => a === '127.0.0.1' || a === '::1'),
+    `localhost resolved to ${addrs.join(' ')}`,
+  );
   await assert.rejects(r.lookupHost('no-such-host.invalid'));
   assert.deepEqual(await r.reverse('192.0.2.123'), []);
 });

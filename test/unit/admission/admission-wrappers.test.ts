@@ -53,7 +53,7 @@ function sync(d: Decision | Promise<Decision>): Decision {
   return d;
 }
 
-test('the last check: a refusal is `libwrap` with xinetd\'s daemon line; only_from still refuses first', () => {
+test("the last check: a refusal is `libwrap` with xinetd's daemon line; only_from still refuses first", () => {
   const { ctl } = setup('in.tftpd: 127.0.0.1\n', 'ALL: ALL\n');
   assert.equal(why(sync(ctl.admit(svc(), peer('::ffff:127.0.0.1'), LOCAL))), 'allow');
   const d = sync(ctl.admit(svc(), peer('::ffff:127.0.0.2'), LOCAL));

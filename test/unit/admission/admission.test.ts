@@ -110,16 +110,7 @@ test('order: every check failing at once → the first in xinetd order wins, the
   order.push(why(sync(ctl.admit(s, p4('127.0.0.1')))));
   // the ACL is compiled once per Service object (a reload brings new objects)
   order.push(why(sync(ctl.admit({ ...s, only_from: null }, p4('127.0.0.1')))));
-  assert.deepEqual(order, [
-    'load',
-    'time',
-    'service_limit',
-    'per_source_limit',
-    'per_source_cps',
-    'process_limit',
-    'address',
-    'allow',
-  ]);
+  assert.deepEqual(order, ['load', 'time', 'service_limit', 'per_source_limit', 'per_source_cps', 'process_limit', 'address', 'allow']);
 });
 
 test('an instances limit that queues (FreeBSD max-child) refuses nobody; one that refuses does', () => {
@@ -152,15 +143,7 @@ test('reasons are spelled exactly as xinetd logs them (xinetd.log(5))', () => {
   const h = svc({ id: 'h', cps: [1, 1] });
   void ctl.admit(h, p4('127.0.0.1')); // the first only counts toward cps
   add(ctl.admit(h, p4('127.0.0.1')));
-  assert.deepEqual([...seen].sort(), [
-    'address',
-    'connections per second',
-    'load',
-    'per_source_limit',
-    'process_limit',
-    'service_limit',
-    'time',
-  ]);
+  assert.deepEqual([...seen].sort(), ['address', 'connections per second', 'load', 'per_source_limit', 'process_limit', 'service_limit', 'time']);
 });
 
 test('SENSOR and the global deny list come before only_from, and are refused as `address`', () => {
@@ -175,7 +158,7 @@ test('SENSOR and the global deny list come before only_from, and are refused as 
   assert.equal(why(sync(ctl.admit(open, p6('::ffff:127.0.0.1')))), 'allow');
 });
 
-test('address refusals say which list refused, with xinetd\'s message for both lists', () => {
+test("address refusals say which list refused, with xinetd's message for both lists", () => {
   const { ctl } = setup();
   const s = svc({ id: 'both', only_from: ['127.0.0.2'], no_access: ['127.0.0.0/8'] });
   const d = sync(ctl.admit(s, p6('::ffff:127.0.0.2')));
@@ -290,10 +273,13 @@ test('needsAddress: the attributes whose checks need the client address, and SEN
   const { ctl } = setup();
   assert.deepEqual(addressChecks(svc()), []);
   assert.deepEqual(addressChecks(svc({ access_times: noon, instances: 1, cps: [1, 1] })), []);
-  assert.deepEqual(
-    addressChecks(svc({ only_from: [], no_access: ['127.0.0.2'], per_source: 0, per_source_per_minute: 1, per_source_cps: [1, 1] })),
-    ['only_from', 'no_access', 'per_source', 'per_source_per_minute', 'per_source_cps'],
-  );
+  assert.deepEqual(addressChecks(svc({ only_from: [], no_access: ['127.0.0.2'], per_source: 0, per_source_per_minute: 1, per_source_cps: [1, 1] })), [
+    'only_from',
+    'no_access',
+    'per_source',
+    'per_source_per_minute',
+    'per_source_cps',
+  ]);
   const plain = svc({ id: 'plain' });
   assert.equal(ctl.needsAddress(plain), false);
   assert.equal(ctl.needsAddress(svc({ only_from: ['127.0.0.1'] })), true);
@@ -312,12 +298,23 @@ test('per_source counts a wait = yes datagram server against the sender it was s
   assert.equal(why(sync(ctl.admit(udp, p4('127.0.0.2')))), 'allow');
   ctl.finished(udp, a);
   assert.equal(why(sync(ctl.admit(udp, a))), 'allow');
-  assert.equal(why(sync(ctl.admit(svc({ id: 'zero', socket_type: 'dgram', protocol: 'udp', wait: true, server: '/bin/true', per_source: 0 }), a))), 'per_source_limit');
+  assert.equal(
+    why(sync(ctl.admit(svc({ id: 'zero', socket_type: 'dgram', protocol: 'udp', wait: true, server: '/bin/true', per_source: 0 }), a))),
+    'per_source_limit',
+  );
 });
 
 test('handedOver (a TCPMUX service reached through tcpmux): only the address checks of its own, nothing counted or limited', async () => {
   const { ctl, clock, dns } = setup({ load: 9, processLimit: 1, dns: { reverse: { '127.0.0.3': ['far.example'] }, hosts: { 'far.example': ['127.0.0.3'] } } });
-  const target = svc({ id: 'date', only_from: ['127.0.0.1', '.example'], no_access: ['127.0.0.1/32'], instances: 1, cps: [1, 5], max_load: 1, access_times: noon });
+  const target = svc({
+    id: 'date',
+    only_from: ['127.0.0.1', '.example'],
+    no_access: ['127.0.0.1/32'],
+    instances: 1,
+    cps: [1, 5],
+    max_load: 1,
+    access_times: noon,
+  });
   // Load, times, instances, cps and -limit are tcpmux's business: they do not refuse here.
   ctl.started(svc({ id: 'other' }), p4('127.0.0.9'));
   ctl.started(target, p4('127.0.0.2'));

@@ -102,10 +102,7 @@ test('cps through the controller: trip → suspendSeconds, off for `wait` second
   const s = svc({ cps: [3, 2] });
   for (let i = 0; i < 3; i++) assert.equal(admit(s, v4('127.0.0.1')).allow, true);
   const trip = admit(s, v4('127.0.0.1'));
-  assert.deepEqual(
-    { ...trip, detail: undefined },
-    { allow: false, reason: 'connections per second', suspendSeconds: 2, detail: undefined },
-  );
+  assert.deepEqual({ ...trip, detail: undefined }, { allow: false, reason: 'connections per second', suspendSeconds: 2, detail: undefined });
   assert.match(trip.allow ? '' : (trip.detail ?? ''), /^Deactivating service svc due to excessive incoming connections\. {2}Restarting in 2 seconds\.$/);
   clock.ms += 1999;
   const during = admit(s, v4('127.0.0.2'));
@@ -220,7 +217,10 @@ test('max_load: refused at or above the limit, with the injected load', () => {
 });
 
 test('access_times: both bounds included, minute resolution, local time', () => {
-  const ranges = [{ start: 2 * 60, end: 9 * 60 }, { start: 12 * 60, end: 23 * 60 + 59 }];
+  const ranges = [
+    { start: 2 * 60, end: 9 * 60 },
+    { start: 12 * 60, end: 23 * 60 + 59 },
+  ];
   const at = (h: number, m: number, s = 0) => new Date(2024, 5, 1, h, m, s);
   assert.equal(withinAccessTimes(ranges, at(1, 59, 59)), false);
   assert.equal(withinAccessTimes(ranges, at(2, 0)), true);
@@ -451,7 +451,10 @@ test('inetd rate window: past 60 s the count restarts at 1 (the start that would
 
 test('FreeBSD max-child queueing: paused at the limit, never for a refusing limit or no limit', () => {
   const q = { instances: 2, instances_at_limit: 'queue' as const };
-  assert.deepEqual([0, 1, 2, 3].map((n) => acceptPaused(q, n)), [false, false, true, true]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((n) => acceptPaused(q, n)),
+    [false, false, true, true],
+  );
   assert.equal(acceptPaused({ instances: 2, instances_at_limit: 'refuse' }, 5), false);
   assert.equal(acceptPaused({ instances: null, instances_at_limit: 'queue' }, 5), false);
   assert.equal(acceptPaused({ instances: 0, instances_at_limit: 'queue' }, 5), false, 'max-child 0 is no limit');

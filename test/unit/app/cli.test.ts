@@ -52,7 +52,7 @@ test('xinetd command line parses into options', () => {
   assert.equal(options.logprocs, 3);
 });
 
-test('-d implies foreground; defaults are xinetd\'s', () => {
+test("-d implies foreground; defaults are xinetd's", () => {
   const { options } = parseCommandLine(['-d'], capture());
   assert.equal(options.debug, true);
   assert.equal(options.dontfork, true);
@@ -100,9 +100,17 @@ test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exis
   const asked: string[] = [];
   const present = loadRequestOf(options, (p) => (asked.push(p), true));
   assert.deepEqual(asked, ['/etc/inetd.conf']);
-  assert.deepEqual(present, { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b', '/etc/inetd.conf'], inetdDialect: 'auto', inetdCompatFile: '/etc/inetd.conf' });
+  assert.deepEqual(present, {
+    configFile: '/etc/xinetd.conf',
+    inetdFiles: ['a', 'b', '/etc/inetd.conf'],
+    inetdDialect: 'auto',
+    inetdCompatFile: '/etc/inetd.conf',
+  });
   // Absent: skipped, as xinetd skips it; the --inetd files are read (and reported) whether or not they exist.
-  assert.deepEqual(loadRequestOf(options, () => false), { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b'], inetdDialect: 'auto' });
+  assert.deepEqual(
+    loadRequestOf(options, () => false),
+    { configFile: '/etc/xinetd.conf', inetdFiles: ['a', 'b'], inetdDialect: 'auto' },
+  );
   const plain = parseCommandLine(['--inetd', 'a'], capture()).options;
   assert.deepEqual(loadRequestOf(plain, () => true).inetdFiles, ['a']);
 });

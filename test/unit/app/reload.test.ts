@@ -48,11 +48,14 @@ describe('planReload', () => {
   });
 
   test('one socket per family (inetd.conf tcp) against one dual-stack socket: restart', () => {
-    const p = planReload([svc('split', { family_sockets: true, v6only: true }), svc('same', { family_sockets: true, v6only: true, port: 7001 })], [
-      svc('split', { v6only: false }),
-      svc('same', { family_sockets: true, v6only: true, port: 7001 }),
-    ]);
-    assert.deepEqual(p.restart.map((r) => r.to.id), ['split']);
+    const p = planReload(
+      [svc('split', { family_sockets: true, v6only: true }), svc('same', { family_sockets: true, v6only: true, port: 7001 })],
+      [svc('split', { v6only: false }), svc('same', { family_sockets: true, v6only: true, port: 7001 })],
+    );
+    assert.deepEqual(
+      p.restart.map((r) => r.to.id),
+      ['split'],
+    );
     assert.deepEqual(ids(p.keep), ['same']);
   });
 
@@ -76,7 +79,10 @@ describe('mergeReload: hand-made tables', () => {
 
   test('an edit that makes the definition fail (missing program): the current one stays, with the reason', () => {
     const cur = [svc('a')];
-    const next = table([svc('a', { server: '/nope', server_argv: ['nope'], problems: ['server /nope does not exist'] })], [err('x.conf', 5, 'server /nope does not exist')]);
+    const next = table(
+      [svc('a', { server: '/nope', server_argv: ['nope'], problems: ['server /nope does not exist'] })],
+      [err('x.conf', 5, 'server /nope does not exist')],
+    );
     const m = mergeReload(cur, next, exists);
     assert.equal(m.kept.length, 1);
     assert.equal(m.kept[0]!.service, cur[0]);
@@ -87,7 +93,10 @@ describe('mergeReload: hand-made tables', () => {
 
   test('an unchanged definition that cannot run any more (its program was removed): dropped, as xinetd does', () => {
     const cur = [svc('a', { server: '/opt/gone', server_argv: ['gone'] })];
-    const next = table([svc('a', { server: '/opt/gone', server_argv: ['gone'], problems: ['server /opt/gone does not exist'] }, 'x.conf', 3)], [err('x.conf', 5, 'server /opt/gone does not exist')]);
+    const next = table(
+      [svc('a', { server: '/opt/gone', server_argv: ['gone'], problems: ['server /opt/gone does not exist'] }, 'x.conf', 3)],
+      [err('x.conf', 5, 'server /opt/gone does not exist')],
+    );
     const m = mergeReload(cur, next, exists);
     assert.deepEqual(m.kept, []);
     assert.deepEqual(m.serve, []);
@@ -95,9 +104,15 @@ describe('mergeReload: hand-made tables', () => {
 
   test('disabled by an error in its block: kept; disabled on purpose (no error): removed', () => {
     const cur = [svc('bad', {}, 'x.conf', 1), svc('off', {}, 'x.conf', 10)];
-    const next = table([svc('bad', { enabled: false }, 'x.conf', 1), svc('off', { enabled: false }, 'x.conf', 10)], [err('x.conf', 4, "bad value for 'instances'")]);
+    const next = table(
+      [svc('bad', { enabled: false }, 'x.conf', 1), svc('off', { enabled: false }, 'x.conf', 10)],
+      [err('x.conf', 4, "bad value for 'instances'")],
+    );
     const m = mergeReload(cur, next, exists);
-    assert.deepEqual(m.kept.map((k) => k.service.id), ['bad']);
+    assert.deepEqual(
+      m.kept.map((k) => k.service.id),
+      ['bad'],
+    );
     assert.deepEqual(ids(m.serve), ['bad']);
   });
 
@@ -106,7 +121,10 @@ describe('mergeReload: hand-made tables', () => {
     // d/a lost its block to a syntax error (no service left in it); d/b was deleted.
     const next = table([], [err('d/a', 3, 'syntax error')], ['x.conf', 'd/a']);
     const m = mergeReload(cur, next, { fileExists: (f) => f !== 'd/b' });
-    assert.deepEqual(m.kept.map((k) => k.service.id), ['a']);
+    assert.deepEqual(
+      m.kept.map((k) => k.service.id),
+      ['a'],
+    );
     assert.deepEqual(ids(m.serve), ['a']);
   });
 
@@ -114,7 +132,10 @@ describe('mergeReload: hand-made tables', () => {
     const cur = [svc('a', {}, 'x.conf', 1), svc('b', {}, 'x.conf', 10)];
     const next = table([svc('b', { enabled: false }, 'x.conf', 1)], [err('x.conf', 3, 'bad value')]);
     const m = mergeReload(cur, next, exists);
-    assert.deepEqual(m.kept.map((k) => k.service.id), ['b']);
+    assert.deepEqual(
+      m.kept.map((k) => k.service.id),
+      ['b'],
+    );
   });
 
   test('a file not read any more: kept while it exists and the load has errors, removed when it is gone', () => {
@@ -132,14 +153,28 @@ describe('mergeReload: hand-made tables', () => {
     // old echo was served on. It is other's.
     const cur = [svc('echo', {}, 'x.conf', 1), svc('other', {}, 'x.conf', 10)];
     const quoting = err('x.conf', 12, "bad value for 'server_args': 'echo' is not allowed here");
-    const offOnPurpose = mergeReload(cur, table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', { enabled: false }, 'x.conf', 10)], [quoting]), exists);
-    assert.deepEqual(offOnPurpose.kept.map((k) => k.service.id), ['other']);
+    const offOnPurpose = mergeReload(
+      cur,
+      table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', { enabled: false }, 'x.conf', 10)], [quoting]),
+      exists,
+    );
+    assert.deepEqual(
+      offOnPurpose.kept.map((k) => k.service.id),
+      ['other'],
+    );
     assert.deepEqual(ids(offOnPurpose.serve), ['other']);
     // An error about echo located outside its block (a port clash reported at the other
     // service's line, a check across files) is echo's when it refers to echo by id.
     const clash = about(diag('port-clash', 'error', { file: 'y.conf', line: 3, column: 1 }, 'port 7000/tcp is already used'), 'echo');
-    const referred = mergeReload(cur, table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', {}, 'x.conf', 10)], [clash], ['x.conf', 'y.conf']), exists);
-    assert.deepEqual(referred.kept.map((k) => k.service.id), ['echo']);
+    const referred = mergeReload(
+      cur,
+      table([svc('echo', { enabled: false }, 'x.conf', 1), svc('other', {}, 'x.conf', 10)], [clash], ['x.conf', 'y.conf']),
+      exists,
+    );
+    assert.deepEqual(
+      referred.kept.map((k) => k.service.id),
+      ['echo'],
+    );
     assert.match(referred.kept[0]!.why, /y\.conf:3:1: error: port 7000\/tcp is already used/);
   });
 
@@ -174,7 +209,10 @@ describe('mergeReload: tables the loader makes of broken edits', () => {
     const names = ['badvalue', 'noprog', 'nouser', 'swallowed', 'disabled', 'deleted', 'fine'];
     writeFileSync(conf, names.map((n, i) => block(n, 41000 + i)).join('\n'));
     const before = await loadConfig({ configFile: conf, inetdFiles: [] }, { ...AS_ROOT });
-    assert.deepEqual(before.diagnostics.filter((d) => d.severity === 'error'), []);
+    assert.deepEqual(
+      before.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
     const current = before.services;
 
     writeFileSync(

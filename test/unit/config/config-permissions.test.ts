@@ -15,7 +15,15 @@ function fs(entries: Record<string, PathMode>) {
 const ctx = (entries: Record<string, PathMode>, euid = 0) => ({ euid, stat: fs(entries), userName: (uid: number) => (uid === 1000 ? 'alice' : undefined) });
 
 test('a safe tree: nothing to say (root or our own files, 0644 and 0664, sticky /tmp)', () => {
-  const c = ctx({ '/etc': { mode: DIR | 0o755, uid: 0 }, '/etc/xinetd.conf': { mode: FILE | 0o664, uid: 0 }, '/tmp': { mode: DIR | 0o1777, uid: 0 }, '/tmp/x.conf': { mode: FILE | 0o644, uid: 1000 } }, 1000);
+  const c = ctx(
+    {
+      '/etc': { mode: DIR | 0o755, uid: 0 },
+      '/etc/xinetd.conf': { mode: FILE | 0o664, uid: 0 },
+      '/tmp': { mode: DIR | 0o1777, uid: 0 },
+      '/tmp/x.conf': { mode: FILE | 0o644, uid: 1000 },
+    },
+    1000,
+  );
   assert.deepEqual(permissionWarnings(['/etc/xinetd.conf', '/tmp/x.conf'], [], c), []);
 });
 
@@ -40,7 +48,10 @@ test('world-writable file, foreign owner, open directory: located at the start o
 test('an includedir any user can write, sticky or not, is reported at the directive', () => {
   const c = ctx({ '/etc': { mode: DIR | 0o755, uid: 0 }, '/etc/x.conf': { mode: FILE | 0o644, uid: 0 }, '/srv/d': { mode: DIR | 0o1777, uid: 0 } });
   const w = permissionWarnings(['/etc/x.conf'], [{ dir: '/srv/d', at: { file: '/etc/x.conf', line: 3, column: 12 }, length: 6 }], c);
-  assert.deepEqual(w.map((d) => `${d.file}:${d.line}:${d.column}:${d.length}`), ['/etc/x.conf:3:12:6']);
+  assert.deepEqual(
+    w.map((d) => `${d.file}:${d.line}:${d.column}:${d.length}`),
+    ['/etc/x.conf:3:12:6'],
+  );
   assert.match(w[0]!.message, /the directory \/srv\/d can be written by any user \(mode 1777\): anyone could add a service/);
 });
 

@@ -45,7 +45,7 @@ test('group class: the primary group or a supplementary group opens a 0750 direc
   assert.match(execDenial('/srv/bin/srv', { uid: 1000, gid: 50, groups: [] }, owned) ?? '', /no search permission/);
 });
 
-test('the execute bit of the file for the user\'s class; root needs some execute bit', () => {
+test("the execute bit of the file for the user's class; root needs some execute bit", () => {
   const f = fs({ ...base, '/srv/a': file(0o744), '/srv/b': file(0o754, 0, 65534), '/srv/c': file(0o644) });
   assert.match(execDenial('/srv/a', NOBODY, f) ?? '', /^no execute permission on \/srv\/a for it \(mode 0744/);
   assert.equal(execDenial('/srv/b', NOBODY, f), null); // group nogroup has r-x

@@ -106,8 +106,12 @@ test('TCPMUX services: UNLISTED and protocol tcp, else xinetd disables them; the
   const mux = (type: string, protocol = 'tcp'): string => entry('date', `\ttype = ${type}\n\tprotocol = ${protocol}\n${ext()}`);
   assert.deepEqual(run(checkMux, mux('TCPMUX UNLISTED')), []);
   assert.deepEqual(run(checkMux, mux('TCPMUXPLUS UNLISTED')), []);
-  assert.deepEqual(run(checkMux, mux('TCPMUXPLUS')), ["3:9 error disable service 'date' is a TCPMUX service and should have UNLISTED in type; xinetd disables it"]);
-  assert.deepEqual(run(checkMux, mux('TCPMUX UNLISTED', 'udp')), ["4:13 error disable service 'date' is a TCPMUX service and should have tcp in protocol; xinetd disables it"]);
+  assert.deepEqual(run(checkMux, mux('TCPMUXPLUS')), [
+    "3:9 error disable service 'date' is a TCPMUX service and should have UNLISTED in type; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkMux, mux('TCPMUX UNLISTED', 'udp')), [
+    "4:13 error disable service 'date' is a TCPMUX service and should have tcp in protocol; xinetd disables it",
+  ]);
   assert.deepEqual(run(checkMux, entry('date', `\ttype = UNLISTED\n\tprotocol = udp\n\tport = 13\n${ext()}`)), []);
 });
 
@@ -142,9 +146,10 @@ test('server: absolute, existing, a regular file, executable — else a problem 
 test('an internal service whose written server is not executable is not started, as xinetd disables it', () => {
   const internal = (server: string) => entry('echo', `\ttype = INTERNAL UNLISTED\n\tport = 7\n\tserver = ${server}\n`);
   assert.deepEqual(run(checkServer, internal('/bin/sh')), []);
-  assert.deepEqual(run(checkServer, internal('/noexec/passwd')).map((l) => l.replace(/^\d+:\d+ /, '')), [
-    'error problem server /noexec/passwd is not executable; xinetd disables such a service; tsinetd will not start it',
-  ]);
+  assert.deepEqual(
+    run(checkServer, internal('/noexec/passwd')).map((l) => l.replace(/^\d+:\d+ /, '')),
+    ['error problem server /noexec/passwd is not executable; xinetd disables such a service; tsinetd will not start it'],
+  );
 });
 
 test('user and group must exist; numeric ids are taken as they are', () => {
@@ -185,7 +190,13 @@ test('port clashes: TCP, the later of two enabled services on one port/address i
   assert.deepEqual(
     f.map((x) => [x.index, x.effect, x.diagnostic.severity, `${x.diagnostic.line}:${x.diagnostic.column}`, x.diagnostic.message]),
     [
-      [1, 'disable', 'error', '8:9', "port 7000/tcp on all addresses is already used by service 'a' (test.conf:1); xinetd cannot start service 'b' either (its bind fails): it is disabled"],
+      [
+        1,
+        'disable',
+        'error',
+        '8:9',
+        "port 7000/tcp on all addresses is already used by service 'a' (test.conf:1); xinetd cannot start service 'b' either (its bind fails): it is disabled",
+      ],
       [
         4,
         'none',
@@ -195,13 +206,21 @@ test('port clashes: TCP, the later of two enabled services on one port/address i
       ],
     ],
   );
-  assert.deepEqual(checkPortClashes(built.map(placedBlock), (i) => i !== 0 && i !== 2), []);
+  assert.deepEqual(
+    checkPortClashes(built.map(placedBlock), (i) => i !== 0 && i !== 2),
+    [],
+  );
 });
 
 test("port clashes: xinetd's check_entry disables a later service on the port and protocol of an earlier one with a bind address", () => {
   const svc = (name: string, proto: 'stream' | 'dgram', more = ''): string =>
     entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = ${proto}\n\twait = ${proto === 'dgram' ? 'yes' : 'no'}\n\tport = 7000\n${more}`);
-  const bound = buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'dgram') + svc('lo2', 'dgram', '\tbind = 127.0.0.1\n') + svc('other', 'dgram', '\tbind = 127.0.0.2\n')).services;
+  const bound = buildText(
+    svc('lo', 'dgram', '\tbind = 127.0.0.1\n') +
+      svc('any', 'dgram') +
+      svc('lo2', 'dgram', '\tbind = 127.0.0.1\n') +
+      svc('other', 'dgram', '\tbind = 127.0.0.2\n'),
+  ).services;
   const f = checkPortClashes(bound.map(placedBlock), () => true);
   assert.deepEqual(
     f.map((x) => [x.index, x.effect]),
@@ -210,26 +229,48 @@ test("port clashes: xinetd's check_entry disables a later service on the port an
       [2, 'disable'],
     ],
   );
-  assert.match(f[0]!.diagnostic.message, /^port 7000\/udp on all addresses as service 'lo' \(test\.conf:1, bound to 127\.0\.0\.1\): xinetd calls service 'any' identical/);
+  assert.match(
+    f[0]!.diagnostic.message,
+    /^port 7000\/udp on all addresses as service 'lo' \(test\.conf:1, bound to 127\.0\.0\.1\): xinetd calls service 'any' identical/,
+  );
   // The other way round (wildcard first) xinetd compares nothing: both run, each on its own address.
-  assert.deepEqual(checkPortClashes(buildText(svc('any', 'dgram') + svc('lo', 'dgram', '\tbind = 127.0.0.1\n')).services.map(placedBlock), () => true), []);
+  assert.deepEqual(
+    checkPortClashes(buildText(svc('any', 'dgram') + svc('lo', 'dgram', '\tbind = 127.0.0.1\n')).services.map(placedBlock), () => true),
+    [],
+  );
   // Another protocol on the same port is no twin.
-  assert.deepEqual(checkPortClashes(buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'stream')).services.map(placedBlock), () => true), []);
+  assert.deepEqual(
+    checkPortClashes(buildText(svc('lo', 'dgram', '\tbind = 127.0.0.1\n') + svc('any', 'stream')).services.map(placedBlock), () => true),
+    [],
+  );
 });
 
 test('port clashes follow address families: IPv4 + IPv6-only share a port, dual-stack + IPv4 do not', () => {
-  const svc = (name: string, more: string): string => entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n${more}`);
+  const svc = (name: string, more: string): string =>
+    entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = stream\n\twait = no\n\tport = 7000\n${more}`);
   const split = buildText(svc('v4', '\tflags = IPv4\n') + svc('v6', '\tflags = IPv6\n\tv6only = yes\n')).services;
-  assert.deepEqual(checkPortClashes(split.map(placedBlock), () => true), []);
+  assert.deepEqual(
+    checkPortClashes(split.map(placedBlock), () => true),
+    [],
+  );
   const dual = buildText(svc('dual', '') + svc('v4', '\tflags = IPv4\n')).services;
-  assert.deepEqual(checkPortClashes(dual.map(placedBlock), () => true).map((x) => x.index), [1]);
+  assert.deepEqual(
+    checkPortClashes(dual.map(placedBlock), () => true).map((x) => x.index),
+    [1],
+  );
   const dual6 = buildText(svc('v6', '\tflags = IPv6\n\tv6only = yes\n') + svc('dual', '')).services;
-  assert.deepEqual(checkPortClashes(dual6.map(placedBlock), () => true).map((x) => x.index), [1]);
+  assert.deepEqual(
+    checkPortClashes(dual6.map(placedBlock), () => true).map((x) => x.index),
+    [1],
+  );
 });
 
 test('port clashes over the whole table: an inetd.conf service loses to an earlier xinetd one on its port, as under xinetd -inetd_compat', () => {
   const svc = (name: string, port: number, more = ''): string =>
-    entry(name, `\ttype = INTERNAL UNLISTED\n\tsocket_type = ${more.includes('dgram') ? 'dgram' : 'stream'}\n\twait = ${more.includes('dgram') ? 'yes' : 'no'}\n\tport = ${port}\n${more.replace('dgram', '')}`);
+    entry(
+      name,
+      `\ttype = INTERNAL UNLISTED\n\tsocket_type = ${more.includes('dgram') ? 'dgram' : 'stream'}\n\twait = ${more.includes('dgram') ? 'yes' : 'no'}\n\tport = ${port}\n${more.replace('dgram', '')}`,
+    );
   const xinetd = buildText(svc('x', 7000) + svc('lo', 7001, '\tbind = 127.0.0.1\n') + svc('u', 7002, 'dgram') + svc('v4', 7004, '\tflags = IPv4\n')).services;
   const inetd = loadInetdText(
     'inetd.conf',
@@ -257,15 +298,23 @@ test('port clashes over the whole table: an inetd.conf service loses to an earli
     ],
   );
   // The loser's diagnostic names the winner and where it is defined.
-  assert.match(f[0]!.diagnostic.message, /^port 7000\/tcp on all addresses is already used by service 'x' \(test\.conf:1\); xinetd cannot start service '7000' either/);
+  assert.match(
+    f[0]!.diagnostic.message,
+    /^port 7000\/tcp on all addresses is already used by service 'x' \(test\.conf:1\); xinetd cannot start service '7000' either/,
+  );
   assert.match(f[1]!.diagnostic.message, /as service 'lo' \(test\.conf:\d+, bound to 127\.0\.0\.1\): xinetd calls service '7001' identical to it/);
   assert.match(f[3]!.diagnostic.message, /is already used by service '7005' \(id 7005\/tcp4\) \(inetd\.conf:5\)/);
   // With the xinetd service off, the inetd.conf one keeps its port.
-  assert.deepEqual(checkPortClashes(placed, (i) => i !== 0).map((x) => who(x.index)), ['7001@7001', '7002@7002', `${inetd[5]!.id}@7005`]);
+  assert.deepEqual(
+    checkPortClashes(placed, (i) => i !== 0).map((x) => who(x.index)),
+    ['7001@7001', '7002@7002', `${inetd[5]!.id}@7005`],
+  );
 });
 
 test('duplicate ids (compared without regard to case) are warned about', () => {
-  const text = entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n') + entry('echo', '\tid = ECHO\n\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n');
+  const text =
+    entry('echo', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n') +
+    entry('echo', '\tid = ECHO\n\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n');
   const f = checkDuplicateIds(buildText(text).services, () => true);
   assert.deepEqual(
     f.map((x) => [x.index, x.effect, `${x.diagnostic.line}:${x.diagnostic.column}`]),
@@ -277,7 +326,11 @@ test('through loadXinetdConfig: problems keep a service enabled, errors that xin
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-validate-'));
   try {
     const conf = join(dir, 'xinetd.conf');
-    writeFileSync(conf, entry('telnet', '\tsocket_type = stream\n\twait = no\n\tuser = nosuchuser\n\tserver = /missing/in.telnetd\n') + entry('finger', '\tsocket_type = stream\n\tuser = root\n\tserver = /usr/sbin/in.fingerd\n'));
+    writeFileSync(
+      conf,
+      entry('telnet', '\tsocket_type = stream\n\twait = no\n\tuser = nosuchuser\n\tserver = /missing/in.telnetd\n') +
+        entry('finger', '\tsocket_type = stream\n\tuser = root\n\tserver = /usr/sbin/in.fingerd\n'),
+    );
     const r = loadXinetdConfig(conf, { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
     const [telnet, finger] = r.services;
     assert.deepEqual([telnet!.enabled, telnet!.problems], [true, ['server /missing/in.telnetd does not exist', "unknown user 'nosuchuser'"]]);

@@ -56,7 +56,12 @@ async function roundTrip(s: Service): Promise<{ text: string; back: Service; dia
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.trim().replace(/\s+=\s*/, ' = ').trimEnd());
+  return text.split('\n').map((l) =>
+    l
+      .trim()
+      .replace(/\s+=\s*/, ' = ')
+      .trimEnd(),
+  );
 }
 
 test('a plain service: canonical order, explicit limits, aligned values', () => {
@@ -85,8 +90,16 @@ test('a plain service: canonical order, explicit limits, aligned values', () => 
 /** One case per attribute: how to set it on a Service, and the line it must produce. */
 const ATTRIBUTE_CASES: { attribute: string; set: (s: Service) => void; line: string }[] = [
   { attribute: 'id', set: (s) => (s.id = 'svc-other'), line: 'id = svc-other' },
-  { attribute: 'type INTERNAL', set: (s) => Object.assign(s, { name: 'echo', type: ['INTERNAL'], port: 7, server: null, server_argv: [] }), line: 'type = INTERNAL' },
-  { attribute: 'flags', set: (s) => (s.flags = ['REUSE', 'NODELAY', 'KEEPALIVE', 'NOLIBWRAP', 'IPv4']), line: 'flags = REUSE NODELAY KEEPALIVE NOLIBWRAP IPv4' },
+  {
+    attribute: 'type INTERNAL',
+    set: (s) => Object.assign(s, { name: 'echo', type: ['INTERNAL'], port: 7, server: null, server_argv: [] }),
+    line: 'type = INTERNAL',
+  },
+  {
+    attribute: 'flags',
+    set: (s) => (s.flags = ['REUSE', 'NODELAY', 'KEEPALIVE', 'NOLIBWRAP', 'IPv4']),
+    line: 'flags = REUSE NODELAY KEEPALIVE NOLIBWRAP IPv4',
+  },
   { attribute: 'socket_type/protocol', set: (s) => Object.assign(s, { socket_type: 'dgram', protocol: 'udp', wait: true }), line: 'socket_type = dgram' },
   { attribute: 'protocol', set: (s) => Object.assign(s, { socket_type: 'dgram', protocol: 'udp', wait: true }), line: 'protocol = udp' },
   { attribute: 'port', set: (s) => (s.port = 65000), line: 'port = 65000' },
@@ -96,7 +109,11 @@ const ATTRIBUTE_CASES: { attribute: string; set: (s: Service) => void; line: str
   { attribute: 'groups', set: (s) => (s.groups = true), line: 'groups = yes' },
   { attribute: 'server', set: (s) => Object.assign(s, { server: '/usr/bin/git', server_argv: ['git'] }), line: 'server = /usr/bin/git' },
   { attribute: 'server_args', set: (s) => (s.server_argv = [basename(s.server!), '-a', '--b=c']), line: 'server_args = -a --b=c' },
-  { attribute: 'redirect', set: (s) => Object.assign(s, { redirect: { host: '127.0.0.1', port: 8080 }, server: null, server_argv: [] }), line: 'redirect = 127.0.0.1 8080' },
+  {
+    attribute: 'redirect',
+    set: (s) => Object.assign(s, { redirect: { host: '127.0.0.1', port: 8080 }, server: null, server_argv: [] }),
+    line: 'redirect = 127.0.0.1 8080',
+  },
   { attribute: 'bind', set: (s) => (s.bind = '::1'), line: 'bind = ::1' },
   { attribute: 'v6only', set: (s) => (s.v6only = true), line: 'v6only = yes' },
   { attribute: 'instances', set: (s) => (s.instances = 30), line: 'instances = 30' },
@@ -105,12 +122,32 @@ const ATTRIBUTE_CASES: { attribute: string; set: (s: Service) => void; line: str
   { attribute: 'per_source_cps', set: (s) => (s.per_source_cps = [0.5, 3]), line: 'per_source_cps = 0.5 3' },
   { attribute: 'max_load', set: (s) => (s.max_load = 2.5), line: 'max_load = 2.5' },
   { attribute: 'deny_time', set: (s) => Object.assign(s, { deny_time: 'FOREVER' }), line: 'deny_time = FOREVER' },
-  { attribute: 'only_from', set: (s) => (s.only_from = ['127.0.0.1', '10.0.0.0/8', '::1', '.example.org']), line: 'only_from = 127.0.0.1 10.0.0.0/8 ::1 .example.org' },
+  {
+    attribute: 'only_from',
+    set: (s) => (s.only_from = ['127.0.0.1', '10.0.0.0/8', '::1', '.example.org']),
+    line: 'only_from = 127.0.0.1 10.0.0.0/8 ::1 .example.org',
+  },
   { attribute: 'only_from (nobody)', set: (s) => (s.only_from = []), line: 'only_from =' },
   { attribute: 'no_access', set: (s) => (s.no_access = ['127.0.0.2']), line: 'no_access = 127.0.0.2' },
-  { attribute: 'access_times', set: (s) => (s.access_times = [{ start: 0, end: 8 * 60 + 5 }, { start: 12 * 60, end: 23 * 60 + 59 }]), line: 'access_times = 0:00-8:05 12:00-23:59' },
-  { attribute: 'log_type FILE', set: (s) => (s.log_type = { kind: 'file', path: '/var/log/x.log', soft: 10240, hard: 20480 }), line: 'log_type = FILE /var/log/x.log 10240 20480' },
-  { attribute: 'log_type SYSLOG', set: (s) => (s.log_type = { kind: 'syslog', facility: 'authpriv', level: 'warning' }), line: 'log_type = SYSLOG authpriv warning' },
+  {
+    attribute: 'access_times',
+    set: (s) =>
+      (s.access_times = [
+        { start: 0, end: 8 * 60 + 5 },
+        { start: 12 * 60, end: 23 * 60 + 59 },
+      ]),
+    line: 'access_times = 0:00-8:05 12:00-23:59',
+  },
+  {
+    attribute: 'log_type FILE',
+    set: (s) => (s.log_type = { kind: 'file', path: '/var/log/x.log', soft: 10240, hard: 20480 }),
+    line: 'log_type = FILE /var/log/x.log 10240 20480',
+  },
+  {
+    attribute: 'log_type SYSLOG',
+    set: (s) => (s.log_type = { kind: 'syslog', facility: 'authpriv', level: 'warning' }),
+    line: 'log_type = SYSLOG authpriv warning',
+  },
   { attribute: 'log_on_success', set: (s) => (s.log_on_success = ['PID', 'HOST', 'EXIT', 'DURATION']), line: 'log_on_success = PID HOST EXIT DURATION' },
   { attribute: 'log_on_failure', set: (s) => (s.log_on_failure = ['HOST', 'ATTEMPT']), line: 'log_on_failure = HOST ATTEMPT' },
   { attribute: 'env', set: (s) => (s.env = ['A=1', 'B=x=y', 'EMPTY=']), line: 'env = A=1 B=x=y EMPTY=' },
@@ -123,7 +160,11 @@ const ATTRIBUTE_CASES: { attribute: string; set: (s: Service) => void; line: str
   { attribute: 'umask', set: (s) => (s.umask = 0o27), line: 'umask = 027' },
   { attribute: 'rlimits', set: (s) => (s.rlimits = { as: 1 << 20, cpu: 'unlimited', files: 64 }), line: 'rlimit_cpu = UNLIMITED' },
   { attribute: 'libwrap', set: (s) => (s.libwrap = 'in.prog'), line: 'libwrap = in.prog' },
-  { attribute: 'rpc', set: (s) => Object.assign(s, { type: ['RPC', 'UNLISTED'], port: null, rpc_version: [1, 3], rpc_number: 100001 }), line: 'rpc_version = 1-3' },
+  {
+    attribute: 'rpc',
+    set: (s) => Object.assign(s, { type: ['RPC', 'UNLISTED'], port: null, rpc_version: [1, 3], rpc_number: 100001 }),
+    line: 'rpc_version = 1-3',
+  },
   { attribute: 'disable', set: (s) => (s.enabled = false), line: 'disable = yes' },
 ];
 

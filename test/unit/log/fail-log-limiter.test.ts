@@ -53,5 +53,8 @@ test('memory stays bounded; evicted keys with counts are reported by the next fl
   for (let i = 0; i < 1000; i++) lim.decide(key(`s${i}`));
   assert.ok(lim.size <= 100);
   const reports = lim.flush();
-  assert.deepEqual(reports.find((r) => r.source === 'first'), { serviceId: 'ssh', source: 'first', reason: 'address', count: 1 });
+  assert.deepEqual(
+    reports.find((r) => r.source === 'first'),
+    { serviceId: 'ssh', source: 'first', reason: 'address', count: 1 },
+  );
 });

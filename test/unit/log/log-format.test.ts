@@ -91,14 +91,23 @@ test('which lines are written follows xinetd: empty lists log nothing, EXIT need
   assert.equal(formatExit({ kind: 'EXIT', service: exitPid, pid: 9, status: null, signal: 9, durationSeconds: 0 }, at), `${TS}: EXIT: e signal=9 pid=9`);
 
   const hostFail = svc('h', [], ['HOST']);
-  assert.equal(formatFail({ kind: 'FAIL', service: hostFail, reason: 'connections per second', peer: mapped2 }, at), `${TS}: FAIL: h connections per second from=::ffff:127.0.0.2`);
+  assert.equal(
+    formatFail({ kind: 'FAIL', service: hostFail, reason: 'connections per second', peer: mapped2 }, at),
+    `${TS}: FAIL: h connections per second from=::ffff:127.0.0.2`,
+  );
   assert.equal(formatFail({ kind: 'FAIL', service: hostFail, reason: 'service_limit', peer: null }, at), `${TS}: FAIL: h service_limit`);
 });
 
 test('flags are matched case-insensitively; negative or odd durations print as whole seconds', () => {
   const s = svc('c', ['pid', 'exit', 'Duration'], []);
-  assert.equal(formatExit({ kind: 'EXIT', service: s, pid: 3, status: 1, signal: null, durationSeconds: -2 }, at), `${TS}: EXIT: c status=1 pid=3 duration=0(sec)`);
-  assert.equal(formatExit({ kind: 'EXIT', service: s, pid: 3, status: 1, signal: null, durationSeconds: NaN }, at), `${TS}: EXIT: c status=1 pid=3 duration=0(sec)`);
+  assert.equal(
+    formatExit({ kind: 'EXIT', service: s, pid: 3, status: 1, signal: null, durationSeconds: -2 }, at),
+    `${TS}: EXIT: c status=1 pid=3 duration=0(sec)`,
+  );
+  assert.equal(
+    formatExit({ kind: 'EXIT', service: s, pid: 3, status: 1, signal: null, durationSeconds: NaN }, at),
+    `${TS}: EXIT: c status=1 pid=3 duration=0(sec)`,
+  );
 });
 
 test('USERID lines carry the identd answer, never a second line', () => {
@@ -121,7 +130,9 @@ test('syslog bodies are the file lines without the timestamp', () => {
 const STAMP = String.raw`\d{2}/\d{1,2}/\d{1,2}@\d{2}:\d{2}:\d{2}`;
 const MAN_START = new RegExp(`^${STAMP}: START: \\S+( pid=\\d+)?( from=\\S+)?$`);
 const MAN_EXIT = new RegExp(`^${STAMP}: EXIT: \\S+( (status|signal)=-?\\d+)?( pid=\\d+)?( duration=\\d+\\(sec\\))?$`);
-const MAN_FAIL = new RegExp(`^${STAMP}: FAIL: \\S+ (fork|time|address|service_limit|per_source_limit|process_limit|load|libwrap|connections per second)( from=\\S+)?$`);
+const MAN_FAIL = new RegExp(
+  `^${STAMP}: FAIL: \\S+ (fork|time|address|service_limit|per_source_limit|process_limit|load|libwrap|connections per second)( from=\\S+)?$`,
+);
 
 const successFlag = fc.subarray(['PID', 'HOST', 'USERID', 'EXIT', 'DURATION', 'TRAFFIC']);
 const failureFlag = fc.subarray(['HOST', 'USERID', 'ATTEMPT']);
@@ -192,11 +203,17 @@ test("daemon lines in tsinetd's own words end with their code; xinetd's words st
   }
 });
 
-test('JSON lines: one object per event with the text line\'s fields', () => {
+test("JSON lines: one object per event with the text line's fields", () => {
   const t1 = svc('t1', ['PID', 'HOST', 'EXIT', 'DURATION'], ['HOST']);
   const iso = at.toISOString();
   const parse = (e: Parameters<typeof formatJson>[0]): unknown => JSON.parse(formatJson(e, at, 99)!);
-  assert.deepEqual(parse({ kind: 'START', service: t1, pid: 5, peer: mapped1 }), { time: iso, event: 'START', service: 't1', pid: 5, from: '::ffff:127.0.0.1' });
+  assert.deepEqual(parse({ kind: 'START', service: t1, pid: 5, peer: mapped1 }), {
+    time: iso,
+    event: 'START',
+    service: 't1',
+    pid: 5,
+    from: '::ffff:127.0.0.1',
+  });
   assert.deepEqual(parse({ kind: 'EXIT', service: t1, pid: 5, status: null, signal: 15, durationSeconds: 2.5 }), {
     time: iso,
     event: 'EXIT',
@@ -216,7 +233,15 @@ test('JSON lines: one object per event with the text line\'s fields', () => {
   assert.deepEqual(parse({ kind: 'TRAFFIC', service: r, inBytes: 10, outBytes: 20 }), { time: iso, event: 'TRAFFIC', service: 'r', in: 10, out: 20 });
   assert.deepEqual(parse({ kind: 'USERID', service: r, text: 'UNIX : bob\n' }), { time: iso, event: 'USERID', service: 'r', text: 'UNIX : bob\n' });
   assert.equal(formatJson({ kind: 'START', service: svc('q', [], []), pid: 1, peer: null }, at, 99), null);
-  assert.deepEqual(parse(daemonMessage('bind-failed', 'error', 'boom', 'f')), { time: iso, event: 'daemon', level: 'error', code: 'bind-failed', pid: 99, func: 'f', message: 'boom' });
+  assert.deepEqual(parse(daemonMessage('bind-failed', 'error', 'boom', 'f')), {
+    time: iso,
+    event: 'daemon',
+    level: 'error',
+    code: 'bind-failed',
+    pid: 99,
+    func: 'f',
+    message: 'boom',
+  });
   assert.deepEqual(parse(daemonMessage('config-problem', 'warning', 'f:1:1: warning: m', 'parse', 'bad-value')), {
     time: iso,
     event: 'daemon',

@@ -78,7 +78,12 @@ describe('invariants', () => {
   test('servers: a counted server that no longer exists', () => {
     const i = input({
       served: [service('a')],
-      serving: serving({ servers: [{ pid: 10, id: 'a' }, { pid: 11, id: 'a' }] }),
+      serving: serving({
+        servers: [
+          { pid: 10, id: 'a' },
+          { pid: 11, id: 'a' },
+        ],
+      }),
       admission: admission({ a: 2 }),
       alive: (pid) => pid !== 11,
     });
@@ -91,7 +96,10 @@ describe('invariants', () => {
     const i = input({
       served: [service('a', { instances: 1 }), echo, daytime],
       serving: serving({
-        servers: [{ pid: 10, id: 'a' }, { pid: 11, id: 'a' }],
+        servers: [
+          { pid: 10, id: 'a' },
+          { pid: 11, id: 'a' },
+        ],
         inProcess: new Map([
           ['echo', 1],
           ['daytime', 3],

@@ -134,7 +134,17 @@ test('dump: header, one block per service in xinetd labels and order, totals, EN
   }
   assert.ok(!text.includes('running servers'), 'no runtime counts unless given');
   const tail = lines.slice(lines.indexOf('active_services = 2'));
-  assert.deepEqual(tail, ['active_services = 2', 'available_services = 2', '', 'config_file = /etc/xinetd.conf', 'included_file = /etc/xinetd.d/t1', '', 'END OF DUMP', '', '']);
+  assert.deepEqual(tail, [
+    'active_services = 2',
+    'available_services = 2',
+    '',
+    'config_file = /etc/xinetd.conf',
+    'included_file = /etc/xinetd.d/t1',
+    '',
+    'END OF DUMP',
+    '',
+    '',
+  ]);
 });
 
 test('dump: runtime counts when the daemon supplies them; an empty table is still a dump', () => {

@@ -124,20 +124,24 @@ test('property: any label values and numbers survive rendering and strict parsin
   const labelValue = fc.string({ unit: fc.constantFrom('a', 'Z', '"', '\\', '\n', ' ', '{', '}', ',', '=', 'é', '😀', 'n') });
   const value = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(0, -0, Infinity, -Infinity));
   fc.assert(
-    fc.property(fc.uniqueArray(fc.tuple(labelValue, labelValue, value), { selector: (t) => `${t[0]}\u0000${t[1]}`, maxLength: 8 }), fc.string(), (rows, help) => {
-      const r = new Registry();
-      const g = r.gauge('prop_value', help, ['a', 'b']);
-      for (const [a, b, v] of rows) g.set([a, b], v);
-      const parsed = parsePrometheusText(renderPrometheus(r));
-      const f = parsed.get('prop_value');
-      assert.equal(f?.help, help);
-      assert.equal(f.samples.length, rows.length);
-      for (const [a, b, v] of rows) {
-        const got = sampleValue(parsed, 'prop_value', { a, b });
-        if (Number.isNaN(v)) assert.ok(Number.isNaN(got));
-        else assert.equal(got, v === 0 ? 0 : v);
-      }
-    }),
+    fc.property(
+      fc.uniqueArray(fc.tuple(labelValue, labelValue, value), { selector: (t) => `${t[0]}\u0000${t[1]}`, maxLength: 8 }),
+      fc.string(),
+      (rows, help) => {
+        const r = new Registry();
+        const g = r.gauge('prop_value', help, ['a', 'b']);
+        for (const [a, b, v] of rows) g.set([a, b], v);
+        const parsed = parsePrometheusText(renderPrometheus(r));
+        const f = parsed.get('prop_value');
+        assert.equal(f?.help, help);
+        assert.equal(f.samples.length, rows.length);
+        for (const [a, b, v] of rows) {
+          const got = sampleValue(parsed, 'prop_value', { a, b });
+          if (Number.isNaN(v)) assert.ok(Number.isNaN(got));
+          else assert.equal(got, v === 0 ? 0 : v);
+        }
+      },
+    ),
   );
 });
 
@@ -206,7 +210,14 @@ test('tsinetd metrics at scrape time: service states, running servers, counters 
   const broken = svc('broken');
   let running = 3;
   m.setSource({
-    services: () => serviceStates([on, resting, off, broken], new Map([['on', 'active'], ['resting', 'suspended']])),
+    services: () =>
+      serviceStates(
+        [on, resting, off, broken],
+        new Map([
+          ['on', 'active'],
+          ['resting', 'suspended'],
+        ]),
+      ),
     running: (s) => (s.id === 'on' ? running : 0),
   });
   let p = parsePrometheusText(m.render());
@@ -229,10 +240,19 @@ test('serviceStates: a listener reopening after a suspension is still suspended;
   const ids = ['a', 'b', 'c', 'd', 'e'];
   const states = serviceStates(
     [...ids.map((id) => svc(id)), svc('f', false)],
-    new Map<string, 'new' | 'active' | 'suspended' | 'closed'>([['a', 'active'], ['b', 'suspended'], ['c', 'new'], ['d', 'closed'], ['f', 'active']]),
+    new Map<string, 'new' | 'active' | 'suspended' | 'closed'>([
+      ['a', 'active'],
+      ['b', 'suspended'],
+      ['c', 'new'],
+      ['d', 'closed'],
+      ['f', 'active'],
+    ]),
   );
   const expected: ServiceState[] = ['active', 'suspended', 'suspended', 'failed', 'failed', 'disabled'];
-  assert.deepEqual(states.map((s) => s.state), expected);
+  assert.deepEqual(
+    states.map((s) => s.state),
+    expected,
+  );
 });
 
 test('promtool accepts the rendered tsinetd metrics', { skip: noPromtool }, () => {
@@ -284,7 +304,11 @@ test('the command line takes --metrics and --ready-fd, and refuses bad values as
   const plain = parseCommandLine(['-dontfork'], quietIo).options;
   assert.equal(plain.metrics, null);
   assert.equal(plain.readyFd, null);
-  for (const argv of [['--metrics', 'nowhere'], ['--ready-fd', 'x'], ['--ready-fd', '-1']]) {
+  for (const argv of [
+    ['--metrics', 'nowhere'],
+    ['--ready-fd', 'x'],
+    ['--ready-fd', '-1'],
+  ]) {
     assert.throws(
       () => parseCommandLine(argv, quietIo),
       (e: unknown) => e instanceof CommanderError && e.exitCode === 2,
@@ -323,5 +347,5 @@ test("checkReadyFd: a writable descriptor passes; closed, read-only and Node's o
   assert.ok(epoll !== undefined, 'Node has an eventpoll descriptor');
   assert.match(checkReadyFd(epoll[0]) ?? '', /was not passed to tsinetd \(it is anon_inode:\[eventpoll\], one of Node's own\)/);
   const pair = links.find(([n, l]) => l.startsWith('pipe:') && links.some(([m, k]) => m !== n && k === l) && (checkReadyFd(n) ?? '').includes('not passed'));
-  assert.ok(pair !== undefined, "Node holds both ends of a pipe of its own, and it is refused");
+  assert.ok(pair !== undefined, 'Node holds both ends of a pipe of its own, and it is refused');
 });

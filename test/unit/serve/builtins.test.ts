@@ -72,7 +72,10 @@ describe('chargen', () => {
     assert.equal(d.length, 1024);
     const lines = d.toString('latin1').split('\r\n');
     assert.equal(lines.length, 15);
-    assert.deepEqual(lines.slice(0, 13).map((l) => l.length), Array(13).fill(72));
+    assert.deepEqual(
+      lines.slice(0, 13).map((l) => l.length),
+      Array(13).fill(72),
+    );
     assert.equal(lines[13]!.length, 60);
     assert.equal(lines[14], '');
     // The ring goes on: the next datagram starts 14 lines later.

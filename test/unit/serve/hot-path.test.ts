@@ -26,7 +26,12 @@ const v4: Peer = { address: '::ffff:127.0.0.1', port: 40000, family: 'IPv6' };
 const v6: Peer = { address: '::1', port: 40001, family: 'IPv6' };
 
 function context(env: Record<string, string | undefined>): ChildContext {
-  return { env, db: new SysDb({ services: '/nonexistent', protocols: '/nonexistent', passwd: '/nonexistent', group: '/nonexistent' }), uid: 1000, umask: 0o022 };
+  return {
+    env,
+    db: new SysDb({ services: '/nonexistent', protocols: '/nonexistent', passwd: '/nonexistent', group: '/nonexistent' }),
+    uid: 1000,
+    umask: 0o022,
+  };
 }
 
 describe('cachedSpawnSpec', () => {
@@ -77,7 +82,12 @@ describe('cachedSpawnSpec', () => {
 
 describe('per-second caches', () => {
   test('daytimeBytes is daytimeText of the same second', () => {
-    for (const d of [new Date(2026, 10, 24, 15, 52, 59, 10), new Date(2026, 10, 24, 15, 52, 59, 990), new Date(2026, 10, 24, 15, 53, 0, 0), new Date(2026, 6, 1, 12, 0, 0)]) {
+    for (const d of [
+      new Date(2026, 10, 24, 15, 52, 59, 10),
+      new Date(2026, 10, 24, 15, 52, 59, 990),
+      new Date(2026, 10, 24, 15, 53, 0, 0),
+      new Date(2026, 6, 1, 12, 0, 0),
+    ]) {
       assert.equal(daytimeBytes(d).toString('latin1'), daytimeText(d, localZoneAbbreviation(d)));
     }
   });

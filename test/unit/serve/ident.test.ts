@@ -54,7 +54,7 @@ describe('query and reply', () => {
     assert.equal(replyLine('x'.repeat(1024)), 'toolong');
   });
 
-  test('results are explained in xinetd\'s words', () => {
+  test("results are explained in xinetd's words", () => {
     const words = (['noserver', 'timeout'] as const).map((kind) => explainIdent({ kind }));
     assert.deepEqual(words, ['no server', 'timeout']);
     assert.equal(explainIdent({ kind: 'badresp', line: 'x' }), 'bad response');
@@ -162,7 +162,7 @@ describe('identifying clients', () => {
     const s = newService('svc', 'xinetd', { file: 'x', line: 1 });
     const a = context({ kind: 'ok', text: 'UNIX : bob' });
     await identifyRefused(a.ctx, s, peer, socket, 'address');
-    assert.deepEqual(a.asked, [], 'address refusals are decided in xinetd\'s child: no lookup');
+    assert.deepEqual(a.asked, [], "address refusals are decided in xinetd's child: no lookup");
     await identifyRefused(a.ctx, s, peer, socket, 'service_limit');
     assert.deepEqual(a.events, [{ kind: 'USERID', service: s, text: 'UNIX : bob' }]);
 

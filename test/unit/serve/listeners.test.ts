@@ -72,8 +72,17 @@ describe('one socket per address family (inetd.conf tcp/udp of OpenBSD: family_s
     assert.equal(plan({ family_sockets: true }).family, 4);
   });
   test('a host name: both families of its addresses; an address literal: its own socket only', () => {
-    assert.deepEqual(plans({ family_sockets: true, bind: 'localhost' }).map((p) => [p.host, p.family]), [['localhost', 4], ['localhost', 6]]);
-    assert.deepEqual(plans({ family_sockets: true, bind: '127.0.0.1' }).map((p) => [p.host, p.family]), [['127.0.0.1', 4]]);
+    assert.deepEqual(
+      plans({ family_sockets: true, bind: 'localhost' }).map((p) => [p.host, p.family]),
+      [
+        ['localhost', 4],
+        ['localhost', 6],
+      ],
+    );
+    assert.deepEqual(
+      plans({ family_sockets: true, bind: '127.0.0.1' }).map((p) => [p.host, p.family]),
+      [['127.0.0.1', 4]],
+    );
   });
   test('without it, one socket; the reload key tells the two apart', () => {
     assert.equal(plans({}).length, 1);
@@ -87,7 +96,11 @@ describe('one socket per address family (inetd.conf tcp/udp of OpenBSD: family_s
     const s = service({ name: 'daytime', type: ['INTERNAL'], server: null, server_argv: [], port, family_sockets: true, v6only: true });
     const first = await set.apply([s]);
     assert.deepEqual([first.opened.length, first.failed.length], [2, 0], JSON.stringify(first.failed.map((f) => f.reason)));
-    assert.deepEqual(set.activeServices.map((x) => x.id), [s.id], 'one service, counted once');
+    assert.deepEqual(
+      set.activeServices.map((x) => x.id),
+      [s.id],
+      'one service, counted once',
+    );
     assert.deepEqual(set.all.map((l) => l.plan.family).sort(), [4, 6]);
     const again = await set.apply([{ ...s }]);
     assert.deepEqual([again.kept.length, again.opened.length, again.closed.length], [2, 0, 0]);
@@ -121,7 +134,10 @@ describe('what cannot be served', () => {
     assert.match(reason({ type: ['TCPMUX', 'UNLISTED'], port: null }), /no socket of its own/);
     assert.match(reason({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null }), /no socket of its own/);
     assert.deepEqual(servingLimitations(service({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null })), []);
-    assert.match(reason({ name: 'tcpmux', socket_type: 'dgram', protocol: 'udp', type: ['INTERNAL'], server: null }), /No such internal service: tcpmux\/dgram/);
+    assert.match(
+      reason({ name: 'tcpmux', socket_type: 'dgram', protocol: 'udp', type: ['INTERNAL'], server: null }),
+      /No such internal service: tcpmux\/dgram/,
+    );
     assert.equal(reason({ name: 'qotd', type: ['INTERNAL'], server: null }), 'No such internal service: qotd/stream');
   });
   test('raw sockets, odd protocols, missing port, datagram redirects', () => {
@@ -134,7 +150,9 @@ describe('what cannot be served', () => {
     assert.deepEqual(servingLimitations(service({})), []);
     // A datagram program's sender is learnt (or the datagram refused: see unsupportedBySpawner).
     const dgram = service({ socket_type: 'dgram', protocol: 'udp', wait: false, only_from: ['127.0.0.1'] });
-    assert.deepEqual(servingLimitations(dgram), ['wait = no on a datagram service is served as wait = yes (one server at a time) [versus xinetd: the same clients, fewer at a time]']);
+    assert.deepEqual(servingLimitations(dgram), [
+      'wait = no on a datagram service is served as wait = yes (one server at a time) [versus xinetd: the same clients, fewer at a time]',
+    ]);
     assert.deepEqual(servingLimitations(service({ socket_type: 'dgram', protocol: 'udp', wait: true, only_from: ['127.0.0.1'] })), []);
     // A wait = yes stream server accepts by itself: address checks cannot apply.
     assert.deepEqual(servingLimitations(service({ wait: true, per_source: 2 })), [

@@ -38,10 +38,7 @@ writeFileSync(
   join(dir, 'passwd'),
   ['root:x:0:0:root:/root:/bin/bash', 'alice:x:1000:1000::/home/alice:/bin/sh', 'nobody:x:65534:65534::/nonexistent:/usr/sbin/nologin', ''].join('\n'),
 );
-writeFileSync(
-  join(dir, 'group'),
-  ['root:x:0:', 'alice:x:1000:', 'staff:x:50:alice,bob', 'audio:x:29:alice', 'nogroup:x:65534:', ''].join('\n'),
-);
+writeFileSync(join(dir, 'group'), ['root:x:0:', 'alice:x:1000:', 'staff:x:50:alice,bob', 'audio:x:29:alice', 'nogroup:x:65534:', ''].join('\n'));
 const db = new SysDb({ services: join(dir, 'none'), protocols: join(dir, 'none'), passwd: join(dir, 'passwd'), group: join(dir, 'group') });
 
 describe('environment', () => {
@@ -64,7 +61,7 @@ describe('environment', () => {
     assert.deepEqual(env, ['PATH=/usr/bin:/bin', 'HOME=/srv', 'LANG=C.UTF-8', 'REMOTE_HOST=::ffff:127.0.0.1']);
   });
 
-  test("without a peer address, REMOTE_HOST is xinetd's \"<no address>\"", () => {
+  test('without a peer address, REMOTE_HOST is xinetd\'s "<no address>"', () => {
     assert.ok(childEnvironment(service(), null, {}).includes(`REMOTE_HOST=${NO_ADDRESS}`));
   });
 
@@ -78,14 +75,14 @@ describe('credentials', () => {
     assert.deepEqual(childCredentials(service({ user: 'alice' }), db, 0), { ok: true, credentials: { uid: 1000, gid: 1000, groups: [] } });
   });
 
-  test('groups = yes: the user\'s groups as initgroups() sets them, primary first', () => {
+  test("groups = yes: the user's groups as initgroups() sets them, primary first", () => {
     assert.deepEqual(childCredentials(service({ user: 'alice', groups: true }), db, 0), {
       ok: true,
       credentials: { uid: 1000, gid: 1000, groups: [1000, 50, 29] },
     });
   });
 
-  test('group overrides the primary group; initgroups still uses the user\'s own', () => {
+  test("group overrides the primary group; initgroups still uses the user's own", () => {
     assert.deepEqual(childCredentials(service({ user: 'alice', group: 'staff', groups: true }), db, 0), {
       ok: true,
       credentials: { uid: 1000, gid: 50, groups: [1000, 50, 29] },
@@ -141,11 +138,12 @@ describe('umask, nice, argv', () => {
 
 describe('the spawn spec', () => {
   test('everything the spawner needs', () => {
-    const r = buildSpawnSpec(
-      service({ user: 'nobody', nice: 3, umask: 0o077, rlimits: { files: 64 }, env: ['A=1'], passenv: [] }),
-      peer,
-      { env: daemonEnv, db, uid: 0, umask: 0o022 },
-    );
+    const r = buildSpawnSpec(service({ user: 'nobody', nice: 3, umask: 0o077, rlimits: { files: 64 }, env: ['A=1'], passenv: [] }), peer, {
+      env: daemonEnv,
+      db,
+      uid: 0,
+      umask: 0o022,
+    });
     assert.deepEqual(r, {
       ok: true,
       spec: {
@@ -199,7 +197,10 @@ describe('attributes a spawner cannot apply', () => {
     // Nothing needs the address: served without it, nothing to report.
     assert.deepEqual(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node'), []);
     // A SENSOR elsewhere in the configuration lists offenders for every service.
-    assert.match(unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node', true)[0] ?? '', /the global no_access list \(SENSOR\) need\(s\) it, so datagrams are refused and dropped while that list holds any address \[versus xinetd: tsinetd admits less\]$/);
+    assert.match(
+      unsupportedBySpawner(service(udp), NODE_SPAWNER_CAPABILITIES, 'node', true)[0] ?? '',
+      /the global no_access list \(SENSOR\) need\(s\) it, so datagrams are refused and dropped while that list holds any address \[versus xinetd: tsinetd admits less\]$/,
+    );
     // Stream services are not concerned (their peer comes with the connection).
     assert.deepEqual(unsupportedBySpawner(service({ port: 69, only_from: ['127.0.0.1'] }), NODE_SPAWNER_CAPABILITIES, 'node'), []);
   });

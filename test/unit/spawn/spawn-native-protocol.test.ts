@@ -125,13 +125,22 @@ test('helper replies are accepted only with the expected shape', () => {
   assert.deepEqual(parseHelperMessage({ t: 'spawned', id: 3, pid: 42 }), { t: 'spawned', id: 3, pid: 42 });
   assert.deepEqual(parseHelperMessage({ t: 'exit', pid: 42, code: 0, signal: null }), { t: 'exit', pid: 42, code: 0, signal: null });
   assert.deepEqual(parseHelperMessage({ t: 'exit', pid: 42, code: null, signal: 9 }), { t: 'exit', pid: 42, code: null, signal: 9 });
-  assert.deepEqual(
-    parseHelperMessage({ t: 'error', id: 3, pid: null, stage: 'exec', errno: 2, message: 'No such file or directory' }),
-    { t: 'error', id: 3, pid: null, stage: 'exec', errno: 2, message: 'No such file or directory' },
-  );
+  assert.deepEqual(parseHelperMessage({ t: 'error', id: 3, pid: null, stage: 'exec', errno: 2, message: 'No such file or directory' }), {
+    t: 'error',
+    id: 3,
+    pid: null,
+    stage: 'exec',
+    errno: 2,
+    message: 'No such file or directory',
+  });
   assert.deepEqual(parseHelperMessage({ t: 'warn', message: 'x' }), { t: 'warn', message: 'x' });
   assert.deepEqual(parseHelperMessage({ t: 'pong', id: 1, children: 0 }), { t: 'pong', id: 1, children: 0 });
-  assert.deepEqual(parseHelperMessage({ t: 'sender', id: 7, addr: '::ffff:127.0.0.2', port: 1069 }), { t: 'sender', id: 7, addr: '::ffff:127.0.0.2', port: 1069 });
+  assert.deepEqual(parseHelperMessage({ t: 'sender', id: 7, addr: '::ffff:127.0.0.2', port: 1069 }), {
+    t: 'sender',
+    id: 7,
+    addr: '::ffff:127.0.0.2',
+    port: 1069,
+  });
   for (const bad of [
     null,
     'ready',
@@ -171,7 +180,10 @@ test('spawn failures carry errno, step and program, in words an administrator ca
   assert.equal(exec.path, '/usr/sbin/in.fingerd');
   assert.equal(exec.message, 'cannot exec /usr/sbin/in.fingerd: no such file or directory (ENOENT)');
   assert.equal(new NativeSpawnError('/bin/x', 'setuid', 1, '').message, 'cannot start /bin/x: setuid failed: operation not permitted (EPERM)');
-  assert.equal(new NativeSpawnError('/bin/x', 'fork', 11, '').message, 'cannot start /bin/x: fork failed in the spawn helper: resource temporarily unavailable (EAGAIN)');
+  assert.equal(
+    new NativeSpawnError('/bin/x', 'fork', 11, '').message,
+    'cannot start /bin/x: fork failed in the spawn helper: resource temporarily unavailable (EAGAIN)',
+  );
   assert.equal(
     new NativeSpawnError('/bin/x', 'recv', 24, 'the socket was lost in transit').message,
     'cannot start /bin/x: the socket was lost in transit (EMFILE)',
@@ -206,7 +218,13 @@ test('requests other than spawn come from one builder each, with a size bound th
     assert.ok(b.bytes >= requestBytes(b.request), JSON.stringify(b.request).slice(0, 60));
     assert.deepEqual(parseHelperRequest(JSON.parse(JSON.stringify(b.request))), b.request);
   }
-  assert.deepEqual(built.slice(3, 5).map((b) => b.request), [{ cmd: 'pause', lid: 7 }, { cmd: 'resume', lid: 7 }]);
+  assert.deepEqual(
+    built.slice(3, 5).map((b) => b.request),
+    [
+      { cmd: 'pause', lid: 7 },
+      { cmd: 'resume', lid: 7 },
+    ],
+  );
   // The helper writes at most MAX_REPLY_BYTES: a longer answer cannot be asked for.
   assert.equal(requests.reply(1, Buffer.alloc(MAX_REPLY_BYTES + 1)), null);
   assert.deepEqual(requests.listen(3), { cmd: 'listen', lid: 3 });
@@ -231,8 +249,14 @@ test('requests of the wrong shape are not read', () => {
 test('batches are cut by count and by size, in order, and none is over the request limit', () => {
   const pings = Array.from({ length: 130 }, (_, i) => requests.ping(i));
   const byCount = batchMessages(pings, 64);
-  assert.deepEqual(byCount.map((b) => b.length), [64, 64, 2]);
-  assert.deepEqual(byCount.flat().map((r) => (r as { id: number }).id), pings.map((_, i) => i));
+  assert.deepEqual(
+    byCount.map((b) => b.length),
+    [64, 64, 2],
+  );
+  assert.deepEqual(
+    byCount.flat().map((r) => (r as { id: number }).id),
+    pings.map((_, i) => i),
+  );
   // Spawns of about 1.5 MB each (a large environment): two fit in one line, not three.
   const env = ['BIG=' + 'x'.repeat(1_500_000)];
   const spawns = [1, 2, 3, 4, 5].map((id) => {
@@ -241,7 +265,10 @@ test('batches are cut by count and by size, in order, and none is over the reque
     return { request: r.request, bytes: r.bytes };
   });
   const bySize = batchMessages([...spawns, requests.drop(9)], 64);
-  assert.deepEqual(bySize.map((b) => b.length), [2, 2, 2]);
+  assert.deepEqual(
+    bySize.map((b) => b.length),
+    [2, 2, 2],
+  );
   for (const b of bySize) assert.ok(requestBytes(batchMessage(b)) <= MAX_REQUEST_BYTES, `${requestBytes(batchMessage(b))}`);
   // One request alone is sent as itself.
   assert.deepEqual(batchMessage([requests.drop(1).request]), { cmd: 'drop', cid: 1 });

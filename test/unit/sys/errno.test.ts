@@ -8,14 +8,22 @@ import { describeErrno, errnoOf, fsReason, strerror } from '../../../src/sys/err
 
 const python = spawnSync('python3', ['-c', 'print(1)']).status === 0;
 
-test("strerror gives the C library's own text for every errno code Node knows", { skip: python ? false : 'python3 is not installed (it asks the C library)' }, () => {
-  const codes = Object.keys(constants.errno);
-  const r = spawnSync('python3', ['-c', 'import os, json, sys; print(json.dumps([os.strerror(int(n)) for n in sys.argv[1:]]))', ...codes.map((c) => String(errnoOf(c)))], { encoding: 'utf8' });
-  const glibc = JSON.parse(r.stdout) as string[];
-  const differ = codes.filter((c, i) => strerror(c) !== glibc[i]).map((c, i) => `${c}: ${strerror(c)} != ${glibc[codes.indexOf(c)]} (${i})`);
-  assert.deepEqual(differ, []);
-  assert.ok(codes.length > 70);
-});
+test(
+  "strerror gives the C library's own text for every errno code Node knows",
+  { skip: python ? false : 'python3 is not installed (it asks the C library)' },
+  () => {
+    const codes = Object.keys(constants.errno);
+    const r = spawnSync(
+      'python3',
+      ['-c', 'import os, json, sys; print(json.dumps([os.strerror(int(n)) for n in sys.argv[1:]]))', ...codes.map((c) => String(errnoOf(c)))],
+      { encoding: 'utf8' },
+    );
+    const glibc = JSON.parse(r.stdout) as string[];
+    const differ = codes.filter((c, i) => strerror(c) !== glibc[i]).map((c, i) => `${c}: ${strerror(c)} != ${glibc[codes.indexOf(c)]} (${i})`);
+    assert.deepEqual(differ, []);
+    assert.ok(codes.length > 70);
+  },
+);
 
 test('names, numbers and the short reasons for files', () => {
   assert.equal(errnoOf('EADDRINUSE'), 98);

@@ -36,9 +36,12 @@ test('not root: another user (by name or number) is refused; its own user is fin
   assert.deepEqual(privilegeFindings(svc({ user: 'ghost' }), NOBODY, db), []);
 });
 
-test('not root: group is ignored with a warning unless it is the daemon\'s own', () => {
+test("not root: group is ignored with a warning unless it is the daemon's own", () => {
   const f = privilegeFindings(svc({ user: 'nobody', group: 'daemon' }), NOBODY, db);
-  assert.deepEqual(f.map((x) => [x.kind, x.attribute]), [['warning', 'group']]);
+  assert.deepEqual(
+    f.map((x) => [x.kind, x.attribute]),
+    [['warning', 'group']],
+  );
   assert.match(f[0]!.message, /group 'daemon' is ignored: tsinetd is not root, so servers run with its own group \(gid 65534\), as xinetd does/);
   assert.deepEqual(privilegeFindings(svc({ user: 'nobody', group: 'nogroup' }), NOBODY, db), []);
 });
@@ -82,14 +85,20 @@ test('xinetd: the refusal is located at the user value and makes a problem; grou
 
   const warned = loadXinetdConfig(file, { db, identity: NOBODY, privileges: 'warn', probe: () => ({ isFile: true, isDirectory: false, executable: true }) });
   assert.deepEqual(warned.services[0]!.problems, []);
-  assert.ok(warned.diagnostics.every((d) => d.severity !== 'error'), JSON.stringify(warned.diagnostics));
+  assert.ok(
+    warned.diagnostics.every((d) => d.severity !== 'error'),
+    JSON.stringify(warned.diagnostics),
+  );
 });
 
 test('inetd.conf: the refusal is located at the line of the entry', async (t) => {
   const file = tempFile(t, 'inetd.conf', '# services\n7777 stream tcp nowait root /bin/true true\necho stream tcp nowait root internal\n');
   const table = await loadConfig({ configFile: null, inetdFiles: [file] }, { identity: NOBODY });
   const refused = table.diagnostics.filter((d) => /not (as )?root/.test(d.message));
-  assert.deepEqual(refused.map((d) => `${d.line}:${d.column}:${d.severity}`), ['2:1:error']);
+  assert.deepEqual(
+    refused.map((d) => `${d.line}:${d.column}:${d.severity}`),
+    ['2:1:error'],
+  );
   const served = table.services.find((s) => s.name === '7777');
   assert.equal(served?.problems.length, 1);
   assert.deepEqual(table.services.find((s) => s.name === 'echo')?.problems, []); // internal: runs in the daemon

@@ -3,17 +3,7 @@
 // a private one. Ownership cases need root (chown); they skip otherwise.
 
 import assert from 'node:assert/strict';
-import {
-  chmodSync,
-  closeSync,
-  lchownSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, closeSync, lchownSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -64,7 +54,7 @@ test('a hard link or a FIFO planted in a shared directory is refused (and a FIFO
   }
 });
 
-test("a file of another user in a shared directory is refused, so its owner cannot read or forge our lines", { skip: ROOT ? false : 'needs root' }, (t) => {
+test('a file of another user in a shared directory is refused, so its owner cannot read or forge our lines', { skip: ROOT ? false : 'needs root' }, (t) => {
   const l = layout(t);
   const planted = join(l.shared, 'svc.log');
   writeFileSync(planted, 'attacker\n', { mode: 0o666 });
@@ -74,7 +64,7 @@ test("a file of another user in a shared directory is refused, so its owner cann
   assert.equal(readFileSync(planted, 'utf8'), 'attacker\n');
 });
 
-test("a directory on the way that another user controls is refused", { skip: ROOT ? false : 'needs root' }, (t) => {
+test('a directory on the way that another user controls is refused', { skip: ROOT ? false : 'needs root' }, (t) => {
   const l = layout(t);
   const elsewhere = join(l.dir, 'elsewhere');
   mkdirSync(elsewhere);

@@ -156,10 +156,13 @@ test('switched off (as on a Node without them), every internal answers "none", a
     useNodeInternals(true);
   }
   assert.equal(nodeInternals(), true);
-  assert.deepEqual({ bindings: uvBindings() !== null, pausable: pausableHandle(server) !== null, serverFd: descriptorOf(server), udpFd: descriptorOf(udp) }, on);
+  assert.deepEqual(
+    { bindings: uvBindings() !== null, pausable: pausableHandle(server) !== null, serverFd: descriptorOf(server), udpFd: descriptorOf(udp) },
+    on,
+  );
 });
 
-test('without the internals a stream listener still serves, by Node\'s own listen(), and cannot pause; a wait = yes one is not made', async (t) => {
+test("without the internals a stream listener still serves, by Node's own listen(), and cannot pause; a wait = yes one is not made", async (t) => {
   useNodeInternals(false);
   t.after(() => useNodeInternals(true));
   const streams: net.Socket[] = [];
@@ -177,7 +180,12 @@ test('without the internals a stream listener still serves, by Node\'s own liste
   } satisfies ListenerEvents;
   const plan = (mode: ListenPlan['mode']): ListenPlan => ({ mode, transport: 'tcp', port: 0, host: '127.0.0.1', family: 4, v6only: false });
   // A service whose limit queues (FreeBSD max-child), so that its listener would pause if it could.
-  const service: Service = Object.assign(newService('fallback', 'inetd', { file: 't.conf', line: 1 }), { server: '/bin/cat', server_argv: ['cat'], instances: 1, instances_at_limit: 'queue' as const });
+  const service: Service = Object.assign(newService('fallback', 'inetd', { file: 't.conf', line: 1 }), {
+    server: '/bin/cat',
+    server_argv: ['cat'],
+    instances: 1,
+    instances_at_limit: 'queue' as const,
+  });
   const stream = new Listener(service, plan('stream'), events);
   t.after(() => stream.close());
   await stream.open();
@@ -201,16 +209,25 @@ test('libuv bindings of another shape, or none, count as missing', { skip: loadB
   const real = (process as unknown as { binding(name: string): Record<string, unknown> }).binding.bind(process);
   assert.ok(loadBindings(real) !== null);
   assert.equal(loadBindings(null), null);
-  assert.equal(loadBindings(() => {
-    throw new Error('No such module: udp_wrap');
-  }), null);
+  assert.equal(
+    loadBindings(() => {
+      throw new Error('No such module: udp_wrap');
+    }),
+    null,
+  );
   // pipe_wrap's Pipe without one method wait-socket.ts calls (a changed Node).
   class Pipe {
     open(): number {
       return 0;
     }
   }
-  assert.equal(loadBindings((name) => (name === 'pipe_wrap' ? { Pipe, constants: {} } : real(name))), null);
+  assert.equal(
+    loadBindings((name) => (name === 'pipe_wrap' ? { Pipe, constants: {} } : real(name))),
+    null,
+  );
   // A constructor missing altogether.
-  assert.equal(loadBindings((name) => (name === 'tcp_wrap' ? { constants: {} } : real(name))), null);
+  assert.equal(
+    loadBindings((name) => (name === 'tcp_wrap' ? { constants: {} } : real(name))),
+    null,
+  );
 });

@@ -31,7 +31,7 @@ describe('patterns that never match', () => {
       '1:6 warning libwrap accepts prefix lengths 1 to 32 only',
       '2:6 warning libwrap accepts prefix lengths 1 to 32 only',
       '3:17 warning libwrap needs a full dotted quad before the "/" ("127" is not one)',
-      '4:6 warning libwrap cannot read the mask 255.255.255.255 (it equals inet_addr\'s error value)',
+      "4:6 warning libwrap cannot read the mask 255.255.255.255 (it equals inet_addr's error value)",
     ]);
     assert.match(lint('ALL: 127.0.0.0/0\n')[0]![3], /write ALL to match every client$/);
   });
@@ -49,10 +49,7 @@ describe('patterns that never match', () => {
   });
 
   test('the host part of user@host and daemon@host is checked, at its own column', () => {
-    assert.deepEqual(where('sshd@127.0.0.1/24: root@10.0.0.1/8\n'), [
-      '1:6 warning host bits set',
-      '1:25 warning host bits set',
-    ]);
+    assert.deepEqual(where('sshd@127.0.0.1/24: root@10.0.0.1/8\n'), ['1:6 warning host bits set', '1:25 warning host bits set']);
   });
 
   test('a list starting with EXCEPT', () => {
@@ -77,9 +74,24 @@ describe('patterns that never match', () => {
 describe('IPv6 addresses without brackets', () => {
   test('the likely intent is found across the split, with the bracketed form to write', () => {
     assert.deepEqual(lint('ALL: ::1\nsshd: 2001:db8::5\nALL: 2001:db8::/32\n'), [
-      [1, 6, 'error', 'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [::1]'],
-      [2, 7, 'error', 'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [2001:db8::5]'],
-      [3, 6, 'error', 'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [2001:db8::]/32'],
+      [
+        1,
+        6,
+        'error',
+        'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [::1]',
+      ],
+      [
+        2,
+        7,
+        'error',
+        'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [2001:db8::5]',
+      ],
+      [
+        3,
+        6,
+        'error',
+        'IPv6 address without brackets: libwrap cuts the line at the address\'s first ":", so this rule never matches that address (what follows is read as options, and any client the rule does match is refused for bad options); write [2001:db8::]/32',
+      ],
     ]);
   });
 
@@ -94,7 +106,12 @@ describe('options and faults', () => {
       [1, 16, 'error', 'bad option name: "bogus": libwrap refuses every client this rule matches'],
       [2, 16, 'error', 'option "allow" must be at end: libwrap refuses every client this rule matches'],
       [3, 16, 'error', 'option "spawn" requires value: libwrap refuses every client this rule matches'],
-      [4, 16, 'error', 'bad option name: "/bin/echo": libwrap refuses every client this rule matches (the third field holds options, not a shell command: write "spawn CMD" or "twist CMD")'],
+      [
+        4,
+        16,
+        'error',
+        'bad option name: "/bin/echo": libwrap refuses every client this rule matches (the third field holds options, not a shell command: write "spawn CMD" or "twist CMD")',
+      ],
     ]);
   });
 
@@ -106,16 +123,26 @@ describe('options and faults', () => {
     ]);
     const checks = { role: 'deny' as const, knownGroup: (g: string) => g !== 'ghosts' };
     const d = lintHostsTable(parseHostsFile(DENY, 'ALL: ALL: group ghosts\n'), checks);
-    assert.deepEqual(d.map((x) => [x.line, x.column, x.message]), [[1, 11, 'unknown group: "ghosts": libwrap refuses every client this rule matches']]);
+    assert.deepEqual(
+      d.map((x) => [x.line, x.column, x.message]),
+      [[1, 11, 'unknown group: "ghosts": libwrap refuses every client this rule matches']],
+    );
   });
 
   test('missing separator', () => {
-    assert.deepEqual(lint('\n  sshd 10.0.0.1\n'), [[2, 3, 'warning', 'missing ":" separator: libwrap skips this line (and warns on every connection that reaches it)']]);
+    assert.deepEqual(lint('\n  sshd 10.0.0.1\n'), [
+      [2, 3, 'warning', 'missing ":" separator: libwrap skips this line (and warns on every connection that reaches it)'],
+    ]);
   });
 
   test('missing final newline: an error that says what each file does with it', () => {
     assert.deepEqual(lint('sshd: ALL', 'deny'), [
-      [1, 10, 'error', 'no newline at the end of the file: libwrap ignores this last line; reaching it makes hosts.deny answer ERR, which refuses every client no earlier rule matched'],
+      [
+        1,
+        10,
+        'error',
+        'no newline at the end of the file: libwrap ignores this last line; reaching it makes hosts.deny answer ERR, which refuses every client no earlier rule matched',
+      ],
     ]);
     assert.match(lint('sshd: ALL', 'allow')[0]![3], /hosts\.allow answer ERR, and libwrap goes on to hosts\.deny$/);
   });

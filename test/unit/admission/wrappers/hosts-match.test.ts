@@ -160,8 +160,14 @@ describe('tables and faults (§1)', () => {
     const v = evaluateAccess(a, d, req('x', '127.0.0.1'));
     assert.ok(!('kind' in v));
     assert.equal(v.access, 'denied');
-    assert.deepEqual(v.options.map((o) => o.kind), ['spawn']);
-    assert.deepEqual(v.problems.map((p) => [p.line, p.column, p.message]), [[1, 29, 'bad nice value: "x"']]);
+    assert.deepEqual(
+      v.options.map((o) => o.kind),
+      ['spawn'],
+    );
+    assert.deepEqual(
+      v.problems.map((p) => [p.line, p.column, p.message]),
+      [[1, 29, 'bad nice value: "x"']],
+    );
   });
 
   test('a rule with an empty options field ("ALL: ALL:") denies: missing option name', () => {
@@ -289,7 +295,12 @@ describe('client patterns (§4)', () => {
       diagnostics: [],
       rules: [
         {
-          file: 'd', line: 1, column: 1, libwrapLine: 1, hasOptions: false, options: [],
+          file: 'd',
+          line: 1,
+          column: 1,
+          libwrapLine: 1,
+          hasOptions: false,
+          options: [],
           daemons: [{ text: 'ALL', line: 1, column: 1 }],
           clients: chain.split(' ').map((text) => ({ text, line: 1, column: 1 })),
         },
@@ -409,10 +420,33 @@ describe('request fields', () => {
 
 describe('the address index agrees with rule-by-rule matching', () => {
   const token = fc.constantFrom(
-    '10.1.2.3', '10.1.2.4', '127.0.0.1', '10.1.', '10.1.2.', '127.', '1.', '10.0.0.0/8', '10.1.2.0/24', '10.1.2.3/32',
-    '10.1.2.3/24', '0.0.0.0/0.0.0.0', '10.1.0.0/255.255.0.0', '127/8', '[2001:db8::]/32', '[2001:db8::5]/128',
-    '[::]/0', '[::1]/abc', '[2001:db8:1::]/48', '[bad]/8', '010.1.2.3', '0x7f.0.0.1/8',
-    '[2001:db8::5]', '[2001:DB8:0::5]', '[::1]', '[::ffff:10.1.2.3]', '[bad]',
+    '10.1.2.3',
+    '10.1.2.4',
+    '127.0.0.1',
+    '10.1.',
+    '10.1.2.',
+    '127.',
+    '1.',
+    '10.0.0.0/8',
+    '10.1.2.0/24',
+    '10.1.2.3/32',
+    '10.1.2.3/24',
+    '0.0.0.0/0.0.0.0',
+    '10.1.0.0/255.255.0.0',
+    '127/8',
+    '[2001:db8::]/32',
+    '[2001:db8::5]/128',
+    '[::]/0',
+    '[::1]/abc',
+    '[2001:db8:1::]/48',
+    '[bad]/8',
+    '010.1.2.3',
+    '0x7f.0.0.1/8',
+    '[2001:db8::5]',
+    '[2001:DB8:0::5]',
+    '[::1]',
+    '[::ffff:10.1.2.3]',
+    '[bad]',
   );
   const daemons = fc.constantFrom('ALL', 'sshd', 'in.tftpd', 'ALL EXCEPT sshd', 'ssh*');
   const ruleArb = fc.tuple(daemons, fc.array(token, { minLength: 1, maxLength: 3 })).map(([d, c]) => `${d}: ${c.join(', ')}`);
@@ -420,17 +454,23 @@ describe('the address index agrees with rule-by-rule matching', () => {
 
   test('first matching rule, over generated block-lists', () => {
     fc.assert(
-      fc.property(fc.array(ruleArb, { minLength: 8, maxLength: 40 }), fc.constantFrom(...clients), fc.constantFrom('sshd', 'in.tftpd'), fc.nat(10), (rules, client, daemon, from) => {
-        const whole = parseHostsFile('d', rules.join('\n') + '\n');
-        const r = req(daemon, client);
-        // One rule per table: never indexed.
-        let expected = -1;
-        for (let i = from; i < rules.length && expected < 0; i++) {
-          if (scanTable(parseHostsFile('d', `${rules[i]!}\n`), r).kind === 'match') expected = i;
-        }
-        const got = scanTable(whole, r, from);
-        assert.equal(got.kind === 'match' ? got.index : -1, expected);
-      }),
+      fc.property(
+        fc.array(ruleArb, { minLength: 8, maxLength: 40 }),
+        fc.constantFrom(...clients),
+        fc.constantFrom('sshd', 'in.tftpd'),
+        fc.nat(10),
+        (rules, client, daemon, from) => {
+          const whole = parseHostsFile('d', rules.join('\n') + '\n');
+          const r = req(daemon, client);
+          // One rule per table: never indexed.
+          let expected = -1;
+          for (let i = from; i < rules.length && expected < 0; i++) {
+            if (scanTable(parseHostsFile('d', `${rules[i]!}\n`), r).kind === 'match') expected = i;
+          }
+          const got = scanTable(whole, r, from);
+          assert.equal(got.kind === 'match' ? got.index : -1, expected);
+        },
+      ),
       { seed: 20261207, numRuns: 300 },
     );
   });

@@ -43,7 +43,7 @@ describe('option list', () => {
     assert.equal(r.end, 'allow');
   });
 
-  test('each error of §5 denies, with libwrap\'s message, at the keyword', () => {
+  test("each error of §5 denies, with libwrap's message, at the keyword", () => {
     for (const [line, message] of [
       ['bogus', 'bad option name: "bogus"'],
       ['/bin/echo hi', 'bad option name: "/bin/echo"'],
@@ -108,21 +108,27 @@ const ctx: PercentContext = {
 
 describe('% expansion', () => {
   test('each letter', () => {
-    assert.equal(expandPercent('%a %A %d %p %r %R %h %H %c %s %%', ctx), '127.0.0.2 127.0.0.1 in.tftpd 4242 40000 69 127.0.0.2 127.0.0.1 127.0.0.2 in.tftpd@127.0.0.1 %');
+    assert.equal(
+      expandPercent('%a %A %d %p %r %R %h %H %c %s %%', ctx),
+      '127.0.0.2 127.0.0.1 in.tftpd 4242 40000 69 127.0.0.2 127.0.0.1 127.0.0.2 in.tftpd@127.0.0.1 %',
+    );
     const named: PercentContext = {
       ...ctx,
       client: { ...ctx.client, hostname: 'host2.example.test', user: 'root' },
       server: { ...ctx.server, hostname: 'localhost' },
     };
-    assert.equal(expandPercent('%h %n %N %H %c %s %u', named), 'host2.example.test host2.example.test localhost localhost root@host2.example.test in.tftpd@localhost root');
+    assert.equal(
+      expandPercent('%h %n %N %H %c %s %u', named),
+      'host2.example.test host2.example.test localhost localhost root@host2.example.test in.tftpd@localhost root',
+    );
   });
 
-  test('names not looked up expand as libwrap\'s failed look-ups; paranoid names give the address in %h', () => {
+  test("names not looked up expand as libwrap's failed look-ups; paranoid names give the address in %h", () => {
     assert.equal(expandPercent('%n %N %u', ctx), 'unknown unknown unknown');
     assert.equal(expandPercent('%h', { ...ctx, client: { ...ctx.client, hostname: 'paranoid' } }), '127.0.0.2');
   });
 
-  test('characters outside libwrap\'s safe set become _ in expansions only', () => {
+  test("characters outside libwrap's safe set become _ in expansions only", () => {
     const hostile: PercentContext = { ...ctx, daemon: 'a;b`c$(d) e|f&g\'h"i<j>k\\l', client: { ...ctx.client, user: 'r\u00e9' } };
     assert.equal(expandPercent('echo "%d" %u;', hostile), 'echo "a_b_c__d__e_f_g_h_i_j_k_l" r__;');
     assert.equal(expandPercent('%d', { ...ctx, daemon: '!@%-_=+:,./Az09' }), '!@%-_=+:,./Az09');

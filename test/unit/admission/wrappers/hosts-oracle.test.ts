@@ -29,33 +29,155 @@ const BATCH = 8;
 
 const DAEMONS = ['in.tftpd', 'in.ftpd', 'sshd', 'in.tftpd@127.0.0.1'];
 const CLIENTS = [
-  '127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '10.1.2.3', '2001:db8::5',
-  '127.0.0.1', '127.0.0.2', '::1', '::ffff:127.0.0.1', '10.1.2.3', '2001:db8::5',
-  'localhost', 'unknown', 'paranoid', 'root@127.0.0.2',
+  '127.0.0.1',
+  '127.0.0.2',
+  '::1',
+  '::ffff:127.0.0.1',
+  '10.1.2.3',
+  '2001:db8::5',
+  '127.0.0.1',
+  '127.0.0.2',
+  '::1',
+  '::ffff:127.0.0.1',
+  '10.1.2.3',
+  '2001:db8::5',
+  'localhost',
+  'unknown',
+  'paranoid',
+  'root@127.0.0.2',
 ];
 
 const daemonToken = fc.constantFrom(
-  'ALL', 'ALL', 'in.tftpd', 'in.ftpd', 'sshd', 'in.', '*ftpd', 'in.?tpd', 'IN.TFTPD', 'KNOWN', 'UNKNOWN',
-  '69', '0', '.ftpd', 'in.tftpd@localhost', 'ALL@LOCAL', 'ALL@127.0.0.', 'ALL@[::1]', 'EXCEPT', 'sshd@127.0.0.1', 'ALL@ALL', 'in.tftpd@unknown', 'tftpd',
+  'ALL',
+  'ALL',
+  'in.tftpd',
+  'in.ftpd',
+  'sshd',
+  'in.',
+  '*ftpd',
+  'in.?tpd',
+  'IN.TFTPD',
+  'KNOWN',
+  'UNKNOWN',
+  '69',
+  '0',
+  '.ftpd',
+  'in.tftpd@localhost',
+  'ALL@LOCAL',
+  'ALL@127.0.0.',
+  'ALL@[::1]',
+  'EXCEPT',
+  'sshd@127.0.0.1',
+  'ALL@ALL',
+  'in.tftpd@unknown',
+  'tftpd',
 );
 
 const clientToken = fc.constantFrom(
-  'ALL', 'ALL', 'LOCAL', 'KNOWN', 'UNKNOWN', 'PARANOID', 'EXCEPT', 'EXCEPT',
-  '127.0.0.1', '127.0.0.2', '10.1.2.3', '127.0.0.', '127.', '10.', '127.0.1.',
-  '127.0.0.0/24', '127.0.0.1/24', '127.0.0.0/255.255.255.0', '10.0.0.0/8', '0.0.0.0/0.0.0.0', '127.0.0.0/0',
-  '127.0.0.2/32', '127.0.0.0/33', '127/8', '127.0.0.2/255.255.255.255', '127.0.0.0/24abc', '127.0.0.0/0x8',
-  '[::1]', '[::1]/128', '[2001:db8::]/32', '[2001:DB8::5]', '[::]/0', '[::ffff:127.0.0.1]', '[::ffff:127.0.0.0]/104',
-  '[::1]/', '[::1]/abc', '[::1]/129', '[::1]/-1', '[0:0:0:0:0:0:0:1]', '[::1',
-  '127.0.0.*', '127.0.0.?', '10.*', '*', '?', '*.*.*.*', '2001:*', '::ffff:*',
-  '.example.test', 'example.', 'unknown', 'Unknown', '@netgroup', 'root@ALL', 'KNOWN@127.0.0.1',
-  'UNKNOWN@ALL', 'unknown@127.0.0.2', 'ROOT@127.0.0.2', 'r*@ALL', 'localhost', '.localhost', 'local*', 'LOCALHOST', '::1', '2001:db8::5', '/nonexistent/hosts-list', '0177.0.0.1', '0x7f.0.0.2',
+  'ALL',
+  'ALL',
+  'LOCAL',
+  'KNOWN',
+  'UNKNOWN',
+  'PARANOID',
+  'EXCEPT',
+  'EXCEPT',
+  '127.0.0.1',
+  '127.0.0.2',
+  '10.1.2.3',
+  '127.0.0.',
+  '127.',
+  '10.',
+  '127.0.1.',
+  '127.0.0.0/24',
+  '127.0.0.1/24',
+  '127.0.0.0/255.255.255.0',
+  '10.0.0.0/8',
+  '0.0.0.0/0.0.0.0',
+  '127.0.0.0/0',
+  '127.0.0.2/32',
+  '127.0.0.0/33',
+  '127/8',
+  '127.0.0.2/255.255.255.255',
+  '127.0.0.0/24abc',
+  '127.0.0.0/0x8',
+  '[::1]',
+  '[::1]/128',
+  '[2001:db8::]/32',
+  '[2001:DB8::5]',
+  '[::]/0',
+  '[::ffff:127.0.0.1]',
+  '[::ffff:127.0.0.0]/104',
+  '[::1]/',
+  '[::1]/abc',
+  '[::1]/129',
+  '[::1]/-1',
+  '[0:0:0:0:0:0:0:1]',
+  '[::1',
+  '127.0.0.*',
+  '127.0.0.?',
+  '10.*',
+  '*',
+  '?',
+  '*.*.*.*',
+  '2001:*',
+  '::ffff:*',
+  '.example.test',
+  'example.',
+  'unknown',
+  'Unknown',
+  '@netgroup',
+  'root@ALL',
+  'KNOWN@127.0.0.1',
+  'UNKNOWN@ALL',
+  'unknown@127.0.0.2',
+  'ROOT@127.0.0.2',
+  'r*@ALL',
+  'localhost',
+  '.localhost',
+  'local*',
+  'LOCALHOST',
+  '::1',
+  '2001:db8::5',
+  '/nonexistent/hosts-list',
+  '0177.0.0.1',
+  '0x7f.0.0.2',
 );
 
 const optionField = fc.constantFrom(
-  'allow', 'deny', 'ALLOW', 'DENY', 'twist /bin/echo 421', 'spawn /bin/true', 'spawn (echo %a %d) &', 'bogus',
-  '', ' ', 'allow = yes', 'severity auth.info', 'severity bogus', 'severity local0.debug', 'nice 5', 'nice', 'nice x',
-  'umask 077', 'umask 999', 'umask = 022', 'linger 5', 'linger -1', 'rfc931 3', 'rfc931', 'rfc931 0', 'keepalive',
-  'keepalive 3', 'setenv FOO bar', 'setenv', 'aclexec /bin/false', 'banners /nonexistent-banners', 'echo hi', '/bin/echo hi',
+  'allow',
+  'deny',
+  'ALLOW',
+  'DENY',
+  'twist /bin/echo 421',
+  'spawn /bin/true',
+  'spawn (echo %a %d) &',
+  'bogus',
+  '',
+  ' ',
+  'allow = yes',
+  'severity auth.info',
+  'severity bogus',
+  'severity local0.debug',
+  'nice 5',
+  'nice',
+  'nice x',
+  'umask 077',
+  'umask 999',
+  'umask = 022',
+  'linger 5',
+  'linger -1',
+  'rfc931 3',
+  'rfc931',
+  'rfc931 0',
+  'keepalive',
+  'keepalive 3',
+  'setenv FOO bar',
+  'setenv',
+  'aclexec /bin/false',
+  'banners /nonexistent-banners',
+  'echo hi',
+  '/bin/echo hi',
   'spawn echo a\\:b',
 );
 
@@ -70,19 +192,26 @@ const line = fc.oneof(
   { weight: 8, arbitrary: rule },
   { weight: 1, arbitrary: fc.constantFrom('# a comment', '#ALL: ALL', '   # ALL: ALL', '  # no colon here', '', '   ', 'nocolon 127.0.0.1') },
   // A rule cut in two by a continuation line: joined with nothing in between.
-  { weight: 1, arbitrary: fc.tuple(rule, fc.nat()).map(([r, n]) => { const k = n % (r.length + 1); return `${r.slice(0, k)}\\\n${r.slice(k)}`; }) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(rule, fc.nat()).map(([r, n]) => {
+      const k = n % (r.length + 1);
+      return `${r.slice(0, k)}\\\n${r.slice(k)}`;
+    }),
+  },
   { weight: 1, arbitrary: fc.constantFrom('# comment that continues \\', 'ALL: 127.0.0.1\\', 'in.tftpd,\\') },
-  { weight: 1, arbitrary: fc.constantFrom('ALL: 127.0.0.1 ::1 10.1.2.3: twist /bin/echo 421', 'ALL EXCEPT sshd: UNKNOWN: severity auth.info : twist /bin/echo no') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('ALL: 127.0.0.1 ::1 10.1.2.3: twist /bin/echo 421', 'ALL EXCEPT sshd: UNKNOWN: severity auth.info : twist /bin/echo no'),
+  },
 );
 
-const file = fc
-  .tuple(fc.array(line, { minLength: 0, maxLength: 6 }), fc.boolean(), fc.integer({ min: 0, max: 9 }))
-  .map(([lines, crlf, last]) => {
-    const eol = crlf ? '\r\n' : '\n';
-    const body = lines.map((l) => l + eol).join('');
-    // One file in ten lacks its final newline.
-    return last === 0 && body.length > 0 ? body.slice(0, -eol.length) : body;
-  });
+const file = fc.tuple(fc.array(line, { minLength: 0, maxLength: 6 }), fc.boolean(), fc.integer({ min: 0, max: 9 })).map(([lines, crlf, last]) => {
+  const eol = crlf ? '\r\n' : '\n';
+  const body = lines.map((l) => l + eol).join('');
+  // One file in ten lacks its final newline.
+  return last === 0 && body.length > 0 ? body.slice(0, -eol.length) : body;
+});
 
 const caseArb = fc.record({
   allow: file,
@@ -141,7 +270,9 @@ function readReport(stdout: string, daemonArg: string, clientArg: string): Decid
 
 function runTcpdmatch(dir: string, daemon: string, client: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) => (err !== null ? reject(new Error(`tcpdmatch: ${err.message}`, { cause: err })) : resolve(stdout)));
+    execFile(TCPDMATCH, ['-d', daemon, client], { cwd: dir, timeout: 10_000 }, (err, stdout) =>
+      err !== null ? reject(new Error(`tcpdmatch: ${err.message}`, { cause: err })) : resolve(stdout),
+    );
   });
 }
 
@@ -217,45 +348,49 @@ test('% expansions agree with what tcpdmatch writes from a banners file', { skip
   assert.equal(compared, 6);
 });
 
-test('line-handling edge cases agree with tcpdmatch (2048-byte limit, continuations, NUL bytes, CR)', { skip: !existsSync(TCPDMATCH) && `${TCPDMATCH} not installed` }, async (t) => {
-  const pad = (head: string, total: number, tail = '\n') => head + ' '.repeat(total - head.length - tail.length) + tail;
-  const files: Buffer[] = [];
-  for (const total of [2045, 2046, 2047, 2048, 2049]) {
-    files.push(Buffer.from(pad('ALL: 127.0.0.1', total)));
-    // The same length cut in two by a continuation (the backslash-newline counts while reading).
-    const body = pad('ALL: 127.0.0.1', total);
-    files.push(Buffer.from(`${body.slice(0, 1000)}\\\n${body.slice(1000)}`));
-    files.push(Buffer.from(`sshd: 10.0.0.1\n${pad('ALL: 127.0.0.1', total)}`));
-  }
-  for (const text of [
-    'ALL: 10.0.0.1\0junk\n 127.0.0.2\n',
-    '\0ALL: 127.0.0.2\nALL: 10.0.0.9\n',
-    'ALL: 10.0.0.9\n\0\n',
-    'ALL: 127.0.0.2\r',
-    'ALL: 127.0.0.2\rALL: 10.0.0.1\n',
-    '# comment \\\nALL: 127.0.0.2\nALL: 10.0.0.1\n',
-    'ALL: 10.0.0.1\\\n',
-    'ALL: 10.0.0.1\n\\\n',
-    'ALL: 10.0.0.1 \\\n\\\n 127.0.0.2\n',
-    '\\\n\\\nALL: 127.0.0.2\n',
-    ' \t\r\n#x\n \\\nALL: 127.0.0.2\n',
-    ':\n: :\nALL:127.0.0.2:\n',
-  ]) {
-    files.push(Buffer.from(text, 'latin1'));
-  }
-  const dir = tempDir(t, 'oracle-lines');
-  writeFileSync(join(dir, 'hosts.allow'), '');
-  let compared = 0;
-  for (const [k, bytes] of files.entries()) {
-    writeFileSync(join(dir, 'hosts.deny'), bytes);
-    for (const client of ['127.0.0.1', '127.0.0.2', '10.0.0.9']) {
-      const [first] = await tcpdmatch(dir, 'in.tftpd', client);
-      assert.ok(first, `tcpdmatch printed no decision for file ${k}, client ${client}`);
-      const { request, verdict } = first;
-      const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request);
-      assert.equal('kind' in v ? v.kind : v.access, verdict, `file ${k} ${JSON.stringify(bytes.toString('latin1').slice(0, 60))}... client ${client}`);
-      compared++;
+test(
+  'line-handling edge cases agree with tcpdmatch (2048-byte limit, continuations, NUL bytes, CR)',
+  { skip: !existsSync(TCPDMATCH) && `${TCPDMATCH} not installed` },
+  async (t) => {
+    const pad = (head: string, total: number, tail = '\n') => head + ' '.repeat(total - head.length - tail.length) + tail;
+    const files: Buffer[] = [];
+    for (const total of [2045, 2046, 2047, 2048, 2049]) {
+      files.push(Buffer.from(pad('ALL: 127.0.0.1', total)));
+      // The same length cut in two by a continuation (the backslash-newline counts while reading).
+      const body = pad('ALL: 127.0.0.1', total);
+      files.push(Buffer.from(`${body.slice(0, 1000)}\\\n${body.slice(1000)}`));
+      files.push(Buffer.from(`sshd: 10.0.0.1\n${pad('ALL: 127.0.0.1', total)}`));
     }
-  }
-  t.diagnostic(`${compared} line-handling verdicts agree`);
-});
+    for (const text of [
+      'ALL: 10.0.0.1\0junk\n 127.0.0.2\n',
+      '\0ALL: 127.0.0.2\nALL: 10.0.0.9\n',
+      'ALL: 10.0.0.9\n\0\n',
+      'ALL: 127.0.0.2\r',
+      'ALL: 127.0.0.2\rALL: 10.0.0.1\n',
+      '# comment \\\nALL: 127.0.0.2\nALL: 10.0.0.1\n',
+      'ALL: 10.0.0.1\\\n',
+      'ALL: 10.0.0.1\n\\\n',
+      'ALL: 10.0.0.1 \\\n\\\n 127.0.0.2\n',
+      '\\\n\\\nALL: 127.0.0.2\n',
+      ' \t\r\n#x\n \\\nALL: 127.0.0.2\n',
+      ':\n: :\nALL:127.0.0.2:\n',
+    ]) {
+      files.push(Buffer.from(text, 'latin1'));
+    }
+    const dir = tempDir(t, 'oracle-lines');
+    writeFileSync(join(dir, 'hosts.allow'), '');
+    let compared = 0;
+    for (const [k, bytes] of files.entries()) {
+      writeFileSync(join(dir, 'hosts.deny'), bytes);
+      for (const client of ['127.0.0.1', '127.0.0.2', '10.0.0.9']) {
+        const [first] = await tcpdmatch(dir, 'in.tftpd', client);
+        assert.ok(first, `tcpdmatch printed no decision for file ${k}, client ${client}`);
+        const { request, verdict } = first;
+        const v = evaluateAccess(parseHostsFile('hosts.allow', ''), parseHostsFile('hosts.deny', bytes), request);
+        assert.equal('kind' in v ? v.kind : v.access, verdict, `file ${k} ${JSON.stringify(bytes.toString('latin1').slice(0, 60))}... client ${client}`);
+        compared++;
+      }
+    }
+    t.diagnostic(`${compared} line-handling verdicts agree`);
+  },
+);

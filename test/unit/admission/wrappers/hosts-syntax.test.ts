@@ -70,7 +70,10 @@ describe('line handling', () => {
 
   test('blank lines (spaces, tabs, CR) are skipped; CRLF files work', () => {
     const t = parseHostsFile(F, '\r\n \t \r\nALL: 127.0.0.1\r\nsshd: 10.0.0.1 : allow\r\n');
-    assert.deepEqual(texts(t), [['ALL', ':', '127.0.0.1'], ['sshd', ':', '10.0.0.1']]);
+    assert.deepEqual(texts(t), [
+      ['ALL', ':', '127.0.0.1'],
+      ['sshd', ':', '10.0.0.1'],
+    ]);
     assert.deepEqual(t.rules[1]!.options, [{ text: ' allow\r\n', line: 4, column: 17 }]);
   });
 
@@ -82,8 +85,14 @@ describe('line handling', () => {
   test('the fields split at the first two colons outside brackets', () => {
     const t = parseHostsFile(F, 'in.tftpd@[::1]: [2001:db8::]/32 EXCEPT [2001:db8::5]: spawn echo a\\:b : allow\n');
     const r = t.rules[0]!;
-    assert.deepEqual(r.daemons.map((x) => x.text), ['in.tftpd@[::1]']);
-    assert.deepEqual(r.clients.map((x) => x.text), ['[2001:db8::]/32', 'EXCEPT', '[2001:db8::5]']);
+    assert.deepEqual(
+      r.daemons.map((x) => x.text),
+      ['in.tftpd@[::1]'],
+    );
+    assert.deepEqual(
+      r.clients.map((x) => x.text),
+      ['[2001:db8::]/32', 'EXCEPT', '[2001:db8::5]'],
+    );
     assert.deepEqual(r.options, [
       { text: ' spawn echo a:b ', line: 1, column: 54 },
       { text: ' allow\n', line: 1, column: 72 },
@@ -93,8 +102,14 @@ describe('line handling', () => {
   test('an unbracketed IPv6 address splits the line at its colon', () => {
     const t = parseHostsFile(F, 'ALL: 2001:db8::5\n');
     const r = t.rules[0]!;
-    assert.deepEqual(r.clients.map((x) => x.text), ['2001']);
-    assert.deepEqual(r.options.map((x) => x.text), ['db8', '', '5\n']);
+    assert.deepEqual(
+      r.clients.map((x) => x.text),
+      ['2001'],
+    );
+    assert.deepEqual(
+      r.options.map((x) => x.text),
+      ['db8', '', '5\n'],
+    );
   });
 
   test('a stray "]" keeps every later colon inside the field, as libwrap counts brackets', () => {
@@ -162,9 +177,18 @@ describe('where libwrap stops trusting the table', () => {
 describe('bad input', () => {
   test('a NUL byte ends what libwrap sees of a physical line; the next line is joined on', () => {
     const t = parseHostsFile(F, Buffer.from('ALL: 10.0.0.1\0 ignored\n 127.0.0.2\nsshd: ALL\n', 'latin1'));
-    assert.deepEqual(texts(t), [['ALL', ':', '10.0.0.1', '127.0.0.2'], ['sshd', ':', 'ALL']]);
+    assert.deepEqual(texts(t), [
+      ['ALL', ':', '10.0.0.1', '127.0.0.2'],
+      ['sshd', ':', 'ALL'],
+    ]);
     // libwrap does not count the line holding the NUL.
-    assert.deepEqual(t.rules.map((r) => [r.line, r.libwrapLine]), [[1, 1], [3, 2]]);
+    assert.deepEqual(
+      t.rules.map((r) => [r.line, r.libwrapLine]),
+      [
+        [1, 1],
+        [3, 2],
+      ],
+    );
     assert.deepEqual(t.rules[0]!.clients[1], { text: '127.0.0.2', line: 2, column: 2 });
   });
 

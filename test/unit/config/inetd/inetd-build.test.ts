@@ -66,42 +66,229 @@ test('openbsd.conf: every OpenBSD/Debian form becomes the expected Service', () 
   const s = byId(r);
   const common = { instances: null, per_source: null, per_source_per_minute: null, family_sockets: false };
   const x = (o: Record<string, unknown>): Record<string, unknown> => ({ ...common, ...o });
-  assert.deepEqual([...s.keys()], [
-    'ftp',
-    'telnet',
-    'finger',
-    'comsat',
-    'ntalk/udp',
-    'ntalk/udp6',
-    '41001',
-    '127.0.0.1:41002/tcp',
-    '127.0.0.2:41002/tcp',
-    'echo/tcp',
-    'echo/udp',
-    'daytime/tcp',
-    'daytime/tcp6',
-  ]);
+  assert.deepEqual(
+    [...s.keys()],
+    [
+      'ftp',
+      'telnet',
+      'finger',
+      'comsat',
+      'ntalk/udp',
+      'ntalk/udp6',
+      '41001',
+      '127.0.0.1:41002/tcp',
+      '127.0.0.2:41002/tcp',
+      'echo/tcp',
+      'echo/udp',
+      'daytime/tcp',
+      'daytime/tcp6',
+    ],
+  );
   const flags = (...f: string[]): string[] => ['NAMEINARGS', 'NOLIBWRAP', ...f];
   const expected: Record<string, Record<string, unknown>> = {
     // tcp = IPv4 and IPv6: two sockets, an AF_INET one and a v6only AF_INET6 one
-    ftp: x({ name: 'ftp', socket_type: 'stream', protocol: 'tcp', port: 21, wait: false, user: 'root', group: null, server: '/usr/libexec/ftpd', server_argv: ['ftpd', '-US'], flags: flags(), v6only: true, family_sockets: true, bind: null, rate: 256 }),
-    telnet: x({ name: 'telnet', socket_type: 'stream', protocol: 'tcp', port: 23, wait: false, user: 'root', group: 'root', server: '/usr/libexec/telnetd', server_argv: ['telnetd'], flags: flags('IPv4'), v6only: null, bind: null, rate: 400 }),
-    finger: x({ name: 'finger', socket_type: 'stream', protocol: 'tcp', port: 79, wait: false, user: 'nobody', group: 'nogroup', server: '/usr/libexec/fingerd', server_argv: ['fingerd', '-lsm'], flags: flags('IPv6'), v6only: true, bind: null, rate: 10 }),
+    ftp: x({
+      name: 'ftp',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 21,
+      wait: false,
+      user: 'root',
+      group: null,
+      server: '/usr/libexec/ftpd',
+      server_argv: ['ftpd', '-US'],
+      flags: flags(),
+      v6only: true,
+      family_sockets: true,
+      bind: null,
+      rate: 256,
+    }),
+    telnet: x({
+      name: 'telnet',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 23,
+      wait: false,
+      user: 'root',
+      group: 'root',
+      server: '/usr/libexec/telnetd',
+      server_argv: ['telnetd'],
+      flags: flags('IPv4'),
+      v6only: null,
+      bind: null,
+      rate: 400,
+    }),
+    finger: x({
+      name: 'finger',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 79,
+      wait: false,
+      user: 'nobody',
+      group: 'nogroup',
+      server: '/usr/libexec/fingerd',
+      server_argv: ['fingerd', '-lsm'],
+      flags: flags('IPv6'),
+      v6only: true,
+      bind: null,
+      rate: 10,
+    }),
     // wait.0x20: inetd reads the max with strtoul(..., 0)
-    comsat: x({ name: 'comsat', socket_type: 'dgram', protocol: 'udp', port: 512, wait: true, user: 'tty', group: 'tty', server: '/usr/libexec/comsat', server_argv: ['comsat'], flags: flags(), v6only: true, family_sockets: true, bind: null, rate: 32 }),
-    'ntalk/udp': x({ name: 'ntalk', socket_type: 'dgram', protocol: 'udp', port: 518, wait: true, user: 'root', group: null, server: '/usr/libexec/ntalkd', server_argv: ['ntalkd'], flags: flags('IPv4'), v6only: null, bind: '127.0.0.1', rate: 256 }),
-    'ntalk/udp6': x({ name: 'ntalk', socket_type: 'dgram', protocol: 'udp', port: 518, wait: true, user: 'root', group: null, server: '/usr/libexec/ntalkd', server_argv: ['ntalkd'], flags: flags('IPv6'), v6only: true, bind: '::1', rate: 256 }),
+    comsat: x({
+      name: 'comsat',
+      socket_type: 'dgram',
+      protocol: 'udp',
+      port: 512,
+      wait: true,
+      user: 'tty',
+      group: 'tty',
+      server: '/usr/libexec/comsat',
+      server_argv: ['comsat'],
+      flags: flags(),
+      v6only: true,
+      family_sockets: true,
+      bind: null,
+      rate: 32,
+    }),
+    'ntalk/udp': x({
+      name: 'ntalk',
+      socket_type: 'dgram',
+      protocol: 'udp',
+      port: 518,
+      wait: true,
+      user: 'root',
+      group: null,
+      server: '/usr/libexec/ntalkd',
+      server_argv: ['ntalkd'],
+      flags: flags('IPv4'),
+      v6only: null,
+      bind: '127.0.0.1',
+      rate: 256,
+    }),
+    'ntalk/udp6': x({
+      name: 'ntalk',
+      socket_type: 'dgram',
+      protocol: 'udp',
+      port: 518,
+      wait: true,
+      user: 'root',
+      group: null,
+      server: '/usr/libexec/ntalkd',
+      server_argv: ['ntalkd'],
+      flags: flags('IPv6'),
+      v6only: true,
+      bind: '::1',
+      rate: 256,
+    }),
     // tcp46 = dual-stack; no arguments = the program's base name as argv[0]
-    '41001': x({ name: '41001', socket_type: 'stream', protocol: 'tcp', port: 41001, wait: false, user: 'daemon', group: null, server: '/bin/cat', server_argv: ['cat'], flags: flags(), v6only: false, bind: null, rate: 256 }),
+    '41001': x({
+      name: '41001',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 41001,
+      wait: false,
+      user: 'daemon',
+      group: null,
+      server: '/bin/cat',
+      server_argv: ['cat'],
+      flags: flags(),
+      v6only: false,
+      bind: null,
+      rate: 256,
+    }),
     // a host list: one Service per address; the continuation line adds arguments
-    '127.0.0.1:41002/tcp': x({ name: '41002', socket_type: 'stream', protocol: 'tcp', port: 41002, wait: false, user: 'first.last', group: 'staff', server: '/bin/cat', server_argv: ['cat', '-u', '-v'], flags: flags('IPv4'), v6only: null, bind: '127.0.0.1', rate: 256 }),
-    '127.0.0.2:41002/tcp': x({ name: '41002', socket_type: 'stream', protocol: 'tcp', port: 41002, wait: false, user: 'first.last', group: 'staff', server: '/bin/cat', server_argv: ['cat', '-u', '-v'], flags: flags('IPv4'), v6only: null, bind: '127.0.0.2', rate: 256 }),
+    '127.0.0.1:41002/tcp': x({
+      name: '41002',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 41002,
+      wait: false,
+      user: 'first.last',
+      group: 'staff',
+      server: '/bin/cat',
+      server_argv: ['cat', '-u', '-v'],
+      flags: flags('IPv4'),
+      v6only: null,
+      bind: '127.0.0.1',
+      rate: 256,
+    }),
+    '127.0.0.2:41002/tcp': x({
+      name: '41002',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 41002,
+      wait: false,
+      user: 'first.last',
+      group: 'staff',
+      server: '/bin/cat',
+      server_argv: ['cat', '-u', '-v'],
+      flags: flags('IPv4'),
+      v6only: null,
+      bind: '127.0.0.2',
+      rate: 256,
+    }),
     // `127.0.0.1:` alone sets the host of the following lines, `*:` resets it
-    'echo/tcp': x({ name: 'echo', socket_type: 'stream', protocol: 'tcp', port: 7, wait: false, user: 'root', group: null, server: null, server_argv: [], flags: ['NOLIBWRAP', 'IPv4'], v6only: null, bind: '127.0.0.1', rate: 256 }),
-    'echo/udp': x({ name: 'echo', socket_type: 'dgram', protocol: 'udp', port: 7, wait: true, user: 'root', group: null, server: null, server_argv: [], flags: ['NOLIBWRAP', 'IPv4'], v6only: null, bind: '127.0.0.1', rate: 256 }),
+    'echo/tcp': x({
+      name: 'echo',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 7,
+      wait: false,
+      user: 'root',
+      group: null,
+      server: null,
+      server_argv: [],
+      flags: ['NOLIBWRAP', 'IPv4'],
+      v6only: null,
+      bind: '127.0.0.1',
+      rate: 256,
+    }),
+    'echo/udp': x({
+      name: 'echo',
+      socket_type: 'dgram',
+      protocol: 'udp',
+      port: 7,
+      wait: true,
+      user: 'root',
+      group: null,
+      server: null,
+      server_argv: [],
+      flags: ['NOLIBWRAP', 'IPv4'],
+      v6only: null,
+      bind: '127.0.0.1',
+      rate: 256,
+    }),
     // `daytime tcp` then `daytime tcp6`: the second takes the IPv6 half (inetd's REDO)
-    'daytime/tcp': x({ name: 'daytime', socket_type: 'stream', protocol: 'tcp', port: 13, wait: false, user: 'root', group: null, server: null, server_argv: [], flags: ['NOLIBWRAP', 'IPv4'], v6only: null, bind: null, rate: 256 }),
-    'daytime/tcp6': x({ name: 'daytime', socket_type: 'stream', protocol: 'tcp', port: 13, wait: false, user: 'root', group: null, server: null, server_argv: [], flags: ['NOLIBWRAP', 'IPv6'], v6only: true, bind: null, rate: 256 }),
+    'daytime/tcp': x({
+      name: 'daytime',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 13,
+      wait: false,
+      user: 'root',
+      group: null,
+      server: null,
+      server_argv: [],
+      flags: ['NOLIBWRAP', 'IPv4'],
+      v6only: null,
+      bind: null,
+      rate: 256,
+    }),
+    'daytime/tcp6': x({
+      name: 'daytime',
+      socket_type: 'stream',
+      protocol: 'tcp',
+      port: 13,
+      wait: false,
+      user: 'root',
+      group: null,
+      server: null,
+      server_argv: [],
+      flags: ['NOLIBWRAP', 'IPv6'],
+      v6only: true,
+      bind: null,
+      rate: 256,
+    }),
   };
   for (const [id, want] of Object.entries(expected)) assert.deepEqual(brief(s.get(id)!), want, id);
   for (const svc of r.services) {
@@ -201,8 +388,10 @@ test('bare tcp/udp: both families for OpenBSD (a socket each), IPv4 only for Fre
   assert.deepEqual(load('ftp stream tcp64 nowait root /bin/cat\n', 'freebsd').services[0]!.v6only, false);
 });
 
-test('an address in host: keeps only its own family; a host name keeps the protocol\'s', () => {
-  const r = load('127.0.0.1:ftp stream tcp nowait root /bin/cat\n[::1]:41001 stream tcp nowait root /bin/cat\nlocalhost:41002 stream tcp6 nowait root /bin/cat\n');
+test("an address in host: keeps only its own family; a host name keeps the protocol's", () => {
+  const r = load(
+    '127.0.0.1:ftp stream tcp nowait root /bin/cat\n[::1]:41001 stream tcp nowait root /bin/cat\nlocalhost:41002 stream tcp6 nowait root /bin/cat\n',
+  );
   assert.deepEqual(
     r.services.map((s) => [s.id, s.bind, s.flags.at(-1), s.v6only]),
     [
@@ -213,13 +402,14 @@ test('an address in host: keeps only its own family; a host name keeps the proto
   );
   assert.deepEqual(load('*:ftp stream tcp nowait root /bin/cat\n').services[0]!.bind, null);
   // `host: service ...` with a blank after the colon
-  assert.deepEqual(load('127.0.0.2: ftp stream tcp nowait root /bin/cat\n').services.map((s) => [s.name, s.bind]), [['ftp', '127.0.0.2']]);
+  assert.deepEqual(
+    load('127.0.0.2: ftp stream tcp nowait root /bin/cat\n').services.map((s) => [s.name, s.bind]),
+    [['ftp', '127.0.0.2']],
+  );
 });
 
 test('default host lines apply to later lines without a host, until the next one', () => {
-  const r = load(
-    ['127.0.0.1,127.0.0.2:', '41001 stream tcp nowait root /bin/cat', '*:', '41002 stream tcp nowait root /bin/cat', ''].join('\n'),
-  );
+  const r = load(['127.0.0.1,127.0.0.2:', '41001 stream tcp nowait root /bin/cat', '*:', '41002 stream tcp nowait root /bin/cat', ''].join('\n'));
   assert.deepEqual(
     r.services.map((s) => [s.id, s.bind]),
     [
@@ -251,7 +441,10 @@ test('GNU inetutils (--dialect gnu): `.N` read with strtoul(.., 10), `.0` = no l
   assert.equal(svc('wait.010')!.inetd_rate!.max, 10, 'decimal, not octal');
   const junk = load('ftp stream tcp nowait.12x root /bin/cat\n', 'gnu');
   assert.equal(junk.services[0]!.inetd_rate!.max, 12);
-  assert.deepEqual(junk.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}`), ['1:25: warning']);
+  assert.deepEqual(
+    junk.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}`),
+    ['1:25: warning'],
+  );
   assert.match(junk.diagnostics[0]!.message, /GNU inetd reads it as 12/);
   assert.deepEqual([svc('nowait')!.flags, svc('nowait')!.v6only], [['NAMEINARGS', 'NOLIBWRAP', 'IPv4'], null]);
   assert.deepEqual(svc('nowait', 'tcp6')!.flags, ['NAMEINARGS', 'NOLIBWRAP', 'IPv6']);
@@ -321,7 +514,10 @@ test('a later entry replaces an earlier one for the same host, service, protocol
   );
   assert.deepEqual(
     r.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`),
-    ['1:1: unknown service `omni/tcp`: not in /etc/services and not a port number', '3:1: this entry replaces the one of line 2 (inetd keeps the last entry for a service)'],
+    [
+      '1:1: unknown service `omni/tcp`: not in /etc/services and not a port number',
+      '3:1: this entry replaces the one of line 2 (inetd keeps the last entry for a service)',
+    ],
   );
   // tcp then tcp4: the IPv4 half goes to the second line, the first keeps IPv6
   const narrowed = load('41001 stream tcp nowait root /a\n41001 stream tcp4 nowait root /b\n');
@@ -409,8 +605,34 @@ test('loadInetdFile: reads the file; an unreadable file is one diagnostic, never
 
 test('never throws; every entry line becomes a Service or a located diagnostic on that entry', () => {
   const token = fc.constantFrom(
-    'ftp', 'echo', '41001', '127.0.0.1:', '[::1]:41002', 'a,b:x', 'tcpmux/+x', 'stream', 'dgram', 'raw', 'tcp', 'udp6', 'tcp46,sndbuf=1k',
-    'rpc/tcp', 'unix', 'wait', 'nowait.5', 'nowait/1/2/3', 'root', 'nobody:tty', 'root.x', 'u:g/c', 'internal', '/bin/cat', 'cat', '#', '"q', '',
+    'ftp',
+    'echo',
+    '41001',
+    '127.0.0.1:',
+    '[::1]:41002',
+    'a,b:x',
+    'tcpmux/+x',
+    'stream',
+    'dgram',
+    'raw',
+    'tcp',
+    'udp6',
+    'tcp46,sndbuf=1k',
+    'rpc/tcp',
+    'unix',
+    'wait',
+    'nowait.5',
+    'nowait/1/2/3',
+    'root',
+    'nobody:tty',
+    'root.x',
+    'u:g/c',
+    'internal',
+    '/bin/cat',
+    'cat',
+    '#',
+    '"q',
+    '',
   );
   const line = fc.tuple(fc.constantFrom('', ' ', '\t', '#', '#@'), fc.array(token, { maxLength: 9 })).map(([lead, ws]) => lead + ws.join(' '));
   fc.assert(
@@ -434,7 +656,8 @@ test('never throws; every entry line becomes a Service or a located diagnostic o
 });
 
 test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream only) and its internal tcpmux; OpenBSD has none', () => {
-  const text = 'tcpmux\tstream\ttcp\tnowait\troot\tinternal\ntcpmux/plain\tstream\ttcp\twait\tnobody\t/bin/x\tx a\ntcpmux/+plus\tstream\ttcp6\tnowait\tnobody\t/bin/x\tx\ntcpmux/+\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\n';
+  const text =
+    'tcpmux\tstream\ttcp\tnowait\troot\tinternal\ntcpmux/plain\tstream\ttcp\twait\tnobody\t/bin/x\tx a\ntcpmux/+plus\tstream\ttcp6\tnowait\tnobody\t/bin/x\tx\ntcpmux/+\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\n';
   const freebsd = load(text, 'freebsd');
   assert.deepEqual(
     freebsd.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}: ${d.message}`),
@@ -447,7 +670,10 @@ test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream o
   assert.deepEqual([...s.keys()], ['tcpmux', 'plain']);
   assert.deepEqual([s.get('tcpmux')!.type, s.get('tcpmux')!.port], [['INTERNAL'], 1]);
   // wait is forced to nowait, as FreeBSD does for TCPMUX services
-  assert.deepEqual([s.get('plain')!.type, s.get('plain')!.port, s.get('plain')!.wait, s.get('plain')!.server_argv], [['TCPMUX', 'UNLISTED'], null, false, ['x', 'a']]);
+  assert.deepEqual(
+    [s.get('plain')!.type, s.get('plain')!.port, s.get('plain')!.wait, s.get('plain')!.server_argv],
+    [['TCPMUX', 'UNLISTED'], null, false, ['x', 'a']],
+  );
   const openbsd = load(text, 'openbsd');
   assert.deepEqual(openbsd.services, []);
   assert.deepEqual(

@@ -10,7 +10,12 @@ import { loadConfig } from '../../../../src/config/config.js';
 import type { Service } from '../../../../src/table.js';
 
 /** Loads `defaults { ... }` with an inetd.conf; `compat`: as the file -inetd_compat reads. */
-async function load(t: TestContext, defaults: string[], inetd: string, opts: { compat?: boolean; dialect?: 'openbsd' | 'freebsd' } = {}): Promise<Map<string, Service>> {
+async function load(
+  t: TestContext,
+  defaults: string[],
+  inetd: string,
+  opts: { compat?: boolean; dialect?: 'openbsd' | 'freebsd' } = {},
+): Promise<Map<string, Service>> {
   const dir = mkdtempSync(join(tmpdir(), 'tsinetd-inetd-defaults-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'xinetd.conf');
@@ -55,7 +60,11 @@ test('not the access lists or banners (copied only when an xinetd entry starts);
 
 test('what the line sets stays: a host: address, FreeBSD max-child and max-child-per-ip, the families', async (t) => {
   const def = ['bind = 127.0.0.2', 'instances = 7', 'per_source = 3', 'v6only = no'];
-  const o = await load(t, def, `127.0.0.1:ftp stream tcp nowait root /bin/cat cat\n41001 stream tcp nowait root /bin/cat cat\n41002 stream tcp6 nowait root /bin/cat cat\n`);
+  const o = await load(
+    t,
+    def,
+    `127.0.0.1:ftp stream tcp nowait root /bin/cat cat\n41001 stream tcp nowait root /bin/cat cat\n41002 stream tcp6 nowait root /bin/cat cat\n`,
+  );
   assert.equal(o.get('ftp')!.bind, '127.0.0.1');
   // A line without a host takes the defaults' bind, as in xinetd.
   assert.equal(o.get('41001')!.bind, '127.0.0.2');
@@ -64,7 +73,7 @@ test('what the line sets stays: a host: address, FreeBSD max-child and max-child
   assert.deepEqual([f.instances, f.per_source], [4, 2]);
 });
 
-test('cps: from defaults; else xinetd\'s implicit 50/10 for the -inetd_compat file only', async (t) => {
+test("cps: from defaults; else xinetd's implicit 50/10 for the -inetd_compat file only", async (t) => {
   assert.deepEqual((await load(t, ['cps = 5 7'], LINE)).get('ftp')!.cps, [5, 7]);
   assert.deepEqual((await load(t, ['cps = 5 7'], LINE, { compat: true })).get('ftp')!.cps, [5, 7]);
   assert.deepEqual((await load(t, ['instances = 2'], LINE, { compat: true })).get('ftp')!.cps, [50, 10]);

@@ -57,14 +57,17 @@ test('File: a line starting with a blank continues the entry above, even a white
     first.continuations.map((c) => c.line),
     [2, 3, 4],
   );
-  assert.deepEqual(first.words.slice(7).map((w) => [w.line, w.column]), [
-    [2, 2],
-    [4, 3],
-    [4, 6],
-    [4, 8],
-    [4, 12],
-    [4, 14],
-  ]);
+  assert.deepEqual(
+    first.words.slice(7).map((w) => [w.line, w.column]),
+    [
+      [2, 2],
+      [4, 3],
+      [4, 6],
+      [4, 8],
+      [4, 12],
+      [4, 14],
+    ],
+  );
   assert.equal(second.line, 5);
 });
 
@@ -85,7 +88,10 @@ test('File: CRLF line ends and a missing final newline', () => {
   const es = entries(parseInetdText('f', 'a b\r\n c\r\nd e').nodes);
   assert.deepEqual(
     es.map((e) => words(e)),
-    [['a', 'b', 'c'], ['d', 'e']],
+    [
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ],
   );
 });
 
@@ -208,9 +214,7 @@ test('UserFreeBSD: user:group/login-class', () => {
 // ---- exact positions of diagnostics ------------------------------------------------------------
 
 function where(text: string, dialect: 'openbsd' | 'freebsd' = 'openbsd'): string[] {
-  return loadInetdText('t.conf', text, dialect, fixtureEnv()).diagnostics.map(
-    (d) => `${d.line}:${d.column}:${d.length ?? 1}:${d.severity}`,
-  );
+  return loadInetdText('t.conf', text, dialect, fixtureEnv()).diagnostics.map((d) => `${d.line}:${d.column}:${d.length ?? 1}:${d.severity}`);
 }
 
 test('diagnostics point at the offending field, or inside it', () => {

@@ -184,7 +184,11 @@ test('what services take from defaults: when the entry starts, or from the final
     }
     assert.ok(inherit.atStart !== undefined || inherit.atEnd !== undefined, `${row.name}: inherited how?`);
     assert.ok(takes(before), `${row.name} in defaults before the service: not taken`);
-    assert.equal(takes(after), inherit.atEnd !== undefined, `${row.name} in defaults after the service: ${inherit.atEnd !== undefined ? 'not taken from the final defaults' : 'taken, though only copied when an entry starts'}`);
+    assert.equal(
+      takes(after),
+      inherit.atEnd !== undefined,
+      `${row.name} in defaults after the service: ${inherit.atEnd !== undefined ? 'not taken from the final defaults' : 'taken, though only copied when an entry starts'}`,
+    );
     if (inherit.atEnd === undefined) assert.ok(untouched(after), row.name);
   }
 });
@@ -198,7 +202,10 @@ const TABLE_MODULES = ['attributes.ts', 'attribute-apply.ts', 'attribute-write.t
 const ALLOWED: ReadonlyMap<string, string> = new Map([
   ['hosts-options.ts', "hosts_access(5) option names (umask, nice, user, group): another language's words"],
   ['wrap-grant.ts', 'runs the hosts_access(5) options by name (umask, nice): not xinetd attributes'],
-  ['parse.ts', 'the syntax wrapper recognises `disable = yes` to soften an end-of-entry error; it sits below the table (values.ts, which the appliers use, imports it)'],
+  [
+    'parse.ts',
+    'the syntax wrapper recognises `disable = yes` to soften an end-of-entry error; it sits below the table (values.ts, which the appliers use, imports it)',
+  ],
   ['validate.ts', "xinetd's service_attr_check: protocol, socket_type and port may be implied rather than set"],
 ]);
 

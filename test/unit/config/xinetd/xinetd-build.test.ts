@@ -43,7 +43,9 @@ test('defaults: lists are copied when the service starts; scalars come from the 
 });
 
 test("defaults: '=' on a list adds (as '+='); '-=' removes", () => {
-  const text = 'defaults\n{\n\tonly_from = 10.0.0.1\n\tonly_from = 10.0.0.2 10.0.0.3\n\tonly_from -= 10.0.0.2\n\tlog_on_failure = HOST\n\tlog_on_failure = ATTEMPT\n}\n' + svc('');
+  const text =
+    'defaults\n{\n\tonly_from = 10.0.0.1\n\tonly_from = 10.0.0.2 10.0.0.3\n\tonly_from -= 10.0.0.2\n\tlog_on_failure = HOST\n\tlog_on_failure = ATTEMPT\n}\n' +
+    svc('');
   const s = one(text);
   assert.deepEqual(s.only_from, ['10.0.0.1', '10.0.0.3']);
   assert.deepEqual(s.log_on_failure, ['HOST', 'ATTEMPT']);
@@ -153,7 +155,9 @@ test('unknown attributes are warnings with a suggestion; enabled/disabled in a s
 });
 
 test('attribute names and keywords are compared without regard to case, as xinetd (Debian build) does', () => {
-  const s = one('service x\n{\n\tTYPE = unlisted\n\tSocket_Type = STREAM\n\tWAIT = No\n\tuser = root\n\tserver = /bin/p\n\tport = 4000\n\tFlags = ipv4 nodelay\n}\n');
+  const s = one(
+    'service x\n{\n\tTYPE = unlisted\n\tSocket_Type = STREAM\n\tWAIT = No\n\tuser = root\n\tserver = /bin/p\n\tport = 4000\n\tFlags = ipv4 nodelay\n}\n',
+  );
   assert.deepEqual([s.type, s.socket_type, s.wait, s.flags], [['UNLISTED'], 'stream', false, ['IPv4', 'NODELAY']]);
 });
 
@@ -210,7 +214,9 @@ test('NAMEINARGS takes argv[0] from server_args, whether flags comes before or a
 test("server_args keeps '#' words, as xinetd passes them to the server (with a warning)", () => {
   const r = buildText(svc('\tserver_args = -v # verbose\n'));
   assert.deepEqual(r.services[0]!.service.server_argv, ['prog', '-v', '#', 'verbose']);
-  assert.deepEqual(brief(r.diagnostics), ["9:19 warning '#' starts a comment only at the beginning of a line: the server gets '#' 'verbose' as arguments (as with xinetd)"]);
+  assert.deepEqual(brief(r.diagnostics), [
+    "9:19 warning '#' starts a comment only at the beginning of a line: the server gets '#' 'verbose' as arguments (as with xinetd)",
+  ]);
 });
 
 test('internal services are chosen by name with type = INTERNAL; they have no server and no argv', () => {
@@ -237,7 +243,9 @@ test('log_type: FILE with xinetd default hard limit; SYSLOG with the default lev
   assert.deepEqual(one(svc('\tlog_type = FILE /l 1K 2K\n')).log_type, { kind: 'file', path: '/l', soft: 1024, hard: 2048 });
   assert.deepEqual(one(svc('\tlog_type = SYSLOG local3\n')).log_type, { kind: 'syslog', facility: 'local3', level: 'info' });
   const r = buildText(svc('\tlog_type = FILE /l 10K 5K\n'));
-  assert.deepEqual(brief(r.diagnostics), ["9:25 error bad value for 'log_type': the hard limit (5120 bytes) is less than the soft limit (10240 bytes); service 'x' is disabled, as xinetd does"]);
+  assert.deepEqual(brief(r.diagnostics), [
+    "9:25 error bad value for 'log_type': the hard limit (5120 bytes) is less than the soft limit (10240 bytes); service 'x' is disabled, as xinetd does",
+  ]);
 });
 
 test('access_times, rlimits, umask, nice, deny_time, max_load, per_source, instances', () => {
@@ -271,14 +279,26 @@ test('rpc, groups, v6only, bind, banners, libwrap, user, group, id, type, flags'
 test('a bad value disables the service with an error at the value', () => {
   const cases: [string, string][] = [
     ['\tgroups = maybe\n', "9:11 error bad value for 'groups': expected yes or no, found 'maybe'; service 'x' is disabled, as xinetd does"],
-    ['\tflags = IPv4 NODELY\n', "9:15 error unknown flag 'NODELY' in 'flags' (did you mean 'NODELAY'?): expected REUSE, INTERCEPT, NORETRY, IDONLY, NAMEINARGS, NODELAY, KEEPALIVE, NOLIBWRAP, SENSOR, IPv4, IPv6, LABELED; service 'x' is disabled, as xinetd does"],
+    [
+      '\tflags = IPv4 NODELY\n',
+      "9:15 error unknown flag 'NODELY' in 'flags' (did you mean 'NODELAY'?): expected REUSE, INTERCEPT, NORETRY, IDONLY, NAMEINARGS, NODELAY, KEEPALIVE, NOLIBWRAP, SENSOR, IPv4, IPv6, LABELED; service 'x' is disabled, as xinetd does",
+    ],
     ['\tprotocol = tpc\n', "9:13 error bad value for 'protocol': 'tpc' is not in /etc/protocols; service 'x' is disabled, as xinetd does"],
-    ['\tumask = 999\n', "9:10 error bad value for 'umask': '999' cannot be read as a umask: it is not an octal number (xinetd reads it with strtol, base 8); service 'x' is disabled, as xinetd does"],
+    [
+      '\tumask = 999\n',
+      "9:10 error bad value for 'umask': '999' cannot be read as a umask: it is not an octal number (xinetd reads it with strtol, base 8); service 'x' is disabled, as xinetd does",
+    ],
     ['\tenv = NOEQUALS\n', "9:8 error bad value for 'env': 'NOEQUALS' has no '=': expected NAME=value; service 'x' is disabled, as xinetd does"],
-    ['\tmax_load = 0\n', "9:13 error bad value for 'max_load': xinetd reads '0' as 0, which it refuses; leave max_load out for no limit; service 'x' is disabled, as xinetd does"],
+    [
+      '\tmax_load = 0\n',
+      "9:13 error bad value for 'max_load': xinetd reads '0' as 0, which it refuses; leave max_load out for no limit; service 'x' is disabled, as xinetd does",
+    ],
     ['\tredirect = 10.0.0.1 99999\n', "9:22 error bad value for 'redirect': port 99999 is too large (1-65535); service 'x' is disabled, as xinetd does"],
     ['\tserver_args =\n', "9:2 error 'server_args' needs at least one value; service 'x' is disabled, as xinetd does"],
-    ['\tonly_from = 10.0.0.{1,,2}\n', "9:22 error bad factorized address '10.0.0.{1,,2}' in only_from: expected a number after the comma (no empty entries); service 'x' is disabled, as xinetd does"],
+    [
+      '\tonly_from = 10.0.0.{1,,2}\n',
+      "9:22 error bad factorized address '10.0.0.{1,,2}' in only_from: expected a number after the comma (no empty entries); service 'x' is disabled, as xinetd does",
+    ],
   ];
   for (const [body, message] of cases) {
     const r = buildText(svc(body));
@@ -362,10 +382,9 @@ test('numbers through the build: the value xinetd reads, with a located warning 
   assert.equal(one(svc('\tmax_load = 2.5x\n')).max_load, 2.5);
   assert.equal(one(svc('\tinstances = 2147483648\n')).enabled, false, 'wraps to a negative number: refused');
   assert.deepEqual(one(svc('\tredirect = 10.0.0.1 4294967376\n')).redirect, { host: '10.0.0.1', port: 80 });
-  assert.deepEqual(
-    brief(buildText(svc('\tredirect = 10.0.0.1 0\n')).diagnostics),
-    ["9:22 error bad value for 'redirect': '0' is neither a port number (1-65535) nor a tcp service of /etc/services; service 'x' is disabled, as xinetd does"],
-  );
+  assert.deepEqual(brief(buildText(svc('\tredirect = 10.0.0.1 0\n')).diagnostics), [
+    "9:22 error bad value for 'redirect': '0' is neither a port number (1-65535) nor a tcp service of /etc/services; service 'x' is disabled, as xinetd does",
+  ]);
 });
 
 test('per_source_cps (tsinetd extension): rate and burst', () => {
@@ -386,7 +405,10 @@ test('includedir: C-locale order; names with a dot or a final ~ and subdirectori
     ['svc-B', 'svc-_x', 'svc-a', 'svc-b'],
   );
   const d = join(XINETD_FIXTURES, 'includedir', 'd');
-  assert.deepEqual(r.files.slice(1), ['B', '_x', 'a', 'b'].map((n) => join(d, n)));
+  assert.deepEqual(
+    r.files.slice(1),
+    ['B', '_x', 'a', 'b'].map((n) => join(d, n)),
+  );
   assert.deepEqual(
     r.diagnostics.map((x) => `${x.severity} ${x.message}`),
     [
@@ -397,14 +419,20 @@ test('includedir: C-locale order; names with a dot or a final ~ and subdirectori
     ],
   );
   // The defaults of d/b (a file of its own) add to the lists of the services that follow.
-  assert.deepEqual(r.services.map((s) => s.only_from), [['127.0.0.1'], ['127.0.0.1'], ['127.0.0.1'], ['127.0.0.1', '127.0.0.2']]);
+  assert.deepEqual(
+    r.services.map((s) => s.only_from),
+    [['127.0.0.1'], ['127.0.0.1'], ['127.0.0.1'], ['127.0.0.1', '127.0.0.2']],
+  );
   assert.ok(r.services.every((s) => s.instances === 20));
 });
 
 test('include: relative to the including file; a missing file is an error at the path; loading goes on', () => {
   const main = join(XINETD_FIXTURES, 'include', 'xinetd.conf');
   const r = loadXinetdConfig(main, { db: fixtureDb(), probe: fakeProbe, ...AS_ROOT });
-  assert.deepEqual(r.services.map((s) => s.id), ['one', 'after']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['one', 'after'],
+  );
   const parts = join(XINETD_FIXTURES, 'include', 'parts');
   assert.deepEqual(brief(r.diagnostics), [
     `2:9 warning a relative path: tsinetd reads ${join(parts, 'one')}, next to this file; xinetd reads 'parts/one' from its working directory (write an absolute path) [versus xinetd: tsinetd may start more]`,
@@ -415,10 +443,16 @@ test('include: relative to the including file; a missing file is an error at the
 
 test('an include cycle is not followed, and no service starts (xinetd follows it until it crashes)', () => {
   const tree = loadConfigTree(join(XINETD_FIXTURES, 'cycle', 'a.conf'));
-  assert.deepEqual(tree.entries.map((e) => (e.node.kind === 'service' ? e.node.name.text : e.node.kind)), ['time']);
+  assert.deepEqual(
+    tree.entries.map((e) => (e.node.kind === 'service' ? e.node.name.text : e.node.kind)),
+    ['time'],
+  );
   assert.equal(tree.diagnostics.length, 3);
   assert.match(tree.diagnostics[0]!.message, /^a relative path: /);
-  assert.match(tree.diagnostics[2]!.message, /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/);
+  assert.match(
+    tree.diagnostics[2]!.message,
+    /a\.conf includes itself \(through 2 files\): xinetd reads it again and again until it crashes, starting nothing; tsinetd starts none of the services$/,
+  );
   assert.equal(tree.startsNothing, true);
   const r = loadXinetdConfig(join(XINETD_FIXTURES, 'cycle', 'a.conf'), { db: fixtureDb(), probe: fakeProbe });
   assert.deepEqual(
@@ -439,7 +473,27 @@ test('the skip rules and the C-locale order', () => {
 });
 
 test('any attribute with any values, in a service or in defaults, never throws in build or checks (property)', () => {
-  const word = fc.constantFrom('', 'yes', 'no', '0', '-1', '10K', 'UNLIMITED', 'FILE', 'SYSLOG', 'daemon', '/x', '#', 'a=b', '1:00-2:00', '10.0.0.{1,2}', '::1', 'x,y', '{', 'http');
+  const word = fc.constantFrom(
+    '',
+    'yes',
+    'no',
+    '0',
+    '-1',
+    '10K',
+    'UNLIMITED',
+    'FILE',
+    'SYSLOG',
+    'daemon',
+    '/x',
+    '#',
+    'a=b',
+    '1:00-2:00',
+    '10.0.0.{1,2}',
+    '::1',
+    'x,y',
+    '{',
+    'http',
+  );
   const line = fc.tuple(fc.constantFrom(...ATTRIBUTES.map((a) => a.name)), fc.constantFrom('=', '+=', '-='), fc.array(word, { maxLength: 5 }));
   fc.assert(
     fc.property(fc.array(line, { maxLength: 6 }), fc.array(line, { maxLength: 6 }), (defaults, service) => {

@@ -29,17 +29,32 @@ test('Config: a service with located name, operators and values', () => {
   const [a, b] = s.attributes as [AttributeNode, AttributeNode];
   assert.deepEqual([a.name.text, a.op.text, a.values.map((v) => v.text)], ['socket_type', '=', ['stream']]);
   assert.deepEqual([a.name.loc.line, a.name.loc.column, a.op.loc.column, a.values[0]!.loc.column], [5, 2, 14, 16]);
-  assert.deepEqual([b.op.text, b.values.map((v) => [v.text, v.loc.column])], ['+=', [['10.0.0.1', 16], ['::1', 25]]]);
+  assert.deepEqual(
+    [b.op.text, b.values.map((v) => [v.text, v.loc.column])],
+    [
+      '+=',
+      [
+        ['10.0.0.1', 16],
+        ['::1', 25],
+      ],
+    ],
+  );
 });
 
 test("Config: '#' is a comment only at the start of a line", () => {
   const [s] = services('service x\n{\n  # comment\n\tper_source = 10 # the limit\n}\n');
-  assert.deepEqual(s!.attributes.map((a) => a.values.map((v) => v.text)), [['10', '#', 'the', 'limit']]);
+  assert.deepEqual(
+    s!.attributes.map((a) => a.values.map((v) => v.text)),
+    [['10', '#', 'the', 'limit']],
+  );
 });
 
 test('Config: keywords are compared without regard to case; extra words are ignored with a warning', () => {
   const r = parseConfigText('SERVICE echo extra\n{\n}\nDefaults\n{\n}\nINCLUDEDIR /x\n', 'f.conf');
-  assert.deepEqual(r.config.items.map((i) => i.kind), ['service', 'defaults', 'includedir']);
+  assert.deepEqual(
+    r.config.items.map((i) => i.kind),
+    ['service', 'defaults', 'includedir'],
+  );
   assert.deepEqual(brief(r.diagnostics), ["1:14 warning extra text after 'service NAME' is ignored (as xinetd does)"]);
 });
 
@@ -59,10 +74,13 @@ test("Config: '{' on the service line — error at the brace, the block is skipp
   assert.deepEqual(diagnostics('service x {\n\ta = b\n}\nservice y\n{\n}\n'), [
     "1:11 error '{' must be on a line of its own, after the 'service' line; xinetd ignores service 'x' and everything up to line 3",
   ]);
-  assert.deepEqual(services('service x {\n\ta = b\n}\nservice y\n{\n}\n').map((s) => [s.name.text, s.end.kind]), [
-    ['x', 'missing-open'],
-    ['y', 'close'],
-  ]);
+  assert.deepEqual(
+    services('service x {\n\ta = b\n}\nservice y\n{\n}\n').map((s) => [s.name.text, s.end.kind]),
+    [
+      ['x', 'missing-open'],
+      ['y', 'close'],
+    ],
+  );
 });
 
 test("Config: 'name=value' — error at the '=' (or at '+' of '+=')", () => {
@@ -81,7 +99,9 @@ test('Config: a name without operator, a bad operator, a stray brace inside an e
   assert.deepEqual(diagnostics('service x\n{\n\twait : no\n}\n'), [
     "3:7 error expected '=', '+=' or '-=' after 'wait', found ':'; xinetd ignores service 'x' (lines 1-4)",
   ]);
-  assert.deepEqual(diagnostics('service x\n{\n{\n}\n'), ["3:1 error unexpected '{': an entry cannot contain another block; xinetd ignores service 'x' (lines 1-4)"]);
+  assert.deepEqual(diagnostics('service x\n{\n{\n}\n'), [
+    "3:1 error unexpected '{': an entry cannot contain another block; xinetd ignores service 'x' (lines 1-4)",
+  ]);
 });
 
 test("Config: '} # note' swallows the next service, as xinetd's skip does", () => {
@@ -90,7 +110,10 @@ test("Config: '} # note' swallows the next service, as xinetd's skip does", () =
     "4:1 error '}' must be alone on its line (xinetd reads '} #' as an attribute named '}'); xinetd ignores service 'a' (lines 1-8)",
     "5:1 warning 'service b' is ignored: it is inside the lines xinetd skips after the error on line 4 (up to line 8); fix that error",
   ]);
-  assert.deepEqual(services(text).map((s) => s.name.text), ['a', 'c']);
+  assert.deepEqual(
+    services(text).map((s) => s.name.text),
+    ['a', 'c'],
+  );
 });
 
 test("Config: a missing '}' before the next service", () => {
@@ -135,7 +158,10 @@ test('Config: a bad line in defaults ends the defaults; the next line is read at
   ]);
   const d = r.config.items[0];
   assert.equal(d?.kind, 'defaults');
-  assert.deepEqual(d.attributes.map((a) => a.name.text), ['instances']);
+  assert.deepEqual(
+    d.attributes.map((a) => a.name.text),
+    ['instances'],
+  );
 });
 
 test("Config: CRLF line ends: the '\\r' stays in the last word of its line, as xinetd reads it", () => {
@@ -205,7 +231,17 @@ test('ServiceEntry and AttributeLine as start rules', () => {
   assert.equal(s.kind, 'service');
   assert.equal(s.attributes.length, 1);
   const a = peggyParse('  log_on_success -= PID HOST', { startRule: 'AttributeLine', grammarSource: 'a' }) as AttributeNode;
-  assert.deepEqual([a.name.text, a.op.text, a.values.map((v: Word) => [v.text, v.loc.column])], ['log_on_success', '-=', [['PID', 21], ['HOST', 25]]]);
+  assert.deepEqual(
+    [a.name.text, a.op.text, a.values.map((v: Word) => [v.text, v.loc.column])],
+    [
+      'log_on_success',
+      '-=',
+      [
+        ['PID', 21],
+        ['HOST', 25],
+      ],
+    ],
+  );
   assert.throws(() => peggyParse('wait', { startRule: 'AttributeLine' }));
 });
 
@@ -278,7 +314,7 @@ test('AclAddress: a prefix longer than the address is read (xinetd takes /33 as 
 test('AclAddress: what xinetd rejects, with the column of the fault', () => {
   assert.equal(value('AclAddress', '300.1.1.1'), '3:10 300 is not a number from 0 to 255');
   assert.equal(value('AclAddress', '10.0.{1,,2}'), '3:16 expected a number after the comma (no empty entries)');
-  assert.equal(value('AclAddress', '10.0.{1,2}x'), "3:16 nothing may follow the closing brace of a factorized address");
+  assert.equal(value('AclAddress', '10.0.{1,2}x'), '3:16 nothing may follow the closing brace of a factorized address');
   assert.equal(value('AclAddress', '10.0.{1;2}'), "3:16 expected ',' or the closing brace");
   assert.match(String(value('AclAddress', '1.2.3.4.5')), /^3:10 expected an address \(.*\), found '1.2.3.4.5'$/);
   assert.match(String(value('AclAddress', '#')), /^3:10 expected an address \(a\.b\.c\.d, .*\), found '#'$/);

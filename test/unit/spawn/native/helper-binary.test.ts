@@ -16,7 +16,10 @@ import { buildLabel, compileArgs, localToolchains, platformTag, RELEASE_TOOLCHAI
 import { fallbackNotice, lostWithoutHelper } from '../../../../src/spawn/spawner.js';
 
 test('the --version line gives protocol and build; anything else is no answer', () => {
-  assert.deepEqual(parseVersionLine('tsinetd-spawnd protocol 4 build linux-x64 static musl-gcc 12.2.0\n'), { protocol: 4, build: 'linux-x64 static musl-gcc 12.2.0' });
+  assert.deepEqual(parseVersionLine('tsinetd-spawnd protocol 4 build linux-x64 static musl-gcc 12.2.0\n'), {
+    protocol: 4,
+    build: 'linux-x64 static musl-gcc 12.2.0',
+  });
   assert.equal(parseVersionLine('tsinetd-spawnd: takes no arguments; tsinetd starts it over an IPC channel\n'), null);
   assert.equal(parseVersionLine(''), null);
 });
@@ -76,11 +79,14 @@ test('the first good candidate is chosen; the ones before it are reported with t
   const none = chooseHelper([{ path: '/a', origin: 'prebuilt' }], (p) => verdicts[p]!);
   assert.equal(none.helper, null);
   const notice = fallbackNotice({ ...none, built: { ok: false, why: 'musl-gcc: not found; cc: not found' } }, 'linux-x64');
-  assert.match(notice, /^no native spawn helper for linux-x64 \(\/a: missing; building one: musl-gcc: not found; cc: not found\): servers are started by the Node spawner; /);
+  assert.match(
+    notice,
+    /^no native spawn helper for linux-x64 \(\/a: missing; building one: musl-gcc: not found; cc: not found\): servers are started by the Node spawner; /,
+  );
   assert.match(notice, /install a C compiler \(musl-tools or gcc\) and restart/);
 });
 
-test('what the Node spawner loses is derived from the two spawners\' capabilities', () => {
+test("what the Node spawner loses is derived from the two spawners' capabilities", () => {
   const lost = lostWithoutHelper();
   assert.match(lost, /groups = yes/);
   assert.match(lost, /rlimit_\*/);
@@ -91,9 +97,28 @@ test('what the Node spawner loses is derived from the two spawners\' capabilitie
 test('compiling: the release links statically and strips; the build label is compiled in; local builds prefer musl-gcc, or $CC', () => {
   const x64 = RELEASE_TOOLCHAINS['linux-x64']!;
   const args = compileArgs(['/n/a.c', '/n/b.c'], '/o/h', x64, buildLabel(x64, '12.2.0\n'), '/o/h.include-1');
-  assert.deepEqual(args, ['-O2', '-Wall', '-Wextra', '-Werror', '-static', '-s', '-DSPAWND_BUILD="linux-x64 static musl-gcc 12.2.0"', '-I/o/h.include-1', '-o', '/o/h', '/n/a.c', '/n/b.c']);
+  assert.deepEqual(args, [
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-static',
+    '-s',
+    '-DSPAWND_BUILD="linux-x64 static musl-gcc 12.2.0"',
+    '-I/o/h.include-1',
+    '-o',
+    '/o/h',
+    '/n/a.c',
+    '/n/b.c',
+  ]);
   assert.equal(RELEASE_TOOLCHAINS['linux-arm64']!.static, true);
-  assert.deepEqual(localToolchains({}, 'linux-x64').map((t) => [t.cc, t.static]), [['musl-gcc', true], ['cc', false]]);
+  assert.deepEqual(
+    localToolchains({}, 'linux-x64').map((t) => [t.cc, t.static]),
+    [
+      ['musl-gcc', true],
+      ['cc', false],
+    ],
+  );
   assert.deepEqual(localToolchains({ CC: 'clang' }, 'linux-x64'), [{ cc: 'clang', static: false, target: 'linux-x64', fatalWarnings: true }]);
   // A helper built at start: a warning of the machine's compiler does not cost the user the helper.
   assert.ok(localToolchains({}, 'linux-x64', false).every((t) => !t.fatalWarnings));

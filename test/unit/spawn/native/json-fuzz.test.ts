@@ -45,7 +45,20 @@ test('json.c survives a bounded fuzz run under ASan and UBSan, and writes string
   const native = join(ROOT, 'native');
   const build = spawnSync(
     found.cc,
-    ['-std=c11', '-D_GNU_SOURCE', '-O1', '-g', '-Wall', '-Wextra', '-Werror', ...SANITIZE, '-o', bin, join(native, 'fuzz', 'json-fuzz.c'), join(native, 'json.c')],
+    [
+      '-std=c11',
+      '-D_GNU_SOURCE',
+      '-O1',
+      '-g',
+      '-Wall',
+      '-Wextra',
+      '-Werror',
+      ...SANITIZE,
+      '-o',
+      bin,
+      join(native, 'fuzz', 'json-fuzz.c'),
+      join(native, 'json.c'),
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   assert.equal(build.status, 0, build.stderr);
