@@ -56,6 +56,7 @@ export const DIAGNOSTIC_CODES = {
   'server-unused': { severities: ['warning'], meaning: "'server' is set on a service that does not run it (internal or redirected)" },
   // Checks of whole services
   'missing-attribute': { severities: ['error'], meaning: 'a required attribute is not set; xinetd disables the service' },
+  'not-in-rpc': { severities: ['error'], meaning: 'an RPC service whose name is not in /etc/rpc (and that is not UNLISTED with an rpc_number)' },
   'not-in-services': { severities: ['error'], meaning: 'the service name and protocol are not in /etc/services and no port makes up for it' },
   'port-mismatch': { severities: ['error'], meaning: "'port' differs from the port /etc/services lists for the name" },
   'unknown-internal': { severities: ['error'], meaning: 'an INTERNAL service that neither xinetd nor tsinetd provides' },

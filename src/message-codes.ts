@@ -102,6 +102,15 @@ export const MESSAGE_CODES = {
   // Listening
   listening: { levels: ['debug'], text: 'own', meaning: 'the port a service listens on' },
   'bind-failed': { levels: ['error'], text: 'xinetd', meaning: "a service's socket cannot be bound (the service is retried in the background)" },
+  'rpcbind-unreachable': {
+    levels: ['error'],
+    text: 'own',
+    meaning: 'rpcbind cannot be reached: RPC services are served but not registered; registration is retried in the background',
+  },
+  'rpcbind-back': { levels: ['notice'], text: 'own', meaning: 'rpcbind answers again after failed attempts; the line counts the mappings registered' },
+  'rpcbind-lost': { levels: ['notice'], text: 'own', meaning: "rpcbind lost mappings of tsinetd's RPC services (it restarted): they are registered again" },
+  'pmap-set-failed': { levels: ['error'], text: 'xinetd', meaning: 'rpcbind refused to register an RPC program version, or maps it for another owner' },
+  'rpc-registered': { levels: ['debug'], text: 'own', meaning: 'how many versions of an RPC service were registered with rpcbind' },
   'bind-retry': {
     levels: ['notice', 'error'],
     text: 'own',

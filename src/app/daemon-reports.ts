@@ -71,7 +71,11 @@ export class DaemonReports {
     if (handle === null) return;
     const file = this.opts.dumpFile;
     try {
-      const text = formatServiceDump(this.source.table, new Date(), { runningServers: (s) => handle.runningServers(s) });
+      const regs = handle.rpcRegistrations();
+      const text = formatServiceDump(this.source.table, new Date(), {
+        runningServers: (s) => handle.runningServers(s),
+        rpcRegistrations: (s) => regs.filter((r) => r.serviceId === s.id).map((r) => r.rpcb),
+      });
       const written = appendFileForDaemon(file, text);
       if (written.ok) this.daemon('state-dump', 'info', `generated state dump in file ${file}`, 'dump_internal_state');
       else this.daemon('state-dump-failed', 'error', `cannot write the state dump to ${file}: ${written.reason}`, 'dump_internal_state');

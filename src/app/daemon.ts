@@ -14,8 +14,8 @@
 // What to serve from a configuration is daemon-services.ts, one reload pass daemon-reload.ts,
 // the consistency check and the dump daemon-reports.ts.
 
-import { spawn } from 'node:child_process';
-import { closeSync, unlinkSync, writeSync } from 'node:fs';
+import { RPCBIND_SOCKET, rpcbindClient } from '../serve/rpcbind-client.js';
+import { unlinkSync } from 'node:fs';
 import { AdmissionController } from '../admission/admission.js';
 import { daemonUmaskFrom } from '../spawn/child-env.js';
 import type { LoadRequest } from '../config/config.js';
@@ -25,7 +25,7 @@ import { createEventLog, type XinetdEventLog } from '../log/log.js';
 import { daemonMessage, type Say } from '../message-codes.js';
 import { serviceStates } from '../ops/metrics.js';
 import { describeEndpoint, startDaemonMetrics, type DaemonMetrics } from '../ops/metrics-http.js';
-import { ENV_NAMES, fromEnv, type DaemonOptions, type EnvOptions } from './options.js';
+import { fromEnv, type DaemonOptions, type EnvOptions } from './options.js';
 import { checkReadyFd, createReadinessSignals, signalReadyFd, type ReadinessSignals } from '../ops/readiness.js';
 import { writeFileForDaemon } from '../sys/safe-open.js';
 import { startServer } from '../serve/server.js';
@@ -41,79 +41,7 @@ import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js'
 import { reloadOnce, type ReloadContext } from './daemon-reload.js';
 import { DaemonReports } from './daemon-reports.js';
 import { useNodeInternals } from '../sys/uv-handles.js';
-
-/** Set in the environment of the detached copy started by daemonize(); removed at once. */
-export const DAEMON_CHILD_ENV = ENV_NAMES.daemonChild;
-/** The descriptor on which the detached copy reports "ready" or "error MESSAGE". */
-const READY_FD = 3;
-
-interface Readiness {
-  ok(): void;
-  fail(message: string): void;
-}
-
-function readinessChannel(env: EnvOptions): Readiness | null {
-  if (!env.daemonChild) return null;
-  Reflect.deleteProperty(process.env, DAEMON_CHILD_ENV);
-  let sent = false;
-  const send = (line: string): void => {
-    if (sent) return;
-    sent = true;
-    try {
-      writeSync(READY_FD, line.replace(/\n/g, ' ') + '\n');
-    } catch {
-      // the starting process is gone; nothing to tell
-    }
-    try {
-      closeSync(READY_FD);
-    } catch {
-      // already closed
-    }
-  };
-  return { ok: () => send('ready'), fail: (message) => send(`error ${message}`) };
-}
-
-/** Starts a detached copy of this command and waits until it serves (0) or fails (1). */
-function daemonize(): Promise<number> {
-  return new Promise<number>((resolve) => {
-    const script = process.argv[1];
-    if (script === undefined) {
-      process.stderr.write('tsinetd: cannot daemonize: unknown script path\n');
-      resolve(1);
-      return;
-    }
-    const child = spawn(process.execPath, [...process.execArgv, script, ...process.argv.slice(2)], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
-      env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
-    });
-    let settled = false;
-    let text = '';
-    const settle = (code: number, message?: string): void => {
-      if (settled) return;
-      settled = true;
-      if (message !== undefined) process.stderr.write(`tsinetd: ${message}\n`);
-      channel?.destroy();
-      child.unref();
-      resolve(code);
-    };
-    const channel = child.stdio[READY_FD] as (NodeJS.ReadableStream & { destroy(): void }) | null | undefined;
-    channel?.setEncoding('utf8');
-    channel?.on('data', (chunk: string) => {
-      text += chunk;
-      const nl = text.indexOf('\n');
-      if (nl < 0) return;
-      const line = text.slice(0, nl);
-      if (line === 'ready') settle(0);
-      else settle(1, line.startsWith('error ') ? line.slice(6) : `unexpected start-up report: ${line}`);
-    });
-    channel?.on('error', () => {});
-    child.once('error', (err) => settle(1, `cannot start the daemon: ${err.message}`));
-    child.once('exit', (code, signal) => {
-      settle(1, `the daemon stopped during start-up (${signal !== null ? `signal ${signal}` : `status ${code}`})`);
-    });
-  });
-}
+import { daemonize, readinessChannel, type Readiness } from './daemonize.js';
 
 /** What runDaemon can be given instead of its defaults (tests, embedding). */
 export interface DaemonDeps {
@@ -229,6 +157,10 @@ class Daemon {
         admission: this.admission,
         ident: { logprocs: this.opts.logprocs, ...(this.env.identPort !== undefined ? { port: this.env.identPort } : {}) },
         bindRetryMs: this.env.bindRetryMs,
+        rpcbind: {
+          calls: rpcbindClient(this.env.rpcbindSocket ?? RPCBIND_SOCKET),
+          ...(this.env.rpcbindCheckMs !== undefined ? { checkMs: this.env.rpcbindCheckMs } : {}),
+        },
         ...(metrics !== undefined ? { metrics } : {}),
       });
     } catch (err) {

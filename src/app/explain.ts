@@ -18,7 +18,7 @@ import { withinAccessTimes } from '../admission/limits.js';
 import { listenPlan } from '../serve/listen-plan.js';
 import type { Peer } from '../peer.js';
 import type { Service, ServiceTable } from '../table.js';
-import { checkWrappers, wrapDaemonName, wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
+import { checkWrappers, wrapDaemonName, rpcOverTcp, wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
 
 export type StepOutcome = 'pass' | 'refuse' | 'not evaluated' | 'not applicable';
 
@@ -122,7 +122,12 @@ export async function explain(table: ServiceTable, key: string, address: string,
     steps.push({
       check: 'TCP wrappers',
       outcome: 'not applicable',
-      detail: service.dialect === 'xinetd' ? 'flags = NOLIBWRAP' : 'not applied to inetd.conf services',
+      detail:
+        service.dialect !== 'xinetd'
+          ? 'not applied to inetd.conf services'
+          : rpcOverTcp(service)
+            ? 'an RPC service over TCP (xinetd sets NOLIBWRAP for it)'
+            : 'flags = NOLIBWRAP',
     });
   } else {
     daemon = wrapDaemonName(service);

@@ -123,6 +123,10 @@ export interface EnvOptions {
   keepV8Defaults: boolean;
   /** TSINETD_DAEMON_CHILD=1: this process is the detached copy a daemonizing start made (internal). */
   daemonChild: boolean;
+  /** TSINETD_RPCBIND_SOCKET: rpcbind's unix socket (null: /run/rpcbind.sock). */
+  rpcbindSocket: string | null;
+  /** TSINETD_RPCBIND_CHECK_MS: how often rpcbind's table is checked for lost mappings (undefined: 10 s). */
+  rpcbindCheckMs: number | undefined;
   /** TSINETD_NODE_INTERNALS=0: run as on a Node without the internals uv-handles.ts uses (its fallbacks). */
   nodeInternals: boolean;
 }
@@ -141,6 +145,8 @@ export const ENV_NAMES = {
   loadavgFile: 'TSINETD_LOADAVG_FILE',
   keepV8Defaults: 'TSINETD_V8_DEFAULTS',
   daemonChild: 'TSINETD_DAEMON_CHILD',
+  rpcbindSocket: 'TSINETD_RPCBIND_SOCKET',
+  rpcbindCheckMs: 'TSINETD_RPCBIND_CHECK_MS',
   nodeInternals: 'TSINETD_NODE_INTERNALS',
 } as const satisfies Record<keyof EnvOptions, `TSINETD_${string}`>;
 
@@ -153,6 +159,7 @@ export function fromEnv(env: NodeJS.ProcessEnv = process.env): EnvOptions {
   const spawner = text('spawner');
   const identPort = text('identPort');
   const bindRetry = text('bindRetryMs');
+  const rpcbindCheck = text('rpcbindCheckMs');
   return {
     spawner: spawner === 'node' || spawner === 'native' ? spawner : null,
     spawnd: text('spawnd'),
@@ -166,6 +173,8 @@ export function fromEnv(env: NodeJS.ProcessEnv = process.env): EnvOptions {
     loadavgFile: text('loadavgFile'),
     keepV8Defaults: text('keepV8Defaults') === '1',
     daemonChild: text('daemonChild') === '1',
+    rpcbindSocket: text('rpcbindSocket'),
+    rpcbindCheckMs: rpcbindCheck !== null && /^\d+$/.test(rpcbindCheck) ? Math.max(10, Number(rpcbindCheck)) : undefined,
     nodeInternals: text('nodeInternals') !== '0',
   };
 }

@@ -24,7 +24,8 @@ import { currentIdentity, privilegeFindings, type DaemonIdentity, type Privilege
 import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from '../sys/sysdb.js';
 import type { Service, ServiceTable } from '../table.js';
-import { checkDuplicateIds, checkPortClashes, checkServices, placedBlock, placedLine, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
+import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from './validate-across.js';
 import { present } from '../util/invariant.js';
 
 export interface LoadRequest {

@@ -10,18 +10,17 @@
 // The checks are pure: the file system and the user database come in through `CheckEnv`.
 // Services the configuration turns off (`off` set by build) are not checked, as in xinetd.
 
-import { isIP } from 'node:net';
+import { MAX_RPC_VERSIONS } from '../serve/rpc-plan.js';
 import { XINETD_BUILTINS, TSINETD_BUILTINS } from './xinetd/attribute-words.js';
 import type { BuiltService } from './xinetd/build.js';
 import type { DiagnosticCode } from '../diagnostic-codes.js';
-import { diag, type Diagnostic, type Severity, type SourcePosition } from '../diagnostics.js';
+import { diag, type Diagnostic, type Severity } from '../diagnostics.js';
 import type { SysDb } from '../sys/sysdb.js';
 import type { Service } from '../table.js';
 import type { Loc, Word } from './xinetd/syntax.js';
 import { versus } from '../app/versus.js';
 import { privilegeFindings, type DaemonIdentity, type PrivilegeMode } from '../sys/privileges.js';
 import { servedInternally, serviceKind } from '../service-kind.js';
-import { present } from '../util/invariant.js';
 
 export type Effect = 'disable' | 'problem' | 'none';
 
@@ -54,11 +53,11 @@ export interface CheckEnv {
 
 type Check = (b: BuiltService, index: number, env: CheckEnv) => Finding[];
 
-function where(loc: Loc): { file: string; line: number; column: number } {
+export function where(loc: Loc): { file: string; line: number; column: number } {
   return { file: loc.file, line: loc.line, column: loc.column };
 }
 
-function span(loc: Loc): number {
+export function span(loc: Loc): number {
   return loc.endLine === loc.line ? Math.max(1, loc.endColumn - loc.column) : 1;
 }
 
@@ -68,17 +67,17 @@ function anchor(b: BuiltService, key: string, value = 0): Word {
   return a?.values[value] ?? a?.name ?? b.node.name;
 }
 
-function finding(code: DiagnosticCode, index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
+export function finding(code: DiagnosticCode, index: number, severity: Severity, w: Word, message: string, effect: Effect, problem?: string): Finding {
   const f: Finding = { index, diagnostic: diag(code, severity, where(w.loc), message, span(w.loc)), effect };
   if (problem !== undefined) f.problem = problem;
   return f;
 }
 
-function label(b: BuiltService): string {
+export function label(b: BuiltService): string {
   return serviceLabel(b.service);
 }
 
-function serviceLabel(s: Service): string {
+export function serviceLabel(s: Service): string {
   return s.id === s.name ? `service '${s.name}'` : `service '${s.name}' (id ${s.id})`;
 }
 
@@ -152,6 +151,22 @@ export const checkMux: Check = (b, i) => {
     ];
   }
   return [];
+};
+
+/** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
+export const checkRpcProgram: Check = (b, i) => {
+  if (!isRpc(b) || isUnlisted(b) || b.service.rpc_number !== null) return [];
+  // xinetd's words (confparse.c): "unknown RPC service: NAME", and the service is dropped.
+  return [
+    finding(
+      'not-in-rpc',
+      i,
+      'error',
+      b.node.name,
+      `unknown RPC service: ${b.service.name} (not in /etc/rpc, by name or alias); xinetd disables ${label(b)}`,
+      'disable',
+    ),
+  ];
 };
 
 /** The port: given, or found in /etc/services; and a given port must match /etc/services unless UNLISTED. */
@@ -375,7 +390,10 @@ export const checkUnsupported: Check = (b, i) => {
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
-  if (isRpc(b)) cannot(anchor(b, 'type'), 'RPC services (type = RPC: portmapper registration)');
+  const vers = s.rpc_version;
+  if (isRpc(b) && vers !== null && vers[1] - vers[0] + 1 > MAX_RPC_VERSIONS) {
+    ignored(anchor(b, 'rpc_version'), `rpc_version ${vers[0]}-${vers[1]}: only the first ${MAX_RPC_VERSIONS} versions are registered`);
+  }
   if (s.socket_type === 'raw' || s.socket_type === 'seqpacket') cannot(anchor(b, 'socket_type'), `socket_type = ${s.socket_type}`);
   else if (b.hasProtocol && s.protocol !== 'tcp' && s.protocol !== 'udp') cannot(anchor(b, 'protocol'), `protocol ${s.protocol} (only tcp and udp)`);
   else if ((s.socket_type === 'stream' && s.protocol === 'udp') || (s.socket_type === 'dgram' && s.protocol === 'tcp')) {
@@ -413,6 +431,7 @@ export const checkUnsupported: Check = (b, i) => {
 export const SERVICE_CHECKS: readonly Check[] = [
   checkRequiredAttributes,
   checkMux,
+  checkRpcProgram,
   checkPort,
   checkInternal,
   checkRedirect,
@@ -430,158 +449,6 @@ export function checkServices(services: readonly BuiltService[], env: CheckEnv):
   services.forEach((b, i) => {
     if (b.off !== null) return;
     for (const check of SERVICE_CHECKS) out.push(...check(b, i, env));
-  });
-  return out;
-}
-
-// ---- Checks across services -------------------------------------------------------------------------
-
-function place(b: BuiltService): string {
-  return sourceOf(b.service);
-}
-
-function sourceOf(s: Service): string {
-  return `${s.source.file}:${s.source.line}`;
-}
-
-/**
- * A service as the port-clash check sees it: its definition and where a finding about it points
- * (the name of an xinetd service block; the start of an inetd.conf line, which is where the other
- * inetd.conf diagnostics point).
- */
-export interface PlacedService {
-  service: Service;
-  at: SourcePosition;
-  length: number;
-}
-
-/** An xinetd service block, placed at its name. */
-export function placedBlock(b: BuiltService): PlacedService {
-  return { service: b.service, at: where(b.node.name.loc), length: span(b.node.name.loc) };
-}
-
-/** An inetd.conf service, placed at the start of its line. */
-export function placedLine(s: Service): PlacedService {
-  return { service: s, at: { file: s.source.file, line: s.source.line, column: 1 }, length: 1 };
-}
-
-/**
- * The (family, address, port) slots a service's sockets occupy. The default socket is the
- * IPv6 wildcard, dual-stack unless `v6only = yes`, so it also takes the IPv4 wildcard;
- * `flags = IPv4` takes only the IPv4 wildcard, `flags = IPv6` with `v6only` only the IPv6 one;
- * an inetd.conf line with one socket per family (`family_sockets`) takes the IPv4 slot and the
- * IPv6 one. A `bind` address takes its own slot (a host name is keyed by its name).
- * (A "socket identity": when one shared definition of it exists, this should be built on it.)
- */
-function listeningKeys(s: Service): string[] {
-  const at = (family: string, addr: string): string => `${s.port}/${s.protocol}/${family}/${addr}`;
-  const bind = s.bind === null ? null : s.bind.toLowerCase();
-  if (s.family_sockets && (bind === null || isIP(bind) === 0)) return [at('4', bind ?? '0.0.0.0'), at('6', bind ?? '::')];
-  if (bind !== null) {
-    if (bind === '::' && s.v6only !== true) return [at('6', '::'), at('4', '0.0.0.0')];
-    return [at(bind.includes(':') ? '6' : '4', bind)];
-  }
-  if (s.flags.includes('IPv4') && !s.flags.includes('IPv6')) return [at('4', '0.0.0.0')];
-  if (s.v6only === true) return [at('6', '::')];
-  return [at('6', '::'), at('4', '0.0.0.0')];
-}
-
-/**
- * Two enabled services on the same port, protocol and address, over the whole service table:
- * the xinetd services, then those of the inetd.conf files (--inetd, -inetd_compat), in the order
- * the daemon binds them. `enabled(i)` says whether service i is still on after the other checks.
- * Real xinetd (2.3.15.3, -inetd_compat, measured) treats /etc/inetd.conf services exactly like
- * its own: the service bound first keeps the port.
- *   - TCP: the later one cannot listen (xinetd: "bind failed (Address already in use)", ten
- *     retries, then "Service X failed to start and is deactivated"), so it is turned off here.
- *   - UDP: xinetd binds every datagram socket with SO_REUSEADDR, so both start; Linux gives each
- *     datagram to one socket: of sockets bound alike, the one bound last (the later service), and
- *     an IPv4 datagram to an IPv4-only socket before a dual-stack one. tsinetd binds in the same
- *     order with the same option, so the kernel chooses as it does under xinetd: a warning only.
- */
-export function checkPortClashes(services: readonly PlacedService[], enabled: (i: number) => boolean): Finding[] {
-  const out: Finding[] = [];
-  const seen = new Map<string, number>();
-  const off = new Set<number>();
-  const placed = (i: number): PlacedService => present(services[i], `service ${i} of the ones checked`);
-  const report = (i: number, severity: Severity, message: string, effect: Effect): void => {
-    const p = placed(i);
-    out.push({ index: i, diagnostic: diag('port-clash', severity, p.at, message, p.length), effect });
-  };
-  const bound = new Map<string, number[]>(); // earlier services with a bind address, by protocol and port
-  services.forEach(({ service: s }, i) => {
-    const slot = `${s.protocol}/${String(s.port)}`;
-    const earlier = bound.get(slot) ?? [];
-    if (s.bind !== null && s.port !== null) bound.set(slot, [...earlier, i]);
-    if (!enabled(i) || s.port === null || s.port === 0) return;
-    const twin = boundTwin(services, s, earlier, (j) => enabled(j) && !off.has(j));
-    if (twin !== null) {
-      const other = placed(twin).service;
-      const how = s.bind === null ? 'on all addresses' : 'on the same address';
-      off.add(i);
-      const message = `port ${s.port}/${s.protocol} ${how} as ${serviceLabel(other)} (${sourceOf(other)}, bound to ${String(other.bind)}): xinetd calls ${serviceLabel(s)} identical to it and disables it; so does tsinetd`;
-      report(i, 'error', message, 'disable');
-      return;
-    }
-    const keys = listeningKeys(s);
-    const first = keys.map((k) => seen.get(k)).find((f) => f !== undefined);
-    if (first === undefined || s.protocol === 'udp') for (const k of keys) seen.set(k, i);
-    if (first === undefined) return;
-    const other = placed(first).service;
-    const addr = s.bind === null ? 'on all addresses' : `on ${s.bind}`;
-    const used = `port ${s.port}/${s.protocol} ${addr} is already used by ${serviceLabel(other)} (${sourceOf(other)})`;
-    if (s.protocol === 'udp') {
-      const msg =
-        `${used}; both start, as under xinetd (datagram sockets share a port), and the system gives each datagram to one of them: ` +
-        `the socket bound last (${serviceLabel(s)}), unless only one of the two is IPv4-only, which then gets the IPv4 datagrams`;
-      report(i, 'warning', msg, 'none');
-      return;
-    }
-    report(i, 'error', `${used}; xinetd cannot start ${serviceLabel(s)} either (its bind fails): it is disabled`, 'disable');
-  });
-  return out;
-}
-
-/**
- * xinetd's check_entry: an earlier service that has a `bind` address and the same port and
- * protocol makes a later one "identical" (disabled) when the later one has no `bind` address or
- * the same one. Earlier services without `bind` are not compared there. It compares
- * /etc/inetd.conf services too (measured: "service: X id: X is unique but its identical to
- * service: Y id: Y - DISABLING"). `earlierBound`: the earlier services with a bind address on
- * the same protocol and port, in order (so that a large table is not scanned once per service).
- */
-function boundTwin(services: readonly PlacedService[], s: Service, earlierBound: readonly number[], on: (j: number) => boolean): number | null {
-  for (const j of earlierBound) {
-    const t = present(services[j], `earlier service ${j}`).service;
-    if (!on(j) || t.bind === null) continue;
-    if (s.bind === null || s.bind.toLowerCase() === t.bind.toLowerCase()) return j;
-  }
-  return null;
-}
-
-/** Ids should be unique: logs, dumps and reload identify services by id. */
-export function checkDuplicateIds(services: readonly BuiltService[], enabled: (i: number) => boolean): Finding[] {
-  const out: Finding[] = [];
-  const seen = new Map<string, number>();
-  services.forEach((b, i) => {
-    if (!enabled(i)) return;
-    const key = b.service.id.toLowerCase();
-    const first = seen.get(key);
-    if (first === undefined) {
-      seen.set(key, i);
-      return;
-    }
-    const other = present(services[first], `service ${first}, seen before`);
-    out.push(
-      finding(
-        'duplicate-id',
-        i,
-        'warning',
-        b.set.get('id')?.values[0] ?? b.node.name,
-        `the id '${b.service.id}' is also used by ${label(other)} (${place(other)}): give each service its own 'id' (logs, dumps and reloads tell services apart by id)`,
-        'none',
-      ),
-    );
   });
   return out;
 }

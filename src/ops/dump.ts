@@ -18,6 +18,8 @@ export interface DumpOptions {
   /** Protocol number lookup (default: /etc/protocols). */
   protocolNumber?: (name: string) => number | undefined;
   version?: string;
+  /** What an RPC service has registered with rpcbind now (the running daemon knows). */
+  rpcRegistrations?: (service: Service) => Array<{ vers: number; netid: string; addr: string }>;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -75,6 +77,10 @@ function serviceBlock(s: Service, opts: DumpOptions): string[] {
   out.push(`\tService configuration: ${s.name}`);
   const context: DumpContext = { protocolNumber: opts.protocolNumber ?? ((n: string) => systemDb.protocolNumber(n)) };
   for (const line of LINES) for (const l of line(s, context)) a(l);
+  if (s.type.includes('RPC') && opts.rpcRegistrations !== undefined) {
+    const regs = opts.rpcRegistrations(s);
+    a(`RPC registered =${regs.length === 0 ? ' none' : regs.map((r) => ` v${r.vers} ${r.netid} ${r.addr}`).join(',')}`);
+  }
   a(`Defined at = ${s.source.file}:${s.source.line} (${s.dialect})`);
   for (const p of s.problems) a(`Problem: ${p}`);
   if (opts.runningServers !== undefined) out.push(`\trunning servers = ${opts.runningServers(s)}`);

@@ -30,6 +30,11 @@ export interface ListenPlan {
   /** 4 or 6 for address literals; for host names the family asked of the resolver (0 = any). */
   family: 0 | 4 | 6;
   v6only: boolean;
+  /**
+   * RPC services: `PROGRAM/LO-HI`. Their port is 0, an ephemeral one chosen at bind and
+   * registered with rpcbind (rpc-plan.ts), so the program names the socket instead.
+   */
+  rpc?: string;
 }
 
 export type PlanResult = { ok: true; plan: ListenPlan } | { ok: false; reason: string };
@@ -50,14 +55,15 @@ export function listenPlan(service: Service): PlanResult {
  */
 export function listenPlans(service: Service): PlansResult {
   const no = (reason: string): PlansResult => ({ ok: false, reason });
-  if (service.type.includes('RPC')) return no('RPC services are not supported');
+  const rpc = service.type.includes('RPC');
+  if (rpc && (service.rpc_number === null || service.rpc_version === null)) return no('RPC service without a program number or version');
   if (muxClient(service) !== null) return no(MUX_CLIENT);
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
     return no(`socket_type ${service.socket_type} is not supported`);
   }
   const transport = service.socket_type === 'stream' ? 'tcp' : 'udp';
   if (service.protocol !== transport) return no(`protocol ${service.protocol} is not supported with socket_type ${service.socket_type}`);
-  if (service.port === null) return no('no port');
+  if (service.port === null && !rpc) return no('no port');
 
   const kind = serviceKind(service);
   let mode: ListenMode;
@@ -75,7 +81,14 @@ export function listenPlans(service: Service): PlansResult {
     mode = transport === 'udp' ? 'dgram-wait' : service.wait ? 'stream-wait' : 'stream';
   }
 
-  const base = { mode, transport, port: service.port } as const;
+  const base = {
+    mode,
+    transport,
+    port: rpc ? 0 : (service.port ?? 0),
+    ...(rpc && service.rpc_number !== null && service.rpc_version !== null
+      ? { rpc: `${service.rpc_number}/${service.rpc_version[0]}-${service.rpc_version[1]}` }
+      : {}),
+  } as const;
   if (service.family_sockets && (service.bind === null || isIP(service.bind) === 0)) {
     return {
       ok: true,
@@ -121,7 +134,8 @@ export function needsPausable(service: Service, plan: ListenPlan, helperAccepts:
  * change on a kept socket (Listener.reassign).
  */
 export function socketKey(plan: ListenPlan): string {
-  return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}`;
+  const rpc = plan.rpc !== undefined ? ` rpc ${plan.rpc}` : '';
+  return `${plan.mode} ${plan.transport} [${plan.host}]:${plan.port}${plan.family === 6 && plan.v6only ? ' v6only' : ''}/${plan.family}${rpc}`;
 }
 
 /**

@@ -59,8 +59,10 @@ export class Listener {
   state: ListenerState = 'new';
   /** The chargen ring of an in-process datagram service. */
   readonly ring = new ChargenRing();
-  /** Port actually bound (differs from plan.port only for port 0, in tests). */
+  /** Port actually bound (differs from plan.port only for port 0: RPC services, tests). */
   port = 0;
+  /** The address literal the socket was last bound to (a `bind` host name resolved), and its family. */
+  bound: { host: string; family: 4 | 6 } | null = null;
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
   private waitSocket: WaitSocket | null = null;
@@ -183,6 +185,7 @@ export class Listener {
   async open(): Promise<void> {
     if (this.state === 'closed') throw new Error('listener closed');
     const { host, family } = await this.address();
+    this.bound = { host, family };
     const port = this.port !== 0 ? this.port : this.plan.port;
     switch (this.plan.mode) {
       case 'stream':
@@ -282,7 +285,7 @@ export class Listener {
    * pause (connections accepted at a queueing limit are held by queue-limit.ts).
    */
   private async openPlain(host: string, port: number): Promise<void> {
-    if ((this.state as ListenerState) === 'closed') throw new Error('listener closed');
+    if (this.state === 'closed') throw new Error('listener closed');
     this.helper = null;
     this.pausable = false;
     const server = this.daemonServer({ noDelay: this.service.flags.includes('NODELAY'), keepAlive: this.service.flags.includes('KEEPALIVE') });

@@ -11,6 +11,8 @@ import type { ServeMetrics } from '../ops/metrics.js';
 import type { Spawner } from '../spawn/spawn-types.js';
 import type { SysDb } from '../sys/sysdb.js';
 import type { Service, ServiceTable } from '../table.js';
+import type { RpcbindCalls } from './rpcbind-client.js';
+import type { Rpcb } from './rpc-xdr.js';
 
 export interface ServerDeps {
   log: EventLog;
@@ -34,6 +36,11 @@ export interface ServerDeps {
    * gives such a service up until the next reload. Default DEFAULT_BIND_RETRY_MS.
    */
   bindRetryMs?: number | null;
+  /**
+   * The rpcbind RPC services register with (default rpcbindClient(): /run/rpcbind.sock, asked
+   * only once an RPC service is served) and how often its table is checked for lost mappings.
+   */
+  rpcbind?: { calls?: RpcbindCalls; checkMs?: number };
 }
 
 export interface IdentOptions {
@@ -103,6 +110,8 @@ export interface ServerHandle {
   ): Promise<{ programs: Array<{ id: string; pid: number }>; inProcess: number }>;
   /** What the consistency check looks at (see consistency.ts). */
   servingState(): ServingState;
+  /** The mappings registered with rpcbind now, for the RPC services, with their service ids. */
+  rpcRegistrations(): Array<{ serviceId: string; rpcb: Rpcb }>;
   /** Stops listening and ends in-process connections; server programs are left alone. */
   close(): Promise<void>;
 }

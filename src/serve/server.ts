@@ -27,6 +27,10 @@ import { systemResolver } from '../admission/acl-resolver.js';
 import type { Service, ServiceTable } from '../table.js';
 import { RunningServers } from './running-servers.js';
 import { QueueingLimits } from './queue-limit.js';
+import { RpcRegistrar } from './rpc-registrar.js';
+import { mappingKey, wantedOf, type Wanted } from './rpc-plan.js';
+import type { Rpcb } from './rpc-xdr.js';
+import { rpcbindClient } from './rpcbind-client.js';
 import { servableServices, type IdentOptions, type ReloadSummary, type ServerDeps, type ServerHandle, type ServingState } from './server-types.js';
 
 function currentUmask(): number {
@@ -55,6 +59,9 @@ class Server implements ServerHandle {
   private readonly queue: QueueingLimits;
   /** Ends USERID lookups in progress when the server closes. */
   private readonly identAbort = new AbortController();
+  /** Registers the RPC services with rpcbind; made when the first one is served. */
+  private registrar: RpcRegistrar | null = null;
+  private rpcWanted: Wanted[] = [];
 
   /** Logs a daemon message (message-codes.ts). */
   private readonly say: Say = (code, level, message, func, diagnostic) => this.deps.log.log(daemonMessage(code, level, message, func, diagnostic));
@@ -132,7 +139,7 @@ class Server implements ServerHandle {
     this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
     this.queue = new QueueingLimits(
       this.listeners,
-      (level, message, func) => this.ctx.daemon(level, message, func),
+      (code, level, message, func) => this.ctx.daemon(code, level, message, func),
       (l, work) => this.guard(l, work),
     );
   }
@@ -222,6 +229,7 @@ class Server implements ServerHandle {
         `Activating service ${id} (bound after ${outcome.attempts} failed attempt${outcome.attempts === 1 ? '' : 's'})`,
         'activate_normal',
       );
+      void this.syncRpc();
       return;
     }
     if (!shouldLogBindRetry(outcome.attempt, this.bindRetryMs ?? undefined)) return;
@@ -247,6 +255,7 @@ class Server implements ServerHandle {
       (ok, err) => {
         if (ok) {
           this.ctx.daemon('service-reactivated', 'error', `Activating service ${name}`, 'cps_service_restart');
+          void this.syncRpc();
           return;
         }
         this.ctx.daemon(
@@ -260,6 +269,47 @@ class Server implements ServerHandle {
       },
       this.bindRetryMs,
     );
+    // xinetd unregisters a deactivated RPC service (svc_deactivate) and registers it again on restart.
+    void this.syncRpc();
+  }
+
+  /**
+   * Brings rpcbind in step with the RPC services listening now (rpc-registrar.ts): each socket's
+   * versions registered at its port, the mappings of closed or suspended sockets removed.
+   */
+  private syncRpc(): Promise<void> {
+    const owner = String(this.ctx.child.uid);
+    const wanted: Wanted[] = [];
+    for (const l of this.listeners.all) {
+      const s = l.service;
+      if (l.state !== 'active' || l.bound === null || l.port === 0 || s.rpc_number === null || s.rpc_version === null || l.plan.rpc === undefined) continue;
+      const transport = l.plan.transport;
+      wanted.push(
+        ...wantedOf(
+          {
+            serviceId: s.id,
+            prog: s.rpc_number,
+            versions: s.rpc_version,
+            transport,
+            host: l.bound.host,
+            family: l.bound.family,
+            v6only: l.plan.v6only,
+            port: l.port,
+          },
+          owner,
+        ),
+      );
+    }
+    this.rpcWanted = wanted;
+    if (this.registrar === null) {
+      if (wanted.length === 0) return Promise.resolve();
+      const o = this.deps.rpcbind ?? {};
+      this.registrar = new RpcRegistrar(o.calls ?? rpcbindClient(), (code, level, message, func) => this.ctx.daemon(code, level, message, func), {
+        ...(o.checkMs !== undefined ? { checkMs: o.checkMs } : {}),
+        ...(this.bindRetryMs !== null ? { retryBaseMs: this.bindRetryMs } : {}),
+      });
+    }
+    return this.registrar.want(wanted);
   }
 
   /** Says that a service whose socket could not be bound is retried in the background. */
@@ -347,6 +397,7 @@ class Server implements ServerHandle {
         this.ctx.daemon('service-not-started', 'error', `service ${f.service.id} not started: ${f.reason}`, 'svc_activate');
       }
     }
+    await this.syncRpc();
     return { added: r.opened.length, kept: r.kept.length, dropped: r.closed.length };
   }
 
@@ -369,6 +420,11 @@ class Server implements ServerHandle {
     };
   }
 
+  rpcRegistrations(): Array<{ serviceId: string; rpcb: Rpcb }> {
+    const made = new Set((this.registrar?.registered() ?? []).map((r) => mappingKey(r)));
+    return this.rpcWanted.filter((w) => made.has(mappingKey(w.rpcb)));
+  }
+
   async close(): Promise<void> {
     this.stopping = true;
     this.identAbort.abort();
@@ -376,6 +432,7 @@ class Server implements ServerHandle {
     // Every count held back is reported, even those of a flood still going on.
     this.flushFails(true);
     await this.listeners.close();
+    await this.registrar?.stop();
     this.running.closeInProcess();
   }
 }

@@ -1,5 +1,5 @@
 // Read-only lookups in the system databases: /etc/services, /etc/protocols,
-// /etc/passwd and /etc/group. Parsed once per path and cached; callers may pass
+// /etc/passwd, /etc/group and /etc/rpc. Parsed once per path and cached; callers may pass
 // other paths (tests). Node has no getservbyname/getpwnam, and these files are
 // what the C library reads on the machines we target.
 
@@ -10,6 +10,13 @@ export interface ServiceEntry {
   name: string;
   port: number;
   protocol: string;
+  aliases: string[];
+}
+
+/** One /etc/rpc line: `name number alias...`. */
+export interface RpcEntry {
+  name: string;
+  number: number;
   aliases: string[];
 }
 
@@ -48,15 +55,33 @@ export class SysDb {
   private protocols: Map<string, number> | null = null;
   private usersTables: { byName: Map<string, UserEntry>; byId: Map<number, UserEntry> } | null = null;
   private groupsTables: { byName: Map<string, GroupEntry>; byId: Map<number, GroupEntry> } | null = null;
+  private rpcByKey: Map<string, RpcEntry> | null = null;
 
   constructor(
-    readonly paths = {
+    readonly paths: { services: string; protocols: string; passwd: string; group: string; rpc?: string } = {
       services: '/etc/services',
       protocols: '/etc/protocols',
       passwd: '/etc/passwd',
       group: '/etc/group',
     },
   ) {}
+
+  /**
+   * getrpcbyname(name): the /etc/rpc entry whose name or one of whose aliases is `name` (the
+   * first such line, as glibc's files backend reads it), or undefined.
+   */
+  rpcByName(name: string): RpcEntry | undefined {
+    if (this.rpcByKey === null) {
+      this.rpcByKey = new Map();
+      for (const line of readLines(this.paths.rpc ?? '/etc/rpc')) {
+        const f = fieldsOf(line);
+        if (f.length < 2 || !/^\d+$/.test(f[1] ?? '')) continue;
+        const entry: RpcEntry = { name: f[0] ?? '', number: Number(f[1]), aliases: f.slice(2) };
+        for (const n of [entry.name, ...entry.aliases]) if (!this.rpcByKey.has(n)) this.rpcByKey.set(n, entry);
+      }
+    }
+    return this.rpcByKey.get(name);
+  }
 
   private services(): { byKey: Map<string, ServiceEntry>; byPort: Map<string, ServiceEntry> } {
     if (this.servicesTables !== null) return this.servicesTables;

@@ -27,6 +27,7 @@ const PURE = [
   'acl',
   'reload',
   'validate',
+  'validate-across',
   'service-kind',
   'errno',
   'build',
@@ -114,6 +115,7 @@ const IMPORTED_ONLY_BY: ReadonlyMap<string, readonly string[]> = new Map([
   ['bin', []],
   ['cli', ['bin']],
   ['daemon', ['cli']],
+  ['daemonize', ['daemon']],
 ]);
 
 /** The generated parsers (grammar/*.peggy → build/grammar/*.js) and the one typed wrapper of each. */

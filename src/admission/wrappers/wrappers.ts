@@ -38,10 +38,17 @@ export const WRAP_IDENT_TIMEOUT_MS = 10_000;
 
 /**
  * Whether TCP wrappers apply to `service`: every service unless `flags = NOLIBWRAP`, which the
- * inetd.conf loader sets itself (xinetd does not wrap services read from inetd.conf either).
+ * inetd.conf loader sets itself (xinetd does not wrap services read from inetd.conf either),
+ * and unless it is an RPC service over TCP, for which xinetd sets NOLIBWRAP itself when it
+ * activates it (service.c activate_rpc).
  */
-export function wrapsService(service: Pick<Service, 'flags'>): boolean {
-  return !service.flags.includes('NOLIBWRAP');
+export function wrapsService(service: Pick<Service, 'flags' | 'type' | 'protocol'>): boolean {
+  return !service.flags.includes('NOLIBWRAP') && !rpcOverTcp(service);
+}
+
+/** An RPC service over TCP: never wrapped (see wrapsService). */
+export function rpcOverTcp(service: Pick<Service, 'type' | 'protocol'>): boolean {
+  return service.type.includes('RPC') && service.protocol === 'tcp';
 }
 
 /**

@@ -27,9 +27,11 @@
 //   plus IPv4 or IPv6 for single-family services.
 // A later entry for the same host, service, protocol and address family replaces the earlier
 // one (inetd's reconfiguration does the same): `ftp tcp` then `ftp tcp6` leaves the first one
-// IPv4 only. FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` are TCPMUX services (no port) and its
-// internal `tcpmux` serves them. Unsupported entries (unix sockets, RPC, TCPMUX outside the
-// FreeBSD dialect, raw/rdm/seqpacket, entries under
+// IPv4 only. RPC entries (`NAME/VERS` or `NAME/LOW-HIGH` with `rpc/tcp`, `rpc/udp` and their
+// family suffixes) take their program from /etc/rpc and an ephemeral port registered with
+// rpcbind. FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` are TCPMUX services (no port) and its
+// internal `tcpmux` serves them. Unsupported entries (unix sockets, TCPMUX outside the FreeBSD
+// dialect, raw/rdm/seqpacket, entries under
 // a FreeBSD `#@` IPsec policy) are skipped with an error that says so; so are entries that
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
@@ -66,6 +68,8 @@ interface Unit {
   port: number;
   /** FreeBSD's `tcpmux/NAME` ('plain') and `tcpmux/+NAME` ('plus'). */
   mux: 'plain' | 'plus' | null;
+  /** RPC entries (`rpc/tcp`, `rpc/udp`...): the program and its versions; the port is then 0. */
+  rpc: { prog: number; versions: [number, number] } | null;
   wait: boolean;
   user: string;
   group: string | null;
@@ -237,10 +241,12 @@ class EntryReader extends FieldReader {
     const server = this.serverField(serverWord, nameWord, namePiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
     // An unknown internal service has already been reported on the service name.
     const badInternal = serverWord.text === 'internal' && server === null;
+    const rpc = proto?.rpc === true && !badInternal ? this.rpcProgram(nameWord, namePiece) : null;
     const mux = this.muxService(nameWord, namePiece, proto?.written ?? null, socketType);
     if (mux === 'bad') return [];
-    // A TCPMUX service has no port: tcpmux hands it its connections.
-    const port = proto === null || badInternal ? null : mux !== null ? 0 : this.port(nameWord, namePiece, proto.base);
+    // An RPC service's port is an ephemeral one, registered with rpcbind (rpc-plan.ts); a TCPMUX
+    // service has none: tcpmux hands it its connections.
+    const port = proto === null || badInternal ? null : proto.rpc ? (rpc === null ? null : 0) : mux !== null ? 0 : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
     const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
@@ -256,13 +262,14 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin : mux !== null ? mux.name : namePiece.text,
+        name: server.internal ? server.builtin : mux !== null ? mux.name : (rpc?.name ?? namePiece.text),
         mux: mux?.kind ?? null,
         protoWritten: proto.written,
         base: proto.base,
         families,
         socketType,
         port,
+        rpc: rpc === null ? null : { prog: rpc.prog, versions: rpc.versions },
         // Built-ins, and TCPMUX services (which have no socket to wait on), are nowait.
         wait: server.internal || mux !== null ? socketType === 'dgram' : wait.wait,
         user: user.user,
@@ -365,7 +372,20 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.groups = true; // both inetds call initgroups() for non-root users
   s.server = u.server;
   s.server_argv = u.internal ? [] : u.argv;
-  s.type = u.internal ? ['INTERNAL'] : u.mux === 'plus' ? ['TCPMUXPLUS', 'UNLISTED'] : u.mux === 'plain' ? ['TCPMUX', 'UNLISTED'] : [];
+  s.type = u.internal
+    ? ['INTERNAL']
+    : u.rpc !== null
+      ? ['RPC']
+      : u.mux === 'plus'
+        ? ['TCPMUXPLUS', 'UNLISTED']
+        : u.mux === 'plain'
+          ? ['TCPMUX', 'UNLISTED']
+          : [];
+  if (u.rpc !== null) {
+    s.port = null;
+    s.rpc_number = u.rpc.prog;
+    s.rpc_version = u.rpc.versions;
+  }
   const flags = u.internal ? ['NOLIBWRAP'] : ['NAMEINARGS', 'NOLIBWRAP'];
   const fam = u.families;
   if (fam.size === 1 && fam.has('4')) flags.push('IPv4');

@@ -10,6 +10,8 @@ import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { INETD_RATE_RULES } from '../../admission/limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from '../../sys/sysdb.js';
+import { readRpcServiceField, type RpcServiceField } from './inetd-rpc.js';
+import { readMuxServiceField, type MuxServiceField } from './inetd-tcpmux.js';
 import type { InetdRateFlavour, SocketType } from '../../table.js';
 import { present } from '../../util/invariant.js';
 
@@ -112,7 +114,7 @@ export class FieldReader {
     return null;
   }
 
-  protected protocol(word: InetdWord, socketType: SocketType | null): { base: 'tcp' | 'udp'; families: Set<Family>; written: string } | null {
+  protected protocol(word: InetdWord, socketType: SocketType | null): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; rpc: boolean } | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -161,11 +163,20 @@ export class FieldReader {
         this.report('inetd-unsupported', 'warning', this.pos(word, opt.offset), `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`, opt.length);
       }
     }
-    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(name);
+    // RPC: `rpc/` before the protocol, which keeps its own meaning (families and all), as both inetds read it.
+    const rpc = name.startsWith('rpc/');
+    const m = /^(tcp|udp)(4|6|46|64)?$/.exec(rpc ? name.slice(4) : name);
     if (m === null) {
       if (name === 'unix') this.unsupported(word, 'unix-domain sockets (protocol `unix`)', name.length);
-      else if (name.startsWith('rpc/')) this.unsupported(word, `RPC services (protocol \`${name}\`)`, name.length);
-      else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
+      else if (rpc) {
+        this.report(
+          'inetd-bad-field',
+          'error',
+          this.pos(word),
+          `unknown RPC protocol \`${name}\` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)`,
+          name.length,
+        );
+      } else if (name === '') this.report('inetd-bad-field', 'error', this.pos(word), 'empty protocol', 1);
       else if (this.env.db.protocolNumber(name) !== undefined) {
         this.report(
           'inetd-bad-field',
@@ -204,7 +215,14 @@ export class FieldReader {
     else if (suffix === '46' || suffix === '64') families = new Set(['46']);
     // FreeBSD and GNU inetutils ("We default to IPv4") bind plain tcp/udp to IPv4 only.
     else families = this.dialect === 'openbsd' ? new Set(['4', '6']) : new Set(['4']);
-    return { base, families, written: name };
+    return { base, families, written: name, rpc };
+  }
+
+  /** The service field of an RPC entry (inetd-rpc.ts), its problem reported at its place. */
+  protected rpcProgram(word: InetdWord, piece: WordPiece): RpcServiceField | null {
+    const r = readRpcServiceField(piece.text, this.env.db);
+    if ('problem' in r) this.report('inetd-bad-field', 'error', this.pos(word, piece.offset + r.offset), r.problem, r.length);
+    return 'problem' in r ? null : r;
   }
 
   protected port(word: InetdWord, piece: WordPiece, base: 'tcp' | 'udp'): number | null {
@@ -229,7 +247,7 @@ export class FieldReader {
     }
     const entry = this.env.db.serviceByName(name, base);
     if (entry === undefined) {
-      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax, which tsinetd does not support)' : '';
+      const rpcHint = name.includes('/') ? ' (`NAME/VERSION` is RPC syntax: the protocol would be rpc/tcp or rpc/udp)' : '';
       this.report('inetd-bad-field', 'error', at, `unknown service \`${name}/${base}\`: not in /etc/services and not a port number${rpcHint}`, name.length);
       return null;
     }
@@ -395,33 +413,12 @@ export class FieldReader {
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
 
-  /**
-   * FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` (getconfigent): a TCPMUX service named NAME, with
-   * no socket of its own, always nowait; its protocol must be `tcp` and its socket stream, else
-   * the entry is skipped. Null when the field is not a TCPMUX one (or not in this dialect);
-   * 'bad' when the entry is skipped.
-   */
-  protected muxService(
-    word: InetdWord,
-    piece: WordPiece,
-    protoWritten: string | null,
-    socketType: SocketType | null,
-  ): { kind: 'plain' | 'plus'; name: string } | 'bad' | null {
-    if (this.dialect !== 'freebsd' || !piece.text.startsWith('tcpmux/')) return null;
-    const rest = piece.text.slice('tcpmux/'.length);
-    const kind = rest.startsWith('+') ? 'plus' : 'plain';
-    const name = kind === 'plus' ? rest.slice(1) : rest;
-    const at = this.pos(word, piece.offset);
-    const bad = (message: string): 'bad' => {
-      this.report('inetd-bad-field', 'error', at, message, piece.text.length);
-      return 'bad';
-    };
-    if (name === '') return bad('a TCPMUX service needs a name after `tcpmux/`');
-    if (protoWritten !== null && protoWritten !== 'tcp')
-      return bad(`bad protocol for tcpmux service ${name}: FreeBSD inetd takes \`tcp\` only and skips this entry`);
-    if (socketType !== null && socketType !== 'stream')
-      return bad(`bad socket type for tcpmux service ${name}: FreeBSD inetd takes \`stream\` only and skips this entry`);
-    return { kind, name };
+  /** FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` (inetd-tcpmux.ts); null: not one; 'bad': skipped, reported. */
+  protected muxService(word: InetdWord, piece: WordPiece, protoWritten: string | null, socketType: SocketType | null): MuxServiceField | 'bad' | null {
+    const r = this.dialect === 'freebsd' ? readMuxServiceField(piece.text, protoWritten, socketType) : null;
+    if (r === null || !('problem' in r)) return r;
+    this.report('inetd-bad-field', 'error', this.pos(word, piece.offset), r.problem, piece.text.length);
+    return 'bad';
   }
 
   protected serverField(

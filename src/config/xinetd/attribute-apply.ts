@@ -13,6 +13,7 @@ import type { AttributeNode, Word } from './syntax.js';
 import type { SysDb } from '../../sys/sysdb.js';
 import type { Rlimits, Service, SocketType } from '../../table.js';
 import * as V from './values.js';
+import { present } from '../../util/invariant.js';
 
 /** A service or the defaults while its attributes are applied. */
 export interface Draft {
@@ -91,7 +92,7 @@ function modify(current: readonly string[] | null, op: string, values: readonly 
   return base;
 }
 
-const first = (x: ApplyInput): Word => x.a.values[0]!;
+const first = (x: ApplyInput): Word => present(x.a.values[0], 'a value: the arity check let through a line with one');
 
 /** A word kept as written, in the Service field `field`. */
 const word =

@@ -6,6 +6,7 @@
 import { DEFAULT_CPS } from '../../service-defaults.js';
 import { defaultHardLimit } from '../../log/log-format.js';
 import type { Service, TimeInterval } from '../../table.js';
+import { present } from '../../util/invariant.js';
 
 export interface DumpContext {
   /** Protocol number lookup (/etc/protocols). */
@@ -93,7 +94,7 @@ export const logType: DumpLine = (s) => {
   if (t === null) return ['No logging'];
   if (t.kind === 'syslog') return [`Logging to syslog. Facility = ${t.facility}, level = ${t.level}`];
   if (t.soft === null && t.hard === null) return [`Logging to file: ${t.path} (no limits)`];
-  const soft = t.soft ?? t.hard!;
+  const soft = t.soft ?? present(t.hard, 'a hard limit where no soft one is set');
   const hard = t.hard ?? defaultHardLimit(soft);
   return [`Logging to file: ${t.path} (soft=${soft} hard=${hard})`];
 };

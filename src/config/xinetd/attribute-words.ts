@@ -2,19 +2,22 @@
 // enumerations some attributes take (canonical spelling), xinetd's internal services, and the
 // spelling distance used to suggest a known word for a misspelt one.
 
+import { present } from '../../util/invariant.js';
+
 /** Levenshtein distance (small strings only). */
 export function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const cell = (j: number): number => present(prev[j], 'a cell for each of 0..b.length');
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = prev[0]!;
+    let diagonal = cell(0);
     prev[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const above = prev[j]!;
-      prev[j] = Math.min(above + 1, prev[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const above = cell(j);
+      prev[j] = Math.min(above + 1, cell(j - 1) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
       diagonal = above;
     }
   }
-  return prev[b.length]!;
+  return cell(b.length);
 }
 
 // ---- Enumerated values (canonical spelling) -------------------------------------------------

@@ -4,6 +4,7 @@
 // src/convert/xinetd-writer.ts's.
 
 import type { RlimitValue, Rlimits, Service, TimeInterval } from '../../table.js';
+import { present } from '../../util/invariant.js';
 
 /** What a writer writes with, and what the block has decided about the Service. */
 export interface WriteContext {
@@ -112,7 +113,7 @@ export const rpcNumber = number('rpc_number');
 export const denyTime = number('deny_time');
 
 export const server: Writer = (s, w) => {
-  if (w.runsProgram) w.put('server', [s.server!], 'server');
+  if (w.runsProgram) w.put('server', [present(s.server, 'a server on a service that starts a program')], 'server');
 };
 
 /** server_args: argv after argv[0], or all of argv with NAMEINARGS. */

@@ -118,10 +118,11 @@ const A = (name: string, service: Arity | null, defaults: Arity | null, h: Handl
 // Copies from the defaults: a value as it is, or a copy of a list (an unset access list or
 // passenv becomes an empty one, as xinetd's copy does).
 const same =
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- F ties the read and the write to one field's type
   <F extends keyof Service>(f: F): Copy =>
-  (to, from) => {
-    to[f] = from[f];
-  };
+    (to, from) => {
+      to[f] = from[f];
+    };
 const listCopy =
   (f: 'only_from' | 'no_access' | 'passenv'): Copy =>
   (to, from) => {

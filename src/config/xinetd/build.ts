@@ -215,6 +215,8 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   const listed = !rpc && hasProtocol ? db.serviceByName(s.name, protocolName) : undefined;
   const listedPort = listed === undefined ? null : listed.port;
   if (!d.set.has('port')) s.port = rpc || mux || s.type.includes('UNLISTED') ? null : listedPort;
+  // An RPC service's program number is /etc/rpc's for its name, even when rpc_number is set (xinetd's confparse.c).
+  if (rpc && !s.type.includes('UNLISTED')) s.rpc_number = db.rpcByName(s.name)?.number ?? null;
 
   s.enabled = off === null;
   return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType, protocolName };

@@ -172,8 +172,9 @@ test(
     const dir = tempDir(t, 'table-reload-xinetd');
     const name = 'tsinetd-clash';
     const reloaded = async (tag: string, argv0: readonly string[], port: number): Promise<string> => {
-      const { log, pid, rewrite } = await startCompat(t, dir, tag, argv0, name, port, []);
-      rewrite([internalService('daytime', port, 'stream')]);
+      const compat = await startCompat(t, dir, tag, argv0, name, port, []);
+      const { log, pid } = compat;
+      compat.rewrite([internalService('daytime', port, 'stream')]);
       process.kill(pid, 'SIGHUP');
       await waitFor(() => (readFileSync(log, 'utf8').includes('Reconfigured:') ? true : undefined), 10_000, `${tag} to reload`);
       await new Promise((r) => setTimeout(r, 400));

@@ -61,6 +61,9 @@ test("the last check: a refusal is `libwrap` with xinetd's daemon line; only_fro
   assert.equal(why(sync(ctl.admit(svc({ only_from: ['127.0.0.3'] }), peer('::ffff:127.0.0.2'), LOCAL))), 'address');
   // NOLIBWRAP, and a caller that knows no local end (nothing to check against): not wrapped.
   assert.equal(why(sync(ctl.admit(svc({ flags: ['NOLIBWRAP'] }), peer('::ffff:127.0.0.2'), LOCAL))), 'allow');
+  // An RPC service over TCP: xinetd sets NOLIBWRAP for it (activate_rpc); over UDP it is wrapped.
+  assert.equal(why(sync(ctl.admit(svc({ type: ['RPC'], protocol: 'tcp' }), peer('::ffff:127.0.0.2'), LOCAL))), 'allow');
+  assert.equal(why(sync(ctl.admit(svc({ type: ['RPC'], protocol: 'udp', socket_type: 'dgram' }), peer('::ffff:127.0.0.2'), LOCAL))), 'libwrap');
   assert.equal(why(sync(ctl.admit(svc(), peer('::ffff:127.0.0.2')))), 'allow');
 });
 

@@ -20,6 +20,8 @@ const UNSET: EnvOptions = {
   loadavgFile: null,
   keepV8Defaults: false,
   daemonChild: false,
+  rpcbindSocket: null,
+  rpcbindCheckMs: undefined,
   nodeInternals: true,
 };
 
@@ -57,6 +59,10 @@ test('each variable, with the values its reader takes and those it ignores', () 
     [{ TSINETD_V8_DEFAULTS: '1' }, { keepV8Defaults: true }],
     [{ TSINETD_DAEMON_CHILD: '1' }, { daemonChild: true }],
     [{ TSINETD_DAEMON_CHILD: 'true' }, {}],
+    [{ TSINETD_RPCBIND_SOCKET: '/tmp/rpcbind.sock' }, { rpcbindSocket: '/tmp/rpcbind.sock' }],
+    [{ TSINETD_RPCBIND_CHECK_MS: '500' }, { rpcbindCheckMs: 500 }],
+    [{ TSINETD_RPCBIND_CHECK_MS: '1' }, { rpcbindCheckMs: 10 }],
+    [{ TSINETD_RPCBIND_CHECK_MS: 'often' }, {}],
     [{ TSINETD_NODE_INTERNALS: '0' }, { nodeInternals: false }],
     [{ TSINETD_NODE_INTERNALS: 'no' }, {}],
   ];

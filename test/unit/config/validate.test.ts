@@ -8,22 +8,20 @@ import { join } from 'node:path';
 import type { BuiltService } from '../../../src/config/xinetd/build.js';
 import { loadXinetdConfig } from '../../../src/config/config.js';
 import {
-  checkDuplicateIds,
   checkInternal,
   checkMux,
   checkNameInArgs,
   checkPort,
-  checkPortClashes,
-  placedBlock,
-  placedLine,
   checkRedirect,
   checkRequiredAttributes,
+  checkRpcProgram,
   checkServer,
   checkUnsupported,
   checkUserGroup,
   type CheckEnv,
   type Finding,
 } from '../../../src/config/validate.js';
+import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from '../../../src/config/validate-across.js';
 import { loadInetdText } from '../../../src/config/inetd/inetd.js';
 import { fixtureEnv } from './inetd/inetd-fixture-env.js';
 import { AS_ROOT, buildText, fakeProbe, fixtureDb } from './xinetd/xinetd-fixture-env.js';
@@ -54,6 +52,28 @@ test('required attributes: socket_type and wait always; user and server for prog
   ]);
   assert.deepEqual(run(checkRequiredAttributes, entry('x', '\ttype = RPC UNLISTED\n' + ext())), [
     "1:9 error disable service 'x' is missing the required attributes 'rpc_version', 'rpc_number'; xinetd disables it",
+  ]);
+});
+
+test("RPC: the program number is /etc/rpc's for the name or an alias, unless UNLISTED", () => {
+  const rpc = (name: string, more = ''): string =>
+    entry(name, `\ttype = RPC${more}\n\tsocket_type = dgram\n\tprotocol = udp\n\trpc_version = 2-4\n\twait = yes\n\tuser = root\n\tserver = /bin/prog\n`);
+  const number = (text: string): number | null => buildText(text).services[0]!.service.rpc_number;
+  assert.equal(number(rpc('rstatd')), 100001);
+  assert.equal(number(rpc('rup')), 100001, 'an alias');
+  assert.equal(number(rpc('rusersd')), 100002);
+  // xinetd takes /etc/rpc's number even when rpc_number is set (confparse.c).
+  assert.equal(number(rpc('rstatd').replace('\twait', '\trpc_number = 300000\n\twait')), 100001);
+  assert.equal(number(rpc('mine', ' UNLISTED').replace('\twait', '\trpc_number = 300000\n\twait')), 300000);
+  assert.deepEqual(run(checkRpcProgram, rpc('rstatd')), []);
+  assert.deepEqual(run(checkRpcProgram, rpc('nosuchprog')), [
+    "1:9 error disable unknown RPC service: nosuchprog (not in /etc/rpc, by name or alias); xinetd disables service 'nosuchprog'",
+  ]);
+  assert.deepEqual(run(checkRpcProgram, rpc('nosuchprog', ' UNLISTED')), [], 'UNLISTED: rpc_number is required instead');
+  assert.deepEqual(run(checkPort, rpc('rstatd')), [], 'no port: an ephemeral one, registered with rpcbind');
+  assert.deepEqual(run(checkUnsupported, rpc('rstatd')), []);
+  assert.deepEqual(run(checkUnsupported, rpc('rstatd').replace('2-4', '1-300')), [
+    '6:16 warning none not supported by tsinetd: rpc_version 1-300: only the first 256 versions are registered [versus xinetd: the same clients are admitted]',
   ]);
 });
 
@@ -163,7 +183,6 @@ test('user and group must exist; numeric ids are taken as they are', () => {
 
 test('unsupported features: errors (problems) when the service cannot work, warnings when ignored', () => {
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = RPC\n\tsocket_type = raw\n\tflags = LABELED INTERCEPT\n\tlibwrap = x\n')), [
-    "3:9 error problem not supported by tsinetd: RPC services (type = RPC: portmapper registration); service 'x' will not be started [versus xinetd: tsinetd starts less]",
     "4:16 error problem not supported by tsinetd: socket_type = raw; service 'x' will not be started [versus xinetd: tsinetd starts less]",
     "5:10 error problem not supported by tsinetd: flags = LABELED (SELinux labeled networking); service 'x' will not be started [versus xinetd: tsinetd starts less]",
     '5:10 warning none not supported by tsinetd: flags = INTERCEPT is ignored (addresses are checked on every connection anyway) [versus xinetd: the same clients are admitted]',

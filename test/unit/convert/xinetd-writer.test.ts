@@ -258,6 +258,14 @@ test('a listed service without UNLISTED reads back with the same port', async ()
   await roundTrip(ftp);
 });
 
+test("an RPC service (an inetd.conf rpc/udp line) is written as type = RPC with its versions, and reads back with /etc/rpc's program", async () => {
+  const s = base('rstatd');
+  Object.assign(s, { type: ['RPC'], port: null, socket_type: 'dgram', protocol: 'udp', wait: true, rpc_version: [1, 3], rpc_number: 100001 });
+  const { text } = await roundTrip(s);
+  for (const l of ['type = RPC', 'rpc_version = 1-3', 'protocol = udp']) assert.ok(lines(text).includes(l), text);
+  assert.ok(!text.includes('port'), 'no port: an ephemeral one, registered with rpcbind');
+});
+
 test('a word with a blank cannot be written: reported as lost, and the block is disabled', async () => {
   const s = base();
   s.server_argv = ['prog', '-c', 'echo hi'];

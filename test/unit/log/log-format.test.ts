@@ -252,7 +252,7 @@ test("JSON lines: one object per event with the text line's fields", () => {
     func: 'parse',
     message: 'f:1:1: warning: m',
   });
-  assert.equal(formatJson(daemonMessage('internal-error', 'error', 'a\nb'), at, 1)!.includes('\n'), false);
+  assert.equal(formatJson(daemonMessage('internal-error', 'error', 'a\nb'), at, 1).includes('\n'), false);
 });
 
 test('default hard limit: soft + 1%, the extra within 5K..20K (xinetd printed soft=1000 hard=6120)', () => {

@@ -129,8 +129,9 @@ describe('what cannot be served', () => {
     assert.equal(r.ok, false);
     return r.reason;
   };
-  test('RPC, TCPMUX services (reached through tcpmux), unknown internal services', () => {
-    assert.match(reason({ type: ['RPC'] }), /RPC/);
+  test('RPC without its program or versions, TCPMUX services (reached through tcpmux), unknown internal services', () => {
+    assert.match(reason({ type: ['RPC'] }), /RPC service without a program number or version/);
+    assert.match(reason({ type: ['RPC'], rpc_number: 100001 }), /RPC service without/);
     assert.match(reason({ type: ['TCPMUX', 'UNLISTED'], port: null }), /no socket of its own/);
     assert.match(reason({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null }), /no socket of its own/);
     assert.deepEqual(servingLimitations(service({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null })), []);
@@ -163,7 +164,7 @@ describe('what cannot be served', () => {
     assert.match(both[0]!, /^only_from refuses every client of a wait = yes stream service/);
     assert.match(both[1]!, /^no_access cannot be checked/);
     assert.deepEqual(servingLimitations(service({ wait: true })), []);
-    assert.deepEqual(servingLimitations(service({ type: ['RPC'] })), ['RPC services are not supported [versus xinetd: tsinetd starts less]']);
+    assert.deepEqual(servingLimitations(service({ type: ['RPC'], rpc_number: 100001, rpc_version: [2, 4], port: null })), []);
     // FreeBSD wait/3: the socket itself goes to the server, one at a time
     assert.match(servingLimitations(service({ wait: true, instances: 3, instances_at_limit: 'queue' }))[0]!, /max-child 3 .* one server runs at a time/);
     assert.deepEqual(servingLimitations(service({ instances: 3, instances_at_limit: 'queue' })), [], 'nowait: queued as FreeBSD does');
@@ -177,6 +178,14 @@ describe('plan keys (reload keeps a socket when its key is unchanged)', () => {
     assert.notEqual(socketKey(plan({})), socketKey(plan({ wait: true })));
     assert.notEqual(socketKey(plan({})), socketKey(plan({ v6only: true })));
     assert.notEqual(socketKey(plan({ bind: '127.0.0.1' })), socketKey(plan({ bind: '127.0.0.2' })));
+    // RPC services bind port 0 (an ephemeral port, registered with rpcbind): the program and versions name the socket.
+    const rpc = (o: Partial<Service>): ListenPlan => plan({ type: ['RPC'], port: null, rpc_number: 100001, rpc_version: [2, 4], ...o });
+    assert.equal(rpc({}).port, 0);
+    assert.equal(rpc({}).rpc, '100001/2-4');
+    assert.equal(socketKey(rpc({})), socketKey(rpc({ server: '/bin/other' })));
+    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_number: 100002 })));
+    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_version: [3, 3] })));
+    assert.notEqual(socketKey(rpc({})), socketKey(plan({ port: 0 })));
   });
 
   test('who accepts is not part of the identity: a banner (daemon accepts) or none (helper accepts) is the same socket', () => {

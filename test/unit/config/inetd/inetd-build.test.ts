@@ -311,16 +311,19 @@ test('freebsd.conf: detected as FreeBSD; limits, login class, aliases, TCPMUX, u
   assert.equal(r.dialect, 'freebsd');
   assert.deepEqual(
     r.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}`),
-    ['5:19: note', '6:45: warning', '12:18: error', '13:1: warning', '14:1: error'],
+    ['5:19: note', '6:45: warning', '13:1: warning', '14:1: error'],
   );
   assert.match(r.diagnostics[0]!.message, /FreeBSD inetd\.conf because of `nowait\/3\/10`/);
-  assert.match(r.diagnostics[2]!.message, /RPC services .* not supported by tsinetd/);
-  assert.match(r.diagnostics[4]!.message, /IPsec policy of line 13/);
+  assert.match(r.diagnostics[3]!.message, /IPsec policy of line 13/);
   const s = byId(r);
-  assert.deepEqual([...s.keys()], ['ftp/tcp', 'ftp/tcp6', 'finger', 'shell', 'login', 'comsat', 'chargen', 'time', 'date', 'tftp']);
+  assert.deepEqual([...s.keys()], ['ftp/tcp', 'ftp/tcp6', 'finger', 'shell', 'login', 'comsat', 'chargen', 'time', 'date', 'rstatd', 'tftp']);
   // tcpmux/+date: a TCPMUXPLUS service named date, with no port, served through tcpmux
   const date = s.get('date')!;
   assert.deepEqual([date.type, date.port, date.wait, date.server, date.server_argv], [['TCPMUXPLUS', 'UNLISTED'], null, false, '/bin/date', ['date']]);
+  // rstatd/1-3 dgram rpc/udp: program 100001 from /etc/rpc, versions 1 to 3, no port (an ephemeral one).
+  const rstatd = s.get('rstatd')!;
+  assert.deepEqual([rstatd.type, rstatd.rpc_number, rstatd.rpc_version, rstatd.port, rstatd.protocol], [['RPC'], 100001, [1, 3], null, 'udp']);
+  assert.deepEqual(rstatd.flags, ['NAMEINARGS', 'NOLIBWRAP', 'IPv4'], 'FreeBSD rpc/udp: IPv4, as udp');
   for (const svc of r.services) {
     assert.equal(svc.dialect, 'inetd-freebsd');
     assert.deepEqual(svc.inetd_rate, { flavour: 'openbsd', max: 256, written: false, ...RATE });
@@ -378,6 +381,36 @@ test('bad.conf: the diagnostics of bad.expected, exactly; the good entries still
 });
 
 // ---- field meaning -------------------------------------------------------------------------
+
+test('RPC entries: NAME/VERS or NAME/LOW-HIGH, rpc/ before the protocol, the program from /etc/rpc', () => {
+  const o = load(
+    'rstatd/2-4 dgram rpc/udp wait root /usr/sbin/rpc.rstatd rpc.rstatd\nrup/3 stream rpc/tcp6 nowait root /usr/sbin/rpc.rstatd rpc.rstatd\n',
+    'openbsd',
+  );
+  assert.deepEqual(o.diagnostics, []);
+  const [udp, tcp] = o.services as [Service, Service];
+  assert.deepEqual(
+    [udp.id, udp.name, udp.type, udp.rpc_number, udp.rpc_version, udp.port, udp.protocol, udp.wait],
+    ['rstatd', 'rstatd', ['RPC'], 100001, [2, 4], null, 'udp', true],
+  );
+  // OpenBSD rpc/udp: the families of plain udp (two sockets), as openbsd-inetd binds rpc/udp and rpc/udp6.
+  assert.deepEqual([udp.family_sockets, udp.v6only], [true, true]);
+  // An alias names the program too; rpc/tcp6 is IPv6 only.
+  assert.deepEqual([tcp.name, tcp.rpc_number, tcp.rpc_version, tcp.flags], ['rup', 100001, [3, 3], ['NAMEINARGS', 'NOLIBWRAP', 'IPv6']]);
+  const f = load('rusersd/2 dgram rpc/udp46 wait root /usr/sbin/rpc.rusersd rpc.rusersd\n', 'freebsd').services[0]!;
+  assert.deepEqual([f.rpc_number, f.rpc_version, f.v6only, f.family_sockets], [100002, [2, 2], false, false]);
+  const errors = (line: string): string[] => load(line + '\n', 'openbsd').diagnostics.map((d) => `${d.column} ${d.message}`);
+  assert.deepEqual(errors('rstatd dgram rpc/udp wait root /bin/x x'), ['1 rstatd: no rpc version (an RPC entry names `NAME/VERSION` or `NAME/LOW-HIGH`)']);
+  assert.deepEqual(errors('rstatd/x dgram rpc/udp wait root /bin/x x'), ['8 bad RPC version `x` (a number, or LOW-HIGH with LOW <= HIGH)']);
+  assert.deepEqual(errors('100002/3 dgram rpc/udp wait root /bin/x x'), ['1 unknown RPC service `100002`: not in /etc/rpc (by name or alias)']);
+  assert.deepEqual(errors('nosuch/1 dgram rpc/udp wait root /bin/x x'), ['1 unknown RPC service `nosuch`: not in /etc/rpc (by name or alias)']);
+  assert.deepEqual(errors('rstatd/1 dgram rpc/sctp wait root /bin/x x'), [
+    '16 unknown RPC protocol `rpc/sctp` (expected rpc/tcp or rpc/udp, optionally with 4, 6 or 46)',
+  ]);
+  assert.deepEqual(errors('rstatd/1 stream rpc/udp wait root /bin/x x'), [
+    '17 protocol `rpc/udp` does not go with socket type stream (stream needs tcp, dgram needs udp)',
+  ]);
+});
 
 test('bare tcp/udp: both families for OpenBSD (a socket each), IPv4 only for FreeBSD', () => {
   const line = 'ftp stream tcp nowait root /bin/cat cat\n';

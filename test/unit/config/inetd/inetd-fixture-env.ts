@@ -18,6 +18,7 @@ export function fixtureEnv(): InetdBuildEnv {
       protocols: join(etc, 'protocols'),
       passwd: join(etc, 'passwd'),
       group: join(etc, 'group'),
+      rpc: join(etc, 'rpc'),
     }),
     programProblem: (path) => (path.startsWith('/missing/') ? `server program ${path} does not exist` : null),
   };

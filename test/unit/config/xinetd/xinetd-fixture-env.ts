@@ -34,6 +34,7 @@ export function fixtureDb(): SysDb {
     protocols: join(etc, 'protocols'),
     passwd: join(etc, 'passwd'),
     group: join(etc, 'group'),
+    rpc: join(etc, 'rpc'),
   });
 }
 
