@@ -128,6 +128,13 @@ export const MESSAGE_CODES = {
     text: 'xinetd',
     meaning: "TCP wrappers refused a client (at the rule's severity, info by default); the FAIL line gives the reason",
   },
+  'tcpmux-read-failed': { levels: ['error'], text: 'xinetd', meaning: 'a tcpmux client closed the connection before it sent a service name' },
+  'tcpmux-request': {
+    levels: ['debug', 'info'],
+    text: 'own',
+    meaning:
+      "what became of a tcpmux request xinetd answers without a service line: no such TCPMUX service or a malformed line (debug), refused by the TCPMUX service's address lists (info)",
+  },
   'load-refused': { levels: ['error'], text: 'xinetd', meaning: 'a client was refused because the load average is above max_load' },
   'refusal-detail': { levels: ['info'], text: 'own', meaning: 'why a client was refused, beyond the reason of its FAIL line' },
   'libwrap-warning': { levels: ['warning'], text: 'xinetd', meaning: "libwrap's own warnings: a host name and address that do not match, an aclexec status" },

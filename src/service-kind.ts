@@ -29,3 +29,14 @@ export function servedInternally(service: Pick<Service, 'type' | 'flags' | 'redi
 export function startsProgram(service: Pick<Service, 'type' | 'flags' | 'redirect' | 'server'>): boolean {
   return serviceKind(service) === 'program' && service.server !== null;
 }
+
+/**
+ * A TCPMUX service (RFC 1078): reached through the internal `tcpmux` service by its name, with
+ * no socket of its own. 'plus' (xinetd's TCPMUXPLUS, inetd's `tcpmux/+NAME`): the daemon answers
+ * "+Go" before the program starts; 'plain' (TCPMUX, `tcpmux/NAME`): the program answers itself.
+ */
+export function muxClient(service: Pick<Service, 'type'>): 'plain' | 'plus' | null {
+  if (service.type.includes('TCPMUXPLUS')) return 'plus';
+  if (service.type.includes('TCPMUX')) return 'plain';
+  return null;
+}

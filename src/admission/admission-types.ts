@@ -68,6 +68,13 @@ export interface LocalEnd {
 export interface Admission {
   /** Decides whether `peer` may use `service` now. May be async (e.g. reverse DNS for `.domain`). */
   admit(service: Service, peer: Peer, local?: LocalEnd): Decision | Promise<Decision>;
+  /**
+   * The checks xinetd's forked child runs for a service whose connection another service hands
+   * over (a TCPMUX service reached through tcpmux): the global no_access list, only_from and
+   * no_access, TCP wrappers. No rate, limit or time is checked, and nothing is counted: those
+   * belong to the service that accepted the connection.
+   */
+  handedOver(service: Service, peer: Peer, local?: LocalEnd): Decision | Promise<Decision>;
   /** A server (or internal handler) for this peer started / finished: instance and per-source accounting. */
   started(service: Service, peer: Peer): void;
   finished(service: Service, peer: Peer): void;
@@ -82,6 +89,7 @@ export interface Admission {
 /** Admits everyone and counts nothing: used until admission is wired in, and by tests. */
 export const allowAll: Admission = {
   admit: () => ({ allow: true }),
+  handedOver: () => ({ allow: true }),
   started: () => {},
   finished: () => {},
   needsAddress: () => false,

@@ -190,6 +190,26 @@ export class AdmissionController implements Admission {
     return this.admitAfterLookups(service, peer, source, addr, acl, local);
   }
 
+  handedOver(service: Service, peer: Peer, local?: LocalEnd): Decision | Promise<Decision> {
+    const parsed = this.parsePeer(peer);
+    if (parsed === null) return this.unknownAddress(service, peer, local);
+    const listed = this.denyListed(peer, parsed.source, this.now());
+    if (listed !== null) return listed;
+    const acl = this.lists.compiled(service);
+    if (acl !== null && !needsHostnames(acl, parsed.addr)) {
+      const d = this.lists.addressDecision(service, peer, acl, parsed.addr, null);
+      return d.allow ? this.wrap.wrapperStep(service, peer, local) : d;
+    }
+    return this.handedOverAfterLookups(service, peer, parsed.addr, acl, local);
+  }
+
+  private async handedOverAfterLookups(service: Service, peer: Peer, addr: bigint, known: ServiceAcl | null, local: LocalEnd | undefined): Promise<Decision> {
+    const acl = known ?? (await this.lists.aclOf(service));
+    const names = needsHostnames(acl, addr) ? await this.lists.hostnamesOf(addr) : null;
+    const decision = this.lists.addressDecision(service, peer, acl, addr, names);
+    return decision.allow ? this.wrap.wrapperStep(service, peer, local) : decision;
+  }
+
   /**
    * A client whose address is never known (a wait = yes stream service, whose server accepts
    * the connection): xinetd checks an empty address. only_from then refuses every client
@@ -419,6 +439,11 @@ export class AdmissionController implements Admission {
       }
       return { allow: false, reason: 'address', detail };
     }
+    return this.denyListed(peer, source, now);
+  }
+
+  /** The global no_access list a SENSOR fills. */
+  private denyListed(peer: Peer, source: string, now: number): Decision | null {
     if (this.denyList.size > 0 && denyListHas(this.denyList, source, now)) {
       return { allow: false, reason: 'address', detail: `${peer.address} is on the global no_access list (SENSOR)` };
     }

@@ -119,6 +119,40 @@ export const checkRequiredAttributes: Check = (b, i) => {
   ];
 };
 
+/**
+ * xinetd's service_attr_check for TCPMUX services (they are reached through tcpmux by name, so
+ * /etc/services has no say): `type` must include UNLISTED and the protocol must be tcp, or the
+ * service is disabled ("Service: NAME (tcpmux) should have UNLISTED in type.").
+ */
+export const checkMux: Check = (b, i) => {
+  if (!isMux(b)) return [];
+  if (!isUnlisted(b)) {
+    return [
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'type'),
+        `${label(b)} is a TCPMUX service and should have UNLISTED in type; xinetd disables it`,
+        'disable',
+      ),
+    ];
+  }
+  if (b.protocolName !== 'tcp') {
+    return [
+      finding(
+        'bad-combination',
+        i,
+        'error',
+        anchor(b, 'protocol'),
+        `${label(b)} is a TCPMUX service and should have tcp in protocol; xinetd disables it`,
+        'disable',
+      ),
+    ];
+  }
+  return [];
+};
+
 /** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
 export const checkRpcProgram: Check = (b, i) => {
   if (!isRpc(b) || isUnlisted(b) || b.service.rpc_number !== null) return [];
@@ -199,7 +233,7 @@ export const checkInternal: Check = (b, i) => {
         i,
         'error',
         b.node.name,
-        `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables ${label(b)}`,
+        `there is no internal service '${s.name}' for socket_type ${s.socket_type} (internal services are chosen by service name: echo, discard, daytime, chargen, time, and tcpmux for stream); xinetd disables ${label(b)}`,
         'disable',
       ),
     );
@@ -356,7 +390,6 @@ export const checkUnsupported: Check = (b, i) => {
   const ignored = (w: Word, what: string): void => {
     out.push(finding('unsupported', i, 'warning', w, `not supported by tsinetd: ${what}${versus('same')}`, 'none'));
   };
-  if (isMux(b)) cannot(anchor(b, 'type'), 'TCPMUX services (RFC 1078)');
   const vers = s.rpc_version;
   if (isRpc(b) && vers !== null && vers[1] - vers[0] + 1 > MAX_RPC_VERSIONS) {
     ignored(anchor(b, 'rpc_version'), `rpc_version ${vers[0]}-${vers[1]}: only the first ${MAX_RPC_VERSIONS} versions are registered`);
@@ -397,6 +430,7 @@ export const checkUnsupported: Check = (b, i) => {
 
 export const SERVICE_CHECKS: readonly Check[] = [
   checkRequiredAttributes,
+  checkMux,
   checkRpcProgram,
   checkPort,
   checkInternal,

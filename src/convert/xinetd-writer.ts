@@ -25,6 +25,7 @@ import { systemDb, type SysDb } from '../sys/sysdb.js';
 import { inetdRateServed } from '../admission/limits.js';
 import type { Service } from '../table.js';
 import { startsProgram } from '../service-kind.js';
+import { builtinOf } from '../serve/builtins.js';
 
 export interface WriteOptions {
   /** /etc/services, to decide `type = UNLISTED` (default: the system's). */
@@ -141,6 +142,12 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
       severity: 'warning',
       message: `inetd's rate limit (${what}) has no xinetd attribute: the converted service has no such limit (kept as a comment)`,
     });
+  }
+  if (s.dialect === 'inetd-freebsd' && builtinOf(s) === 'tcpmux') {
+    const how =
+      'no `help`, `-Service name not found` for an unknown name, `+Go` followed by a NUL byte, and a request must come in one segment ending in CR LF';
+    notes.push(`xinetd's tcpmux is not FreeBSD's: ${how}`);
+    lost.push({ field: 'type', severity: 'warning', message: `xinetd's tcpmux answers differently from FreeBSD's: ${how} (kept as a comment)` });
   }
   if (s.per_source_per_minute !== null) {
     notes.push(`FreeBSD per-source limit, which xinetd does not have: at most ${s.per_source_per_minute} connections a minute from one address`);

@@ -1,6 +1,7 @@
 // Internal services answered in-process, selected by service NAME with `type = INTERNAL`:
 // echo (RFC 862), discard (RFC 863), chargen (RFC 864), daytime (RFC 867), time (RFC 868),
-// for stream and dgram, plus the SENSOR pseudo-service (accepts and closes / drops).
+// for stream and dgram, plus the SENSOR pseudo-service (accepts and closes / drops) and the
+// stream-only `tcpmux` (RFC 1078), which hands the connection over (tcpmux.ts, serve-tcpmux.ts).
 //
 // The bytes are xinetd's (builtins.c, measured on xinetd 2.3.15.3):
 // - daytime: "24 NOV 2026 15:52:59 UTC\r\n" in local time (the zone abbreviation as %Z prints it);
@@ -17,7 +18,7 @@ import type * as net from 'node:net';
 import type { Service, SocketType } from '../table.js';
 import { serviceKind } from '../service-kind.js';
 
-export type BuiltinName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'time' | 'sensor';
+export type BuiltinName = 'echo' | 'discard' | 'daytime' | 'chargen' | 'time' | 'sensor' | 'tcpmux';
 
 const BUILTINS: ReadonlySet<string> = new Set(['echo', 'discard', 'daytime', 'chargen', 'time']);
 
@@ -26,12 +27,13 @@ export function builtinOf(service: Service): BuiltinName | null {
   const kind = serviceKind(service);
   if (kind === 'sensor') return 'sensor';
   if (kind !== 'internal') return null;
+  if (service.name === 'tcpmux') return service.socket_type === 'stream' ? 'tcpmux' : null;
   return BUILTINS.has(service.name) ? (service.name as BuiltinName) : null;
 }
 
 /** Whether xinetd forks for this internal service (it then counts as a running server: START/EXIT, instances). */
 export function builtinForks(name: BuiltinName, socketType: SocketType): boolean {
-  return socketType === 'stream' && (name === 'echo' || name === 'discard' || name === 'chargen');
+  return socketType === 'stream' && (name === 'echo' || name === 'discard' || name === 'chargen' || name === 'tcpmux');
 }
 
 /** xinetd's bad_port_check: no datagram reply to privileged source ports (discard never replies anyway). */
@@ -238,6 +240,7 @@ export function datagramReply(name: BuiltinName, message: Buffer, ctx: DatagramC
       return chargenDatagram(ctx.ring);
     case 'discard':
     case 'sensor':
+    case 'tcpmux': // stream only
       return null;
   }
 }
@@ -287,6 +290,7 @@ export function serveStream(name: BuiltinName, socket: net.Socket, now: () => Da
         return;
       }
       case 'sensor':
+      case 'tcpmux': // served by serve-tcpmux.ts, which reads the name line first
         socket.destroy();
         return;
     }

@@ -1,5 +1,5 @@
 // One connection or datagram, from the moment a listener reports it to the end of its server:
-// banner, admission, then an internal service, a redirect or a server program; with the log
+// banner, admission, then an internal service (tcpmux: serve-tcpmux.ts), a redirect or a server program; with the log
 // events xinetd writes for each step. Connections accepted by the native helper (serveAccepted)
 // go through the same admission and log lines without their socket ever entering the daemon.
 //
@@ -24,6 +24,7 @@ import type { AcceptedConnection } from '../spawn/spawn-types.js';
 import type { Service } from '../table.js';
 import { admit, describe, durationSince, finished, peerOfSocket, started, type Refusal, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
+import { serveMux } from './serve-tcpmux.js';
 
 /** Ignores a client socket's errors (the socket is closed whatever happens). */
 const ignoreError = (): void => {};
@@ -117,6 +118,10 @@ export async function serveStream(ctx: ServeContext, listener: Listener, socket:
     // In-process services: the connection's options are set here, the banner written first.
     if (wrap.plan.keepalive) socket.setKeepAlive(true);
     if (wrap.banner !== null) socket.write(wrap.banner);
+  }
+  if (builtin === 'tcpmux' && peer !== null) {
+    await serveMux(ctx, service, peer, socket, local, acceptedAt);
+    return;
   }
   if (builtin !== null) {
     const release = ctx.hold(socket, service);

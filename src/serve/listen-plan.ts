@@ -16,7 +16,10 @@ import { addressChecks, useridOnFailure, useridOnSuccess } from '../service-need
 import { builtinOf } from './builtins.js';
 import type { Service, UnixSocket } from '../table.js';
 import { versus } from '../app/versus.js';
-import { serviceKind } from '../service-kind.js';
+import { muxClient, serviceKind } from '../service-kind.js';
+
+/** Why a TCPMUX service has no socket: not a problem, it is served through `tcpmux`. */
+const MUX_CLIENT = 'a TCPMUX service has no socket of its own: the tcpmux service hands it its connections';
 
 export type ListenMode = 'stream' | 'dgram' | 'stream-wait' | 'dgram-wait';
 
@@ -59,7 +62,7 @@ export function listenPlans(service: Service): PlansResult {
   const no = (reason: string): PlansResult => ({ ok: false, reason });
   const rpc = service.type.includes('RPC');
   if (rpc && (service.rpc_number === null || service.rpc_version === null)) return no('RPC service without a program number or version');
-  if (service.type.includes('TCPMUX') || service.type.includes('TCPMUXPLUS')) return no('TCPMUX services are not supported');
+  if (muxClient(service) !== null) return no(MUX_CLIENT);
   if (service.socket_type !== 'stream' && service.socket_type !== 'dgram') {
     return no(`socket_type ${service.socket_type} is not supported`);
   }
@@ -72,7 +75,6 @@ export function listenPlans(service: Service): PlansResult {
   let mode: ListenMode;
   if (kind === 'internal' || kind === 'sensor') {
     if (builtinOf(service) === null) {
-      if (service.name === 'tcpmux') return no('the internal tcpmux service is not supported');
       return no(`No such internal service: ${service.name}/${service.socket_type}`);
     }
     mode = transport === 'tcp' ? 'stream' : 'dgram';
@@ -128,7 +130,9 @@ function unixPlans(service: Service): PlansResult {
   const kind = serviceKind(service);
   let mode: ListenMode;
   if (kind === 'internal' || kind === 'sensor') {
-    if (builtinOf(service) === null) return no(`No such internal service: ${service.name}/${service.socket_type}`);
+    const builtin = builtinOf(service);
+    if (builtin === null) return no(`No such internal service: ${service.name}/${service.socket_type}`);
+    if (builtin === 'tcpmux') return no('the internal tcpmux service is not served on a unix-domain socket');
     mode = 'stream';
   } else if (kind === 'redirect') {
     return no('redirect works for tcp services only');
@@ -171,7 +175,7 @@ export function socketKey(plan: ListenPlan): string {
  * Whether the spawner's helper may accept `service`'s connections (when it can: see Acceptor in
  * spawn-types.ts), because the daemon needs nothing of them but the peer's address: a nowait
  * program, or daytime/time (a reply the daemon computes), without banners (written to the
- * socket) and USERID lookups (which watch it).
+ * socket) and USERID lookups (which watch it). Never tcpmux: the daemon reads the name line.
  */
 export function helperAccepts(service: Service): boolean {
   const r = listenPlan(service);
@@ -188,6 +192,7 @@ export function helperAccepts(service: Service): boolean {
  * the reasons listenPlan() refuses it.
  */
 export function servingLimitations(service: Service): string[] {
+  if (muxClient(service) !== null) return [];
   const r = listenPlan(service);
   if (!r.ok) return [r.reason + versus('starts less')];
   const out: string[] = [];

@@ -55,6 +55,8 @@ export interface ServeContext {
   metrics?: ServeMetrics;
   /** USERID lookups (ident.ts); absent: USERID is not looked up. */
   ident?: IdentContext;
+  /** The TCPMUX services served now (reached through tcpmux by name; no socket of their own). */
+  muxServices(): readonly Service[];
   /** True once the daemon is stopping: nothing new is started. */
   readonly stopping: boolean;
   /**

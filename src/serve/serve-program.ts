@@ -25,7 +25,8 @@ import { durationSince, describe, finished, type ServeContext } from './serve-co
 /**
  * Starts a server program from `spec` (as cachedSpawnSpec() or wrappedSpec() made it) on
  * `stdio`: its pid, or null when it could not be made or started. A failure is xinetd's: a
- * daemon error, FAIL fork, and admission's count of the server given back.
+ * daemon error, FAIL fork, and admission's count of the server given back (`as`: the service
+ * the connection is logged and counted under, when not `service`: tcpmux for a TCPMUX service).
  */
 export async function spawnServer(
   ctx: ServeContext,
@@ -33,6 +34,7 @@ export async function spawnServer(
   peer: Peer | null,
   spec: ReturnType<typeof cachedSpawnSpec>,
   stdio: ChildStdio,
+  as: Service = service,
 ): Promise<number | null> {
   let problem: string;
   if (!spec.ok) problem = `service ${service.id}: ${spec.error}`;
@@ -44,15 +46,16 @@ export async function spawnServer(
     }
   }
   ctx.daemon(spec.ok ? 'exec-failed' : 'spawn-failed', 'error', problem, 'exec_server');
-  ctx.metrics?.spawnFailed(service);
-  ctx.log({ kind: 'FAIL', service, reason: 'fork', peer });
-  finished(ctx, service, peer);
+  ctx.metrics?.spawnFailed(as);
+  ctx.log({ kind: 'FAIL', service: as, reason: 'fork', peer });
+  finished(ctx, as, peer);
   return null;
 }
 
 /**
  * Starts the server program with `stdio` as its fds 0-2 (a failure is logged); `acceptedAt` is
  * performance.now() at accept. `release(started)` lets go of the daemon's hold on the connection.
+ * `as`: the service whose START and EXIT lines and counts the server is (see spawnServer).
  */
 export async function startProgram(
   ctx: ServeContext,
@@ -62,17 +65,18 @@ export async function startProgram(
   release: (started: boolean) => void,
   acceptedAt: number,
   wrap: PreparedWrap | null = null,
+  as: Service = service,
 ): Promise<void> {
   const spec = wrap === null || peer === null ? cachedSpawnSpec(service, peer, ctx.child) : wrappedSpec(ctx, service, peer, wrap);
-  const pid = await spawnServer(ctx, service, peer, spec, stdio);
+  const pid = await spawnServer(ctx, service, peer, spec, stdio, as);
   if (pid === null) {
     release(false);
     return;
   }
-  ctx.metrics?.spawned(service, durationSince(acceptedAt));
+  ctx.metrics?.spawned(as, durationSince(acceptedAt));
   // START first: a server that has already exited is reported (EXIT) as soon as it is tracked.
-  ctx.log({ kind: 'START', service, pid, peer });
-  ctx.track({ pid, service, peer, startedAt: performance.now() });
+  ctx.log({ kind: 'START', service: as, pid, peer });
+  ctx.track({ pid, service: as, peer, startedAt: performance.now() });
   if (wrap?.plan.twist != null && peer !== null) ctx.daemon('twist', 'info', `twist ${peer.address} to ${wrap.plan.twist.command}`, 'libwrap');
   release(true);
 }

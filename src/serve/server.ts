@@ -22,6 +22,7 @@ import { suppressedEvent } from '../log/log-format.js';
 import { RedirectResolver } from './redirect.js';
 import type { ExitInfo } from '../spawn/spawn-types.js';
 import { systemDb } from '../sys/sysdb.js';
+import { muxClient } from '../service-kind.js';
 import { systemResolver } from '../admission/acl-resolver.js';
 import type { Service, ServiceTable } from '../table.js';
 import { RunningServers } from './running-servers.js';
@@ -49,6 +50,8 @@ class Server implements ServerHandle {
   private readonly running: RunningServers;
   private readonly ctx: ServeContext;
   private stopping = false;
+  /** The TCPMUX services of the table served now: tcpmux hands them connections, they have no listener. */
+  private muxClients: readonly Service[] = [];
   /** Bounds the FAIL lines a flood can write (the counts of held-back lines are logged). */
   private readonly failLimiter = new FailLogLimiter(() => performance.now());
   private readonly failServices = new Map<string, Service>();
@@ -81,6 +84,7 @@ class Server implements ServerHandle {
       // Servers are counted here too, for the queueing limits (FreeBSD max-child): see queue-limit.ts.
       admission: {
         admit: (service, peer, local) => admission.admit(service, peer, local),
+        handedOver: (service, peer, local) => admission.handedOver(service, peer, local),
         needsAddress: (service) => admission.needsAddress(service),
         started: (service, peer) => {
           admission.started(service, peer);
@@ -102,6 +106,7 @@ class Server implements ServerHandle {
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
       ident: this.identContext(deps.ident ?? {}),
       ...(deps.spawner.peekSender !== undefined ? { peekSender: deps.spawner.peekSender.bind(deps.spawner) } : {}),
+      muxServices: () => this.muxClients,
       get stopping() {
         return self.stopping;
       },
@@ -380,7 +385,9 @@ class Server implements ServerHandle {
   }
 
   async reload(table: ServiceTable | readonly Service[]): Promise<ReloadSummary> {
-    const r = await this.listeners.apply(servableServices(table));
+    const servable = servableServices(table);
+    this.muxClients = servable.filter((s) => muxClient(s) !== null);
+    const r = await this.listeners.apply(servable.filter((s) => muxClient(s) === null));
     // Limits may have changed, and a new socket starts accepting: pause it if already at the limit.
     this.queue.reloaded();
     for (const f of r.failed) {

@@ -8,6 +8,9 @@
 //   being read). Without them a stream service is listened on by Node's own listen(), and
 //   wait = yes services, which need a socket the daemon watches without reading, are not served
 //   (listener.ts says why; the daemon reports them once and does not retry them).
+// - stopReading(): a connected socket stops reading at once, so that the bytes after a tcpmux
+//   request stay for the server it starts (serve-tcpmux.ts). Without it only pause() is left,
+//   and Node may read ahead what the client sends before the server runs: those bytes are lost.
 // - pausableHandle(): a listening net.Server's handle, to pause accepting (pausable-accept.ts).
 //   Without it accepting does not pause: connections accepted at a max-child limit wait in the
 //   daemon instead of the kernel's listen queue (queue-limit.ts holds them), unserved as before.
@@ -179,6 +182,19 @@ export interface ListeningHandle {
 export function pausableHandle(server: net.Server): ListeningHandle | null {
   const h = privateHandle(server);
   return h !== null && typeof h['readStart'] === 'function' && typeof h['readStop'] === 'function' ? (h as unknown as ListeningHandle) : null;
+}
+
+/**
+ * Stops libuv reading a connected socket at once: pause() alone lets Node go on reading into the
+ * stream's buffer up to its high-water mark, and a socket handed to a server must keep what the
+ * client sends next in the kernel (tcpmux reads one request, then starts the server on the
+ * socket: serve-tcpmux.ts). Node's own `reading` flag stays set, so that it never starts again.
+ * False when it cannot be done here: the caller has only pause().
+ */
+export function stopReading(socket: net.Socket): boolean {
+  const h = privateHandle(socket);
+  const readStop = h?.['readStop'];
+  return typeof readStop === 'function' && (readStop as () => number).call(h) === 0;
 }
 
 /**

@@ -74,6 +74,8 @@ export interface TcpRequest {
   send?: string | Buffer;
   /** Half-close after sending (default true when `send` is given). */
   end?: boolean;
+  /** Sent when the first bytes come back (what a client says after a server's greeting). */
+  then?: string | Buffer;
   /** Stop reading (and close) once this many bytes arrived. */
   maxBytes?: number;
   timeoutMs?: number;
@@ -91,6 +93,7 @@ export function tcpRequest(req: TcpRequest): Promise<TcpReply> {
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
+    let then = req.then;
     const socket = net.connect({
       port: req.port,
       host: req.host ?? '127.0.0.1',
@@ -107,6 +110,10 @@ export function tcpRequest(req: TcpRequest): Promise<TcpReply> {
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
       size += d.length;
+      if (then !== undefined) {
+        socket.write(then);
+        then = undefined;
+      }
       if (req.maxBytes !== undefined && size >= req.maxBytes) finish('max');
     });
     socket.on('end', () => finish('eof'));

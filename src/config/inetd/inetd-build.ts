@@ -29,9 +29,11 @@
 // one (inetd's reconfiguration does the same): `ftp tcp` then `ftp tcp6` leaves the first one
 // IPv4 only. RPC entries (`NAME/VERS` or `NAME/LOW-HIGH` with `rpc/tcp`, `rpc/udp` and their
 // family suffixes) take their program from /etc/rpc and an ephemeral port registered with
-// rpcbind. Protocol `unix`: the service field is the socket's path, with FreeBSD's
-// `:user:group:mode:` prefix (inetd-unix.ts); one socket per path, a later entry replaces an
-// earlier one. Unsupported entries (TCPMUX, raw/rdm/seqpacket, entries under
+// rpcbind. FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` are TCPMUX services (no port) and its
+// internal `tcpmux` serves them. Protocol `unix`: the service field is the socket's path, with
+// FreeBSD's `:user:group:mode:` prefix (inetd-unix.ts); one socket per path, a later entry
+// replaces an earlier one. Unsupported entries (TCPMUX outside the FreeBSD dialect,
+// raw/rdm/seqpacket, entries under
 // a FreeBSD `#@` IPsec policy) are skipped with an error that says so; so are entries that
 // cannot be understood. Unknown users/groups and missing programs are `problems` (warnings):
 // inetd itself only finds out when a client connects.
@@ -41,7 +43,7 @@ import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { defaultInetdBuildEnv, FieldReader, INETD_MAX_ARGS, rateFlavourOf, type Family, type InetdBuildEnv } from './inetd-fields.js';
 import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
-import { readSocketPrefix, unixSocketOf, type SocketPerms } from './inetd-unix.js';
+import { asUnixService, builtinPieceOf, PREFIX_IGNORED, readSocketPrefix, takeSamePath, unixSocketOf, type SocketPerms } from './inetd-unix.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
 import type { Service, SocketType, UnixSocket } from '../../table.js';
@@ -65,7 +67,10 @@ interface Unit {
   base: 'tcp' | 'udp';
   families: Set<Family>;
   socketType: SocketType;
+  /** 0 for a TCPMUX service (FreeBSD's `tcpmux/NAME`), which has none. */
   port: number;
+  /** FreeBSD's `tcpmux/NAME` ('plain') and `tcpmux/+NAME` ('plus'). */
+  mux: 'plain' | 'plus' | null;
   /** RPC entries (`rpc/tcp`, `rpc/udp`...): the program and its versions; the port is then 0. */
   rpc: { prog: number; versions: [number, number] } | null;
   wait: boolean;
@@ -265,26 +270,32 @@ class EntryReader extends FieldReader {
     const socketType = this.socketType(typeWord);
     const proto = this.protocol(protoWord, socketType);
     const unix = proto?.unix === true ? this.unixSocket(head) : null;
-    if (proto !== null && !proto.unix && socketPerms !== null) {
-      this.report(
-        'inetd-field-note',
-        'warning',
-        this.pos(nameWord),
-        'the `:user:group:mode:` prefix only applies to unix-domain sockets: ignored, as FreeBSD inetd does',
-        namePiece.offset,
-      );
-    }
-    // FreeBSD finds the internal service of a unix socket by the path's last component.
-    const builtinPiece =
-      unix !== null && this.dialect === 'freebsd'
-        ? { text: basename(namePiece.text), offset: namePiece.offset + namePiece.text.lastIndexOf('/') + 1 }
-        : namePiece;
-    const server = this.serverField(serverWord, nameWord, builtinPiece, proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'));
+    if (proto !== null && !proto.unix && socketPerms !== null) this.report('inetd-field-note', 'warning', this.pos(nameWord), PREFIX_IGNORED, namePiece.offset);
+    const server = this.serverField(
+      serverWord,
+      nameWord,
+      builtinPieceOf(namePiece, unix !== null, this.dialect),
+      proto?.base ?? (socketType === 'dgram' ? 'udp' : 'tcp'),
+    );
     // An unknown internal service has already been reported on the service name.
     const badInternal = serverWord.text === 'internal' && server === null;
     const rpc = proto?.rpc === true && !badInternal ? this.rpcProgram(nameWord, namePiece) : null;
-    // An RPC service's port is an ephemeral one, registered with rpcbind (rpc-plan.ts); a unix socket has none.
-    const port = proto === null || badInternal ? null : proto.unix ? 0 : proto.rpc ? (rpc === null ? null : 0) : this.port(nameWord, namePiece, proto.base);
+    const mux = this.muxService(nameWord, namePiece, proto?.written ?? null, socketType);
+    if (mux === 'bad') return [];
+    // An RPC service's port is an ephemeral one, registered with rpcbind (rpc-plan.ts); a TCPMUX
+    // service has none: tcpmux hands it its connections; nor has a unix socket.
+    const port =
+      proto === null || badInternal
+        ? null
+        : proto.unix
+          ? 0
+          : proto.rpc
+            ? rpc === null
+              ? null
+              : 0
+            : mux !== null
+              ? 0
+              : this.port(nameWord, namePiece, proto.base);
     const wait = this.waitField(waitWord);
     const user = this.userField(userWord);
     const argv = server === null || server.internal ? [] : this.argvOf(args, server.path);
@@ -302,14 +313,16 @@ class EntryReader extends FieldReader {
         line: node.line,
         at: this.pos(nameWord, namePiece.offset),
         host: h.text,
-        name: server.internal ? server.builtin : (rpc?.name ?? namePiece.text),
+        name: server.internal ? server.builtin : mux !== null ? mux.name : (rpc?.name ?? namePiece.text),
+        mux: mux?.kind ?? null,
         protoWritten: proto.written,
         base: proto.base,
         families,
         socketType,
         port,
         rpc: rpc === null ? null : { prog: rpc.prog, versions: rpc.versions },
-        wait: server.internal ? socketType === 'dgram' : wait.wait,
+        // Built-ins, and TCPMUX services (which have no socket to wait on), are nowait.
+        wait: server.internal || mux !== null ? socketType === 'dgram' : wait.wait,
         user: user.user,
         group: user.group,
         internal: server.internal,
@@ -352,20 +365,10 @@ function resolveReplacements(units: Unit[], diagnostics: Diagnostic[]): Unit[] {
   for (const u of units) {
     if (u.unix !== null) {
       // One socket per path: a later entry for it replaces the earlier one.
-      const path = u.unix.path;
-      const i = kept.findIndex((e) => e.unix?.path === path);
-      const replaced = kept[i];
+      const replaced = takeSamePath(kept, u.unix.path);
       if (replaced !== undefined) {
-        diagnostics.push(
-          diag(
-            'inetd-replaced',
-            'warning',
-            u.at,
-            `this entry replaces the one of line ${replaced.line} (inetd keeps the last entry for a service)`,
-            path.length,
-          ),
-        );
-        kept.splice(i, 1);
+        const message = `this entry replaces the one of line ${replaced.line} (inetd keeps the last entry for a service)`;
+        diagnostics.push(diag('inetd-replaced', 'warning', u.at, message, u.unix.path.length));
       }
       kept.push(u);
       continue;
@@ -425,14 +428,22 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.problems = u.problems;
   s.socket_type = u.socketType;
   s.protocol = u.base;
-  s.port = u.port;
+  s.port = u.mux !== null ? null : u.port;
   s.wait = u.wait;
   s.user = u.user;
   s.group = u.group;
   s.groups = true; // both inetds call initgroups() for non-root users
   s.server = u.server;
   s.server_argv = u.internal ? [] : u.argv;
-  s.type = u.internal ? ['INTERNAL'] : u.rpc !== null ? ['RPC'] : [];
+  s.type = u.internal
+    ? ['INTERNAL']
+    : u.rpc !== null
+      ? ['RPC']
+      : u.mux === 'plus'
+        ? ['TCPMUXPLUS', 'UNLISTED']
+        : u.mux === 'plain'
+          ? ['TCPMUX', 'UNLISTED']
+          : [];
   if (u.rpc !== null) {
     s.port = null;
     s.rpc_number = u.rpc.prog;
@@ -460,14 +471,7 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.per_source = u.perSource;
   s.per_source_per_minute = u.perSourcePerMinute;
   s.bind = u.host === '*' ? null : u.host;
-  if (u.unix !== null) {
-    s.protocol = 'unix';
-    s.port = null;
-    s.unix = u.unix;
-    s.flags = flags.filter((f) => f !== 'IPv4' && f !== 'IPv6');
-    s.v6only = null;
-    s.family_sockets = false;
-  }
+  if (u.unix !== null) asUnixService(s, u.unix);
   return s;
 }
 

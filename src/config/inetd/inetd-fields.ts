@@ -11,6 +11,7 @@ import { INETD_RATE_RULES } from '../../admission/limits.js';
 import { parseField, positionIn, type HostPiece, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { systemDb, type SysDb } from '../../sys/sysdb.js';
 import { readRpcServiceField, type RpcServiceField } from './inetd-rpc.js';
+import { readMuxServiceField, type MuxServiceField } from './inetd-tcpmux.js';
 import type { InetdRateFlavour, SocketType } from '../../table.js';
 import { present } from '../../util/invariant.js';
 
@@ -240,7 +241,8 @@ export class FieldReader {
       return null;
     }
     if (name.startsWith('tcpmux/')) {
-      this.unsupported(word, 'TCPMUX services (`tcpmux/NAME`)', name.length, piece.offset);
+      // FreeBSD's are read by muxService(); OpenBSD's inetd has none ("unknown service").
+      this.unsupported(word, `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect`, name.length, piece.offset);
       return null;
     }
     if (/^[0-9]+$/.test(name)) {
@@ -419,6 +421,14 @@ export class FieldReader {
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
 
+  /** FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` (inetd-tcpmux.ts); null: not one; 'bad': skipped, reported. */
+  protected muxService(word: InetdWord, piece: WordPiece, protoWritten: string | null, socketType: SocketType | null): MuxServiceField | 'bad' | null {
+    const r = this.dialect === 'freebsd' ? readMuxServiceField(piece.text, protoWritten, socketType) : null;
+    if (r === null || !('problem' in r)) return r;
+    this.report('inetd-bad-field', 'error', this.pos(word, piece.offset), r.problem, piece.text.length);
+    return 'bad';
+  }
+
   protected serverField(
     word: InetdWord,
     nameWord: InetdWord,
@@ -430,6 +440,8 @@ export class FieldReader {
       const name = namePiece.text;
       const builtin = BUILTINS.find((b) => b === name || (this.dialect === 'freebsd' && this.isAliasOf(name, b, base)));
       if (builtin !== undefined) return { internal: true, builtin, path: null, problems: [] };
+      // FreeBSD's internal tcpmux (stream only: its builtin table has no datagram one).
+      if (this.dialect === 'freebsd' && name === 'tcpmux' && base === 'tcp') return { internal: true, builtin: 'tcpmux', path: null, problems: [] };
       const at = this.pos(nameWord, namePiece.offset);
       if (name === 'tcpmux') {
         this.unsupported(nameWord, 'the internal tcpmux service and TCPMUX services', name.length, namePiece.offset);

@@ -5,10 +5,11 @@
 // each inetd's own default: FreeBSD 0200 (its se_sockmode), OpenBSD (and Debian's
 // openbsd-inetd, measured) 0666, owned by the daemon's user and group.
 
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import type { SysDb } from '../../sys/sysdb.js';
-import type { UnixSocket } from '../../table.js';
+import type { WordPiece } from './inetd-syntax.js';
+import type { Service, UnixSocket } from '../../table.js';
 
 /** Linux's sun_path holds 108 bytes, the terminating NUL included. */
 export const UNIX_PATH_MAX = 107;
@@ -72,4 +73,29 @@ export function unixSocketOf(path: string, perms: SocketPerms | null, dialect: R
   const bytes = Buffer.byteLength(path);
   if (bytes > UNIX_PATH_MAX) return { ok: false, offset: 0, length, message: `unix-domain socket path too long (${bytes} bytes; at most ${UNIX_PATH_MAX})` };
   return { ok: true, socket: perms !== null ? { path, ...perms } : { path, owner: null, group: null, mode: UNIX_DEFAULT_MODE[dialect] } };
+}
+
+/** The warning for a prefix on a tcp or udp entry. */
+export const PREFIX_IGNORED = 'the `:user:group:mode:` prefix only applies to unix-domain sockets: ignored, as FreeBSD inetd does';
+
+/** Where the internal service is named: FreeBSD finds that of a unix socket by the path's last component. */
+export function builtinPieceOf(namePiece: WordPiece, unix: boolean, dialect: ResolvedInetdDialect): WordPiece {
+  if (!unix || dialect !== 'freebsd') return namePiece;
+  return { text: basename(namePiece.text), offset: namePiece.offset + namePiece.text.lastIndexOf('/') + 1 };
+}
+
+/** Removes from `kept` and returns the entry whose socket is at `path` (one socket per path). */
+export function takeSamePath<T extends { unix: UnixSocket | null }>(kept: T[], path: string): T | undefined {
+  const i = kept.findIndex((e) => e.unix?.path === path);
+  return i < 0 ? undefined : kept.splice(i, 1)[0];
+}
+
+/** Makes `s` the service of a unix socket: no port, no address family. */
+export function asUnixService(s: Service, unix: UnixSocket): void {
+  s.protocol = 'unix';
+  s.port = null;
+  s.unix = unix;
+  s.flags = s.flags.filter((f) => f !== 'IPv4' && f !== 'IPv6');
+  s.v6only = null;
+  s.family_sockets = false;
 }

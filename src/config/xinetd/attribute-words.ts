@@ -59,4 +59,4 @@ export const XINETD_BUILTINS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** The internal services tsinetd answers itself (src/serve/builtins.ts). */
-export const TSINETD_BUILTINS: ReadonlySet<string> = new Set(['echo', 'discard', 'daytime', 'chargen', 'time']);
+export const TSINETD_BUILTINS: ReadonlySet<string> = new Set(['echo', 'discard', 'daytime', 'chargen', 'time', 'tcpmux']);

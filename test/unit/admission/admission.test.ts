@@ -303,3 +303,39 @@ test('per_source counts a wait = yes datagram server against the sender it was s
     'per_source_limit',
   );
 });
+
+test('handedOver (a TCPMUX service reached through tcpmux): only the address checks of its own, nothing counted or limited', async () => {
+  const { ctl, clock, dns } = setup({ load: 9, processLimit: 1, dns: { reverse: { '127.0.0.3': ['far.example'] }, hosts: { 'far.example': ['127.0.0.3'] } } });
+  const target = svc({
+    id: 'date',
+    only_from: ['127.0.0.1', '.example'],
+    no_access: ['127.0.0.1/32'],
+    instances: 1,
+    cps: [1, 5],
+    max_load: 1,
+    access_times: noon,
+  });
+  // Load, times, instances, cps and -limit are tcpmux's business: they do not refuse here.
+  ctl.started(svc({ id: 'other' }), p4('127.0.0.9'));
+  ctl.started(target, p4('127.0.0.2'));
+  await ctl.prepare([target]);
+  for (let i = 0; i < 3; i++) assert.equal(why(await ctl.handedOver(target, p4('127.0.0.2'))), 'address');
+  // 127.0.0.1 is on both lists (refused), .3 is let in through its name, nothing else.
+  assert.equal(why(sync(ctl.handedOver(target, p4('127.0.0.1')))), 'address');
+  assert.equal(why(await ctl.handedOver(target, p4('127.0.0.3'))), 'allow');
+  assert.ok(dns.calls.includes('reverse 127.0.0.3'), dns.calls.join());
+  // A service without lists lets everyone in, and handing over counts nothing.
+  const open = svc({ id: 'open', instances: 1 });
+  await ctl.prepare([target, open]);
+  assert.equal(why(sync(ctl.handedOver(open, p4('127.0.0.5')))), 'allow');
+  assert.deepEqual(ctl.snapshot().running, { other: 1, date: 1 });
+  ctl.finished(svc({ id: 'other' }), p4('127.0.0.9'));
+  ctl.finished(target, p4('127.0.0.2'));
+  clock.load = 0;
+  // The global no_access list a SENSOR fills applies, as in xinetd's address check.
+  const trap = svc({ id: 'trap', flags: ['SENSOR'], type: ['INTERNAL'], deny_time: 5 });
+  assert.equal(why(sync(ctl.admit(trap, p4('127.0.0.5')))), 'address');
+  assert.equal(why(sync(ctl.handedOver(open, p4('127.0.0.5')))), 'address');
+  clock.ms += 5 * 60_000 + 1;
+  assert.equal(why(sync(ctl.handedOver(open, p4('127.0.0.5')))), 'allow');
+});

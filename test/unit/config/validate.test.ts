@@ -9,6 +9,7 @@ import type { BuiltService } from '../../../src/config/xinetd/build.js';
 import { loadXinetdConfig } from '../../../src/config/config.js';
 import {
   checkInternal,
+  checkMux,
   checkNameInArgs,
   checkPort,
   checkRedirect,
@@ -104,17 +105,34 @@ test('port: /etc/services is looked up with the protocol as written (xinetd: htt
   assert.equal(buildText(entry('x', ext('\ttype = UNLISTED\n\tport = 9200\n\tprotocol = TCP\n'))).services[0]!.service.protocol, 'tcp');
 });
 
-test('internal services: known names only; tcpmux and friends are xinetd-only; no NAMEINARGS', () => {
+test('internal services: known names only; servers, services, xadmin are xinetd-only; tcpmux is served; no NAMEINARGS', () => {
   assert.deepEqual(run(checkInternal, entry('daytime', '\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n')), []);
   assert.deepEqual(run(checkInternal, entry('git', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
-    "1:9 error disable there is no internal service 'git' for socket_type stream (internal services are chosen by service name: echo, discard, daytime, chargen, time); xinetd disables service 'git'",
+    "1:9 error disable there is no internal service 'git' for socket_type stream (internal services are chosen by service name: echo, discard, daytime, chargen, time, and tcpmux for stream); xinetd disables service 'git'",
   ]);
-  assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
-    "1:9 error problem not supported by tsinetd: xinetd's internal service 'tcpmux' [versus xinetd: tsinetd starts less]",
+  assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), []);
+  assert.deepEqual(run(checkInternal, entry('tcpmux', '\ttype = INTERNAL\n\tsocket_type = dgram\n\twait = yes\n')), [
+    "1:9 error disable there is no internal service 'tcpmux' for socket_type dgram (internal services are chosen by service name: echo, discard, daytime, chargen, time, and tcpmux for stream); xinetd disables service 'tcpmux'",
+  ]);
+  assert.deepEqual(run(checkInternal, entry('xadmin', '\ttype = INTERNAL\n\tsocket_type = stream\n\twait = no\n')), [
+    "1:9 error problem not supported by tsinetd: xinetd's internal service 'xadmin' [versus xinetd: tsinetd starts less]",
   ]);
   assert.deepEqual(run(checkInternal, entry('echo', '\ttype = INTERNAL\n\tflags = NAMEINARGS\n\tsocket_type = stream\n\twait = no\n')), [
     "4:10 error disable service 'echo' is internal and has the NAMEINARGS flag; xinetd disables it",
   ]);
+});
+
+test('TCPMUX services: UNLISTED and protocol tcp, else xinetd disables them; the others are not concerned', () => {
+  const mux = (type: string, protocol = 'tcp'): string => entry('date', `\ttype = ${type}\n\tprotocol = ${protocol}\n${ext()}`);
+  assert.deepEqual(run(checkMux, mux('TCPMUX UNLISTED')), []);
+  assert.deepEqual(run(checkMux, mux('TCPMUXPLUS UNLISTED')), []);
+  assert.deepEqual(run(checkMux, mux('TCPMUXPLUS')), [
+    "3:9 error disable service 'date' is a TCPMUX service and should have UNLISTED in type; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkMux, mux('TCPMUX UNLISTED', 'udp')), [
+    "4:13 error disable service 'date' is a TCPMUX service and should have tcp in protocol; xinetd disables it",
+  ]);
+  assert.deepEqual(run(checkMux, entry('date', `\ttype = UNLISTED\n\tprotocol = udp\n\tport = 13\n${ext()}`)), []);
 });
 
 test('redirect: stream and nowait only; TRAFFIC only with redirect (also when inherited)', () => {
@@ -175,7 +193,6 @@ test('unsupported features: errors (problems) when the service cannot work, warn
     '3:10 warning none flags = IDONLY has no effect without USERID in log_on_success or log_on_failure (as in xinetd)',
   ]);
   assert.deepEqual(run(checkUnsupported, entry('x', '\ttype = TCPMUX\n\tprotocol = icmp\n')), [
-    "3:9 error problem not supported by tsinetd: TCPMUX services (RFC 1078); service 'x' will not be started [versus xinetd: tsinetd starts less]",
     "4:13 error problem not supported by tsinetd: protocol icmp (only tcp and udp); service 'x' will not be started [versus xinetd: tsinetd starts less]",
   ]);
 });

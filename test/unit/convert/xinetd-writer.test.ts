@@ -329,3 +329,20 @@ test('property: any combination of attributes reads back to the same Service', a
     { numRuns: 60 },
   );
 });
+
+test('TCPMUX: a tcpmux/+NAME service becomes type = TCPMUXPLUS UNLISTED without a port, and reads back equal; FreeBSD tcpmux says what xinetd answers differently', async () => {
+  const plus = base('date');
+  plus.type = ['TCPMUXPLUS', 'UNLISTED'];
+  plus.port = null;
+  const { text } = await roundTrip(plus);
+  assert.ok(lines(text).includes('type = TCPMUXPLUS UNLISTED'), text);
+  assert.ok(!lines(text).some((l) => l.startsWith('port ')), text);
+  const mux = newService('tcpmux', 'inetd-freebsd', { file: 'i.conf', line: 1 });
+  Object.assign(mux, { type: ['INTERNAL'], port: 1, user: 'root' });
+  const written = writeService(mux, { db });
+  assert.match(written.text, /# xinetd's tcpmux is not FreeBSD's: no `help`, `-Service name not found` for an unknown name/);
+  assert.deepEqual(
+    written.lost.map((l) => `${l.field} ${l.severity}`),
+    ['type warning'],
+  );
+});

@@ -120,7 +120,8 @@ describe('which service is internal', () => {
     assert.equal(builtinOf(service('daytime', { type: ['INTERNAL', 'UNLISTED'] })), 'daytime');
     assert.equal(builtinOf(service('echo', { type: [] })), null);
     assert.equal(builtinOf(service('myecho', { type: ['INTERNAL'], id: 'echo' })), null);
-    assert.equal(builtinOf(service('tcpmux', { type: ['INTERNAL'] })), null);
+    assert.equal(builtinOf(service('tcpmux', { type: ['INTERNAL'] })), 'tcpmux');
+    assert.equal(builtinOf(service('tcpmux', { type: ['INTERNAL'], socket_type: 'dgram' })), null);
   });
 
   test('SENSOR makes any service the sensor pseudo-service', () => {

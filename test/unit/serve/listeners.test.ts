@@ -129,11 +129,16 @@ describe('what cannot be served', () => {
     assert.equal(r.ok, false);
     return r.reason;
   };
-  test('RPC without its program or versions, TCPMUX, the internal tcpmux, unknown internal services', () => {
+  test('RPC without its program or versions, TCPMUX services (reached through tcpmux), unknown internal services', () => {
     assert.match(reason({ type: ['RPC'] }), /RPC service without a program number or version/);
     assert.match(reason({ type: ['RPC'], rpc_number: 100001 }), /RPC service without/);
-    assert.match(reason({ type: ['TCPMUX'] }), /TCPMUX/);
-    assert.match(reason({ name: 'tcpmux', type: ['INTERNAL'], server: null }), /tcpmux/);
+    assert.match(reason({ type: ['TCPMUX', 'UNLISTED'], port: null }), /no socket of its own/);
+    assert.match(reason({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null }), /no socket of its own/);
+    assert.deepEqual(servingLimitations(service({ type: ['TCPMUXPLUS', 'UNLISTED'], port: null })), []);
+    assert.match(
+      reason({ name: 'tcpmux', socket_type: 'dgram', protocol: 'udp', type: ['INTERNAL'], server: null }),
+      /No such internal service: tcpmux\/dgram/,
+    );
     assert.equal(reason({ name: 'qotd', type: ['INTERNAL'], server: null }), 'No such internal service: qotd/stream');
   });
   test('raw sockets, odd protocols, missing port, datagram redirects', () => {
@@ -265,6 +270,7 @@ describe('who accepts: the daemon, or the native helper (helperAccepts)', () => 
   test('services that need the socket in the daemon: not the helper', () => {
     assert.equal(helperAccepts(service(internal('echo'))), false, 'echo streams in the daemon');
     assert.equal(helperAccepts(service(internal('chargen'))), false);
+    assert.equal(helperAccepts(service(internal('tcpmux'))), false, 'tcpmux reads the name line in the daemon');
     assert.equal(helperAccepts(service(internal('daytime', 'dgram'))), false, 'datagrams');
     assert.equal(helperAccepts(service({ wait: true })), false, 'wait = yes gets the listening socket itself');
     assert.equal(helperAccepts(service({ redirect: { host: '127.0.0.1', port: 80 } })), false);

@@ -306,18 +306,20 @@ test('openbsd.conf: every OpenBSD/Debian form becomes the expected Service', () 
   assert.equal(s.get('127.0.0.2:41002/tcp')!.source.line, 10);
 });
 
-test('freebsd.conf: detected as FreeBSD; limits, login class, aliases, unsupported entries', () => {
+test('freebsd.conf: detected as FreeBSD; limits, login class, aliases, TCPMUX, unsupported entries', () => {
   const r = loadFixture('freebsd.conf');
   assert.equal(r.dialect, 'freebsd');
   assert.deepEqual(
     r.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}`),
-    ['5:19: note', '6:45: warning', '11:1: error', '13:1: warning', '14:1: error'],
+    ['5:19: note', '6:45: warning', '13:1: warning', '14:1: error'],
   );
   assert.match(r.diagnostics[0]!.message, /FreeBSD inetd\.conf because of `nowait\/3\/10`/);
-  assert.match(r.diagnostics[2]!.message, /TCPMUX services .* not supported by tsinetd/);
-  assert.match(r.diagnostics[4]!.message, /IPsec policy of line 13/);
+  assert.match(r.diagnostics[3]!.message, /IPsec policy of line 13/);
   const s = byId(r);
-  assert.deepEqual([...s.keys()], ['ftp/tcp', 'ftp/tcp6', 'finger', 'shell', 'login', 'comsat', 'chargen', 'time', 'rstatd', 'tftp']);
+  assert.deepEqual([...s.keys()], ['ftp/tcp', 'ftp/tcp6', 'finger', 'shell', 'login', 'comsat', 'chargen', 'time', 'date', 'rstatd', 'tftp']);
+  // tcpmux/+date: a TCPMUXPLUS service named date, with no port, served through tcpmux
+  const date = s.get('date')!;
+  assert.deepEqual([date.type, date.port, date.wait, date.server, date.server_argv], [['TCPMUXPLUS', 'UNLISTED'], null, false, '/bin/date', ['date']]);
   // rstatd/1-3 dgram rpc/udp: program 100001 from /etc/rpc, versions 1 to 3, no port (an ephemeral one).
   const rstatd = s.get('rstatd')!;
   assert.deepEqual([rstatd.type, rstatd.rpc_number, rstatd.rpc_version, rstatd.port, rstatd.protocol], [['RPC'], 100001, [1, 3], null, 'udp']);
@@ -783,5 +785,37 @@ test('never throws; every entry line becomes a Service or a located diagnostic o
       }
     }),
     { numRuns: 400 },
+  );
+});
+
+test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream only) and its internal tcpmux; OpenBSD has none', () => {
+  const text =
+    'tcpmux\tstream\ttcp\tnowait\troot\tinternal\ntcpmux/plain\tstream\ttcp\twait\tnobody\t/bin/x\tx a\ntcpmux/+plus\tstream\ttcp6\tnowait\tnobody\t/bin/x\tx\ntcpmux/+\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\n';
+  const freebsd = load(text, 'freebsd');
+  assert.deepEqual(
+    freebsd.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}: ${d.message}`),
+    [
+      '3:1: error: bad protocol for tcpmux service plus: FreeBSD inetd takes `tcp` only and skips this entry',
+      '4:1: error: a TCPMUX service needs a name after `tcpmux/`',
+    ],
+  );
+  const s = byId(freebsd);
+  assert.deepEqual([...s.keys()], ['tcpmux', 'plain']);
+  assert.deepEqual([s.get('tcpmux')!.type, s.get('tcpmux')!.port], [['INTERNAL'], 1]);
+  // wait is forced to nowait, as FreeBSD does for TCPMUX services
+  assert.deepEqual(
+    [s.get('plain')!.type, s.get('plain')!.port, s.get('plain')!.wait, s.get('plain')!.server_argv],
+    [['TCPMUX', 'UNLISTED'], null, false, ['x', 'a']],
+  );
+  const openbsd = load(text, 'openbsd');
+  assert.deepEqual(openbsd.services, []);
+  assert.deepEqual(
+    openbsd.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`),
+    [
+      '1:1: the internal tcpmux service and TCPMUX services are not supported by tsinetd; entry skipped',
+      '2:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
+      '3:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
+      '4:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
+    ],
   );
 });

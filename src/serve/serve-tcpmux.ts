@@ -1,0 +1,213 @@
+// The internal `tcpmux` service on an admitted connection (the decisions are tcpmux.ts's): read
+// the client's first bytes, find the TCPMUX service they name, run that service's own access
+// checks, answer, and start its program on the same socket. As in xinetd (measured):
+// - everything is logged under tcpmux: START and EXIT of the tcpmux service (the EXIT status is
+//   the program's), in tcpmux's log; the TCPMUX service's own log and log_on_* are not used;
+// - tcpmux's own checks (rates, instances, only_from, TCP wrappers under the name `tcpmux`)
+//   ran when the connection was accepted (connection.ts); the TCPMUX service adds only what
+//   xinetd's child checks: its address lists and TCP wrappers under its server's name. Its
+//   refusal closes the connection without a reply (not even the "+Go" of a TCPMUXPLUS
+//   service) and without a FAIL line; TCP wrappers' refusal line goes to the daemon log;
+// - the program runs with the TCPMUX service's user, group, arguments and environment.
+// A FreeBSD inetd.conf's tcpmux reads and answers as FreeBSD inetd does (tcpmux.ts: `help`, its
+// texts, its 10 s per read), with the same handing over and lines.
+// Where xinetd writes no service line at all (no name, an unknown name, a refusal), tsinetd
+// writes START and EXIT with pid 0 for its in-process handling, and says why in the daemon log.
+
+import type * as net from 'node:net';
+import type { Decision, LocalEnd } from '../admission/admission-types.js';
+import type { Peer } from '../peer.js';
+import { muxClient } from '../service-kind.js';
+import { stopReading } from '../sys/uv-handles.js';
+import type { Service } from '../table.js';
+import { durationSince, finished, type ServeContext } from './serve-context.js';
+import { prepareWrap, startProgram } from './serve-program.js';
+import { BSD_MUX_ACK, BSD_MUX_READ_TIMEOUT_MS, bsdMuxAnswer, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
+
+/** The first bytes the client sends (one read, as xinetd's read(2)), or null when it closes first. */
+function firstRead(socket: net.Socket): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const done = (bytes: Buffer | null): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      resolve(bytes);
+    };
+    const onData = (bytes: Buffer): void => {
+      // What the client sends next is the program's: it must stay in the kernel.
+      socket.pause();
+      stopReading(socket);
+      done(bytes);
+    };
+    const onEnd = (): void => done(null);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+    socket.resume();
+  });
+}
+
+/**
+ * FreeBSD inetd's name line (tcpmux.ts bsdMuxName): read until it is complete, the client ends,
+ * or a read waits 10 s (null: inetd's alarm ends the connection without a word).
+ */
+function bsdNameRead(socket: net.Socket): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    let sofar = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
+    const done = (name: Buffer | null): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+      resolve(name);
+    };
+    const wait = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => done(null), BSD_MUX_READ_TIMEOUT_MS);
+    };
+    const onData = (bytes: Buffer): void => {
+      sofar = Buffer.concat([sofar, bytes]);
+      const name = bsdMuxName(sofar, false);
+      if (name === null) {
+        wait();
+        return;
+      }
+      socket.pause();
+      stopReading(socket);
+      done(name);
+    };
+    const onEnd = (): void => done(bsdMuxName(sofar, true));
+    const onClose = (): void => done(null);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
+    wait();
+    socket.resume();
+  });
+}
+
+/** Writes `bytes`; resolves once they are with the kernel (false: the connection is gone). */
+function send(socket: net.Socket, bytes: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) {
+      resolve(false);
+      return;
+    }
+    socket.write(bytes, (err) => resolve(err == null));
+  });
+}
+
+/** The TCPMUX service's checks; a fault inside them refuses (internal_error), never admits. */
+async function handedOver(ctx: ServeContext, target: Service, peer: Peer, local: LocalEnd | undefined): Promise<Decision> {
+  try {
+    return await ctx.admission.handedOver(target, peer, local);
+  } catch (err) {
+    ctx.daemon(
+      'internal-error',
+      'error',
+      `access control of service ${target.id} failed: ${err instanceof Error ? err.message : String(err)}`,
+      'access_control',
+    );
+    return { allow: false, reason: 'internal_error' };
+  }
+}
+
+/**
+ * Serves one admitted tcpmux connection (`mux`, already counted as started) to its end or to
+ * the start of the program it asks for.
+ */
+export async function serveMux(
+  ctx: ServeContext,
+  mux: Service,
+  peer: Peer,
+  socket: net.Socket,
+  local: LocalEnd | undefined,
+  acceptedAt: number,
+): Promise<void> {
+  const release = ctx.hold(socket, mux);
+  const t0 = performance.now();
+  const closed = (): void => {
+    socket.destroy();
+    release();
+    ctx.log({ kind: 'START', service: mux, pid: 0, peer });
+    ctx.log({ kind: 'EXIT', service: mux, pid: 0, status: 0, signal: null, durationSeconds: durationSince(t0) });
+    finished(ctx, mux, peer);
+  };
+  const why = (level: 'debug' | 'info', text: string): void => ctx.daemon('tcpmux-request', level, `tcpmux from ${peer.address}: ${text}`, 'tcpmux_handler');
+
+  // Each tcpmux serves the TCPMUX services of its own kind of file.
+  const services = ctx.muxServices().filter((s) => s.dialect === mux.dialect);
+  const bsd = mux.dialect === 'inetd-freebsd';
+  let target: Service;
+  if (bsd) {
+    const name = await bsdNameRead(socket);
+    if (name === null) {
+      why('debug', 'no complete name within 10 s; closed');
+      closed();
+      return;
+    }
+    const answer = bsdMuxAnswer(name, services);
+    if (answer.kind !== 'target' || ctx.stopping) {
+      if (answer.kind === 'unknown') why('debug', `no TCPMUX service named '${name.toString('latin1')}'`);
+      if (answer.kind !== 'target') await send(socket, answer.reply);
+      closed();
+      return;
+    }
+    target = answer.service;
+  } else {
+    const first = await firstRead(socket);
+    if (first === null) {
+      ctx.daemon('tcpmux-read-failed', 'error', 'read failed', 'tcpmux_handler');
+      closed();
+      return;
+    }
+    const request = muxRequest(first);
+    if (request.kind === 'malformed') {
+      why(
+        'debug',
+        request.overread ? 'a 1022-byte name with more data in the same read; closed' : 'not a service name ending in CR LF; closed without a reply',
+      );
+      closed();
+      return;
+    }
+    const found = ctx.stopping ? null : muxTarget(request.name, services);
+    if (found === null) {
+      why('debug', `no TCPMUX service named '${request.name.toString('latin1')}'`);
+      await send(socket, MUX_NOT_FOUND);
+      closed();
+      return;
+    }
+    target = found;
+  }
+  const decision = await handedOver(ctx, target, peer, local);
+  if (!decision.allow) {
+    if (decision.reason === 'libwrap' && decision.detail !== undefined) ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
+    else
+      why('info', `service ${target.id} refused it (${decision.reason}${decision.detail !== undefined ? `: ${decision.detail}` : ''}); closed without a reply`);
+    closed();
+    return;
+  }
+  const wrap = decision.wrap === undefined ? null : await prepareWrap(ctx, target, peer, decision.wrap);
+  if (muxClient(target) === 'plus' && !(await send(socket, bsd ? BSD_MUX_ACK : MUX_ACK))) {
+    closed();
+    return;
+  }
+  if (ctx.stopping || socket.destroyed) {
+    closed();
+    return;
+  }
+  await startProgram(
+    ctx,
+    target,
+    peer,
+    socket,
+    () => {
+      socket.destroy();
+      release();
+    },
+    acceptedAt,
+    wrap,
+    mux,
+  );
+}
