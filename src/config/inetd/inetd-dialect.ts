@@ -4,8 +4,8 @@
 // Debian openbsd-inetd, GNU inetutils and busybox, but IPv4 only for FreeBSD) and in their
 // extensions. Evidence, from the entries (comment lines aside):
 //   FreeBSD  a `/` in the wait field (`nowait/max-child/...`), a `/login-class` in the user
-//            field, a `#@` IPsec policy line, a `tcpmux/` service, a `:user:group:mode:` unix
-//            socket prefix;
+//            field, a `#@` IPsec policy line, a `tcpmux/` service or the internal tcpmux, a
+//            `:user:group:mode:` unix socket prefix;
 //   OpenBSD  a `.max` in the wait field (`nowait.400`), a `host:` prefix or default-host line,
 //            a `,sndbuf=`/`,rcvbuf=` protocol option.
 // Only when the entries show neither does a version tag in a comment decide (`$FreeBSD: ...`,
@@ -62,6 +62,10 @@ export function entryEvidence(words: readonly InetdWord[]): Evidence[] {
   }
   const service = fields[0];
   if (service !== undefined && service.text.startsWith('tcpmux/')) out.push(at('freebsd', service, '`tcpmux/` service'));
+  // The internal tcpmux service: 4.4BSD's inetd and FreeBSD's, its descendant, serve it; the
+  // OpenBSD inetd (Debian's openbsd-inetd, measured) drops the line.
+  if (service !== undefined && service.text.toLowerCase() === 'tcpmux' && fields[5]?.text === 'internal')
+    out.push(at('freebsd', service, 'the internal `tcpmux` service'));
   const proto = fields[2];
   if (proto !== undefined && /,(sndbuf|rcvbuf)=/.test(proto.text)) {
     out.push(at('openbsd', proto, `\`${proto.text}\` protocol options`, proto.text.indexOf(',')));

@@ -242,7 +242,12 @@ export class FieldReader {
     }
     if (name.startsWith('tcpmux/')) {
       // FreeBSD's are read by muxService(); OpenBSD's inetd has none ("unknown service").
-      this.unsupported(word, `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect`, name.length, piece.offset);
+      this.unsupported(
+        word,
+        `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect (FreeBSD's inetd has them: --dialect freebsd)`,
+        name.length,
+        piece.offset,
+      );
       return null;
     }
     if (/^[0-9]+$/.test(name)) {
@@ -444,7 +449,8 @@ export class FieldReader {
       if (this.dialect === 'freebsd' && name === 'tcpmux' && base === 'tcp') return { internal: true, builtin: 'tcpmux', path: null, problems: [] };
       const at = this.pos(nameWord, namePiece.offset);
       if (name === 'tcpmux') {
-        this.unsupported(nameWord, 'the internal tcpmux service and TCPMUX services', name.length, namePiece.offset);
+        const why = `the internal tcpmux service is not in the ${this.dialect} dialect (that inetd has none; FreeBSD's has: --dialect freebsd); entry skipped`;
+        this.report('inetd-unsupported', 'error', at, why, name.length);
       } else if (name === 'auth' || name === 'ident') {
         this.unsupported(nameWord, 'the internal auth (ident) service and its options', name.length, namePiece.offset);
       } else {

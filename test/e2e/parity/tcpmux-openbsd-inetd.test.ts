@@ -68,6 +68,12 @@ test('openbsd-inetd has no TCPMUX, and tsinetd --dialect openbsd serves none eit
   assert.match(debug, /^ADD: tcpmux\/\+plus proto=tcp,/m);
   assert.doesNotMatch(debug, /^ADD: tcpmux proto/m);
   const log = readFileSync(daemonLog, 'utf8');
-  assert.match(log, /ours\.conf:1:1: error: the internal tcpmux service and TCPMUX services are not supported by tsinetd; entry skipped/);
-  assert.match(log, /ours\.conf:2:1: error: TCPMUX services \(`tcpmux\/NAME`\) in the openbsd dialect are not supported by tsinetd; entry skipped/);
+  assert.match(
+    log,
+    /ours\.conf:1:1: error: the internal tcpmux service is not in the openbsd dialect \(that inetd has none; FreeBSD's has: --dialect freebsd\); entry skipped/,
+  );
+  assert.match(
+    log,
+    /ours\.conf:2:1: error: TCPMUX services \(`tcpmux\/NAME`\) in the openbsd dialect \(FreeBSD's inetd has them: --dialect freebsd\) are not supported by tsinetd; entry skipped/,
+  );
 });

@@ -689,6 +689,9 @@ test('dialect detection: evidence in entries, then version tags, then OpenBSD/Li
   assert.equal(d('ftp stream tcp nowait root:wheel/daemon /bin/cat\n'), 'freebsd');
   assert.equal(d('#@ ipsec in\n'), 'freebsd');
   assert.equal(d('tcpmux/+date stream tcp nowait root /bin/date date\n'), 'freebsd');
+  // the internal tcpmux: 4.4BSD's and FreeBSD's inetd serve it, OpenBSD's drops it
+  assert.equal(d('tcpmux stream tcp nowait root internal\n'), 'freebsd');
+  assert.equal(d('tcpmux stream tcp nowait root /usr/sbin/tcpmuxd tcpmuxd\n'), 'openbsd');
   assert.equal(d(':root:wheel:0600:/var/run/s stream unix nowait root /bin/cat\n'), 'freebsd');
   assert.equal(d('ftp stream tcp nowait.10 root /bin/cat\n'), 'openbsd');
   assert.equal(d('127.0.0.1:\n'), 'openbsd');
@@ -812,10 +815,10 @@ test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream o
   assert.deepEqual(
     openbsd.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`),
     [
-      '1:1: the internal tcpmux service and TCPMUX services are not supported by tsinetd; entry skipped',
-      '2:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
-      '3:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
-      '4:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect are not supported by tsinetd; entry skipped',
+      "1:1: the internal tcpmux service is not in the openbsd dialect (that inetd has none; FreeBSD's has: --dialect freebsd); entry skipped",
+      "2:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
+      "3:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
+      "4:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
     ],
   );
 });
