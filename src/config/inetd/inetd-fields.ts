@@ -70,6 +70,9 @@ export interface WaitMeaning {
   perSource: number | null;
 }
 
+/** What the protocol field says: the transport, the address families, and whether it is RPC or a unix socket. */
+export type ProtocolMeaning = { base: 'tcp' | 'udp'; families: Set<Family>; written: string; unix: boolean; rpc: boolean };
+
 /** Reads the fields of entries; collects the diagnostics (subclassed by the entry reader). */
 export class FieldReader {
   readonly diagnostics: Diagnostic[] = [];
@@ -114,10 +117,7 @@ export class FieldReader {
     return null;
   }
 
-  protected protocol(
-    word: InetdWord,
-    socketType: SocketType | null,
-  ): { base: 'tcp' | 'udp'; families: Set<Family>; written: string; unix: boolean; rpc: boolean } | null {
+  protected protocol(word: InetdWord, socketType: SocketType | null): ProtocolMeaning | null {
     const shape = parseField('Protocol', word.text);
     if (shape === null) {
       this.internalError(word);
@@ -166,17 +166,12 @@ export class FieldReader {
         this.report('inetd-unsupported', 'warning', this.pos(word, opt.offset), `tsinetd does not set socket buffer sizes: \`${text}\` is ignored`, opt.length);
       }
     }
-    if (name === 'unix' && ok) {
-      // A unix-domain socket: the service field is its path; no address family.
-      return { base: socketType === 'dgram' ? 'udp' : 'tcp', families: new Set(), written: name, unix: true, rpc: false };
-    }
+    if (name === 'unix') return ok ? { base: socketType === 'dgram' ? 'udp' : 'tcp', families: new Set(), written: name, unix: true, rpc: false } : null;
     // RPC: `rpc/` before the protocol, which keeps its own meaning (families and all), as both inetds read it.
     const rpc = name.startsWith('rpc/');
     const m = /^(tcp|udp)(4|6|46|64)?$/.exec(rpc ? name.slice(4) : name);
     if (m === null) {
-      if (name === 'unix') {
-        // a unix socket whose protocol options are wrong: reported above
-      } else if (rpc) {
+      if (rpc) {
         this.report(
           'inetd-bad-field',
           'error',
