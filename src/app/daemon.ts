@@ -20,7 +20,7 @@ import { AdmissionController } from '../admission/admission.js';
 import { daemonUmaskFrom } from '../spawn/child-env.js';
 import type { LoadRequest } from '../config/config.js';
 import { fdTransitionText, watchFds } from '../ops/fd-watch.js';
-import { tuneHeapForDaemon } from './heap-tuning.js';
+import { collectAfterLoading, tuneHeapForDaemon } from './heap-tuning.js';
 import { createEventLog, type XinetdEventLog } from '../log/log.js';
 import { daemonMessage, type Say } from '../message-codes.js';
 import { serviceStates } from '../ops/metrics.js';
@@ -198,6 +198,7 @@ class Daemon {
     this.ready?.ok();
     if (this.observed !== null) this.observed.serving = true;
     this.signals?.ready(`Serving ${n} service${n === 1 ? '' : 's'}`);
+    void collectAfterLoading(this.env);
     return done;
   }
 
@@ -319,7 +320,10 @@ class Daemon {
         this.served = served;
         this.table = table;
       },
-      reloaded: (outcome) => this.observed?.metrics.reloaded(outcome),
+      reloaded: (outcome) => {
+        this.observed?.metrics.reloaded(outcome);
+        void collectAfterLoading(this.env);
+      },
       stop: () => void this.stop(false, 1),
     };
   }

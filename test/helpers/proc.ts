@@ -20,12 +20,18 @@ export function childrenOf(ppid: number): number[] {
 
 /** The inodes of the sockets listening on TCP `port` (/proc/net/tcp and tcp6, state 0A). */
 export function listeningInodes(port: number): Set<string> {
-  const out = new Set<string>();
+  return listeningInodesByPort([port]).get(port) ?? new Set<string>();
+}
+
+/** listeningInodes() for many ports, reading the tables once: port -> inodes (empty when nothing listens). */
+export function listeningInodesByPort(ports: Iterable<number>): Map<number, Set<string>> {
+  const out = new Map<number, Set<string>>();
+  for (const port of ports) out.set(port, new Set<string>());
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || f[3] !== '0A') continue;
-      if (parseInt(f[1]!.split(':')[1]!, 16) === port) out.add(f[9]!);
+      out.get(parseInt(f[1]!.split(':')[1]!, 16))?.add(f[9]!);
     }
   }
   return out;

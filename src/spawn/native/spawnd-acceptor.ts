@@ -85,7 +85,7 @@ export class NativeAcceptor implements Acceptor {
     for (const [lid, fd] of this.listening) this.sendListen(helper, lid, fd);
     // Not through sendPlain(): the helper becomes the current one only once it is attached.
     for (const lid of this.paused) {
-      helper.send(requests.accepting(lid, false).request, (err) => {
+      this.proc.post(helper, requests.accepting(lid, false).request, (err) => {
         if (err) this.warn(`listener ${lid} not paused in the spawn helper: ${err.message}`);
       });
     }

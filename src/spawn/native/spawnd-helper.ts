@@ -22,6 +22,7 @@ import {
   type Sized,
 } from './spawnd-messages.js';
 import { VERSION as HELPER_PROTOCOL_VERSION } from './spawnd-protocol.js';
+import { OrderedSender } from './ordered-send.js';
 import { rawDescriptorHandle, SEND_OPTIONS, socketHandle, type SendHandle } from '../../sys/uv-handles.js';
 
 const RESTART_INTERVAL_MS = 1000;
@@ -84,6 +85,7 @@ export class HelperProcess {
   private outbox: Array<{ item: Sized<PlainRequest>; onError: ((err: Error) => void) | undefined }> = [];
   private flushQueued = false;
   private readonly pongWaiters = new Map<number, () => void>();
+  private readonly senders = new WeakMap<ChildProcess, OrderedSender>();
 
   constructor(options: HelperProcessOptions) {
     this.helperPath = options.helperPath;
@@ -155,7 +157,7 @@ export class HelperProcess {
       MAX_BATCH,
     )) {
       try {
-        helper.send(batchMessage(list), (err) => {
+        this.post(helper, batchMessage(list), (err) => {
           if (err) fail(err);
         });
       } catch (err) {
@@ -167,8 +169,21 @@ export class HelperProcess {
 
   /** Sends a request with a descriptor (the daemon keeps its own copy open). */
   sendWithHandle(helper: ChildProcess, request: HandleRequest, handle: SendHandle, callback: (err: Error | null) => void): void {
-    // Node's typings list only socket objects; a bare libuv handle is accepted too.
-    helper.send(request, handle as net.Socket, SEND_OPTIONS, callback);
+    this.senderOf(helper).send(request, handle, SEND_OPTIONS, callback);
+  }
+
+  /** Sends a message without a descriptor right away, after everything sent to `helper` before it (ordered-send.ts). */
+  post(helper: ChildProcess, message: object, callback: (err: Error | null) => void): void {
+    this.senderOf(helper).send(message, undefined, undefined, callback);
+  }
+
+  private senderOf(helper: ChildProcess): OrderedSender {
+    let sender = this.senders.get(helper);
+    if (sender === undefined) {
+      sender = new OrderedSender(helper);
+      this.senders.set(helper, sender);
+    }
+    return sender;
   }
 
   /** Resolves once the helper has answered a ping sent after everything before it, or after `ms`. */
@@ -186,7 +201,7 @@ export class HelperProcess {
       timer.unref();
       this.pongWaiters.set(id, done);
       try {
-        helper.send(requests.ping(id).request, (err) => {
+        this.post(helper, requests.ping(id).request, (err) => {
           if (err) done();
         });
       } catch {
