@@ -55,11 +55,20 @@ function udpFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * Ports this test process has handed out: a port is free again once its check closes, so two
+ * calls (say, one per service of a configuration) could otherwise get the same one, and the
+ * second service would then fail to bind.
+ */
+const handedOut = new Set<number>();
+
 /** A port that is free for TCP and UDP on every loopback address we use (checked on the wildcard). */
 export async function freePort(): Promise<number> {
   const [low, high] = servicePortRange();
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     if ((await tcpFree(port)) && (await udpFree(port))) return port;
   }
   throw new Error('no free port found');
