@@ -1,5 +1,7 @@
 // What /proc says about processes and sockets, for tests that look at the daemon and its helper from outside.
 
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Pids whose parent is `ppid` (zombies included). */
@@ -35,4 +37,41 @@ export function listeningInodesByPort(ports: Iterable<number>): Map<number, Set<
     }
   }
   return out;
+}
+
+/** The descriptor numbers open in process `pid` (none once it is gone). */
+export function descriptors(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function softFdLimit(pid: number): number {
+  const m = /^Max open files\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'latin1'));
+  assert.ok(m !== null, `no descriptor limit in /proc/${pid}/limits`);
+  return Number(m[1]);
+}
+
+/** Sets the soft RLIMIT_NOFILE of a running process; the hard limit stays, so it can be raised back. */
+export function setSoftFdLimit(pid: number, soft: number): void {
+  const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `prlimit: ${r.stderr}`);
+  assert.equal(softFdLimit(pid), soft);
+}
+
+/** The limit that leaves exactly `free` unused descriptor numbers below it (the limit bounds numbers, not counts). */
+export function limitLeaving(used: readonly number[], free: number): number {
+  const taken = new Set(used);
+  let left = free;
+  for (let n = 0; ; n++) {
+    if (taken.has(n)) continue;
+    if (left === 0) return n;
+    left--;
+  }
+}
+
+export function havePrlimit(): boolean {
+  return spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status === 0;
 }

@@ -11,7 +11,7 @@
 // without a descriptor, stays the order in which they were sent.
 
 import type { ChildProcess, MessageOptions } from 'node:child_process';
-import type { SendHandle } from '../../sys/uv-handles.js';
+import type { SEND_OPTIONS, SendHandle } from '../../sys/uv-handles.js';
 import { asError, spawnerError } from './spawn-native-errors.js';
 
 type Callback = (err: Error | null) => void;
@@ -23,9 +23,16 @@ interface Pending {
   callback: Callback;
 }
 
-/** Node's own message acknowledging a received descriptor (lib/internal/child_process.js). */
-function isHandleAck(message: unknown): boolean {
-  return typeof message === 'object' && message !== null && (message as { cmd?: unknown }).cmd === 'NODE_HANDLE_ACK';
+/**
+ * Node's own messages that end a descriptor's flight (lib/internal/child_process.js): ACK, it
+ * was received; NACK, it could not be (the helper at its descriptor limit answers so). Every
+ * descriptor here is sent with `keepOpen` (uv-handles.ts SEND_OPTIONS), and Node resends only
+ * a descriptor sent without it, so after either answer Node sends nothing more of it and
+ * writes what it held back.
+ */
+function endsFlight(message: unknown): boolean {
+  const cmd = typeof message === 'object' && message !== null ? (message as { cmd?: unknown }).cmd : undefined;
+  return cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK';
 }
 
 export class OrderedSender {
@@ -38,7 +45,7 @@ export class OrderedSender {
     // Node's own listener, added when the channel was set up, runs first: its queue is empty
     // again by the time this one runs.
     child.on('internalMessage', (message: unknown) => {
-      if (!isHandleAck(message)) return;
+      if (!endsFlight(message)) return;
       this.inFlight = false;
       this.pump();
     });
@@ -55,7 +62,7 @@ export class OrderedSender {
   }
 
   /** Sends `message` (with `handle` when given) after everything sent before it; `callback` once it is written or failed. */
-  send(message: object, handle: SendHandle | undefined, options: MessageOptions | undefined, callback: Callback): void {
+  send(message: object, handle: SendHandle | undefined, options: typeof SEND_OPTIONS | undefined, callback: Callback): void {
     const item = { message, handle, options, callback };
     if (this.inFlight || this.waiting > 0) this.queue.push(item);
     else this.write(item);

@@ -5,7 +5,6 @@
 // under client load.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../../helpers/net.js';
 import { daemonRunsNoHelper } from '../../helpers/spawnd.js';
+import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit } from '../../helpers/proc.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const SLEEPER = join(FIXTURES, 'sleeper');
@@ -99,11 +99,6 @@ function listOr(path: string): string[] {
   }
 }
 
-/** The descriptor numbers open in process `pid`. */
-function descriptors(pid: number): number[] {
-  return listOr(`/proc/${pid}/fd`).map(Number);
-}
-
 /** The direct children of `pid` (of all its threads). */
 function childrenOf(pid: number): number[] {
   return listOr(`/proc/${pid}/task`).flatMap((task) =>
@@ -146,34 +141,6 @@ function processesWithArg(word: string): number[] {
     .filter((name) => /^\d+$/.test(name))
     .filter((name) => readOr(`/proc/${name}/cmdline`).split('\0').includes(word))
     .map(Number);
-}
-
-function softFdLimit(pid: number): number {
-  const m = /^Max open files\s+(\d+)/m.exec(readOr(`/proc/${pid}/limits`));
-  assert.ok(m !== null, `no descriptor limit in /proc/${pid}/limits`);
-  return Number(m[1]);
-}
-
-/** Sets the soft RLIMIT_NOFILE of a running process; the hard limit stays, so it can be raised back. */
-function setSoftFdLimit(pid: number, soft: number): void {
-  const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:`], { encoding: 'utf8' });
-  assert.equal(r.status, 0, `prlimit: ${r.stderr}`);
-  assert.equal(softFdLimit(pid), soft);
-}
-
-/** The limit that leaves exactly `free` unused descriptor numbers below it (the limit bounds numbers, not counts). */
-function limitLeaving(used: readonly number[], free: number): number {
-  const taken = new Set(used);
-  let left = free;
-  for (let n = 0; ; n++) {
-    if (taken.has(n)) continue;
-    if (left === 0) return n;
-    left--;
-  }
-}
-
-function havePrlimit(): boolean {
-  return spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 // ---- the daemon log -----------------------------------------------------------------------

@@ -8,6 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { OrderedSender } from '../../../../src/spawn/native/ordered-send.js';
+import { SEND_OPTIONS } from '../../../../src/sys/uv-handles.js';
+import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit } from '../../../helpers/proc.js';
+import { waitFor } from '../../../helpers/net.js';
 
 /** A Node child that notes each message (its number, whether a descriptor came) and reports them on `report`. */
 function recorder(t: TestContext): ChildProcess {
@@ -79,3 +82,38 @@ test('messages still waiting when the child goes away are failed, each once', as
   const failed = [...calls.entries()].filter(([n, errs]) => n >= 0 && errs[0] !== null).length;
   assert.ok(failed >= N - 1, `${failed} of ${N} failed`);
 });
+
+test(
+  'a descriptor the child cannot receive (NACK: at its descriptor limit) ends its flight too: later messages still go',
+  { skip: !havePrlimit() && 'prlimit (util-linux) is not installed', timeout: 20_000 },
+  async (t) => {
+    const child = recorder(t);
+    const server = await listeningServer(t);
+    const sender = new OrderedSender(child);
+    // Wait until the child's IPC channel is up, then leave it no free descriptor number.
+    const ready = once(child, 'message');
+    sender.send({ cmd: 'report' }, undefined, undefined, () => {});
+    await ready;
+    const pid = child.pid ?? 0;
+    const soft = softFdLimit(pid);
+    setSoftFdLimit(pid, limitLeaving(descriptors(pid), 0));
+    const written: Array<Promise<Error | null>> = [];
+    for (let n = 0; n < 6; n++) {
+      written.push(new Promise((resolve) => sender.send({ n }, n % 2 === 0 ? server : undefined, SEND_OPTIONS, resolve)));
+    }
+    // Every message is written: none waits behind a descriptor that was refused.
+    assert.deepEqual(await Promise.all(written), Array<null>(6).fill(null));
+    await waitFor(() => (sender.waiting === 0 ? true : undefined), 5000, 'the queue to empty');
+    setSoftFdLimit(pid, soft);
+    const report = once(child, 'message');
+    sender.send({ cmd: 'report' }, undefined, undefined, () => {});
+    const [seen] = (await report) as [Array<[number, boolean]>];
+    // The plain messages after each refused descriptor arrived, in order (a Node child drops a
+    // message whose descriptor it could not take; the helper answers such a request with an error).
+    assert.deepEqual(seen, [
+      [1, false],
+      [3, false],
+      [5, false],
+    ]);
+  },
+);
