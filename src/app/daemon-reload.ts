@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { message, type ServicePreparer } from './daemon-services.js';
 import type { XinetdEventLog } from '../log/log.js';
 import type { Say } from '../message-codes.js';
-import { keepsSockets, mergeReload, planReload, reinstate, type KeptDefinition } from './reload.js';
+import { keepsSockets, mergeReload, planReload, reinstate, socketsKeyOnce, type KeptDefinition } from './reload.js';
 import type { ServerHandle } from '../serve/server-types.js';
 import type { Spawner } from '../spawn/spawn-types.js';
 import type { Service, ServiceTable } from '../table.js';
@@ -35,7 +35,8 @@ export interface ReloadContext {
 export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promise<'end' | 'done'> {
   try {
     // What is bound now binds first: it keeps its port in a clash with a new service, as in xinetd.
-    const next = await c.services.load(keepsSockets(c.served));
+    const bound = keepsSockets(c.served, socketsKeyOnce());
+    const next = await c.services.load(bound);
     if (c.stopping) return 'end';
     const merged = mergeReload(c.served, next, { fileExists: existsSync });
     c.services.reportUnstarted(merged.table);
@@ -44,7 +45,7 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
     const restored = reinstate(c.served, merged.serve, prepared, 'its new access lists cannot be used');
     reportKept(c, [...merged.kept, ...restored.kept]);
     const services = restored.serve;
-    const plan = planReload(c.served, services);
+    const plan = planReload(c.served, services, bound);
     c.log.open(services);
     for (const s of plan.keep) c.daemon('readjusting', 'notice', `readjusting service ${s.id}`, 'readjust');
     await handle.reload(services);

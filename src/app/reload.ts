@@ -66,26 +66,32 @@ function sameDefinition(a: Service, b: Service): boolean {
   return canonical(strip(a)) === canonical(strip(b));
 }
 
+type Range = { file: string; from: number; to: number };
+
 /** Where each service's text ends: the next service of the same file starts (inetd: the next line). */
-function rangesOf(services: readonly Service[]): Map<Service, { file: string; from: number; to: number }> {
+function rangesOf(services: readonly Service[]): Map<Service, Range> {
   const byFile = new Map<string, Service[]>();
   for (const s of services) {
-    const list = byFile.get(s.source.file) ?? [];
-    list.push(s);
-    byFile.set(s.source.file, list);
+    const list = byFile.get(s.source.file);
+    if (list === undefined) byFile.set(s.source.file, [s]);
+    else list.push(s);
   }
-  const ranges = new Map<Service, { file: string; from: number; to: number }>();
+  const ranges = new Map<Service, Range>();
   for (const [file, list] of byFile) {
     const sorted = [...list].sort((a, b) => a.source.line - b.source.line);
-    sorted.forEach((s, i) => {
-      const next = sorted.slice(i + 1).find((n) => n.source.line > s.source.line);
-      ranges.set(s, { file, from: s.source.line, to: next === undefined ? Infinity : next.source.line - 1 });
-    });
+    // From the end: the first later line is the one after the run of services on the same line.
+    let nextLine = Infinity;
+    for (let i = sorted.length - 1; i >= 0; i--) {
+      const s = sorted[i] as Service;
+      const after = sorted[i + 1];
+      if (after !== undefined && after.source.line > s.source.line) nextLine = after.source.line;
+      ranges.set(s, { file, from: s.source.line, to: nextLine - 1 });
+    }
   }
   return ranges;
 }
 
-function inRange(d: Diagnostic, r: { file: string; from: number; to: number }): boolean {
+function inRange(d: Diagnostic, r: Range): boolean {
   return d.file === r.file && d.line >= r.from && d.line <= r.to;
 }
 
@@ -101,20 +107,64 @@ function reasonOf(errors: readonly Diagnostic[]): string {
   return formatDiagnostic(first) + more;
 }
 
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/**
+ * The new table and its errors, looked up by service id and by file once, so that a reload
+ * costs the same per service at any size (no scan of the table or of the errors per service).
+ */
+class NextIndex {
+  /** The new definitions of each id, in table order. */
+  readonly byId = new Map<string, Service[]>();
+  readonly ranges: Map<Service, Range>;
+  private readonly rangesByFile = new Map<string, Range[]>();
+  /** The errors of each file, and those that name each service, in the table's order. */
+  private readonly errorsByFile = new Map<string, Diagnostic[]>();
+  private readonly errorsById = new Map<string, Diagnostic[]>();
+  private readonly order = new Map<Diagnostic, number>();
+
+  constructor(
+    readonly next: ServiceTable,
+    readonly errors: readonly Diagnostic[],
+  ) {
+    for (const s of next.services) pushTo(this.byId, s.id, s);
+    this.ranges = rangesOf(next.services);
+    for (const r of this.ranges.values()) pushTo(this.rangesByFile, r.file, r);
+    errors.forEach((d, i) => {
+      this.order.set(d, i);
+      pushTo(this.errorsByFile, d.file, d);
+      for (const id of new Set(d.services ?? [])) pushTo(this.errorsById, id, d);
+    });
+  }
+
+  /** The errors about `s` (in its text, or naming it), in the table's order. */
+  errorsOf(s: Service): Diagnostic[] {
+    const range = this.ranges.get(s);
+    const inText = range === undefined ? [] : (this.errorsByFile.get(range.file) ?? []).filter((d) => inRange(d, range));
+    const named = this.errorsById.get(s.id) ?? [];
+    if (named.length === 0) return inText;
+    const all = new Set([...inText, ...named]);
+    return [...all].sort((a, b) => (this.order.get(a) ?? 0) - (this.order.get(b) ?? 0));
+  }
+
+  /** The errors of `file` that name `s` or lie outside the text of every new service. */
+  unexplainedIn(file: string, s: Service): Diagnostic[] {
+    const ranges = this.rangesByFile.get(file) ?? [];
+    return (this.errorsByFile.get(file) ?? []).filter((d) => refersTo(d, s) || !ranges.some((r) => inRange(d, r)));
+  }
+}
+
 /** Why the previous definition of `old` stays, or null when the new configuration is taken. */
-function whyKeep(
-  old: Service,
-  next: ServiceTable,
-  errors: readonly Diagnostic[],
-  ranges: Map<Service, { file: string; from: number; to: number }>,
-  env: MergeEnv,
-): string | null {
-  const candidates = next.services.filter((s) => s.id === old.id);
+function whyKeep(old: Service, index: NextIndex, env: MergeEnv): string | null {
+  const candidates = index.byId.get(old.id) ?? [];
   if (candidates.some(servable)) return null;
   const n = candidates[0];
   if (n !== undefined) {
-    const range = ranges.get(n);
-    const own = errors.filter((d) => (range !== undefined && inRange(d, range)) || refersTo(d, n));
+    const own = index.errorsOf(n);
     if (n.enabled && n.problems.length > 0) {
       // Unchanged: the system changed (program or user gone), the current definition fails as well.
       if (sameDefinition(old, n)) return null;
@@ -125,12 +175,20 @@ function whyKeep(
   }
   // Gone from the new table.
   const file = old.source.file;
-  const unexplained = errors.filter((d) => d.file === file && (refersTo(d, old) || ![...ranges.values()].some((r) => inRange(d, r))));
+  const unexplained = index.unexplainedIn(file, old);
   if (unexplained.length > 0) return reasonOf(unexplained);
-  if (!next.files.includes(file) && errors.length > 0 && env.fileExists(file)) {
+  const errors = index.errors;
+  if (!index.next.files.includes(file) && errors.length > 0 && env.fileExists(file)) {
     return `${file} was not read: ${reasonOf(errors)}`;
   }
   return null;
+}
+
+/** The first service of each id. */
+function firstById<T extends { id: string }>(list: readonly T[]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const s of list) if (!map.has(s.id)) map.set(s.id, s);
+  return map;
 }
 
 /**
@@ -138,17 +196,21 @@ function whyKeep(
  * whose new definition is broken keep their current one.
  */
 export function mergeReload(current: readonly Service[], next: ServiceTable, env: MergeEnv): MergeResult {
-  const errors = next.diagnostics.filter((d) => d.severity === 'error');
-  const ranges = rangesOf(next.services);
+  const index = new NextIndex(
+    next,
+    next.diagnostics.filter((d) => d.severity === 'error'),
+  );
   const kept: KeptDefinition[] = [];
   const services = [...next.services];
+  let at: Map<string, number> | null = null;
   for (const old of current) {
-    const why = whyKeep(old, next, errors, ranges, env);
+    const why = whyKeep(old, index, env);
     if (why === null) continue;
     kept.push({ service: old, why });
-    const at = services.findIndex((s) => s.id === old.id);
-    if (at >= 0) services[at] = old;
-    else services.push(old);
+    at ??= new Map(services.map((s, i) => [s.id, i] as const).reverse());
+    const i = at.get(old.id);
+    if (i !== undefined) services[i] = old;
+    else at.set(old.id, services.push(old) - 1);
   }
   const table: ServiceTable = { services, diagnostics: next.diagnostics, files: next.files };
   return { table, serve: services.filter(servable), kept };
@@ -165,6 +227,7 @@ export function reinstate(
   why: string,
 ): { serve: Service[]; kept: KeptDefinition[] } {
   const ok = new Set(accepted);
+  const served = firstById(current);
   const out: Service[] = [];
   const kept: KeptDefinition[] = [];
   for (const s of serve) {
@@ -172,7 +235,7 @@ export function reinstate(
       out.push(s);
       continue;
     }
-    const old = current.find((c) => c.id === s.id);
+    const old = served.get(s.id);
     if (old !== undefined && old !== s) {
       out.push(old);
       kept.push({ service: old, why });
@@ -189,21 +252,39 @@ export interface ReloadPlan {
 }
 
 /**
+ * The socket identities (socketsKey) of the services one reload pass looks at, each computed
+ * once: the pass asks them of every service several times (port clashes, the plan).
+ */
+export function socketsKeyOnce(): (s: Service) => string {
+  const keys = new Map<Service, string>();
+  return (s) => {
+    let key = keys.get(s);
+    if (key === undefined) {
+      key = socketsKey(s);
+      keys.set(s, key);
+    }
+    return key;
+  };
+}
+
+/**
  * Whether a reload from `current` keeps the sockets of a new definition: a service of the same
  * id is served now on the same sockets (socketsKey). Those are bound already, so they bind
  * before anything new (the order port clashes are decided in, config.ts).
  */
-export function keepsSockets(current: readonly Service[]): (s: Service) => boolean {
-  const before = new Map(current.map((s) => [s.id, socketsKey(s)]));
-  return (s) => before.get(s.id) === socketsKey(s);
+export function keepsSockets(current: readonly Service[], keyOf: (s: Service) => string = socketsKey): (s: Service) => boolean {
+  const before = new Map(current.map((s) => [s.id, keyOf(s)]));
+  return (s) => before.get(s.id) === keyOf(s);
 }
 
-/** By service id: what a reload from `current` to `next` keeps, restarts, adds and removes. */
-export function planReload(current: readonly Service[], next: readonly Service[]): ReloadPlan {
+/**
+ * By service id: what a reload from `current` to `next` keeps, restarts, adds and removes;
+ * `kept` is keepsSockets(current), when the pass has it already.
+ */
+export function planReload(current: readonly Service[], next: readonly Service[], kept = keepsSockets(current)): ReloadPlan {
   const plan: ReloadPlan = { keep: [], restart: [], add: [], remove: [] };
   const before = new Map(current.map((s) => [s.id, s]));
   const after = new Set(next.map((s) => s.id));
-  const kept = keepsSockets(current);
   for (const s of next) {
     const old = before.get(s.id);
     if (old === undefined) plan.add.push(s);

@@ -186,6 +186,73 @@ describe('mergeReload: hand-made tables', () => {
   });
 });
 
+describe('mergeReload: lookups by id and by file', () => {
+  test("a service's errors, in its block or naming it, keep the table's order; the first is the reason", () => {
+    const cur = [svc('a', {}, 'x.conf', 1), svc('b', {}, 'x.conf', 10)];
+    const named = about(diag('port-clash', 'error', { file: 'y.conf', line: 3, column: 1 }, 'port clash'), 'a');
+    const inBlock = err('x.conf', 4, 'bad value');
+    const m = mergeReload(cur, table([svc('a', { enabled: false }, 'x.conf', 1), svc('b', {}, 'x.conf', 10)], [named, inBlock], ['x.conf', 'y.conf']), exists);
+    assert.equal(m.kept.length, 1);
+    assert.match(m.kept[0]!.why, /^y\.conf:3:1: error: port clash \(and 1 more error\)$/);
+  });
+
+  test("services that start on the same line share its text (inetd.conf): an error there is each one's", () => {
+    const cur = [svc('a', {}, 'x.conf', 3), svc('b', {}, 'x.conf', 3), svc('c', {}, 'x.conf', 4)];
+    const next = table(
+      [svc('a', { enabled: false }, 'x.conf', 3), svc('b', { enabled: false }, 'x.conf', 3), svc('c', { enabled: false }, 'x.conf', 4)],
+      [err('x.conf', 3, 'bad')],
+    );
+    assert.deepEqual(ids(mergeReload(cur, next, exists).kept.map((k) => k.service)), ['a', 'b']);
+  });
+
+  test('a kept service gone from the table is appended once, after the new ones', () => {
+    const cur = [svc('a', {}, 'd/a', 1)];
+    const next = table([svc('b', {}, 'x.conf', 1)], [err('d/a', 2, 'syntax error')], ['x.conf', 'd/a']);
+    const m = mergeReload(cur, next, exists);
+    assert.deepEqual(
+      m.table.services.map((s) => s.id),
+      ['b', 'a'],
+    );
+  });
+
+  test('3,000 services in 3 files: exactly the broken ones keep their definition, in place', () => {
+    const files = ['x.conf', 'd/one', 'd/two'];
+    const cur: Service[] = [];
+    const nextServices: Service[] = [];
+    const diagnostics: Diagnostic[] = [];
+    const broken = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const file = files[i % 3]!;
+      const line = 10 * Math.floor(i / 3) + 1;
+      const id = `s${i}`;
+      cur.push(svc(id, { port: 10000 + i }, file, line));
+      if (i % 500 === 7) {
+        // disabled by an error in its block
+        nextServices.push(svc(id, { port: 10000 + i, enabled: false }, file, line));
+        diagnostics.push(err(file, line + 2, `bad value in ${id}`));
+        broken.add(id);
+      } else if (i % 500 === 11) {
+        // disabled by an error elsewhere that names it
+        nextServices.push(svc(id, { port: 10000 + i, enabled: false }, file, line));
+        diagnostics.push(about(err('x.conf', 1, `clash of ${id}`), id));
+        broken.add(id);
+      } else if (i % 500 === 13) {
+        nextServices.push(svc(id, { port: 10000 + i, enabled: false }, file, line)); // off on purpose
+      } else {
+        nextServices.push(svc(id, { port: 10000 + i, instances: 5 }, file, line));
+      }
+    }
+    const m = mergeReload(cur, table(nextServices, diagnostics, files), exists);
+    assert.deepEqual(ids(m.kept.map((k) => k.service)), [...broken].sort());
+    for (const k of m.kept) assert.match(k.why, new RegExp(`(bad value in|clash of) ${k.service.id}\\b`));
+    assert.equal(m.serve.length, 3000 - 6); // all but the ones off on purpose
+    m.table.services.forEach((s, i) => {
+      assert.equal(s.id, `s${i}`);
+      assert.equal(s === cur[i], broken.has(s.id));
+    });
+  });
+});
+
 describe('reinstate', () => {
   test('services refused while preparing get their current definition back', () => {
     const curA = svc('a');
