@@ -111,6 +111,19 @@ export function probePath(path: string): PathInfo | null {
   }
 }
 
+/** `probe` asked once per path in one load: many services share one server program. */
+function probeOncePerPath(probe: (path: string) => PathInfo | null): (path: string) => PathInfo | null {
+  const seen = new Map<string, PathInfo | null>();
+  return (path) => {
+    let info = seen.get(path);
+    if (info === undefined && !seen.has(path)) {
+      info = probe(path);
+      seen.set(path, info);
+    }
+    return info ?? null;
+  };
+}
+
 export interface XinetdLoad {
   services: Service[];
   diagnostics: Diagnostic[];
@@ -131,7 +144,7 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
   const env: CheckEnv = {
     db,
-    probe: deps.probe ?? probePath,
+    probe: probeOncePerPath(deps.probe ?? probePath),
     identity: deps.identity ?? currentIdentity(),
     privileges: deps.privileges ?? 'refuse',
     serverAccess: serverAccess(deps),
