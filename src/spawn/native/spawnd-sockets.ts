@@ -21,7 +21,7 @@ export class NativeHelperSockets implements HelperSockets {
   /** Sockets the running helper holds (bound and not closed). */
   private readonly held = new Set<number>();
   /** Binds asked for and not answered yet, by id. */
-  private readonly binding = new Map<number, Waiter<void>>();
+  private readonly binds = new Map<number, Waiter<void>>();
   /** Drains asked for and not answered yet, oldest first, by id. */
   private readonly draining = new Map<number, Array<(count: number) => void>>();
   private readonly watchers = new Map<number, () => void>();
@@ -31,17 +31,17 @@ export class NativeHelperSockets implements HelperSockets {
 
   /** Whether an answer is awaited (the channel then keeps the daemon alive). */
   get awaiting(): boolean {
-    return this.binding.size > 0 || this.draining.size > 0;
+    return this.binds.size > 0 || this.draining.size > 0;
   }
 
   bind(id: number, path: string): Promise<void> {
     const request = requests.ubind(id, path);
     if (request === null) return Promise.reject(spawnerError('EINVAL', `${JSON.stringify(path)} cannot be a socket path`));
-    if (this.binding.has(id)) return Promise.reject(spawnerError('EBUSY', `socket ${id} is being bound already`));
+    if (this.binds.has(id)) return Promise.reject(spawnerError('EBUSY', `socket ${id} is being bound already`));
     return this.proc.ensure().then(
       () =>
         new Promise<void>((resolve, reject) => {
-          this.binding.set(id, { resolve, reject });
+          this.binds.set(id, { resolve, reject });
           this.proc.updateRef();
           this.proc.sendPlain(request, (err) => this.settleBind(id, err));
         }),
@@ -67,10 +67,10 @@ export class NativeHelperSockets implements HelperSockets {
 
   close(id: number): void {
     this.watchers.delete(id);
-    const bind = this.binding.get(id);
+    const bind = this.binds.get(id);
     // A bind still on its way is closed right after it (the helper handles requests in order).
     if (bind !== undefined) {
-      this.binding.delete(id);
+      this.binds.delete(id);
       this.proc.updateRef();
       bind.reject(spawnerError('ECANCELED', `socket ${id} closed while it was being bound`));
     } else if (!this.held.delete(id)) {
@@ -88,7 +88,7 @@ export class NativeHelperSockets implements HelperSockets {
     switch (msg.t) {
       case 'bound': {
         if (msg.errno === 0) {
-          if (this.binding.has(msg.lid)) this.held.add(msg.lid);
+          if (this.binds.has(msg.lid)) this.held.add(msg.lid);
           this.settleBind(msg.lid, null);
           break;
         }
@@ -114,8 +114,8 @@ export class NativeHelperSockets implements HelperSockets {
 
   /** The helper ended: its sockets are gone; answers awaited from it never come. */
   gone(why: string): void {
-    for (const [id, w] of [...this.binding]) {
-      this.binding.delete(id);
+    for (const [id, w] of [...this.binds]) {
+      this.binds.delete(id);
       w.reject(spawnerError('EPIPE', `the spawn helper exited (${why}) before socket ${id} was bound`));
     }
     for (const id of [...this.draining.keys()]) this.settleDrain(id, 0);
@@ -126,9 +126,9 @@ export class NativeHelperSockets implements HelperSockets {
   }
 
   private settleBind(id: number, err: Error | null): void {
-    const w = this.binding.get(id);
+    const w = this.binds.get(id);
     if (w === undefined) return;
-    this.binding.delete(id);
+    this.binds.delete(id);
     this.proc.updateRef();
     if (err === null) w.resolve();
     else w.reject(err.message.startsWith('bind:') ? err : spawnerError('EPIPE', `socket ${id} not bound by the spawn helper: ${asError(err).message}`));
