@@ -216,15 +216,19 @@ describe('unix-domain stream services', { skip: noPython }, () => {
 describe('unix-domain datagram services (held by the spawn helper)', { skip: noPython || daemonRunsNoHelper() }, () => {
   const dgramLine = (p: string, prog = `${SOCK_FAMILY}\tsock-family`): string => `${p}\tdgram\tunix\twait\t${TEST_USER}\t${prog}\n`;
 
-  test('OpenBSD: served at the path, mode 0666 owned by the daemon, one server per datagram, no address; a stale socket is replaced, a regular file is not', async (t) => {
+  test("OpenBSD: served at the path, mode 0666 owned by the daemon, one server per datagram, no address; a failed server's datagram is discarded; a stale socket is replaced, a regular file is not", async (t) => {
     const dir = tempDir(t, 'udgram');
-    const [d1, env, blocked] = ['d.sock', 'env.sock', 'file.sock'].map((n) => join(dir, n)) as [string, string, string];
+    const [d1, env, blocked, failing] = ['d.sock', 'env.sock', 'file.sock', 'fail.sock'].map((n) => join(dir, n)) as [string, string, string, string];
     staleSocket(d1);
     writeFileSync(blocked, 'precious\n');
     // A server that keeps its environment and reads its datagram without answering.
     const script = join(dir, 'env-keeper.sh');
     writeFileSync(script, `env > ${dir}/env.out\nhead -c 64 >/dev/null\n`);
-    const { d } = await serveInetd(t, dir, dgramLine(d1) + dgramLine(env, `/bin/sh\tsh ${script}`) + dgramLine(blocked));
+    const { d } = await serveInetd(
+      t,
+      dir,
+      dgramLine(d1) + dgramLine(env, `/bin/sh\tsh ${script}`) + dgramLine(blocked) + dgramLine(failing, '/bin/false\tfalse'),
+    );
     await d.waitForDaemonLog(/file\.sock exists and is not a socket: not removed/);
     assert.equal(readFileSync(blocked, 'utf8'), 'precious\n', 'a regular file at the path is left alone');
     for (const p of [d1, env]) assert.deepEqual({ ...fileInfo(p), ino: 0 }, { socket: true, mode: '0666', uid, gid, ino: 0 }, p);
@@ -240,6 +244,16 @@ describe('unix-domain datagram services (held by the spawn helper)', { skip: noP
     const log = d.serviceLog();
     assert.equal(starts(), 3, log);
     assert.doesNotMatch(log, /from=/);
+
+    // A server that fails without reading: its datagram is discarded (as xinetd drains after a
+    // failed server), so it is not started again for it; a new datagram starts one after the pause.
+    const failed = (): number => d.serviceLog().match(/START: \S+\/fail\.sock pid=\d+\n/g)?.length ?? 0;
+    assert.equal(unixDgramRequest(failing, join(dir, 'c5'), 'x', 100), null);
+    await waitFor(() => (failed() === 1 ? true : undefined), 5000, 'the failing server to start');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(failed(), 1, 'not started again for the datagram it left: ' + d.serviceLog());
+    assert.equal(unixDgramRequest(failing, join(dir, 'c6'), 'y', 100), null);
+    await waitFor(() => (failed() === 2 ? true : undefined), 5000, 'a second start for a new datagram');
   });
 
   test('FreeBSD prefix: owner, group and mode; no internal services; reload keeps the inode, drops and adds; a killed helper is replaced and the socket bound again; stop removes the file', async (t) => {
