@@ -136,7 +136,11 @@ class Server implements ServerHandle {
       bindRetried: (l, outcome) => this.bindRetried(l, outcome),
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
-    this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
+    this.listeners = new ListenerSet(events, {
+      bindRetryMs: this.bindRetryMs,
+      acceptor: deps.spawner.acceptor ?? null,
+      helperSockets: deps.spawner.helperSockets ?? null,
+    });
     this.queue = new QueueingLimits(
       this.listeners,
       (code, level, message, func) => this.ctx.daemon(code, level, message, func),
