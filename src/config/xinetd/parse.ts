@@ -22,6 +22,7 @@ import type {
   Word,
 } from './syntax.js';
 import { present } from '../../util/invariant.js';
+import { BoundedTable } from '../../util/bounded-table.js';
 
 export interface ParsedFile {
   file: string;
@@ -361,12 +362,33 @@ function skippedDiagnostics(skip: SkipRegion, errorLine: number): Diagnostic[] {
 export type ValueResult<T> = { ok: true; value: T } | { ok: false; diagnostic: Diagnostic };
 
 /**
+ * The values read so far, by rule and text (a value never depends on where it is written): a
+ * generated configuration repeats the same few (`no`, `127.0.0.1`...) thousands of times, and a
+ * parse per value was a tenth of loading 10,000 services (#16). Frozen, since they are shared;
+ * failures are not kept (their diagnostic is located).
+ */
+const parsedValues = new BoundedTable<unknown>(4096);
+
+function frozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) frozen(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
  * Applies the value grammar `rule` to `text`, which starts at `start` in the file (a value
  * never spans lines). Failures become an error Diagnostic at the offending column.
  */
 export function parseValue<R extends ValueRule>(rule: R, text: string, start: { file: string; line: number; column: number }): ValueResult<ValueRules[R]> {
+  const key = `${rule} ${text}`;
+  const known = parsedValues.get(key);
+  if (known !== undefined) return { ok: true, value: known as ValueRules[R] };
   try {
-    return { ok: true, value: peggyParse(text, { startRule: rule }) as ValueRules[R] };
+    const value = frozen(peggyParse(text, { startRule: rule }) as ValueRules[R]);
+    parsedValues.set(key, value);
+    return { ok: true, value };
   } catch (err) {
     if (!(err instanceof PeggySyntaxError)) throw err;
     const column = start.column + err.location.start.column - 1;

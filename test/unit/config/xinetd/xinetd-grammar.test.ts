@@ -263,6 +263,23 @@ test('Count, Decimal (per_source_cps), YesNo', () => {
   assert.equal(value('YesNo', 'maybe'), "3:10 expected yes or no, found 'maybe'");
 });
 
+test('a value read again is the one read before, frozen; a failure is located where it is written each time', () => {
+  const first = parseValue('AclAddress', '10.1.2.0/24', P(3, 10));
+  const again = parseValue('AclAddress', '10.1.2.0/24', P(40, 2));
+  assert.ok(first.ok && again.ok);
+  assert.deepEqual(again.value, peggyParse('10.1.2.0/24', { startRule: 'AclAddress' }));
+  assert.ok(Object.isFrozen(again.value));
+  // The same text through another rule is read by that rule.
+  assert.equal(value('Count', '10'), 10);
+  assert.equal(value('Decimal', '10'), 10);
+  const bad = (line: number, column: number): string => {
+    const r = parseValue('Count', '1x', P(line, column));
+    return r.ok ? 'ok' : `${r.diagnostic.line}:${r.diagnostic.column}`;
+  };
+  assert.equal(bad(3, 10), '3:11');
+  assert.equal(bad(7, 2), '7:3');
+});
+
 test('TimeInterval: h:mm-h:mm, hours 0-23, minutes 0-59, start before end', () => {
   assert.deepEqual(value('TimeInterval', '2:00-9:59'), { start: 120, end: 599 });
   assert.deepEqual(value('TimeInterval', '02:00-09:00'), { start: 120, end: 540 });
