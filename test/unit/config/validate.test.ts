@@ -231,6 +231,36 @@ test('port clashes: TCP, the later of two enabled services on one port/address i
   );
 });
 
+test('port clashes at scale: 2,000 services on one port, one address each; the twins are found by address, a disabled one is no twin', () => {
+  const svc = (name: string, bind: string | null): string =>
+    entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = dgram\n\twait = yes\n\tport = 7000\n${bind === null ? '' : `\tbind = ${bind}\n`}`);
+  const parts: string[] = [];
+  for (let i = 0; i < 2000; i++) parts.push(svc(`s${i}`, `10.0.${i >> 8}.${i & 255}`));
+  parts.push(svc('again', '10.0.3.7'), svc('upper', '10.0.0.1'), svc('any', null), svc('late', '10.9.9.9'));
+  const placed = buildText(parts.join('')).services.map(placedBlock);
+  const who = (i: number): string => placed[i]!.service.id;
+  const f = checkPortClashes(placed, () => true);
+  assert.deepEqual(
+    f.map((x) => [who(x.index), x.effect]),
+    [
+      ['again', 'disable'],
+      ['upper', 'disable'],
+      ['any', 'disable'],
+    ],
+  );
+  assert.match(f[0]!.diagnostic.message, /as service 's775' .*bound to 10\.0\.3\.7\)/);
+  assert.match(f[2]!.diagnostic.message, /as service 's0' .*bound to 10\.0\.0\.0\)/);
+  // s0 and s775 off by other checks: 'any' is the twin of s1, and 'again' has none.
+  const off = new Set([0, 775]);
+  assert.deepEqual(
+    checkPortClashes(placed, (i) => !off.has(i)).map((x) => [who(x.index), x.diagnostic.message.match(/as service '(\w+)'/)?.[1]]),
+    [
+      ['upper', 's1'],
+      ['any', 's1'],
+    ],
+  );
+});
+
 test("port clashes: xinetd's check_entry disables a later service on the port and protocol of an earlier one with a bind address", () => {
   const svc = (name: string, proto: 'stream' | 'dgram', more = ''): string =>
     entry(name, `\tid = ${name}\n\ttype = INTERNAL UNLISTED\n\tsocket_type = ${proto}\n\twait = ${proto === 'dgram' ? 'yes' : 'no'}\n\tport = 7000\n${more}`);
