@@ -84,13 +84,24 @@ function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
   }
 }
 
+/**
+ * Kills the servers of these services with SIGKILL, each with xinetd's line (reconfig.c
+ * sendsig, also written at SIGTERM for RPC services' servers, main.c terminate_program);
+ * resolves to the count of their in-process connections, which are closed.
+ */
+export async function killServersOf(say: Say, handle: ServerHandle, ids: ReadonlySet<string>): Promise<number> {
+  if (ids.size === 0) return 0;
+  const ended = await handle.endServersOf(ids, 'SIGKILL');
+  for (const p of ended.programs) say('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
+  return ended.inProcess;
+}
+
 /** A reload removed these services: their servers are killed, as xinetd does. */
 async function endRemoved(c: ReloadContext, handle: ServerHandle, removed: readonly Service[]): Promise<void> {
   if (removed.length === 0) return;
-  const ended = await handle.endServersOf(new Set(removed.map((s) => s.id)), 'SIGKILL');
-  for (const p of ended.programs) c.daemon('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
-  if (ended.inProcess > 0) {
-    c.daemon('connections-closed', 'warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
+  const inProcess = await killServersOf(c.daemon, handle, new Set(removed.map((s) => s.id)));
+  if (inProcess > 0) {
+    c.daemon('connections-closed', 'warning', `closed ${inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
   }
   for (const s of removed) c.daemon('service-deactivated', 'notice', `service ${s.id} deactivated`, 'hard_reconfig');
 }
