@@ -89,10 +89,10 @@ function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
  * sendsig, also written at SIGTERM for RPC services' servers, main.c terminate_program);
  * resolves to the count of their in-process connections, which are closed.
  */
-export async function killServersOf(say: Say, handle: ServerHandle, ids: ReadonlySet<string>): Promise<number> {
+export async function killServersOf(daemon: Say, handle: ServerHandle, ids: ReadonlySet<string>): Promise<number> {
   if (ids.size === 0) return 0;
   const ended = await handle.endServersOf(ids, 'SIGKILL');
-  for (const p of ended.programs) say('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
+  for (const p of ended.programs) daemon('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
   return ended.inProcess;
 }
 
