@@ -4,6 +4,7 @@
 // (daemon.ts) runs the passes, one at a time, after reopening the log files.
 
 import { existsSync } from 'node:fs';
+import { activated } from '../service-needs.js';
 import { message, type ServicePreparer } from './daemon-services.js';
 import type { XinetdEventLog } from '../log/log.js';
 import type { Say } from '../message-codes.js';
@@ -43,8 +44,11 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
     const prepared = await c.services.prepare(merged.table);
     const restored = reinstate(c.served, merged.serve, prepared, 'its new access lists cannot be used');
     reportKept(c, [...merged.kept, ...restored.kept]);
-    const services = restored.serve;
-    const plan = planReload(c.served, services);
+    const plan = planReload(c.served, restored.serve);
+    // What gets a socket is activated (wrappers.ts activated()); a kept service takes its new
+    // definition as it is, as xinetd's readjust does.
+    const kept = new Set(plan.keep);
+    const services = restored.serve.map((s) => (kept.has(s) ? s : activated(s)));
     c.log.open(services);
     for (const s of plan.keep) c.daemon('readjusting', 'notice', `readjusting service ${s.id}`, 'readjust');
     await handle.reload(services);

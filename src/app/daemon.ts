@@ -17,6 +17,7 @@
 
 import { RPCBIND_SOCKET, rpcbindClient } from '../serve/rpcbind-client.js';
 import { unlinkSync } from 'node:fs';
+import { activated } from '../service-needs.js';
 import { AdmissionController } from '../admission/admission.js';
 import { daemonUmaskFrom } from '../spawn/child-env.js';
 import type { LoadRequest } from '../config/config.js';
@@ -136,7 +137,8 @@ class Daemon {
     }
     this.spawner = spawner;
     this.services.warnLimitations(table, spawner);
-    const services = await this.services.prepare(table);
+    // Every socket is opened now: activated as xinetd's activation leaves them (NOLIBWRAP for RPC over TCP).
+    const services = (await this.services.prepare(table)).map(activated);
     this.served = services;
     this.log.open(services);
     this.daemon('started', 'notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
