@@ -20,7 +20,7 @@ import type { Peer } from '../peer.js';
 import { muxClient } from '../service-kind.js';
 import { stopReading } from '../sys/uv-handles.js';
 import type { Service } from '../table.js';
-import { durationSince, finished, type ServeContext } from './serve-context.js';
+import { durationSince, finished, logRefusalDetail, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
 import { BSD_MUX_ACK, BSD_MUX_READ_TIMEOUT_MS, bsdMuxAnswer, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, muxRequest, muxTarget } from './tcpmux.js';
 
@@ -182,7 +182,7 @@ export async function serveMux(
   }
   const decision = await handedOver(ctx, target, peer, local);
   if (!decision.allow) {
-    if (decision.reason === 'libwrap' && decision.detail !== undefined) ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
+    if (decision.reason === 'libwrap' && decision.detail !== undefined) logRefusalDetail(ctx, decision, decision.detail);
     else
       why('info', `service ${target.id} refused it (${decision.reason}${decision.detail !== undefined ? `: ${decision.detail}` : ''}); closed without a reply`);
     closed();
