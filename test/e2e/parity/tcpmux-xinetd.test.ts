@@ -14,7 +14,7 @@ import { renderConfig, startDaemon, type ServiceDef } from '../../helpers/daemon
 import { freePort, waitFor, type TcpReply } from '../../helpers/net.js';
 import { muxExchange, muxLineService, tcpmuxService } from '../../helpers/tcpmux.js';
 import { tempDir } from '../../helpers/temp.js';
-import { noMountNamespace, noXinetd, startXinetd } from '../../helpers/xinetd.js';
+import { maskServiceLog, noMountNamespace, noXinetd, startXinetd } from '../../helpers/xinetd.js';
 
 const skip = noXinetd || (process.getuid?.() === 0 ? false : 'needs root (xinetd runs the TCPMUX servers as their user)');
 
@@ -40,16 +40,7 @@ const REQUESTS: ReadonlyArray<{ send: string; from?: string; then?: string }> = 
   { send: 'closed\r\n', from: '127.0.0.1', then: 'y\n' },
 ];
 
-const mask = (log: string): string[] =>
-  log
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) =>
-      l
-        .replace(/^\S+: /, '')
-        .replace(/pid=\d+/g, 'pid=N')
-        .replace(/duration=\d+/g, 'duration=N'),
-    );
+const mask = maskServiceLog;
 
 const ends = (log: string): number => mask(log).filter((l) => /^(EXIT|FAIL): /.test(l)).length;
 
