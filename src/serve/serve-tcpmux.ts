@@ -12,7 +12,8 @@
 // - admitted: "+Go" (TCPMUXPLUS), its banner_success, then the program, with the TCPMUX
 //   service's user, group, arguments and environment. Its `banner` is never written.
 // A FreeBSD inetd.conf's tcpmux reads and answers as FreeBSD inetd does (tcpmux.ts: `help`, its
-// texts, its 10 s per read), with the same handing over and lines.
+// texts, its 10 s per read), with the same handing over and lines; a GNU inetutils inetd.conf's
+// as GNU's inetd does (FreeBSD's way, without the 10 s).
 // When no program starts (no name, an unknown name, a refusal), xinetd's forked child still
 // writes START and EXIT (status 0) with its own pid; tsinetd, which handles these in-process,
 // writes the same lines with pid 0 (as for its other internal services), and says why in the
@@ -27,7 +28,7 @@ import type { Service } from '../table.js';
 import { readBanner } from './banner.js';
 import { durationSince, finished, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
-import { BSD_MUX_ACK, BSD_MUX_READ_TIMEOUT_MS, bsdMuxAnswer, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, MUX_READ_SIZE, muxRequest, muxTarget } from './tcpmux.js';
+import { BSD_MUX_ACK, bsdMuxAnswer, bsdMuxReadTimeoutMs, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, MUX_READ_SIZE, muxRequest, muxTarget } from './tcpmux.js';
 
 /**
  * The first bytes the client sends: one read of at most MUX_READ_SIZE bytes, as xinetd's read(2),
@@ -59,10 +60,11 @@ function firstRead(socket: net.Socket): Promise<Buffer | null> {
 }
 
 /**
- * FreeBSD inetd's name line (tcpmux.ts bsdMuxName): read until it is complete, the client ends,
- * or a read waits 10 s (null: inetd's alarm ends the connection without a word).
+ * FreeBSD's and GNU inetd's name line (tcpmux.ts bsdMuxName): read until it is complete, the
+ * client ends, or a read waits `timeoutMs` (null: FreeBSD's alarm ends the connection without a
+ * word; no timeout: wait for ever, as GNU's).
  */
-function bsdNameRead(socket: net.Socket): Promise<Buffer | null> {
+function bsdNameRead(socket: net.Socket, timeoutMs: number | null): Promise<Buffer | null> {
   return new Promise((resolve) => {
     let sofar = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
@@ -75,7 +77,7 @@ function bsdNameRead(socket: net.Socket): Promise<Buffer | null> {
     };
     const wait = (): void => {
       clearTimeout(timer);
-      timer = setTimeout(() => done(null), BSD_MUX_READ_TIMEOUT_MS);
+      if (timeoutMs !== null) timer = setTimeout(() => done(null), timeoutMs);
     };
     const onData = (bytes: Buffer): void => {
       sofar = Buffer.concat([sofar, bytes]);
@@ -153,12 +155,13 @@ export async function serveMux(
 
   // Each tcpmux serves the TCPMUX services of its own kind of file.
   const services = ctx.muxServices().filter((s) => s.dialect === mux.dialect);
-  const bsd = mux.dialect === 'inetd-freebsd';
+  // FreeBSD's tcpmux, or GNU inetutils' (the same but for the timeout); else xinetd's.
+  const bsd = mux.dialect === 'inetd-freebsd' || mux.dialect === 'inetd-gnu' ? mux.dialect : null;
   let target: Service;
-  if (bsd) {
-    const name = await bsdNameRead(socket);
+  if (bsd !== null) {
+    const name = await bsdNameRead(socket, bsdMuxReadTimeoutMs(bsd));
     if (name === null) {
-      why('debug', 'no complete name within 10 s; closed');
+      why('debug', 'no complete name before the read timed out or the client went; closed');
       closed();
       return;
     }
@@ -196,7 +199,7 @@ export async function serveMux(
     target = found;
   }
   // TCPMUXPLUS: xinetd's "+Go" waits in its child's output buffer while the checks run (tcpmux.ts).
-  const ack = muxClient(target) === 'plus' ? (bsd ? BSD_MUX_ACK : MUX_ACK) : Buffer.alloc(0);
+  const ack = muxClient(target) === 'plus' ? (bsd !== null ? BSD_MUX_ACK : MUX_ACK) : Buffer.alloc(0);
   const decision = await handedOver(ctx, target, peer, local);
   if (!decision.allow) {
     const fail = target.banner_fail === null ? null : await readBanner(target.banner_fail, target.id, bannerError('banner_fail'));

@@ -31,6 +31,11 @@
 // - `help` (any case) lists the TCPMUX services' names, one per line ending CR LF, in the order
 //   inetd keeps them (the last entry of the file first), then closes.
 // - Unknown: "-Service not available\r\n"; a `tcpmux/+NAME` service: "+Go\r\n"; no NUL.
+//
+// GNU inetutils' inetd 2.4 (inetd.c tcpmux and fd_getline; measured on Debian's
+// inetutils-inetd) serves a GNU inetd.conf's the same way, with the same texts, `help` and
+// order, except that a read of the name never times out: a client that sends no line end keeps
+// its tcpmux waiting until it closes.
 
 import type { Service } from '../table.js';
 import { muxClient } from '../service-kind.js';
@@ -94,6 +99,11 @@ export const BSD_MUX_MAX = 258;
 
 /** FreeBSD's alarm(10) around each read of the name. */
 export const BSD_MUX_READ_TIMEOUT_MS = 10_000;
+
+/** How long each read of the name may wait, by the dialect of the tcpmux entry (null: for ever, as GNU inetutils). */
+export function bsdMuxReadTimeoutMs(dialect: 'inetd-freebsd' | 'inetd-gnu'): number | null {
+  return dialect === 'inetd-freebsd' ? BSD_MUX_READ_TIMEOUT_MS : null;
+}
 
 export const BSD_MUX_ACK = Buffer.from('+Go\r\n', 'latin1');
 export const BSD_MUX_NOT_AVAILABLE = Buffer.from('-Service not available\r\n', 'latin1');

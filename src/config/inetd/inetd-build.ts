@@ -401,6 +401,51 @@ function hostLabel(host: string): string {
 }
 
 /**
+ * GNU inetutils' fix_tcpmux: TCPMUX entries and no internal tcpmux entry make its inetd add one
+ * ("inserting default tcpmux entry": the tcpmux port of /etc/services, tcp6 taking IPv4 too,
+ * root, nowait), without which the TCPMUX services could not be reached. Measured on Debian's
+ * inetutils-inetd 2.4. Said at the first TCPMUX entry.
+ */
+function gnuDefaultTcpmux(units: readonly Unit[], env: InetdBuildEnv, diagnostics: Diagnostic[]): Unit[] {
+  const first = units.find((u) => u.mux !== null);
+  if (first === undefined || units.some((u) => u.internal && u.name === 'tcpmux')) return [];
+  const port = env.db.serviceByName('tcpmux', 'tcp')?.port;
+  if (port === undefined) {
+    const why = 'no internal tcpmux entry, and /etc/services has no tcpmux/tcp for the one GNU inetutils inetd adds: the TCPMUX services cannot be reached';
+    diagnostics.push(diag('inetd-field-note', 'warning', first.at, why));
+    return [];
+  }
+  const why = `no internal tcpmux entry: GNU inetutils inetd adds one (port ${port}, IPv4 and IPv6, as root), and so does tsinetd`;
+  diagnostics.push(diag('inetd-field-note', 'warning', first.at, why));
+  return [
+    {
+      ...first,
+      host: '*',
+      name: 'tcpmux',
+      mux: null,
+      protoWritten: 'tcp6',
+      base: 'tcp',
+      families: new Set<Family>(['46']),
+      socketType: 'stream',
+      port,
+      rpc: null,
+      wait: false,
+      user: 'root',
+      group: null,
+      internal: true,
+      server: null,
+      argv: [],
+      rateMax: null,
+      instances: null,
+      perSource: null,
+      perSourcePerMinute: null,
+      unix: null,
+      problems: [],
+    },
+  ];
+}
+
+/**
  * Service ids, unique within the file: the service name; `name/protocol` (as written, e.g.
  * `ftp/tcp6`) when the name appears more than once; `host:name/protocol` when that repeats
  * too (`[::1]:comsat/udp6`); a final `@line` only if even that repeats.
@@ -423,7 +468,7 @@ export function inetdIds(units: readonly { name: string; protoWritten: string; h
 }
 
 function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string): Service {
-  const s = newService(u.name, dialect === 'freebsd' ? 'inetd-freebsd' : 'inetd', { file, line: u.line });
+  const s = newService(u.name, dialect === 'freebsd' ? 'inetd-freebsd' : dialect === 'gnu' ? 'inetd-gnu' : 'inetd', { file, line: u.line });
   s.id = id;
   s.problems = u.problems;
   s.socket_type = u.socketType;
@@ -490,6 +535,7 @@ export function buildInetdServices(
   }
   const diagnostics = reader.diagnostics;
   const kept = resolveReplacements(units, diagnostics);
+  if (dialect === 'gnu') kept.push(...gnuDefaultTcpmux(kept, env, diagnostics));
   const ids = inetdIds(kept);
   return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'))), diagnostics };
 }
