@@ -23,12 +23,23 @@ import type * as net from 'node:net';
 import type { Decision, LocalEnd } from '../admission/admission-types.js';
 import type { Peer } from '../peer.js';
 import { muxClient } from '../service-kind.js';
-import { readAtMost, stopReading } from '../sys/uv-handles.js';
+import { readAtMost, readInChunks, stopReading } from '../sys/uv-handles.js';
 import type { Service } from '../table.js';
 import { readBanner } from './banner.js';
 import { durationSince, finished, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
-import { BSD_MUX_ACK, bsdMuxAnswer, bsdMuxReadTimeoutMs, bsdMuxName, MUX_ACK, MUX_NOT_FOUND, MUX_READ_SIZE, muxRequest, muxTarget } from './tcpmux.js';
+import {
+  BSD_MUX_ACK,
+  BSD_MUX_MAX,
+  bsdMuxAnswer,
+  bsdMuxReadTimeoutMs,
+  bsdMuxName,
+  MUX_ACK,
+  MUX_NOT_FOUND,
+  MUX_READ_SIZE,
+  muxRequest,
+  muxTarget,
+} from './tcpmux.js';
 
 /**
  * The first bytes the client sends: one read of at most MUX_READ_SIZE bytes, as xinetd's read(2),
@@ -60,15 +71,19 @@ function firstRead(socket: net.Socket): Promise<Buffer | null> {
 }
 
 /**
- * FreeBSD's and GNU inetd's name line (tcpmux.ts bsdMuxName): read until it is complete, the
- * client ends, or a read waits `timeoutMs` (null: FreeBSD's alarm ends the connection without a
- * word; no timeout: wait for ever, as GNU's).
+ * FreeBSD's and GNU inetd's name line (tcpmux.ts bsdMuxName): reads of at most BSD_MUX_MAX bytes
+ * (their getline's buffer: the rest stays for the program) until it is complete, the client
+ * ends, or a read waits `timeoutMs` (null: FreeBSD's alarm ends the connection without a word;
+ * no timeout: wait for ever, as GNU's).
  */
 function bsdNameRead(socket: net.Socket, timeoutMs: number | null): Promise<Buffer | null> {
   return new Promise((resolve) => {
     let sofar = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     const done = (name: Buffer | null): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
@@ -79,23 +94,33 @@ function bsdNameRead(socket: net.Socket, timeoutMs: number | null): Promise<Buff
       clearTimeout(timer);
       if (timeoutMs !== null) timer = setTimeout(() => done(null), timeoutMs);
     };
-    const onData = (bytes: Buffer): void => {
+    /** One read's bytes; true while the name is not complete. */
+    const take = (bytes: Buffer): boolean => {
       sofar = Buffer.concat([sofar, bytes]);
       const name = bsdMuxName(sofar, false);
       if (name === null) {
         wait();
-        return;
+        return true;
       }
+      done(name);
+      return false;
+    };
+    const onData = (bytes: Buffer): void => {
+      if (take(bytes)) return;
       socket.pause();
       stopReading(socket);
-      done(name);
     };
     const onEnd = (): void => done(bsdMuxName(sofar, true));
     const onClose = (): void => done(null);
+    wait();
+    const reads = readInChunks(socket, BSD_MUX_MAX, take);
+    if (reads !== null) {
+      void reads.then((how) => (how === 'end' ? onEnd() : how === 'closed' ? onClose() : undefined));
+      return;
+    }
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onClose);
-    wait();
     socket.resume();
   });
 }

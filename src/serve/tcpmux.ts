@@ -27,7 +27,9 @@
 // FreeBSD inetd's tcpmux (builtins.c tcpmux and get_line; read from its source, there being no
 // FreeBSD inetd here to measure) serves the `tcpmux/NAME` lines of a FreeBSD inetd.conf:
 // - It reads until CR, LF or NUL, or 258 bytes, or the end of the stream (the name is what
-//   came before); each read may wait 10 s (alarm), after which the connection just closes.
+//   came before), in read(2)s of at most 258 bytes: the rest of the read holding the line end
+//   is lost, what the client sent beyond that read is the program's. Each read may wait 10 s
+//   (alarm), after which the connection just closes.
 // - `help` (any case) lists the TCPMUX services' names, one per line ending CR LF, in the order
 //   inetd keeps them (the last entry of the file first), then closes.
 // - Unknown: "-Service not available\r\n"; a `tcpmux/+NAME` service: "+Go\r\n"; no NUL.

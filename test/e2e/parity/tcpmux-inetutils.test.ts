@@ -108,6 +108,10 @@ const REQUESTS: ReadonlyArray<{ send: string; then?: string; end?: boolean }> = 
   { send: 'waits\r\n', then: 'f\n' },
   // The client's end ends the name.
   { send: 'plus', end: true },
+  // Reads of at most 258 bytes (getline's buffer): a longer name is cut there (unknown, and the
+  // bytes left unread make the close a reset); what follows the 258th byte is the program's.
+  { send: 'a'.repeat(300) },
+  { send: `plus\r\n${'x'.repeat(252)}kept\n` },
 ];
 
 /** Runs REQUESTS and a split name against both on `lines`; what each request got (the same from both). */
