@@ -2,7 +2,8 @@
  * request.c - what the daemon asks, one line at a time: spawn (its request checked field by
  * field, the socket's options applied, the child started by children.c), kill, ping, and the
  * requests of accepting for the daemon (listen, unlisten, pause, resume, reply, drop, peek,
- * with accept.c); batches of them; and Node's NODE_HANDLE envelope, acknowledged at once.
+ * with accept.c); those of the unix-domain datagram sockets held for it (ubind, watch, drain,
+ * with udgram.c); batches of them; and Node's NODE_HANDLE envelope, acknowledged at once.
  */
 #define _GNU_SOURCE
 #include "spawnd.h"
@@ -221,6 +222,20 @@ static void handle_spawn(json_arena *a, const json_value *msg, int sock)
             return;
         }
     }
+    long long lid;
+    if (sock < 0 && json_integer(json_get(msg, "lid"), 0, SPAWND_MAX_ID, &lid)) {
+        /* A unix datagram socket the helper holds: the server gets a copy, the helper keeps it. */
+        int held = ud_fd(lid);
+        if (held < 0) {
+            send_error(id, 0, STAGE_NAME_REQUEST, ENOTCONN, "no such datagram socket");
+            return;
+        }
+        sock = fcntl(held, F_DUPFD_CLOEXEC, 3);
+        if (sock < 0) {
+            send_error(id, 0, STAGE_NAME_REQUEST, errno, NULL);
+            return;
+        }
+    }
     if (sock < 0) {
         send_error(id, 0, STAGE_NAME_REQUEST, EBADF, "spawn request without a socket");
         return;
@@ -416,10 +431,14 @@ static void handle_request(json_arena *a, const json_value *msg, int fd)
             (void)acc_pause(lid, is_string(cmd, CMD_PAUSE)); /* unknown lid: unlistened meanwhile */
     } else if (is_string(cmd, CMD_UNLISTEN)) {
         long long lid;
-        if (json_integer(json_get(msg, "lid"), 0, SPAWND_MAX_ID, &lid))
+        if (json_integer(json_get(msg, "lid"), 0, SPAWND_MAX_ID, &lid)) {
             (void)acc_unlisten(lid);
+            (void)ud_close(lid);
+        }
         else
             send_warn("unlisten request needs an integer lid");
+    } else if (is_string(cmd, CMD_UBIND) || is_string(cmd, CMD_WATCH) || is_string(cmd, CMD_DRAIN)) {
+        ud_request(msg, cmd->u.string.chars);
     } else if (is_string(cmd, CMD_KILL)) {
         handle_kill(msg);
     } else if (is_string(cmd, CMD_PING)) {

@@ -20,7 +20,8 @@
  * second, the servers the daemon has just signalled).
  *
  * The helper's parts: ipc.c (the channel), request.c (what each request asks), children.c (the
- * servers started, reaped and reported), accept.c (accepting for the daemon), child.c (what runs
+ * servers started, reaped and reported), accept.c (accepting for the daemon), udgram.c (unix-domain
+ * datagram sockets held for the daemon), child.c (what runs
  * in a child before its exec), json.c; spawnd.h declares what they share. This file is the
  * start-up, the poll loop and the end.
  */
@@ -156,7 +157,7 @@ int main(int argc, char **argv)
     flush_out();
 
     for (;;) {
-        size_t need = nchildren + acc_listener_count() + 2;
+        size_t need = nchildren + acc_listener_count() + ud_count() + 2;
         if (pfds_cap < need) {
             size_t cap = need * 2;
             struct pollfd *p = realloc(pfds, cap * sizeof *p);
@@ -168,7 +169,8 @@ int main(int argc, char **argv)
         pfds[0] = (struct pollfd){ chan, (short)(POLLIN | (replies.len > 0 ? POLLOUT : 0)), 0 };
         pfds[1] = (struct pollfd){ sig_fd, POLLIN, 0 };
         long long now = now_ms();
-        nfds_t first_child = 2 + (nfds_t)acc_poll_fill(pfds + 2, pfds_cap - 2, now);
+        nfds_t first_dgram = 2 + (nfds_t)acc_poll_fill(pfds + 2, pfds_cap - 2, now);
+        nfds_t first_child = first_dgram + (nfds_t)ud_poll_fill(pfds + first_dgram, pfds_cap - first_dgram);
         nfds_t n = first_child;
         for (size_t i = 0; i < nchildren; i++)
             if (children[i].status_fd >= 0)
@@ -180,9 +182,12 @@ int main(int argc, char **argv)
             die("poll");
         }
         now = now_ms();
-        for (nfds_t i = 2; i < first_child; i++)
+        for (nfds_t i = 2; i < first_dgram; i++)
             if (pfds[i].revents != 0)
                 acc_ready(pfds[i].fd, now, report_conn, report_accept_error);
+        for (nfds_t i = first_dgram; i < first_child; i++)
+            if (pfds[i].revents != 0)
+                ud_ready(pfds[i].fd);
         for (nfds_t i = first_child; i < n; i++) {
             if (pfds[i].revents == 0)
                 continue;

@@ -52,6 +52,28 @@ void handle_line(const char *text, size_t len);
 void report_conn(long long lid, long long cid, const char *addr, int port, const char *laddr);
 void report_accept_error(long long lid, int err);
 
+/* ---- udgram.c: unix-domain datagram sockets held for the daemon (protocol 5) -------------- */
+
+/* Handles a ubind, watch or drain request (cmd is its name). */
+void ud_request(const json_value *msg, const char *cmd);
+/* Binds a new AF_UNIX SOCK_DGRAM socket at path under umask 0777 for lid (replacing an earlier
+ * one of that lid). Returns 0 or an errno value. */
+int ud_bind(long long lid, const char *path);
+/* The socket of lid (still the helper's), or -1. */
+int ud_fd(long long lid);
+/* Reports lid readable ("readable") once, when a datagram is queued; nothing is read. -1: unknown lid. */
+int ud_watch(long long lid);
+/* Closes the socket of lid (the file stays: the daemon removes it). -1: unknown lid. */
+int ud_close(long long lid);
+/* Discards what is queued on lid; returns how many datagrams, or -1 for an unknown lid. */
+long ud_drain(long long lid);
+/* Sockets held, for sizing the poll set. */
+size_t ud_count(void);
+/* Adds a pollfd for each socket watched now; returns how many. */
+size_t ud_poll_fill(struct pollfd *p, size_t room);
+/* A watched socket polled readable: reported, and no longer watched. */
+void ud_ready(int fd);
+
 /* ---- children.c: the servers started ------------------------------------------------------ */
 
 typedef enum { CHILD_STARTING, CHILD_RUNNING, CHILD_FAILED } child_state;

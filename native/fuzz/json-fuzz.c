@@ -44,6 +44,10 @@ static const char *const seeds[] = {
     "{\"cmd\":\"batch\",\"list\":[{\"cmd\":\"reply\",\"cid\":5,\"hex\":\"0d0a\"},{\"cmd\":\"drop\",\"cid\":6},"
     "{\"cmd\":\"kill\",\"pid\":42,\"sig\":15}]}",
     "{\"cmd\":\"ping\",\"id\":9007199254740991}",
+    "{\"cmd\":\"ubind\",\"lid\":7,\"path\":\"/run/tsinetd/d\\u00e9.sock\"}",
+    "{\"cmd\":\"batch\",\"list\":[{\"cmd\":\"watch\",\"lid\":7},{\"cmd\":\"drain\",\"lid\":7},"
+    "{\"cmd\":\"spawn\",\"id\":2,\"lid\":7,\"path\":\"/bin/dd\",\"argv\":[\"dd\"],\"env\":[],\"uid\":null,"
+    "\"gid\":null,\"groups\":null,\"umask\":18,\"nice\":null,\"rlimits\":{}},{\"cmd\":\"unlisten\",\"lid\":7}]}",
     "[1.5e300,-0,0.0001,true,false,null,\"\\u00e9\\ud83d\\ude00\\n\\t\\\"\\\\\\/\"]",
 };
 

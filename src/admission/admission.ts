@@ -218,14 +218,7 @@ export class AdmissionController implements Admission {
    * patterns match it).
    */
   private unknownAddress(service: Service, peer: Peer, local: LocalEnd | undefined): Decision | Promise<Decision> {
-    if (service.only_from !== null) {
-      return {
-        allow: false,
-        reason: 'address',
-        detail: `service ${service.id}: the client address is not known (${service.protocol === 'unix' ? 'a unix-domain socket' : 'wait = yes'}), and only_from admits no unknown address`,
-      };
-    }
-    return this.wrap.wrapperStep(service, peer, local, true);
+    return unknownAddressRefusal(service) ?? this.wrap.wrapperStep(service, peer, local, true);
   }
 
   /** After an asynchronous step, other connections may have started: instances and limits again. */
@@ -467,4 +460,18 @@ export class AdmissionController implements Admission {
     // Other connections may have started while we waited: count again (no rate is charged twice).
     return this.recount(service, source, wrapped);
   }
+}
+
+/**
+ * The address lists' verdict on a client whose address is not known (a wait = yes service
+ * before its server runs, a unix-domain client): only_from admits no unknown address, and
+ * no_access cannot match one. A refusal, or null when the lists let the client through.
+ */
+export function unknownAddressRefusal(service: Pick<Service, 'id' | 'only_from' | 'protocol'>): Decision | null {
+  if (service.only_from === null) return null;
+  return {
+    allow: false,
+    reason: 'address',
+    detail: `service ${service.id}: the client address is not known (${service.protocol === 'unix' ? 'a unix-domain socket' : 'wait = yes'}), and only_from admits no unknown address`,
+  };
 }

@@ -19,7 +19,8 @@ export function limitationDiagnostics(table: ServiceTable, spawner: { name: stri
     const at = { file: s.source.file, line: s.source.line, column: 1 };
     for (const m of unsupportedBySpawner(s, spawner.capabilities, spawner.name, sensor))
       out.push(about(diag('limitation', 'warning', at, `service ${s.id}: ${m}`), s.id));
-    for (const m of servingLimitations(s)) out.push(about(diag('limitation', 'warning', at, `service ${s.id}: ${m}`), s.id));
+    for (const m of servingLimitations(s, spawner.capabilities.unixDatagram === true))
+      out.push(about(diag('limitation', 'warning', at, `service ${s.id}: ${m}`), s.id));
   }
   return out;
 }

@@ -9,13 +9,14 @@
 // a fresh controller has nothing running.
 
 import { isIP } from 'node:net';
-import { AdmissionController } from '../admission/admission.js';
+import { AdmissionController, unknownAddressRefusal } from '../admission/admission.js';
 import type { Decision, LocalEnd } from '../admission/admission-types.js';
 import { compileServiceAcl, decideAccess, needsHostnames } from '../admission/acl.js';
 import { parsePeerAddress } from '../admission/acl-address.js';
 import { resolveAclNames, verifiedHostnames, type NameResolver } from '../admission/acl-resolver.js';
 import { withinAccessTimes } from '../admission/limits.js';
 import { listenPlan } from '../serve/listen-plan.js';
+import { NO_PEER } from '../serve/serve-context.js';
 import type { Peer } from '../peer.js';
 import type { Service, ServiceTable } from '../table.js';
 import { checkWrappers, wrapDaemonName, rpcOverTcp, wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
@@ -53,8 +54,13 @@ export function findService(table: ServiceTable, key: string): Service | null {
   );
 }
 
-/** The peer a client at `address` would be, on the socket this service listens on. */
+/**
+ * The peer a client at `address` would be, on the socket this service listens on. A client of a
+ * unix-domain socket has no address whatever `address` says: the daemon admits it as NO_PEER
+ * (connection.ts serveStream).
+ */
 export function peerFor(service: Service, address: string): Peer | null {
+  if (service.protocol === 'unix') return NO_PEER;
   const kind = isIP(address);
   if (kind === 0) return null;
   if (kind === 6) return { address, port: 0, family: 'IPv6' };
@@ -100,6 +106,7 @@ export async function explain(table: ServiceTable, key: string, address: string,
   }
 
   const addr = parsePeerAddress(peer.address);
+  const unixClient = service.protocol === 'unix';
   if (service.only_from === null && service.no_access === null) {
     steps.push({ check: 'only_from / no_access', outcome: 'not applicable', detail: 'neither is set' });
   } else if (addr !== null) {
@@ -113,6 +120,19 @@ export async function explain(table: ServiceTable, key: string, address: string,
       detail: v.allow
         ? `allowed (${lists})`
         : `${v.why === 'both' ? 'on both lists' : v.why === 'no_access' ? 'matches no_access' : 'not in only_from'} (${lists})`,
+      where,
+    });
+  }
+
+  if (unixClient && (service.only_from !== null || service.no_access !== null)) {
+    const refusal = unknownAddressRefusal(service);
+    steps.push({
+      check: 'only_from / no_access',
+      outcome: refusal === null ? 'pass' : 'refuse',
+      detail:
+        refusal === null
+          ? 'a unix-domain client has no address: no_access cannot match it'
+          : 'a unix-domain client has no address, and only_from admits no unknown address',
       where,
     });
   }
@@ -161,7 +181,7 @@ export async function explain(table: ServiceTable, key: string, address: string,
   const notRunning = !service.enabled || service.problems.length > 0;
   return {
     service: { id: service.id, name: service.name, file: service.source.file, line: service.source.line },
-    client: peer.address,
+    client: unixClient ? 'a unix-domain client (no address)' : peer.address,
     daemon,
     steps,
     verdict: decision.allow

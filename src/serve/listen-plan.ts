@@ -8,8 +8,9 @@
 // so IPv4 peers appear as ::ffff:a.b.c.d; `flags = IPv4` = 0.0.0.0; an IPv4 `bind` address =
 // a plain IPv4 socket; an IPv6 one = an IPv6 socket; a host name is resolved when the socket
 // is opened. SO_REUSEADDR is always set (libuv does for TCP, and we ask for it on UDP).
-// A unix-domain service (inetd.conf protocol `unix`) listens at its path instead: stream only
-// (Node has no unix datagram sockets), accepted by the daemon, never by the helper.
+// A unix-domain service (inetd.conf protocol `unix`) listens at its path instead: a stream socket
+// accepted by the daemon, never by the helper; a datagram socket, which Node cannot open, is
+// held by the spawn helper and served only when the helper runs (unservedHere()).
 
 import { isIP } from 'node:net';
 import { addressChecks, useridOnFailure, useridOnSuccess } from '../service-needs.js';
@@ -122,14 +123,22 @@ export function listenPlans(service: Service): PlansResult {
   return { ok: true, plans: [{ ...base, host, family, v6only }] };
 }
 
-/** The socket of a unix-domain service: stream only; nowait programs and internal services are accepted by the daemon. */
+/**
+ * The socket of a unix-domain service. Stream: nowait programs and internal services are
+ * accepted by the daemon. Datagram: a program, one at a time (wait = yes), on a socket the
+ * spawn helper holds.
+ */
 function unixPlans(service: Service): PlansResult {
   const no = (reason: string): PlansResult => ({ ok: false, reason });
   if (service.unix === null) return no('no socket path');
-  if (service.socket_type !== 'stream') return no('unix-domain datagram sockets are not supported (Node.js cannot open them)');
   const kind = serviceKind(service);
   let mode: ListenMode;
-  if (kind === 'internal' || kind === 'sensor') {
+  if (service.socket_type === 'dgram') {
+    if (kind === 'internal' || kind === 'sensor') return no('internal services are not served on a unix-domain datagram socket');
+    if (kind === 'redirect') return no('redirect works for tcp services only');
+    if (service.server === null) return no('no server program');
+    mode = 'dgram-wait';
+  } else if (kind === 'internal' || kind === 'sensor') {
     const builtin = builtinOf(service);
     if (builtin === null) return no(`No such internal service: ${service.name}/${service.socket_type}`);
     if (builtin === 'tcpmux') return no('the internal tcpmux service is not served on a unix-domain socket');
@@ -142,6 +151,19 @@ function unixPlans(service: Service): PlansResult {
     mode = service.wait ? 'stream-wait' : 'stream';
   }
   return { ok: true, plans: [{ mode, transport: 'unix', port: 0, host: '', family: 0, v6only: false, unix: service.unix }] };
+}
+
+/** Why a unix-domain datagram socket is not served by a run without the spawn helper. */
+export const UNIX_DGRAM_NEEDS_HELPER =
+  'unix-domain datagram sockets are served only by the native spawn helper (Node.js cannot open them), and this run starts servers with the Node spawner';
+
+/**
+ * Why this run cannot open `plan`'s socket, or null when it can: a unix-domain datagram socket
+ * exists only in the spawn helper (`helperSockets`: the spawner in use has one; spawn-types.ts
+ * HelperSockets). The one definition for --check (servingLimitations) and the listener set.
+ */
+export function unservedHere(plan: ListenPlan, helperSockets: boolean): string | null {
+  return plan.transport === 'unix' && plan.mode === 'dgram-wait' && !helperSockets ? UNIX_DGRAM_NEEDS_HELPER : null;
 }
 
 /** The identities of all of `service`'s sockets (services that cannot listen: the reason). */
@@ -189,12 +211,15 @@ export function helperAccepts(service: Service): boolean {
 
 /**
  * What `service` asks for that the way it would be served cannot honour (for --check), beyond
- * the reasons listenPlan() refuses it.
+ * the reasons listenPlan() refuses it. `helperSockets`: the spawner in use can hold unix-domain
+ * datagram sockets (see unservedHere()).
  */
-export function servingLimitations(service: Service): string[] {
+export function servingLimitations(service: Service, helperSockets = true): string[] {
   if (muxClient(service) !== null) return [];
   const r = listenPlan(service);
   if (!r.ok) return [r.reason + versus('starts less')];
+  const unserved = unservedHere(r.plan, helperSockets);
+  if (unserved !== null) return [unserved + versus('starts less')];
   const out: string[] = [];
   if (r.plan.transport === 'unix') {
     // A unix-domain client has no address: admission sees it as wait = yes clients (admission.ts unknownAddress).

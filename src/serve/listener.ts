@@ -14,14 +14,16 @@
 // socket cannot be made: open() fails with ENOTSUP, which is not retried (listeners.ts).
 
 import { lookup } from 'node:dns/promises';
-import * as dgram from 'node:dgram';
+import type * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { bindRetryDelayMs } from './bind-retry.js';
 import { ChargenRing } from './builtins.js';
-import type { AcceptedConnection, Acceptor } from '../spawn/spawn-types.js';
+import type { AcceptedConnection, Acceptor, HelperSockets } from '../spawn/spawn-types.js';
 import type { Service } from '../table.js';
 import { acceptOn, listenPlain, setAccepting as setServerAccepting } from './pausable-accept.js';
-import { LISTEN_BACKLOG, WaitSocket } from './wait-socket.js';
+import { LISTEN_BACKLOG, WaitSocket, type WatchedSocket } from './wait-socket.js';
+import { HeldDgramSocket } from './held-dgram-socket.js';
+import { openUdp } from './udp-socket.js';
 import { needsPausable, socketKey, type ListenPlan } from './listen-plan.js';
 import { bindSocketFile, removeSocketFile, type SocketFile } from './unix-socket-file.js';
 
@@ -66,7 +68,7 @@ export class Listener {
   bound: { host: string; family: 4 | 6 } | null = null;
   private server: net.Server | null = null;
   private udp: dgram.Socket | null = null;
-  private waitSocket: WaitSocket | null = null;
+  private waitSocket: WatchedSocket | null = null;
   /**
    * A stream socket bound and listening, until a daemon's server adopts it (then `server` owns
    * the descriptor); while the helper alone accepts, this is its owner.
@@ -98,6 +100,8 @@ export class Listener {
     private readonly events: ListenerEvents,
     /** Set when the spawner's helper accepts for this listener (stream plans only). */
     acceptor: Acceptor | null = null,
+    /** The spawner's helper sockets: where a unix-domain datagram socket is held (null: none). */
+    private readonly heldSockets: HelperSockets | null = null,
   ) {
     this.helper = acceptor;
     this.pausable = needsPausable(service, plan, acceptor !== null);
@@ -175,7 +179,7 @@ export class Listener {
   }
 
   /** The socket of a wait = yes service (null otherwise, or while suspended). */
-  get wait(): WaitSocket | null {
+  get wait(): WatchedSocket | null {
     return this.waitSocket;
   }
 
@@ -187,7 +191,9 @@ export class Listener {
   /** Opens the socket; rejects with the bind error. */
   async open(): Promise<void> {
     if (this.state === 'closed') throw new Error('listener closed');
-    if (this.plan.unix !== undefined) {
+    if (this.plan.unix !== undefined && this.plan.mode === 'dgram-wait') {
+      await this.openHeldDgram();
+    } else if (this.plan.unix !== undefined) {
       this.openUnix();
     } else {
       await this.openInet();
@@ -213,7 +219,15 @@ export class Listener {
         else await this.openPlain(host, port);
         break;
       case 'dgram':
-        this.udp = await this.openDgram(host, family, port);
+        this.udp = await openUdp(
+          host,
+          family,
+          port,
+          this.plan.v6only,
+          (msg, rinfo) => this.events.datagram(this, msg, rinfo),
+          (err) => this.events.error(this, err),
+        );
+        this.port = this.udp.address().port;
         break;
       case 'stream-wait':
       case 'dgram-wait':
@@ -257,6 +271,26 @@ export class Listener {
     }
     this.streamFd = ws.fd;
     this.server = this.adopt(ws);
+  }
+
+  /** A unix-domain datagram socket at the plan's path, held by the spawn helper (held-dgram-socket.ts). */
+  private async openHeldDgram(): Promise<void> {
+    if (this.plan.unix === undefined) return;
+    const ws = await HeldDgramSocket.open(this.heldSockets, this.id, this.plan.unix);
+    this.waitSocket = ws;
+    this.socketFile = ws.file;
+  }
+
+  /**
+   * The spawn helper holding this listener's unix-domain datagram socket ended, and the socket
+   * with it: the file is removed, and the socket bound again in the background (retryBind).
+   */
+  async heldSocketLost(retryBaseMs: number): Promise<void> {
+    if (this.state !== 'active' || !(this.waitSocket instanceof HeldDgramSocket)) return;
+    this.state = 'new';
+    await this.shut();
+    if ((this.state as ListenerState) !== 'new') return;
+    this.retryBind(retryBaseMs);
   }
 
   /**
@@ -358,28 +392,6 @@ export class Listener {
     });
     this.port = ws.port;
     return ws;
-  }
-
-  private openDgram(host: string, family: 4 | 6, port: number): Promise<dgram.Socket> {
-    return new Promise<dgram.Socket>((resolve, reject) => {
-      const socket = dgram.createSocket({
-        type: family === 6 ? 'udp6' : 'udp4',
-        reuseAddr: true,
-        ipv6Only: family === 6 && this.plan.v6only,
-      });
-      const onBindError = (err: Error): void => {
-        socket.close();
-        reject(err);
-      };
-      socket.once('error', onBindError);
-      socket.on('message', (msg, rinfo) => this.events.datagram(this, msg, rinfo));
-      socket.bind({ address: host, port, exclusive: true }, () => {
-        socket.off('error', onBindError);
-        socket.on('error', (err: NodeJS.ErrnoException) => this.events.error(this, err));
-        this.port = socket.address().port;
-        resolve(socket);
-      });
-    });
   }
 
   /** Sends a datagram from the service's socket (in-process datagram services). */

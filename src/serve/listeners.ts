@@ -2,9 +2,9 @@
 // new tables: a service whose sockets are unchanged (listen-plan.ts socketKey) keeps its
 // Listener (only its settings are replaced, listener.ts), others are closed or opened.
 
-import type { Acceptor } from '../spawn/spawn-types.js';
+import type { Acceptor, HelperSockets } from '../spawn/spawn-types.js';
 import type { Service } from '../table.js';
-import { helperAccepts, listenPlans, socketKey } from './listen-plan.js';
+import { helperAccepts, listenPlans, socketKey, unservedHere } from './listen-plan.js';
 import { Listener, type ListenerEvents, type ListenerState } from './listener.js';
 
 export interface ApplyResult {
@@ -26,7 +26,12 @@ export interface ListenerSetOptions {
   bindRetryMs: number | null;
   /** The spawner's helper, to accept for the services it can (helperAccepts()); null: none. */
   acceptor?: Acceptor | null;
+  /** The spawner's helper sockets, which hold unix-domain datagram sockets; null or absent: none. */
+  helperSockets?: HelperSockets | null;
 }
+
+/** The first pause before a unix-domain datagram socket lost with its spawn helper is bound again, when bind retries are off. */
+const LOST_SOCKET_RETRY_MS = 1000;
 
 /** All listening sockets of a daemon. */
 export class ListenerSet {
@@ -48,6 +53,14 @@ export class ListenerSet {
         const l = this.byId.get(lid);
         if (l !== undefined) events.error(l, err);
       },
+    });
+    opts.helperSockets?.onLost((id) => {
+      const l = this.byId.get(id);
+      if (l === undefined) return;
+      const err: NodeJS.ErrnoException = new Error('the spawn helper holding the socket exited; it is bound again');
+      err.code = 'EPIPE';
+      events.error(l, err);
+      void l.heldSocketLost(opts.bindRetryMs ?? LOST_SOCKET_RETRY_MS);
     });
   }
 
@@ -111,6 +124,11 @@ export class ListenerSet {
         result.failed.push({ service, reason: r.reason });
         continue;
       }
+      const unserved = unservedHere(r.plans[0], this.opts.helperSockets != null);
+      if (unserved !== null) {
+        result.failed.push({ service, reason: unserved });
+        continue;
+      }
       const acceptor = this.opts.acceptor != null && helperAccepts(service) ? this.opts.acceptor : null;
       for (const plan of r.plans) {
         const reuse = pool.get(socketKey(plan))?.shift();
@@ -119,7 +137,7 @@ export class ListenerSet {
           result.kept.push(reuse);
           next.push(reuse);
         } else {
-          const l = new Listener(service, plan, this.events, acceptor);
+          const l = new Listener(service, plan, this.events, acceptor, this.opts.helperSockets ?? null);
           // Known at once: the helper may report a connection before apply() is over.
           this.byId.set(l.id, l);
           toOpen.push(l);

@@ -74,6 +74,16 @@ export interface ServeContext {
  */
 export const NO_PEER: Peer = { address: NO_ADDRESS, port: 0, family: 'IPv6' };
 
+/**
+ * The daemon-log line that goes with a refusal's detail: TCP wrappers' refusal at the rule's
+ * severity (libwrap's own line), an excessive load as xinetd writes it, else the detail itself.
+ */
+export function logRefusalDetail(ctx: ServeContext, decision: Refusal, detail: string): void {
+  if (decision.reason === 'libwrap') ctx.daemon('libwrap-refused', decision.level ?? 'info', detail, 'libwrap');
+  else if (decision.reason === 'load') ctx.daemon('load-refused', 'error', detail, 'access_control');
+  else ctx.daemon('refusal-detail', 'info', detail, 'access_control');
+}
+
 function admissionFailed(ctx: ServeContext, service: Service, err: unknown): Decision {
   ctx.daemon(
     'internal-error',

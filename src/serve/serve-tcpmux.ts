@@ -26,7 +26,7 @@ import { muxClient } from '../service-kind.js';
 import { readAtMost, readInChunks, stopReading } from '../sys/uv-handles.js';
 import type { Service } from '../table.js';
 import { readBanner } from './banner.js';
-import { durationSince, finished, type ServeContext } from './serve-context.js';
+import { durationSince, finished, logRefusalDetail, type ServeContext } from './serve-context.js';
 import { prepareWrap, startProgram } from './serve-program.js';
 import {
   BSD_MUX_ACK,
@@ -228,7 +228,7 @@ export async function serveMux(
   const decision = await handedOver(ctx, target, peer, local);
   if (!decision.allow) {
     const fail = target.banner_fail === null ? null : await readBanner(target.banner_fail, target.id, bannerError('banner_fail'));
-    if (decision.reason === 'libwrap' && decision.detail !== undefined) ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
+    if (decision.reason === 'libwrap' && decision.detail !== undefined) logRefusalDetail(ctx, decision, decision.detail);
     else
       why(
         'info',

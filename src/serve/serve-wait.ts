@@ -113,10 +113,11 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
   const ws = listener.wait;
   if (ws === null || ctx.stopping) return;
   const acceptedAt = performance.now();
-  const datagram = ws.transport === 'udp';
+  // A unix-domain datagram's sender has no address (a unix peer, as for unix stream sockets).
+  const datagram = ws.transport === 'udp' || ws.transport === 'unix-dgram';
 
   let peer: Peer | null = null;
-  if (datagram) {
+  if (ws.transport === 'udp') {
     const sender = await senderOf(ctx, service, ws.fd);
     // Closed (reload, cps suspension, stop) while the helper looked.
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the socket may have closed or a stop begun while the helper looked; TypeScript keeps the narrowing from before the await
@@ -149,7 +150,7 @@ export async function serveWait(ctx: ServeContext, listener: Listener): Promise<
     if (datagram) await ws.drain();
     rearmLater(listener, WAIT_RETRY_MS);
   };
-  const pid = await spawnServer(ctx, service, peer, cachedSpawnSpec(service, peer, ctx.child), { fd: ws.fd });
+  const pid = await spawnServer(ctx, service, peer, cachedSpawnSpec(service, peer, ctx.child), ws.stdio);
   if (pid === null) {
     await failed();
     return;

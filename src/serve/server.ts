@@ -7,7 +7,7 @@
 import { allowAll } from '../admission/admission-types.js';
 import { daemonUmaskFrom, NO_ADDRESS, type ChildContext } from '../spawn/child-env.js';
 import { serveAccepted, serveStream } from './connection.js';
-import { finished, type Refusal, type RunningServer, type ServeContext } from './serve-context.js';
+import { finished, logRefusalDetail, type Refusal, type RunningServer, type ServeContext } from './serve-context.js';
 import { serveDatagram } from './serve-datagram.js';
 import { serveWait } from './serve-wait.js';
 import type { Peer } from '../peer.js';
@@ -136,7 +136,11 @@ class Server implements ServerHandle {
       bindRetried: (l, outcome) => this.bindRetried(l, outcome),
     };
     this.bindRetryMs = deps.bindRetryMs === undefined ? DEFAULT_BIND_RETRY_MS : deps.bindRetryMs;
-    this.listeners = new ListenerSet(events, { bindRetryMs: this.bindRetryMs, acceptor: deps.spawner.acceptor ?? null });
+    this.listeners = new ListenerSet(events, {
+      bindRetryMs: this.bindRetryMs,
+      acceptor: deps.spawner.acceptor ?? null,
+      helperSockets: deps.spawner.helperSockets ?? null,
+    });
     this.queue = new QueueingLimits(
       this.listeners,
       (code, level, message, func) => this.ctx.daemon(code, level, message, func),
@@ -178,9 +182,7 @@ class Server implements ServerHandle {
       const written = this.logFail({ kind: 'FAIL', service, reason: decision.reason, peer });
       // The detail is for the daemon log; xinetd itself writes one for an excessive load.
       if (written && decision.detail !== undefined && decision.suspendSeconds === undefined) {
-        if (decision.reason === 'libwrap') this.ctx.daemon('libwrap-refused', decision.level ?? 'info', decision.detail, 'libwrap');
-        else if (decision.reason === 'load') this.ctx.daemon('load-refused', 'error', decision.detail, 'access_control');
-        else this.ctx.daemon('refusal-detail', 'info', decision.detail, 'access_control');
+        logRefusalDetail(this.ctx, decision, decision.detail);
       }
     }
     if (decision.suspendSeconds !== undefined) {

@@ -1,5 +1,7 @@
 // The file of a unix-domain listening socket (inetd.conf protocol `unix`): made ready before the
-// bind, given its owner, group and mode after it, removed when the socket closes. I/O.
+// bind, given its owner, group and mode after it, removed when the socket closes. I/O. The one
+// definition of these rules, for the stream sockets the daemon binds and for the datagram
+// sockets the spawn helper binds for it (which binds under umask 0777 and does nothing else).
 //
 // As the inetds do (FreeBSD inetd.c setup(), measured on Debian's openbsd-inetd): a socket file
 // left at the path is removed before the bind; the bind runs under umask 0777, so the file
@@ -55,6 +57,30 @@ export function bindSocketFile<T>(socket: UnixSocket, bind: () => T, close: (bou
   } finally {
     process.umask(old);
   }
+  return { bound, file: finishSocketFile(socket, () => close(bound), db) };
+}
+
+/**
+ * The same rules for a socket bound by another process, the spawn helper (a unix-domain datagram
+ * socket, which Node cannot open): the path is cleared here, `bind` must bind under umask 0777
+ * (the helper does), and the file is then given its owner, group and mode here.
+ */
+export async function bindSocketFileAsync<T>(
+  socket: UnixSocket,
+  bind: () => Promise<T>,
+  close: (bound: T) => void,
+  db: SysDb = systemDb,
+): Promise<{ bound: T; file: SocketFile }> {
+  clearSocketPath(socket.path);
+  const bound = await bind();
+  return { bound, file: finishSocketFile(socket, () => close(bound), db) };
+}
+
+/**
+ * After the bind: the file's owner, group and mode, and what identifies it for removeSocketFile.
+ * On a failure the file is removed, `undo` closes the socket, and the error is thrown.
+ */
+function finishSocketFile(socket: UnixSocket, undo: () => void, db: SysDb): SocketFile {
   try {
     const st = lstatSync(socket.path);
     if (!st.isSocket()) throw fail(`${socket.path} was replaced while it was bound`);
@@ -65,7 +91,7 @@ export function bindSocketFile<T>(socket: UnixSocket, bind: () => T, close: (bou
     if (uid !== -1 || gid !== -1) lchownSync(socket.path, uid, gid);
     chmodSync(socket.path, socket.mode);
     const done = lstatSync(socket.path);
-    return { bound, file: { path: socket.path, ino: done.ino, ctimeMs: done.ctimeMs } };
+    return { path: socket.path, ino: done.ino, ctimeMs: done.ctimeMs };
   } catch (err) {
     // The file this bind made, if it is still there (a socket of no other listener: none bound it yet).
     try {
@@ -73,7 +99,7 @@ export function bindSocketFile<T>(socket: UnixSocket, bind: () => T, close: (bou
     } catch {
       // gone already
     }
-    close(bound);
+    undo();
     throw err;
   }
 }

@@ -19,6 +19,7 @@
 // be made: WaitSocket.supported() is false and open() throws an error with code ENOTSUP.
 
 import { getSystemErrorName } from 'node:util';
+import type { ChildStdio } from '../spawn/spawn-types.js';
 import { uvBindings, type RawPipe, type RawTcp, type RawUdp, type UvBindings } from '../sys/uv-handles.js';
 
 /** xinetd's listen(2) backlog. */
@@ -76,7 +77,27 @@ function listenUnwatched(b: UvBindings, h: RawTcp | RawPipe): void {
   }
 }
 
-export class WaitSocket {
+/**
+ * The socket of a wait = yes service as serve-wait.ts uses it: a WaitSocket, or a unix-domain
+ * datagram socket the spawn helper holds (held-dgram-socket.ts).
+ */
+export interface WatchedSocket {
+  /** 'unix-dgram': a unix-domain datagram socket, whose senders have no address. */
+  readonly transport: 'tcp' | 'udp' | 'unix' | 'unix-dgram';
+  /** The descriptor in this process (-1: the socket is held by the spawn helper). */
+  readonly fd: number;
+  readonly isClosed: boolean;
+  /** What a server started on the socket is given as fds 0-2. */
+  readonly stdio: ChildStdio;
+  watch(onReadable: () => void): void;
+  unwatch(): void;
+  restoreNonBlocking(): void;
+  /** Datagram sockets: reads and discards what is queued; resolves with the count. */
+  drain(): Promise<number>;
+  close(): void;
+}
+
+export class WaitSocket implements WatchedSocket {
   private watcher: RawPipe | null = null;
   private closed = false;
   private draining = false;
@@ -147,6 +168,10 @@ export class WaitSocket {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  get stdio(): ChildStdio {
+    return { fd: this.fd };
   }
 
   /**

@@ -28,9 +28,9 @@ function stdioEntry(stdio: ChildStdio): net.Socket | { fd: number } | null {
     const fd = descriptorOf(stdio);
     return fd === null ? null : { fd };
   }
-  // A connection held by a native helper cannot reach child_process.spawn (this spawner has
-  // no acceptor, so none is ever given to it).
-  if ('accepted' in stdio) return null;
+  // A connection or socket held by a native helper cannot reach child_process.spawn (this
+  // spawner has no acceptor and no helper sockets, so none is ever given to it).
+  if ('accepted' in stdio || 'heldSocket' in stdio) return null;
   return { fd: stdio.fd };
 }
 

@@ -53,8 +53,33 @@ export interface AcceptedStdio {
   accepted: number;
 }
 
+/** A unix-domain datagram socket the spawner's helper holds (see HelperSockets): passed by its id. */
+export interface HeldSocketStdio {
+  heldSocket: number;
+}
+
 /** What becomes the child's fds 0, 1 and 2. */
-export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor | AcceptedStdio;
+export type ChildStdio = net.Socket | net.Server | dgram.Socket | RawDescriptor | AcceptedStdio | HeldSocketStdio;
+
+/**
+ * Unix-domain datagram sockets held by the spawner's helper for the daemon (Node can neither
+ * open one nor receive one from another process): bound at a path, watched without being read,
+ * given to servers (spawn with { heldSocket: id }), drained and closed on the daemon's word. The
+ * socket file's rules stay the daemon's (unix-socket-file.ts): the helper only binds, under umask
+ * 0777, at a path the daemon has cleared.
+ */
+export interface HelperSockets {
+  /** Binds socket `id` at `path`; rejects with the errno of the bind (or of a helper that cannot run). */
+  bind(id: number, path: string): Promise<void>;
+  /** Calls `onReadable` once, when a datagram is queued on `id` (nothing is read); call again to watch again. */
+  watch(id: number, onReadable: () => void): void;
+  /** Discards what is queued on `id`; resolves with how many datagrams. */
+  drain(id: number): Promise<number>;
+  /** Closes socket `id` (the file is the caller's to remove). */
+  close(id: number): void;
+  /** Called when the helper holding the sockets ended: every socket it held is gone (the ids are forgotten). */
+  onLost(handler: (id: number) => void): void;
+}
 
 /**
  * A connection accepted by the spawner's helper and held there until the daemon decides: run a
@@ -119,6 +144,8 @@ export interface SpawnCapabilities {
    * the address of a wait = yes datagram service's client. Absent: false.
    */
   peekSender?: boolean;
+  /** Unix-domain datagram sockets (HelperSockets): only the spawn helper can hold them. Absent: false. */
+  unixDatagram?: boolean;
 }
 
 export interface Spawner {
@@ -145,6 +172,8 @@ export interface Spawner {
   close(): Promise<void>;
   /** Accepting in the helper, when this spawner can (null or absent: the daemon accepts). */
   readonly acceptor?: Acceptor | null;
+  /** Unix-domain datagram sockets held by the helper, when this spawner has one (absent: not served). */
+  readonly helperSockets?: HelperSockets;
   /**
    * The sender of the first datagram queued on bound UDP socket `fd`, which stays queued (Node
    * cannot peek: only the native helper can, with MSG_PEEK); null when nothing is queued.

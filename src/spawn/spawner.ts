@@ -41,14 +41,17 @@ const CAPABILITY_NAMES: Record<keyof SpawnCapabilities, string> = {
   nice: 'nice',
   rlimits: 'the rlimit_* attributes',
   peekSender: "the sender's address of wait = yes datagrams (which only_from, no_access and TCP wrappers need)",
+  unixDatagram: 'unix-domain datagram sockets (inetd.conf `dgram unix`)',
 };
 
 /** What running with the Node spawner instead of the helper costs, as one clause. */
 export function lostWithoutHelper(): string {
-  const lost = (Object.keys(CAPABILITY_NAMES) as Array<keyof SpawnCapabilities>)
-    .filter((k) => NATIVE_SPAWNER_CAPABILITIES[k] === true && NODE_SPAWNER_CAPABILITIES[k] !== true)
-    .map((k) => CAPABILITY_NAMES[k]);
-  return `${lost.join(', ')} cannot be applied, accepting stays in the daemon, and each server start costs the daemon about 1 ms of CPU`;
+  const missing = (Object.keys(CAPABILITY_NAMES) as Array<keyof SpawnCapabilities>).filter(
+    (k) => NATIVE_SPAWNER_CAPABILITIES[k] === true && NODE_SPAWNER_CAPABILITIES[k] !== true,
+  );
+  const lost = missing.filter((k) => k !== 'unixDatagram').map((k) => CAPABILITY_NAMES[k]);
+  const unserved = missing.includes('unixDatagram') ? `, ${CAPABILITY_NAMES.unixDatagram} are not served` : '';
+  return `${lost.join(', ')} cannot be applied${unserved}, accepting stays in the daemon, and each server start costs the daemon about 1 ms of CPU`;
 }
 
 /** The notice for a run without the helper: where it looked, what is lost, how to get it back. */

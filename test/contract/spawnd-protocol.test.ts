@@ -3,13 +3,15 @@
 // decoder, then replayed against the real helper binary over Node's IPC channel; the request
 // size limit is the same on both sides; the C sources take every shared name and limit from the
 // generated header, none written out again. A transcript may also say what a client does
-// (`! ACTION`: connect to a listener given to the helper, receive what it is sent), for the
-// accepting requests; the ids and ports that vary by run are scrubbed (see accepting.txt).
+// (`! ACTION`: connect to a listener given to the helper, receive what it is sent; send a unix
+// datagram, look at a socket file), for the accepting requests and the unix datagram sockets;
+// the ids and ports that vary by run are scrubbed (see accepting.txt), and "@DIR@" in a path
+// stands for a scratch directory (unix-datagram.txt).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn as startProcess, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,8 @@ import { rawDescriptorHandle, SEND_OPTIONS, socketHandle } from '../../src/sys/u
 import { WaitSocket } from '../../src/serve/wait-socket.js';
 import { withTimeout } from '../helpers/net.js';
 import { noHelper, usableHelper } from '../helpers/spawnd.js';
+import { tempDir } from '../helpers/temp.js';
+import { sendUnixDgram, unixDgramUnavailable } from '../helpers/unix-dgram.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const TRANSCRIPTS = join(ROOT, 'test', 'contract', 'transcripts');
@@ -93,7 +97,7 @@ function specOf(r: SpawnRequest): SpawnSpec {
 function encodeAgain(r: HelperRequest): HelperRequest | null {
   switch (r.cmd) {
     case 'spawn': {
-      const e = encodeSpawnRequest(r.id, specOf(r), r.cid);
+      const e = encodeSpawnRequest(r.id, specOf(r), r.cid !== undefined ? { cid: r.cid } : r.lid !== undefined ? { lid: r.lid } : undefined);
       return e.ok ? e.request : null;
     }
     case 'kill':
@@ -113,6 +117,12 @@ function encodeAgain(r: HelperRequest): HelperRequest | null {
       return requests.reply(r.cid, Buffer.from(r.hex, 'hex'))?.request ?? null;
     case 'drop':
       return requests.drop(r.cid).request;
+    case 'ubind':
+      return requests.ubind(r.lid, r.path)?.request ?? null;
+    case 'watch':
+      return requests.watch(r.lid).request;
+    case 'drain':
+      return requests.drain(r.lid).request;
     case 'batch': {
       const list = r.list.map(encodeAgain);
       return list.every((x) => x !== null) ? { cmd: 'batch', list: list as Extract<HelperRequest, { cmd: 'batch' }>['list'] } : null;
@@ -149,7 +159,7 @@ test('every transcript request is what the TypeScript encoder writes, or one it 
       }
       assert.equal(JSON.stringify(again), step.text, `${where}: the encoder writes exactly this`);
       assert.ok(requestBytes(again) <= MAX_REQUEST_BYTES);
-      const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined);
+      const needsOne = again.cmd === 'listen' || again.cmd === 'peek' || (again.cmd === 'spawn' && again.cid === undefined && again.lid === undefined);
       if (needsOne !== (step.kind === 'send-fd')) {
         assert.ok(
           next !== undefined && isRefusal(next.json),
@@ -233,8 +243,21 @@ interface Client {
 }
 
 /** Does what an `! ACTION` line says. */
-async function act(t: TestContext, where: string, a: Record<string, unknown>, clients: Map<unknown, Client>, ports: Map<unknown, number>): Promise<void> {
-  if (a['act'] === 'wait') {
+async function act(
+  t: TestContext,
+  where: string,
+  a: Record<string, unknown>,
+  clients: Map<unknown, Client>,
+  ports: Map<unknown, number>,
+  dir: string,
+): Promise<void> {
+  const path = typeof a['path'] === 'string' ? a['path'].replace(SCRATCH, dir) : '';
+  if (a['act'] === 'send-unix') {
+    sendUnixDgram(path, Buffer.from(a['hex'] as string, 'hex'));
+  } else if (a['act'] === 'stat') {
+    const st = lstatSync(path);
+    assert.deepEqual([st.isSocket(), (st.mode & 0o7777).toString(8).padStart(4, '0')], [true, a['mode']], `${where}: ${path}`);
+  } else if (a['act'] === 'wait') {
     await new Promise((resolve) => setTimeout(resolve, a['ms'] as number));
   } else if (a['act'] === 'connect') {
     const port = ports.get(a['lid']);
@@ -260,11 +283,15 @@ async function act(t: TestContext, where: string, a: Record<string, unknown>, cl
   }
 }
 
-/** A request with every sample cid already bound (by a conn reply) replaced by the real one. */
-function withRealIds(json: Record<string, unknown>, cids: Map<unknown, unknown>): Record<string, unknown> {
+/** What "@DIR@" stands for in a transcript's paths: the test's scratch directory. */
+const SCRATCH = '@DIR@';
+
+/** A request with every sample cid already bound (by a conn reply) replaced by the real one, and its ubind path in `dir`. */
+function withRealIds(json: Record<string, unknown>, cids: Map<unknown, unknown>, dir: string): Record<string, unknown> {
   const out: Record<string, unknown> = { ...json };
   if (cids.has(out['cid'])) out['cid'] = cids.get(out['cid']);
-  if (Array.isArray(out['list'])) out['list'] = (out['list'] as Array<Record<string, unknown>>).map((r) => withRealIds(r, cids));
+  if (out['cmd'] === 'ubind' && typeof out['path'] === 'string') out['path'] = out['path'].replace(SCRATCH, dir);
+  if (Array.isArray(out['list'])) out['list'] = (out['list'] as Array<Record<string, unknown>>).map((r) => withRealIds(r, cids, dir));
   return out;
 }
 
@@ -308,8 +335,10 @@ const MODES: Array<[string, NodeJS.ProcessEnv]> = [
   [' (children forked)', { TSINETD_SPAWND_FORK: '1' }],
 ];
 for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => [n, m] as const))) {
-  test(`the real helper answers as transcript ${name} says${mode}`, { skip: NOT_BUILT }, async (t) => {
+  const skip = NOT_BUILT || (readTranscript(name).some((s) => s.kind === 'act' && s.json['act'] === 'send-unix') && unixDgramUnavailable());
+  test(`the real helper answers as transcript ${name} says${mode}`, { skip }, async (t) => {
     const { child, next } = startHelper(t, env);
+    const dir = tempDir(t, 'transcript');
     const bound = { pids: new Map<unknown, unknown>(), cids: new Map<unknown, unknown>() };
     const clients = new Map<unknown, Client>();
     const ports = new Map<unknown, number>();
@@ -318,9 +347,9 @@ for (const [name, [mode, env]] of transcripts().flatMap((n) => MODES.map((m) => 
       if (step.kind === 'expect') {
         matchReply(where, await next(), step, bound, clients);
       } else if (step.kind === 'act') {
-        await act(t, where, step.json, clients, ports);
+        await act(t, where, step.json, clients, ports, dir);
       } else if (step.kind === 'send') {
-        child.send(withRealIds(step.json, bound.cids));
+        child.send(withRealIds(step.json, bound.cids, dir));
       } else {
         const handle = await descriptorFor(t, step.json, ports);
         child.send(step.json, handle as net.Socket, SEND_OPTIONS);

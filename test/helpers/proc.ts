@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Pids whose parent is `ppid` (zombies included). */
 export function childrenOf(ppid: number): number[] {
@@ -18,6 +18,18 @@ export function childrenOf(ppid: number): number[] {
     }
   }
   return out;
+}
+
+/** The daemon's spawn helper (native/spawnd), or null when it runs none (the Node spawner). */
+export function spawnHelperOf(daemonPid: number): number | null {
+  for (const pid of childrenOf(daemonPid)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`).endsWith('tsinetd-spawnd')) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
 }
 
 /** The inodes of the sockets listening on TCP `port` (/proc/net/tcp and tcp6, state 0A). */

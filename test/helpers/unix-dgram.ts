@@ -106,3 +106,41 @@ export async function collectDatagrams(t: TestContext, path: string): Promise<st
   await listenUnixDgram(t, path, (d) => texts.push(d.text));
   return texts;
 }
+
+const CLIENT = String.raw`
+import os, socket, sys
+server, me, data, wait = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+try:
+    os.unlink(me)
+except FileNotFoundError:
+    pass
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(me)
+s.settimeout(wait)
+s.sendto(data.encode(), server)
+try:
+    sys.stdout.write(s.recv(65536).decode("utf-8", "replace"))
+except socket.timeout:
+    sys.exit(3)
+finally:
+    os.unlink(me)
+`;
+
+/**
+ * Sends `data` as one datagram to the unix datagram socket at `server` from a client socket bound
+ * at `client` (a unix datagram server answers the sender's path), and returns the first answer;
+ * null when none comes within `timeoutMs`. Throws when the datagram cannot be sent.
+ */
+export function unixDgramRequest(server: string, client: string, data: string, timeoutMs = 5000): string | null {
+  const r = spawnSync('python3', ['-c', CLIENT, server, client, data, String(timeoutMs / 1000)], { encoding: 'utf8', timeout: timeoutMs + 5000 });
+  if (r.status === 3) return null;
+  if (r.status !== 0) throw new Error(`datagram to ${server} not sent: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Sends `data` as one datagram to the unix datagram socket at `server` from an unbound client; throws when it cannot. */
+export function sendUnixDgram(server: string, data: Buffer): void {
+  const script = 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(bytes.fromhex(sys.argv[2]), sys.argv[1])';
+  const r = spawnSync('python3', ['-c', script, server, data.toString('hex')], { encoding: 'utf8', timeout: 5000 });
+  if (r.status !== 0) throw new Error(`datagram to ${server} not sent: ${r.stderr}`);
+}

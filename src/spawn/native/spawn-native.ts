@@ -27,13 +27,14 @@
 // accepting in it spawnd-acceptor.ts, the errors spawn-native-errors.ts.
 
 import type { ChildProcess } from 'node:child_process';
-import type { Acceptor, ChildStdio, ExitInfo, RawDescriptor, SpawnCapabilities, SpawnSpec, Spawner } from '../spawn-types.js';
+import type { Acceptor, ChildStdio, ExitInfo, HelperSockets, RawDescriptor, SpawnCapabilities, SpawnSpec, Spawner } from '../spawn-types.js';
 import type { Peer } from '../../peer.js';
 import { describeErrno } from '../../sys/errno.js';
 import { asError, isRunning, NativeSpawnError, signalNumber, spawnerError } from './spawn-native-errors.js';
 import { NativeAcceptor } from './spawnd-acceptor.js';
+import { NativeHelperSockets } from './spawnd-sockets.js';
 import { CLOSE_TIMEOUT_MS, HelperProcess } from './spawnd-helper.js';
-import { encodeSpawnRequest, requests, type ChildStart, type HelperMessage, type Sized, type SpawnRequest } from './spawnd-messages.js';
+import { encodeSpawnRequest, requests, type ChildStart, type HeldSocket, type HelperMessage, type Sized, type SpawnRequest } from './spawnd-messages.js';
 import type { SendHandle } from '../../sys/uv-handles.js';
 
 const ORPHAN_POLL_MS = 500;
@@ -45,6 +46,7 @@ export const NATIVE_SPAWNER_CAPABILITIES: SpawnCapabilities = {
   nice: true,
   rlimits: true,
   peekSender: true,
+  unixDatagram: true,
 };
 
 export interface NativeSpawnerOptions {
@@ -87,6 +89,7 @@ export class NativeSpawner implements Spawner {
   private closed = false;
   /** Accepting in the helper (see spawn-types.ts); null when TSINETD_HELPER_ACCEPT=0. */
   readonly acceptor: Acceptor | null;
+  private readonly sockets: NativeHelperSockets;
 
   constructor(options: NativeSpawnerOptions) {
     this.warn = options.onWarning ?? ((message) => process.emitWarning(message, 'TsinetdSpawnWarning'));
@@ -98,13 +101,19 @@ export class NativeSpawner implements Spawner {
     });
     this.accepting = new NativeAcceptor(this.proc, this.warn);
     this.acceptor = options.accept === false ? null : this.accepting;
+    this.sockets = new NativeHelperSockets(this.proc);
     this.proc.setEvents({
       message: (msg) => this.onMessage(msg),
       attached: (helper) => this.accepting.attached(helper),
       gone: (helper, why) => this.onHelperGone(helper, why),
-      awaiting: () => this.pending.size > 0 || this.peeks.size > 0 || this.live.size > this.orphans.size,
+      awaiting: () => this.pending.size > 0 || this.peeks.size > 0 || this.sockets.awaiting || this.live.size > this.orphans.size,
       needed: () => this.accepting.active,
     });
+  }
+
+  /** Unix-domain datagram sockets held by the helper (spawn-types.ts HelperSockets). */
+  get helperSockets(): HelperSockets {
+    return this.sockets;
   }
 
   /** How the running helper starts children, as it said when it became ready (null before). */
@@ -125,7 +134,8 @@ export class NativeSpawner implements Spawner {
   spawn(spec: SpawnSpec, stdio: ChildStdio): Promise<number> {
     try {
       if (this.closed) return Promise.reject(spawnerError('ECANCELED', 'spawner closed'));
-      if ('accepted' in stdio) return this.spawnAccepted(spec, stdio.accepted);
+      if ('accepted' in stdio) return this.spawnHeld(spec, { cid: stdio.accepted });
+      if ('heldSocket' in stdio) return this.spawnHeld(spec, { lid: stdio.heldSocket });
       const handle = this.proc.sendableHandle(stdio);
       if (handle === 'busy') {
         const fd = (stdio as RawDescriptor).fd;
@@ -143,13 +153,13 @@ export class NativeSpawner implements Spawner {
     }
   }
 
-  /** A server for a connection the helper holds: no descriptor travels, only its id. */
-  private spawnAccepted(spec: SpawnSpec, cid: number): Promise<number> {
-    const encoded = encodeSpawnRequest(this.proc.newId(), spec, cid);
+  /** A server for a connection or socket the helper holds: no descriptor travels, only its id. */
+  private spawnHeld(spec: SpawnSpec, held: HeldSocket): Promise<number> {
+    const encoded = encodeSpawnRequest(this.proc.newId(), spec, held);
     if (!encoded.ok) return Promise.reject(spawnerError('EINVAL', encoded.error));
     const helper = this.proc.current;
-    // The connection lives in the helper: without that helper it is gone.
-    if (helper === null) return Promise.reject(spawnerError('ENOTCONN', 'the spawn helper holding the connection is not running'));
+    // The connection or socket lives in the helper: without that helper it is gone.
+    if (helper === null) return Promise.reject(spawnerError('ENOTCONN', 'the spawn helper holding the socket is not running'));
     return this.send(helper, { request: encoded.request, bytes: encoded.bytes }, null);
   }
 
@@ -305,6 +315,11 @@ export class NativeSpawner implements Spawner {
       case 'accept-error':
         this.accepting.message(msg);
         break;
+      case 'bound':
+      case 'readable':
+      case 'drained':
+        this.sockets.message(msg);
+        break;
       case 'sender': {
         const peek = this.peeks.get(msg.id);
         if (peek === undefined) break;
@@ -345,6 +360,7 @@ export class NativeSpawner implements Spawner {
     );
     for (const pid of running) this.orphans.add(pid);
     this.watchOrphans();
+    this.sockets.gone(why);
   }
 
   private watchOrphans(): void {

@@ -211,7 +211,7 @@ export class HelperProcess {
   }
 
   /** What to give child.send() for `stdio`; 'none' without a descriptor, 'busy' when libuv refuses it. */
-  sendableHandle(stdio: Exclude<ChildStdio, { accepted: number }>): SendHandle | 'none' | 'busy' {
+  sendableHandle(stdio: Exclude<ChildStdio, { accepted: number } | { heldSocket: number }>): SendHandle | 'none' | 'busy' {
     if (stdio instanceof net.Socket) return socketHandle(stdio) ?? 'none';
     if (stdio instanceof net.Server) return stdio.listening ? stdio : 'none';
     if (stdio instanceof dgram.Socket) {

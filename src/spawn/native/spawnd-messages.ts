@@ -15,6 +15,8 @@ export interface SpawnRequest extends Omit<SpawnSpec, 'rlimits' | 'socketSetup'>
   id: number;
   /** The pending connection (accepted by the helper) that becomes fds 0-2, instead of a passed socket. */
   cid?: number;
+  /** The unix datagram socket the helper holds (ubind) that becomes fds 0-2 (protocol 5). */
+  lid?: number;
   rlimits: Partial<Record<keyof Rlimits, RlimitValue>>;
   keepalive?: true;
   linger?: number;
@@ -38,7 +40,9 @@ export type PlainRequest =
   | { cmd: 'ping'; id: number }
   | { cmd: 'unlisten' | 'pause' | 'resume'; lid: number }
   | { cmd: 'reply'; cid: number; hex: string }
-  | { cmd: 'drop'; cid: number };
+  | { cmd: 'drop'; cid: number }
+  | { cmd: 'ubind'; lid: number; path: string }
+  | { cmd: 'watch' | 'drain'; lid: number };
 
 export type BatchRequest = { cmd: 'batch'; list: PlainRequest[] };
 
@@ -73,12 +77,15 @@ export function requestBytes(request: HelperRequest): number {
   return Buffer.byteLength(JSON.stringify(request));
 }
 
+/** A socket the helper holds that becomes a server's fds 0-2: a pending connection, or a unix datagram socket. */
+export type HeldSocket = { cid: number } | { lid: number };
+
 /**
- * The helper's request for `spec` (`cid`: the pending connection that becomes the server's
- * socket, instead of a passed one), or why it cannot be sent: what the helper would refuse,
+ * The helper's request for `spec` (`held`: the socket the helper holds that becomes the
+ * server's, instead of a passed one), or why it cannot be sent: what the helper would refuse,
  * including a request over MAX_REQUEST_BYTES.
  */
-export function encodeSpawnRequest(id: number, spec: SpawnSpec, cid?: number): ({ ok: true } & Sized<SpawnRequest>) | { ok: false; error: string } {
+export function encodeSpawnRequest(id: number, spec: SpawnSpec, held?: HeldSocket): ({ ok: true } & Sized<SpawnRequest>) | { ok: false; error: string } {
   const bad = (error: string) => ({ ok: false as const, error });
   if (!isCString(spec.path) || spec.path === '') return bad('the program path must be a non-empty string without NUL');
   if (!Array.isArray(spec.argv) || spec.argv.length === 0 || !spec.argv.every(isCString)) {
@@ -94,7 +101,8 @@ export function encodeSpawnRequest(id: number, spec: SpawnSpec, cid?: number): (
   if (spec.nice !== null && (!Number.isInteger(spec.nice) || spec.nice < -40 || spec.nice > 40)) {
     return bad(`invalid nice ${String(spec.nice)}`);
   }
-  if (cid !== undefined && !isMessageId(cid)) return bad(`invalid connection id ${String(cid)}`);
+  if (held !== undefined && 'cid' in held && !isMessageId(held.cid)) return bad(`invalid connection id ${String(held.cid)}`);
+  if (held !== undefined && 'lid' in held && !isMessageId(held.lid)) return bad(`invalid socket id ${String(held.lid)}`);
   const rlimits: SpawnRequest['rlimits'] = {};
   for (const key of RLIMIT_KEYS) {
     const value = spec.rlimits[key];
@@ -107,7 +115,7 @@ export function encodeSpawnRequest(id: number, spec: SpawnSpec, cid?: number): (
   const request: SpawnRequest = {
     cmd: 'spawn',
     id,
-    ...(cid !== undefined ? { cid } : {}),
+    ...held,
     path: spec.path,
     argv: [...spec.argv],
     env: [...spec.env],
@@ -153,6 +161,13 @@ export const requests = {
   reply: (cid: number, data: Buffer): Sized<PlainRequest> | null =>
     data.length > MAX_REPLY_BYTES ? null : { request: { cmd: 'reply', cid, hex: data.toString('hex') }, bytes: SMALL_REQUEST_BYTES + 2 * data.length },
   drop: (cid: number): Sized<PlainRequest> => ({ request: { cmd: 'drop', cid }, bytes: SMALL_REQUEST_BYTES }),
+  /** Bind a unix datagram socket at `path` for lid (the helper holds it); null for a path the helper cannot take. */
+  ubind: (lid: number, path: string): Sized<PlainRequest> | null =>
+    isCString(path) && path !== '' ? { request: { cmd: 'ubind', lid, path }, bytes: SMALL_REQUEST_BYTES + 6 * path.length } : null,
+  /** Report lid readable once (nothing is read). */
+  watch: (lid: number): Sized<PlainRequest> => ({ request: { cmd: 'watch', lid }, bytes: SMALL_REQUEST_BYTES }),
+  /** Discard what is queued on lid. */
+  drain: (lid: number): Sized<PlainRequest> => ({ request: { cmd: 'drain', lid }, bytes: SMALL_REQUEST_BYTES }),
 };
 
 /** `{"cmd":"batch","list":[` and `]}`. */
@@ -202,8 +217,9 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
   const m = value;
   switch (m['cmd']) {
     case 'spawn': {
-      const { id, cid, path, argv, env, uid, gid, groups, umask, nice, rlimits, keepalive, linger, pre } = m;
-      if (!isInt(id) || (cid !== undefined && !isInt(cid)) || typeof path !== 'string' || !isStringList(argv) || !isStringList(env)) return null;
+      const { id, cid, lid, path, argv, env, uid, gid, groups, umask, nice, rlimits, keepalive, linger, pre } = m;
+      if (!isInt(id) || (cid !== undefined && !isInt(cid)) || (lid !== undefined && !isInt(lid)) || (cid !== undefined && lid !== undefined)) return null;
+      if (typeof path !== 'string' || !isStringList(argv) || !isStringList(env)) return null;
       if (!isIntOrNull(uid) || !isIntOrNull(gid) || !(groups === null || (Array.isArray(groups) && groups.every(isInt)))) return null;
       if (!isInt(umask) || !isIntOrNull(nice) || !isRecord(rlimits)) return null;
       const limits: SpawnRequest['rlimits'] = {};
@@ -213,7 +229,21 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
       }
       if ((keepalive !== undefined && keepalive !== true) || (linger !== undefined && !isInt(linger)) || (pre !== undefined && typeof pre !== 'string'))
         return null;
-      const r: SpawnRequest = { cmd: 'spawn', id, ...(cid !== undefined ? { cid } : {}), path, argv, env, uid, gid, groups, umask, nice, rlimits: limits };
+      const r: SpawnRequest = {
+        cmd: 'spawn',
+        id,
+        ...(cid !== undefined ? { cid } : {}),
+        ...(lid !== undefined ? { lid } : {}),
+        path,
+        argv,
+        env,
+        uid,
+        gid,
+        groups,
+        umask,
+        nice,
+        rlimits: limits,
+      };
       if (keepalive === true) r.keepalive = true;
       if (linger !== undefined) r.linger = linger;
       if (pre !== undefined) r.pre = pre;
@@ -224,10 +254,14 @@ export function parseHelperRequest(value: unknown): HelperRequest | null {
     case 'ping':
     case 'peek':
       return isInt(m['id']) ? { cmd: m['cmd'], id: m['id'] } : null;
+    case 'ubind':
+      return isInt(m['lid']) && typeof m['path'] === 'string' ? { cmd: 'ubind', lid: m['lid'], path: m['path'] } : null;
     case 'listen':
     case 'unlisten':
     case 'pause':
     case 'resume':
+    case 'watch':
+    case 'drain':
       return isInt(m['lid']) ? { cmd: m['cmd'], lid: m['lid'] } : null;
     case 'reply':
       return isInt(m['cid']) && typeof m['hex'] === 'string' ? { cmd: 'reply', cid: m['cid'], hex: m['hex'] } : null;
@@ -262,7 +296,10 @@ export type HelperMessage =
   | { t: 'warn'; message: string }
   | { t: 'conn'; lid: number; cid: number; addr: string; port: number; laddr: string | null }
   | { t: 'accept-error'; lid: number; errno: number }
-  | { t: 'sender'; id: number; addr: string; port: number };
+  | { t: 'sender'; id: number; addr: string; port: number }
+  | { t: 'bound'; lid: number; errno: number }
+  | { t: 'readable'; lid: number }
+  | { t: 'drained'; lid: number; count: number };
 
 /** Whether `stage` is one the protocol names (an error reply with another is still read). */
 export function isKnownStage(stage: string): stage is Stage {
@@ -307,6 +344,12 @@ export function parseHelperMessage(value: unknown): HelperMessage | null {
       if (!isInt(id) || typeof addr !== 'string' || !isInt(port)) return null;
       return { t: 'sender', id, addr, port };
     }
+    case 'bound':
+      return isInt(m['lid']) && isInt(m['errno']) ? { t: 'bound', lid: m['lid'], errno: m['errno'] } : null;
+    case 'readable':
+      return isInt(m['lid']) ? { t: 'readable', lid: m['lid'] } : null;
+    case 'drained':
+      return isInt(m['lid']) && isInt(m['count']) ? { t: 'drained', lid: m['lid'], count: m['count'] } : null;
     default:
       return null;
   }

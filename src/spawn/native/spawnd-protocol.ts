@@ -5,7 +5,7 @@
 // the messages; its "Bumping the version" section says when VERSION changes.
 
 /** The protocol version: the helper's `ready` message and its `--version` line carry it. */
-export const VERSION = 4;
+export const VERSION = 5;
 
 /**
  * The largest request, in bytes of its JSON text (the line Node writes, less the newline).
@@ -44,11 +44,26 @@ export const STAGES = [...CHILD_STAGES, 'fork', 'pipe', 'recv', 'request', 'peek
 export type Stage = (typeof STAGES)[number];
 
 /** The requests (`cmd`) the helper reads. */
-export const REQUESTS = ['spawn', 'kill', 'ping', 'listen', 'unlisten', 'pause', 'resume', 'reply', 'drop', 'batch', 'peek'] as const;
+export const REQUESTS = [
+  'spawn',
+  'kill',
+  'ping',
+  'listen',
+  'unlisten',
+  'pause',
+  'resume',
+  'reply',
+  'drop',
+  'batch',
+  'peek',
+  'ubind',
+  'watch',
+  'drain',
+] as const;
 export type RequestName = (typeof REQUESTS)[number];
 
 /** The replies (`t`) the helper writes. */
-export const REPLIES = ['ready', 'spawned', 'error', 'exit', 'pong', 'warn', 'conn', 'accept-error', 'sender'] as const;
+export const REPLIES = ['ready', 'spawned', 'error', 'exit', 'pong', 'warn', 'conn', 'accept-error', 'sender', 'bound', 'readable', 'drained'] as const;
 export type ReplyName = (typeof REPLIES)[number];
 
 /** How the helper starts children, as its `ready` message says (`children`, protocol 3). */

@@ -104,6 +104,27 @@ test('--explain: names the step and the rule that decided', async (t) => {
   assert.equal(usage.code, 2);
 });
 
+test("--explain on a unix-domain service: the client has no address, whatever ADDRESS says; the verdict is the daemon's", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsinetd-explain-unix-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [sock, gone] = [join(dir, 'a.sock'), join(dir, 'b.sock')];
+  const conf = join(dir, 'inetd.conf');
+  writeFileSync(conf, `${sock}\tstream\tunix\tnowait\troot\t/bin/echo\techo hi\n${gone}\tstream\tunix\tnowait\troot\t${join(dir, 'absent')}\tabsent\n`);
+  const args = ['--inetd', conf, '--dialect', 'openbsd'];
+  for (const address of ['-', '127.0.0.2']) {
+    const r = await runCli([...args, '--explain', sock, address]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /client a unix-domain client \(no address\)/);
+    assert.match(r.stdout, /TCP wrappers: not applicable: not applied to inetd\.conf services/);
+    assert.match(r.stdout, /^verdict: admitted$/m);
+  }
+  const json = await runCli([...args, '--explain', sock, '-', '--json']);
+  assert.equal((JSON.parse(json.stdout) as { client: string }).client, 'a unix-domain client (no address)');
+  const notRunning = await runCli([...args, '--explain', gone, '-']);
+  assert.equal(notRunning.code, 1);
+  assert.match(notRunning.stdout, /^verdict: refused \(not running\)/m);
+});
+
 test('--check reads the rule files: never-matching patterns and a missing final newline, located', async (t) => {
   const s = setup(t);
   writeFileSync(join(s.dir, 'hosts.allow'), 'ALL: 127.0.0.1/24\n');

@@ -5,7 +5,7 @@
 // under client load.
 
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../../helpers/net.js';
 import { daemonRunsNoHelper } from '../../helpers/spawnd.js';
-import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit } from '../../helpers/proc.js';
+import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit, spawnHelperOf } from '../../helpers/proc.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const SLEEPER = join(FIXTURES, 'sleeper');
@@ -116,21 +116,9 @@ function processState(pid: number): string | null {
   return m === null ? null : (m[1] ?? null);
 }
 
-/** The daemon's spawn helper (native/spawnd), or null with the child_process fallback. */
-function spawnHelper(daemonPid: number): number | null {
-  for (const pid of childrenOf(daemonPid)) {
-    try {
-      if (readlinkSync(`/proc/${pid}/exe`).endsWith('tsinetd-spawnd')) return pid;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
-}
-
 /** Zombies among the daemon's children and its helper's children (the servers). */
 function zombiesUnder(daemonPid: number): number[] {
-  const helper = spawnHelper(daemonPid);
+  const helper = spawnHelperOf(daemonPid);
   const children = [...childrenOf(daemonPid), ...(helper !== null ? childrenOf(helper) : [])];
   return children.filter((pid) => processState(pid) === 'Z');
 }
@@ -254,7 +242,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     const [echoPort, byePort] = await Promise.all([freePort(), freePort()]);
     const d = await startDaemon(t, { services: [echo('echo', echoPort), program('bye', byePort, EXIT_WITH, { cps: '50 1' })] });
     assert.equal(await saysBye(byePort), true);
-    const helper = spawnHelper(d.pid);
+    const helper = spawnHelperOf(d.pid);
     assert.ok(helper !== null, 'the daemon runs its native spawn helper');
     return { d, helper, echoPort, byePort };
   }
@@ -283,13 +271,13 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
       );
       assert.equal(await echoes(echoPort), true);
       // The helper survived and neither process kept a descriptor of the lost connections.
-      assert.equal(spawnHelper(d.pid), helper);
+      assert.equal(spawnHelperOf(d.pid), helper);
       await waitFor(() => (descriptors(d.pid).length <= daemonIdle ? true : undefined), 3000, `daemon descriptors back to ${daemonIdle}`);
       await waitFor(() => (descriptors(helper).length <= helperFds.length ? true : undefined), 3000, `helper descriptors back to ${helperFds.length}`);
 
       setSoftFdLimit(helper, soft);
       await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'bye to serve again', 200);
-      assert.equal(spawnHelper(d.pid), helper);
+      assert.equal(spawnHelperOf(d.pid), helper);
     },
   );
 
@@ -319,7 +307,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
       assert.ok(['', 'bye\n'].includes(r.data.toString()), JSON.stringify(r.data.toString()));
       // At most one start attempt a second: the next clients may still be turned away for a moment.
       await waitFor(async () => ((await saysBye(byePort)) ? true : undefined), 5000, 'the helper to be started again', 200);
-      const restarted = spawnHelper(d.pid);
+      const restarted = spawnHelperOf(d.pid);
       assert.ok(restarted !== null && restarted !== helper);
       await waitFor(() => (descriptors(d.pid).length <= idle ? true : undefined), 3000, `descriptors back to ${idle}: ${descriptors(d.pid).length}`);
     },
@@ -482,7 +470,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     t.after(() => {
       for (const pid of processesWithArg(marker)) process.kill(pid, 'SIGKILL');
     });
-    const helper = spawnHelper(d.pid);
+    const helper = spawnHelperOf(d.pid);
 
     // Servers running for a while...
     const sockets: net.Socket[] = [];

@@ -4,7 +4,17 @@ import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { describe, test } from 'node:test';
 import { SpawnRateGuard } from '../../../src/serve/serve-wait.js';
-import { helperAccepts, listenPlan, listenPlans, socketKey, socketsKey, servingLimitations, type ListenPlan } from '../../../src/serve/listen-plan.js';
+import {
+  helperAccepts,
+  listenPlan,
+  listenPlans,
+  socketKey,
+  socketsKey,
+  servingLimitations,
+  UNIX_DGRAM_NEEDS_HELPER,
+  unservedHere,
+  type ListenPlan,
+} from '../../../src/serve/listen-plan.js';
 import { Listener, type BindRetryOutcome, type ListenerEvents } from '../../../src/serve/listener.js';
 import { ListenerSet } from '../../../src/serve/listeners.js';
 import { newService } from '../../../src/service-defaults.js';
@@ -187,14 +197,33 @@ describe('unix-domain sockets (inetd.conf protocol unix)', () => {
     assert.equal(plan({ protocol: 'unix', port: null, unix: sock, wait: true }).mode, 'stream-wait');
     assert.equal(plan({ protocol: 'unix', port: null, unix: sock, name: 'echo', type: ['INTERNAL'], server: null }).mode, 'stream');
   });
-  test('datagram sockets, redirects and a missing path cannot be served', () => {
+  test('redirects, internal datagram services and a missing path cannot be served', () => {
     const why = (s: Service): string => {
       const r = listenPlan(s);
       return r.ok ? 'ok' : r.reason;
     };
-    assert.match(why(unix({ socket_type: 'dgram', wait: true })), /unix-domain datagram sockets are not supported/);
+    assert.equal(
+      why(unix({ socket_type: 'dgram', name: 'echo', type: ['INTERNAL'], server: null })),
+      'internal services are not served on a unix-domain datagram socket',
+    );
     assert.match(why(unix({ redirect: { host: '127.0.0.1', port: 80 }, server: null })), /redirect/);
+    assert.match(why(unix({ socket_type: 'dgram', redirect: { host: '127.0.0.1', port: 80 }, server: null })), /redirect/);
     assert.equal(why(unix({ unix: null })), 'no socket path');
+  });
+  test('a datagram program: one server at a time on the socket the spawn helper holds, served only with that helper', () => {
+    const d = unix({ socket_type: 'dgram', wait: true });
+    const p = plan({ dialect: 'inetd', protocol: 'unix', port: null, unix: sock, socket_type: 'dgram', wait: true });
+    assert.deepEqual([p.mode, p.transport, p.unix], ['dgram-wait', 'unix', sock]);
+    assert.equal(socketsKey(d), 'dgram-wait unix /run/x.sock -:-:0666');
+    assert.notEqual(socketsKey(d), socketsKey(unix()), 'a stream and a datagram socket at one path are different sockets');
+    assert.equal(helperAccepts(d), false);
+    assert.equal(unservedHere(p, true), null);
+    assert.match(unservedHere(p, false) ?? '', /^unix-domain datagram sockets are served only by the native spawn helper/);
+    assert.equal(unservedHere(plan({ dialect: 'inetd', protocol: 'unix', port: null, unix: sock }), false), null, 'stream sockets need no helper');
+    assert.deepEqual(servingLimitations(d, true), []);
+    assert.deepEqual(servingLimitations(d, false), [UNIX_DGRAM_NEEDS_HELPER + ' [versus xinetd: tsinetd starts less]']);
+    // nowait on a datagram socket is served as wait = yes, as for UDP
+    assert.match(servingLimitations(unix({ socket_type: 'dgram', wait: false }), true)[0] ?? '', /wait = no on a datagram service is served as wait = yes/);
   });
   test('the daemon accepts, never the helper; the key holds the path, owner, group and mode', () => {
     assert.equal(helperAccepts(unix()), false);

@@ -193,11 +193,17 @@ test('spawn failures carry errno, step and program, in words an administrator ca
 });
 
 test('a spawn for a connection the helper holds names it, and its size counts it', () => {
-  const r = encodeSpawnRequest(3, base, 12);
+  const r = encodeSpawnRequest(3, base, { cid: 12 });
   assert.ok(r.ok);
   assert.equal(r.request.cid, 12);
   assert.ok(JSON.stringify(r.request).startsWith('{"cmd":"spawn","id":3,"cid":12,'));
-  assert.equal(encodeSpawnRequest(3, base, -1).ok, false);
+  assert.equal(encodeSpawnRequest(3, base, { cid: -1 }).ok, false);
+  // A unix datagram socket the helper holds is named by its lid instead (protocol 5).
+  const u = encodeSpawnRequest(5, base, { lid: 7 });
+  assert.ok(u.ok);
+  assert.ok(JSON.stringify(u.request).startsWith('{"cmd":"spawn","id":5,"lid":7,"path":'));
+  assert.equal(u.request.cid, undefined);
+  assert.equal(encodeSpawnRequest(5, base, { lid: 1.5 }).ok, false);
   // A large group list is measured too (65536 ids of 10 digits: over 700 kB).
   const big = encodeSpawnRequest(4, { ...base, groups: new Array<number>(65536).fill(4_000_000_000) });
   assert.ok(big.ok);
@@ -260,7 +266,7 @@ test('batches are cut by count and by size, in order, and none is over the reque
   // Spawns of about 1.5 MB each (a large environment): two fit in one line, not three.
   const env = ['BIG=' + 'x'.repeat(1_500_000)];
   const spawns = [1, 2, 3, 4, 5].map((id) => {
-    const r = encodeSpawnRequest(id, { ...base, env }, id);
+    const r = encodeSpawnRequest(id, { ...base, env }, { cid: id });
     assert.ok(r.ok);
     return { request: r.request, bytes: r.bytes };
   });

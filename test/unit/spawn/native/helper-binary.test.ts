@@ -91,6 +91,7 @@ test("what the Node spawner loses is derived from the two spawners' capabilities
   assert.match(lost, /groups = yes/);
   assert.match(lost, /rlimit_\*/);
   assert.match(lost, /wait = yes datagrams/);
+  assert.match(lost, /unix-domain datagram sockets \(inetd\.conf `dgram unix`\) are not served/);
   assert.doesNotMatch(lost, /umask|nice/); // the Node spawner applies those
 });
 
