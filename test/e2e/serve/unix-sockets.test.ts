@@ -224,7 +224,7 @@ describe('unix-domain datagram services (held by the spawn helper)', { skip: noP
     staleSocket(d1);
     writeFileSync(blocked, 'precious\n');
     // A server that keeps its environment and reads its datagram (one read) without answering,
-    // then exits: a daemon's stop leaves its servers running, as xinetd's does.
+    // then exits (the stop's SIGTERM reaches the shell only: a child still reading would be left).
     const script = join(dir, 'env-keeper.sh');
     writeFileSync(script, `env > ${dir}/env.out\ndd bs=64 count=1 of=/dev/null 2>/dev/null\n`);
     const { d } = await serveInetd(
