@@ -68,6 +68,10 @@ export const DIAGNOSTIC_CODES = {
   unsupported: { severities: ['error', 'warning'], meaning: 'a feature tsinetd does not have; an error when the service then cannot start' },
   'no-effect': { severities: ['warning'], meaning: 'a setting that does nothing where it is (IDONLY without USERID...)' },
   'port-clash': { severities: ['error', 'warning'], meaning: 'two services on the same port, protocol and address; the one bound first keeps it' },
+  'rpc-clash': {
+    severities: ['error', 'warning'],
+    meaning: 'two RPC services ask for the same program version over one transport; the one activated first registers it',
+  },
   'duplicate-id': { severities: ['warning'], meaning: 'two services with the same id' },
   'access-check': { severities: ['warning'], meaning: 'the service user cannot reach the server program (exec access)' },
   limitation: { severities: ['warning'], meaning: 'how this process serves the service differs from xinetd (the spawner, the helper)' },

@@ -73,7 +73,11 @@ export const MESSAGE_CODES = {
   'exec-failed': { levels: ['error'], text: 'xinetd', meaning: 'a server program could not be executed; its client gets a FAIL line' },
   'spawn-failed': { levels: ['error'], text: 'own', meaning: 'a server could not be set up (user, group, environment); its client gets a FAIL line' },
   'server-exited': { levels: ['debug'], text: 'own', meaning: 'a server process ended' },
-  'kill-server': { levels: ['warning'], text: 'xinetd', meaning: 'a server of a service removed by a reload is killed' },
+  'kill-server': {
+    levels: ['warning'],
+    text: 'xinetd',
+    meaning: 'a server is killed (SIGKILL): one of a service removed by a reload, or of an RPC service at SIGTERM',
+  },
   // The configuration and reloads
   'config-problem': {
     levels: ['error', 'warning', 'info'],
@@ -109,7 +113,11 @@ export const MESSAGE_CODES = {
   },
   'rpcbind-back': { levels: ['notice'], text: 'own', meaning: 'rpcbind answers again after failed attempts; the line counts the mappings registered' },
   'rpcbind-lost': { levels: ['notice'], text: 'own', meaning: "rpcbind lost mappings of tsinetd's RPC services (it restarted): they are registered again" },
-  'pmap-set-failed': { levels: ['error'], text: 'xinetd', meaning: 'rpcbind refused to register an RPC program version, or maps it for another owner' },
+  'pmap-set-failed': {
+    levels: ['error'],
+    text: 'xinetd',
+    meaning: 'an RPC program version is not registered: an earlier service has it, or rpcbind refused it or maps it for another owner',
+  },
   'rpc-registered': { levels: ['debug'], text: 'own', meaning: 'how many versions of an RPC service were registered with rpcbind' },
   'bind-retry': {
     levels: ['notice', 'error'],

@@ -80,8 +80,8 @@ export interface UnixSocket {
   mode: number;
 }
 
-/** Which syntax a service came from. */
-export type Dialect = 'xinetd' | 'inetd' | 'inetd-freebsd';
+/** Which syntax a service came from ('inetd': an OpenBSD/Linux inetd.conf; GNU inetutils' is read only with --dialect gnu). */
+export type Dialect = 'xinetd' | 'inetd' | 'inetd-freebsd' | 'inetd-gnu';
 
 export interface Service {
   /** Unique identifier (`id`, defaults to the service name). */

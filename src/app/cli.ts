@@ -191,6 +191,7 @@ export function parseCommandLine(argv: readonly string[], io: CliIo = defaultIo)
   const options: DaemonOptions = {
     ...d,
     configFile: o['f'] as string,
+    configFileGiven: program.getOptionValueSource('f') === 'cli',
     inetdFiles: o['inetd'] as string[],
     inetdCompat: o['inetd_compat'] === true,
     inetdDialect: (o['dialect'] as InetdDialect | undefined) ?? 'auto',

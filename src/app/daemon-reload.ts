@@ -4,6 +4,7 @@
 // (daemon.ts) runs the passes, one at a time, after reopening the log files.
 
 import { existsSync } from 'node:fs';
+import { activated } from '../service-needs.js';
 import { message, type ServicePreparer } from './daemon-services.js';
 import type { XinetdEventLog } from '../log/log.js';
 import type { Say } from '../message-codes.js';
@@ -44,8 +45,11 @@ export async function reloadOnce(c: ReloadContext, handle: ServerHandle): Promis
     const prepared = await c.services.prepare(merged.table);
     const restored = reinstate(c.served, merged.serve, prepared, 'its new access lists cannot be used');
     reportKept(c, [...merged.kept, ...restored.kept]);
-    const services = restored.serve;
-    const plan = planReload(c.served, services, bound);
+    const plan = planReload(c.served, restored.serve, bound);
+    // What gets a socket is activated (wrappers.ts activated()); a kept service takes its new
+    // definition as it is, as xinetd's readjust does.
+    const kept = new Set(plan.keep);
+    const services = restored.serve.map((s) => (kept.has(s) ? s : activated(s)));
     c.log.open(services);
     for (const s of plan.keep) c.daemon('readjusting', 'notice', `readjusting service ${s.id}`, 'readjust');
     await handle.reload(services);
@@ -85,13 +89,24 @@ function reportKept(c: ReloadContext, kept: readonly KeptDefinition[]): void {
   }
 }
 
+/**
+ * Kills the servers of these services with SIGKILL, each with xinetd's line (reconfig.c
+ * sendsig, also written at SIGTERM for RPC services' servers, main.c terminate_program);
+ * resolves to the count of their in-process connections, which are closed.
+ */
+export async function killServersOf(daemon: Say, handle: ServerHandle, ids: ReadonlySet<string>): Promise<number> {
+  if (ids.size === 0) return 0;
+  const ended = await handle.endServersOf(ids, 'SIGKILL');
+  for (const p of ended.programs) daemon('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
+  return ended.inProcess;
+}
+
 /** A reload removed these services: their servers are killed, as xinetd does. */
 async function endRemoved(c: ReloadContext, handle: ServerHandle, removed: readonly Service[]): Promise<void> {
   if (removed.length === 0) return;
-  const ended = await handle.endServersOf(new Set(removed.map((s) => s.id)), 'SIGKILL');
-  for (const p of ended.programs) c.daemon('kill-server', 'warning', `Sending signal 9 to ${p.id} server ${p.pid}`, 'sendsig');
-  if (ended.inProcess > 0) {
-    c.daemon('connections-closed', 'warning', `closed ${ended.inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
+  const inProcess = await killServersOf(c.daemon, handle, new Set(removed.map((s) => s.id)));
+  if (inProcess > 0) {
+    c.daemon('connections-closed', 'warning', `closed ${inProcess} connection(s) served in-process by removed services`, 'hard_reconfig');
   }
   for (const s of removed) c.daemon('service-deactivated', 'notice', `service ${s.id} deactivated`, 'hard_reconfig');
 }

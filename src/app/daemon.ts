@@ -2,8 +2,9 @@
 // the pid file, logs "Started working: N available services" once every socket is bound (the
 // readiness signal; also sent to systemd and --ready-fd, see readiness.ts; --metrics starts the
 // endpoint of metrics-http.ts), and handles xinetd's signals:
-//   SIGTERM, SIGINT  stop: "Exiting...", running servers get SIGTERM (xinetd(8)), sockets are
-//                    closed, the pid file is removed, exit status 0;
+//   SIGTERM, SIGINT  stop: sockets are closed, the pid file is removed, the servers of RPC
+//                    services get SIGKILL ("Sending signal 9 to ..."), the others SIGTERM
+//                    (xinetd(8)), "Exiting...", exit status 0;
 //   SIGQUIT          stop without signalling running servers;
 //   SIGUSR1          append a text dump of the service table to the dump file;
 //   SIGHUP, SIGUSR2  re-read the configuration and reconcile the sockets (see reload()).
@@ -16,6 +17,7 @@
 
 import { RPCBIND_SOCKET, rpcbindClient } from '../serve/rpcbind-client.js';
 import { unlinkSync } from 'node:fs';
+import { activated } from '../service-needs.js';
 import { AdmissionController } from '../admission/admission.js';
 import { daemonUmaskFrom } from '../spawn/child-env.js';
 import type { LoadRequest } from '../config/config.js';
@@ -38,7 +40,7 @@ import type { Service, ServiceTable } from '../table.js';
 import { systemWrappers, type Wrappers } from '../admission/wrappers/wrappers.js';
 import { VERSION } from './version.js';
 import { diagnosticLevel, message, ServicePreparer } from './daemon-services.js';
-import { reloadOnce, type ReloadContext } from './daemon-reload.js';
+import { killServersOf, reloadOnce, type ReloadContext } from './daemon-reload.js';
 import { DaemonReports } from './daemon-reports.js';
 import { useNodeInternals } from '../sys/uv-handles.js';
 import { daemonize, readinessChannel, type Readiness } from './daemonize.js';
@@ -135,7 +137,8 @@ class Daemon {
     }
     this.spawner = spawner;
     this.services.warnLimitations(table, spawner);
-    const services = await this.services.prepare(table);
+    // Every socket is opened now: activated as xinetd's activation leaves them (NOLIBWRAP for RPC over TCP).
+    const services = (await this.services.prepare(table)).map(activated);
     this.served = services;
     this.log.open(services);
     this.daemon('started', 'notice', `tsinetd ${VERSION} started with the ${spawner.name} spawner`);
@@ -341,7 +344,6 @@ class Daemon {
   private async stop(killServers: boolean, code = 0): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.daemon('exiting', 'warning', 'Exiting...', 'main');
     for (const [signal, action] of this.handlers) process.off(signal, action);
     if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.reports.stopPeriodic();
@@ -362,8 +364,14 @@ class Daemon {
       await this.spawner?.settle?.();
       // The answered spawns' own continuations (START, tracking) run before the servers are signalled.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      if (killServers) await handle.killServers('SIGTERM');
+      if (killServers) {
+        // xinetd's terminate_program: the servers of RPC services get SIGKILL, each with a
+        // "Sending signal 9" line, before "Exiting..."; the others SIGTERM (xinetd(8)).
+        await killServersOf(this.daemon, handle, new Set(this.served.filter((s) => s.type.includes('RPC')).map((s) => s.id)));
+        await handle.killServers('SIGTERM');
+      }
     }
+    this.daemon('exiting', 'warning', 'Exiting...', 'main');
     await this.spawner?.close();
     await this.observed?.close();
     await told;

@@ -19,7 +19,8 @@ import { listenPlan } from '../serve/listen-plan.js';
 import { NO_PEER } from '../serve/serve-context.js';
 import type { Peer } from '../peer.js';
 import type { Service, ServiceTable } from '../table.js';
-import { checkWrappers, wrapDaemonName, rpcOverTcp, wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
+import { checkWrappers, wrapDaemonName, wrapsService, type Wrappers } from '../admission/wrappers/wrappers.js';
+import { activated, rpcOverTcp } from '../service-needs.js';
 
 export type StepOutcome = 'pass' | 'refuse' | 'not evaluated' | 'not applicable';
 
@@ -138,15 +139,16 @@ export async function explain(table: ServiceTable, key: string, address: string,
   }
 
   let daemon: string | null = null;
-  if (!wrapsService(service)) {
+  // As at start: an RPC service over TCP is activated without the wrappers (after a reload that keeps it, with them).
+  if (!wrapsService(activated(service))) {
     steps.push({
       check: 'TCP wrappers',
       outcome: 'not applicable',
       detail:
         service.dialect !== 'xinetd'
           ? 'not applied to inetd.conf services'
-          : rpcOverTcp(service)
-            ? 'an RPC service over TCP (xinetd sets NOLIBWRAP for it)'
+          : rpcOverTcp(service) && !service.flags.includes('NOLIBWRAP')
+            ? 'an RPC service over TCP (xinetd sets NOLIBWRAP for it when it opens its socket; a reload that keeps it applies them)'
             : 'flags = NOLIBWRAP',
     });
   } else {

@@ -11,6 +11,8 @@ export type LogFormat = 'text' | 'json';
 export interface DaemonOptions {
   /** -f: the xinetd configuration file. */
   configFile: string;
+  /** Whether -f was given (false: configFile is the default, /etc/xinetd.conf). */
+  configFileGiven: boolean;
   /** --inetd FILE (repeatable): classic inetd.conf files to load, any dialect. */
   inetdFiles: string[];
   /** -inetd_compat: also read /etc/inetd.conf after the xinetd configuration. */
@@ -51,6 +53,7 @@ export interface DaemonOptions {
 export function defaultOptions(): DaemonOptions {
   return {
     configFile: '/etc/xinetd.conf',
+    configFileGiven: false,
     inetdFiles: [],
     inetdCompat: false,
     inetdDialect: 'auto',
@@ -81,11 +84,16 @@ export const INETD_COMPAT_FILE = '/etc/inetd.conf';
  * -inetd_compat when it exists (real xinetd skips an absent one without a word, measured). The
  * one decision for the daemon (at start and at every reload) and for --check, --dump and
  * --explain. `exists` is the file system's unless a test gives its own.
+ *
+ * A run with --inetd files and neither -f nor -inetd_compat is an inetd's replacement: an absent
+ * /etc/xinetd.conf is then skipped without a word, as inetd has none (with -f, or in xinetd's
+ * -inetd_compat mode, a missing xinetd configuration stays an error, as for xinetd).
  */
 export function loadRequestOf(options: DaemonOptions, exists: (path: string) => boolean = existsSync): LoadRequest {
   const compat = options.inetdCompat && exists(INETD_COMPAT_FILE);
+  const inetdOnly = !options.configFileGiven && !options.inetdCompat && options.inetdFiles.length > 0 && !exists(options.configFile);
   return {
-    configFile: options.configFile,
+    configFile: inetdOnly ? null : options.configFile,
     inetdFiles: compat ? [...options.inetdFiles, INETD_COMPAT_FILE] : [...options.inetdFiles],
     inetdDialect: options.inetdDialect,
     ...(compat ? { inetdCompatFile: INETD_COMPAT_FILE } : {}),

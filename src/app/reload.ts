@@ -26,6 +26,7 @@
 
 import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { socketsKey } from '../serve/listen-plan.js';
+import { activated } from '../service-needs.js';
 import type { Service, ServiceTable } from '../table.js';
 
 /** A previous definition served on, and why the new one was not taken. */
@@ -60,9 +61,12 @@ function canonical(v: unknown): string {
   );
 }
 
-/** The same configuration, whatever the system says about it now (problems) and wherever it is written. */
+/**
+ * The same configuration, whatever the system says about it now (problems), wherever it is
+ * written, and whether it was activated (service-needs.ts activated()).
+ */
 function sameDefinition(a: Service, b: Service): boolean {
-  const strip = (s: Service): unknown => ({ ...s, problems: [], enabled: true, source: null });
+  const strip = (s: Service): unknown => ({ ...activated(s), problems: [], enabled: true, source: null });
   return canonical(strip(a)) === canonical(strip(b));
 }
 

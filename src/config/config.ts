@@ -25,7 +25,7 @@ import { loadConfigTree, type ConfigTree } from './sources.js';
 import { systemDb, type SysDb } from '../sys/sysdb.js';
 import type { Service, ServiceTable } from '../table.js';
 import { checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
-import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from './validate-across.js';
+import { checkDuplicateIds, checkPortClashes, checkRpcClashes, placedBlock, placedLine } from './validate-across.js';
 import { present } from '../util/invariant.js';
 
 export interface LoadRequest {
@@ -169,8 +169,8 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
 }
 
 /**
- * The checks across services, over the whole table: port clashes between every service the run
- * loads, in binding order (xinetd's, then each inetd.conf file's; on a reload those bound
+ * The checks across services, over the whole table: port clashes and RPC registrations between
+ * every service the run loads, in binding order (xinetd's, then each inetd.conf file's; on a reload those bound
  * already, `boundFirst`, before all of them), then duplicate ids among the xinetd services.
  * Turns the losers of a clash off; returns the diagnostics.
  */
@@ -181,9 +181,11 @@ function checkAcross(xinetd: readonly BuiltService[], inetd: readonly Service[],
   const on = (i: number): boolean => entryOf(placed, i).service.enabled;
   const clashes = checkPortClashes(placed, on);
   for (const f of clashes) if (f.effect === 'disable') entryOf(placed, f.index).service.enabled = false;
+  const rpc = checkRpcClashes(placed, on);
+  for (const f of rpc) if (f.effect === 'disable') entryOf(placed, f.index).service.enabled = false;
   const duplicates = checkDuplicateIds(xinetd, on);
   return [
-    ...clashes.map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)),
+    ...[...clashes, ...rpc].map((f) => about(f.diagnostic, entryOf(placed, f.index).service.id)),
     ...duplicates.map((f) => about(f.diagnostic, entryOf(xinetd, f.index).service.id)),
   ];
 }

@@ -1,5 +1,5 @@
-// The checks across services: port clashes over the whole service table (the xinetd files and
-// the inetd.conf files together) and duplicate ids. Pure, like the per-service checks of
+// The checks across services: port clashes and RPC registrations over the whole service table
+// (the xinetd files and the inetd.conf files together) and duplicate ids. Pure, like the per-service checks of
 // validate.ts, whose findings and helpers they share.
 
 import { isIP } from 'node:net';
@@ -7,6 +7,7 @@ import type { BuiltService } from './xinetd/build.js';
 import { diag, type Severity, type SourcePosition } from '../diagnostics.js';
 import type { Service } from '../table.js';
 import { present } from '../util/invariant.js';
+import { MAX_RPC_VERSIONS, rpcLosses, type RpcAsk, type RpcLoss } from '../serve/rpc-plan.js';
 import { finding, label, serviceLabel, span, where, type Effect, type Finding } from './validate.js';
 
 // ---- Checks across services -------------------------------------------------------------------------
@@ -134,6 +135,57 @@ export function checkPortClashes(services: readonly PlacedService[], enabled: (i
     if (earlier === undefined) bound.set(slot, entry);
     const address = s.bind.toLowerCase();
     if (!entry.byAddress.has(address)) entry.byAddress.set(address, i);
+  });
+  return out;
+}
+
+/** `1-3, 5` for the versions 1, 2, 3 and 5. */
+function versionList(vs: readonly number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < vs.length;) {
+    let j = i;
+    while (j + 1 < vs.length && vs[j + 1] === (vs[j] ?? 0) + 1) j++;
+    runs.push(i === j ? String(vs[i]) : `${vs[i]}-${vs[j]}`);
+    i = j + 1;
+  }
+  return runs.join(', ');
+}
+
+/**
+ * Two RPC services asking rpcbind for the same program version over one transport, in the order
+ * the daemon activates them (as checkPortClashes): the earlier one registers it (rpc-plan.ts
+ * rpcLosses, the one definition, which the server follows too). A service left without any
+ * version is disabled, as xinetd deactivates it; one that loses some is served with the others,
+ * a warning. Services with problems are not activated, so they take nothing.
+ */
+export function checkRpcClashes(services: readonly PlacedService[], enabled: (i: number) => boolean): Finding[] {
+  const asks: Array<RpcAsk & { index: number }> = [];
+  services.forEach(({ service: s }, index) => {
+    if (!enabled(index) || s.problems.length > 0 || !s.type.includes('RPC') || s.rpc_number === null || s.rpc_version === null) return;
+    if (s.protocol !== 'tcp' && s.protocol !== 'udp') return;
+    asks.push({ index, serviceId: s.id, prog: s.rpc_number, versions: s.rpc_version, transport: s.protocol });
+  });
+  const out: Finding[] = [];
+  rpcLosses(asks).forEach((lost, k) => {
+    const a = present(asks[k], `RPC service ${k}`);
+    if (lost.length === 0) return;
+    const p = present(services[a.index], `service ${a.index} of the ones checked`);
+    const s = p.service;
+    const byWinner = new Map<number, RpcLoss[]>();
+    for (const l of lost) byWinner.set(l.winner, [...(byWinner.get(l.winner) ?? []), l]);
+    const held = [...byWinner]
+      .map(([w, ls]) => {
+        const other = present(services[present(asks[w], `RPC service ${w}`).index], `the winner of RPC service ${k}`).service;
+        const n = ls.length;
+        return `version${n === 1 ? '' : 's'} ${versionList(ls.map((l) => l.vers))} ${n === 1 ? 'is' : 'are'} registered by ${serviceLabel(other)} (${sourceOf(other)}) first`;
+      })
+      .join('; ');
+    const all = lost.length === Math.min(a.versions[1] - a.versions[0] + 1, MAX_RPC_VERSIONS);
+    const what = `RPC program ${a.prog} over ${a.transport}: ${held}`;
+    const message = all
+      ? `${what}; rpcbind refuses each of them again, so xinetd logs "pmap_set failed" for every version and deactivates ${serviceLabel(s)} ("failed to start"): it is disabled`
+      : `${what}; rpcbind refuses each of them again, so ${serviceLabel(s)} registers only its other versions (xinetd and tsinetd log "pmap_set failed" for these)`;
+    out.push({ index: a.index, diagnostic: diag('rpc-clash', all ? 'error' : 'warning', p.at, message, p.length), effect: all ? 'disable' : 'none' });
   });
   return out;
 }

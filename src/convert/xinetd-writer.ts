@@ -143,11 +143,12 @@ export function writeService(s: Service, opts: WriteOptions = {}): WrittenServic
       message: `inetd's rate limit (${what}) has no xinetd attribute: the converted service has no such limit (kept as a comment)`,
     });
   }
-  if (s.dialect === 'inetd-freebsd' && builtinOf(s) === 'tcpmux') {
+  if ((s.dialect === 'inetd-freebsd' || s.dialect === 'inetd-gnu') && builtinOf(s) === 'tcpmux') {
     const how =
       'no `help`, `-Service name not found` for an unknown name, `+Go` followed by a NUL byte, and a request must come in one segment ending in CR LF';
-    notes.push(`xinetd's tcpmux is not FreeBSD's: ${how}`);
-    lost.push({ field: 'type', severity: 'warning', message: `xinetd's tcpmux answers differently from FreeBSD's: ${how} (kept as a comment)` });
+    const whose = s.dialect === 'inetd-gnu' ? "GNU inetutils'" : "FreeBSD's";
+    notes.push(`xinetd's tcpmux is not ${whose}: ${how}`);
+    lost.push({ field: 'type', severity: 'warning', message: `xinetd's tcpmux answers differently from ${whose}: ${how} (kept as a comment)` });
   }
   if (s.per_source_per_minute !== null) {
     notes.push(`FreeBSD per-source limit, which xinetd does not have: at most ${s.per_source_per_minute} connections a minute from one address`);

@@ -27,6 +27,7 @@ import type { EventLog, LogEvent } from './log-types.js';
 import { daemonMessage, type MessageCode, type MessageLevel } from '../message-codes.js';
 import { fromEnv, type LogFormat } from '../app/options.js';
 import type { LogTarget, Service } from '../table.js';
+import { muxClient } from '../service-kind.js';
 
 export interface EventLogOptions {
   /** -filelog FILE: daemon messages to this file. */
@@ -279,7 +280,8 @@ class EventLogImpl implements XinetdEventLog {
     if (this.closed) return;
     const wanted = new Set<string>(this.daemonSinks.map((d) => d.sink.key));
     for (const s of services) {
-      if (s.log_type === null) continue;
+      // A TCPMUX service's clients are logged by tcpmux: xinetd never opens its own log.
+      if (s.log_type === null || muxClient(s) !== null) continue;
       const sink = this.targetSink(s.log_type, s.id);
       wanted.add(sink.key);
       if (sink.transport instanceof FileTransport || sink.transport instanceof SyslogTransport) sink.transport.open();

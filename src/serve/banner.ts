@@ -23,9 +23,14 @@ export function writeAll(socket: net.Socket, data: Buffer): Promise<void> {
  * `report` (xinetd's wording) and do not stop the connection.
  */
 export async function sendBanner(socket: net.Socket, path: string, serviceId: string, report: (message: string) => void): Promise<void> {
-  let data: Buffer;
+  const data = await readBanner(path, serviceId, report);
+  if (data !== null) await writeAll(socket, data);
+}
+
+/** The bytes of the banner file at `path`, or null (reported through `report`, in xinetd's words). */
+export async function readBanner(path: string, serviceId: string, report: (message: string) => void): Promise<Buffer | null> {
   try {
-    data = await readFile(path);
+    return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'ENOTDIR') {
@@ -33,7 +38,6 @@ export async function sendBanner(socket: net.Socket, path: string, serviceId: st
     } else {
       report(`service ${serviceId}, Error ${code ?? String(err)} reading banner ${path}`);
     }
-    return;
+    return null;
   }
-  await writeAll(socket, data);
 }

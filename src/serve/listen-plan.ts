@@ -35,8 +35,11 @@ export interface ListenPlan {
   family: 0 | 4 | 6;
   v6only: boolean;
   /**
-   * RPC services: `PROGRAM/LO-HI`. Their port is 0, an ephemeral one chosen at bind and
-   * registered with rpcbind (rpc-plan.ts), so the program names the socket instead.
+   * RPC services: `PROGRAM of ID`. Their port is 0, an ephemeral one chosen at bind and
+   * registered with rpcbind (rpc-plan.ts), so the service and its program name the socket
+   * instead, as xinetd's reload matches an RPC service (same id, same program: sconf.c
+   * SAME_RPC). The versions are not part of it: a reload that changes `rpc_version` keeps the
+   * socket and its port, and only the registrations change (xinetd's readjust_rpc_service).
    */
   rpc?: string;
   /** The socket file of a unix-domain socket (host '', family 0, port 0); absent for the others. */
@@ -92,9 +95,7 @@ export function listenPlans(service: Service): PlansResult {
     mode,
     transport,
     port: rpc ? 0 : (service.port ?? 0),
-    ...(rpc && service.rpc_number !== null && service.rpc_version !== null
-      ? { rpc: `${service.rpc_number}/${service.rpc_version[0]}-${service.rpc_version[1]}` }
-      : {}),
+    ...(rpc && service.rpc_number !== null && service.rpc_version !== null ? { rpc: `${service.rpc_number} of ${service.id}` } : {}),
   } as const;
   if (service.family_sockets && (service.bind === null || isIP(service.bind) === 0)) {
     return {

@@ -22,6 +22,52 @@ import { universalAddress, type Rpcb } from './rpc-xdr.js';
  */
 export const MAX_RPC_VERSIONS = 256;
 
+/** What one RPC service asks of rpcbind: a program's versions over one transport. */
+export interface RpcAsk {
+  serviceId: string;
+  prog: number;
+  versions: readonly [number, number];
+  transport: 'tcp' | 'udp';
+}
+
+/** A version an RPC service does not get, and the earlier service that has it. */
+export interface RpcLoss {
+  vers: number;
+  winner: number;
+}
+
+/** The versions an RPC service asks for, at most MAX_RPC_VERSIONS of them. */
+function versionsOf(a: Pick<RpcAsk, 'versions'>): number[] {
+  const out: number[] = [];
+  const last = Math.min(a.versions[1], a.versions[0] + MAX_RPC_VERSIONS - 1);
+  for (let vers = a.versions[0]; vers <= last; vers++) out.push(vers);
+  return out;
+}
+
+/**
+ * Which service gets each (program, version, transport) that several ask for: the first one,
+ * in the order they are activated, as under xinetd. Its activate_rpc calls pmap_set() for every
+ * version, and rpcbind refuses a mapping that exists for the netid ("tcp" or "udp", xinetd
+ * registers no other), so a later service gets only the versions no earlier one has: it logs
+ * "pmap_set failed" for each of the others, and a service left with none "failed to start and
+ * is deactivated" (measured with 2.3.15.3). The address does not matter, as for xinetd.
+ * Several entries with one serviceId (the sockets of one service) are one service. Returns, for
+ * each entry, the versions it loses (empty: it gets them all).
+ */
+export function rpcLosses(asks: readonly RpcAsk[]): RpcLoss[][] {
+  const owner = new Map<string, { index: number; serviceId: string }>();
+  return asks.map((a, index) => {
+    const lost: RpcLoss[] = [];
+    for (const vers of versionsOf(a)) {
+      const key = `${a.prog}/${vers}/${a.transport}`;
+      const held = owner.get(key);
+      if (held === undefined) owner.set(key, { index, serviceId: a.serviceId });
+      else if (held.serviceId !== a.serviceId) lost.push({ vers, winner: held.index });
+    }
+    return lost;
+  });
+}
+
 /** A bound socket of an RPC service. */
 export interface RpcSocket {
   serviceId: string;
@@ -56,11 +102,15 @@ function endpoints(s: RpcSocket): Array<{ netid: string; host: string }> {
   return [six];
 }
 
-/** Every mapping `s` wants: each version of its range, on each netid its socket serves. */
-export function wantedOf(s: RpcSocket, owner: string): Wanted[] {
+/**
+ * Every mapping `s` wants: each version of its range but those another service has (`lost`,
+ * rpcLosses), on each netid its socket serves.
+ */
+export function wantedOf(s: RpcSocket, owner: string, lost: readonly RpcLoss[] = []): Wanted[] {
   const out: Wanted[] = [];
-  const last = Math.min(s.versions[1], s.versions[0] + MAX_RPC_VERSIONS - 1);
-  for (let vers = s.versions[0]; vers <= last; vers++) {
+  const others = new Set(lost.map((l) => l.vers));
+  for (const vers of versionsOf(s)) {
+    if (others.has(vers)) continue;
     for (const e of endpoints(s)) {
       out.push({ serviceId: s.serviceId, rpcb: { prog: s.prog, vers, netid: e.netid, addr: universalAddress(e.host, s.port), owner } });
     }

@@ -28,7 +28,7 @@ import type { Service, ServiceTable } from '../table.js';
 import { RunningServers } from './running-servers.js';
 import { QueueingLimits } from './queue-limit.js';
 import { RpcRegistrar } from './rpc-registrar.js';
-import { mappingKey, wantedOf, type Wanted } from './rpc-plan.js';
+import { mappingKey, rpcLosses, wantedOf, type RpcSocket, type Wanted } from './rpc-plan.js';
 import type { Rpcb } from './rpc-xdr.js';
 import { rpcbindClient } from './rpcbind-client.js';
 import { servableServices, type IdentOptions, type ReloadSummary, type ServerDeps, type ServerHandle, type ServingState } from './server-types.js';
@@ -62,6 +62,8 @@ class Server implements ServerHandle {
   /** Registers the RPC services with rpcbind; made when the first one is served. */
   private registrar: RpcRegistrar | null = null;
   private rpcWanted: Wanted[] = [];
+  /** The versions lost to an earlier service (`ID PROG/VERS/TRANSPORT`) whose line is written. */
+  private rpcLostLogged = new Set<string>();
 
   /** Logs a daemon message (message-codes.ts). */
   private readonly say: Say = (code, level, message, func, diagnostic) => this.deps.log.log(daemonMessage(code, level, message, func, diagnostic));
@@ -277,32 +279,48 @@ class Server implements ServerHandle {
 
   /**
    * Brings rpcbind in step with the RPC services listening now (rpc-registrar.ts): each socket's
-   * versions registered at its port, the mappings of closed or suspended sockets removed.
+   * versions registered at its port, the mappings of closed or suspended sockets removed. A
+   * version an earlier service has (rpc-plan.ts rpcLosses, over every socket of the set, in the
+   * order they were activated, whatever their state now) is not asked for, and xinetd's
+   * "pmap_set failed" is logged for it once.
    */
   private syncRpc(): Promise<void> {
     const owner = String(this.ctx.child.uid);
-    const wanted: Wanted[] = [];
+    const sockets: RpcSocket[] = [];
+    const active: boolean[] = [];
     for (const l of this.listeners.all) {
       const s = l.service;
-      if (l.state !== 'active' || l.bound === null || l.port === 0 || s.rpc_number === null || s.rpc_version === null || l.plan.rpc === undefined) continue;
       const transport = l.plan.transport;
-      if (transport === 'unix') continue;
-      wanted.push(
-        ...wantedOf(
-          {
-            serviceId: s.id,
-            prog: s.rpc_number,
-            versions: s.rpc_version,
-            transport,
-            host: l.bound.host,
-            family: l.bound.family,
-            v6only: l.plan.v6only,
-            port: l.port,
-          },
-          owner,
-        ),
-      );
+      if (s.rpc_number === null || s.rpc_version === null || l.plan.rpc === undefined || transport === 'unix') continue;
+      const bound = l.state === 'active' && l.bound !== null && l.port !== 0;
+      sockets.push({
+        serviceId: s.id,
+        prog: s.rpc_number,
+        versions: s.rpc_version,
+        transport,
+        host: l.bound?.host ?? '',
+        family: l.bound?.family ?? 4,
+        v6only: l.plan.v6only,
+        port: l.port,
+      });
+      active.push(bound);
     }
+    const losses = rpcLosses(sockets);
+    const wanted: Wanted[] = [];
+    const lostNow = new Set<string>();
+    sockets.forEach((sock, i) => {
+      const lost = losses[i] ?? [];
+      for (const l of lost) {
+        const key = `${sock.serviceId} ${sock.prog}/${l.vers}/${sock.transport}`;
+        if (!lostNow.has(key) && !this.rpcLostLogged.has(key)) {
+          // xinetd's words (activate_rpc): rpcbind refused the SET, another service has the version.
+          this.ctx.daemon('pmap-set-failed', 'error', `pmap_set failed. service=${sock.serviceId} program=${sock.prog} version=${l.vers}`, 'activate_rpc');
+        }
+        lostNow.add(key);
+      }
+      if (active[i] === true) wanted.push(...wantedOf(sock, owner, lost));
+    });
+    this.rpcLostLogged = lostNow;
     this.rpcWanted = wanted;
     if (this.registrar === null) {
       if (wanted.length === 0) return Promise.resolve();

@@ -5,8 +5,16 @@
 // What xinetd does, measured on the wire:
 // - One read(2) of at most 1024 bytes. It must be more than two bytes and end with CR LF, or
 //   the connection is closed without a word: a bare LF, a name split over two segments, or a
-//   name followed by data in the same read all end that way. A read that finds the connection
-//   closed logs "read failed" in the daemon log.
+//   name followed by data in the same read all end that way. What the read leaves in the socket
+//   is the program's: a 1022-byte name with data behind it in the same segment reads as the name
+//   (the 1024 bytes end in CR LF), and the data reaches the program; 1023 bytes with data behind
+//   them, or a line of 1025, read as no line (closed, with unread bytes: the client sees a reset).
+//   A read that finds the connection closed logs "read failed" in the daemon log.
+// - TCPMUXPLUS: "+Go" is written into the child's output buffer before the TCPMUX service's own
+//   checks run (svc_child_access_control, in the same child); it reaches the client with what
+//   flushes that buffer: banner_success and the program, or banner_fail when the client is
+//   refused (without a banner_fail, a refused client gets nothing). The TCPMUX service's
+//   banner_success is written after "+Go", before the program starts; its `banner` never is.
 // - The name is compared, without regard to ASCII case (strcasecmp), with the names (not ids)
 //   of the TCPMUX and TCPMUXPLUS services, in table order; the first one matches. The name
 //   stops at a NUL byte (it is a C string), so "date\0x\r\n" asks for "date".
@@ -19,10 +27,17 @@
 // FreeBSD inetd's tcpmux (builtins.c tcpmux and get_line; read from its source, there being no
 // FreeBSD inetd here to measure) serves the `tcpmux/NAME` lines of a FreeBSD inetd.conf:
 // - It reads until CR, LF or NUL, or 258 bytes, or the end of the stream (the name is what
-//   came before); each read may wait 10 s (alarm), after which the connection just closes.
+//   came before), in read(2)s of at most 258 bytes: the rest of the read holding the line end
+//   is lost, what the client sent beyond that read is the program's. Each read may wait 10 s
+//   (alarm), after which the connection just closes.
 // - `help` (any case) lists the TCPMUX services' names, one per line ending CR LF, in the order
 //   inetd keeps them (the last entry of the file first), then closes.
 // - Unknown: "-Service not available\r\n"; a `tcpmux/+NAME` service: "+Go\r\n"; no NUL.
+//
+// GNU inetutils' inetd 2.4 (inetd.c tcpmux and fd_getline; measured on Debian's
+// inetutils-inetd) serves a GNU inetd.conf's the same way, with the same texts, `help` and
+// order, except that a read of the name never times out: a client that sends no line end keeps
+// its tcpmux waiting until it closes.
 
 import type { Service } from '../table.js';
 import { muxClient } from '../service-kind.js';
@@ -42,8 +57,9 @@ export type MuxRequest =
   | { kind: 'name'; name: Buffer }
   /**
    * Not a request line: the connection is closed without a reply. `overread`: a well-formed
-   * line of exactly 1022 bytes with more data behind it in the same read, which xinetd would
-   * have left in the socket for the server; tsinetd has read it already and closes instead.
+   * line of 1024 bytes with more data behind it in the same read, which xinetd leaves in the
+   * socket for the server; only where Node's internals are missing (serve-tcpmux.ts firstRead)
+   * has tsinetd read it already, and it closes instead.
    */
   | { kind: 'malformed'; overread: boolean };
 
@@ -85,6 +101,11 @@ export const BSD_MUX_MAX = 258;
 
 /** FreeBSD's alarm(10) around each read of the name. */
 export const BSD_MUX_READ_TIMEOUT_MS = 10_000;
+
+/** How long each read of the name may wait, by the dialect of the tcpmux entry (null: for ever, as GNU inetutils). */
+export function bsdMuxReadTimeoutMs(dialect: 'inetd-freebsd' | 'inetd-gnu'): number | null {
+  return dialect === 'inetd-freebsd' ? BSD_MUX_READ_TIMEOUT_MS : null;
+}
 
 export const BSD_MUX_ACK = Buffer.from('+Go\r\n', 'latin1');
 export const BSD_MUX_NOT_AVAILABLE = Buffer.from('-Service not available\r\n', 'latin1');

@@ -11,6 +11,10 @@
 // - stopReading(): a connected socket stops reading at once, so that the bytes after a tcpmux
 //   request stay for the server it starts (serve-tcpmux.ts). Without it only pause() is left,
 //   and Node may read ahead what the client sends before the server runs: those bytes are lost.
+// - readInChunks(), readAtMost(): reads of at most N bytes each until the caller has enough
+//   (tcpmux's request: xinetd's single read of 1024 bytes, the BSD inetds' reads of at most 258),
+//   the rest left in the kernel for the server. Without them the stream's 'data' event may read
+//   ahead: what the client sent beyond, in the same segment, is consumed, not the server's.
 // - pausableHandle(): a listening net.Server's handle, to pause accepting (pausable-accept.ts).
 //   Without it accepting does not pause: connections accepted at a max-child limit wait in the
 //   daemon instead of the kernel's listen queue (queue-limit.ts holds them), unserved as before.
@@ -195,6 +199,76 @@ export function stopReading(socket: net.Socket): boolean {
   const h = privateHandle(socket);
   const readStop = h?.['readStop'];
   return typeof readStop === 'function' && (readStop as () => number).call(h) === 0;
+}
+
+/** The private symbols by which a net.Socket reads into a buffer of its own (its `onread` option). */
+function userBufferSymbols(socket: net.Socket): { buffer: symbol; callback: symbol } | null {
+  let buffer: symbol | null = null;
+  let callback: symbol | null = null;
+  for (const sym of Object.getOwnPropertySymbols(socket)) {
+    if (sym.description === 'kBuffer') buffer = sym;
+    else if (sym.description === 'kBufferCb') callback = sym;
+  }
+  return buffer !== null && callback !== null ? { buffer, callback } : null;
+}
+
+/**
+ * Reads from a connected socket that has not read yet (accepted with pauseOnConnect) as a C
+ * server's read(2) loop on a buffer of `size` bytes: libuv reads into that buffer (the handle's
+ * user buffer, what net.Socket's `onread` option sets up), and `take` gets a copy of each read's
+ * bytes and answers whether it wants more. Once it does not, reading stops at once, so that what
+ * the client sent beyond stays in the kernel for the server started next. Resolves with 'taken'
+ * then, 'end' when the client ended its side first, 'closed' when the connection went. Returns
+ * null at once when this Node's socket has not the shape used here: the caller has the stream's
+ * 'data' event, which may read ahead.
+ */
+export function readInChunks(socket: net.Socket, size: number, take: (bytes: Buffer) => boolean): Promise<'taken' | 'end' | 'closed'> | null {
+  const h = privateHandle(socket);
+  const syms = userBufferSymbols(socket);
+  const useUserBuffer = h?.['useUserBuffer'];
+  const readStop = h?.['readStop'];
+  if (h === null || syms === null || typeof useUserBuffer !== 'function' || typeof readStop !== 'function') return null;
+  const state = socket as unknown as Record<symbol, unknown>;
+  if (state[syms.buffer] !== null || state[syms.callback] !== null) return null; // reads with an `onread` of its own
+  const buffer = Buffer.alloc(size);
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (how: 'taken' | 'end' | 'closed'): void => {
+      if (settled) return;
+      settled = true;
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+      resolve(how);
+    };
+    const onEnd = (): void => done('end');
+    const onClose = (): void => done('closed');
+    state[syms.buffer] = buffer;
+    state[syms.callback] = (nread: number): boolean => {
+      if (settled) return true;
+      if (take(Buffer.from(buffer.subarray(0, nread)))) return true;
+      // Stopped here, Node's own `reading` flag stays set: it never starts reading again.
+      (readStop as () => number).call(h);
+      done('taken');
+      return true;
+    };
+    (useUserBuffer as (b: Uint8Array) => void).call(h, buffer);
+    socket.once('end', onEnd);
+    socket.once('close', onClose);
+    socket.resume();
+  });
+}
+
+/**
+ * One read(2) of at most `size` bytes (readInChunks): the bytes, or null when the connection
+ * ends or fails first; null at once where readInChunks cannot be used.
+ */
+export function readAtMost(socket: net.Socket, size: number): Promise<Buffer | null> | null {
+  let got: Buffer | null = null;
+  const read = readInChunks(socket, size, (bytes) => {
+    got = bytes;
+    return false;
+  });
+  return read === null ? null : read.then((how) => (how === 'taken' ? got : null));
 }
 
 /**

@@ -28,6 +28,8 @@ export interface Netns {
   run(argv: string[], timeoutMs?: number): SpawnSyncReturns<string>;
   /** Starts a command inside; it is killed (SIGKILL) when the test ends if still running. */
   start(argv: string[]): ChildProcess;
+  /** Runs a command inside without blocking; killed (SIGKILL) after `timeoutMs`, status null then. */
+  output(argv: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string }>;
 }
 
 /** Makes the namespaces; they end with the test. */
@@ -64,5 +66,16 @@ export async function privateNetns(t: TestContext): Promise<Netns> {
       started.push(c);
       return c;
     },
+    output: (argv, timeoutMs) =>
+      new Promise((resolve) => {
+        const c = spawn(enter[0] ?? 'nsenter', [...enter.slice(1), ...argv], {
+          stdio: ['ignore', 'pipe', 'ignore'],
+          timeout: timeoutMs,
+          killSignal: 'SIGKILL',
+        });
+        let stdout = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.once('close', (code) => resolve({ status: code, stdout }));
+      }),
   };
 }

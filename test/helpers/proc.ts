@@ -37,14 +37,36 @@ export function listeningInodes(port: number): Set<string> {
   return listeningInodesByPort([port]).get(port) ?? new Set<string>();
 }
 
-/** listeningInodes() for many ports, reading the tables once: port -> inodes (empty when nothing listens). */
-export function listeningInodesByPort(ports: Iterable<number>): Map<number, Set<string>> {
+/** The inodes of the sockets open in processes `pids` (from their /proc/PID/fd links). */
+export function socketInodesOf(pids: Iterable<number>): Set<string> {
+  const out = new Set<string>();
+  for (const pid of pids) {
+    for (const fd of descriptors(pid)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m !== null) out.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * listeningInodes() for many ports, reading the tables once: port -> inodes (empty when nothing
+ * listens). With `owners`, only the sockets those processes hold: a test process elsewhere, or a
+ * benchmark, may listen on the same port number meanwhile.
+ */
+export function listeningInodesByPort(ports: Iterable<number>, owners?: Iterable<number>): Map<number, Set<string>> {
+  const mine = owners === undefined ? null : socketInodesOf(owners);
   const out = new Map<number, Set<string>>();
   for (const port of ports) out.set(port, new Set<string>());
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of readFileSync(table, 'latin1').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || f[3] !== '0A') continue;
+      if (mine !== null && !mine.has(f[9]!)) continue;
       out.get(parseInt(f[1]!.split(':')[1]!, 16))?.add(f[9]!);
     }
   }

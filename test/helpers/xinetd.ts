@@ -82,11 +82,18 @@ export interface XinetdRun {
   log(): string;
   /** Kills it and waits until it is gone (its ports free). */
   stop(): Promise<void>;
+  /** Sends it a signal (SIGHUP: reconfigure, SIGTERM: stop). */
+  signal(sig: NodeJS.Signals): void;
+  /** Resolves when it has exited. */
+  readonly gone: Promise<void>;
 }
 
-/** Starts xinetd in the foreground on `conf`, logging to `logFile`; stopped when `t` ends. */
-export async function startXinetd(t: TestContext, conf: string, logFile: string, mounts: Mounts = []): Promise<XinetdRun> {
-  const [cmd, ...args] = inNamespace([XINETD, '-dontfork', '-f', conf, '-filelog', logFile], mounts);
+/**
+ * Starts xinetd in the foreground on `conf`, logging to `logFile`; stopped when `t` ends.
+ * `enter`: a prefix that execs it elsewhere (a private network namespace: netns.ts Netns.enter).
+ */
+export async function startXinetd(t: TestContext, conf: string, logFile: string, mounts: Mounts = [], enter: readonly string[] = []): Promise<XinetdRun> {
+  const [cmd, ...args] = [...enter, ...inNamespace([XINETD, '-dontfork', '-f', conf, '-filelog', logFile], mounts)];
   const child = spawn(cmd!, args, { stdio: 'ignore' });
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
@@ -104,7 +111,7 @@ export async function startXinetd(t: TestContext, conf: string, logFile: string,
     10_000,
     `xinetd to start on ${conf}`,
   );
-  return { started: Math.max(0, started), exited: started < 0, log, stop };
+  return { started: Math.max(0, started), exited: started < 0, log, stop, signal: (sig) => child.kill(sig), gone };
 }
 
 export interface DumpedService {
@@ -127,4 +134,17 @@ export function tsinetdStarts(conf: string, mounts: Mounts = []): { started: Dum
     started: dump.services.filter((s) => s.enabled && s.problems.length === 0),
     diagnostics: dump.diagnostics.map((d) => `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}`),
   };
+}
+
+/** A service log's lines without their time stamps, pids and durations, to compare two daemons' logs. */
+export function maskServiceLog(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) =>
+      l
+        .replace(/^\S+: /, '')
+        .replace(/pid=\d+/g, 'pid=N')
+        .replace(/duration=\d+/g, 'duration=N'),
+    );
 }

@@ -37,18 +37,13 @@ export const WRAP_IDENT_TIMEOUT_MS = 10_000;
 // ---- which services, which name (pure) ----------------------------------------------------
 
 /**
- * Whether TCP wrappers apply to `service`: every service unless `flags = NOLIBWRAP`, which the
- * inetd.conf loader sets itself (xinetd does not wrap services read from inetd.conf either),
- * and unless it is an RPC service over TCP, for which xinetd sets NOLIBWRAP itself when it
- * activates it (service.c activate_rpc).
+ * Whether TCP wrappers apply to `service`, as it is served: every service unless
+ * `flags = NOLIBWRAP`, which the inetd.conf loader sets itself (xinetd does not wrap services
+ * read from inetd.conf either), and which activation sets on an RPC service over TCP
+ * (service-needs.ts activated()).
  */
-export function wrapsService(service: Pick<Service, 'flags' | 'type' | 'protocol'>): boolean {
-  return !service.flags.includes('NOLIBWRAP') && !rpcOverTcp(service);
-}
-
-/** An RPC service over TCP: never wrapped (see wrapsService). */
-export function rpcOverTcp(service: Pick<Service, 'type' | 'protocol'>): boolean {
-  return service.type.includes('RPC') && service.protocol === 'tcp';
+export function wrapsService(service: Pick<Service, 'flags'>): boolean {
+  return !service.flags.includes('NOLIBWRAP');
 }
 
 /**

@@ -39,14 +39,15 @@
 // inetd itself only finds out when a client connects.
 
 import { basename } from 'node:path';
-import { diag, type Diagnostic, type SourcePosition } from '../../diagnostics.js';
+import { diag, type Diagnostic } from '../../diagnostics.js';
 import type { ResolvedInetdDialect } from './inetd-dialect.js';
 import { defaultInetdBuildEnv, FieldReader, INETD_MAX_ARGS, rateFlavourOf, type Family, type InetdBuildEnv } from './inetd-fields.js';
+import { gnuDefaultTcpmux, type Unit } from './inetd-unit.js';
 import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { asUnixService, builtinPieceOf, PREFIX_IGNORED, readSocketPrefix, takeSamePath, unixSocketOf, type SocketPerms } from './inetd-unix.js';
 import { inetdRateOf } from '../../admission/limits.js';
 import { newService } from '../../service-defaults.js';
-import type { Service, SocketType, UnixSocket } from '../../table.js';
+import type { Service, UnixSocket } from '../../table.js';
 import { present } from '../../util/invariant.js';
 
 export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inetd-fields.js';
@@ -54,38 +55,6 @@ export { defaultInetdBuildEnv, parseCUnsigned, type InetdBuildEnv } from './inet
 export interface InetdBuildResult {
   services: Service[];
   diagnostics: Diagnostic[];
-}
-
-/** One host of one accepted entry: what becomes a Service. */
-interface Unit {
-  line: number;
-  /** Where the service name is written (for replacement warnings). */
-  at: SourcePosition;
-  host: string; // '*' = every address
-  name: string;
-  protoWritten: string;
-  base: 'tcp' | 'udp';
-  families: Set<Family>;
-  socketType: SocketType;
-  /** 0 for a TCPMUX service (FreeBSD's `tcpmux/NAME`), which has none. */
-  port: number;
-  /** FreeBSD's `tcpmux/NAME` ('plain') and `tcpmux/+NAME` ('plus'). */
-  mux: 'plain' | 'plus' | null;
-  /** RPC entries (`rpc/tcp`, `rpc/udp`...): the program and its versions; the port is then 0. */
-  rpc: { prog: number; versions: [number, number] } | null;
-  wait: boolean;
-  user: string;
-  group: string | null;
-  internal: boolean;
-  server: string | null;
-  argv: string[];
-  rateMax: number | null;
-  instances: number | null;
-  perSource: number | null;
-  perSourcePerMinute: number | null;
-  /** The socket file of a `unix` entry (`name` is then its path, or the internal service's name). */
-  unix: UnixSocket | null;
-  problems: string[];
 }
 
 /** The start of an entry: where it listens and what service it names. */
@@ -423,7 +392,7 @@ export function inetdIds(units: readonly { name: string; protoWritten: string; h
 }
 
 function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string): Service {
-  const s = newService(u.name, dialect === 'freebsd' ? 'inetd-freebsd' : 'inetd', { file, line: u.line });
+  const s = newService(u.name, dialect === 'freebsd' ? 'inetd-freebsd' : dialect === 'gnu' ? 'inetd-gnu' : 'inetd', { file, line: u.line });
   s.id = id;
   s.problems = u.problems;
   s.socket_type = u.socketType;
@@ -490,6 +459,7 @@ export function buildInetdServices(
   }
   const diagnostics = reader.diagnostics;
   const kept = resolveReplacements(units, diagnostics);
+  if (dialect === 'gnu') kept.push(...gnuDefaultTcpmux(kept, env, diagnostics));
   const ids = inetdIds(kept);
   return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'))), diagnostics };
 }

@@ -236,10 +236,10 @@ export class FieldReader {
       return null;
     }
     if (name.startsWith('tcpmux/')) {
-      // FreeBSD's are read by muxService(); OpenBSD's inetd has none ("unknown service").
+      // FreeBSD's and GNU's are read by muxService(); OpenBSD's inetd has none ("unknown service").
       this.unsupported(
         word,
-        `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect (FreeBSD's inetd has them: --dialect freebsd)`,
+        `TCPMUX services (\`tcpmux/NAME\`) in the ${this.dialect} dialect (FreeBSD's and GNU inetutils' inetds have them: --dialect freebsd or gnu)`,
         name.length,
         piece.offset,
       );
@@ -421,9 +421,9 @@ export class FieldReader {
     return { user: shape.user.text, group: shape.group?.text ?? null, problems };
   }
 
-  /** FreeBSD's `tcpmux/NAME` and `tcpmux/+NAME` (inetd-tcpmux.ts); null: not one; 'bad': skipped, reported. */
+  /** FreeBSD's and GNU's `tcpmux/NAME` and `tcpmux/+NAME` (inetd-tcpmux.ts); null: not one; 'bad': skipped, reported. */
   protected muxService(word: InetdWord, piece: WordPiece, protoWritten: string | null, socketType: SocketType | null): MuxServiceField | 'bad' | null {
-    const r = this.dialect === 'freebsd' ? readMuxServiceField(piece.text, protoWritten, socketType) : null;
+    const r = this.dialect !== 'openbsd' ? readMuxServiceField(piece.text, protoWritten, socketType, this.dialect) : null;
     if (r === null || !('problem' in r)) return r;
     this.report('inetd-bad-field', 'error', this.pos(word, piece.offset), r.problem, piece.text.length);
     return 'bad';
@@ -440,11 +440,11 @@ export class FieldReader {
       const name = namePiece.text;
       const builtin = BUILTINS.find((b) => b === name || (this.dialect === 'freebsd' && this.isAliasOf(name, b, base)));
       if (builtin !== undefined) return { internal: true, builtin, path: null, problems: [] };
-      // FreeBSD's internal tcpmux (stream only: its builtin table has no datagram one).
-      if (this.dialect === 'freebsd' && name === 'tcpmux' && base === 'tcp') return { internal: true, builtin: 'tcpmux', path: null, problems: [] };
+      // FreeBSD's and GNU's internal tcpmux (stream only: their builtin tables have no datagram one).
+      if (this.dialect !== 'openbsd' && name === 'tcpmux' && base === 'tcp') return { internal: true, builtin: 'tcpmux', path: null, problems: [] };
       const at = this.pos(nameWord, namePiece.offset);
-      if (name === 'tcpmux') {
-        const why = `the internal tcpmux service is not in the ${this.dialect} dialect (that inetd has none; FreeBSD's has: --dialect freebsd); entry skipped`;
+      if (name === 'tcpmux' && this.dialect === 'openbsd') {
+        const why = `the internal tcpmux service is not in the ${this.dialect} dialect (that inetd has none; FreeBSD's and GNU inetutils' have: --dialect freebsd or gnu); entry skipped`;
         this.report('inetd-unsupported', 'error', at, why, name.length);
       } else if (name === 'auth' || name === 'ident') {
         this.unsupported(nameWord, 'the internal auth (ident) service and its options', name.length, namePiece.offset);

@@ -1,8 +1,9 @@
-// The service field of a FreeBSD inetd.conf TCPMUX entry (pure), as getconfigent reads it:
-// `tcpmux/NAME` is a TCPMUX service named NAME, `tcpmux/+NAME` a TCPMUXPLUS one (the daemon
-// answers "+Go" for it); the protocol must be `tcp` and the socket stream, or FreeBSD inetd
-// skips the entry ("bad protocol for tcpmux service", "bad socket type for tcpmux service").
-// OpenBSD's inetd has no TCPMUX: the other dialects never call this.
+// The service field of a TCPMUX entry in a FreeBSD or GNU inetutils inetd.conf (pure), as their
+// getconfigent reads it: `tcpmux/NAME` is a TCPMUX service named NAME, `tcpmux/+NAME` a
+// TCPMUXPLUS one (the daemon answers "+Go" for it). The socket must be stream and the protocol
+// tcp (FreeBSD: `tcp` exactly; GNU: any protocol starting with `tcp`, as its strncmp takes
+// `tcp6` or `tcp4`), or the inetd skips the entry ("bad protocol for tcpmux service", "bad
+// socket type for tcpmux service"). OpenBSD's inetd has no TCPMUX: that dialect never calls this.
 
 import type { SocketType } from '../../table.js';
 
@@ -12,15 +13,24 @@ export interface MuxServiceField {
 }
 
 /** The TCPMUX service `text` names, null when it is not a `tcpmux/` field, or what is wrong. */
-export function readMuxServiceField(text: string, protoWritten: string | null, socketType: SocketType | null): MuxServiceField | { problem: string } | null {
+export function readMuxServiceField(
+  text: string,
+  protoWritten: string | null,
+  socketType: SocketType | null,
+  dialect: 'freebsd' | 'gnu',
+): MuxServiceField | { problem: string } | null {
   if (!text.startsWith('tcpmux/')) return null;
   const rest = text.slice('tcpmux/'.length);
   const kind = rest.startsWith('+') ? 'plus' : 'plain';
   const name = kind === 'plus' ? rest.slice(1) : rest;
+  const inetd = dialect === 'gnu' ? 'GNU inetutils inetd' : 'FreeBSD inetd';
   if (name === '') return { problem: 'a TCPMUX service needs a name after `tcpmux/`' };
-  if (protoWritten !== null && protoWritten !== 'tcp')
-    return { problem: `bad protocol for tcpmux service ${name}: FreeBSD inetd takes \`tcp\` only and skips this entry` };
+  const tcp = dialect === 'gnu' ? protoWritten?.startsWith('tcp') : protoWritten === 'tcp';
+  if (protoWritten !== null && tcp !== true)
+    return {
+      problem: `bad protocol for tcpmux service ${name}: ${inetd} takes \`tcp\`${dialect === 'gnu' ? ' (tcp4, tcp6...)' : ''} only and skips this entry`,
+    };
   if (socketType !== null && socketType !== 'stream')
-    return { problem: `bad socket type for tcpmux service ${name}: FreeBSD inetd takes \`stream\` only and skips this entry` };
+    return { problem: `bad socket type for tcpmux service ${name}: ${inetd} takes \`stream\` only and skips this entry` };
   return { kind, name };
 }

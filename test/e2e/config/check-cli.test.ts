@@ -3,7 +3,7 @@
 // stderr (compared with fixtures/conf/bad/*.expected), and the shape of the JSON dump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,3 +170,20 @@ test('--check says how each inetd.conf was read; --dialect gnu reads `.N` as GNU
   const usage = await cli(['--check', '-f', empty, '--dialect', 'gnu']);
   assert.equal(usage.code, 2, 'without an inetd.conf to read, --dialect is a usage error');
 });
+
+test(
+  '--inetd without -f on a machine without /etc/xinetd.conf: only the inetd.conf is read, exit 0; -f names a missing file: an error',
+  { skip: existsSync('/etc/xinetd.conf') ? 'this machine has /etc/xinetd.conf' : false },
+  async (t) => {
+    const dir = tempDir(t, 'inetd-only');
+    const conf = join(dir, 'inetd.conf');
+    writeFileSync(conf, `${join(dir, 'a.sock')}\tstream\tunix\tnowait\troot\t/bin/cat\tcat\n`);
+    const alone = await runCli(['--check', '--inetd', conf, '--dialect', 'openbsd']);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.doesNotMatch(alone.stderr, /xinetd\.conf/);
+    assert.match(alone.stderr, /1 services? \(1 enabled\), 0 errors/);
+    const named = await runCli(['--check', '-f', '/etc/xinetd.conf', '--inetd', conf, '--dialect', 'openbsd']);
+    assert.equal(named.code, 1);
+    assert.match(named.stderr, /^\/etc\/xinetd\.conf:1:1: error: cannot read the configuration file/m);
+  },
+);

@@ -70,10 +70,10 @@ test('openbsd-inetd has no TCPMUX, and tsinetd --dialect openbsd serves none eit
   const log = readFileSync(daemonLog, 'utf8');
   assert.match(
     log,
-    /ours\.conf:1:1: error: the internal tcpmux service is not in the openbsd dialect \(that inetd has none; FreeBSD's has: --dialect freebsd\); entry skipped/,
+    /ours\.conf:1:1: error: the internal tcpmux service is not in the openbsd dialect \(that inetd has none; FreeBSD's and GNU inetutils' have: --dialect freebsd or gnu\); entry skipped/,
   );
   assert.match(
     log,
-    /ours\.conf:2:1: error: TCPMUX services \(`tcpmux\/NAME`\) in the openbsd dialect \(FreeBSD's inetd has them: --dialect freebsd\) are not supported by tsinetd; entry skipped/,
+    /ours\.conf:2:1: error: TCPMUX services \(`tcpmux\/NAME`\) in the openbsd dialect \(FreeBSD's and GNU inetutils' inetds have them: --dialect freebsd or gnu\) are not supported by tsinetd; entry skipped/,
   );
 });

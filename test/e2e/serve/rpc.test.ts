@@ -5,43 +5,22 @@
 // rup: started before rpcbind, it says so once and registers when rpcbind comes; every version is
 // registered at the port it serves on, and rup's call is served (START/EXIT lines); a restarted
 // rpcbind gets the mappings again; a SIGHUP that removes the inetd.conf entry removes its
-// mappings only; SIGTERM removes the rest. Skipped without root, the tools or the packages.
+// mappings only, and one that narrows rpc_version keeps the port; SIGTERM removes the rest. Skipped without root, the tools or the packages.
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startDaemon, TEST_USER } from '../../helpers/daemon.js';
+import { startDaemon, TEST_USER, type ServiceDef } from '../../helpers/daemon.js';
 import { waitFor, withTimeout } from '../../helpers/net.js';
-import { noNetns, privateNetns, type Netns } from '../../helpers/netns.js';
+import { noNetns, privateNetns } from '../../helpers/netns.js';
+import { noRpcTools, RPCBIND, RPCINFO, rpcMappings, RSTATD, RUP } from '../../helpers/rpc.js';
 import { tempDir } from '../../helpers/temp.js';
 
-const RPCBIND = '/usr/sbin/rpcbind';
-const RPCINFO = '/usr/sbin/rpcinfo';
-/** .ci/run unpacks rstatd and rstat-client there (installing them would add inetd.conf lines). */
-const first = (...paths: string[]): string => paths.find((p) => existsSync(p)) ?? paths[0] ?? '';
-const RSTATD = first('/opt/rstatd-ref/usr/sbin/rpc.rstatd', '/usr/sbin/rpc.rstatd');
-const RUP = first('/opt/rstatd-ref/usr/bin/rup', '/usr/bin/rup');
-
 function why(): string | false {
-  const ns = noNetns();
-  if (ns !== false) return ns;
-  for (const p of [RPCBIND, RPCINFO, RSTATD, RUP]) if (!existsSync(p)) return `${p} is not installed`;
-  return false;
+  return noNetns() || noRpcTools();
 }
 const skip = why();
-
-/** rpcinfo -p's table as "PROGRAM VERSION PROTO PORT" lines for program 100001, or null when rpcbind does not answer. */
-function rstatMappings(ns: Netns): string[] | null {
-  const r = ns.run([RPCINFO, '-p', '127.0.0.1']);
-  if (r.status !== 0) return null;
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f[0] === '100001')
-    .map((f) => f.slice(0, 4).join(' '))
-    .sort();
-}
 
 /** The port rpcinfo -p gives for every line of `proto`, checking it is one port. */
 function portOf(lines: readonly string[], proto: string): number {
@@ -58,13 +37,12 @@ test(
     const dir = tempDir(t, 'rpc');
     const inetdConf = join(dir, 'inetd.conf');
     writeFileSync(inetdConf, `rstatd/3\tstream\trpc/tcp\tnowait\t${TEST_USER}\t${RSTATD}\trpc.rstatd\n`);
+    const rstatUdp = (versions: string): ServiceDef => ({
+      name: 'rstatd',
+      attrs: { id: 'rstat-udp', type: 'RPC', socket_type: 'dgram', protocol: 'udp', rpc_version: versions, wait: 'yes', user: TEST_USER, server: RSTATD },
+    });
     const d = await startDaemon(t, {
-      services: [
-        {
-          name: 'rstatd',
-          attrs: { id: 'rstat-udp', type: 'RPC', socket_type: 'dgram', protocol: 'udp', rpc_version: '1-3', wait: 'yes', user: TEST_USER, server: RSTATD },
-        },
-      ],
+      services: [rstatUdp('1-3')],
       args: ['--inetd', inetdConf],
       wrap: ns.enter,
       env: { ...process.env, TSINETD_BIND_RETRY_MS: '200', TSINETD_RPCBIND_CHECK_MS: '300' },
@@ -77,7 +55,7 @@ test(
     let rpcbind = ns.start([RPCBIND, '-f']);
     await d.waitForDaemonLog(/NOTICE: rpcbind at \/run\/rpcbind\.sock answers again after \d+ failed attempts?: 8 mappings registered/, 15_000);
     const four = (): string[] | undefined => {
-      const m = rstatMappings(ns);
+      const m = rpcMappings(ns);
       return m !== null && m.length === 4 ? m : undefined;
     };
     const before = await waitFor(four, 5000, 'the four IPv4 mappings of program 100001');
@@ -118,15 +96,18 @@ test(
     await d.waitForDaemonLog(/NOTICE: rpcbind at \/run\/rpcbind\.sock lost 8 mappings \(restarted\?\): registering rstat-udp, rstatd again/, 15_000);
     assert.deepEqual(await waitFor(four, 5000, 'the mappings again'), before, 'the same ports: the sockets were never closed');
 
-    // A reload that drops the inetd.conf entry removes its mapping, and only its.
+    // A reload that drops the inetd.conf entry removes its mapping, and only its; one that changes
+    // rpc_version keeps the socket and its port (as xinetd's readjust_rpc_service) and registers again.
     writeFileSync(inetdConf, '');
+    d.rewrite([rstatUdp('1-2')]);
     d.signal('SIGHUP');
-    await waitFor(() => (rstatMappings(ns)?.length === 3 ? true : undefined), 10_000, 'the tcp mapping to go');
-    assert.deepEqual(rstatMappings(ns), [`100001 1 udp ${udp}`, `100001 2 udp ${udp}`, `100001 3 udp ${udp}`]);
+    await waitFor(() => (rpcMappings(ns)?.length === 2 ? true : undefined), 10_000, 'the tcp mapping and version 3 to go');
+    assert.deepEqual(rpcMappings(ns), [`100001 1 udp ${udp}`, `100001 2 udp ${udp}`]);
+    await d.waitForDaemonLog(/NOTICE: readjusting service rstat-udp$/m);
 
     // Stopping removes the rest; rpcbind's own mappings stay.
     await d.stop('SIGTERM');
-    assert.deepEqual(rstatMappings(ns), []);
+    assert.deepEqual(rpcMappings(ns), []);
     assert.match(ns.run([RPCINFO, '-p', '127.0.0.1']).stdout, /100000\s+2\s+udp\s+111\s+portmapper/);
   },
 );

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { programService, runCli, startDaemon, type ServiceDef } from '../../helpers/daemon.js';
 import { freePort, tcpRequest, waitFor } from '../../helpers/net.js';
-import { listeningInodesByPort } from '../../helpers/proc.js';
+import { childrenOf, listeningInodesByPort } from '../../helpers/proc.js';
 
 const N = 500;
 const BROKEN = new Set([7, 123, 250, 377, 499]);
@@ -42,6 +42,8 @@ test('500 services: diagnostics at their lines, every good port listening and se
   const defs = services(ports);
   const good = ports.filter((_, i) => !BROKEN.has(i));
   const d = await startDaemon(t, { services: defs, readyTimeoutMs: 60_000 });
+  // The daemon's sockets only: another test process may listen on a port number of a disabled service.
+  const daemonAndHelper = (): number[] => [d.pid, ...childrenOf(d.pid)];
 
   // --check of the very file the daemon reads.
   const check = await runCli(['--check', '-f', d.config], { timeoutMs: 60_000 });
@@ -53,7 +55,7 @@ test('500 services: diagnostics at their lines, every good port listening and se
 
   const inodes = await waitFor(
     () => {
-      const now = listeningInodesByPort(ports);
+      const now = listeningInodesByPort(ports, daemonAndHelper());
       return good.every((p) => now.get(p)?.size === 1) ? now : undefined;
     },
     60_000,
@@ -70,7 +72,7 @@ test('500 services: diagnostics at their lines, every good port listening and se
 
   d.signal('SIGHUP');
   await d.waitForDaemonLog(/Reconfigured: new=0 old=495 dropped=0/, 60_000);
-  const after = listeningInodesByPort(ports);
+  const after = listeningInodesByPort(ports, daemonAndHelper());
   for (const port of good) assert.deepEqual(after.get(port), inodes.get(port), `port ${port} kept its socket`);
   const last = good[good.length - 1];
   assert.ok(last !== undefined);

@@ -223,9 +223,10 @@ describe('unix-domain datagram services (held by the spawn helper)', { skip: noP
     const [d1, env, blocked, failing] = ['d.sock', 'env.sock', 'file.sock', 'fail.sock'].map((n) => join(dir, n)) as [string, string, string, string];
     staleSocket(d1);
     writeFileSync(blocked, 'precious\n');
-    // A server that keeps its environment and reads its datagram without answering.
+    // A server that keeps its environment and reads its datagram (one read) without answering,
+    // then exits (the stop's SIGTERM reaches the shell only: a child still reading would be left).
     const script = join(dir, 'env-keeper.sh');
-    writeFileSync(script, `env > ${dir}/env.out\nhead -c 64 >/dev/null\n`);
+    writeFileSync(script, `env > ${dir}/env.out\ndd bs=64 count=1 of=/dev/null 2>/dev/null\n`);
     const { d } = await serveInetd(
       t,
       dir,

@@ -9,6 +9,7 @@ import type { NameResolver } from '../../../src/admission/acl-resolver.js';
 import { parseHostsFile } from '../../../src/admission/wrappers/hosts-syntax.js';
 import type { Peer } from '../../../src/peer.js';
 import { newService } from '../../../src/service-defaults.js';
+import { activated } from '../../../src/service-needs.js';
 import type { Service } from '../../../src/table.js';
 
 function svc(over: Partial<Service> = {}): Service {
@@ -61,9 +62,15 @@ test("the last check: a refusal is `libwrap` with xinetd's daemon line; only_fro
   assert.equal(why(sync(ctl.admit(svc({ only_from: ['127.0.0.3'] }), peer('::ffff:127.0.0.2'), LOCAL))), 'address');
   // NOLIBWRAP, and a caller that knows no local end (nothing to check against): not wrapped.
   assert.equal(why(sync(ctl.admit(svc({ flags: ['NOLIBWRAP'] }), peer('::ffff:127.0.0.2'), LOCAL))), 'allow');
-  // An RPC service over TCP: xinetd sets NOLIBWRAP for it (activate_rpc); over UDP it is wrapped.
-  assert.equal(why(sync(ctl.admit(svc({ type: ['RPC'], protocol: 'tcp' }), peer('::ffff:127.0.0.2'), LOCAL))), 'allow');
-  assert.equal(why(sync(ctl.admit(svc({ type: ['RPC'], protocol: 'udp', socket_type: 'dgram' }), peer('::ffff:127.0.0.2'), LOCAL))), 'libwrap');
+  // An RPC service over TCP: xinetd's activation sets NOLIBWRAP for it (activate_rpc), so the one
+  // served is not wrapped; a reload that keeps it serves its new definition as it is: wrapped.
+  // Over UDP it is wrapped.
+  const rpcTcp = svc({ type: ['RPC'], protocol: 'tcp' });
+  assert.equal(why(sync(ctl.admit(activated(rpcTcp), peer('::ffff:127.0.0.2'), LOCAL))), 'allow');
+  assert.equal(why(sync(ctl.admit(rpcTcp, peer('::ffff:127.0.0.2'), LOCAL))), 'libwrap');
+  const rpcUdp = svc({ type: ['RPC'], protocol: 'udp', socket_type: 'dgram' });
+  assert.equal(activated(rpcUdp), rpcUdp);
+  assert.equal(why(sync(ctl.admit(activated(rpcUdp), peer('::ffff:127.0.0.2'), LOCAL))), 'libwrap');
   assert.equal(why(sync(ctl.admit(svc(), peer('::ffff:127.0.0.2')))), 'allow');
 });
 

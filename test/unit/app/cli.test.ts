@@ -114,3 +114,16 @@ test('--inetd is repeatable and -inetd_compat adds /etc/inetd.conf, when it exis
   const plain = parseCommandLine(['--inetd', 'a'], capture()).options;
   assert.deepEqual(loadRequestOf(plain, () => true).inetdFiles, ['a']);
 });
+
+test("--inetd without -f replaces an inetd: an absent default /etc/xinetd.conf is not read; with -f or -inetd_compat it is, as xinetd's", () => {
+  const absent = (): boolean => false;
+  const inetdOnly = parseCommandLine(['--inetd', 'a'], capture()).options;
+  assert.equal(inetdOnly.configFileGiven, false);
+  assert.equal(loadRequestOf(inetdOnly, absent).configFile, null);
+  assert.equal(loadRequestOf(inetdOnly, () => true).configFile, '/etc/xinetd.conf', 'present: read as before');
+  const named = parseCommandLine(['-f', '/etc/xinetd.conf', '--inetd', 'a'], capture()).options;
+  assert.equal(named.configFileGiven, true);
+  assert.equal(loadRequestOf(named, absent).configFile, '/etc/xinetd.conf', 'named by -f: its absence is an error');
+  assert.equal(loadRequestOf(parseCommandLine(['--inetd', 'a', '-inetd_compat'], capture()).options, absent).configFile, '/etc/xinetd.conf');
+  assert.equal(loadRequestOf(parseCommandLine([], capture()).options, absent).configFile, '/etc/xinetd.conf', 'xinetd alone');
+});

@@ -21,7 +21,7 @@ import {
   type CheckEnv,
   type Finding,
 } from '../../../src/config/validate.js';
-import { checkDuplicateIds, checkPortClashes, placedBlock, placedLine } from '../../../src/config/validate-across.js';
+import { checkDuplicateIds, checkPortClashes, checkRpcClashes, placedBlock, placedLine } from '../../../src/config/validate-across.js';
 import { loadInetdText } from '../../../src/config/inetd/inetd.js';
 import { fixtureEnv } from './inetd/inetd-fixture-env.js';
 import { AS_ROOT, buildText, fakeProbe, fixtureDb } from './xinetd/xinetd-fixture-env.js';
@@ -357,6 +357,65 @@ test('port clashes over the whole table: an inetd.conf service loses to an earli
   assert.deepEqual(
     checkPortClashes(placed, (i) => i !== 0).map((x) => who(x.index)),
     ['7001@7001', '7002@7002', `${inetd[5]!.id}@7005`],
+  );
+});
+
+test('RPC clashes: the first service gets a program version over a transport; a later one without any version left is turned off', () => {
+  const rpc = (id: string, proto: 'udp' | 'tcp', versions: string, more = ''): string =>
+    entry(
+      'rstatd',
+      `\tid = ${id}\n\ttype = RPC\n\tsocket_type = ${proto === 'udp' ? 'dgram' : 'stream'}\n\tprotocol = ${proto}\n\trpc_version = ${versions}\n` +
+        `\twait = ${proto === 'udp' ? 'yes' : 'no'}\n\tuser = root\n\tserver = /bin/rstatd\n${more}`,
+    );
+  // As measured with xinetd 2.3.15.3: a (1-2), then b (2-3) loses version 2 and keeps 3, c (1-2) loses
+  // both and is deactivated; t (tcp) is another netid; d, bound elsewhere, still clashes (xinetd
+  // registers every RPC socket as "udp"); an inetd.conf line comes after the xinetd services.
+  const xinetd = buildText(
+    rpc('a', 'udp', '1-2') + rpc('b', 'udp', '2-3') + rpc('c', 'udp', '1-2') + rpc('t', 'tcp', '2-3') + rpc('d', 'udp', '3-5', '\tbind = 127.0.0.1\n'),
+  ).services;
+  const inetd = loadInetdText('inetd.conf', 'rstatd/3-5\tdgram\trpc/udp\twait\troot\t/bin/rstatd\trstatd\n', 'openbsd', fixtureEnv()).services;
+  const placed = [...xinetd.map(placedBlock), ...inetd.map(placedLine)];
+  assert.deepEqual(
+    xinetd.map((b) => b.service.problems),
+    xinetd.map(() => []),
+  );
+  const f = checkRpcClashes(placed, () => true);
+  assert.deepEqual(
+    f.map((x) => [
+      placed[x.index]!.service.id,
+      x.effect,
+      x.diagnostic.code,
+      x.diagnostic.severity,
+      `${x.diagnostic.file}:${x.diagnostic.line}:${x.diagnostic.column}`,
+    ]),
+    [
+      ['b', 'none', 'rpc-clash', 'warning', 'test.conf:12:9'],
+      ['c', 'disable', 'rpc-clash', 'error', 'test.conf:23:9'],
+      ['d', 'none', 'rpc-clash', 'warning', 'test.conf:45:9'],
+      [inetd[0]!.id, 'disable', 'rpc-clash', 'error', 'inetd.conf:1:1'],
+    ],
+  );
+  assert.equal(
+    f[0]!.diagnostic.message,
+    "RPC program 100001 over udp: version 2 is registered by service 'rstatd' (id a) (test.conf:1) first; rpcbind refuses each of them again, so service 'rstatd' (id b) registers only its other versions (xinetd and tsinetd log \"pmap_set failed\" for these)",
+  );
+  assert.match(
+    f[1]!.diagnostic.message,
+    /versions 1-2 are registered by service 'rstatd' \(id a\) .*deactivates service 'rstatd' \(id c\) \("failed to start"\): it is disabled$/,
+  );
+  // Version 3 belongs to b, 4-5 to d: the inetd.conf line has nothing left.
+  assert.match(
+    f[3]!.diagnostic.message,
+    /^RPC program 100001 over udp: version 3 is registered by service 'rstatd' \(id b\) \(test\.conf:12\) first; versions 4-5 are registered by service 'rstatd' \(id d\) \(test\.conf:45\) first;/,
+  );
+  // A service turned off takes nothing: with a off, b has 2-3 and c gets 1; the inetd.conf line still has none.
+  assert.deepEqual(
+    checkRpcClashes(placed, (i) => i !== 0).map((x) => [placed[x.index]!.service.id, x.effect, x.diagnostic.message.replace(/;.*/, '')]),
+    [
+      ['c', 'none', "RPC program 100001 over udp: version 2 is registered by service 'rstatd' (id b) (test.conf:12) first"],
+      ['d', 'none', "RPC program 100001 over udp: version 3 is registered by service 'rstatd' (id b) (test.conf:12) first"],
+      [inetd[0]!.id, 'disable', "RPC program 100001 over udp: version 3 is registered by service 'rstatd' (id b) (test.conf:12) first"],
+    ],
   );
 });
 

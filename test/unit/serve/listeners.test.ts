@@ -248,13 +248,17 @@ describe('plan keys (reload keeps a socket when its key is unchanged)', () => {
     assert.notEqual(socketKey(plan({})), socketKey(plan({ wait: true })));
     assert.notEqual(socketKey(plan({})), socketKey(plan({ v6only: true })));
     assert.notEqual(socketKey(plan({ bind: '127.0.0.1' })), socketKey(plan({ bind: '127.0.0.2' })));
-    // RPC services bind port 0 (an ephemeral port, registered with rpcbind): the program and versions name the socket.
+    // RPC services bind port 0 (an ephemeral port, registered with rpcbind): the service and its
+    // program name the socket, as xinetd's reload matches them; the versions do not (a reload
+    // changing them keeps the port and registers again, as xinetd's readjust_rpc_service).
     const rpc = (o: Partial<Service>): ListenPlan => plan({ type: ['RPC'], port: null, rpc_number: 100001, rpc_version: [2, 4], ...o });
     assert.equal(rpc({}).port, 0);
-    assert.equal(rpc({}).rpc, '100001/2-4');
+    assert.equal(rpc({ id: 'rstat-u' }).rpc, '100001 of rstat-u');
     assert.equal(socketKey(rpc({})), socketKey(rpc({ server: '/bin/other' })));
+    assert.equal(socketKey(rpc({})), socketKey(rpc({ rpc_version: [3, 3] })));
     assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_number: 100002 })));
-    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ rpc_version: [3, 3] })));
+    assert.notEqual(socketKey(rpc({ id: 'a' })), socketKey(rpc({ id: 'b' })), 'two services of one program: two sockets');
+    assert.notEqual(socketKey(rpc({})), socketKey(rpc({ socket_type: 'dgram', protocol: 'udp', wait: true })));
     assert.notEqual(socketKey(rpc({})), socketKey(plan({ port: 0 })));
   });
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mappingKey, MAX_RPC_VERSIONS, planSync, wantedOf, type RpcSocket, type Wanted } from '../../../src/serve/rpc-plan.js';
+import { mappingKey, MAX_RPC_VERSIONS, planSync, rpcLosses, wantedOf, type RpcSocket, type Wanted } from '../../../src/serve/rpc-plan.js';
 import type { Rpcb } from '../../../src/serve/rpc-xdr.js';
 
 const sock = (o: Partial<RpcSocket>): RpcSocket => ({
@@ -98,4 +98,33 @@ test('two services wanting one mapping: the first wins', () => {
     p.set.map((w) => w.serviceId),
     ['rstatd'],
   );
+});
+
+test('two services asking for one program version over one transport: the first gets it (rpcLosses), whatever the address', () => {
+  const ask = (serviceId: string, versions: [number, number], transport: 'tcp' | 'udp' = 'udp', prog = 100001) => ({ serviceId, prog, versions, transport });
+  const losses = rpcLosses([
+    ask('a', [1, 2]),
+    ask('a', [1, 2]), // the second socket of a (one per family): the same service
+    ask('b', [2, 3]),
+    ask('c', [1, 2]),
+    ask('t', [2, 3], 'tcp'),
+    ask('r', [2, 2], 'udp', 100002),
+    ask('d', [3, 5]),
+  ]);
+  assert.deepEqual(losses, [
+    [],
+    [],
+    [{ vers: 2, winner: 0 }],
+    [
+      { vers: 1, winner: 0 },
+      { vers: 2, winner: 0 },
+    ],
+    [],
+    [],
+    [{ vers: 3, winner: 2 }],
+  ]);
+  // A service with every version lost owns none of them: the next one is not told it lost to it.
+  assert.deepEqual(rpcLosses([ask('a', [1, 1]), ask('c', [1, 1]), ask('e', [1, 1])]), [[], [{ vers: 1, winner: 0 }], [{ vers: 1, winner: 0 }]]);
+  // What a service asks rpcbind for leaves out the versions it lost.
+  assert.deepEqual(brief(wantedOf(sock({ versions: [2, 4] }), '0', [{ vers: 3, winner: 0 }])), ['2 udp 0.0.0.0.201.12', '4 udp 0.0.0.0.201.12']);
 });

@@ -6,6 +6,7 @@ import {
   BSD_MUX_ACK,
   bsdMuxAnswer,
   bsdMuxName,
+  bsdMuxReadTimeoutMs,
   MUX_ACK,
   MUX_NOT_FOUND,
   MUX_READ_SIZE,
@@ -99,4 +100,9 @@ test('FreeBSD inetd: help lists the TCPMUX services, last entry first; unknown n
     assert.deepEqual(r.kind === 'unknown' ? r.reply.toString('latin1') : r.kind, '-Service not available\r\n', name);
   }
   assert.equal(BSD_MUX_ACK.toString('latin1'), '+Go\r\n');
+});
+
+test("each read of the name may wait 10 s in FreeBSD's inetd (alarm), for ever in GNU inetutils' (measured)", () => {
+  assert.equal(bsdMuxReadTimeoutMs('inetd-freebsd'), 10_000);
+  assert.equal(bsdMuxReadTimeoutMs('inetd-gnu'), null);
 });

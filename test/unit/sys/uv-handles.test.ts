@@ -19,6 +19,7 @@ import {
   nodePipeBinding,
   pausableHandle,
   rawDescriptorHandle,
+  readAtMost,
   SEND_OPTIONS,
   socketHandle,
   useNodeInternals,
@@ -109,6 +110,87 @@ for (const [how, binding] of [
     assert.equal(await listening(ws.port), true, "the daemon's descriptor was not closed by the send");
   });
 }
+
+/** A server socket accepted without reading (as the daemon's listeners accept) and its client. */
+async function pausedPair(t: TestContext): Promise<{ sock: net.Socket; client: net.Socket }> {
+  const server = net.createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  client.on('error', () => {});
+  t.after(() => client.destroy());
+  const sock = await accepted;
+  sock.on('error', () => {});
+  t.after(() => sock.destroy());
+  return { sock, client };
+}
+
+/** What a fresh Node process reads from the connection `handle` until the peer ends it. */
+async function bytesReadByChild(handle: object): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      // A bare handle arrives as Node's TCP wrap: read its descriptor through a socket of its own.
+      `process.on('message', (m, h) => {
+         const s = new (require('node:net').Socket)({ fd: h.fd, readable: true });
+         const got = [];
+         s.on('data', (d) => got.push(d));
+         s.on('end', () => process.send({ text: Buffer.concat(got).toString('latin1') }, () => process.exit(0)));
+       });`,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' },
+  );
+  try {
+    const reply = new Promise<{ text: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { text: string }));
+      child.once('exit', (code) => reject(new Error(`child exited (${String(code)}) without answering`)));
+    });
+    child.send({ cmd: 'take' }, handle as net.Socket, SEND_OPTIONS);
+    return (await reply).text;
+  } finally {
+    if (child.exitCode === null) child.kill();
+  }
+}
+
+test('readAtMost: one read of at most N bytes; what the client sent beyond stays for the next reader', async (t) => {
+  const { sock, client } = await pausedPair(t);
+  const sent = 'x'.repeat(1022) + '\r\n' + 'for the program\n';
+  // One write, whole in the kernel before the read (loopback delivers it at once).
+  await new Promise<void>((resolve) => client.write(sent, () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const once = readAtMost(sock, 1024);
+  if (once === null) {
+    t.skip("this Node's sockets have not the shape readAtMost uses: the daemon reads with 'data'");
+    return;
+  }
+  const first = await once;
+  assert.equal(first?.toString('latin1'), sent.slice(0, 1024));
+  const handle = socketHandle(sock);
+  assert.ok(handle !== null);
+  const child = bytesReadByChild(handle);
+  setTimeout(() => client.end(), 200);
+  assert.equal(await child, 'for the program\n');
+});
+
+test('readAtMost: a client that ends first gives null; switched off, there is no such read', async (t) => {
+  const { sock, client } = await pausedPair(t);
+  client.end();
+  const once = readAtMost(sock, 1024);
+  if (once === null) {
+    t.skip("this Node's sockets have not the shape readAtMost uses");
+    return;
+  }
+  assert.equal(await once, null);
+  const other = await pausedPair(t);
+  useNodeInternals(false);
+  try {
+    assert.equal(readAtMost(other.sock, 1024), null);
+  } finally {
+    useNodeInternals(true);
+  }
+});
 
 test('a descriptor the event loop watches is busy either way; the fallback cannot hold a datagram socket', async (t) => {
   const server = net.createServer();

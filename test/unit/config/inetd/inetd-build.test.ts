@@ -791,7 +791,7 @@ test('never throws; every entry line becomes a Service or a located diagnostic o
   );
 });
 
-test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream only) and its internal tcpmux; OpenBSD has none', () => {
+test('TCPMUX lines: FreeBSD and GNU read tcpmux/NAME and tcpmux/+NAME (tcp and stream only) and their internal tcpmux; OpenBSD has none', () => {
   const text =
     'tcpmux\tstream\ttcp\tnowait\troot\tinternal\ntcpmux/plain\tstream\ttcp\twait\tnobody\t/bin/x\tx a\ntcpmux/+plus\tstream\ttcp6\tnowait\tnobody\t/bin/x\tx\ntcpmux/+\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\n';
   const freebsd = load(text, 'freebsd');
@@ -815,10 +815,49 @@ test('TCPMUX lines: FreeBSD reads tcpmux/NAME and tcpmux/+NAME (tcp and stream o
   assert.deepEqual(
     openbsd.diagnostics.map((d) => `${d.line}:${d.column}: ${d.message}`),
     [
-      "1:1: the internal tcpmux service is not in the openbsd dialect (that inetd has none; FreeBSD's has: --dialect freebsd); entry skipped",
-      "2:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
-      "3:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
-      "4:1: TCPMUX services (`tcpmux/NAME`) in the openbsd dialect (FreeBSD's inetd has them: --dialect freebsd) are not supported by tsinetd; entry skipped",
+      "1:1: the internal tcpmux service is not in the openbsd dialect (that inetd has none; FreeBSD's and GNU inetutils' have: --dialect freebsd or gnu); entry skipped",
+      ...[2, 3, 4].map(
+        (n) =>
+          `${n}:1: TCPMUX services (\`tcpmux/NAME\`) in the openbsd dialect (FreeBSD's and GNU inetutils' inetds have them: --dialect freebsd or gnu) are not supported by tsinetd; entry skipped`,
+      ),
     ],
   );
+  // GNU inetutils: any protocol starting with tcp (its strncmp), the same names and types.
+  const gnu = load(text, 'gnu');
+  assert.deepEqual(
+    gnu.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}: ${d.message}`),
+    ['4:1: error: a TCPMUX service needs a name after `tcpmux/`'],
+  );
+  const g = byId(gnu);
+  assert.deepEqual([...g.keys()], ['tcpmux', 'plain', 'plus']);
+  assert.deepEqual(
+    [...g.values()].map((x) => [x.dialect, x.type, x.wait]),
+    [
+      ['inetd-gnu', ['INTERNAL'], false],
+      ['inetd-gnu', ['TCPMUX', 'UNLISTED'], false],
+      ['inetd-gnu', ['TCPMUXPLUS', 'UNLISTED'], false],
+    ],
+  );
+  assert.equal(
+    load('tcpmux/+x\tdgram\tudp\twait\tnobody\t/bin/x\tx\n', 'gnu').diagnostics[0]?.message,
+    'bad protocol for tcpmux service x: GNU inetutils inetd takes `tcp` (tcp4, tcp6...) only and skips this entry',
+  );
+});
+
+test('GNU inetutils: TCPMUX lines without an internal tcpmux get the one its inetd adds (tcpmux port, IPv4 and IPv6, root)', () => {
+  const text = '# local services\ntcpmux/+plus\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\ntcpmux/plain\tstream\ttcp\tnowait\tnobody\t/bin/x\tx\n';
+  const gnu = load(text, 'gnu');
+  assert.deepEqual(
+    gnu.diagnostics.map((d) => `${d.line}:${d.column}: ${d.severity}: ${d.message}`),
+    ['2:1: warning: no internal tcpmux entry: GNU inetutils inetd adds one (port 1, IPv4 and IPv6, as root), and so does tsinetd'],
+  );
+  const mux = byId(gnu).get('tcpmux');
+  assert.ok(mux !== undefined);
+  assert.deepEqual(
+    [mux.type, mux.port, mux.user, mux.wait, mux.v6only, mux.flags.includes('IPv4') || mux.flags.includes('IPv6'), mux.source.line],
+    [['INTERNAL'], 1, 'root', false, false, false, 2],
+  );
+  // With a tcpmux line of its own, or in another dialect, nothing is added.
+  assert.equal(byId(load(`tcpmux\tstream\ttcp\tnowait\troot\tinternal\n${text}`, 'gnu')).size, 3);
+  assert.equal(byId(load(text, 'freebsd')).has('tcpmux'), false);
 });
