@@ -345,7 +345,6 @@ class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     for (const [signal, action] of this.handlers) process.off(signal, action);
-    if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.reports.stopPeriodic();
     this.stopFdWatch?.();
     if (this.observed !== null) this.observed.serving = false;
@@ -377,6 +376,9 @@ class Daemon {
     await told;
     await this.log.close();
     this.removeFatalHandler();
+    // Held to the end: every step above is bounded by its own timer, some of them unreferenced,
+    // and without it the process could end in the middle of its stop with nothing else pending.
+    if (this.keepAlive !== null) clearInterval(this.keepAlive);
     this.finish(code);
   }
 }

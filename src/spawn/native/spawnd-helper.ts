@@ -195,11 +195,16 @@ export class HelperProcess {
       const done = (): void => {
         clearTimeout(timer);
         this.pongWaiters.delete(id);
+        this.updateRef(helper);
         resolve();
       };
       const timer = setTimeout(done, ms);
       timer.unref();
       this.pongWaiters.set(id, done);
+      // The pong is awaited: the channel keeps the process alive until it comes (or the timer
+      // fires). Unreferenced, a stopping daemon with nothing else left to wait for ended here,
+      // before its "Exiting..." line and the rest of its stop.
+      this.updateRef(helper);
       try {
         this.post(helper, requests.ping(id).request, (err) => {
           if (err) done();
@@ -331,7 +336,7 @@ export class HelperProcess {
 
   /** References the channel while an answer or a child's exit is awaited (HelperEvents.awaiting). */
   updateRef(helper: ChildProcess | null = this.helper): void {
-    const want = this.events?.awaiting() ?? false;
+    const want = (this.events?.awaiting() ?? false) || this.pongWaiters.size > 0;
     const channel = helper?.channel;
     if (channel === undefined || channel === null || want === this.channelRefd) return;
     this.channelRefd = want;

@@ -462,6 +462,32 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
 
   // ---- SIGTERM under load -----------------------------------------------------------------
 
+  test(
+    'SIGTERM while the spawn helper is slow to answer: the stop runs to its end ("Exiting...", exit status 0), it does not just stop half-way',
+    { skip: daemonRunsNoHelper() },
+    async (t) => {
+      const port = await freePort();
+      const d = await startDaemon(t, { services: [echo('echo', port)] });
+      const helper = spawnHelperOf(d.pid);
+      assert.ok(helper !== null);
+      // The helper answers nothing while stopped: the daemon's stop waits for its pong with nothing
+      // else left to keep the process alive. It used to end there, exit status 0, no last line.
+      process.kill(helper, 'SIGSTOP');
+      t.after(() => {
+        try {
+          process.kill(helper, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      });
+      d.signal('SIGTERM');
+      const status = await withTimeout(d.exited, 15_000, 'tsinetd to exit on SIGTERM');
+      assert.deepEqual(status, { code: 0, signal: null });
+      assert.match(d.daemonLog().trimEnd().split('\n').at(-1) ?? '', /WARNING: Exiting\.\.\./, d.daemonLog());
+      await waitFor(() => (alive(helper) ? undefined : true), 5000, 'the stopped helper to be killed');
+    },
+  );
+
   test('SIGTERM under load: exit status 0 in bounded time, no server outlives the daemon, pid file removed, ports freed', async (t) => {
     const [slowPort, echoPort] = await Promise.all([freePort(), freePort()]);
     // The servers' argv ends with this number (sleeper execs `sleep MARKER`): how /proc finds them.
