@@ -83,7 +83,8 @@ export function compileAcl(entries: readonly string[] | null, names: ResolvedNam
       }
     }
   }
-  return { set: true, nets, domains, problems };
+  // Copies of exact length: the lists grew by push, with room to spare, and live as long as the service.
+  return { set: true, nets: nets.slice(), domains: domains.slice(), problems };
 }
 
 export function matchesAddress(acl: CompiledAcl, addr: bigint): boolean {

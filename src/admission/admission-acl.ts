@@ -19,6 +19,16 @@ interface HostnameEntry {
 
 export class AddressLists {
   private readonly acls = new WeakMap<Service, ServiceAcl>();
+  /**
+   * The lists compiled without names, shared by every service with the same lists (generated
+   * configurations repeat one `only_from` thousands of times; each copy cost ~300 bytes). A
+   * compiled list is never changed. Held weakly: a reload that drops the last service with
+   * those lists lets them go, and the key after them.
+   */
+  private readonly shared = new Map<string, WeakRef<ServiceAcl>>();
+  private readonly forget = new FinalizationRegistry<string>((key) => {
+    if (this.shared.get(key)?.deref() === undefined) this.shared.delete(key);
+  });
   private readonly aclsInProgress = new WeakMap<Service, Promise<ServiceAcl>>();
   private readonly hostnames: BoundedTable<HostnameEntry>;
   private readonly hostnameLookups = new Map<string, Promise<string[]>>();
@@ -38,14 +48,20 @@ export class AddressLists {
 
   private compileWithoutNames(service: Service): ServiceAcl | null {
     if (aclNames(service).length > 0) return null;
-    const acl = compileServiceAcl(service);
+    const key = JSON.stringify([service.only_from, service.no_access]);
+    let acl = this.shared.get(key)?.deref();
+    if (acl === undefined) {
+      acl = compileServiceAcl(service);
+      this.shared.set(key, new WeakRef(acl));
+      this.forget.register(acl, key);
+    }
     this.acls.set(service, acl);
     return acl;
   }
 
   aclOf(service: Service): Promise<ServiceAcl> {
-    const done = this.acls.get(service);
-    if (done !== undefined) return Promise.resolve(done);
+    const done = this.compiled(service);
+    if (done !== null) return Promise.resolve(done);
     let pending = this.aclsInProgress.get(service);
     if (pending === undefined) {
       pending = resolveAclNames(service, this.resolver).then((names) => {

@@ -60,8 +60,8 @@ export class Listener {
   readonly id = nextListenerId++;
   readonly key: string;
   state: ListenerState = 'new';
-  /** The chargen ring of an in-process datagram service. */
-  readonly ring = new ChargenRing();
+  /** The chargen ring of an in-process datagram service (made on first use). */
+  private chargen: ChargenRing | null = null;
   /** Port actually bound (differs from plan.port only for port 0: RPC services, tests). */
   port = 0;
   /** The address literal the socket was last bound to (a `bind` host name resolved), and its family. */
@@ -80,6 +80,11 @@ export class Listener {
   private helperListening = false;
   /** Set when the spawner's helper accepts for this listener (stream plans only). */
   private helper: Acceptor | null;
+
+  /** The chargen ring of an in-process datagram service. */
+  get ring(): ChargenRing {
+    return (this.chargen ??= new ChargenRing());
+  }
   private resumeTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   /** The file of a unix-domain socket while it is bound (removed when the socket closes). */
@@ -89,7 +94,7 @@ export class Listener {
   /** Whether the socket is accepted on (setAccepting); applied again to each socket opened. */
   private acceptOn = true;
   /** Connections accepted before a pause took effect, oldest first (see hold()). */
-  private held: HeldConnection[] = [];
+  private held: HeldConnection[] | null = null;
   /** The daemon's accepting pauses at the service's limit (FreeBSD max-child without the helper). */
   private pausable: boolean;
 
@@ -166,16 +171,16 @@ export class Listener {
    * what is waiting in one go): it waits here, unserved, as it would have in the listen queue.
    */
   hold(conn: HeldConnection): void {
-    this.held.push(conn);
+    (this.held ??= []).push(conn);
   }
 
   /** The oldest held connection, now the caller's to serve; undefined when none waits. */
   takeHeld(): HeldConnection | undefined {
-    return this.held.shift();
+    return this.held?.shift();
   }
 
   get heldCount(): number {
-    return this.held.length;
+    return this.held?.length ?? 0;
   }
 
   /** The socket of a wait = yes service (null otherwise, or while suspended). */
@@ -418,7 +423,9 @@ export class Listener {
     this.streamSocket = null;
     this.streamFd = -1;
     // A closed socket resets the clients of its listen queue; those held here go the same way.
-    for (const h of this.held.splice(0)) h.drop();
+    const held = this.held ?? [];
+    this.held = null;
+    for (const h of held) h.drop();
     ws?.close();
     if (this.helperListening) {
       void this.helper?.unlisten(this.id);

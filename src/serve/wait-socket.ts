@@ -20,7 +20,7 @@
 
 import { getSystemErrorName } from 'node:util';
 import type { ChildStdio } from '../spawn/spawn-types.js';
-import { uvBindings, type RawPipe, type RawTcp, type RawUdp, type UvBindings } from '../sys/uv-handles.js';
+import { dropDescriptorPipe, keepDescriptorPipe, uvBindings, type RawPipe, type RawTcp, type RawUdp, type UvBindings } from '../sys/uv-handles.js';
 
 /** xinetd's listen(2) backlog. */
 export const LISTEN_BACKLOG = 64;
@@ -62,11 +62,19 @@ function bindings(): UvBindings {
   throw err;
 }
 
-/** listen(2) on `h`'s descriptor through a pipe handle whose accept watcher is stopped before any poll; closes `h` on failure. */
+/** What the pipe that listens is given to call (it never does: its watcher is stopped before any poll). */
+function ignore(): void {}
+
+/**
+ * listen(2) on `h`'s descriptor through a pipe handle whose accept watcher is stopped before any
+ * poll; closes `h` on failure. The pipe is never closed (that would close the descriptor): it
+ * is lent to rawDescriptorHandle() (keepDescriptorPipe) for sending the socket to the spawn
+ * helper, so that no second handle is opened on it for that.
+ */
 function listenUnwatched(b: UvBindings, h: RawTcp | RawPipe): void {
   const lister = new b.Pipe(b.pipeSocket);
-  lister.onconnection = () => {};
-  lister.onread = () => {};
+  lister.onconnection = ignore;
+  lister.onread = ignore;
   let e = lister.open(h.fd);
   if (e === 0) e = lister.listen(LISTEN_BACKLOG);
   if (e === 0) e = lister.readStart();
@@ -75,6 +83,7 @@ function listenUnwatched(b: UvBindings, h: RawTcp | RawPipe): void {
     h.close();
     throw uvError(e, 'listen');
   }
+  keepDescriptorPipe(h.fd, lister);
 }
 
 /**
@@ -260,6 +269,7 @@ export class WaitSocket implements WatchedSocket {
   release(): void {
     if (this.closed) return;
     this.closed = true;
+    dropDescriptorPipe(this.fd);
     this.watcher?.readStop();
     this.watcher = null;
   }
@@ -268,6 +278,7 @@ export class WaitSocket implements WatchedSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    dropDescriptorPipe(this.fd);
     this.watcher?.readStop();
     this.watcher = null;
     if (this.transport === 'udp') (this.owner as RawUdp).recvStop();

@@ -28,7 +28,8 @@
 //   socket object would register its server for cross-process connection tracking, which the
 //   helper does not speak (server.close() would then wait for it). A raw descriptor (a listening
 //   socket the daemon does not watch, a wait = yes datagram socket) is opened in a pipe handle
-//   that never reads: only the descriptor number matters to libuv when sending. Without
+//   that never reads (the one wait-socket.ts listened through, when there is one:
+//   keepDescriptorPipe()): only the descriptor number matters to libuv when sending. Without
 //   pipe_wrap a stream socket is opened in a net.Socket that never reads and is sent with
 //   `keepOpen` instead (public API); a datagram socket then cannot be passed.
 //   Each returned handle keeps the caller's descriptor open: never close or destroy it.
@@ -322,6 +323,25 @@ export type RawHandle = { ok: true; handle: SendHandle; via: 'pipe_wrap' | 'net.
 const UV_EEXIST = -17;
 
 /**
+ * Pipe handles opened on a descriptor another handle owns (wait-socket.ts puts a socket into
+ * the listening state through one), by descriptor, while that owner keeps the descriptor open.
+ * rawDescriptorHandle() sends through such a pipe instead of opening a second one on the same
+ * descriptor: each handle costs about 1 KiB that is never freed (closing it would close the
+ * descriptor), which at 10,000 listening sockets is 10 MiB.
+ */
+const descriptorPipes = new Map<number, SendHandle>();
+
+/** Lends `pipe`, opened on `fd` and never closed, to rawDescriptorHandle() until dropDescriptorPipe(fd). */
+export function keepDescriptorPipe(fd: number, pipe: SendHandle): void {
+  descriptorPipes.set(fd, pipe);
+}
+
+/** The owner of `fd` closes it or hands it on: its number may name another socket next. */
+export function dropDescriptorPipe(fd: number): void {
+  descriptorPipes.delete(fd);
+}
+
+/**
  * A handle on descriptor `fd` that never reads, for sending it. 'busy': the event loop watches
  * that descriptor already (libuv's EEXIST); 'unsupported': neither way can hold it (a datagram
  * socket without pipe_wrap); 'bad': not an open descriptor.
@@ -329,6 +349,8 @@ const UV_EEXIST = -17;
 export function rawDescriptorHandle(fd: number, binding: () => PipeBinding | null = nodePipeBinding): RawHandle {
   const b = binding();
   if (b !== null) {
+    const kept = descriptorPipes.get(fd);
+    if (kept !== undefined) return { ok: true, handle: kept, via: 'pipe_wrap' };
     const pipe = new b.Pipe(b.constants['SOCKET'] ?? 0);
     const err = pipe.open(fd);
     if (err === 0) return { ok: true, handle: pipe, via: 'pipe_wrap' };

@@ -46,7 +46,7 @@ import { gnuDefaultTcpmux, type Unit } from './inetd-unit.js';
 import { parseField, positionAfter, type HostPiece, type InetdEntryNode, type InetdNode, type InetdWord, type WordPiece } from './inetd-syntax.js';
 import { asUnixService, builtinPieceOf, PREFIX_IGNORED, readSocketPrefix, takeSamePath, unixSocketOf, type SocketPerms } from './inetd-unix.js';
 import { inetdRateOf } from '../../admission/limits.js';
-import { newService } from '../../service-defaults.js';
+import { newService, compactService } from '../../service-defaults.js';
 import type { Service, UnixSocket } from '../../table.js';
 import { present } from '../../util/invariant.js';
 
@@ -391,7 +391,7 @@ export function inetdIds(units: readonly { name: string; protoWritten: string; h
   return ids.map(({ id, line }) => ((byId.get(id) ?? 0) > 1 ? `${id}@${line}` : id));
 }
 
-function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string): Service {
+function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: string, strings: Map<string, string>): Service {
   const s = newService(u.name, dialect === 'freebsd' ? 'inetd-freebsd' : dialect === 'gnu' ? 'inetd-gnu' : 'inetd', { file, line: u.line });
   s.id = id;
   s.problems = u.problems;
@@ -441,6 +441,7 @@ function toService(file: string, dialect: ResolvedInetdDialect, u: Unit, id: str
   s.per_source_per_minute = u.perSourcePerMinute;
   s.bind = u.host === '*' ? null : u.host;
   if (u.unix !== null) asUnixService(s, u.unix);
+  compactService(s, strings);
   return s;
 }
 
@@ -461,5 +462,6 @@ export function buildInetdServices(
   const kept = resolveReplacements(units, diagnostics);
   if (dialect === 'gnu') kept.push(...gnuDefaultTcpmux(kept, env, diagnostics));
   const ids = inetdIds(kept);
-  return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'))), diagnostics };
+  const strings = new Map<string, string>();
+  return { services: kept.map((u, i) => toService(file, dialect, u, present(ids[i], 'an id for each unit'), strings)), diagnostics };
 }

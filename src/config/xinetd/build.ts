@@ -19,7 +19,7 @@
 
 import { basename } from 'node:path';
 import { diag, type Diagnostic } from '../../diagnostics.js';
-import { newService } from '../../service-defaults.js';
+import { newService, compactService } from '../../service-defaults.js';
 import type { SysDb } from '../../sys/sysdb.js';
 import type { AttributeNode, DefaultsNode, Loc, ServiceNode, Word } from './syntax.js';
 import type { Service } from '../../table.js';
@@ -114,7 +114,8 @@ export function buildServices(entries: readonly BuildEntry[], db: SysDb): BuildR
     drafts.push({ draft, node, broken });
   }
 
-  const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report));
+  const strings = new Map<string, string>();
+  const services = drafts.map(({ draft, node, broken }) => finish(draft, node, broken, defaults, db, report, strings));
   if (defaults.failed !== null) startNone(services);
   applyLists(services, defaults, report);
   return { services, diagnostics, defaults: { svc: defaults.svc, set: defaults.set } };
@@ -157,7 +158,7 @@ export function fillFromDefaults(s: Service, own: { has(key: string): boolean },
 
 // ---- Completing a service ------------------------------------------------------------------------
 
-function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: SysDb, report: Report): BuiltService {
+function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: SysDb, report: Report, strings: Map<string, string>): BuiltService {
   const s = d.svc;
   let off: OffReason | null = null;
   if (broken) off = { kind: 'syntax' };
@@ -219,6 +220,7 @@ function finish(d: Draft, node: ServiceNode, broken: boolean, def: Draft, db: Sy
   if (rpc && !s.type.includes('UNLISTED')) s.rpc_number = db.rpcByName(s.name)?.number ?? null;
 
   s.enabled = off === null;
+  compactService(s, strings);
   return { service: s, node, set: d.set, off, listedPort, hasProtocol, hasSocketType, protocolName };
 }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdmissionController } from '../../../src/admission/admission.js';
+import { AddressLists } from '../../../src/admission/admission-acl.js';
 import { addressChecks } from '../../../src/service-needs.js';
 import type { Decision, FailReason } from '../../../src/admission/admission-types.js';
 import type { NameResolver } from '../../../src/admission/acl-resolver.js';
@@ -338,4 +339,33 @@ test('handedOver (a TCPMUX service reached through tcpmux): only the address che
   assert.equal(why(sync(ctl.handedOver(open, p4('127.0.0.5')))), 'address');
   clock.ms += 5 * 60_000 + 1;
   assert.equal(why(sync(ctl.handedOver(open, p4('127.0.0.5')))), 'allow');
+});
+
+test('address lists: services with the same lists share one compilation; each still decides and reports by its own lists', async () => {
+  const { ctl } = setup();
+  const a = svc({ id: 'a', only_from: ['127.0.0.1', '10.0.0.0/8'], no_access: null });
+  const b = svc({ id: 'b', only_from: ['127.0.0.1', '10.0.0.0/8'], no_access: null });
+  const swapped = svc({ id: 'swapped', only_from: null, no_access: ['127.0.0.1', '10.0.0.0/8'] });
+  const bad = svc({ id: 'bad', only_from: ['127.0.0.1', '10.0.0.0/33'] });
+  const bad2 = svc({ id: 'bad2', only_from: ['127.0.0.1', '10.0.0.0/33'] });
+  const problems = await ctl.prepare([a, b, swapped, bad, bad2]);
+  const lists = new AddressLists(
+    { lookupHost: () => Promise.reject(new Error('no lookups')), lookupNetwork: () => Promise.resolve(null), reverse: () => Promise.resolve([]) },
+    () => 0,
+    1000,
+  );
+  assert.equal(lists.compiled(a), lists.compiled(b), 'equal lists were compiled twice');
+  assert.notEqual(lists.compiled(a), lists.compiled(swapped));
+  for (const s of [a, b]) {
+    assert.equal(why(sync(ctl.admit(s, p4('127.0.0.1')))), 'allow');
+    assert.equal(why(sync(ctl.admit(s, p4('10.1.2.3')))), 'allow');
+    assert.equal(why(sync(ctl.admit(s, p4('127.0.0.2')))), 'address');
+  }
+  assert.equal(why(sync(ctl.admit(swapped, p4('127.0.0.1')))), 'address');
+  assert.equal(why(sync(ctl.admit(swapped, p4('127.0.0.2')))), 'allow');
+  assert.deepEqual(problems.get('a'), []);
+  assert.deepEqual(
+    ['bad', 'bad2'].map((id) => problems.get(id)?.map((p) => p.entry)),
+    [['10.0.0.0/33'], ['10.0.0.0/33']],
+  );
 });

@@ -26,6 +26,7 @@ import {
   uvBindings,
 } from '../../../src/sys/uv-handles.js';
 import { WaitSocket } from '../../../src/serve/wait-socket.js';
+import { acceptOn } from '../../../src/serve/pausable-accept.js';
 import { tcpRequest } from '../../helpers/net.js';
 
 const NO_BINDING = () => null;
@@ -110,6 +111,33 @@ for (const [how, binding] of [
     assert.equal(await listening(ws.port), true, "the daemon's descriptor was not closed by the send");
   });
 }
+
+test('a listening socket is sent through the pipe it listened through, which is let go when the socket closes', async (t) => {
+  if (nodePipeBinding() === null) {
+    t.skip('this Node has no pipe_wrap binding');
+    return;
+  }
+  const ws = WaitSocket.open({ transport: 'tcp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
+  const first = rawDescriptorHandle(ws.fd);
+  const second = rawDescriptorHandle(ws.fd);
+  assert.ok(first.ok && second.ok);
+  assert.equal(second.handle, first.handle, 'a second pipe was opened on the descriptor');
+  assert.equal(await portSeenByChild(first.handle), ws.port);
+  assert.equal(await listening(ws.port), true, "the daemon's descriptor was not closed by the send");
+  const fd = ws.fd;
+  ws.close();
+  // Closed, the number may name another socket next: the old pipe is not lent for it.
+  const after = rawDescriptorHandle(fd);
+  assert.ok(!after.ok || after.handle !== first.handle, 'the pipe of a closed socket was lent again');
+  // Handed to a net.Server (which then owns and watches the descriptor), the pipe is let go as
+  // well: the descriptor is busy, as any other a server accepts on.
+  const handed = WaitSocket.open({ transport: 'tcp', host: '127.0.0.1', family: 4, port: 0, v6only: false });
+  assert.ok(rawDescriptorHandle(handed.fd).ok);
+  const server = net.createServer((sock) => sock.destroy());
+  acceptOn(server, handed);
+  t.after(() => server.close());
+  assert.deepEqual(rawDescriptorHandle(handed.fd), { ok: false, why: 'busy' });
+});
 
 /** A server socket accepted without reading (as the daemon's listeners accept) and its client. */
 async function pausedPair(t: TestContext): Promise<{ sock: net.Socket; client: net.Socket }> {
