@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn as startProcess, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,6 +254,8 @@ async function act(
   const path = typeof a['path'] === 'string' ? a['path'].replace(SCRATCH, dir) : '';
   if (a['act'] === 'send-unix') {
     sendUnixDgram(path, Buffer.from(a['hex'] as string, 'hex'));
+  } else if (a['act'] === 'chmod') {
+    chmodSync(path, parseInt(a['mode'] as string, 8));
   } else if (a['act'] === 'stat') {
     const st = lstatSync(path);
     assert.deepEqual([st.isSocket(), (st.mode & 0o7777).toString(8).padStart(4, '0')], [true, a['mode']], `${where}: ${path}`);
