@@ -39,14 +39,17 @@ function escape(text: string): string {
 // ---- clients ------------------------------------------------------------------------------
 
 /** Whether exit-with answered ("bye" then the end of the connection). */
+/** How long a reply may take: a bound for a hung server, generous for a machine under load. */
+const REPLY_MS = 10_000;
+
 async function saysBye(port: number): Promise<boolean> {
-  const r = await tcpRequest({ port, timeoutMs: 3000 });
+  const r = await tcpRequest({ port, timeoutMs: REPLY_MS });
   return r.data.toString() === 'bye\n' && r.ended === 'eof';
 }
 
 /** Whether the echo service sent `line` back in full. */
 async function echoes(port: number, line = 'ping'): Promise<boolean> {
-  const r = await tcpRequest({ port, send: `${line}\n`, timeoutMs: 3000 });
+  const r = await tcpRequest({ port, send: `${line}\n`, timeoutMs: REPLY_MS });
   return r.data.toString() === `${line}\n`;
 }
 
@@ -202,7 +205,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     assert.ok(served >= 1 && served < HELD, `served ${served} of ${HELD}: ${outcomes.join(' ')}`);
     // A client of the other service meanwhile gets the full reply or is closed at once (today the
     // latter: the daemon has no descriptor to accept it with), never left hanging.
-    const meanwhile = await tcpRequest({ port: byePort, timeoutMs: 3000 });
+    const meanwhile = await tcpRequest({ port: byePort, timeoutMs: REPLY_MS });
     assert.notEqual(meanwhile.ended, 'timeout');
     assert.ok(['', 'bye\n'].includes(meanwhile.data.toString()), JSON.stringify(meanwhile.data.toString()));
     assert.equal(d.exitedStatus, null);
@@ -261,7 +264,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
       setSoftFdLimit(helper, limitLeaving(helperFds, 0));
 
       for (let i = 0; i < 3; i++) {
-        const r = await tcpRequest({ port: byePort, timeoutMs: 3000 });
+        const r = await tcpRequest({ port: byePort, timeoutMs: REPLY_MS });
         assert.deepEqual([r.data.toString(), r.ended === 'timeout'], ['', false]);
       }
       await d.waitForDaemonLog(
@@ -352,7 +355,7 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     assert.equal(await saysBye(lostPort), true);
 
     chmodSync(path, 0o644);
-    const r = await tcpRequest({ port: lostPort, timeoutMs: 3000 });
+    const r = await tcpRequest({ port: lostPort, timeoutMs: REPLY_MS });
     assert.deepEqual([r.data.toString(), r.ended === 'timeout'], ['', false]);
     await d.waitForServiceLog(/FAIL: lost fork from=127\.0\.0\.1/);
     await d.waitForDaemonLog(new RegExp(`ERROR: execv\\( ${escape(path)} \\) failed: .*EACCES`));
