@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childrenOf, commOf, cpuSeconds, loadAverage, rssKiB } from './proc.mjs';
-import { median } from './report.mjs';
-import { findTsinetd, findXinetd } from './tools.mjs';
+import { fmtFigure, median, ratioText } from './report.mjs';
+import { findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoDir = join(benchDir, '..');
@@ -48,14 +48,7 @@ function config(logFile) {
   );
 }
 
-async function until(check, what, limitMs = LIMIT_MS, everyMs = 20) {
-  const t0 = performance.now();
-  for (;;) {
-    if (check()) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = (check, what, limitMs = LIMIT_MS, everyMs = 20) => untilTrue(check, what, limitMs, everyMs);
 
 function countIn(file, re) {
   if (!existsSync(file)) return 0;
@@ -163,22 +156,8 @@ async function runDaemon(server, argv, dir) {
     return { allRunningMs, rssKiB: rss, idleCpuMs: (cpu1 - cpu0) * 1000, reapMs, logged, started, lostConnects: lost.count };
   } finally {
     for (const s of sockets) s.destroy();
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopDaemon(child, exited);
   }
-}
-
-function fmt(v, unit) {
-  if (v === null || v === undefined || Number.isNaN(v)) return '–';
-  if (unit === 'ms') return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
-  if (unit === 'KiB') return `${(v / 1024).toFixed(1)} MiB`;
-  return String(v);
-}
-
-function ratio(a, b) {
-  return a === null || b === null || !b ? '–' : `${(a / b).toFixed(2)}x`;
 }
 
 async function main() {
@@ -229,7 +208,7 @@ async function main() {
   for (const [key, label, unit] of keys) {
     const t = med('tsinetd', key);
     const x = med('xinetd', key);
-    lines.push(`| ${label} | ${fmt(t, unit)} | ${fmt(x, unit)} | ${ratio(t, x)} |`);
+    lines.push(`| ${label} | ${fmtFigure(t, unit)} | ${fmtFigure(x, unit)} | ${ratioText(t, x)} |`);
   }
   const incomplete = results.filter((x) => x.logged < N);
   if (incomplete.length > 0)

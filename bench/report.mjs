@@ -229,13 +229,28 @@ export function renderReport(results, meta, list) {
     '  native spawner, when used). RSS likewise sums daemon and helpers.',
     '',
   ];
-  return [
-    ...head,
-    ...summaryTable(list, agg, meta),
-    ...sameServerTable(list, agg, meta),
-    ...list.flatMap((s) => scenarioTable(s, agg, meta)),
-    ...memoryTable(list, agg, meta),
-  ].join('\n') + '\n';
+  return (
+    [
+      ...head,
+      ...summaryTable(list, agg, meta),
+      ...sameServerTable(list, agg, meta),
+      ...list.flatMap((s) => scenarioTable(s, agg, meta)),
+      ...memoryTable(list, agg, meta),
+    ].join('\n') + '\n'
+  );
 }
 
 export { median };
+
+/** A figure for the scale and children tables: ms as ms or s, KiB as MiB, '–' when missing. */
+export function fmtFigure(v, unit) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  if (unit === 'ms') return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
+  if (unit === 'KiB') return `${(v / 1024).toFixed(1)} MiB`;
+  return String(v);
+}
+
+/** tsinetd's figure over xinetd's, as `1.23x`; '–' when either is missing or xinetd's is 0. */
+export function ratioText(a, b) {
+  return a === null || b === null || !b ? '–' : `${(a / b).toFixed(2)}x`;
+}

@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childrenOf, loadAverage, rssKiB } from './proc.mjs';
-import { median } from './report.mjs';
-import { findTsinetd, findXinetd } from './tools.mjs';
+import { fmtFigure, median, ratioText } from './report.mjs';
+import { findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoDir = join(benchDir, '..');
@@ -69,14 +69,7 @@ function listeningIn(lo, hi) {
   return count;
 }
 
-async function until(check, what, limitMs = LIMIT_MS, everyMs = 10) {
-  const t0 = performance.now();
-  for (;;) {
-    if (check()) return performance.now() - t0;
-    if (performance.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
+const until = (check, what, limitMs = LIMIT_MS, everyMs = 10) => untilTrue(check, what, limitMs, everyMs);
 
 function reconfigured(logFile) {
   if (!existsSync(logFile)) return 0;
@@ -115,10 +108,7 @@ async function runDaemon(server, argv, n, dir) {
     const hupOnePctMs = await reload(Math.max(1, Math.round(n / 100)));
     return { startMs, rssKiB: rss, hupSameMs, hupOnePctMs };
   } finally {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await stopDaemon(child, exited);
   }
 }
 
@@ -132,17 +122,6 @@ function runCheck(argv, n, dir) {
   const ms = performance.now() - t0;
   const peak = time.length > 0 ? Number(/(\d+)\s*$/.exec(r.stderr)?.[1] ?? NaN) : null;
   return { checkMs: ms, checkPeakKiB: peak };
-}
-
-function fmt(v, unit) {
-  if (v === null || v === undefined || Number.isNaN(v)) return '–';
-  if (unit === 'ms') return v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(0)} ms`;
-  if (unit === 'KiB') return `${(v / 1024).toFixed(1)} MiB`;
-  return String(v);
-}
-
-function ratio(a, b) {
-  return a === null || b === null || !b ? '–' : `${(a / b).toFixed(2)}x`;
 }
 
 async function main() {
@@ -181,13 +160,18 @@ async function main() {
     ['checkMs', '--check (tsinetd)', 'ms'],
     ['checkPeakKiB', '--check peak RSS (tsinetd)', 'KiB'],
   ];
-  const lines = [`# Scale: tsinetd and xinetd side by side`, '', `${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${loadAverage()}, medians of ${ROUNDS} rounds, server order alternating`, ''];
+  const lines = [
+    `# Scale: tsinetd and xinetd side by side`,
+    '',
+    `${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${loadAverage()}, medians of ${ROUNDS} rounds, server order alternating`,
+    '',
+  ];
   for (const n of SIZES) {
     lines.push(`## ${n} services`, '', '| | tsinetd | xinetd | ratio |', '|---|---|---|---|');
     for (const [key, label, unit] of keys) {
       const t = med('tsinetd', n, key);
       const x = med('xinetd', n, key);
-      lines.push(`| ${label} | ${fmt(t, unit)} | ${fmt(x, unit)} | ${ratio(t, x)} |`);
+      lines.push(`| ${label} | ${fmtFigure(t, unit)} | ${fmtFigure(x, unit)} | ${ratioText(t, x)} |`);
     }
     lines.push('');
   }

@@ -1,6 +1,7 @@
 // tools.mjs - what the benchmark runs besides itself: its C parts (compiled with cc into
 // bench/.cache/bin when missing or older than their source), real xinetd (found, or unpacked
 // from Debian's package into bench/.cache/xinetd, never installed), and the tsinetd command.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +51,7 @@ export function fetchXinetd(cacheDir, log) {
     log('xinetd: not found, and apt-get/dpkg are missing to fetch it');
     return null;
   }
-  log('xinetd: not found; unpacking Debian\'s package into bench/.cache/xinetd (not installed)');
+  log("xinetd: not found; unpacking Debian's package into bench/.cache/xinetd (not installed)");
   const dl = mkdtempSync(join(tmpdir(), 'tsinetd-bench-deb-'));
   try {
     execFileSync('apt-get', ['download', 'xinetd'], { cwd: dl, stdio: 'ignore', timeout: 120_000 });
@@ -76,10 +77,7 @@ export function findXinetd(benchDir, log) {
   const cacheDir = join(benchDir, '.cache', 'xinetd');
   const fromEnv = process.env.XINETD;
   if (fromEnv && !executable(fromEnv)) return { error: `XINETD=${fromEnv} is not an executable file` };
-  let path =
-    fromEnv ||
-    ['/opt/xinetd-ref/usr/sbin/xinetd', join(cacheDir, 'usr', 'sbin', 'xinetd')].find(executable) ||
-    onPath('xinetd');
+  let path = fromEnv || ['/opt/xinetd-ref/usr/sbin/xinetd', join(cacheDir, 'usr', 'sbin', 'xinetd')].find(executable) || onPath('xinetd');
   if (!path && process.env.FETCH_XINETD !== '0') path = fetchXinetd(cacheDir, log);
   if (!path) return { error: 'xinetd not found (set XINETD, or allow fetching: FETCH_XINETD=1)' };
   const r = spawnSync(path, ['-version'], { encoding: 'utf8', timeout: 5000 });
@@ -102,4 +100,22 @@ export function findTsinetd(repoDir) {
   const cli = join(repoDir, 'build', 'bin', 'tsinetd.mjs');
   if (!existsSync(cli)) return { error: 'build/bin/tsinetd.mjs is missing: run `npm run build` first' };
   return { argv: [process.execPath, cli] };
+}
+
+/** Polls `check` every `everyMs` until it is true: the ms it took; throws after `limitMs`. */
+export async function until(check, what, limitMs, everyMs) {
+  const t0 = performance.now();
+  for (;;) {
+    if (check()) return performance.now() - t0;
+    if (performance.now() - t0 > limitMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+/** SIGTERM to a daemon the bench started, SIGKILL after 10 s; resolves once `exited` has. */
+export async function stopDaemon(child, exited) {
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
 }
