@@ -126,31 +126,20 @@ export const checkRequiredAttributes: Check = (b, i) => {
  */
 export const checkMux: Check = (b, i) => {
   if (!isMux(b)) return [];
-  if (!isUnlisted(b)) {
-    return [
-      finding(
-        'bad-combination',
-        i,
-        'error',
-        anchor(b, 'type'),
-        `${label(b)} is a TCPMUX service and should have UNLISTED in type; xinetd disables it`,
-        'disable',
-      ),
-    ];
-  }
-  if (b.protocolName !== 'tcp') {
-    return [
-      finding(
-        'bad-combination',
-        i,
-        'error',
-        anchor(b, 'protocol'),
-        `${label(b)} is a TCPMUX service and should have tcp in protocol; xinetd disables it`,
-        'disable',
-      ),
-    ];
-  }
-  return [];
+  // The first of xinetd's two requirements that fails: the attribute it names, and what it wants.
+  const wrong = !isUnlisted(b) ? (['type', 'UNLISTED'] as const) : b.protocolName !== 'tcp' ? (['protocol', 'tcp'] as const) : null;
+  if (wrong === null) return [];
+  const [attribute, wanted] = wrong;
+  return [
+    finding(
+      'bad-combination',
+      i,
+      'error',
+      anchor(b, attribute),
+      `${label(b)} is a TCPMUX service and should have ${wanted} in ${attribute}; xinetd disables it`,
+      'disable',
+    ),
+  ];
 };
 
 /** An RPC service's program number comes from /etc/rpc by its name (getrpcbyname), unless UNLISTED. */
