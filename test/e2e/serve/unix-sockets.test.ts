@@ -282,8 +282,13 @@ describe('unix-domain datagram services (held by the spawn helper)', { skip: noP
     assert.ok(helper !== null, 'the daemon runs a spawn helper');
     process.kill(helper, 'SIGKILL');
     await d.waitForDaemonLog(/the spawn helper holding the socket exited/);
-    await waitFor(() => (existsSync(a) && fileInfo(a).ino !== first.ino ? true : undefined), 10000, `${a} to be bound again`);
-    assert.deepEqual([fileInfo(a).mode, fileInfo(a).uid], ['0620', uid === 0 ? 65534 : uid]);
+    // Bound under umask 0777, the file is 0000 until the daemon sets its owner and mode: wait for both.
+    await waitFor(
+      () => (existsSync(a) && fileInfo(a).ino !== first.ino && fileInfo(a).mode === '0620' ? true : undefined),
+      10000,
+      `${a} to be bound again with mode 0620`,
+    );
+    assert.equal(fileInfo(a).uid, uid === 0 ? 65534 : uid);
     assert.equal(unixDgramRequest(a, join(dir, 'c3'), 'hi'), `family=AF_UNIX peer=${join(dir, 'c3')}`);
 
     writeFileSync(conf, dgramLine(b));
