@@ -10,7 +10,9 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,14 +22,26 @@ typedef struct {
     long long lid;
     int fd;
     long long rest_until_ms; /* 0: not resting */
-    int paused;              /* acc_pause(): not polled at all */
+    int paused;              /* acc_pause(): not watched at all */
+    int armed;               /* in the epoll set now */
 } listener;
 
 static listener *listeners;
 static size_t nlisteners, listeners_cap;
+static size_t nresting; /* listeners with rest_until_ms != 0 */
 
-/* A connection's id carries its slot: cid = sequence * ACC_MAX_PENDING + slot, so a decision
- * finds its connection at once and a stale id (the slot reused since) is recognised. */
+/* The listeners are watched through one epoll set, which the poll loop watches as one
+ * descriptor: with poll() over every listener, each wake-up (a request from the daemon, a
+ * connection, a child's exit) cost time in proportion to the number of listeners, about 1 ms
+ * per wake-up with 10,000 of them. A listener is in the set while it is to be watched: not
+ * paused, not resting, and while a pending slot is free (acc_watch_fill). The set's entries
+ * carry the listener's index in `listeners`, kept up to date when a listener moves. */
+static int ep = -1;
+static int watched_when_full; /* the last state applied: 1 while every slot was taken */
+
+/* Accepted connections wait here for the daemon's decision. A connection's id carries its slot:
+ * cid = sequence * ACC_MAX_PENDING + slot, so a decision finds its connection at once and a stale
+ * id (the slot reused since) is recognised. */
 static long long pend_cid[ACC_MAX_PENDING];
 static int pend_fd[ACC_MAX_PENDING];
 static int free_slots[ACC_MAX_PENDING];
@@ -55,14 +69,61 @@ static long find_listener(long long lid)
     return -1;
 }
 
+/* Puts listener i into the epoll set or takes it out, as its state asks. Returns 0, or -1 with
+ * errno when the kernel refused to add it. The entry is taken out before the helper closes the
+ * descriptor: the daemon holds the same socket, so closing ours would not remove it. */
+static int sync_watch(size_t i)
+{
+    listener *l = &listeners[i];
+    int want = !l->paused && l->rest_until_ms == 0 && nfree > 0;
+    if (want == l->armed)
+        return 0;
+    if (want) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, l->fd, &ev) != 0)
+            return -1;
+    } else {
+        (void)epoll_ctl(ep, EPOLL_CTL_DEL, l->fd, NULL);
+    }
+    l->armed = want;
+    return 0;
+}
+
+static void unwatch(size_t i)
+{
+    if (listeners[i].armed) {
+        (void)epoll_ctl(ep, EPOLL_CTL_DEL, listeners[i].fd, NULL);
+        listeners[i].armed = 0;
+    }
+}
+
+static void set_rest(size_t i, long long until_ms)
+{
+    if (listeners[i].rest_until_ms == 0 && until_ms != 0)
+        nresting++;
+    else if (listeners[i].rest_until_ms != 0 && until_ms == 0)
+        nresting--;
+    listeners[i].rest_until_ms = until_ms;
+}
+
 int acc_listen(long long lid, int fd)
 {
     init_slots();
+    if (ep < 0 && (ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return -1;
     long i = find_listener(lid);
     if (i >= 0) {
+        unwatch((size_t)i);
         close(listeners[i].fd);
         listeners[i].fd = fd;
-        listeners[i].rest_until_ms = 0;
+        set_rest((size_t)i, 0);
+        if (sync_watch((size_t)i) != 0) {
+            int err = errno;
+            listeners[i].fd = -1;
+            (void)acc_unlisten(lid);
+            errno = err;
+            return -1;
+        }
         return 0;
     }
     if (nlisteners == listeners_cap) {
@@ -75,7 +136,11 @@ int acc_listen(long long lid, int fd)
         listeners = l;
         listeners_cap = cap;
     }
-    listeners[nlisteners++] = (listener){ lid, fd, 0, 0 };
+    listeners[nlisteners++] = (listener){ lid, fd, 0, 0, 0 };
+    if (sync_watch(nlisteners - 1) != 0) {
+        nlisteners--;
+        return -1;
+    }
     return 0;
 }
 
@@ -85,6 +150,7 @@ int acc_pause(long long lid, int paused)
     if (i < 0)
         return -1;
     listeners[i].paused = paused != 0;
+    (void)sync_watch((size_t)i); /* resuming re-adds what was added before: it fits */
     return 0;
 }
 
@@ -93,8 +159,16 @@ int acc_unlisten(long long lid)
     long i = find_listener(lid);
     if (i < 0)
         return -1;
-    close(listeners[i].fd);
+    unwatch((size_t)i);
+    set_rest((size_t)i, 0);
+    if (listeners[i].fd >= 0)
+        close(listeners[i].fd);
     listeners[i] = listeners[--nlisteners];
+    if ((size_t)i < nlisteners && listeners[i].armed) {
+        /* The last listener moved into slot i: its entry must name the new index. */
+        struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+        (void)epoll_ctl(ep, EPOLL_CTL_MOD, listeners[i].fd, &ev);
+    }
     return 0;
 }
 
@@ -103,23 +177,34 @@ size_t acc_listener_count(void)
     return nlisteners;
 }
 
-size_t acc_poll_fill(struct pollfd *p, size_t room, long long now_ms)
+size_t acc_watch_fill(struct pollfd *p, long long now_ms)
 {
-    size_t n = 0;
-    if (nfree == 0 && slots_ready)
-        return 0; /* every slot waits for a decision: let the kernel's backlog hold the rest */
-    for (size_t i = 0; i < nlisteners && n < room; i++) {
-        if (listeners[i].paused || listeners[i].rest_until_ms > now_ms)
-            continue;
-        listeners[i].rest_until_ms = 0;
-        p[n++] = (struct pollfd){ listeners[i].fd, POLLIN, 0 };
+    if (ep < 0)
+        return 0;
+    int full = slots_ready && nfree == 0;
+    if (full != watched_when_full) {
+        /* Every slot waits for a decision: let the kernel's backlog hold the rest (and back). */
+        watched_when_full = full;
+        for (size_t i = 0; i < nlisteners; i++)
+            (void)sync_watch(i);
     }
-    return n;
+    if (nresting > 0) {
+        for (size_t i = 0; i < nlisteners; i++) {
+            if (listeners[i].rest_until_ms != 0 && listeners[i].rest_until_ms <= now_ms) {
+                set_rest(i, 0);
+                (void)sync_watch(i);
+            }
+        }
+    }
+    p[0] = (struct pollfd){ ep, POLLIN, 0 };
+    return 1;
 }
 
 int acc_next_timeout(long long now_ms)
 {
     long long best = -1;
+    if (nresting == 0)
+        return -1;
     for (size_t i = 0; i < nlisteners; i++) {
         long long left = listeners[i].rest_until_ms - now_ms;
         if (listeners[i].rest_until_ms == 0 || listeners[i].paused)
@@ -159,14 +244,10 @@ static int format_peer(const struct sockaddr_storage *ss, char *addr, size_t len
     return 0;
 }
 
-void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error)
+/* Accepts what is waiting on listener li. */
+static void accept_on(size_t li, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error)
 {
-    long li = -1;
-    for (size_t i = 0; i < nlisteners; i++)
-        if (listeners[i].fd == fd)
-            li = (long)i;
-    if (li < 0)
-        return;
+    int fd = listeners[li].fd;
     for (int k = 0; k < ACC_BURST && nfree > 0; k++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
@@ -179,7 +260,8 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                listeners[li].rest_until_ms = now_ms + ACC_REST_MS;
+                set_rest(li, now_ms + ACC_REST_MS);
+                (void)sync_watch(li);
                 on_error(listeners[li].lid, errno);
             }
             return;
@@ -203,6 +285,18 @@ void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_er
         pend_cid[slot] = cid;
         pend_fd[slot] = c;
         on_conn(listeners[li].lid, cid, addr, port, laddr);
+    }
+}
+
+void acc_ready_all(long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error)
+{
+    struct epoll_event ev[64];
+    int n = ep < 0 ? 0 : epoll_wait(ep, ev, 64, 0);
+    for (int k = 0; k < n; k++) {
+        size_t li = (size_t)ev[k].data.u64;
+        /* An entry of this batch may have been taken out by an earlier one (its rest began). */
+        if (li < nlisteners && listeners[li].armed)
+            accept_on(li, now_ms, on_conn, on_error);
     }
 }
 

@@ -13,7 +13,7 @@
 #include <poll.h>
 #include <stddef.h>
 
-/* Accepted connections waiting for a decision, at most; beyond, listeners are not polled. */
+/* Accepted connections waiting for a decision, at most; beyond, listeners are not watched. */
 #define ACC_MAX_PENDING 1024
 /* Connections accepted per listener per wake-up. */
 #define ACC_BURST 32
@@ -40,11 +40,15 @@ int acc_unlisten(long long lid);
  * is unknown. */
 int acc_pause(long long lid, int paused);
 
-/* Adds a pollfd for each listener to watch now to p (room for `room`); returns how many. */
-size_t acc_poll_fill(struct pollfd *p, size_t room, long long now_ms);
+/* Brings the set of watched listeners up to date (a rest that ended, pending slots all taken or
+ * free again) and writes to p[0] the one descriptor that stands for all of them (an epoll set);
+ * returns 1, or 0 before the first listener. Each wake-up costs the same however many listeners
+ * there are. */
+size_t acc_watch_fill(struct pollfd *p, long long now_ms);
 
-/* Accepts what is waiting on listener fd `fd`, reporting each connection or error. */
-void acc_ready(int fd, long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error);
+/* Accepts what is waiting on the listeners that are ready (the descriptor of acc_watch_fill was
+ * readable), reporting each connection or error. */
+void acc_ready_all(long long now_ms, acc_conn_fn on_conn, acc_error_fn on_error);
 
 /* Forgets pending connection cid and returns its descriptor (the caller owns it), or -1. */
 int acc_take(long long cid);
@@ -59,7 +63,7 @@ int acc_take(long long cid);
  * EAFNOSUPPORT for a sender that is not an IP address. */
 int acc_peek_sender(int fd, char *addr, size_t len, int *port);
 
-/* Listeners, for sizing the poll set. */
+/* Listeners held. */
 size_t acc_listener_count(void);
 
 /* Milliseconds until a resting listener is watched again, or -1 when none rests. */

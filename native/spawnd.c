@@ -157,7 +157,7 @@ int main(int argc, char **argv)
     flush_out();
 
     for (;;) {
-        size_t need = nchildren + acc_listener_count() + ud_count() + 2;
+        size_t need = nchildren + ud_count() + 3;
         if (pfds_cap < need) {
             size_t cap = need * 2;
             struct pollfd *p = realloc(pfds, cap * sizeof *p);
@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         pfds[0] = (struct pollfd){ chan, (short)(POLLIN | (replies.len > 0 ? POLLOUT : 0)), 0 };
         pfds[1] = (struct pollfd){ sig_fd, POLLIN, 0 };
         long long now = now_ms();
-        nfds_t first_dgram = 2 + (nfds_t)acc_poll_fill(pfds + 2, pfds_cap - 2, now);
+        nfds_t first_dgram = 2 + (nfds_t)acc_watch_fill(pfds + 2, now);
         nfds_t first_child = first_dgram + (nfds_t)ud_poll_fill(pfds + first_dgram, pfds_cap - first_dgram);
         nfds_t n = first_child;
         for (size_t i = 0; i < nchildren; i++)
@@ -182,9 +182,8 @@ int main(int argc, char **argv)
             die("poll");
         }
         now = now_ms();
-        for (nfds_t i = 2; i < first_dgram; i++)
-            if (pfds[i].revents != 0)
-                acc_ready(pfds[i].fd, now, report_conn, report_accept_error);
+        if (first_dgram > 2 && pfds[2].revents != 0)
+            acc_ready_all(now, report_conn, report_accept_error);
         for (nfds_t i = first_dgram; i < first_child; i++)
             if (pfds[i].revents != 0)
                 ud_ready(pfds[i].fd);
