@@ -27,9 +27,15 @@ test('the lines say what happened, with the count when known', () => {
   assert.equal(fdTransitionText({ kind: 'recovered', sample: s(26, 30) }), 'file descriptors available again (26 open, limit 30)');
 });
 
-test('a real sample of this process: a count below a limit, not out', () => {
+test('a real sample of this process: not out, and no count taken while it was not out either', () => {
   const r = sampleFds();
+  assert.deepEqual(r, { open: null, limit: null, out: false });
+});
+
+test('a real sample after being out: the count, below the limit, to decide whether descriptors are free again', () => {
+  const r = sampleFds(true);
   assert.equal(r.out, false);
   assert.ok(r.open !== null && r.open > 2);
   assert.ok(r.limit === null || r.open < r.limit);
+  assert.equal(fdTransition(true, r)?.kind, 'recovered');
 });
