@@ -6,7 +6,9 @@
 // server order alternates every round), each daemon gets the same generated configuration: N
 // program services, one TCP port each on 127.0.0.1 (ports from SCALE_BASE_PORT, default 12000,
 // below the ephemeral range), `server = /bin/cat`, `only_from = 127.0.0.1`. Measured:
-// - start: exec to every port listening (read from /proc/net/tcp);
+// - start: exec to every port listening (read from /proc/net/tcp), and exec to the last and the
+//   first service each answering a client (a listening port is not yet a served one: tsinetd's
+//   helper accepts only once the daemon has handed it the socket);
 // - idle RSS, once every port listens and a second has passed (daemon + its helper);
 // - SIGHUP with nothing changed, and with 1 % of the services changed: signal to the log line
 //   that ends the reload ("Reconfigured");
@@ -15,6 +17,7 @@
 // largest sizes (µs and KiB per service). Progress on stderr; the report on stdout and in
 // bench/results/scale-STAMP.md and .json.
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +74,26 @@ function listeningIn(lo, hi) {
 
 const until = (check, what, limitMs = LIMIT_MS, everyMs = 10) => untilTrue(check, what, limitMs, everyMs);
 
+/** Resolves once a client of `port` got its byte echoed back by /bin/cat (tries again after an error). */
+async function answers(port, limitMs = LIMIT_MS) {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('x'));
+      s.setTimeout(limitMs, () => s.destroy());
+      s.once('data', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('close', () => resolve(false));
+      s.once('error', () => undefined);
+    });
+    if (ok) return;
+    if (performance.now() > deadline) throw new Error(`no answer on port ${port}`);
+    await sleep(10);
+  }
+}
+
 function reconfigured(logFile) {
   if (!existsSync(logFile)) return 0;
   return (readFileSync(logFile, 'latin1').match(/Reconfigured/g) ?? []).length;
@@ -91,6 +114,9 @@ async function runDaemon(server, argv, n, dir) {
     await until(() => listeningIn(BASE_PORT, BASE_PORT + n) >= n || child.exitCode !== null, `${server}: ${n} ports`);
     if (child.exitCode !== null) throw new Error(`${server} exited: ${stderr}`);
     const startMs = performance.now() - t0;
+    await answers(BASE_PORT + n - 1);
+    await answers(BASE_PORT);
+    const servedMs = performance.now() - t0;
     await sleep(1000);
     const pids = [child.pid, ...childrenOf(child.pid)];
     const rss = pids.map(rssKiB).reduce((a, b) => a + (b ?? 0), 0);
@@ -106,7 +132,7 @@ async function runDaemon(server, argv, n, dir) {
     };
     const hupSameMs = await reload(0);
     const hupOnePctMs = await reload(Math.max(1, Math.round(n / 100)));
-    return { startMs, rssKiB: rss, hupSameMs, hupOnePctMs };
+    return { startMs, servedMs, rssKiB: rss, hupSameMs, hupOnePctMs };
   } finally {
     await stopDaemon(child, exited);
   }
@@ -154,6 +180,7 @@ async function main() {
   };
   const keys = [
     ['startMs', 'start to all ports listening', 'ms'],
+    ['servedMs', 'start to the last and first service answering', 'ms'],
     ['rssKiB', 'RSS once idle (daemon + helper)', 'KiB'],
     ['hupSameMs', 'SIGHUP, nothing changed', 'ms'],
     ['hupOnePctMs', 'SIGHUP, 1 % changed', 'ms'],
