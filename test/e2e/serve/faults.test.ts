@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../../helpers/daemon.js';
-import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout } from '../../helpers/net.js';
+import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout, type TcpReply } from '../../helpers/net.js';
 import { daemonRunsNoHelper } from '../../helpers/spawnd.js';
 import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit, spawnHelperOf } from '../../helpers/proc.js';
 
@@ -30,6 +30,12 @@ function echo(name: string, port: number, extra: Attrs = {}): ServiceDef {
 
 function daytime(name: string, port: number): ServiceDef {
   return internalService('daytime', port, 'stream', { bind: LOCAL, id: name });
+}
+
+/** User plus system CPU time of a process, in clock ticks (/proc/PID/stat). */
+function cpuTicksOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 function escape(text: string): string {
@@ -462,6 +468,54 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
     assert.equal(await echoes(echoPort), true);
     await waitFor(() => (zombiesUnder(d.pid).length === 0 ? true : undefined), 3000, `no zombies: ${zombiesUnder(d.pid).join(' ')}`);
   });
+
+  // ---- more clients than the helper holds -----------------------------------------------------
+
+  // The helper holds at most 1024 accepted connections waiting for the daemon's decision
+  // (native/accept.h ACC_MAX_PENDING). Then it stops watching its listeners (without spinning on
+  // them), the kernel's backlog holds the other clients, and it watches again as decisions come.
+  test(
+    'with the daemon stopped the helper holds 1024 clients, leaves the rest queued and stays idle; once the daemon runs, every client is served',
+    { skip: NO_HELPER },
+    async (t) => {
+      const port = await freePort();
+      const d = await startDaemon(t, { services: [program('bye', port, EXIT_WITH, { cps: '100000 1' })] });
+      assert.equal(await saysBye(port), true);
+      const helper = spawnHelperOf(d.pid);
+      assert.ok(helper !== null, 'the daemon runs its native spawn helper');
+      const held = (): number => descriptors(helper).length;
+      const before = held();
+      process.kill(d.pid, 'SIGSTOP');
+      t.after(() => {
+        try {
+          process.kill(d.pid, 'SIGCONT');
+        } catch {
+          // gone
+        }
+      });
+      // 40 beyond the 1024, within the listen backlog (64, as xinetd's): past it the kernel
+      // itself loses clients whose handshake it completed while the queue was full.
+      const clients = 1024 + 40;
+      // Paced 32 at a time, each batch taken in before the next, so that the listen queue never
+      // overflows while the helper takes them in.
+      const replies: Promise<TcpReply>[] = [];
+      while (replies.length < clients) {
+        for (let k = 0; k < 32 && replies.length < clients; k++) replies.push(tcpRequest({ port, timeoutMs: 60_000 }));
+        const want = Math.min(replies.length, 1024);
+        await waitFor(() => (held() - before >= want ? true : undefined), 30_000, `${want} connections held by the helper (${held() - before})`);
+      }
+      const ticks0 = cpuTicksOf(helper);
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(held() - before, 1024, 'no more than 1024 held: the rest wait in the backlog');
+      // A bound far above an idle helper's ~0, far below a helper polling a ready listener it cannot accept on.
+      assert.ok(cpuTicksOf(helper) - ticks0 < 25, `the helper stays idle while full: ${cpuTicksOf(helper) - ticks0} ticks in 1 s`);
+      process.kill(d.pid, 'SIGCONT');
+      const results = await Promise.all(replies);
+      const served = results.filter((r) => r.data.toString() === 'bye\n').length;
+      assert.equal(served, clients, `every client served: ${served} of ${clients}`);
+      await waitFor(() => (held() <= before ? true : undefined), 10_000, `the helper's descriptors back to ${before}: ${held()}`);
+    },
+  );
 
   // ---- SIGTERM under load -----------------------------------------------------------------
 
