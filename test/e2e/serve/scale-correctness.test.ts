@@ -3,7 +3,10 @@
 // each at the file:line:col of its value (found in the generated text, not written down here);
 // the daemon listens on the 495 others and on none of the five; every listening socket is handed
 // to the spawn helper, which accepts on the first, a middle and the last one; a SIGHUP with
-// nothing changed keeps every socket (same inodes). No timing is asserted.
+// nothing changed keeps every socket (same inodes). Then 300 services, each answering with its
+// own name, a third of them dropped by a reload: each of the others is still answered by its own
+// server (the helper's table of listeners and its epoll set are rearranged by each drop), and
+// the daemon holds no socket of a dropped port. No timing is asserted.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -77,4 +80,24 @@ test('500 services: diagnostics at their lines, every good port listening and se
   const last = good[good.length - 1];
   assert.ok(last !== undefined);
   assert.equal((await tcpRequest({ port: last, send: 'again\n', timeoutMs: 10_000 })).data.toString(), 'again\n');
+});
+
+test('300 services, a third dropped by a reload: every other one is answered by its own server, no socket of a dropped one is left', async (t) => {
+  const ports = await distinctPorts(300);
+  const defs = ports.map((port, i) => programService(`e${i}`, port, '/bin/echo', { bind: '127.0.0.1', server_args: `e${i}` }));
+  const d = await startDaemon(t, { services: defs, readyTimeoutMs: 60_000 });
+  const answer = async (i: number): Promise<string> => (await tcpRequest({ port: ports[i] ?? 0, timeoutMs: 10_000 })).data.toString();
+  const all = ports.map((_, i) => i);
+  const kept = all.filter((i) => i % 3 !== 1);
+  const dropped = all.filter((i) => i % 3 === 1);
+  // Served by the helper once it has every socket: the last one handed over answers.
+  await waitFor(async () => ((await answer(ports.length - 1)) === `e${ports.length - 1}\n` ? true : undefined), 30_000, 'the last service to answer');
+
+  d.rewrite(kept.map((i) => defs[i]).filter((s): s is ServiceDef => s !== undefined));
+  d.signal('SIGHUP');
+  await d.waitForDaemonLog(new RegExp(`Reconfigured: new=0 old=${kept.length} dropped=${dropped.length}`), 60_000);
+  for (const i of kept) assert.equal(await answer(i), `e${i}\n`, `e${i} answered by its own server`);
+  // The daemon's and the helper's sockets only: another test process may take a freed port.
+  const sockets = listeningInodesByPort(ports, [d.pid, ...childrenOf(d.pid)]);
+  for (const i of dropped) assert.equal(sockets.get(ports[i] ?? 0)?.size, 0, `e${i} dropped: its port is closed`);
 });
