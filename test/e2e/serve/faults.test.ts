@@ -471,15 +471,19 @@ describe('fault injection', { skip: !havePrlimit() && 'prlimit (util-linux) is n
 
   // ---- more clients than the helper holds -----------------------------------------------------
 
+  // Whatever the environment asks (CI also runs these tests with the Node spawner, and with the
+  // daemon accepting): this test is about the helper accepting.
+  const HELPER_ACCEPTING = { ...process.env, TSINETD_SPAWNER: 'native', TSINETD_HELPER_ACCEPT: '1' };
+
   // The helper holds at most 1024 accepted connections waiting for the daemon's decision
   // (native/accept.h ACC_MAX_PENDING). Then it stops watching its listeners (without spinning on
   // them), the kernel's backlog holds the other clients, and it watches again as decisions come.
   test(
     'with the daemon stopped the helper holds 1024 clients, leaves the rest queued and stays idle; once the daemon runs, every client is served',
-    { skip: NO_HELPER },
+    { skip: daemonRunsNoHelper(HELPER_ACCEPTING) },
     async (t) => {
       const port = await freePort();
-      const d = await startDaemon(t, { services: [program('bye', port, EXIT_WITH, { cps: '100000 1' })] });
+      const d = await startDaemon(t, { services: [program('bye', port, EXIT_WITH, { cps: '100000 1' })], env: HELPER_ACCEPTING });
       assert.equal(await saysBye(port), true);
       const helper = spawnHelperOf(d.pid);
       assert.ok(helper !== null, 'the daemon runs its native spawn helper');
