@@ -163,7 +163,7 @@ export class RunningDaemon {
           .split('\n')
           .find((l) => re.test(l)),
       timeoutMs,
-      `service log line ${re}\n${this.serviceLog()}`,
+      () => `service log line ${re}; the log then:\n${this.serviceLog()}`,
     );
   }
 
@@ -175,7 +175,7 @@ export class RunningDaemon {
           .split('\n')
           .find((l) => re.test(l)),
       timeoutMs,
-      `daemon log line ${re}\n${this.daemonLog()}`,
+      () => `daemon log line ${re}; the log then:\n${this.daemonLog()}`,
     );
   }
 
