@@ -273,7 +273,12 @@ test(
     assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0);
     await waitFor(() => (fake.messages.filter((m) => m.vars['READY'] === '1').length === 2 ? true : undefined), 5000, 'READY=1 after the reload');
     assert.equal(fake.messages[1]!.vars['RELOADING'], '1');
-    assert.match(readFileSync(join(dir, 'daemon.log'), 'utf8'), /Reconfigured: new=0 old=1 dropped=0/);
+    // The daemon's log lines are written a few milliseconds after the notification is sent.
+    await waitFor(
+      () => (/Reconfigured: new=0 old=1 dropped=0/.test(readFileSync(join(dir, 'daemon.log'), 'utf8')) ? true : undefined),
+      5000,
+      () => `the Reconfigured line; the log then:\n${readFileSync(join(dir, 'daemon.log'), 'utf8')}`,
+    );
 
     child.kill('SIGTERM');
     assert.equal(await withTimeout(exited, 5000, 'tsinetd to stop'), 0);
