@@ -17,14 +17,13 @@
 // bench/results/children-STAMP.md and .json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childrenOf, commOf, cpuSeconds, loadAverage, rssKiB } from './proc.mjs';
 import { fmtFigure, median, ratioText } from './report.mjs';
-import { findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
+import { catConnection, findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoDir = join(benchDir, '..');
@@ -70,28 +69,6 @@ function catsUnder(pid) {
   return count;
 }
 
-/** A connection to the service, once a byte sent on it came back from its cat; null if it failed. */
-function served() {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port: PORT });
-    const timer = setTimeout(() => fail(), 30_000);
-    const fail = () => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve(null);
-    };
-    s.once('connect', () => s.write('x'));
-    s.once('data', () => {
-      clearTimeout(timer);
-      s.removeAllListeners();
-      s.on('error', () => {});
-      resolve(s);
-    });
-    s.once('error', fail);
-    s.once('close', fail);
-  });
-}
-
 /**
  * A served connection, trying again when one is lost: a burst beyond the listen backlog can
  * lose a connection in the kernel (its final ACK dropped while the accept queue is full) with
@@ -99,7 +76,7 @@ function served() {
  */
 async function connectServed(lost) {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const s = await served();
+    const s = await catConnection(PORT);
     if (s !== null) return s;
     lost.count++;
   }
@@ -118,7 +95,7 @@ async function runDaemon(server, argv, dir) {
   try {
     const lost = { count: 0 };
     for (let i = 0; ; i++) {
-      const s = await served();
+      const s = await catConnection(PORT);
       if (s !== null) {
         sockets.push(s);
         break;

@@ -17,7 +17,6 @@
 // largest sizes (µs and KiB per service). Progress on stderr; the report on stdout and in
 // bench/results/scale-STAMP.md and .json.
 import { spawn, spawnSync } from 'node:child_process';
-import net from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { childrenOf, loadAverage, rssKiB } from './proc.mjs';
 import { fmtFigure, median, ratioText } from './report.mjs';
-import { findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
+import { catConnection, findTsinetd, findXinetd, stopDaemon, until as untilTrue } from './tools.mjs';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const repoDir = join(benchDir, '..');
@@ -74,21 +73,12 @@ function listeningIn(lo, hi) {
 
 const until = (check, what, limitMs = LIMIT_MS, everyMs = 10) => untilTrue(check, what, limitMs, everyMs);
 
-/** Resolves once a client of `port` got its byte echoed back by /bin/cat (tries again after an error). */
+/** Resolves once a client of `port` got its byte echoed back by /bin/cat (tries again after a failure). */
 async function answers(port, limitMs = LIMIT_MS) {
   const deadline = performance.now() + limitMs;
   for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('x'));
-      s.setTimeout(limitMs, () => s.destroy());
-      s.once('data', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('close', () => resolve(false));
-      s.once('error', () => undefined);
-    });
-    if (ok) return;
+    const s = await catConnection(port, limitMs);
+    if (s !== null) return s.destroy();
     if (performance.now() > deadline) throw new Error(`no answer on port ${port}`);
     await sleep(10);
   }

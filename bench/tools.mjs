@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
@@ -118,4 +119,29 @@ export async function stopDaemon(child, exited) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * A connection to a `/bin/cat` service on 127.0.0.1:`port`, once a byte sent on it came back
+ * (the service answered, not only its port listened); null when it failed or timed out.
+ */
+export function catConnection(port, timeoutMs = 30_000) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => fail(), timeoutMs);
+    const fail = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(null);
+    };
+    s.once('connect', () => s.write('x'));
+    s.once('data', () => {
+      clearTimeout(timer);
+      s.removeAllListeners();
+      s.on('error', () => {});
+      resolve(s);
+    });
+    s.once('error', fail);
+    s.once('close', fail);
+  });
 }

@@ -28,6 +28,7 @@ import { formatDiagnostic, type Diagnostic } from '../diagnostics.js';
 import { socketsKey } from '../serve/listen-plan.js';
 import { activated } from '../service-needs.js';
 import type { Service, ServiceTable } from '../table.js';
+import { oncePerKey } from '../util/once-per-key.js';
 
 /** A previous definition served on, and why the new one was not taken. */
 export interface KeptDefinition {
@@ -75,11 +76,7 @@ type Range = { file: string; from: number; to: number };
 /** Where each service's text ends: the next service of the same file starts (inetd: the next line). */
 function rangesOf(services: readonly Service[]): Map<Service, Range> {
   const byFile = new Map<string, Service[]>();
-  for (const s of services) {
-    const list = byFile.get(s.source.file);
-    if (list === undefined) byFile.set(s.source.file, [s]);
-    else list.push(s);
-  }
+  for (const s of services) pushTo(byFile, s.source.file, s);
   const ranges = new Map<Service, Range>();
   for (const [file, list] of byFile) {
     const sorted = [...list].sort((a, b) => a.source.line - b.source.line);
@@ -260,15 +257,7 @@ export interface ReloadPlan {
  * once: the pass asks them of every service several times (port clashes, the plan).
  */
 export function socketsKeyOnce(): (s: Service) => string {
-  const keys = new Map<Service, string>();
-  return (s) => {
-    let key = keys.get(s);
-    if (key === undefined) {
-      key = socketsKey(s);
-      keys.set(s, key);
-    }
-    return key;
-  };
+  return oncePerKey(socketsKey);
 }
 
 /**

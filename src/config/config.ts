@@ -27,6 +27,7 @@ import type { Service, ServiceTable } from '../table.js';
 import { checkServices, type CheckEnv, type Finding, type PathInfo } from './validate.js';
 import { checkDuplicateIds, checkPortClashes, checkRpcClashes, placedBlock, placedLine } from './validate-across.js';
 import { present } from '../util/invariant.js';
+import { oncePerKey } from '../util/once-per-key.js';
 
 export interface LoadRequest {
   /** The xinetd configuration file (`-f`); null to load only inetd files. */
@@ -111,19 +112,6 @@ export function probePath(path: string): PathInfo | null {
   }
 }
 
-/** `probe` asked once per path in one load: many services share one server program. */
-function probeOncePerPath(probe: (path: string) => PathInfo | null): (path: string) => PathInfo | null {
-  const seen = new Map<string, PathInfo | null>();
-  return (path) => {
-    let info = seen.get(path);
-    if (info === undefined && !seen.has(path)) {
-      info = probe(path);
-      seen.set(path, info);
-    }
-    return info ?? null;
-  };
-}
-
 export interface XinetdLoad {
   services: Service[];
   diagnostics: Diagnostic[];
@@ -144,7 +132,8 @@ function readXinetdTree(configFile: string, deps: LoadDeps): XinetdPart {
   const db = deps.db ?? systemDb;
   const env: CheckEnv = {
     db,
-    probe: probeOncePerPath(deps.probe ?? probePath),
+    // Asked once per path in one load: many services share one server program.
+    probe: oncePerKey(deps.probe ?? probePath),
     identity: deps.identity ?? currentIdentity(),
     privileges: deps.privileges ?? 'refuse',
     serverAccess: serverAccess(deps),

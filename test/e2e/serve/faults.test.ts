@@ -13,7 +13,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { alive, FIXTURES, internalService, programService, startDaemon, type Attrs, type RunningDaemon, type ServiceDef } from '../../helpers/daemon.js';
 import { freePort, readUntil, tcpConnect, tcpRequest, waitFor, withTimeout, type TcpReply } from '../../helpers/net.js';
 import { daemonRunsNoHelper } from '../../helpers/spawnd.js';
-import { descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit, spawnHelperOf } from '../../helpers/proc.js';
+import { cpuTicksOf, descriptors, havePrlimit, limitLeaving, setSoftFdLimit, softFdLimit, spawnHelperOf } from '../../helpers/proc.js';
 
 const EXIT_WITH = join(FIXTURES, 'exit-with');
 const SLEEPER = join(FIXTURES, 'sleeper');
@@ -30,12 +30,6 @@ function echo(name: string, port: number, extra: Attrs = {}): ServiceDef {
 
 function daytime(name: string, port: number): ServiceDef {
   return internalService('daytime', port, 'stream', { bind: LOCAL, id: name });
-}
-
-/** User plus system CPU time of a process, in clock ticks (/proc/PID/stat). */
-function cpuTicksOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 function escape(text: string): string {
